@@ -1,0 +1,197 @@
+/**
+ * The source catalog, as plain JSON-serialisable data. `snapshot -o` writes it and
+ * `plan --schema` reads it back, so every field must survive JSON.stringify/parse.
+ *
+ * Invariants:
+ * - Names are unquoted identifiers as PostgreSQL stores them; `key`s are
+ *   `schema.name` with both parts unquoted (used only as map keys, never as SQL).
+ * - Every `definition`/`ddl` string is complete SQL produced by the server's own
+ *   pg_get_*def functions (run with search_path='' and quote_all_identifiers=on),
+ *   so names inside are schema-qualified and quoted.
+ * - Arrays are sorted deterministically (by name, or by position for columns)
+ *   so that equal catalogs serialise to equal bytes.
+ */
+export interface Catalog {
+  formatVersion: 1;
+  serverVersionNum: number;
+  serverVersion: string;
+  database: string;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  /** 'c' (libc), 'i' (icu), 'b' (builtin, 17+). */
+  localeProvider: string;
+  icuLocale: string | null;
+  schemas: string[];
+  tables: Table[];
+  views: View[];
+  sequences: Sequence[];
+  types: TypeDef[];
+  functions: FunctionDef[];
+  extensions: Extension[];
+}
+
+export interface QualifiedName {
+  schema: string;
+  name: string;
+}
+
+export interface Table extends QualifiedName {
+  /** 'r' ordinary, 'p' partitioned. Partitions are tables too, with `partitionOf` set. */
+  kind: 'r' | 'p';
+  /** 'p' permanent, 'u' unlogged. */
+  persistence: 'p' | 'u';
+  partitionOf: { parent: QualifiedName; bound: string } | null;
+  /** pg_get_partkeydef, for kind 'p'. */
+  partitionKey: string | null;
+  /** Parents of a traditional inheritance child (not partitions). */
+  inherits: QualifiedName[];
+  reloptions: string[];
+  toastReloptions: string[];
+  /** 'd' default, 'n' nothing, 'f' full, 'i' index (see replicaIdentityIndex). */
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  replicaIdentityIndex: string | null;
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  comment: string | null;
+  /** pg_class.reltuples (−1 when never analysed) and pg_total_relation_size. */
+  rowsEstimate: number;
+  bytes: number;
+  columns: Column[];
+  constraints: Constraint[];
+  indexes: Index[];
+  triggers: Trigger[];
+  policies: Policy[];
+  /** Objects this table needs on the target, beyond its own: keys of types, functions, sequences; extension names. */
+  dependsOn: { types: string[]; functions: string[]; sequences: string[]; extensions: string[] };
+}
+
+export interface Column {
+  name: string;
+  /** attnum, 1-based, of the column in the source. */
+  position: number;
+  /** format_type(atttypid, atttypmod), schema-qualified where needed. */
+  type: string;
+  /** Key (`schema.name`) of the column's type when it is a user-defined type (or an array of one). */
+  typeKey: string | null;
+  /** typcategory/kind hints for copy and checksum: 'enum', 'json', 'nohash', 'binary-unsafe', ... */
+  typeFlags: string[];
+  notNull: boolean;
+  /** pg_get_expr of the default, never set for generated columns. */
+  default: string | null;
+  identity: { kind: 'a' | 'd'; sequence: string } | null;
+  generated: { kind: 's' | 'v'; expression: string } | null;
+  /** Set only when it differs from the type's default collation. */
+  collation: string | null;
+  comment: string | null;
+  /** pg_dump's per-column tail: SET STATISTICS/STORAGE/COMPRESSION/options. */
+  statistics: number | null;
+  storage: string | null;
+  compression: string | null;
+  options: string[];
+  /** Inherited from a parent (not attislocal): omitted from CREATE TABLE of a child. */
+  inherited: boolean;
+}
+
+export interface Constraint {
+  name: string;
+  /** p primary key, u unique, x exclusion, c check, f foreign key, n not-null (18+, only when named specially). */
+  type: 'p' | 'u' | 'x' | 'c' | 'f' | 'n';
+  /** Full `ALTER TABLE ... ADD CONSTRAINT` body: pg_get_constraintdef, or rebuilt as pg_dump does for p/u. */
+  definition: string;
+  columns: string[];
+  validated: boolean;
+  deferrable: boolean;
+  deferred: boolean;
+  /** For foreign keys: the referenced table and columns, paired by position with `columns`. */
+  references: { table: QualifiedName; columns: string[] } | null;
+  /** Name of the index that implements p/u/x. */
+  index: string | null;
+  /** Inherited from a parent partitioned table (conparentid <> 0): created by the parent's. */
+  inherited: boolean;
+  comment: string | null;
+}
+
+export interface Index {
+  name: string;
+  /** pg_get_indexdef. For partitioned parents it reads `ON ONLY`. */
+  definition: string;
+  /** Set when the index implements a constraint (then the constraint creates it). */
+  constraint: string | null;
+  unique: boolean;
+  primary: boolean;
+  clustered: boolean;
+  /** Index of a partition that is attached to a parent partitioned index. */
+  parentIndex: QualifiedName | null;
+  comment: string | null;
+}
+
+export interface Trigger {
+  name: string;
+  /** pg_get_triggerdef(oid, false). */
+  definition: string;
+  /** pg_trigger.tgenabled: O, D, R, A. */
+  enabled: string;
+  function: string;
+  comment: string | null;
+}
+
+export interface Policy {
+  name: string;
+  /** A complete CREATE POLICY statement. */
+  definition: string;
+  roles: string[];
+  comment: string | null;
+}
+
+export interface View extends QualifiedName {
+  materialized: boolean;
+  /** pg_get_viewdef. */
+  definition: string;
+  /** Keys of the tables (and views) it reads. */
+  dependsOn: string[];
+  comment: string | null;
+}
+
+export interface Sequence extends QualifiedName {
+  dataType: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  unlogged: boolean;
+  /** OWNED BY table.column (serial), or the identity column it backs. */
+  ownedBy: { table: QualifiedName; column: string } | null;
+  identity: boolean;
+  comment: string | null;
+}
+
+export interface TypeDef extends QualifiedName {
+  kind: 'enum' | 'domain' | 'composite' | 'range';
+  /** Complete CREATE TYPE / CREATE DOMAIN statement(s). */
+  ddl: string[];
+  /** Keys of the types and functions it needs first. */
+  dependsOn: string[];
+  comment: string | null;
+}
+
+export interface FunctionDef extends QualifiedName {
+  /** pg_get_function_identity_arguments: the key is `schema.name(args)`. */
+  identityArgs: string;
+  /** pg_get_functiondef (CREATE OR REPLACE FUNCTION ...). */
+  ddl: string;
+  /** Keys of the types and functions it needs first. */
+  dependsOn: string[];
+  comment: string | null;
+}
+
+export interface Extension {
+  name: string;
+  schema: string;
+  version: string;
+}
+
+export const tableKey = (t: QualifiedName): string => `${t.schema}.${t.name}`;
+export const functionKey = (f: FunctionDef): string => `${f.schema}.${f.name}(${f.identityArgs})`;

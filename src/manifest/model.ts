@@ -1,0 +1,55 @@
+/**
+ * The split manifest (SPEC §1). `Manifest` is what the YAML says, with defaults
+ * filled in and `${VAR}` references still unexpanded: it is safe to print and to
+ * store in a plan file. Secrets are expanded only through `expand()` at the moment
+ * a connection or a password is needed.
+ */
+export interface Manifest {
+  version: 1;
+  name: string;
+  source: { url: string; schemas: string[] };
+  /** Unset: database "cloudphone_split" on the source server. */
+  control: { url: string } | null;
+  /** Extra target servers by name; "source" always means the source's server. */
+  servers: Record<string, string>;
+  mode: 'offline' | 'online';
+  retention: { days: number; archive: string | null };
+  services: ServiceSpec[];
+  ignore: string[];
+}
+
+export interface ServiceSpec {
+  name: string;
+  database: string;
+  server: string;
+  role: { name: string; password: string | null } | null;
+  /** As written: table names or globs, optionally schema-qualified. */
+  tables: string[];
+  copies: string[];
+  denormalize: DenormalizeSpec[];
+  config: ConfigEntry[];
+  health: string | null;
+  restart: string | null;
+}
+
+export interface DenormalizeSpec {
+  table: string;
+  column: string;
+  /** `table.column` in the source. */
+  from: string;
+  /** Local columns equal to the referenced key; empty = the one foreign key from `table` to `from`'s table. */
+  on: string[];
+}
+
+export type ConfigEntry =
+  | { file: string; key: string; value: string }
+  | { file: string; replace: string; with: string };
+
+/** Where a problem is: the manifest file, a key path like `services.user-service.tables[2]`. */
+export interface ManifestProblem {
+  file: string;
+  path: string;
+  message: string;
+  /** What to write instead. */
+  fix: string;
+}

