@@ -76,3 +76,8 @@ export class DifferenceError extends SplitError {
 export class ServerError extends SplitError {
   override readonly exitCode = ExitCode.stepFailed;
 }
+
+/** The user interrupted apply (Ctrl-C): the run is recorded as interrupted; rerun apply to resume. */
+export class InterruptedError extends SplitError {
+  override readonly exitCode = ExitCode.stepFailed;
+}

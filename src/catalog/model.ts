@@ -134,6 +134,11 @@ export interface Trigger {
   enabled: string;
   function: string;
   comment: string | null;
+  /**
+   * Set on a partition's clone of its parent's trigger, listed only because its
+   * enabled state differs: the parent's trigger creates it, only `enabled` is applied.
+   */
+  inherited?: boolean;
 }
 
 export interface Policy {
@@ -151,6 +156,10 @@ export interface View extends QualifiedName {
   /** Keys of the tables (and views) it reads. */
   dependsOn: string[];
   comment: string | null;
+  /** pg_class.reloptions (security_barrier, check_option, ...). */
+  options?: string[];
+  /** Keys of the types and functions its query uses (they are in `Catalog.types`/`functions`). */
+  uses?: { types: string[]; functions: string[]; extensions: string[] };
 }
 
 export interface Sequence extends QualifiedName {
@@ -175,6 +184,8 @@ export interface TypeDef extends QualifiedName {
   /** Keys of the types and functions it needs first. */
   dependsOn: string[];
   comment: string | null;
+  /** Names of the extensions it needs (a domain over citext...). */
+  extensions?: string[];
 }
 
 export interface FunctionDef extends QualifiedName {
@@ -185,6 +196,8 @@ export interface FunctionDef extends QualifiedName {
   /** Keys of the types and functions it needs first. */
   dependsOn: string[];
   comment: string | null;
+  /** Names of the extensions it needs. */
+  extensions?: string[];
 }
 
 export interface Extension {
@@ -195,3 +208,9 @@ export interface Extension {
 
 export const tableKey = (t: QualifiedName): string => `${t.schema}.${t.name}`;
 export const functionKey = (f: FunctionDef): string => `${f.schema}.${f.name}(${f.identityArgs})`;
+
+/** Splits a table key at its first dot: schema names with dots are not supported in keys. */
+export function parseKey(key: string): QualifiedName {
+  const dot = key.indexOf('.');
+  return { schema: key.slice(0, dot), name: key.slice(dot + 1) };
+}

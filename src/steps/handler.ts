@@ -51,7 +51,8 @@ export interface StepJournal {
 }
 
 export interface CreatedObject {
-  kind: 'database' | 'role' | 'fence' | 'publication' | 'subscription' | 'slot' | 'retention';
+  /** `config`: a repointed config file; `detail` is its ConfigBackup (src/config/backup.ts). */
+  kind: 'database' | 'role' | 'fence' | 'publication' | 'subscription' | 'slot' | 'retention' | 'config';
   server: string;
   name: string;
   detail?: Record<string, unknown>;

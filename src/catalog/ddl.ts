@@ -1,0 +1,218 @@
+import type { Catalog, QualifiedName, Table, View } from './model.js';
+import { functionKey, tableKey } from './model.js';
+import { ident, literal, qname } from '../pg/quote.js';
+import { creationOrder, dependencyClosure } from './closure.js';
+import { asPartition, createSequenceSql, createTableSql, tableTailSql, type CreateTableContext } from './ddl-table.js';
+import { foreignKeySql, indexPhase, otherPhase } from './ddl-post.js';
+import { reloptionsSql } from './introspect-tables.js';
+
+/**
+ * Pure DDL rendering of a catalog (no I/O). Every identifier is quoted; every
+ * expression comes from the server's own pg_get_*def output.
+ *
+ * Partition trees: a partition is created with PARTITION OF when its parent is
+ * rendered too (it then gets the parent's columns, CHECKs and NOT NULLs), else as
+ * a plain table with everything of its own.
+ */
+
+function tablesOf(catalog: Catalog, keys: string[]): { byKey: Map<string, Table>; selected: Table[] } {
+  const byKey = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  const selected = [...new Set(keys)].map((k) => {
+    const t = byKey.get(k);
+    if (!t) throw new Error(`table ${k} is not in the catalog`);
+    return t;
+  });
+  return { byKey, selected };
+}
+
+/** Parents (partitioned or inherited) before children, otherwise by key. */
+function parentsFirst(tables: Table[]): Table[] {
+  const byKey = new Map(tables.map((t) => [tableKey(t), t]));
+  const out: Table[] = [];
+  const done = new Set<string>();
+  const visit = (t: Table) => {
+    const k = tableKey(t);
+    if (done.has(k)) return;
+    done.add(k);
+    const parents = t.partitionOf ? [t.partitionOf.parent] : t.inherits;
+    for (const p of parents) {
+      const pt = byKey.get(tableKey(p));
+      if (pt) visit(pt);
+    }
+    out.push(t);
+  };
+  for (const k of [...byKey.keys()].sort()) visit(byKey.get(k)!);
+  return out;
+}
+
+function commentOn(kind: string, target: string, comment: string | null): string[] {
+  return comment === null ? [] : [`COMMENT ON ${kind} ${target} IS ${literal(comment)}`];
+}
+
+/** `ALTER DOMAIN ... NOT VALID` checks must follow the data: they are left out of the pre-data. */
+const isAfterData = (sql: string): boolean => sql.startsWith('ALTER DOMAIN ');
+
+/**
+ * Pre-data: schemas, extensions, types and functions (dependency order), sequences,
+ * tables (columns, defaults, identity, generated columns, validated CHECKs,
+ * partitioning, inheritance, options) and their comments. No keys, indexes,
+ * triggers or foreign keys: those follow the data (`renderPostData`).
+ * `extraColumns` (by table key) adds nullable denormalized columns.
+ */
+export function renderPreData(
+  catalog: Catalog,
+  tableKeys: string[],
+  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>> } = {},
+): string[] {
+  const { byKey, selected } = tablesOf(catalog, tableKeys);
+  const closure = dependencyClosure(catalog, tableKeys);
+  const out: string[] = [];
+  const schemas = new Set<string>([
+    ...selected.map((t) => t.schema),
+    ...closure.types.map((t) => t.schema),
+    ...closure.functions.map((f) => f.schema),
+    ...closure.sequences.map((s) => s.schema),
+    ...closure.extensions.map((e) => e.schema),
+  ]);
+  for (const s of [...schemas].filter((x) => x !== 'public').sort()) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(s)}`);
+  for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
+  if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
+  for (const r of creationOrder(closure.types, closure.functions)) {
+    if (r.kind === 'type') {
+      out.push(...r.def.ddl.filter((s) => !isAfterData(s)));
+      out.push(...commentOn(r.def.kind === 'domain' ? 'DOMAIN' : 'TYPE', qname(r.def), r.def.comment));
+    } else {
+      out.push(r.def.ddl);
+      out.push(...commentOn('FUNCTION', `${qname(r.def)}(${r.def.identityArgs})`, r.def.comment));
+    }
+  }
+  for (const s of closure.sequences) {
+    if (s.identity) continue;
+    out.push(createSequenceSql(s), ...commentOn('SEQUENCE', qname(s), s.comment));
+  }
+  const keys = new Set(selected.map(tableKey));
+  const ctx: Omit<CreateTableContext, 'extraColumns'> = {
+    lookup: (q: QualifiedName) => byKey.get(tableKey(q)),
+    created: (q: QualifiedName) => keys.has(tableKey(q)),
+    sequences: new Map(catalog.sequences.map((s) => [tableKey(s), s])),
+  };
+  for (const t of parentsFirst(selected)) {
+    const c = { ...ctx, extraColumns: opts.extraColumns?.[tableKey(t)] ?? [] };
+    out.push(createTableSql(t, c), ...tableTailSql(t, c));
+    for (const col of t.columns) {
+      const seq = col.identity ? ctx.sequences.get(col.identity.sequence) : undefined;
+      if (seq && !col.inherited) out.push(...commentOn('SEQUENCE', qname(seq), seq.comment));
+    }
+  }
+  return out;
+}
+
+export interface PostData {
+  /**
+   * Per table key: keys, indexes, CLUSTER, REPLICA IDENTITY, NOT VALID checks,
+   * triggers, row-level security and policies, with their comments. A partition
+   * tree is rendered whole under its root's key (partitions' keys and indexes
+   * first, so that the parents' attach them; then parents' triggers before the
+   * partitions' own); the partitions' keys map to empty lists.
+   */
+  perTable: Record<string, string[]>;
+  /** Foreign keys kept by `keepForeignKey`, never the ones a partition inherits. */
+  foreignKeys: string[];
+  /**
+   * ALTER SEQUENCE ... OWNED BY for the serial sequences of these tables, then the
+   * NOT VALID checks of their domains (statements that follow all the data).
+   */
+  sequenceOwnership: string[];
+  views?: string[];
+}
+
+/** Post-data of the given tables (see `PostData`). Foreign keys default to those whose referenced table is in the set. */
+export function renderPostData(
+  catalog: Catalog,
+  tableKeys: string[],
+  opts: { keepForeignKey?: (table: Table, fk: Table['constraints'][number]) => boolean } = {},
+): PostData {
+  const { selected } = tablesOf(catalog, tableKeys);
+  const keys = new Set(selected.map(tableKey));
+  const created = (q: QualifiedName) => keys.has(tableKey(q));
+  const children = new Map<string, Table[]>();
+  for (const t of selected) {
+    if (!asPartition(t, { created })) continue;
+    const p = tableKey(t.partitionOf!.parent);
+    children.set(p, [...(children.get(p) ?? []), t]);
+  }
+  const perTable: Record<string, string[]> = {};
+  for (const t of selected) perTable[tableKey(t)] = [];
+  for (const root of selected.filter((t) => !asPartition(t, { created }))) {
+    const tree: Table[] = [];
+    const walk = (t: Table) => {
+      tree.push(t);
+      for (const c of (children.get(tableKey(t)) ?? []).sort((a, b) => (tableKey(a) < tableKey(b) ? -1 : 1))) walk(c);
+    };
+    walk(root);
+    perTable[tableKey(root)] = [
+      ...[...tree].reverse().flatMap(indexPhase),
+      ...tree.flatMap((t) => otherPhase(t, { partition: asPartition(t, { created }) })),
+    ];
+  }
+  const keep = opts.keepForeignKey ?? ((_t: Table, fk: Table['constraints'][number]) => !!fk.references && keys.has(tableKey(fk.references.table)));
+  const foreignKeys: string[] = [];
+  for (const t of [...selected].sort((a, b) => (tableKey(a) < tableKey(b) ? -1 : 1))) {
+    const standalone = t.partitionOf !== null && !asPartition(t, { created });
+    for (const fk of t.constraints) {
+      if (fk.type !== 'f' || (fk.inherited && !standalone) || !keep(t, fk)) continue;
+      foreignKeys.push(...foreignKeySql(t, fk));
+    }
+  }
+  const closure = dependencyClosure(catalog, tableKeys);
+  const sequenceOwnership = closure.sequences
+    .filter((s) => !s.identity && s.ownedBy && keys.has(tableKey(s.ownedBy.table)))
+    .map((s) => `ALTER SEQUENCE ${qname(s)} OWNED BY ${qname(s.ownedBy!.table)}.${ident(s.ownedBy!.column)}`);
+  for (const t of closure.types) sequenceOwnership.push(...t.ddl.filter(isAfterData));
+  return { perTable, foreignKeys, sequenceOwnership };
+}
+
+/** Views before the views that read them, then by key. */
+function viewOrder(views: View[]): View[] {
+  const byKey = new Map(views.map((v) => [tableKey(v), v]));
+  const out: View[] = [];
+  const done = new Set<string>();
+  const visit = (v: View) => {
+    const k = tableKey(v);
+    if (done.has(k)) return;
+    done.add(k);
+    for (const d of [...v.dependsOn].sort()) {
+      const dv = byKey.get(d);
+      if (dv) visit(dv);
+    }
+    out.push(v);
+  };
+  for (const k of [...byKey.keys()].sort()) visit(byKey.get(k)!);
+  return out;
+}
+
+/**
+ * CREATE VIEW / CREATE MATERIALIZED VIEW (WITH DATA: views are created after the
+ * data) in dependency order, with comments. Functions the views call are
+ * (re)created first with CREATE OR REPLACE, since no table may have needed them.
+ */
+export function renderViews(catalog: Catalog, viewKeys: string[]): string[] {
+  const byKey = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const views = [...new Set(viewKeys)].map((k) => {
+    const v = byKey.get(k);
+    if (!v) throw new Error(`view ${k} is not in the catalog`);
+    return v;
+  });
+  const out: string[] = [];
+  const functions = new Set(views.flatMap((v) => v.uses?.functions ?? []));
+  const routines = dependencyClosure(catalog, views.map(tableKey)).functions.filter((f) => functions.has(functionKey(f)));
+  if (routines.length > 0) out.push('SET check_function_bodies = false', ...routines.map((f) => f.ddl));
+  for (const v of viewOrder(views)) {
+    const body = v.definition.trim().replace(/;$/, '');
+    const options = v.options && v.options.length > 0 ? ` WITH (${reloptionsSql(v.options)})` : '';
+    const kind = v.materialized ? 'MATERIALIZED VIEW' : 'VIEW';
+    out.push(`CREATE ${kind} ${qname(v)}${options} AS\n${body}${v.materialized ? '\nWITH DATA' : ''}`);
+    out.push(...commentOn(kind, qname(v), v.comment));
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+import type pg from 'pg';
+import { commentSql, rows } from './introspect-util.js';
+
+/** Column names of an attnum array, in array order (never sorted: FK pairing depends on it). */
+const names = (arr: string, rel: string): string =>
+  `(SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(${arr}) WITH ORDINALITY k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum)`;
+
+export interface ConstraintRow {
+  relid: number;
+  name: string;
+  contype: 'p' | 'u' | 'x' | 'c' | 'f' | 'n';
+  def: string;
+  validated: boolean;
+  deferrable: boolean;
+  deferred: boolean;
+  islocal: boolean;
+  has_parent: boolean;
+  noinherit: boolean;
+  columns: string[] | null;
+  ref_schema: string | null;
+  ref_name: string | null;
+  ref_columns: string[] | null;
+  index_name: string | null;
+  index_columns: string[] | null;
+  index_key_count: number | null;
+  index_options: string[] | null;
+  nulls_not_distinct: boolean;
+  period: boolean;
+  comment: string | null;
+}
+
+export async function readConstraints(client: pg.ClientBase, relids: number[], version: number): Promise<ConstraintRow[]> {
+  const types = version >= 180000 ? `'c', 'f', 'p', 'u', 'x', 'n'` : `'c', 'f', 'p', 'u', 'x'`;
+  return rows<ConstraintRow>(
+    client,
+    `SELECT co.conrelid AS relid, co.conname::text AS name, co.contype::text AS contype,
+        pg_get_constraintdef(co.oid) AS def, co.convalidated AS validated,
+        co.condeferrable AS deferrable, co.condeferred AS deferred, co.conislocal AS islocal,
+        co.conparentid <> 0 AS has_parent, co.connoinherit AS noinherit,
+        ${names('co.conkey', 'co.conrelid')} AS columns,
+        fn.nspname::text AS ref_schema, fc.relname::text AS ref_name,
+        ${names('co.confkey', 'co.confrelid')} AS ref_columns,
+        ic.relname::text AS index_name,
+        ${names('i.indkey::int2[]', 'i.indrelid')} AS index_columns,
+        i.indnkeyatts::int AS index_key_count,
+        ic.reloptions::text[] AS index_options,
+        ${version >= 150000 ? 'coalesce(i.indnullsnotdistinct, false)' : 'false'} AS nulls_not_distinct,
+        ${version >= 180000 ? 'co.conperiod' : 'false'} AS period,
+        ${commentSql('pg_constraint', 'co.oid')} AS comment
+     FROM pg_constraint co
+     LEFT JOIN pg_class fc ON fc.oid = co.confrelid AND co.contype = 'f'
+     LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+     LEFT JOIN pg_class ic ON ic.oid = co.conindid AND co.contype IN ('p', 'u', 'x')
+     LEFT JOIN pg_index i ON i.indexrelid = ic.oid
+     WHERE co.conrelid = ANY($1::oid[]) AND co.contype IN (${types})`,
+    [relids],
+  );
+}
+
+export interface IndexRow {
+  relid: number;
+  name: string;
+  def: string;
+  constraint_name: string | null;
+  unique: boolean;
+  primary: boolean;
+  clustered: boolean;
+  replident: boolean;
+  parent_schema: string | null;
+  parent_name: string | null;
+  comment: string | null;
+}
+
+export async function readIndexes(client: pg.ClientBase, relids: number[]): Promise<IndexRow[]> {
+  return rows<IndexRow>(
+    client,
+    `SELECT i.indrelid AS relid, ic.relname::text AS name, pg_get_indexdef(i.indexrelid) AS def,
+        co.conname::text AS constraint_name, i.indisunique AS unique, i.indisprimary AS primary,
+        i.indisclustered AS clustered, i.indisreplident AS replident,
+        pn.nspname::text AS parent_schema, pc.relname::text AS parent_name,
+        ${commentSql('pg_class', 'i.indexrelid')} AS comment
+     FROM pg_index i
+     JOIN pg_class ic ON ic.oid = i.indexrelid
+     JOIN pg_class tc ON tc.oid = i.indrelid
+     LEFT JOIN pg_constraint co ON co.conrelid = i.indrelid AND co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x')
+     LEFT JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid
+     LEFT JOIN pg_class pc ON pc.oid = inh.inhparent
+     LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+     WHERE i.indrelid = ANY($1::oid[]) AND i.indisready AND (i.indisvalid OR tc.relkind = 'p')`,
+    [relids],
+  );
+}
+
+export interface TriggerRow {
+  relid: number;
+  name: string;
+  def: string;
+  enabled: string;
+  inherited: boolean;
+  fschema: string;
+  fname: string;
+  fargs: string;
+  comment: string | null;
+}
+
+/** User triggers: not internal (FK triggers), and partition clones only when their enabled state differs. */
+export async function readTriggers(client: pg.ClientBase, relids: number[]): Promise<TriggerRow[]> {
+  return rows<TriggerRow>(
+    client,
+    `SELECT t.tgrelid AS relid, t.tgname::text AS name, pg_get_triggerdef(t.oid, false) AS def,
+        t.tgenabled::text AS enabled, t.tgparentid <> 0 AS inherited,
+        fn.nspname::text AS fschema, p.proname::text AS fname,
+        pg_get_function_identity_arguments(p.oid) AS fargs,
+        ${commentSql('pg_trigger', 't.oid')} AS comment
+     FROM pg_trigger t
+     JOIN pg_proc p ON p.oid = t.tgfoid
+     JOIN pg_namespace fn ON fn.oid = p.pronamespace
+     LEFT JOIN pg_trigger pt ON pt.oid = t.tgparentid
+     WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal
+       AND (t.tgparentid = 0 OR pt.tgenabled IS DISTINCT FROM t.tgenabled)`,
+    [relids],
+  );
+}
+
+export interface PolicyRow {
+  relid: number;
+  name: string;
+  cmd: string;
+  permissive: boolean;
+  roles: string[];
+  qual: string | null;
+  withcheck: string | null;
+  comment: string | null;
+}
+
+export async function readPolicies(client: pg.ClientBase, relids: number[]): Promise<PolicyRow[]> {
+  return rows<PolicyRow>(
+    client,
+    `SELECT p.polrelid AS relid, p.polname::text AS name, p.polcmd::text AS cmd, p.polpermissive AS permissive,
+        CASE WHEN p.polroles = '{0}' THEN ARRAY['public']
+             ELSE (SELECT array_agg(r.rolname::text ORDER BY r.rolname::text) FROM pg_roles r WHERE r.oid = ANY(p.polroles)) END AS roles,
+        pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck,
+        ${commentSql('pg_policy', 'p.oid')} AS comment
+     FROM pg_policy p
+     WHERE p.polrelid = ANY($1::oid[])`,
+    [relids],
+  );
+}

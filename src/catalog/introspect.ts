@@ -1,0 +1,223 @@
+import type pg from 'pg';
+import type { Catalog, Extension, FunctionDef, Sequence, Table, TypeDef, View } from './model.js';
+import { functionKey, tableKey } from './model.js';
+import { BadInputError } from '../errors.js';
+import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
+import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
+import { readConstraints, readIndexes, readPolicies, readTriggers } from './introspect-parts.js';
+import { walkDependencies, type DepEdge } from './introspect-deps.js';
+import { readExtensions, readFunctions, readSequences } from './introspect-objects.js';
+import { readTypes } from './introspect-types.js';
+import { readTypeFlags } from './introspect-type-flags.js';
+import { buildTable, groupBy, type TableParts } from './introspect-tables.js';
+import { DependencyGraph } from './introspect-graph.js';
+
+export interface IntrospectOptions {
+  /**
+   * The caller already opened a transaction (for instance REPEATABLE READ with an
+   * exported snapshot): read inside it instead of opening one. Settings are made
+   * with set_config(..., true) and end with that transaction.
+   */
+  inTransaction?: boolean;
+}
+
+/** Oldest server whose catalogs this reader understands. */
+export const MIN_SERVER_VERSION = 130000;
+
+/**
+ * Reads the catalog of the given schemas in one REPEATABLE READ READ ONLY
+ * transaction, with search_path='' and quote_all_identifiers=on so that every
+ * pg_get_*def is schema-qualified and fully quoted. A fixed number of bulk
+ * queries whatever the number of tables (plus one per level of type nesting).
+ */
+export async function introspect(client: pg.ClientBase, schemas: string[], opts: IntrospectOptions = {}): Promise<Catalog> {
+  const own = !opts.inTransaction;
+  if (own) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    await client.query(`SELECT set_config('search_path', '', true), set_config('quote_all_identifiers', 'on', true)`);
+    const catalog = await read(client, sortedUnique(schemas));
+    if (own) await client.query('COMMIT');
+    return catalog;
+  } catch (err) {
+    if (own) await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+interface MetaRow {
+  version: string;
+  database: string;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  provider: string;
+  icu: string | null;
+}
+
+async function readMeta(client: pg.ClientBase): Promise<{ num: number; meta: MetaRow }> {
+  const [v] = await rows<{ num: number }>(client, `SELECT current_setting('server_version_num')::int AS num`);
+  const num = v!.num;
+  if (num < MIN_SERVER_VERSION) {
+    throw new BadInputError(
+      `the source server runs PostgreSQL ${Math.floor(num / 10000)}; cloudphone-split needs PostgreSQL 13 or later`,
+      'upgrade the source server, or split with pg_dump by hand',
+    );
+  }
+  const provider = num >= 150000 ? 'd.datlocprovider::text' : `'c'`;
+  const icu = num >= 170000 ? 'd.datlocale' : num >= 150000 ? 'd.daticulocale' : 'NULL::text';
+  const [meta] = await rows<MetaRow>(
+    client,
+    `SELECT current_setting('server_version') AS version, current_database()::text AS database,
+        pg_encoding_to_char(d.encoding)::text AS encoding, d.datcollate::text AS collate, d.datctype::text AS ctype,
+        ${provider} AS provider, ${icu}::text AS icu
+     FROM pg_database d WHERE d.datname = current_database()`,
+  );
+  return { num, meta: meta! };
+}
+
+async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> {
+  const { num: version, meta } = await readMeta(client);
+  const relations = await readRelations(client, schemas);
+  const relById = new Map(relations.map((r) => [r.oid, r]));
+  const tableRels = relations.filter((r) => r.relkind === 'r' || r.relkind === 'p');
+  const viewRels = relations.filter((r) => r.relkind === 'v' || r.relkind === 'm');
+  const tableOids = tableRels.map((r) => r.oid);
+
+  const columns = await readColumns(client, tableOids, version);
+  const constraints = await readConstraints(client, tableOids, version);
+  const indexes = await readIndexes(client, tableOids);
+  const triggers = await readTriggers(client, tableOids);
+  const policies = await readPolicies(client, tableOids);
+  const edges = await walkDependencies(client, [...tableOids, ...viewRels.map((r) => r.oid)], version);
+
+  const oidsOf = (kind: DepEdge['kind']) => [...new Set(edges.filter((e) => e.kind === kind).map((e) => e.oid))];
+  const seqInfos = await readSequences(client, schemas, oidsOf('sequence'), tableOids);
+  const types = await readTypes(client, oidsOf('type'), version);
+  const functions = await readFunctions(client, oidsOf('function'));
+  const extensions = await readExtensions(client, oidsOf('extension'));
+  const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
+  const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
+
+  const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
+  const identity = new Map<number, Map<string, string>>();
+  const ownedSeqs = new Map<number, string[]>();
+  for (const s of seqInfos) {
+    if (!s.owner || !s.sequence.ownedBy) continue;
+    const key = tableKey(s.sequence);
+    ownedSeqs.set(s.owner.relid, [...(ownedSeqs.get(s.owner.relid) ?? []), key]);
+    if (s.sequence.identity) {
+      const m = identity.get(s.owner.relid) ?? new Map<string, string>();
+      m.set(s.sequence.ownedBy.column, key);
+      identity.set(s.owner.relid, m);
+    }
+  }
+
+  const graph = new DependencyGraph(edges, {
+    type: (oid) => (types.has(oid) ? tableKey(types.get(oid)!) : null),
+    function: (oid) => (functions.has(oid) ? functionKey(functions.get(oid)!) : null),
+    sequence: (oid) => (seqByOid.has(oid) ? tableKey(seqByOid.get(oid)!) : null),
+    extension: (oid) => extensions.get(oid)?.name ?? null,
+    relation: (oid) => {
+      const r = relById.get(oid) ?? outside.get(oid);
+      return r ? keyOf(r.schema, r.name) : null;
+    },
+  });
+
+  const parts: TableParts = {
+    columns: groupBy(columns),
+    constraints: groupBy(constraints),
+    indexes: groupBy(indexes),
+    triggers: groupBy(triggers),
+    policies: groupBy(policies),
+    typeFlags,
+    identity,
+    relations: relById,
+  };
+  const notNullNames = new Map<number, Map<string, string>>();
+  for (const c of constraints) {
+    if (c.contype !== 'n' || !c.columns?.[0]) continue;
+    const m = notNullNames.get(c.relid) ?? new Map<string, string>();
+    m.set(c.columns[0], c.name);
+    notNullNames.set(c.relid, m);
+  }
+  const relByKey = new Map(relations.map((r) => [keyOf(r.schema, r.name), r.oid]));
+  const tables: Table[] = tableRels.map((rel) => {
+    const parent = rel.parents?.[0];
+    const parentOid = parent ? (relByKey.get(tableKey(parent)) ?? null) : null;
+    const t = buildTable(rel, parts, notNullNames, parentOid);
+    const deps = graph.closure('rel', rel.oid);
+    t.dependsOn = {
+      types: deps.types,
+      functions: deps.functions,
+      sequences: sortedUnique([...deps.sequences, ...(ownedSeqs.get(rel.oid) ?? [])]),
+      extensions: deps.extensions,
+    };
+    return t;
+  });
+
+  const views: View[] = viewRels.map((rel) => toView(rel, graph));
+  const typeDefs: TypeDef[] = [...types].map(([oid, t]) => withDeps(t, graph.direct('type', oid)));
+  const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => withDeps(f, graph.direct('function', oid)));
+  const sequences: Sequence[] = [...seqByOid.values()];
+  const extensionList: Extension[] = [...extensions.values()];
+
+  return {
+    formatVersion: 1,
+    serverVersionNum: version,
+    serverVersion: meta.version,
+    database: meta.database,
+    encoding: meta.encoding,
+    collate: meta.collate,
+    ctype: meta.ctype,
+    localeProvider: meta.provider,
+    icuLocale: meta.icu,
+    schemas,
+    tables: sortBy(tables, tableKey),
+    views: sortBy(views, tableKey),
+    sequences: sortBy(sequences, tableKey),
+    types: sortBy(typeDefs, tableKey),
+    functions: sortBy(functionDefs, functionKey),
+    extensions: sortBy(extensionList, (e) => e.name),
+  };
+}
+
+function withDeps<T extends TypeDef | FunctionDef>(
+  obj: T,
+  deps: { types: string[]; functions: string[]; extensions: string[] },
+): T {
+  obj.dependsOn = sortedUnique([...deps.types, ...deps.functions]);
+  if (deps.extensions.length > 0) obj.extensions = deps.extensions;
+  return obj;
+}
+
+function toView(rel: RelationRow, graph: DependencyGraph): View {
+  const direct = graph.direct('rel', rel.oid);
+  const deps = graph.closure('rel', rel.oid);
+  const view: View = {
+    schema: rel.schema,
+    name: rel.name,
+    materialized: rel.relkind === 'm',
+    definition: rel.viewdef ?? '',
+    dependsOn: direct.relations.filter((k) => k !== keyOf(rel.schema, rel.name)),
+    comment: rel.comment,
+  };
+  if (rel.reloptions.length > 0) view.options = rel.reloptions;
+  if (deps.types.length + deps.functions.length + deps.extensions.length > 0) {
+    view.uses = { types: deps.types, functions: deps.functions, extensions: deps.extensions };
+  }
+  return view;
+}
+
+/** Names of relations outside the selected schemas that a view reads. */
+async function readOutsideRelations(client: pg.ClientBase, oids: number[]): Promise<Map<number, { schema: string; name: string }>> {
+  const out = new Map<number, { schema: string; name: string }>();
+  if (oids.length === 0) return out;
+  const found = await rows<{ oid: number; schema: string; name: string }>(
+    client,
+    `SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])`,
+    [oids],
+  );
+  for (const r of found) out.set(r.oid, { schema: r.schema, name: r.name });
+  return out;
+}

@@ -1,0 +1,172 @@
+import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import type { Output } from '../output.js';
+import { readPlanFile, writePlanFile } from '../../plan/plan-file.js';
+import { makePlan, readLiveCatalog } from '../../plan/make.js';
+import { parseManifest } from '../../manifest/load.js';
+import { expand, missingVariables, secretsOf } from '../../manifest/expand.js';
+import type { Plan } from '../../plan/model.js';
+import { tableFingerprint } from '../../catalog/fingerprint.js';
+import { handlers } from '../../steps/index.js';
+import { Pools } from '../../pg/pools.js';
+import { Journal } from '../../engine/journal.js';
+import { controlUrlFor } from '../../engine/journal-db.js';
+import { SplitLock } from '../../engine/lock.js';
+import { SnapshotHolder } from '../../engine/snapshot.js';
+import { runPlan } from '../../engine/executor.js';
+import { chooseProgress } from '../views/progress.js';
+import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../../errors.js';
+import { defaultPlanFile } from './plan.js';
+import { renderDryRun } from '../views/dry-run.js';
+
+export interface ApplyOptions extends CommonOptions {
+  dryRun?: boolean;
+  jobs?: number;
+  yes?: boolean;
+  /** Set by tests and the demo: the clock used for retention. */
+  now?: Date;
+}
+
+/** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
+export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
+  const manifest = parseManifest(plan.manifest.text, manifestFile);
+  const missing = missingVariables(manifest, env, manifestFile);
+  if (missing.length > 0) throw new ManifestError(missing);
+  const servers: Record<string, string> = { source: expand(manifest.source.url, env, 'source.url') };
+  for (const [name, url] of Object.entries(manifest.servers)) servers[name] = expand(url, env, `servers.${name}`);
+  const controlUrl = controlUrlFor(servers.source!, manifest.control ? expand(manifest.control.url, env, 'control.url') : null);
+  return { manifest, servers, controlUrl, secrets: secretsOf(manifest, env) };
+}
+
+/** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<void> {
+  const catalog = await readLiveCatalog(sourceUrl, schemas);
+  const changed: string[] = [];
+  for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
+    if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
+    else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
+  }
+  if (changed.length > 0) {
+    throw new StalePlanError(
+      `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,
+      'make a new plan (cloudphone-split plan) and review it; nothing was changed',
+    );
+  }
+}
+
+async function confirm(out: Output, plan: Plan): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `Apply split ${plan.name}: ${plan.services.length} databases, ${plan.steps.filter((s) => s.kind === 'copy_data').length} tables, then fence and retire ${plan.source.database}? Type "yes" to go on: `,
+    );
+    return answer.trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv): Promise<number> {
+  let plan: Plan;
+  let manifestFile: string;
+  if (planFile) {
+    plan = await readPlanFile(planFile);
+    manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
+  } else {
+    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile('x') });
+    plan = made.plan;
+    manifestFile = made.split.file;
+    if (!opts.dryRun) await writePlanFile(defaultPlanFile(plan.name), plan);
+  }
+  const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
+  for (const s of secrets) out.secrets.add(s);
+  if (plan.errors.length > 0) {
+    throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
+  }
+  await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+  if (opts.dryRun) {
+    renderDryRun(plan, handlers, out);
+    return 0;
+  }
+  if (!opts.yes && process.stdin.isTTY && out.interactive) {
+    if (!(await confirm(out, plan))) {
+      out.warn('Nothing was changed.');
+      return 0;
+    }
+  }
+  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  // The journal first: it creates the control database the lock lives in.
+  const journal = await Journal.open(controlUrl);
+  const lock = await SplitLock.acquire(controlUrl, plan.name).catch(async (err: unknown) => {
+    await journal.close();
+    throw err;
+  });
+  const pools = new Pools(servers, jobs * 2 + 2);
+  const snapshot = new SnapshotHolder(() => pools.client('source'));
+  const abort = new AbortController();
+  const onSigint = () => {
+    out.warn('\nInterrupted: finishing the running steps, then stopping (rerun apply to resume).');
+    abort.abort();
+  };
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.json ? out.stdout : out.stdout });
+  try {
+    const summary = await runPlan({
+      plan,
+      handlers,
+      pools,
+      journal,
+      jobs,
+      env,
+      baseDir: dirname(manifestFile),
+      progress,
+      signal: abort.signal,
+      now: opts.now ? () => opts.now! : () => new Date(),
+      snapshot: () => snapshot.id(),
+      lock,
+    });
+    progress.close?.();
+    out.say(out.c.green(`\nSplit ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
+    out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
+    return 0;
+  } finally {
+    progress.close?.();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await snapshot.close().catch(() => undefined);
+    await pools.end();
+    await journal.close().catch(() => undefined);
+    await lock.release().catch(() => undefined);
+  }
+}
+
+export function registerApply(program: Command, io: Io): void {
+  withCommon(
+    program
+      .command('apply')
+      .summary("run the plan's steps with the journal; resumes where a previous run stopped")
+      .description(
+        'Runs every step of the plan in order (independent steps in parallel), recording each in the journal before and after,\n' +
+          'so that a run killed at any moment resumes where it stopped when started again. Without a plan file it plans from the\n' +
+          'manifest first, exactly as `plan` would, and runs that. The source schema is re-read first: if it changed since the plan,\n' +
+          'apply stops with exit 4 before changing anything.',
+      )
+      .argument('[planfile]', 'a plan written by `cloudphone-split plan`')
+      .option('--dry-run', 'print every SQL statement and config diff it would run; change nothing anywhere')
+      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
+        return n;
+      }))
+      .option('--yes', 'do not ask for confirmation')
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
+  ).action(async (planFile: string | undefined, opts: ApplyOptions) => {
+    const out = outputFor(opts, io);
+    io.exit(await applyCommand(planFile, opts, out, io.env));
+  });
+}

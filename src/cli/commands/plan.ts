@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import { makePlan } from '../../plan/make.js';
+import { writePlanFile } from '../../plan/plan-file.js';
+import { planJson, renderPlan } from '../views/plan.js';
+import { ExitCode } from '../../errors.js';
+import type { Output } from '../output.js';
+import type { Plan } from '../../plan/model.js';
+
+export interface PlanOptions extends CommonOptions {
+  output?: string;
+  schema?: string;
+  sql?: boolean;
+}
+
+export function defaultPlanFile(name: string): string {
+  return `plans/${name}.plan.json`;
+}
+
+/** The handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
+export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; plan: Plan; file: string }> {
+  const { plan, split } = await makePlan({ manifestFile: opts.manifest, schemaFile: opts.schema, planFile: opts.output, env });
+  for (const s of split.secrets) out.secrets.add(s);
+  const file = opts.output ?? defaultPlanFile(plan.name);
+  if (out.json) out.data(planJson(plan));
+  else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
+  await writePlanFile(file, plan);
+  out.say(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
+  return { code: plan.errors.length > 0 ? ExitCode.difference : ExitCode.ok, plan, file };
+}
+
+export function registerPlan(program: Command, io: Io): void {
+  withCommon(
+    program
+      .command('plan')
+      .summary('validate the manifest against the source and write the plan')
+      .description(
+        'Reads the manifest and the live source catalog (or a snapshot with --schema), checks every rule of the manifest,\n' +
+          'prints what apply will do per service (databases, tables, dropped foreign keys, denormalized columns, config diffs)\n' +
+          'and writes the plan file. A reviewed plan file is exactly what `apply <planfile>` runs.',
+      )
+      .option('-o, --output <file>', 'plan file to write (default plans/<name>.plan.json)')
+      .option('--schema <snapshot.json>', 'plan from a `snapshot -o` file instead of the live source (CI without database access)')
+      .option('--sql', 'also print the SQL of every step')
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split plan -m plans/split.yaml\n  $ cloudphone-split plan --schema plans/cloudphone.schema.json --json > plan.json'),
+  ).action(async (opts: PlanOptions) => {
+    const out = outputFor(opts, io);
+    io.exit((await planCommand(opts, out, io.env)).code);
+  });
+}

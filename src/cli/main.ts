@@ -1,0 +1,86 @@
+import { Command, CommanderError } from 'commander';
+import { SplitError, ExitCode } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { current } from './common.js';
+import { makeOutput, type Output } from './output.js';
+import { scrub } from '../pg/url.js';
+import { registerPlan } from './commands/plan.js';
+import { registerSnapshot } from './commands/snapshot.js';
+import { registerApply } from './commands/apply.js';
+import { registerStatus } from './commands/status.js';
+
+export interface Io {
+  stdout: Output['stdout'];
+  stderr: Output['stderr'];
+  env: NodeJS.ProcessEnv;
+  exit(code: number): void;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('cloudphone-split')
+    .version(TOOL_VERSION)
+    .description(
+      'Split one shared PostgreSQL database into one database per service: planned, resumable, verified.\n\n' +
+        'The usual path:\n' +
+        '  cloudphone-split demo                      see the whole story on an embedded server\n' +
+        '  cloudphone-split plan -m plans/split.yaml  review what will happen (writes plans/<name>.plan.json)\n' +
+        '  cloudphone-split apply plans/<name>.plan.json\n' +
+        '  cloudphone-split verify --checksums\n\n' +
+        'Exit codes: 0 ok, 1 difference found or plan blocked, 2 bad input, 3 a step failed (rerun apply),\n' +
+        '            4 stale plan, 5 another apply holds the lock.',
+    )
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  registerPlan(program, io);
+  registerSnapshot(program, io);
+  registerApply(program, io);
+  registerStatus(program, io);
+  return program;
+}
+
+/** Prints an error as one clear message (and the fix); stack traces only with --verbose. */
+export function reportError(err: unknown, io: Io): number {
+  const out = current.out ?? makeOutput({}, io.stdout, io.stderr, io.env);
+  const secrets = out.secrets;
+  const code = err instanceof SplitError ? err.exitCode : ExitCode.stepFailed;
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = [`${out.c.red('error:')} ${message}`];
+  if (err instanceof SplitError && err.hint) lines.push(`${out.c.yellow('fix:')} ${err.hint}`);
+  if (out.verbose && err instanceof Error && err.stack) {
+    lines.push(err.stack);
+    if (err.cause instanceof Error && err.cause.stack) lines.push(`caused by: ${err.cause.stack}`);
+  }
+  io.stderr.write(`${scrub(lines.join('\n'), secrets)}\n`);
+  if (out.json) {
+    io.stdout.write(`${scrub(JSON.stringify({ error: { message, exitCode: code, hint: err instanceof SplitError ? err.hint ?? null : null } }), secrets)}\n`);
+  }
+  return code;
+}
+
+export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  let code = 0;
+  const full: Io = {
+    stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    env: io?.env ?? process.env,
+    exit: (c) => {
+      code = c;
+    },
+  };
+  current.out = null;
+  const program = buildProgram(full);
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return ExitCode.badInput;
+    }
+    return reportError(err, full);
+  }
+}

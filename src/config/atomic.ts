@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { chown, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Replaces `file` with `text` atomically: a temporary file in the same folder is
+ * written, fsynced, given the file's mode (and owner, when allowed), then renamed over
+ * it, and the folder is fsynced. A reader sees the old bytes or the new ones, never a
+ * mix; a crash leaves at worst a stray `.<name>.<random>.tmp`. A symlink is followed:
+ * its target is replaced and the link stays.
+ */
+export async function writeFileAtomic(file: string, text: string | Buffer): Promise<void> {
+  const target = await realpath(file).catch(() => file);
+  const dir = dirname(target);
+  const info = await stat(target).catch(() => null);
+  const tmp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx', info ? info.mode & 0o7777 : 0o666);
+  try {
+    try {
+      await handle.writeFile(text);
+      if (info) {
+        await handle.chmod(info.mode & 0o7777);
+        await chown(tmp, info.uid, info.gid).catch(() => undefined);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, target);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => null);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems do not support fsync on a directory; the rename is done anyway.
+  } finally {
+    await handle.close();
+  }
+}

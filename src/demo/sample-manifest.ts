@@ -1,0 +1,110 @@
+import { SAMPLE_IGNORE, SAMPLE_SERVICES, serviceFiles, type SampleService } from './sample-services.js';
+
+/**
+ * Every environment variable a sample manifest may reference. `BILLING_PG_URL` is
+ * used only with `secondServer`; `CLOUDPHONE_CORE_URL`, `SPLIT_CONTROL_URL` and
+ * `BILLING_PG_URL` are replaced by literals when the matching option is given.
+ */
+export const SAMPLE_ENV_VARS: readonly string[] = [
+  'CLOUDPHONE_CORE_URL',
+  'SPLIT_CONTROL_URL',
+  'BILLING_PG_URL',
+  ...SAMPLE_SERVICES.map((s) => passwordVar(s)),
+];
+
+export interface SampleManifestOptions {
+  /** Prepended to the split name, every database and every role (e.g. a test's uniquePrefix()). */
+  prefix?: string;
+  /** A literal source URL instead of `${CLOUDPHONE_CORE_URL}`. */
+  sourceUrl?: string;
+  /** Add each service's `config` entries for the files written by writeServicesTree(). */
+  withConfig?: boolean;
+  /** Put billing-service on the server `billing-pg`. */
+  secondServer?: boolean;
+  /** A literal control URL instead of `${SPLIT_CONTROL_URL}`; null leaves `control` out (its default). */
+  controlUrl?: string | null;
+  /** With secondServer: a literal URL for `billing-pg` instead of `${BILLING_PG_URL}`. */
+  billingServerUrl?: string;
+}
+
+function passwordVar(s: SampleService): string {
+  return `${s.key.toUpperCase()}_DB_PASSWORD`;
+}
+
+/** A YAML scalar: plain when it is a simple identifier, else a JSON string (valid YAML). */
+function q(value: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) && !/^(true|false|null|yes|no|on|off|y|n)$/i.test(value)
+    ? value
+    : JSON.stringify(value);
+}
+
+function list(items: readonly string[], indent: string): string {
+  return items.length === 0 ? ' []' : items.map((i) => `\n${indent}- ${q(i)}`).join('');
+}
+
+function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: string): string {
+  const lines = [`  ${s.name}:`, `    database: ${prefix}cloudphone_${s.key}`];
+  if (opts.secondServer && s.key === 'billing') lines.push('    server: billing-pg');
+  lines.push(
+    '    role:',
+    `      name: ${prefix}cloudphone_${s.key}_svc`,
+    `      password: \${${passwordVar(s)}}`,
+    `    tables:${list(s.tables, '      ')}`,
+  );
+  if (s.copies.length > 0) lines.push(`    copies:${list(s.copies, '      ')} # read-only, owned by user-service`);
+  if (s.denormalize.length > 0) {
+    lines.push('    denormalize:');
+    for (const d of s.denormalize) {
+      lines.push(`      - table: ${q(d.table)}`, `        column: ${q(d.column)}`, `        from: ${q(d.from)}`);
+      if (d.on.length === 1) lines.push(`        on: ${q(d.on[0]!)}`);
+      else if (d.on.length > 1) lines.push(`        on:${list(d.on, '          ')}`);
+    }
+  }
+  if (opts.withConfig) {
+    const f = serviceFiles(s.name);
+    lines.push(
+      '    config:',
+      `      - file: ${q(f.env)}`,
+      '        key: DB_DATABASE',
+      `      - file: ${q(f.env)}`,
+      '        key: DATABASE_URL',
+      `        value: ${q('{url}')}`,
+      `      - file: ${q(f.appModule)}`,
+      `        replace: ${q("'cloudphone_core'")}`,
+      `        with: ${q("'{database}'")}`,
+      `      - file: ${q(f.values)}`,
+      '        key: database.name',
+    );
+  }
+  if (s.port !== null) lines.push(`    health: http://localhost:${s.port}/health`);
+  return lines.join('\n');
+}
+
+/**
+ * The manifest (SPEC §1) splitting the sample `cloudphone_core` into the six service
+ * databases, as YAML text. The split is named `<prefix>cloudphone` so that splits of
+ * different prefixes never share a journal or a lock. Config file paths are relative
+ * to the folder the manifest is written in (where writeServicesTree() wrote the tree).
+ */
+export function sampleManifest(opts: SampleManifestOptions = {}): string {
+  const prefix = opts.prefix ?? '';
+  const out = [
+    '# Split of the shared cloudphone_core database into one database per service.',
+    'version: 1',
+    `name: ${q(`${prefix}cloudphone`)}`,
+    'source:',
+    `  url: ${opts.sourceUrl === undefined ? '${CLOUDPHONE_CORE_URL}' : q(opts.sourceUrl)}`,
+    '  schemas: [public]',
+  ];
+  if (opts.controlUrl !== null) {
+    out.push('control:', `  url: ${opts.controlUrl === undefined ? '${SPLIT_CONTROL_URL}' : q(opts.controlUrl)}`);
+  }
+  if (opts.secondServer) {
+    out.push('servers:', `  billing-pg: ${opts.billingServerUrl === undefined ? '${BILLING_PG_URL}' : q(opts.billingServerUrl)}`);
+  }
+  out.push('mode: offline', 'retention:', '  days: 7', 'services:');
+  for (const s of SAMPLE_SERVICES) out.push(serviceYaml(s, opts, prefix));
+  out.push('# Left in the source: ORM bookkeeping, old imports, and a report over two services.');
+  out.push(`ignore:${list(SAMPLE_IGNORE, '  ')}`);
+  return `${out.join('\n')}\n`;
+}

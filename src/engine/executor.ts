@@ -1,0 +1,245 @@
+import type { Plan, Step, StepKind } from '../plan/model.js';
+import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
+import type { Pools } from '../pg/pools.js';
+import { BadInputError, InterruptedError, ServerError, StepFailedError } from '../errors.js';
+import { scrub } from '../pg/url.js';
+import type { Journal, RunStart } from './journal.js';
+import type { SplitLock } from './lock.js';
+import { readySteps, stepGraphProblems } from './schedule.js';
+import { planSecrets } from './plan-secrets.js';
+
+/** Everything a run needs; the plan is the only source of what runs (SPEC §2: a reviewed plan is exactly what runs). */
+export interface RunPlanOptions {
+  plan: Plan;
+  handlers: StepHandlers;
+  pools: Pools;
+  journal: Journal;
+  /** How many steps may run at once (≥ 1). */
+  jobs: number;
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  progress: ProgressSink;
+  /** Aborted (Ctrl-C): no new step starts; running ones see it in their context. */
+  signal: AbortSignal;
+  now?: () => Date;
+  /** The source snapshot every copy step reads from (see SnapshotHolder). */
+  snapshot: () => Promise<string>;
+  /**
+   * The split's lock, held by the caller for the whole run (the caller takes it before
+   * planning checks and releases it after). When given, the run stops starting steps
+   * if the lock's session is lost.
+   */
+  lock?: SplitLock;
+}
+
+/** How one step ended in a successful run: `done` by this call, or `skipped` (already done before it). */
+export interface StepOutcome {
+  id: string;
+  kind: StepKind;
+  state: 'done' | 'skipped';
+  ms: number;
+  rows?: number;
+  bytes?: number;
+}
+
+/** A finished run: every step of the plan is done (in this run or an earlier one). */
+export interface RunSummary {
+  name: string;
+  runId: number;
+  resumed: boolean;
+  planHash: string;
+  ms: number;
+  /** Steps this call ran. */
+  ran: number;
+  /** Steps already done before this call (by an earlier run, or by the resumed run before it stopped). */
+  skipped: number;
+  /** In plan order. */
+  steps: StepOutcome[];
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function handlerFor(handlers: StepHandlers, step: Step): StepHandler<StepKind> {
+  // The record maps each kind to the handler of that kind, which TypeScript cannot
+  // correlate with a union-typed step; the lookup by `step.kind` guarantees the match.
+  const handler = handlers[step.kind] as StepHandler<StepKind> | undefined;
+  if (!handler) throw new BadInputError(`step ${step.id} has an unknown kind "${step.kind}"`, 'the plan file was made by another version: plan again');
+  return handler;
+}
+
+function checkOptions(opts: RunPlanOptions): void {
+  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new BadInputError(`--jobs must be a whole number of at least 1, not ${opts.jobs}`);
+  const problems = stepGraphProblems(opts.plan.steps);
+  for (const step of opts.plan.steps) {
+    if (!(step.kind in opts.handlers)) problems.push(`step ${step.id} has an unknown kind "${step.kind}"`);
+  }
+  if (problems.length > 0) {
+    throw new BadInputError(`the plan cannot run:\n  ${problems.join('\n  ')}`, 'plan again from the manifest: plan files are not meant to be edited by hand');
+  }
+}
+
+/**
+ * Applies a plan: records the run in the journal (or resumes the split's unfinished
+ * run of the same plan), skips steps already done, and runs the others as soon as
+ * their dependencies are done, up to `jobs` at a time. Each step is written to the
+ * journal as running before its handler starts and as done or failed after it ends.
+ * The first failure stops new steps from starting; running ones finish, then the run
+ * is marked failed and StepFailedError is thrown. An aborted `signal` does the same
+ * and throws InterruptedError. Both exit 3: running apply again resumes.
+ * The caller holds the split's SplitLock around the call: the journal assumes one writer per split.
+ */
+export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
+  checkOptions(opts);
+  const { plan, journal, signal, lock } = opts;
+  if (lock && lock.name !== plan.name) throw new Error(`the lock held is for split "${lock.name}", not "${plan.name}"`);
+  const t0 = Date.now();
+  const secrets = planSecrets(plan, opts.env);
+  const clean = (text: string) => scrub(text, secrets);
+  // A renderer that throws must not stop the run.
+  const emit = (event: ProgressEvent) => {
+    try {
+      opts.progress.emit(event);
+    } catch {
+      // ignored
+    }
+  };
+
+  const run = await journal.startRun(plan.name, plan);
+  const outcomes = new Map<string, StepOutcome>();
+  const finished = new Set<string>();
+  await skipDone(opts, run, outcomes, finished, emit);
+
+  const ctx: StepContext = {
+    plan,
+    pools: opts.pools,
+    env: opts.env,
+    journal: journal.view(plan.name, run.planHash),
+    snapshot: opts.snapshot,
+    progress: { emit },
+    signal,
+    baseDir: opts.baseDir,
+    now: opts.now ?? (() => new Date()),
+  };
+
+  let failure: { stepId: string; message: string; cause: unknown } | undefined;
+  let runError: Error | undefined;
+  const active = new Map<string, Promise<void>>();
+
+  const runOne = async (step: Step): Promise<void> => {
+    const started = Date.now();
+    try {
+      await journal.stepStarted(run.runId, step.id);
+      emit({ type: 'step-start', stepId: step.id, kind: step.kind, service: step.service, table: step.table, description: step.description });
+      const result: StepResult = await handlerFor(opts.handlers, step).run(ctx, step);
+      await journal.stepDone(run.runId, step.id, result);
+      const ms = Date.now() - started;
+      const outcome: StepOutcome = { id: step.id, kind: step.kind, state: 'done', ms };
+      if (result.rows !== undefined) outcome.rows = result.rows;
+      if (result.bytes !== undefined) outcome.bytes = result.bytes;
+      outcomes.set(step.id, outcome);
+      finished.add(step.id);
+      emit({ type: 'step-done', stepId: step.id, ms, rows: result.rows, bytes: result.bytes });
+    } catch (err) {
+      const interrupted = signal.aborted && failure === undefined;
+      const message = clean(messageOf(err));
+      const recorded = interrupted ? `interrupted: ${message}` : message;
+      await journal.stepFailed(run.runId, step.id, recorded).catch(() => undefined);
+      emit({ type: 'step-failed', stepId: step.id, error: recorded });
+      if (!interrupted) failure ??= { stepId: step.id, message, cause: err };
+    }
+  };
+
+  let wake: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => (wake = resolve));
+  const onAbort = () => wake?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (failure === undefined && runError === undefined && !signal.aborted) {
+        if (lock && !lock.held) {
+          runError = new ServerError(`lost the lock of split "${plan.name}" (its connection to the control database ended): no further step was started`, 'rerun `cloudphone-split apply` to resume');
+        } else {
+          const free = opts.jobs - active.size;
+          const ready = free > 0 ? readySteps(plan.steps, finished, new Set(active.keys())).slice(0, free) : [];
+          for (const step of ready) active.set(step.id, runOne(step).finally(() => active.delete(step.id)));
+        }
+      }
+      if (active.size === 0) break;
+      await Promise.race(signal.aborted ? [...active.values()] : [...active.values(), aborted]);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+
+  const left = plan.steps.filter((s) => !finished.has(s.id));
+  if (failure) {
+    await journal.finishRun(run.runId, 'failed', `step ${failure.stepId} failed: ${failure.message}`).catch(() => undefined);
+    throw new StepFailedError(failure.stepId, failure.message, { cause: failure.cause });
+  }
+  if (runError) {
+    await journal.finishRun(run.runId, 'failed', runError.message).catch(() => undefined);
+    throw runError;
+  }
+  if (left.length > 0 && signal.aborted) {
+    await journal.finishRun(run.runId, 'interrupted', `interrupted with ${left.length} of ${plan.steps.length} steps left`).catch(() => undefined);
+    throw new InterruptedError(
+      'interrupted; rerun apply to resume',
+      `${left.length} of ${plan.steps.length} steps are left: \`cloudphone-split apply\` resumes at the first of them`,
+    );
+  }
+  if (left.length > 0) {
+    // Unreachable for a validated graph; kept so a scheduling bug cannot report success.
+    const message = `no step can start: ${left.map((s) => s.id).join(', ')} wait for steps that never finish`;
+    await journal.finishRun(run.runId, 'failed', message).catch(() => undefined);
+    throw new StepFailedError(left[0]!.id, message);
+  }
+  await journal.finishRun(run.runId, 'succeeded');
+  const steps = plan.steps.map((s) => outcomes.get(s.id)!);
+  return {
+    name: plan.name,
+    runId: run.runId,
+    resumed: run.resumed,
+    planHash: run.planHash,
+    ms: Date.now() - t0,
+    ran: steps.filter((s) => s.state === 'done').length,
+    skipped: steps.filter((s) => s.state === 'skipped').length,
+    steps,
+  };
+}
+
+/** Marks the steps done before this call as finished (and as skipped in this run when an earlier run did them). */
+async function skipDone(
+  opts: RunPlanOptions,
+  run: RunStart,
+  outcomes: Map<string, StepOutcome>,
+  finished: Set<string>,
+  emit: (event: ProgressEvent) => void,
+): Promise<void> {
+  const { plan, journal } = opts;
+  const done = await journal.doneSteps(plan.name, run.planHash);
+  const byEarlierRun = new Map<number, string[]>();
+  for (const step of plan.steps) {
+    const d = done.get(step.id);
+    if (!d) continue;
+    finished.add(step.id);
+    const outcome: StepOutcome = { id: step.id, kind: step.kind, state: 'skipped', ms: 0 };
+    if (d.rows !== undefined) outcome.rows = d.rows;
+    if (d.bytes !== undefined) outcome.bytes = d.bytes;
+    outcomes.set(step.id, outcome);
+    if (d.runId !== run.runId) byEarlierRun.set(d.runId, [...(byEarlierRun.get(d.runId) ?? []), step.id]);
+    emit({ type: 'step-done', stepId: step.id, ms: 0, rows: d.rows, bytes: d.bytes, skipped: true });
+  }
+  for (const [runId, ids] of byEarlierRun) await journal.stepsSkipped(run.runId, ids, runId);
+  if (run.resumed || finished.size > 0) {
+    emit({
+      type: 'log',
+      level: 'info',
+      message: run.resumed
+        ? `resuming run ${run.runId} (${run.previousState}): ${finished.size} of ${plan.steps.length} steps already done`
+        : `run ${run.runId}: ${finished.size} of ${plan.steps.length} steps already done by an earlier run`,
+    });
+  }
+}

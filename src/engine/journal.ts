@@ -1,0 +1,310 @@
+import { hostname } from 'node:os';
+import { sql, type Kysely } from 'kysely';
+import type { Plan, Step } from '../plan/model.js';
+import type { CreatedObject, StepJournal, StepResult } from '../steps/handler.js';
+import { BadInputError } from '../errors.js';
+import { openJournalDb } from './journal-db.js';
+import type { JournalDb, RetentionState, RunState } from './journal-schema.js';
+import { planHash } from './plan-hash.js';
+import { splitStatus, toCount, type SplitStatus } from './journal-status.js';
+import * as records from './journal-records.js';
+import type { RetentionRecord } from './journal-records.js';
+
+export type { SplitStatus, RunStatus, StepStatus } from './journal-status.js';
+export type { RetentionRecord } from './journal-records.js';
+export type { RunState, StepState, RetentionState } from './journal-schema.js';
+
+/** What `startRun` decided: a new run, or the resumption of the split's unfinished one. */
+export interface RunStart {
+  runId: number;
+  resumed: boolean;
+  planHash: string;
+  /** The state the resumed run was left in (a `running` one was killed). */
+  previousState?: RunState;
+}
+
+/** A step recorded done, with the run that did it. */
+export interface DoneStep extends StepResult {
+  runId: number;
+}
+
+/** Who is running: stored on the run so `status` and lock messages can name it. */
+export interface Runner {
+  pid: number;
+  host: string;
+}
+
+/** A run ends in exactly one of these; `rolled_back` is set by `markRolledBack` only. */
+export type FinalRunState = 'succeeded' | 'failed' | 'interrupted';
+
+function count(n: number | undefined): number | null {
+  return n === undefined || !Number.isFinite(n) ? null : Math.max(0, Math.round(n));
+}
+
+/**
+ * The journal of every split kept in one control database (schema `cloudphone_split`).
+ * Invariants (most enforced by SQL constraints):
+ * - a split has at most one unfinished run, and it is its latest one; it is resumed
+ *   only with a plan of the same hash (steps JSON), otherwise `startRun` refuses;
+ * - every step of a run has a row from the start (pending), written `running` before
+ *   its handler runs and `done`/`failed` after, so a crash leaves at worst a `running`
+ *   row that the next run starts again;
+ * - a step is done for a split when it is `done` in any of its runs with the same plan
+ *   hash that was not rolled back.
+ * Callers serialise writers of one split with `SplitLock`.
+ */
+export class Journal {
+  private constructor(
+    readonly controlUrl: string,
+    private readonly db: Kysely<JournalDb>,
+  ) {}
+
+  /** Opens (creating and migrating if needed) the journal in the control database. */
+  static async open(controlUrl: string, options: { applicationName?: string } = {}): Promise<Journal> {
+    return new Journal(controlUrl, await openJournalDb(controlUrl, options));
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Starts a run of `plan`, or resumes the split's last run when it is unfinished and has the same plan hash. */
+  async startRun(name: string, plan: Pick<Plan, 'steps'>, runner: Runner = { pid: process.pid, host: hostname() }): Promise<RunStart> {
+    const hash = planHash(plan);
+    return this.db.transaction().execute(async (tx) => {
+      await records.ensureSplit(tx, name);
+      await tx.selectFrom('splits').select('name').where('name', '=', name).forUpdate().execute();
+      const last = await tx
+        .selectFrom('runs')
+        .select(['id', 'state', 'plan_hash'])
+        .where('split', '=', name)
+        .where('state', '<>', 'rolled_back')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last && last.state !== 'succeeded') {
+        if (last.plan_hash !== hash) {
+          throw new BadInputError(
+            `refusing to resume with a different plan: run ${last.id} of split "${name}" is ${last.state} and was started from another plan`,
+            'rerun `cloudphone-split apply` with the original plan file to finish it, or run `cloudphone-split rollback` to undo it before applying a new plan',
+          );
+        }
+        await tx
+          .updateTable('runs')
+          .set({ state: 'running', finished_at: null, error: null, pid: runner.pid, host: runner.host })
+          .where('id', '=', last.id)
+          .execute();
+        await this.insertSteps(tx, last.id, plan.steps);
+        return { runId: last.id, resumed: true, planHash: hash, previousState: last.state };
+      }
+      const run = await tx
+        .insertInto('runs')
+        .values({ split: name, plan_hash: hash, plan: JSON.stringify(plan), state: 'running', pid: runner.pid, host: runner.host })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await this.insertSteps(tx, run.id, plan.steps);
+      return { runId: run.id, resumed: false, planHash: hash };
+    });
+  }
+
+  private async insertSteps(db: Kysely<JournalDb>, runId: number, steps: readonly Step[]): Promise<void> {
+    for (let i = 0; i < steps.length; i += 500) {
+      const values = steps.slice(i, i + 500).map((s, j) => ({
+        run_id: runId,
+        step_id: s.id,
+        ordinal: i + j,
+        kind: s.kind,
+        service: s.service ?? null,
+        table: s.table ?? null,
+        state: 'pending' as const,
+      }));
+      if (values.length > 0) await db.insertInto('steps').values(values).onConflict((oc) => oc.columns(['run_id', 'step_id']).doNothing()).execute();
+    }
+  }
+
+  async finishRun(runId: number, state: FinalRunState, error?: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ state, finished_at: sql<Date>`greatest(now(), started_at)`, error: error ?? (state === 'failed' ? 'failed' : null) })
+      .where('id', '=', runId)
+      .execute();
+  }
+
+  /** Written before a step's handler runs. */
+  async stepStarted(runId: number, stepId: string): Promise<void> {
+    const r = await this.db
+      .updateTable('steps')
+      .set({ state: 'running', started_at: sql<Date>`now()`, finished_at: null, error: null, rows: null, bytes: null, detail: null })
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw new Error(`step ${stepId} is not part of run ${runId}`);
+  }
+
+  /** Written after a step's handler returned. */
+  async stepDone(runId: number, stepId: string, result: StepResult): Promise<void> {
+    await this.db
+      .updateTable('steps')
+      .set({
+        state: 'done',
+        started_at: sql<Date>`coalesce(started_at, now())`,
+        finished_at: sql<Date>`greatest(now(), coalesce(started_at, now()))`,
+        rows: count(result.rows),
+        bytes: count(result.bytes),
+        detail: result.detail === undefined ? null : JSON.stringify(result.detail),
+        error: null,
+      })
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .execute();
+  }
+
+  /** Steps not run in this run because the earlier run `doneInRun` of the same plan did them. */
+  async stepsSkipped(runId: number, stepIds: readonly string[], doneInRun: number): Promise<void> {
+    for (let i = 0; i < stepIds.length; i += 1000) {
+      await this.db
+        .updateTable('steps')
+        .set({ state: 'skipped', finished_at: sql<Date>`now()`, error: null, detail: JSON.stringify({ doneInRun }) })
+        .where('run_id', '=', runId)
+        .where('step_id', 'in', stepIds.slice(i, i + 1000))
+        .where('state', '<>', 'done')
+        .execute();
+    }
+  }
+
+  async stepFailed(runId: number, stepId: string, error: string): Promise<void> {
+    await this.db
+      .updateTable('steps')
+      .set({
+        state: 'failed',
+        started_at: sql<Date>`coalesce(started_at, now())`,
+        finished_at: sql<Date>`greatest(now(), coalesce(started_at, now()))`,
+        error: error || 'failed',
+      })
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .execute();
+  }
+
+  /** Hash of the split's latest run that was not rolled back, if any. */
+  async lastPlanHash(name: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('runs')
+      .select('plan_hash')
+      .where('split', '=', name)
+      .where('state', '<>', 'rolled_back')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.plan_hash;
+  }
+
+  /** Steps done in any run of this split with the plan hash (default: the latest run's). */
+  async doneSteps(name: string, hash?: string): Promise<Map<string, DoneStep>> {
+    const h = hash ?? (await this.lastPlanHash(name));
+    const done = new Map<string, DoneStep>();
+    if (h === undefined) return done;
+    const rows = await this.db
+      .selectFrom('steps')
+      .innerJoin('runs', 'runs.id', 'steps.run_id')
+      .select(['steps.step_id', 'steps.run_id', 'steps.rows', 'steps.bytes', 'steps.detail'])
+      .where('runs.split', '=', name)
+      .where('runs.plan_hash', '=', h)
+      .where('runs.state', '<>', 'rolled_back')
+      .where('steps.state', '=', 'done')
+      .orderBy('steps.run_id', 'asc')
+      .execute();
+    for (const r of rows) {
+      const step: DoneStep = { runId: r.run_id };
+      const rowsDone = toCount(r.rows);
+      const bytes = toCount(r.bytes);
+      if (rowsDone !== undefined) step.rows = rowsDone;
+      if (bytes !== undefined) step.bytes = bytes;
+      if (r.detail !== null) step.detail = r.detail as Record<string, unknown>;
+      done.set(r.step_id, step); // later runs win
+    }
+    return done;
+  }
+
+  /** The recorded result of a done step of this split (latest run wins), or undefined. */
+  async result(name: string, stepId: string, hash?: string): Promise<StepResult | undefined> {
+    const done = await this.doneSteps(name, hash);
+    const step = done.get(stepId);
+    if (!step) return undefined;
+    const { runId: _runId, ...result } = step;
+    return result;
+  }
+
+  recordCreated(name: string, object: CreatedObject): Promise<void> {
+    return records.recordCreated(this.db, name, object);
+  }
+
+  created(name: string): Promise<CreatedObject[]> {
+    return records.listCreated(this.db, name);
+  }
+
+  /** Removes a created object's record once rollback has dropped it. */
+  forgetCreated(name: string, object: Pick<CreatedObject, 'kind' | 'server' | 'name'>): Promise<void> {
+    return records.forgetCreated(this.db, name, object);
+  }
+
+  /** The journal as a step sees it: bound to one split and plan hash. */
+  view(name: string, hash?: string): StepJournal {
+    return {
+      result: (stepId) => this.result(name, stepId, hash),
+      recordCreated: (object) => this.recordCreated(name, object),
+      created: () => this.created(name),
+    };
+  }
+
+  /** `status --json` (SPEC §2): runs newest first, steps in plan order. */
+  status(name: string, options: { limit?: number } = {}): Promise<SplitStatus> {
+    return splitStatus(this.db, name, options.limit);
+  }
+
+  /**
+   * After `rollback`: every run of the split is marked rolled back, so the next apply
+   * starts from scratch (its steps are no longer done) whatever plan it uses.
+   */
+  async markRolledBack(name: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ state: 'rolled_back', finished_at: sql<Date>`coalesce(finished_at, greatest(now(), started_at))` })
+      .where('split', '=', name)
+      .execute();
+  }
+
+  scheduleRetention(
+    name: string,
+    r: { server: string; database: string; expiresAt: Date; verified?: boolean; detail?: Record<string, unknown> },
+  ): Promise<RetentionRecord> {
+    return records.scheduleRetention(this.db, name, r);
+  }
+
+  retention(name?: string): Promise<RetentionRecord[]> {
+    return records.listRetention(this.db, name);
+  }
+
+  updateRetention(
+    id: number,
+    patch: { state?: RetentionState; verified?: boolean; expiresAt?: Date; detail?: Record<string, unknown> | null },
+  ): Promise<RetentionRecord | undefined> {
+    return records.updateRetention(this.db, id, patch);
+  }
+
+  deleteRetention(id: number): Promise<boolean> {
+    return records.deleteRetention(this.db, id);
+  }
+
+  getFact<T = unknown>(name: string, key: string): Promise<T | undefined> {
+    return records.getFact(this.db, name, key) as Promise<T | undefined>;
+  }
+
+  setFact(name: string, key: string, value: unknown): Promise<void> {
+    return records.setFact(this.db, name, key, value);
+  }
+
+  deleteFact(name: string, key: string): Promise<void> {
+    return records.deleteFact(this.db, name, key);
+  }
+}

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { BadInputError, ManifestError } from '../errors.js';
+import { scrub } from '../pg/url.js';
+import type { Manifest } from './model.js';
+import { ProblemList } from './problems.js';
+import { validateManifest } from './validate.js';
+
+/** A manifest read from disk. `baseDir` (absolute) is the folder config paths are relative to. */
+export interface LoadedManifest {
+  manifest: Manifest;
+  /** The file as written, variables unexpanded: what a plan file stores. */
+  text: string;
+  file: string;
+  baseDir: string;
+}
+
+/**
+ * Parses and validates manifest YAML (SPEC §1): defaults filled, `${VAR}` left
+ * unexpanded. Throws ManifestError with every problem at once: YAML syntax errors
+ * (with line and column), unknown keys, wrong types, bad names and identifiers,
+ * unknown servers, duplicate databases or roles, bad `${VAR}` syntax.
+ */
+export function parseManifest(text: string, file: string): Manifest {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = new ProblemList(file);
+    for (const e of doc.errors) {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      // Without prettyErrors the message holds no source excerpt; drop a quoted source
+      // token longer than punctuation and scrub URL credentials, since it may be a password.
+      const message = scrub((e.message.split('\n')[0] ?? '').replace(/: "[^]{3,}"$/, ''), []);
+      problems.add(`line ${line}, column ${col}`, `YAML syntax error: ${message}`, yamlFix(e.code));
+    }
+    throw new ManifestError(problems.items);
+  }
+  const aliases = unresolvedAliases(doc, lineCounter, file);
+  if (aliases.length > 0) throw new ManifestError(aliases);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ mapAsMap: true, maxAliasCount: 100 });
+  } catch (err) {
+    const message = `cannot read the YAML: ${(err as Error).message}`;
+    throw new ManifestError([{ file, path: '(top level)', message, fix: 'remove the aliases (*name) that expand too much' }]);
+  }
+  const { manifest, problems } = validateManifest(raw, file);
+  if (problems.length > 0) throw new ManifestError(problems);
+  return manifest;
+}
+
+/** `tables: [*_log]` reads `*_log` as an alias of an anchor that does not exist. */
+function unresolvedAliases(doc: Document, lineCounter: LineCounter, file: string): ManifestError['problems'] {
+  const problems = new ProblemList(file);
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return;
+      const { line, col } = lineCounter.linePos(node.range?.[0] ?? 0);
+      problems.add(
+        `line ${line}, column ${col}`,
+        `YAML reads *${node.source} as an alias, and no anchor &${node.source} exists`,
+        `quote it: "*${node.source}"`,
+      );
+    },
+  });
+  return problems.items;
+}
+
+function yamlFix(code: string): string {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'write each key once in a mapping (merge the two entries)';
+    case 'BAD_ALIAS':
+    case 'BAD_SCALAR_START':
+      return 'quote values that start with * & ! % @ or `, like "*_log"';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, not tabs';
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+    case 'UNEXPECTED_TOKEN':
+      return 'check the indentation and brackets at that line; quote values that contain ": " or " #"';
+    case 'MULTIPLE_DOCS':
+      return 'keep one YAML document per manifest (remove the extra ---)';
+    default:
+      return 'fix the YAML at that line (quote values containing special characters)';
+  }
+}
+
+/** Reads and parses the manifest at `file`. A missing file is bad input (exit 2). */
+export async function loadManifest(file: string): Promise<LoadedManifest> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new BadInputError(
+        `manifest not found: ${file}`,
+        'write one with `cloudphone-split init --from <url>`, or pass -m <file>',
+        { cause: err },
+      );
+    }
+    throw new BadInputError(
+      `cannot read the manifest ${file}: ${(err as Error).message}`,
+      'check the path given with -m',
+      { cause: err },
+    );
+  }
+  const manifest = parseManifest(text, file);
+  return { manifest, text, file, baseDir: path.dirname(path.resolve(file)) };
+}

@@ -1,0 +1,351 @@
+import type { Catalog, Table } from '../catalog/model.js';
+import { tableKey, parseKey } from '../catalog/model.js';
+import { renderPreData, renderPostData, renderViews } from '../catalog/ddl.js';
+import { catalogFingerprint, tableFingerprint } from '../catalog/fingerprint.js';
+import { ident, qname } from '../pg/quote.js';
+import { TOOL_VERSION } from '../version.js';
+import type { Plan, ServicePlan, Step, TargetRef, CopyDataStep } from './model.js';
+import type { PlanInput, ResolvedServiceInput } from './input.js';
+import { classifyForeignKeys, ownership, withPartitions } from './foreign-keys.js';
+import { stepId, copyStepId } from '../steps/ids.js';
+import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
+import { createRoleSql } from '../steps/create-role.js';
+import { createDatabaseSql } from '../steps/create-database.js';
+import { fenceSql } from '../steps/fence-source.js';
+import { copySql } from '../steps/copy-data.js';
+import { syncSequenceSql } from '../steps/sync-sequences.js';
+import { grantSql } from '../steps/grant.js';
+import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
+import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
+import { dependencyClosure } from '../catalog/closure.js';
+
+interface ServiceWork {
+  input: ResolvedServiceInput;
+  target: TargetRef;
+  /** Owned and copied tables with their partitions. */
+  keys: string[];
+  plan: ServicePlan;
+  keep: ReturnType<typeof classifyForeignKeys>['keep'];
+}
+
+function tableMap(catalog: Catalog): Map<string, Table> {
+  return new Map(catalog.tables.map((t) => [tableKey(t), t]));
+}
+
+/** Builds the ordered steps of SPEC §3 from resolved input. Pure: no I/O. */
+export function buildPlan(input: PlanInput): Plan {
+  const { manifest, catalog } = input;
+  const tables = tableMap(catalog);
+  const own = ownership(catalog, input.services);
+  const warnings = [...input.warnings];
+  const errors: string[] = [];
+  if (manifest.mode === 'online') {
+    errors.push('mode: online is not supported by this version of cloudphone-split; use mode: offline (the source is fenced during the copy)');
+  }
+
+  const work: ServiceWork[] = input.services.map((s) => {
+    const target: TargetRef = { service: s.spec.name, server: s.spec.server, database: s.spec.database };
+    const keys = withPartitions(catalog, [...s.tables, ...s.copies]);
+    const fks = classifyForeignKeys(input, s, own);
+    const size = (k: string) => {
+      const t = tables.get(k)!;
+      const leaves = withPartitions(catalog, [k]).map((x) => tables.get(x)!);
+      return {
+        name: k,
+        rowsEstimate: Math.max(0, leaves.reduce((a, l) => a + Math.max(0, l.rowsEstimate), 0)),
+        bytes: leaves.reduce((a, l) => a + l.bytes, 0) || t.bytes,
+      };
+    };
+    const plan: ServicePlan = {
+      name: s.spec.name,
+      database: s.spec.database,
+      server: s.spec.server,
+      role: s.spec.role?.name ?? null,
+      tables: s.tables.filter((k) => !tables.get(k)?.partitionOf).map(size),
+      copies: s.copies.filter((k) => !tables.get(k)?.partitionOf).map(size),
+      views: s.views,
+      droppedForeignKeys: fks.dropped,
+      denormalize: s.denormalize.map((d) => ({
+        table: d.table,
+        column: d.column,
+        from: `${d.fromTable}.${d.fromColumn}`,
+        on: d.on.map((o) => o.local),
+        type: d.type,
+      })),
+    };
+    return { input: s, target, keys, plan, keep: fks.keep };
+  });
+
+  // Sequences copied into more than one database keep separate counters from then on.
+  const seqUsers = new Map<string, string[]>();
+  for (const w of work) {
+    for (const seq of dependencyClosure(catalog, w.keys).sequences as Array<{ schema: string; name: string }>) {
+      const k = `${seq.schema}.${seq.name}`;
+      seqUsers.set(k, [...(seqUsers.get(k) ?? []), w.input.spec.name]);
+    }
+  }
+  for (const [k, users] of seqUsers) {
+    if (users.length > 1) {
+      warnings.push(`sequence ${k} is used by tables of ${users.join(', ')}: each database gets its own copy set to the source's value, so values can collide across services from now on`);
+    }
+  }
+
+  const steps: Step[] = [];
+  const preflightId = stepId('preflight', catalog.database);
+  steps.push({
+    id: preflightId,
+    kind: 'preflight',
+    description: `check connectivity, privileges, versions and free database names on ${[...new Set(work.map((w) => w.target.server))].join(', ')}`,
+    sql: [],
+    dependsOn: [],
+    targets: work.map((w) => w.target),
+    roles: work.flatMap((w) => (w.input.spec.role ? [w.input.spec.role.name] : [])),
+    online: manifest.mode === 'online',
+  });
+
+  for (const w of work) {
+    const role = w.input.spec.role;
+    if (!role) continue;
+    steps.push({
+      id: stepId('create_role', w.target.database, role.name),
+      kind: 'create_role',
+      service: w.input.spec.name,
+      description: `create login role ${role.name} for ${w.input.spec.name}`,
+      sql: createRoleSql(role.name, role.password),
+      dependsOn: [preflightId],
+      server: w.target.server,
+      role: role.name,
+      password: role.password,
+    });
+  }
+
+  for (const w of work) {
+    const role = w.input.spec.role;
+    steps.push({
+      id: stepId('create_database', w.target.database),
+      kind: 'create_database',
+      service: w.input.spec.name,
+      description: `create database ${w.target.database} on server ${w.target.server}`,
+      sql: createDatabaseSql(w.target.database, role?.name ?? null, catalog),
+      dependsOn: [preflightId, ...(role ? [stepId('create_role', w.target.database, role.name)] : [])],
+      target: w.target,
+      owner: role?.name ?? null,
+      encoding: catalog.encoding,
+      collate: catalog.collate,
+      ctype: catalog.ctype,
+      localeProvider: catalog.localeProvider,
+      icuLocale: catalog.icuLocale,
+    });
+  }
+
+  for (const w of work) {
+    const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
+    for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
+    const pre = w.keys.length > 0 ? renderPreData(catalog, w.keys, { extraColumns }) : [];
+    const id = stepId('create_schema', w.target.database);
+    steps.push({
+      id,
+      kind: 'create_schema',
+      service: w.input.spec.name,
+      description: `create ${w.keys.length} tables (no indexes or foreign keys yet) and what they need in ${w.target.database}`,
+      sql: [...MARKER_SETUP, ...pre, markerInsert(id)],
+      dependsOn: [stepId('create_database', w.target.database)],
+      target: w.target,
+    });
+  }
+
+  const moved = work.flatMap((w) =>
+    withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database })),
+  );
+  const fenceId = stepId('fence_source', catalog.database);
+  steps.push({
+    id: fenceId,
+    kind: 'fence_source',
+    description: `fence ${moved.length} moved tables of ${catalog.database}: writes fail with the name of the new database`,
+    sql: fenceSql(manifest.name, moved),
+    dependsOn: work.map((w) => stepId('create_schema', w.target.database)),
+    tables: moved.map((m) => m.table),
+  });
+
+  const copySteps: CopyDataStep[] = [];
+  for (const w of work) {
+    for (const key of w.keys) {
+      const t = tables.get(key)!;
+      if (t.kind === 'p') continue;
+      const columns = t.columns.filter((c) => !c.generated).map((c) => c.name);
+      const denorm = w.input.denormalize.filter((d) => d.table === key || d.table === own.root.get(key));
+      const joins = denorm.map((d, i) => {
+        const alias = `d${i + 1}`;
+        const on = d.on.map((o) => `${alias}.${ident(o.remote)} = s.${ident(o.local)}`).join(' AND ');
+        return `LEFT JOIN ONLY ${qname(parseKey(d.fromTable))} AS ${alias} ON ${on}`;
+      });
+      const binary = !t.columns.some((c) => c.typeFlags.includes('binary-unsafe'));
+      const sql = copySql({
+        source: { schema: t.schema, name: t.name },
+        columns,
+        extra: denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` })),
+        joins,
+        binary,
+        freeze: true,
+        where: null,
+      });
+      const id = copyStepId(w.target.database, key);
+      copySteps.push({
+        id,
+        kind: 'copy_data',
+        service: w.input.spec.name,
+        table: key,
+        description: `copy ${key} (~${Math.max(0, t.rowsEstimate)} rows, ${t.bytes} bytes) into ${w.target.database}${denorm.length ? `, filling ${denorm.map((d) => d.column).join(', ')}` : ''}`,
+        sql: ['BEGIN', ...sql.before, sql.copyIn, 'COMMIT'],
+        dependsOn: [fenceId, stepId('create_schema', w.target.database)],
+        target: w.target,
+        source: { schema: t.schema, name: t.name },
+        columns,
+        extraColumns: denorm.map((d) => d.column),
+        copyOut: sql.copyOut,
+        copyIn: sql.copyIn,
+        freeze: true,
+        binary,
+        rowsEstimate: Math.max(0, t.rowsEstimate),
+        bytes: t.bytes,
+        range: null,
+      });
+    }
+  }
+  // Largest first: the long copy starts at once and the small ones fill in around it.
+  copySteps.sort((a, b) => b.bytes - a.bytes || a.id.localeCompare(b.id));
+  steps.push(...copySteps);
+
+  for (const w of work) {
+    const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
+    const roots = w.keys.filter((k) => !tables.get(k)!.partitionOf);
+    const tableSteps: string[] = [];
+    for (const root of roots) {
+      const family = withPartitions(catalog, [root]);
+      const sql = family.flatMap((k) => post.perTable[k] ?? []);
+      if (sql.length === 0) continue;
+      const id = stepId('create_indexes', w.target.database, root);
+      tableSteps.push(id);
+      steps.push({
+        id,
+        kind: 'create_indexes',
+        service: w.input.spec.name,
+        table: root,
+        description: `build keys, indexes, triggers and policies of ${root}`,
+        sql: [...sql, markerInsert(id)],
+        dependsOn: family.filter((k) => tables.get(k)!.kind !== 'p').map((k) => copyStepId(w.target.database, k)),
+        target: w.target,
+      });
+    }
+    const views = renderViews(catalog, w.input.views);
+    const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views];
+    const id = stepId('create_indexes', w.target.database, 'foreign_keys');
+    steps.push({
+      id,
+      kind: 'create_indexes',
+      service: w.input.spec.name,
+      description: `add ${post.foreignKeys.length} foreign keys kept inside ${w.input.spec.name}, sequence ownership and ${views.length ? w.input.views.length : 0} views`,
+      sql: [...rest, markerInsert(id)],
+      dependsOn: [stepId('create_schema', w.target.database), ...tableSteps],
+      target: w.target,
+    });
+  }
+
+  for (const w of work) {
+    const seqs = dependencyClosure(catalog, w.keys).sequences.map((s) => ({
+      source: { schema: s.schema, name: s.name },
+      target: { schema: s.schema, name: s.name },
+    }));
+    steps.push({
+      id: stepId('sync_sequences', w.target.database),
+      kind: 'sync_sequences',
+      service: w.input.spec.name,
+      description: `set ${seqs.length} sequences of ${w.target.database} to the source's values`,
+      sql: seqs.map((s) => syncSequenceSql(s.target)),
+      dependsOn: copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      target: w.target,
+      sequences: seqs,
+    });
+  }
+
+  for (const w of work) {
+    const schemas = [...new Set(w.keys.map((k) => tables.get(k)!.schema))];
+    steps.push({
+      id: stepId('grant', w.target.database),
+      kind: 'grant',
+      service: w.input.spec.name,
+      description: w.input.spec.role
+        ? `make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
+        : `revoke CONNECT on ${w.target.database} from PUBLIC`,
+      sql: grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public']),
+      dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
+      target: w.target,
+      role: w.input.spec.role?.name ?? null,
+    });
+  }
+
+  for (const w of work) {
+    const leaves = w.keys.filter((k) => tables.get(k)!.kind !== 'p');
+    steps.push({
+      id: stepId('verify_rowcounts', w.target.database),
+      kind: 'verify_rowcounts',
+      service: w.input.spec.name,
+      description: `compare row counts of ${leaves.length} tables with the source snapshot`,
+      sql: verifyRowcountsSql(leaves),
+      dependsOn: [stepId('grant', w.target.database)],
+      target: w.target,
+      tables: leaves,
+    });
+  }
+
+  const verifyIds = work.map((w) => stepId('verify_rowcounts', w.target.database));
+  const repointIds: string[] = [];
+  for (const w of work) {
+    const edits = input.configEdits[w.input.spec.name] ?? [];
+    if (edits.length === 0 && !w.input.spec.restart) continue;
+    const id = stepId('repoint_config', w.target.database);
+    repointIds.push(id);
+    steps.push({
+      id,
+      kind: 'repoint_config',
+      service: w.input.spec.name,
+      description: `repoint ${edits.length} config entr${edits.length === 1 ? 'y' : 'ies'} of ${w.input.spec.name} to ${w.target.database}${w.input.spec.restart ? `, then run: ${w.input.spec.restart}` : ''}`,
+      sql: [],
+      dependsOn: verifyIds,
+      target: w.target,
+      edits,
+      restart: w.input.spec.restart,
+    });
+  }
+
+  const roles = work.flatMap((w) => (w.input.spec.role ? [w.input.spec.role.name] : []));
+  steps.push({
+    id: stepId('schedule_retention', catalog.database),
+    kind: 'schedule_retention',
+    description: `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`,
+    sql: retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER),
+    dependsOn: [...verifyIds, ...repointIds],
+    database: catalog.database,
+    days: manifest.retention.days,
+    roles,
+  });
+
+  const involved = [...new Set(work.flatMap((w) => w.keys))].sort();
+  const tableFingerprints: Record<string, string> = {};
+  for (const k of involved) tableFingerprints[k] = tableFingerprint(catalog, k);
+
+  return {
+    formatVersion: 1,
+    toolVersion: TOOL_VERSION,
+    name: manifest.name,
+    mode: manifest.mode,
+    manifest: { path: input.manifestPath, text: input.manifestText },
+    sourceFingerprint: catalogFingerprint(catalog, involved),
+    tableFingerprints,
+    source: { database: catalog.database, serverVersion: catalog.serverVersion },
+    services: work.map((w) => w.plan),
+    steps,
+    warnings,
+    errors,
+  };
+}

@@ -1,0 +1,123 @@
+import type { Catalog, Constraint, Table } from '../catalog/model.js';
+import { tableKey } from '../catalog/model.js';
+import type { DroppedForeignKey } from './model.js';
+import type { PlanInput, ResolvedServiceInput } from './input.js';
+
+/** Columns that make good denormalized copies of a referenced row, best first. */
+const LABEL_COLUMNS = ['name', 'username', 'display_name', 'title', 'email', 'tenant_id', 'code', 'slug'];
+
+export interface Ownership {
+  /** table key (partitions included) → owning service name. */
+  owner: Map<string, string>;
+  /** table key → root table key (a partition's partitioned ancestor, or itself). */
+  root: Map<string, string>;
+}
+
+export function ownership(catalog: Catalog, services: ResolvedServiceInput[]): Ownership {
+  const owner = new Map<string, string>();
+  for (const s of services) for (const t of s.tables) owner.set(t, s.spec.name);
+  const root = new Map<string, string>();
+  const byKey = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  const rootOf = (t: Table): string => {
+    let cur = t;
+    while (cur.partitionOf) {
+      const parent = byKey.get(tableKey(cur.partitionOf.parent));
+      if (!parent) break;
+      cur = parent;
+    }
+    return tableKey(cur);
+  };
+  for (const t of catalog.tables) {
+    const r = rootOf(t);
+    root.set(tableKey(t), r);
+    const o = owner.get(r);
+    if (o && !owner.has(tableKey(t))) owner.set(tableKey(t), o);
+  }
+  return { owner, root };
+}
+
+/** Every table key in the set plus all partitions below them, parents before children. */
+export function withPartitions(catalog: Catalog, keys: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const children = new Map<string, string[]>();
+  for (const t of catalog.tables) {
+    if (!t.partitionOf) continue;
+    const p = tableKey(t.partitionOf.parent);
+    children.set(p, [...(children.get(p) ?? []), tableKey(t)]);
+  }
+  const visit = (k: string) => {
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push(k);
+    for (const c of (children.get(k) ?? []).sort()) visit(c);
+  };
+  for (const k of keys) visit(k);
+  return out;
+}
+
+function describeRef(fk: Constraint): string {
+  const r = fk.references!;
+  return `${r.table.schema}.${r.table.name}(${r.columns.join(', ')})`;
+}
+
+function suggestColumns(catalog: Catalog, refKey: string, keyCols: string[]): string[] {
+  const t = catalog.tables.find((x) => tableKey(x) === refKey);
+  if (!t) return [];
+  const names = t.columns.map((c) => c.name).filter((c) => !keyCols.includes(c));
+  return LABEL_COLUMNS.filter((c) => names.includes(c)).slice(0, 2);
+}
+
+/**
+ * Decides, for one service, which foreign keys stay (both ends owned by the
+ * service) and which are dropped (the other end is another service's, a copy,
+ * or left behind), with the denormalized columns that could replace each.
+ */
+export function classifyForeignKeys(
+  input: PlanInput,
+  service: ResolvedServiceInput,
+  own: Ownership,
+): { keep: (table: Table, fk: Constraint) => boolean; dropped: DroppedForeignKey[] } {
+  const { catalog } = input;
+  const owned = new Set(withPartitions(catalog, service.tables));
+  const inSet = new Set(withPartitions(catalog, [...service.tables, ...service.copies]));
+  const keep = (table: Table, fk: Constraint): boolean => {
+    if (fk.type !== 'f' || !fk.references) return false;
+    const ref = tableKey(fk.references.table);
+    return owned.has(tableKey(table)) && owned.has(ref);
+  };
+  const dropped: DroppedForeignKey[] = [];
+  for (const t of catalog.tables) {
+    const key = tableKey(t);
+    if (!inSet.has(key)) continue;
+    for (const fk of t.constraints) {
+      if (fk.type !== 'f' || !fk.references || fk.inherited || keep(t, fk)) continue;
+      const ref = tableKey(fk.references.table);
+      const refOwner = own.owner.get(ref) ?? null;
+      const reason: DroppedForeignKey['reason'] = !owned.has(key) ? 'copy' : refOwner === null ? 'ignored' : 'cross-service';
+      const declared = service.denormalize
+        .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref))
+        .map((d) => `${d.table}.${d.column}`);
+      const proposals = suggestColumns(catalog, ref, fk.references.columns).map((c) => `${fk.references!.table.name}.${c}`);
+      const suggestion =
+        declared.length > 0
+          ? `replaced by denormalized ${declared.join(', ')}; keep them fresh from ${refOwner ?? 'the source'} events`
+          : reason === 'copy'
+            ? `the copy is a read-only reference; ${refOwner ?? 'nobody'} owns ${ref}`
+            : proposals.length > 0
+              ? `check ${fk.columns.join(', ')} in the application, or denormalize: ${proposals.join(', ')}`
+              : `check ${fk.columns.join(', ')} in the application (an event from ${refOwner ?? 'the source'} on delete)`;
+      dropped.push({
+        table: key,
+        constraint: fk.name,
+        columns: fk.columns,
+        references: describeRef(fk),
+        referencedService: refOwner,
+        reason,
+        denormalizedBy: declared.length > 0 ? declared : proposals,
+        suggestion,
+      });
+    }
+  }
+  return { keep, dropped };
+}

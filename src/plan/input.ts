@@ -1,0 +1,42 @@
+import type { Catalog } from '../catalog/model.js';
+import type { ConfigEdit } from './model.js';
+import type { Manifest, ServiceSpec } from '../manifest/model.js';
+
+/**
+ * What the planner needs, already resolved: the manifest's globs expanded to
+ * table keys against the catalog, denormalized columns bound to their join.
+ * Pure data: building a plan from it does no I/O.
+ */
+export interface PlanInput {
+  manifest: Manifest;
+  manifestText: string;
+  manifestPath: string;
+  catalog: Catalog;
+  services: ResolvedServiceInput[];
+  /** Table keys deliberately left in the source. */
+  ignored: string[];
+  warnings: string[];
+  /** Config edits computed from the files at plan time, per service name. */
+  configEdits: Record<string, ConfigEdit[]>;
+}
+
+export interface ResolvedServiceInput {
+  spec: ServiceSpec;
+  /** Owned table keys (partitioned parents; partitions are found in the catalog). */
+  tables: string[];
+  copies: string[];
+  views: string[];
+  denormalize: DenormalizeInput[];
+}
+
+export interface DenormalizeInput {
+  /** Key of the service's table that gets the column. */
+  table: string;
+  column: string;
+  /** Key of the source table and the column read from it. */
+  fromTable: string;
+  fromColumn: string;
+  type: string;
+  /** local column ↔ referenced column, paired. */
+  on: Array<{ local: string; remote: string }>;
+}

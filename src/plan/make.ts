@@ -1,0 +1,132 @@
+import { dirname, relative, resolve as resolvePath } from 'node:path';
+import pg from 'pg';
+import type { Catalog } from '../catalog/model.js';
+import { introspect } from '../catalog/introspect.js';
+import { readSnapshot } from '../catalog/snapshot.js';
+import { loadManifest } from '../manifest/load.js';
+import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
+import { resolveManifest } from '../manifest/resolve.js';
+import type { Manifest } from '../manifest/model.js';
+import { planConfigEdit } from '../config/edit.js';
+import { ManifestError, ServerError } from '../errors.js';
+import { redact, serverOf } from '../pg/url.js';
+import type { ConfigEdit, Plan } from './model.js';
+import type { PlanInput, ResolvedServiceInput } from './input.js';
+import { buildPlan } from './build.js';
+import { stripToolObjects } from './tool-objects.js';
+import { connectError } from '../pg/errors.js';
+
+export interface LoadedSplit {
+  manifest: Manifest;
+  text: string;
+  file: string;
+  baseDir: string;
+  /** Expanded server URLs by name, "source" included (secrets inside: never print). */
+  servers: Record<string, string>;
+  controlUrl: string | null;
+  secrets: string[];
+}
+
+/** Loads the manifest and expands what connecting needs; all missing variables reported at once. */
+export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { source: boolean }): Promise<LoadedSplit> {
+  const loaded = await loadManifest(file);
+  const { manifest } = loaded;
+  const missing = missingVariables(manifest, env, loaded.file).filter((p) => needs.source || !p.path.startsWith('source.url'));
+  if (needs.source && missing.length > 0) throw new ManifestError(missing);
+  const servers: Record<string, string> = {};
+  const tryExpand = (v: string, where: string) => {
+    try {
+      return expand(v, env, where);
+    } catch {
+      return null;
+    }
+  };
+  const src = tryExpand(manifest.source.url, 'source.url');
+  if (src) servers.source = src;
+  for (const [name, url] of Object.entries(manifest.servers)) {
+    const u = tryExpand(url, `servers.${name}`);
+    if (u) servers[name] = u;
+  }
+  const controlUrl = manifest.control ? tryExpand(manifest.control.url, 'control.url') : null;
+  return { ...loaded, servers, controlUrl, secrets: secretsOf(manifest, env) };
+}
+
+export async function readLiveCatalog(sourceUrl: string, schemas: string[]): Promise<Catalog> {
+  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw connectError(err, sourceUrl, 'source');
+  }
+  try {
+    return stripToolObjects(await introspect(client, schemas));
+  } catch (err) {
+    throw new ServerError(`reading the catalog of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface MakePlanOptions {
+  manifestFile: string;
+  /** A `snapshot -o` file instead of the live source. */
+  schemaFile?: string;
+  /** Where the plan will be written: the manifest path is stored relative to it. */
+  planFile?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** manifest + catalog (live or snapshot) → plan. The only I/O of planning lives here. */
+export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; split: LoadedSplit; catalog: Catalog }> {
+  const split = await loadSplit(opts.manifestFile, opts.env, { source: !opts.schemaFile });
+  const catalog = opts.schemaFile
+    ? stripToolObjects(await readSnapshot(opts.schemaFile))
+    : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);
+  const resolved = resolveManifest(split.manifest, catalog, split.file);
+  const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
+    spec: s.spec,
+    tables: s.tables,
+    copies: s.copies,
+    views: s.views,
+    denormalize: s.denormalize.map((d) => ({
+      table: d.table,
+      column: d.column,
+      fromTable: d.from.table,
+      fromColumn: d.from.column,
+      type: d.type,
+      on: d.on.map((o) => ({ local: o.local, remote: o.referenced })),
+    })),
+  }));
+  const configEdits: Record<string, ConfigEdit[]> = {};
+  const problems = [];
+  for (const s of split.manifest.services) {
+    const edits: ConfigEdit[] = [];
+    const serverUrl = split.servers[s.server] ?? split.servers.source ?? null;
+    const sameServer = s.server === 'source' || (serverUrl !== null && split.servers.source !== undefined && serverOf(serverUrl) === serverOf(split.servers.source));
+    for (const [i, entry] of s.config.entries()) {
+      try {
+        const r = await planConfigEdit(split.baseDir, entry, { database: s.database, serverUrl, sameServer });
+        edits.push(r.edit);
+      } catch (err) {
+        problems.push({ file: split.file, path: `services.${s.name}.config[${i}]`, message: (err as Error).message, fix: 'point `file` at an existing file and `key`/`replace` at text it contains' });
+      }
+    }
+    configEdits[s.name] = edits;
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  const manifestPath = opts.planFile
+    ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
+    : relative(process.cwd(), split.file) || split.file;
+  const input: PlanInput = {
+    manifest: split.manifest,
+    manifestText: split.text,
+    manifestPath,
+    catalog,
+    services,
+    ignored: Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key),
+    warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
+    configEdits,
+  };
+  return { plan: buildPlan(input), split, catalog };
+}

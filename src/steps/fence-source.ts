@@ -1,0 +1,64 @@
+import type { FenceSourceStep } from '../plan/model.js';
+import type { StepHandler } from './handler.js';
+import { ident, literal, qname } from '../pg/quote.js';
+import { parseKey } from '../catalog/model.js';
+
+export const FENCE_SCHEMA = 'cloudphone_split';
+export const FENCE_TRIGGER = 'cloudphone_split_fence';
+
+/**
+ * The fence: a statement trigger on every moved table of the source that rejects
+ * INSERT, UPDATE, DELETE and TRUNCATE with an error naming the new database.
+ * ENABLE ALWAYS so that sessions with session_replication_role=replica are fenced too.
+ */
+export function fenceSql(split: string, tables: Array<{ table: string; database: string }>): string[] {
+  const sql = [
+    `SET LOCAL lock_timeout = '60s'`,
+    `CREATE SCHEMA IF NOT EXISTS ${ident(FENCE_SCHEMA)}`,
+    `CREATE OR REPLACE FUNCTION ${ident(FENCE_SCHEMA)}."fence"() RETURNS trigger LANGUAGE plpgsql AS $fence$
+BEGIN
+  RAISE EXCEPTION USING
+    ERRCODE = 'read_only_sql_transaction',
+    MESSAGE = format('table %I.%I has moved to database %s: write there instead (fenced by cloudphone-split, split %s)',
+                     TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]),
+    HINT = 'the service that owns this table now uses its own database; repoint the writer';
+END
+$fence$`,
+  ];
+  for (const { table, database } of tables) {
+    const t = qname(parseKey(table));
+    sql.push(
+      `DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${t}`,
+      `CREATE TRIGGER ${ident(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${ident(FENCE_SCHEMA)}."fence"(${literal(database)}, ${literal(split)})`,
+      `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`,
+    );
+  }
+  return sql;
+}
+
+/** Lifts the fence (rollback): drops the triggers and the tool's schema in the source. */
+export function unfenceSql(tables: string[]): string[] {
+  return [
+    ...tables.map((table) => `DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${qname(parseKey(table))}`),
+    `DROP SCHEMA IF EXISTS ${ident(FENCE_SCHEMA)} CASCADE`,
+  ];
+}
+
+export const fenceSource: StepHandler<'fence_source'> = {
+  render: (step) => ['BEGIN', ...step.sql, 'COMMIT'],
+  async run(ctx, step: FenceSourceStep) {
+    await ctx.journal.recordCreated({ kind: 'fence', server: 'source', name: ctx.plan.source.database, detail: { tables: step.tables } });
+    const client = await ctx.pools.client('source');
+    try {
+      await client.query('BEGIN');
+      for (const s of step.sql) await client.query(s);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await client.end();
+    }
+    return { detail: { tables: step.tables.length } };
+  },
+};

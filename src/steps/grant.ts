@@ -1,0 +1,69 @@
+import type { GrantStep } from '../plan/model.js';
+import type { StepHandler } from './handler.js';
+import { ident, literal } from '../pg/quote.js';
+import { MARKER_SCHEMA } from './marker.js';
+
+/**
+ * The service role owns its database and every object in it; CONNECT is revoked
+ * from PUBLIC so that no other service's role can connect. Also drops the
+ * tool's marker schema: the last step that needed it is done.
+ */
+/** A text[] literal of names: `'{"a","b"}'::text[]`. */
+export function textArray(names: string[]): string {
+  const body = names.map((n) => `"${n.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',');
+  return `${literal(`{${body}}`)}::text[]`;
+}
+
+export function grantSql(database: string, role: string | null, schemas: string[]): string[] {
+  const sql: string[] = [];
+  if (role) {
+    const r = literal(role);
+    const inSchemas = `n.nspname = ANY (${textArray(schemas)})`;
+    const notExtension = (oid: string) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = ${oid} AND d.deptype = 'e')`;
+    sql.push(
+      `ALTER DATABASE ${ident(database)} OWNER TO ${ident(role)}`,
+      `DO $cps$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, ${r}) AS s
+           FROM pg_namespace n WHERE ${inSchemas} AND n.nspname <> 'public'
+  LOOP EXECUTE r.s; END LOOP;
+  FOR r IN SELECT format('ALTER %s %I.%I OWNER TO %I',
+                         CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                         n.nspname, c.relname, ${r}) AS s
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE ${inSchemas} AND ${notExtension('c.oid')}
+             AND (c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                  OR (c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))))
+  LOOP EXECUTE r.s; END LOOP;
+  FOR r IN SELECT format('ALTER %s %s OWNER TO %I', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure, ${r}) AS s
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE ${inSchemas} AND ${notExtension('p.oid')}
+  LOOP EXECUTE r.s; END LOOP;
+  FOR r IN SELECT format('ALTER %s %s OWNER TO %I', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype, ${r}) AS s
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+           WHERE ${inSchemas} AND ${notExtension('t.oid')}
+             AND (t.typtype IN ('e', 'd', 'r')
+                  OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+  LOOP EXECUTE r.s; END LOOP;
+END $cps$`,
+    );
+  }
+  sql.push(`REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(database)} FROM PUBLIC`);
+  if (role) sql.push(`GRANT CONNECT, TEMPORARY ON DATABASE ${ident(database)} TO ${ident(role)}`);
+  sql.push(`DROP SCHEMA IF EXISTS ${ident(MARKER_SCHEMA)} CASCADE`);
+  return sql;
+}
+
+export const grant: StepHandler<'grant'> = {
+  render: (step) => step.sql,
+  async run(ctx, step: GrantStep) {
+    const client = await ctx.pools.client(step.target.server, step.target.database);
+    try {
+      for (const s of step.sql) await client.query(s);
+    } finally {
+      await client.end();
+    }
+    return {};
+  },
+};

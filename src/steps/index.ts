@@ -1,0 +1,34 @@
+import type { StepHandlers } from './handler.js';
+import { preflight } from './preflight.js';
+import { createRole } from './create-role.js';
+import { createDatabase } from './create-database.js';
+import { createSchema } from './create-schema.js';
+import { fenceSource } from './fence-source.js';
+import { copyData } from './copy-data.js';
+import { createIndexes } from './create-indexes.js';
+import { syncSequences } from './sync-sequences.js';
+import { grant } from './grant.js';
+import { verifyRowcounts } from './verify-rowcounts.js';
+import { repointConfig } from './repoint-config.js';
+import { scheduleRetention } from './schedule-retention.js';
+import { notYetSupported } from './online-pending.js';
+
+/** The exhaustive registry: a step kind without a handler does not compile. */
+export const handlers: StepHandlers = {
+  preflight,
+  create_role: createRole,
+  create_database: createDatabase,
+  create_schema: createSchema,
+  fence_source: fenceSource,
+  copy_data: copyData,
+  create_indexes: createIndexes,
+  sync_sequences: syncSequences,
+  grant,
+  verify_rowcounts: verifyRowcounts,
+  repoint_config: repointConfig,
+  schedule_retention: scheduleRetention,
+  start_replication: notYetSupported('start_replication'),
+  wait_sync: notYetSupported('wait_sync'),
+  catch_up: notYetSupported('catch_up'),
+  stop_replication: notYetSupported('stop_replication'),
+};

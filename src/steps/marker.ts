@@ -1,0 +1,50 @@
+import type pg from 'pg';
+import { literal } from '../pg/quote.js';
+
+/**
+ * Transactional steps on a target database record themselves in a small table
+ * of the target, in the same transaction as their work: a crash between the
+ * target's COMMIT and the journal's "done" cannot make the step run twice.
+ * The schema is dropped by the service's `grant` step, the last one that needs it.
+ */
+export const MARKER_SCHEMA = 'cloudphone_split';
+
+export const MARKER_SETUP: readonly string[] = [
+  `CREATE SCHEMA IF NOT EXISTS "${MARKER_SCHEMA}"`,
+  `CREATE TABLE IF NOT EXISTS "${MARKER_SCHEMA}"."done" (step_id text PRIMARY KEY, done_at timestamptz NOT NULL DEFAULT now())`,
+];
+
+export function markerInsert(stepId: string): string {
+  return `INSERT INTO "${MARKER_SCHEMA}"."done" (step_id) VALUES (${literal(stepId)}) ON CONFLICT DO NOTHING`;
+}
+
+export async function isMarked(client: pg.ClientBase, stepId: string): Promise<boolean> {
+  const r = await client.query<{ done: boolean }>(
+    `SELECT to_regclass('"${MARKER_SCHEMA}"."done"') IS NOT NULL AS done`,
+  );
+  if (!r.rows[0]?.done) return false;
+  const m = await client.query(`SELECT 1 FROM "${MARKER_SCHEMA}"."done" WHERE step_id = $1`, [stepId]);
+  return (m.rowCount ?? 0) > 0;
+}
+
+/** Wraps statements as the handler runs them: one transaction. */
+export function inTransaction(sql: readonly string[]): string[] {
+  return ['BEGIN', ...sql, 'COMMIT'];
+}
+
+/**
+ * Runs `sql` in one transaction unless the marker says the step is already done.
+ * The last statement of `sql` is expected to be the marker insert.
+ */
+export async function runMarked(client: pg.ClientBase, stepId: string, sql: readonly string[]): Promise<{ skipped: boolean }> {
+  if (await isMarked(client, stepId)) return { skipped: true };
+  await client.query('BEGIN');
+  try {
+    for (const statement of sql) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  return { skipped: false };
+}

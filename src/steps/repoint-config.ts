@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { $ } from 'zx/core';
+import { reversePatch, type ConfigBackup } from '../config/backup.js';
+import { ConfigEditError } from '../config/config-edit-error.js';
+import { applyConfigEntry, configTarget, sha256, type ConfigTarget } from '../config/edit.js';
+import { writeFileAtomic } from '../config/atomic.js';
+import { configBackupsFromCreated } from '../config/restore.js';
+import { maskLine } from '../config/mask.js';
+import { StepFailedError } from '../errors.js';
+import { scrub } from '../pg/url.js';
+import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
+import type { StepContext, StepHandler } from './handler.js';
+
+export { restoreConfigFiles, configBackupsFromCreated, type RestoreReport } from '../config/restore.js';
+export type { ConfigBackup } from '../config/backup.js';
+
+/** The journal detail of a done `repoint_config` step: one backup per file it repointed. */
+export interface RepointConfigDetail {
+  files: ConfigBackup[];
+}
+
+/**
+ * `repoint_config`: writes the reviewed config edits of one service, then runs its
+ * restart command. A file is written only when it still holds what the plan saw
+ * (its hash is the first edit's `beforeHash`) and the edits reproduce the planned
+ * `afterHash`es; a file already holding the planned result is left as is. Each file
+ * is written atomically after its backup is in the journal, so a crash at any
+ * instant leaves every file either original or repointed, and restorable.
+ */
+export const repointConfig: StepHandler<'repoint_config'> = {
+  render(step) {
+    const lines: string[] = [];
+    for (const e of step.edits) {
+      lines.push(`-- config ${e.file}: ${e.entry}`);
+      if (!e.diff) lines.push('--   (no change: it already points to the new database)');
+      else for (const l of e.diff.replace(/\n$/, '').split('\n')) lines.push(`-- ${maskLine(l)}`);
+    }
+    if (step.restart) lines.push(`-- then run: ${step.restart}`);
+    return lines;
+  },
+
+  async run(ctx, step) {
+    const target = configTarget(step.target, (server) => ctx.pools.serverUrl(server));
+    const recorded = configBackupsFromCreated(step.edits.length > 0 ? await ctx.journal.created() : []);
+    const files: ConfigBackup[] = [];
+    for (const group of byFile(ctx.baseDir, step.edits)) {
+      files.push(await repointFile(ctx, step, target, group, recorded));
+    }
+    if (step.restart) await restart(ctx, step, step.restart);
+    const detail: RepointConfigDetail = { files };
+    return { detail: { ...detail } };
+  },
+};
+
+function byFile(baseDir: string, edits: ConfigEdit[]): ConfigEdit[][] {
+  const groups = new Map<string, ConfigEdit[]>();
+  for (const e of edits) {
+    const path = resolve(baseDir, e.file);
+    groups.set(path, [...(groups.get(path) ?? []), e]);
+  }
+  return [...groups.values()];
+}
+
+/** Applies the edits of one file (in plan order) and returns its backup. */
+async function repointFile(
+  ctx: StepContext,
+  step: RepointConfigStep,
+  target: ConfigTarget,
+  edits: ConfigEdit[],
+  recorded: ConfigBackup[],
+): Promise<ConfigBackup> {
+  const first = edits[0]!;
+  const last = edits[edits.length - 1]!;
+  const file = first.file;
+  const path = resolve(ctx.baseDir, file);
+  const fail = (message: string, cause?: unknown): StepFailedError =>
+    new StepFailedError(step.id, `config file ${file}: ${message}`, cause === undefined ? undefined : { cause });
+  const bytes = await readFile(path).catch((err: unknown) => {
+    throw fail('cannot be read: it must exist as when the plan was made', err);
+  });
+  const hash = sha256(bytes);
+  if (first.beforeHash === null) throw fail('the plan holds no content for it; plan again (cloudphone-split plan) and review the new diff');
+
+  const mine = recorded.filter((b) => b.file === file && b.beforeHash === first.beforeHash);
+  const previous = mine.find((b) => b.afterHash === hash);
+  if (previous || hash === last.afterHash) {
+    ctx.progress.emit({ type: 'log', level: 'info', message: `${file}: already repointed` });
+    return previous ?? { file, beforeHash: first.beforeHash, afterHash: hash, hunks: hash === first.beforeHash ? [] : null };
+  }
+  if (hash !== first.beforeHash) {
+    throw fail(
+      'it changed since the plan showed its diff, so it was left alone; plan again (cloudphone-split plan), review the new diff, then apply that plan',
+    );
+  }
+
+  const original = bytes.toString('utf8');
+  let text = original;
+  for (const e of edits) {
+    const next = edit(text, e, target, fail);
+    const expected = sha256(text) === e.beforeHash ? next : e.beforeHash === first.beforeHash ? edit(original, e, target, fail) : null;
+    if (expected === null || sha256(expected) !== e.afterHash) {
+      throw fail(
+        `the entry ${e.entry} no longer gives the change the plan showed (a server URL or a variable changed?); it was left alone; plan again and review the new diff`,
+      );
+    }
+    text = next;
+  }
+  const backup: ConfigBackup = { file, beforeHash: first.beforeHash, afterHash: sha256(text), hunks: reversePatch(original, text) };
+  if (text !== original) {
+    await ctx.journal.recordCreated({ kind: 'config', server: step.target.server, name: `${file}#${first.beforeHash}`, detail: { ...backup } });
+    await writeFileAtomic(path, text);
+  }
+  ctx.progress.emit({ type: 'log', level: 'info', message: `${file}: repointed ${edits.map((e) => e.entry).join(', ')}` });
+  return backup;
+}
+
+function edit(text: string, e: ConfigEdit, target: ConfigTarget, fail: (m: string, cause?: unknown) => StepFailedError): string {
+  try {
+    return applyConfigEntry(text, e.spec, target);
+  } catch (err) {
+    if (err instanceof ConfigEditError) throw fail(`${err.problem} (${err.fix})`, err);
+    throw err;
+  }
+}
+
+/** Runs the service's restart command in the manifest's folder; its output goes to the progress log. */
+async function restart(ctx: StepContext, step: RepointConfigStep, command: string): Promise<void> {
+  ctx.progress.emit({ type: 'log', level: 'info', message: `${step.service ?? step.target.service}: running ${command}` });
+  const sh = $({ shell: true, cwd: ctx.baseDir, env: ctx.env, prefix: '', postfix: '', quiet: true, verbose: false, nothrow: true, signal: ctx.signal });
+  const out = await sh(Object.assign([command], { raw: [command] }));
+  const clean = (text: string): string[] =>
+    text
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .map((l) => maskLine(scrub(l, [])));
+  for (const line of clean(out.stdout)) ctx.progress.emit({ type: 'log', level: 'info', message: line });
+  for (const line of clean(out.stderr)) ctx.progress.emit({ type: 'log', level: 'warn', message: line });
+  if (out.exitCode !== 0) {
+    const tail = clean(out.stderr).slice(-5).join('\n');
+    const how = out.exitCode === null ? `was stopped (${out.signal ?? 'signal'})` : `exited with ${out.exitCode}`;
+    throw new StepFailedError(
+      step.id,
+      `the restart command \`${command}\` ${how}${tail ? `:\n${tail}` : ''}\nthe config files are repointed; fix the command or the service, then rerun apply (it runs the command again)`,
+    );
+  }
+}

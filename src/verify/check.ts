@@ -1,0 +1,59 @@
+import type { Plan } from '../plan/model.js';
+import type { Pools } from '../pg/pools.js';
+
+export const CHECK_KINDS = ['rowcount', 'checksum', 'schema', 'sequence', 'config', 'isolation', 'fence', 'health', 'orphans'] as const;
+export type CheckKind = (typeof CHECK_KINDS)[number];
+
+/**
+ * One verified fact about the split. `ok: false` is a difference the user must act on;
+ * `detail` says what differs (and, for a failure, what to do) in one line, without
+ * secrets. `source`/`target` hold the compared values when there are two sides;
+ * `keys` names the first differing rows of a table (at most 10), as column → text.
+ * `orphans` checks are informational and always `ok: true`.
+ */
+export interface Check {
+  kind: CheckKind;
+  service?: string;
+  table?: string;
+  ok: boolean;
+  source?: unknown;
+  target?: unknown;
+  detail: string;
+  keys?: unknown[];
+}
+
+/** What every check reads: the plan and live connections. Built once by `verifySplit`. */
+export interface VerifyContext {
+  plan: Plan;
+  pools: Pools;
+  /** Expanded URLs by server name; "source" is the source server and database. */
+  servers: Record<string, string>;
+  /** Role name → expanded password (null: none given). */
+  rolePasswords: Record<string, string | null>;
+  /** Folder of the manifest: config file paths are relative to it. */
+  baseDir: string;
+  /** How many tables are compared at once (each uses one source and one target connection). */
+  jobs: number;
+  progress(msg: string): void;
+}
+
+/** The message of an error, for a check's detail (never a URL with a password: pg errors hold none). */
+export function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  return e.code ? `${msg} (SQLSTATE ${e.code})` : msg;
+}
+
+/** Runs `fn` over `items` with at most `limit` at once, keeping the input order in the result. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}

@@ -1,0 +1,99 @@
+import { ident, qname } from '../pg/quote.js';
+import type { QualifiedName } from '../catalog/model.js';
+
+/**
+ * How rows are hashed. `record`: `hash_record_extended` over the typed row (PostgreSQL
+ * 14+, both sides on the same major): fast and independent of session settings, with
+ * the columns that have no portable hash cast to text. `text`: `hashtextextended` over
+ * the row's text form, for mixed versions or servers older than 14.
+ */
+export type HashMode = 'record' | 'text';
+
+/** A compared column: `text` means it is hashed through its text form. */
+export interface HashColumn {
+  name: string;
+  text: boolean;
+}
+
+/**
+ * Session settings pinned on both sides before anything is hashed, so that every
+ * text form (timestamps, floats, intervals, bytea, money) is the same whatever the
+ * server, database or role defaults say. `SET LOCAL`: they end with the transaction.
+ */
+export const PINNED_SETTINGS: readonly string[] = [
+  `SET LOCAL DateStyle = 'ISO, YMD'`,
+  `SET LOCAL IntervalStyle = 'postgres'`,
+  `SET LOCAL TimeZone = 'UTC'`,
+  `SET LOCAL extra_float_digits = 1`,
+  `SET LOCAL bytea_output = 'hex'`,
+  `SET LOCAL lc_monetary = 'C'`,
+  `SET LOCAL statement_timeout = 0`,
+];
+
+/** The row alias used in every generated query. */
+export const ROW_ALIAS = 't';
+
+function columnRef(c: HashColumn, mode: HashMode): string {
+  const ref = `${ROW_ALIAS}.${ident(c.name)}`;
+  return mode === 'record' && c.text ? `${ref}::text` : ref;
+}
+
+/** `ROW(t."a", t."b"::text, ...)` */
+export function rowExpr(columns: readonly HashColumn[], mode: HashMode): string {
+  return `ROW(${columns.map((c) => columnRef(c, mode)).join(', ')})`;
+}
+
+/** The per-row 64-bit hash: summed per table, per bucket, compared per key. */
+export function rowHashExpr(columns: readonly HashColumn[], mode: HashMode): string {
+  return mode === 'record'
+    ? `hash_record_extended(${rowExpr(columns, mode)}, 0)`
+    : `hashtextextended(${rowExpr(columns, 'text')}::text, 0)`;
+}
+
+/** Order-independent checksum of a whole table: one scan, exact `numeric` sum. */
+export function checksumSql(table: QualifiedName, rowHash: string): string {
+  return `SELECT count(*)::text AS n, coalesce(sum(${rowHash}), 0)::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS}`;
+}
+
+/** min/max of an integer key, for range bisection. */
+export function keyRangeSql(table: QualifiedName, key: string): string {
+  const k = `${ROW_ALIAS}.${ident(key)}`;
+  return `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ONLY ${qname(table)} AS ${ROW_ALIAS}`;
+}
+
+/** A range `lo <= key <= hi` of an integer key (bounds are integer literals). */
+export function rangePredicate(key: string, lo: bigint, hi: bigint): string {
+  const k = `${ROW_ALIAS}.${ident(key)}`;
+  return `${k} BETWEEN ${lo} AND ${hi}`;
+}
+
+/** Bucket number of an integer key inside a range: `(key - lo) / width`. */
+export function rangeBucketExpr(key: string, lo: bigint, width: bigint): string {
+  return `floor((${ROW_ALIAS}.${ident(key)}::numeric - ${lo}) / ${width})`;
+}
+
+/** Bucket number of any key: a hash of its text form with a per-level seed, in [0, buckets). */
+export function hashBucketExpr(keyText: string, seed: number, buckets: number): string {
+  return `((hashtextextended(${keyText}, ${seed}) % ${buckets}) + ${buckets}) % ${buckets}`;
+}
+
+/** Row count and hash sum per bucket, within `where`. */
+export function bucketSql(table: QualifiedName, bucket: string, rowHash: string, where: string): string {
+  return `SELECT (${bucket})::text AS b, count(*)::text AS n, sum(${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} GROUP BY 1`;
+}
+
+/** Every row within `where`: its key columns as text (k0, k1, ...) and its hash. */
+export function rowsSql(table: QualifiedName, keyTexts: readonly string[], rowHash: string, where: string, limit: number): string {
+  const keys = keyTexts.map((k, i) => `${k} AS k${i}`).join(', ');
+  return `SELECT ${keys}, (${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} LIMIT ${limit}`;
+}
+
+/** `t."col"::text` */
+export function columnText(name: string): string {
+  return `${ROW_ALIAS}.${ident(name)}::text`;
+}
+
+/** Probes whether `hash_record_extended` can hash a type (it fails for json, point, xml ...). */
+export function hashProbeSql(typeName: string): string {
+  return `SELECT hash_record_extended(ROW(NULL::${typeName}), 0)`;
+}

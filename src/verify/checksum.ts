@@ -1,0 +1,110 @@
+import type pg from 'pg';
+import { qname } from '../pg/quote.js';
+import { copiedTables, type CopiedTable } from './plan-tables.js';
+import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { checksumSql, rowExpr, rowHashExpr, type HashColumn, type HashMode } from './checksum-sql.js';
+import { TypeHashes } from './column-hash.js';
+import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
+import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
+
+/** At most this many differing rows are named per table. */
+export const MAX_KEYS = 10;
+
+/** Record hashing needs PostgreSQL 14+ on both sides and the same major (hashes are not portable across majors). */
+export function hashModeFor(sourceVersion: number, targetVersion: number): HashMode {
+  const major = (v: number) => Math.floor(v / 10000);
+  return sourceVersion >= 140000 && targetVersion >= 140000 && major(sourceVersion) === major(targetVersion) ? 'record' : 'text';
+}
+
+async function primaryKey(source: pg.Pool, t: CopiedTable): Promise<Array<{ name: string; integer: boolean }>> {
+  const r = await source.query<{ name: string; integer: boolean }>(
+    `SELECT a.attname AS name, a.atttypid IN (20, 21, 23) AS integer
+     FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = $1::regclass AND i.indisprimary
+     ORDER BY k.ord`,
+    [qname(t.source)],
+  );
+  return r.rows;
+}
+
+/** `id=17`, `(tenant=a, id=3)`, `row (1,x)`. */
+export function describeKey(key: Record<string, string>): string {
+  const entries = Object.entries(key);
+  if (entries.length === 1 && entries[0]![0] === 'row') {
+    const text = entries[0]![1];
+    return `row ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`;
+  }
+  const parts = entries.map(([k, v]) => `${k}=${v.length > 40 ? `${v.slice(0, 37)}...` : v}`);
+  return parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`;
+}
+
+export function describeDiffs(diffs: readonly RowDiff[]): string {
+  return diffs.map((d) => `${describeKey(d.key)} (${d.state})`).join(', ');
+}
+
+async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashes, versions: ServerVersions): Promise<Check> {
+  const base = { kind: 'checksum' as const, service: t.service, table: t.table };
+  const source = ctx.pools.pool('source');
+  const [sv, tv] = await Promise.all([versions.of('source'), versions.of(t.target.server, t.target.database)]);
+  const mode = hashModeFor(sv, tv);
+  const columns: HashColumn[] = mode === 'record' ? await types.columns(t.source, t.columns) : t.columns.map((name) => ({ name, text: true }));
+  const rowHash = rowHashExpr(columns, mode);
+  const how = mode === 'record' ? 'hash_record_extended' : 'text hash (versions differ or older than 14)';
+  const sides: PinnedSide[] = [];
+  try {
+    sides.push(await openPinned(source));
+    sides.push(await openPinned(ctx.pools.pool(t.target.server, t.target.database)));
+    const [s, d] = sides as [PinnedSide, PinnedSide];
+    const sql = checksumSql(t.source, rowHash);
+    const [[sr], [tr]] = await Promise.all([s.query<{ n: string; h: string }>(sql), d.query<{ n: string; h: string }>(sql)]);
+    const src = { rows: Number(sr?.n), sum: sr?.h };
+    const dst = { rows: Number(tr?.n), sum: tr?.h };
+    ctx.progress(`checksum ${t.table}: ${src.sum === dst.sum && src.rows === dst.rows ? 'equal' : 'differs'}`);
+    if (src.rows === dst.rows && src.sum === dst.sum) {
+      return { ...base, ok: true, source: src, target: dst, detail: `${src.rows} rows, checksums equal (${how}, ${columns.length} columns)` };
+    }
+    const pk = await primaryKey(source, t);
+    const key: RowKey = pk.length > 0
+      ? { kind: 'primary', columns: pk.map((c) => c.name), integer: pk.length === 1 && pk[0]!.integer }
+      : { kind: 'row', rowText: `${rowExpr(columns.map((c) => ({ ...c, text: true })), 'text')}::text` };
+    const diffs = await findDifferingRows({
+      table: t.source,
+      rowHash,
+      key,
+      source: s.query,
+      target: d.query,
+      rows: Math.max(src.rows, dst.rows),
+      limit: MAX_KEYS,
+    });
+    const where = diffs.length > 0 ? `rows differ at ${describeDiffs(diffs)}` : 'no single differing row was isolated';
+    return {
+      ...base,
+      ok: false,
+      source: src,
+      target: dst,
+      detail: `checksums differ (${how}; source ${src.rows} rows, target ${dst.rows}): ${where}`,
+      keys: diffs.map((x) => x.key),
+    };
+  } finally {
+    await Promise.all(sides.map((x) => x.close()));
+  }
+}
+
+/**
+ * Order-independent checksum of every row of every copied leaf table, on the source's
+ * columns (denormalized columns left out), both sides at once; differing tables are
+ * bisected to name their first differing rows.
+ */
+export async function checksumChecks(ctx: VerifyContext): Promise<Check[]> {
+  const types = new TypeHashes(ctx.pools.pool('source'));
+  const versions = new ServerVersions(ctx);
+  return mapLimit(copiedTables(ctx.plan), ctx.jobs, async (t): Promise<Check> => {
+    try {
+      return await compareTable(ctx, t, types, versions);
+    } catch (err) {
+      return { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}` };
+    }
+  });
+}

@@ -1,0 +1,67 @@
+import type pg from 'pg';
+import { qname } from '../pg/quote.js';
+import type { QualifiedName } from '../catalog/model.js';
+import { hashProbeSql, type HashColumn } from './checksum-sql.js';
+
+/** Types (PostgreSQL 14+), found through domains, arrays, composites and ranges, whose hash is not portable or missing. */
+const TYPE_WALK_SQL = `
+WITH RECURSIVE walk(root, t) AS (
+  SELECT oid, oid FROM pg_type WHERE oid = ANY ($1::oid[])
+  UNION
+  SELECT w.root, c.child
+  FROM walk w
+  JOIN pg_type ty ON ty.oid = w.t
+  CROSS JOIN LATERAL (
+    SELECT ty.typbasetype AS child WHERE ty.typtype = 'd'
+    UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+    UNION ALL SELECT a.atttypid FROM pg_attribute a
+      WHERE ty.typtype = 'c' AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = ty.oid OR r.rngmultitypid = ty.oid
+  ) c
+)
+SELECT w.root::text AS oid, format_type(w.root, NULL) AS name, bool_or(ty.typtype = 'e') AS has_enum
+FROM walk w JOIN pg_type ty ON ty.oid = w.t
+GROUP BY w.root`;
+
+/**
+ * Decides, per column type of the source, whether `hash_record_extended` may hash it
+ * as is. Cast to text: enums anywhere inside the type (their hash is the label's OID,
+ * which differs between databases) and every type without an extended hash function
+ * (json, xml, point, money, ...: found by asking the server). One instance per run.
+ */
+export class TypeHashes {
+  private readonly textTypes = new Map<string, boolean>();
+
+  constructor(private readonly source: pg.Pool) {}
+
+  async columns(table: QualifiedName, names: readonly string[]): Promise<HashColumn[]> {
+    const attrs = await this.source.query<{ name: string; oid: string }>(
+      `SELECT a.attname AS name, a.atttypid::text AS oid FROM pg_attribute a
+       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+      [qname(table)],
+    );
+    const typeOf = new Map(attrs.rows.map((r) => [r.name, r.oid]));
+    const unknown = [...new Set(attrs.rows.map((r) => r.oid))].filter((o) => !this.textTypes.has(o));
+    if (unknown.length > 0) await this.classify(unknown);
+    return names.map((name) => {
+      const oid = typeOf.get(name);
+      return { name, text: oid === undefined ? true : (this.textTypes.get(oid) ?? true) };
+    });
+  }
+
+  private async classify(oids: string[]): Promise<void> {
+    const r = await this.source.query<{ oid: string; name: string; has_enum: boolean }>(TYPE_WALK_SQL, [oids]);
+    for (const row of r.rows) {
+      if (row.has_enum) {
+        this.textTypes.set(row.oid, true);
+        continue;
+      }
+      try {
+        await this.source.query(hashProbeSql(row.name));
+        this.textTypes.set(row.oid, false);
+      } catch {
+        this.textTypes.set(row.oid, true);
+      }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { parseManifest } from '../manifest/load.js';
+import { expand } from '../manifest/expand.js';
+import { redact } from '../pg/url.js';
+import type { Plan } from '../plan/model.js';
+import { errorText, type Check } from './check.js';
+
+/** A health URL must answer 2xx within this many milliseconds. */
+export const HEALTH_TIMEOUT_MS = 5000;
+
+/** Health URLs per service from the plan's manifest, `${VAR}` expanded; a value that cannot be expanded is an Error. */
+export function healthUrlsFromPlan(plan: Plan, env: NodeJS.ProcessEnv): Record<string, string | Error> {
+  const manifest = parseManifest(plan.manifest.text, plan.manifest.path);
+  const out: Record<string, string | Error> = {};
+  for (const s of manifest.services) {
+    if (!s.health) continue;
+    try {
+      out[s.name] = expand(s.health, env, `services.${s.name}.health`);
+    } catch (err) {
+      out[s.name] = err as Error;
+    }
+  }
+  return out;
+}
+
+async function probe(service: string, url: string): Promise<Check> {
+  const base = { kind: 'health' as const, service, target: redact(url) };
+  const started = Date.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), redirect: 'follow' });
+    await res.body?.cancel().catch(() => undefined);
+    const ms = Date.now() - started;
+    return res.status >= 200 && res.status < 300
+      ? { ...base, ok: true, detail: `GET ${redact(url)}: ${res.status} in ${ms} ms` }
+      : { ...base, ok: false, detail: `GET ${redact(url)}: ${res.status} ${res.statusText}; check the service's logs (is it using its new database?)` };
+  } catch (err) {
+    const e = err as Error;
+    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+    const cause = (e as { cause?: { code?: string } }).cause?.code;
+    return {
+      ...base,
+      ok: false,
+      detail: timedOut
+        ? `GET ${redact(url)}: no answer within ${HEALTH_TIMEOUT_MS / 1000} s`
+        : `GET ${redact(url)}: ${cause ?? errorText(err)}; is the service running?`,
+    };
+  }
+}
+
+/** Each service's health URL answers 2xx within 5 s. */
+export async function healthChecks(urls: Record<string, string | Error>): Promise<Check[]> {
+  const entries = Object.entries(urls);
+  if (entries.length === 0) return [{ kind: 'health', ok: true, detail: 'not applicable: no service has a health URL' }];
+  return Promise.all(
+    entries.map(([service, url]) =>
+      url instanceof Error
+        ? Promise.resolve<Check>({ kind: 'health', service, ok: false, detail: `cannot build the health URL: ${url.message}` })
+        : probe(service, url),
+    ),
+  );
+}

@@ -1,0 +1,85 @@
+import pg from 'pg';
+import { databaseOf, withCredentials, withDatabase } from '../pg/url.js';
+import { errorText, type Check, type VerifyContext } from './check.js';
+
+/** Connection refusals that prove a role cannot reach a database. */
+const DENIED = new Set(['42501', '28000', '28P01']);
+const AUTH_FAILED = new Set(['28P01', '28000']);
+
+type Attempt = { ok: true } | { ok: false; code: string | undefined; message: string };
+
+async function tryConnect(url: string): Promise<Attempt> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, code: (err as { code?: string }).code, message: errorText(err) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface Place {
+  label: string;
+  server: string;
+  database: string;
+}
+
+/**
+ * Each service role connects to its own database and to no other: not to another
+ * service's database, not to the source. A role whose password was not given is
+ * still tried (trust or peer authentication may let it in); when it cannot log in
+ * at all, the check says which variable to set.
+ */
+export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
+  const sourceDb = databaseOf(ctx.servers.source ?? ctx.pools.serverUrl('source'));
+  const places: Array<Place & { service: string | null }> = [
+    ...ctx.plan.services.map((s) => ({ label: `${s.database} (${s.name})`, server: s.server, database: s.database, service: s.name })),
+    { label: `${sourceDb} (the source)`, server: 'source', database: sourceDb, service: null },
+  ];
+  const withRole = ctx.plan.services.filter((s) => s.role);
+  const perService = await Promise.all(
+    withRole.map(async (svc): Promise<Check[]> => {
+      const checks: Check[] = [];
+      const role = svc.role!;
+      const password = ctx.rolePasswords[role] ?? null;
+      const urlFor = (p: Place) => withDatabase(withCredentials(ctx.servers[p.server] ?? ctx.pools.serverUrl(p.server), role, password), p.database);
+      const base = { kind: 'isolation' as const, service: svc.name };
+      const own = await tryConnect(urlFor({ label: svc.database, server: svc.server, database: svc.database }));
+      if (!own.ok) {
+        const noPassword = password === null && (AUTH_FAILED.has(own.code ?? '') || /password/i.test(own.message));
+        checks.push({
+          ...base,
+          ok: false,
+          target: svc.database,
+          detail: noPassword
+            ? `cannot check isolation of role ${role}: it has no password here; set the variable named in services.${svc.name}.role.password and run verify again`
+            : `role ${role} cannot connect to its own database ${svc.database}: ${own.message}`,
+        });
+        return checks;
+      }
+      checks.push({ ...base, ok: true, target: svc.database, detail: `role ${role} connects to its own database ${svc.database}` });
+      const others = places.filter((p) => p.service !== svc.name);
+      const attempts = await Promise.all(others.map(async (p) => ({ p, a: await tryConnect(urlFor(p)) })));
+      for (const { p, a } of attempts) {
+        if (a.ok) {
+          checks.push({
+            ...base,
+            ok: false,
+            target: p.database,
+            detail: `role ${role} can connect to ${p.label}: REVOKE CONNECT ON DATABASE "${p.database}" FROM PUBLIC (and from ${role})`,
+          });
+        } else if (DENIED.has(a.code ?? '') || a.code === '3D000') {
+          checks.push({ ...base, ok: true, target: p.database, detail: `role ${role} cannot connect to ${p.label}` });
+        } else {
+          checks.push({ ...base, ok: false, target: p.database, detail: `could not tell whether role ${role} can connect to ${p.label}: ${a.message}` });
+        }
+      }
+      return checks;
+    }),
+  );
+  return perService.flat();
+}

@@ -1,0 +1,36 @@
+import { qname } from '../pg/quote.js';
+import { copiedTables } from './plan-tables.js';
+import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+
+async function count(ctx: VerifyContext, server: string, database: string | undefined, sql: string): Promise<number> {
+  const pool = database === undefined ? ctx.pools.pool(server) : ctx.pools.pool(server, database);
+  const r = await pool.query<{ n: string }>(sql);
+  return Number(r.rows[0]?.n ?? NaN);
+}
+
+/** Source vs target `count(*)` of every copied leaf table, both sides at once. */
+export async function rowcountChecks(ctx: VerifyContext): Promise<Check[]> {
+  const tables = copiedTables(ctx.plan);
+  return mapLimit(tables, ctx.jobs, async (t): Promise<Check> => {
+    const base = { kind: 'rowcount' as const, service: t.service, table: t.table };
+    const sql = `SELECT count(*)::text AS n FROM ONLY ${qname(t.source)}`;
+    try {
+      const [source, target] = await Promise.all([
+        count(ctx, 'source', undefined, sql),
+        count(ctx, t.target.server, t.target.database, sql),
+      ]);
+      ctx.progress(`rowcount ${t.table}: ${source} / ${target}`);
+      if (source === target) return { ...base, ok: true, source, target, detail: `${source} rows on both sides` };
+      const diff = target - source;
+      return {
+        ...base,
+        ok: false,
+        source,
+        target,
+        detail: `row counts differ: source ${source}, target ${target} (${Math.abs(diff)} ${diff < 0 ? 'missing in' : 'extra in'} ${t.target.database})`,
+      };
+    } catch (err) {
+      return { ...base, ok: false, detail: `cannot count rows: ${errorText(err)}` };
+    }
+  });
+}

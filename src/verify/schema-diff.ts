@@ -1,0 +1,116 @@
+import type { Column, Table } from '../catalog/model.js';
+
+/** What the target is expected to differ by, on purpose. */
+export interface SchemaExpectations {
+  /** Constraints left out of the target: the dropped cross-service (and copy) foreign keys. */
+  droppedConstraints: readonly string[];
+  /** Denormalized columns added to the target table. */
+  extraColumns: ReadonlyArray<{ name: string; type: string }>;
+  /** Triggers of the source that are not copied (the fence). */
+  ignoredTriggers: readonly string[];
+}
+
+/** Collapses whitespace so that equal definitions compare equal whatever their layout. */
+export function normaliseDefinition(def: string): string {
+  return def.replace(/\s+/g, ' ').trim();
+}
+
+const show = (v: string | null | undefined): string => (v === null || v === undefined ? 'NULL' : v);
+
+function compareNamed<T extends { name: string }>(
+  what: string,
+  source: readonly T[],
+  target: readonly T[],
+  same: (a: T, b: T) => string | null,
+): string[] {
+  const out: string[] = [];
+  const byName = new Map(target.map((x) => [x.name, x]));
+  for (const s of source) {
+    const t = byName.get(s.name);
+    if (!t) out.push(`${what} ${s.name} missing in target`);
+    else {
+      const diff = same(s, t);
+      if (diff) out.push(`${what} ${s.name} ${diff}`);
+    }
+  }
+  const names = new Set(source.map((s) => s.name));
+  for (const t of target) if (!names.has(t.name)) out.push(`${what} ${t.name} unexpected in target`);
+  return out;
+}
+
+function differs(label: string, a: string | null | undefined, b: string | null | undefined): string | null {
+  return (a ?? null) === (b ?? null) ? null : `${label} differs: source ${show(a)} target ${show(b)}`;
+}
+
+function columnDiffs(table: string, s: Column, t: Column): string[] {
+  const out: string[] = [];
+  const name = `column ${table}.${s.name}`;
+  const push = (d: string | null) => d && out.push(`${name} ${d}`);
+  push(differs('type', s.type, t.type));
+  push(differs('nullability', s.notNull ? 'NOT NULL' : 'NULL', t.notNull ? 'NOT NULL' : 'NULL'));
+  push(differs('default', s.default, t.default));
+  push(differs('identity', s.identity ? `GENERATED ${s.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null, t.identity ? `GENERATED ${t.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null));
+  push(differs('generated expression', s.generated ? `${s.generated.expression} (${s.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null, t.generated ? `${t.generated.expression} (${t.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null));
+  push(differs('collation', s.collation, t.collation));
+  return out;
+}
+
+/**
+ * Every difference between a source table and its copy in a target, each named in one
+ * line ("index devices_user_id_idx missing in target", "column devices.status default
+ * differs: source 'x'::text target NULL"), less the expected ones. NOT NULL constraints
+ * are compared through column nullability (servers before 18 have none in pg_constraint).
+ */
+export function compareTables(source: Table, target: Table | undefined, expect: SchemaExpectations): string[] {
+  if (!target) return [`table ${source.schema}.${source.name} missing in target`];
+  const out: string[] = [];
+  const table = source.name;
+  const extra = new Map(expect.extraColumns.map((c) => [c.name, c]));
+  const targetCols = new Map(target.columns.map((c) => [c.name, c]));
+  for (const s of source.columns) {
+    const t = targetCols.get(s.name);
+    if (!t) out.push(`column ${table}.${s.name} missing in target`);
+    else out.push(...columnDiffs(table, s, t));
+  }
+  const sourceCols = new Set(source.columns.map((c) => c.name));
+  for (const t of target.columns) {
+    if (sourceCols.has(t.name)) continue;
+    const e = extra.get(t.name);
+    if (!e) out.push(`column ${table}.${t.name} unexpected in target`);
+    else if (normaliseDefinition(e.type) !== normaliseDefinition(t.type)) out.push(`denormalized column ${table}.${t.name} type differs: planned ${e.type} target ${t.type}`);
+  }
+  for (const e of expect.extraColumns) {
+    if (!targetCols.has(e.name)) out.push(`denormalized column ${table}.${e.name} missing in target`);
+  }
+
+  const dropped = new Set(expect.droppedConstraints);
+  const constraints = (t: Table, isSource: boolean) =>
+    t.constraints.filter((c) => c.type !== 'n' && !(isSource && dropped.has(c.name)));
+  out.push(
+    ...compareNamed('constraint', constraints(source, true), constraints(target, false), (a, b) =>
+      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+    ),
+  );
+  out.push(
+    ...compareNamed('index', source.indexes, target.indexes, (a, b) =>
+      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+    ),
+  );
+  const ignored = new Set(expect.ignoredTriggers);
+  out.push(
+    ...compareNamed(
+      'trigger',
+      source.triggers.filter((x) => !ignored.has(x.name)),
+      target.triggers.filter((x) => !ignored.has(x.name)),
+      (a, b) => differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)) ?? differs('enabled state', a.enabled, b.enabled),
+    ),
+  );
+  out.push(
+    ...compareNamed('policy', source.policies, target.policies, (a, b) =>
+      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+    ),
+  );
+  if (source.rowSecurity !== target.rowSecurity) out.push(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
+  if (source.forceRowSecurity !== target.forceRowSecurity) out.push(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
+  return out;
+}

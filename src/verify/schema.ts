@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import { introspect } from '../catalog/introspect.js';
+import { parseKey, tableKey, type Catalog, type Table } from '../catalog/model.js';
+import { FENCE_TRIGGER } from '../steps/fence-source.js';
+import type { ServicePlan } from '../plan/model.js';
+import { serviceTableKeys } from './plan-tables.js';
+import { compareTables, type SchemaExpectations } from './schema-diff.js';
+import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+
+async function readCatalog(pool: pg.Pool, schemas: string[]): Promise<Catalog> {
+  const client = await pool.connect();
+  try {
+    return await introspect(client, schemas);
+  } finally {
+    client.release();
+  }
+}
+
+/** The table and its partition ancestors, nearest first. */
+function lineage(tables: Map<string, Table>, key: string): string[] {
+  const out = [key];
+  let t = tables.get(key);
+  while (t?.partitionOf) {
+    const parent = tableKey(t.partitionOf.parent);
+    if (out.includes(parent)) break;
+    out.push(parent);
+    t = tables.get(parent);
+  }
+  return out;
+}
+
+function expectationsFor(svc: ServicePlan, family: string[]): SchemaExpectations {
+  return {
+    droppedConstraints: svc.droppedForeignKeys.filter((fk) => family.includes(fk.table)).map((fk) => fk.constraint),
+    extraColumns: svc.denormalize.filter((d) => family.includes(d.table)).map((d) => ({ name: d.column, type: d.type })),
+    ignoredTriggers: [FENCE_TRIGGER],
+  };
+}
+
+function expectedNote(e: SchemaExpectations): string {
+  const parts: string[] = [];
+  if (e.droppedConstraints.length) parts.push(`${e.droppedConstraints.length} dropped foreign key${e.droppedConstraints.length === 1 ? '' : 's'} left out`);
+  if (e.extraColumns.length) parts.push(`${e.extraColumns.length} denormalized column${e.extraColumns.length === 1 ? '' : 's'} added`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/**
+ * Schema parity per table: the target database is read with the same catalog reader
+ * as the source, and each table compared (columns, constraints, indexes, triggers,
+ * policies), less the dropped foreign keys and plus the denormalized columns.
+ */
+export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
+  const services = ctx.plan.services.map((svc) => ({ svc, keys: serviceTableKeys(ctx.plan, svc.name) })).filter((s) => s.keys.length > 0);
+  const schemasOf = (keys: string[]) => [...new Set(keys.map((k) => parseKey(k).schema))].sort();
+  let source: Map<string, Table>;
+  try {
+    const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => s.keys)));
+    source = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  } catch (err) {
+    return [{ kind: 'schema', ok: false, detail: `cannot read the source schema: ${errorText(err)}` }];
+  }
+  const perService = await mapLimit(services, ctx.jobs, async ({ svc, keys }): Promise<Check[]> => {
+    let target: Map<string, Table>;
+    try {
+      const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf(keys));
+      target = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+    } catch (err) {
+      return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}` }];
+    }
+    ctx.progress(`schema ${svc.database}: ${keys.length} tables`);
+    return keys.map((key): Check => {
+      const base = { kind: 'schema' as const, service: svc.name, table: key };
+      const s = source.get(key);
+      if (!s) return { ...base, ok: false, detail: `table ${key} no longer exists in the source` };
+      const expect = expectationsFor(svc, lineage(source, key));
+      const diffs = compareTables(s, target.get(key), expect);
+      return diffs.length === 0
+        ? { ...base, ok: true, detail: `columns, constraints, indexes, triggers and policies match${expectedNote(expect)}` }
+        : { ...base, ok: false, detail: diffs.join('; ') };
+    });
+  });
+  return perService.flat();
+}

@@ -1,0 +1,82 @@
+import type { Plan } from '../plan/model.js';
+import type { Pools } from '../pg/pools.js';
+import { errorText, type Check, type CheckKind, type VerifyContext } from './check.js';
+import { rowcountChecks } from './rowcount.js';
+import { checksumChecks } from './checksum.js';
+import { schemaChecks } from './schema.js';
+import { sequenceChecks } from './sequence.js';
+import { fenceChecks } from './fence.js';
+import { isolationChecks } from './isolation.js';
+import { configChecks } from './config.js';
+import { healthChecks, healthUrlsFromPlan } from './health.js';
+import { orphanChecks } from './orphans.js';
+
+export type { Check, CheckKind } from './check.js';
+
+export interface VerifyOptions {
+  plan: Plan;
+  pools: Pools;
+  /** Expanded URLs by server name ("source": the source server and database). */
+  servers: Record<string, string>;
+  /** Role name → expanded password (null when the manifest gives none). */
+  rolePasswords: Record<string, string | null>;
+  checksums: boolean;
+  health: boolean;
+  /** Folder of the manifest: config paths are relative to it. */
+  baseDir: string;
+  /** Tables compared at once (default 2). */
+  jobs?: number;
+  onProgress?: (msg: string) => void;
+  /** Health URL per service, expanded. Default: read from the plan's manifest, `${VAR}` expanded from `env`. */
+  healthUrls?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** `ok` is true only when every check is; `checks` lists every check, failed or not, in a stable order. */
+export interface VerifyResult {
+  ok: boolean;
+  checks: Check[];
+}
+
+async function guarded(kind: CheckKind, run: () => Promise<Check[]>): Promise<Check[]> {
+  try {
+    return await run();
+  } catch (err) {
+    return [{ kind, ok: kind === 'orphans', detail: `the ${kind} checks could not run: ${errorText(err)}` }];
+  }
+}
+
+/**
+ * Compares the source with every target (SPEC §4): row counts, optional checksums with
+ * the first differing rows, schema parity, sequences, the fence, role isolation,
+ * config entries, optional health URLs, and (informational) rows orphaned by the
+ * dropped foreign keys. Never changes anything: every write test is rolled back.
+ */
+export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
+  const ctx: VerifyContext = {
+    plan: opts.plan,
+    pools: opts.pools,
+    servers: opts.servers,
+    rolePasswords: opts.rolePasswords,
+    baseDir: opts.baseDir,
+    jobs: Math.max(1, opts.jobs ?? 2),
+    progress: opts.onProgress ?? (() => undefined),
+  };
+  const checks: Check[] = [];
+  const run = async (kind: CheckKind, fn: () => Promise<Check[]>) => {
+    ctx.progress(`verifying ${kind}`);
+    checks.push(...(await guarded(kind, fn)));
+  };
+  await run('rowcount', () => rowcountChecks(ctx));
+  if (opts.checksums) await run('checksum', () => checksumChecks(ctx));
+  await run('schema', () => schemaChecks(ctx));
+  await run('sequence', () => sequenceChecks(ctx));
+  await run('fence', () => fenceChecks(ctx));
+  await run('isolation', () => isolationChecks(ctx));
+  await run('config', () => configChecks(ctx));
+  if (opts.health) {
+    await run('health', async () => healthChecks(opts.healthUrls ?? healthUrlsFromPlan(opts.plan, opts.env ?? process.env)));
+  }
+  await run('orphans', () => orphanChecks(ctx));
+  return { ok: checks.every((c) => c.ok), checks };
+}
