@@ -30,12 +30,13 @@ function constraintComment(t: Table, c: Constraint): string[] {
  * One PRIMARY KEY / UNIQUE / EXCLUDE constraint. A table without parents builds
  * the index first, then attaches it (CREATE INDEX takes a weaker lock). Not on a
  * partition or inheritance child: on 18, USING INDEX would make the NOT NULL
- * constraints it inherited local.
+ * constraints it inherited local. Not for a WITHOUT OVERLAPS key (a GiST index).
  */
 function keySql(t: Table, c: Constraint): string[] {
   const idx = t.indexes.find((i) => i.constraint === c.name);
   const hasParent = t.partitionOf !== null || t.inherits.length > 0;
-  if (c.type === 'x' || t.kind === 'p' || hasParent || !idx) {
+  const btree = !!idx && /^CREATE UNIQUE INDEX .* USING "?btree"? \(/.test(idx.definition);
+  if (c.type === 'x' || t.kind === 'p' || hasParent || !idx || !btree) {
     return [`${alterTable(t)} ADD CONSTRAINT ${ident(c.name)} ${c.definition}`];
   }
   const kind = c.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE';

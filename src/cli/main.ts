@@ -8,6 +8,8 @@ import { registerPlan } from './commands/plan.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerApply } from './commands/apply.js';
 import { registerStatus } from './commands/status.js';
+import { registerVerify } from './commands/verify.js';
+import { registerDemo } from './commands/demo.js';
 
 export interface Io {
   stdout: Output['stdout'];
@@ -39,6 +41,8 @@ export function buildProgram(io: Io): Command {
   registerSnapshot(program, io);
   registerApply(program, io);
   registerStatus(program, io);
+  registerVerify(program, io);
+  registerDemo(program, io);
   return program;
 }
 

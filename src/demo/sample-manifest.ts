@@ -31,11 +31,11 @@ function passwordVar(s: SampleService): string {
   return `${s.key.toUpperCase()}_DB_PASSWORD`;
 }
 
-/** A YAML scalar: plain when it is a simple identifier, else a JSON string (valid YAML). */
+/** A YAML scalar as a person would write it: plain when safe, else single-quoted, else a JSON string (valid YAML). */
 function q(value: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) && !/^(true|false|null|yes|no|on|off|y|n)$/i.test(value)
-    ? value
-    : JSON.stringify(value);
+  if (/^[A-Za-z_.][A-Za-z0-9_./-]*$/.test(value) && !/^(true|false|null|yes|no|on|off|y|n)$/i.test(value)) return value;
+  if (!/['\n\r\t]/.test(value)) return `'${value}'`;
+  return JSON.stringify(value);
 }
 
 function list(items: readonly string[], indent: string): string {
@@ -51,7 +51,7 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
     `      password: \${${passwordVar(s)}}`,
     `    tables:${list(s.tables, '      ')}`,
   );
-  if (s.copies.length > 0) lines.push(`    copies:${list(s.copies, '      ')} # read-only, owned by user-service`);
+  if (s.copies.length > 0) lines.push(`    copies: # read-only copies of tables another service owns${list(s.copies, '      ')}`);
   if (s.denormalize.length > 0) {
     lines.push('    denormalize:');
     for (const d of s.denormalize) {

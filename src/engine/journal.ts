@@ -186,6 +186,21 @@ export class Journal {
       .execute();
   }
 
+  /** The plan of the split's latest run that was not rolled back: what `verify` compares. */
+  async lastPlan(name: string): Promise<Plan | undefined> {
+    const r = await this.db
+      .selectFrom('runs')
+      .select('plan')
+      .where('split', '=', name)
+      .where('state', '<>', 'rolled_back')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    // jsonb comes back parsed (or as text, depending on the driver's type parsers).
+    return (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+  }
+
   /** Hash of the split's latest run that was not rolled back, if any. */
   async lastPlanHash(name: string): Promise<string | undefined> {
     const r = await this.db

@@ -1,6 +1,6 @@
 import { BadInputError } from '../errors.js';
 import type { Manifest, ManifestProblem } from './model.js';
-import { joinPath } from './problems.js';
+import { joinPath } from './problem-list.js';
 
 /** A `${VAR}` template split into literal text and variable references. */
 export type TemplatePart = { text: string } | { variable: string; fallback: string | null };

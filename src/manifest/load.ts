@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { BadInputError, ManifestError } from '../errors.js';
 import { scrub } from '../pg/url.js';
 import type { Manifest } from './model.js';
-import { ProblemList } from './problems.js';
+import { ProblemList } from './problem-list.js';
 import { validateManifest } from './validate.js';
 
 /** A manifest read from disk. `baseDir` (absolute) is the folder config paths are relative to. */

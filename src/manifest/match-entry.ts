@@ -9,6 +9,7 @@ import { manifestPart } from './names.js';
 export interface EntryMatch {
   tables: string[];
   views: string[];
+  isGlob: boolean;
 }
 
 /** Why an entry matched nothing usable. `nothing` is true when it simply matched no object. */
@@ -65,7 +66,7 @@ export function matchEntry(entry: string, index: CatalogIndex, allowViews: boole
     return { message, fix: 'remove it from this list', nothing: false, suggested: [] };
   }
   if (tables.length > 0 || (allowViews && views.length > 0)) {
-    return { tables: tables.map(tableKey), views: allowViews ? views.map(tableKey) : [] };
+    return { tables: tables.map(tableKey), views: allowViews ? views.map(tableKey) : [], isGlob: p.isGlob };
   }
   const partitions = index.partitions.filter(hit);
   if (partitions.length > 0) {

@@ -5,7 +5,7 @@ import { closest } from './closest.js';
 import { matchEntry, matchParts } from './match-entry.js';
 import type { DenormalizeSpec, ServiceSpec } from './model.js';
 import { parseNameParts } from './names.js';
-import { joinPath, type ProblemList } from './problems.js';
+import { joinPath, type ProblemList } from './problem-list.js';
 import type { ResolvedDenormalize } from './resolve.js';
 
 type Join = { pairs: ResolvedDenormalize['on']; fk: string | null };

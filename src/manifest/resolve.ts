@@ -1,4 +1,4 @@
-import type { Catalog, Table } from '../catalog/model.js';
+import type { Catalog } from '../catalog/model.js';
 import { tableKey } from '../catalog/model.js';
 import { ManifestError } from '../errors.js';
 import { indexCatalog, type Placement } from './catalog-index.js';
@@ -6,10 +6,10 @@ import { matchEntry } from './match-entry.js';
 import type { Manifest, ManifestProblem, ServiceSpec } from './model.js';
 import { yamlScalar } from './names.js';
 import { ownerSuggester } from './owner-suggester.js';
-import { joinPath, ProblemList } from './problems.js';
+import { joinPath, ProblemList } from './problem-list.js';
 import { resolveDenormalize } from './resolve-denormalize.js';
-import { droppedForeignKeys } from './resolve-foreign-keys.js';
-import { placeViews } from './resolve-views.js';
+import { droppedForeignKeys } from './dropped-foreign-keys.js';
+import { placeViews } from './place-views.js';
 
 /**
  * A manifest matched against a source catalog. Invariants: every table of the
@@ -137,19 +137,6 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const ignoredViews = new Set<string>();
   // Tables a fix already names (a partition's parent, a closest name): not reported again as unassigned.
   const suggested = new Set<string>();
-  manifest.ignore.forEach((entry, i) => {
-    const path = joinPath('ignore', i);
-    const m = matchEntry(entry, index, true);
-    if ('message' in m) {
-      if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
-      else problems.add(path, m.message, m.fix);
-      for (const k of m.suggested) suggested.add(k);
-      return;
-    }
-    for (const k of m.tables) if (!ignored.has(k)) ignored.set(k, path);
-    for (const v of m.views) ignoredViews.add(v);
-  });
-
   const owners = new Map<string, Claim>();
   const contested = new Set<string>();
   for (const s of manifest.services) {
@@ -174,17 +161,34 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
       }
     });
   }
-  for (const [key, path] of ignored) {
-    const o = owners.get(key);
-    if (o) {
-      contested.add(key);
-      problems.add(
-        path,
-        `${shown(key)} is ignored but also owned by ${o.service} (${o.path})`,
-        `remove it from ignore, or from services.${o.service}.tables`,
-      );
+  // Ignore globs only take what no service owns ("ignore the rest"); an exact name
+  // that a service also owns is a contradiction.
+  manifest.ignore.forEach((entry, i) => {
+    const path = joinPath('ignore', i);
+    const m = matchEntry(entry, index, true);
+    if ('message' in m) {
+      if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
+      else problems.add(path, m.message, m.fix);
+      for (const k of m.suggested) suggested.add(k);
+      return;
     }
-  }
+    const free = m.isGlob ? m.tables.filter((k) => !owners.has(k)) : m.tables;
+    if (free.length === 0 && m.views.length === 0) {
+      warnings.add(path, `${JSON.stringify(entry)} matches only tables that services own`, 'remove it from ignore');
+    }
+    for (const k of free) {
+      const o = owners.get(k);
+      if (o) {
+        contested.add(k);
+        problems.add(
+          path,
+          `${shown(k)} is ignored but also owned by ${o.service} (${o.path})`,
+          `remove it from ignore, or from services.${o.service}.tables`,
+        );
+      } else if (!ignored.has(k)) ignored.set(k, path);
+    }
+    for (const v of m.views) ignoredViews.add(v);
+  });
   const ownerOf = (key: string): string | null => owners.get(index.rootOf(key))?.service ?? null;
   const placementOf = (key: string): Placement => {
     const root = index.rootOf(key);

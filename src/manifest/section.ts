@@ -1,5 +1,5 @@
 import { closest } from './closest.js';
-import { describeValue, joinPath, type ProblemList } from './problems.js';
+import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 
 /** A YAML mapping as parsed with `mapAsMap`: keys in document order, of any scalar type. */
 export type RawMap = Map<unknown, unknown>;

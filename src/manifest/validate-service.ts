@@ -2,7 +2,7 @@ import { compileNamePattern } from './glob.js';
 import { IDENTIFIER_RULE, identifierProblem, reservedDatabase, reservedRole, suggestIdentifier } from './identifiers.js';
 import type { ConfigEntry, DenormalizeSpec, ServiceSpec } from './model.js';
 import { parseNameParts } from './names.js';
-import { describeValue, joinPath, type ProblemList } from './problems.js';
+import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 import { Section } from './section.js';
 
 const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'denormalize', 'config', 'health', 'restart'] as const;
@@ -11,7 +11,7 @@ const DENORMALIZE_KEYS = ['table', 'column', 'from', 'on'] as const;
 const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with'] as const;
 
 /** Reports a table entry that is not a valid name (or a glob where none is allowed). */
-export function tableEntryChecker(problems: ProblemList, allowGlob: boolean) {
+export function tableEntryChecker(problems: ProblemList, allowGlob: boolean): (item: string, path: string) => void {
   return (item: string, path: string): void => {
     const p = compileNamePattern(item);
     if ('error' in p) {
@@ -61,8 +61,7 @@ function readRole(sec: Section, service: string): ServiceSpec['role'] {
       'is empty',
       'remove `password` for a role without one, or write password: ${DB_PASSWORD}',
     );
-  }
-  else if (pw !== undefined && pw !== null) {
+  } else if (pw !== undefined && pw !== null) {
     sec.problems.add(
       role.at('password'),
       `must be a string, not ${Array.isArray(pw) ? 'a list' : pw instanceof Map ? 'a mapping' : 'a number or boolean'}`,

@@ -2,7 +2,7 @@ import { closest } from './closest.js';
 import { expandableFields, parseTemplate } from './expand.js';
 import { splitNameProblem, suggestIdentifier, suggestSplitName } from './identifiers.js';
 import type { Manifest, ManifestProblem, ServiceSpec } from './model.js';
-import { describeValue, joinPath, ProblemList } from './problems.js';
+import { describeValue, joinPath, ProblemList } from './problem-list.js';
 import { isRawMap, Section } from './section.js';
 import { readService, tableEntryChecker } from './validate-service.js';
 
@@ -44,7 +44,7 @@ function readSource(top: Section): Manifest['source'] {
   const url = sec.required('url', 'url: ${CLOUDPHONE_CORE_URL}') ?? '';
   if (!sec.has('schemas')) return { url, schemas: ['public'] };
   const seen = new Set<string>();
-  const schemas = sec.list('schemas', 'schemas: [public]', (s, path) => {
+  sec.list('schemas', 'schemas: [public]', (s, path) => {
     if (seen.has(s)) sec.problems.add(path, `schema ${JSON.stringify(s)} is listed twice`, 'list each schema once');
     else if (Buffer.byteLength(s) > 63) {
       sec.problems.add(
@@ -55,7 +55,8 @@ function readSource(top: Section): Manifest['source'] {
     }
     seen.add(s);
   });
-  if (Array.isArray(sec.get('schemas')) && (sec.get('schemas') as unknown[]).length === 0) {
+  const written = sec.get('schemas');
+  if (Array.isArray(written) && written.length === 0) {
     sec.problems.add('source.schemas', 'names no schema', 'write schemas: [public], or remove the key for [public]');
   }
   return { url, schemas: [...seen] };

@@ -15,6 +15,11 @@ export function normaliseDefinition(def: string): string {
   return def.replace(/\s+/g, ' ').trim();
 }
 
+/** A type name without identifier quotes: a planned `text` equals the catalog's `"text"`. */
+export function normaliseType(type: string): string {
+  return normaliseDefinition(type.replace(/"((?:[^"]|"")*)"/g, (_m, body: string) => body.replaceAll('""', '"')));
+}
+
 const show = (v: string | null | undefined): string => (v === null || v === undefined ? 'NULL' : v);
 
 function compareNamed<T extends { name: string }>(
@@ -77,7 +82,7 @@ export function compareTables(source: Table, target: Table | undefined, expect: 
     if (sourceCols.has(t.name)) continue;
     const e = extra.get(t.name);
     if (!e) out.push(`column ${table}.${t.name} unexpected in target`);
-    else if (normaliseDefinition(e.type) !== normaliseDefinition(t.type)) out.push(`denormalized column ${table}.${t.name} type differs: planned ${e.type} target ${t.type}`);
+    else if (normaliseType(e.type) !== normaliseType(t.type)) out.push(`denormalized column ${table}.${t.name} type differs: planned ${e.type} target ${t.type}`);
   }
   for (const e of expect.extraColumns) {
     if (!targetCols.has(e.name)) out.push(`denormalized column ${table}.${e.name} missing in target`);

@@ -100,6 +100,19 @@ describe('resolveManifest: naming', () => {
     expect(r.services[1]!.tables).toEqual(['public.Users', 'public.users']);
   });
 
+  it('lets an ignore glob take only the tables no service owns', () => {
+    const cat = new CatalogBuilder().table('a').table('b').table('c').build();
+    const m = parseManifest(MINI('  s: { database: s, tables: [a] }', 'ignore: ["*", "a*"]\n'), 'm.yaml');
+    const r = resolveManifest(m, cat, 'm.yaml');
+    expect(r.services[0]!.tables).toEqual(['public.a']);
+    expect(Object.values(r.tables).map((t) => [t.key, t.fate, t.entry])).toEqual([
+      ['public.a', 'owned', 'services.s.tables[0]'],
+      ['public.b', 'ignored', 'ignore[0]'],
+      ['public.c', 'ignored', 'ignore[0]'],
+    ]);
+    expect(r.warnings.map((w) => [w.path, w.message])).toEqual([['ignore[1]', '"a*" matches only tables that services own']]);
+  });
+
   it('lets ignore name views and returns an ignore entry matching nothing as a warning', () => {
     const cat = new CatalogBuilder().table('t').view('v', ['public.t', 'public.elsewhere']).build();
     const m = parseManifest(MINI('  a: { database: a, tables: [t] }', 'ignore: [v, nothing_here, "old_*"]\n'), 'm.yaml');
@@ -108,6 +121,24 @@ describe('resolveManifest: naming', () => {
     expect(r.warnings.map((w) => [w.path, w.message])).toEqual([
       ['ignore[1]', 'no table named "nothing_here"'],
       ['ignore[2]', '"old_*" matches no table'],
+    ]);
+  });
+});
+
+describe('resolveManifest: foreign keys to tables that stay', () => {
+  it('drops a key to an ignored table, and keeps keys between a service\'s own copies', () => {
+    const cat = new CatalogBuilder()
+      .table('countries')
+      .table('users', { columns: ['id', 'country_id'], fks: [{ columns: ['country_id'], references: 'countries' }] })
+      .table('sessions', { columns: ['id', 'user_id'], fks: [{ columns: ['user_id'], references: 'users' }] })
+      .build();
+    const m = parseManifest(MINI('  u: { database: u, tables: [users, sessions] }', 'ignore: [countries]\n'), 'm.yaml');
+    const [u] = resolveManifest(m, cat, 'm.yaml').services;
+    expect(u!.droppedForeignKeys).toEqual([
+      {
+        table: 'public.users', constraint: 'users_country_id_fkey', columns: ['country_id'],
+        references: { table: 'public.countries', columns: ['id'] }, referencedService: null, reason: 'ignored', denormalizedBy: [],
+      },
     ]);
   });
 });

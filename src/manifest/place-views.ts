@@ -1,6 +1,6 @@
 import type { CatalogIndex, Placement } from './catalog-index.js';
 import { tableKey } from '../catalog/model.js';
-import type { ProblemList } from './problems.js';
+import type { ProblemList } from './problem-list.js';
 
 /** Where each view of the source schemas goes. */
 export interface ViewPlacement {

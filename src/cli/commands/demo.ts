@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import { runDemo } from '../../demo/run-demo.js';
+
+interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {
+  keep?: boolean;
+  scale?: number;
+}
+
+export function registerDemo(program: Command, io: Io): void {
+  program
+    .command('demo')
+    .summary('the whole story on an embedded PostgreSQL with a sample cloud-phone database; no setup needed')
+    .description(
+      'Starts a throw-away PostgreSQL 18 (from npm: no install, no Docker), creates the shared database cloudphone_core\n' +
+        'with ~30 tables of sample data and a services tree (.env, app.module.ts, values.yaml, atlas.hcl), then runs\n' +
+        'plan, apply and verify --checksums with the normal output, and ends with a summary. Exit 0 only if verify passed.',
+    )
+    .option('--keep', 'leave the server running and print its URL and commands to explore it')
+    .option('--scale <n>', 'sample data scale (1 = ~60k rows)', (v) => Math.max(1, Number(v) || 1))
+    .option('--json', 'machine output on stdout')
+    .option('--no-color', 'no colors or spinners')
+    .option('-v, --verbose', 'more detail, and stack traces on errors')
+    .action(async (opts: DemoCliOptions) => {
+      const out = outputFor({ ...opts, manifest: '' }, io);
+      const { code } = await runDemo({ keep: opts.keep, scale: opts.scale }, out);
+      io.exit(code);
+    });
+}
