@@ -1,6 +1,6 @@
 import type { Column, Constraint, QualifiedName, Sequence, Table } from './model.js';
 import { ident, literal, qname } from '../pg/quote.js';
-import { reloptionsSql } from './introspect-tables.js';
+import { reloptionsSql } from './ddl-options.js';
 
 /** `ALTER TABLE ONLY t` for plain tables, `ALTER TABLE t` for partitioned ones (ONLY would not recurse). */
 export function alterTable(t: Table): string {

@@ -4,7 +4,7 @@ import { ident, literal, qname } from '../pg/quote.js';
 import { creationOrder, dependencyClosure } from './closure.js';
 import { asPartition, createSequenceSql, createTableSql, tableTailSql, type CreateTableContext } from './ddl-table.js';
 import { foreignKeySql, indexPhase, otherPhase } from './ddl-post.js';
-import { reloptionsSql } from './introspect-tables.js';
+import { reloptionsSql } from './ddl-options.js';
 
 /**
  * Pure DDL rendering of a catalog (no I/O). Every identifier is quoted; every

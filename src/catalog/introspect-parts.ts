@@ -6,6 +6,7 @@ const names = (arr: string, rel: string): string =>
   `(SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(${arr}) WITH ORDINALITY k(attnum, ord)
      JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum)`;
 
+/** One pg_constraint row of a selected table; `columns`/`ref_columns` in key order (never sorted). */
 export interface ConstraintRow {
   relid: number;
   name: string;
@@ -58,6 +59,7 @@ export async function readConstraints(client: pg.ClientBase, relids: number[], v
   );
 }
 
+/** One index of a selected table (valid or of a partitioned table, and ready); `parent_*` when attached to a parent index. */
 export interface IndexRow {
   relid: number;
   name: string;
@@ -92,6 +94,7 @@ export async function readIndexes(client: pg.ClientBase, relids: number[]): Prom
   );
 }
 
+/** One user trigger; `inherited` marks a partition's clone (listed only when its enabled state differs). */
 export interface TriggerRow {
   relid: number;
   name: string;
@@ -104,7 +107,12 @@ export interface TriggerRow {
   comment: string | null;
 }
 
-/** User triggers: not internal (FK triggers), and partition clones only when their enabled state differs. */
+/**
+ * User triggers, never the internal ones of foreign keys; a partition's clone of
+ * its parent's trigger only when its enabled state differs. Before 15 such clones
+ * are marked internal too: they are told apart from foreign key triggers by
+ * having no constraint.
+ */
 export async function readTriggers(client: pg.ClientBase, relids: number[]): Promise<TriggerRow[]> {
   return rows<TriggerRow>(
     client,
@@ -117,12 +125,14 @@ export async function readTriggers(client: pg.ClientBase, relids: number[]): Pro
      JOIN pg_proc p ON p.oid = t.tgfoid
      JOIN pg_namespace fn ON fn.oid = p.pronamespace
      LEFT JOIN pg_trigger pt ON pt.oid = t.tgparentid
-     WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal
-       AND (t.tgparentid = 0 OR pt.tgenabled IS DISTINCT FROM t.tgenabled)`,
+     WHERE t.tgrelid = ANY($1::oid[])
+       AND ((NOT t.tgisinternal AND t.tgparentid = 0)
+         OR (t.tgparentid <> 0 AND (NOT t.tgisinternal OR t.tgconstraint = 0) AND pt.tgenabled IS DISTINCT FROM t.tgenabled))`,
     [relids],
   );
 }
 
+/** One row-level-security policy; `roles` holds 'public' for PUBLIC. */
 export interface PolicyRow {
   relid: number;
   name: string;

@@ -49,6 +49,7 @@ export async function readRelations(client: pg.ClientBase, schemas: string[]): P
   );
 }
 
+/** One live column (attnum > 0, not dropped) of a selected table; `key_*` name the element type of an array. */
 export interface ColumnRow {
   relid: number;
   name: string;

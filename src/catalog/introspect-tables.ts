@@ -5,6 +5,7 @@ import type { ConstraintRow, IndexRow, PolicyRow, TriggerRow } from './introspec
 import type { TypeFlag } from './introspect-type-flags.js';
 import { ident, qname } from '../pg/quote.js';
 import { byString, sortBy } from './introspect-util.js';
+import { reloptionsSql } from './ddl-options.js';
 
 /** Everything read about the selected tables, grouped by table OID. */
 export interface TableParts {
@@ -14,9 +15,8 @@ export interface TableParts {
   triggers: Map<number, TriggerRow[]>;
   policies: Map<number, PolicyRow[]>;
   typeFlags: Map<number, TypeFlag[]>;
-  /** `relid:attnum`-less lookup: relid → column name → identity sequence key. */
+  /** Table OID → column name → key of the sequence behind its identity. */
   identity: Map<number, Map<string, string>>;
-  relations: Map<number, RelationRow>;
 }
 
 export function groupBy<T extends { relid: number }>(items: T[]): Map<number, T[]> {
@@ -27,17 +27,6 @@ export function groupBy<T extends { relid: number }>(items: T[]): Map<number, T[
     else out.set(i.relid, [i]);
   }
   return out;
-}
-
-/** `WITH (...)` body of reloptions: `name='value'`, as pg_dump writes them. */
-export function reloptionsSql(options: string[]): string {
-  return options
-    .map((o) => {
-      const eq = o.indexOf('=');
-      const value = o.slice(eq + 1).replaceAll("'", "''");
-      return `${o.slice(0, eq)}='${value}'`;
-    })
-    .join(', ');
 }
 
 /** pg_dump's rebuilt PRIMARY KEY / UNIQUE body: keeps INCLUDE, NULLS NOT DISTINCT, WITH and deferrability. */

@@ -131,7 +131,6 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     policies: groupBy(policies),
     typeFlags,
     identity,
-    relations: relById,
   };
   const notNullNames = new Map<number, Map<string, string>>();
   for (const c of constraints) {

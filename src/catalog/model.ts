@@ -76,6 +76,7 @@ export interface Column {
   typeKey: string | null;
   /** typcategory/kind hints for copy and checksum: 'enum', 'json', 'nohash', 'binary-unsafe', ... */
   typeFlags: string[];
+  /** NOT NULL before the data is loaded (on 18, a NOT VALID not-null constraint is a `Constraint` of type 'n' instead). */
   notNull: boolean;
   /** pg_get_expr of the default, never set for generated columns. */
   default: string | null;
@@ -107,7 +108,11 @@ export interface Constraint {
   references: { table: QualifiedName; columns: string[] } | null;
   /** Name of the index that implements p/u/x. */
   index: string | null;
-  /** Inherited from a parent partitioned table (conparentid <> 0): created by the parent's. */
+  /**
+   * Inherited from a parent partitioned table (conparentid <> 0), or a CHECK / NOT
+   * NULL a partition or inheritance child gets from its parent (not conislocal):
+   * created by the parent's.
+   */
   inherited: boolean;
   comment: string | null;
 }

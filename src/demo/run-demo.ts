@@ -63,7 +63,7 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
     await writeServicesTree(folder, { sourceUrl });
     await mkdir(join(folder, 'plans'), { recursive: true });
     const manifestFile = join(folder, 'plans', 'split.yaml');
-    await writeFile(manifestFile, sampleManifest({ withConfig: true }).replaceAll('file: "', 'file: "../'));
+    await writeFile(manifestFile, sampleManifest({ withConfig: true, configDir: '..' }));
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const v of SAMPLE_ENV_VARS) if (v.endsWith('_PASSWORD')) env[v] = randomBytes(9).toString('hex');
     env.CLOUDPHONE_CORE_URL = sourceUrl;

@@ -18,6 +18,8 @@ export interface SampleManifestOptions {
   /** A literal source URL instead of `${CLOUDPHONE_CORE_URL}`. */
   sourceUrl?: string;
   /** Add each service's `config` entries for the files written by writeServicesTree(). */
+  /** Folder of the services tree relative to the manifest (default: the manifest's own folder). */
+  configDir?: string;
   withConfig?: boolean;
   /** Put billing-service on the server `billing-pg`. */
   secondServer?: boolean;
@@ -25,6 +27,10 @@ export interface SampleManifestOptions {
   controlUrl?: string | null;
   /** With secondServer: a literal URL for `billing-pg` instead of `${BILLING_PG_URL}`. */
   billingServerUrl?: string;
+}
+
+function at(opts: SampleManifestOptions, file: string): string {
+  return opts.configDir ? `${opts.configDir.replace(/\/$/, '')}/${file}` : file;
 }
 
 function passwordVar(s: SampleService): string {
@@ -64,15 +70,15 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
     const f = serviceFiles(s.name);
     lines.push(
       '    config:',
-      `      - file: ${q(f.env)}`,
+      `      - file: ${q(at(opts, f.env))}`,
       '        key: DB_DATABASE',
-      `      - file: ${q(f.env)}`,
+      `      - file: ${q(at(opts, f.env))}`,
       '        key: DATABASE_URL',
       `        value: ${q('{url}')}`,
-      `      - file: ${q(f.appModule)}`,
+      `      - file: ${q(at(opts, f.appModule))}`,
       `        replace: ${q("'cloudphone_core'")}`,
       `        with: ${q("'{database}'")}`,
-      `      - file: ${q(f.values)}`,
+      `      - file: ${q(at(opts, f.values))}`,
       '        key: database.name',
     );
   }

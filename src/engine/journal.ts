@@ -269,6 +269,10 @@ export class Journal {
       result: (stepId) => this.result(name, stepId, hash),
       recordCreated: (object) => this.recordCreated(name, object),
       created: () => this.created(name),
+      retention: () => this.retention(name),
+      scheduleRetention: async (entry) => {
+        await this.scheduleRetention(name, { ...entry, detail: entry.detail ?? undefined });
+      },
     };
   }
 

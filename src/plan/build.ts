@@ -300,25 +300,30 @@ export function buildPlan(input: PlanInput): Plan {
 
   const verifyIds = work.map((w) => stepId('verify_rowcounts', w.target.database));
   const repointIds: string[] = [];
+  const fileSteps = new Map<string, string>();
   for (const w of work) {
     const edits = input.configEdits[w.input.spec.name] ?? [];
     if (edits.length === 0 && !w.input.spec.restart) continue;
     const id = stepId('repoint_config', w.target.database);
     repointIds.push(id);
+    const after = [...new Set(edits.flatMap((e) => (fileSteps.has(e.file) ? [fileSteps.get(e.file)!] : [])))];
+    for (const e of edits) fileSteps.set(e.file, id);
     steps.push({
       id,
       kind: 'repoint_config',
       service: w.input.spec.name,
       description: `repoint ${edits.length} config entr${edits.length === 1 ? 'y' : 'ies'} of ${w.input.spec.name} to ${w.target.database}${w.input.spec.restart ? `, then run: ${w.input.spec.restart}` : ''}`,
       sql: [],
-      dependsOn: verifyIds,
+      // A file shared by several services (atlas.hcl) is edited by their steps one after the other.
+      dependsOn: [...verifyIds, ...after],
       target: w.target,
       edits,
       restart: w.input.spec.restart,
     });
   }
 
-  const roles = work.flatMap((w) => (w.input.spec.role ? [w.input.spec.role.name] : []));
+  // Only roles created on the source's server exist there: a role of another server cannot be named in its REVOKE.
+  const roles = work.flatMap((w) => (w.input.spec.role && w.target.server === 'source' ? [w.input.spec.role.name] : []));
   steps.push({
     id: stepId('schedule_retention', catalog.database),
     kind: 'schedule_retention',

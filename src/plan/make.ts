@@ -7,7 +7,7 @@ import { loadManifest } from '../manifest/load.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import type { Manifest } from '../manifest/model.js';
-import { planConfigEdit } from '../config/edit.js';
+import { planConfigEdits } from '../config/edit.js';
 import { ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../pg/url.js';
 import type { ConfigEdit, Plan } from './model.js';
@@ -31,7 +31,8 @@ export interface LoadedSplit {
 export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { source: boolean }): Promise<LoadedSplit> {
   const loaded = await loadManifest(file);
   const { manifest } = loaded;
-  const missing = missingVariables(manifest, env, loaded.file).filter((p) => needs.source || !p.path.startsWith('source.url'));
+  // Planning needs only the source (and the journal's place); passwords are needed by apply.
+  const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source\.url|control\.url)/.test(p.path));
   if (needs.source && missing.length > 0) throw new ManifestError(missing);
   const servers: Record<string, string> = {};
   const tryExpand = (v: string, where: string) => {
@@ -99,22 +100,15 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     })),
   }));
   const configEdits: Record<string, ConfigEdit[]> = {};
-  const problems = [];
-  for (const s of split.manifest.services) {
-    const edits: ConfigEdit[] = [];
+  const items = split.manifest.services.flatMap((s) => {
     const serverUrl = split.servers[s.server] ?? split.servers.source ?? null;
-    const sameServer = s.server === 'source' || (serverUrl !== null && split.servers.source !== undefined && serverOf(serverUrl) === serverOf(split.servers.source));
-    for (const [i, entry] of s.config.entries()) {
-      try {
-        const r = await planConfigEdit(split.baseDir, entry, { database: s.database, serverUrl, sameServer });
-        edits.push(r.edit);
-      } catch (err) {
-        problems.push({ file: split.file, path: `services.${s.name}.config[${i}]`, message: (err as Error).message, fix: 'point `file` at an existing file and `key`/`replace` at text it contains' });
-      }
-    }
-    configEdits[s.name] = edits;
-  }
-  if (problems.length > 0) throw new ManifestError(problems);
+    const sameServer =
+      s.server === 'source' || (serverUrl !== null && split.servers.source !== undefined && serverOf(serverUrl) === serverOf(split.servers.source));
+    return s.config.map((entry) => ({ service: s.name, entry, target: { database: s.database, serverUrl, sameServer } }));
+  });
+  // All services' entries at once: entries on the same file chain, in step order.
+  const planned = await planConfigEdits(split.baseDir, items);
+  for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
     : relative(process.cwd(), split.file) || split.file;

@@ -48,6 +48,24 @@ export interface StepJournal {
   /** Records something the split created (database, role, fence...), for rollback. */
   recordCreated(object: CreatedObject): Promise<void>;
   created(): Promise<CreatedObject[]>;
+  /** The split's backups (retention rows), in any state. Optional: only the engine's journal keeps them. */
+  retention?(): Promise<RetentionEntry[]>;
+  /** Schedules (or reschedules) a backup: one row per (split, server, database), state back to `scheduled`. */
+  scheduleRetention?(entry: Omit<RetentionEntry, 'state'>): Promise<void>;
+}
+
+/**
+ * A backup kept after a split (the journal's retention row, as steps see it).
+ * `verified` is true only when every `verify_rowcounts` step of the run was done;
+ * `retention prune` drops only verified, expired, `scheduled` backups.
+ */
+export interface RetentionEntry {
+  server: string;
+  database: string;
+  expiresAt: Date;
+  state: 'scheduled' | 'pruned' | 'restored';
+  verified: boolean;
+  detail: Record<string, unknown> | null;
 }
 
 export interface CreatedObject {

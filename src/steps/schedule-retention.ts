@@ -1,40 +1,117 @@
-import type { ScheduleRetentionStep } from '../plan/model.js';
-import type { StepHandler } from './handler.js';
+import type { ScheduleRetentionStep, VerifyRowcountsStep } from '../plan/model.js';
+import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
+import { tableSums } from '../retention/table-sums.js';
+import { readBackupUsage } from '../retention/backup-usage.js';
+import { readRetentionDetail, type RetentionDetail, type TargetBaseline } from '../retention/retention-detail.js';
 
 export const EXPIRES_PLACEHOLDER = '<now + retention.days>';
+
+/** The comment that marks the backup; `retention prune` drops a database only while it carries it. */
+export function retentionComment(split: string, expires: string): string {
+  return `cloudphone-split: backup of split ${split}, read-only; expires ${expires}; drop with "cloudphone-split retention prune --yes" after that`;
+}
 
 /** Read-only for everyone, CONNECT revoked, and the expiry written on the database itself. */
 export function retentionSql(split: string, database: string, roles: string[], expires: string): string[] {
   return [
     `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`,
     `REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(database)} FROM PUBLIC${roles.map((r) => `, ${ident(r)}`).join('')}`,
-    `COMMENT ON DATABASE ${ident(database)} IS ${literal(`cloudphone-split: backup of split ${split}, read-only; expires ${expires}; drop with "cloudphone-split retention prune --yes" after that`)}`,
+    `COMMENT ON DATABASE ${ident(database)} IS ${literal(retentionComment(split, expires))}`,
   ];
 }
 
+/** The database's ACL, comment and own read-only setting, as they are before the step changes them. */
+export async function readDatabaseState(
+  client: PgClient,
+  database: string,
+): Promise<Pick<RetentionDetail, 'priorAcl' | 'priorComment' | 'priorReadOnly'>> {
+  const r = await client.query<{ acl: string | null; comment: string | null; setconfig: string[] | null }>(
+    `SELECT d.datacl::text AS acl, shobj_description(d.oid, 'pg_database') AS comment,
+            (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS setconfig
+       FROM pg_database d WHERE d.datname = $1`,
+    [database],
+  );
+  const row = r.rows[0];
+  const setting = (row?.setconfig ?? []).find((s) => s.startsWith('default_transaction_read_only='));
+  return {
+    priorAcl: row?.acl ?? null,
+    priorComment: row?.comment ?? null,
+    priorReadOnly: setting === undefined ? null : setting.slice('default_transaction_read_only='.length),
+  };
+}
+
+/** Count and checksum of every target table, next to the rows verify_rowcounts counted after the copy. */
+async function targetBaselines(ctx: StepContext): Promise<TargetBaseline[]> {
+  const out: TargetBaseline[] = [];
+  const steps = ctx.plan.steps.filter((s): s is VerifyRowcountsStep => s.kind === 'verify_rowcounts');
+  for (const step of steps) {
+    const verified = await ctx.journal.result(step.id);
+    const counts = (verified?.detail?.counts ?? {}) as Record<string, unknown>;
+    const client = await ctx.pools.client(step.target.server, step.target.database);
+    try {
+      const sums = await tableSums(client, step.tables);
+      for (const table of step.tables) {
+        const sum = sums[table];
+        if (!sum) continue;
+        const copied = counts[table];
+        out.push({
+          server: step.target.server,
+          database: step.target.database,
+          table,
+          ...sum,
+          copiedRows: typeof copied === 'number' ? copied : null,
+        });
+      }
+    } finally {
+      await client.end();
+    }
+  }
+  return out;
+}
+
+/**
+ * `schedule_retention`, the last step: the old database becomes read-only for
+ * everyone, CONNECT is revoked from PUBLIC and the service roles, and the expiry is
+ * recorded in the journal's retention table and written as the database's comment.
+ * Before changing anything it records what `rollback` needs to put the database back
+ * (its prior ACL, comment and setting), what `retention prune` re-checks (its OID and
+ * write counters), and the count and checksum of every target table (what rollback
+ * compares to detect writes to the new databases). A resumed step keeps the expiry
+ * and the prior state it recorded the first time.
+ */
 export const scheduleRetention: StepHandler<'schedule_retention'> = {
   render: (step) => step.sql,
   async run(ctx, step: ScheduleRetentionStep) {
-    const pool = ctx.pools.pool('source');
-    const prior = await pool.query<{ datacl: string | null; comment: string | null }>(
-      `SELECT datacl::text AS datacl, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-      [step.database],
-    );
-    const already = (await ctx.journal.created()).find((o) => o.kind === 'retention' && o.name === step.database);
-    const expiresAt =
-      typeof already?.detail?.expiresAt === 'string'
-        ? already.detail.expiresAt
-        : new Date(ctx.now().getTime() + step.days * 86_400_000).toISOString();
-    if (!already) {
-      await ctx.journal.recordCreated({
-        kind: 'retention',
-        server: 'source',
-        name: step.database,
-        detail: { expiresAt, days: step.days, priorAcl: prior.rows[0]?.datacl ?? null, priorComment: prior.rows[0]?.comment ?? null },
-      });
+    const journal = ctx.journal;
+    if (!journal.retention || !journal.scheduleRetention) throw new Error('this journal keeps no retention table: schedule_retention cannot run');
+    const existing = (await journal.retention()).find((r) => r.server === 'source' && r.database === step.database);
+    const kept = existing?.state === 'scheduled' ? readRetentionDetail(existing.detail) : null;
+    const expiresAt = kept && existing ? existing.expiresAt : new Date(ctx.now().getTime() + step.days * 86_400_000);
+    const verifySteps = ctx.plan.steps.filter((s) => s.kind === 'verify_rowcounts');
+    const verified = (await Promise.all(verifySteps.map((s) => ctx.journal.result(s.id)))).every((r) => r !== undefined);
+    const targets = await targetBaselines(ctx);
+    // The source database itself: once scheduled, its new sessions are read-only by default.
+    const client = await ctx.pools.client('source');
+    try {
+      await client.query('SET default_transaction_read_only = off');
+      const prior = kept ?? (await readDatabaseState(client, step.database));
+      const usage = kept?.usage ?? (await readBackupUsage(client));
+      const comment = retentionComment(ctx.plan.name, expiresAt.toISOString());
+      const detail: RetentionDetail = {
+        days: step.days,
+        priorAcl: prior.priorAcl,
+        priorComment: prior.priorComment,
+        priorReadOnly: prior.priorReadOnly,
+        comment,
+        usage,
+        targets,
+      };
+      await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
+      for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expiresAt.toISOString())) await client.query(s);
+    } finally {
+      await client.end();
     }
-    for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expiresAt)) await pool.query(s);
-    return { detail: { expiresAt } };
+    return { detail: { expiresAt: expiresAt.toISOString(), verified, targetTables: targets.length } };
   },
 };

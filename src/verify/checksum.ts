@@ -95,7 +95,10 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
 /**
  * Order-independent checksum of every row of every copied leaf table, on the source's
  * columns (denormalized columns left out), both sides at once; differing tables are
- * bisected to name their first differing rows.
+ * bisected to name their first differing rows. Record hashing follows each type's
+ * equality, deliberately: values equal to PostgreSQL (float -0 and 0, numeric 1.0 and
+ * 1.00) hash alike, so only a change an application could observe through `=` counts.
+ * The text fallback compares text forms and is stricter about those.
  */
 export async function checksumChecks(ctx: VerifyContext): Promise<Check[]> {
   const types = new TypeHashes(ctx.pools.pool('source'));

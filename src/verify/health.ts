@@ -1,6 +1,6 @@
 import { parseManifest } from '../manifest/load.js';
 import { expand } from '../manifest/expand.js';
-import { redact } from '../pg/url.js';
+import { redact, scrub } from '../pg/url.js';
 import type { Plan } from '../plan/model.js';
 import { errorText, type Check } from './check.js';
 
@@ -22,11 +22,26 @@ export function healthUrlsFromPlan(plan: Plan, env: NodeJS.ProcessEnv): Record<s
   return out;
 }
 
+/** fetch refuses URLs with credentials: they travel as a Basic Authorization header instead. */
+function request(url: string): { href: string; headers: Record<string, string>; secrets: string[] } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { href: u.toString(), headers: {}, secrets: [] };
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  const encoded = u.password;
+  u.username = '';
+  u.password = '';
+  return { href: u.toString(), headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` }, secrets: [password, encoded] };
+}
+
 async function probe(service: string, url: string): Promise<Check> {
   const base = { kind: 'health' as const, service, target: redact(url) };
   const started = Date.now();
+  let secrets: string[] = [];
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), redirect: 'follow' });
+    const req = request(url);
+    secrets = req.secrets;
+    const res = await fetch(req.href, { headers: req.headers, signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), redirect: 'follow' });
     await res.body?.cancel().catch(() => undefined);
     const ms = Date.now() - started;
     return res.status >= 200 && res.status < 300
@@ -35,13 +50,14 @@ async function probe(service: string, url: string): Promise<Check> {
   } catch (err) {
     const e = err as Error;
     const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
+    const c = (e as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? (c?.message ? scrub(c.message, secrets) : undefined);
     return {
       ...base,
       ok: false,
       detail: timedOut
         ? `GET ${redact(url)}: no answer within ${HEALTH_TIMEOUT_MS / 1000} s`
-        : `GET ${redact(url)}: ${cause ?? errorText(err)}; is the service running?`,
+        : `GET ${redact(url)}: ${cause ?? scrub(errorText(err), secrets)}; is the service running?`,
     };
   }
 }

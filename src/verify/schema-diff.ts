@@ -51,7 +51,7 @@ function columnDiffs(table: string, s: Column, t: Column): string[] {
   const out: string[] = [];
   const name = `column ${table}.${s.name}`;
   const push = (d: string | null) => d && out.push(`${name} ${d}`);
-  push(differs('type', s.type, t.type));
+  if (normaliseType(s.type) !== normaliseType(t.type)) push(`type differs: source ${s.type} target ${t.type}`);
   push(differs('nullability', s.notNull ? 'NOT NULL' : 'NULL', t.notNull ? 'NOT NULL' : 'NULL'));
   push(differs('default', s.default, t.default));
   push(differs('identity', s.identity ? `GENERATED ${s.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null, t.identity ? `GENERATED ${t.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null));

@@ -110,6 +110,8 @@ describe('schema copy of the sample cloud-phone database (PostgreSQL 15)', () =>
           .constraints.filter((c) => c.type === 'f' && !c.inherited && !inSet.has(tableKey(c.references!.table)))
           .map((c) => c.name),
       );
+      // A service that denormalizes columns does so because some of its foreign keys cross over.
+      if (service.denormalize.length > 0) expect(dropped.length).toBeGreaterThan(0);
       const target = await createDatabase(pg15(), `${prefix}${service.key}`);
       const post = renderPostData(catalog, keys);
       await runAll(target, [

@@ -216,6 +216,21 @@ describe('catalog introspection (PostgreSQL 18)', () => {
       await c.end();
     }
   });
+
+  it('reads inside the caller transaction when asked, leaving it open', async () => {
+    const c = new pg.Client({ connectionString: servers().main });
+    await c.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const cat = await introspect(c, ['pg_toast_none'], { inTransaction: true });
+      expect(cat.tables).toEqual([]);
+      const [row] = (await c.query<{ iso: string }>(`SELECT current_setting('transaction_isolation') AS iso`)).rows;
+      expect(row!.iso).toBe('repeatable read');
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+  });
 });
 
 describe('catalog across versions (PostgreSQL 15 source, 18 target)', () => {

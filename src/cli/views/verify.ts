@@ -1,0 +1,79 @@
+import type { Check, CheckKind } from '../../verify/check.js';
+import type { VerifyResult } from '../../verify/verify.js';
+import type { Output } from '../output.js';
+
+/** What to do about a failed check of each kind (the check's detail says what differs). */
+export const VERIFY_HINTS: Record<CheckKind, string> = {
+  rowcount: 'rows are missing or extra in the target: run `verify --checksums` to name them; if the target was not written to since, `rollback` and `apply` again',
+  checksum: 'the listed rows differ: if the service has not written them since the copy, `rollback` and `apply` again; otherwise compare them by hand',
+  schema: 'create what is missing in the target (`plan --sql` shows the DDL of every object), or `rollback` and `apply` again',
+  sequence: 'set each sequence named above to the source value with the setval shown, before the service inserts rows',
+  fence: 'rerun `apply`: its fence_source step recreates the fence, so writes to the old tables fail instead of being lost',
+  isolation: 'revoke CONNECT as shown, or set the role password variables and verify again',
+  config: 'rerun `apply` to write the config again, or edit the entry so it points at the new database',
+  health: 'check that the service is running, and its logs: does it reach its new database?',
+  orphans: '',
+};
+
+/** `verify --json`: the SPEC §2 shape (fields may be added, never renamed). */
+export function verifyJson(result: VerifyResult): { ok: boolean; checks: Check[] } {
+  return {
+    ok: result.ok,
+    checks: result.checks.map((c) => ({
+      kind: c.kind,
+      ...(c.service !== undefined ? { service: c.service } : {}),
+      ...(c.table !== undefined ? { table: c.table } : {}),
+      ok: c.ok,
+      ...(c.source !== undefined ? { source: c.source } : {}),
+      ...(c.target !== undefined ? { target: c.target } : {}),
+      detail: c.detail,
+      ...(c.keys !== undefined ? { keys: c.keys } : {}),
+    })),
+  };
+}
+
+function isNotice(c: Check): boolean {
+  const t = c.target as { rows?: number } | undefined;
+  return c.kind === 'orphans' && typeof t?.rows === 'number' && t.rows > 0;
+}
+
+function groups(checks: readonly Check[]): Array<[string, Check[]]> {
+  const by = new Map<string, Check[]>();
+  for (const c of checks) {
+    const name = c.service ?? '';
+    by.set(name, [...(by.get(name) ?? []), c]);
+  }
+  return [...by].sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
+}
+
+/**
+ * Human rendering: one table per service (kind, object, result), differences in red
+ * followed by what to do, orphaned rows as notices, and a one-line verdict.
+ */
+export function renderVerify(result: VerifyResult, out: Output): void {
+  const { c } = out;
+  const lines: string[] = [];
+  const objectWidth = Math.min(40, Math.max(6, ...result.checks.map((x) => (x.table ?? '').length)));
+  for (const [service, checks] of groups(result.checks)) {
+    const bad = checks.filter((x) => !x.ok).length;
+    lines.push(c.bold(service === '' ? 'split' : `service ${service}`) + (bad ? c.red(`  ${bad} difference${bad === 1 ? '' : 's'}`) : c.green('  ok')));
+    const hinted = new Set<CheckKind>();
+    for (const x of checks) {
+      const mark = x.ok ? (isNotice(x) ? c.blue('i') : c.green('✓')) : c.red('✗');
+      const row = `  ${mark} ${x.kind.padEnd(9)} ${(x.table ?? '').padEnd(objectWidth)} ${x.detail}`;
+      lines.push(x.ok ? (isNotice(x) ? row : c.dim(row)) : c.red(row));
+      if (!x.ok && !hinted.has(x.kind) && VERIFY_HINTS[x.kind]) {
+        hinted.add(x.kind);
+        lines.push(c.yellow(`      → ${VERIFY_HINTS[x.kind]}`));
+      }
+    }
+    lines.push('');
+  }
+  const failed = result.checks.filter((x) => !x.ok).length;
+  lines.push(
+    result.ok
+      ? c.green(`verify: all ${result.checks.length} checks passed`)
+      : c.red(`verify: ${failed} of ${result.checks.length} checks found a difference`),
+  );
+  out.say(lines.join('\n'));
+}

@@ -1,0 +1,69 @@
+import type { PgClient } from '../steps/handler.js';
+import type { BackupUsage } from './retention-detail.js';
+
+/** The OID and the table write counters of the database `client` is connected to. */
+export async function readBackupUsage(client: PgClient): Promise<BackupUsage> {
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const r = await client.query<{ oid: string; writes: string; stats_reset: string | null }>(
+    `SELECT d.oid::text AS oid,
+            (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::text FROM pg_stat_user_tables) AS writes,
+            (SELECT stats_reset::text FROM pg_stat_database WHERE datid = d.oid) AS stats_reset
+       FROM pg_database d WHERE d.datname = current_database()`,
+  );
+  const row = r.rows[0];
+  if (!row) throw new Error('the connected database is missing from pg_database');
+  return { oid: Number(row.oid), writes: row.writes, statsReset: row.stats_reset };
+}
+
+/** A client session connected to a database, as pg_stat_activity shows it. */
+export interface Session {
+  pid: number;
+  user: string | null;
+  application: string | null;
+  client: string | null;
+}
+
+/** Client sessions connected to `database` other than the caller's own. */
+export async function otherSessions(client: PgClient, database: string): Promise<Session[]> {
+  const r = await client.query<{ pid: number; usename: string | null; application_name: string | null; client_addr: string | null }>(
+    `SELECT pid, usename, application_name, host(client_addr) AS client_addr
+       FROM pg_stat_activity
+      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+      ORDER BY pid`,
+    [database],
+  );
+  return r.rows.map((s) => ({ pid: s.pid, user: s.usename, application: s.application_name || null, client: s.client_addr }));
+}
+
+export function describeSession(s: Session): string {
+  return [`pid ${s.pid}`, s.user ? `user ${s.user}` : '', s.application ? `application "${s.application}"` : '', s.client ? `from ${s.client}` : 'local']
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** How the backup compares with what was recorded: a reason to refuse, or warnings only. */
+export interface UsageCheck {
+  refuse: string | null;
+  warnings: string[];
+}
+
+export function compareUsage(database: string, then: BackupUsage, now: BackupUsage): UsageCheck {
+  if (then.oid !== now.oid) {
+    return {
+      refuse: `database ${database} is not the backup this split kept (OID ${then.oid} then, ${now.oid} now): it was dropped and created again`,
+      warnings: [],
+    };
+  }
+  if (then.statsReset !== now.statsReset) {
+    return { refuse: null, warnings: [`the statistics of ${database} were reset since it was scheduled: its write counters cannot be compared`] };
+  }
+  const before = BigInt(then.writes);
+  const after = BigInt(now.writes);
+  if (after > before) {
+    return { refuse: `${after - before} rows were written to ${database} since it became a read-only backup`, warnings: [] };
+  }
+  if (after < before) {
+    return { refuse: null, warnings: [`the write counters of ${database} went down (statistics lost in a server restart?): they cannot be compared`] };
+  }
+  return { refuse: null, warnings: [] };
+}

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { ident } from '../pg/quote.js';
+import { withDatabase } from '../pg/url.js';
+import type { RetentionRecord } from '../engine/journal.js';
+import { readRetentionDetail } from './retention-detail.js';
+import { compareUsage, describeSession, otherSessions, readBackupUsage } from './backup-usage.js';
+import { databaseClient, maintenanceClient } from './maintenance.js';
+import { archiveFileName, dumpDatabase, type PgDumpBinary } from './pg-dump.js';
+
+/** What happened to one due backup. */
+export type DropOutcome =
+  | { action: 'dropped'; archive: string | null; warnings: string[] }
+  | { action: 'gone'; warnings: string[] }
+  | { action: 'refused'; reason: string; warnings: string[] };
+
+export interface DropBackupOptions {
+  serverUrl: string;
+  /** Where the archive goes (absolute), with the pg_dump to write it; null: no archive. */
+  archive: { dir: string; bin: PgDumpBinary } | null;
+  now: Date;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Drops one expired backup, only when it is still the database the split marked and
+ * nobody uses it: same OID as when it was scheduled, still carrying the split's
+ * comment, no client session in it, no table written since. The archive (when asked)
+ * is written first; the drop is a plain DROP DATABASE, which fails rather than ends a
+ * session that connected meanwhile.
+ */
+export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions): Promise<DropOutcome> {
+  const detail = readRetentionDetail(row.detail);
+  if (!detail) {
+    return { action: 'refused', reason: 'the journal holds no record of its state when it was scheduled, so it cannot be checked: drop it by hand', warnings: [] };
+  }
+  const admin = await maintenanceClient(opts.serverUrl, [row.database]);
+  try {
+    const found = await admin.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_database WHERE datname = $1`, [row.database]);
+    if (found.rowCount === 0) return { action: 'gone', warnings: [`${row.database} no longer exists on server ${row.server}`] };
+
+    const client = await databaseClient(opts.serverUrl, row.database);
+    let warnings: string[];
+    try {
+      const comment = await client.query<{ c: string | null }>(
+        `SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = current_database()`,
+      );
+      const usage = compareUsage(row.database, detail.usage, await readBackupUsage(client));
+      warnings = usage.warnings;
+      if (usage.refuse) return { action: 'refused', reason: usage.refuse, warnings };
+      if (comment.rows[0]?.c !== detail.comment) {
+        return { action: 'refused', reason: `its comment is no longer the one the split wrote, so it is not treated as this split's backup`, warnings };
+      }
+      const sessions = await otherSessions(client, row.database);
+      if (sessions.length > 0) {
+        return { action: 'refused', reason: `it is in use: ${sessions.map(describeSession).join('; ')}`, warnings };
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+
+    let archive: string | null = null;
+    if (opts.archive) {
+      const file = join(opts.archive.dir, archiveFileName(row.database, opts.now));
+      try {
+        await dumpDatabase(opts.archive.bin, withDatabase(opts.serverUrl, row.database), file, opts.env);
+      } catch (err) {
+        return { action: 'refused', reason: `archiving it failed, so it was kept: ${(err as Error).message}`, warnings };
+      }
+      archive = file;
+    }
+
+    try {
+      await admin.query(`DROP DATABASE ${ident(row.database)}`);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === '55006') return { action: 'refused', reason: `a session connected to it meanwhile: ${(err as Error).message}`, warnings };
+      throw err;
+    }
+    return { action: 'dropped', archive, warnings };
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,81 @@
+import { readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { $ } from 'zx/core';
+
+/** A pg_dump binary found on this machine, with its major version. */
+export interface PgDumpBinary {
+  path: string;
+  major: number;
+  version: string;
+}
+
+/** Where pg_dump is looked for: every PATH folder, then each /usr/lib/postgresql/<major>/bin. */
+export async function pgDumpCandidates(env: NodeJS.ProcessEnv = process.env, root = '/usr/lib/postgresql'): Promise<string[]> {
+  const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
+  const majors = await readdir(root).catch(() => [] as string[]);
+  for (const m of majors.sort((a, b) => Number(b) - Number(a))) dirs.push(join(root, m, 'bin'));
+  const out: string[] = [];
+  for (const dir of dirs) {
+    const path = join(dir, 'pg_dump');
+    if (out.includes(path)) continue;
+    const info = await stat(path).catch(() => null);
+    if (info?.isFile()) out.push(path);
+  }
+  return out;
+}
+
+/** Parses `pg_dump (PostgreSQL) 15.14 (Debian ...)`. */
+export function parsePgDumpVersion(text: string): { major: number; version: string } | null {
+  const m = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)*)/.exec(text);
+  return m ? { major: Number(m[2]), version: m[1]! } : null;
+}
+
+async function versionOf(path: string): Promise<PgDumpBinary | null> {
+  const r = await $({ nothrow: true, quiet: true, verbose: false })`${path} --version`;
+  const v = r.exitCode === 0 ? parsePgDumpVersion(r.stdout) : null;
+  return v ? { path, ...v } : null;
+}
+
+/**
+ * The pg_dump to archive a database of a server of major `serverMajor`: pg_dump
+ * refuses servers newer than itself, so its major must be at least the server's;
+ * the closest such major is preferred. Null when this machine has none.
+ */
+export async function findPgDump(serverMajor: number, env: NodeJS.ProcessEnv = process.env): Promise<{ found: PgDumpBinary | null; seen: PgDumpBinary[] }> {
+  const seen: PgDumpBinary[] = [];
+  for (const path of await pgDumpCandidates(env)) {
+    const b = await versionOf(path);
+    if (b) seen.push(b);
+  }
+  const fit = seen.filter((b) => b.major >= serverMajor).sort((a, b) => a.major - b.major);
+  return { found: fit[0] ?? null, seen };
+}
+
+/** `<database>-<yyyymmddThhmmssZ>.dump` */
+export function archiveFileName(database: string, at: Date): string {
+  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return `${database.replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.dump`;
+}
+
+/**
+ * Writes `pg_dump -Fc` of the database at `url` to `file` (a `.partial` file renamed
+ * when complete, so a failed dump never looks like an archive). The password goes
+ * through PGPASSWORD, never on the command line.
+ */
+export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ bytes: number }> {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  u.password = '';
+  await mkdir(join(file, '..'), { recursive: true });
+  const partial = `${file}.partial`;
+  const childEnv: NodeJS.ProcessEnv = { ...env };
+  if (password) childEnv.PGPASSWORD = password;
+  const r = await $({ nothrow: true, quiet: true, verbose: false, env: childEnv })`${bin.path} -Fc -f ${partial} ${`--dbname=${u.toString()}`}`;
+  if (r.exitCode !== 0) {
+    await unlink(partial).catch(() => undefined);
+    const tail = r.stderr.trim().split('\n').slice(-3).join('\n');
+    throw new Error(`pg_dump ${bin.version} exited with ${r.exitCode ?? r.signal}: ${tail}`);
+  }
+  await rename(partial, file);
+  return { bytes: (await stat(file)).size };
+}

@@ -1,0 +1,77 @@
+import type { TableSum } from './table-sums.js';
+
+/** One target table as `schedule_retention` found it: what `rollback` compares with. */
+export interface TargetBaseline extends TableSum {
+  server: string;
+  database: string;
+  table: string;
+  /** Rows `verify_rowcounts` counted right after the copy (null when it did not record them). */
+  copiedRows: number | null;
+}
+
+/**
+ * What the backup looked like when it was scheduled, for `retention prune` to
+ * check that it is still the same, unused database: its OID (a database dropped
+ * and created again under the same name has another) and the write counters of
+ * its tables (`n_tup_ins + n_tup_upd + n_tup_del` of pg_stat_user_tables).
+ */
+export interface BackupUsage {
+  oid: number;
+  writes: string;
+  /** pg_stat_database.stats_reset: when it changes, the counters cannot be compared. */
+  statsReset: string | null;
+}
+
+/**
+ * The journal's detail of a retention row, written by `schedule_retention`.
+ * Invariant: the `prior*` fields hold the database as it was before the first
+ * scheduling of this backup (a resumed or repeated step keeps them), so that
+ * `rollback` can put it back.
+ */
+export interface RetentionDetail {
+  days: number;
+  /** pg_database.datacl as text before the REVOKE (null: the default ACL). */
+  priorAcl: string | null;
+  priorComment: string | null;
+  /** The database's own default_transaction_read_only setting before (null: none). */
+  priorReadOnly: string | null;
+  /** The comment the step wrote: `prune` drops the database only while it still carries it. */
+  comment: string;
+  usage: BackupUsage;
+  targets: TargetBaseline[];
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function readTarget(v: unknown): TargetBaseline | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const server = str(r.server);
+  const database = str(r.database);
+  const table = str(r.table);
+  const rows = num(r.rows);
+  const sum = str(r.sum);
+  if (server === null || database === null || table === null || rows === null || sum === null) return null;
+  return { server, database, table, rows, sum, copiedRows: num(r.copiedRows) };
+}
+
+/** Narrows journal JSON to a RetentionDetail; null when it was not written by this version's step. */
+export function readRetentionDetail(detail: unknown): RetentionDetail | null {
+  if (typeof detail !== 'object' || detail === null) return null;
+  const d = detail as Record<string, unknown>;
+  const usage = d.usage as Record<string, unknown> | undefined;
+  const oid = num(usage?.oid);
+  const writes = str(usage?.writes);
+  const comment = str(d.comment);
+  if (oid === null || writes === null || comment === null || !Array.isArray(d.targets)) return null;
+  return {
+    days: num(d.days) ?? 0,
+    priorAcl: str(d.priorAcl),
+    priorComment: str(d.priorComment),
+    priorReadOnly: str(d.priorReadOnly),
+    comment,
+    usage: { oid, writes, statsReset: str(usage?.statsReset) },
+    targets: d.targets.map(readTarget).filter((t): t is TargetBaseline => t !== null),
+  };
+}

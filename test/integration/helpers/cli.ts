@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { main } from '../../../src/cli/main.js';
+
+/** The repository root and the built CLI (`npm run build` writes dist/, which the bin imports). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL('../../../bin/cloudphone-split.js', import.meta.url));
+const BUILT_MAIN = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+
+/** How one command ended: its exit code and everything it wrote. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A writable stream that keeps what was written, as text. */
+export class TextSink extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+/**
+ * Runs the CLI in this process (`main(argv, io)`), with `env` as its whole environment.
+ * Never run two of these at once in one process: the CLI keeps its current output in a module.
+ */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const stdout = new TextSink();
+  const stderr = new TextSink();
+  const code = await main(['node', 'cloudphone-split', ...args], { stdout, stderr, env });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Fails loudly when the CLI was not built (the integration tests spawn it). */
+export function assertBuilt(): void {
+  if (!existsSync(BUILT_MAIN)) throw new Error(`${BUILT_MAIN} is missing: run \`npm run build\` first (npm test does it)`);
+}
+
+/** A spawned CLI: the child, and a promise of how it ended (code null when killed by a signal). */
+export interface SpawnedCli {
+  child: ChildProcess;
+  done: Promise<CliResult & { signal: NodeJS.Signals | null; exitCode: number | null }>;
+  output(): { stdout: string; stderr: string };
+}
+
+/** Starts the built CLI as a separate process (so that it can be killed with SIGKILL). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): SpawnedCli {
+  assertBuilt();
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null; exitCode: number | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode, signal) => resolve({ code: exitCode ?? -1, exitCode, signal, stdout, stderr }));
+  });
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+/** Runs the built CLI to its end. */
+export async function runSpawned(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Promise<CliResult> {
+  const { done } = spawnCli(args, env, cwd);
+  const r = await done;
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
