@@ -83,7 +83,7 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
     section(out, '5/5 verify --checksums: row counts, every row, schema, sequences, fence, isolation, config');
     const verified = await verifyCommand({ manifest: manifestFile, checksums: true }, out, env);
     if (out.json) out.data(verifyJson(verified.result));
-    else renderVerify(verified.result, out);
+    else renderVerify(verified.result, out, { compact: !out.verbose });
 
     const plan = planned.plan;
     const rowcounts = verified.result.checks.filter((c) => c.kind === 'rowcount');

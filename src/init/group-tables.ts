@@ -8,6 +8,7 @@ import { legacyReason } from './legacy-table.js';
 import { placeLoneTables } from './lone-tables.js';
 import { mergeDependentGroups } from './merge-groups.js';
 import type { CrossForeignKey, Grouping, IgnoredRelation, TableGroup } from './model.js';
+import { joinList } from './group-comments.js';
 import { groupKeys, serviceName } from './naming.js';
 import { placeViews } from './view-placement.js';
 
@@ -61,8 +62,8 @@ export function groupTables(catalog: Catalog, schemas: readonly string[]): Group
     const stays = v.staying.map((k) => index.byKey.get(k)?.name ?? index.viewsByKey.get(k)?.name ?? k);
     const reason =
       v.groups.size > 1
-        ? `a view over several services: reads ${reads.join(', ')}`
-        : `a view reading ${reads.join(', ')} and ${stays.join(', ')}, which stays in the source`;
+        ? `a view over several services: reads ${joinList(reads)}`
+        : `a view reading ${joinList(reads)} and ${joinList(stays)}, which ${stays.length === 1 ? 'stays' : 'stay'} in the source`;
     ignored.push({ key: v.key, kind: 'view', reason });
   }
   return { groups, ignored, foreignKeys: crossKeys(graph, groupOf, index) };

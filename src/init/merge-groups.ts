@@ -10,7 +10,8 @@ import { namesWord, sharedPrefix, type DraftGroup, type NameOf } from './draft-g
  * mention: devices, device_snapshots and device_events stay apart from billing
  * even if only orders reference devices, but roles and role_permissions join
  * the users group that holds user_roles. Smallest groups fold first; the merged
- * group keeps the center of the larger one. Deterministic.
+ * group keeps the center of the larger one, and lists the folded group's tables
+ * as `absorbed` (only the other group's tables reference them). Deterministic.
  */
 export function mergeDependentGroups(groups: DraftGroup[], graph: ForeignKeyGraph, nameOf: NameOf): DraftGroup[] {
   let current = [...groups];
@@ -53,7 +54,7 @@ function mergeOne(groups: DraftGroup[], graph: ForeignKeyGraph, nameOf: NameOf):
     tables: [...big.tables, ...little.tables],
     center: big.center,
     reason: big.reason,
-    absorbed: [...big.absorbed, ...little.tables],
+    absorbed: [...b.absorbed, ...a.tables],
     byPrefix: [...big.byPrefix, ...little.byPrefix],
   };
   return groups.flatMap((g, i) => (i === into ? [merged] : i === small ? [] : [g]));

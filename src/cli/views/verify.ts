@@ -50,9 +50,13 @@ function groups(checks: readonly Check[]): Array<[string, Check[]]> {
  * Human rendering: one table per service (kind, object, result), differences in red
  * followed by what to do, orphaned rows as notices, and a one-line verdict.
  */
-export function renderVerify(result: VerifyResult, out: Output): void {
+export function renderVerify(result: VerifyResult, out: Output, opts: { compact?: boolean } = {}): void {
   const { c } = out;
   const lines: string[] = [];
+  if (opts.compact) {
+    renderCompact(result, out);
+    return;
+  }
   const objectWidth = Math.min(40, Math.max(6, ...result.checks.map((x) => (x.table ?? '').length)));
   for (const [service, checks] of groups(result.checks)) {
     const bad = checks.filter((x) => !x.ok).length;
@@ -68,6 +72,29 @@ export function renderVerify(result: VerifyResult, out: Output): void {
       }
     }
     lines.push('');
+  }
+  const failed = result.checks.filter((x) => !x.ok).length;
+  lines.push(
+    result.ok
+      ? c.green(`verify: all ${result.checks.length} checks passed`)
+      : c.red(`verify: ${failed} of ${result.checks.length} checks found a difference`),
+  );
+  out.say(lines.join('\n'));
+}
+
+/** One line per service (passed checks counted by kind); differences and notices in full. */
+function renderCompact(result: VerifyResult, out: Output): void {
+  const { c } = out;
+  const lines: string[] = [];
+  for (const [service, checks] of groups(result.checks)) {
+    const kinds = new Map<string, number>();
+    for (const x of checks) if (x.ok) kinds.set(x.kind, (kinds.get(x.kind) ?? 0) + 1);
+    const bad = checks.filter((x) => !x.ok);
+    const summary = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
+    lines.push(`${bad.length ? c.red('✗') : c.green('✓')} ${c.bold((service || 'split').padEnd(22))} ${c.dim(summary)}`);
+    for (const x of [...bad, ...checks.filter(isNotice)]) {
+      lines.push(`    ${x.ok ? c.blue('i') : c.red('✗')} ${x.kind} ${x.table ?? ''} ${x.detail}`);
+    }
   }
   const failed = result.checks.filter((x) => !x.ok).length;
   lines.push(

@@ -1,0 +1,126 @@
+import type { Journal, RetentionRecord } from '../engine/journal.js';
+import { BadInputError } from '../errors.js';
+import { redact } from '../pg/url.js';
+import { backupView, relativeTime, type BackupView } from './list-backups.js';
+import { dropBackup } from './drop-backup.js';
+import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance.js';
+import { findPgDump, type PgDumpBinary } from './pg-dump.js';
+
+export interface PruneOptions {
+  journal: Journal;
+  /** The split of the manifest: only its backups are considered (its servers are the ones known). */
+  split: string;
+  /** Server name → expanded URL ("source" is the source database's URL). */
+  servers: Record<string, string>;
+  /** The journal's control database: never dropped, even if a row names it. */
+  controlUrl: string;
+  now: Date;
+  yes: boolean;
+  /** Absolute folder for `pg_dump -Fc` archives; null: no archive. */
+  archiveDir: string | null;
+  env: NodeJS.ProcessEnv;
+  warn(message: string): void;
+}
+
+/** One backup of the split and what prune did (or would do) with it. */
+export interface PruneEntry extends BackupView {
+  action: 'dropped' | 'would-drop' | 'kept' | 'refused' | 'gone';
+  reason: string;
+}
+
+export interface PruneReport {
+  now: string;
+  dryRun: boolean;
+  backups: PruneEntry[];
+}
+
+function kept(r: RetentionRecord, now: Date): string | null {
+  if (r.expiresAt.getTime() > now.getTime()) return `not expired: expires ${relativeTime(r.expiresAt, now)} (${r.expiresAt.toISOString()})`;
+  if (!r.verified) return 'the split was never verified (its verify_rowcounts steps did not all pass), so its backup is kept';
+  return null;
+}
+
+/** The pg_dump for each due backup's server, or a refusal naming what to install (before anything is dropped). */
+async function archiveBinaries(due: RetentionRecord[], opts: PruneOptions): Promise<Map<string, PgDumpBinary>> {
+  const bins = new Map<string, PgDumpBinary>();
+  const missing: string[] = [];
+  for (const server of new Set(due.map((r) => r.server))) {
+    const admin = await maintenanceClient(opts.servers[server]!);
+    let major: number;
+    try {
+      major = Math.floor((await serverVersionNum(admin)) / 10_000);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    const { found, seen } = await findPgDump(major, opts.env);
+    if (found) bins.set(server, found);
+    else {
+      const have = seen.length ? seen.map((b) => `${b.version} (${b.path})`).join(', ') : 'none';
+      missing.push(`server ${server} runs PostgreSQL ${major}, which needs pg_dump ${major} or newer; found: ${have}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new BadInputError(
+      `retention.archive is set, but no pg_dump can archive these backups, so nothing was dropped:\n  ${missing.join('\n  ')}`,
+      'install the PostgreSQL client of that major (e.g. apt-get install postgresql-client-18), or pass --no-archive to drop without an archive',
+    );
+  }
+  return bins;
+}
+
+/**
+ * `retention prune`: drops the split's expired backups of verified runs, and only
+ * with `yes`; without it, reports what it would drop. Only rows the journal marked
+ * `scheduled` are ever considered, and each is re-checked by dropBackup before the
+ * drop. With `archiveDir`, a pg_dump archive of each is written first; when no
+ * suitable pg_dump exists nothing is dropped.
+ */
+export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
+  const rows = await opts.journal.retention(opts.split);
+  const entries: PruneEntry[] = [];
+  const due: RetentionRecord[] = [];
+  for (const r of rows) {
+    const view = backupView(r, opts.now);
+    if (r.state !== 'scheduled') {
+      entries.push({ ...view, action: 'kept', reason: r.state === 'pruned' ? 'already pruned' : 'restored by rollback: no longer a backup' });
+      continue;
+    }
+    const why = kept(r, opts.now);
+    const url = opts.servers[r.server];
+    if (why) entries.push({ ...view, action: 'kept', reason: why });
+    else if (!url) entries.push({ ...view, action: 'refused', reason: `the manifest has no server named "${r.server}"` });
+    else if (sameDatabase(opts.controlUrl, url, r.database)) {
+      entries.push({ ...view, action: 'refused', reason: `it holds the journal (${redact(opts.controlUrl)})` });
+    } else due.push(r);
+  }
+  if (!opts.yes) {
+    for (const r of due) entries.push({ ...backupView(r, opts.now), action: 'would-drop', reason: 'expired, verified and still marked as this split\'s backup' });
+    return { now: opts.now.toISOString(), dryRun: true, backups: entries };
+  }
+  const bins = opts.archiveDir && due.length > 0 ? await archiveBinaries(due, opts) : null;
+  for (const r of due) {
+    const outcome = await dropBackup(r, {
+      serverUrl: opts.servers[r.server]!,
+      archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,
+      now: opts.now,
+      env: opts.env,
+    });
+    for (const w of outcome.warnings) opts.warn(`${r.database}: ${w}`);
+    if (outcome.action === 'refused') {
+      entries.push({ ...backupView(r, opts.now), action: 'refused', reason: outcome.reason });
+      continue;
+    }
+    const archive = outcome.action === 'dropped' ? outcome.archive : null;
+    const updated = await opts.journal.updateRetention(r.id, {
+      state: 'pruned',
+      detail: { ...(r.detail ?? {}), prunedAt: opts.now.toISOString(), archive, ...(outcome.action === 'gone' ? { goneBeforePrune: true } : {}) },
+    });
+    const view = backupView(updated ?? r, opts.now);
+    entries.push(
+      outcome.action === 'dropped'
+        ? { ...view, action: 'dropped', reason: archive ? `archived to ${archive}, then dropped` : 'dropped' }
+        : { ...view, action: 'gone', reason: 'it no longer existed; marked pruned' },
+    );
+  }
+  return { now: opts.now.toISOString(), dryRun: false, backups: entries };
+}

@@ -1,0 +1,125 @@
+import type { Journal, RetentionRecord } from '../engine/journal.js';
+import type { Plan, RepointConfigStep } from '../plan/model.js';
+import type { CreatedObject } from '../steps/handler.js';
+import { configBackupsFromCreated } from '../config/restore.js';
+import type { ConfigBackup } from '../config/backup.js';
+import { readRetentionDetail } from '../retention/retention-detail.js';
+
+/** One target table as it was after the copy: what rollback compares the table with now. */
+export interface Baseline {
+  server: string;
+  database: string;
+  table: string;
+  /** Rows verify_rowcounts counted right after the copy (null: not recorded). */
+  rows: number | null;
+  /** Checksum and count schedule_retention took (null when retention was not scheduled yet). */
+  sum: string | null;
+  sumRows: number | null;
+}
+
+/**
+ * Everything the journal says a split created or changed, as rollback undoes it.
+ * Invariant: only objects recorded in the journal appear here; a database recorded
+ * as adopted (it existed before, empty) is never dropped.
+ */
+export interface RollbackInventory {
+  split: string;
+  /** The plan of the split's latest run that was not rolled back. */
+  plan: Plan | undefined;
+  databases: CreatedObject[];
+  adopted: CreatedObject[];
+  roles: CreatedObject[];
+  fence: CreatedObject | undefined;
+  config: CreatedObject[];
+  configBackups: ConfigBackup[];
+  /** The source's backup row, when schedule_retention recorded one. */
+  retention: RetentionRecord | undefined;
+  /** What the database looked like before schedule_retention changed it. */
+  prior: { acl: string | null; comment: string | null; readOnly: string | null; written: string | null } | null;
+  /** Created objects of kinds rollback does not handle (online mode): reported, left alone. */
+  other: CreatedObject[];
+  /** repoint_config ran (a step done, or a file recorded as repointed). */
+  repointed: boolean;
+  baselines: Baseline[];
+  /** Repoint steps that are done and have a restart command, for after the config is restored. */
+  restarts: Array<{ service: string; command: string }>;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export async function readInventory(journal: Journal, split: string): Promise<RollbackInventory> {
+  const created = await journal.created(split);
+  const plan = await journal.lastPlan(split);
+  const done = await journal.doneSteps(split);
+  const retentionRows = await journal.retention(split);
+  const source = plan?.source.database;
+  const retention = retentionRows.find((r) => r.server === 'source' && (source === undefined || r.database === source) && r.state !== 'restored');
+
+  const legacy = created.find((o) => o.kind === 'retention');
+  let prior: RollbackInventory['prior'] = null;
+  if (retention?.state === 'scheduled' && retention.detail) {
+    const d = retention.detail;
+    prior = { acl: str(d.priorAcl), comment: str(d.priorComment), readOnly: str(d.priorReadOnly), written: str(d.comment) };
+  } else if (legacy?.detail) {
+    prior = { acl: str(legacy.detail.priorAcl), comment: str(legacy.detail.priorComment), readOnly: null, written: null };
+  }
+
+  const repointSteps = (plan?.steps ?? []).filter((s): s is RepointConfigStep => s.kind === 'repoint_config');
+  const repointDone = repointSteps.filter((s) => done.has(s.id));
+  const config = created.filter((o) => o.kind === 'config');
+
+  const baselines = new Map<string, Baseline>();
+  const baseline = (server: string, database: string, table: string): Baseline => {
+    const key = `${server}\0${database}\0${table}`;
+    let b = baselines.get(key);
+    if (!b) {
+      b = { server, database, table, rows: null, sum: null, sumRows: null };
+      baselines.set(key, b);
+    }
+    return b;
+  };
+  for (const s of plan?.steps ?? []) {
+    if (s.kind !== 'verify_rowcounts') continue;
+    const counts = (done.get(s.id)?.detail?.counts ?? {}) as Record<string, unknown>;
+    for (const table of s.tables) {
+      const rows = counts[table];
+      if (typeof rows === 'number') baseline(s.target.server, s.target.database, table).rows = rows;
+    }
+  }
+  const detail = retention?.state === 'scheduled' ? readRetentionDetail(retention.detail) : null;
+  for (const t of detail?.targets ?? []) {
+    const b = baseline(t.server, t.database, t.table);
+    b.rows ??= t.copiedRows;
+    b.sum = t.sum;
+    b.sumRows = t.rows;
+  }
+
+  return {
+    split,
+    plan,
+    databases: created.filter((o) => o.kind === 'database' && o.detail?.adopted !== true),
+    adopted: created.filter((o) => o.kind === 'database' && o.detail?.adopted === true),
+    roles: created.filter((o) => o.kind === 'role'),
+    fence: created.find((o) => o.kind === 'fence'),
+    config,
+    configBackups: configBackupsFromCreated(created),
+    retention,
+    prior,
+    other: created.filter((o) => o.kind === 'publication' || o.kind === 'subscription' || o.kind === 'slot'),
+    repointed: repointDone.length > 0 || config.length > 0,
+    baselines: [...baselines.values()],
+    restarts: repointDone.flatMap((s) => (s.restart ? [{ service: s.service ?? s.target.service, command: s.restart }] : [])),
+  };
+}
+
+/** True when the journal holds nothing left to undo. */
+export function isEmpty(inv: RollbackInventory): boolean {
+  return (
+    inv.databases.length === 0 &&
+    inv.roles.length === 0 &&
+    !inv.fence &&
+    inv.config.length === 0 &&
+    (inv.retention === undefined || inv.retention.state !== 'scheduled') &&
+    inv.prior === null
+  );
+}

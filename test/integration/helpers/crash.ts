@@ -1,0 +1,173 @@
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnCli, type CliResult } from './cli.js';
+import type { SplitFixture } from './split-fixture.js';
+
+/** One step of the split's latest run, as the journal shows it. */
+export interface JournalStep {
+  state: string;
+  startedAt: Date | null;
+}
+
+/**
+ * Watches a split while a spawned apply runs: the journal in the control database
+ * and the target servers' activity, on connections of its own.
+ */
+export class SplitWatch {
+  private constructor(
+    private readonly fx: SplitFixture,
+    private readonly control: pg.Client,
+  ) {}
+
+  static async open(fx: SplitFixture): Promise<SplitWatch> {
+    const c = new pg.Client({ connectionString: fx.controlUrl });
+    await c.connect();
+    return new SplitWatch(fx, c);
+  }
+
+  async close(): Promise<void> {
+    await this.control.end();
+  }
+
+  /** The control server's clock (steps started after it are started by the run that follows). */
+  async now(): Promise<Date> {
+    return (await this.control.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now;
+  }
+
+  /** Steps of the split's latest run (empty before the journal exists). */
+  async steps(): Promise<Map<string, JournalStep>> {
+    const exists = await this.control.query(`SELECT to_regclass('cloudphone_split.steps') IS NOT NULL AS ok`);
+    if (!exists.rows[0]?.ok) return new Map();
+    const r = await this.control.query<{ step_id: string; state: string; started_at: Date | null }>(
+      `SELECT s.step_id, s.state, s.started_at FROM cloudphone_split.steps s
+        WHERE s.run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = $1)`,
+      [this.fx.name],
+    );
+    return new Map(r.rows.map((row) => [row.step_id, { state: row.state, startedAt: row.started_at }]));
+  }
+
+  /** Whether `stepId` was started at or after `since` and is still running. */
+  async running(stepId: string | ((id: string) => boolean), since: Date): Promise<string | undefined> {
+    const match = typeof stepId === 'string' ? (id: string) => id === stepId : stepId;
+    for (const [id, s] of await this.steps()) {
+      if (match(id) && s.state === 'running' && s.startedAt !== null && s.startedAt >= since) return id;
+    }
+    return undefined;
+  }
+
+  /** Whether a backend of the tool on `serverUrl` waits for a lock (a step held up by a test's lock). */
+  async waitingOnLock(serverUrl: string, database: string): Promise<boolean> {
+    const r = await queryOnce<{ n: number }>(
+      serverUrl,
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = $1 AND application_name LIKE 'cloudphone-split%' AND wait_event_type = 'Lock'`,
+      [database],
+    );
+    return r[0]!.n > 0;
+  }
+
+  /** Rows a COPY into `database` has stored so far (0 when no COPY runs there). */
+  async copyProgress(serverUrl: string, database: string): Promise<number> {
+    const r = await queryOnce<{ n: string }>(
+      serverUrl,
+      `SELECT coalesce(max(tuples_processed), 0)::text AS n FROM pg_stat_progress_copy WHERE datname = $1 AND command = 'COPY FROM'`,
+      [database],
+    );
+    return Number(r[0]!.n);
+  }
+}
+
+async function queryOnce<R extends pg.QueryResultRow>(url: string, sql: string, params: unknown[]): Promise<R[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<R>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** How a spawned apply ended: killed when the condition held, or on its own. */
+export interface KillOutcome {
+  killed: boolean;
+  /** Steps the journal shows running right after the kill (the run died inside them). */
+  runningAtKill: string[];
+  /** Set when the apply ended by itself. */
+  result?: CliResult;
+}
+
+/**
+ * Spawns `apply <plan> --yes --jobs 2` and kills it with SIGKILL as soon as `when`
+ * returns true (polled every few milliseconds), then waits until every session of the
+ * dead process has left the servers (its advisory lock is free again).
+ */
+export async function applyAndKill(
+  fx: SplitFixture,
+  watch: SplitWatch,
+  when: (since: Date, elapsedMs: number) => Promise<boolean>,
+  opts: { timeoutMs?: number; afterKill?: () => Promise<void> } = {},
+): Promise<KillOutcome> {
+  const since = await watch.now();
+  const t0 = Date.now();
+  const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  let exited = false;
+  void cli.done.then(() => (exited = true));
+  const deadline = t0 + (opts.timeoutMs ?? 60_000);
+  while (!exited) {
+    if (Date.now() > deadline) {
+      cli.child.kill('SIGKILL');
+      await cli.done;
+      throw new Error(`the kill condition never held; apply output:\n${cli.output().stderr}\n${cli.output().stdout}`);
+    }
+    if (await when(since, Date.now() - t0)) {
+      cli.child.kill('SIGKILL');
+      const end = await cli.done;
+      if (end.signal !== 'SIGKILL') return { killed: false, runningAtKill: [], result: end };
+      await opts.afterKill?.();
+      await waitForSessionsToEnd(fx);
+      const running = [...(await watch.steps())].filter(([, s]) => s.state === 'running').map(([id]) => id);
+      return { killed: true, runningAtKill: running };
+    }
+    await sleep(5);
+  }
+  await opts.afterKill?.();
+  return { killed: false, runningAtKill: [], result: await cli.done };
+}
+
+/** Waits until no session of the tool is connected to the fixture's databases (a killed process's backends exit). */
+export async function waitForSessionsToEnd(fx: SplitFixture, timeoutMs = 30_000): Promise<void> {
+  const databases = [fx.sourceDb, fx.controlUrl.split('/').pop()!, ...fx.services.map((s) => s.database)];
+  const serverUrls = [...new Set([fx.sourceServer, ...fx.services.map((s) => s.serverUrl)])];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let n = 0;
+    for (const url of serverUrls) {
+      const r = await queryOnce<{ n: number }>(
+        url,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'cloudphone-split%' AND datname = ANY ($1)`,
+        [databases.map(decodeURIComponent)],
+      );
+      n += r[0]!.n;
+    }
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${n} sessions of a killed apply are still connected after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A session that holds a lock in a transaction until released: makes a step that
+ * needs a conflicting lock wait, so that a kill lands inside it.
+ */
+export async function holdLock(url: string, statement: string): Promise<{ release(): Promise<void> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('BEGIN');
+  await c.query(statement);
+  return {
+    async release() {
+      await c.query('ROLLBACK').catch(() => undefined);
+      await c.end();
+    },
+  };
+}
