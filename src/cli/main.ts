@@ -8,6 +8,7 @@ import { registerPlan } from './commands/plan.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerApply } from './commands/apply.js';
 import { registerStatus } from './commands/status.js';
+import { registerInit } from './commands/init.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDemo } from './commands/demo.js';
 
@@ -41,6 +42,7 @@ export function buildProgram(io: Io): Command {
   registerSnapshot(program, io);
   registerApply(program, io);
   registerStatus(program, io);
+  registerInit(program, io);
   registerVerify(program, io);
   registerDemo(program, io);
   return program;

@@ -39,13 +39,13 @@ export async function maintenanceClient(serverUrl: string, avoid: readonly strin
 }
 
 /** A session in `database` on the server of `serverUrl`, read-write whatever the database's default. */
-export async function databaseClient(serverUrl: string, database: string): Promise<pg.Client> {
+export async function databaseClient(serverUrl: string, database: string, what = 'source'): Promise<pg.Client> {
   const url = withDatabase(serverUrl, database);
   let c: pg.Client;
   try {
     c = await connect(url);
   } catch (err) {
-    throw connectError(err, url, 'source');
+    throw connectError(err, url, what);
   }
   await c.query('SET default_transaction_read_only = off');
   return c;

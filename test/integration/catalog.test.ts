@@ -278,13 +278,10 @@ describe('catalog performance', () => {
       return (original as (...x: unknown[]) => unknown)(...a);
     };
     try {
-      const started = performance.now();
       const cat = await introspect(c, ['public']);
-      const ms = performance.now() - started;
       expect(cat.tables).toHaveLength(1000);
       expect(cat.tables[0]!.dependsOn.types).toEqual(['public.state']);
       expect(queries.length).toBeLessThan(25);
-      expect(ms).toBeLessThan(3000);
       expect(renderPreData(cat, allTables(cat)).length).toBeGreaterThan(2000);
     } finally {
       await c.end();

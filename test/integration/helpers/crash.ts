@@ -66,12 +66,15 @@ export class SplitWatch {
     return r[0]!.n > 0;
   }
 
-  /** Rows a COPY into `database` has stored so far (0 when no COPY runs there). */
-  async copyProgress(serverUrl: string, database: string): Promise<number> {
+  /** Rows the COPY into `table` (`schema.name`) of the database at `url` has stored so far (0 when none runs). */
+  async copyProgress(url: string, table: string): Promise<number> {
+    const dot = table.indexOf('.');
     const r = await queryOnce<{ n: string }>(
-      serverUrl,
-      `SELECT coalesce(max(tuples_processed), 0)::text AS n FROM pg_stat_progress_copy WHERE datname = $1 AND command = 'COPY FROM'`,
-      [database],
+      url,
+      `SELECT coalesce(max(tuples_processed), 0)::text AS n FROM pg_stat_progress_copy
+        WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND command = 'COPY FROM'
+          AND relid = to_regclass(format('%I.%I', $1::text, $2::text))`,
+      [table.slice(0, dot), table.slice(dot + 1)],
     );
     return Number(r[0]!.n);
   }

@@ -1,0 +1,126 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Command } from 'commander';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import type { Output } from '../output.js';
+import { BadInputError, ExitCode } from '../../errors.js';
+import { redact } from '../../pg/url.js';
+import { manifestProblems } from '../../init/check-manifest.js';
+import { proposeSplit, type SplitProposal } from '../../init/propose-split.js';
+import { readSourceCatalog } from '../../init/read-source.js';
+import { renderManifest } from '../../init/render-manifest.js';
+import { proposalJson, proposalSummary } from '../../init/summary.js';
+
+export interface InitOptions extends CommonOptions {
+  from: string;
+  /** The manifest to write; `-` prints it on stdout. Default: the `-m` path. */
+  output?: string;
+  /** Comma-separated schemas; default public. */
+  schema?: string;
+  force?: boolean;
+}
+
+/** `--schema a,b` → [a, b], each once; default [public]. */
+export function parseSchemas(value: string | undefined): string[] {
+  if (value === undefined) return ['public'];
+  const list = [...new Set(value.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  if (list.length === 0) throw new BadInputError(`--schema ${JSON.stringify(value)} names no schema`, 'write --schema public, or --schema app,billing');
+  return list;
+}
+
+function checkSourceUrl(url: string, out: Output): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new BadInputError('--from is not a connection URL', 'write --from postgres://user:password@host:5432/database');
+  }
+  if (u.password) out.secrets.add(decodeURIComponent(u.password));
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new BadInputError(`--from must be a postgres:// URL, not ${redact(url)}`, 'write --from postgres://user:password@host:5432/database');
+  }
+}
+
+async function refuseExisting(file: string): Promise<void> {
+  const found = await stat(file).then(() => true, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)));
+  if (found) throw new BadInputError(`${file} already exists`, 'pass --force to overwrite it, or -o <another file>');
+}
+
+/**
+ * The handler: read the source catalog, propose services, write the manifest.
+ * Never writes the URL given with --from into the manifest; it reads the
+ * variable `proposal.sourceVariable` instead. Returns 1 when the written
+ * manifest would not plan (a problem listed on stderr), else 0.
+ */
+export async function initCommand(
+  opts: InitOptions,
+  out: Output,
+): Promise<{ code: number; file: string | null; proposal: SplitProposal; manifest: string }> {
+  checkSourceUrl(opts.from, out);
+  const schemas = parseSchemas(opts.schema);
+  const target = opts.output ?? opts.manifest;
+  const file = target === '-' ? null : target;
+  if (file !== null && !opts.force) await refuseExisting(file);
+
+  const catalog = await readSourceCatalog(opts.from, schemas);
+  const proposal = proposeSplit(catalog, schemas);
+  if (proposal.services.length === 0) {
+    const what = proposal.ignore.length > 0 ? 'only tables that look like bookkeeping or leftovers' : 'no tables';
+    throw new BadInputError(
+      `database ${catalog.database} has ${what} in ${schemas.join(', ')}: nothing to split`,
+      'pass --schema with the schemas that hold the services\' tables',
+    );
+  }
+  const shownFile = file ?? 'plans/split.yaml';
+  const manifest = renderManifest(proposal, shownFile);
+  const problems = manifestProblems(manifest, shownFile, catalog);
+
+  if (file !== null) {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, manifest, { flag: opts.force ? 'w' : 'wx' }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') throw new BadInputError(`${file} already exists`, 'pass --force to overwrite it, or -o <another file>');
+      throw new BadInputError(`cannot write ${file}: ${err.message}`, 'check the path given with -o', { cause: err });
+    });
+  }
+  if (out.json) out.data(proposalJson(proposal, file, manifest));
+  else if (file === null) out.stdout.write(manifest);
+  for (const line of proposalSummary(proposal)) (file === null ? out.warn : out.say)(line);
+  const tell = file === null ? out.warn : out.say;
+  if (problems.length > 0) {
+    out.warn(`The proposed manifest does not plan yet (${problems.length} problem${problems.length === 1 ? '' : 's'}):`);
+    for (const p of problems) out.warn(`  ${p.path}: ${p.message}\n    fix: ${p.fix}`);
+  }
+  if (file !== null) tell(`\nWrote ${file}. Review it, then:`);
+  tell(`  export ${proposal.sourceVariable}='<the URL given to --from>'   # ${redact(opts.from)}`);
+  tell(`  cloudphone-split plan -m ${shownFile}`);
+  return { code: problems.length > 0 ? ExitCode.difference : ExitCode.ok, file, proposal, manifest };
+}
+
+export function registerInit(program: Command, io: Io): void {
+  withCommon(
+    program
+      .command('init')
+      .summary('write a starting manifest from a live database, tables grouped into proposed services')
+      .description(
+        'Reads the catalog of the database at --from and writes a manifest (default plans/split.yaml, or -m/-o) that\n' +
+          'groups its tables into proposed services: by foreign keys, cutting at tables that many others reference\n' +
+          '(like users), and by name prefixes. Each group says why, each service lists the foreign keys it would drop,\n' +
+          'and bookkeeping tables (migrations, typeorm_metadata, legacy_*, *_old...) and views over several services\n' +
+          'are proposed for ignore. The URL is never written: the manifest reads it from a variable named after the database.',
+      )
+      .requiredOption('--from <url>', 'the shared database to read, postgres://user:password@host:port/database')
+      .option('-o, --output <file>', 'manifest to write, or - for stdout (default: the -m path, plans/split.yaml)')
+      .option('--schema <list>', 'comma-separated schemas to split (default public)')
+      .option('--force', 'overwrite the manifest if it exists')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ cloudphone-split init --from postgres://app@localhost:5432/cloudphone_core\n' +
+          '  $ cloudphone-split init --from "$DATABASE_URL" --schema public,billing -o plans/split.yaml --force\n' +
+          '  $ cloudphone-split init --from "$DATABASE_URL" --json -o - | jq .services',
+      ),
+  ).action(async (opts: InitOptions) => {
+    const out = outputFor(opts, io);
+    io.exit((await initCommand(opts, out)).code);
+  });
+}

@@ -1,0 +1,109 @@
+import type pg from 'pg';
+import { ident } from '../pg/quote.js';
+import type { CreatedObject } from '../steps/handler.js';
+import { maintenanceClient, serverVersionNum } from '../retention/maintenance.js';
+
+/** One database or role rollback handled, and how. */
+export interface Dropped {
+  server: string;
+  name: string;
+  /** `dropped`, or `absent` when it was already gone. */
+  outcome: 'dropped' | 'absent';
+}
+
+export interface DropFailure {
+  server: string;
+  name: string;
+  problem: string;
+}
+
+/** DROP DATABASE ... WITH (FORCE) on 13+; before 13, end the sessions first and retry while some linger. */
+async function dropDatabase(admin: pg.Client, name: string, version: number): Promise<void> {
+  if (version >= 130_000) {
+    await admin.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    return;
+  }
+  for (let attempt = 0; ; attempt++) {
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function onServers<T extends CreatedObject>(
+  servers: Record<string, string>,
+  objects: T[],
+  fn: (admin: pg.Client, object: T, version: number) => Promise<void>,
+  failures: DropFailure[],
+): Promise<void> {
+  const byServer = new Map<string, T[]>();
+  for (const o of objects) byServer.set(o.server, [...(byServer.get(o.server) ?? []), o]);
+  for (const [server, list] of byServer) {
+    const url = servers[server];
+    if (!url) {
+      for (const o of list) failures.push({ server, name: o.name, problem: `the manifest has no server named "${server}" any more` });
+      continue;
+    }
+    const admin = await maintenanceClient(url, list.map((o) => o.name));
+    try {
+      const version = await serverVersionNum(admin);
+      for (const o of list) await fn(admin, o, version);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Drops the databases the split created (never adopted ones: the caller filters them),
+ * ending the sessions in them. `forget` runs after each one, so a rollback stopped
+ * half-way picks up where it was.
+ */
+export async function dropDatabases(
+  servers: Record<string, string>,
+  databases: CreatedObject[],
+  forget: (o: CreatedObject) => Promise<void>,
+): Promise<{ done: Dropped[]; failures: DropFailure[] }> {
+  const done: Dropped[] = [];
+  const failures: DropFailure[] = [];
+  await onServers(servers, databases, async (admin, o, version) => {
+    const existed = ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [o.name])).rowCount ?? 0) > 0;
+    if (existed) await dropDatabase(admin, o.name, version);
+    await forget(o);
+    done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
+  }, failures);
+  return { done, failures };
+}
+
+/**
+ * Drops the roles the split created. A role that still owns something or holds a
+ * privilege somewhere (2BP01) is kept and reported with what PostgreSQL says it
+ * depends on; the others are dropped.
+ */
+export async function dropRoles(
+  servers: Record<string, string>,
+  roles: CreatedObject[],
+  forget: (o: CreatedObject) => Promise<void>,
+): Promise<{ done: Dropped[]; failures: DropFailure[] }> {
+  const done: Dropped[] = [];
+  const failures: DropFailure[] = [];
+  await onServers(servers, roles, async (admin, o) => {
+    const existed = ((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [o.name])).rowCount ?? 0) > 0;
+    try {
+      if (existed) await admin.query(`DROP ROLE IF EXISTS ${ident(o.name)}`);
+    } catch (err) {
+      const e = err as { code?: string; message: string; detail?: string };
+      if (e.code !== '2BP01') throw err;
+      failures.push({ server: o.server, name: o.name, problem: `${e.message}${e.detail ? `: ${e.detail.replace(/\n/g, '; ')}` : ''}` });
+      return;
+    }
+    await forget(o);
+    done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
+  }, failures);
+  return { done, failures };
+}

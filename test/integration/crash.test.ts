@@ -1,0 +1,206 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, servers } from '../harness/servers.js';
+import type { Plan, Step } from '../../src/plan/model.js';
+import { qname } from '../../src/pg/quote.js';
+import { parseKey } from '../../src/catalog/model.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { applyAndKill, holdLock, SplitWatch, type KillOutcome } from './helpers/crash.js';
+import { runSpawned, assertBuilt } from './helpers/cli.js';
+import { splitSignature } from './helpers/catalog-signature.js';
+import { expectSameData } from './helpers/assert-split.js';
+
+/**
+ * kill -9 at ten moments of an apply (SPEC §3: "a run killed at any instant and started
+ * again ends in the same verified state as a run that was never interrupted"). The
+ * sample at scale 5 makes the largest copy last long enough to be killed in the middle.
+ * Moments inside short steps are made certain by holding a lock the step needs.
+ */
+
+const SCALE = 5;
+let template: string;
+const fixtures: SplitFixture[] = [];
+let reference: { signature: Record<string, string[]>; files: Record<string, string> };
+
+/** Every file of the services tree (not the manifest or plans), with the split's prefix normalised. */
+async function treeFiles(fx: SplitFixture): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const file = join(dir, e.name);
+      const rel = relative(fx.dir, file);
+      if (rel === 'split.yaml' || rel === 'plans') continue;
+      if (e.isDirectory()) await walk(file);
+      else out[rel] = (await readFile(file, 'utf8')).replaceAll(fx.prefix, '<p>');
+    }
+  };
+  await walk(fx.dir);
+  return out;
+}
+
+async function newSplit(): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const fx = await splitFixture({ template, withConfig: true });
+  fixtures.push(fx);
+  const plan = await fx.plan();
+  return { fx, plan };
+}
+
+async function expectLikeUninterrupted(fx: SplitFixture, plan: Plan): Promise<void> {
+  await expectSameData(fx, plan);
+  expect(await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix)).toEqual(reference.signature);
+  expect(await treeFiles(fx)).toEqual(reference.files);
+  const states = await query<{ state: string; n: number }>(
+    fx.controlUrl,
+    `SELECT s.state, count(*)::int AS n FROM cloudphone_split.steps s JOIN cloudphone_split.runs r ON r.id = s.run_id
+      WHERE r.split = $1 AND r.state = 'succeeded' GROUP BY 1 ORDER BY 1`,
+    [fx.name],
+  );
+  expect(states.filter((s) => s.state !== 'done' && s.state !== 'skipped')).toEqual([]);
+  expect(states.reduce((a, s) => a + s.n, 0)).toBe(plan.steps.length);
+}
+
+async function resumeToEnd(fx: SplitFixture): Promise<void> {
+  const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+  expect(r.stdout).toMatch(/already done/);
+}
+
+function stepsOf(plan: Plan, kind: Step['kind']): Step[] {
+  return plan.steps.filter((s) => s.kind === kind);
+}
+
+/** A table step is waiting for the test's lock and the journal says it runs: the kill lands inside it. */
+function blockedInside(watch: SplitWatch, stepId: string, serverUrl: string, database: string) {
+  return async (since: Date) => (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
+}
+
+function expectKilledIn(k: KillOutcome, stepId: string | RegExp): void {
+  expect(k.killed, 'apply was killed (it did not end on its own)').toBe(true);
+  if (typeof stepId === 'string') expect(k.runningAtKill).toContain(stepId);
+  else expect(k.runningAtKill.some((id) => stepId.test(id)), `running at the kill: ${k.runningAtKill.join(', ')}`).toBe(true);
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  template = await sampleTemplate(servers().main, SCALE);
+  const { fx } = await newSplit();
+  const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  expect(r.code, r.stderr).toBe(0);
+  reference = {
+    signature: await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    files: await treeFiles(fx),
+  };
+  // The reference is a real split: config repointed, data equal to the source.
+  expect(Object.values(reference.files).join('\n')).toContain(`<p>cloudphone_billing`);
+  const plan = await fx.readPlan();
+  await expectSameData(fx, plan);
+});
+
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
+});
+
+describe('apply killed with SIGKILL and run again ends as an uninterrupted run', () => {
+  it('seven kills in one split: create_database, fence_source, mid-copy of the largest table, after copies, create_indexes, grant, repoint_config', async () => {
+    const { fx, plan } = await newSplit();
+    await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
+    const watch = await SplitWatch.open(fx);
+    try {
+      // 1. Inside one of the CREATE DATABASE steps.
+      const k1 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_database:'), since)) !== undefined);
+      expectKilledIn(k1, /^create_database:/);
+
+      // 2. Inside fence_source: a session of ours holds a lock the fence's trigger needs.
+      const fence = stepsOf(plan, 'fence_source')[0]!;
+      const sourceLock = await holdLock(fx.sourceUrl, `LOCK TABLE public.devices IN ROW EXCLUSIVE MODE`);
+      const k2 = await applyAndKill(fx, watch, blockedInside(watch, fence.id, fx.sourceServer, fx.sourceDb), { afterKill: () => sourceLock.release() });
+      expectKilledIn(k2, fence.id);
+
+      // 3. In the middle of the COPY of the largest table (thousands of rows already in the target).
+      const largest = stepsOf(plan, 'copy_data')[0]! as Extract<Step, { kind: 'copy_data' }>;
+      const largestDb = fx.services.find((s) => s.database === largest.target.database)!;
+      const k3 = await applyAndKill(
+        fx,
+        watch,
+        async (since) => (await watch.running(largest.id, since)) !== undefined && (await watch.copyProgress(largestDb.url, largest.table!)) > 2000,
+      );
+      expectKilledIn(k3, largest.id);
+
+      // 4. Right after the eighth copy of this run was recorded done.
+      const k4 = await applyAndKill(fx, watch, async (since) => {
+        const done = [...(await watch.steps())].filter(([id, s]) => id.startsWith('copy_data:') && s.state === 'done' && s.startedAt! >= since);
+        return done.length >= 8;
+      });
+      expect(k4.killed).toBe(true);
+
+      // 5. Inside create_indexes of a table whose copy is done: our ACCESS SHARE lock holds up its primary key.
+      let steps = await watch.steps();
+      const isDone = (id: string) => ['done', 'skipped'].includes(steps.get(id)?.state ?? '');
+      const index = stepsOf(plan, 'create_indexes').find((s) => s.table && !isDone(s.id) && s.dependsOn.every(isDone)) as
+        | Extract<Step, { kind: 'create_indexes' }>
+        | undefined;
+      expect(index, 'a table copied but not yet indexed').toBeDefined();
+      const indexDb = fx.services.find((s) => s.database === index!.target.database)!;
+      const indexLock = await holdLock(indexDb.url, `LOCK TABLE ${qname(parseKey(index!.table!))} IN ACCESS SHARE MODE`);
+      const k5 = await applyAndKill(fx, watch, blockedInside(watch, index!.id, indexDb.serverUrl, indexDb.database), { afterKill: () => indexLock.release() });
+      expectKilledIn(k5, index!.id);
+
+      // 6. Inside grant: ALTER TABLE ... OWNER waits for our lock on a table that is already indexed.
+      steps = await watch.steps();
+      const grant = stepsOf(plan, 'grant').find((g) => {
+        const indexed = stepsOf(plan, 'create_indexes').some((s) => s.service === g.service && s.table && isDone(s.id));
+        return !isDone(g.id) && indexed;
+      }) as Extract<Step, { kind: 'grant' }> | undefined;
+      expect(grant, 'a service with an indexed table and no grant yet').toBeDefined();
+      const lockTable = stepsOf(plan, 'create_indexes').find((s) => s.service === grant!.service && s.table && isDone(s.id))!.table!;
+      const grantDb = fx.services.find((s) => s.database === grant!.target.database)!;
+      const grantLock = await holdLock(grantDb.url, `LOCK TABLE ${qname(parseKey(lockTable))} IN ACCESS SHARE MODE`);
+      const k6 = await applyAndKill(fx, watch, blockedInside(watch, grant!.id, grantDb.serverUrl, grantDb.database), { afterKill: () => grantLock.release() });
+      expectKilledIn(k6, grant!.id);
+
+      // 7. While (or just after) the config files are rewritten.
+      const k7 = await applyAndKill(fx, watch, async (since) => {
+        for (const [id, s] of await watch.steps()) {
+          if ((id.startsWith('repoint_config:') || id.startsWith('schedule_retention:')) && s.startedAt && s.startedAt >= since) return true;
+        }
+        return false;
+      });
+      expect(k7.killed).toBe(true);
+
+      await resumeToEnd(fx);
+      await expectLikeUninterrupted(fx, plan);
+    } finally {
+      await watch.close();
+    }
+  });
+
+  it('three more kills in another split: at start-up, inside create_schema, right after the largest copy', async () => {
+    const { fx, plan } = await newSplit();
+    await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
+    const watch = await SplitWatch.open(fx);
+    try {
+      // 8. A fixed delay: the process is still starting (reading the plan, the source, the journal).
+      const k8 = await applyAndKill(fx, watch, async (_since, elapsed) => elapsed >= 300);
+      expect(k8.killed).toBe(true);
+
+      // 9. Inside one of the create_schema transactions.
+      const k9 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_schema:'), since)) !== undefined);
+      expectKilledIn(k9, /^create_schema:/);
+
+      // 10. The moment the largest copy is recorded done (between the journal's "done" and the next steps).
+      const largest = stepsOf(plan, 'copy_data')[0]!;
+      const k10 = await applyAndKill(fx, watch, async (since) => {
+        const s = (await watch.steps()).get(largest.id);
+        return s?.state === 'done' && s.startedAt !== null && s.startedAt >= since;
+      });
+      expect(k10.killed).toBe(true);
+
+      await resumeToEnd(fx);
+      await expectLikeUninterrupted(fx, plan);
+    } finally {
+      await watch.close();
+    }
+  });
+});
