@@ -17,6 +17,8 @@ import { ExitCode } from '../errors.js';
 
 export interface DemoOptions {
   keep?: boolean;
+  /** Stop after `apply --dry-run`: print every statement and config diff, change nothing. */
+  dryRun?: boolean;
   /** Sample data scale (1 = ~60k rows). */
   scale?: number;
   jobs?: number;
@@ -76,6 +78,11 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
     const planned = await planCommand({ manifest: manifestFile, output: planFile }, out, env);
     if (planned.code !== 0) return { code: planned.code, summary: emptySummary(folder, server.url) };
 
+    if (opts.dryRun) {
+      section(out, '4/5 apply --dry-run: every statement and config diff, nothing changed');
+      const code = await applyCommand(planFile, { manifest: manifestFile, dryRun: true, json: out.json }, out, env);
+      return { code, summary: emptySummary(folder, server.url) };
+    }
     section(out, '4/5 apply: journaled, resumable, fenced, copied in one snapshot');
     const applied = await applyCommand(planFile, { manifest: manifestFile, yes: true, jobs: opts.jobs ?? 2, json: out.json }, out, env);
     if (applied !== 0) return { code: applied, summary: emptySummary(folder, server.url) };

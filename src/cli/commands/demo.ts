@@ -6,6 +6,7 @@ import { runDemo } from '../../demo/run-demo.js';
 interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {
   keep?: boolean;
   scale?: number;
+  dryRun?: boolean;
 }
 
 export function registerDemo(program: Command, io: Io): void {
@@ -18,13 +19,14 @@ export function registerDemo(program: Command, io: Io): void {
         'plan, apply and verify --checksums with the normal output, and ends with a summary. Exit 0 only if verify passed.',
     )
     .option('--keep', 'leave the server running and print its URL and commands to explore it')
+    .option('--dry-run', 'stop after `apply --dry-run`: print every statement and config diff')
     .option('--scale <n>', 'sample data scale (1 = ~60k rows)', (v) => Math.max(1, Number(v) || 1))
     .option('--json', 'machine output on stdout')
     .option('--no-color', 'no colors or spinners')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .action(async (opts: DemoCliOptions) => {
       const out = outputFor({ ...opts, manifest: '' }, io);
-      const { code } = await runDemo({ keep: opts.keep, scale: opts.scale }, out);
+      const { code } = await runDemo({ keep: opts.keep, scale: opts.scale, dryRun: opts.dryRun }, out);
       io.exit(code);
     });
 }

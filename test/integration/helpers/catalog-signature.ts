@@ -20,7 +20,7 @@ export async function catalogSignature(serverUrl: string, database: string, pref
     query<{ s: string }>(db, `SELECT 'schema ' || nspname || ' owner ' || pg_get_userbyid(nspowner) AS s FROM pg_namespace n WHERE ${user}`),
     query<{ s: string }>(
       db,
-      `SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind || ' owner ' || pg_get_userbyid(c.relowner)
+      `SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' owner ' || pg_get_userbyid(c.relowner)
               || ' rls ' || c.relrowsecurity || ' acl ' || coalesce(c.relacl::text, '-') AS s
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND c.relkind <> 't'`,
     ),
@@ -28,7 +28,7 @@ export async function catalogSignature(serverUrl: string, database: string, pref
       db,
       `SELECT 'column ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-              || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity || a.attgenerated AS s
+              || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity::text || a.attgenerated::text AS s
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE ${user} AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped`,
@@ -40,7 +40,7 @@ export async function catalogSignature(serverUrl: string, database: string, pref
          LEFT JOIN pg_class r ON r.oid = k.conrelid LEFT JOIN pg_type t ON t.oid = k.contypid WHERE ${user}`,
     ),
     query<{ s: string }>(db, `SELECT 'index ' || pg_get_indexdef(i.indexrelid) AS s FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user}`),
-    query<{ s: string }>(db, `SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled AS s FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND NOT t.tgisinternal`),
+    query<{ s: string }>(db, `SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text AS s FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND NOT t.tgisinternal`),
     query<{ s: string }>(db, `SELECT 'policy ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '') AS s FROM pg_policies`),
     query<{ s: string }>(db, `SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'unused') AS s FROM pg_sequences`),
     query<{ s: string }>(db, `SELECT 'function ' || p.oid::regprocedure::text || ' owner ' || pg_get_userbyid(p.proowner) AS s FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${user}`),

@@ -1,0 +1,209 @@
+import type { Journal } from '../engine/journal.js';
+import type { CreatedObject } from '../steps/handler.js';
+import { BadInputError, DifferenceError } from '../errors.js';
+import { restoreConfigFiles } from '../config/restore.js';
+import { databaseOf } from '../pg/url.js';
+import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance.js';
+import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
+import { changedTargets } from './target-check.js';
+import { liftBackupMark, removeFence } from './source-restore.js';
+import { dropDatabases, dropRoles, type Dropped, type DropFailure } from './drop-created.js';
+import { restartServices, type RestartResult } from './restart-services.js';
+
+export interface RollbackOptions {
+  journal: Journal;
+  split: string;
+  /** Server name → expanded URL; "source" is the source database's URL. */
+  servers: Record<string, string>;
+  controlUrl: string;
+  /** The manifest's folder: config paths are relative to it. */
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  secrets: Iterable<string>;
+  /** Shown what rollback will do, before any change; false stops it with nothing changed. */
+  confirm(preview: RollbackPreview): Promise<boolean>;
+}
+
+/** What rollback is about to do. */
+export interface RollbackPreview {
+  split: string;
+  source: string;
+  databases: Array<{ server: string; name: string }>;
+  roles: Array<{ server: string; name: string }>;
+  configFiles: string[];
+  fenceTables: number;
+  liftBackup: boolean;
+  restarts: Array<{ service: string; command: string }>;
+  /** Target tables compared with the journal (0 when the split had not repointed anything). */
+  checkedTables: number;
+}
+
+export interface RollbackReport {
+  name: string;
+  state: 'nothing-to-do' | 'cancelled' | 'rolled-back';
+  preview: RollbackPreview | null;
+  dropped: { databases: Dropped[]; roles: Dropped[] };
+  kept: {
+    /** Databases that existed before the split (adopted): never dropped. */
+    databases: Array<{ server: string; name: string; reason: string }>;
+    /** Objects of online mode, left alone. */
+    other: Array<{ kind: string; server: string; name: string }>;
+  };
+  restored: {
+    configFiles: string[];
+    unchangedConfigFiles: string[];
+    readOnlyLifted: boolean;
+    grants: string[];
+    commentRestored: boolean;
+    fenceRemovedFrom: number;
+  };
+  restarts: RestartResult[];
+  /** Databases and roles that could not be dropped (a rerun of rollback tries them again). */
+  problems: DropFailure[];
+  warnings: string[];
+}
+
+const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
+
+function emptyReport(split: string): RollbackReport {
+  return {
+    name: split,
+    state: 'nothing-to-do',
+    preview: null,
+    dropped: { databases: [], roles: [] },
+    kept: { databases: [], other: [] },
+    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, fenceRemovedFrom: 0 },
+    restarts: [],
+    problems: [],
+    warnings: [],
+  };
+}
+
+async function sourceExists(url: string): Promise<boolean> {
+  const db = databaseOf(url);
+  const admin = await maintenanceClient(url, [db]);
+  try {
+    return ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [db])).rowCount ?? 0) > 0;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** Refuses (exit 1) when a target table changed since the copy: dropping it would lose those writes. */
+async function checkTargets(inv: RollbackInventory, servers: Record<string, string>): Promise<number> {
+  const needed = inv.repointed || inv.retention?.state === 'scheduled';
+  if (!needed) return 0;
+  if (inv.baselines.length === 0) {
+    throw new DifferenceError(
+      'the journal holds no count of the target tables after the copy, so rollback cannot tell whether the new databases were written to; nothing was changed',
+      'compare the new databases with the old one by hand (cloudphone-split verify --checksums), then drop them yourself',
+    );
+  }
+  const { changes, checked } = await changedTargets(servers, inv.baselines);
+  if (changes.length > 0) {
+    throw new DifferenceError(
+      `${changes.length} target table${changes.length === 1 ? '' : 's'} changed since the copy, so rolling back would lose those writes; nothing was changed:\n  ` +
+        changes.map((c) => `${c.database}: ${c.table}: ${c.change}`).join('\n  '),
+      'the services already write to the new databases: keep the split, or move those writes back to the old database before rolling back',
+    );
+  }
+  return checked;
+}
+
+/**
+ * `rollback` (SPEC §5): undoes what the journal says the split did. Before the config
+ * was repointed: drops the databases and roles it created and removes the fence (and
+ * lifts the backup mark if retention was scheduled). After it: the same, plus the
+ * config files restored byte for byte and the restart commands run again, but only
+ * when no target table changed since the copy. Order: every check first (nothing
+ * changed on refusal), then config, then the old database back to read-write and
+ * unfenced, then restarts, then the drops. The journal is marked rolled back, so the
+ * next apply starts from scratch. Running it again finishes an interrupted rollback.
+ */
+export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackReport> {
+  const { journal, split, servers } = opts;
+  const report = emptyReport(split);
+  const inv = await readInventory(journal, split);
+  report.kept.databases = inv.adopted.map((o) => ({ server: o.server, name: o.name, reason: 'it existed (empty) before the split, which adopted it' }));
+  report.kept.other = inv.other.map((o) => ({ kind: o.kind, server: o.server, name: o.name }));
+  if (inv.other.length > 0) report.warnings.push(`left alone (online mode objects): ${inv.other.map((o) => `${o.kind} ${o.name}`).join(', ')}`);
+  if (inv.retention?.state === 'pruned') {
+    throw new BadInputError(
+      `the old database ${inv.retention.database} was dropped by \`retention prune\`: split ${split} can no longer be rolled back`,
+      'restore it from its archive (retention.archive) if one was written',
+    );
+  }
+  if (isEmpty(inv)) {
+    await journal.markRolledBack(split);
+    return report;
+  }
+  const sourceUrl = servers.source;
+  if (!sourceUrl) throw new BadInputError('source.url is not set');
+  const sourceDb = databaseOf(sourceUrl);
+  if ((inv.fence || inv.prior) && !(await sourceExists(sourceUrl))) {
+    throw new BadInputError(`the source database ${sourceDb} no longer exists: there is nothing to roll back to`, 'check source.url in the manifest');
+  }
+  const checked = await checkTargets(inv, servers);
+  const preview: RollbackPreview = {
+    split,
+    source: sourceDb,
+    databases: names(inv.databases),
+    roles: names(inv.roles),
+    configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
+    fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
+    liftBackup: inv.prior !== null,
+    restarts: inv.restarts,
+    checkedTables: checked,
+  };
+  report.preview = preview;
+  if (!(await opts.confirm(preview))) {
+    report.state = 'cancelled';
+    return report;
+  }
+
+  if (inv.configBackups.length > 0) {
+    const restored = await restoreConfigFiles(opts.baseDir, { files: inv.configBackups });
+    if (restored.problems.length > 0) {
+      throw new DifferenceError(
+        `config files changed since the split repointed them, so nothing was changed:\n  ${restored.problems.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`,
+        'put back what the split wrote in those files (or restore them by hand from the plan\'s diff), then run rollback again',
+      );
+    }
+    report.restored.configFiles = restored.restored;
+    report.restored.unchangedConfigFiles = restored.unchanged;
+    for (const o of inv.config) await journal.forgetCreated(split, o);
+  }
+
+  if (inv.fence || inv.prior) {
+    const client = await databaseClient(sourceUrl, sourceDb);
+    try {
+      if (inv.prior) {
+        const lifted = await liftBackupMark(client, sourceDb, split, inv.prior);
+        report.restored.readOnlyLifted = lifted.readOnlyLifted;
+        report.restored.grants = lifted.grants;
+        report.restored.commentRestored = lifted.commentRestored;
+        report.warnings.push(...lifted.warnings);
+        if (inv.retention) await journal.updateRetention(inv.retention.id, { state: 'restored' });
+        await journal.forgetCreated(split, { kind: 'retention', server: 'source', name: sourceDb });
+      }
+      if (inv.fence) {
+        const tables = Array.isArray(inv.fence.detail?.tables) ? (inv.fence.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
+        await removeFence(client, tables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb));
+        report.restored.fenceRemovedFrom = tables.length;
+        await journal.forgetCreated(split, inv.fence);
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  report.restarts = await restartServices(inv.restarts, opts.baseDir, opts.env, opts.secrets);
+  const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
+  const dbs = await dropDatabases(servers, inv.databases, forget);
+  const roles = await dropRoles(servers, inv.roles, forget);
+  report.dropped = { databases: dbs.done, roles: roles.done };
+  report.problems = [...dbs.failures, ...roles.failures];
+  await journal.markRolledBack(split);
+  report.state = 'rolled-back';
+  return report;
+}

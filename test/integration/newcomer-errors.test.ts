@@ -1,0 +1,114 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { loadSample } from '../../src/demo/sample-database.js';
+import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.js';
+import { freePort } from '../../src/pg/cluster.js';
+import { createDatabase, query, servers, uniquePrefix, withDatabase } from '../harness/servers.js';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv) {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const code = await main(['node', 'cloudphone-split', ...args], { stdout, stderr, env });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** The errors a newcomer meets first: each names the problem and the fix, without a stack trace. */
+describe('errors a newcomer meets', () => {
+  let dir: string;
+  let manifest: string;
+  let source: string;
+  let prefix: string;
+  const baseEnv = (over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, CLOUDPHONE_CORE_URL: source, SPLIT_CONTROL_URL: withDatabase(servers().main, `${prefix}control`) };
+    for (const v of SAMPLE_ENV_VARS) if (v.endsWith('_PASSWORD')) env[v] = 'pw-123456';
+    return { ...env, ...over };
+  };
+
+  beforeAll(async () => {
+    prefix = uniquePrefix();
+    source = await createDatabase(servers().main, `${prefix}core`);
+    await loadSample(source);
+    dir = await mkdtemp(join(tmpdir(), 'cps-errors-'));
+    manifest = join(dir, 'split.yaml');
+    await writeFile(manifest, sampleManifest({ prefix }));
+  });
+
+  const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+
+  it('manifest not found', async () => {
+    const r = await cli(['plan', '-m', join(dir, 'missing.yaml')], baseEnv());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('missing.yaml');
+    expect(r.stderr).toMatch(/init --from/);
+    noStack(r.stderr);
+  });
+
+  it('no such database', async () => {
+    const r = await cli(['plan', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: withDatabase(servers().main, `${prefix}nope`) }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`database "${prefix}nope" does not exist`);
+    expect(r.stderr).toMatch(/fix:/);
+    noStack(r.stderr);
+  });
+
+  it('wrong password', async () => {
+    const u = new URL(source);
+    u.password = 'definitely-wrong';
+    const r = await cli(['plan', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: u.toString() }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/rejected user "postgres"/);
+    expect(r.stderr).not.toContain('definitely-wrong');
+    noStack(r.stderr);
+  });
+
+  it('server unreachable', async () => {
+    const port = await freePort();
+    const r = await cli(['plan', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: `postgres://postgres:secretpw@127.0.0.1:${port}/x` }));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/connection refused/);
+    expect(r.stderr).toMatch(/is PostgreSQL running there/);
+    expect(r.stderr).not.toContain('secretpw');
+    noStack(r.stderr);
+  });
+
+  it('no CREATEDB privilege', async () => {
+    const role = `${prefix}weak`;
+    await query(servers().main, `CREATE ROLE ${role} LOGIN PASSWORD 'weakpw-1'`);
+    await query(source, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    await query(servers().main, `GRANT CONNECT ON DATABASE ${prefix}core TO ${role}`);
+    const control = await createDatabase(servers().main, `${prefix}ctl2`);
+    await query(servers().main, `ALTER DATABASE ${prefix}ctl2 OWNER TO ${role}`);
+    const u = new URL(source);
+    u.username = role;
+    u.password = 'weakpw-1';
+    const cu = new URL(control);
+    cu.username = role;
+    cu.password = 'weakpw-1';
+    const r = await cli(['apply', '--yes', '-m', manifest], baseEnv({ CLOUDPHONE_CORE_URL: u.toString(), SPLIT_CONTROL_URL: cu.toString() }));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/lacks CREATEDB/);
+    expect(r.stderr).toMatch(/ALTER ROLE/);
+    noStack(r.stderr);
+    // Nothing was created: preflight runs before any change.
+    const dbs = await query<{ n: number }>(servers().main, `SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE $1`, [`${prefix}cloudphone%`]);
+    expect(dbs[0]!.n).toBe(0);
+  });
+
+  it('--verbose shows the stack trace', async () => {
+    const r = await cli(['plan', '-v', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: withDatabase(servers().main, `${prefix}nope`) }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+});
