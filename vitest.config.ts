@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +21,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Every file gets its own databases; two workers match a 2-core machine.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           fileParallelism: true,
         },
       },

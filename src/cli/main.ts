@@ -11,6 +11,8 @@ import { registerStatus } from './commands/status.js';
 import { registerInit } from './commands/init.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDemo } from './commands/demo.js';
+import { registerRollback } from './commands/rollback.js';
+import { registerRetention } from './commands/retention.js';
 
 export interface Io {
   stdout: Output['stdout'];
@@ -45,6 +47,8 @@ export function buildProgram(io: Io): Command {
   registerInit(program, io);
   registerVerify(program, io);
   registerDemo(program, io);
+  registerRollback(program, io);
+  registerRetention(program, io);
   return program;
 }
 

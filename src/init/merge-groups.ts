@@ -2,16 +2,16 @@ import type { ForeignKeyGraph } from './foreign-key-graph.js';
 import { namesWord, sharedPrefix, type DraftGroup, type NameOf } from './draft-group.js';
 
 /**
- * Second pass: folds a group into its only neighbour when that neighbour
- * references it and it references no one else, so the data only one group uses
- * travels with that group (tenants and departments, only referenced by the
- * user tables, go with them). A group keeps its own service when its tables
- * share a name prefix of their own that the neighbour's table names do not
- * mention: devices, device_snapshots and device_events stay apart from billing
- * even if only orders reference devices, but roles and role_permissions join
- * the users group that holds user_roles. Smallest groups fold first; the merged
- * group keeps the center of the larger one, and lists the folded group's tables
- * as `absorbed` (only the other group's tables reference them). Deterministic.
+ * Second pass: folds a group into a larger one when that one is the only group
+ * referencing it and it references no other group: data that only one group
+ * uses travels with that group (tenants and quotas, referenced only by the user
+ * tables, go with them). A group keeps its own service when its tables share a
+ * name prefix of their own that the other group's table names do not mention:
+ * devices, device_snapshots and device_events stay apart from billing even if
+ * only orders reference devices, but roles and role_permissions join the users
+ * group that holds user_roles. A group that references another (a consumer of
+ * its data) never folds. Smallest groups fold first; the larger group keeps its
+ * center and lists the folded tables as `absorbed`. Deterministic.
  */
 export function mergeDependentGroups(groups: DraftGroup[], graph: ForeignKeyGraph, nameOf: NameOf): DraftGroup[] {
   let current = [...groups];
@@ -25,22 +25,21 @@ export function mergeDependentGroups(groups: DraftGroup[], graph: ForeignKeyGrap
 function mergeOne(groups: DraftGroup[], graph: ForeignKeyGraph, nameOf: NameOf): DraftGroup[] | null {
   const groupOf = new Map<string, number>();
   groups.forEach((g, i) => g.tables.forEach((t) => groupOf.set(t, i)));
-  const neighbours = groups.map(() => new Set<number>());
+  const references = groups.map(() => new Set<number>());
   const referencedBy = groups.map(() => new Set<number>());
   for (const e of graph.edges) {
     const a = groupOf.get(e.from);
     const b = groupOf.get(e.to);
     if (a === undefined || b === undefined || a === b) continue;
-    neighbours[a]!.add(b);
-    neighbours[b]!.add(a);
+    references[a]!.add(b);
     referencedBy[b]!.add(a);
   }
   let pick: { small: number; into: number } | null = null;
   for (let i = 0; i < groups.length; i++) {
-    if (neighbours[i]!.size !== 1) continue;
-    const into = [...neighbours[i]!][0]!;
-    if (!referencedBy[i]!.has(into)) continue;
+    if (references[i]!.size !== 0 || referencedBy[i]!.size !== 1) continue;
+    const into = [...referencedBy[i]!][0]!;
     const g = groups[i]!;
+    if (g.tables.length >= groups[into]!.tables.length) continue;
     const prefix = sharedPrefix(g.tables, g.center, nameOf);
     if (prefix !== null && !namesWord(groups[into]!.tables, prefix, nameOf)) continue;
     if (pick === null || smaller(g, groups[pick.small]!, nameOf)) pick = { small: i, into };
@@ -49,13 +48,12 @@ function mergeOne(groups: DraftGroup[], graph: ForeignKeyGraph, nameOf: NameOf):
   const { small, into } = pick;
   const a = groups[small]!;
   const b = groups[into]!;
-  const [big, little] = a.tables.length > b.tables.length ? [a, b] : [b, a];
   const merged: DraftGroup = {
-    tables: [...big.tables, ...little.tables],
-    center: big.center,
-    reason: big.reason,
+    tables: [...b.tables, ...a.tables],
+    center: b.center,
+    reason: b.reason,
     absorbed: [...b.absorbed, ...a.tables],
-    byPrefix: [...big.byPrefix, ...little.byPrefix],
+    byPrefix: [...b.byPrefix, ...a.byPrefix],
   };
   return groups.flatMap((g, i) => (i === into ? [merged] : i === small ? [] : [g]));
 }

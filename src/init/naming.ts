@@ -21,27 +21,36 @@ export function cleanKey(text: string | null): string | null {
 }
 
 /**
- * One key per group, unique, in the groups' order: the domain of the center
- * (`billing` for orders), the family of the center (`order`), the center's
- * whole name, then a number. A prefix group goes by its prefix; the catch-all
- * group is `other`.
+ * One key per group, unique: the domain of the center (`billing` for orders),
+ * the family of the center (`order`), the center's whole name (`user_group`),
+ * then a number. Groups centered on a table named just its family (`users`,
+ * `devices`) choose first, so `users` gets `user` before `user_groups` does.
+ * A prefix group goes by its prefix; the catch-all group is `other`.
  */
 export function groupKeys(groups: readonly DraftGroup[], nameOf: NameOf): string[] {
-  const taken = new Set<string>();
-  return groups.map((g) => {
+  const choices = groups.map((g) => {
     const centerName = g.center === null ? null : nameOf(g.center);
+    const whole = centerName === null ? null : nameWords(centerName).map(singular).join('_');
     const family = g.reason === 'prefix' ? sharedPrefix(g.tables, g.center, nameOf) : centerName === null ? null : tableFamily(centerName);
-    const options =
-      g.reason === 'rest'
-        ? ['other']
-        : [domainOf(family), family, centerName === null ? null : nameWords(centerName).map(singular).join('_')];
-    const usable = options.map(cleanKey).filter((k): k is string => k !== null);
+    const options = g.reason === 'rest' ? ['other'] : [domainOf(family), family, whole];
+    return { options: options.map(cleanKey).filter((k): k is string => k !== null), plain: whole !== null && whole === family };
+  });
+  const taken = new Set<string>();
+  const keys: string[] = [];
+  const choose = (i: number): void => {
+    const usable = choices[i]!.options;
     const base = usable[0] ?? 'group';
     let key = usable.find((k) => !taken.has(k)) ?? base;
     for (let n = 2; taken.has(key); n++) key = `${base}${n}`;
     taken.add(key);
-    return key;
-  });
+    keys[i] = key;
+  };
+  for (const pass of [true, false]) {
+    choices.forEach((c, i) => {
+      if (c.plain === pass) choose(i);
+    });
+  }
+  return keys;
 }
 
 /** `user` → `user-service`. */
@@ -81,7 +90,7 @@ export function splitName(sourceDatabase: string): string {
   return suggestSplitName(sourceDatabase);
 }
 
-/** The variable a commented-out role password would read: `USER_SERVICE_DB_PASSWORD`. */
+/** The variable a commented-out role password would read: `USER_DB_PASSWORD` for the key `user`. */
 export function passwordVariable(key: string): string {
   return `${key.toUpperCase()}_DB_PASSWORD`;
 }

@@ -18,7 +18,10 @@ export function proposalSummary(p: SplitProposal): string[] {
     const count = `${s.tables.length} table${s.tables.length === 1 ? '' : 's'}`;
     lines.push(`  ${s.name.padEnd(width)}  ${count.padStart(10)}  ${names(s.tables)}`);
   }
-  if (p.ignore.length > 0) lines.push(`  ${'ignore'.padEnd(width)}  ${String(p.ignore.length).padStart(10)}  ${names(p.ignore.map((i) => i.name))}`);
+  if (p.ignore.length > 0) {
+    const count = `${p.ignore.length} ${p.ignore.length === 1 ? 'entry' : 'entries'}`;
+    lines.push(`  ${'ignore'.padEnd(width)}  ${count.padStart(10)}  ${names(p.ignore.map((i) => i.name))}`);
+  }
   const drops = p.services.flatMap((s) => s.droppedForeignKeys);
   if (drops.length > 0) {
     lines.push(`${drops.length} foreign key${drops.length === 1 ? '' : 's'} would cross services and be dropped (listed under each service in the manifest).`);

@@ -50,7 +50,6 @@ describe('init on the sample database', () => {
     expect(init.stdout).toContain(`Wrote ${file}`);
 
     const text = await readFile(file, 'utf8');
-    console.log(init.stdout); console.log(text);
     expect(text).not.toContain(source);
     expect(text).not.toContain(new URL(source).host);
     expect(text).toContain(`url: \${${variable}}`);
@@ -142,7 +141,6 @@ describe('init on two schemas', () => {
       const init = await runCli(['init', '--from', source, '-o', file, '--schema', 'app,crm'], {});
       expect(init.code, init.stderr).toBe(0);
       const text = await readFile(file, 'utf8');
-      console.log(text);
       expect(text).toContain('schemas: [app, crm]');
       expect(text).toContain('app.notes');
       expect(text).toContain('crm.notes');

@@ -77,10 +77,10 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
     plan = await readPlanFile(planFile);
     manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
   } else {
-    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile('x') });
+    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
     plan = made.plan;
     manifestFile = made.split.file;
-    if (!opts.dryRun) await writePlanFile(defaultPlanFile(plan.name), plan);
+    if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
   }
   const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
   for (const s of secrets) out.secrets.add(s);

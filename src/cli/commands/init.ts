@@ -92,7 +92,7 @@ export async function initCommand(
     for (const p of problems) out.warn(`  ${p.path}: ${p.message}\n    fix: ${p.fix}`);
   }
   if (file !== null) tell(`\nWrote ${file}. Review it, then:`);
-  tell(`  export ${proposal.sourceVariable}='<the URL given to --from>'   # ${redact(opts.from)}`);
+  tell(`  export ${proposal.sourceVariable}='<the URL given to --from>'`);
   tell(`  cloudphone-split plan -m ${shownFile}`);
   return { code: problems.length > 0 ? ExitCode.difference : ExitCode.ok, file, proposal, manifest };
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { dirname, join } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../main.js';
 import { makePlan } from '../../plan/make.js';
@@ -14,15 +15,21 @@ export interface PlanOptions extends CommonOptions {
   sql?: boolean;
 }
 
-export function defaultPlanFile(name: string): string {
-  return `plans/${name}.plan.json`;
+/** `<name>.plan.json` beside the manifest: plans/<name>.plan.json for the default manifest. */
+export function defaultPlanFile(manifestFile: string, name: string): string {
+  return join(dirname(manifestFile), `${name}.plan.json`);
 }
 
 /** The handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
 export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; plan: Plan; file: string }> {
-  const { plan, split } = await makePlan({ manifestFile: opts.manifest, schemaFile: opts.schema, planFile: opts.output, env });
+  const { plan, split } = await makePlan({
+    manifestFile: opts.manifest,
+    schemaFile: opts.schema,
+    planFile: opts.output ?? defaultPlanFile(opts.manifest, 'plan'),
+    env,
+  });
   for (const s of split.secrets) out.secrets.add(s);
-  const file = opts.output ?? defaultPlanFile(plan.name);
+  const file = opts.output ?? defaultPlanFile(opts.manifest, plan.name);
   if (out.json) out.data(planJson(plan));
   else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
   await writePlanFile(file, plan);
@@ -40,7 +47,7 @@ export function registerPlan(program: Command, io: Io): void {
           'prints what apply will do per service (databases, tables, dropped foreign keys, denormalized columns, config diffs)\n' +
           'and writes the plan file. A reviewed plan file is exactly what `apply <planfile>` runs.',
       )
-      .option('-o, --output <file>', 'plan file to write (default plans/<name>.plan.json)')
+      .option('-o, --output <file>', 'plan file to write (default <name>.plan.json beside the manifest: plans/<name>.plan.json)')
       .option('--schema <snapshot.json>', 'plan from a `snapshot -o` file instead of the live source (CI without database access)')
       .option('--sql', 'also print the SQL of every step')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split plan -m plans/split.yaml\n  $ cloudphone-split plan --schema plans/cloudphone.schema.json --json > plan.json'),

@@ -1,0 +1,166 @@
+import { Command, Option } from 'commander';
+import { resolve as resolvePath } from 'node:path';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import type { Output } from '../output.js';
+import { loadSplit, type LoadedSplit } from '../../plan/make.js';
+import { Journal } from '../../engine/journal.js';
+import { controlUrlFor } from '../../engine/journal-db.js';
+import { SplitLock } from '../../engine/lock.js';
+import { BadInputError, ExitCode } from '../../errors.js';
+import { backupView, relativeTime, type BackupView } from '../../retention/list-backups.js';
+import { pruneBackups, type PruneReport } from '../../retention/prune-backups.js';
+
+export interface RetentionListOptions extends CommonOptions {
+  now?: Date;
+}
+
+export interface RetentionPruneOptions extends CommonOptions {
+  yes?: boolean;
+  now?: Date;
+  /** false with --no-archive. */
+  archive?: boolean;
+}
+
+function parseNow(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new BadInputError(`--now takes an ISO 8601 date and time (e.g. 2030-01-31T03:00:00Z), not ${value}`);
+  return d;
+}
+
+async function openJournal(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ split: LoadedSplit; controlUrl: string; journal: Journal }> {
+  const split = await loadSplit(opts.manifest, env, { source: true });
+  for (const s of split.secrets) out.secrets.add(s);
+  const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
+  return { split, controlUrl, journal: await Journal.open(controlUrl) };
+}
+
+/** Every backup the journal of the manifest's control database records, every split included. */
+export async function retentionListCommand(opts: RetentionListOptions, out: Output, env: NodeJS.ProcessEnv): Promise<BackupView[]> {
+  const { journal } = await openJournal(opts, out, env);
+  try {
+    const now = opts.now ?? new Date();
+    return (await journal.retention()).map((r) => backupView(r, now));
+  } finally {
+    await journal.close();
+  }
+}
+
+export function renderList(rows: BackupView[], now: Date, out: Output): void {
+  if (rows.length === 0) {
+    out.say('No backups: no split has reached schedule_retention in this journal.');
+    return;
+  }
+  const header = ['DATABASE', 'SERVER', 'SPLIT', 'EXPIRES', 'STATE'];
+  const table = rows.map((r) => [
+    r.database,
+    r.server,
+    r.split,
+    `${r.expires.replace(/\.\d{3}Z$/, 'Z')} (${relativeTime(new Date(r.expires), now)})`,
+    r.state === 'expired' && !r.verified ? 'expired, unverified: kept' : r.state,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  out.say([out.c.bold(line(header)), ...table.map(line)].join('\n'));
+}
+
+/** `retention prune`: see pruneBackups. Exit 2 when something is due and --yes is missing; 1 when a due backup was refused. */
+export async function retentionPruneCommand(
+  opts: RetentionPruneOptions,
+  out: Output,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; report: PruneReport; message: string | null }> {
+  const { split, controlUrl, journal } = await openJournal(opts, out, env);
+  const name = split.manifest.name;
+  const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split retention prune ${name}`).catch(async (err: unknown) => {
+    await journal.close();
+    throw err;
+  });
+  try {
+    const archive = split.manifest.retention.archive;
+    const report = await pruneBackups({
+      journal,
+      split: name,
+      servers: split.servers,
+      controlUrl,
+      now: opts.now ?? new Date(),
+      yes: Boolean(opts.yes),
+      archiveDir: archive && opts.archive !== false ? resolvePath(split.baseDir, archive) : null,
+      env,
+      warn: (m) => out.warn(`warning: ${m}`),
+    });
+    const due = report.backups.filter((b) => b.action === 'would-drop').length;
+    const refused = report.backups.filter((b) => b.action === 'refused').length;
+    if (due > 0) {
+      return { code: ExitCode.badInput, report, message: `refusing to drop ${due} expired backup${due === 1 ? '' : 's'} without --yes; nothing was dropped (run again with --yes)` };
+    }
+    if (refused > 0) return { code: ExitCode.difference, report, message: `${refused} expired backup${refused === 1 ? ' was' : 's were'} kept: see why above` };
+    return { code: ExitCode.ok, report, message: null };
+  } finally {
+    await lock.release().catch(() => undefined);
+    await journal.close().catch(() => undefined);
+  }
+}
+
+export function renderPrune(report: PruneReport, out: Output): void {
+  const { c } = out;
+  const lines: string[] = [];
+  for (const b of report.backups) {
+    const what = `${b.database}${b.server === 'source' ? '' : ` (on ${b.server})`}`;
+    if (b.action === 'dropped') lines.push(`${c.green('dropped')}     ${what}: ${b.reason}`);
+    else if (b.action === 'would-drop') lines.push(`${c.yellow('would drop')}  ${what}: ${b.reason}`);
+    else if (b.action === 'refused') lines.push(`${c.red('refused')}     ${what}: ${b.reason}`);
+    else if (b.action === 'gone') lines.push(`${c.dim('gone')}        ${what}: ${b.reason}`);
+    else lines.push(`${c.dim('kept')}        ${what}: ${b.reason}`);
+  }
+  if (lines.length === 0) lines.push('No backups recorded for this split.');
+  else if (!report.backups.some((b) => b.action !== 'kept')) lines.push('Nothing to prune.');
+  out.say(lines.join('\n'));
+}
+
+const nowOption = () => new Option('--now <iso>', 'the time to compare expiries with (default: now)').argParser(parseNow);
+
+export function registerRetention(program: Command, io: Io): void {
+  const retention = program
+    .command('retention')
+    .summary('list the backups kept after splits, and drop the expired ones')
+    .description(
+      'After a split, the old database is kept read-only as a backup until retention.days have passed.\n' +
+        '`retention list` shows every backup of the journal; `retention prune --yes` drops the expired backups of verified\n' +
+        'splits (archiving each with pg_dump first when retention.archive is set). Run prune from cron or a Kubernetes CronJob.',
+    );
+  withCommon(
+    retention.command('list').summary('the backups and when each expires').description('Lists every backup the journal records, with its expiry and state (scheduled, expired, pruned, restored).'),
+  )
+    .addOption(nowOption())
+    .action(async (opts: RetentionListOptions) => {
+      const out = outputFor(opts, io);
+      const rows = await retentionListCommand(opts, out, io.env);
+      if (out.json) out.data(rows);
+      else renderList(rows, opts.now ?? new Date(), out);
+      io.exit(0);
+    });
+  withCommon(
+    retention
+      .command('prune')
+      .summary('drop the expired backups (only with --yes)')
+      .description(
+        'Drops the expired backups of verified runs of the manifest\'s split, and only those the journal marked: each is\n' +
+          're-checked first (same database, still carrying the split\'s comment, no session in it, no write since). Without\n' +
+          '--yes it lists what it would drop and exits 2. With retention.archive set, each is archived with pg_dump -Fc first;\n' +
+          'without a pg_dump able to read the server, nothing is dropped unless --no-archive.',
+      )
+      .option('--yes', 'really drop them')
+      .addOption(nowOption())
+      .option('--no-archive', 'drop without writing the pg_dump archive of retention.archive')
+      .addHelpText('after', '\nExample (cron, every night at 03:00):\n  0 3 * * * cd /srv/split && cloudphone-split retention prune --yes -m plans/split.yaml >> /var/log/cloudphone-split.log 2>&1'),
+  ).action(async (opts: RetentionPruneOptions) => {
+    const out = outputFor(opts, io);
+    const { code, report, message } = await retentionPruneCommand(opts, out, io.env);
+    if (out.json) out.data(report);
+    else renderPrune(report, out);
+    if (message) out.warn(`${code === ExitCode.ok ? '' : out.c.red('error: ')}${message}`);
+    io.exit(code);
+  });
+}
+

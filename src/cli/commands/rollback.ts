@@ -1,0 +1,129 @@
+import { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import type { Output } from '../output.js';
+import { loadSplit } from '../../plan/make.js';
+import { Journal } from '../../engine/journal.js';
+import { controlUrlFor } from '../../engine/journal-db.js';
+import { SplitLock } from '../../engine/lock.js';
+import { BadInputError, ExitCode } from '../../errors.js';
+import { rollbackSplit, type RollbackPreview, type RollbackReport } from '../../rollback/rollback-split.js';
+
+export interface RollbackCommandOptions extends CommonOptions {
+  yes?: boolean;
+}
+
+const list = (items: Array<{ server: string; name: string }>): string => items.map((i) => (i.server === 'source' ? i.name : `${i.name} (on ${i.server})`)).join(', ');
+
+export function renderPreview(p: RollbackPreview, out: Output): void {
+  const lines = [`Rollback of split ${p.split} will:`];
+  if (p.checkedTables > 0) lines.push(`  (checked ${p.checkedTables} target tables: none changed since the copy)`);
+  if (p.configFiles.length > 0) lines.push(`  restore ${p.configFiles.length} config files: ${p.configFiles.join(', ')}`);
+  if (p.liftBackup) lines.push(`  make ${p.source} writable again: lift the read-only mark, give back CONNECT, restore its comment`);
+  if (p.fenceTables > 0) lines.push(`  remove the fence from ${p.fenceTables} tables of ${p.source}`);
+  if (p.restarts.length > 0) lines.push(`  run again: ${p.restarts.map((r) => r.command).join('; ')}`);
+  if (p.databases.length > 0) lines.push(`  DROP ${p.databases.length} databases: ${list(p.databases)}`);
+  if (p.roles.length > 0) lines.push(`  drop ${p.roles.length} roles: ${list(p.roles)}`);
+  out.warn(lines.join('\n'));
+}
+
+async function ask(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+/** Rolls back the split named in the manifest (SPEC §5); asks first unless `yes`. */
+export async function rollbackCommand(opts: RollbackCommandOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; report: RollbackReport }> {
+  const split = await loadSplit(opts.manifest, env, { source: true });
+  for (const s of split.secrets) out.secrets.add(s);
+  const name = split.manifest.name;
+  const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
+  const journal = await Journal.open(controlUrl);
+  const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split rollback ${name}`).catch(async (err: unknown) => {
+    await journal.close();
+    throw err;
+  });
+  try {
+    const report = await rollbackSplit({
+      journal,
+      split: name,
+      servers: split.servers,
+      controlUrl,
+      baseDir: split.baseDir,
+      env,
+      secrets: split.secrets,
+      async confirm(preview) {
+        if (opts.yes) return true;
+        renderPreview(preview, out);
+        if (!process.stdin.isTTY || !out.stderr.isTTY) {
+          throw new BadInputError('rollback drops databases and asks first, but there is no terminal to ask on; nothing was changed', 'pass --yes to roll back without asking');
+        }
+        return ask('Type "yes" to roll back: ');
+      },
+    });
+    return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
+  } finally {
+    await lock.release().catch(() => undefined);
+    await journal.close().catch(() => undefined);
+  }
+}
+
+export function renderRollback(r: RollbackReport, out: Output): void {
+  const { c } = out;
+  if (r.state === 'nothing-to-do') {
+    out.say(`Split ${r.name}: the journal records nothing left to roll back.`);
+    return;
+  }
+  if (r.state === 'cancelled') {
+    out.say('Nothing was changed.');
+    return;
+  }
+  const lines: string[] = [];
+  const dropped = (items: RollbackReport['dropped']['databases']) =>
+    items.map((d) => `${d.server === 'source' ? d.name : `${d.name} (on ${d.server})`}${d.outcome === 'absent' ? ' (already gone)' : ''}`).join(', ');
+  if (r.restored.configFiles.length > 0) lines.push(`restored config: ${r.restored.configFiles.join(', ')}`);
+  if (r.restored.unchangedConfigFiles.length > 0) lines.push(`config already original: ${r.restored.unchangedConfigFiles.join(', ')}`);
+  if (r.restored.readOnlyLifted) {
+    lines.push(`${r.preview?.source ?? 'the source'} is writable again${r.restored.grants.length ? ` (${r.restored.grants.length} privileges given back)` : ''}${r.restored.commentRestored ? ', comment restored' : ''}`);
+  }
+  if (r.restored.fenceRemovedFrom > 0) lines.push(`fence removed from ${r.restored.fenceRemovedFrom} tables`);
+  for (const s of r.restarts) lines.push(s.ok ? `ran: ${s.command}` : c.yellow(`restart of ${s.service} failed: ${s.command}\n${s.output}`));
+  if (r.dropped.databases.length > 0) lines.push(`dropped databases: ${dropped(r.dropped.databases)}`);
+  if (r.dropped.roles.length > 0) lines.push(`dropped roles: ${dropped(r.dropped.roles)}`);
+  for (const k of r.kept.databases) lines.push(`kept database ${k.name}: ${k.reason}`);
+  for (const w of r.warnings) lines.push(c.yellow(`warning: ${w}`));
+  for (const p of r.problems) lines.push(c.red(`not dropped: ${p.name} on ${p.server}: ${p.problem}`));
+  lines.push(
+    r.problems.length > 0
+      ? c.red(`Split ${r.name} is rolled back except for the above; fix it and run rollback again to finish.`)
+      : c.green(`Split ${r.name} rolled back: the next apply starts from scratch.`),
+  );
+  out.say(lines.join('\n'));
+}
+
+export function registerRollback(program: Command, io: Io): void {
+  withCommon(
+    program
+      .command('rollback')
+      .summary('undo a split that has not been written to since')
+      .description(
+        'Drops the databases and roles the split created and removes the fence from the old database. Once config files were\n' +
+          'repointed, it also restores them byte for byte and makes the old database writable again, but only when no table of\n' +
+          'the new databases changed since the copy (exit 1 naming the tables otherwise; nothing is changed). Stop the services\n' +
+          'writing to the new databases first. Asks before changing anything unless --yes.',
+      )
+      .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json'),
+  ).action(async (opts: RollbackCommandOptions) => {
+    const out = outputFor(opts, io);
+    const { code, report } = await rollbackCommand(opts, out, io.env);
+    if (out.json) out.data(report);
+    else renderRollback(report, out);
+    io.exit(code);
+  });
+}
