@@ -6,6 +6,7 @@ import { readSnapshot } from '../catalog/snapshot.js';
 import { loadManifest } from '../manifest/load.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
+import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import type { Manifest } from '../manifest/model.js';
 import { planConfigEdits } from '../config/edit.js';
 import { ManifestError, ServerError } from '../errors.js';
@@ -31,6 +32,8 @@ export interface LoadedSplit {
 export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { source: boolean }): Promise<LoadedSplit> {
   const loaded = await loadManifest(file);
   const { manifest } = loaded;
+  const literal = literalSecretProblems(manifest, loaded.file);
+  if (literal.length > 0) throw new ManifestError(literal);
   // Planning needs only the source (and the journal's place); passwords are needed by apply.
   const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source\.url|control\.url)/.test(p.path));
   if (needs.source && missing.length > 0) throw new ManifestError(missing);

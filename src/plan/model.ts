@@ -84,6 +84,12 @@ interface StepBase<K extends StepKind> {
   sql: string[];
   /** Steps that must be done before this one can start (the executor runs independent steps in parallel). */
   dependsOn: string[];
+  /**
+   * Which command runs the step: `apply` (absent means apply) or `cutover` (online mode:
+   * fence, catch up, switch). Every cutover step comes after every apply step, and no
+   * apply step depends on a cutover step.
+   */
+  phase?: 'apply' | 'cutover';
 }
 
 /** Where a service's objects go. */
@@ -194,6 +200,12 @@ export interface StartReplicationStep extends StepBase<'start_replication'> {
   slot: string;
   tables: string[];
   sameServer: boolean;
+  /**
+   * The leaf tables the subscription fills (partitions, not partitioned parents), with
+   * the source columns replicated (generated and denormalized columns excluded): what
+   * `verify` compares, as it does for the `copy_data` steps of an offline plan.
+   */
+  leaves?: Array<{ table: string; source: QualifiedName; columns: string[] }>;
 }
 
 export interface WaitSyncStep extends StepBase<'wait_sync'> {
@@ -204,6 +216,22 @@ export interface WaitSyncStep extends StepBase<'wait_sync'> {
 export interface CatchUpStep extends StepBase<'catch_up'> {
   targets: TargetRef[];
   slots: string[];
+  /** Denormalized columns (not carried by logical replication), filled once the source is fenced and caught up. */
+  fills?: DenormalizeFill[];
+}
+
+/**
+ * One denormalized column filled at cutover: `table.column` in the target gets
+ * `fromTable.fromColumn` of the source row whose `remote` columns equal its `local`
+ * ones, or NULL when there is none (as the offline copy's LEFT JOIN does).
+ */
+export interface DenormalizeFill {
+  target: TargetRef;
+  table: string;
+  column: string;
+  fromTable: string;
+  fromColumn: string;
+  on: Array<{ local: string; remote: string }>;
 }
 
 export interface StopReplicationStep extends StepBase<'stop_replication'> {

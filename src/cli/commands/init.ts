@@ -34,11 +34,11 @@ function checkSourceUrl(url: string, out: Output): void {
   try {
     u = new URL(url);
   } catch {
-    throw new BadInputError('--from is not a connection URL', 'write --from postgres://user:password@host:5432/database');
+    throw new BadInputError('--from is not a connection URL', 'write --from postgres://user@host:5432/database (with the password in the URL or in PGPASSWORD)');
   }
   if (u.password) out.secrets.add(decodeURIComponent(u.password));
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new BadInputError(`--from must be a postgres:// URL, not ${redact(url)}`, 'write --from postgres://user:password@host:5432/database');
+    throw new BadInputError(`--from must be a postgres:// URL, not ${redact(url)}`, 'write --from postgres://user@host:5432/database (with the password in the URL or in PGPASSWORD)');
   }
 }
 
@@ -103,11 +103,12 @@ export function registerInit(program: Command, io: Io): void {
       .command('init')
       .summary('write a starting manifest from a live database, tables grouped into proposed services')
       .description(
-        'Reads the catalog of the database at --from and writes a manifest (default plans/split.yaml, or -m/-o) that\n' +
-          'groups its tables into proposed services: by foreign keys, cutting at tables that many others reference\n' +
-          '(like users), and by name prefixes. Each group says why, each service lists the foreign keys it would drop,\n' +
-          'and bookkeeping tables (migrations, typeorm_metadata, legacy_*, *_old...) and views over several services\n' +
-          'are proposed for ignore. The URL is never written: the manifest reads it from a variable named after the database.',
+        'Reads the catalog of the database at --from and writes a starting manifest (plans/split.yaml, or -o) ' +
+          'that groups its tables into proposed services: by foreign keys, cut at tables that many others reference ' +
+          '(like users), and by name prefixes. Each group says why; each service lists the foreign keys it would drop. ' +
+          'Bookkeeping tables (migrations, typeorm_metadata, legacy_*, *_old...) and views over several services are ' +
+          'proposed for ignore. The URL is never written into the file: the manifest reads it from a variable named ' +
+          'after the database, which init prints.',
       )
       .requiredOption('--from <url>', 'the shared database to read, postgres://user:password@host:port/database')
       .option('-o, --output <file>', 'manifest to write, or - for stdout (default: the -m path, plans/split.yaml)')

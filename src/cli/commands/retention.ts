@@ -118,11 +118,25 @@ export function renderPrune(report: PruneReport, out: Output): void {
   out.say(lines.join('\n'));
 }
 
+/**
+ * The subcommand's options, with the common ones also accepted before the subcommand
+ * (`retention -m x.yaml prune`): a value given there wins over the subcommand's default.
+ */
+function mergedOptions<T extends object>(cmd: Command): T {
+  const own = cmd.opts() as Record<string, unknown>;
+  const parent = cmd.parent;
+  if (!parent) return own as T;
+  for (const [key, value] of Object.entries(parent.opts() as Record<string, unknown>)) {
+    const mine = cmd.getOptionValueSource(key);
+    if ((mine === undefined || mine === 'default') && parent.getOptionValueSource(key) === 'cli') own[key] = value;
+  }
+  return own as T;
+}
+
 const nowOption = () => new Option('--now <iso>', 'the time to compare expiries with (default: now)').argParser(parseNow);
 
 export function registerRetention(program: Command, io: Io): void {
-  const retention = program
-    .command('retention')
+  const retention = withCommon(program.command('retention'))
     .summary('list the backups kept after splits, and drop the expired ones')
     .description(
       'After a split, the old database is kept read-only as a backup until retention.days have passed.\n' +
@@ -133,7 +147,8 @@ export function registerRetention(program: Command, io: Io): void {
     retention.command('list').summary('the backups and when each expires').description('Lists every backup the journal records, with its expiry and state (scheduled, expired, pruned, restored).'),
   )
     .addOption(nowOption())
-    .action(async (opts: RetentionListOptions) => {
+    .action(async (_opts: RetentionListOptions, cmd: Command) => {
+      const opts = mergedOptions<RetentionListOptions>(cmd);
       const out = outputFor(opts, io);
       const rows = await retentionListCommand(opts, out, io.env);
       if (out.json) out.data(rows);
@@ -154,7 +169,8 @@ export function registerRetention(program: Command, io: Io): void {
       .addOption(nowOption())
       .option('--no-archive', 'drop without writing the pg_dump archive of retention.archive')
       .addHelpText('after', '\nExample (cron, every night at 03:00):\n  0 3 * * * cd /srv/split && cloudphone-split retention prune --yes -m plans/split.yaml >> /var/log/cloudphone-split.log 2>&1'),
-  ).action(async (opts: RetentionPruneOptions) => {
+  ).action(async (_opts: RetentionPruneOptions, cmd: Command) => {
+    const opts = mergedOptions<RetentionPruneOptions>(cmd);
     const out = outputFor(opts, io);
     const { code, report, message } = await retentionPruneCommand(opts, out, io.env);
     if (out.json) out.data(report);

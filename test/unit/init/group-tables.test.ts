@@ -188,4 +188,23 @@ describe('groupTables rules', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(Object.fromEntries(a.groups.map((x) => [x.center, x.key]))).toEqual({ 'public.users': 'user', 'public.user_groups': 'user_group' });
   });
+
+  it('places every table of a 1000-table schema exactly once, quickly', () => {
+    const b = new CatalogBuilder().table('users');
+    for (let d = 0; d < 50; d++) {
+      b.table(`dom${d}_roots`, refs('users'));
+      for (let t = 0; t < 19; t++) {
+        const parent = t === 0 ? `dom${d}_roots` : `dom${d}_t${Math.floor(t / 2)}`;
+        b.table(`dom${d}_t${t + 1}`, refs(parent, ...(t % 5 === 0 ? ['users'] : []), ...(t === 7 && d > 0 ? [`dom${d - 1}_roots`] : [])));
+      }
+    }
+    const c = b.build();
+    const started = performance.now();
+    const g = groupTables(c, ['public']);
+    expect(performance.now() - started).toBeLessThan(5000);
+    const placed = g.groups.flatMap((x) => x.tables);
+    expect(placed.length).toBe(c.tables.length);
+    expect(new Set(placed).size).toBe(placed.length);
+    expect(g.groups.length).toBeGreaterThan(10);
+  });
 });

@@ -1,0 +1,71 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDatabases, resetDatabases, sql, withDatabase } from './bench-clusters.js';
+import type { BenchContext, Contender, Phases } from './contender.js';
+import { benchManifest } from './dataset.js';
+import { runCommand } from './shell.js';
+
+/** The fresh copy of the source each run of our tool reads (apply fences and retires its source). */
+export const FENCED_SOURCE = 'bench_src_apply';
+export const CONTROL_DATABASE = 'bench_control';
+
+function env(ctx: BenchContext): NodeJS.ProcessEnv {
+  return {
+    BENCH_SOURCE_URL: withDatabase(ctx.clusters.source.url, FENCED_SOURCE),
+    BENCH_TARGET_URL: ctx.clusters.target.url,
+    BENCH_CONTROL_URL: withDatabase(ctx.clusters.source.url, CONTROL_DATABASE),
+    NO_COLOR: '1',
+  };
+}
+
+/** Wall-clock windows of the step kinds in the journal's latest run of split `bench`. */
+async function journalPhases(ctx: BenchContext, total: number): Promise<Phases> {
+  const rows = await sql<{ kind: string; ms: string | null }>(
+    withDatabase(ctx.clusters.source.url, CONTROL_DATABASE),
+    `SELECT split_part(step_id, ':', 1) AS kind,
+            (extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::text AS ms
+       FROM cloudphone_split.steps
+      WHERE run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = 'bench')
+      GROUP BY 1`,
+  );
+  const ms = (kinds: string[]) => {
+    const found = rows.filter((r) => kinds.includes(r.kind) && r.ms !== null).map((r) => Number(r.ms));
+    return found.length ? Math.max(...found) : null;
+  };
+  return { schema: ms(['create_schema']), data: ms(['copy_data']), indexes: ms(['create_indexes']), total };
+}
+
+/** (e) `cloudphone-split apply --jobs N` (the built CLI, as a child process), then `verify --checksums`. */
+export const cloudphoneSplit: Contender = {
+  key: 'e',
+  name: 'cloudphone-split apply --jobs 2',
+  async unavailable() {
+    return null;
+  },
+  async prepare(ctx) {
+    const src = ctx.clusters.source.url;
+    await resetDatabases(src, [FENCED_SOURCE, CONTROL_DATABASE]);
+    await sql(src, `CREATE DATABASE ${FENCED_SOURCE} TEMPLATE ${ctx.dataset.database} STRATEGY FILE_COPY`);
+    await createDatabases(src, [CONTROL_DATABASE]);
+    await writeFile(join(ctx.workDir, 'split.yaml'), benchManifest(ctx.dataset));
+  },
+  async run(ctx) {
+    const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
+    const manifest = join(ctx.workDir, 'split.yaml');
+    const apply = await runCommand(process.execPath, [cli, 'apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+      env: env(ctx),
+      cwd: ctx.workDir,
+      measureRss: true,
+    });
+    const phases = await journalPhases(ctx, apply.ms);
+    const verify = await runCommand(process.execPath, [cli, 'verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+      env: env(ctx),
+      cwd: ctx.workDir,
+      measureRss: true,
+      check: false,
+    });
+    const notes: string[] = [];
+    if (verify.code !== 0) notes.push(`verify exited ${verify.code}: ${(verify.stderr || verify.stdout).slice(0, 2000)}`);
+    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb } };
+  },
+};
