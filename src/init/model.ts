@@ -21,7 +21,7 @@ export type GroupReason =
  * `Grouping.ignored`; `absorbed` and `byPrefix` are subsets of `tables`.
  */
 export interface TableGroup {
-  /** Lowercase `[a-z][a-z0-9]*`, unique among groups: the base of the service and database names. */
+  /** `[a-z][a-z0-9_]*`, unique among groups: the base of the service and database names. */
   key: string;
   reason: GroupReason;
   /** The hub (or most referenced table) the group is organised around. */
@@ -58,8 +58,10 @@ export interface IgnoredRelation {
 
 /**
  * The proposed grouping of a catalog's tables. Invariants: groups are ordered by
- * size (largest first), then key; `foreignKeys` holds every foreign key whose two
- * tables are not in the same group, in catalog order.
+ * size (largest first, the 'rest' group last), then by the catalog order of their
+ * first table; `foreignKeys` holds every foreign key from a grouped table to a
+ * table outside its group (another group, an ignored table, a schema not split),
+ * in the catalog order of the referencing table.
  */
 export interface Grouping {
   groups: TableGroup[];

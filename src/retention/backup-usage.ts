@@ -60,7 +60,8 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
   const before = BigInt(then.writes);
   const after = BigInt(now.writes);
   if (after > before) {
-    return { refuse: `${after - before} rows were written to ${database} since it became a read-only backup`, warnings: [] };
+    const n = after - before;
+    return { refuse: `${n} row${n === 1n ? ' was' : 's were'} written to ${database} since it became a read-only backup`, warnings: [] };
   }
   if (after < before) {
     return { refuse: null, warnings: [`the write counters of ${database} went down (statistics lost in a server restart?): they cannot be compared`] };

@@ -50,7 +50,12 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
       if (comment.rows[0]?.c !== detail.comment) {
         return { action: 'refused', reason: `its comment is no longer the one the split wrote, so it is not treated as this split's backup`, warnings };
       }
-      const sessions = await otherSessions(client, row.database);
+      // A session that is just ending still shows for a moment: look again before refusing.
+      let sessions = await otherSessions(client, row.database);
+      for (let i = 0; i < 10 && sessions.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        sessions = await otherSessions(client, row.database);
+      }
       if (sessions.length > 0) {
         return { action: 'refused', reason: `it is in use: ${sessions.map(describeSession).join('; ')}`, warnings };
       }

@@ -2,27 +2,13 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { spawnSync } from 'node:child_process';
+import { cli } from '../harness/cli.js';
 import { loadSample } from '../../src/demo/sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.js';
 import { freePort } from '../../src/pg/cluster.js';
 import { createDatabase, query, servers, uniquePrefix, withDatabase } from '../harness/servers.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv) {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const code = await main(['node', 'cloudphone-split', ...args], { stdout, stderr, env });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
 
 /** The errors a newcomer meets first: each names the problem and the fix, without a stack trace. */
 describe('errors a newcomer meets', () => {
@@ -46,6 +32,16 @@ describe('errors a newcomer meets', () => {
   });
 
   const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+
+  it('the installed command exits with the code the SPEC gives (spawned, not in-process)', () => {
+    const bin = join(import.meta.dirname, '../../bin/cloudphone-split.js');
+    const r = spawnSync(process.execPath, [bin, 'plan', '-m', join(dir, 'missing.yaml')], { encoding: 'utf8', env: baseEnv() });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('missing.yaml');
+    const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const command of ['plan', 'snapshot', 'apply', 'verify', 'status', 'demo', 'init']) expect(help.stdout).toContain(command);
+  });
 
   it('manifest not found', async () => {
     const r = await cli(['plan', '-m', join(dir, 'missing.yaml')], baseEnv());

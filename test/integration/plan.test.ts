@@ -3,8 +3,7 @@ import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../harness/cli.js';
 import { loadSample } from '../../src/demo/sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.js';
 import { writeServicesTree } from '../../src/demo/sample-services.js';
@@ -12,20 +11,6 @@ import { readPlanFile, serializePlan } from '../../src/plan/plan-file.js';
 import { STEP_KINDS, type Plan } from '../../src/plan/model.js';
 import { createDatabase, servers, uniquePrefix } from '../harness/servers.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const code = await main(['node', 'cloudphone-split', ...args], { stdout, stderr, env });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
 
 const PASSWORD = 'Pw-9f3c1e7a-unique';
 

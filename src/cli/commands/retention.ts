@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../main.js';
 import type { Output } from '../output.js';
-import { loadSplit, type LoadedSplit } from '../../plan/make.js';
+import { loadSplitServers, type SplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
@@ -28,8 +28,8 @@ function parseNow(value: string): Date {
   return d;
 }
 
-async function openJournal(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ split: LoadedSplit; controlUrl: string; journal: Journal }> {
-  const split = await loadSplit(opts.manifest, env, { source: true });
+async function openJournal(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ split: SplitServers; controlUrl: string; journal: Journal }> {
+  const split = await loadSplitServers(opts.manifest, env);
   for (const s of split.secrets) out.secrets.add(s);
   const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
   return { split, controlUrl, journal: await Journal.open(controlUrl) };
@@ -77,7 +77,7 @@ export async function retentionPruneCommand(
     throw err;
   });
   try {
-    const archive = split.manifest.retention.archive;
+    const archive = split.archive;
     const report = await pruneBackups({
       journal,
       split: name,

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../main.js';
 import type { Output } from '../output.js';
-import { loadSplit } from '../../plan/make.js';
+import { loadSplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
@@ -39,7 +39,7 @@ async function ask(question: string): Promise<boolean> {
 
 /** Rolls back the split named in the manifest (SPEC §5); asks first unless `yes`. */
 export async function rollbackCommand(opts: RollbackCommandOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; report: RollbackReport }> {
-  const split = await loadSplit(opts.manifest, env, { source: true });
+  const split = await loadSplitServers(opts.manifest, env);
   for (const s of split.secrets) out.secrets.add(s);
   const name = split.manifest.name;
   const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);

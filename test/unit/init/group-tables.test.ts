@@ -189,7 +189,7 @@ describe('groupTables rules', () => {
     expect(Object.fromEntries(a.groups.map((x) => [x.center, x.key]))).toEqual({ 'public.users': 'user', 'public.user_groups': 'user_group' });
   });
 
-  it('places every table of a 1000-table schema exactly once, quickly', () => {
+  it('places every table of a 1000-table schema exactly once', () => {
     const b = new CatalogBuilder().table('users');
     for (let d = 0; d < 50; d++) {
       b.table(`dom${d}_roots`, refs('users'));
@@ -199,9 +199,7 @@ describe('groupTables rules', () => {
       }
     }
     const c = b.build();
-    const started = performance.now();
     const g = groupTables(c, ['public']);
-    expect(performance.now() - started).toBeLessThan(5000);
     const placed = g.groups.flatMap((x) => x.tables);
     expect(placed.length).toBe(c.tables.length);
     expect(new Set(placed).size).toBe(placed.length);

@@ -1,0 +1,76 @@
+import type { DenormalizeFill } from '../plan/model.js';
+import { parseKey } from '../catalog/model.js';
+import { ident, literal, qname } from '../pg/quote.js';
+
+/** The temporary table a fill loads the source's mapping into (dropped at commit). */
+const MAP_TABLE = '"cps_fill_map"';
+
+/**
+ * The statements of one denormalized-column fill. The mapping (referenced key →
+ * value) is read from the fenced source and loaded into a temporary table shaped like
+ * the target's own columns, then one UPDATE sets the changed values and another
+ * clears the values whose key no longer matches: the result equals what the offline
+ * copy's LEFT JOIN gives. Runs with session_replication_role = replica, so the
+ * target's triggers (updated_at...) do not fire, as they do not during a copy.
+ */
+export interface FillSql {
+  /** On the target, in one transaction, before the COPY. */
+  before: string[];
+  /** On the source. */
+  copyOut: string;
+  /** On the target. */
+  copyIn: string;
+  /** On the target, after the COPY, in the same transaction. */
+  after: string[];
+}
+
+export function fillSql(f: DenormalizeFill): FillSql {
+  const t = qname(parseKey(f.table));
+  const col = ident(f.column);
+  const locals = f.on.map((o) => ident(o.local));
+  const match = locals.map((l) => `t.${l} = m.${l}`).join(' AND ');
+  return {
+    before: [
+      'SET LOCAL session_replication_role = replica',
+      `CREATE TEMPORARY TABLE ${MAP_TABLE} ON COMMIT DROP AS SELECT ${[...locals, col].join(', ')} FROM ${t} WITH NO DATA`,
+    ],
+    copyOut: `COPY (SELECT ${[...f.on.map((o) => `s.${ident(o.remote)}`), `s.${ident(f.fromColumn)}`].join(', ')} FROM ONLY ${qname(parseKey(f.fromTable))} AS s) TO STDOUT`,
+    copyIn: `COPY ${MAP_TABLE} FROM STDIN`,
+    after: [
+      `UPDATE ${t} AS t SET ${col} = m.${col} FROM ${MAP_TABLE} AS m WHERE ${match} AND t.${col} IS DISTINCT FROM m.${col}`,
+      `UPDATE ${t} AS t SET ${col} = NULL WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${MAP_TABLE} AS m WHERE ${match})`,
+    ],
+  };
+}
+
+/** How often catch_up polls the slots. */
+export const CATCH_UP_POLL_MS = 50;
+/** How long catch_up waits for the slots to reach the fence's position before it fails. */
+export const CATCH_UP_TIMEOUT_MS = 120_000;
+
+/** What catch_up runs, as the plan shows it. */
+export function catchUpSql(slots: string[], fills: DenormalizeFill[]): string[] {
+  const sql = [
+    '-- on the source, once, after the fence:',
+    'SELECT pg_current_wal_lsn()  -- the fence position',
+    `-- on the source, every ${CATCH_UP_POLL_MS} ms until every slot has confirmed it (at most ${CATCH_UP_TIMEOUT_MS / 1000} s):`,
+    `SELECT slot_name, confirmed_flush_lsn >= '<fence position>'::pg_lsn FROM pg_replication_slots WHERE slot_name IN (${slots.map(literal).join(', ')})`,
+  ];
+  for (const f of fills) {
+    const s = fillSql(f);
+    sql.push(
+      `-- fill the denormalized ${f.table}.${f.column} in ${f.target.database} from ${f.fromTable}.${f.fromColumn}:`,
+      'BEGIN',
+      ...s.before,
+      `${s.copyIn}  -- fed by the source's: ${s.copyOut}`,
+      ...s.after,
+      'COMMIT',
+    );
+  }
+  return sql;
+}
+
+/** What verify_rowcounts runs at cutover: the fenced source's count is the reference. */
+export function liveRowcountsSql(tables: string[]): string[] {
+  return tables.map((t) => `SELECT count(*) FROM ONLY ${qname(parseKey(t))}  -- on the target and on the fenced source: equal`);
+}

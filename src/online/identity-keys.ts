@@ -1,0 +1,78 @@
+import type { Catalog, Table } from '../catalog/model.js';
+import { renderPostData } from '../catalog/ddl.js';
+
+/**
+ * The constraints and indexes the subscription's apply worker needs to find a row
+ * for UPDATE and DELETE: the primary key, and the replica identity index when the
+ * table names one. Everything else of the post-data can wait until the initial copy
+ * is done (indexes build faster on loaded tables).
+ */
+function identityNames(t: Table): { constraints: Set<string>; indexes: Set<string> } {
+  const constraints = new Set<string>();
+  const indexes = new Set<string>();
+  for (const c of t.constraints) {
+    if (c.type !== 'p') continue;
+    constraints.add(c.name);
+    if (c.index) indexes.add(c.index);
+  }
+  if (t.replicaIdentity === 'i' && t.replicaIdentityIndex) {
+    indexes.add(t.replicaIdentityIndex);
+    const backing = t.indexes.find((i) => i.name === t.replicaIdentityIndex)?.constraint;
+    if (backing) constraints.add(backing);
+  }
+  for (const i of t.indexes) if (i.constraint && constraints.has(i.constraint)) indexes.add(i.name);
+  return { constraints, indexes };
+}
+
+/** Only the keys: no other constraint, index, trigger, policy or row-level security. */
+function keysOnly(t: Table): Table {
+  const { constraints, indexes } = identityNames(t);
+  return {
+    ...t,
+    constraints: t.constraints.filter((c) => constraints.has(c.name)),
+    indexes: t.indexes.filter((i) => indexes.has(i.name)),
+    triggers: [],
+    policies: [],
+    rowSecurity: false,
+    forceRowSecurity: false,
+  };
+}
+
+/** Everything but the keys (the replica identity setting stays with the keys). */
+function withoutKeys(t: Table): Table {
+  const { constraints, indexes } = identityNames(t);
+  return {
+    ...t,
+    constraints: t.constraints.filter((c) => !constraints.has(c.name)),
+    indexes: t.indexes.filter((i) => !indexes.has(i.name)),
+    replicaIdentity: 'd',
+    replicaIdentityIndex: null,
+  };
+}
+
+function mapTables(catalog: Catalog, f: (t: Table) => Table): Catalog {
+  return { ...catalog, tables: catalog.tables.map(f) };
+}
+
+/**
+ * Splits the per-table post-data of `renderPostData` in two, by table key (partition
+ * trees under their root): `keys` (primary keys, replica identity index and setting)
+ * built before replication starts, and `rest` (other keys and indexes, NOT VALID
+ * checks, triggers, row-level security, policies) built once the initial copy is done.
+ * Together they hold the statements of the offline post-data.
+ */
+export function splitPostData(catalog: Catalog, tableKeys: string[]): { keys: Record<string, string[]>; rest: Record<string, string[]> } {
+  const none = { keepForeignKey: () => false };
+  return {
+    keys: renderPostData(mapTables(catalog, keysOnly), tableKeys, none).perTable,
+    rest: renderPostData(mapTables(catalog, withoutKeys), tableKeys, none).perTable,
+  };
+}
+
+/** True when logical replication can carry the table's UPDATEs and DELETEs. */
+export function hasReplicaIdentity(t: Table): boolean {
+  if (t.replicaIdentity === 'f') return true;
+  if (t.replicaIdentity === 'i') return t.replicaIdentityIndex !== null;
+  if (t.replicaIdentity === 'n') return false;
+  return t.constraints.some((c) => c.type === 'p');
+}
