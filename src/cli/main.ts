@@ -7,6 +7,7 @@ import { scrub } from '../pg/url.js';
 import { registerPlan } from './commands/plan.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerApply } from './commands/apply.js';
+import { registerCutover } from './commands/cutover.js';
 import { registerStatus } from './commands/status.js';
 import { registerInit } from './commands/init.js';
 import { registerVerify } from './commands/verify.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: Io): Command {
   registerPlan(program, io);
   registerSnapshot(program, io);
   registerApply(program, io);
+  registerCutover(program, io);
   registerStatus(program, io);
   registerInit(program, io);
   registerVerify(program, io);

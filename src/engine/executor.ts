@@ -30,6 +30,13 @@ export interface RunPlanOptions {
    * if the lock's session is lost.
    */
   lock?: SplitLock;
+  /**
+   * The steps this run executes (one phase of the plan: `apply` or `cutover`); default
+   * all. The journal still records the whole plan, so a later run of the other phase
+   * has the same plan hash and finds the steps done before it. A run succeeds when
+   * every step it accepts is done.
+   */
+  only?: (step: Step) => boolean;
 }
 
 /** How one step ended in a successful run: `done` by this call, or `skipped` (already done before it). */
@@ -96,6 +103,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   const { plan, journal, signal, lock } = opts;
   if (lock && lock.name !== plan.name) throw new Error(`the lock held is for split "${lock.name}", not "${plan.name}"`);
   const t0 = Date.now();
+  const runnable = opts.only ? plan.steps.filter(opts.only) : plan.steps;
   const secrets = planSecrets(plan, opts.env);
   const clean = (text: string) => scrub(text, secrets);
   // A renderer that throws must not stop the run.
@@ -163,7 +171,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
           runError = new ServerError(`lost the lock of split "${plan.name}" (its connection to the control database ended): no further step was started`, 'rerun `cloudphone-split apply` to resume');
         } else {
           const free = opts.jobs - active.size;
-          const ready = free > 0 ? readySteps(plan.steps, finished, new Set(active.keys())).slice(0, free) : [];
+          const ready = free > 0 ? readySteps(runnable, finished, new Set(active.keys())).slice(0, free) : [];
           for (const step of ready) active.set(step.id, runOne(step).finally(() => active.delete(step.id)));
         }
       }
@@ -174,7 +182,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     signal.removeEventListener('abort', onAbort);
   }
 
-  const left = plan.steps.filter((s) => !finished.has(s.id));
+  const left = runnable.filter((s) => !finished.has(s.id));
   if (failure) {
     await journal.finishRun(run.runId, 'failed', `step ${failure.stepId} failed: ${failure.message}`).catch(() => undefined);
     throw new StepFailedError(failure.stepId, failure.message, { cause: failure.cause });
@@ -184,10 +192,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     throw runError;
   }
   if (left.length > 0 && signal.aborted) {
-    await journal.finishRun(run.runId, 'interrupted', `interrupted with ${left.length} of ${plan.steps.length} steps left`).catch(() => undefined);
+    await journal.finishRun(run.runId, 'interrupted', `interrupted with ${left.length} of ${runnable.length} steps left`).catch(() => undefined);
     throw new InterruptedError(
       'interrupted; rerun apply to resume',
-      `${left.length} of ${plan.steps.length} steps are left: \`cloudphone-split apply\` resumes at the first of them`,
+      `${left.length} of ${runnable.length} steps are left: \`cloudphone-split apply\` resumes at the first of them`,
     );
   }
   if (left.length > 0) {
@@ -197,7 +205,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     throw new StepFailedError(left[0]!.id, message);
   }
   await journal.finishRun(run.runId, 'succeeded');
-  const steps = plan.steps.map((s) => outcomes.get(s.id)!);
+  const steps = runnable.map((s) => outcomes.get(s.id)!);
   return {
     name: plan.name,
     runId: run.runId,

@@ -12,12 +12,15 @@ import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
 import { createRoleSql } from '../steps/create-role.js';
 import { createDatabaseSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
-import { copySql } from '../steps/copy-data.js';
+import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
+import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
+import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { syncSequenceSql } from '../steps/sync-sequences.js';
 import { grantSql } from '../steps/grant.js';
 import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
 import { dependencyClosure } from '../catalog/closure.js';
+import { buildOnlinePlan } from './build-online.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -39,9 +42,6 @@ export function buildPlan(input: PlanInput): Plan {
   const own = ownership(catalog, input.services);
   const warnings = [...input.warnings];
   const errors: string[] = [];
-  if (manifest.mode === 'online') {
-    errors.push('mode: online is not supported by this version of cloudphone-split; use mode: offline (the source is fenced during the copy)');
-  }
 
   const work: ServiceWork[] = input.services.map((s) => {
     const target: TargetRef = { service: s.spec.name, server: s.spec.server, database: s.spec.database };
@@ -168,7 +168,11 @@ export function buildPlan(input: PlanInput): Plan {
   });
 
   const copySteps: CopyDataStep[] = [];
+  /** Table key (per target database) → its copy step ids (several when split into ranges). */
+  const copyIds = new Map<string, string[]>();
+  const policy = input.split ?? DEFAULT_SPLIT;
   for (const w of work) {
+    const moved = new Set(withPartitions(catalog, w.input.tables));
     for (const key of w.keys) {
       const t = tables.get(key)!;
       if (t.kind === 'p') continue;
@@ -180,40 +184,53 @@ export function buildPlan(input: PlanInput): Plan {
         return `LEFT JOIN ONLY ${qname(parseKey(d.fromTable))} AS ${alias} ON ${on}`;
       });
       const binary = !t.columns.some((c) => c.typeFlags.includes('binary-unsafe'));
-      const sql = copySql({
-        source: { schema: t.schema, name: t.name },
-        columns,
-        extra: denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` })),
-        joins,
-        binary,
-        freeze: true,
-        where: null,
-      });
-      const id = copyStepId(w.target.database, key);
-      copySteps.push({
-        id,
-        kind: 'copy_data',
-        service: w.input.spec.name,
-        table: key,
-        description: `copy ${key} (~${Math.max(0, t.rowsEstimate)} rows, ${t.bytes} bytes) into ${w.target.database}${denorm.length ? `, filling ${denorm.map((d) => d.column).join(', ')}` : ''}`,
-        sql: ['BEGIN', ...sql.before, sql.copyIn, 'COMMIT'],
-        dependsOn: [fenceId, stepId('create_schema', w.target.database)],
-        target: w.target,
-        source: { schema: t.schema, name: t.name },
-        columns,
-        extraColumns: denorm.map((d) => d.column),
-        copyOut: sql.copyOut,
-        copyIn: sql.copyIn,
-        freeze: true,
-        binary,
-        rowsEstimate: Math.max(0, t.rowsEstimate),
-        bytes: t.bytes,
-        range: null,
-      });
+      const extra = denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` }));
+      const filling = denorm.length ? `, filling ${denorm.map((d) => d.column).join(', ')}` : '';
+      const rowsEstimate = Math.max(0, t.rowsEstimate);
+      // Only fenced (moved) tables are split: their ranges read equal data whichever run's snapshot they use.
+      const keyRange = moved.has(key) ? input.keyRanges?.[key] : undefined;
+      const ranges = keyRange ? rangePredicates(keyRange, rangeCount(t.bytes, policy)) : [];
+      const parts: Array<{ where: string | null; index: number }> = ranges.length > 1 ? ranges.map((where, index) => ({ where, index })) : [{ where: null, index: 0 }];
+      const ids: string[] = [];
+      for (const part of parts) {
+        const of = parts.length;
+        const sql = copySql({ source: { schema: t.schema, name: t.name }, columns, extra, joins, binary, freeze: true, where: part.where, truncate: part.index === 0 });
+        const range = part.where === null ? null : { index: part.index, of, where: part.where };
+        const id = copyStepId(w.target.database, key, range ?? undefined);
+        const step: CopyDataStep = {
+          id,
+          kind: 'copy_data',
+          service: w.input.spec.name,
+          table: key,
+          description: range
+            ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}, ~${Math.round(rowsEstimate / of)} rows) into ${w.target.database}${filling}`
+            : `copy ${key} (~${rowsEstimate} rows, ${t.bytes} bytes) into ${w.target.database}${filling}`,
+          sql: [],
+          // The first range empties the table: the others start after it.
+          dependsOn: [fenceId, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
+          target: w.target,
+          source: { schema: t.schema, name: t.name },
+          columns,
+          extraColumns: denorm.map((d) => d.column),
+          copyOut: sql.copyOut,
+          copyIn: sql.copyIn,
+          freeze: true,
+          binary,
+          rowsEstimate: range ? Math.round(rowsEstimate / of) : rowsEstimate,
+          bytes: range ? Math.round(t.bytes / of) : t.bytes,
+          range,
+        };
+        step.sql = copyTransaction(sql.before, sql.copyIn, range ? [markerInsert(rangeMarkerKey(step))] : []);
+        ids.push(id);
+        copySteps.push(step);
+      }
+      copyIds.set(`${w.target.database}\u0000${key}`, ids);
     }
   }
   // Largest first: the long copy starts at once and the small ones fill in around it.
-  copySteps.sort((a, b) => b.bytes - a.bytes || a.id.localeCompare(b.id));
+  // Ranges of one table stay together, first range first (the others depend on it).
+  const order = (c: CopyDataStep) => `${c.target.database}\u0000${c.table ?? ''}`;
+  copySteps.sort((a, b) => b.bytes - a.bytes || order(a).localeCompare(order(b)) || (a.range?.index ?? 0) - (b.range?.index ?? 0));
   steps.push(...copySteps);
 
   for (const w of work) {
@@ -233,8 +250,9 @@ export function buildPlan(input: PlanInput): Plan {
         table: root,
         description: `build keys, indexes, triggers and policies of ${root}`,
         sql: [...sql, markerInsert(id)],
-        dependsOn: family.filter((k) => tables.get(k)!.kind !== 'p').map((k) => copyStepId(w.target.database, k)),
+        dependsOn: family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []),
         target: w.target,
+        afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });
     }
     const views = renderViews(catalog, w.input.views);
@@ -339,7 +357,7 @@ export function buildPlan(input: PlanInput): Plan {
   const tableFingerprints: Record<string, string> = {};
   for (const k of involved) tableFingerprints[k] = tableFingerprint(catalog, k);
 
-  return {
+  const plan: Plan = {
     formatVersion: 1,
     toolVersion: TOOL_VERSION,
     name: manifest.name,
@@ -353,4 +371,5 @@ export function buildPlan(input: PlanInput): Plan {
     warnings,
     errors,
   };
+  return manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
 }

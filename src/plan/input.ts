@@ -1,6 +1,8 @@
 import type { Catalog } from '../catalog/model.js';
 import type { ConfigEdit } from './model.js';
 import type { Manifest, ServiceSpec } from '../manifest/model.js';
+import type { KeyRange } from '../catalog/key-ranges.js';
+import type { SplitPolicy } from './copy-ranges.js';
 
 /**
  * What the planner needs, already resolved: the manifest's globs expanded to
@@ -18,6 +20,10 @@ export interface PlanInput {
   warnings: string[];
   /** Config edits computed from the files at plan time, per service name. */
   configEdits: Record<string, ConfigEdit[]>;
+  /** Integer primary-key ranges of the large tables, read at plan time (absent with `plan --schema`). */
+  keyRanges?: Record<string, KeyRange>;
+  /** When a copy is split into key ranges; default DEFAULT_SPLIT. */
+  split?: SplitPolicy;
 }
 
 export interface ResolvedServiceInput {

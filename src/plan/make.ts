@@ -9,13 +9,15 @@ import { resolveManifest } from '../manifest/resolve.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import type { Manifest } from '../manifest/model.js';
 import { planConfigEdits } from '../config/edit.js';
-import { ManifestError, ServerError } from '../errors.js';
+import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../pg/url.js';
 import type { ConfigEdit, Plan } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
 import { buildPlan } from './build.js';
 import { stripToolObjects } from './tool-objects.js';
 import { connectError } from '../pg/errors.js';
+import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
+import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 
 export interface LoadedSplit {
   manifest: Manifest;
@@ -72,6 +74,29 @@ export async function readLiveCatalog(sourceUrl: string, schemas: string[]): Pro
   }
 }
 
+/** Primary-key ranges of the source's tables larger than the split threshold (see copy-ranges.ts). */
+export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, policy: SplitPolicy): Promise<Record<string, KeyRange>> {
+  if (!Number.isFinite(policy.largerThan) || !catalog.tables.some((t) => t.bytes > policy.largerThan)) return {};
+  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await readKeyRanges(client, catalog, policy.largerThan);
+  } catch (err) {
+    throw new ServerError(`reading the key ranges of the large tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
+  try {
+    return splitPolicyFromEnv(env);
+  } catch (err) {
+    throw new BadInputError((err as Error).message);
+  }
+}
+
 export interface MakePlanOptions {
   manifestFile: string;
   /** A `snapshot -o` file instead of the live source. */
@@ -87,6 +112,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const catalog = opts.schemaFile
     ? stripToolObjects(await readSnapshot(opts.schemaFile))
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);
+  const policy = splitPolicy(opts.env);
+  const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
   const resolved = resolveManifest(split.manifest, catalog, split.file);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,
@@ -124,6 +151,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     ignored: Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key),
     warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
     configEdits,
+    keyRanges,
+    split: policy,
   };
   return { plan: buildPlan(input), split, catalog };
 }

@@ -152,6 +152,12 @@ export interface CopyDataStep extends StepBase<'copy_data'> {
 
 export interface CreateIndexesStep extends StepBase<'create_indexes'> {
   target: TargetRef;
+  /**
+   * Statements run one by one after the step's transaction commits, outside any
+   * transaction block (`VACUUM (ANALYZE)` of the table); harmless to repeat.
+   * Absent in plans made before it existed.
+   */
+  afterCommit?: string[];
 }
 
 export interface SyncSequencesStep extends StepBase<'sync_sequences'> {

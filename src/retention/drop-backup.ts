@@ -4,7 +4,7 @@ import { withDatabase } from '../pg/url.js';
 import type { RetentionRecord } from '../engine/journal.js';
 import { readRetentionDetail } from './retention-detail.js';
 import { compareUsage, describeSession, otherSessions, readBackupUsage } from './backup-usage.js';
-import { databaseClient, maintenanceClient } from './maintenance.js';
+import { databaseClient, maintenanceClient } from './maintenance-client.js';
 import { archiveFileName, dumpDatabase, type PgDumpBinary } from './pg-dump.js';
 
 /** What happened to one due backup. */

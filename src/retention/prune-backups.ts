@@ -1,9 +1,9 @@
 import type { Journal, RetentionRecord } from '../engine/journal.js';
 import { BadInputError } from '../errors.js';
 import { redact } from '../pg/url.js';
-import { backupView, relativeTime, type BackupView } from './list-backups.js';
+import { backupView, relativeTime, type BackupView } from './backup-view.js';
 import { dropBackup } from './drop-backup.js';
-import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance.js';
+import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
 
 export interface PruneOptions {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../pg/quote.js';
 import type { CreatedObject } from '../steps/handler.js';
-import { maintenanceClient, serverVersionNum } from '../retention/maintenance.js';
+import { databaseClient, maintenanceClient, serverVersionNum } from '../retention/maintenance-client.js';
 
 /** One database or role rollback handled, and how. */
 export interface Dropped {
@@ -11,6 +11,7 @@ export interface Dropped {
   outcome: 'dropped' | 'absent';
 }
 
+/** A database or role rollback could not drop; the journal keeps it, so a rerun tries again. */
 export interface DropFailure {
   server: string;
   name: string;
@@ -105,5 +106,60 @@ export async function dropRoles(
     await forget(o);
     done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
   }, failures);
+  return { done, failures };
+}
+
+/** What rollback did in a database it adopted (it existed, empty, before the split). */
+export interface Released {
+  server: string;
+  name: string;
+  /** Split roles whose objects in it were dropped and whose ownership went back to the session user. */
+  roles: string[];
+}
+
+/**
+ * An adopted database is kept, but what the split's roles own in it is dropped
+ * (the tables the split copied there: it was empty before) and what they still own
+ * there, the database itself included, goes to the session user; so the roles can
+ * be dropped next. Roles that do not exist any more are skipped.
+ */
+export async function releaseAdopted(
+  servers: Record<string, string>,
+  adopted: CreatedObject[],
+  roles: CreatedObject[],
+  forget: (o: CreatedObject) => Promise<void>,
+): Promise<{ done: Released[]; failures: DropFailure[] }> {
+  const done: Released[] = [];
+  const failures: DropFailure[] = [];
+  for (const db of adopted) {
+    const url = servers[db.server];
+    if (!url) {
+      failures.push({ server: db.server, name: db.name, problem: `the manifest has no server named "${db.server}" any more` });
+      continue;
+    }
+    const names = roles.filter((r) => r.server === db.server).map((r) => r.name);
+    const admin = await maintenanceClient(url, [db.name]);
+    let present: string[];
+    let exists: boolean;
+    try {
+      exists = ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [db.name])).rowCount ?? 0) > 0;
+      present = (await admin.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])`, [names])).rows.map((r) => r.rolname);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    if (exists && present.length > 0) {
+      const client = await databaseClient(url, db.name, 'target');
+      try {
+        for (const role of present) {
+          await client.query(`DROP OWNED BY ${ident(role)}`);
+          await client.query(`REASSIGN OWNED BY ${ident(role)} TO CURRENT_USER`);
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+    await forget(db);
+    done.push({ server: db.server, name: db.name, roles: exists ? present : [] });
+  }
   return { done, failures };
 }

@@ -116,6 +116,7 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
 export function isEmpty(inv: RollbackInventory): boolean {
   return (
     inv.databases.length === 0 &&
+    inv.adopted.length === 0 &&
     inv.roles.length === 0 &&
     !inv.fence &&
     inv.config.length === 0 &&

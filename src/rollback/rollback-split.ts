@@ -3,11 +3,11 @@ import type { CreatedObject } from '../steps/handler.js';
 import { BadInputError, DifferenceError } from '../errors.js';
 import { restoreConfigFiles } from '../config/restore.js';
 import { databaseOf } from '../pg/url.js';
-import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance.js';
+import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
 import { liftBackupMark, removeFence } from './source-restore.js';
-import { dropDatabases, dropRoles, type Dropped, type DropFailure } from './drop-created.js';
+import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 
 export interface RollbackOptions {
@@ -29,6 +29,8 @@ export interface RollbackPreview {
   split: string;
   source: string;
   databases: Array<{ server: string; name: string }>;
+  /** Databases that existed (empty) before the split: kept, emptied of what the split's roles own. */
+  adopted: Array<{ server: string; name: string }>;
   roles: Array<{ server: string; name: string }>;
   configFiles: string[];
   fenceTables: number;
@@ -124,7 +126,6 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const { journal, split, servers } = opts;
   const report = emptyReport(split);
   const inv = await readInventory(journal, split);
-  report.kept.databases = inv.adopted.map((o) => ({ server: o.server, name: o.name, reason: 'it existed (empty) before the split, which adopted it' }));
   report.kept.other = inv.other.map((o) => ({ kind: o.kind, server: o.server, name: o.name }));
   if (inv.other.length > 0) report.warnings.push(`left alone (online mode objects): ${inv.other.map((o) => `${o.kind} ${o.name}`).join(', ')}`);
   if (inv.retention?.state === 'pruned') {
@@ -148,6 +149,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     split,
     source: sourceDb,
     databases: names(inv.databases),
+    adopted: names(inv.adopted),
     roles: names(inv.roles),
     configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
     fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
@@ -200,9 +202,15 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   report.restarts = await restartServices(inv.restarts, opts.baseDir, opts.env, opts.secrets);
   const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
   const dbs = await dropDatabases(servers, inv.databases, forget);
+  const released = await releaseAdopted(servers, inv.adopted, inv.roles, forget);
+  report.kept.databases = released.done.map((r) => ({
+    server: r.server,
+    name: r.name,
+    reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
+  }));
   const roles = await dropRoles(servers, inv.roles, forget);
   report.dropped = { databases: dbs.done, roles: roles.done };
-  report.problems = [...dbs.failures, ...roles.failures];
+  report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
   await journal.markRolledBack(split);
   report.state = 'rolled-back';
   return report;

@@ -1,6 +1,6 @@
 import type { Baseline } from './rollback-inventory.js';
 import { tableSums, tableSumSql, userTables } from '../retention/table-sums.js';
-import { databaseClient, maintenanceClient } from '../retention/maintenance.js';
+import { databaseClient, maintenanceClient } from '../retention/maintenance-client.js';
 
 /** A target table that is not as the copy left it. */
 export interface TargetChange {

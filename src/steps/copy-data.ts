@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
@@ -5,6 +6,7 @@ import type pg from 'pg';
 import type { CopyDataStep } from '../plan/model.js';
 import type { StepContext, StepHandler, StepResult } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
+import { isMarked } from './marker.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
 export const COPY_SESSION_SETTINGS: readonly string[] = [
@@ -20,7 +22,7 @@ const BINARY_FALLBACK_CODES = new Set(['22P03', '42883', '0A000', '22P02']);
 export interface CopySql {
   copyOut: string;
   copyIn: string;
-  /** What runs on the target, in one transaction, around the COPY. */
+  /** What runs on the target, in one transaction, before the COPY. */
   before: string[];
 }
 
@@ -33,7 +35,14 @@ export function copySql(opts: {
   joins: string[];
   binary: boolean;
   freeze: boolean;
+  /** A key range (on alias `s`) of a split table, or null for the whole table. */
   where: string | null;
+  /**
+   * Empty the target table first (TRUNCATE ONLY, which also lets FREEZE apply).
+   * Default: when copying the whole table. The first range of a split table
+   * truncates; the others do not (they wait for it, see build.ts).
+   */
+  truncate?: boolean;
 }): CopySql {
   const t = qname(opts.source);
   const format = opts.binary ? 'FORMAT binary' : 'FORMAT text';
@@ -46,9 +55,34 @@ export function copySql(opts: {
     const where = opts.where ? ` WHERE ${opts.where}` : '';
     copyOut = `COPY (SELECT ${cols.join(', ')} FROM ONLY ${t} AS s${opts.joins.map((j) => ` ${j}`).join('')}${where}) TO STDOUT (${format})`;
   }
-  const before = opts.where ? [`DELETE FROM ONLY ${t} AS s WHERE ${opts.where}`] : [`TRUNCATE ONLY ${t}`];
-  const copyIn = `COPY ${t} (${targetCols}) FROM STDIN (${format}${opts.freeze && !opts.where ? ', FREEZE' : ''})`;
+  const truncate = opts.truncate ?? !opts.where;
+  const before = truncate ? [`TRUNCATE ONLY ${t}`] : [];
+  const copyIn = `COPY ${t} (${targetCols}) FROM STDIN (${format}${opts.freeze && truncate ? ', FREEZE' : ''})`;
   return { copyOut, copyIn, before };
+}
+
+/**
+ * The key of a range copy in the target's marker table: the step id and a hash of
+ * its SQL, so that a range committed by a run of another plan with other bounds
+ * never counts as done.
+ */
+export function rangeMarkerKey(step: Pick<CopyDataStep, 'id' | 'copyOut' | 'copyIn'>): string {
+  const hash = createHash('sha256').update(`${step.copyOut}\n${step.copyIn}`).digest('hex').slice(0, 16);
+  return `${step.id}@${hash}`;
+}
+
+/**
+ * The transaction of a copy step: BEGIN, the statements before the COPY (TRUNCATE),
+ * the COPY, the statements after it (a range's marker insert), COMMIT.
+ */
+export function copyTransaction(before: string[], copyIn: string, after: string[]): string[] {
+  return ['BEGIN', ...before, copyIn, ...after, 'COMMIT'];
+}
+
+function around(step: CopyDataStep): { before: string[]; after: string[] } {
+  const at = step.sql.indexOf(step.copyIn);
+  if (at < 1) return { before: step.sql.slice(1, -2), after: [] };
+  return { before: step.sql.slice(1, at), after: step.sql.slice(at + 1, -1) };
 }
 
 function toText(sql: string): string {
@@ -79,9 +113,10 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await src.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
     for (const s of COPY_SESSION_SETTINGS) await dst.query(s);
+    const { before, after } = around(step);
     await dst.query('BEGIN');
-    // Statements between BEGIN and the COPY: the TRUNCATE (or a range's DELETE).
-    for (const s of step.sql.slice(1, -2)) await dst.query(s);
+    // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
+    for (const s of before) await dst.query(s);
     let lastEmit = 0;
     let rowsSeen = 0;
     const counter = new Counter((bytes) => {
@@ -113,6 +148,8 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     if (rows !== sourceRows) {
       throw new Error(`read ${sourceRows} rows from the source but the target stored ${rows}`);
     }
+    // A range's marker commits with its rows: a rerun finds it and skips the range.
+    for (const s of after) await dst.query(s);
     await dst.query('COMMIT');
     await src.query('COMMIT');
     ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: counter.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
@@ -128,13 +165,38 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
 }
 
 /**
+ * A range whose marker is in the target was committed by an earlier attempt
+ * (killed before the journal heard of it): its rows are there, counted again.
+ */
+async function committedRange(ctx: StepContext, step: CopyDataStep): Promise<StepResult | null> {
+  if (!step.range) return null;
+  const dst = await ctx.pools.client(step.target.server, step.target.database);
+  try {
+    if (!(await isMarked(dst, rangeMarkerKey(step)))) return null;
+    const r = await dst.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${qname(step.source)} AS s WHERE ${step.range.where}`);
+    const rows = Number(r.rows[0]?.n ?? 0);
+    return { rows, detail: { sourceRows: rows, committedEarlier: true } };
+  } finally {
+    await dst.end().catch(() => undefined);
+  }
+}
+
+/**
  * One table (or one range of a large table): `COPY ... TO STDOUT` in the run's
- * exported snapshot, piped into `COPY ... FROM STDIN` of the target, after a
- * TRUNCATE in the same transaction (so FREEZE applies and a rerun starts clean).
+ * exported snapshot, piped into `COPY ... FROM STDIN` of the target, in one
+ * transaction. A whole table (and the first range) is truncated first in that
+ * transaction, so FREEZE applies and a rerun starts clean; every other range
+ * commits a marker with its rows, so a rerun skips it, and a range that did not
+ * commit left nothing behind.
  */
 export const copyData: StepHandler<'copy_data'> = {
-  render: (step) => [...COPY_SESSION_SETTINGS, ...step.sql.slice(0, -2), `${step.copyOut}  -- on the source, in the exported snapshot`, step.copyIn, 'COMMIT'],
+  render: (step) => {
+    const { before, after } = around(step);
+    return [...COPY_SESSION_SETTINGS, 'BEGIN', ...before, `${step.copyOut}  -- on the source, in the exported snapshot`, step.copyIn, ...after, 'COMMIT'];
+  },
   async run(ctx, step) {
+    const earlier = await committedRange(ctx, step);
+    if (earlier) return earlier;
     if (!step.binary) return copyOnce(ctx, step, false);
     try {
       return await copyOnce(ctx, step, true);
@@ -146,3 +208,20 @@ export const copyData: StepHandler<'copy_data'> = {
     }
   },
 };
+
+/**
+ * The rows the copy of `table` into `database` read from the source snapshot, as
+ * the journal recorded them: the sum over its ranges when it was split. Undefined
+ * when a copy of it has no result (not done, or made by another plan).
+ */
+export async function copiedSourceRows(ctx: Pick<StepContext, 'plan' | 'journal'>, database: string, table: string): Promise<number | undefined> {
+  const steps = ctx.plan.steps.filter((s): s is CopyDataStep => s.kind === 'copy_data' && s.table === table && s.target.database === database);
+  let total = 0;
+  for (const s of steps) {
+    const r = await ctx.journal.result(s.id);
+    const n = Number(r?.detail?.sourceRows ?? r?.rows ?? NaN);
+    if (Number.isNaN(n)) return undefined;
+    total += n;
+  }
+  return steps.length > 0 ? total : undefined;
+}

@@ -1,4 +1,6 @@
 import type { CreateIndexesStep } from '../plan/model.js';
+import type { QualifiedName } from '../catalog/model.js';
+import { qname } from '../pg/quote.js';
 import type { StepHandler } from './handler.js';
 import { inTransaction, runMarked } from './marker.js';
 
@@ -9,17 +11,24 @@ export const INDEX_SESSION_SETTINGS: readonly string[] = [
   'SET statement_timeout = 0',
 ];
 
+/** `VACUUM (ANALYZE)` of a table once its data and indexes are in: statistics for the planner, and the visibility map. */
+export function vacuumAnalyzeSql(table: QualifiedName): string {
+  return `VACUUM (ANALYZE) ${qname(table)}`;
+}
+
 /**
  * Post-data of one table (keys, indexes, triggers, policies), or the service's
- * foreign keys, views and sequence ownership: one transaction with the marker.
+ * foreign keys, views and sequence ownership: one transaction with the marker;
+ * then, outside it, the table's VACUUM (ANALYZE).
  */
 export const createIndexes: StepHandler<'create_indexes'> = {
-  render: (step) => [...INDEX_SESSION_SETTINGS, ...inTransaction(step.sql)],
+  render: (step) => [...INDEX_SESSION_SETTINGS, ...inTransaction(step.sql), ...(step.afterCommit ?? [])],
   async run(ctx, step: CreateIndexesStep) {
     const client = await ctx.pools.client(step.target.server, step.target.database);
     try {
       for (const s of INDEX_SESSION_SETTINGS) await client.query(s);
       const { skipped } = await runMarked(client, step.id, step.sql);
+      for (const s of step.afterCommit ?? []) await client.query(s);
       return { detail: { skipped } };
     } finally {
       await client.end();

@@ -11,11 +11,16 @@ import { grant } from './grant.js';
 import { verifyRowcounts } from './verify-rowcounts.js';
 import { repointConfig } from './repoint-config.js';
 import { scheduleRetention } from './schedule-retention.js';
-import { notYetSupported } from './online-pending.js';
+import { startReplication } from './start-replication.js';
+import { waitSync } from './wait-sync.js';
+import { catchUp } from './catch-up.js';
+import { stopReplication } from './stop-replication.js';
+import { withOnlineChecks } from '../online/online-preflight.js';
+import { withLiveRowcounts } from '../online/live-rowcounts.js';
 
 /** The exhaustive registry: a step kind without a handler does not compile. */
 export const handlers: StepHandlers = {
-  preflight,
+  preflight: withOnlineChecks(preflight),
   create_role: createRole,
   create_database: createDatabase,
   create_schema: createSchema,
@@ -24,11 +29,11 @@ export const handlers: StepHandlers = {
   create_indexes: createIndexes,
   sync_sequences: syncSequences,
   grant,
-  verify_rowcounts: verifyRowcounts,
+  verify_rowcounts: withLiveRowcounts(verifyRowcounts),
   repoint_config: repointConfig,
   schedule_retention: scheduleRetention,
-  start_replication: notYetSupported('start_replication'),
-  wait_sync: notYetSupported('wait_sync'),
-  catch_up: notYetSupported('catch_up'),
-  stop_replication: notYetSupported('stop_replication'),
+  start_replication: startReplication,
+  wait_sync: waitSync,
+  catch_up: catchUp,
+  stop_replication: stopReplication,
 };

@@ -2,7 +2,7 @@ import type { VerifyRowcountsStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
-import { copyStepId } from './ids.js';
+import { copiedSourceRows } from './copy-data.js';
 
 export function verifyRowcountsSql(tables: string[]): string[] {
   return tables.map((t) => `SELECT count(*) FROM ONLY ${qname(parseKey(t))}  -- equals the rows read from the snapshot`);
@@ -20,8 +20,7 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
     const counts: Record<string, number> = {};
     try {
       for (const table of step.tables) {
-        const copied = await ctx.journal.result(copyStepId(step.target.database, table));
-        const expected = Number(copied?.detail?.sourceRows ?? copied?.rows ?? NaN);
+        const expected = (await copiedSourceRows(ctx, step.target.database, table)) ?? NaN;
         const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${qname(parseKey(table))}`);
         const actual = Number(r.rows[0]?.n ?? -1);
         counts[table] = actual;

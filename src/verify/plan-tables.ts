@@ -1,5 +1,6 @@
 import type { QualifiedName } from '../catalog/model.js';
 import type { Plan, StepKind, StepOf, TargetRef } from '../plan/model.js';
+import { replicatedTables } from '../online/replicated-tables.js';
 
 /** One leaf table as it was copied: where it came from, where it went, and the source columns compared. */
 export interface CopiedTable {
@@ -32,6 +33,11 @@ export function copiedTables(plan: Plan): CopiedTable[] {
       target: step.target,
       columns: step.columns,
     });
+  }
+  // Online plans: the subscriptions fill the tables.
+  for (const t of replicatedTables(plan)) {
+    const id = `${t.target.server}\u0000${t.target.database}\u0000${t.table}`;
+    if (!seen.has(id)) seen.set(id, t);
   }
   return [...seen.values()];
 }

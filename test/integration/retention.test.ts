@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { query, servers, withDatabase } from '../harness/servers.js';
 import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import { runCli } from './helpers/cli.js';
 
 const fixtures: SplitFixture[] = [];
 let template = '';
@@ -54,8 +55,10 @@ describe('retention', () => {
     expect(db!.comment).toContain(`expires ${rows[0]!.expires}`);
     expect(db!.readonly).toEqual(['default_transaction_read_only=on']);
 
-    // Not expired yet: nothing to drop, with or without --yes.
-    const early = await fx.cli('retention', 'prune', '--yes', '--json', '--now', new Date(expires - DAY).toISOString());
+    // Not expired yet: nothing to drop. A scheduler needs no service password for this.
+    const noPasswords: NodeJS.ProcessEnv = { ...fx.env };
+    for (const s of fx.services) delete noPasswords[s.passwordVar];
+    const early = await runCli(['retention', 'prune', '-m', fx.manifestFile, '--yes', '--json', '--now', new Date(expires - DAY).toISOString()], noPasswords);
     expect(early.code, early.stderr).toBe(0);
     expect((JSON.parse(early.stdout) as PruneJson).backups).toMatchObject([{ database: fx.sourceDb, action: 'kept' }]);
     expect(await exists(fx, fx.sourceDb)).toBe(true);

@@ -67,16 +67,23 @@ async function databasesOf(fx: SplitFixture): Promise<string[]> {
 
 describe('rollback', () => {
   it('before repoint_config: drops what the split created and leaves the source server exactly as before apply', async () => {
-    const fx = await splitFixture({ template });
+    const fx = await splitFixture({ template, billing: servers().second });
     fixtures.push(fx);
+    const billing = fx.service('billing');
+    const onSecond = async () => ({
+      databases: await query(servers().second, `SELECT datname FROM pg_database WHERE datname = $1`, [billing.database]),
+      roles: await query(servers().second, `SELECT rolname FROM pg_roles WHERE rolname = $1`, [billing.role]),
+    });
     const before = await sourceCatalog(fx);
+    expect(await onSecond()).toEqual({ databases: [], roles: [] });
 
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr).toBe(0);
     const during = await sourceCatalog(fx);
     expect(during.databases).not.toEqual(before.databases);
     expect(during.triggers).not.toEqual(before.triggers);
-    expect((await databasesOf(fx)).length).toBe(fx.services.length + 2);
+    expect((await databasesOf(fx)).length).toBe(fx.services.length + 1);
+    expect(await onSecond()).toEqual({ databases: [{ datname: billing.database }], roles: [{ rolname: billing.role }] });
 
     const refused = await fx.cli('rollback');
     expect(refused.code).toBe(2);
@@ -93,11 +100,13 @@ describe('rollback', () => {
     expect(report.state).toBe('rolled-back');
     expect(report.dropped.databases.map((d) => d.name).sort()).toEqual(fx.services.map((s) => s.database).sort());
     expect(report.dropped.roles.map((d) => d.name).sort()).toEqual(fx.services.map((s) => s.role).sort());
+    expect(report.dropped.databases).toContainEqual({ server: 'billing-pg', name: billing.database, outcome: 'dropped' });
     expect(report.restored.configFiles).toEqual([]);
     expect(report.restored.readOnlyLifted).toBe(true);
     expect(report.restored.fenceRemovedFrom).toBeGreaterThan(10);
 
     expect(await sourceCatalog(fx)).toEqual(before);
+    expect(await onSecond()).toEqual({ databases: [], roles: [] });
     // Writable again, without asking for a read-write transaction.
     await query(fx.sourceUrl, `UPDATE users SET username = username WHERE id = (SELECT min(id) FROM users)`);
 
@@ -109,7 +118,8 @@ describe('rollback', () => {
     const reapplied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(reapplied.code, reapplied.stderr).toBe(0);
     expect(reapplied.stdout).toMatch(/steps run, 0 already done/);
-    expect((await databasesOf(fx)).length).toBe(fx.services.length + 2);
+    expect((await databasesOf(fx)).length).toBe(fx.services.length + 1);
+    expect((await onSecond()).databases).toHaveLength(1);
   });
 
   it('after repoint_config: refuses while a target table changed, then restores every config file byte for byte', async () => {

@@ -129,10 +129,17 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
       now: opts.now ? () => opts.now! : () => new Date(),
       snapshot: () => snapshot.id(),
       lock,
+      // Online plans: the cutover steps are run by `cutover`.
+      only: (s) => (s.phase ?? 'apply') === 'apply',
     });
     progress.close?.();
     out.say(out.c.green(`\nSplit ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
-    out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
+    if (plan.mode === 'online') {
+      out.say('Replication is running: the new databases follow every write to the source.');
+      out.say(`Next, when ready to switch: cloudphone-split cutover -m ${manifestFile}`);
+    } else {
+      out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
+    }
     return 0;
   } finally {
     progress.close?.();

@@ -8,7 +8,7 @@ import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
 import { BadInputError, ExitCode } from '../../errors.js';
-import { backupView, relativeTime, type BackupView } from '../../retention/list-backups.js';
+import { backupView, relativeTime, type BackupView } from '../../retention/backup-view.js';
 import { pruneBackups, type PruneReport } from '../../retention/prune-backups.js';
 
 export interface RetentionListOptions extends CommonOptions {

@@ -24,6 +24,7 @@ export function renderPreview(p: RollbackPreview, out: Output): void {
   if (p.fenceTables > 0) lines.push(`  remove the fence from ${p.fenceTables} tables of ${p.source}`);
   if (p.restarts.length > 0) lines.push(`  run again: ${p.restarts.map((r) => r.command).join('; ')}`);
   if (p.databases.length > 0) lines.push(`  DROP ${p.databases.length} databases: ${list(p.databases)}`);
+  if (p.adopted.length > 0) lines.push(`  keep ${list(p.adopted)} (they existed before the split), dropping what the split's roles own in them`);
   if (p.roles.length > 0) lines.push(`  drop ${p.roles.length} roles: ${list(p.roles)}`);
   out.warn(lines.join('\n'));
 }

@@ -35,7 +35,7 @@ export async function maintenanceClient(serverUrl: string, avoid: readonly strin
       if (code !== '3D000' && code !== '42501') break;
     }
   }
-  throw connectError(last, serverUrl, 'target');
+  throw connectError(last, serverUrl, 'PostgreSQL');
 }
 
 /** A session in `database` on the server of `serverUrl`, read-write whatever the database's default. */

@@ -1,0 +1,217 @@
+import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import type { Io } from '../main.js';
+import type { Output } from '../output.js';
+import { loadSplit } from '../../plan/make.js';
+import type { Plan } from '../../plan/model.js';
+import { planServers } from './apply.js';
+import { handlers } from '../../steps/index.js';
+import { Pools } from '../../pg/pools.js';
+import { Journal } from '../../engine/journal.js';
+import { controlUrlFor } from '../../engine/journal-db.js';
+import { SplitLock } from '../../engine/lock.js';
+import { runPlan, type StepOutcome } from '../../engine/executor.js';
+import { chooseProgress, formatBytes, formatDuration } from '../views/progress.js';
+import { BadInputError, PlanBlockedError } from '../../errors.js';
+import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
+import { DowntimeClock } from '../../online/downtime-clock.js';
+import { parseByteSize } from '../../online/byte-size.js';
+
+/** The lag gate's default: replication may be this far behind when the fence goes up. */
+export const DEFAULT_MAX_LAG = 16 * 1024 * 1024;
+
+export interface CutoverOptions extends CommonOptions {
+  /** Bytes of WAL a subscription may be behind before the fence (default DEFAULT_MAX_LAG). */
+  maxLag?: number;
+  jobs?: number;
+  /** Set by tests: the clock used for retention. */
+  now?: Date;
+}
+
+/**
+ * What a cutover did. `writeDowntimeMs` runs from the fence to the end of the last
+ * stop_replication (null when the fence was up before this run: see `fencedAt`).
+ * `--json` prints it as is.
+ */
+export interface CutoverResult {
+  name: string;
+  alreadyDone: boolean;
+  writeDowntimeMs: number | null;
+  /** When the fence went up (ISO 8601), if known. */
+  fencedAt: string | null;
+  cutoverMs: number;
+  lagBefore: ReplicationLag[];
+  steps: StepOutcome[];
+}
+
+const isCutover = (s: Plan['steps'][number]) => s.phase === 'cutover';
+
+/** Refuses when a subscription is missing, still copying, or further behind than `maxLag` (nothing changed yet). */
+function lagGate(lag: ReplicationLag[], maxLag: number): void {
+  const problems: string[] = [];
+  for (const l of lag) {
+    if (!l.exists) problems.push(`${l.database}: its replication slot ${l.slot} does not exist on the source`);
+    else if (l.syncing !== null && l.syncing > 0) problems.push(`${l.database}: ${l.syncing} tables are still in their initial copy`);
+    else if (l.lagBytes !== null && l.lagBytes > maxLag) problems.push(`${l.database}: ${formatBytes(l.lagBytes)} behind (at most ${formatBytes(maxLag)} allowed)`);
+  }
+  if (problems.length > 0) {
+    throw new PlanBlockedError(
+      `not cutting over: replication is not ready:\n  ${problems.join('\n  ')}`,
+      'nothing was changed; wait and run cutover again (or allow more with --max-lag); `cloudphone-split status` shows the lag',
+    );
+  }
+}
+
+/** When the fence of an earlier run went up, from the journal. */
+async function fencedAtFromJournal(journal: Journal, plan: Plan): Promise<number | null> {
+  const fence = plan.steps.find((s) => s.kind === 'fence_source' && isCutover(s));
+  if (!fence) return null;
+  const status = await journal.status(plan.name);
+  for (const run of status.runs) {
+    const s = run.steps.find((x) => x.id === fence.id && x.state === 'done');
+    if (s?.startedAt) return Date.parse(s.startedAt);
+  }
+  return null;
+}
+
+/**
+ * `cutover`: runs the cutover phase of the split's last applied online plan (from the
+ * journal) with the same executor and journal as apply: fence, catch up, sequences,
+ * row counts against the fenced source, stop replication, repoint config, retention.
+ * Before the fence it checks every subscription's lag against `maxLag`.
+ */
+export async function cutoverCommand(opts: CutoverOptions, out: Output, env: NodeJS.ProcessEnv): Promise<CutoverResult> {
+  const t0 = Date.now();
+  const split = await loadSplit(opts.manifest, env, { source: true });
+  for (const s of split.secrets) out.secrets.add(s);
+  const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
+  const journal = await Journal.open(controlUrl);
+  try {
+    const name = split.manifest.name;
+    const plan = await journal.lastPlan(name);
+    if (!plan) throw new BadInputError(`split ${name} has not been applied yet: nothing to cut over`, 'run `cloudphone-split apply` first: in online mode it starts replication');
+    if (plan.mode !== 'online' || !plan.steps.some(isCutover)) {
+      throw new BadInputError(`split ${name} was applied in ${plan.mode} mode: there is no cutover to run`, 'cutover is for manifests with mode: online');
+    }
+    const done = await journal.doneSteps(name);
+    const applySteps = plan.steps.filter((s) => !isCutover(s));
+    const left = applySteps.filter((s) => !done.has(s.id));
+    if (left.length > 0) {
+      throw new BadInputError(
+        `apply has not finished: ${left.length} of ${applySteps.length} steps are left (first: ${left[0]!.id})`,
+        'rerun `cloudphone-split apply` to finish it; cutover starts once replication runs',
+      );
+    }
+    const cut = plan.steps.filter(isCutover);
+    if (cut.every((s) => done.has(s.id))) {
+      return { name, alreadyDone: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
+    }
+    const { servers, secrets } = planServers(plan, env, split.file);
+    for (const s of secrets) out.secrets.add(s);
+    const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
+    const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+    const pools = new Pools(servers, jobs * 2 + 2);
+    const abort = new AbortController();
+    const onSigint = () => {
+      out.warn('\nInterrupted: finishing the running steps, then stopping (rerun cutover to resume; the source stays fenced).');
+      abort.abort();
+    };
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
+    // Under --json stdout carries only the result document; progress lines go to stderr.
+    const view = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.json ? out.stderr : out.stdout });
+    try {
+      const fence = cut.find((s) => s.kind === 'fence_source');
+      const lagBefore = await replicationLag(pools, plan);
+      if (!fence || !done.has(fence.id)) lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
+      const clock = new DowntimeClock(plan, view);
+      const summary = await runPlan({
+        plan,
+        handlers,
+        pools,
+        journal,
+        jobs,
+        env,
+        baseDir: dirname(split.file),
+        progress: clock,
+        signal: abort.signal,
+        now: opts.now ? () => opts.now! : () => new Date(),
+        snapshot: () => Promise.reject(new Error('a cutover step asked for a copy snapshot')),
+        lock,
+        only: isCutover,
+      });
+      view.close();
+      const fencedAt = clock.fenceAt ?? (await fencedAtFromJournal(journal, plan));
+      const writeDowntimeMs = fencedAt !== null && fencedAt !== undefined && clock.stoppedAt !== undefined ? Math.max(0, clock.stoppedAt - fencedAt) : null;
+      return {
+        name,
+        alreadyDone: false,
+        writeDowntimeMs,
+        fencedAt: fencedAt ? new Date(fencedAt).toISOString() : null,
+        cutoverMs: Date.now() - t0,
+        lagBefore,
+        steps: summary.steps,
+      };
+    } finally {
+      view.close();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+      await pools.end();
+      await lock.release().catch(() => undefined);
+    }
+  } finally {
+    await journal.close().catch(() => undefined);
+  }
+}
+
+export function renderCutover(r: CutoverResult, out: Output, manifestFile: string): void {
+  if (r.alreadyDone) {
+    out.say(`Split ${r.name} was already cut over: nothing to do.`);
+    return;
+  }
+  const lag = r.lagBefore.map((l) => `${l.database} ${l.lagBytes === null ? '?' : formatBytes(l.lagBytes)}`).join(', ');
+  if (lag) out.say(`Replication lag before the fence: ${lag}`);
+  out.say(out.c.green(`\nSplit ${r.name} cut over in ${formatDuration(r.cutoverMs)}.`));
+  if (r.writeDowntimeMs !== null) {
+    out.say(`Write downtime: ${(r.writeDowntimeMs / 1000).toFixed(2)} s (from the fence on the source to the end of replication).`);
+  } else if (r.fencedAt) {
+    out.say(`The source has been fenced since ${r.fencedAt} (an earlier cutover run).`);
+  }
+  out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
+}
+
+export function registerCutover(program: Command, io: Io): void {
+  withCommon(
+    program
+      .command('cutover')
+      .summary('online mode: fence, catch up, verify, switch config, stop replication')
+      .description(
+        'Runs the cutover steps of the last applied online plan (from the journal): checks that every subscription is\n' +
+          'within --max-lag, fences the source tables, waits until every subscription has applied the writes made before the\n' +
+          'fence, fills denormalized columns, sets the sequences, compares row counts with the fenced source, drops the\n' +
+          'subscriptions, slots and publications, repoints the config and schedules the retention of the old database.\n' +
+          'Prints the write downtime (fence to end of replication). Resumable like apply: rerun it after a failure.',
+      )
+      .addOption(
+        new Option('--max-lag <bytes>', 'refuse to fence while a subscription is further behind (e.g. 16MB, 512kB)').argParser((v) => {
+          const n = parseByteSize(v);
+          if (n === null) throw new BadInputError(`--max-lag takes a size in bytes (e.g. 16MB), not ${v}`);
+          return n;
+        }),
+      )
+      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
+        return n;
+      }))
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --max-lag 1MB --json'),
+  ).action(async (opts: CutoverOptions) => {
+    const out = outputFor(opts, io);
+    const result = await cutoverCommand(opts, out, io.env);
+    if (out.json) out.data(result);
+    else renderCutover(result, out, opts.manifest);
+    io.exit(0);
+  });
+}

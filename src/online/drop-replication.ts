@@ -1,0 +1,110 @@
+import type pg from 'pg';
+import type { Plan, StartReplicationStep, TargetRef } from '../plan/model.js';
+import type { Pools } from '../pg/pools.js';
+import { ident } from '../pg/quote.js';
+import { dropSubscriptionSql } from './replication-sql.js';
+import { pause } from './pause.js';
+
+/** The replication objects of one service database (as start_replication names them). */
+export interface ReplicationObjects {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+}
+
+/** What a teardown removed, as `kind name` strings (`subscription x`, `slot y`...). */
+export interface DropReport {
+  dropped: string[];
+}
+
+/** How long a slot may stay active after its subscription is gone before its WAL sender is terminated. */
+const INACTIVE_WAIT_MS = 10_000;
+
+async function waitInactive(src: pg.ClientBase, slots: string[]): Promise<void> {
+  if (slots.length === 0) return;
+  const active = async () =>
+    (await src.query<{ pid: number | null }>(`SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = ANY ($1::text[]) AND active`, [slots])).rows;
+  const until = Date.now() + INACTIVE_WAIT_MS;
+  while ((await active()).length > 0 && Date.now() < until) await pause(50);
+  const left = await active();
+  if (left.length === 0) return;
+  for (const { pid } of left) if (pid !== null) await src.query(`SELECT pg_terminate_backend($1)`, [pid]);
+  const again = Date.now() + INACTIVE_WAIT_MS;
+  while ((await active()).length > 0 && Date.now() < again) await pause(50);
+}
+
+async function dropSubscription(pools: Pools, o: ReplicationObjects, report: DropReport): Promise<number | null> {
+  let dst: pg.Client;
+  try {
+    dst = await pools.client(o.target.server, o.target.database);
+  } catch (err) {
+    // No target database: no subscription either.
+    if ((err as { code?: string }).code === '3D000') return null;
+    throw err;
+  }
+  try {
+    const r = await dst.query<{ oid: number }>(
+      `SELECT oid::int AS oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [o.subscription],
+    );
+    const oid = r.rows[0]?.oid ?? null;
+    if (oid === null) return null;
+    for (const s of dropSubscriptionSql(o.subscription)) await dst.query(s);
+    report.dropped.push(`subscription ${o.subscription}`);
+    return oid;
+  } finally {
+    await dst.end();
+  }
+}
+
+/**
+ * Tears down one service's replication cleanly, in the order that never needs the
+ * source from the target's side: on the target the subscription is disabled, detached
+ * from its slot and dropped; on the source, once no WAL sender uses them, the slot,
+ * the table-sync slots the subscription left (`pg_<oid>_sync_...`) and the publication
+ * are dropped. Each object is dropped only if it exists: safe to run again.
+ */
+export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const oid = await dropSubscription(pools, o, report);
+  const src = await pools.client('source');
+  try {
+    // The source may already be a read-only backup (schedule_retention).
+    await src.query('SET default_transaction_read_only = off');
+    const pattern = oid === null ? null : `pg\\_${oid}\\_sync\\_%`;
+    const slots = (
+      await src.query<{ slot: string }>(
+        `SELECT slot_name::text AS slot FROM pg_replication_slots WHERE slot_name = $1 OR ($2::text IS NOT NULL AND slot_name LIKE $2::text)`,
+        [o.slot, pattern],
+      )
+    ).rows.map((r) => r.slot);
+    await waitInactive(src, slots);
+    for (const slot of slots) {
+      await src.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+      report.dropped.push(`slot ${slot}`);
+    }
+    const pub = await src.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [o.publication]);
+    if (pub.rowCount) {
+      await src.query(`DROP PUBLICATION IF EXISTS ${ident(o.publication)}`);
+      report.dropped.push(`publication ${o.publication}`);
+    }
+  } finally {
+    await src.end();
+  }
+  return report;
+}
+
+/**
+ * Drops every subscription, slot and publication the plan's start_replication steps
+ * create (those that exist), service by service. For `rollback` of an online split and
+ * for anyone cleaning up after one: nothing else is touched.
+ */
+export async function dropReplication(pools: Pools, plan: Plan): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  for (const s of plan.steps.filter((x): x is StartReplicationStep => x.kind === 'start_replication')) {
+    const r = await dropReplicationOf(pools, s);
+    report.dropped.push(...r.dropped);
+  }
+  return report;
+}

@@ -1,0 +1,95 @@
+import { pipeline } from 'node:stream/promises';
+import copyStreams from 'pg-copy-streams';
+import type pg from 'pg';
+import type { CatchUpStep, DenormalizeFill } from '../plan/model.js';
+import type { StepContext, StepHandler } from './handler.js';
+import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS, fillSql } from '../online/fill-sql.js';
+import { pause } from '../online/pause.js';
+
+interface SlotPosition {
+  slot: string;
+  active: boolean;
+  confirmed: string | null;
+  reached: boolean;
+}
+
+async function positions(src: pg.Pool, slots: string[], lsn: string): Promise<SlotPosition[]> {
+  const r = await src.query<SlotPosition>(
+    `SELECT slot_name::text AS slot, active, confirmed_flush_lsn::text AS confirmed,
+            coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) AS reached
+       FROM pg_replication_slots WHERE slot_name = ANY ($2::text[])`,
+    [lsn, slots],
+  );
+  return r.rows;
+}
+
+/** Waits until every slot has confirmed `lsn`: every change made before it is applied and flushed on its target. */
+async function waitForSlots(ctx: StepContext, step: CatchUpStep, lsn: string): Promise<void> {
+  const src = ctx.pools.pool('source');
+  const until = Date.now() + CATCH_UP_TIMEOUT_MS;
+  for (;;) {
+    const found = await positions(src, step.slots, lsn);
+    const missing = step.slots.filter((s) => !found.some((f) => f.slot === s));
+    if (missing.length > 0) {
+      throw new Error(`replication slot(s) ${missing.join(', ')} are missing on the source: their subscriptions cannot catch up; run \`cloudphone-split rollback\` and apply again`);
+    }
+    const behind = found.filter((f) => !f.reached);
+    if (behind.length === 0) return;
+    if (ctx.signal.aborted) throw new Error('interrupted while waiting for replication to catch up');
+    if (Date.now() > until) {
+      const list = behind.map((b) => `${b.slot} at ${b.confirmed ?? 'none'}${b.active ? '' : ' (no subscription connected)'}`).join(', ');
+      throw new Error(
+        `replication did not reach the fence position ${lsn} within ${CATCH_UP_TIMEOUT_MS / 1000} s: ${list}; ` +
+          'check the subscriptions in the target servers\' logs, then rerun cutover (the source stays fenced)',
+      );
+    }
+    await pause(CATCH_UP_POLL_MS, ctx.signal);
+  }
+}
+
+/** Fills one denormalized column from the fenced source; returns the rows changed. */
+async function fill(ctx: StepContext, f: DenormalizeFill): Promise<number> {
+  const sql = fillSql(f);
+  const src = await ctx.pools.client('source');
+  let dst: pg.Client | undefined;
+  try {
+    dst = await ctx.pools.client(f.target.server, f.target.database);
+    await dst.query('BEGIN');
+    for (const s of sql.before) await dst.query(s);
+    await pipeline(src.query(copyStreams.to(sql.copyOut)), dst.query(copyStreams.from(sql.copyIn)));
+    let changed = 0;
+    for (const s of sql.after) changed += (await dst.query(s)).rowCount ?? 0;
+    await dst.query('COMMIT');
+    return changed;
+  } catch (err) {
+    await dst?.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await dst?.end().catch(() => undefined);
+    await src.end().catch(() => undefined);
+  }
+}
+
+/**
+ * `catch_up` (cutover, after the fence): reads the source's WAL position once (a
+ * position read again would move with the subscribers' own writes when they share the
+ * server), waits until every slot has confirmed it, then fills the denormalized
+ * columns from the fenced source. Running it again reads a new position (the source is
+ * fenced: nothing new to wait for) and fills again to the same values.
+ */
+export const catchUp: StepHandler<'catch_up'> = {
+  render: (step) => step.sql,
+  async run(ctx, step: CatchUpStep) {
+    const t0 = Date.now();
+    const r = await ctx.pools.pool('source').query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+    const lsn = r.rows[0]!.lsn;
+    await waitForSlots(ctx, step, lsn);
+    const caughtUpMs = Date.now() - t0;
+    const filled: Record<string, number> = {};
+    for (const f of step.fills ?? []) {
+      filled[`${f.target.database}:${f.table}.${f.column}`] = await fill(ctx, f);
+    }
+    ctx.progress.emit({ type: 'log', level: 'info', message: `replication caught up with the fence position ${lsn} in ${caughtUpMs} ms` });
+    return { rows: Object.values(filled).reduce((a, b) => a + b, 0), detail: { lsn, caughtUpMs, filled } };
+  },
+};

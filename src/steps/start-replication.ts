@@ -1,0 +1,94 @@
+import type { StartReplicationStep } from '../plan/model.js';
+import type { PgClient, StepContext, StepHandler } from './handler.js';
+import { ident } from '../pg/quote.js';
+import { SETUP_TIMEOUT, createPublicationSql, createSlotSql, createSubscriptionSql, type PublishedTable } from '../online/replication-sql.js';
+
+/** The publication's tables: a root that is not among the leaves is a partitioned table. */
+export function publishedTables(step: StartReplicationStep): PublishedTable[] {
+  return step.tables.map((key) => ({ key, partitioned: step.leaves ? !step.leaves.some((l) => l.table === key) : false }));
+}
+
+function timeoutHint(err: unknown, what: string): Error {
+  const e = err as { code?: string; message?: string };
+  if (e.code === '57014') {
+    return new Error(
+      `${what} waited longer than ${SETUP_TIMEOUT}: a transaction running on the source server keeps it waiting ` +
+        '(see pg_stat_activity for old xact_start); end it, then rerun apply',
+      { cause: err },
+    );
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+async function sourceSide(ctx: StepContext, step: StartReplicationStep, created: string[]): Promise<void> {
+  const src = await ctx.pools.client('source');
+  try {
+    await src.query(`SET statement_timeout = '${SETUP_TIMEOUT}'`);
+    const pub = await src.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [step.publication]);
+    if (!pub.rowCount) {
+      await src.query(createPublicationSql(step.publication, publishedTables(step)));
+      created.push('publication');
+    }
+    // After the publication: decoding reads it as of the slot's start.
+    const slot = await src.query<{ database: string | null }>(`SELECT database FROM pg_replication_slots WHERE slot_name = $1`, [step.slot]);
+    if (!slot.rows[0]) {
+      await src.query(createSlotSql(step.slot)).catch((err: unknown) => {
+        throw timeoutHint(err, `creating the replication slot ${step.slot}`);
+      });
+      created.push('slot');
+    } else if (slot.rows[0].database !== ctx.plan.source.database) {
+      throw new Error(`a replication slot named ${step.slot} exists for database ${slot.rows[0].database ?? '(none)'}, not ${ctx.plan.source.database}: drop it or rename the split`);
+    }
+  } finally {
+    await src.end();
+  }
+}
+
+async function subscriptionOf(client: PgClient, name: string): Promise<{ enabled: boolean } | undefined> {
+  const r = await client.query<{ enabled: boolean }>(
+    `SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [name],
+  );
+  return r.rows[0];
+}
+
+/**
+ * `start_replication`: on the source, the publication of the service's tables (an
+ * explicit list; partitioned tables via their root) and its logical slot, created
+ * apart so that a target on the source's own server does not hang; on the target,
+ * the subscription using that slot, which copies every table, then streams changes.
+ * Each object is recorded in the journal before it is created (rollback drops them)
+ * and created only when missing, so the step can run again after a crash.
+ */
+export const startReplication: StepHandler<'start_replication'> = {
+  render: (step) => step.sql,
+  async run(ctx, step: StartReplicationStep) {
+    const database = ctx.plan.source.database;
+    await ctx.journal.recordCreated({ kind: 'publication', server: 'source', name: step.publication, detail: { database } });
+    await ctx.journal.recordCreated({ kind: 'slot', server: 'source', name: step.slot, detail: { database } });
+    await ctx.journal.recordCreated({
+      kind: 'subscription',
+      server: step.target.server,
+      name: step.subscription,
+      detail: { database: step.target.database, slot: step.slot, publication: step.publication },
+    });
+    const created: string[] = [];
+    await sourceSide(ctx, step, created);
+    const dst = await ctx.pools.client(step.target.server, step.target.database);
+    try {
+      await dst.query(`SET statement_timeout = '${SETUP_TIMEOUT}'`);
+      const sub = await subscriptionOf(dst, step.subscription);
+      if (!sub) {
+        await dst.query(createSubscriptionSql(step.subscription, ctx.pools.serverUrl('source'), step.publication, step.slot)).catch((err: unknown) => {
+          throw timeoutHint(err, `creating the subscription ${step.subscription}`);
+        });
+        created.push('subscription');
+      } else if (!sub.enabled) {
+        await dst.query(`ALTER SUBSCRIPTION ${ident(step.subscription)} ENABLE`);
+      }
+    } finally {
+      await dst.end();
+    }
+    return { detail: { created, tables: step.tables.length } };
+  },
+};

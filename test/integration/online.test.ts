@@ -1,0 +1,249 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { pg15, query, servers, withDatabase } from '../harness/servers.js';
+import type { Plan, StartReplicationStep } from '../../src/plan/model.js';
+import { Pools } from '../../src/pg/pools.js';
+import { dropReplication, replicationLag, replicationPrefix } from '../../src/online/index.js';
+import { Journal } from '../../src/engine/journal.js';
+import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
+import { expectSequencesPastSource } from './helpers/assert-split.js';
+
+const fixtures: SplitFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+/**
+ * A client of the source that keeps writing to moved tables (about 25 statements a
+ * second: inserts, updates, deletes, a username change behind a denormalized column)
+ * until the fence rejects a write. Every write that returned is acknowledged.
+ */
+class Writer {
+  ops = 0;
+  auditIds: string[] = [];
+  fenced: string | null = null;
+  errors: string[] = [];
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(private readonly url: string) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const c = new pg.Client({ connectionString: this.url });
+    c.on('error', () => undefined);
+    await c.connect();
+    const devices = (await c.query<{ id: string; user_id: string }>(`SELECT id::text, user_id::text FROM devices WHERE user_id IS NOT NULL ORDER BY id LIMIT 40`)).rows;
+    const orders = (await c.query<{ id: string }>(`SELECT id::text FROM orders ORDER BY id LIMIT 40`)).rows;
+    const events: string[] = [];
+    try {
+      for (let i = 0; !this.stopped; i++) {
+        const d = devices[i % devices.length]!;
+        const statements: Array<[string, unknown[]]> = [
+          [`INSERT INTO audit_logs (user_id, action, entity, entity_id) VALUES ($1, 'online.write', 'device', $2) RETURNING id::text AS id`, [d.user_id, d.id]],
+          [`UPDATE devices SET last_heartbeat_at = now(), cpu_cores = $2 WHERE id = $1`, [d.id, 1 + (i % 8)]],
+          [`UPDATE users SET username = $2 WHERE id = $1`, [d.user_id, `writer_${i}_${d.user_id}`]],
+          [`INSERT INTO device_events (device_id, event_type, payload, occurred_at) VALUES ($1, 'heartbeat', '{}', '2025-02-10T00:00:00Z'::timestamptz + $2 * interval '1 s') RETURNING id::text AS id`, [d.id, i]],
+          [`DELETE FROM device_events WHERE id = $1`, [events.shift() ?? '-1']],
+          [`UPDATE orders SET note = $2 WHERE id = $1`, [orders[i % orders.length]!.id, `note ${i}`]],
+        ];
+        const [sql, params] = statements[i % statements.length]!;
+        try {
+          const r = await c.query<{ id: string }>(sql, params);
+          this.ops++;
+          if (sql.startsWith('INSERT INTO audit_logs')) this.auditIds.push(r.rows[0]!.id);
+          if (sql.startsWith('INSERT INTO device_events')) events.push(r.rows[0]!.id);
+        } catch (err) {
+          const message = (err as Error).message;
+          if (message.includes('has moved to database')) {
+            this.fenced = message;
+            return;
+          }
+          this.errors.push(message);
+        }
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    } finally {
+      await c.end();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** Resolves once the writer has stopped by itself (at the fence). */
+  finished(): Promise<void> {
+    return this.done;
+  }
+}
+
+function leavesByDatabase(plan: Plan): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of plan.steps.filter((x): x is StartReplicationStep => x.kind === 'start_replication')) {
+    out.set(s.target.database, (s.leaves ?? []).map((l) => l.table).sort());
+  }
+  return out;
+}
+
+async function onlineFixture(opts: SplitFixtureOptions): Promise<SplitFixture> {
+  const fx = await splitFixture({ scale: 0.3, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
+  fixtures.push(fx);
+  // The append-only login log has no primary key: online mode needs a replica identity.
+  await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+  return fx;
+}
+
+/** Nothing of the split's replication is left: no slot (table-sync ones included), subscription or publication. */
+async function expectNoReplicationLeft(fx: SplitFixture): Promise<void> {
+  const prefix = `${replicationPrefix(fx.name)}%`;
+  const slots = await query(fx.sourceServer, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2`, [prefix, fx.sourceDb]);
+  expect(slots).toEqual([]);
+  for (const server of new Set([servers().main, servers().second])) {
+    expect(await query(server, `SELECT subname FROM pg_subscription WHERE subname LIKE $1`, [prefix])).toEqual([]);
+  }
+  expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
+}
+
+/** Every target table equals the source (counts and checksums on the source's columns), and holds the writer's rows. */
+async function expectSameAsSource(fx: SplitFixture, plan: Plan, writer: Writer): Promise<void> {
+  const leaves = leavesByDatabase(plan);
+  for (const c of await compareWithSource(fx)) {
+    expect(c.tables, `tables of ${c.database}`).toEqual(leaves.get(c.database) ?? []);
+    expect(c.target, `rows and checksums of ${c.database}`).toEqual(c.source);
+  }
+  const [found] = await query<{ n: number }>(fx.service('user').url, `SELECT count(*)::int AS n FROM audit_logs WHERE id = ANY ($1::bigint[])`, [writer.auditIds]);
+  expect(found!.n).toBe(writer.auditIds.length);
+  // The denormalized column carries the username as it was at the fence.
+  const users = new Map((await query<{ id: string; username: string }>(fx.sourceUrl, `SELECT id::text, username FROM users`)).map((u) => [u.id, u.username]));
+  const devices = await query<{ user_id: string | null; user_name: string | null }>(fx.service('device').url, `SELECT user_id::text, user_name FROM devices`);
+  expect(devices.length).toBeGreaterThan(0);
+  for (const d of devices) expect(d.user_name).toBe(d.user_id === null ? null : (users.get(d.user_id) ?? null));
+}
+
+describe('online mode: split with logical replication while a client writes', () => {
+  it('on one server: plan checks replica identity, apply replicates, cutover fences, catches up and tears down', async () => {
+    const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+    fixtures.push(fx);
+    const refused = await fx.cli('plan', '-o', fx.planFile);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toMatch(/public\.user_login_history has no primary key[^\n]*REPLICA IDENTITY FULL/);
+    await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+
+    const plan = await fx.plan();
+    expect(plan.mode).toBe('online');
+    expect(plan.errors).toEqual([]);
+    expect(plan.steps.some((s) => s.kind === 'copy_data')).toBe(false);
+    expect(plan.steps.filter((s) => s.kind === 'start_replication')).toHaveLength(5);
+    expect(plan.steps.filter((s) => s.phase === 'cutover').map((s) => s.kind)).toContain('catch_up');
+    expect(plan.warnings.join('\n')).toMatch(/devices\.user_name[^\n]*catch_up/);
+
+    const writer = new Writer(fx.sourceUrl);
+    writer.start();
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    expect(applied.stdout).toContain('cloudphone-split cutover');
+    const pools = new Pools({ source: fx.sourceUrl }, 2);
+    try {
+      const lag = await replicationLag(pools, plan);
+      expect(lag.map((l) => [l.exists, l.syncing])).toEqual(lag.map(() => [true, 0]));
+    } finally {
+      await pools.end();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(writer.ops).toBeGreaterThan(20);
+
+    const cut = await fx.cli('cutover', '--json');
+    expect(cut.code, cut.stderr).toBe(0);
+    const result = JSON.parse(cut.stdout) as { writeDowntimeMs: number; steps: Array<{ kind: string }> };
+    expect(result.steps.map((s) => s.kind)).toContain('stop_replication');
+    expect(result.writeDowntimeMs).toBeGreaterThan(0);
+    expect(result.writeDowntimeMs).toBeLessThan(5000);
+    await writer.finished();
+    expect(writer.errors).toEqual([]);
+    expect(writer.fenced).toMatch(/audit_logs|devices|users|device_events|orders/);
+
+    await expectNoReplicationLeft(fx);
+    await expectSameAsSource(fx, plan, writer);
+    await expectSequencesPastSource(fx);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const again = await fx.cli('cutover');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already cut over');
+  });
+
+  it('onto two servers: billing-service subscribes from the second server', async () => {
+    const fx = await onlineFixture({ billing: servers().second });
+    const plan = await fx.plan();
+    const billing = plan.steps.find((s): s is StartReplicationStep => s.kind === 'start_replication' && s.target.server === 'billing-pg');
+    expect(billing?.sameServer).toBe(false);
+    const writer = new Writer(fx.sourceUrl);
+    writer.start();
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    // A paused subscription falls behind: the lag gate refuses to fence (exit 1) and changes nothing.
+    const billingUrl = fx.service('billing').url;
+    await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" DISABLE`);
+    await new Promise((r) => setTimeout(r, 500));
+    const early = await fx.cli('cutover', '--max-lag', '1');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/not cutting over[^]*behind/);
+    expect(writer.fenced).toBeNull();
+    await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" ENABLE`);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const cut = await fx.cli('cutover');
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stdout).toMatch(/Write downtime: \d+\.\d\d s/);
+    await writer.finished();
+    expect(writer.errors).toEqual([]);
+    expect(writer.fenced).not.toBeNull();
+
+    await expectNoReplicationLeft(fx);
+    await expectSameAsSource(fx, plan, writer);
+    const onSecond = await sequenceValues(withDatabase(servers().second, fx.service('billing').database));
+    expect(Object.keys(onSecond).length).toBeGreaterThan(0);
+    await expectSequencesPastSource(fx);
+  });
+
+  it('from PostgreSQL 15 to 18: changes stream across versions, and dropReplication (what rollback calls) removes every object', async () => {
+    const fx = await onlineFixture({ source: pg15(), targets: servers().main });
+    const plan = await fx.plan();
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    // Nothing wrote meanwhile: once every table is ready, the targets equal the source.
+    for (const c of await compareWithSource(fx)) expect(c.target, c.database).toEqual(c.source);
+    const [row] = await query<{ id: string }>(fx.sourceUrl, `INSERT INTO nodes (hostname, region, capacity) VALUES ('pg15-stream', 'eu', 4) RETURNING id::text AS id`);
+    const deviceUrl = fx.service('device').url;
+    let seen = 0;
+    for (let i = 0; i < 100 && seen === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (await query(deviceUrl, `SELECT 1 FROM nodes WHERE id = $1 AND hostname = 'pg15-stream'`, [row!.id])).length;
+    }
+    expect(seen).toBe(1);
+
+    const journal = await Journal.open(fx.controlUrl);
+    try {
+      const kinds = (await journal.created(fx.name)).filter((o) => ['publication', 'subscription', 'slot'].includes(o.kind));
+      expect(kinds).toHaveLength(3 * 5);
+    } finally {
+      await journal.close();
+    }
+    const pools = new Pools({ source: fx.sourceUrl, target: servers().main }, 2);
+    try {
+      const report = await dropReplication(pools, plan);
+      expect(report.dropped.filter((d) => d.startsWith('subscription '))).toHaveLength(5);
+      expect(report.dropped.filter((d) => d.startsWith('publication '))).toHaveLength(5);
+      expect((await dropReplication(pools, plan)).dropped).toEqual([]);
+    } finally {
+      await pools.end();
+    }
+    await expectNoReplicationLeft(fx);
+  });
+});
