@@ -1,14 +1,15 @@
 import type { Table } from '../catalog/model.js';
-import { tableKey } from '../catalog/model.js';
+import { parseKey, tableKey } from '../catalog/model.js';
 import { qname } from '../pg/quote.js';
 import type { CatchUpStep, DenormalizeFill, Plan, Step, StepKind, StepOf, TargetRef } from './model.js';
 import type { PlanInput } from './input.js';
 import { withPartitions } from './foreign-keys.js';
 import { stepId } from '../steps/ids.js';
 import { markerInsert } from '../steps/marker.js';
+import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { replicationNames, startReplicationSql, stopReplicationSql, waitSyncSql } from '../online/replication-sql.js';
 import { hasReplicaIdentity, splitPostData } from '../online/identity-keys.js';
-import { catchUpSql, liveRowcountsSql } from '../online/fill-sql.js';
+import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
 
 /** Problems that make a table impossible to replicate: plan errors in online mode. */
@@ -145,6 +146,7 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
         sql: [...sql, markerInsert(id)],
         dependsOn: [waitId],
         target,
+        afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });
     }
     steps.push({ ...fkStep, dependsOn: [schemaId, waitId, ...restIds] }, { ...grantStep, dependsOn: [fkStep.id] });

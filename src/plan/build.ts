@@ -15,6 +15,7 @@ import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
+import { separateIndexBuilds } from './index-steps.js';
 import { syncSequenceSql } from '../steps/sync-sequences.js';
 import { grantSql } from '../steps/grant.js';
 import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
@@ -242,15 +243,32 @@ export function buildPlan(input: PlanInput): Plan {
       const sql = family.flatMap((k) => post.perTable[k] ?? []);
       if (sql.length === 0) continue;
       const id = stepId('create_indexes', w.target.database, root);
+      const copied = family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []);
+      // A large table's indexes are built one per step, so that several are built at once.
+      const apart = tables.get(root)!.bytes > policy.indexStepsLargerThan ? separateIndexBuilds(tables.get(root)!, sql) : { builds: [], rest: sql };
+      const builds = apart.builds.length > 1 ? apart.builds : [];
+      const buildIds = builds.map((b) => stepId('create_indexes', w.target.database, `${root}#${b.index}`));
+      builds.forEach((b, i) =>
+        steps.push({
+          id: buildIds[i]!,
+          kind: 'create_indexes',
+          service: w.input.spec.name,
+          table: root,
+          description: `build index ${b.index} of ${root}`,
+          sql: [b.sql, markerInsert(buildIds[i]!)],
+          dependsOn: copied,
+          target: w.target,
+        }),
+      );
       tableSteps.push(id);
       steps.push({
         id,
         kind: 'create_indexes',
         service: w.input.spec.name,
         table: root,
-        description: `build keys, indexes, triggers and policies of ${root}`,
-        sql: [...sql, markerInsert(id)],
-        dependsOn: family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []),
+        description: builds.length ? `attach the keys, then triggers and policies of ${root}` : `build keys, indexes, triggers and policies of ${root}`,
+        sql: [...(builds.length ? apart.rest : sql), markerInsert(id)],
+        dependsOn: [...copied, ...buildIds],
         target: w.target,
         afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });

@@ -9,9 +9,18 @@ import { ident } from '../pg/quote.js';
 export interface SplitPolicy {
   largerThan: number;
   maxRanges: number;
+  /** A table larger than this gets one create_indexes step per index (built in parallel), then one that attaches the keys. */
+  indexStepsLargerThan: number;
 }
 
-export const DEFAULT_SPLIT: SplitPolicy = { largerThan: 256 * 2 ** 20, maxRanges: 16 };
+/**
+ * Splitting costs COPY FREEZE on every range but the first (the table is not
+ * truncated in their transactions), so the first read of those rows sets hint
+ * bits and VACUUM has to visit them: on a small machine that costs more than the
+ * parallel streams gain (docs/benchmarks.md). Hence a high default: ranges are
+ * for tables whose copy is worth resuming in pieces.
+ */
+export const DEFAULT_SPLIT: SplitPolicy = { largerThan: 8 * 2 ** 30, maxRanges: 16, indexStepsLargerThan: 64 * 2 ** 20 };
 
 /** The environment variable that sets `largerThan` (`512MB`, `1GB`, a byte count; `off` or 0 disables splitting). */
 export const SPLIT_ENV = 'CLOUDPHONE_SPLIT_TABLES_LARGER_THAN';
@@ -37,7 +46,7 @@ export function splitPolicyFromEnv(env: NodeJS.ProcessEnv): SplitPolicy {
 }
 
 /** How many ranges a table of `bytes` is copied in (1: not split). */
-export function rangeCount(bytes: number, policy: SplitPolicy): number {
+export function rangeCount(bytes: number, policy: Pick<SplitPolicy, 'largerThan' | 'maxRanges'>): number {
   if (!(bytes > policy.largerThan) || !Number.isFinite(policy.largerThan)) return 1;
   return Math.min(policy.maxRanges, Math.ceil(bytes / policy.largerThan));
 }

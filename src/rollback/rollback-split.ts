@@ -1,3 +1,5 @@
+import { Pools } from '../pg/pools.js';
+import { dropReplication } from '../online/drop-replication.js';
 import type { Journal } from '../engine/journal.js';
 import type { CreatedObject } from '../steps/handler.js';
 import { BadInputError, DifferenceError } from '../errors.js';
@@ -44,7 +46,7 @@ export interface RollbackReport {
   name: string;
   state: 'nothing-to-do' | 'cancelled' | 'rolled-back';
   preview: RollbackPreview | null;
-  dropped: { databases: Dropped[]; roles: Dropped[] };
+  dropped: { databases: Dropped[]; roles: Dropped[]; replication?: string[] };
   kept: {
     /** Databases that existed before the split (adopted): never dropped. */
     databases: Array<{ server: string; name: string; reason: string }>;
@@ -127,7 +129,6 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const report = emptyReport(split);
   const inv = await readInventory(journal, split);
   report.kept.other = inv.other.map((o) => ({ kind: o.kind, server: o.server, name: o.name }));
-  if (inv.other.length > 0) report.warnings.push(`left alone (online mode objects): ${inv.other.map((o) => `${o.kind} ${o.name}`).join(', ')}`);
   if (inv.retention?.state === 'pruned') {
     throw new BadInputError(
       `the old database ${inv.retention.database} was dropped by \`retention prune\`: split ${split} can no longer be rolled back`,
@@ -201,6 +202,18 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
 
   report.restarts = await restartServices(inv.restarts, opts.baseDir, opts.env, opts.secrets);
   const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
+  if (inv.other.length > 0) {
+    // Online mode: a database holding a subscription cannot be dropped, and a slot left
+    // on the source would pin its WAL forever. Subscriptions, slots, publications first.
+    const plan = await journal.lastPlan(split);
+    const pools = new Pools(servers, 2);
+    try {
+      if (plan) report.dropped.replication = (await dropReplication(pools, plan)).dropped;
+    } finally {
+      await pools.end();
+    }
+    for (const o of inv.other) await forget(o);
+  }
   const dbs = await dropDatabases(servers, inv.databases, forget);
   const released = await releaseAdopted(servers, inv.adopted, inv.roles, forget);
   report.kept.databases = released.done.map((r) => ({
@@ -209,7 +222,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
   }));
   const roles = await dropRoles(servers, inv.roles, forget);
-  report.dropped = { databases: dbs.done, roles: roles.done };
+  report.dropped = { ...report.dropped, databases: dbs.done, roles: roles.done };
   report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
   await journal.markRolledBack(split);
   report.state = 'rolled-back';

@@ -3,7 +3,7 @@ import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import type { CatchUpStep, DenormalizeFill } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
-import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS, fillSql } from '../online/fill-sql.js';
+import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS, fillSql } from '../online/cutover-sql.js';
 import { pause } from '../online/pause.js';
 
 interface SlotPosition {
@@ -71,7 +71,7 @@ async function fill(ctx: StepContext, f: DenormalizeFill): Promise<number> {
 }
 
 /**
- * `catch_up` (cutover, after the fence): reads the source's WAL position once (a
+ * `catch_up` (cutover, after the fence): reads the source's WAL insert position once (a
  * position read again would move with the subscribers' own writes when they share the
  * server), waits until every slot has confirmed it, then fills the denormalized
  * columns from the fenced source. Running it again reads a new position (the source is
@@ -81,7 +81,8 @@ export const catchUp: StepHandler<'catch_up'> = {
   render: (step) => step.sql,
   async run(ctx, step: CatchUpStep) {
     const t0 = Date.now();
-    const r = await ctx.pools.pool('source').query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+    // The insert position, not the write position: with synchronous_commit = off an acknowledged commit may not be written yet.
+    const r = await ctx.pools.pool('source').query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
     const lsn = r.rows[0]!.lsn;
     await waitForSlots(ctx, step, lsn);
     const caughtUpMs = Date.now() - t0;

@@ -7,14 +7,10 @@ import type { CopyDataStep } from '../plan/model.js';
 import type { StepContext, StepHandler, StepResult } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
 import { isMarked } from './marker.js';
+import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
-export const COPY_SESSION_SETTINGS: readonly string[] = [
-  'SET synchronous_commit = off',
-  'SET statement_timeout = 0',
-  'SET lock_timeout = 0',
-  `SET maintenance_work_mem = '512MB'`,
-];
+export const COPY_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
 
 /** SQLSTATEs that mean "binary COPY cannot carry this table": retry it in text. */
 const BINARY_FALLBACK_CODES = new Set(['22P03', '42883', '0A000', '22P02']);
@@ -105,14 +101,15 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
   const copyOut = binary ? step.copyOut : toText(step.copyOut);
   const copyIn = binary ? step.copyIn : toText(step.copyIn);
   const snapshot = await ctx.snapshot();
+  const sessions = sessionCache(ctx.pools);
+  const { server, database } = step.target;
   let src: pg.Client | undefined;
   let dst: pg.Client | undefined;
+  let clean = false;
   try {
-    src = await ctx.pools.client('source');
-    dst = await ctx.pools.client(step.target.server, step.target.database);
-    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await src.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
-    for (const s of COPY_SESSION_SETTINGS) await dst.query(s);
+    // Sessions of earlier steps are reused: a small table costs no connection and no snapshot import.
+    src = await sessions.source(snapshot);
+    dst = await sessions.target(server, database);
     const { before, after } = around(step);
     await dst.query('BEGIN');
     // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
@@ -151,7 +148,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     // A range's marker commits with its rows: a rerun finds it and skips the range.
     for (const s of after) await dst.query(s);
     await dst.query('COMMIT');
-    await src.query('COMMIT');
+    clean = true;
     ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: counter.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
     return { rows, bytes: counter.bytes, detail: { sourceRows, binary, snapshot } };
   } catch (err) {
@@ -159,8 +156,14 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     await dst?.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    await src?.end().catch(() => undefined);
-    await dst?.end().catch(() => undefined);
+    // Only sessions in a known state go back: the source still in its snapshot, the target outside any transaction.
+    if (clean && src && dst) {
+      sessions.releaseSource(snapshot, src);
+      sessions.releaseTarget(server, database, dst);
+    } else {
+      await src?.end().catch(() => undefined);
+      await dst?.end().catch(() => undefined);
+    }
   }
 }
 

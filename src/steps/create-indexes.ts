@@ -3,13 +3,10 @@ import type { QualifiedName } from '../catalog/model.js';
 import { qname } from '../pg/quote.js';
 import type { StepHandler } from './handler.js';
 import { inTransaction, runMarked } from './marker.js';
+import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 
 /** Target session settings for index builds (pgcopydb's): big sort memory, no waiting on WAL flush. */
-export const INDEX_SESSION_SETTINGS: readonly string[] = [
-  `SET maintenance_work_mem = '512MB'`,
-  'SET synchronous_commit = off',
-  'SET statement_timeout = 0',
-];
+export const INDEX_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
 
 /** `VACUUM (ANALYZE)` of a table once its data and indexes are in: statistics for the planner, and the visibility map. */
 export function vacuumAnalyzeSql(table: QualifiedName): string {
@@ -24,14 +21,18 @@ export function vacuumAnalyzeSql(table: QualifiedName): string {
 export const createIndexes: StepHandler<'create_indexes'> = {
   render: (step) => [...INDEX_SESSION_SETTINGS, ...inTransaction(step.sql), ...(step.afterCommit ?? [])],
   async run(ctx, step: CreateIndexesStep) {
-    const client = await ctx.pools.client(step.target.server, step.target.database);
+    const { server, database } = step.target;
+    const sessions = sessionCache(ctx.pools);
+    const client = await sessions.target(server, database);
+    let clean = false;
     try {
-      for (const s of INDEX_SESSION_SETTINGS) await client.query(s);
       const { skipped } = await runMarked(client, step.id, step.sql);
       for (const s of step.afterCommit ?? []) await client.query(s);
+      clean = true;
       return { detail: { skipped } };
     } finally {
-      await client.end();
+      if (clean) sessions.releaseTarget(server, database, client);
+      else await client.end().catch(() => undefined);
     }
   },
 };

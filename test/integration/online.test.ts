@@ -10,7 +10,10 @@ import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
 import { expectSequencesPastSource } from './helpers/assert-split.js';
 
 const fixtures: SplitFixture[] = [];
+const writers: Writer[] = [];
 afterAll(async () => {
+  // A test that failed before the fence leaves its writer running.
+  for (const w of writers) await w.stop();
   for (const fx of fixtures) await fx.cleanup();
 });
 
@@ -27,7 +30,9 @@ class Writer {
   private stopped = false;
   private done: Promise<void> = Promise.resolve();
 
-  constructor(private readonly url: string) {}
+  constructor(private readonly url: string) {
+    writers.push(this);
+  }
 
   start(): void {
     this.done = this.loop();
@@ -183,6 +188,11 @@ describe('online mode: split with logical replication while a client writes', ()
     const plan = await fx.plan();
     const billing = plan.steps.find((s): s is StartReplicationStep => s.kind === 'start_replication' && s.target.server === 'billing-pg');
     expect(billing?.sameServer).toBe(false);
+    // The plan shows the subscription's connection as the manifest writes it, never the expanded URL.
+    const dry = await fx.cli('apply', fx.planFile, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`CONNECTION '\${CLOUDPHONE_CORE_URL}' PUBLICATION "${billing!.publication}"`);
+    expect(dry.stdout).not.toContain(fx.sourceUrl);
     const writer = new Writer(fx.sourceUrl);
     writer.start();
     const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');

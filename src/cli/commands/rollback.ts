@@ -96,6 +96,7 @@ export function renderRollback(r: RollbackReport, out: Output): void {
   for (const s of r.restarts) lines.push(s.ok ? `ran: ${s.command}` : c.yellow(`restart of ${s.service} failed: ${s.command}\n${s.output}`));
   if (r.dropped.databases.length > 0) lines.push(`dropped databases: ${dropped(r.dropped.databases)}`);
   if (r.dropped.roles.length > 0) lines.push(`dropped roles: ${dropped(r.dropped.roles)}`);
+  if (r.dropped.replication?.length) lines.push(`dropped replication: ${r.dropped.replication.join(', ')}`);
   for (const k of r.kept.databases) lines.push(`kept database ${k.name}: ${k.reason}`);
   for (const w of r.warnings) lines.push(c.yellow(`warning: ${w}`));
   for (const p of r.problems) lines.push(c.red(`not dropped: ${p.name} on ${p.server}: ${p.problem}`));

@@ -7,21 +7,51 @@ import { controlUrlFor } from '../../engine/journal-db.js';
 import { BadInputError } from '../../errors.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../views/plan.js';
+import { Pools } from '../../pg/pools.js';
+import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 
-export async function statusCommand(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<SplitStatus> {
+/** The journal's status, plus the replication lag per service while an online split replicates. */
+export type StatusReport = SplitStatus & { replication?: ReplicationLag[] };
+
+export async function statusCommand(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<StatusReport> {
   const split = await loadSplit(opts.manifest, env, { source: true });
   for (const s of split.secrets) out.secrets.add(s);
   if (!split.servers.source) throw new BadInputError('source.url is not set');
   const journal = await Journal.open(controlUrlFor(split.servers.source, split.controlUrl));
   try {
-    return await journal.status(split.manifest.name);
+    const status: StatusReport = await journal.status(split.manifest.name);
+    const plan = status.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
+    if (plan?.mode === 'online') {
+      const pools = new Pools(split.servers, 2);
+      try {
+        status.replication = await replicationLag(pools, plan);
+      } catch (err) {
+        out.warn(`replication lag unavailable: ${(err as Error).message}`);
+      } finally {
+        await pools.end();
+      }
+    }
+    return status;
   } finally {
     await journal.close();
   }
 }
 
-export function renderStatus(status: SplitStatus, out: Output): void {
+function renderLag(lags: ReplicationLag[], out: Output): string[] {
   const { c } = out;
+  const lines = [c.bold('replication (online mode)')];
+  for (const l of lags) {
+    const state = !l.exists ? c.dim('not running') : l.active ? c.green('streaming') : c.yellow('inactive');
+    const lag = l.lagBytes === null ? '' : `, ${formatBytes(l.lagBytes)} behind`;
+    const sync = l.syncing ? `, ${l.syncing} tables still in initial copy` : '';
+    lines.push(`  ${l.service.padEnd(22)} ${state}${lag}${sync}  ${c.dim(`slot ${l.slot}`)}`);
+  }
+  return [...lines, ''];
+}
+
+export function renderStatus(status: StatusReport, out: Output): void {
+  const { c } = out;
+  if (status.replication?.length) out.say(renderLag(status.replication, out).join('\n'));
   if (status.runs.length === 0) {
     out.say(`No run of split ${status.name} yet. Start one with: cloudphone-split apply`);
     return;
