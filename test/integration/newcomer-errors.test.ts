@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cli } from '../harness/cli.js';
+import { startEmbedded } from '../../src/demo/embedded.js';
+import { splitFixture } from './helpers/split-fixture.js';
 import { loadSample } from '../../src/demo/sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.js';
 import { freePort } from '../../src/pg/cluster.js';
@@ -106,5 +108,27 @@ describe('errors a newcomer meets', () => {
     const r = await cli(['plan', '-v', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: withDatabase(servers().main, `${prefix}nope`) }));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('online mode on a server without logical replication', () => {
+  it('stops at preflight naming wal_level and the restart it needs, before any change', async () => {
+    const server = await startEmbedded({ settings: { wal_level: 'replica' } });
+    const fx = await splitFixture({ source: server.url, scale: 0.1, edit: (doc) => void (doc.mode = 'online') });
+    try {
+      await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+      await fx.plan();
+      const r = await fx.cli('apply', fx.planFile, '--yes');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/wal_level/);
+      expect(r.stderr).toMatch(/logical/);
+      expect(r.stderr).toMatch(/restart/i);
+      expect(r.stderr).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+      const dbs = await query<{ n: number }>(server.url, `SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE $1 AND datname <> $2`, [`${fx.prefix}cloudphone_%`, fx.sourceDb]);
+      expect(dbs[0]!.n).toBe(0);
+    } finally {
+      await fx.cleanup().catch(() => undefined);
+      await server.stop();
+    }
   });
 });
