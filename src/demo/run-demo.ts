@@ -148,7 +148,7 @@ function printSummary(out: Output, s: DemoSummary, ms: number): void {
   out.say(`  ${mark} ${s.databases.length} databases created: ${s.databases.join(', ')}`);
   out.say(`  ${mark} ${s.rowsCopied} rows copied, ${s.tablesVerified} tables verified row by row (checksums)`);
   out.say(`  ${c.yellow('•')} ${s.foreignKeysDropped} cross-service foreign keys dropped; denormalized columns: ${s.denormalizedColumns.join(', ') || 'none'}`);
-  out.say(`  ${c.green('✔')} ${s.filesRepointed} config files repointed (.env, app.module.ts, values.yaml)`);
+  out.say(`  ${c.green('✔')} ${s.filesRepointed} config files repointed (.env, app.module.ts, values.yaml, atlas.hcl)`);
   out.say(`  ${c.green('✔')} cloudphone_core fenced, read-only, kept as a backup until ${s.backupExpires ?? '?'}`);
   if (out.json) out.data({ summary: s });
 }

@@ -80,6 +80,10 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
       `        with: ${q("'{database}'")}`,
       `      - file: ${q(at(opts, f.values))}`,
       '        key: database.name',
+      // atlas.hcl is shared by every service: each replaces its own env's URL.
+      `      - file: ${q(at(opts, 'atlas.hcl'))}`,
+      `        replace: ${q(`/cloudphone_core?search_path=public&sslmode=disable&application_name=${s.name}"`)}`,
+      `        with: ${q(`/{database}?search_path=public&sslmode=disable&application_name=${s.name}"`)}`,
     );
   }
   if (s.port !== null) lines.push(`    health: http://localhost:${s.port}/health`);

@@ -1,0 +1,106 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, servers } from '../harness/servers.js';
+import type { Plan, Step } from '../../src/plan/model.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { SplitWatch } from './helpers/crash.js';
+import { assertBuilt, runSpawned, spawnCli, type CliResult } from './helpers/cli.js';
+import { expectSameData } from './helpers/assert-split.js';
+import { restartableServer, type RestartableServer } from './helpers/restartable-server.js';
+
+/**
+ * A target server that goes away while a table is being copied: apply stops with
+ * exit 3 ("rerun apply to resume"), and a rerun once the server is back finishes the
+ * split with exactly the source's rows.
+ */
+
+const SCALE = 5;
+let template: string;
+let dedicated: RestartableServer | undefined;
+const fixtures: SplitFixture[] = [];
+
+beforeAll(async () => {
+  assertBuilt();
+  [template, dedicated] = await Promise.all([sampleTemplate(servers().main, SCALE), restartableServer()]);
+});
+
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  await dedicated?.destroy();
+  if (template) await dropTemplate(servers().main, template);
+});
+
+type CopyStep = Extract<Step, { kind: 'copy_data' }>;
+
+/** Starts apply and calls `cut` once the largest table's COPY has stored some rows; returns how apply ended. */
+async function applyAndCutMidCopy(fx: SplitFixture, plan: Plan, cut: () => Promise<void>): Promise<CliResult> {
+  const largest = plan.steps.find((s) => s.kind === 'copy_data') as CopyStep;
+  const target = fx.services.find((s) => s.database === largest.target.database)!;
+  await query(fx.sourceServer, `CREATE DATABASE "${fx.prefix}control"`);
+  const watch = await SplitWatch.open(fx);
+  const since = await watch.now();
+  const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  let exited = false;
+  void cli.done.then(() => (exited = true));
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (exited) throw new Error(`apply ended before the copy could be cut:\n${cli.output().stderr}`);
+      if (Date.now() > deadline) throw new Error('the largest copy never started');
+      if ((await watch.running(largest.id, since)) && (await watch.copyProgress(target.url, largest.table!)) > 1000) break;
+      await sleep(5);
+    }
+    await cut();
+  } finally {
+    await watch.close();
+  }
+  const end = await cli.done;
+  return { code: end.code, stdout: end.stdout, stderr: end.stderr };
+}
+
+describe('a target server that goes away mid-copy', () => {
+  it('its COPY backend terminated: exit 3, and a rerun finishes the split', async () => {
+    const fx = await splitFixture({ template });
+    fixtures.push(fx);
+    const plan = await fx.plan();
+    const largest = plan.steps.find((s) => s.kind === 'copy_data') as CopyStep;
+    let terminated = 0;
+    const r = await applyAndCutMidCopy(fx, plan, async () => {
+      const rows = await query<{ ok: boolean }>(
+        fx.sourceServer,
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND backend_type = 'client backend'`,
+        [largest.target.database],
+      );
+      terminated = rows.filter((x) => x.ok).length;
+    });
+    expect(terminated).toBeGreaterThan(0);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`step ${largest.id} failed`);
+    expect(r.stderr).toContain('rerun `cloudphone-split apply` to resume');
+
+    const again = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    expect(again.code, again.stderr).toBe(0);
+    await expectSameData(fx, plan);
+  });
+
+  it('its server stopped: exit 3, exit 3 again while it is down, and a rerun once it is back finishes the split', async () => {
+    const server = dedicated!;
+    const fx = await splitFixture({ template, targets: server.url });
+    fixtures.push(fx);
+    const plan = await fx.plan();
+    const r = await applyAndCutMidCopy(fx, plan, () => server.stop());
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('rerun `cloudphone-split apply` to resume');
+    expect(r.stderr).not.toContain('postgres:postgres@');
+
+    const down = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    expect(down.code, down.stderr).toBe(3);
+    expect(down.stderr).toContain('rerun `cloudphone-split apply` to resume');
+
+    await server.start();
+    const again = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/already done/);
+    await expectSameData(fx, plan);
+  });
+});
