@@ -25,9 +25,7 @@ export function stepGraphProblems(steps: readonly Pick<Step, 'id' | 'dependsOn'>
  * The steps that may start now, best first: not finished, not active, every
  * dependency finished. Plan order decides, except that ready `copy_data` steps are
  * taken largest first (by `bytes`), as a group at the place of the first of them,
- * so the longest copies start early and short ones fill the gaps at the end; and
- * that a table's ready `create_indexes` steps come before that group, so a table's
- * indexes are built as soon as its data is in, overlapping the copies still to come.
+ * so the longest copies start early and short ones fill the gaps at the end.
  */
 export function readySteps(steps: readonly Step[], finished: ReadonlySet<string>, active: ReadonlySet<string>): Step[] {
   const ready: Array<{ step: Step; index: number }> = [];
@@ -36,8 +34,7 @@ export function readySteps(steps: readonly Step[], finished: ReadonlySet<string>
     if (step.dependsOn.every((d) => finished.has(d))) ready.push({ step, index });
   });
   const firstCopy = ready.find((r) => r.step.kind === 'copy_data')?.index ?? -1;
-  const tableIndex = (s: Step) => s.kind === 'create_indexes' && s.table !== undefined && firstCopy >= 0;
-  const key = (r: { step: Step; index: number }) => (r.step.kind === 'copy_data' ? firstCopy : tableIndex(r.step) ? firstCopy - 0.5 : r.index);
+  const key = (r: { step: Step; index: number }) => (r.step.kind === 'copy_data' ? firstCopy : r.index);
   const bytes = (s: Step) => (s.kind === 'copy_data' ? s.bytes : 0);
   ready.sort((a, b) => key(a) - key(b) || bytes(b.step) - bytes(a.step) || a.index - b.index);
   return ready.map((r) => r.step);

@@ -1,7 +1,7 @@
 import type { ScheduleRetentionStep, VerifyRowcountsStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
-import { tableSums } from '../retention/table-sums.js';
+import { tableSums, type TableSum } from '../retention/table-sums.js';
 import { readBackupUsage } from '../retention/backup-usage.js';
 import { readRetentionDetail, type RetentionDetail, type TargetBaseline } from '../retention/retention-detail.js';
 
@@ -41,6 +41,15 @@ export async function readDatabaseState(
   };
 }
 
+async function readSums(ctx: StepContext, step: VerifyRowcountsStep): Promise<Record<string, TableSum>> {
+  const client = await ctx.pools.client(step.target.server, step.target.database);
+  try {
+    return await tableSums(client, step.tables);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Count and checksum of every target table, next to the rows verify_rowcounts counted after the copy. */
 async function targetBaselines(ctx: StepContext): Promise<TargetBaseline[]> {
   const out: TargetBaseline[] = [];
@@ -48,23 +57,20 @@ async function targetBaselines(ctx: StepContext): Promise<TargetBaseline[]> {
   for (const step of steps) {
     const verified = await ctx.journal.result(step.id);
     const counts = (verified?.detail?.counts ?? {}) as Record<string, unknown>;
-    const client = await ctx.pools.client(step.target.server, step.target.database);
-    try {
-      const sums = await tableSums(client, step.tables);
-      for (const table of step.tables) {
-        const sum = sums[table];
-        if (!sum) continue;
-        const copied = counts[table];
-        out.push({
-          server: step.target.server,
-          database: step.target.database,
-          table,
-          ...sum,
-          copiedRows: typeof copied === 'number' ? copied : null,
-        });
-      }
-    } finally {
-      await client.end();
+    const recorded = verified?.detail?.sums as Record<string, TableSum> | undefined;
+    // verify_rowcounts took them right after the copy; a journal without them is read again.
+    const sums = recorded && step.tables.every((t) => recorded[t]) ? recorded : await readSums(ctx, step);
+    for (const table of step.tables) {
+      const sum = sums[table];
+      if (!sum) continue;
+      const copied = counts[table];
+      out.push({
+        server: step.target.server,
+        database: step.target.database,
+        table,
+        ...sum,
+        copiedRows: typeof copied === 'number' ? copied : null,
+      });
     }
   }
   return out;

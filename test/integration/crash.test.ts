@@ -72,7 +72,23 @@ function stepsOf(plan: Plan, kind: Step['kind']): Step[] {
 
 /** A table step is waiting for the test's lock and the journal says it runs: the kill lands inside it. */
 function blockedInside(watch: SplitWatch, stepId: string, serverUrl: string, database: string) {
-  return async (since: Date) => (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
+  let last = '';
+  return async (since: Date) => {
+    const steps = await watch.steps();
+    const running = [...steps].filter(([, s]) => s.state === 'running').map(([id, s]) => `${id}@${s.startedAt?.toISOString()}`).join(' ');
+    const act = await query<{ a: string }>(serverUrl, `SELECT string_agg(datname || ':' || coalesce(wait_event_type,'-') || ':' || left(query, 60), ' | ') AS a FROM pg_stat_activity WHERE application_name LIKE 'cloudphone-split%'`);
+    const failed = (await query<{ e: string }>(watch['fx'].controlUrl, `SELECT string_agg(step_id || ': ' || error, ' ;; ') AS e FROM cloudphone_split.steps WHERE state = 'failed'`))[0]?.e;
+    const line = `FAILED ${failed} ${stepId} since ${since.toISOString()} running: ${running} ACT ${act[0]?.a}`;
+    if (line !== last) console.log('DBG', line);
+    if (Date.now() - since.getTime() > 15000 && !(globalThis as any).dumped) {
+      (globalThis as any).dumped = true;
+      console.log('DUMP', JSON.stringify(await query(serverUrl, `SELECT pid, datname, state, wait_event_type, wait_event, backend_type, application_name, xact_start, left(query, 100) q FROM pg_stat_activity WHERE datname LIKE 't%'`), null, 1));
+      console.log('LOCKS', JSON.stringify(await query(serverUrl, `SELECT pid, locktype, relation::regclass::text r, mode, granted FROM pg_locks WHERE NOT granted`)));
+      console.log('AUTH', JSON.stringify([...steps].filter(([id]) => id.includes('auth') || id.includes('device_events'))));
+    }
+    last = line;
+    return (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
+  };
 }
 
 function expectKilledIn(k: KillOutcome, stepId: string | RegExp): void {
