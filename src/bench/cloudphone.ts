@@ -52,13 +52,13 @@ export const cloudphoneSplit: Contender = {
   async run(ctx) {
     const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
     const manifest = join(ctx.workDir, 'split.yaml');
-    const apply = await runCommand(process.execPath, [cli, 'apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
       measureRss: true,
     });
     const phases = await journalPhases(ctx, apply.ms);
-    const verify = await runCommand(process.execPath, [cli, 'verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+    const verify = await runCommand(cli, ['verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
       measureRss: true,

@@ -68,14 +68,15 @@ describe('a target server that goes away mid-copy', () => {
     const r = await applyAndCutMidCopy(fx, plan, async () => {
       const rows = await query<{ ok: boolean }>(
         fx.sourceServer,
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND backend_type = 'client backend'`,
-        [largest.target.database],
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE datname = $1 AND starts_with(query, $2) AND state = 'active' AND backend_type = 'client backend'`,
+        [largest.target.database, largest.copyIn.slice(0, largest.copyIn.indexOf(' ('))],
       );
       terminated = rows.filter((x) => x.ok).length;
     });
     expect(terminated).toBeGreaterThan(0);
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain(`step ${largest.id} failed`);
+    expect(r.stderr).toContain(`step copy_data:${largest.target.database}:${largest.table}`);
     expect(r.stderr).toContain('rerun `cloudphone-split apply` to resume');
 
     const again = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);

@@ -72,23 +72,7 @@ function stepsOf(plan: Plan, kind: Step['kind']): Step[] {
 
 /** A table step is waiting for the test's lock and the journal says it runs: the kill lands inside it. */
 function blockedInside(watch: SplitWatch, stepId: string, serverUrl: string, database: string) {
-  let last = '';
-  return async (since: Date) => {
-    const steps = await watch.steps();
-    const running = [...steps].filter(([, s]) => s.state === 'running').map(([id, s]) => `${id}@${s.startedAt?.toISOString()}`).join(' ');
-    const act = await query<{ a: string }>(serverUrl, `SELECT string_agg(datname || ':' || coalesce(wait_event_type,'-') || ':' || left(query, 60), ' | ') AS a FROM pg_stat_activity WHERE application_name LIKE 'cloudphone-split%'`);
-    const failed = (await query<{ e: string }>(watch['fx'].controlUrl, `SELECT string_agg(step_id || ': ' || error, ' ;; ') AS e FROM cloudphone_split.steps WHERE state = 'failed'`))[0]?.e;
-    const line = `FAILED ${failed} ${stepId} since ${since.toISOString()} running: ${running} ACT ${act[0]?.a}`;
-    if (line !== last) console.log('DBG', line);
-    if (Date.now() - since.getTime() > 15000 && !(globalThis as any).dumped) {
-      (globalThis as any).dumped = true;
-      console.log('DUMP', JSON.stringify(await query(serverUrl, `SELECT pid, datname, state, wait_event_type, wait_event, backend_type, application_name, xact_start, left(query, 100) q FROM pg_stat_activity WHERE datname LIKE 't%'`), null, 1));
-      console.log('LOCKS', JSON.stringify(await query(serverUrl, `SELECT pid, locktype, relation::regclass::text r, mode, granted FROM pg_locks WHERE NOT granted`)));
-      console.log('AUTH', JSON.stringify([...steps].filter(([id]) => id.includes('auth') || id.includes('device_events'))));
-    }
-    last = line;
-    return (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
-  };
+  return async (since: Date) => (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
 }
 
 function expectKilledIn(k: KillOutcome, stepId: string | RegExp): void {
@@ -165,12 +149,15 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
 
       // 6. Inside grant: ALTER TABLE ... OWNER waits for our lock on a table that is already indexed.
       steps = await watch.steps();
-      const grant = stepsOf(plan, 'grant').find((g) => {
-        const indexed = stepsOf(plan, 'create_indexes').some((s) => s.service === g.service && s.table && isDone(s.id));
-        return !isDone(g.id) && indexed;
-      }) as Extract<Step, { kind: 'grant' }> | undefined;
+      // A table all of whose index steps (the per-index builds and the keys attached after them) are done.
+      const indexed = (service: string | undefined) =>
+        stepsOf(plan, 'create_indexes')
+          .filter((s) => s.service === service && s.table)
+          .map((s) => s.table!)
+          .find((t) => stepsOf(plan, 'create_indexes').every((s) => s.table !== t || s.service !== service || isDone(s.id)));
+      const grant = stepsOf(plan, 'grant').find((g) => !isDone(g.id) && indexed(g.service) !== undefined) as Extract<Step, { kind: 'grant' }> | undefined;
       expect(grant, 'a service with an indexed table and no grant yet').toBeDefined();
-      const lockTable = stepsOf(plan, 'create_indexes').find((s) => s.service === grant!.service && s.table && isDone(s.id))!.table!;
+      const lockTable = indexed(grant!.service)!;
       const grantDb = fx.services.find((s) => s.database === grant!.target.database)!;
       const grantLock = await holdLock(grantDb.url, `LOCK TABLE ${qname(parseKey(lockTable))} IN ACCESS SHARE MODE`);
       const k6 = await applyAndKill(fx, watch, blockedInside(watch, grant!.id, grantDb.serverUrl, grantDb.database), { afterKill: () => grantLock.release() });
@@ -192,8 +179,14 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
     }
   });
 
-  it('three more kills in another split: at start-up, inside create_schema, right after the largest copy', async () => {
-    const { fx, plan } = await newSplit();
+  it('three more kills in a split that copies its large tables in ranges: at start-up, inside create_schema, inside a later range', async () => {
+    const fx = await splitFixture({ template, withConfig: true });
+    fixtures.push(fx);
+    // Tables over 1 MB are copied as key ranges, each range its own step (the first truncates, the others commit a marker).
+    fx.env.CLOUDPHONE_SPLIT_TABLES_LARGER_THAN = '1MB';
+    const plan = await fx.plan();
+    const ranges = stepsOf(plan, 'copy_data').filter((s) => s.kind === 'copy_data' && s.range !== null) as Array<Extract<Step, { kind: 'copy_data' }>>;
+    expect(ranges.length).toBeGreaterThan(4);
     await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
     const watch = await SplitWatch.open(fx);
     try {
@@ -205,13 +198,18 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
       const k9 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_schema:'), since)) !== undefined);
       expectKilledIn(k9, /^create_schema:/);
 
-      // 10. The moment the largest copy is recorded done (between the journal's "done" and the next steps).
-      const largest = stepsOf(plan, 'copy_data')[0]!;
+      // 10. Inside a range after the first of the largest table, with rows of it already in the target
+      //     (and earlier ranges of that table committed): the rerun must neither lose nor repeat a row.
+      const first = ranges[0]!;
+      const later = ranges.filter((r) => r.table === first.table && r.target.database === first.target.database && r.range!.index > 0);
+      const db = fx.services.find((s) => s.database === first.target.database)!;
       const k10 = await applyAndKill(fx, watch, async (since) => {
-        const s = (await watch.steps()).get(largest.id);
-        return s?.state === 'done' && s.startedAt !== null && s.startedAt >= since;
+        const steps = await watch.steps();
+        const done = later.filter((r) => steps.get(r.id)?.state === 'done').length;
+        const running = await watch.running((id) => later.some((r) => r.id === id), since);
+        return done >= 1 && running !== undefined && (await watch.copyProgress(db.url, first.table!)) > 500;
       });
-      expect(k10.killed).toBe(true);
+      expectKilledIn(k10, /#\d+\/\d+$/);
 
       await resumeToEnd(fx);
       await expectLikeUninterrupted(fx, plan);

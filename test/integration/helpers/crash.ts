@@ -118,9 +118,15 @@ export async function applyAndKill(
   const deadline = t0 + (opts.timeoutMs ?? 60_000);
   while (!exited) {
     if (Date.now() > deadline) {
+      const running = [...(await watch.steps())].filter(([, st]) => st.state === 'running').map(([id]) => id);
+      const activity = await sessionsOf(fx);
       cli.child.kill('SIGKILL');
       await cli.done;
-      throw new Error(`the kill condition never held; apply output:\n${cli.output().stderr}\n${cli.output().stdout}`);
+      await opts.afterKill?.();
+      throw new Error(
+        `the kill condition never held in ${Date.now() - t0} ms; steps running: ${running.join(', ') || 'none'}\n` +
+          `sessions of the tool: ${JSON.stringify(activity, null, 1)}\napply output:\n${cli.output().stderr}\n${cli.output().stdout}`,
+      );
     }
     if (await when(since, Date.now() - t0)) {
       cli.child.kill('SIGKILL');
@@ -135,6 +141,22 @@ export async function applyAndKill(
   }
   await opts.afterKill?.();
   return { killed: false, runningAtKill: [], result: await cli.done };
+}
+
+/** What the tool's sessions on the fixture's servers are doing (for failure messages). */
+export async function sessionsOf(fx: SplitFixture): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const url of new Set([fx.sourceServer, ...fx.services.map((s) => s.serverUrl)])) {
+    out.push(
+      ...(await queryOnce(
+        url,
+        `SELECT datname, state, wait_event_type, wait_event, now() - query_start AS for, left(query, 120) AS query
+           FROM pg_stat_activity WHERE application_name LIKE 'cloudphone-split%' AND datname LIKE $1`,
+        [`${fx.prefix}%`],
+      )),
+    );
+  }
+  return out;
 }
 
 /** Waits until no session of the tool is connected to the fixture's databases (a killed process's backends exit). */
@@ -164,6 +186,8 @@ export async function waitForSessionsToEnd(fx: SplitFixture, timeoutMs = 30_000)
  */
 export async function holdLock(url: string, statement: string): Promise<{ release(): Promise<void> }> {
   const c = new pg.Client({ connectionString: url });
+  // A cleanup that drops the database WITH (FORCE) ends this session: not an error of the test.
+  c.on('error', () => undefined);
   await c.connect();
   await c.query('BEGIN');
   await c.query(statement);
