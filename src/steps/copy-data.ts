@@ -8,6 +8,7 @@ import type { StepContext, StepHandler, StepResult } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
 import { isMarked } from './marker.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
+import { connectionLoss, describeEnd } from './connection-loss.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
 export const COPY_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
@@ -106,9 +107,16 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
   let src: pg.Client | undefined;
   let dst: pg.Client | undefined;
   let clean = false;
+  const sourceEnd = describeEnd(ctx.pools, 'source', ctx.plan.source.database);
+  const targetEnd = describeEnd(ctx.pools, server, database);
+  /** The end whose connection failed first, to name it in the error. */
+  let broken = targetEnd;
+  const doing = `copying ${step.table ?? step.id}`;
   try {
     // Sessions of earlier steps are reused: a small table costs no connection and no snapshot import.
+    broken = sourceEnd;
     src = await sessions.source(snapshot);
+    broken = targetEnd;
     dst = await sessions.target(server, database);
     const { before, after } = around(step);
     await dst.query('BEGIN');
@@ -131,11 +139,17 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     });
     const out = src.query(copyStreams.to(copyOut));
     const inp = dst.query(copyStreams.from(copyIn));
+    let first: string | undefined;
+    out.once('error', () => (first ??= sourceEnd));
+    inp.once('error', () => (first ??= targetEnd));
     const timer = setInterval(() => (rowsSeen = out.rowCount), 200);
     const abort = () => out.destroy(new Error('interrupted'));
     ctx.signal.addEventListener('abort', abort, { once: true });
     try {
       await pipeline(out, counter, inp);
+    } catch (err) {
+      broken = first ?? broken;
+      throw err;
     } finally {
       clearInterval(timer);
       ctx.signal.removeEventListener('abort', abort);
@@ -154,7 +168,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
   } catch (err) {
     // A failed COPY aborts its transaction: nothing of it stays in the target.
     await dst?.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    throw connectionLoss(err, broken, doing);
   } finally {
     // Only sessions in a known state go back: the source still in its snapshot, the target outside any transaction.
     if (clean && src && dst) {

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, servers } from '../harness/servers.js';
+import { pg15, query, servers } from '../harness/servers.js';
 import type { Plan } from '../../src/plan/model.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { expectSameData } from './helpers/assert-split.js';
@@ -142,6 +143,55 @@ describe('after apply', () => {
   });
 });
 
+describe('apply is consistent', () => {
+  it('loses no write made while it runs: each committed write is in the new database, later ones fail at the fence', async () => {
+    const fx = await fixture();
+    await fx.plan();
+    const writer = new pg.Client({ connectionString: fx.sourceUrl });
+    writer.on('error', () => undefined);
+    await writer.connect();
+    const committed: string[] = [];
+    let refused: { code: string; message: string } | undefined;
+    let stop = false;
+    const writing = (async () => {
+      while (!stop && !refused) {
+        try {
+          const r = await writer.query<{ id: string }>(`INSERT INTO audit_logs (action, entity) VALUES ('written during apply', 'test') RETURNING id::text AS id`);
+          committed.push(r.rows[0]!.id);
+        } catch (err) {
+          refused = err as { code: string; message: string };
+        }
+        await sleep(2);
+      }
+    })();
+    try {
+      const r = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      stop = true;
+      await writing;
+      await writer.end();
+    }
+    expect(committed.length).toBeGreaterThan(10);
+    expect(refused?.code).toBe('25006');
+    expect(refused?.message).toContain(`has moved to database ${fx.service('user').database}`);
+    const copied = await query<{ id: string }>(fx.service('user').url, `SELECT id::text AS id FROM audit_logs WHERE action = 'written during apply' ORDER BY id`);
+    expect(copied.map((x) => x.id)).toEqual(committed);
+  });
+
+  it('stops with exit 4 before changing anything when the source changed since the plan', async () => {
+    const fx = await fixture();
+    await fx.plan();
+    await query(fx.sourceUrl, `ALTER TABLE devices ADD COLUMN added_after_plan int`);
+    const r = await fx.cli('apply', fx.planFile, '--yes');
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('public.devices');
+    expect(await databasesWithPrefix(fx)).toEqual([fx.sourceDb]);
+    expect(await rolesWithPrefix(fx)).toEqual([]);
+    expect(await fenceTriggers(fx)).toBe(0);
+  });
+});
+
 describe('apply refuses', () => {
   it('a database name holding SQL: the manifest is rejected (exit 2) and nothing runs', async () => {
     const fx = await fixture({
@@ -183,6 +233,18 @@ describe('apply refuses', () => {
     }
     const end = await first.done;
     expect(end.code, end.stderr).toBe(0);
+  });
+
+  it('a target server older than the source: preflight says so (exit 3) and creates nothing there', async () => {
+    const fx = await fixture({ targets: pg15() });
+    await fx.plan();
+    const r = await fx.cli('apply', fx.planFile, '--yes');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('server target runs PostgreSQL 15, older than the source\'s 18');
+    const onTarget = await query(pg15(), `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
+    expect(onTarget).toEqual([]);
+    expect(await query(pg15(), `SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [`${fx.prefix}%`])).toEqual([]);
+    expect(await fenceTriggers(fx)).toBe(0);
   });
 
   it('a non-empty target database it did not create: preflight stops before anything is created (exit 3)', async () => {

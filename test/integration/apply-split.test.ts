@@ -37,9 +37,16 @@ describe('apply splits the sample database into its six databases', () => {
     expect(await expectSequencesPastSource(fx)).toBeGreaterThan(10);
   });
 
-  it('from 18 to 18 on the same server', async () => {
+  it('from 18 to 18 on the same server, every copy reading one snapshot', async () => {
     const { fx, plan } = await planAndApply({ source: servers().main });
     await expectSameData(fx, plan);
+    const snapshots = await query<{ snapshot: string; n: number }>(
+      fx.controlUrl,
+      `SELECT detail->>'snapshot' AS snapshot, count(*)::int AS n FROM cloudphone_split.steps WHERE kind = 'copy_data' GROUP BY 1`,
+    );
+    expect(snapshots).toHaveLength(1);
+    expect(snapshots[0]!.snapshot).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
+    expect(snapshots[0]!.n).toBe(plan.steps.filter((st) => st.kind === 'copy_data').length);
     expect(await expectSequencesPastSource(fx)).toBeGreaterThan(10);
   });
 

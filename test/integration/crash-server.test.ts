@@ -77,6 +77,7 @@ describe('a target server that goes away mid-copy', () => {
     expect(terminated).toBeGreaterThan(0);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain(`step copy_data:${largest.target.database}:${largest.table}`);
+    expect(r.stderr).toContain(`lost the connection to database ${largest.target.database} on the source server`);
     expect(r.stderr).toContain('rerun `cloudphone-split apply` to resume');
 
     const again = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
@@ -91,11 +92,13 @@ describe('a target server that goes away mid-copy', () => {
     const plan = await fx.plan();
     const r = await applyAndCutMidCopy(fx, plan, () => server.stop());
     expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`lost the connection to database ${fx.prefix}cloudphone_\\w+ on server "target" \\(127\\.0\\.0\\.1:\\d+\\) while copying`));
     expect(r.stderr).toContain('rerun `cloudphone-split apply` to resume');
     expect(r.stderr).not.toContain('postgres:postgres@');
 
     const down = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
     expect(down.code, down.stderr).toBe(3);
+    expect(down.stderr).toMatch(/cannot reach database \S+ on server "target" .*ECONNREFUSED/);
     expect(down.stderr).toContain('rerun `cloudphone-split apply` to resume');
 
     await server.start();

@@ -6,13 +6,13 @@ import type { Plan, Step } from '../../src/plan/model.js';
 import { qname } from '../../src/pg/quote.js';
 import { parseKey } from '../../src/catalog/model.js';
 import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { applyAndKill, holdLock, SplitWatch, type KillOutcome } from './helpers/crash.js';
+import { applyAndKill, holdLock, SplitWatch, type HeldRow, type KillOutcome } from './helpers/crash.js';
 import { runSpawned, assertBuilt } from './helpers/cli.js';
 import { splitSignature } from './helpers/catalog-signature.js';
 import { expectSameData } from './helpers/assert-split.js';
 
 /**
- * kill -9 at ten moments of an apply (SPEC §3: "a run killed at any instant and started
+ * kill -9 at eleven moments of an apply (SPEC §3: "a run killed at any instant and started
  * again ends in the same verified state as a run that was never interrupted"). The
  * sample at scale 5 makes the largest copy last long enough to be killed in the middle.
  * Moments inside short steps are made certain by holding a lock the step needs.
@@ -75,8 +75,31 @@ function blockedInside(watch: SplitWatch, stepId: string, serverUrl: string, dat
   return async (since: Date) => (await watch.running(stepId, since)) !== undefined && (await watch.waitingOnLock(serverUrl, database));
 }
 
+/**
+ * Kills apply after a step matching `match` did its work and before the journal
+ * recorded it done (see SplitWatch.holdStepRow); returns the step.
+ */
+async function killBeforeDone(fx: SplitFixture, watch: SplitWatch, match: (id: string) => boolean): Promise<{ stepId: string }> {
+  let held: HeldRow | null = null;
+  const k = await applyAndKill(
+    fx,
+    watch,
+    async (since) => {
+      if (held) return watch.journalWriteWaiting();
+      const id = await watch.running(match, since);
+      if (id) held = await watch.holdStepRow(id);
+      return false;
+    },
+    { pollMs: 0, afterKill: async () => held?.release() },
+  );
+  expect(held, 'a matching step was caught running').not.toBeNull();
+  expectKilledIn(k, held!.stepId);
+  expect((await watch.steps()).get(held!.stepId)?.state, 'the journal never heard the step end').toBe('running');
+  return { stepId: held!.stepId };
+}
+
 function expectKilledIn(k: KillOutcome, stepId: string | RegExp): void {
-  expect(k.killed, 'apply was killed (it did not end on its own)').toBe(true);
+  expect(k.killed, `apply was killed; it ended on its own instead: ${JSON.stringify(k.result)}`).toBe(true);
   if (typeof stepId === 'string') expect(k.runningAtKill).toContain(stepId);
   else expect(k.runningAtKill.some((id) => stepId.test(id)), `running at the kill: ${k.runningAtKill.join(', ')}`).toBe(true);
 }
@@ -103,13 +126,13 @@ afterAll(async () => {
 });
 
 describe('apply killed with SIGKILL and run again ends as an uninterrupted run', () => {
-  it('seven kills in one split: create_database, fence_source, mid-copy of the largest table, after copies, create_indexes, grant, repoint_config', async () => {
+  it('eight kills in one split: create_database, fence_source, mid-copy of the largest table, after copies, create_indexes, grant, repoint_config, schedule_retention', async () => {
     const { fx, plan } = await newSplit();
     await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
     const watch = await SplitWatch.open(fx);
     try {
       // 1. Inside one of the CREATE DATABASE steps.
-      const k1 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_database:'), since)) !== undefined);
+      const k1 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_database:'), since)) !== undefined, { pollMs: 0 });
       expectKilledIn(k1, /^create_database:/);
 
       // 2. Inside fence_source: a session of ours holds a lock the fence's trigger needs.
@@ -125,6 +148,7 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
         fx,
         watch,
         async (since) => (await watch.running(largest.id, since)) !== undefined && (await watch.copyProgress(largestDb.url, largest.table!)) > 2000,
+        { pollMs: 0 },
       );
       expectKilledIn(k3, largest.id);
 
@@ -136,41 +160,55 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
       expect(k4.killed).toBe(true);
 
       // 5. Inside create_indexes of a table whose copy is done: our ACCESS SHARE lock holds up its primary key.
+      //    The kill waits until another table of the same service is fully indexed meanwhile (for kill 6).
       let steps = await watch.steps();
       const isDone = (id: string) => ['done', 'skipped'].includes(steps.get(id)?.state ?? '');
       const index = stepsOf(plan, 'create_indexes').find((s) => s.table && s.sql.some((q) => q.startsWith('ALTER TABLE')) && !isDone(s.id) && s.dependsOn.every(isDone)) as
         | Extract<Step, { kind: 'create_indexes' }>
         | undefined;
       expect(index, 'a table copied but not yet indexed').toBeDefined();
+      /** A table of the service, other than `index`'s, all of whose index steps (per-index builds, then keys) are done. */
+      const indexedTable = (): string | undefined => {
+        const own = stepsOf(plan, 'create_indexes').filter((s) => s.service === index!.service && s.table && s.table !== index!.table);
+        return own.map((s) => s.table!).find((t) => own.every((s) => s.table !== t || isDone(s.id)));
+      };
       const indexDb = fx.services.find((s) => s.database === index!.target.database)!;
       const indexLock = await holdLock(indexDb.url, `LOCK TABLE ${qname(parseKey(index!.table!))} IN ACCESS SHARE MODE`);
-      const k5 = await applyAndKill(fx, watch, blockedInside(watch, index!.id, indexDb.serverUrl, indexDb.database), { afterKill: () => indexLock.release() });
+      const insideIndex = blockedInside(watch, index!.id, indexDb.serverUrl, indexDb.database);
+      const k5 = await applyAndKill(
+        fx,
+        watch,
+        async (since) => {
+          if (!(await insideIndex(since))) return false;
+          steps = await watch.steps();
+          return indexedTable() !== undefined;
+        },
+        { afterKill: () => indexLock.release() },
+      );
       expectKilledIn(k5, index!.id);
 
-      // 6. Inside grant: ALTER TABLE ... OWNER waits for our lock on a table that is already indexed.
+      // 6. Inside grant of that service: ALTER TABLE ... OWNER waits for our lock on its other, indexed table.
       steps = await watch.steps();
-      // A table all of whose index steps (the per-index builds and the keys attached after them) are done.
-      const indexed = (service: string | undefined) =>
-        stepsOf(plan, 'create_indexes')
-          .filter((s) => s.service === service && s.table)
-          .map((s) => s.table!)
-          .find((t) => stepsOf(plan, 'create_indexes').every((s) => s.table !== t || s.service !== service || isDone(s.id)));
-      const grant = stepsOf(plan, 'grant').find((g) => !isDone(g.id) && indexed(g.service) !== undefined) as Extract<Step, { kind: 'grant' }> | undefined;
-      expect(grant, 'a service with an indexed table and no grant yet').toBeDefined();
-      const lockTable = indexed(grant!.service)!;
-      const grantDb = fx.services.find((s) => s.database === grant!.target.database)!;
-      const grantLock = await holdLock(grantDb.url, `LOCK TABLE ${qname(parseKey(lockTable))} IN ACCESS SHARE MODE`);
-      const k6 = await applyAndKill(fx, watch, blockedInside(watch, grant!.id, grantDb.serverUrl, grantDb.database), { afterKill: () => grantLock.release() });
-      expectKilledIn(k6, grant!.id);
+      const grant = stepsOf(plan, 'grant').find((g) => g.service === index!.service) as Extract<Step, { kind: 'grant' }>;
+      expect(isDone(grant.id)).toBe(false);
+      const lockTable = indexedTable()!;
+      const grantLock = await holdLock(indexDb.url, `LOCK TABLE ${qname(parseKey(lockTable))} IN ACCESS SHARE MODE`);
+      const k6 = await applyAndKill(fx, watch, blockedInside(watch, grant.id, indexDb.serverUrl, indexDb.database), { afterKill: () => grantLock.release() });
+      expectKilledIn(k6, grant.id);
 
-      // 7. While (or just after) the config files are rewritten.
-      const k7 = await applyAndKill(fx, watch, async (since) => {
-        for (const [id, s] of await watch.steps()) {
-          if ((id.startsWith('repoint_config:') || id.startsWith('schedule_retention:')) && s.startedAt && s.startedAt >= since) return true;
-        }
-        return false;
-      });
-      expect(k7.killed).toBe(true);
+      // 7. After a service's config files were rewritten, before the journal recorded it.
+      const k7 = await killBeforeDone(fx, watch, (id) => id.startsWith('repoint_config:'));
+      expect(k7.stepId).toMatch(/^repoint_config:/);
+
+      // 8. After the source was made read-only and marked for retention, before the journal recorded it:
+      //    the rerun must run the step again on a database that is now read-only by default.
+      const k8 = await killBeforeDone(fx, watch, (id) => id.startsWith('schedule_retention:'));
+      const [readOnly] = await query<{ setconfig: string[] }>(
+        fx.sourceServer,
+        `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`,
+        [fx.sourceDb],
+      );
+      expect(readOnly?.setconfig, k8.stepId).toContain('default_transaction_read_only=on');
 
       await resumeToEnd(fx);
       await expectLikeUninterrupted(fx, plan);
@@ -179,7 +217,7 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
     }
   });
 
-  it('three more kills in a split that copies its large tables in ranges: at start-up, inside create_schema, inside a later range', async () => {
+  it('three more kills in a split that copies its large tables in ranges: at start-up, and after a create_schema and a later range committed but before the journal recorded them', async () => {
     const fx = await splitFixture({ template, withConfig: true });
     fixtures.push(fx);
     // Tables over 1 MB are copied as key ranges, each range its own step (the first truncates, the others commit a marker).
@@ -190,26 +228,21 @@ describe('apply killed with SIGKILL and run again ends as an uninterrupted run',
     await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
     const watch = await SplitWatch.open(fx);
     try {
-      // 8. A fixed delay: the process is still starting (reading the plan, the source, the journal).
-      const k8 = await applyAndKill(fx, watch, async (_since, elapsed) => elapsed >= 300);
-      expect(k8.killed).toBe(true);
+      // 9. A fixed delay: the process is still starting (reading the plan, the source, the journal).
+      const k9 = await applyAndKill(fx, watch, async (_since, elapsed) => elapsed >= 300);
+      expect(k9.killed).toBe(true);
 
-      // 9. Inside one of the create_schema transactions.
-      const k9 = await applyAndKill(fx, watch, async (since) => (await watch.running((id) => id.startsWith('create_schema:'), since)) !== undefined);
-      expectKilledIn(k9, /^create_schema:/);
+      // 10. A create_schema committed in its target (with its marker) but not yet recorded done in the journal:
+      //    we hold the step's journal row, so the executor's "done" waits, and kill it there.
+      const k10 = await killBeforeDone(fx, watch, (id) => id.startsWith('create_schema:'));
+      const schemaDb = fx.services.find((s) => k10.stepId === `create_schema:${s.database}`)!;
+      expect(await query(schemaDb.url, `SELECT step_id FROM cloudphone_split.done WHERE step_id = $1`, [k10.stepId])).toHaveLength(1);
 
-      // 10. Inside a range after the first of the largest table, with rows of it already in the target
-      //     (and earlier ranges of that table committed): the rerun must neither lose nor repeat a row.
-      const first = ranges[0]!;
-      const later = ranges.filter((r) => r.table === first.table && r.target.database === first.target.database && r.range!.index > 0);
-      const db = fx.services.find((s) => s.database === first.target.database)!;
-      const k10 = await applyAndKill(fx, watch, async (since) => {
-        const steps = await watch.steps();
-        const done = later.filter((r) => steps.get(r.id)?.state === 'done').length;
-        const running = await watch.running((id) => later.some((r) => r.id === id), since);
-        return done >= 1 && running !== undefined && (await watch.copyProgress(db.url, first.table!)) > 500;
-      });
-      expectKilledIn(k10, /#\d+\/\d+$/);
+      // 11. The same for a range after the first of a table: its rows and its marker are committed in the
+      //     target, the journal does not know; the rerun must count them as done and not copy them again.
+      const later = new Set(ranges.filter((r) => r.range!.index > 0).map((r) => r.id));
+      const k11 = await killBeforeDone(fx, watch, (id) => later.has(id));
+      expect(k11.stepId).toMatch(/#\d+\/\d+$/);
 
       await resumeToEnd(fx);
       await expectLikeUninterrupted(fx, plan);

@@ -55,6 +55,40 @@ export class SplitWatch {
     return undefined;
   }
 
+  /**
+   * Locks the journal row of `stepId` (FOR UPDATE) while the step runs, so that the
+   * executor's "done" for it waits: a kill then lands after the step's own work and
+   * before the journal heard of it. Null when the step is no longer running.
+   */
+  async holdStepRow(stepId: string): Promise<HeldRow | null> {
+    const c = new pg.Client({ connectionString: this.fx.controlUrl });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      const r = await c.query(
+        `SELECT s.state FROM cloudphone_split.steps s
+          WHERE s.run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = $1) AND s.step_id = $2 AND s.state = 'running'
+          FOR UPDATE NOWAIT`,
+        [this.fx.name, stepId],
+      );
+      if (r.rowCount === 1) return new HeldRow(stepId, c, this.fx.controlUrl);
+    } catch {
+      // The executor is writing the row right now (NOWAIT): too late for this step.
+    }
+    await c.end().catch(() => undefined);
+    return null;
+  }
+
+  /** Whether a session of the tool waits for a lock in the control database (the journal row we hold). */
+  async journalWriteWaiting(): Promise<boolean> {
+    const r = await this.control.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'cloudphone-split%' AND wait_event_type = 'Lock'`,
+    );
+    return r.rows[0]!.n > 0;
+  }
+
   /** Whether a backend of the tool on `serverUrl` waits for a lock (a step held up by a test's lock). */
   async waitingOnLock(serverUrl: string, database: string): Promise<boolean> {
     const r = await queryOnce<{ n: number }>(
@@ -77,6 +111,30 @@ export class SplitWatch {
       [table.slice(0, dot), table.slice(dot + 1)],
     );
     return Number(r[0]!.n);
+  }
+}
+
+/** A journal row held by the test (see SplitWatch.holdStepRow). */
+export class HeldRow {
+  constructor(
+    readonly stepId: string,
+    private readonly client: pg.Client,
+    private readonly controlUrl: string,
+  ) {}
+
+  /**
+   * Ends the sessions of the (killed) tool that wait for the row, so that their write
+   * never lands, then lets the row go.
+   */
+  async release(): Promise<void> {
+    await queryOnce(
+      this.controlUrl,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'cloudphone-split%' AND wait_event_type = 'Lock'`,
+      [],
+    );
+    await this.client.query('ROLLBACK').catch(() => undefined);
+    await this.client.end().catch(() => undefined);
   }
 }
 
@@ -108,7 +166,7 @@ export async function applyAndKill(
   fx: SplitFixture,
   watch: SplitWatch,
   when: (since: Date, elapsedMs: number) => Promise<boolean>,
-  opts: { timeoutMs?: number; afterKill?: () => Promise<void> } = {},
+  opts: { timeoutMs?: number; afterKill?: () => Promise<void>; pollMs?: number } = {},
 ): Promise<KillOutcome> {
   const since = await watch.now();
   const t0 = Date.now();
@@ -137,7 +195,7 @@ export async function applyAndKill(
       const running = [...(await watch.steps())].filter(([, s]) => s.state === 'running').map(([id]) => id);
       return { killed: true, runningAtKill: running };
     }
-    await sleep(5);
+    if ((opts.pollMs ?? 5) > 0) await sleep(opts.pollMs ?? 5);
   }
   await opts.afterKill?.();
   return { killed: false, runningAtKill: [], result: await cli.done };

@@ -71,7 +71,8 @@ export function copiedTables(plan: Plan): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const s of plan.steps) {
     if (s.kind !== 'copy_data') continue;
-    out.set(s.target.database, [...(out.get(s.target.database) ?? []), s.table!].sort());
+    // A table copied in ranges has several steps: listed once.
+    out.set(s.target.database, [...new Set([...(out.get(s.target.database) ?? []), s.table!])].sort());
   }
   return out;
 }
