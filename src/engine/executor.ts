@@ -1,3 +1,4 @@
+import { connectionLoss, describeEnd } from '../steps/connection-loss.js';
 import type { Plan, Step, StepKind } from '../plan/model.js';
 import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
 import type { Pools } from '../pg/pools.js';
@@ -150,8 +151,11 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
       outcomes.set(step.id, outcome);
       finished.add(step.id);
       emit({ type: 'step-done', stepId: step.id, ms, rows: result.rows, bytes: result.bytes });
-    } catch (err) {
+    } catch (caught) {
       const interrupted = signal.aborted && failure === undefined;
+      // A lost connection says which server and database broke, whatever the step.
+      const target = 'target' in step && step.target && typeof step.target === 'object' && 'server' in step.target ? step.target : null;
+      const err = connectionLoss(caught, describeEnd(opts.pools, target?.server ?? 'source', target?.database), `running ${step.id}`);
       const message = clean(messageOf(err));
       const recorded = interrupted ? `interrupted: ${message}` : message;
       await journal.stepFailed(run.runId, step.id, recorded).catch(() => undefined);

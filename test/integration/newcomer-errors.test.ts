@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cli } from '../harness/cli.js';
+import { runCli as cli } from './helpers/cli.js';
 import { startEmbedded } from '../../src/demo/embedded.js';
 import { splitFixture } from './helpers/split-fixture.js';
 import { loadSample } from '../../src/demo/sample-database.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from '../harness/cli.js';
+import { runCli as cli } from './helpers/cli.js';
 import { loadSample } from '../../src/demo/sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.js';
 import { writeServicesTree } from '../../src/demo/sample-services.js';
