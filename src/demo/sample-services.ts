@@ -77,10 +77,20 @@ export function serviceFiles(service: string): { env: string; appModule: string;
   };
 }
 
-/** `postgres://svc:secret@<host>:<port>/cloudphone_core?sslmode=disable`, on the server of `sourceUrl`. */
+/**
+ * The made-up credentials of the sample services' config files: what a team's local
+ * `.env` typically holds. Repointing must keep them byte for byte; nothing logs in with them.
+ */
+export const SAMPLE_LEGACY_USER = 'svc';
+export const SAMPLE_LEGACY_PASSWORD = 'secret';
+
+/** The legacy connection URL (user, password, database cloudphone_core), on the server of `sourceUrl`. */
 function legacyUrl(sourceUrl: string, params = 'sslmode=disable'): string {
   const u = new URL(sourceUrl);
-  return `postgres://svc:secret@${u.hostname}:${u.port || '5432'}/cloudphone_core?${params}`;
+  const legacy = new URL(`postgres://${u.hostname}:${u.port || '5432'}/cloudphone_core?${params}`);
+  legacy.username = SAMPLE_LEGACY_USER;
+  legacy.password = SAMPLE_LEGACY_PASSWORD;
+  return legacy.toString();
 }
 
 /** Each service quotes its variables its own way, as real trees do. */

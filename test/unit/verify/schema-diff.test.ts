@@ -1,45 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Column, Table } from '../../../src/catalog/model.js';
+import type { Table } from '../../../src/catalog/model.js';
+import { column, table } from '../catalog/model-builders.js';
 import { compareTables, normaliseType } from '../../../src/verify/schema-diff.js';
 
-function column(name: string, type: string, extra: Partial<Column> = {}): Column {
-  return {
-    name,
-    position: 1,
-    type,
-    typeKey: null,
-    typeFlags: [],
-    notNull: false,
-    default: null,
-    identity: null,
-    generated: null,
-    collation: null,
-    comment: null,
-    statistics: null,
-    storage: null,
-    compression: null,
-    options: [],
-    inherited: false,
-    ...extra,
-  };
-}
-
 function devices(): Table {
-  return {
-    schema: 'public',
-    name: 'devices',
-    kind: 'r',
-    persistence: 'p',
-    partitionOf: null,
-    partitionKey: null,
-    inherits: [],
-    reloptions: [],
-    toastReloptions: [],
-    replicaIdentity: 'd',
-    replicaIdentityIndex: null,
-    rowSecurity: false,
-    forceRowSecurity: false,
-    comment: null,
+  return table('public', 'devices', {
     rowsEstimate: 0,
     bytes: 0,
     columns: [
@@ -59,9 +24,7 @@ function devices(): Table {
       { name: 'cloudphone_split_fence', definition: 'CREATE TRIGGER fence ...', enabled: 'A', function: 'x', comment: null },
       { name: 'devices_touch', definition: 'CREATE TRIGGER "devices_touch" BEFORE UPDATE ON "public"."devices" FOR EACH ROW EXECUTE FUNCTION "public"."touch"()', enabled: 'O', function: 'public.touch()', comment: null },
     ],
-    policies: [],
-    dependsOn: { types: [], functions: [], sequences: [], extensions: [] },
-  };
+  });
 }
 
 const expect0 = { droppedConstraints: ['devices_user_id_fkey'], extraColumns: [{ name: 'user_name', type: 'text' }], ignoredTriggers: ['cloudphone_split_fence'] };
