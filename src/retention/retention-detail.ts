@@ -53,7 +53,9 @@ function readTarget(v: unknown): TargetBaseline | null {
   const rows = num(r.rows);
   const sum = str(r.sum);
   if (server === null || database === null || table === null || rows === null || sum === null) return null;
-  return { server, database, table, rows, sum, copiedRows: num(r.copiedRows) };
+  const method = r.method === 'record' || r.method === 'text' ? r.method : undefined;
+  const major = num(r.major) ?? undefined;
+  return { server, database, table, rows, sum, copiedRows: num(r.copiedRows), ...(method ? { method } : {}), ...(major !== undefined ? { major } : {}) };
 }
 
 /** Narrows journal JSON to a RetentionDetail; null when it was not written by this version's step. */

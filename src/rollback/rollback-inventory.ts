@@ -4,6 +4,7 @@ import type { CreatedObject } from '../steps/handler.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import type { ConfigBackup } from '../config/backup.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
+import type { HashMode } from '../verify/checksum-sql.js';
 
 /** One target table as it was after the copy: what rollback compares the table with now. */
 export interface Baseline {
@@ -15,6 +16,9 @@ export interface Baseline {
   /** Checksum and count schedule_retention took (null when retention was not scheduled yet). */
   sum: string | null;
   sumRows: number | null;
+  /** How the checksum was taken (null: not recorded, a `text` sum) and on which server major. */
+  method: HashMode | null;
+  major: number | null;
 }
 
 /**
@@ -73,7 +77,7 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
     const key = `${server}\0${database}\0${table}`;
     let b = baselines.get(key);
     if (!b) {
-      b = { server, database, table, rows: null, sum: null, sumRows: null };
+      b = { server, database, table, rows: null, sum: null, sumRows: null, method: null, major: null };
       baselines.set(key, b);
     }
     return b;
@@ -92,6 +96,8 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
     b.rows ??= t.copiedRows;
     b.sum = t.sum;
     b.sumRows = t.rows;
+    b.method = t.method ?? null;
+    b.major = t.major ?? null;
   }
 
   return {

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import type { CopyDataStep } from '../plan/model.js';
 import type { StepContext, StepHandler, StepResult } from './handler.js';
@@ -9,6 +7,7 @@ import { ident, qname } from '../pg/quote.js';
 import { isMarked } from './marker.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 import { connectionLoss, describeEnd } from './connection-loss.js';
+import { CopyIn, CopyOut } from '../pg/copy-relay.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
 export const COPY_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
@@ -86,18 +85,6 @@ function toText(sql: string): string {
   return sql.replace('(FORMAT binary', '(FORMAT text');
 }
 
-class Counter extends Transform {
-  bytes = 0;
-  constructor(private readonly onChunk: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    this.onChunk(this.bytes);
-    cb(null, chunk);
-  }
-}
-
 async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): Promise<StepResult> {
   const copyOut = binary ? step.copyOut : toText(step.copyOut);
   const copyIn = binary ? step.copyIn : toText(step.copyIn);
@@ -122,31 +109,25 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     await dst.query('BEGIN');
     // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
     for (const s of before) await dst.query(s);
-    let lastEmit = 0;
-    let rowsSeen = 0;
-    const counter = new Counter((bytes) => {
-      const now = Date.now();
-      if (now - lastEmit < 250) return;
-      lastEmit = now;
-      ctx.progress.emit({
-        type: 'step-progress',
-        stepId: step.id,
-        rows: rowsSeen,
-        bytes,
-        rowsEstimate: step.rowsEstimate,
-        bytesEstimate: step.bytes,
-      });
-    });
-    const out = src.query(copyStreams.to(copyOut));
-    const inp = dst.query(copyStreams.from(copyIn));
+    const out = src.query(new CopyOut(copyOut));
+    const inp = dst.query(new CopyIn(copyIn));
     let first: string | undefined;
     out.once('error', () => (first ??= sourceEnd));
     inp.once('error', () => (first ??= targetEnd));
-    const timer = setInterval(() => (rowsSeen = out.rowCount), 200);
+    const timer = setInterval(() => {
+      ctx.progress.emit({
+        type: 'step-progress',
+        stepId: step.id,
+        rows: out.messages,
+        bytes: out.bytes,
+        rowsEstimate: step.rowsEstimate,
+        bytesEstimate: step.bytes,
+      });
+    }, 250);
     const abort = () => out.destroy(new Error('interrupted'));
     ctx.signal.addEventListener('abort', abort, { once: true });
     try {
-      await pipeline(out, counter, inp);
+      await pipeline(out, inp);
     } catch (err) {
       broken = first ?? broken;
       throw err;
@@ -163,8 +144,8 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     for (const s of after) await dst.query(s);
     await dst.query('COMMIT');
     clean = true;
-    ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: counter.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
-    return { rows, bytes: counter.bytes, detail: { sourceRows, binary, snapshot } };
+    ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: out.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
+    return { rows, bytes: out.bytes, detail: { sourceRows, binary, snapshot } };
   } catch (err) {
     // A failed COPY aborts its transaction: nothing of it stays in the target.
     await dst?.query('ROLLBACK').catch(() => undefined);

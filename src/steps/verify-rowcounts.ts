@@ -6,7 +6,10 @@ import { copiedSourceRows } from './copy-data.js';
 import { tableSums, type TableSum } from '../retention/table-sums.js';
 
 export function verifyRowcountsSql(tables: string[]): string[] {
-  return tables.map((t) => `SELECT count(*), sum(hashtextextended(t::text, 0)) FROM ONLY ${qname(parseKey(t))} AS t  -- count equals the rows read from the snapshot`);
+  return tables.map(
+    (t) =>
+      `SELECT count(*), sum(hash_record_extended(ROW(t.*), 0)) FROM ONLY ${qname(parseKey(t))} AS t  -- count equals the rows read from the snapshot; the sum is rollback's baseline (columns without a hash are cast to text; before PostgreSQL 14 hashtextextended(t::text, 0))`,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { qname } from '../pg/quote.js';
 import { copiedTables, type CopiedTable } from './plan-tables.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { countTable, rowcountCheck } from './rowcount.js';
 import { checksumSql, rowExpr, rowHashExpr, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
 import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
@@ -44,7 +45,13 @@ export function describeDiffs(diffs: readonly RowDiff[]): string {
   return diffs.map((d) => `${describeKey(d.key)} (${d.state})`).join(', ');
 }
 
-async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashes, versions: ServerVersions): Promise<Check> {
+/** The checksum check of a table, and its rows on each side when the scan got that far. */
+interface Compared {
+  check: Check;
+  rows: { source: number; target: number } | null;
+}
+
+async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashes, versions: ServerVersions): Promise<Compared> {
   const base = { kind: 'checksum' as const, service: t.service, table: t.table };
   const source = ctx.pools.pool('source');
   const [sv, tv] = await Promise.all([versions.of('source'), versions.of(t.target.server, t.target.database)]);
@@ -62,8 +69,9 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
     const src = { rows: Number(sr?.n), sum: sr?.h };
     const dst = { rows: Number(tr?.n), sum: tr?.h };
     ctx.progress(`checksum ${t.table}: ${src.sum === dst.sum && src.rows === dst.rows ? 'equal' : 'differs'}`);
+    const rows = { source: src.rows, target: dst.rows };
     if (src.rows === dst.rows && src.sum === dst.sum) {
-      return { ...base, ok: true, source: src, target: dst, detail: `${src.rows} rows, checksums equal (${how}, ${columns.length} columns)` };
+      return { rows, check: { ...base, ok: true, source: src, target: dst, detail: `${src.rows} rows, checksums equal (${how}, ${columns.length} columns)` } };
     }
     const pk = await primaryKey(source, t);
     const key: RowKey = pk.length > 0
@@ -80,12 +88,15 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
     });
     const where = diffs.length > 0 ? `rows differ at ${describeDiffs(diffs)}` : 'no single differing row was isolated';
     return {
-      ...base,
-      ok: false,
-      source: src,
-      target: dst,
-      detail: `checksums differ (${how}; source ${src.rows} rows, target ${dst.rows}): ${where}`,
-      keys: diffs.map((x) => x.key),
+      rows,
+      check: {
+        ...base,
+        ok: false,
+        source: src,
+        target: dst,
+        detail: `checksums differ (${how}; source ${src.rows} rows, target ${dst.rows}): ${where}`,
+        keys: diffs.map((x) => x.key),
+      },
     };
   } finally {
     await Promise.all(sides.map((x) => x.close()));
@@ -99,15 +110,23 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
  * equality, deliberately: values equal to PostgreSQL (float -0 and 0, numeric 1.0 and
  * 1.00) hash alike, so only a change an application could observe through `=` counts.
  * The text fallback compares text forms and is stricter about those.
+ *
+ * The row counts come from the same scans: one read of each side per table instead
+ * of two. A table whose checksum could not be computed is counted with `count(*)`
+ * on its own.
  */
-export async function checksumChecks(ctx: VerifyContext): Promise<Check[]> {
+export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ rowcount: Check[]; checksum: Check[] }> {
   const types = new TypeHashes(ctx.pools.pool('source'));
   const versions = new ServerVersions(ctx);
-  return mapLimit(copiedTables(ctx.plan), ctx.jobs, async (t): Promise<Check> => {
+  const both = await mapLimit(copiedTables(ctx.plan), ctx.jobs, async (t): Promise<{ rowcount: Check; checksum: Check }> => {
+    let compared: Compared;
     try {
-      return await compareTable(ctx, t, types, versions);
+      compared = await compareTable(ctx, t, types, versions);
     } catch (err) {
-      return { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}` };
+      compared = { rows: null, check: { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}` } };
     }
+    const rowcount = compared.rows ? rowcountCheck(t, compared.rows.source, compared.rows.target) : await countTable(ctx, t);
+    return { rowcount, checksum: compared.check };
   });
+  return { rowcount: both.map((b) => b.rowcount), checksum: both.map((b) => b.checksum) };
 }

@@ -32,7 +32,8 @@ GROUP BY w.root`;
 export class TypeHashes {
   private readonly textTypes = new Map<string, boolean>();
 
-  constructor(private readonly source: pg.Pool) {}
+  /** `source`: a pool or a client of the database whose types are asked about. */
+  constructor(private readonly source: Pick<pg.ClientBase, 'query'>) {}
 
   async columns(table: QualifiedName, names: readonly string[]): Promise<HashColumn[]> {
     const attrs = await this.source.query<{ name: string; oid: string }>(

@@ -2,7 +2,7 @@ import type { Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { errorText, type Check, type CheckKind, type VerifyContext } from './check.js';
 import { rowcountChecks } from './rowcount.js';
-import { checksumChecks } from './checksum.js';
+import { checksumAndRowcountChecks } from './checksum.js';
 import { schemaChecks } from './schema.js';
 import { sequenceChecks } from './sequence.js';
 import { fenceChecks } from './fence.js';
@@ -62,21 +62,37 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
     jobs: Math.max(1, opts.jobs ?? 2),
     progress: opts.onProgress ?? (() => undefined),
   };
-  const checks: Check[] = [];
-  const run = async (kind: CheckKind, fn: () => Promise<Check[]>) => {
+  const run = async (kind: CheckKind, fn: () => Promise<Check[]>): Promise<Check[]> => {
     ctx.progress(`verifying ${kind}`);
-    checks.push(...(await guarded(kind, fn)));
+    return guarded(kind, fn);
   };
-  await run('rowcount', () => rowcountChecks(ctx));
-  if (opts.checksums) await run('checksum', () => checksumChecks(ctx));
-  await run('schema', () => schemaChecks(ctx));
-  await run('sequence', () => sequenceChecks(ctx));
-  await run('fence', () => fenceChecks(ctx));
-  await run('isolation', () => isolationChecks(ctx));
-  await run('config', () => configChecks(ctx));
-  if (opts.health) {
-    await run('health', async () => healthChecks(opts.healthUrls ?? healthUrlsFromPlan(opts.plan, opts.env ?? process.env)));
-  }
-  await run('orphans', () => orphanChecks(ctx));
+  // The data checks read every row (CPU-bound); the others mostly wait on round trips,
+  // so they run beside them. Results are listed in a fixed order whatever finishes first.
+  const data = async (): Promise<Check[]> => {
+    if (!opts.checksums) return run('rowcount', () => rowcountChecks(ctx));
+    // One scan per side and table gives both the count and the checksum.
+    ctx.progress('verifying rowcount and checksum');
+    try {
+      const both = await checksumAndRowcountChecks(ctx);
+      return [...both.rowcount, ...both.checksum];
+    } catch (err) {
+      return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}` }));
+    }
+  };
+  const others = async (): Promise<Check[]> => {
+    const out: Check[] = [];
+    out.push(...(await run('schema', () => schemaChecks(ctx))));
+    out.push(...(await run('sequence', () => sequenceChecks(ctx))));
+    out.push(...(await run('fence', () => fenceChecks(ctx))));
+    out.push(...(await run('isolation', () => isolationChecks(ctx))));
+    out.push(...(await run('config', () => configChecks(ctx))));
+    if (opts.health) {
+      out.push(...(await run('health', async () => healthChecks(opts.healthUrls ?? healthUrlsFromPlan(opts.plan, opts.env ?? process.env)))));
+    }
+    out.push(...(await run('orphans', () => orphanChecks(ctx))));
+    return out;
+  };
+  const [first, rest] = await Promise.all([data(), others()]);
+  const checks = [...first, ...rest];
   return { ok: checks.every((c) => c.ok), checks };
 }

@@ -40,7 +40,8 @@ export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env
   }
   const healthUrls: Record<string, string> = {};
   for (const s of split.manifest.services) if (s.health) healthUrls[s.name] = expand(s.health, env, `services.${s.name}.health`);
-  const pools = new Pools(split.servers, 6);
+  // Each compared table holds a source and a target connection; the other checks run beside them.
+  const pools = new Pools(split.servers, (opts.jobs ?? 2) + 4);
   const spinner = out.interactive && !out.json ? (await import('ora')).default({ stream: process.stderr }).start('verifying') : null;
   try {
     const result = await verifySplit({

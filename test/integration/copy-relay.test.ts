@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { servers, query, uniquePrefix, createDatabase, pg15 } from '../harness/servers.js';
+import { CopyIn, CopyOut, RELAY_CHUNK } from '../../src/pg/copy-relay.js';
+
+const prefix = uniquePrefix();
+let source: string;
+let target: string;
+let source15: string;
+
+async function client(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+/** Pipes `copyOut` on `from` into `copyIn` on `to` in one target transaction; returns the two row counts. */
+async function relay(from: string, copyOut: string, to: string, copyIn: string): Promise<{ read: number; stored: number }> {
+  const [s, d] = await Promise.all([client(from), client(to)]);
+  try {
+    await d.query('BEGIN');
+    const out = s.query(new CopyOut(copyOut));
+    const inp = d.query(new CopyIn(copyIn));
+    try {
+      await pipeline(out, inp);
+    } catch (err) {
+      await d.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    await d.query('COMMIT');
+    // Both connections are usable again.
+    expect((await s.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    expect((await d.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    return { read: out.rowCount, stored: inp.rowCount };
+  } finally {
+    await Promise.all([s.end(), d.end()]);
+  }
+}
+
+async function sums(url: string, table: string): Promise<{ n: string; h: string }> {
+  const r = await query<{ n: string; h: string }>(url, `SELECT count(*)::text AS n, coalesce(sum(hashtextextended(t::text, 0)), 0)::text AS h FROM ${table} AS t`);
+  return r[0]!;
+}
+
+const DDL = `CREATE TABLE mixed (id bigint, note text, blob bytea, doc jsonb, tags text[])`;
+
+beforeAll(async () => {
+  source = await createDatabase(servers().main, `${prefix}relay_src`);
+  target = await createDatabase(servers().second, `${prefix}relay_dst`);
+  source15 = await createDatabase(pg15(), `${prefix}relay_src15`);
+  for (const url of [source, source15]) {
+    await query(url, DDL);
+    // Rows from a few bytes to 3x the relay chunk, so rows and headers straddle every boundary.
+    await query(
+      url,
+      `INSERT INTO mixed
+       SELECT i,
+              CASE WHEN i % 500 = 0 THEN repeat(md5(i::text), ${Math.ceil((3 * RELAY_CHUNK) / 32)}) WHEN i % 7 = 0 THEN NULL ELSE 'row ' || i END,
+              CASE WHEN i % 3 = 0 THEN decode(md5(i::text), 'hex') END,
+              jsonb_build_object('i', i, 'tab', E'a\\tb', 'nl', E'x\\ny'),
+              ARRAY['a' || i, NULL, 'quote"d']
+       FROM generate_series(1, 20000) AS i`,
+    );
+  }
+  await query(target, DDL);
+  await query(target, `CREATE TABLE strict (id int NOT NULL, v int CHECK (v < 1000))`);
+});
+
+afterAll(async () => {
+  await query(servers().main, `DROP DATABASE IF EXISTS "${prefix}relay_src" WITH (FORCE)`);
+  await query(servers().second, `DROP DATABASE IF EXISTS "${prefix}relay_dst" WITH (FORCE)`);
+  await query(pg15(), `DROP DATABASE IF EXISTS "${prefix}relay_src15" WITH (FORCE)`);
+});
+
+describe('CopyOut | CopyIn', () => {
+  it.each([
+    ['binary', 'FORMAT binary'],
+    ['text', 'FORMAT text'],
+  ])('moves every row byte for byte in %s format, rows larger than a chunk included', async (_name, format) => {
+    await query(target, 'TRUNCATE mixed');
+    const n = await relay(source, `COPY mixed TO STDOUT (${format})`, target, `COPY mixed FROM STDIN (${format})`);
+    expect(n).toEqual({ read: 20000, stored: 20000 });
+    expect(await sums(target, 'mixed')).toEqual(await sums(source, 'mixed'));
+  });
+
+  it('moves rows from PostgreSQL 15 into 18', async () => {
+    await query(target, 'TRUNCATE mixed');
+    const n = await relay(source15, 'COPY mixed TO STDOUT (FORMAT binary)', target, 'COPY mixed FROM STDIN (FORMAT binary)');
+    expect(n).toEqual({ read: 20000, stored: 20000 });
+    expect(await sums(target, 'mixed')).toEqual(await sums(source15, 'mixed'));
+  });
+
+  it('an empty result: zero rows, both connections usable', async () => {
+    await query(target, 'TRUNCATE mixed');
+    expect(await relay(source, 'COPY (SELECT * FROM mixed WHERE false) TO STDOUT (FORMAT binary)', target, 'COPY mixed FROM STDIN (FORMAT binary)')).toEqual({ read: 0, stored: 0 });
+  });
+
+  it('skips notices the source sends in the middle of the copy', async () => {
+    await query(source, `CREATE OR REPLACE FUNCTION noisy(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN IF i % 1000 = 0 THEN RAISE NOTICE 'at %', i; END IF; RETURN i; END $$`);
+    await query(target, 'TRUNCATE strict');
+    const n = await relay(source, 'COPY (SELECT noisy(i), i % 1000 FROM generate_series(1, 5000) AS i) TO STDOUT', target, 'COPY strict FROM STDIN');
+    expect(n).toEqual({ read: 5000, stored: 5000 });
+  });
+
+  it('an error on the source mid-copy fails the pipe and leaves nothing in the target', async () => {
+    await query(target, 'TRUNCATE strict');
+    const failing = 'COPY (SELECT i, (CASE WHEN i = 40000 THEN 1 / 0 ELSE i % 1000 END) FROM generate_series(1, 50000) AS i) TO STDOUT';
+    await expect(relay(source, failing, target, 'COPY strict FROM STDIN')).rejects.toThrow(/division by zero/);
+    expect(await sums(target, 'strict')).toMatchObject({ n: '0' });
+  });
+
+  it('an error on the target mid-copy fails the pipe with the target error', async () => {
+    await query(target, 'TRUNCATE strict');
+    const bad = 'COPY (SELECT i, (CASE WHEN i = 30000 THEN 5000 ELSE i % 1000 END) FROM generate_series(1, 50000) AS i) TO STDOUT';
+    await expect(relay(source, bad, target, 'COPY strict FROM STDIN')).rejects.toThrow(/check constraint/);
+    expect(await sums(target, 'strict')).toMatchObject({ n: '0' });
+  });
+
+  it('a COPY the target refuses at once (no such table) fails the pipe, not the process', async () => {
+    await expect(relay(source, 'COPY mixed TO STDOUT', target, 'COPY no_such_table FROM STDIN')).rejects.toThrow(/no_such_table/);
+  });
+
+  it('destroying the source stream cancels the target COPY (CopyFail) and the target session survives', async () => {
+    const [s, d] = await Promise.all([client(source), client(target)]);
+    try {
+      await d.query('BEGIN');
+      const out = s.query(new CopyOut('COPY (SELECT i, i % 1000 FROM generate_series(1, 3000000) AS i) TO STDOUT'));
+      const inp = d.query(new CopyIn('COPY strict FROM STDIN'));
+      out.once('data', () => out.destroy(new Error('interrupted by the test')));
+      await expect(pipeline(out, inp)).rejects.toThrow(/interrupted by the test/);
+      await d.query('ROLLBACK');
+      expect((await d.query<{ n: number }>('SELECT count(*)::int AS n FROM strict')).rows[0]!.n).toBe(0);
+    } finally {
+      await Promise.all([s.end().catch(() => undefined), d.end()]);
+    }
+  });
+});
