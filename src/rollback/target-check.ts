@@ -65,7 +65,7 @@ export async function changedTargets(servers: Record<string, string>, baselines:
           changes.push({ server, database, table: b.table, change: `${b.rows} rows after the copy, ${n.rows} now` });
         } else if (b.sumRows !== null && n.rows !== b.sumRows) {
           changes.push({ server, database, table: b.table, change: `${b.sumRows} rows when the split finished, ${n.rows} now` });
-        } else if (b.sum !== null && b.major !== null && b.major !== major) {
+        } else if (b.sum !== null && b.major !== null && b.major !== major && n.rows > 0) {
           changes.push({
             server,
             database,
