@@ -51,7 +51,20 @@ export function buildProgram(io: Io): Command {
   registerDemo(program, io);
   registerRollback(program, io);
   registerRetention(program, io);
+  flowDescriptions(program.commands);
   return program;
+}
+
+/**
+ * Descriptions are written in source lines of any length: a single line break inside
+ * a sentence becomes a space, so that commander wraps the text to the terminal once.
+ * Blank lines and indented lines (examples, lists) keep their breaks.
+ */
+function flowDescriptions(commands: readonly Command[]): void {
+  for (const cmd of commands) {
+    cmd.description(cmd.description().replace(/([^\n])\n(?=[^\n ])/g, '$1 '));
+    flowDescriptions(cmd.commands);
+  }
 }
 
 /** Prints an error as one clear message (and the fix); stack traces only with --verbose. */

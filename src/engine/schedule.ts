@@ -21,11 +21,17 @@ export function stepGraphProblems(steps: readonly Pick<Step, 'id' | 'dependsOn'>
   return problems;
 }
 
+/** A table's own index step (a per-index build, or its keys, triggers and policies). */
+function isTableIndexStep(step: Step): boolean {
+  return step.kind === 'create_indexes' && step.table !== undefined;
+}
+
 /**
  * The steps that may start now, best first: not finished, not active, every
- * dependency finished. Plan order decides, except that ready `copy_data` steps are
- * taken largest first (by `bytes`), as a group at the place of the first of them,
- * so the longest copies start early and short ones fill the gaps at the end.
+ * dependency finished. A table's ready `create_indexes` steps come first, so its
+ * indexes are built right after its data, beside the copies still running; then
+ * ready `copy_data` steps, largest first (by `bytes`), so the longest copies start
+ * early and short ones fill the gaps at the end; then the rest, in plan order.
  */
 export function readySteps(steps: readonly Step[], finished: ReadonlySet<string>, active: ReadonlySet<string>): Step[] {
   const ready: Array<{ step: Step; index: number }> = [];
@@ -33,9 +39,8 @@ export function readySteps(steps: readonly Step[], finished: ReadonlySet<string>
     if (finished.has(step.id) || active.has(step.id)) return;
     if (step.dependsOn.every((d) => finished.has(d))) ready.push({ step, index });
   });
-  const firstCopy = ready.find((r) => r.step.kind === 'copy_data')?.index ?? -1;
-  const key = (r: { step: Step; index: number }) => (r.step.kind === 'copy_data' ? firstCopy : r.index);
+  const group = (s: Step) => (isTableIndexStep(s) ? 0 : s.kind === 'copy_data' ? 1 : 2);
   const bytes = (s: Step) => (s.kind === 'copy_data' ? s.bytes : 0);
-  ready.sort((a, b) => key(a) - key(b) || bytes(b.step) - bytes(a.step) || a.index - b.index);
+  ready.sort((a, b) => group(a.step) - group(b.step) || bytes(b.step) - bytes(a.step) || a.index - b.index);
   return ready.map((r) => r.step);
 }

@@ -28,7 +28,8 @@ describe('readySteps', () => {
     { id: 'c-small', kind: 'copy_data', bytes: 5, dependsOn: ['schema'] },
     { id: 'c-huge', kind: 'copy_data', bytes: 5000, dependsOn: ['schema'] },
     { id: 'c-mid', kind: 'copy_data', bytes: 500, dependsOn: ['schema'] },
-    { id: 'idx', kind: 'create_indexes', dependsOn: ['c-small'] },
+    { id: 'idx', kind: 'create_indexes', table: 'public.small', dependsOn: ['c-small'] },
+    { id: 'fks', kind: 'create_indexes', dependsOn: ['schema'] },
     { id: 'grant', kind: 'grant', dependsOn: ['pre'] },
   ]);
 
@@ -38,9 +39,12 @@ describe('readySteps', () => {
     expect(ids(readySteps(steps, new Set(['pre']), new Set()))).toEqual(['schema', 'grant']);
   });
 
-  it('takes ready copies largest first, at the place of the first copy', () => {
-    expect(ids(readySteps(steps, new Set(['pre', 'schema']), new Set()))).toEqual(['c-huge', 'c-mid', 'c-small', 'grant']);
-    expect(ids(readySteps(steps, new Set(['pre', 'schema', 'c-small']), new Set(['c-huge'])))).toEqual(['c-mid', 'idx', 'grant']);
+  it('takes ready copies largest first, before the other steps', () => {
+    expect(ids(readySteps(steps, new Set(['pre', 'schema']), new Set()))).toEqual(['c-huge', 'c-mid', 'c-small', 'fks', 'grant']);
+  });
+
+  it("takes a table's index steps as soon as its copy is done, before the next copy", () => {
+    expect(ids(readySteps(steps, new Set(['pre', 'schema', 'c-small']), new Set(['c-huge'])))).toEqual(['idx', 'c-mid', 'fks', 'grant']);
   });
 
   it('returns nothing once everything is finished', () => {
