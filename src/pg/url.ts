@@ -12,11 +12,20 @@ export function redact(url: string): string {
   }
 }
 
-/** Replaces every occurrence of any known secret in free text (error messages from servers, tools). */
+/**
+ * Replaces every occurrence of any known secret in free text (error messages from
+ * servers, tools), and the password of every postgres URL. An occurrence that is a
+ * URL's scheme (followed by `://`, as `postgres` in `postgres://`) is not a secret
+ * and stays, so that a password equal to the scheme still leaves readable URLs.
+ */
 export function scrub(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join('***');
-  return out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s*]+@/g, '$1***@');
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s*]+@/g, '$1***@');
+  for (const s of secrets) {
+    if (!s || s.length < 3) continue;
+    const escaped = s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`${escaped}(?!:\\/\\/)`, 'g'), '***');
+  }
+  return out;
 }
 
 export function withDatabase(url: string, database: string): string {

@@ -32,6 +32,10 @@ describe('urls', () => {
   });
   it('scrubs known secrets and URL passwords from free text', () => {
     expect(scrub('login failed for s3cret at postgres://u:p4ss@h/db', ['s3cret'])).toBe('login failed for *** at postgres://u:***@h/db');
+    // A password equal to the URL scheme: the scheme stays readable, every other occurrence goes.
+    expect(scrub('cannot connect to postgres://postgres:postgres@h/db as postgres', ['postgres'])).toBe('cannot connect to postgres://***:***@h/db as ***');
+    // Regular-expression characters in a secret are taken literally.
+    expect(scrub('pw a.b*c(d) and axbbbc(d)', ['a.b*c(d)'])).toBe('pw *** and axbbbc(d)');
   });
   it('changes database and credentials keeping the rest', () => {
     expect(withDatabase('postgres://u:p@h:5433/a?sslmode=disable', 'b c')).toBe('postgres://u:p@h:5433/b%20c?sslmode=disable');
