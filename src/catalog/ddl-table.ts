@@ -109,6 +109,17 @@ export function tableTailSql(t: Table, ctx: CreateTableContext): string[] {
       if (c.notNull && !(p?.notNull ?? false)) out.push(`${alter} ALTER COLUMN ${ident(c.name)} SET NOT NULL`);
     }
   }
+  // CREATE TABLE ... INHERITS / PARTITION OF copies the parent's column compression
+  // (14+), while SET COMPRESSION on a parent never reaches existing children: a child
+  // left at the default must be set back to it, or it would get the parent's method.
+  let createdFrom: Array<Table | undefined> = [];
+  if (asPartition(t, ctx)) createdFrom = [ctx.lookup(t.partitionOf!.parent)];
+  else if (!t.partitionOf) createdFrom = t.inherits.map((q) => ctx.lookup(q));
+  for (const c of t.columns.filter((x) => x.inherited && x.compression === null)) {
+    if (createdFrom.some((p) => p?.columns.find((y) => y.name === c.name)?.compression)) {
+      out.push(`${alter} ALTER COLUMN ${ident(c.name)} SET COMPRESSION default`);
+    }
+  }
   for (const c of t.columns) {
     const col = `${alter} ALTER COLUMN ${ident(c.name)}`;
     if (c.statistics !== null) out.push(`${col} SET STATISTICS ${c.statistics}`);

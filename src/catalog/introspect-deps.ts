@@ -17,6 +17,11 @@ export interface DepEdge {
  * indexes, triggers, policies and view rules), types (with a composite's
  * attributes and a domain's constraints) and functions, in ONE query.
  *
+ * Triggers: the user's, never the internal ones of foreign keys. A partition's clone
+ * of its parent's trigger counts (it calls the same function): before PostgreSQL 15
+ * such clones are marked internal too, so they are told apart from foreign key
+ * triggers by having a parent trigger and no constraint (as readTriggers does).
+ *
  * pg_depend rows are normalised the way pg_dump reasons about them: an array type
  * stands for its element type, a composite's pg_class row for its type, a
  * multirange for its range; any object that belongs to an extension stands for
@@ -29,7 +34,8 @@ function edgesSql(version: number): string {
       UNION ALL SELECT 'rel', ad.adrelid, 'pg_attrdef'::regclass, ad.oid FROM pg_attrdef ad WHERE ad.adrelid = ANY($1::oid[])
       UNION ALL SELECT 'rel', co.conrelid, 'pg_constraint'::regclass, co.oid FROM pg_constraint co WHERE co.conrelid = ANY($1::oid[])
       UNION ALL SELECT 'rel', i.indrelid, 'pg_class'::regclass, i.indexrelid FROM pg_index i WHERE i.indrelid = ANY($1::oid[])
-      UNION ALL SELECT 'rel', tg.tgrelid, 'pg_trigger'::regclass, tg.oid FROM pg_trigger tg WHERE tg.tgrelid = ANY($1::oid[]) AND NOT tg.tgisinternal
+      UNION ALL SELECT 'rel', tg.tgrelid, 'pg_trigger'::regclass, tg.oid FROM pg_trigger tg WHERE tg.tgrelid = ANY($1::oid[])
+        AND (NOT tg.tgisinternal OR (tg.tgparentid <> 0 AND tg.tgconstraint = 0))
       UNION ALL SELECT 'rel', po.polrelid, 'pg_policy'::regclass, po.oid FROM pg_policy po WHERE po.polrelid = ANY($1::oid[])
       UNION ALL SELECT 'rel', rw.ev_class, 'pg_rewrite'::regclass, rw.oid FROM pg_rewrite rw WHERE rw.ev_class = ANY($1::oid[])
       UNION ALL SELECT 'type', t.oid, 'pg_type'::regclass, t.oid FROM unnest($2::oid[]) t(oid)

@@ -4,19 +4,9 @@ import type { TestProject } from 'vitest/node';
 import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
 import { startEmbedded } from '../../src/demo/embedded.js';
 import type { TestServers } from './servers.js';
+import { TEST_SERVER_SETTINGS } from './settings.js';
 
-/** Settings every test server gets: logical replication for online mode, room for parallel tests. */
-const SETTINGS: Record<string, string> = {
-  wal_level: 'logical',
-  max_replication_slots: '40',
-  max_wal_senders: '40',
-  max_logical_replication_workers: '16',
-  max_worker_processes: '32',
-  max_connections: '300',
-  fsync: 'off',
-  synchronous_commit: 'off',
-  full_page_writes: 'off',
-};
+const SETTINGS = TEST_SERVER_SETTINGS;
 
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
