@@ -17,12 +17,13 @@ async function client(url: string): Promise<pg.Client> {
 }
 
 /** Pipes `copyOut` on `from` into `copyIn` on `to` in one target transaction; returns the two row counts. */
-async function relay(from: string, copyOut: string, to: string, copyIn: string): Promise<{ read: number; stored: number }> {
+async function relay(from: string, copyOut: string, to: string, copyIn: string, recycle = true): Promise<{ read: number; stored: number }> {
   const [s, d] = await Promise.all([client(from), client(to)]);
   try {
     await d.query('BEGIN');
     const out = s.query(new CopyOut(copyOut));
-    const inp = d.query(new CopyIn(copyIn));
+    // With recycling (as the copy step runs it), each written buffer is reused for later rows.
+    const inp = d.query(new CopyIn(copyIn, recycle ? { recycle: (b) => out.recycle(b) } : {}));
     try {
       await pipeline(out, inp);
     } catch (err) {
@@ -76,11 +77,12 @@ afterAll(async () => {
 
 describe('CopyOut | CopyIn', () => {
   it.each([
-    ['binary', 'FORMAT binary'],
-    ['text', 'FORMAT text'],
-  ])('moves every row byte for byte in %s format, rows larger than a chunk included', async (_name, format) => {
+    ['binary', 'FORMAT binary', true],
+    ['text', 'FORMAT text', true],
+    ['binary, buffers not recycled,', 'FORMAT binary', false],
+  ])('moves every row byte for byte in %s format, rows larger than a chunk included', async (_name, format, recycle) => {
     await query(target, 'TRUNCATE mixed');
-    const n = await relay(source, `COPY mixed TO STDOUT (${format})`, target, `COPY mixed FROM STDIN (${format})`);
+    const n = await relay(source, `COPY mixed TO STDOUT (${format})`, target, `COPY mixed FROM STDIN (${format})`, recycle);
     expect(n).toEqual({ read: 20000, stored: 20000 });
     expect(await sums(target, 'mixed')).toEqual(await sums(source, 'mixed'));
   });
