@@ -1,7 +1,7 @@
-import type { Catalog, QualifiedName, Table, View } from './model.js';
+import type { Catalog, FunctionDef, QualifiedName, Table, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
 import { ident, literal, qname } from '../pg/quote.js';
-import { creationOrder, dependencyClosure } from './closure.js';
+import { creationOrder, dependencyClosure, type Closure } from './closure.js';
 import { asPartition, createSequenceSql, createTableSql, tableTailSql, type CreateTableContext } from './ddl-table.js';
 import { foreignKeySql, indexPhase, otherPhase } from './ddl-post.js';
 import { reloptionsSql } from './ddl-options.js';
@@ -77,13 +77,14 @@ export function renderPreData(
   for (const s of [...schemas].filter((x) => x !== 'public').sort()) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(s)}`);
   for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
   if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
+  const later = sqlBodiesAfterTables(closure, selected);
+  const functionSql = (f: FunctionDef) => [f.ddl, ...commentOn('FUNCTION', `${qname(f)}(${f.identityArgs})`, f.comment)];
   for (const r of creationOrder(closure.types, closure.functions)) {
     if (r.kind === 'type') {
       out.push(...r.def.ddl.filter((s) => !isAfterData(s)));
       out.push(...commentOn(r.def.kind === 'domain' ? 'DOMAIN' : 'TYPE', qname(r.def), r.def.comment));
-    } else {
-      out.push(r.def.ddl);
-      out.push(...commentOn('FUNCTION', `${qname(r.def)}(${r.def.identityArgs})`, r.def.comment));
+    } else if (!later.has(r.def)) {
+      out.push(...functionSql(r.def));
     }
   }
   for (const s of closure.sequences) {
@@ -104,7 +105,48 @@ export function renderPreData(
       if (seq && !col.inherited) out.push(...commentOn('SEQUENCE', qname(seq), seq.comment));
     }
   }
+  for (const f of closure.functions) if (later.has(f)) out.push(...functionSql(f));
   return out;
+}
+
+/** A SQL-standard body (`BEGIN ATOMIC ... END` or `RETURN ...`, 14+): parsed, and its tables looked up, at CREATE. */
+export function hasSqlStandardBody(f: FunctionDef): boolean {
+  // pg_get_functiondef writes every other body as ` AS $function$...` (or ` AS 'file', 'symbol'`).
+  return !/\n AS /.test(f.ddl);
+}
+
+/**
+ * Functions with a SQL-standard body that may wait until the tables exist: such a
+ * body is checked when the function is created (check_function_bodies does not
+ * apply), so one that reads a table fails before it. Kept in place when a type, a
+ * function with such a body, or a column default, generated column or CHECK of the
+ * tables names it (they need it first).
+ */
+function sqlBodiesAfterTables(closure: Closure, tables: Table[]): Set<FunctionDef> {
+  const candidates = closure.functions.filter(hasSqlStandardBody);
+  if (candidates.length === 0) return new Set();
+  const early = new Set<string>(closure.types.flatMap((t) => t.dependsOn));
+  const expressions = tables.flatMap((t) => [
+    ...t.columns.flatMap((c) => [c.default ?? '', c.generated?.expression ?? '']),
+    ...t.constraints.filter((k) => k.type === 'c').map((k) => k.definition),
+  ]);
+  const named = (f: FunctionDef) => expressions.some((e) => e.includes(`${f.name}(`) || e.includes(`${ident(f.name)}(`));
+  const later = new Set(candidates.filter((f) => !early.has(functionKey(f)) && !named(f)));
+  // A deferred function needed by one that stays early must stay early too.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const f of closure.functions) {
+      if (later.has(f) || !hasSqlStandardBody(f)) continue;
+      for (const dep of f.dependsOn) {
+        const d = [...later].find((x) => functionKey(x) === dep);
+        if (d) {
+          later.delete(d);
+          changed = true;
+        }
+      }
+    }
+  }
+  return later;
 }
 
 export interface PostData {

@@ -17,6 +17,8 @@ export interface RunPlanOptions {
   journal: Journal;
   /** How many steps may run at once (≥ 1). */
   jobs: number;
+  /** Parallel workers PostgreSQL may add to each index build (undefined: the server's setting). */
+  indexWorkers?: number;
   env: NodeJS.ProcessEnv;
   baseDir: string;
   progress: ProgressSink;
@@ -131,6 +133,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     signal,
     baseDir: opts.baseDir,
     now: opts.now ?? (() => new Date()),
+    ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
   };
 
   let failure: { stepId: string; message: string; cause: unknown } | undefined;

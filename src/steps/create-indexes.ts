@@ -26,6 +26,8 @@ export const createIndexes: StepHandler<'create_indexes'> = {
     const client = await sessions.target(server, database);
     let clean = false;
     try {
+      // Every session is the cache's: the setting is given each time (a copy ignores it).
+      if (ctx.indexWorkers !== undefined) await client.query(`SET max_parallel_maintenance_workers = ${ctx.indexWorkers}`);
       const { skipped } = await runMarked(client, step.id, step.sql);
       for (const s of step.afterCommit ?? []) await client.query(s);
       clean = true;

@@ -40,6 +40,11 @@ export interface StepContext {
   /** Folder of the manifest: config file paths are relative to it. */
   baseDir: string;
   now(): Date;
+  /**
+   * `max_parallel_maintenance_workers` for index builds (`--index-workers`); undefined:
+   * the target server's own setting.
+   */
+  indexWorkers?: number;
 }
 
 export interface StepJournal {

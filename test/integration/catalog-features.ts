@@ -185,6 +185,14 @@ export function featureSql(role: string): string[] {
      CREATE VIEW app.recent_user_devices WITH (security_barrier = true) AS
        SELECT * FROM app.user_devices WHERE app.lower_trim(serial_no) <> '';
      CREATE MATERIALIZED VIEW app.device_counts AS SELECT user_id, count(*) AS n FROM app.devices GROUP BY user_id;`,
+    // SQL-standard bodies (14+) are checked at CREATE: one reading a table must follow it,
+    // one a column default calls must precede it.
+    `CREATE FUNCTION app.default_amount() RETURNS integer LANGUAGE sql IMMUTABLE RETURN 7;
+     CREATE TABLE app.ledger (id integer PRIMARY KEY, amount integer NOT NULL DEFAULT app.default_amount());
+     CREATE FUNCTION app.ledger_total() RETURNS bigint LANGUAGE sql STABLE
+       BEGIN ATOMIC SELECT coalesce(sum(amount), 0) FROM app.ledger; END;
+     ALTER TABLE app.ledger ENABLE ROW LEVEL SECURITY;
+     CREATE POLICY ledger_total_positive ON app.ledger USING (app.ledger_total() >= 0);`,
   ];
 }
 

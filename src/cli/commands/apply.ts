@@ -26,6 +26,7 @@ import { renderDryRun } from '../views/dry-run.js';
 export interface ApplyOptions extends CommonOptions {
   dryRun?: boolean;
   jobs?: number;
+  indexWorkers?: number;
   yes?: boolean;
   /** Set by tests and the demo: the clock used for retention. */
   now?: Date;
@@ -122,6 +123,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
       pools,
       journal,
       jobs,
+      ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
       env,
       baseDir: dirname(manifestFile),
       progress,
@@ -170,6 +172,17 @@ export function registerApply(program: Command, io: Io): void {
         if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
         return n;
       }))
+      .addOption(
+        new Option(
+          '--index-workers <n>',
+          "parallel workers PostgreSQL adds to each index build (max_parallel_maintenance_workers; default: the target server's setting). " +
+            '0 when --jobs already keeps the target\'s cores busy, e.g. target and CLI on one small machine',
+        ).argParser((v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 1024) throw new BadInputError(`--index-workers takes a whole number from 0 to 1024, not ${v}`);
+          return n;
+        }),
+      )
       .option('--yes', 'do not ask for confirmation')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
   ).action(async (planFile: string | undefined, opts: ApplyOptions) => {
