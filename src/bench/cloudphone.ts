@@ -35,10 +35,14 @@ async function journalPhases(ctx: BenchContext, total: number): Promise<Phases> 
   return { schema: ms(['create_schema']), data: ms(['copy_data']), indexes: ms(['create_indexes']), total };
 }
 
-/** (e) `cloudphone-split apply --jobs N` (the built CLI, as a child process), then `verify --checksums`. */
+/**
+ * (e) `cloudphone-split apply --jobs N --index-workers 0` (the built CLI, as a child process), then
+ * `verify --checksums`. Source, target and CLI share the machine's cores, which the jobs keep busy:
+ * PostgreSQL's own parallel workers per index build would only oversubscribe them.
+ */
 export const cloudphoneSplit: Contender = {
   key: 'e',
-  name: 'cloudphone-split apply --jobs 2',
+  name: 'cloudphone-split apply --jobs 2 --index-workers 0',
   async unavailable() {
     return null;
   },
@@ -52,7 +56,7 @@ export const cloudphoneSplit: Contender = {
   async run(ctx) {
     const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
     const manifest = join(ctx.workDir, 'split.yaml');
-    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--index-workers', '0', '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
       measureRss: true,
