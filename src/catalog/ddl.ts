@@ -111,8 +111,9 @@ export function renderPreData(
 
 /** A SQL-standard body (`BEGIN ATOMIC ... END` or `RETURN ...`, 14+): parsed, and its tables looked up, at CREATE. */
 export function hasSqlStandardBody(f: FunctionDef): boolean {
-  // pg_get_functiondef writes every other body as ` AS $function$...` (or ` AS 'file', 'symbol'`).
-  return !/\n AS /.test(f.ddl);
+  // pg_get_functiondef writes every other body on a line of its own starting `AS $function$`
+  // (or `AS 'file', 'symbol'`); a SQL-standard one as `BEGIN ATOMIC` or `RETURN`.
+  return !/\nAS /.test(f.ddl) && /\n(BEGIN ATOMIC|RETURN )/.test(f.ddl);
 }
 
 /**
