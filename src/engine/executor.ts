@@ -19,6 +19,8 @@ export interface RunPlanOptions {
   jobs: number;
   /** Parallel workers PostgreSQL may add to each index build (undefined: the server's setting). */
   indexWorkers?: number;
+  /** How long catch_up waits for the subscriptions (undefined: its default). */
+  catchUpTimeoutMs?: number;
   env: NodeJS.ProcessEnv;
   baseDir: string;
   progress: ProgressSink;
@@ -134,6 +136,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     baseDir: opts.baseDir,
     now: opts.now ?? (() => new Date()),
     ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
+    ...(opts.catchUpTimeoutMs !== undefined ? { catchUpTimeoutMs: opts.catchUpTimeoutMs } : {}),
   };
 
   let failure: { stepId: string; message: string; cause: unknown } | undefined;

@@ -53,7 +53,7 @@ export function catchUpSql(slots: string[], fills: DenormalizeFill[]): string[] 
   const sql = [
     '-- on the source, once, after the fence:',
     'SELECT pg_current_wal_insert_lsn()  -- the fence position: every write acknowledged before the fence is below it',
-    `-- on the source, every ${CATCH_UP_POLL_MS} ms until every slot has confirmed it (at most ${CATCH_UP_TIMEOUT_MS / 1000} s):`,
+    `-- on the source, every ${CATCH_UP_POLL_MS} ms until every slot has confirmed it (at most ${CATCH_UP_TIMEOUT_MS / 1000} s, or cutover --catch-up-timeout):`,
     `SELECT slot_name, confirmed_flush_lsn >= '<fence position>'::pg_lsn FROM pg_replication_slots WHERE slot_name IN (${slots.map(literal).join(', ')})`,
   ];
   for (const f of fills) {

@@ -26,7 +26,8 @@ async function positions(src: pg.Pool, slots: string[], lsn: string): Promise<Sl
 /** Waits until every slot has confirmed `lsn`: every change made before it is applied and flushed on its target. */
 async function waitForSlots(ctx: StepContext, step: CatchUpStep, lsn: string): Promise<void> {
   const src = ctx.pools.pool('source');
-  const until = Date.now() + CATCH_UP_TIMEOUT_MS;
+  const timeoutMs = ctx.catchUpTimeoutMs ?? CATCH_UP_TIMEOUT_MS;
+  const until = Date.now() + timeoutMs;
   for (;;) {
     const found = await positions(src, step.slots, lsn);
     const missing = step.slots.filter((s) => !found.some((f) => f.slot === s));
@@ -39,8 +40,8 @@ async function waitForSlots(ctx: StepContext, step: CatchUpStep, lsn: string): P
     if (Date.now() > until) {
       const list = behind.map((b) => `${b.slot} at ${b.confirmed ?? 'none'}${b.active ? '' : ' (no subscription connected)'}`).join(', ');
       throw new Error(
-        `replication did not reach the fence position ${lsn} within ${CATCH_UP_TIMEOUT_MS / 1000} s: ${list}; ` +
-          'check the subscriptions in the target servers\' logs, then rerun cutover (the source stays fenced)',
+        `replication did not reach the fence position ${lsn} within ${timeoutMs / 1000} s: ${list}; ` +
+          'check the subscriptions in the target servers\' logs, then rerun cutover (the source stays fenced; --catch-up-timeout waits longer)',
       );
     }
     await pause(CATCH_UP_POLL_MS, ctx.signal);

@@ -45,6 +45,8 @@ export interface StepContext {
    * the target server's own setting.
    */
   indexWorkers?: number;
+  /** How long `catch_up` waits for the subscriptions (`cutover --catch-up-timeout`); undefined: 120 s. */
+  catchUpTimeoutMs?: number;
 }
 
 export interface StepJournal {

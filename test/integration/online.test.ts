@@ -205,6 +205,13 @@ describe('online mode: split with logical replication while a client writes', ()
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/not cutting over[^]*behind/);
     expect(writer.fenced).toBeNull();
+    // Let it through the gate while still paused: fenced, it cannot catch up, and cutover stops
+    // after --catch-up-timeout with exit 3 (the source stays fenced, nothing is lost).
+    const stuck = await fx.cli('cutover', '--max-lag', '1TB', '--catch-up-timeout', '1');
+    expect(stuck.code, stuck.stderr).toBe(3);
+    expect(stuck.stderr).toMatch(/did not reach the fence position \S+ within 1 s: .*no subscription connected/);
+    await writer.finished();
+    expect(writer.fenced).not.toBeNull();
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" ENABLE`);
     await new Promise((r) => setTimeout(r, 500));
 

@@ -25,6 +25,8 @@ export const DEFAULT_MAX_LAG = 16 * 1024 * 1024;
 export interface CutoverOptions extends CommonOptions {
   /** Bytes of WAL a subscription may be behind before the fence (default DEFAULT_MAX_LAG). */
   maxLag?: number;
+  /** Seconds catch_up waits for the subscriptions after the fence (default 120). */
+  catchUpTimeout?: number;
   jobs?: number;
   /** Set by tests: the clock used for retention. */
   now?: Date;
@@ -133,6 +135,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
         pools,
         journal,
         jobs,
+        ...(opts.catchUpTimeout !== undefined ? { catchUpTimeoutMs: opts.catchUpTimeout * 1000 } : {}),
         env,
         baseDir: dirname(split.file),
         progress: clock,
@@ -198,6 +201,13 @@ export function registerCutover(program: Command, io: Io): void {
         new Option('--max-lag <bytes>', 'refuse to fence while a subscription is further behind (e.g. 16MB, 512kB)').argParser((v) => {
           const n = parseByteSize(v);
           if (n === null) throw new BadInputError(`--max-lag takes a size in bytes (e.g. 16MB), not ${v}`);
+          return n;
+        }),
+      )
+      .addOption(
+        new Option('--catch-up-timeout <seconds>', 'how long to wait, once fenced, for every subscription to apply the last writes (default: 120)').argParser((v) => {
+          const n = Number(v);
+          if (!Number.isFinite(n) || n <= 0) throw new BadInputError(`--catch-up-timeout takes a number of seconds above 0, not ${v}`);
           return n;
         }),
       )
