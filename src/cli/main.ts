@@ -2,7 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { SplitError, ExitCode } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { current } from './common.js';
-import { makeOutput, type Output } from './output.js';
+import { makeOutput } from './output.js';
+import type { Io } from './io.js';
 import { scrub } from '../pg/url.js';
 import { registerPlan } from './commands/plan.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -15,12 +16,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerRetention } from './commands/retention.js';
 
-export interface Io {
-  stdout: Output['stdout'];
-  stderr: Output['stderr'];
-  env: NodeJS.ProcessEnv;
-  exit(code: number): void;
-}
+export type { Io } from './io.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('cloudphone-split')

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { readPlanFile, writePlanFile } from '../../plan/plan-file.js';
 import { makePlan, readLiveCatalog } from '../../plan/make.js';

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplit } from '../../plan/make.js';
 import type { Plan } from '../../plan/model.js';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import { runDemo } from '../../demo/run-demo.js';
 
 interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {

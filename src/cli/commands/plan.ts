@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import { makePlan } from '../../plan/make.js';
 import { writePlanFile } from '../../plan/plan-file.js';
 import { planJson, renderPlan } from '../views/plan.js';

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplitServers, type SplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';

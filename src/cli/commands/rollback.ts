@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import { writeSnapshot } from '../../catalog/snapshot.js';
 import type { Output } from '../output.js';

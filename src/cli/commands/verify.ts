@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { dirname } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../main.js';
+import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplit } from '../../plan/make.js';
 import { Journal } from '../../engine/journal.js';
