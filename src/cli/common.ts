@@ -19,6 +19,13 @@ export function withCommon(cmd: Command): Command {
     .option('-v, --verbose', 'more detail, and stack traces on errors');
 }
 
+/** `--format text|markdown` (plan, verify): Markdown is a compact report for a pull-request comment. */
+export function withFormat(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--format <format>', 'text, or markdown: a compact report for a pull-request comment (stdout; other messages go to stderr)').choices(['text', 'markdown']).default('text'),
+  );
+}
+
 /** Set by main for the error handler: the output of the command that is running. */
 export const current: { out: Output | null } = { out: null };
 

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { dirname, join } from 'node:path';
-import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { makePlan } from '../../plan/make.js';
 import { writePlanFile } from '../../plan/plan-file.js';
 import { planJson, renderPlan } from '../views/plan.js';
+import { planMarkdown } from '../views/plan-markdown.js';
 import { ExitCode } from '../../errors.js';
 import type { Output } from '../output.js';
 import type { Plan } from '../../plan/model.js';
@@ -13,6 +14,7 @@ export interface PlanOptions extends CommonOptions {
   output?: string;
   schema?: string;
   sql?: boolean;
+  format?: 'text' | 'markdown';
 }
 
 /** `<name>.plan.json` beside the manifest: plans/<name>.plan.json for the default manifest. */
@@ -30,15 +32,17 @@ export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.Pr
   });
   for (const s of split.secrets) out.secrets.add(s);
   const file = opts.output ?? defaultPlanFile(opts.manifest, plan.name);
+  const markdown = opts.format === 'markdown' && !out.json;
   if (out.json) out.data(planJson(plan));
+  else if (markdown) out.say(planMarkdown(plan));
   else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
   await writePlanFile(file, plan);
-  out.say(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
+  (markdown ? out.warn : out.say)(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
   return { code: plan.errors.length > 0 ? ExitCode.difference : ExitCode.ok, plan, file };
 }
 
 export function registerPlan(program: Command, io: Io): void {
-  withCommon(
+  withFormat(withCommon(
     program
       .command('plan')
       .summary('validate the manifest against the source and write the plan')
@@ -50,8 +54,8 @@ export function registerPlan(program: Command, io: Io): void {
       .option('-o, --output <file>', 'plan file to write (default <name>.plan.json beside the manifest: plans/<name>.plan.json)')
       .option('--schema <snapshot.json>', 'plan from a `snapshot -o` file instead of the live source (CI without database access)')
       .option('--sql', 'also print the SQL of every step')
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split plan -m plans/split.yaml\n  $ cloudphone-split plan --schema plans/cloudphone.schema.json --json > plan.json'),
-  ).action(async (opts: PlanOptions) => {
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split plan -m plans/split.yaml\n  $ cloudphone-split plan --schema plans/cloudphone.schema.json --json > plan.json\n  $ cloudphone-split plan --format markdown > plan.md    # a pull-request comment'),
+  )).action(async (opts: PlanOptions) => {
     const out = outputFor(opts, io);
     io.exit((await planCommand(opts, out, io.env)).code);
   });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { dirname } from 'node:path';
-import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplit } from '../../plan/make.js';
@@ -10,12 +10,14 @@ import { expand } from '../../manifest/expand.js';
 import { Pools } from '../../pg/pools.js';
 import { verifySplit, type VerifyResult } from '../../verify/verify.js';
 import { renderVerify, verifyJson } from '../views/verify.js';
+import { verifyMarkdown } from '../views/verify-markdown.js';
 import { BadInputError, ExitCode } from '../../errors.js';
 
 export interface VerifyCommandOptions extends CommonOptions {
   checksums?: boolean;
   health?: boolean;
   jobs?: number;
+  format?: 'text' | 'markdown';
 }
 
 /** Verifies the split named in the manifest, against the plan its last apply ran (from the journal). */
@@ -68,7 +70,7 @@ export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env
 }
 
 export function registerVerify(program: Command, io: Io): void {
-  withCommon(
+  withFormat(withCommon(
     program
       .command('verify')
       .summary('compare source and targets: rows, checksums, schema, sequences, fence, isolation, config')
@@ -82,10 +84,11 @@ export function registerVerify(program: Command, io: Io): void {
       .option('--checksums', 'also compare a checksum of every row of every table')
       .option('--health', "also GET each service's health URL (2xx within 5 s)")
       .option('--jobs <n>', 'tables compared at once', (v) => Math.max(1, Number(v) || 1)),
-  ).action(async (opts: VerifyCommandOptions) => {
+  )).action(async (opts: VerifyCommandOptions) => {
     const out = outputFor(opts, io);
     const { code, result } = await verifyCommand(opts, out, io.env);
     if (out.json) out.data(verifyJson(result));
+    else if (opts.format === 'markdown') out.say(verifyMarkdown(result));
     else renderVerify(result, out);
     io.exit(code);
   });

@@ -146,3 +146,22 @@ describe('docs/kubernetes', () => {
     expect(readme).toContain('docs/kubernetes/apply-job.yaml');
   });
 });
+
+describe('docs/ci/dry-run.yml', () => {
+  const text = read('docs/ci/dry-run.yml');
+
+  it('parses, and every cloudphone-split command in it uses flags the CLI accepts', () => {
+    const doc = parseAllDocuments(text);
+    expect(doc.map((d) => d.errors.length)).toEqual([0]);
+    const commands = text
+      .replaceAll(/\\\n\s*/g, ' ')
+      .split('\n')
+      .flatMap((l) => {
+        const m = /npx cloudphone-split (.*)$/.exec(l);
+        return m ? [m[1]!.split(/\s*(?:[|>]|&&|\|\|)\s*/)[0]!.trim().split(/\s+/)] : [];
+      });
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const args of commands) expectAccepted(args);
+    expect(commands.some((a) => a.includes('--format') && a.includes('markdown'))).toBe(true);
+  });
+});
