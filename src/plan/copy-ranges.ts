@@ -1,5 +1,6 @@
 import type { KeyRange } from '../catalog/key-ranges.js';
 import { ident } from '../pg/quote.js';
+import { parseByteSize } from '../format/byte-size.js';
 
 /**
  * How large copies are split: a moved table larger than `largerThan` bytes with an
@@ -25,22 +26,18 @@ export const DEFAULT_SPLIT: SplitPolicy = { largerThan: 8 * 2 ** 30, maxRanges: 
 /** The environment variable that sets `largerThan` (`512MB`, `1GB`, a byte count; `off` or 0 disables splitting). */
 export const SPLIT_ENV = 'CLOUDPHONE_SPLIT_TABLES_LARGER_THAN';
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
-
-/** `64MB`, `1.5GB`, `1048576` → bytes (binary units); `off` → Infinity; null when unreadable. */
-export function parseByteSize(text: string): number | null {
+/** `64MB`, `1.5GB`, `1048576` → bytes (binary units); `off` or 0 → Infinity (never split); null when unreadable. */
+export function parseSplitSize(text: string): number | null {
   const t = text.trim().toLowerCase();
   if (t === 'off' || t === '0') return Infinity;
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?$/.exec(t);
-  if (!m) return null;
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? '']!);
+  return parseByteSize(t);
 }
 
 /** The split policy from the environment; throws with what to write when the variable is unreadable. */
 export function splitPolicyFromEnv(env: NodeJS.ProcessEnv): SplitPolicy {
   const raw = env[SPLIT_ENV];
   if (raw === undefined || raw === '') return DEFAULT_SPLIT;
-  const bytes = parseByteSize(raw);
+  const bytes = parseSplitSize(raw);
   if (bytes === null || bytes <= 0) throw new Error(`${SPLIT_ENV}=${raw} is not a size: write e.g. 512MB, 2GB, a number of bytes, or off`);
   return { ...DEFAULT_SPLIT, largerThan: bytes };
 }

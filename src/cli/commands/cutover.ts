@@ -13,11 +13,12 @@ import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
 import { runPlan, type StepOutcome } from '../../engine/executor.js';
-import { chooseProgress, formatBytes, formatDuration } from '../views/progress.js';
+import { chooseProgress, formatDuration } from '../views/progress.js';
+import { formatBytes } from '../../format/byte-size.js';
 import { BadInputError, PlanBlockedError } from '../../errors.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { DowntimeClock } from '../../online/downtime-clock.js';
-import { parseByteSize } from '../../online/byte-size.js';
+import { parseByteSize } from '../../format/byte-size.js';
 
 /** The lag gate's default: replication may be this far behind when the fence goes up. */
 export const DEFAULT_MAX_LAG = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { BadInputError } from '../../errors.js';
 import type { Output } from '../output.js';
-import { formatBytes } from '../views/plan.js';
+import { formatBytes } from '../../format/byte-size.js';
 import { Pools } from '../../pg/pools.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 

@@ -1,5 +1,5 @@
 import type { Plan, RepointConfigStep } from '../../plan/model.js';
-import { formatBytes } from './plan.js';
+import { formatBytes } from '../../format/byte-size.js';
 import { mdBlock, mdCell, mdCode, mdCodeCell, mdTable } from './markdown.js';
 
 /**

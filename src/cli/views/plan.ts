@@ -1,17 +1,7 @@
 import type { Plan, Step } from '../../plan/model.js';
 import type { Output } from '../output.js';
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+import { formatBytes } from '../../format/byte-size.js';
 
 /** `plan --json`: the SPEC §2 shape (fields may be added, never renamed). */
 export function planJson(plan: Plan): unknown {

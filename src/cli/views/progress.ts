@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { ProgressEvent, ProgressSink } from '../../steps/handler.js';
+import { formatBytes } from '../../format/byte-size.js';
 
 /** A progress renderer; `close()` flushes what is pending and stops any redraw timer. Safe to call twice. */
 export interface ProgressView extends ProgressSink {
@@ -10,16 +11,6 @@ export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { chooseProgress, fit, formatBytes, formatDuration, jsonProgress, plainProgress, ttyProgress } from '../../../src/cli/views/progress.js';
+import { formatBytes } from '../../../src/format/byte-size.js';
+import { chooseProgress, fit, formatDuration, jsonProgress, plainProgress, ttyProgress } from '../../../src/cli/views/progress.js';
 import type { ProgressEvent } from '../../../src/steps/handler.js';
 
 class Capture extends Writable {
@@ -27,8 +28,8 @@ const events: ProgressEvent[] = [
 describe('format helpers', () => {
   it('formats bytes, durations and cuts lines without breaking escapes', () => {
     expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 kB');
-    expect(formatBytes(300 * 1024 * 1024)).toBe('300 MB');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(300 * 1024 * 1024)).toBe('300 MiB');
     expect(formatDuration(250)).toBe('250ms');
     expect(formatDuration(1500)).toBe('1.5s');
     expect(formatDuration(125_000)).toBe('2:05');
@@ -61,8 +62,8 @@ describe('plainProgress', () => {
     expect(lines).toHaveLength(6);
     expect(lines[0]).toMatch(/2 steps already done$/);
     expect(lines[1]).toMatch(/start {2}copy_data:a:public\.users: copy public\.users/);
-    expect(lines[2]).toMatch(/500 of ~1,000 rows, 512 kB/);
-    expect(lines[3]).toMatch(/done {3}copy_data:a:public\.users in 1\.5s \(1,000 rows, 1\.0 MB\)/);
+    expect(lines[2]).toMatch(/500 of ~1,000 rows, 512 KiB/);
+    expect(lines[3]).toMatch(/done {3}copy_data:a:public\.users in 1\.5s \(1,000 rows, 1 MiB\)/);
     expect(lines[4]).toMatch(/FAILED grant:a: permission denied/);
     expect(lines[5]).toMatch(/warn {3}role exists/);
     expect(out.text).not.toMatch(/\x1b/);
@@ -81,7 +82,7 @@ describe('ttyProgress', () => {
     view.emit({ type: 'log', level: 'info', message: 'tick' }); // forces a redraw of the live area
     expect(out.text).toMatch(/user-service/);
     expect(out.text).toMatch(/0 done, 1 running/);
-    expect(out.text).toMatch(/public\.users +.*█+.*░+.* +50% {2}500 rows {2}512 kB {2}256 kB\/s ETA 2\.0s/);
+    expect(out.text).toMatch(/public\.users +.*█+.*░+.* +50% {2}500 rows {2}512 KiB {2}256 KiB\/s ETA 2\.0s/);
     expect(out.text).toMatch(/\x1b\[\d+A\r\x1b\[J/);
     expect(out.text).toMatch(COLOR);
     view.emit(events[4]!);

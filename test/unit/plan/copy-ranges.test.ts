@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SPLIT, parseByteSize, rangeCount, rangePredicates, splitPolicyFromEnv, SPLIT_ENV } from '../../../src/plan/copy-ranges.js';
+import { DEFAULT_SPLIT, parseSplitSize as parseByteSize, rangeCount, rangePredicates, splitPolicyFromEnv, SPLIT_ENV } from '../../../src/plan/copy-ranges.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../../../src/steps/copy-data.js';
 
 describe('rangePredicates', () => {
