@@ -21,15 +21,21 @@ export type { Io } from './io.js';
 export function buildProgram(io: Io): Command {
   const program = new Command('cloudphone-split')
     .version(TOOL_VERSION)
-    .description(
-      'Split one shared PostgreSQL database into one database per service: planned, resumable, verified.\n\n' +
-        'The usual path:\n' +
-        '  cloudphone-split demo                      see the whole story on an embedded server\n' +
-        '  cloudphone-split plan -m plans/split.yaml  review what will happen (writes plans/<name>.plan.json)\n' +
+    .description('Split one shared PostgreSQL database into one database per service: planned, resumable, verified.')
+    // Examples and exit codes are laid out by hand: help text added after is printed as written, never re-wrapped.
+    .addHelpText(
+      'after',
+      '\nThe usual path:\n' +
+        '  cloudphone-split demo             the whole story on an embedded server\n' +
+        '  cloudphone-split plan             review it (writes plans/<name>.plan.json)\n' +
         '  cloudphone-split apply plans/<name>.plan.json\n' +
         '  cloudphone-split verify --checksums\n\n' +
-        'Exit codes: 0 ok, 1 difference found or plan blocked, 2 bad input, 3 a step failed (rerun apply),\n' +
-        '            4 stale plan, 5 another apply holds the lock.',
+        'Exit codes:\n' +
+        '  0 ok                   3 a step failed: rerun apply to resume\n' +
+        '  1 difference found,    4 stale plan: the source changed since the plan\n' +
+        '    or plan blocked      5 another apply of the split holds the lock\n' +
+        '  2 bad input\n\n' +
+        'Each command explains itself: cloudphone-split <command> --help',
     )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({

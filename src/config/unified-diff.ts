@@ -1,64 +1,25 @@
-import { diffLines, splitLines, type LineOp } from './line-diff.js';
+import { structuredPatch } from 'diff';
 import { maskLine } from './mask.js';
 
 /**
  * A unified diff (`--- file`, `+++ file`, `@@ -l,n +l,n @@` hunks with `context`
  * lines around each change) of a config file, every secret masked as `***`.
- * Empty when the texts are equal.
+ * Empty when the texts are equal. The hunks come from the `diff` package; each line is
+ * masked here, since a password may sit on a changed line or in its context.
  */
 export function unifiedDiff(file: string, before: string, after: string, context = 3): string {
   if (before === after) return '';
-  const ops = diffLines(splitLines(before), splitLines(after));
+  const patch = structuredPatch(file, file, before, after, undefined, undefined, { context });
   const out = [`--- ${file}`, `+++ ${file}`];
-  for (const hunk of hunks(ops, context)) {
-    out.push(`@@ -${range(hunk.oldStart, hunk.oldCount)} +${range(hunk.newStart, hunk.newCount)} @@`);
-    for (const op of hunk.ops) {
-      const sign = op.op === 'keep' ? ' ' : op.op === 'remove' ? '-' : '+';
-      out.push(sign + maskLine(op.line.replace(/\r?\n$/, '')));
-      if (!op.line.endsWith('\n')) out.push('\\ No newline at end of file');
-    }
+  for (const h of patch.hunks) {
+    out.push(`@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`);
+    for (const line of h.lines) out.push(line.startsWith('\\') ? line : line[0] + maskLine(line.slice(1)));
   }
   return `${out.join('\n')}\n`;
 }
 
-interface Hunk {
-  oldStart: number;
-  oldCount: number;
-  newStart: number;
-  newCount: number;
-  ops: LineOp[];
-}
-
-function hunks(ops: LineOp[], context: number): Hunk[] {
-  const changed = ops.flatMap((op, i) => (op.op === 'keep' ? [] : [i]));
-  const out: Hunk[] = [];
-  let k = 0;
-  while (k < changed.length) {
-    const from = Math.max(0, changed[k]! - context);
-    let to = changed[k]!;
-    while (k + 1 < changed.length && changed[k + 1]! - to <= 2 * context + 1) to = changed[++k]!;
-    k++;
-    const end = Math.min(ops.length, to + context + 1);
-    let oldLine = 0;
-    let newLine = 0;
-    for (let i = 0; i < from; i++) {
-      if (ops[i]!.op !== 'add') oldLine++;
-      if (ops[i]!.op !== 'remove') newLine++;
-    }
-    const slice = ops.slice(from, end);
-    const oldCount = slice.filter((o) => o.op !== 'add').length;
-    const newCount = slice.filter((o) => o.op !== 'remove').length;
-    out.push({
-      oldStart: oldCount === 0 ? oldLine : oldLine + 1,
-      oldCount,
-      newStart: newCount === 0 ? newLine : newLine + 1,
-      newCount,
-      ops: slice,
-    });
-  }
-  return out;
-}
-
+/** GNU diff's convention: an empty range names the line before it (`-0,0` for an empty file). */
 function range(start: number, count: number): string {
+  if (count === 0) return `${start - 1},0`;
   return count === 1 ? String(start) : `${start},${count}`;
 }

@@ -1,4 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
+import cliSpinners from 'cli-spinners';
+import cliTruncate from 'cli-truncate';
 import type { ProgressEvent, ProgressSink } from '../../steps/handler.js';
 import { formatBytes } from '../../format/byte-size.js';
 
@@ -9,7 +11,7 @@ export interface ProgressView extends ProgressSink {
 
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
-const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const SPINNER = cliSpinners.dots.frames;
 
 
 export function formatDuration(ms: number): string {
@@ -98,24 +100,9 @@ interface Running {
   bytesEstimate?: number;
 }
 
-/** `text` cut to `width` visible characters, keeping its ANSI escapes intact. */
+/** `text` cut to `width` terminal columns (wide characters count two), keeping its ANSI escapes intact. */
 export function fit(text: string, width: number): string {
-  let out = '';
-  let visible = 0;
-  for (let i = 0; i < text.length; ) {
-    const esc = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(text.slice(i));
-    if (esc) {
-      out += esc[0];
-      i += esc[0].length;
-      continue;
-    }
-    const ch = String.fromCodePoint(text.codePointAt(i)!);
-    if (visible >= width) return `${out}\x1b[0m`;
-    out += ch;
-    visible++;
-    i += ch.length;
-  }
-  return out;
+  return cliTruncate(text, width, { truncationCharacter: '' });
 }
 
 function bar(fraction: number, width: number, c: ChalkInstance): string {

@@ -23,3 +23,19 @@ describe('--help of every command', () => {
     for (const line of lines.slice(0, -1)) expect(line.length, line).toBeGreaterThan(60);
   });
 });
+
+describe('top-level --help', () => {
+  it('fits 80 columns and never breaks a line mid-sentence', () => {
+    const { io: fake, text } = io();
+    const program = buildProgram(fake as never);
+    program.outputHelp();
+    const help = text();
+    expect(help).toContain('Exit codes:');
+    expect(help).toContain('cloudphone-split verify --checksums');
+    for (const line of help.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    // A wrapped example would leave a line that starts in column 0 with a lower-case word.
+    const laidOut = help.slice(help.indexOf('The usual path:'));
+    expect(laidOut.length).toBeGreaterThan(100);
+    for (const line of laidOut.split('\n')) expect(line, 'a wrapped line').not.toMatch(/^[a-z]/);
+  });
+});

@@ -51,4 +51,12 @@ describe('editJson', () => {
     expect(() => editJson(JSON.stringify(config), 'database', 'x')).toThrow(/object, not a string/);
     expect(() => editJson('{\n  "a": tru\n}', 'a', 'x')).toThrow(/line 2, column 8/);
   });
+  it('accepts what editors accept: trailing commas, a byte-order mark; a repeated key is edited everywhere', () => {
+    const text = '\ufeff{\n  "db": "core", // the old one\n  "db": "core",\n  "list": [1, 2,],\n}\n';
+    const out = editJson(text, 'db', 'user');
+    expect(out).toBe('\ufeff{\n  "db": "user", // the old one\n  "db": "user",\n  "list": [1, 2,],\n}\n');
+    expect(readJson(out, 'db')).toBe('user');
+    expect(readJson(text, 'list')).toBe('[1, 2,]');
+    expect(() => editJson('', 'db', 'x')).toThrow(/not valid JSON/);
+  });
 });

@@ -34,7 +34,8 @@ describe('format helpers', () => {
     expect(formatDuration(1500)).toBe('1.5s');
     expect(formatDuration(125_000)).toBe('2:05');
     expect(formatDuration(3_725_000)).toBe('1:02:05');
-    expect(fit('\x1b[32mhello\x1b[39m world', 3)).toBe('\x1b[32mhel\x1b[0m');
+    expect(fit('\x1b[32mhello\x1b[39m world', 3)).toBe('\x1b[32mhel\x1b[39m');
+    expect(fit('設備テーブル', 5)).toBe('設備');
     expect(fit('short', 10)).toBe('short');
   });
 });
