@@ -8,6 +8,7 @@ import type { Journal, RunStart } from './journal.js';
 import type { SplitLock } from './lock.js';
 import { readySteps, stepGraphProblems } from './schedule.js';
 import { planSecrets } from './plan-secrets.js';
+import { LiveProgress } from './live-progress.js';
 
 /** Everything a run needs; the plan is the only source of what runs (SPEC §2: a reviewed plan is exactly what runs). */
 export interface RunPlanOptions {
@@ -42,6 +43,8 @@ export interface RunPlanOptions {
    * every step it accepts is done.
    */
   only?: (step: Step) => boolean;
+  /** How often running steps' rows and bytes are written to the journal (default LIVE_PROGRESS_MS). */
+  liveProgressMs?: number;
 }
 
 /** How one step ended in a successful run: `done` by this call, or `skipped` (already done before it). */
@@ -111,8 +114,11 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   const runnable = opts.only ? plan.steps.filter(opts.only) : plan.steps;
   const secrets = planSecrets(plan, opts.env);
   const clean = (text: string) => scrub(text, secrets);
+  const run = await journal.startRun(plan.name, plan);
+  const live = new LiveProgress(journal, run.runId, opts.liveProgressMs);
   // A renderer that throws must not stop the run.
   const emit = (event: ProgressEvent) => {
+    live.see(event);
     try {
       opts.progress.emit(event);
     } catch {
@@ -120,7 +126,6 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     }
   };
 
-  const run = await journal.startRun(plan.name, plan);
   const outcomes = new Map<string, StepOutcome>();
   const finished = new Set<string>();
   await skipDone(opts, run, outcomes, finished, emit);
@@ -190,6 +195,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
+    await live.close();
   }
 
   const left = runnable.filter((s) => !finished.has(s.id));

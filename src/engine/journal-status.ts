@@ -14,6 +14,11 @@ export interface StepStatus {
   startedAt?: string;
   finishedAt?: string;
   ms?: number;
+  /** Copy steps: the plan's estimates; while running, the rate so far and the time left (see step-rates.ts). */
+  rowsEstimate?: number;
+  bytesEstimate?: number;
+  bytesPerSecond?: number;
+  etaSeconds?: number;
 }
 
 /** One run; steps in plan order. Times are ISO 8601; `finishedAt` is null while running. */

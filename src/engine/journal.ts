@@ -141,6 +141,17 @@ export class Journal {
     if (Number(r.numUpdatedRows) !== 1) throw new Error(`step ${stepId} is not part of run ${runId}`);
   }
 
+  /** A running step's rows and bytes so far (live progress); ignored once the step has ended. */
+  async stepProgress(runId: number, stepId: string, rows: number, bytes: number): Promise<void> {
+    await this.db
+      .updateTable('steps')
+      .set({ rows: count(rows), bytes: count(bytes) })
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
   /** Written after a step's handler returned. */
   async stepDone(runId: number, stepId: string, result: StepResult): Promise<void> {
     await this.db

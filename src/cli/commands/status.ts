@@ -9,18 +9,28 @@ import type { Output } from '../output.js';
 import { formatBytes } from '../../format/byte-size.js';
 import { Pools } from '../../pg/pools.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
+import { withRates } from '../../engine/step-rates.js';
+import { watchFrame } from '../views/status-watch.js';
 
 /** The journal's status, plus the replication lag per service while an online split replicates. */
 export type StatusReport = SplitStatus & { replication?: ReplicationLag[] };
 
-export async function statusCommand(opts: CommonOptions, out: Output, env: NodeJS.ProcessEnv): Promise<StatusReport> {
+export interface StatusOptions extends CommonOptions {
+  /** Seconds between frames; absent: print once. */
+  watch?: number;
+  /** Only the newest runs. */
+  limit?: number;
+}
+
+export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJS.ProcessEnv): Promise<StatusReport> {
   const split = await loadSplit(opts.manifest, env, { source: true });
   for (const s of split.secrets) out.secrets.add(s);
   if (!split.servers.source) throw new BadInputError('source.url is not set');
   const journal = await Journal.open(controlUrlFor(split.servers.source, split.controlUrl));
   try {
-    const status: StatusReport = await journal.status(split.manifest.name);
-    const plan = status.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
+    const raw = await journal.status(split.manifest.name, opts.limit === undefined ? {} : { limit: opts.limit });
+    const plan = raw.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
+    const status: StatusReport = withRates(raw, plan, new Date());
     if (plan?.mode === 'online') {
       const pools = new Pools(split.servers, 2);
       try {
@@ -62,7 +72,8 @@ export function renderStatus(status: StatusReport, out: Output): void {
     lines.push(`${c.bold(`run ${run.id}`)} ${color(run.state)}  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
     for (const s of run.steps) {
       const st = s.state === 'done' ? c.green(s.state) : s.state === 'failed' ? c.red(s.state) : s.state === 'running' ? c.yellow(s.state) : c.dim(s.state);
-      const extra = [s.rows !== undefined ? `${s.rows} rows` : '', s.bytes ? formatBytes(s.bytes) : '', s.ms !== undefined ? `${(s.ms / 1000).toFixed(1)} s` : '']
+      const live = s.state === 'running' && s.bytesPerSecond !== undefined ? `${formatBytes(s.bytesPerSecond)}/s${s.etaSeconds !== undefined ? `, ETA ${s.etaSeconds} s` : ''}` : '';
+      const extra = [s.rows !== undefined ? `${s.rows} rows` : '', s.bytes ? formatBytes(s.bytes) : '', live, s.ms !== undefined ? `${(s.ms / 1000).toFixed(1)} s` : '']
         .filter(Boolean)
         .join(', ');
       lines.push(`  ${st.padEnd(out.color ? 17 : 8)} ${s.id}${extra ? c.dim(`  (${extra})`) : ''}`);
@@ -74,15 +85,58 @@ export function renderStatus(status: StatusReport, out: Output): void {
   out.say(lines.join('\n'));
 }
 
+/**
+ * `status --watch`: a frame every `seconds` until the newest run is no longer running
+ * (or Ctrl-C). On a terminal each frame replaces the last; otherwise frames follow one
+ * another; with --json each frame is one JSON document (jq reads them in turn).
+ */
+export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<StatusReport> {
+  const seconds = opts.watch ?? 2;
+  for (;;) {
+    const status = await statusCommand({ ...opts, limit: 1 }, out, env);
+    if (out.json) out.data(status);
+    else {
+      const lines = [...(status.replication?.length ? renderLag(status.replication, out) : []), ...watchFrame(status, out, out.stdout.columns ?? 100)];
+      out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
+    }
+    if (status.runs[0]?.state !== 'running' || signal.aborted) return status;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, seconds * 1000);
+      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+    if (signal.aborted) return status;
+  }
+}
+
 export function registerStatus(program: Command, io: Io): void {
   withCommon(
     program
       .command('status')
       .summary("show the journal: each step's state, timings, rows and bytes, the last error")
-      .description('Reads the journal of the split named in the manifest (in the control database) and shows every run, newest first.'),
-  ).action(async (opts: CommonOptions) => {
+      .description(
+        'Reads the journal of the split named in the manifest (in the control database) and shows every run, newest first. ' +
+          'Running copy steps show the rows and bytes so far (apply writes them to the journal every 2 s), their rate and time left, ' +
+          'so any shell or dashboard can follow an apply that runs elsewhere.',
+      )
+      .option('--watch [seconds]', 'redraw every few seconds (default 2) until the run ends; with --json, one JSON document per frame', (v) => Math.max(0.2, Number(v) || 2))
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split status --watch\n  $ cloudphone-split status --json | jq \'.runs[0].steps[] | select(.state == "running")\''),
+  ).action(async (opts: Omit<StatusOptions, 'watch'> & { watch?: number | true }) => {
     const out = outputFor(opts, io);
-    const status = await statusCommand(opts, out, io.env);
+    if (opts.watch !== undefined) {
+      const stop = new AbortController();
+      const onInt = () => stop.abort();
+      process.once('SIGINT', onInt);
+      try {
+        const { watch, ...rest } = opts;
+        await watchStatus({ ...rest, watch: watch === true ? 2 : watch }, out, io.env, stop.signal);
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+      io.exit(0);
+      return;
+    }
+    const { watch: _once, ...once } = opts;
+    const status = await statusCommand(once, out, io.env);
     if (out.json) out.data(status);
     else renderStatus(status, out);
     io.exit(0);
