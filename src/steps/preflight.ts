@@ -1,9 +1,12 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
+import { poolerProblem, sharesSessions } from '../pg/pooler.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
   `SELECT current_setting('server_version_num')::int, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user`,
+  '-- on the source and on every target server, from two connections: does each keep its own session (no transaction pooler)?',
+  `SELECT pg_backend_pid(), current_setting('cloudphone_split.session_probe', true)`,
   '-- on every target server, for each new database:',
   `SELECT 1 FROM pg_database WHERE datname = $1  -- absent, created by this split, or empty`,
 ];
@@ -35,6 +38,7 @@ export const preflight: StepHandler<'preflight'> = {
     const problems: string[] = [];
     const source = await facts(ctx, 'source');
     const servers = [...new Set(step.targets.map((t) => t.server))];
+    if (!servers.includes('source') && (await sharesSessions(() => ctx.pools.client('source')))) problems.push(poolerProblem('source', ctx.pools.describe('source')));
     const created = await ctx.journal.created();
     for (const server of servers) {
       let f: ServerFacts;
@@ -44,6 +48,7 @@ export const preflight: StepHandler<'preflight'> = {
         problems.push(`server ${server} (${ctx.pools.describe(server)}): cannot connect: ${(err as Error).message}`);
         continue;
       }
+      if (await sharesSessions(() => ctx.pools.client(server))) problems.push(poolerProblem(server, ctx.pools.describe(server)));
       if (!f.superuser && !(f.createdb && (f.createrole || step.roles.length === 0))) {
         const missing = [!f.createdb && 'CREATEDB', !f.createrole && step.roles.length > 0 && 'CREATEROLE'].filter(Boolean).join(' and ');
         problems.push(`server ${server}: role ${f.user} lacks ${missing}; run as a superuser: ALTER ROLE "${f.user}" ${missing.replace(' and ', ' ')}`);
