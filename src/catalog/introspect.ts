@@ -97,6 +97,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const extensions = await readExtensions(client, oidsOf('extension'));
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
+  const [lo] = await rows<{ n: number }>(client, `SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -177,6 +178,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     types: sortBy(typeDefs, tableKey),
     functions: sortBy(functionDefs, functionKey),
     extensions: sortBy(extensionList, (e) => e.name),
+    ...(lo && lo.n > 0 ? { largeObjects: lo.n } : {}),
   };
 }
 

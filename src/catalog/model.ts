@@ -29,6 +29,8 @@ export interface Catalog {
   types: TypeDef[];
   functions: FunctionDef[];
   extensions: Extension[];
+  /** How many large objects (pg_largeobject_metadata) the database holds; absent when none. COPY of a table does not carry them. */
+  largeObjects?: number;
 }
 
 export interface QualifiedName {

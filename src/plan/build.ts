@@ -1,3 +1,4 @@
+import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
 import { tableKey, parseKey } from '../catalog/model.js';
 import { renderPreData, renderPostData, renderViews } from '../catalog/ddl.js';
@@ -90,6 +91,10 @@ export function buildPlan(input: PlanInput): Plan {
       warnings.push(`sequence ${k} is used by tables of ${users.join(', ')}: each database gets its own copy set to the source's value, so values can collide across services from now on`);
     }
   }
+
+  const lo = largeObjectProblems(catalog, work.flatMap((w) => w.keys));
+  errors.push(...lo.errors);
+  warnings.push(...lo.warnings);
 
   const steps: Step[] = [];
   const preflightId = stepId('preflight', catalog.database);
