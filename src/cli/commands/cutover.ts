@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import type { Output } from '../output.js';
-import { loadSplit } from '../../plan/make.js';
+import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import type { Plan } from '../../plan/model.js';
 import { planServers } from './apply.js';
 import { handlers } from '../../steps/index.js';
@@ -15,7 +15,9 @@ import { SplitLock } from '../../engine/lock.js';
 import { runPlan, type StepOutcome } from '../../engine/executor.js';
 import { chooseProgress, formatDuration } from '../views/progress.js';
 import { formatBytes } from '../../format/byte-size.js';
-import { BadInputError, PlanBlockedError } from '../../errors.js';
+import { BadInputError, PlanBlockedError, StalePlanError } from '../../errors.js';
+import { changedTables, schemaDrift } from '../../online/schema-drift.js';
+import { targetColumns } from '../../online/target-columns.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { DowntimeClock } from '../../online/downtime-clock.js';
 import { parseByteSize } from '../../format/byte-size.js';
@@ -111,7 +113,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     if (cut.every((s) => done.has(s.id))) {
       return { name, alreadyDone: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     }
-    const { servers, secrets } = planServers(plan, env, split.file);
+    const { servers, secrets, manifest } = planServers(plan, env, split.file);
     for (const s of secrets) out.secrets.add(s);
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
@@ -127,6 +129,16 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     const view = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.json ? out.stderr : out.stdout });
     try {
       const fence = cut.find((s) => s.kind === 'fence_source');
+      if (!fence || !done.has(fence.id)) {
+        const live = await readLiveCatalog(servers.source!, manifest.source.schemas);
+        const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
+        if (drift.length > 0) {
+          throw new StalePlanError(
+            `the source schema of the moved tables changed since apply, and logical replication does not carry schema changes: ${drift.join('; ')}`,
+            'undo the change on the source (or make the same change on the target database by hand, before any row uses it), then run cutover again; nothing was fenced',
+          );
+        }
+      }
       const lagBefore = await replicationLag(pools, plan);
       if (!fence || !done.has(fence.id)) lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
       const clock = new DowntimeClock(plan, view);
@@ -212,6 +224,7 @@ export function registerCutover(program: Command, io: Io): void {
           return n;
         }),
       )
+      .option('--yes', 'do not ask for confirmation')
       .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);

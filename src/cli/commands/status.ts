@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
-import { loadSplit } from '../../plan/make.js';
+import { loadSplit, readLiveCatalog } from '../../plan/make.js';
+import { changedTables, schemaDrift } from '../../online/schema-drift.js';
+import { targetColumns } from '../../online/target-columns.js';
 import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { BadInputError } from '../../errors.js';
@@ -13,7 +15,11 @@ import { withRates } from '../../engine/step-rates.js';
 import { watchFrame } from '../views/status-watch.js';
 
 /** The journal's status, plus the replication lag per service while an online split replicates. */
-export type StatusReport = SplitStatus & { replication?: ReplicationLag[] };
+export type StatusReport = SplitStatus & {
+  replication?: ReplicationLag[];
+  /** Online mode: moved tables whose source schema changed since the plan (cutover refuses them). */
+  schemaDrift?: string[];
+};
 
 export interface StatusOptions extends CommonOptions {
   /** Seconds between frames; absent: print once. */
@@ -35,6 +41,9 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
       const pools = new Pools(split.servers, 2);
       try {
         status.replication = await replicationLag(pools, plan);
+        const live = await readLiveCatalog(split.servers.source, split.manifest.source.schemas);
+        const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
+        if (drift.length > 0) status.schemaDrift = drift;
       } catch (err) {
         out.warn(`replication lag unavailable: ${(err as Error).message}`);
       } finally {
@@ -62,6 +71,7 @@ function renderLag(lags: ReplicationLag[], out: Output): string[] {
 export function renderStatus(status: StatusReport, out: Output): void {
   const { c } = out;
   if (status.replication?.length) out.say(renderLag(status.replication, out).join('\n'));
+  for (const d of status.schemaDrift ?? []) out.say(out.c.red(`schema changed since the plan: ${d} (cutover will refuse it)`));
   if (status.runs.length === 0) {
     out.say(`No run of split ${status.name} yet. Start one with: cloudphone-split apply`);
     return;
@@ -96,7 +106,8 @@ export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.
     const status = await statusCommand({ ...opts, limit: 1 }, out, env);
     if (out.json) out.data(status);
     else {
-      const lines = [...(status.replication?.length ? renderLag(status.replication, out) : []), ...watchFrame(status, out, out.stdout.columns ?? 100)];
+      const drift = (status.schemaDrift ?? []).map((d) => out.c.red(`schema changed since the plan: ${d}`));
+      const lines = [...(status.replication?.length ? renderLag(status.replication, out) : []), ...drift, ...watchFrame(status, out, out.stdout.columns ?? 100)];
       out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
     }
     if (status.runs[0]?.state !== 'running' || signal.aborted) return status;

@@ -1,0 +1,42 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { query } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+/**
+ * Logical replication carries rows, not schema changes. A column added to a moved table
+ * of the source between `apply` and `cutover` would break the subscription at its first
+ * write, or be missing after cutover: cutover refuses before fencing (exit 4), naming it.
+ */
+const fixtures: SplitFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+describe('online mode: schema drift between apply and cutover', () => {
+  it('a column added to a moved table makes cutover exit 4 naming it, with nothing fenced; undone, cutover goes through', async () => {
+    const fx = await splitFixture({ scale: 0.3, edit: (doc) => void (doc.mode = 'online') });
+    fixtures.push(fx);
+    await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+    await fx.plan();
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr).toBe(0);
+
+    await query(fx.sourceUrl, `ALTER TABLE devices ADD COLUMN color text`);
+    const status = await fx.cli('status', '--json');
+    expect((JSON.parse(status.stdout) as { schemaDrift?: string[] }).schemaDrift).toEqual(['public.devices: column color added']);
+    const refused = await fx.cli('cutover', '--yes');
+    expect(refused.code, refused.stderr).toBe(4);
+    expect(refused.stderr).toContain('public.devices: column color added');
+    expect(refused.stderr).toContain('nothing was fenced');
+    const fence = await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
+    expect(fence).toEqual([]);
+    // The services were not cut off: writes to the moved tables still work on the source.
+    await query(fx.sourceUrl, `UPDATE users SET phone = phone WHERE id = (SELECT min(id) FROM users)`);
+
+    await query(fx.sourceUrl, `ALTER TABLE devices DROP COLUMN color`);
+    const cut = await fx.cli('cutover', '--yes');
+    expect(cut.code, cut.stderr).toBe(0);
+    const v = await fx.cli('verify', '--checksums');
+    expect(v.code, v.stdout).toBe(0);
+  });
+});
