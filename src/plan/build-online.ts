@@ -11,22 +11,16 @@ import { replicationNames, startReplicationSql, stopReplicationSql, waitSyncSql 
 import { hasReplicaIdentity, splitPostData } from '../online/identity-keys.js';
 import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
+import { formatBytes } from '../format/byte-size.js';
 
-/** Problems that make a table impossible to replicate: plan errors in online mode. */
+/** Why logical replication cannot carry a table (UNLOGGED, or no replica identity for its UPDATEs and DELETEs); empty when it can. */
 function replicationProblems(tables: Map<string, Table>, keys: Iterable<string>): string[] {
   const problems: string[] = [];
   for (const key of [...new Set(keys)].sort()) {
     const t = tables.get(key);
     if (!t) continue;
-    if (t.persistence === 'u') {
-      problems.push(`${key} is UNLOGGED: logical replication cannot carry it; make it logged (ALTER TABLE ${qname(t)} SET LOGGED) or use mode: offline`);
-    }
-    if (!hasReplicaIdentity(t)) {
-      problems.push(
-        `${key} has no primary key and no replica identity: in online mode its UPDATEs and DELETEs cannot be replicated ` +
-          `(and once published they would fail on the source); add a primary key or ALTER TABLE ${qname(t)} REPLICA IDENTITY FULL, then plan again`,
-      );
-    }
+    if (t.persistence === 'u') problems.push(`${key} is UNLOGGED`);
+    if (!hasReplicaIdentity(t)) problems.push(`${key} has no primary key and no replica identity`);
   }
   return problems;
 }
@@ -63,18 +57,41 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
   }
 
   const grants: string[] = [];
+  const fenceId = stepId('fence_source', catalog.database);
+  /** Per service with tables copied at cutover: those copies and their index steps, and its foreign keys and grant, run after the fence. */
+  const late: Array<{ database: string; copies: Step[]; indexes: Step[]; fk: Step; grant: Step; schemaId: string; after?: string[] }> = [];
+  const fenceAfter: string[] = [];
   const replicated: Array<{ target: TargetRef; names: ReturnType<typeof replicationNames>; start: string }> = [];
   const fills: DenormalizeFill[] = [];
   for (const service of input.services) {
     const target: TargetRef = { service: service.spec.name, server: service.spec.server, database: service.spec.database };
     const db = target.database;
     const schemaId = stepId('create_schema', db);
-    const keys = withPartitions(catalog, [...service.tables, ...service.copies]);
-    const roots = keys.filter((k) => !tables.get(k)!.partitionOf);
-    errors.push(...replicationProblems(tables, keys));
+    const allKeys = withPartitions(catalog, [...service.tables, ...service.copies]);
+    const allRoots = allKeys.filter((k) => !tables.get(k)!.partitionOf);
+    // Tables logical replication cannot carry are copied like offline, inside the cutover window after the fence.
+    const unreplicable = new Set(allRoots.filter((r) => replicationProblems(tables, withPartitions(catalog, [r])).length > 0));
+    const roots = allRoots.filter((r) => !unreplicable.has(r));
+    const keys = withPartitions(catalog, roots);
     const fkStep = pick('create_indexes', stepId('create_indexes', db, 'foreign_keys'));
     const grantStep = pick('grant', stepId('grant', db));
+    if (unreplicable.size > 0) {
+      const leaves = new Set(withPartitions(catalog, [...unreplicable]));
+      const copies = offline.steps.filter((x): x is StepOf<'copy_data'> => x.kind === 'copy_data' && x.target.database === db && leaves.has(tableKey(x.source)));
+      const indexes = offline.steps.filter(
+        (x): x is StepOf<'create_indexes'> => x.kind === 'create_indexes' && x.id !== fkStep.id && x.target.database === db && x.table !== undefined && (unreplicable.has(x.table) || leaves.has(x.table)),
+      );
+      const bytes = [...unreplicable].reduce((a, r) => a + withPartitions(catalog, [r]).reduce((b, k) => b + (tables.get(k)?.bytes ?? 0), 0), 0);
+      for (const r of [...unreplicable].sort()) {
+        warnings.push(
+          `${target.service}: ${replicationProblems(tables, withPartitions(catalog, [r])).join(', ')}: logical replication cannot carry it, so cutover copies it after the fence, like an offline copy (the source is not changed)`,
+        );
+      }
+      warnings.push(`${target.service}: copying ${unreplicable.size} table${unreplicable.size === 1 ? '' : 's'} (${formatBytes(bytes)}) inside the cutover window adds their copy time to the write downtime`);
+      late.push({ database: db, copies: copies.map((c) => ({ ...c, dependsOn: [fenceId] })), indexes, fk: fkStep, grant: grantStep, schemaId });
+    }
     if (keys.length === 0) {
+      if (unreplicable.size > 0) continue;
       steps.push({ ...fkStep, dependsOn: [schemaId] }, { ...grantStep, dependsOn: [fkStep.id] });
       grants.push(grantStep.id);
       continue;
@@ -149,10 +166,17 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
         afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });
     }
-    steps.push({ ...fkStep, dependsOn: [schemaId, waitId, ...restIds] }, { ...grantStep, dependsOn: [fkStep.id] });
-    grants.push(grantStep.id);
+    if (unreplicable.size > 0) {
+      // Foreign keys and ownership wait for the tables copied at cutover.
+      late.at(-1)!.after = [waitId, ...restIds];
+      fenceAfter.push(waitId, ...restIds);
+    } else {
+      steps.push({ ...fkStep, dependsOn: [schemaId, waitId, ...restIds] }, { ...grantStep, dependsOn: [fkStep.id] });
+      grants.push(grantStep.id);
+    }
 
     for (const d of service.denormalize) {
+      if (unreplicable.has(d.table)) continue; // its cutover copy fills the column
       fills.push({ target, table: d.table, column: d.column, fromTable: d.fromTable, fromColumn: d.fromColumn, on: d.on });
       warnings.push(
         `${target.service}: logical replication does not fill the denormalized column ${d.table}.${d.column}: ` +
@@ -163,7 +187,12 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
 
   const cutover: Step[] = [];
   const fence = pick('fence_source', stepId('fence_source', catalog.database));
-  cutover.push({ ...fence, description: `${fence.description} (writes stop here until the services use their new databases)`, dependsOn: grants });
+  cutover.push({ ...fence, description: `${fence.description} (writes stop here until the services use their new databases)`, dependsOn: [...grants, ...fenceAfter] });
+  for (const l of late) {
+    cutover.push(...l.copies, ...l.indexes);
+    cutover.push({ ...l.fk, dependsOn: [l.schemaId, ...(l.after ?? []), ...l.copies.map((c) => c.id), ...l.indexes.map((x) => x.id)] });
+    cutover.push({ ...l.grant, dependsOn: [l.fk.id] });
+  }
   const catchUp: CatchUpStep = {
     id: stepId('catch_up', catalog.database),
     kind: 'catch_up',
@@ -189,7 +218,7 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       ...s,
       description: `compare row counts of ${s.tables.length} tables with the fenced source`,
       sql: liveRowcountsSql(s.tables),
-      dependsOn: [catchUp.id, stepId('sync_sequences', s.target.database)],
+      dependsOn: [catchUp.id, stepId('sync_sequences', s.target.database), ...(late.find((l) => l.database === s.target.database)?.copies.map((c) => c.id) ?? [])],
     });
   }
   const stopIds: string[] = [];

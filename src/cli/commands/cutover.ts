@@ -12,6 +12,7 @@ import { Pools } from '../../pg/pools.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
+import { SnapshotHolder } from '../../engine/snapshot.js';
 import { runPlan, type StepOutcome } from '../../engine/executor.js';
 import { chooseProgress, formatDuration } from '../views/progress.js';
 import { formatBytes } from '../../format/byte-size.js';
@@ -118,6 +119,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
     const pools = new Pools(servers, jobs * 2 + 2);
+    const snapshot = new SnapshotHolder(() => pools.client('source'));
     const abort = new AbortController();
     const onSigint = () => {
       out.warn('\nInterrupted: finishing the running steps, then stopping (rerun cutover to resume; the source stays fenced).');
@@ -154,7 +156,8 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
         progress: clock,
         signal: abort.signal,
         now: opts.now ? () => opts.now! : () => new Date(),
-        snapshot: () => Promise.reject(new Error('a cutover step asked for a copy snapshot')),
+        // Tables that logical replication cannot carry are copied after the fence, from one snapshot.
+        snapshot: () => snapshot.id(),
         lock,
         only: isCutover,
       });
@@ -174,6 +177,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       view.close();
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);
+      await snapshot.close().catch(() => undefined);
       await pools.end();
       await lock.release().catch(() => undefined);
     }

@@ -1,0 +1,67 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { query } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+/**
+ * Session stores are often UNLOGGED, and append-only logs often have no primary key:
+ * logical replication cannot carry either. Online mode copies them inside the cutover
+ * window, after the fence, like an offline copy, and never changes the source to make
+ * replication possible.
+ */
+const fixtures: SplitFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+const SOURCE_FACTS = `SELECT c.relname, c.relpersistence, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'public' AND c.relname IN ('user_sessions', 'user_login_history') ORDER BY 1`;
+
+describe('online mode: tables logical replication cannot carry', () => {
+  it('an UNLOGGED session table and a log without primary key are copied after the fence; the source is not changed', async () => {
+    const fx = await splitFixture({ scale: 0.3, edit: (doc) => void (doc.mode = 'online') });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE UNLOGGED TABLE user_sessions (sid text NOT NULL, user_id bigint, data jsonb);
+       INSERT INTO user_sessions SELECT 's' || g, g, jsonb_build_object('n', g) FROM generate_series(1, 300) g`,
+    );
+    const before = await query(fx.sourceUrl, SOURCE_FACTS);
+    expect(before).toEqual([
+      { relname: 'user_login_history', relpersistence: 'p', relreplident: 'd' },
+      { relname: 'user_sessions', relpersistence: 'u', relreplident: 'd' },
+    ]);
+    const plan = await fx.plan();
+    expect(plan.errors).toEqual([]);
+    const warnings = plan.warnings.join('\n');
+    expect(warnings).toContain('public.user_sessions is UNLOGGED');
+    expect(warnings).toContain('public.user_login_history has no primary key and no replica identity');
+    expect(warnings).toMatch(/copying 2 tables \([\d.]+ [KMG]?i?B\) inside the cutover window adds their copy time to the write downtime/);
+    const copies = plan.steps.filter((s) => s.kind === 'copy_data');
+    expect(copies.map((s) => [s.id, s.phase])).toEqual(
+      expect.arrayContaining([
+        [expect.stringContaining('public.user_sessions'), 'cutover'],
+        [expect.stringContaining('public.user_login_history'), 'cutover'],
+      ]),
+    );
+    expect(copies).toHaveLength(2);
+
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr).toBe(0);
+    // Written between apply and cutover: replication does not carry these, the cutover copy does.
+    await query(fx.sourceUrl, `INSERT INTO user_sessions VALUES ('late', 1, '{}'); DELETE FROM user_sessions WHERE sid = 's1'`);
+    await query(fx.sourceUrl, `INSERT INTO user_login_history (user_id, logged_in_at, ip, user_agent, success) SELECT user_id, logged_in_at, ip, 'late', success FROM user_login_history LIMIT 3`);
+
+    const cut = await fx.cli('cutover', '--yes');
+    expect(cut.code, cut.stderr).toBe(0);
+    const users = fx.service('user').url;
+    expect(await query(users, `SELECT count(*)::int AS n, count(*) FILTER (WHERE sid = 'late')::int AS late, count(*) FILTER (WHERE sid = 's1')::int AS gone FROM user_sessions`)).toEqual([
+      { n: 300, late: 1, gone: 0 },
+    ]);
+    const [lateLogins] = await query<{ n: number }>(users, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'late'`);
+    expect(lateLogins!.n).toBe(3);
+    expect(await query(users, `SELECT relpersistence FROM pg_class WHERE relname = 'user_sessions'`)).toEqual([{ relpersistence: 'u' }]);
+    const v = await fx.cli('verify', '--checksums');
+    expect(v.code, v.stdout).toBe(0);
+    expect(await query(fx.sourceUrl, SOURCE_FACTS)).toEqual(before);
+  });
+});
