@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDatabases, resetDatabases, sql, withDatabase } from './bench-clusters.js';
-import type { BenchContext, Contender, Phases } from './contender.js';
+import type { BenchContext, Contender, Phases, StepTimes } from './contender.js';
 import { benchManifest } from './dataset.js';
 import { runCommand } from './shell.js';
 
@@ -25,7 +25,7 @@ async function journalPhases(ctx: BenchContext, total: number): Promise<Phases> 
     `SELECT split_part(step_id, ':', 1) AS kind,
             (extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::text AS ms
        FROM cloudphone_split.steps
-      WHERE run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = 'bench')
+      WHERE run_id = ${LATEST_RUN}
       GROUP BY 1`,
   );
   const ms = (kinds: string[]) => {
@@ -33,6 +33,34 @@ async function journalPhases(ctx: BenchContext, total: number): Promise<Phases> 
     return found.length ? Math.max(...found) : null;
   };
   return { schema: ms(['create_schema']), data: ms(['copy_data']), indexes: ms(['create_indexes']), total };
+}
+
+const LATEST_RUN = `(SELECT max(id) FROM cloudphone_split.runs WHERE split = 'bench')`;
+
+/** Every step kind's count, summed duration and window, and each copy of `largest`, from the journal's latest run. */
+async function stepTimes(ctx: BenchContext, largest: string): Promise<StepTimes> {
+  const url = withDatabase(ctx.clusters.source.url, CONTROL_DATABASE);
+  const kinds = await sql<{ kind: string; n: number; sum_ms: string; window_ms: string }>(
+    url,
+    `SELECT kind, count(*)::int AS n,
+            (extract(epoch FROM sum(finished_at - started_at)) * 1000)::text AS sum_ms,
+            (extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::text AS window_ms
+       FROM cloudphone_split.steps
+      WHERE run_id = ${LATEST_RUN} AND finished_at IS NOT NULL
+      GROUP BY kind ORDER BY min(started_at)`,
+  );
+  const copies = await sql<{ step_id: string; ms: string; rows: string | null; binary: boolean | null }>(
+    url,
+    `SELECT step_id, (extract(epoch FROM finished_at - started_at) * 1000)::text AS ms, rows::text AS rows, (detail->>'binary')::boolean AS binary
+       FROM cloudphone_split.steps
+      WHERE run_id = ${LATEST_RUN} AND kind = 'copy_data' AND "table" = $1 AND finished_at IS NOT NULL
+      ORDER BY step_id`,
+    [largest],
+  );
+  return {
+    kinds: kinds.map((k) => ({ kind: k.kind, count: k.n, sumMs: Number(k.sum_ms), windowMs: Number(k.window_ms) })),
+    largest: copies.map((c) => ({ step: c.step_id, ms: Number(c.ms), rows: c.rows === null ? null : Number(c.rows), binary: c.binary })),
+  };
 }
 
 /**
@@ -62,6 +90,7 @@ export const cloudphoneSplit: Contender = {
       measureRss: true,
     });
     const phases = await journalPhases(ctx, apply.ms);
+    const steps = await stepTimes(ctx, 'public.events');
     const verify = await runCommand(cli, ['verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
@@ -70,6 +99,6 @@ export const cloudphoneSplit: Contender = {
     });
     const notes: string[] = [];
     if (verify.code !== 0) notes.push(`verify exited ${verify.code}: ${(verify.stderr || verify.stdout).slice(0, 2000)}`);
-    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb } };
+    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb }, steps };
   },
 };

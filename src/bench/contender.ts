@@ -33,6 +33,16 @@ export interface ContenderOutcome {
   notes: string[];
   /** `verify --checksums` after the copy (our tool only). */
   verify?: { ms: number; ok: boolean; peakRssKb: number | null };
+  /** The journal's step times (our tool only): per step kind, and each copy of the largest table. */
+  steps?: StepTimes;
+}
+
+/** Milliseconds from the journal. */
+export interface StepTimes {
+  /** Per kind: how many steps, the sum of their durations, and their window (first start to last end). */
+  kinds: Array<{ kind: string; count: number; sumMs: number; windowMs: number }>;
+  /** Each copy_data step of the largest table (several when copied in ranges), with its rows and format. */
+  largest: Array<{ step: string; ms: number; rows: number | null; binary: boolean | null }>;
 }
 
 /** One way of moving the tables of every service into its own target database. */

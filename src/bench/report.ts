@@ -104,6 +104,19 @@ function pad(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
+/** A contender's journal step times: one line per step kind, one per copy of the largest table. */
+function stepLines(c: ContenderReport): string[] {
+  const t = c.outcome?.steps;
+  if (!t) return [];
+  const rows = [[`(${c.key})   step kind`, 'steps', 'sum s', 'window s']];
+  for (const k of t.kinds) rows.push([`(${c.key})   ${k.kind}`, String(k.count), sec(k.sumMs), sec(k.windowMs)]);
+  const out = [`(${c.key}) steps by kind (sum of durations; window from first start to last end):`, pad(rows)];
+  for (const s of t.largest) {
+    out.push(`(${c.key})   ${s.step}: ${sec(s.ms)} s, ${s.rows ?? '-'} rows${s.rows && s.ms ? ` (${Math.round(s.rows / (s.ms / 1000))} rows/s)` : ''}, ${s.binary === null ? '-' : s.binary ? 'binary' : 'text'}`);
+  }
+  return out;
+}
+
 /** The human rendering: machine, data, one line per contender, the goals. */
 export function renderReport(r: BenchReport): string {
   const out: string[] = [];
@@ -131,6 +144,7 @@ export function renderReport(r: BenchReport): string {
     const v = c.outcome?.verify;
     if (v) out.push(`(${c.key}) verify --checksums: ${sec(v.ms)} s, ${v.ok ? 'no difference' : 'DIFFERENCES'}, peak RSS ${v.peakRssKb === null ? '-' : (v.peakRssKb / 1024).toFixed(0)} MiB`);
     for (const n of c.outcome?.notes ?? []) out.push(`(${c.key}) ${n}`);
+    out.push(...stepLines(c));
   }
   out.push('', 'goals:');
   for (const g of r.goals) out.push(`  ${g.met === null ? '?' : g.met ? 'met' : 'MISSED'}  ${g.goal}: ${num(g.value)} (limit ${g.limit})`);

@@ -1,17 +1,20 @@
 import type { DenormalizeFill } from '../plan/model.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, literal, qname } from '../pg/quote.js';
+import { scalarLookup, type Lookup } from '../steps/denormalize-lookup.js';
 
 /** The temporary table a fill loads the source's mapping into (dropped at commit). */
-const MAP_TABLE = '"cps_fill_map"';
+const MAP_TABLE = 'cps_fill_map';
 
 /**
  * The statements of one denormalized-column fill. The mapping (referenced key →
  * value) is read from the fenced source and loaded into a temporary table shaped like
- * the target's own columns, then one UPDATE sets the changed values and another
- * clears the values whose key no longer matches: the result equals what the offline
- * copy's LEFT JOIN gives. Runs with session_replication_role = replica, so the
- * target's triggers (updated_at...) do not fire, as they do not during a copy.
+ * the target's own columns and indexed on the key; then one UPDATE sets every row
+ * whose value differs from what the same correlated lookup as the offline copy's
+ * (denormalize-lookup.ts) finds in the mapping, NULL when nothing matches: the result
+ * equals the offline copy's, at an index probe per row whatever the share of NULL or
+ * repeated keys. Runs with session_replication_role = replica, so the target's
+ * triggers (updated_at...) do not fire, as they do not during a copy.
  */
 export interface FillSql {
   /** On the target, in one transaction, before the COPY. */
@@ -28,17 +31,28 @@ export function fillSql(f: DenormalizeFill): FillSql {
   const t = qname(parseKey(f.table));
   const col = ident(f.column);
   const locals = f.on.map((o) => ident(o.local));
-  const match = locals.map((l) => `t.${l} = m.${l}`).join(' AND ');
+  const from = { ...parseKey(f.fromTable), partitioned: f.fromPartitioned === true };
+  // The source's rows, as the mapping holds them: the key under the target's column names, the value under the new column's.
+  const lookup: Lookup = {
+    table: { schema: 'pg_temp', name: MAP_TABLE },
+    partitioned: false,
+    alias: 'm',
+    on: f.on.map((o) => ({ local: o.local, remote: o.local })),
+    columns: [f.column],
+  };
+  const value = scalarLookup('t', lookup);
+  const read = [...f.on.map((o) => `s.${ident(o.remote)}`), `s.${ident(f.fromColumn)}`].join(', ');
   return {
     before: [
       'SET LOCAL session_replication_role = replica',
-      `CREATE TEMPORARY TABLE ${MAP_TABLE} ON COMMIT DROP AS SELECT ${[...locals, col].join(', ')} FROM ${t} WITH NO DATA`,
+      `CREATE TEMPORARY TABLE ${ident(MAP_TABLE)} ON COMMIT DROP AS SELECT ${[...locals, col].join(', ')} FROM ${t} WITH NO DATA`,
     ],
-    copyOut: `COPY (SELECT ${[...f.on.map((o) => `s.${ident(o.remote)}`), `s.${ident(f.fromColumn)}`].join(', ')} FROM ONLY ${qname(parseKey(f.fromTable))} AS s) TO STDOUT`,
-    copyIn: `COPY ${MAP_TABLE} FROM STDIN`,
+    copyOut: `COPY (SELECT ${read} FROM ${from.partitioned ? '' : 'ONLY '}${qname(from)} AS s) TO STDOUT`,
+    copyIn: `COPY ${ident(MAP_TABLE)} FROM STDIN`,
     after: [
-      `UPDATE ${t} AS t SET ${col} = m.${col} FROM ${MAP_TABLE} AS m WHERE ${match} AND t.${col} IS DISTINCT FROM m.${col}`,
-      `UPDATE ${t} AS t SET ${col} = NULL WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${MAP_TABLE} AS m WHERE ${match})`,
+      `CREATE INDEX ON ${ident(MAP_TABLE)} (${locals.join(', ')})`,
+      `ANALYZE ${ident(MAP_TABLE)}`,
+      `UPDATE ${t} AS t SET ${col} = ${value} WHERE t.${col} IS DISTINCT FROM ${value}`,
     ],
   };
 }

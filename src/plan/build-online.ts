@@ -177,7 +177,7 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
 
     for (const d of service.denormalize) {
       if (unreplicable.has(d.table)) continue; // its cutover copy fills the column
-      fills.push({ target, table: d.table, column: d.column, fromTable: d.fromTable, fromColumn: d.fromColumn, on: d.on });
+      fills.push({ target, table: d.table, column: d.column, fromTable: d.fromTable, fromColumn: d.fromColumn, fromPartitioned: tables.get(d.fromTable)?.kind === 'p', on: d.on });
       warnings.push(
         `${target.service}: logical replication does not fill the denormalized column ${d.table}.${d.column}: ` +
           `cutover fills it from ${d.fromTable}.${d.fromColumn} after the fence (catch_up), during the write downtime`,

@@ -14,6 +14,7 @@ import { createRoleSql } from '../steps/create-role.js';
 import { createDatabaseSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
+import { groupLookups, lateralLookup, lookupColumn } from '../steps/denormalize-lookup.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { separateIndexBuilds } from './index-steps.js';
@@ -184,13 +185,14 @@ export function buildPlan(input: PlanInput): Plan {
       if (t.kind === 'p') continue;
       const columns = t.columns.filter((c) => !c.generated).map((c) => c.name);
       const denorm = w.input.denormalize.filter((d) => d.table === key || d.table === own.root.get(key));
-      const joins = denorm.map((d, i) => {
-        const alias = `d${i + 1}`;
-        const on = d.on.map((o) => `${alias}.${ident(o.remote)} = s.${ident(o.local)}`).join(' AND ');
-        return `LEFT JOIN ONLY ${qname(parseKey(d.fromTable))} AS ${alias} ON ${on}`;
-      });
-      const binary = !t.columns.some((c) => c.typeFlags.includes('binary-unsafe'));
-      const extra = denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` }));
+      // One correlated lookup per referenced row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
+      const lookups = groupLookups(denorm, (d) => ({ ...parseKey(d.fromTable), partitioned: tables.get(d.fromTable)?.kind === 'p' }));
+      const joins = lookups.map((g) => lateralLookup('s', g.lookup));
+      const readColumn = (d: (typeof denorm)[number]) => lookups.find((g) => g.entries.includes(d))!.lookup;
+      const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));
+      // Binary when every copied column, the denormalized ones included, travels safely in binary.
+      const copiedTypes = [...t.columns.filter((c) => !c.generated), ...denorm.map((d) => tables.get(d.fromTable)?.columns.find((c) => c.name === d.fromColumn))];
+      const binary = !copiedTypes.some((c) => !c || c.typeFlags.includes('binary-unsafe'));
       const filling = denorm.length ? `, filling ${denorm.map((d) => d.column).join(', ')}` : '';
       const rowsEstimate = Math.max(0, t.rowsEstimate);
       // Only fenced (moved) tables are split: their ranges read equal data whichever run's snapshot they use.

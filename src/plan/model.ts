@@ -229,7 +229,7 @@ export interface CatchUpStep extends StepBase<'catch_up'> {
 /**
  * One denormalized column filled at cutover: `table.column` in the target gets
  * `fromTable.fromColumn` of the source row whose `remote` columns equal its `local`
- * ones, or NULL when there is none (as the offline copy's LEFT JOIN does).
+ * ones, or NULL when there is none (as the offline copy's lookup does).
  */
 export interface DenormalizeFill {
   target: TargetRef;
@@ -237,6 +237,8 @@ export interface DenormalizeFill {
   column: string;
   fromTable: string;
   fromColumn: string;
+  /** `fromTable` is partitioned: read with its partitions (absent in plans of earlier versions: not partitioned). */
+  fromPartitioned?: boolean;
   on: Array<{ local: string; remote: string }>;
 }
 

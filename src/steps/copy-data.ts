@@ -26,8 +26,9 @@ export interface CopySql {
 export function copySql(opts: {
   source: { schema: string; name: string };
   columns: string[];
-  /** Denormalized columns: target name, and the source expression read through a join. */
+  /** Denormalized columns: target name, and the source expression that reads it (a lookup's column). */
   extra: Array<{ name: string; expression: string }>;
+  /** FROM items after the table `s`: the lookups of denormalize-lookup.ts. */
   joins: string[];
   binary: boolean;
   freeze: boolean;

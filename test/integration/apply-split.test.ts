@@ -5,6 +5,7 @@ import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './hel
 import { expectSameData, expectSequencesPastSource, totalRows } from './helpers/assert-split.js';
 import { schemaDifferences, schemaDump } from './helpers/schema-dump.js';
 import { sampleCounts } from '../fixtures/index.js';
+import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 
 const fixtures: SplitFixture[] = [];
 afterAll(async () => {
@@ -34,12 +35,14 @@ describe('apply splits the sample database into its six databases', () => {
     expect(plan.services.map((s) => s.database)).toEqual(fx.services.map((s) => s.database));
     const cmp = await expectSameData(fx, plan);
     expect(totalRows(cmp)).toBeGreaterThan(sampleCounts(1).deviceEvents);
+    await expectSampleDenormalized(fx, plan);
     expect(await expectSequencesPastSource(fx)).toBeGreaterThan(10);
   });
 
   it('from 18 to 18 on the same server, every copy reading one snapshot', async () => {
     const { fx, plan } = await planAndApply({ source: servers().main });
     await expectSameData(fx, plan);
+    await expectSampleDenormalized(fx, plan);
     const snapshots = await query<{ snapshot: string; n: number }>(
       fx.controlUrl,
       `SELECT detail->>'snapshot' AS snapshot, count(*)::int AS n FROM cloudphone_split.steps WHERE kind = 'copy_data' GROUP BY 1`,
@@ -59,6 +62,7 @@ describe('apply splits the sample database into its six databases', () => {
     const onMain = await query<{ n: number }>(servers().main, `SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [billing.database]);
     expect(onMain[0]!.n).toBe(0);
     await expectSameData(fx, plan);
+    await expectSampleDenormalized(fx, plan);
     await expectSequencesPastSource(fx);
   });
 

@@ -28,11 +28,17 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
     expect(apply.outcome!.phases.data).toBeGreaterThan(0);
     expect(apply.ratioToRaw).toBeGreaterThan(0);
     expect(report.goals.map((g) => g.goal)).toHaveLength(5);
+    // Each step kind's time, and the copy of the largest table (with its denormalized column) in binary.
+    const steps = apply.outcome!.steps!;
+    expect(steps.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['create_schema', 'copy_data', 'create_indexes']));
+    expect(steps.kinds.find((k) => k.kind === 'copy_data')!.count).toBe(125);
+    expect(steps.largest.map((c) => [c.step, c.rows, c.binary])).toEqual([['copy_data:bench_core:public.events', report.dataset.largestTable.rows, true]]);
 
     const text = renderReport(report);
     expect(text).toMatch(/\(a\) raw pipe .* ok$/m);
     expect(text).toMatch(/\(e\) cloudphone-split apply .* ok$/m);
     expect(text).toContain('verify --checksums');
+    expect(text).toMatch(/^\(e\) {3}copy_data:bench_core:public\.events: [\d.]+ s, \d+ rows .*, binary$/m);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 });

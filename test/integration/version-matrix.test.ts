@@ -6,6 +6,7 @@ import { loadSample, sampleCounts } from '../fixtures/index.js';
 import { allTables, allViews, comparable, introspectUrl, renderAll, runAll } from './catalog-features.js';
 import { catalogSignature } from './helpers/catalog-signature.js';
 import { expectSameData, expectSequencesPastSource, totalRows } from './helpers/assert-split.js';
+import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 import { MATRIX_MAJORS, matrixPackage, startMatrix, type MatrixMajor, type MatrixServer } from './helpers/pg-matrix.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { actualServiceLines, expectedServiceLines, normaliseLine, owners, userFunctionLines } from './helpers/service-signature.js';
@@ -129,6 +130,8 @@ describe.each(MATRIX_MAJORS)('PostgreSQL %i as the source', (major) => {
     // Same row count and checksum per table, computed here on both sides.
     const cmp = await expectSameData(fx, plan);
     expect(totalRows(cmp)).toBeGreaterThan(sampleCounts(1).deviceEvents);
+    // The denormalized columns hold the source join's values, read by this major's planner.
+    await expectSampleDenormalized(fx, plan);
 
     // The schema of each service: the source's tables, less the dropped foreign keys.
     const sourceFunctions = (await userFunctionLines(fx.sourceServer, fx.sourceDb, before)).map(normaliseLine);

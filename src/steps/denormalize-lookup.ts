@@ -1,0 +1,80 @@
+import { ident, qname } from '../pg/quote.js';
+
+/**
+ * Where denormalized values are read from: one table, the key pairs that find a row
+ * of it from a row of the outer query, and the columns read from that row.
+ */
+export interface Lookup {
+  table: { schema: string; name: string };
+  /** Whether `table` is partitioned: its rows are in its partitions, so no ONLY. */
+  partitioned: boolean;
+  alias: string;
+  /** `local` is a column of the outer row, `remote` the column of `table` it equals. */
+  on: ReadonlyArray<{ local: string; remote: string }>;
+  /** Columns of `table` read (each once). */
+  columns: readonly string[];
+}
+
+/**
+ * The query that finds the one row of `l.table` an outer row (alias `outer`) points
+ * to: a correlated lookup on the referenced key, so the planner can only run it as
+ * an index probe per outer row (Memoize where it helps), never as a hash join that
+ * keeps the outer rows in its table. A hash join whose hashed side holds many NULL
+ * or equal keys cannot split that batch and multiplies its batches instead. A row
+ * with a NULL key part matches nothing, as in a join, and skips the probe. The key
+ * is a primary or unique key (manifest rules); if it ever were not, LIMIT 1 keeps
+ * one row per outer row (no duplicates) and the physical order chooses which, the
+ * same row every time in one snapshot.
+ */
+export function lookupQuery(outer: string, l: Lookup): string {
+  const a = ident(l.alias);
+  const guard = l.on.map((o) => `${ident(outer)}.${ident(o.local)} IS NOT NULL`);
+  const match = l.on.map((o) => `${a}.${ident(o.remote)} = ${ident(outer)}.${ident(o.local)}`);
+  const order = l.partitioned ? `${a}.tableoid, ${a}.ctid` : `${a}.ctid`;
+  return (
+    `SELECT ${l.columns.map((c) => `${a}.${ident(c)}`).join(', ')} ` +
+    `FROM ${l.partitioned ? '' : 'ONLY '}${qname(l.table)} AS ${a} ` +
+    `WHERE ${[...guard, ...match].join(' AND ')} ORDER BY ${order} LIMIT 1`
+  );
+}
+
+/** The lookup as a FROM item: `LEFT JOIN LATERAL (…) AS alias ON true` (NULLs when nothing matches). */
+export function lateralLookup(outer: string, l: Lookup): string {
+  return `LEFT JOIN LATERAL (${lookupQuery(outer, l)}) AS ${ident(l.alias)} ON true`;
+}
+
+/** The lookup of one column as a scalar expression (NULL when nothing matches). */
+export function scalarLookup(outer: string, l: Lookup): string {
+  if (l.columns.length !== 1) throw new Error(`a scalar lookup reads one column, not ${l.columns.length}`);
+  return `(${lookupQuery(outer, l)})`;
+}
+
+/** The column `column` of a lookup joined with `lateralLookup`. */
+export function lookupColumn(l: Lookup, column: string): string {
+  return `${ident(l.alias)}.${ident(column)}`;
+}
+
+/**
+ * Groups denormalized columns by the row they read (same table, same key pairs), so
+ * several columns from one row cost one probe. Aliases are d1, d2… in first-seen order.
+ */
+export function groupLookups<D extends { fromTable: string; fromColumn: string; on: ReadonlyArray<{ local: string; remote: string }> }>(
+  denorm: readonly D[],
+  table: (d: D) => { schema: string; name: string; partitioned: boolean },
+): Array<{ lookup: Lookup; entries: D[] }> {
+  const groups = new Map<string, { lookup: Lookup; columns: string[]; entries: D[] }>();
+  for (const d of denorm) {
+    const key = JSON.stringify([d.fromTable, d.on.map((o) => [o.local, o.remote])]);
+    let g = groups.get(key);
+    if (!g) {
+      const t = table(d);
+      const columns: string[] = [];
+      const lookup: Lookup = { table: { schema: t.schema, name: t.name }, partitioned: t.partitioned, alias: `d${groups.size + 1}`, on: d.on, columns };
+      g = { lookup, columns, entries: [] };
+      groups.set(key, g);
+    }
+    if (!g.columns.includes(d.fromColumn)) g.columns.push(d.fromColumn);
+    g.entries.push(d);
+  }
+  return [...groups.values()].map(({ lookup, entries }) => ({ lookup, entries }));
+}
