@@ -22,6 +22,7 @@ import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
+import { assertStepOrder } from './step-order.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -243,7 +244,11 @@ export function buildPlan(input: PlanInput): Plan {
       const sql = family.flatMap((k) => post.perTable[k] ?? []);
       if (sql.length === 0) continue;
       const id = stepId('create_indexes', w.target.database, root);
-      const copied = family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []);
+      // The table's pre-data first (a partitioned table without partitions has no copy step), then its rows.
+      const copied = [
+        stepId('create_schema', w.target.database),
+        ...family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []),
+      ];
       // A large table's indexes are built one per step, so that several are built at once.
       const apart = tables.get(root)!.bytes > policy.indexStepsLargerThan ? separateIndexBuilds(tables.get(root)!, sql) : { builds: [], rest: sql };
       const builds = apart.builds.length > 1 ? apart.builds : [];
@@ -389,5 +394,7 @@ export function buildPlan(input: PlanInput): Plan {
     warnings,
     errors,
   };
-  return manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
+  const built = manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
+  assertStepOrder(built);
+  return built;
 }
