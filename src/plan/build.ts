@@ -51,7 +51,8 @@ export function buildPlan(input: PlanInput): Plan {
     const fks = classifyForeignKeys(input, s, own);
     const size = (k: string) => {
       const t = tables.get(k)!;
-      const leaves = withPartitions(catalog, [k]).map((x) => tables.get(x)!);
+      // A partitioned table holds no rows of its own (ANALYZE gives it its partitions' total): its leaves are counted.
+      const leaves = withPartitions(catalog, [k]).map((x) => tables.get(x)!).filter((l) => l.kind !== 'p');
       return {
         name: k,
         rowsEstimate: Math.max(0, leaves.reduce((a, l) => a + Math.max(0, l.rowsEstimate), 0)),
