@@ -304,7 +304,11 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: `set ${seqs.length} sequences of ${w.target.database} to the source's values`,
       sql: seqs.map((s) => syncSequenceSql(s.target)),
-      dependsOn: copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      // A service without tables has no copy step: its sequences still wait for its database.
+      dependsOn: [
+        stepId('create_schema', w.target.database),
+        ...copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      ],
       target: w.target,
       sequences: seqs,
     });

@@ -19,6 +19,8 @@ services:
   web:
     database: web_db
     tables: [projects]
+  notify:
+    database: notify_db
 `;
 
 /** A partitioned table without any partition (with an index), one with a partition in another schema, a plain one. */
@@ -61,9 +63,10 @@ function plan(mode: 'offline' | 'online'): Plan {
 }
 
 describe('the step order of a plan', () => {
-  it.each(['offline', 'online'] as const)('puts every %s step of a database after its create_database, partitioned tables without partitions included', (mode) => {
+  it.each(['offline', 'online'] as const)('puts every %s step of a database after its create_database, partitioned tables without partitions and services without tables included', (mode) => {
     const p = plan(mode);
     expect(stepOrderProblems(p)).toEqual([]);
+    expect(p.steps.filter((s) => s.service === 'notify').map((s) => s.kind)).toContain('sync_sequences');
     const indexes = p.steps.find((s) => s.kind === 'create_indexes' && s.table === 'public.artifacts' && !s.id.endsWith('#keys'))!;
     expect(indexes.sql.join('\n')).toContain('artifacts_partition_id_idx');
     expect(indexes.dependsOn.length).toBeGreaterThan(0);
