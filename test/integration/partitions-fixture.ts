@@ -9,7 +9,8 @@ import { runCli, type CliResult } from './helpers/cli.js';
  * partitions in `gitlab_partitions_dynamic` and in public, one of them partitioned
  * again by range (a range partition in the other schema, the default one in
  * public), a default partition, one partition created on its own and attached
- * afterwards (so it has none of the parent's defaults, and a CHECK of its own), an
+ * afterwards (so it has none of the parent's defaults, and a CHECK and a NOT NULL of
+ * its own), an
  * index and a foreign key inside the ci service, a foreign key to `projects` of the
  * web service (dropped), a partitioned table whose partitions all live in the other
  * schema (with a key to the builds: PostgreSQL adds one per partition), one without
@@ -46,6 +47,7 @@ CREATE TABLE public.ci_builds_101_rest PARTITION OF gitlab_partitions_dynamic.ci
 CREATE TABLE public.ci_builds_102 PARTITION OF public.p_ci_builds FOR VALUES IN (102);
 CREATE TABLE gitlab_partitions_dynamic.ci_builds_103 (LIKE public.p_ci_builds);
 ALTER TABLE gitlab_partitions_dynamic.ci_builds_103 ADD CONSTRAINT ci_builds_103_name_length CHECK (length(name) < 50);
+ALTER TABLE gitlab_partitions_dynamic.ci_builds_103 ALTER COLUMN status SET NOT NULL;
 ALTER TABLE public.p_ci_builds ATTACH PARTITION gitlab_partitions_dynamic.ci_builds_103 FOR VALUES IN (103);
 CREATE TABLE gitlab_partitions_dynamic.ci_builds_default PARTITION OF public.p_ci_builds DEFAULT;
 CREATE TABLE public.p_ci_builds_metadata (

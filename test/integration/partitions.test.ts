@@ -47,9 +47,12 @@ async function refusal(url: string, sql: string): Promise<string | null> {
 
 /** Writes the source refuses (or accepts) for reasons of its schema: NOT NULL without default, CHECK, partition bounds. */
 const WRITES: Record<string, string> = {
-  'partition without id default': `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (partition_id, pipeline_id, project_id, name, created_at) VALUES (103, 1, 1, 'x', now())`,
-  'partition without name default': `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, created_at) VALUES (10000, 103, 1, 1, now())`,
-  "partition's own check": `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, name, created_at) VALUES (10000, 103, 1, 1, repeat('x', 60), now())`,
+  'partition without id default': `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (partition_id, pipeline_id, project_id, name, status, created_at) VALUES (103, 1, 1, 'x', 's', now())`,
+  'partition without name default': `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, status, created_at) VALUES (10000, 103, 1, 1, 's', now())`,
+  "partition's own NOT NULL": `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, name, created_at) VALUES (10000, 103, 1, 1, 'x', now())`,
+  "partition's own NOT NULL through the parent": `INSERT INTO public.p_ci_builds (partition_id, pipeline_id, project_id) VALUES (103, 1, 1)`,
+  "partition's own check": `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, name, status, created_at) VALUES (10000, 103, 1, 1, repeat('x', 60), 's', now())`,
+  'a valid row into the attached partition': `INSERT INTO gitlab_partitions_dynamic.ci_builds_103 (id, partition_id, pipeline_id, project_id, name, status, created_at) VALUES (10000, 103, 1, 1, 'x', 's', now())`,
   'list bound': `INSERT INTO gitlab_partitions_dynamic.ci_builds_100 (partition_id, pipeline_id, project_id) VALUES (101, 1, 1)`,
   'range bound of a sub-partition': `INSERT INTO gitlab_partitions_dynamic.ci_builds_101_low (id, partition_id, pipeline_id, project_id) VALUES (500, 101, 1, 1)`,
   'check of a plain table': `INSERT INTO public.ci_pipelines (project_id, status) VALUES (1, 'bogus')`,
@@ -79,14 +82,19 @@ async function verify(s: PartitionSplit): Promise<{ code: number; report: Verify
 
 const failed = (report: VerifyJson) => report.checks.filter((c) => !c.ok);
 
-describe('a partitioned table whose partitions live in another schema, from PostgreSQL 15 to 18', () => {
+const SOURCES: Array<[string, () => string]> = [
+  ['15', pg15],
+  ['18', () => servers().main],
+];
+
+describe.each(SOURCES)('a partitioned table whose partitions live in another schema, from PostgreSQL %s to 18', (_major, sourceServer) => {
   let s: PartitionSplit;
   let plan: Plan;
   let sourceWrites: Record<string, string>;
   let sourceLeaves: Record<string, number>;
 
   beforeAll(async () => {
-    s = await partitionSplit(pg15(), servers().main);
+    s = await partitionSplit(sourceServer(), servers().main);
     // Before apply: the fence would refuse every write afterwards.
     sourceWrites = await writeOutcomes(s.sourceUrl);
     sourceLeaves = await leafCounts(s.sourceUrl);
@@ -142,7 +150,10 @@ describe('a partitioned table whose partitions live in another schema, from Post
     expect(sourceWrites).toEqual({
       'partition without id default': '23502',
       'partition without name default': '23502',
+      "partition's own NOT NULL": '23502',
+      "partition's own NOT NULL through the parent": '23502',
       "partition's own check": '23514',
+      'a valid row into the attached partition': 'ok',
       'list bound': '23514',
       'range bound of a sub-partition': '23514',
       'check of a plain table': '23514',
