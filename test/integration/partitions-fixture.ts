@@ -34,7 +34,8 @@ CREATE TABLE public.p_ci_builds (
   name text NOT NULL DEFAULT 'build',
   status text,
   created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (id, partition_id)
+  PRIMARY KEY (id, partition_id),
+  CONSTRAINT p_ci_builds_name_not_blank CHECK (name <> '')
 ) PARTITION BY LIST (partition_id);
 ALTER SEQUENCE public.p_ci_builds_id_seq OWNED BY public.p_ci_builds.id;
 CREATE INDEX index_p_ci_builds_on_status ON public.p_ci_builds (status);
@@ -45,7 +46,7 @@ CREATE TABLE gitlab_partitions_dynamic.ci_builds_101 PARTITION OF public.p_ci_bu
 CREATE TABLE gitlab_partitions_dynamic.ci_builds_101_low PARTITION OF gitlab_partitions_dynamic.ci_builds_101 FOR VALUES FROM (MINVALUE) TO (45);
 CREATE TABLE public.ci_builds_101_rest PARTITION OF gitlab_partitions_dynamic.ci_builds_101 DEFAULT;
 CREATE TABLE public.ci_builds_102 PARTITION OF public.p_ci_builds FOR VALUES IN (102);
-CREATE TABLE gitlab_partitions_dynamic.ci_builds_103 (LIKE public.p_ci_builds);
+CREATE TABLE gitlab_partitions_dynamic.ci_builds_103 (LIKE public.p_ci_builds INCLUDING CONSTRAINTS);
 ALTER TABLE gitlab_partitions_dynamic.ci_builds_103 ADD CONSTRAINT ci_builds_103_name_length CHECK (length(name) < 50);
 ALTER TABLE gitlab_partitions_dynamic.ci_builds_103 ALTER COLUMN status SET NOT NULL;
 ALTER TABLE public.p_ci_builds ATTACH PARTITION gitlab_partitions_dynamic.ci_builds_103 FOR VALUES IN (103);
