@@ -96,6 +96,9 @@ export interface PartitionSplit {
   sourceUrl: string;
   controlUrl: string;
   ciUrl: string;
+  /** The ci service's own role, connecting to its database. */
+  ciRoleUrl: string;
+  ciRole: string;
   webUrl: string;
   ciDb: string;
   webDb: string;
@@ -107,7 +110,8 @@ export interface PartitionSplit {
 /**
  * The source (with the schema above) on `sourceServer`, the journal beside it, and a
  * manifest that puts the services' databases on `targetServer`: web owns projects and
- * project_build_stats, ci the pipelines and the three partitioned tables.
+ * project_build_stats, ci (with a login role of its own) the pipelines and the three
+ * partitioned tables.
  */
 export async function partitionSplit(sourceServer: string, targetServer: string): Promise<PartitionSplit> {
   const prefix = uniquePrefix();
@@ -116,7 +120,8 @@ export async function partitionSplit(sourceServer: string, targetServer: string)
   await query(sourceUrl, GITLAB_LIKE_SQL);
   const dir = await mkdtemp(join(tmpdir(), 'cps-partitions-'));
   const manifest = join(dir, 'split.yaml');
-  const [ciDb, webDb] = [`${prefix}ci`, `${prefix}web`];
+  const [ciDb, webDb, ciRole] = [`${prefix}ci`, `${prefix}web`, `${prefix}ci_svc`];
+  const ciPassword = `pw-${prefix}`;
   await writeFile(
     manifest,
     [
@@ -137,16 +142,22 @@ export async function partitionSplit(sourceServer: string, targetServer: string)
       '  ci:',
       `    database: ${ciDb}`,
       '    server: target',
+      `    role: { name: ${ciRole}, password: "\${CI_DB_PASSWORD}" }`,
       '    tables: [ci_pipelines, "p_ci_*"]',
       '',
     ].join('\n'),
   );
-  const env = { ...process.env, SRC_URL: sourceUrl, CTRL_URL: controlUrl, TARGET_URL: targetServer, NO_COLOR: '1' };
+  const env = { ...process.env, SRC_URL: sourceUrl, CTRL_URL: controlUrl, TARGET_URL: targetServer, CI_DB_PASSWORD: ciPassword, NO_COLOR: '1' };
+  const asRole = new URL(withDatabase(targetServer, ciDb));
+  asRole.username = ciRole;
+  asRole.password = ciPassword;
   return {
     prefix,
     sourceUrl,
     controlUrl,
     ciUrl: withDatabase(targetServer, ciDb),
+    ciRoleUrl: asRole.toString(),
+    ciRole,
     webUrl: withDatabase(targetServer, webDb),
     ciDb,
     webDb,
@@ -155,6 +166,7 @@ export async function partitionSplit(sourceServer: string, targetServer: string)
     async cleanup() {
       for (const db of [ciDb, webDb]) await query(targetServer, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
       for (const db of [`${prefix}gitlab`, `${prefix}control`]) await query(sourceServer, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
+      for (const server of new Set([sourceServer, targetServer])) await query(server, `DROP ROLE IF EXISTS "${ciRole}"`).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
   };

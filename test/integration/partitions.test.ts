@@ -130,6 +130,19 @@ describe.each(SOURCES)('a partitioned table whose partitions live in another sch
     expect(n).toBe(120);
   });
 
+  it("gives the service's role the other schema and every partition in it", async () => {
+    const owners = await query<{ what: string; owner: string }>(
+      s.ciUrl,
+      `SELECT 'schema ' || nspname AS what, pg_get_userbyid(nspowner)::text AS owner FROM pg_namespace WHERE nspname = 'gitlab_partitions_dynamic'
+       UNION ALL
+       SELECT 'table ' || relname, pg_get_userbyid(relowner)::text FROM pg_class WHERE relnamespace = 'gitlab_partitions_dynamic'::regnamespace AND relkind IN ('r', 'p')`,
+    );
+    expect(owners.length).toBe(8);
+    expect(owners.filter((o) => o.owner !== s.ciRole)).toEqual([]);
+    const [row] = await query<{ n: number }>(s.ciRoleUrl, 'SELECT count(*)::int AS n FROM public.p_ci_builds');
+    expect(row!.n).toBe(120);
+  });
+
   it('plans and applies a partitioned table without partitions: its index is built after its database exists', async () => {
     const step = stepsOf(plan, 'create_indexes').find((x) => x.table === 'public.p_ci_job_artifacts')!;
     expect(step.sql.join('\n')).toContain('index_p_ci_job_artifacts_on_file');
