@@ -243,6 +243,12 @@ describe('the same split within PostgreSQL 15: pg_dump sees the same tables', ()
     const planned = await s.cli('plan', '-o', s.planFile);
     expect(planned.code, planned.stderr).toBe(0);
     const plan = await readPlanFile(s.planFile);
+    // A partition created after the plan (in the other schema) makes the plan stale: its rows would be left behind.
+    await query(s.sourceUrl, 'CREATE TABLE gitlab_partitions_dynamic.ci_builds_104 PARTITION OF public.p_ci_builds FOR VALUES IN (104)');
+    const stale = await s.cli('apply', s.planFile, '--yes');
+    expect(stale.code, stale.stderr).toBe(4);
+    expect(stale.stderr).toContain('gitlab_partitions_dynamic.ci_builds_104 (new partition of public.p_ci_builds)');
+    await query(s.sourceUrl, 'ALTER TABLE public.p_ci_builds DETACH PARTITION gitlab_partitions_dynamic.ci_builds_104; DROP TABLE gitlab_partitions_dynamic.ci_builds_104');
     const applied = await s.cli('apply', s.planFile, '--yes');
     expect(applied.code, applied.stderr).toBe(0);
     const ci = await schemaDump(s.ciUrl);
