@@ -23,6 +23,7 @@ import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.j
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
 import { assertStepOrder } from './step-order.js';
+import { outsidePartitionNotes } from './outside-partition-notes.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -42,7 +43,7 @@ export function buildPlan(input: PlanInput): Plan {
   const { manifest, catalog } = input;
   const tables = tableMap(catalog);
   const own = ownership(catalog, input.services);
-  const warnings = [...input.warnings];
+  const warnings = [...input.warnings, ...outsidePartitionNotes(catalog, input.services)];
   const errors: string[] = [];
 
   const work: ServiceWork[] = input.services.map((s) => {

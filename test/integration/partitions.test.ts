@@ -122,6 +122,10 @@ describe.each(SOURCES)('a partitioned table whose partitions live in another sch
     const fence = stepsOf(plan, 'fence_source')[0]!;
     expect(fence.tables).toEqual(expect.arrayContaining(['public.p_ci_builds', 'gitlab_partitions_dynamic.ci_builds_101', ...BUILD_LEAVES]));
     expect(stepOrderProblems(plan)).toEqual([]);
+    expect(plan.warnings).toEqual([
+      `ci: public.p_ci_builds moves with its 5 partitions in gitlab_partitions_dynamic (not in source.schemas); that schema is created in ${s.ciDb}`,
+      `ci: public.p_ci_builds_metadata moves with its 2 partitions in gitlab_partitions_dynamic (not in source.schemas); that schema is created in ${s.ciDb}`,
+    ]);
   });
 
   it('moves all 120 builds, each into the partition it had in the source', async () => {
