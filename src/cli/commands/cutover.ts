@@ -6,7 +6,7 @@ import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { loadSplit } from '../../plan/make.js';
 import type { Plan } from '../../plan/model.js';
-import { planServers } from './apply.js';
+import { planServers } from '../../run/apply.js';
 import { handlers } from '../../steps/index.js';
 import { Pools } from '../../pg/pools.js';
 import { Journal } from '../../engine/journal.js';
