@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
-import { makePlan, readLiveCatalog } from '../plan/make.js';
+import { loadSplit, makePlan, readLiveCatalog } from '../plan/make.js';
 import { parseManifest } from '../manifest/load.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import type { Manifest } from '../manifest/model.js';
@@ -18,6 +18,7 @@ import { runPlan, type RunSummary } from '../engine/executor.js';
 import { ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
+import { finishedPlanOf } from './applied-plan.js';
 
 /** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
 export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
@@ -59,6 +60,11 @@ export interface PreparedApply {
   manifest: Manifest;
   servers: Record<string, string>;
   controlUrl: string;
+  /**
+   * The manifest is the one of a split that finished: its plan was taken from the
+   * journal (planning again would not match the files it already repointed).
+   */
+  finished: boolean;
 }
 
 /**
@@ -73,6 +79,13 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
     plan = await readPlanFile(planFile);
     manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
   } else {
+    const split = await loadSplit(opts.manifest, env, { source: true });
+    const finished = await finishedPlanOf(split.manifest.name, split.text, controlUrlFor(split.servers.source!, split.controlUrl));
+    if (finished) {
+      const { manifest, servers, controlUrl, secrets } = planServers(finished, env, split.file);
+      for (const s of secrets) reporter.secrets.add(s);
+      return { plan: finished, manifestFile: split.file, manifest, servers, controlUrl, finished: true };
+    }
     const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
     plan = made.plan;
     manifestFile = made.split.file;
@@ -84,7 +97,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
   await checkFingerprint(plan, servers.source!, manifest.source.schemas);
-  return { plan, manifestFile, manifest, servers, controlUrl };
+  return { plan, manifestFile, manifest, servers, controlUrl, finished: false };
 }
 
 export interface ExecuteOptions {

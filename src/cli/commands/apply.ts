@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
+import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
 import type { Plan } from '../../plan/model.js';
 import { handlers } from '../../steps/index.js';
@@ -9,6 +9,7 @@ import { chooseProgress } from '../views/progress.js';
 import { BadInputError } from '../../errors.js';
 import { renderDryRun } from '../views/dry-run.js';
 import { executeApply, prepareApply } from '../../run/apply.js';
+import { isApplied } from '../../run/applied-plan.js';
 
 export interface ApplyOptions extends CommonOptions {
   dryRun?: boolean;
@@ -19,31 +20,27 @@ export interface ApplyOptions extends CommonOptions {
   now?: Date;
 }
 
-async function confirm(out: Output, plan: Plan): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(
-      `Apply split ${plan.name}: ${plan.services.length} databases, ${plan.steps.filter((s) => s.kind === 'copy_data').length} tables, then fence and retire ${plan.source.database}? Type "yes" to go on: `,
-    );
-    return answer.trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
+function question(plan: Plan): string {
+  const tables = plan.steps.filter((s) => s.kind === 'copy_data').length;
+  return `Apply split ${plan.name}: ${plan.services.length} databases, ${tables} tables copied, then fence and retire ${plan.source.database}?`;
 }
 
 /** The command's handler: prepare, show (dry run) or ask, run, say what is next. */
-export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv): Promise<number> {
+export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv, term: Terminal): Promise<number> {
   const prepared = await prepareApply(planFile, opts, env, out);
   const { plan, manifestFile } = prepared;
   if (opts.dryRun) {
     renderDryRun(plan, handlers, out);
     return 0;
   }
-  if (!opts.yes && process.stdin.isTTY && out.interactive) {
-    if (!(await confirm(out, plan))) {
-      out.warn('Nothing was changed.');
-      return 0;
-    }
+  if (prepared.finished || (await isApplied(plan, prepared.controlUrl))) {
+    out.say(`Split ${plan.name}: nothing left to do, every step of its plan is done (\`cloudphone-split status\` lists them).`);
+    return 0;
+  }
+  const approved = await consent(term, opts.yes, { action: `apply creates databases and roles and fences ${plan.source.database}`, question: question(plan) });
+  if (!approved) {
+    out.warn('Nothing was changed.');
+    return 0;
   }
   const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.stdout });
   try {
@@ -91,10 +88,10 @@ export function registerApply(program: Command, io: Io): void {
           return n;
         }),
       )
-      .option('--yes', 'do not ask for confirmation')
+      .option('--yes', 'do not ask before the first change (required when not on a terminal)')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
   ).action(async (planFile: string | undefined, opts: ApplyOptions) => {
     const out = outputFor(opts, io);
-    io.exit(await applyCommand(planFile, opts, out, io.env));
+    io.exit(await applyCommand(planFile, opts, out, io.env, io));
   });
 }
