@@ -82,7 +82,18 @@ export class Journal {
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
-      if (last && last.state !== 'succeeded') {
+      // An unfinished run whose preflight never passed changed nothing (every step that
+      // changes something waits for it): a corrected plan starts a run of its own.
+      const didSomething =
+        last !== undefined &&
+        (await tx
+          .selectFrom('steps')
+          .select('step_id')
+          .where('run_id', '=', last.id)
+          .where('step_id', 'like', 'preflight:%')
+          .where('state', '=', 'done')
+          .executeTakeFirst()) !== undefined;
+      if (last && last.state !== 'succeeded' && (didSomething || last.plan_hash === hash)) {
         if (last.plan_hash !== hash) {
           throw new BadInputError(
             `refusing to resume with a different plan: run ${last.id} of split "${name}" is ${last.state} and was started from another plan`,

@@ -22,7 +22,12 @@ export interface ServiceSpec {
   name: string;
   database: string;
   server: string;
-  role: { name: string; password: string | null } | null;
+  /**
+   * The login role that owns the new database. `existing`: a role the split did not
+   * create, adopted as it is (its password is never changed, rollback never drops it);
+   * without it, a role that already exists and that the split did not create is refused.
+   */
+  role: { name: string; password: string | null; existing?: boolean } | null;
   /** As written: table names or globs, optionally schema-qualified. */
   tables: string[];
   copies: string[];

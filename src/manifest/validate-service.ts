@@ -6,7 +6,7 @@ import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 import { Section } from './section.js';
 
 const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'denormalize', 'config', 'health', 'restart'] as const;
-const ROLE_KEYS = ['name', 'password'] as const;
+const ROLE_KEYS = ['name', 'password', 'existing'] as const;
 const DENORMALIZE_KEYS = ['table', 'column', 'from', 'on'] as const;
 const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with'] as const;
 
@@ -68,7 +68,15 @@ function readRole(sec: Section, service: string): ServiceSpec['role'] {
       'quote it, or better, write password: ${DB_PASSWORD} and set DB_PASSWORD in the environment',
     );
   }
-  return { name, password };
+  const existing = role.get('existing');
+  if (existing !== undefined && existing !== null && typeof existing !== 'boolean') {
+    sec.problems.add(
+      role.at('existing'),
+      `must be true or false, not ${describeValue(existing)}`,
+      'write existing: true to use a role the split did not create (its password is then never changed)',
+    );
+  }
+  return existing === true ? { name, password, existing: true } : { name, password };
 }
 
 function readOn(d: Section): string[] {

@@ -10,6 +10,7 @@ import { classifyForeignKeys, ownership, withPartitions } from './foreign-keys.j
 import { stepId, copyStepId } from '../steps/ids.js';
 import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
 import { createRoleSql } from '../steps/create-role.js';
+import { existingRoleSql } from '../steps/existing-role.js';
 import { createDatabaseSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
@@ -100,7 +101,7 @@ export function buildPlan(input: PlanInput): Plan {
     sql: [],
     dependsOn: [],
     targets: work.map((w) => w.target),
-    roles: work.flatMap((w) => (w.input.spec.role ? [w.input.spec.role.name] : [])),
+    roles: work.flatMap((w) => (w.input.spec.role && !w.input.spec.role.existing ? [w.input.spec.role.name] : [])),
     online: manifest.mode === 'online',
   });
 
@@ -111,12 +112,15 @@ export function buildPlan(input: PlanInput): Plan {
       id: stepId('create_role', w.target.database, role.name),
       kind: 'create_role',
       service: w.input.spec.name,
-      description: `create login role ${role.name} for ${w.input.spec.name}`,
-      sql: createRoleSql(role.name, role.password),
+      description: role.existing
+        ? `use the existing role ${role.name} for ${w.input.spec.name} as it is (its password is not changed)`
+        : `create login role ${role.name} for ${w.input.spec.name}`,
+      sql: role.existing ? existingRoleSql(role.name) : createRoleSql(role.name, role.password),
       dependsOn: [preflightId],
       server: w.target.server,
       role: role.name,
       password: role.password,
+      ...(role.existing ? { existing: true } : {}),
     });
   }
 

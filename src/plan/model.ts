@@ -101,6 +101,7 @@ export interface TargetRef {
 
 export interface PreflightStep extends StepBase<'preflight'> {
   targets: TargetRef[];
+  /** The roles the run creates (not those of `role.existing: true`). */
   roles: string[];
   online: boolean;
 }
@@ -110,6 +111,8 @@ export interface CreateRoleStep extends StepBase<'create_role'> {
   role: string;
   /** The password as written in the manifest (`${VAR}`), expanded at run time. */
   password: string | null;
+  /** `role.existing: true`: the role must exist; it is used as it is, its password never changed. */
+  existing?: boolean;
 }
 
 export interface CreateDatabaseStep extends StepBase<'create_database'> {

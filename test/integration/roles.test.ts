@@ -1,0 +1,105 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { query, servers, withDatabase } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+const fixtures: SplitFixture[] = [];
+const roles: string[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  for (const r of roles) {
+    for (const db of ['postgres']) await query(withDatabase(servers().main, db), `DROP OWNED BY "${r}"`).catch(() => undefined);
+    await query(servers().main, `DROP ROLE IF EXISTS "${r}"`).catch(() => undefined);
+  }
+});
+
+async function fixture(opts: Parameters<typeof splitFixture>[0] = {}): Promise<SplitFixture> {
+  const fx = await splitFixture({ source: servers().main, ...opts });
+  fixtures.push(fx);
+  return fx;
+}
+
+/** Whether `role` logs in with `password` on the main server. */
+async function logsIn(role: string, password: string): Promise<boolean> {
+  const url = new URL(servers().main);
+  url.username = role;
+  url.password = password;
+  const c = new pg.Client({ connectionString: url.toString() });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function databasesOf(fx: SplitFixture): Promise<string[]> {
+  const rows = await query<{ datname: string }>(servers().main, `SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [`${fx.prefix}%`]);
+  return rows.map((r) => r.datname);
+}
+
+describe('a service role that already exists', () => {
+  it('is refused unless the manifest says existing: true, and then its password is never changed, not even by rollback', async () => {
+    const fx = await fixture();
+    const user = fx.service('user');
+    const original = 'the-password-it-had';
+    // A login role of the same name exists before the split, not created by it.
+    await query(servers().main, `CREATE ROLE "${user.role}" LOGIN PASSWORD '${original}'`);
+    const before = await databasesOf(fx);
+
+    const refused = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(`role ${user.role} already exists on server source and was not created by this split: refusing to adopt it`);
+    expect(refused.stderr).toContain(`Write existing: true under services.user-service.role`);
+    expect(await logsIn(user.role, original)).toBe(true);
+    expect(await logsIn(user.role, user.password)).toBe(false);
+    // Preflight refused before any change: only the control database is new.
+    expect(await databasesOf(fx)).toEqual([...before, `${fx.prefix}control`].sort());
+
+    // existing: true adopts it as it is.
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
+    doc.services['user-service']!.role.existing = true;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    expect(await logsIn(user.role, original)).toBe(true);
+    expect(await logsIn(user.role, user.password)).toBe(false);
+    const [owner] = await query<{ owner: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [user.database]);
+    expect(owner!.owner).toBe(user.role);
+
+    const rolledBack = await fx.cli('rollback', '--yes');
+    expect(rolledBack.code, rolledBack.stderr + rolledBack.stdout).toBe(0);
+    expect(await logsIn(user.role, original)).toBe(true);
+    const others = await query<{ rolname: string }>(servers().main, `SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, [fx.services.map((s) => s.role)]);
+    expect(others.map((r) => r.rolname)).toEqual([user.role]);
+  });
+
+  it('existing: true for a role that does not exist is refused before any change', async () => {
+    const fx = await fixture({
+      edit: (doc) => {
+        const spec = (doc.services as Record<string, { role: Record<string, unknown> }>)['user-service']!;
+        spec.role.existing = true;
+      },
+    });
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`role ${fx.service('user').role} does not exist on server source, but services.user-service.role says existing: true`);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+  });
+
+  it('existing must be true or false', async () => {
+    const fx = await fixture({
+      edit: (doc) => {
+        const spec = (doc.services as Record<string, { role: Record<string, unknown> }>)['user-service']!;
+        spec.role.existing = 'yes';
+      },
+    });
+    const r = await fx.cli('plan');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('services.user-service.role.existing: must be true or false');
+  });
+});
