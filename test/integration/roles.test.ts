@@ -103,3 +103,73 @@ describe('a service role that already exists', () => {
     expect(r.stderr).toContain('services.user-service.role.existing: must be true or false');
   });
 });
+
+/** A login role with CREATEDB and CREATEROLE, not superuser; the fixture's URLs switched to it. */
+async function asAdmin(fx: SplitFixture): Promise<string> {
+  const admin = `${fx.prefix}admin`;
+  roles.push(admin);
+  await query(servers().main, `CREATE ROLE "${admin}" LOGIN CREATEDB CREATEROLE PASSWORD 'admin-pw'`);
+  const as = (u: string) => {
+    const url = new URL(u);
+    url.username = admin;
+    url.password = 'admin-pw';
+    return url.toString();
+  };
+  fx.env.CLOUDPHONE_CORE_URL = as(fx.sourceUrl);
+  fx.env.SPLIT_CONTROL_URL = as(fx.controlUrl);
+  return admin;
+}
+
+/** Makes `role` the owner of the source database and of every table, sequence and view in it. */
+async function giveSource(fx: SplitFixture, role: string): Promise<void> {
+  await query(servers().main, `ALTER DATABASE "${fx.sourceDb}" OWNER TO "${role}"`);
+  await query(
+    fx.sourceUrl,
+    `DO $$ DECLARE r record; BEGIN
+       FOR r IN SELECT c.oid::regclass AS t, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+       LOOP EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.t, '${role}'); END LOOP;
+     END $$`,
+  );
+}
+
+describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () => {
+  it('splits a source it owns: the roles it creates are granted to it, so create_database can make them owners', async () => {
+    const fx = await fixture();
+    const admin = await asAdmin(fx);
+    await giveSource(fx, admin);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    for (const s of fx.services) {
+      const [row] = await query<{ owner: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [s.database]);
+      expect(row!.owner).toBe(s.role);
+    }
+    fx.env.CLOUDPHONE_CORE_URL = fx.sourceUrl;
+    fx.env.SPLIT_CONTROL_URL = fx.controlUrl;
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+
+  it('preflight names each missing ownership and membership, with the GRANT that fixes it, before changing anything', async () => {
+    const fx = await fixture();
+    const admin = await asAdmin(fx);
+    const user = fx.service('user');
+    await query(servers().main, `CREATE ROLE "${user.role}" LOGIN`);
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
+    doc.services['user-service']!.role.existing = true;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const [sums] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
+
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`server source: role ${admin} is not a member of ${user.role} (needed to make it the owner of its database): run as a superuser (or a member of ${user.role} with ADMIN OPTION): GRANT "${user.role}" TO "${admin}"`);
+    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner postgres: .*\\), needed to fence them: run as a superuser .*GRANT "postgres" TO "${admin}"`));
+    expect(r.stderr).toContain(`source: role ${admin} does not own database ${fx.sourceDb} (owner postgres), needed to keep it as a read-only backup`);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+    const made = await query<{ rolname: string }>(servers().main, `SELECT rolname FROM pg_roles WHERE rolname = ANY($1)`, [fx.services.map((s) => s.role)]);
+    expect(made.map((m) => m.rolname)).toEqual([user.role]);
+    const [after] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
+    expect(after!.n).toBe(sums!.n);
+  });
+});
