@@ -46,9 +46,13 @@ export interface DenormalizeSpec {
   on: string[];
 }
 
+/**
+ * A config file to repoint. `file` is relative to the manifest's folder and must stay
+ * inside it (symlinks resolved) unless `outside: true`.
+ */
 export type ConfigEntry =
-  | { file: string; key: string; value: string }
-  | { file: string; replace: string; with: string };
+  | { file: string; key: string; value: string; outside?: boolean }
+  | { file: string; replace: string; with: string; outside?: boolean };
 
 /** Where a problem is: the manifest file, a key path like `services.user-service.tables[2]`. */
 export interface ManifestProblem {

@@ -7,7 +7,8 @@ import { loadManifest } from '../manifest/load.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
-import type { Manifest } from '../manifest/model.js';
+import type { Manifest, ManifestProblem } from '../manifest/model.js';
+import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../pg/url.js';
@@ -136,6 +137,21 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       s.server === 'source' || (serverUrl !== null && split.servers.source !== undefined && serverOf(serverUrl) === serverOf(split.servers.source));
     return s.config.map((entry) => ({ service: s.name, entry, target: { database: s.database, serverUrl, sameServer } }));
   });
+  const outside: ManifestProblem[] = [];
+  for (const s of split.manifest.services) {
+    for (const [i, entry] of s.config.entries()) {
+      const problem = await outsideProblem(split.baseDir, entry);
+      if (problem) {
+        outside.push({
+          file: split.file,
+          path: `services.${s.name}.config[${i}].file`,
+          message: problem,
+          fix: 'move the file inside the manifest\'s folder, or add outside: true to this entry if it really is to be rewritten',
+        });
+      }
+    }
+  }
+  if (outside.length > 0) throw new ManifestError(outside);
   // All services' entries at once: entries on the same file chain, in step order.
   const planned = await planConfigEdits(split.baseDir, items);
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
