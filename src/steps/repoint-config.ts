@@ -66,9 +66,11 @@ async function checkPendingFiles(ctx: StepContext, step: RepointConfigStep): Pro
   const pending: ConfigEdit[] = [];
   for (const s of ctx.plan.steps) {
     if (s.kind !== 'repoint_config') continue;
-    if (s.id !== step.id && (await ctx.journal.result(s.id)) !== undefined) continue;
-    pending.push(...s.edits);
+    if (s.id === step.id) pending.push(...s.edits);
+    else if ((await ctx.journal.result(s.id)) === undefined) pending.push(...s.edits);
   }
+  if (!ctx.plan.steps.some((s) => s.id === step.id)) pending.push(...step.edits);
+  const recorded = configBackupsFromCreated(pending.length > 0 ? await ctx.journal.created() : []);
   const problems: string[] = [];
   for (const group of byFile(ctx.baseDir, pending)) {
     const file = group[0]!.file;
@@ -80,6 +82,7 @@ async function checkPendingFiles(ctx: StepContext, step: RepointConfigStep): Pro
       }
     }
     const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
+    for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
     const bytes = await readFile(resolve(ctx.baseDir, file)).catch(() => null);
     if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
     else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
