@@ -18,6 +18,7 @@ import { buildPlan } from './build.js';
 import { stripToolObjects } from './tool-objects.js';
 import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
+import { readTableGrantees } from '../catalog/table-grantees.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 
 export interface LoadedSplit {
@@ -90,6 +91,20 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
   }
 }
 
+/** Who uses each source table today (see readTableGrantees). */
+async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<Record<string, string[]>> {
+  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await readTableGrantees(client, schemas);
+  } catch (err) {
+    throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
   try {
     return splitPolicyFromEnv(env);
@@ -115,6 +130,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);
   const policy = splitPolicy(opts.env);
   const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
+  const tableGrantees = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
   const resolved = resolveManifest(split.manifest, catalog, split.file);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,
@@ -168,6 +184,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
     configEdits,
     keyRanges,
+    ...(tableGrantees ? { tableGrantees } : {}),
     split: policy,
   };
   return { plan: buildPlan(input), split, catalog };

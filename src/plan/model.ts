@@ -171,6 +171,11 @@ export interface SyncSequencesStep extends StepBase<'sync_sequences'> {
 export interface GrantStep extends StepBase<'grant'> {
   target: TargetRef;
   role: string | null;
+  /**
+   * Without a service role: the roles that used the moved tables in the source, given
+   * CONNECT and TEMPORARY on the new database (they must exist on its server).
+   */
+  connect?: string[];
 }
 
 export interface VerifyRowcountsStep extends StepBase<'verify_rowcounts'> {

@@ -1,4 +1,4 @@
-import type { CreateRoleStep, FenceSourceStep, Plan } from '../plan/model.js';
+import type { CreateRoleStep, FenceSourceStep, GrantStep, Plan } from '../plan/model.js';
 import type { StepContext } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
@@ -87,6 +87,27 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
     if (row && !row.owns) {
       problems.push(
         `source: role ${f.user} does not own database ${plan.source.database} (owner ${row.owner}), needed to keep it as a read-only backup: ${grantFix(row.owner, f.user)}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * A service without a role keeps the access of the roles that used its tables in the
+ * source (grant step's `connect`): each must exist on the new database's server.
+ */
+export async function connectRoleProblems(ctx: StepContext, server: string): Promise<string[]> {
+  const problems: string[] = [];
+  const steps = ctx.plan.steps.filter((s): s is GrantStep => s.kind === 'grant' && s.target.server === server && (s.connect?.length ?? 0) > 0);
+  for (const step of steps) {
+    const r = await ctx.pools.pool(server).query<{ role: string }>(
+      `SELECT r AS role FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`,
+      [step.connect],
+    );
+    for (const { role } of r.rows) {
+      problems.push(
+        `server ${server}: role ${role} uses the tables of ${step.service ?? step.target.service} in the source, but does not exist there to connect to ${step.target.database}: create it on that server (CREATE ROLE ${ident(role)} LOGIN PASSWORD …), or give services.${step.service ?? step.target.service} a role: in the manifest`,
       );
     }
   }

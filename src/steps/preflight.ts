@@ -1,6 +1,6 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
-import { ownerRoleProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
+import { connectRoleProblems, ownerRoleProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
@@ -50,6 +50,7 @@ export const preflight: StepHandler<'preflight'> = {
         problems.push(`server ${server}: role ${f.user} lacks ${missing}; run as a superuser: ALTER ROLE "${f.user}" ${missing.replace(' and ', ' ')}`);
       }
       problems.push(...(await ownerRoleProblems(ctx, server, f)));
+      problems.push(...(await connectRoleProblems(ctx, server)));
       if (Math.floor(f.version / 10000) < Math.floor(source.version / 10000)) {
         problems.push(
           `server ${server} runs PostgreSQL ${Math.floor(f.version / 10000)}, older than the source's ${Math.floor(source.version / 10000)}: the schema may not load there; use a target at least as new as the source`,

@@ -173,3 +173,43 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     expect(after!.n).toBe(sums!.n);
   });
 });
+
+describe('a service without a role', () => {
+  async function withoutRole(fx: SplitFixture): Promise<string> {
+    const app = `${fx.prefix}legacy_app`;
+    roles.push(app);
+    await query(servers().main, `CREATE ROLE "${app}" LOGIN PASSWORD 'app-pw'`);
+    await query(fx.sourceUrl, `GRANT SELECT, INSERT, UPDATE, DELETE ON users TO "${app}"`);
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, Record<string, unknown>> };
+    delete doc.services['user-service']!.role;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    return app;
+  }
+
+  it('keeps the roles that used its tables in the source able to connect to its new database, as the plan says', async () => {
+    const fx = await fixture();
+    const app = await withoutRole(fx);
+    const user = fx.service('user');
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`revoke CONNECT on ${user.database} from PUBLIC; give CONNECT and TEMPORARY to ${app} (they use its tables in the source)`);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const [can] = await query<{ connect: boolean; other: boolean }>(
+      servers().main,
+      `SELECT has_database_privilege($1, $2, 'CONNECT') AS connect, has_database_privilege($1, $3, 'CONNECT') AS other`,
+      [app, user.database, fx.service('device').database],
+    );
+    expect(can).toEqual({ connect: true, other: false });
+  });
+
+  it('is refused before any change when such a role does not exist on the target server, with the fix', async () => {
+    const fx = await fixture({ targets: servers().second });
+    const app = await withoutRole(fx);
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`server target: role ${app} uses the tables of user-service in the source, but does not exist there to connect to ${fx.service('user').database}: create it on that server (CREATE ROLE "${app}" LOGIN PASSWORD …), or give services.user-service a role: in the manifest`);
+    const made = await query<{ datname: string }>(servers().second, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
+    expect(made).toEqual([]);
+  });
+});
