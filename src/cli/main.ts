@@ -91,6 +91,7 @@ export function reportError(err: unknown, io: Io): number {
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
   let code = 0;
   const full: Io = {
+    stdin: io?.stdin ?? process.stdin,
     stdout: io?.stdout ?? process.stdout,
     stderr: io?.stderr ?? process.stderr,
     env: io?.env ?? process.env,

@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Output } from '../cli/output.js';
-import { planCommand } from '../cli/commands/plan.js';
-import { applyCommand } from '../cli/commands/apply.js';
-import { verifyCommand } from '../cli/commands/verify.js';
+import { planSplit } from '../run/plan.js';
+import { executeApply, prepareApply } from '../run/apply.js';
+import { verifyRun } from '../run/verify.js';
 import { renderVerify, verifyJson } from '../cli/views/verify.js';
+import { planJson, renderPlan } from '../cli/views/plan.js';
+import { renderDryRun } from '../cli/views/dry-run.js';
+import { chooseProgress } from '../cli/views/progress.js';
+import { handlers } from '../steps/index.js';
 import { startEmbedded, type EmbeddedServer } from './embedded.js';
 import { loadSample } from './sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
@@ -75,20 +79,32 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
 
     section(out, '3/5 plan: what will happen, reviewable like terraform plan');
     const planFile = join(folder, 'plans', 'cloudphone.plan.json');
-    const planned = await planCommand({ manifest: manifestFile, output: planFile }, out, env);
-    if (planned.code !== 0) return { code: planned.code, summary: emptySummary(folder, server.url) };
+    const planned = await planSplit({ manifest: manifestFile, output: planFile }, env, out);
+    if (out.json) out.data(planJson(planned.plan));
+    else renderPlan(planned.plan, out, { sql: out.verbose });
+    await planned.write();
+    out.say(`\nPlan written to ${planFile}.`);
+    if (planned.plan.errors.length > 0) return { code: ExitCode.difference, summary: emptySummary(folder, server.url) };
 
     if (opts.dryRun) {
       section(out, '4/5 apply --dry-run: every statement and config diff, nothing changed');
-      const code = await applyCommand(planFile, { manifest: manifestFile, dryRun: true, json: out.json }, out, env);
-      return { code, summary: emptySummary(folder, server.url) };
+      const prepared = await prepareApply(planFile, { manifest: manifestFile, dryRun: true }, env, out);
+      renderDryRun(prepared.plan, handlers, out);
+      return { code: ExitCode.ok, summary: emptySummary(folder, server.url) };
     }
     section(out, '4/5 apply: journaled, resumable, fenced, copied in one snapshot');
-    const applied = await applyCommand(planFile, { manifest: manifestFile, yes: true, jobs: opts.jobs ?? 2, json: out.json }, out, env);
-    if (applied !== 0) return { code: applied, summary: emptySummary(folder, server.url) };
+    const prepared = await prepareApply(planFile, { manifest: manifestFile }, env, out);
+    const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.stdout });
+    try {
+      const applied = await executeApply(prepared, { jobs: opts.jobs ?? 2, progress }, env, out);
+      progress.close();
+      out.say(out.c.green(`\nSplit ${prepared.plan.name} applied: ${applied.ran} steps run.`));
+    } finally {
+      progress.close();
+    }
 
     section(out, '5/5 verify --checksums: row counts, every row, schema, sequences, fence, isolation, config');
-    const verified = await verifyCommand({ manifest: manifestFile, checksums: true }, out, env);
+    const verified = await verifyRun({ manifest: manifestFile, checksums: true, onProgress: (msg) => { if (out.verbose) out.warn(msg); } }, env, out);
     if (out.json) out.data(verifyJson(verified.result));
     else renderVerify(verified.result, out, { compact: !out.verbose });
 

@@ -82,8 +82,11 @@ export class Journal {
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
-      if (last && last.state !== 'succeeded') {
-        if (last.plan_hash !== hash) {
+      // An unfinished run of a plan with a preflight that never passed changed nothing
+      // (every step that changes something waits for it): a corrected plan starts a run of its own.
+      const didSomething = last !== undefined && (await this.changedAnything(tx, last.id));
+      if (last && last.state !== 'succeeded' && (didSomething || last.plan_hash === hash)) {
+        if (last.plan_hash !== hash && !(await this.amends(tx, last.id, plan))) {
           throw new BadInputError(
             `refusing to resume with a different plan: run ${last.id} of split "${name}" is ${last.state} and was started from another plan`,
             'rerun `cloudphone-split apply` with the original plan file to finish it, or run `cloudphone-split rollback` to undo it before applying a new plan',
@@ -91,7 +94,7 @@ export class Journal {
         }
         await tx
           .updateTable('runs')
-          .set({ state: 'running', finished_at: null, error: null, pid: runner.pid, host: runner.host })
+          .set({ state: 'running', finished_at: null, error: null, pid: runner.pid, host: runner.host, plan_hash: hash, plan: JSON.stringify(plan) })
           .where('id', '=', last.id)
           .execute();
         await this.insertSteps(tx, last.id, plan.steps);
@@ -105,6 +108,35 @@ export class Journal {
       await this.insertSteps(tx, run.id, plan.steps);
       return { runId: run.id, resumed: false, planHash: hash };
     });
+  }
+
+  /**
+   * Whether `plan` may take over the unfinished run `runId`: the two plans differ only in
+   * `repoint_config` steps the run has not done (a plan made again after a config file
+   * was refused for having changed). The run then resumes with `plan`.
+   */
+  private async amends(tx: Kysely<JournalDb>, runId: number, plan: Pick<Plan, 'steps'>): Promise<boolean> {
+    const row = await tx.selectFrom('runs').select('plan').where('id', '=', runId).executeTakeFirstOrThrow();
+    const old = (typeof row.plan === 'string' ? JSON.parse(row.plan) : row.plan) as Pick<Plan, 'steps'>;
+    const done = new Set(
+      (await tx.selectFrom('steps').select('step_id').where('run_id', '=', runId).where('state', '=', 'done').execute()).map((d) => d.step_id),
+    );
+    const before = new Map(old.steps.map((s) => [s.id, s]));
+    const after = new Map(plan.steps.map((s) => [s.id, s]));
+    for (const id of new Set([...before.keys(), ...after.keys()])) {
+      const a = before.get(id);
+      const b = after.get(id);
+      if (a && b && planHash({ steps: [a] }) === planHash({ steps: [b] })) continue;
+      if (done.has(id) || (a ?? b)!.kind !== 'repoint_config' || (b ?? a)!.kind !== 'repoint_config') return false;
+    }
+    return true;
+  }
+
+  private async changedAnything(tx: Kysely<JournalDb>, runId: number): Promise<boolean> {
+    const steps = await tx.selectFrom('steps').select(['kind', 'state']).where('run_id', '=', runId).execute();
+    const preflight = steps.filter((s) => s.kind === 'preflight');
+    if (preflight.length > 0 && preflight.every((s) => s.state !== 'done')) return false;
+    return steps.some((s) => s.state === 'done');
   }
 
   private async insertSteps(db: Kysely<JournalDb>, runId: number, steps: readonly Step[]): Promise<void> {

@@ -22,7 +22,12 @@ export interface ServiceSpec {
   name: string;
   database: string;
   server: string;
-  role: { name: string; password: string | null } | null;
+  /**
+   * The login role that owns the new database. `existing`: a role the split did not
+   * create, adopted as it is (its password is never changed, rollback never drops it);
+   * without it, a role that already exists and that the split did not create is refused.
+   */
+  role: { name: string; password: string | null; existing?: boolean } | null;
   /** As written: table names or globs, optionally schema-qualified. */
   tables: string[];
   copies: string[];
@@ -41,9 +46,13 @@ export interface DenormalizeSpec {
   on: string[];
 }
 
+/**
+ * A config file to repoint. `file` is relative to the manifest's folder and must stay
+ * inside it (symlinks resolved) unless `outside: true`.
+ */
 export type ConfigEntry =
-  | { file: string; key: string; value: string }
-  | { file: string; replace: string; with: string };
+  | { file: string; key: string; value: string; outside?: boolean }
+  | { file: string; replace: string; with: string; outside?: boolean };
 
 /** Where a problem is: the manifest file, a key path like `services.user-service.tables[2]`. */
 export interface ManifestProblem {

@@ -6,9 +6,9 @@ import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 import { Section } from './section.js';
 
 const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'denormalize', 'config', 'health', 'restart'] as const;
-const ROLE_KEYS = ['name', 'password'] as const;
+const ROLE_KEYS = ['name', 'password', 'existing'] as const;
 const DENORMALIZE_KEYS = ['table', 'column', 'from', 'on'] as const;
-const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with'] as const;
+const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with', 'outside'] as const;
 
 /** Reports a table entry that is not a valid name (or a glob where none is allowed). */
 export function tableEntryChecker(problems: ProblemList, allowGlob: boolean): (item: string, path: string) => void {
@@ -68,7 +68,15 @@ function readRole(sec: Section, service: string): ServiceSpec['role'] {
       'quote it, or better, write password: ${DB_PASSWORD} and set DB_PASSWORD in the environment',
     );
   }
-  return { name, password };
+  const existing = role.get('existing');
+  if (existing !== undefined && existing !== null && typeof existing !== 'boolean') {
+    sec.problems.add(
+      role.at('existing'),
+      `must be true or false, not ${describeValue(existing)}`,
+      'write existing: true to use a role the split did not create (its password is then never changed)',
+    );
+  }
+  return existing === true ? { name, password, existing: true } : { name, password };
 }
 
 function readOn(d: Section): string[] {
@@ -144,6 +152,11 @@ function readConfig(sec: Section): ConfigEntry[] {
     const c = Section.open(item, joinPath(sec.at('config'), i), sec.problems, CONFIG_KEYS, example);
     if (!c) return;
     const file = c.required('file', 'file: services/user-service/.env') ?? '';
+    const rawOutside = c.get('outside');
+    if (rawOutside !== undefined && rawOutside !== null && typeof rawOutside !== 'boolean') {
+      sec.problems.add(c.at('outside'), `must be true or false, not ${describeValue(rawOutside)}`, 'write outside: true to allow a file outside the manifest\'s folder');
+    }
+    const outside = rawOutside === true ? { outside: true } : {};
     const hasKey = c.has('key');
     const hasReplace = c.has('replace');
     if (hasKey && hasReplace) {
@@ -173,7 +186,7 @@ function readConfig(sec: Section): ConfigEntry[] {
       }
       const key = c.required('key', 'key: DB_DATABASE') ?? '';
       const value = c.optional('value', 'value: "{database}"') ?? '{database}';
-      out.push({ file, key, value });
+      out.push({ file, key, value, ...outside });
     } else {
       if (c.has('value')) {
         sec.problems.add(c.at('value'), '`value` goes with `key`, not with `replace`', 'write with: "\'{database}\'" instead');
@@ -188,7 +201,7 @@ function readConfig(sec: Section): ConfigEntry[] {
           fix,
         );
       }
-      out.push({ file, replace, with: typeof w === 'string' ? w : '' });
+      out.push({ file, replace, with: typeof w === 'string' ? w : '', ...outside });
     }
   });
   return out;

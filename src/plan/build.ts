@@ -11,6 +11,7 @@ import { classifyForeignKeys, ownership, withPartitions } from './foreign-keys.j
 import { stepId, copyStepId } from '../steps/ids.js';
 import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
 import { createRoleSql } from '../steps/create-role.js';
+import { existingRoleSql } from '../steps/existing-role.js';
 import { createDatabaseSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
@@ -20,6 +21,7 @@ import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { separateIndexBuilds } from './index-steps.js';
 import { syncSequenceSql } from '../steps/sync-sequences.js';
 import { grantSql } from '../steps/grant.js';
+import { databaseAccessSql } from '../steps/database-access.js';
 import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
 import { dependencyClosure } from '../catalog/closure.js';
@@ -109,7 +111,7 @@ export function buildPlan(input: PlanInput): Plan {
     sql: [],
     dependsOn: [],
     targets: work.map((w) => w.target),
-    roles: work.flatMap((w) => (w.input.spec.role ? [w.input.spec.role.name] : [])),
+    roles: work.flatMap((w) => (w.input.spec.role && !w.input.spec.role.existing ? [w.input.spec.role.name] : [])),
     online: manifest.mode === 'online',
   });
 
@@ -120,12 +122,15 @@ export function buildPlan(input: PlanInput): Plan {
       id: stepId('create_role', w.target.database, role.name),
       kind: 'create_role',
       service: w.input.spec.name,
-      description: `create login role ${role.name} for ${w.input.spec.name}`,
-      sql: createRoleSql(role.name, role.password),
+      description: role.existing
+        ? `use the existing role ${role.name} for ${w.input.spec.name} as it is (its password is not changed)`
+        : `create login role ${role.name} for ${w.input.spec.name}`,
+      sql: role.existing ? existingRoleSql(role.name) : createRoleSql(role.name, role.password),
       dependsOn: [preflightId],
       server: w.target.server,
       role: role.name,
       password: role.password,
+      ...(role.existing ? { existing: true } : {}),
     });
   }
 
@@ -322,19 +327,26 @@ export function buildPlan(input: PlanInput): Plan {
     });
   }
 
+  if (!input.tableGrantees && work.some((w) => !w.input.spec.role && w.keys.length > 0)) {
+    warnings.push(
+      'planned from a schema snapshot: the roles that use the moved tables are not known, so the services without a role get no CONNECT for them on their new database; plan against the live source to include them',
+    );
+  }
   for (const w of work) {
     const schemas = [...new Set(w.keys.map((k) => tables.get(k)!.schema))];
+    const connect = w.input.spec.role ? [] : [...new Set(w.keys.flatMap((k) => input.tableGrantees?.[k] ?? []))].sort();
     steps.push({
       id: stepId('grant', w.target.database),
       kind: 'grant',
       service: w.input.spec.name,
       description: w.input.spec.role
         ? `make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
-        : `revoke CONNECT on ${w.target.database} from PUBLIC`,
-      sql: grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public']),
+        : `revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
+      sql: [...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public']), ...databaseAccessSql(w.target.database, connect)],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,
+      ...(connect.length ? { connect } : {}),
     });
   }
 

@@ -22,6 +22,11 @@ export interface PlanInput {
   configEdits: Record<string, ConfigEdit[]>;
   /** Integer primary-key ranges of the large tables, read at plan time (absent with `plan --schema`). */
   keyRanges?: Record<string, KeyRange>;
+  /**
+   * Roles that own or hold privileges on each source table (readTableGrantees), read at
+   * plan time; absent with `plan --schema`.
+   */
+  tableGrantees?: Record<string, string[]>;
   /** When a copy is split into key ranges; default DEFAULT_SPLIT. */
   split?: SplitPolicy;
 }

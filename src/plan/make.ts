@@ -7,7 +7,8 @@ import { loadManifest } from '../manifest/load.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
-import type { Manifest } from '../manifest/model.js';
+import type { Manifest, ManifestProblem } from '../manifest/model.js';
+import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../pg/url.js';
@@ -17,6 +18,7 @@ import { buildPlan } from './build.js';
 import { stripToolObjects } from './tool-objects.js';
 import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
+import { readTableGrantees } from '../catalog/table-grantees.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 
 export interface LoadedSplit {
@@ -89,6 +91,20 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
   }
 }
 
+/** Who uses each source table today (see readTableGrantees). */
+async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<Record<string, string[]>> {
+  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await readTableGrantees(client, schemas);
+  } catch (err) {
+    throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
   try {
     return splitPolicyFromEnv(env);
@@ -114,6 +130,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);
   const policy = splitPolicy(opts.env);
   const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
+  const tableGrantees = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
   const resolved = resolveManifest(split.manifest, catalog, split.file);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,
@@ -136,6 +153,21 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       s.server === 'source' || (serverUrl !== null && split.servers.source !== undefined && serverOf(serverUrl) === serverOf(split.servers.source));
     return s.config.map((entry) => ({ service: s.name, entry, target: { database: s.database, serverUrl, sameServer } }));
   });
+  const outside: ManifestProblem[] = [];
+  for (const s of split.manifest.services) {
+    for (const [i, entry] of s.config.entries()) {
+      const problem = await outsideProblem(split.baseDir, entry);
+      if (problem) {
+        outside.push({
+          file: split.file,
+          path: `services.${s.name}.config[${i}].file`,
+          message: problem,
+          fix: 'move the file inside the manifest\'s folder, or add outside: true to this entry if it really is to be rewritten',
+        });
+      }
+    }
+  }
+  if (outside.length > 0) throw new ManifestError(outside);
   // All services' entries at once: entries on the same file chain, in step order.
   const planned = await planConfigEdits(split.baseDir, items);
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
@@ -152,6 +184,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
     configEdits,
     keyRanges,
+    ...(tableGrantees ? { tableGrantees } : {}),
     split: policy,
   };
   return { plan: buildPlan(input), split, catalog };

@@ -101,6 +101,7 @@ export interface TargetRef {
 
 export interface PreflightStep extends StepBase<'preflight'> {
   targets: TargetRef[];
+  /** The roles the run creates (not those of `role.existing: true`). */
   roles: string[];
   online: boolean;
 }
@@ -110,6 +111,8 @@ export interface CreateRoleStep extends StepBase<'create_role'> {
   role: string;
   /** The password as written in the manifest (`${VAR}`), expanded at run time. */
   password: string | null;
+  /** `role.existing: true`: the role must exist; it is used as it is, its password never changed. */
+  existing?: boolean;
 }
 
 export interface CreateDatabaseStep extends StepBase<'create_database'> {
@@ -168,6 +171,11 @@ export interface SyncSequencesStep extends StepBase<'sync_sequences'> {
 export interface GrantStep extends StepBase<'grant'> {
   target: TargetRef;
   role: string | null;
+  /**
+   * Without a service role: the roles that used the moved tables in the source, given
+   * CONNECT and TEMPORARY on the new database (they must exist on its server).
+   */
+  connect?: string[];
 }
 
 export interface VerifyRowcountsStep extends StepBase<'verify_rowcounts'> {

@@ -2,6 +2,9 @@ import type { CreateRoleStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
 import { expand } from '../manifest/expand.js';
+import { StepFailedError } from '../errors.js';
+import { roleOrigin, roleRefusal, useExistingRole } from './existing-role.js';
+import { ownerMembershipSql } from './owner-membership.js';
 
 /** The statements, with the password left as written (`${VAR}`): never expanded in a plan. */
 export function createRoleSql(role: string, password: string | null): string[] {
@@ -13,24 +16,24 @@ export function createRoleSql(role: string, password: string | null): string[] {
 }
 
 export const createRole: StepHandler<'create_role'> = {
-  render: (step) => step.sql,
+  render: (step) => (step.existing ? step.sql : [...step.sql, ...ownerMembershipSql(step.role)]),
   async run(ctx, step: CreateRoleStep) {
-    const pool = ctx.pools.pool(step.server);
-    const existed = await pool.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [step.role]);
-    if ((existed.rowCount ?? 0) === 0) {
-      // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it.
-      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role });
-    } else {
-      const ours = (await ctx.journal.created()).some((o) => o.kind === 'role' && o.server === step.server && o.name === step.role);
-      if (!ours) {
-        ctx.progress.emit({ type: 'log', level: 'warn', message: `role ${step.role} already exists: using it as it is (rollback will not drop it)` });
-      }
+    if (step.existing) {
+      await useExistingRole(ctx, step);
+      return { detail: { existing: true } };
     }
+    const pool = ctx.pools.pool(step.server);
+    const origin = await roleOrigin(ctx, step.server, step.role);
+    const refusal = roleRefusal(step, origin);
+    if (refusal) throw new StepFailedError(step.id, refusal);
+    // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it.
+    if (!origin.exists) await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role });
     await pool.query(step.sql[0]!);
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
       await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(password)}`);
     }
+    for (const s of ownerMembershipSql(step.role)) await pool.query(s);
     return {};
   },
 };

@@ -1,23 +1,24 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { poolerProblem, sharesSessions } from '../pg/pooler.js';
+import { connectRoleProblems, ownerRoleProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
   `SELECT current_setting('server_version_num')::int, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user`,
   '-- on the source and on every target server, from two connections: does each keep its own session (no transaction pooler)?',
   `SELECT pg_backend_pid(), current_setting('cloudphone_split.session_probe', true)`,
+  '-- on every target server, for each service role: exists only if this split created it, or the manifest says existing: true;',
+  '-- an existing one is a role the tool can SET ROLE to and inherit from:',
+  `SELECT pg_has_role(current_user, $1, 'SET'), pg_has_role(current_user, $1, 'USAGE')`,
+  '-- on the source, unless superuser: the moved tables and the database are owned by a role the tool inherits from:',
+  `SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = $1::regclass`,
+  `SELECT pg_has_role(current_user, datdba, 'USAGE') FROM pg_database WHERE datname = current_database()`,
   '-- on every target server, for each new database:',
   `SELECT 1 FROM pg_database WHERE datname = $1  -- absent, created by this split, or empty`,
 ];
 
-interface ServerFacts {
-  version: number;
-  superuser: boolean;
-  createdb: boolean;
-  createrole: boolean;
-  user: string;
-}
+type ServerFacts = RoleFacts;
 
 async function facts(ctx: StepContext, server: string): Promise<ServerFacts> {
   const r = await ctx.pools.pool(server).query<{ v: number; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; u: string }>(
@@ -53,6 +54,8 @@ export const preflight: StepHandler<'preflight'> = {
         const missing = [!f.createdb && 'CREATEDB', !f.createrole && step.roles.length > 0 && 'CREATEROLE'].filter(Boolean).join(' and ');
         problems.push(`server ${server}: role ${f.user} lacks ${missing}; run as a superuser: ALTER ROLE "${f.user}" ${missing.replace(' and ', ' ')}`);
       }
+      problems.push(...(await ownerRoleProblems(ctx, server, f)));
+      problems.push(...(await connectRoleProblems(ctx, server)));
       if (Math.floor(f.version / 10000) < Math.floor(source.version / 10000)) {
         problems.push(
           `server ${server} runs PostgreSQL ${Math.floor(f.version / 10000)}, older than the source's ${Math.floor(source.version / 10000)}: the schema may not load there; use a target at least as new as the source`,
@@ -77,6 +80,7 @@ export const preflight: StepHandler<'preflight'> = {
         }
       }
     }
+    problems.push(...(await sourceProblems(ctx, ctx.plan, source)));
     if (problems.length > 0) throw new Error(`preflight found ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     return { detail: { sourceVersion: source.version } };
   },

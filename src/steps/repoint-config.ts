@@ -7,6 +7,7 @@ import { applyConfigEntry, configTarget, sha256, type ConfigTarget } from '../co
 import { writeFileAtomic } from '../config/atomic.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import { maskLine } from '../config/mask.js';
+import { outsideProblem } from '../config/inside.js';
 import { StepFailedError } from '../errors.js';
 import { scrub } from '../pg/url.js';
 import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
@@ -41,6 +42,7 @@ export const repointConfig: StepHandler<'repoint_config'> = {
   },
 
   async run(ctx, step) {
+    await checkPendingFiles(ctx, step);
     const target = configTarget(step.target, (server) => ctx.pools.serverUrl(server));
     const recorded = configBackupsFromCreated(step.edits.length > 0 ? await ctx.journal.created() : []);
     const files: ConfigBackup[] = [];
@@ -52,6 +54,46 @@ export const repointConfig: StepHandler<'repoint_config'> = {
     return { detail: { ...detail } };
   },
 };
+
+/**
+ * Before any file is written: every file that a repoint_config step of the plan not yet
+ * done will write is still inside the manifest's folder (unless its entry says
+ * `outside: true`) and holds a content the plan knows (as planned, or as left by an
+ * earlier edit of the chain, or already repointed). Otherwise nothing is written and
+ * every such file is named, so a refused file never leaves the others half done.
+ */
+async function checkPendingFiles(ctx: StepContext, step: RepointConfigStep): Promise<void> {
+  const pending: ConfigEdit[] = [];
+  for (const s of ctx.plan.steps) {
+    if (s.kind !== 'repoint_config') continue;
+    if (s.id === step.id) pending.push(...s.edits);
+    else if ((await ctx.journal.result(s.id)) === undefined) pending.push(...s.edits);
+  }
+  if (!ctx.plan.steps.some((s) => s.id === step.id)) pending.push(...step.edits);
+  const recorded = configBackupsFromCreated(pending.length > 0 ? await ctx.journal.created() : []);
+  const problems: string[] = [];
+  for (const group of byFile(ctx.baseDir, pending)) {
+    const file = group[0]!.file;
+    for (const e of group) {
+      const outside = await outsideProblem(ctx.baseDir, e.spec);
+      if (outside) {
+        problems.push(`${outside}; the manifest must say outside: true for it`);
+        break;
+      }
+    }
+    const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
+    for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
+    const bytes = await readFile(resolve(ctx.baseDir, file)).catch(() => null);
+    if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
+    else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
+  }
+  if (problems.length > 0) {
+    throw new StepFailedError(
+      step.id,
+      `no config file was written:\n  ${problems.join('\n  ')}\nput the file back as the plan saw it and rerun apply, or plan again (cloudphone-split apply -m <manifest> does), review the new diff, and apply it`,
+    );
+  }
+}
 
 function byFile(baseDir: string, edits: ConfigEdit[]): ConfigEdit[][] {
   const groups = new Map<string, ConfigEdit[]>();

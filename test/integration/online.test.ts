@@ -162,7 +162,14 @@ describe('online mode: split with logical replication while a client writes', ()
     await new Promise((r) => setTimeout(r, 1000));
     expect(writer.ops).toBeGreaterThan(20);
 
-    const cut = await fx.cli('cutover', '--json');
+    // Without a terminal to ask on, cutover changes nothing unless --yes is given.
+    const unasked = await fx.cli('cutover');
+    expect(unasked.code, unasked.stderr).toBe(2);
+    expect(unasked.stderr).toContain('add --yes');
+    const [fence] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
+    expect(fence!.n).toBe(0);
+
+    const cut = await fx.cli('cutover', '--yes', '--json');
     expect(cut.code, cut.stderr).toBe(0);
     const result = JSON.parse(cut.stdout) as { writeDowntimeMs: number; steps: Array<{ kind: string }> };
     expect(result.steps.map((s) => s.kind)).toContain('stop_replication');
@@ -177,7 +184,7 @@ describe('online mode: split with logical replication while a client writes', ()
     await expectSequencesPastSource(fx);
     const verified = await fx.cli('verify', '--checksums');
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    const again = await fx.cli('cutover');
+    const again = await fx.cli('cutover', '--yes');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already cut over');
   });
@@ -200,13 +207,13 @@ describe('online mode: split with logical replication while a client writes', ()
     const billingUrl = fx.service('billing').url;
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" DISABLE`);
     await new Promise((r) => setTimeout(r, 500));
-    const early = await fx.cli('cutover', '--max-lag', '1');
+    const early = await fx.cli('cutover', '--yes', '--max-lag', '1');
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/not cutting over[^]*behind/);
     expect(writer.fenced).toBeNull();
     // Let it through the gate while still paused: fenced, it cannot catch up, and cutover stops
     // after --catch-up-timeout with exit 3 (the source stays fenced, nothing is lost).
-    const stuck = await fx.cli('cutover', '--max-lag', '1TB', '--catch-up-timeout', '1');
+    const stuck = await fx.cli('cutover', '--yes', '--max-lag', '1TB', '--catch-up-timeout', '1');
     expect(stuck.code, stuck.stderr).toBe(3);
     expect(stuck.stderr).toMatch(/did not reach the fence position \S+ within 1 s: .*no subscription connected/);
     await writer.finished();
@@ -214,7 +221,7 @@ describe('online mode: split with logical replication while a client writes', ()
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" ENABLE`);
     await new Promise((r) => setTimeout(r, 500));
 
-    const cut = await fx.cli('cutover');
+    const cut = await fx.cli('cutover', '--yes');
     expect(cut.code, cut.stderr).toBe(0);
     expect(cut.stdout).toMatch(/Write downtime: \d+\.\d\d s/);
     await writer.finished();

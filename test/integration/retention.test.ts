@@ -70,6 +70,12 @@ describe('retention', () => {
     expect(noYes.stdout).toContain(`would drop  ${fx.sourceDb}`);
     expect(noYes.stderr).toContain('without --yes');
     expect(await exists(fx, fx.sourceDb)).toBe(true);
+    // On a terminal it asks once; anything but "yes" drops nothing.
+    const declined = await runCli(['retention', 'prune', '-m', fx.manifestFile, '--now', later], fx.env, { terminal: true, answer: 'no' });
+    expect(declined.code, declined.stderr).toBe(0);
+    expect(declined.stderr).toContain('Drop 1 expired backup? Type "yes" to go on:');
+    expect(declined.stderr).toContain('Nothing was dropped.');
+    expect(await exists(fx, fx.sourceDb)).toBe(true);
 
     // A look-alike the journal never marked: same comment, read-only too.
     const decoy = `${fx.prefix}decoy`;

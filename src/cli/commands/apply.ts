@@ -1,145 +1,50 @@
 import { Command, Option } from 'commander';
-import { availableParallelism } from 'node:os';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
+import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
-import { readPlanFile, writePlanFile } from '../../plan/plan-file.js';
-import { makePlan, readLiveCatalog } from '../../plan/make.js';
-import { parseManifest } from '../../manifest/load.js';
-import { expand, missingVariables, secretsOf } from '../../manifest/expand.js';
 import type { Plan } from '../../plan/model.js';
-import { tableFingerprint } from '../../catalog/fingerprint.js';
 import { handlers } from '../../steps/index.js';
-import { Pools } from '../../pg/pools.js';
-import { Journal } from '../../engine/journal.js';
-import { controlUrlFor } from '../../engine/journal-db.js';
-import { SplitLock } from '../../engine/lock.js';
-import { SnapshotHolder } from '../../engine/snapshot.js';
-import { runPlan } from '../../engine/executor.js';
 import { chooseProgress } from '../views/progress.js';
-import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../../errors.js';
-import { defaultPlanFile } from './plan.js';
+import { BadInputError } from '../../errors.js';
 import { renderDryRun } from '../views/dry-run.js';
+import { executeApply, prepareApply } from '../../run/apply.js';
+import { isApplied } from '../../run/applied-plan.js';
 
 export interface ApplyOptions extends CommonOptions {
   dryRun?: boolean;
   jobs?: number;
   indexWorkers?: number;
   yes?: boolean;
-  /** Set by tests and the demo: the clock used for retention. */
+  /** Set by tests: the clock used for retention. */
   now?: Date;
 }
 
-/** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
-export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
-  const manifest = parseManifest(plan.manifest.text, manifestFile);
-  const missing = missingVariables(manifest, env, manifestFile);
-  if (missing.length > 0) throw new ManifestError(missing);
-  const servers: Record<string, string> = { source: expand(manifest.source.url, env, 'source.url') };
-  for (const [name, url] of Object.entries(manifest.servers)) servers[name] = expand(url, env, `servers.${name}`);
-  const controlUrl = controlUrlFor(servers.source!, manifest.control ? expand(manifest.control.url, env, 'control.url') : null);
-  return { manifest, servers, controlUrl, secrets: secretsOf(manifest, env) };
+function question(plan: Plan): string {
+  const tables = plan.steps.filter((s) => s.kind === 'copy_data').length;
+  return `Apply split ${plan.name}: ${plan.services.length} databases, ${tables} tables copied, then fence and retire ${plan.source.database}?`;
 }
 
-/** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
-export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<void> {
-  const catalog = await readLiveCatalog(sourceUrl, schemas);
-  const changed: string[] = [];
-  for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
-    if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
-    else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
-  }
-  // A partition added since (GitLab-style dynamic partitions): its rows would not be copied.
-  for (const t of catalog.tables) {
-    const key = `${t.schema}.${t.name}`;
-    const parent = t.partitionOf ? `${t.partitionOf.parent.schema}.${t.partitionOf.parent.name}` : null;
-    if (parent !== null && !(key in plan.tableFingerprints) && parent in plan.tableFingerprints) changed.push(`${key} (new partition of ${parent})`);
-  }
-  if (changed.length > 0) {
-    throw new StalePlanError(
-      `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,
-      'make a new plan (cloudphone-split plan) and review it; nothing was changed',
-    );
-  }
-}
-
-async function confirm(out: Output, plan: Plan): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(
-      `Apply split ${plan.name}: ${plan.services.length} databases, ${plan.steps.filter((s) => s.kind === 'copy_data').length} tables, then fence and retire ${plan.source.database}? Type "yes" to go on: `,
-    );
-    return answer.trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
-
-export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv): Promise<number> {
-  let plan: Plan;
-  let manifestFile: string;
-  if (planFile) {
-    plan = await readPlanFile(planFile);
-    manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
-  } else {
-    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
-    plan = made.plan;
-    manifestFile = made.split.file;
-    if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
-  }
-  const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
-  for (const s of secrets) out.secrets.add(s);
-  if (plan.errors.length > 0) {
-    throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
-  }
-  await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+/** The command's handler: prepare, show (dry run) or ask, run, say what is next. */
+export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv, term: Terminal): Promise<number> {
+  const prepared = await prepareApply(planFile, opts, env, out);
+  const { plan, manifestFile } = prepared;
   if (opts.dryRun) {
     renderDryRun(plan, handlers, out);
     return 0;
   }
-  if (!opts.yes && process.stdin.isTTY && out.interactive) {
-    if (!(await confirm(out, plan))) {
-      out.warn('Nothing was changed.');
-      return 0;
-    }
+  if (prepared.finished || (await isApplied(plan, prepared.controlUrl))) {
+    out.say(`Split ${plan.name}: nothing left to do, every step of its plan is done (\`cloudphone-split status\` lists them).`);
+    return 0;
   }
-  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
-  // The journal first: it creates the control database the lock lives in.
-  const journal = await Journal.open(controlUrl);
-  const lock = await SplitLock.acquire(controlUrl, plan.name).catch(async (err: unknown) => {
-    await journal.close();
-    throw err;
-  });
-  const pools = new Pools(servers, jobs * 2 + 2);
-  const snapshot = new SnapshotHolder(() => pools.client('source'));
-  const abort = new AbortController();
-  const onSigint = () => {
-    out.warn('\nInterrupted: finishing the running steps, then stopping (rerun apply to resume).');
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
-  process.once('SIGTERM', onSigint);
-  const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.json ? out.stdout : out.stdout });
+  const approved = await consent(term, opts.yes, { action: `apply creates databases and roles and fences ${plan.source.database}`, question: question(plan) });
+  if (!approved) {
+    out.warn('Nothing was changed.');
+    return 0;
+  }
+  const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.stdout });
   try {
-    const summary = await runPlan({
-      plan,
-      handlers,
-      pools,
-      journal,
-      jobs,
-      ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
-      env,
-      baseDir: dirname(manifestFile),
-      progress,
-      signal: abort.signal,
-      now: opts.now ? () => opts.now! : () => new Date(),
-      snapshot: () => snapshot.id(),
-      lock,
-      // Online plans: the cutover steps are run by `cutover`.
-      only: (s) => (s.phase ?? 'apply') === 'apply',
-    });
+    const summary = await executeApply(prepared, { jobs: opts.jobs, indexWorkers: opts.indexWorkers, now: opts.now, progress }, env, out);
     progress.close?.();
     out.say(out.c.green(`\nSplit ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
     if (plan.mode === 'online') {
@@ -151,12 +56,6 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
     return 0;
   } finally {
     progress.close?.();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
-    await snapshot.close().catch(() => undefined);
-    await pools.end();
-    await journal.close().catch(() => undefined);
-    await lock.release().catch(() => undefined);
   }
 }
 
@@ -189,10 +88,10 @@ export function registerApply(program: Command, io: Io): void {
           return n;
         }),
       )
-      .option('--yes', 'do not ask for confirmation')
+      .option('--yes', 'do not ask before the first change (required when not on a terminal)')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
   ).action(async (planFile: string | undefined, opts: ApplyOptions) => {
     const out = outputFor(opts, io);
-    io.exit(await applyCommand(planFile, opts, out, io.env));
+    io.exit(await applyCommand(planFile, opts, out, io.env, io));
   });
 }

@@ -3,10 +3,11 @@ import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
+import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import type { Plan } from '../../plan/model.js';
-import { planServers } from './apply.js';
+import { planServers } from '../../run/apply.js';
 import { handlers } from '../../steps/index.js';
 import { Pools } from '../../pg/pools.js';
 import { Journal } from '../../engine/journal.js';
@@ -32,6 +33,8 @@ export interface CutoverOptions extends CommonOptions {
   /** Seconds catch_up waits for the subscriptions after the fence (default 120). */
   catchUpTimeout?: number;
   jobs?: number;
+  /** Consent given: do not ask before fencing. */
+  yes?: boolean;
   /** Set by tests: the clock used for retention. */
   now?: Date;
 }
@@ -44,6 +47,8 @@ export interface CutoverOptions extends CommonOptions {
 export interface CutoverResult {
   name: string;
   alreadyDone: boolean;
+  /** The question was answered with something else than "yes": nothing was changed. */
+  cancelled?: boolean;
   writeDowntimeMs: number | null;
   /** When the fence went up (ISO 8601), if known. */
   fencedAt: string | null;
@@ -88,7 +93,7 @@ async function fencedAtFromJournal(journal: Journal, plan: Plan): Promise<number
  * row counts against the fenced source, stop replication, repoint config, retention.
  * Before the fence it checks every subscription's lag against `maxLag`.
  */
-export async function cutoverCommand(opts: CutoverOptions, out: Output, env: NodeJS.ProcessEnv): Promise<CutoverResult> {
+export async function cutoverCommand(opts: CutoverOptions, out: Output, env: NodeJS.ProcessEnv, term: Terminal): Promise<CutoverResult> {
   const t0 = Date.now();
   const split = await loadSplit(opts.manifest, env, { source: true });
   for (const s of split.secrets) out.secrets.add(s);
@@ -116,6 +121,11 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     }
     const { servers, secrets, manifest } = planServers(plan, env, split.file);
     for (const s of secrets) out.secrets.add(s);
+    const approved = await consent(term, opts.yes, {
+      action: `cutover fences ${plan.source.database} and repoints the services`,
+      question: `Cut split ${name} over: fence ${plan.source.database}, stop replication, repoint ${plan.services.length} services?`,
+    });
+    if (!approved) return { name, alreadyDone: false, cancelled: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
     const pools = new Pools(servers, jobs * 2 + 2);
@@ -191,6 +201,10 @@ export function renderCutover(r: CutoverResult, out: Output, manifestFile: strin
     out.say(`Split ${r.name} was already cut over: nothing to do.`);
     return;
   }
+  if (r.cancelled) {
+    out.say('Nothing was changed.');
+    return;
+  }
   const lag = r.lagBefore.map((l) => `${l.database} ${l.lagBytes === null ? '?' : formatBytes(l.lagBytes)}`).join(', ');
   if (lag) out.say(`Replication lag before the fence: ${lag}`);
   out.say(out.c.green(`\nSplit ${r.name} cut over in ${formatDuration(r.cutoverMs)}.`));
@@ -228,16 +242,16 @@ export function registerCutover(program: Command, io: Io): void {
           return n;
         }),
       )
-      .option('--yes', 'do not ask for confirmation')
       .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
         return n;
       }))
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --max-lag 1MB --json'),
+      .option('--yes', 'do not ask before fencing (required when not on a terminal)')
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --yes --max-lag 1MB --json'),
   ).action(async (opts: CutoverOptions) => {
     const out = outputFor(opts, io);
-    const result = await cutoverCommand(opts, out, io.env);
+    const result = await cutoverCommand(opts, out, io.env, io);
     if (out.json) out.data(result);
     else renderCutover(result, out, opts.manifest);
     io.exit(0);

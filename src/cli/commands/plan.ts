@@ -1,9 +1,7 @@
 import { Command } from 'commander';
-import { dirname, join } from 'node:path';
 import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
-import { makePlan } from '../../plan/make.js';
-import { writePlanFile } from '../../plan/plan-file.js';
+import { planSplit } from '../../run/plan.js';
 import { planJson, renderPlan } from '../views/plan.js';
 import { planMarkdown } from '../views/plan-markdown.js';
 import { ExitCode } from '../../errors.js';
@@ -17,26 +15,14 @@ export interface PlanOptions extends CommonOptions {
   format?: 'text' | 'markdown';
 }
 
-/** `<name>.plan.json` beside the manifest: plans/<name>.plan.json for the default manifest. */
-export function defaultPlanFile(manifestFile: string, name: string): string {
-  return join(dirname(manifestFile), `${name}.plan.json`);
-}
-
-/** The handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
+/** The command's handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
 export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; plan: Plan; file: string }> {
-  const { plan, split } = await makePlan({
-    manifestFile: opts.manifest,
-    schemaFile: opts.schema,
-    planFile: opts.output ?? defaultPlanFile(opts.manifest, 'plan'),
-    env,
-  });
-  for (const s of split.secrets) out.secrets.add(s);
-  const file = opts.output ?? defaultPlanFile(opts.manifest, plan.name);
+  const { plan, file, write } = await planSplit(opts, env, out);
   const markdown = opts.format === 'markdown' && !out.json;
   if (out.json) out.data(planJson(plan));
   else if (markdown) out.say(planMarkdown(plan));
   else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
-  await writePlanFile(file, plan);
+  await write();
   (markdown ? out.warn : out.say)(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
   return { code: plan.errors.length > 0 ? ExitCode.difference : ExitCode.ok, plan, file };
 }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
+import { consent, isInteractive } from '../consent.js';
 import type { Output } from '../output.js';
 import { loadSplitServers, type SplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';
@@ -162,7 +163,7 @@ export function registerRetention(program: Command, io: Io): void {
       .description(
         'Drops the expired backups of verified runs of the manifest\'s split, and only those the journal marked: each is\n' +
           're-checked first (same database, still carrying the split\'s comment, no session in it, no write since). Without\n' +
-          '--yes it lists what it would drop and exits 2. With retention.archive set, each is archived with pg_dump -Fc first;\n' +
+          '--yes it lists what it would drop and exits 2 (on a terminal it asks first). With retention.archive set, each is archived with pg_dump -Fc first;\n' +
           'without a pg_dump able to read the server, nothing is dropped unless --no-archive.',
       )
       .option('--yes', 'really drop them')
@@ -172,7 +173,20 @@ export function registerRetention(program: Command, io: Io): void {
   ).action(async (_opts: RetentionPruneOptions, cmd: Command) => {
     const opts = mergedOptions<RetentionPruneOptions>(cmd);
     const out = outputFor(opts, io);
-    const { code, report, message } = await retentionPruneCommand(opts, out, io.env);
+    let result = await retentionPruneCommand(opts, out, io.env);
+    const due = result.report.backups.filter((b) => b.action === 'would-drop').length;
+    if (due > 0 && !opts.yes && isInteractive(io)) {
+      // On a terminal: show what is due, ask once, then prune again (every fact re-checked).
+      renderPrune(result.report, out);
+      const approved = await consent(io, false, { action: 'retention prune drops databases', question: `Drop ${due} expired backup${due === 1 ? '' : 's'}?` });
+      if (!approved) {
+        out.warn('Nothing was dropped.');
+        io.exit(ExitCode.ok);
+        return;
+      }
+      result = await retentionPruneCommand({ ...opts, yes: true }, out, io.env);
+    }
+    const { code, report, message } = result;
     if (out.json) out.data(report);
     else renderPrune(report, out);
     if (message) out.warn(`${code === ExitCode.ok ? '' : out.c.red('error: ')}${message}`);

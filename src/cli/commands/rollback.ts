@@ -1,13 +1,13 @@
 import { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
+import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
 import { loadSplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
-import { BadInputError, ExitCode } from '../../errors.js';
+import { ExitCode } from '../../errors.js';
 import { rollbackSplit, type RollbackPreview, type RollbackReport } from '../../rollback/rollback-split.js';
 
 export interface RollbackCommandOptions extends CommonOptions {
@@ -29,17 +29,8 @@ export function renderPreview(p: RollbackPreview, out: Output): void {
   out.warn(lines.join('\n'));
 }
 
-async function ask(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
-
 /** Rolls back the split named in the manifest (SPEC §5); asks first unless `yes`. */
-export async function rollbackCommand(opts: RollbackCommandOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; report: RollbackReport }> {
+export async function rollbackCommand(opts: RollbackCommandOptions, out: Output, env: NodeJS.ProcessEnv, term: Terminal): Promise<{ code: number; report: RollbackReport }> {
   const split = await loadSplitServers(opts.manifest, env);
   for (const s of split.secrets) out.secrets.add(s);
   const name = split.manifest.name;
@@ -61,10 +52,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
       async confirm(preview) {
         if (opts.yes) return true;
         renderPreview(preview, out);
-        if (!process.stdin.isTTY || !out.stderr.isTTY) {
-          throw new BadInputError('rollback drops databases and asks first, but there is no terminal to ask on; nothing was changed', 'pass --yes to roll back without asking');
-        }
-        return ask('Type "yes" to roll back: ');
+        return consent(term, false, { action: 'rollback drops databases', question: 'Roll back?' });
       },
     });
     return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
@@ -123,7 +111,7 @@ export function registerRollback(program: Command, io: Io): void {
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json'),
   ).action(async (opts: RollbackCommandOptions) => {
     const out = outputFor(opts, io);
-    const { code, report } = await rollbackCommand(opts, out, io.env);
+    const { code, report } = await rollbackCommand(opts, out, io.env, io);
     if (out.json) out.data(report);
     else renderRollback(report, out);
     io.exit(code);

@@ -1,17 +1,11 @@
 import { Command } from 'commander';
-import { dirname } from 'node:path';
 import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import type { Output } from '../output.js';
-import { loadSplit } from '../../plan/make.js';
-import { Journal } from '../../engine/journal.js';
-import { controlUrlFor } from '../../engine/journal-db.js';
-import { expand } from '../../manifest/expand.js';
-import { Pools } from '../../pg/pools.js';
-import { verifySplit, type VerifyResult } from '../../verify/verify.js';
+import { verifyRun } from '../../run/verify.js';
+import type { VerifyResult } from '../../verify/verify.js';
 import { renderVerify, verifyJson } from '../views/verify.js';
 import { verifyMarkdown } from '../views/verify-markdown.js';
-import { BadInputError, ExitCode } from '../../errors.js';
 
 export interface VerifyCommandOptions extends CommonOptions {
   checksums?: boolean;
@@ -20,52 +14,23 @@ export interface VerifyCommandOptions extends CommonOptions {
   format?: 'text' | 'markdown';
 }
 
-/** Verifies the split named in the manifest, against the plan its last apply ran (from the journal). */
+/** The command's handler: verify with a spinner on a terminal; the caller renders the result. */
 export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; result: VerifyResult }> {
-  const split = await loadSplit(opts.manifest, env, { source: true });
-  for (const s of split.secrets) out.secrets.add(s);
-  const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
-  const journal = await Journal.open(controlUrl);
-  let plan;
-  try {
-    plan = await journal.lastPlan(split.manifest.name);
-  } finally {
-    await journal.close();
-  }
-  if (!plan) {
-    throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');
-  }
-  const rolePasswords: Record<string, string | null> = {};
-  for (const s of split.manifest.services) {
-    if (!s.role) continue;
-    rolePasswords[s.role.name] = s.role.password ? expand(s.role.password, env, `services.${s.name}.role.password`) : null;
-  }
-  const healthUrls: Record<string, string> = {};
-  for (const s of split.manifest.services) if (s.health) healthUrls[s.name] = expand(s.health, env, `services.${s.name}.health`);
-  // Each compared table holds a source and a target connection; the other checks run beside them.
-  const pools = new Pools(split.servers, (opts.jobs ?? 2) + 4);
   const spinner = out.interactive && !out.json ? (await import('ora')).default({ stream: process.stderr }).start('verifying') : null;
   try {
-    const result = await verifySplit({
-      plan,
-      pools,
-      servers: split.servers,
-      rolePasswords,
-      checksums: Boolean(opts.checksums),
-      health: Boolean(opts.health),
-      baseDir: dirname(split.file),
-      jobs: opts.jobs ?? 2,
-      healthUrls,
-      onProgress: (msg) => {
-        if (spinner) spinner.text = msg;
-        else if (out.verbose) out.warn(msg);
+    return await verifyRun(
+      {
+        ...opts,
+        onProgress: (msg) => {
+          if (spinner) spinner.text = msg;
+          else if (out.verbose) out.warn(msg);
+        },
       },
-    });
-    spinner?.stop();
-    return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
+      env,
+      out,
+    );
   } finally {
     spinner?.stop();
-    await pools.end();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Plan, Step } from '../../plan/model.js';
 import type { Output } from '../output.js';
+import { maskLine } from '../../config/mask.js';
 
 import { formatBytes } from '../../format/byte-size.js';
 
@@ -34,6 +35,12 @@ export function planJson(plan: Plan): unknown {
   };
 }
 
+function diffColor(c: Output['c'], line: string): string {
+  if (line.startsWith('+') && !line.startsWith('+++')) return c.green(line);
+  if (line.startsWith('-') && !line.startsWith('---')) return c.red(line);
+  return c.dim(line);
+}
+
 /** Human rendering, like `terraform plan`: per service what is created, copied and dropped. */
 export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}): void {
   const { c } = out;
@@ -49,6 +56,13 @@ export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}
     for (const t of s.copies) lines.push(`    ${c.blue('=')} ${t.name.padEnd(40)} ${String(t.rowsEstimate).padStart(10)} rows ${formatBytes(t.bytes).padStart(9)}  ${c.dim('read-only copy')}`);
     for (const v of s.views) lines.push(`    ${c.green('+')} view ${v}`);
     for (const d of s.denormalize) lines.push(`    ${c.green('+')} column ${d.table}.${d.column} ${d.type} ${c.dim(`filled from ${d.from} on ${d.on.join(', ')}`)}`);
+    for (const st of plan.steps) {
+      if (st.kind !== 'repoint_config' || st.service !== s.name) continue;
+      for (const e of st.edits) {
+        lines.push(`    ${c.yellow('~')} config ${e.file}: ${e.entry}${e.diff ? '' : c.dim(' (no change: it already points to the new database)')}`);
+        if (e.diff) for (const l of e.diff.replace(/\n$/, '').split('\n')) lines.push(`        ${diffColor(c, maskLine(l))}`);
+      }
+    }
     for (const fk of s.droppedForeignKeys) {
       lines.push(`    ${c.red('-')} foreign key ${fk.table}.${fk.constraint} (${fk.columns.join(', ')}) → ${fk.references} ${c.dim(`[${fk.reason}${fk.referencedService ? `, owned by ${fk.referencedService}` : ''}]`)}`);
       lines.push(`        ${c.dim(fk.suggestion)}`);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { main } from '../../../src/cli/main.js';
 
 /** The repository root and the built CLI (`npm run build` writes dist/, which the bin imports). */
@@ -26,14 +26,25 @@ export class TextSink extends Writable {
   }
 }
 
+/** Where the in-process CLI runs: no terminal (CI, a pipe), or a terminal where someone types `answer`. */
+export type Session = { terminal: false } | { terminal: true; answer: string };
+
 /**
  * Runs the CLI in this process (`main(argv, io)`), with `env` as its whole environment.
+ * By default without a terminal, as in CI: stdin, stdout and stderr are not TTYs. With
+ * `{ terminal: true, answer }` all three say they are, and stdin holds the typed answer.
  * Never run two of these at once in one process: the CLI keeps its current output in a module.
  */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, session: Session = { terminal: false }): Promise<CliResult> {
   const stdout = new TextSink();
   const stderr = new TextSink();
-  const code = await main(['node', 'cloudphone-split', ...args], { stdout, stderr, env });
+  const stdin: Readable & { isTTY?: boolean } = Readable.from(session.terminal ? [`${session.answer}\n`] : []);
+  if (session.terminal) {
+    stdin.isTTY = true;
+    stdout.isTTY = true;
+    stderr.isTTY = true;
+  }
+  const code = await main(['node', 'cloudphone-split', ...args], { stdin, stdout, stderr, env });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 

@@ -62,7 +62,7 @@ function fakeJournal(): { created: CreatedObject[]; journal: StepContext['journa
 
 function context(journal: StepContext['journal'], events: ProgressEvent[] = []): StepContext {
   return {
-    plan: {} as Plan, // not read by repoint_config
+    plan: { steps: [] } as unknown as Plan, // repoint_config reads the other repoint_config steps: none here
     pools: { serverUrl: (s: string) => SERVERS[s]! } as unknown as Pools, // only serverUrl is used
     env: { ...process.env, SERVICE_NAME: 'user-service' },
     journal,

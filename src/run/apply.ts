@@ -1,0 +1,162 @@
+import { availableParallelism } from 'node:os';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
+import { loadSplit, makePlan, readLiveCatalog } from '../plan/make.js';
+import { parseManifest } from '../manifest/load.js';
+import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
+import type { Manifest } from '../manifest/model.js';
+import type { Plan } from '../plan/model.js';
+import { tableFingerprint } from '../catalog/fingerprint.js';
+import { handlers } from '../steps/index.js';
+import type { ProgressSink } from '../steps/handler.js';
+import { Pools } from '../pg/pools.js';
+import { Journal } from '../engine/journal.js';
+import { controlUrlFor } from '../engine/journal-db.js';
+import { SplitLock } from '../engine/lock.js';
+import { SnapshotHolder } from '../engine/snapshot.js';
+import { runPlan, type RunSummary } from '../engine/executor.js';
+import { ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
+import { defaultPlanFile } from './plan.js';
+import type { Reporter } from './reporter.js';
+import { finishedPlanOf } from './applied-plan.js';
+
+/** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
+export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
+  const manifest = parseManifest(plan.manifest.text, manifestFile);
+  const missing = missingVariables(manifest, env, manifestFile);
+  if (missing.length > 0) throw new ManifestError(missing);
+  const servers: Record<string, string> = { source: expand(manifest.source.url, env, 'source.url') };
+  for (const [name, url] of Object.entries(manifest.servers)) servers[name] = expand(url, env, `servers.${name}`);
+  const controlUrl = controlUrlFor(servers.source!, manifest.control ? expand(manifest.control.url, env, 'control.url') : null);
+  return { manifest, servers, controlUrl, secrets: secretsOf(manifest, env) };
+}
+
+/** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<void> {
+  const catalog = await readLiveCatalog(sourceUrl, schemas);
+  const changed: string[] = [];
+  for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
+    if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
+    else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
+  }
+  // A partition added since (GitLab-style dynamic partitions): its rows would not be copied.
+  for (const t of catalog.tables) {
+    const key = `${t.schema}.${t.name}`;
+    const parent = t.partitionOf ? `${t.partitionOf.parent.schema}.${t.partitionOf.parent.name}` : null;
+    if (parent !== null && !(key in plan.tableFingerprints) && parent in plan.tableFingerprints) changed.push(`${key} (new partition of ${parent})`);
+  }
+  if (changed.length > 0) {
+    throw new StalePlanError(
+      `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,
+      'make a new plan (cloudphone-split plan) and review it; nothing was changed',
+    );
+  }
+}
+
+export interface ApplyRunOptions {
+  manifest: string;
+  /** Nothing will be changed: the plan made from the manifest is not written either. */
+  dryRun?: boolean;
+}
+
+/** A plan ready to run: checked for blocking problems and against the live source. */
+export interface PreparedApply {
+  plan: Plan;
+  manifestFile: string;
+  manifest: Manifest;
+  servers: Record<string, string>;
+  controlUrl: string;
+  /**
+   * The manifest is the one of a split that finished: its plan was taken from the
+   * journal (planning again would not match the files it already repointed).
+   */
+  finished: boolean;
+}
+
+/**
+ * Reads the plan file (or plans from the manifest, as `plan` would, and writes the plan
+ * file unless it is a dry run), expands its servers, refuses a blocked plan (exit 1)
+ * and a stale one (exit 4). Changes nothing on any server.
+ */
+export async function prepareApply(planFile: string | undefined, opts: ApplyRunOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<PreparedApply> {
+  let plan: Plan;
+  let manifestFile: string;
+  if (planFile) {
+    plan = await readPlanFile(planFile);
+    manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
+  } else {
+    const split = await loadSplit(opts.manifest, env, { source: true });
+    const finished = await finishedPlanOf(split.manifest.name, split.text, controlUrlFor(split.servers.source!, split.controlUrl));
+    if (finished) {
+      const { manifest, servers, controlUrl, secrets } = planServers(finished, env, split.file);
+      for (const s of secrets) reporter.secrets.add(s);
+      return { plan: finished, manifestFile: split.file, manifest, servers, controlUrl, finished: true };
+    }
+    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
+    plan = made.plan;
+    manifestFile = made.split.file;
+    if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+  }
+  const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
+  for (const s of secrets) reporter.secrets.add(s);
+  if (plan.errors.length > 0) {
+    throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
+  }
+  await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+  return { plan, manifestFile, manifest, servers, controlUrl, finished: false };
+}
+
+export interface ExecuteOptions {
+  jobs?: number;
+  indexWorkers?: number;
+  /** The clock used for retention (tests, the demo). */
+  now?: Date;
+  progress: ProgressSink;
+}
+
+/** Runs the apply phase of a prepared plan under the split's lock, with the journal. Ctrl-C stops starting steps. */
+export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<RunSummary> {
+  const { plan, servers, controlUrl, manifestFile } = prepared;
+  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  // The journal first: it creates the control database the lock lives in.
+  const journal = await Journal.open(controlUrl);
+  const lock = await SplitLock.acquire(controlUrl, plan.name).catch(async (err: unknown) => {
+    await journal.close();
+    throw err;
+  });
+  const pools = new Pools(servers, jobs * 2 + 2);
+  const snapshot = new SnapshotHolder(() => pools.client('source'));
+  const abort = new AbortController();
+  const onSigint = () => {
+    reporter.warn('\nInterrupted: finishing the running steps, then stopping (rerun apply to resume).');
+    abort.abort();
+  };
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  try {
+    return await runPlan({
+      plan,
+      handlers,
+      pools,
+      journal,
+      jobs,
+      ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
+      env,
+      baseDir: dirname(manifestFile),
+      progress: opts.progress,
+      signal: abort.signal,
+      now: opts.now ? () => opts.now! : () => new Date(),
+      snapshot: () => snapshot.id(),
+      lock,
+      // Online plans: the cutover steps are run by `cutover`.
+      only: (s) => (s.phase ?? 'apply') === 'apply',
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await snapshot.close().catch(() => undefined);
+    await pools.end();
+    await journal.close().catch(() => undefined);
+    await lock.release().catch(() => undefined);
+  }
+}

@@ -1,0 +1,61 @@
+import { dirname } from 'node:path';
+import { loadSplit } from '../plan/make.js';
+import { Journal } from '../engine/journal.js';
+import { controlUrlFor } from '../engine/journal-db.js';
+import { expand } from '../manifest/expand.js';
+import { Pools } from '../pg/pools.js';
+import { verifySplit, type VerifyResult } from '../verify/verify.js';
+import { BadInputError, ExitCode } from '../errors.js';
+import type { Reporter } from './reporter.js';
+
+export interface VerifyRunOptions {
+  manifest: string;
+  checksums?: boolean;
+  health?: boolean;
+  jobs?: number;
+  /** What each check is doing, as it goes. */
+  onProgress?: (message: string) => void;
+}
+
+/** Verifies the split named in the manifest, against the plan its last apply ran (from the journal). */
+export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<{ code: number; result: VerifyResult }> {
+  const split = await loadSplit(opts.manifest, env, { source: true });
+  for (const s of split.secrets) reporter.secrets.add(s);
+  const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
+  const journal = await Journal.open(controlUrl);
+  let plan;
+  try {
+    plan = await journal.lastPlan(split.manifest.name);
+  } finally {
+    await journal.close();
+  }
+  if (!plan) {
+    throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');
+  }
+  const rolePasswords: Record<string, string | null> = {};
+  for (const s of split.manifest.services) {
+    if (!s.role) continue;
+    rolePasswords[s.role.name] = s.role.password ? expand(s.role.password, env, `services.${s.name}.role.password`) : null;
+  }
+  const healthUrls: Record<string, string> = {};
+  for (const s of split.manifest.services) if (s.health) healthUrls[s.name] = expand(s.health, env, `services.${s.name}.health`);
+  // Each compared table holds a source and a target connection; the other checks run beside them.
+  const pools = new Pools(split.servers, (opts.jobs ?? 2) + 4);
+  try {
+    const result = await verifySplit({
+      plan,
+      pools,
+      servers: split.servers,
+      rolePasswords,
+      checksums: Boolean(opts.checksums),
+      health: Boolean(opts.health),
+      baseDir: dirname(split.file),
+      jobs: opts.jobs ?? 2,
+      healthUrls,
+      onProgress: opts.onProgress ?? (() => undefined),
+    });
+    return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
+  } finally {
+    await pools.end();
+  }
+}

@@ -1,0 +1,115 @@
+import type { CreateRoleStep, FenceSourceStep, GrantStep, Plan } from '../plan/model.js';
+import type { StepContext } from './handler.js';
+import { ident, qname } from '../pg/quote.js';
+import { parseKey } from '../catalog/model.js';
+import { FENCE_SCHEMA } from './fence-source.js';
+import { roleOrigin, roleRefusal } from './existing-role.js';
+
+/** The tool's own role on one server, as preflight reads it. */
+export interface RoleFacts {
+  version: number;
+  superuser: boolean;
+  createdb: boolean;
+  createrole: boolean;
+  user: string;
+}
+
+const grantFix = (role: string, user: string) => `run as a superuser (or a member of ${role} with ADMIN OPTION): GRANT ${ident(role)} TO ${ident(user)}`;
+
+/**
+ * The service roles of one target server: each must be usable as the step says (a role the
+ * split did not create needs `existing: true`), and an existing one must already be a role
+ * the tool can act as (SET and INHERIT from 16, membership before), since it will own the
+ * new database. A role the run creates is granted to the tool right after (create_role).
+ */
+export async function ownerRoleProblems(ctx: StepContext, server: string, f: RoleFacts): Promise<string[]> {
+  const problems: string[] = [];
+  const steps = ctx.plan.steps.filter((s): s is CreateRoleStep => s.kind === 'create_role' && s.server === server);
+  for (const step of steps) {
+    const origin = await roleOrigin(ctx, server, step.role);
+    const refusal = roleRefusal(step, origin);
+    if (refusal) {
+      problems.push(refusal);
+      continue;
+    }
+    if (f.superuser || !step.existing) continue;
+    const r = await ctx.pools.pool(server).query<{ usage: boolean; set: boolean }>(
+      `SELECT pg_has_role(current_user, $1, 'USAGE') AS usage,
+              CASE WHEN current_setting('server_version_num')::int >= 160000 THEN pg_has_role(current_user, $1, 'SET') ELSE true END AS set`,
+      [step.role],
+    );
+    const row = r.rows[0]!;
+    if (!row.usage || !row.set) {
+      problems.push(`server ${server}: role ${f.user} is not a member of ${step.role} (needed to make it the owner of its database): ${grantFix(step.role, f.user)}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * What the run does in the source as the tool's role: fence the moved tables (a trigger
+ * each: ownership of the table; the fence's schema: CREATE on the database) and, at the
+ * end, mark the database as a read-only backup (ownership of the database).
+ */
+export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts): Promise<string[]> {
+  if (f.superuser) return [];
+  const problems: string[] = [];
+  const pool = ctx.pools.pool('source');
+  const tables = [...new Set(plan.steps.flatMap((s) => (s.kind === 'fence_source' ? (s as FenceSourceStep).tables : [])))];
+  if (tables.length > 0) {
+    const owners = await pool.query<{ t: string; owner: string }>(
+      `SELECT k.t, pg_get_userbyid(c.relowner) AS owner
+       FROM unnest($1::text[]) AS k(t) JOIN pg_class c ON c.oid = to_regclass(k.t)
+       WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
+       ORDER BY 1`,
+      [tables.map((t) => qname(parseKey(t)))],
+    );
+    const byOwner = new Map<string, string[]>();
+    for (const row of owners.rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row.t]);
+    for (const [owner, list] of byOwner) {
+      problems.push(
+        `source: role ${f.user} does not own ${list.length} moved table${list.length === 1 ? '' : 's'} (owner ${owner}: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}), needed to fence ${list.length === 1 ? 'it' : 'them'}: ${grantFix(owner, f.user)}`,
+      );
+    }
+    const schema = await pool.query<{ can: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) OR has_database_privilege(current_database(), 'CREATE') AS can`,
+      [FENCE_SCHEMA],
+    );
+    if (!schema.rows[0]!.can) {
+      problems.push(`source: role ${f.user} may not create the fence's schema ${FENCE_SCHEMA} in ${plan.source.database}: run as its owner or a superuser: GRANT CREATE ON DATABASE ${ident(plan.source.database)} TO ${ident(f.user)}`);
+    }
+  }
+  if (plan.steps.some((s) => s.kind === 'schedule_retention')) {
+    const db = await pool.query<{ owns: boolean; owner: string }>(
+      `SELECT pg_has_role(current_user, datdba, 'USAGE') AS owns, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()`,
+    );
+    const row = db.rows[0];
+    if (row && !row.owns) {
+      problems.push(
+        `source: role ${f.user} does not own database ${plan.source.database} (owner ${row.owner}), needed to keep it as a read-only backup: ${grantFix(row.owner, f.user)}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * A service without a role keeps the access of the roles that used its tables in the
+ * source (grant step's `connect`): each must exist on the new database's server.
+ */
+export async function connectRoleProblems(ctx: StepContext, server: string): Promise<string[]> {
+  const problems: string[] = [];
+  const steps = ctx.plan.steps.filter((s): s is GrantStep => s.kind === 'grant' && s.target.server === server && (s.connect?.length ?? 0) > 0);
+  for (const step of steps) {
+    const r = await ctx.pools.pool(server).query<{ role: string }>(
+      `SELECT r AS role FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`,
+      [step.connect],
+    );
+    for (const { role } of r.rows) {
+      problems.push(
+        `server ${server}: role ${role} uses the tables of ${step.service ?? step.target.service} in the source, but does not exist there to connect to ${step.target.database}: create it on that server (CREATE ROLE ${ident(role)} LOGIN PASSWORD …), or give services.${step.service ?? step.target.service} a role: in the manifest`,
+      );
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,115 @@
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { query, servers } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+const fixtures: SplitFixture[] = [];
+const strays: string[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  for (const path of strays) await rm(path, { recursive: true, force: true });
+});
+
+async function fixture(opts: Parameters<typeof splitFixture>[0] = {}): Promise<SplitFixture> {
+  const fx = await splitFixture({ source: servers().main, withConfig: true, ...opts });
+  fixtures.push(fx);
+  return fx;
+}
+
+type Doc = { services: Record<string, { config: Array<Record<string, unknown>> }> };
+
+async function editManifest(fx: SplitFixture, edit: (doc: Doc) => void): Promise<void> {
+  const doc = parse(await readFile(fx.manifestFile, 'utf8')) as Doc;
+  edit(doc);
+  await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+}
+
+/** Every file under the fixture's folder but the manifest, plans and `outside`, by path. */
+async function tree(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(e.parentPath, e.name);
+    const rel = relative(dir, path);
+    if (!e.isFile() || rel === 'split.yaml' || rel.endsWith('.plan.json')) continue;
+    files[rel] = await readFile(path, 'utf8');
+  }
+  return files;
+}
+
+describe('config file paths', () => {
+  it('a file outside the manifest folder (../x.env, an absolute path, a symlink pointing out) is a manifest error unless the entry says outside: true', async () => {
+    const fx = await fixture();
+    const elsewhere = join(tmpdir(), `${fx.prefix}elsewhere`);
+    strays.push(elsewhere, join(fx.dir, '..', `${fx.prefix}x.env`));
+    await mkdir(elsewhere, { recursive: true });
+    await writeFile(join(elsewhere, 'x.env'), 'DB_DATABASE=cloudphone_core\n');
+    await writeFile(join(fx.dir, '..', `${fx.prefix}x.env`), 'DB_DATABASE=cloudphone_core\n');
+    await symlink(join(elsewhere, 'x.env'), join(fx.dir, 'linked.env'));
+    const entries = [`../${fx.prefix}x.env`, join(elsewhere, 'x.env'), 'linked.env'];
+    await editManifest(fx, (doc) => {
+      doc.services['user-service']!.config.push(...entries.map((file) => ({ file, key: 'DB_DATABASE' })));
+    });
+    const before = await readFile(join(elsewhere, 'x.env'), 'utf8');
+
+    const refused = await fx.cli('plan');
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain('3 problems in the manifest');
+    for (const [i, file] of entries.entries()) {
+      expect(refused.stderr).toContain(`services.user-service.config[${5 + i}].file: ${file} resolves to `);
+    }
+    expect(refused.stderr).toContain(`linked.env resolves to ${join(elsewhere, 'x.env')}, outside the manifest's folder`);
+    expect(refused.stderr).toContain('add outside: true to this entry');
+    const applied = await fx.cli('apply', '--yes');
+    expect(applied.code).toBe(2);
+    expect(await readFile(join(elsewhere, 'x.env'), 'utf8')).toBe(before);
+
+    await editManifest(fx, (doc) => {
+      for (const e of doc.services['user-service']!.config.slice(5)) e.outside = true;
+    });
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    // plan shows each config diff, as apply --dry-run does.
+    expect(planned.stdout).toContain(`~ config linked.env: DB_DATABASE=`);
+    expect(planned.stdout).toContain(`+DB_DATABASE=${fx.service('user').database}`);
+    expect(planned.stdout).toContain(`~ config services/device-service/src/app.module.ts: replace "'cloudphone_core'"`);
+  });
+});
+
+describe('config files changed since the plan', () => {
+  it('one changed file refuses the run before any file is written; a plan made again finishes it', async () => {
+    const fx = await fixture();
+    await fx.plan();
+    const original = await tree(fx.dir);
+    // Someone edits one of user-service's files after the plan was reviewed.
+    const changed = 'services/user-service/src/app.module.ts';
+    const edited = `${original[changed]!}\n// edited after the plan\n`;
+    await writeFile(join(fx.dir, changed), edited);
+
+    const refused = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('no config file was written');
+    expect(refused.stderr).toContain(`${changed} changed since the plan showed its diff`);
+    expect(await tree(fx.dir)).toEqual({ ...original, [changed]: edited });
+    // The data is all there: the refusal came after the copy and its checks.
+    for (const s of fx.services) {
+      const [db] = await query<{ n: number }>(servers().main, `SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [s.database]);
+      expect(db!.n).toBe(1);
+    }
+
+    // The same plan keeps refusing; a plan made again from the manifest finishes the run.
+    const same = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(same.code).toBe(3);
+    expect(await tree(fx.dir)).toEqual({ ...original, [changed]: edited });
+    const again = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const after = await tree(fx.dir);
+    expect(after[changed]).toContain(`'${fx.service('user').database}'`);
+    expect(after[changed]).toContain('// edited after the plan');
+    for (const [file, text] of Object.entries(original)) if (file !== changed) expect(after[file], file).not.toBe(text);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+});

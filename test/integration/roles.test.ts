@@ -1,0 +1,215 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { query, servers, withDatabase } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+const fixtures: SplitFixture[] = [];
+const roles: string[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  for (const r of roles) {
+    for (const db of ['postgres']) await query(withDatabase(servers().main, db), `DROP OWNED BY "${r}"`).catch(() => undefined);
+    await query(servers().main, `DROP ROLE IF EXISTS "${r}"`).catch(() => undefined);
+  }
+});
+
+async function fixture(opts: Parameters<typeof splitFixture>[0] = {}): Promise<SplitFixture> {
+  const fx = await splitFixture({ source: servers().main, ...opts });
+  fixtures.push(fx);
+  return fx;
+}
+
+/** Whether `role` logs in with `password` on the main server. */
+async function logsIn(role: string, password: string): Promise<boolean> {
+  const url = new URL(servers().main);
+  url.username = role;
+  url.password = password;
+  const c = new pg.Client({ connectionString: url.toString() });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function databasesOf(fx: SplitFixture): Promise<string[]> {
+  const rows = await query<{ datname: string }>(servers().main, `SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [`${fx.prefix}%`]);
+  return rows.map((r) => r.datname);
+}
+
+describe('a service role that already exists', () => {
+  it('is refused unless the manifest says existing: true, and then its password is never changed, not even by rollback', async () => {
+    const fx = await fixture();
+    const user = fx.service('user');
+    const original = 'the-password-it-had';
+    // A login role of the same name exists before the split, not created by it.
+    await query(servers().main, `CREATE ROLE "${user.role}" LOGIN PASSWORD '${original}'`);
+    const before = await databasesOf(fx);
+
+    const refused = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(`role ${user.role} already exists on server source and was not created by this split: refusing to adopt it`);
+    expect(refused.stderr).toContain(`Write existing: true under services.user-service.role`);
+    expect(await logsIn(user.role, original)).toBe(true);
+    expect(await logsIn(user.role, user.password)).toBe(false);
+    // Preflight refused before any change: only the control database is new.
+    expect(await databasesOf(fx)).toEqual([...before, `${fx.prefix}control`].sort());
+
+    // existing: true adopts it as it is.
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
+    doc.services['user-service']!.role.existing = true;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    expect(await logsIn(user.role, original)).toBe(true);
+    expect(await logsIn(user.role, user.password)).toBe(false);
+    const [owner] = await query<{ owner: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [user.database]);
+    expect(owner!.owner).toBe(user.role);
+
+    const rolledBack = await fx.cli('rollback', '--yes');
+    expect(rolledBack.code, rolledBack.stderr + rolledBack.stdout).toBe(0);
+    expect(await logsIn(user.role, original)).toBe(true);
+    const others = await query<{ rolname: string }>(servers().main, `SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, [fx.services.map((s) => s.role)]);
+    expect(others.map((r) => r.rolname)).toEqual([user.role]);
+  });
+
+  it('existing: true for a role that does not exist is refused before any change', async () => {
+    const fx = await fixture({
+      edit: (doc) => {
+        const spec = (doc.services as Record<string, { role: Record<string, unknown> }>)['user-service']!;
+        spec.role.existing = true;
+      },
+    });
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`role ${fx.service('user').role} does not exist on server source, but services.user-service.role says existing: true`);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+  });
+
+  it('existing must be true or false', async () => {
+    const fx = await fixture({
+      edit: (doc) => {
+        const spec = (doc.services as Record<string, { role: Record<string, unknown> }>)['user-service']!;
+        spec.role.existing = 'yes';
+      },
+    });
+    const r = await fx.cli('plan');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('services.user-service.role.existing: must be true or false');
+  });
+});
+
+/** A login role with CREATEDB and CREATEROLE, not superuser; the fixture's URLs switched to it. */
+async function asAdmin(fx: SplitFixture): Promise<string> {
+  const admin = `${fx.prefix}admin`;
+  roles.push(admin);
+  await query(servers().main, `CREATE ROLE "${admin}" LOGIN CREATEDB CREATEROLE PASSWORD 'admin-pw'`);
+  const as = (u: string) => {
+    const url = new URL(u);
+    url.username = admin;
+    url.password = 'admin-pw';
+    return url.toString();
+  };
+  fx.env.CLOUDPHONE_CORE_URL = as(fx.sourceUrl);
+  fx.env.SPLIT_CONTROL_URL = as(fx.controlUrl);
+  return admin;
+}
+
+/** Makes `role` the owner of the source database and of every table, sequence and view in it. */
+async function giveSource(fx: SplitFixture, role: string): Promise<void> {
+  await query(servers().main, `ALTER DATABASE "${fx.sourceDb}" OWNER TO "${role}"`);
+  await query(
+    fx.sourceUrl,
+    `DO $$ DECLARE r record; BEGIN
+       FOR r IN SELECT c.oid::regclass AS t, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+       LOOP EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.t, '${role}'); END LOOP;
+     END $$`,
+  );
+}
+
+describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () => {
+  it('splits a source it owns: the roles it creates are granted to it, so create_database can make them owners', async () => {
+    const fx = await fixture();
+    const admin = await asAdmin(fx);
+    await giveSource(fx, admin);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    for (const s of fx.services) {
+      const [row] = await query<{ owner: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [s.database]);
+      expect(row!.owner).toBe(s.role);
+    }
+    fx.env.CLOUDPHONE_CORE_URL = fx.sourceUrl;
+    fx.env.SPLIT_CONTROL_URL = fx.controlUrl;
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+
+  it('preflight names each missing ownership and membership, with the GRANT that fixes it, before changing anything', async () => {
+    const fx = await fixture();
+    const admin = await asAdmin(fx);
+    const user = fx.service('user');
+    await query(servers().main, `CREATE ROLE "${user.role}" LOGIN`);
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
+    doc.services['user-service']!.role.existing = true;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const [sums] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
+
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`server source: role ${admin} is not a member of ${user.role} (needed to make it the owner of its database): run as a superuser (or a member of ${user.role} with ADMIN OPTION): GRANT "${user.role}" TO "${admin}"`);
+    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner postgres: .*\\), needed to fence them: run as a superuser .*GRANT "postgres" TO "${admin}"`));
+    expect(r.stderr).toContain(`source: role ${admin} does not own database ${fx.sourceDb} (owner postgres), needed to keep it as a read-only backup`);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+    const made = await query<{ rolname: string }>(servers().main, `SELECT rolname FROM pg_roles WHERE rolname = ANY($1)`, [fx.services.map((s) => s.role)]);
+    expect(made.map((m) => m.rolname)).toEqual([user.role]);
+    const [after] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
+    expect(after!.n).toBe(sums!.n);
+  });
+});
+
+describe('a service without a role', () => {
+  async function withoutRole(fx: SplitFixture): Promise<string> {
+    const app = `${fx.prefix}legacy_app`;
+    roles.push(app);
+    await query(servers().main, `CREATE ROLE "${app}" LOGIN PASSWORD 'app-pw'`);
+    await query(fx.sourceUrl, `GRANT SELECT, INSERT, UPDATE, DELETE ON users TO "${app}"`);
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, Record<string, unknown>> };
+    delete doc.services['user-service']!.role;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    return app;
+  }
+
+  it('keeps the roles that used its tables in the source able to connect to its new database, as the plan says', async () => {
+    const fx = await fixture();
+    const app = await withoutRole(fx);
+    const user = fx.service('user');
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`revoke CONNECT on ${user.database} from PUBLIC; give CONNECT and TEMPORARY to ${app} (they use its tables in the source)`);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const [can] = await query<{ connect: boolean; other: boolean }>(
+      servers().main,
+      `SELECT has_database_privilege($1, $2, 'CONNECT') AS connect, has_database_privilege($1, $3, 'CONNECT') AS other`,
+      [app, user.database, fx.service('device').database],
+    );
+    expect(can).toEqual({ connect: true, other: false });
+  });
+
+  it('is refused before any change when such a role does not exist on the target server, with the fix', async () => {
+    const fx = await fixture({ targets: servers().second });
+    const app = await withoutRole(fx);
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`server target: role ${app} uses the tables of user-service in the source, but does not exist there to connect to ${fx.service('user').database}: create it on that server (CREATE ROLE "${app}" LOGIN PASSWORD …), or give services.user-service a role: in the manifest`);
+    const made = await query<{ datname: string }>(servers().second, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
+    expect(made).toEqual([]);
+  });
+});
