@@ -88,7 +88,9 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
         );
       }
       warnings.push(`${target.service}: copying ${unreplicable.size} table${unreplicable.size === 1 ? '' : 's'} (${formatBytes(bytes)}) inside the cutover window adds their copy time to the write downtime`);
-      late.push({ database: db, copies: copies.map((c) => ({ ...c, dependsOn: [fenceId] })), indexes, fk: fkStep, grant: grantStep, schemaId });
+      late.push({ database: db, copies: copies.map((c) => ({ ...c, dependsOn: [fenceId, schemaId] })), indexes, fk: fkStep, grant: grantStep, schemaId });
+      // Everything after the fence (catch_up, sync_sequences, verify_rowcounts) then comes after this database's schema too.
+      fenceAfter.push(schemaId);
     }
     if (keys.length === 0) {
       if (unreplicable.size > 0) continue;
