@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../config/atomic.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import { maskLine } from '../config/mask.js';
 import { StepFailedError } from '../errors.js';
-import { scrub } from '../pg/url.js';
+import { scrub } from '../secrets/scrubber.js';
 import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 
