@@ -2,6 +2,7 @@ import type { CreateRoleStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
 import { expand } from '../manifest/expand.js';
+import { scramSha256Verifier } from '../pg/scram-verifier.js';
 
 /** The statements, with the password left as written (`${VAR}`): never expanded in a plan. */
 export function createRoleSql(role: string, password: string | null): string[] {
@@ -29,7 +30,8 @@ export const createRole: StepHandler<'create_role'> = {
     await pool.query(step.sql[0]!);
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
-      await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(password)}`);
+      // A verifier computed here: the password itself never travels in a statement.
+      await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(scramSha256Verifier(password))}`);
     }
     return {};
   },
