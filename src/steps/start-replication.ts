@@ -59,6 +59,17 @@ async function replicationRole(ctx: StepContext, step: StartReplicationStep): Pr
   }
 }
 
+/**
+ * CREATE SUBSCRIPTION carries the replication role's password: this session's
+ * statements stay out of the server log (log_statement, slow statements, failing
+ * statements). Superuser settings: a role that may not change them leaves them as they are.
+ */
+async function quietStatementLog(client: PgClient): Promise<void> {
+  for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`]) {
+    await client.query(sql).catch(() => undefined);
+  }
+}
+
 async function subscriptionOf(client: PgClient, name: string): Promise<{ enabled: boolean } | undefined> {
   const r = await client.query<{ enabled: boolean }>(
     `SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
@@ -97,6 +108,7 @@ export const startReplication: StepHandler<'start_replication'> = {
       if (!sub) {
         const password = await replicationRole(ctx, step);
         const connection = withCredentials(ctx.pools.serverUrl('source'), role, password);
+        await quietStatementLog(dst);
         await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot)).catch((err: unknown) => {
           throw timeoutHint(err, `creating the subscription ${step.subscription}`);
         });
