@@ -25,8 +25,8 @@ export function manifestTextSecrets(text: string, env: NodeJS.ProcessEnv): strin
     // A connection string written as text (a manifest error, reported with it scrubbed).
     const literal = /(?:url:|:)\s*(['"]?)(postgres(?:ql)?:\/\/\S+|[^$'"\n]*password\s*=.*)\1\s*$/i.exec(line)?.[2];
     if (literal) for (const s of connectionSecrets(literal)) if (!s.includes('${')) out.add(s);
-    const pw = /^\s*password:\s*(['"]?)([^'"$\n][^'"\n]*)\1\s*$/.exec(line)?.[2];
-    if (pw) out.add(pw.trim());
+    const pw = /^\s*password:\s*(['"]?)([^'"$\s][^'"\n]*)\1\s*$/.exec(line)?.[2];
+    if (pw && !pw.includes('${')) out.add(pw.trim());
   }
   return [...out];
 }

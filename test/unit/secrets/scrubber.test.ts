@@ -67,5 +67,7 @@ describe('the scrubber', () => {
     ].join('\n');
     const env = { CORE: 'host=h password=core-pw', B_PW: 'b-pw-1', A_PASS: '', HEALTH: 'http://h', NAME: 'cloudphone' };
     expect(manifestTextSecrets(text, env).sort()).toEqual(['b-pw-1', 'core-pw', 'dflt-pw', 'literal-pw'].sort());
+    // A reference is never itself a secret: plans show it where the password goes.
+    expect(manifestTextSecrets('    password: ${X_DB_PASSWORD}\n    password: literal-two\n', {})).toEqual(['literal-two']);
   });
 });
