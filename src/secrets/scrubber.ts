@@ -29,6 +29,11 @@ export class Scrubber {
     return this.known.size;
   }
 
+  /** The secrets as they were added (their other forms left out). */
+  [Symbol.iterator](): Iterator<string> {
+    return this.known.values();
+  }
+
   /** Every secret and its known forms replaced by `***`, then every connection password by shape. */
   scrub(text: string): string {
     let out = text;
