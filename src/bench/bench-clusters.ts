@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { startLocalCluster, type LocalCluster } from '../pg/cluster.js';
-import { withDatabase } from '../pg/url.js';
+import { withDatabase } from '../conn/connection.js';
 import { PG15_BIN } from './shell.js';
 
 /** Settings of both clusters: the same on each, so that only the tools differ. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbedded } from '../demo/embedded.js';
 import { makePlan } from '../plan/make.js';
-import { withDatabase } from '../pg/url.js';
+import { withDatabase } from '../conn/connection.js';
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 1000);
 const SERVICES = 10;

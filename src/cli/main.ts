@@ -4,7 +4,9 @@ import { TOOL_VERSION } from '../version.js';
 import { current } from './common.js';
 import { makeOutput } from './output.js';
 import type { Io } from './io.js';
-import { scrub } from '../pg/url.js';
+import { scrubber } from '../secrets/scrubber.js';
+import { scrubbingStream } from '../secrets/scrubbing-stream.js';
+import { registerRunSecrets } from './run-secrets.js';
 import { registerPlan } from './commands/plan.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerApply } from './commands/apply.js';
@@ -72,7 +74,6 @@ function flowDescriptions(commands: readonly Command[]): void {
 /** Prints an error as one clear message (and the fix); stack traces only with --verbose. */
 export function reportError(err: unknown, io: Io): number {
   const out = current.out ?? makeOutput({}, io.stdout, io.stderr, io.env);
-  const secrets = out.secrets;
   const code = err instanceof SplitError ? err.exitCode : ExitCode.stepFailed;
   const message = err instanceof Error ? err.message : String(err);
   const lines = [`${out.c.red('error:')} ${message}`];
@@ -81,20 +82,23 @@ export function reportError(err: unknown, io: Io): number {
     lines.push(err.stack);
     if (err.cause instanceof Error && err.cause.stack) lines.push(`caused by: ${err.cause.stack}`);
   }
-  io.stderr.write(`${scrub(lines.join('\n'), secrets)}\n`);
+  scrubbingStream(io.stderr, scrubber).write(`${lines.join('\n')}\n`);
   if (out.json) {
-    io.stdout.write(`${scrub(JSON.stringify({ error: { message, exitCode: code, hint: err instanceof SplitError ? err.hint ?? null : null } }), secrets)}\n`);
+    scrubbingStream(io.stdout, scrubber).write(`${JSON.stringify({ error: { message, exitCode: code, hint: err instanceof SplitError ? err.hint ?? null : null } })}\n`);
   }
   return code;
 }
 
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
   let code = 0;
+  const env = io?.env ?? process.env;
+  // Before anything is parsed or printed: every line out is scrubbed from the first.
+  registerRunSecrets(argv, env, scrubber);
   const full: Io = {
     stdin: io?.stdin ?? process.stdin,
-    stdout: io?.stdout ?? process.stdout,
-    stderr: io?.stderr ?? process.stderr,
-    env: io?.env ?? process.env,
+    stdout: scrubbingStream(io?.stdout ?? process.stdout, scrubber),
+    stderr: scrubbingStream(io?.stderr ?? process.stderr, scrubber),
+    env,
     exit: (c) => {
       code = c;
     },

@@ -1,10 +1,11 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import { scrub } from '../pg/url.js';
+import { scrubber, type Scrubber } from '../secrets/scrubber.js';
+import { scrubbingStream } from '../secrets/scrubbing-stream.js';
 
 /**
  * Where a command writes. With `--json`, stdout carries only JSON and every
- * human message goes to stderr. Every string passes through `scrub` first, so a
- * secret that reached an error message is still never printed.
+ * human message goes to stderr. Both streams write through the process's scrubber,
+ * so a secret that reached a message, an event or a relayed output is never printed.
  */
 export interface Output {
   json: boolean;
@@ -19,7 +20,8 @@ export interface Output {
   warn(text: string): void;
   /** Machine output: stdout, one JSON document. */
   data(value: unknown): void;
-  secrets: Set<string>;
+  /** The process's scrubber: add a secret here as soon as it is known. */
+  secrets: Scrubber;
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -32,26 +34,26 @@ export interface OutputOptions {
 
 export function makeOutput(
   opts: OutputOptions,
-  stdout: Output['stdout'] = process.stdout,
-  stderr: Output['stderr'] = process.stderr,
+  rawStdout: Output['stdout'] = process.stdout,
+  rawStderr: Output['stderr'] = process.stderr,
   env: NodeJS.ProcessEnv = process.env,
 ): Output {
+  const stdout = scrubbingStream(rawStdout, scrubber);
+  const stderr = scrubbingStream(rawStderr, scrubber);
   const interactive = Boolean(stdout.isTTY) && !opts.json;
   const color = opts.color !== false && !('NO_COLOR' in env && env.NO_COLOR !== '') && interactive && env.TERM !== 'dumb';
-  const secrets = new Set<string>();
-  const clean = (s: string) => scrub(s, secrets);
   const out: Output = {
     json: Boolean(opts.json),
     color,
     verbose: Boolean(opts.verbose),
     interactive,
     c: new Chalk({ level: color ? 1 : 0 }),
-    secrets,
+    secrets: scrubber,
     stdout,
     stderr,
-    say: (text) => (opts.json ? stderr : stdout).write(`${clean(text)}\n`),
-    warn: (text) => stderr.write(`${clean(text)}\n`),
-    data: (value) => stdout.write(`${clean(JSON.stringify(value, null, 2))}\n`),
+    say: (text) => (opts.json ? stderr : stdout).write(`${text}\n`),
+    warn: (text) => stderr.write(`${text}\n`),
+    data: (value) => stdout.write(`${JSON.stringify(value, null, 2)}\n`),
   };
   return out;
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import type { ConfigEntry } from '../manifest/model.js';
 import type { ConfigEdit, TargetRef } from '../plan/model.js';
-import { serverOf } from '../pg/url.js';
+import { serverOf } from '../conn/connection.js';
 import { ConfigEditError, ConfigEditErrors } from './config-edit-error.js';
 import { editDotenv, readDotenv } from './dotenv.js';
 import { editJson, readJson } from './json.js';

@@ -12,7 +12,7 @@ export interface Span {
 
 export const MASK = '***';
 
-const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"`]*:([^\s@]*)@/dgi;
+const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"`]*:([^\s/'"`]*)@/dgi;
 const SECRET_KEY =
   /[A-Za-z0-9_.-]*(?:passw(?:or)?d|pass|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*["'`]?\s*[:=][ \t]*/gi;
 

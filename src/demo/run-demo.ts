@@ -16,7 +16,7 @@ import { startEmbedded, type EmbeddedServer } from './embedded.js';
 import { loadSample } from './sample-database.js';
 import { sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
 import { writeServicesTree } from './sample-services.js';
-import { redact, withDatabase } from '../pg/url.js';
+import { redact, withDatabase } from '../conn/connection.js';
 import { ExitCode } from '../errors.js';
 
 export interface DemoOptions {

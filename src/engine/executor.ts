@@ -3,7 +3,7 @@ import type { Plan, Step, StepKind } from '../plan/model.js';
 import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
 import type { Pools } from '../pg/pools.js';
 import { BadInputError, InterruptedError, ServerError, StepFailedError } from '../errors.js';
-import { scrub } from '../pg/url.js';
+import { scrubber } from '../secrets/scrubber.js';
 import type { Journal, RunStart } from './journal.js';
 import type { SplitLock } from './lock.js';
 import { readySteps, stepGraphProblems } from './schedule.js';
@@ -112,15 +112,18 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   if (lock && lock.name !== plan.name) throw new Error(`the lock held is for split "${lock.name}", not "${plan.name}"`);
   const t0 = Date.now();
   const runnable = opts.only ? plan.steps.filter(opts.only) : plan.steps;
-  const secrets = planSecrets(plan, opts.env);
-  const clean = (text: string) => scrub(text, secrets);
+  for (const s of planSecrets(plan, opts.env)) scrubber.add(s);
+  const clean = (text: string) => scrubber.scrub(text);
   const run = await journal.startRun(plan.name, plan);
   const live = new LiveProgress(journal, run.runId, opts.liveProgressMs);
   // A renderer that throws must not stop the run.
   const emit = (event: ProgressEvent) => {
     live.see(event);
     try {
-      opts.progress.emit(event);
+      // Messages carry what servers and commands said: scrubbed whatever the sink.
+      if (event.type === 'log') opts.progress.emit({ ...event, message: clean(event.message) });
+      else if (event.type === 'step-failed') opts.progress.emit({ ...event, error: clean(event.error) });
+      else opts.progress.emit(event);
     } catch {
       // ignored
     }

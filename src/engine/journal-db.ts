@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
 import { migrations, JOURNAL_SCHEMA } from '../../migrations/index.js';
-import { databaseOf, redact, withDatabase } from '../pg/url.js';
+import { databaseOf, redact, withDatabase } from '../conn/connection.js';
 import { ident } from '../pg/quote.js';
 import { ServerError } from '../errors.js';
 import type { JournalDb } from './journal-schema.js';

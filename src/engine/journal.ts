@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Plan, Step } from '../plan/model.js';
 import type { CreatedObject, StepJournal, StepResult } from '../steps/handler.js';
+import { scrubber } from '../secrets/scrubber.js';
 import { BadInputError } from '../errors.js';
 import { openJournalDb } from './journal-db.js';
 import type { JournalDb, RetentionState, RunState } from './journal-schema.js';
@@ -157,7 +158,7 @@ export class Journal {
   async finishRun(runId: number, state: FinalRunState, error?: string): Promise<void> {
     await this.db
       .updateTable('runs')
-      .set({ state, finished_at: sql<Date>`greatest(now(), started_at)`, error: error ?? (state === 'failed' ? 'failed' : null) })
+      .set({ state, finished_at: sql<Date>`greatest(now(), started_at)`, error: error !== undefined ? scrubber.scrub(error) : state === 'failed' ? 'failed' : null })
       .where('id', '=', runId)
       .execute();
   }
@@ -222,7 +223,7 @@ export class Journal {
         state: 'failed',
         started_at: sql<Date>`coalesce(started_at, now())`,
         finished_at: sql<Date>`greatest(now(), coalesce(started_at, now()))`,
-        error: error || 'failed',
+        error: scrubber.scrub(error) || 'failed',
       })
       .where('run_id', '=', runId)
       .where('step_id', '=', stepId)

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { LockedError, ServerError } from '../errors.js';
-import { redact } from '../pg/url.js';
+import { redact } from '../conn/connection.js';
 
 /** The first key of every split lock: the second is hashtext(split name). */
 const LOCK_NAMESPACE = 'cloudphone-split';

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/model.js';
 import { introspect } from '../catalog/introspect.js';
 import { BadInputError, ServerError, SplitError } from '../errors.js';
 import { connectError } from '../pg/errors.js';
-import { databaseOf, redact } from '../pg/url.js';
+import { databaseOf, redact } from '../conn/connection.js';
 import { stripToolObjects } from '../plan/tool-objects.js';
 
 /**

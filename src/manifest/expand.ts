@@ -1,6 +1,7 @@
 import { BadInputError } from '../errors.js';
 import type { Manifest, ManifestProblem } from './model.js';
 import { joinPath } from './problem-list.js';
+import { connectionSecrets } from '../secrets/connection-secrets.js';
 
 /** A `${VAR}` template split into literal text and variable references. */
 export type TemplatePart = { text: string } | { variable: string; fallback: string | null };
@@ -99,7 +100,9 @@ function tryExpand(value: string, env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-function missingFix(name: string): string {
+function missingFix(name: string, kind: ExpandableField['kind'] = 'text'): string {
+  // Passwords and connection strings have no defaults: they would be stored as text.
+  if (kind !== 'text') return `set ${name} in the environment`;
   return `set ${name} in the environment or write \${${name}:-default}`;
 }
 
@@ -152,7 +155,7 @@ export function missingVariables(m: Manifest, env: NodeJS.ProcessEnv, file: stri
     }
     for (const p of parts) {
       if ('variable' in p && lookup(env, p.variable, p.fallback) === undefined) {
-        problems.push({ file, path: f.path, message: `variable ${p.variable} is not set`, fix: missingFix(p.variable) });
+        problems.push({ file, path: f.path, message: `variable ${p.variable} is not set`, fix: missingFix(p.variable, f.kind) });
       }
     }
   }
@@ -160,21 +163,10 @@ export function missingVariables(m: Manifest, env: NodeJS.ProcessEnv, file: stri
 }
 
 const URL_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i;
-const KEYWORD_PASSWORD = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i;
 
 function urlPasswords(template: string, expanded: string, env: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  try {
-    const u = new URL(expanded);
-    if (u.password) out.push(u.password, decodeURIComponent(u.password));
-    const q = u.searchParams.get('password');
-    if (q) out.push(q);
-  } catch {
-    const k = KEYWORD_PASSWORD.exec(expanded);
-    if (k) out.push(k[1]!.replace(/^'(.*)'$/s, '$1'));
-    const m = /\/\/[^:/@\s]+:([^@\s]+)@/.exec(expanded);
-    if (m) out.push(m[1]!);
-  }
+  // Every accepted form: URL userinfo, ?password=, key=value; parsed and as written.
+  const out: string[] = connectionSecrets(expanded);
   // Variables written in the password part of the URL: their values are secret
   // even when they contain characters that make the expanded URL unparsable.
   const info = URL_USERINFO.exec(template)?.[1];

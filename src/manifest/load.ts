@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { BadInputError, ManifestError } from '../errors.js';
-import { scrub } from '../pg/url.js';
+import { scrub } from '../secrets/scrubber.js';
 import type { Manifest } from './model.js';
 import { ProblemList } from './problem-list.js';
 import { validateManifest } from './validate.js';

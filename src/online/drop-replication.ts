@@ -4,6 +4,7 @@ import type { Pools } from '../pg/pools.js';
 import { ident } from '../pg/quote.js';
 import { dropSubscriptionSql } from './replication-sql.js';
 import { pause } from './pause.js';
+import { dropReplicationRole, replicationRoleName } from './replication-role.js';
 
 /** The replication objects of one service database (as start_replication names them). */
 export interface ReplicationObjects {
@@ -62,8 +63,8 @@ async function dropSubscription(pools: Pools, o: ReplicationObjects, report: Dro
  * Tears down one service's replication cleanly, in the order that never needs the
  * source from the target's side: on the target the subscription is disabled, detached
  * from its slot and dropped; on the source, once no WAL sender uses them, the slot,
- * the table-sync slots the subscription left (`pg_<oid>_sync_...`) and the publication
- * are dropped. Each object is dropped only if it exists: safe to run again.
+ * the table-sync slots the subscription left (`pg_<oid>_sync_...`), the publication
+ * and the subscription's replication role are dropped. Each object is dropped only if it exists: safe to run again.
  */
 export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
   const report: DropReport = { dropped: [] };
@@ -89,6 +90,8 @@ export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Pr
       await src.query(`DROP PUBLICATION IF EXISTS ${ident(o.publication)}`);
       report.dropped.push(`publication ${o.publication}`);
     }
+    // After the subscription and its slots: nothing logs in as it any more.
+    if (await dropReplicationRole(src, o.publication)) report.dropped.push(`role ${replicationRoleName(o.publication)}`);
   } finally {
     await src.end();
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { TargetRef } from '../plan/model.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, literal, qname } from '../pg/quote.js';
+import { replicationRoleName, replicationRoleSql } from './replication-role.js';
 
 /**
  * Names of the replication objects of one service database. Publication, slot and
@@ -51,7 +52,7 @@ export function createSlotSql(slot: string): string {
   return `SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`;
 }
 
-/** `connection` is the source database's URL (at run time) or its manifest text (`${VAR}`, in the plan). */
+/** `connection` is the source database's URL as the replication role (at run time) or its manifest text (`${VAR}`, in the plan). */
 export function createSubscriptionSql(subscription: string, connection: string, publication: string, slot: string): string {
   return (
     `CREATE SUBSCRIPTION ${ident(subscription)} CONNECTION ${literal(connection)} PUBLICATION ${ident(publication)} ` +
@@ -63,15 +64,24 @@ export function createSubscriptionSql(subscription: string, connection: string, 
 export const SETUP_TIMEOUT = '120s';
 
 /** What start_replication runs, in order, as the plan shows it. */
-export function startReplicationSql(names: ReplicationNames, tables: PublishedTable[], connection: string, target: TargetRef): string[] {
+export function startReplicationSql(
+  names: ReplicationNames,
+  tables: PublishedTable[],
+  connection: string,
+  target: TargetRef,
+  sourceDatabase: string,
+): string[] {
+  const role = replicationRoleName(names.publication);
   return [
     '-- on the source database:',
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
     createPublicationSql(names.publication, tables),
     createSlotSql(names.slot),
+    '-- the role the subscription logs in as (never the admin):',
+    ...replicationRoleSql(names.publication, sourceDatabase, tables.map((t) => t.key)),
     `-- on ${target.database} (server ${target.server}):`,
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
-    createSubscriptionSql(names.subscription, connection, names.publication, names.slot),
+    createSubscriptionSql(names.subscription, `${connection} as user ${role} password ***`, names.publication, names.slot),
   ];
 }
 
@@ -103,5 +113,7 @@ export function stopReplicationSql(names: ReplicationNames, target: TargetRef): 
     `SELECT pg_drop_replication_slot(${literal(names.slot)})`,
     `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_<subscription oid>\\_sync\\_%'  -- leftover table-sync slots`,
     `DROP PUBLICATION IF EXISTS ${ident(names.publication)}`,
+    `-- the replication role, its grants revoked first, if its comment says it is this split's:`,
+    `DROP ROLE ${ident(replicationRoleName(names.publication))}`,
   ];
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { withDatabase, redact } from './url.js';
+import { withDatabase, redact } from '../conn/connection.js';
 
 /**
  * One pool per (server, database), created on first use and sized for the run's

@@ -11,7 +11,7 @@ import type { Manifest, ManifestProblem } from '../manifest/model.js';
 import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
-import { redact, serverOf } from '../pg/url.js';
+import { normalizeConnection, redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
 import { buildPlan } from './build.js';
@@ -42,12 +42,16 @@ export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { s
   const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source\.url|control\.url)/.test(p.path));
   if (needs.source && missing.length > 0) throw new ManifestError(missing);
   const servers: Record<string, string> = {};
+  // A missing variable is reported by the command that needs it; a connection string
+  // that is there but does not parse is bad input now (exit 2), without quoting it.
   const tryExpand = (v: string, where: string) => {
+    let value: string;
     try {
-      return expand(v, env, where);
+      value = expand(v, env, where);
     } catch {
       return null;
     }
+    return normalizeConnection(value, `${loaded.file}: ${where}`);
   };
   const src = tryExpand(manifest.source.url, 'source.url');
   if (src) servers.source = src;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ident } from '../pg/quote.js';
-import { withDatabase } from '../pg/url.js';
+import { withDatabase } from '../conn/connection.js';
 import type { RetentionRecord } from '../engine/journal.js';
 import { readRetentionDetail } from './retention-detail.js';
 import { compareUsage, describeSession, otherSessions, readBackupUsage } from './backup-usage.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { databaseOf, serverOf, withDatabase } from '../pg/url.js';
+import { databaseOf, serverOf, withDatabase } from '../conn/connection.js';
 import { connectError } from '../pg/errors.js';
 
 async function connect(url: string): Promise<pg.Client> {

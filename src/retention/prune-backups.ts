@@ -1,6 +1,6 @@
 import type { Journal, RetentionRecord } from '../engine/journal.js';
 import { BadInputError } from '../errors.js';
-import { redact } from '../pg/url.js';
+import { redact } from '../conn/connection.js';
 import { backupView, relativeTime, type BackupView } from './backup-view.js';
 import { dropBackup } from './drop-backup.js';
 import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';

@@ -1,6 +1,6 @@
 import { $ } from 'zx/core';
 import { maskLine } from '../config/mask.js';
-import { scrub } from '../pg/url.js';
+import { scrub } from '../secrets/scrubber.js';
 
 /** How one restart command ended. */
 export interface RestartResult {

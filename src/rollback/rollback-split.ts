@@ -4,7 +4,7 @@ import type { Journal } from '../engine/journal.js';
 import type { CreatedObject } from '../steps/handler.js';
 import { BadInputError, DifferenceError } from '../errors.js';
 import { restoreConfigFiles } from '../config/restore.js';
-import { databaseOf } from '../pg/url.js';
+import { databaseOf } from '../conn/connection.js';
 import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';

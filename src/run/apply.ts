@@ -3,6 +3,8 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
 import { loadSplit, makePlan, readLiveCatalog } from '../plan/make.js';
 import { parseManifest } from '../manifest/load.js';
+import { literalSecretProblems } from '../manifest/literal-secrets.js';
+import { normalizeConnection } from '../conn/connection.js';
 import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
 import type { Manifest } from '../manifest/model.js';
 import type { Plan } from '../plan/model.js';
@@ -23,11 +25,14 @@ import { finishedPlanOf } from './applied-plan.js';
 /** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
 export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
   const manifest = parseManifest(plan.manifest.text, manifestFile);
+  const literal = literalSecretProblems(manifest, manifestFile);
+  if (literal.length > 0) throw new ManifestError(literal);
   const missing = missingVariables(manifest, env, manifestFile);
   if (missing.length > 0) throw new ManifestError(missing);
-  const servers: Record<string, string> = { source: expand(manifest.source.url, env, 'source.url') };
-  for (const [name, url] of Object.entries(manifest.servers)) servers[name] = expand(url, env, `servers.${name}`);
-  const controlUrl = controlUrlFor(servers.source!, manifest.control ? expand(manifest.control.url, env, 'control.url') : null);
+  const connection = (template: string, where: string) => normalizeConnection(expand(template, env, where), `${manifestFile}: ${where}`);
+  const servers: Record<string, string> = { source: connection(manifest.source.url, 'source.url') };
+  for (const [name, url] of Object.entries(manifest.servers)) servers[name] = connection(url, `servers.${name}`);
+  const controlUrl = controlUrlFor(servers.source!, manifest.control ? connection(manifest.control.url, 'control.url') : null);
   return { manifest, servers, controlUrl, secrets: secretsOf(manifest, env) };
 }
 

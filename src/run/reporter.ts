@@ -3,6 +3,7 @@
  * and diagnostics (stderr). The CLI's Output is one; the demo passes its own.
  */
 export interface Reporter {
-  secrets: Set<string>;
+  /** Secrets found while running (the process-wide scrubber, or any set that takes them). */
+  secrets: { add(secret: string): unknown };
   warn(text: string): void;
 }

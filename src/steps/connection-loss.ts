@@ -1,4 +1,4 @@
-import { serverOf } from '../pg/url.js';
+import { serverOf } from '../conn/connection.js';
 import type { Pools } from '../pg/pools.js';
 
 /** Node socket errors that mean the server could not be reached or the connection broke. */

@@ -5,6 +5,7 @@ import { expand } from '../manifest/expand.js';
 import { StepFailedError } from '../errors.js';
 import { roleOrigin, roleRefusal, useExistingRole } from './existing-role.js';
 import { ownerMembershipSql } from './owner-membership.js';
+import { scramSha256Verifier } from '../pg/scram-verifier.js';
 
 /** The statements, with the password left as written (`${VAR}`): never expanded in a plan. */
 export function createRoleSql(role: string, password: string | null): string[] {
@@ -31,7 +32,8 @@ export const createRole: StepHandler<'create_role'> = {
     await pool.query(step.sql[0]!);
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
-      await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(password)}`);
+      // A verifier computed here: the password itself never travels in a statement.
+      await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(scramSha256Verifier(password))}`);
     }
     for (const s of ownerMembershipSql(step.role)) await pool.query(s);
     return {};

@@ -9,7 +9,7 @@ import { configBackupsFromCreated } from '../config/restore.js';
 import { maskLine } from '../config/mask.js';
 import { outsideProblem } from '../config/inside.js';
 import { StepFailedError } from '../errors.js';
-import { scrub } from '../pg/url.js';
+import { scrub } from '../secrets/scrubber.js';
 import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 

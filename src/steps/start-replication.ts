@@ -1,6 +1,9 @@
 import type { StartReplicationStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident } from '../pg/quote.js';
+import { withCredentials } from '../conn/connection.js';
+import { scrubber } from '../secrets/scrubber.js';
+import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
 import { SETUP_TIMEOUT, createPublicationSql, createSlotSql, createSubscriptionSql, type PublishedTable } from '../online/replication-sql.js';
 
 /** The publication's tables: a root that is not among the leaves is a partitioned table. */
@@ -44,6 +47,29 @@ async function sourceSide(ctx: StepContext, step: StartReplicationStep, created:
   }
 }
 
+/** The subscription's own role on the source (see replication-role.ts); its password is a secret of the run. */
+async function replicationRole(ctx: StepContext, step: StartReplicationStep): Promise<string> {
+  const src = await ctx.pools.client('source');
+  try {
+    const password = await ensureReplicationRole(src, step.publication, ctx.plan.source.database, step.tables);
+    scrubber.add(password);
+    return password;
+  } finally {
+    await src.end();
+  }
+}
+
+/**
+ * CREATE SUBSCRIPTION carries the replication role's password: this session's
+ * statements stay out of the server log (log_statement, slow statements, failing
+ * statements). Superuser settings: a role that may not change them leaves them as they are.
+ */
+async function quietStatementLog(client: PgClient): Promise<void> {
+  for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`]) {
+    await client.query(sql).catch(() => undefined);
+  }
+}
+
 async function subscriptionOf(client: PgClient, name: string): Promise<{ enabled: boolean } | undefined> {
   const r = await client.query<{ enabled: boolean }>(
     `SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
@@ -64,7 +90,8 @@ export const startReplication: StepHandler<'start_replication'> = {
   render: (step) => step.sql,
   async run(ctx, step: StartReplicationStep) {
     const database = ctx.plan.source.database;
-    await ctx.journal.recordCreated({ kind: 'publication', server: 'source', name: step.publication, detail: { database } });
+    const role = replicationRoleName(step.publication);
+    await ctx.journal.recordCreated({ kind: 'publication', server: 'source', name: step.publication, detail: { database, role } });
     await ctx.journal.recordCreated({ kind: 'slot', server: 'source', name: step.slot, detail: { database } });
     await ctx.journal.recordCreated({
       kind: 'subscription',
@@ -79,7 +106,10 @@ export const startReplication: StepHandler<'start_replication'> = {
       await dst.query(`SET statement_timeout = '${SETUP_TIMEOUT}'`);
       const sub = await subscriptionOf(dst, step.subscription);
       if (!sub) {
-        await dst.query(createSubscriptionSql(step.subscription, ctx.pools.serverUrl('source'), step.publication, step.slot)).catch((err: unknown) => {
+        const password = await replicationRole(ctx, step);
+        const connection = withCredentials(ctx.pools.serverUrl('source'), role, password);
+        await quietStatementLog(dst);
+        await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot)).catch((err: unknown) => {
           throw timeoutHint(err, `creating the subscription ${step.subscription}`);
         });
         created.push('subscription');

@@ -1,6 +1,7 @@
 import { parseManifest } from '../manifest/load.js';
 import { expand } from '../manifest/expand.js';
-import { redact, scrub } from '../pg/url.js';
+import { redact } from '../conn/connection.js';
+import { scrub } from '../secrets/scrubber.js';
 import type { Plan } from '../plan/model.js';
 import { errorText, type Check } from './check.js';
 

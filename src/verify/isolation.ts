@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { databaseOf, withCredentials, withDatabase } from '../pg/url.js';
+import { databaseOf, withCredentials, withDatabase } from '../conn/connection.js';
 import { errorText, type Check, type VerifyContext } from './check.js';
 
 /** Connection refusals that prove a role cannot reach a database. */

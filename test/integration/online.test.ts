@@ -4,6 +4,7 @@ import { pg15, query, servers, withDatabase } from '../harness/servers.js';
 import type { Plan, StartReplicationStep } from '../../src/plan/model.js';
 import { Pools } from '../../src/pg/pools.js';
 import { dropReplication, replicationLag, replicationPrefix } from '../../src/online/index.js';
+import { replicationRoleName } from '../../src/online/replication-role.js';
 import { Journal } from '../../src/engine/journal.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
@@ -114,6 +115,8 @@ async function expectNoReplicationLeft(fx: SplitFixture): Promise<void> {
     expect(await query(server, `SELECT subname FROM pg_subscription WHERE subname LIKE $1`, [prefix])).toEqual([]);
   }
   expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
+  // The subscriptions' own roles went with them.
+  expect(await query(fx.sourceServer, `SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [prefix])).toEqual([]);
 }
 
 /** Every target table equals the source (counts and checksums on the source's columns), and holds the writer's rows. */
@@ -197,12 +200,22 @@ describe('online mode: split with logical replication while a client writes', ()
     // The plan shows the subscription's connection as the manifest writes it, never the expanded URL.
     const dry = await fx.cli('apply', fx.planFile, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain(`CONNECTION '\${CLOUDPHONE_CORE_URL}' PUBLICATION "${billing!.publication}"`);
+    expect(dry.stdout).toContain(
+      `CONNECTION '\${CLOUDPHONE_CORE_URL} as user ${replicationRoleName(billing!.publication)} password ***' PUBLICATION "${billing!.publication}"`,
+    );
     expect(dry.stdout).not.toContain(fx.sourceUrl);
     const writer = new Writer(fx.sourceUrl);
     writer.start();
     const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    // Each subscription logs in as its own replication role, never as the admin.
+    const admin = new URL(fx.sourceUrl);
+    for (const server of [servers().main, servers().second]) {
+      for (const sub of await query<{ subname: string; subconninfo: string }>(server, `SELECT subname, subconninfo FROM pg_subscription WHERE subname LIKE $1`, [`${replicationPrefix(fx.name)}%`])) {
+        expect(sub.subconninfo).toContain(`postgres://${replicationRoleName(sub.subname)}:`);
+        expect(sub.subconninfo).not.toContain(`${admin.username}:${admin.password}@`);
+      }
+    }
     // A paused subscription falls behind: the lag gate refuses to fence (exit 1) and changes nothing.
     const billingUrl = fx.service('billing').url;
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" DISABLE`);
@@ -263,6 +276,7 @@ describe('online mode: split with logical replication while a client writes', ()
       const report = await dropReplication(pools, plan);
       expect(report.dropped.filter((d) => d.startsWith('subscription '))).toHaveLength(5);
       expect(report.dropped.filter((d) => d.startsWith('publication '))).toHaveLength(5);
+      expect(report.dropped.filter((d) => d.startsWith('role '))).toHaveLength(5);
       expect((await dropReplication(pools, plan)).dropped).toEqual([]);
     } finally {
       await pools.end();

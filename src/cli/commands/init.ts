@@ -5,7 +5,8 @@ import { withCommon, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { BadInputError, ExitCode } from '../../errors.js';
-import { redact } from '../../pg/url.js';
+import { normalizeConnection } from '../../conn/connection.js';
+import { connectionSecrets } from '../../secrets/connection-secrets.js';
 import { manifestProblems } from '../../init/check-manifest.js';
 import { proposeSplit, type SplitProposal } from '../../init/propose-split.js';
 import { readSourceCatalog } from '../../init/read-source.js';
@@ -29,17 +30,10 @@ export function parseSchemas(value: string | undefined): string[] {
   return list;
 }
 
-function checkSourceUrl(url: string, out: Output): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new BadInputError('--from is not a connection URL', 'write --from postgres://user@host:5432/database (with the password in the URL or in PGPASSWORD)');
-  }
-  if (u.password) out.secrets.add(decodeURIComponent(u.password));
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new BadInputError(`--from must be a postgres:// URL, not ${redact(url)}`, 'write --from postgres://user@host:5432/database (with the password in the URL or in PGPASSWORD)');
-  }
+/** The --from connection string in any accepted form, as the URL the tool uses; its password is a secret from here on. */
+function sourceConnection(text: string, out: Output): string {
+  for (const s of connectionSecrets(text)) out.secrets.add(s);
+  return normalizeConnection(text, '--from');
 }
 
 async function refuseExisting(file: string): Promise<void> {
@@ -57,13 +51,13 @@ export async function initCommand(
   opts: InitOptions,
   out: Output,
 ): Promise<{ code: number; file: string | null; proposal: SplitProposal; manifest: string }> {
-  checkSourceUrl(opts.from, out);
+  const from = sourceConnection(opts.from, out);
   const schemas = parseSchemas(opts.schema);
   const target = opts.output ?? opts.manifest;
   const file = target === '-' ? null : target;
   if (file !== null && !opts.force) await refuseExisting(file);
 
-  const catalog = await readSourceCatalog(opts.from, schemas);
+  const catalog = await readSourceCatalog(from, schemas);
   const proposal = proposeSplit(catalog, schemas);
   if (proposal.services.length === 0) {
     const what = proposal.ignore.length > 0 ? 'only tables that look like bookkeeping or leftovers' : 'no tables';

@@ -75,3 +75,9 @@ describe('unifiedDiff', () => {
     expect(unifiedDiff('f', '', 'x\n')).toBe('--- f\n+++ f\n@@ -0,0 +1 @@\n+x\n');
   });
 });
+
+describe('a password with @ in a config URL', () => {
+  it('is masked whole, up to the @ that ends the userinfo', () => {
+    expect(maskLine('DATABASE_URL=postgres://app:p@ss@w0rd@db:5432/core')).toBe('DATABASE_URL=postgres://app:***@db:5432/core');
+  });
+});

@@ -25,7 +25,7 @@ describe('init arguments', () => {
       const opts = { from: 'postgres://u:secret@127.0.0.1:1/db', output: file, manifest: 'plans/split.yaml' };
       await expect(initCommand(opts, output())).rejects.toThrow(`${file} already exists`);
       await expect(initCommand({ ...opts, from: 'mysql://u@h/db' }, output())).rejects.toThrow('postgres:// URL');
-      await expect(initCommand({ ...opts, from: 'not a url' }, output())).rejects.toThrow('not a connection URL');
+      await expect(initCommand({ ...opts, from: 'not a url' }, output())).rejects.toThrow('not a connection string');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,173 @@
+import { parse as parseUrl } from 'pg-connection-string';
+import { BadInputError } from '../errors.js';
+import { parseKeywordValue } from './libpq-keywords.js';
+
+/**
+ * A connection to one PostgreSQL database, read from any form libpq accepts: a
+ * `postgres://` URL (userinfo or `?password=`, percent-encoded), a key=value string
+ * (`host=db password='a b' dbname=app`), or a Unix socket
+ * (`postgres://user@/db?host=/var/run/postgresql`, `host=/var/run/postgresql`).
+ * Every other part of the tool passes connections around as `toUrl` gives them.
+ */
+export interface Connection {
+  /** Host name, IP address, or a Unix socket folder (starts with `/`); '' = localhost. */
+  host: string;
+  /** '' = 5432. */
+  port: string;
+  user: string;
+  password: string | null;
+  database: string;
+  /** Every other keyword (sslmode, application_name, options, ...). */
+  params: Record<string, string>;
+}
+
+const URL_SCHEME = /^postgres(?:ql)?:\/\//i;
+const ENCODE_FIX =
+  'percent-encode the special characters of the password (@ as %40, # as %23, / as %2F, ? as %3F, % as %25, space as %20), ' +
+  "or write the key=value form: host=db.internal port=5432 dbname=app user=app password='p@ss#word'";
+
+function urlForm(text: string, at: string): Connection {
+  if (text.includes('#')) {
+    throw new BadInputError(
+      `${at}the connection URL holds an unencoded "#", which starts a URL fragment: what follows it would be cut off`,
+      `write it as %23 (a password a#b is written a%23b), or ${ENCODE_FIX.slice(ENCODE_FIX.indexOf('write the key=value'))}`,
+    );
+  }
+  let parsed: ReturnType<typeof parseUrl>;
+  try {
+    parsed = parseUrl(text);
+  } catch {
+    // The parser's message may quote the input: it is never shown.
+    throw new BadInputError(`${at}not a valid connection URL`, ENCODE_FIX);
+  }
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (['user', 'password', 'host', 'port', 'database', 'ssl', 'dbname'].includes(k)) continue;
+    if (typeof v === 'string') params[k] = v;
+  }
+  const dbname = typeof parsed.dbname === 'string' ? parsed.dbname : '';
+  return {
+    host: parsed.host ?? '',
+    port: parsed.port ?? '',
+    user: parsed.user ?? '',
+    password: parsed.password ? parsed.password : null,
+    database: parsed.database || dbname,
+    params,
+  };
+}
+
+function keywordForm(text: string, at: string): Connection {
+  const kv = parseKeywordValue(text);
+  if (kv === null) {
+    throw new BadInputError(
+      `${at}not a valid key=value connection string`,
+      "write key=value pairs separated by spaces, quoting values with spaces: host=db.internal dbname=app user=app password='a b'",
+    );
+  }
+  const c: Connection = { host: '', port: '', user: '', password: null, database: '', params: {} };
+  for (const [k, v] of kv) {
+    if (k === 'host') c.host = v;
+    else if (k === 'port') c.port = v;
+    else if (k === 'user') c.user = v;
+    else if (k === 'password') c.password = v === '' ? null : v;
+    else if (k === 'dbname') c.database = v;
+    else c.params[k] = v;
+  }
+  return c;
+}
+
+/** Reads a connection string in any accepted form; BadInputError (exit 2) naming `where`, never quoting the text. */
+export function parseConnection(text: string, where?: string): Connection {
+  const at = where ? `${where}: ` : '';
+  const t = text.trim();
+  if (URL_SCHEME.test(t)) return urlForm(t, at);
+  if (/^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(t)) return keywordForm(t, at);
+  throw new BadInputError(
+    `${at}not a connection string (neither a postgres:// URL nor key=value pairs)`,
+    'write postgres://user:password@host:5432/database, or host=... port=... dbname=... user=... password=...',
+  );
+}
+
+function hostPart(host: string): string {
+  if (host === '') return 'localhost';
+  if (host.startsWith('/')) return encodeURIComponent(host);
+  if (host.includes(':')) return `[${host}]`;
+  return host;
+}
+
+/**
+ * The one URL form the tool uses internally: `postgres://user:password@host:port/db?k=v`,
+ * every part percent-encoded, a socket folder as an encoded host (`%2Fvar%2Frun%2Fpostgresql`).
+ * Read alike by `new URL`, node-postgres and libpq (subscriptions, pg_dump).
+ */
+export function toUrl(c: Connection): string {
+  const user = encodeURIComponent(c.user);
+  const password = c.password !== null && c.password !== '' ? `:${encodeURIComponent(c.password)}` : '';
+  const auth = user || password ? `${user}${password}@` : '';
+  const port = c.port ? `:${c.port}` : '';
+  const path = c.database ? `/${encodeURIComponent(c.database)}` : '';
+  const query = new URLSearchParams(c.params).toString();
+  return `postgres://${auth}${hostPart(c.host)}${port}${path}${query ? `?${query}` : ''}`;
+}
+
+/** Any accepted form → the internal URL form (see `toUrl`). */
+export function normalizeConnection(text: string, where?: string): string {
+  return toUrl(parseConnection(text, where));
+}
+
+export function withDatabase(url: string, database: string): string {
+  return toUrl({ ...parseConnection(url), database });
+}
+
+export function databaseOf(url: string): string {
+  return parseConnection(url).database;
+}
+
+export function userOf(url: string): string {
+  return parseConnection(url).user;
+}
+
+/** host:port of a connection, the identity of a server (a socket folder for a local one). */
+export function serverOf(url: string): string {
+  const c = parseConnection(url);
+  return `${c.host || 'localhost'}:${c.port || '5432'}`;
+}
+
+/** Same connection with a different user and password (for connecting as a service role). */
+export function withCredentials(url: string, user: string, password: string | null): string {
+  return toUrl({ ...parseConnection(url), user, password });
+}
+
+/** The password of a connection string in any form, or null (also null when it does not parse). */
+export function passwordOf(text: string): string | null {
+  try {
+    return parseConnection(text).password;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The only way a connection string reaches output: the password becomes `***`
+ * (SPEC §6). Text that does not parse is masked structurally.
+ */
+export function redact(text: string): string {
+  if (!URL_SCHEME.test(text.trim()) && /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    // Another kind of URL (a health check's): only its userinfo password is secret.
+    try {
+      const u = new URL(text);
+      if (u.password) u.password = '***';
+      return u.toString();
+    } catch {
+      return text.replace(/(:\/\/[^:/@\s]*:)[^\s/]*@/g, '$1***@');
+    }
+  }
+  try {
+    const c = parseConnection(text);
+    return toUrl({ ...c, password: c.password === null ? null : '***' });
+  } catch {
+    return text
+      .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^\s/]*@/gi, '$1***@')
+      .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
+  }
+}

@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { query, servers } from '../harness/servers.js';
+import { quoteKeywordValue } from '../../src/conn/libpq-keywords.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+
+const fixtures: SplitFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+type Form = 'userinfo' | 'query' | 'keyword' | 'socket';
+const FORMS: Form[] = ['userinfo', 'query', 'keyword', 'socket'];
+
+/** The same connection as `url` (a superuser URL of a test server), written in `form`. */
+async function written(form: Form, url: string, database: string): Promise<string> {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  switch (form) {
+    case 'userinfo':
+      return `postgres://${u.username}:${encodeURIComponent(password)}@${u.host}/${database}`;
+    case 'query':
+      return `postgresql://${u.username}@${u.host}/${database}?sslmode=disable&password=${encodeURIComponent(password)}`;
+    case 'keyword':
+      return `host=${u.hostname} port=${u.port} user=${u.username} password=${quoteKeywordValue(password)} dbname=${quoteKeywordValue(database)}`;
+    case 'socket': {
+      const dir = (await query<{ d: string }>(url, `SELECT split_part(current_setting('unix_socket_directories'), ',', 1) AS d`))[0]!.d;
+      return `postgres://${u.username}@/${database}?host=${encodeURIComponent(dir.trim())}&port=${u.port}&password=${encodeURIComponent(password)}`;
+    }
+  }
+}
+
+describe('every connection form libpq accepts', () => {
+  // Four runs: each form is, once, the source, the control database and a target server.
+  it.each(FORMS.map((_, i) => i))('rotation %i: plan, apply and status connect through each form', async (i) => {
+    const [sourceForm, controlForm, targetForm] = [FORMS[i]!, FORMS[(i + 1) % 4]!, FORMS[(i + 2) % 4]!];
+    const fx = await splitFixture({ scale: 0.05, billing: servers().second });
+    fixtures.push(fx);
+    fx.env.CLOUDPHONE_CORE_URL = await written(sourceForm, servers().main, fx.sourceDb);
+    fx.env.SPLIT_CONTROL_URL = await written(controlForm, servers().main, `${fx.prefix}control`);
+    fx.env.BILLING_PG_URL = await written(targetForm, servers().second, 'postgres');
+    const label = `source ${sourceForm}, control ${controlForm}, billing-pg ${targetForm}`;
+    const planned = await fx.cli('plan', '-o', fx.planFile);
+    expect(planned.code, `${label}\n${planned.stderr}`).toBe(0);
+    const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, `${label}\n${applied.stderr}`).toBe(0);
+    const status = await fx.cli('status', '--json');
+    expect(status.code, `${label}\n${status.stderr}`).toBe(0);
+    expect((JSON.parse(status.stdout) as { runs: Array<{ state: string }> }).runs[0]!.state).toBe('succeeded');
+    const billing = fx.service('billing');
+    expect((await query(billing.url, `SELECT count(*)::int AS n FROM invoices`))[0]!.n).toBeGreaterThan(0);
+  });
+
+  it('refuses a URL with an unencoded # with exit 2 and the fix, for each place a URL goes', async () => {
+    const fx = await splitFixture({ scale: 0.05, billing: servers().second });
+    fixtures.push(fx);
+    const hash = 'postgres://postgres:pa#ss@127.0.0.1:1/x';
+    for (const variable of ['CLOUDPHONE_CORE_URL', 'SPLIT_CONTROL_URL', 'BILLING_PG_URL']) {
+      const bad = await (async () => {
+        const saved = fx.env[variable];
+        fx.env[variable] = hash;
+        try {
+          return await fx.cli('apply', '--yes');
+        } finally {
+          fx.env[variable] = saved;
+        }
+      })();
+      expect(bad.code, `${variable}\n${bad.stderr}`).toBe(2);
+      expect(bad.stderr).toMatch(/unencoded "#"/);
+      expect(bad.stderr).toMatch(/%23/);
+      expect(bad.stderr).not.toContain('pa#ss');
+      expect(bad.stderr).not.toMatch(/Invalid URL/);
+    }
+  });
+});
