@@ -83,14 +83,24 @@ export function granteesOf(statements: PrivilegeStatement[]): string[] {
 }
 
 /**
- * The statements as they run in a `grant` step: PUBLIC's as they are; each role's
- * in one block that runs only when the role exists on the target at that moment
- * (checked again on every run, so a rerun after the role was created grants it).
+ * The statements as they run in a `grant` step, in their order (the ACL's order is
+ * what pg_dump shows): PUBLIC's as they are; each run of one role's statements in a
+ * block that runs only when the role exists on the target at that moment (checked
+ * again on every run, so a rerun after the role was created grants it).
  */
 export function guardedPrivilegeSql(statements: PrivilegeStatement[]): string[] {
-  const out = statements.filter((s) => s.grantee === null).map((s) => s.sql);
-  for (const role of granteesOf(statements)) {
-    const body = statements.filter((s) => s.grantee === role).map((s) => `    ${s.sql};`);
+  const out: string[] = [];
+  for (let i = 0; i < statements.length; ) {
+    const role = statements[i]!.grantee;
+    let j = i;
+    while (j < statements.length && statements[j]!.grantee === role) j++;
+    const run = statements.slice(i, j);
+    i = j;
+    if (role === null) {
+      out.push(...run.map((s) => s.sql));
+      continue;
+    }
+    const body = run.map((s) => `    ${s.sql};`);
     let tag = 'cps';
     while (body.some((l) => l.includes(`$${tag}$`))) tag += '_';
     out.push(

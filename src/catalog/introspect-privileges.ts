@@ -21,6 +21,8 @@ interface PrivilegeRow {
  * acldefault. Grants to the owner are left out (the owner changes in the split);
  * revokes are read for PUBLIC only (EXECUTE on a function, USAGE on a type...).
  * As pg_dump's ACL comparison does, objects whose ACL was never set are skipped.
+ * Grantees keep the order of the ACL (the order they were granted in), which is
+ * what pg_dump prints.
  */
 const SQL = `WITH objs(kind, oid, sub, acl, owner, objtype, classid) AS (
     SELECT 'rel', c.oid, 0, c.relacl, c.relowner, CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END, 'pg_class'::regclass
@@ -41,18 +43,19 @@ const SQL = `WITH objs(kind, oid, sub, acl, owner, objtype, classid) AS (
       acldefault(o.objtype::"char", o.owner)) AS initial
     FROM objs o
   )
-  SELECT b.kind, b.oid, CASE WHEN b.sub > 0 THEN (SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = b.oid AND a.attnum = b.sub) END AS col,
+  SELECT b.kind, b.oid, b.sub, e.n, CASE WHEN b.sub > 0 THEN (SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = b.oid AND a.attnum = b.sub) END AS col,
     CASE WHEN e.grantee = 0 THEN NULL ELSE pg_get_userbyid(e.grantee)::text END AS grantee,
     e.privilege_type AS privilege, e.is_grantable AS grantable, false AS revoke
-  FROM base b, aclexplode(b.acl) e
+  FROM base b, aclexplode(b.acl) WITH ORDINALITY e(grantor, grantee, privilege_type, is_grantable, n)
   WHERE e.grantee <> b.owner
     AND NOT EXISTS (SELECT 1 FROM aclexplode(b.initial) i
                     WHERE i.grantee = e.grantee AND i.privilege_type = e.privilege_type AND i.is_grantable = e.is_grantable)
   UNION ALL
-  SELECT b.kind, b.oid, NULL, NULL, d.privilege_type, false, true
+  SELECT b.kind, b.oid, b.sub, 0, NULL, NULL, d.privilege_type, false, true
   FROM base b, aclexplode(b.initial) d
   WHERE d.grantee = 0 AND b.sub = 0
-    AND NOT EXISTS (SELECT 1 FROM aclexplode(b.acl) a WHERE a.grantee = 0 AND a.privilege_type = d.privilege_type)`;
+    AND NOT EXISTS (SELECT 1 FROM aclexplode(b.acl) a WHERE a.grantee = 0 AND a.privilege_type = d.privilege_type)
+  ORDER BY 1, 2, 3, 4`;
 
 /** Privileges by `kind:oid` (columns folded into their relation's entry). Only objects with something to grant or revoke. */
 export async function readPrivileges(
@@ -81,7 +84,7 @@ export async function readPrivileges(
       x.privileges.sort();
       x.grantable.sort();
     }
-    return g.sort((a, b) => ((a.grantee ?? '') < (b.grantee ?? '') ? -1 : (a.grantee ?? '') > (b.grantee ?? '') ? 1 : 0));
+    return g;
   };
   for (const p of out.values()) {
     order(p.grants);
