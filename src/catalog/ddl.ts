@@ -91,7 +91,7 @@ export function renderPreData(
   out.push(...schemaComments(catalog, schemas));
   for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
   if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
-  const later = sqlBodiesAfterTables(closure, selected);
+  const later = afterTables(closure, selected);
   const functionSql = (f: FunctionDef) => [f.ddl, ...commentOn(routineWord(f), routineName(f), f.comment)];
   for (const r of creationOrder(closure.types, closure.functions)) {
     if (r.kind === 'type') {
@@ -158,6 +158,28 @@ function sqlBodiesAfterTables(closure: Closure, tables: Table[]): Set<FunctionDe
           later.delete(d);
           changed = true;
         }
+      }
+    }
+  }
+  return later;
+}
+
+/**
+ * Functions created after the tables: the SQL-standard bodies that may wait (see
+ * `sqlBodiesAfterTables`), those whose arguments or result use a table's row type
+ * (`find_ci_builds_by_id(bigint) RETURNS ci_builds`), and every function that needs
+ * one of those (an aggregate over such a state function).
+ */
+function afterTables(closure: Closure, tables: Table[]): Set<FunctionDef> {
+  const later = sqlBodiesAfterTables(closure, tables);
+  for (const f of closure.functions) if ((f.rowTypes ?? []).length > 0) later.add(f);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const keys = new Set([...later].map(functionKey));
+    for (const f of closure.functions) {
+      if (!later.has(f) && f.dependsOn.some((d) => keys.has(d))) {
+        later.add(f);
+        changed = true;
       }
     }
   }

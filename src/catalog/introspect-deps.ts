@@ -48,7 +48,8 @@ export async function schemaRoutines(client: pg.ClientBase, schemas: string[]): 
  *
  * pg_depend rows are normalised the way pg_dump reasons about them: an array type
  * stands for its element type, a composite's pg_class row for its type, a
- * multirange for its range; any object that belongs to an extension stands for
+ * multirange for its range, a table's or view's row type for that relation (a
+ * function returning `ci_builds` needs the table); any object that belongs to an extension stands for
  * that extension; built-in objects (OID below 16384) are dropped.
  */
 function edgesSql(version: number): string {
@@ -90,12 +91,14 @@ function edgesSql(version: number): string {
           WHEN x.refobjid IS NOT NULL THEN CASE WHEN x.refobjid >= ${FIRST_NORMAL_OID} THEN 'extension' END
           WHEN n.oid < ${FIRST_NORMAL_OID} THEN NULL
           WHEN n.classid = 'pg_type'::regclass THEN
-            CASE WHEN t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c') THEN 'type' END
+            CASE WHEN t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c') THEN 'type'
+                 WHEN t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
           WHEN n.classid = 'pg_proc'::regclass THEN 'function'
           WHEN n.classid = 'pg_class'::regclass THEN
             CASE WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
         END AS kind,
-        coalesce(x.refobjid, n.oid) AS oid
+        CASE WHEN x.refobjid IS NULL AND t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN tr.oid
+             ELSE coalesce(x.refobjid, n.oid) END AS oid
       FROM norm n
       LEFT JOIN pg_depend x ON x.classid = n.classid AND x.objid = n.oid AND x.objsubid = 0 AND x.deptype = 'e'
       LEFT JOIN pg_type t ON n.classid = 'pg_type'::regclass AND t.oid = n.oid

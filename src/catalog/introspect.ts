@@ -186,7 +186,11 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     return ns;
   });
   const typeDefs: TypeDef[] = [...types].map(([oid, t]) => withDeps(t, graph.direct('type', oid)));
-  const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => withDeps(f, graph.direct('function', oid)));
+  const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => {
+    const direct = graph.direct('function', oid);
+    if (direct.relations.length > 0) f.rowTypes = direct.relations;
+    return withDeps(f, direct);
+  });
   const sequences: Sequence[] = [...seqByOid.values()];
   const extensionList: Extension[] = [...extensions.values()];
 

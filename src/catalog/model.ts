@@ -243,7 +243,12 @@ export interface FunctionDef extends QualifiedName {
    * writes to (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), which must be in the same database.
    */
   body?: { sequences: string[]; writes: string[] };
-  /** `schema.name(argtypes)` as regprocedure prints it: what GRANT ... ON ROUTINE takes. */
+  /**
+   * Keys of the tables (or views) whose row type its arguments or result use: it can
+   * only be created after them, in a database that has them.
+   */
+  rowTypes?: string[];
+  /** `schema.name(argtypes)` as regprocedure prints it: what GRANT ... ON FUNCTION takes. */
   signature?: string;
   privileges?: Privileges;
 }

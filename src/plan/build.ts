@@ -109,11 +109,13 @@ export function buildPlan(input: PlanInput): Plan {
       closure: w.closure,
       views: w.input.views,
       owned: new Set(withPartitions(catalog, w.input.tables)),
+      tables: new Set(w.keys),
     })),
     { schemas: manifest.source.schemas, staying: input.ignored, owner: own0 },
   );
   for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
   warnings.push(...account.warnings);
+  errors.push(...account.errors);
   warnings.push(...missingGrantees(work, input.targetRoles ?? {}));
 
   // Sequences copied into more than one database keep separate counters from then on.

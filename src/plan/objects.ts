@@ -11,12 +11,16 @@ export interface ServiceObjects {
   views: string[];
   /** Owned table keys, partitions included: the tables its functions may write to. */
   owned: Set<string>;
+  /** Every table key its database gets (owned and copied). */
+  tables: Set<string>;
 }
 
 export interface ObjectAccount {
   byService: Map<string, PlannedObject[]>;
   leftBehind: LeftBehindObject[];
   warnings: string[];
+  /** Blocking problems: a function whose signature uses the row type of a table its database does not get. */
+  errors: string[];
 }
 
 interface Entry {
@@ -97,10 +101,19 @@ export function accountObjects(
       `left in the source, in no service's database: ${warned.join(', ')}; to give one to a service, list it under services.<name>.objects`,
     );
   }
+  const errors: string[] = [];
   for (const s of services) {
-    for (const f of s.closure.functions) warnings.push(...writeWarnings(f, s, opts.owner));
+    for (const f of s.closure.functions) {
+      warnings.push(...writeWarnings(f, s, opts.owner));
+      for (const t of (f.rowTypes ?? []).filter((k) => !s.tables.has(k))) {
+        errors.push(
+          `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) uses the row type of ${t}, which ${s.database} does not get, ` +
+            `so it cannot be created there: give ${t} to ${s.service}, or remove what brings the function there (its objects: entry)`,
+        );
+      }
+    }
   }
-  return { byService, leftBehind, warnings };
+  return { byService, leftBehind, warnings, errors };
 }
 
 function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, string>): string[] {

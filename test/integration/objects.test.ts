@@ -89,7 +89,7 @@ describe('functions, aggregates, procedures, sequences in bodies and privileges 
         'moved sequence public.ci_builds_id_seq',
         'moved function public.assign_ci_builds_id_value()',
         'moved function public.insert_into_loose_foreign_keys_deleted_records()',
-        'moved function public.find_ci_builds_by_id(bigint)',
+        'moved function public.find_ci_builds_by_id("ci_builds_id" bigint)',
       ]),
     );
     const everything = [
@@ -139,7 +139,7 @@ describe('functions, aggregates, procedures, sequences in bodies and privileges 
       { t: 'public.ci_builds', v: '5' },
       { t: 'public.ci_builds', v: '2' },
     ]);
-    const [found] = await query<{ name: string }>(fx.ciUrl, `SELECT public.find_ci_builds_by_id(3) AS name`);
+    const [found] = await query<{ name: string }>(fx.ciUrl, `SELECT (public.find_ci_builds_by_id(3)).name AS name`);
     expect(found!.name).toBe('build 3');
   });
 
@@ -257,6 +257,14 @@ describe('objects: in the manifest', () => {
     const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: { rental: { objects: string[] }; ci: { objects: string[] } } };
     doc.services.rental.objects = ['rename_film', 'app.find_actor_by_id'];
     doc.services.ci = { ...doc.services.ci, objects: PLACED.ci };
+    await writeFile(fx.manifestFile, stringify(doc));
+    // A function returning a table's row type cannot go where the table does not.
+    doc.services.rental.objects = ['find_ci_builds_by_id'];
+    await writeFile(fx.manifestFile, stringify(doc));
+    const blocked = await fx.cli('plan', '-o', fx.planFile);
+    expect(blocked.code, blocked.stderr).toBe(1);
+    expect(blocked.stdout).toMatch(/error: function public\.find_ci_builds_by_id\("ci_builds_id" bigint\) \(in \S+, for rental\) uses the row type of public\.ci_builds/);
+    doc.services.rental.objects = ['rename_film', 'app.find_actor_by_id'];
     await writeFile(fx.manifestFile, stringify(doc));
     const ok = await fx.cli('plan', '--json');
     expect(ok.code, ok.stderr).toBe(0);

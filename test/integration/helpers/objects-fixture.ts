@@ -13,7 +13,7 @@ const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
  * with final and combine functions, ordered-set and hypothetical aggregates, a window
  * function, a procedure; a Rails-style trigger that takes ids from a sequence named
  * only in its body and a GitLab-style loose-foreign-key trigger that writes to a
- * bookkeeping table; unrelated `find_*_by_id` functions; comments and privileges
+ * bookkeeping table; unrelated `find_*_by_id` functions (GitLab's return a table's row type); comments and privileges
  * (on schemas, tables, columns, sequences, functions, types) granted to `reader`
  * (exists on every server) and `ghost` (only on the source's).
  */
@@ -118,8 +118,9 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     END
     $$;
     CREATE TRIGGER ci_builds_audit AFTER UPDATE ON public.ci_builds FOR EACH STATEMENT EXECUTE FUNCTION public.audit_ci_builds();
-    CREATE FUNCTION public.find_ci_builds_by_id(bigint) RETURNS text LANGUAGE sql STABLE
-      AS 'SELECT name FROM public.ci_builds WHERE id = $1';
+    CREATE FUNCTION public.find_ci_builds_by_id(ci_builds_id bigint) RETURNS public.ci_builds
+      LANGUAGE plpgsql STABLE PARALLEL SAFE COST 1
+      AS $$ BEGIN RETURN (SELECT ci_builds FROM ci_builds WHERE id = ci_builds_id LIMIT 1); END; $$;
     GRANT EXECUTE ON FUNCTION public.find_ci_builds_by_id(bigint) TO ${reader};
     GRANT SELECT ON public.ci_builds TO ${reader};
     GRANT SELECT (name) ON public.ci_builds TO ${ghost};
