@@ -69,6 +69,7 @@ export function accountObjects(
   const stayingNeeds = new Set([...usedByStaying.functions.map(functionKey), ...usedByStaying.types.map(tableKey)]);
   const sequenceOwner = new Map(catalog.sequences.map((s) => [tableKey(s), s.ownedBy ? tableKey(s.ownedBy.table) : null]));
   const warned: string[] = [];
+  const warnedViews: string[] = [];
   for (const e of all) {
     const list = carriers.get(e.key);
     if (list && list.length > 0) {
@@ -90,15 +91,22 @@ export function accountObjects(
     const reason = stayingNeeds.has(e.key)
       ? 'used only by tables that stay in the source'
       : e.kind === 'view'
-        ? 'reads only tables and views that stay in the source'
+        ? 'ignored, or reads only tables and views that stay in the source'
         : 'no moved table, view or function needs it';
     leftBehind.push({ kind: e.kind, name: e.name, reason });
-    warned.push(`${e.kind} ${e.name}`);
+    if (e.kind === 'view') warnedViews.push(e.name);
+    else warned.push(`${e.kind} ${e.name}`);
   }
   const warnings: string[] = [];
   if (warned.length > 0) {
     warnings.push(
       `left in the source, in no service's database: ${warned.join(', ')}; to give one to a service, list it under services.<name>.objects`,
+    );
+  }
+  if (warnedViews.length > 0) {
+    warnings.push(
+      `view${warnedViews.length > 1 ? 's' : ''} left in the source, in no service's database: ${warnedViews.join(', ')} ` +
+        `(ignored, or reading only tables that stay there); a view moves with the service that owns every table it reads`,
     );
   }
   const errors: string[] = [];
