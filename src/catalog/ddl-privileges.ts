@@ -100,7 +100,8 @@ export function guardedPrivilegeSql(statements: PrivilegeStatement[]): string[] 
       out.push(...run.map((s) => s.sql));
       continue;
     }
-    const body = run.map((s) => `    ${s.sql};`);
+    // EXECUTE of a literal: PL/pgSQL never reads the names inside as its own variables.
+    const body = run.map((s) => `    EXECUTE ${literal(s.sql)};`);
     let tag = 'cps';
     while (body.some((l) => l.includes(`$${tag}$`))) tag += '_';
     out.push(

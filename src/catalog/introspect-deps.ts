@@ -14,7 +14,9 @@ export interface DepEdge {
 
 /**
  * Types and functions (of every kind) of the selected schemas that no extension
- * brings: the seeds of `walkDependencies`, so that each one is read and accounted for.
+ * brings and that are not part of another object (a range type's constructor
+ * functions come with CREATE TYPE): the seeds of `walkDependencies`, so that each one
+ * is read and accounted for.
  */
 export async function schemaRoutines(client: pg.ClientBase, schemas: string[]): Promise<{ types: number[]; functions: number[] }> {
   const notExtension = (classid: string, oid: string) =>
@@ -22,7 +24,8 @@ export async function schemaRoutines(client: pg.ClientBase, schemas: string[]): 
   const functions = await rows<{ oid: number }>(
     client,
     `SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname = ANY($1::text[]) AND ${notExtension('pg_proc', 'p.oid')}`,
+     WHERE n.nspname = ANY($1::text[]) AND ${notExtension('pg_proc', 'p.oid')}
+       AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')`,
     [schemas],
   );
   const types = await rows<{ oid: number }>(
