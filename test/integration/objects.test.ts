@@ -55,7 +55,12 @@ function acls(c: Catalog, drop: (grantee: string | null) => boolean = () => fals
   return out;
 }
 
-describe('functions, aggregates, procedures, sequences in bodies and privileges travel (PostgreSQL 15 to 18)', () => {
+const ROUTES: Array<{ label: string; source: () => string; target: () => string }> = [
+  { label: 'PostgreSQL 15 to 18', source: pg15, target: () => servers().main },
+  { label: 'PostgreSQL 18 to another 18 cluster', source: () => servers().main, target: () => servers().second },
+];
+
+describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies and privileges travel ($label)', (route) => {
   let fx: ObjectsFixture;
   let plan: Plan;
   let planText: string;
@@ -63,7 +68,7 @@ describe('functions, aggregates, procedures, sequences in bodies and privileges 
   let source: Catalog;
 
   beforeAll(async () => {
-    fx = await objectsFixture({ source: pg15(), target: servers().main, objects: PLACED });
+    fx = await objectsFixture({ source: route.source(), target: route.target(), objects: PLACED });
     fixtures.push(fx);
     source = await introspectUrl(fx.sourceUrl, ['app', 'public']);
     ({ plan, planText, json } = await planAndApply(fx));
