@@ -23,6 +23,7 @@ import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.j
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
 import { accountObjects } from './objects.js';
+import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
 
@@ -100,7 +101,6 @@ export function buildPlan(input: PlanInput): Plan {
     return { input: s, target, keys, plan, keep: fks.keep, objects, closure, schemas, privileges };
   });
 
-  const own0 = own.owner;
   const account = accountObjects(
     catalog,
     work.map((w) => ({
@@ -111,12 +111,17 @@ export function buildPlan(input: PlanInput): Plan {
       owned: new Set(withPartitions(catalog, w.input.tables)),
       tables: new Set(w.keys),
     })),
-    { schemas: manifest.source.schemas, staying: input.ignored, owner: own0 },
+    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner },
   );
   for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
   warnings.push(...account.warnings);
   errors.push(...account.errors);
-  warnings.push(...missingGrantees(work, input.targetRoles ?? {}));
+  warnings.push(
+    ...missingGrantees(
+      work.map((w) => ({ server: w.target.server, database: w.target.database, role: w.input.spec.role?.name ?? null, grantees: granteesOf(w.privileges) })),
+      input.targetRoles ?? {},
+    ),
+  );
 
   // Sequences copied into more than one database keep separate counters from then on.
   const seqUsers = new Map<string, string[]>();
@@ -435,29 +440,4 @@ export function buildPlan(input: PlanInput): Plan {
     errors,
   };
   return manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
-}
-
-/**
- * Grantees of the source's privileges that do not exist on a service's target server
- * (as read at plan time), or a note that a server could not be asked. The grant step
- * checks again when it runs: a role created since is granted, one dropped since is skipped.
- */
-function missingGrantees(work: ServiceWork[], targetRoles: Record<string, string[] | null>): string[] {
-  const out: string[] = [];
-  const created = new Map<string, Set<string>>();
-  for (const w of work) if (w.input.spec.role) created.set(w.target.server, new Set([...(created.get(w.target.server) ?? []), w.input.spec.role.name]));
-  for (const w of work) {
-    const grantees = granteesOf(w.privileges);
-    if (grantees.length === 0 || w.target.server === 'source') continue;
-    const known = targetRoles[w.target.server];
-    if (known === undefined || known === null) {
-      out.push(`could not read the roles of server ${w.target.server}: privileges of ${w.target.database} to ${grantees.join(', ')} are granted only to those that exist there when apply runs`);
-      continue;
-    }
-    const missing = grantees.filter((g) => !known.includes(g) && !created.get(w.target.server)?.has(g));
-    if (missing.length > 0) {
-      out.push(`role${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist on server ${w.target.server}: the source's privileges to ${missing.length > 1 ? 'them' : 'it'} are not carried into ${w.target.database} (create ${missing.length > 1 ? 'them' : 'it'} there before apply to carry them)`);
-    }
-  }
-  return out;
 }
