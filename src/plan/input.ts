@@ -27,6 +27,12 @@ export interface PlanInput {
    * plan time; absent with `plan --schema`.
    */
   tableGrantees?: Record<string, string[]>;
+  /**
+   * Roles that exist on each target server other than the source's, read at plan time
+   * (null: the server could not be asked, as with `plan --schema`). The source's server
+   * has every role the source's privileges name.
+   */
+  targetRoles?: Record<string, string[] | null>;
   /** When a copy is split into key ranges; default DEFAULT_SPLIT. */
   split?: SplitPolicy;
 }
@@ -37,6 +43,8 @@ export interface ResolvedServiceInput {
   tables: string[];
   copies: string[];
   views: string[];
+  /** Keys of functions, sequences and types placed by name (`objects:`); absent means none. */
+  objects?: string[];
   denormalize: DenormalizeInput[];
 }
 
