@@ -273,7 +273,20 @@ export class Journal {
       scheduleRetention: async (entry) => {
         await this.scheduleRetention(name, { ...entry, detail: entry.detail ?? undefined });
       },
+      controlDatabase: () => this.controlDatabase(),
     };
+  }
+
+  /** The control database itself: its name and its cluster's system identifier (null when unreadable). */
+  async controlDatabase(): Promise<{ database: string; systemIdentifier: string | null }> {
+    const r = await sql<{ db: string }>`SELECT current_database() AS db`.execute(this.db);
+    let id: string | null = null;
+    try {
+      id = (await sql<{ id: string }>`SELECT system_identifier::text AS id FROM pg_control_system()`.execute(this.db)).rows[0]?.id ?? null;
+    } catch {
+      id = null;
+    }
+    return { database: r.rows[0]!.db, systemIdentifier: id };
   }
 
   /** `status --json` (SPEC §2): runs newest first, steps in plan order. */

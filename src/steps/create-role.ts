@@ -2,6 +2,11 @@ import type { CreateRoleStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
 import { expand } from '../manifest/expand.js';
+import { roleOid, systemIdentifier } from '../pg/server-identity.js';
+
+function roleIdentity(systemIdentifier: string | null, oid: number): Record<string, unknown> {
+  return systemIdentifier === null ? { oid } : { systemIdentifier, oid };
+}
 
 /** The statements, with the password left as written (`${VAR}`): never expanded in a plan. */
 export function createRoleSql(role: string, password: string | null): string[] {
@@ -16,10 +21,23 @@ export const createRole: StepHandler<'create_role'> = {
   render: (step) => step.sql,
   async run(ctx, step: CreateRoleStep) {
     const pool = ctx.pools.pool(step.server);
-    const existed = await pool.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [step.role]);
-    if ((existed.rowCount ?? 0) === 0) {
-      // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it.
-      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role });
+    const admin = await pool.connect();
+    let sysid: string | null;
+    let existed: number | null;
+    try {
+      sysid = await systemIdentifier(admin);
+      existed = await roleOid(admin, step.role);
+    } finally {
+      admin.release();
+    }
+    const record = (await ctx.journal.created()).find((o) => o.kind === 'role' && o.server === step.server && o.name === step.role);
+    if (existed === null) {
+      // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it;
+      // its OID is recorded once it exists: rollback drops only that role.
+      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: { pending: true, systemIdentifier: sysid } });
+    } else if (record?.detail?.pending === true) {
+      // Created by a run that stopped before recording its OID.
+      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: roleIdentity(sysid, existed) });
     } else {
       const ours = (await ctx.journal.created()).some((o) => o.kind === 'role' && o.server === step.server && o.name === step.role);
       if (!ours) {
@@ -27,6 +45,10 @@ export const createRole: StepHandler<'create_role'> = {
       }
     }
     await pool.query(step.sql[0]!);
+    if (existed === null) {
+      const oid = (await pool.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_roles WHERE rolname = $1`, [step.role])).rows[0]?.oid;
+      if (oid !== undefined) await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: roleIdentity(sysid, Number(oid)) });
+    }
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
       await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(password)}`);

@@ -59,12 +59,15 @@ export interface StepJournal {
   retention?(): Promise<RetentionEntry[]>;
   /** Schedules (or reschedules) a backup: one row per (split, server, database), state back to `scheduled`. */
   scheduleRetention?(entry: Omit<RetentionEntry, 'state'>): Promise<void>;
+  /** Where the journal lives (optional: only the engine's journal knows): never a target. */
+  controlDatabase?(): Promise<{ database: string; systemIdentifier: string | null }>;
 }
 
 /**
  * A backup kept after a split (the journal's retention row, as steps see it).
- * `verified` is true only when every `verify_rowcounts` step of the run was done;
- * `retention prune` drops only verified, expired, `scheduled` backups.
+ * `verified` is set by a `verify --checksums` run that passed after the backup was
+ * scheduled (schedule_retention writes false); `retention prune` drops only verified,
+ * expired, `scheduled` backups.
  */
 export interface RetentionEntry {
   server: string;

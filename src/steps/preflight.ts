@@ -1,5 +1,6 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
+import { controlTargetProblems } from './control-target.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
@@ -72,6 +73,7 @@ export const preflight: StepHandler<'preflight'> = {
         }
       }
     }
+    problems.push(...(await controlTargetProblems(ctx, step.targets)));
     if (problems.length > 0) throw new Error(`preflight found ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     return { detail: { sourceVersion: source.version } };
   },
