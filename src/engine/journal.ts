@@ -328,6 +328,24 @@ export class Journal {
     return records.deleteRetention(this.db, id);
   }
 
+  /**
+   * Records a `verify` run of the split. A `--checksums` run sets `verified` on the
+   * split's scheduled backups to whether it passed: only a passing one after the
+   * backup was scheduled lets `retention prune` drop it.
+   */
+  recordVerification(name: string, v: { checksums: boolean; passed: boolean; detail?: Record<string, unknown> }): Promise<void> {
+    return this.db.transaction().execute(async (tx) => {
+      await records.ensureSplit(tx, name);
+      await tx
+        .insertInto('verifications')
+        .values({ split: name, checksums: v.checksums, passed: v.passed, detail: v.detail === undefined ? null : records.json(v.detail) })
+        .execute();
+      if (v.checksums) {
+        await tx.updateTable('retention').set({ verified: v.passed, updated_at: new Date() }).where('split', '=', name).where('state', '=', 'scheduled').execute();
+      }
+    });
+  }
+
   getFact<T = unknown>(name: string, key: string): Promise<T | undefined> {
     return records.getFact(this.db, name, key) as Promise<T | undefined>;
   }

@@ -87,6 +87,7 @@ export async function retentionPruneCommand(
       yes: Boolean(opts.yes),
       archiveDir: archive && opts.archive !== false ? resolvePath(split.baseDir, archive) : null,
       env,
+      schemas: split.manifest.source.schemas,
       warn: (m) => out.warn(`warning: ${m}`),
     });
     const due = report.backups.filter((b) => b.action === 'would-drop').length;

@@ -60,10 +60,22 @@ export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env
       },
     });
     spinner?.stop();
+    await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
     return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
   } finally {
     spinner?.stop();
     await pools.end();
+  }
+}
+
+/** Writes the run in the journal: a passing --checksums run is what lets `retention prune` drop the backup. */
+async function recordVerification(controlUrl: string, split: string, checksums: boolean, result: VerifyResult): Promise<void> {
+  const journal = await Journal.open(controlUrl);
+  try {
+    const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.kind}${c.table ? ` ${c.table}` : ''}`);
+    await journal.recordVerification(split, { checksums, passed: result.ok, detail: { checks: result.checks.length, failed } });
+  } finally {
+    await journal.close();
   }
 }
 
