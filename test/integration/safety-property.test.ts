@@ -167,7 +167,7 @@ class Sequence {
         break;
       }
       case 'prune': {
-        this.now += Math.floor(this.random() * 10 * DAY);
+        this.now += Math.floor(this.random() * 14 * DAY);
         const r = await this.cli('retention', 'prune', '--yes', '--json', '--now', new Date(this.now).toISOString());
         this.expectCode(`prune at +${Math.round((this.now - Date.now()) / DAY)}d`, r, [0, 1]);
         const report = JSON.parse(r.stdout) as { backups: Array<{ action: string; archive: string | null; reason: string }> };
