@@ -117,6 +117,20 @@ describe('rollback never drops what holds new data or what it did not create', (
     expect(await query(fx.sourceServer, `SELECT 1 AS one FROM pg_roles WHERE rolname = $1`, [notification.role])).toEqual([{ one: 1 }]);
   });
 
+  it('2d. a journal of an earlier version (no OID, no server identity recorded) is refused with the reason, not guessed', async () => {
+    const fx = await fixture();
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr).toBe(0);
+    await query(fx.controlUrl, `UPDATE cloudphone_split.created_objects SET detail = NULL WHERE kind IN ('database', 'role')`);
+    const r = await fx.cli('rollback', '--yes');
+    expect(r.code, r.stderr).toBe(1);
+    for (const s of fx.services) {
+      expect(r.stderr).toContain(`database ${s.database} on server source: the journal holds no OID and server identity for database ${s.database} (recorded by an earlier version`);
+      expect(r.stderr).toContain(`role ${s.role} on server source: the journal holds no OID`);
+      expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
+    }
+  });
+
   it('3. after repoint_config and before schedule_retention, an UPDATE by a repointed service is caught', async () => {
     const fx = await fixture({
       withConfig: true,

@@ -145,7 +145,9 @@ class Sequence {
           await runCli(['status', '-m', fx.manifestFile], fx.env);
           this.watch = await SplitWatch.open(fx);
         }
-        const outcome = await applyAndKill(fx, this.watch, async () => (await doneSteps(fx)).size >= after, { pollMs: 10 });
+        const watch = this.watch;
+        const finished = async () => [...(await watch.steps()).values()].filter((x) => x.state === 'done' || x.state === 'skipped').length;
+        const outcome = await applyAndKill(fx, watch, async () => (await finished()) >= after, { pollMs: 10 });
         this.log.push(`kill after ${after} done steps -> ${outcome.killed ? `killed in ${outcome.runningAtKill.join(', ') || 'between steps'}` : `ended ${outcome.result?.code}`}`);
         if (!outcome.killed && outcome.result?.code !== 0) throw new Error(`apply ended by itself with ${outcome.result?.code}\n${outcome.result?.stderr}`);
         break;
