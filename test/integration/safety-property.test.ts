@@ -174,6 +174,7 @@ class Sequence {
         this.expectCode(`prune at +${Math.round((this.now - Date.now()) / DAY)}d`, r, [0, 1]);
         const report = JSON.parse(r.stdout) as { backups: Array<{ action: string; archive: string | null; reason: string }> };
         for (const b of report.backups) {
+          this.log.push(`  backup: ${b.action}`);
           if (b.action !== 'dropped') continue;
           this.pruned = true;
           if (!b.archive || !existsSync(b.archive)) throw new Error(`prune dropped the source without an archive: ${b.reason}`);
@@ -209,9 +210,16 @@ class Sequence {
       await c2.connect();
       try {
         await c2.query(`SET session_replication_role = replica`);
-        const r = await c2.query<{ row: string }>(
-          `UPDATE ${t} AS x SET ${c} = ${c} || ' (edited ${this.log.length})' WHERE ctid = (SELECT ctid FROM ${t} WHERE ${c} IS NOT NULL LIMIT 1) RETURNING x::text AS row`,
-        );
+        const r = await c2
+          .query<{ row: string }>(
+            `UPDATE ${t} AS x SET ${c} = ${c} || ' (edited ${this.log.length})' WHERE ctid = (SELECT ctid FROM ${t} WHERE ${c} IS NOT NULL LIMIT 1) RETURNING x::text AS row`,
+          )
+          .catch((err: unknown) => err as Error);
+        if (r instanceof Error) {
+          // The table's constraints refuse this value (a CHECK on the column): the service's write failed, nothing changed.
+          this.log.push(`write to ${service.key}: UPDATE ${t} refused (${r.message})`);
+          return;
+        }
         const row = r.rows[0]?.row;
         if (row === undefined) {
           this.log.push(`write to ${service.key}: ${t} has no row to edit`);
