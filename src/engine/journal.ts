@@ -268,6 +268,7 @@ export class Journal {
     return {
       result: (stepId) => this.result(name, stepId, hash),
       recordCreated: (object) => this.recordCreated(name, object),
+      forgetCreated: (object) => this.forgetCreated(name, object),
       created: () => this.created(name),
       retention: () => this.retention(name),
       scheduleRetention: async (entry) => {

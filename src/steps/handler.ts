@@ -54,6 +54,8 @@ export interface StepJournal {
   result(stepId: string): Promise<StepResult | undefined>;
   /** Records something the split created (database, role, fence...), for rollback. */
   recordCreated(object: CreatedObject): Promise<void>;
+  /** Forgets a recorded object that was not created after all (optional: only the engine's journal). */
+  forgetCreated?(object: Pick<CreatedObject, 'kind' | 'server' | 'name'>): Promise<void>;
   created(): Promise<CreatedObject[]>;
   /** The split's backups (retention rows), in any state. Optional: only the engine's journal keeps them. */
   retention?(): Promise<RetentionEntry[]>;

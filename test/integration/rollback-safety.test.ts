@@ -63,17 +63,20 @@ describe('rollback never drops what holds new data or what it did not create', (
     expect(applied.stderr).toContain('no_such_locale');
     expect(await exists(fx.sourceServer, app.database)).toBe(false);
 
+    // The journal forgot the database it failed to create.
+    expect(await query(fx.controlUrl, `SELECT name FROM cloudphone_split.created_objects WHERE kind = 'database' AND name = $1`, [app.database])).toEqual([]);
+
     await query(fx.sourceServer, `CREATE DATABASE ${q(app.database)}`);
     await query(app.url, `CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 10)`);
-    const r = await fx.cli('rollback', '--yes');
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain(`database ${app.database} on server source: the journal holds no OID and server identity`);
+    // A rerun refuses to take it; rollback undoes the rest and leaves it alone.
+    const rerun = await runCli(['apply', fx.planFile, '--yes', '--jobs', '1'], fx.env);
+    expect(rerun.code).toBe(3);
+    expect(rerun.stderr).toContain(`database ${app.database} already exists on server source and holds 1 relations that this split did not create`);
+    const r = await fx.cli('rollback', '--yes', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { dropped: { databases: Array<{ name: string }> } };
+    expect(report.dropped.databases.map((d) => d.name)).not.toContain(app.database);
     expect(await query(app.url, `SELECT count(*)::int AS n FROM precious`)).toEqual([{ n: 10 }]);
-
-    // Once the hand-made database is gone, the rollback finishes.
-    await query(fx.sourceServer, `DROP DATABASE ${q(app.database)}`);
-    const again = await fx.cli('rollback', '--yes');
-    expect(again.code, again.stderr).toBe(0);
   });
 
   it('2b. an edited server URL never aims the drop at another cluster', async () => {
