@@ -36,6 +36,20 @@ SELECT count(*)::int AS n,
    AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
    AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`;
 
+/** Refuses a database that holds a cloudphone-split journal: never a target. */
+async function assertNoJournal(ctx: StepContext, step: CreateDatabaseStep): Promise<void> {
+  const { server, database } = step.target;
+  const client = await ctx.pools.client(server, database);
+  try {
+    const row = (await client.query<{ journal: boolean }>(`SELECT to_regclass('cloudphone_split.runs') IS NOT NULL AS journal`)).rows[0];
+    if (row?.journal) {
+      throw new StepFailedError(step.id, `database ${database} on server ${server} holds a cloudphone-split journal (it is a control database); refusing to use it as a target. Choose another database name in the manifest.`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Refuses a database that holds anything: it is not this split's to take. */
 async function assertEmpty(ctx: StepContext, step: CreateDatabaseStep, why: string): Promise<void> {
   const { server, database } = step.target;
@@ -63,8 +77,8 @@ async function assertEmpty(ctx: StepContext, step: CreateDatabaseStep, why: stri
 /**
  * Creates the service's database. The journal learns of it twice: `pending` (with
  * the server's system identifier) before CREATE DATABASE, so a crash right after it
- * is not forgotten, then its OID once it exists: rollback drops only a database whose
- * OID and server match what was recorded here. A database that exists and that the
+ * is not forgotten (a statement that fails forgets it), then its OID once it exists:
+ * rollback drops only a database whose OID and server match what was recorded here. A database that exists and that the
  * journal does not know is adopted only when empty (and never dropped by rollback).
  */
 export const createDatabase: StepHandler<'create_database'> = {
@@ -80,9 +94,11 @@ export const createDatabase: StepHandler<'create_database'> = {
       const oid = await databaseOid(admin, database);
       if (oid !== null) {
         if (record && recorded && recorded.oid === oid && recorded.systemIdentifier === sysid) return { detail: { existed: true } };
-        if (record && record.detail?.pending === true) {
-          // Created by a run that stopped before recording its OID, or by hand since: only an empty one is taken.
-          await assertEmpty(ctx, step, 'the split recorded it as about to be created, but not its OID');
+        if (record && record.detail?.pending === true && (record.detail.systemIdentifier ?? null) === sysid) {
+          // A run was killed between CREATE DATABASE and recording its OID (a CREATE that failed
+          // forgets its pending record): the database is this split's. Rollback still refuses to
+          // drop it while it holds a table the copy did not create.
+          await assertNoJournal(ctx, step);
           await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, oid) });
           return { detail: { existed: true } };
         }
@@ -91,7 +107,14 @@ export const createDatabase: StepHandler<'create_database'> = {
         return { detail: { existed: true } };
       }
       await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { pending: true, systemIdentifier: sysid } });
-      await admin.query(step.sql[0]!);
+      try {
+        await admin.query(step.sql[0]!);
+      } catch (err) {
+        // Not created: the journal forgets it, so a database someone makes later under this name is never taken for the split's.
+        const now = await databaseOid(admin, database).catch(() => -1);
+        if (now === null) await ctx.journal.forgetCreated?.({ kind: 'database', server, name: database });
+        throw err;
+      }
       const created = await databaseOid(admin, database);
       if (created === null) throw new StepFailedError(step.id, `CREATE DATABASE ${database} returned, yet the database is missing`);
       await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, created) });
