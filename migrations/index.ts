@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as journal0001 from './0001_journal.js';
+import * as verifications0002 from './0002_verifications.js';
 
 /**
  * Every migration of the journal, by name; names sort in the order they apply.
@@ -8,6 +9,7 @@ import * as journal0001 from './0001_journal.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_journal': journal0001,
+  '0002_verifications': verifications0002,
 };
 
 export { JOURNAL_SCHEMA } from './0001_journal.js';

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
 /**
- * Row types of the journal tables (migrations/0001_journal.ts), as kysely sees them.
+ * Row types of the journal tables (migrations/0001_journal.ts, 0002_verifications.ts), as kysely sees them.
  * jsonb columns are written as JSON text (node-pg would turn arrays into PostgreSQL
  * arrays) and read back parsed; bigint columns read back as decimal strings.
  */
@@ -78,6 +78,15 @@ export interface FactsTable {
   updated_at: Timestamp;
 }
 
+export interface VerificationsTable {
+  id: Generated<number>;
+  split: string;
+  checksums: boolean;
+  passed: boolean;
+  checked_at: Timestamp;
+  detail: JsonOrNull;
+}
+
 /** The tables of the `cloudphone_split` schema (queries run with that schema). */
 export interface JournalDb {
   splits: SplitsTable;
@@ -86,4 +95,5 @@ export interface JournalDb {
   created_objects: CreatedObjectsTable;
   retention: RetentionTable;
   facts: FactsTable;
+  verifications: VerificationsTable;
 }

@@ -312,12 +312,26 @@ export class Journal {
     return {
       result: (stepId) => this.result(name, stepId, hash),
       recordCreated: (object) => this.recordCreated(name, object),
+      forgetCreated: (object) => this.forgetCreated(name, object),
       created: () => this.created(name),
       retention: () => this.retention(name),
       scheduleRetention: async (entry) => {
         await this.scheduleRetention(name, { ...entry, detail: entry.detail ?? undefined });
       },
+      controlDatabase: () => this.controlDatabase(),
     };
+  }
+
+  /** The control database itself: its name and its cluster's system identifier (null when unreadable). */
+  async controlDatabase(): Promise<{ database: string; systemIdentifier: string | null }> {
+    const r = await sql<{ db: string }>`SELECT current_database() AS db`.execute(this.db);
+    let id: string | null = null;
+    try {
+      id = (await sql<{ id: string }>`SELECT system_identifier::text AS id FROM pg_control_system()`.execute(this.db)).rows[0]?.id ?? null;
+    } catch {
+      id = null;
+    }
+    return { database: r.rows[0]!.db, systemIdentifier: id };
   }
 
   /** `status --json` (SPEC §2): runs newest first, steps in plan order. */
@@ -357,6 +371,24 @@ export class Journal {
 
   deleteRetention(id: number): Promise<boolean> {
     return records.deleteRetention(this.db, id);
+  }
+
+  /**
+   * Records a `verify` run of the split. A `--checksums` run sets `verified` on the
+   * split's scheduled backups to whether it passed: only a passing one after the
+   * backup was scheduled lets `retention prune` drop it.
+   */
+  recordVerification(name: string, v: { checksums: boolean; passed: boolean; detail?: Record<string, unknown> }): Promise<void> {
+    return this.db.transaction().execute(async (tx) => {
+      await records.ensureSplit(tx, name);
+      await tx
+        .insertInto('verifications')
+        .values({ split: name, checksums: v.checksums, passed: v.passed, detail: v.detail === undefined ? null : records.json(v.detail) })
+        .execute();
+      if (v.checksums) {
+        await tx.updateTable('retention').set({ verified: v.passed, updated_at: new Date() }).where('split', '=', name).where('state', '=', 'scheduled').execute();
+      }
+    });
   }
 
   getFact<T = unknown>(name: string, key: string): Promise<T | undefined> {

@@ -15,6 +15,7 @@ import { normalizeConnection, redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
 import { buildPlan } from './build.js';
+import { controlDatabaseProblems } from './control-database.js';
 import { stripToolObjects } from './tool-objects.js';
 import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
@@ -157,6 +158,8 @@ export interface MakePlanOptions {
 /** manifest + catalog (live or snapshot) → plan. The only I/O of planning lives here. */
 export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; split: LoadedSplit; catalog: Catalog }> {
   const split = await loadSplit(opts.manifestFile, opts.env, { source: !opts.schemaFile });
+  const control = controlDatabaseProblems(split);
+  if (control.length > 0) throw new ManifestError(control);
   const catalog = opts.schemaFile
     ? stripToolObjects(await readSnapshot(opts.schemaFile))
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);

@@ -41,7 +41,7 @@ export function describeSession(s: Session): string {
     .join(', ');
 }
 
-/** How the backup compares with what was recorded: a reason to refuse, or warnings only. */
+/** How the backup compares with what was recorded: a reason to refuse (also when the counters cannot be compared), or warnings only. */
 export interface UsageCheck {
   refuse: string | null;
   warnings: string[];
@@ -55,7 +55,10 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
     };
   }
   if (then.statsReset !== now.statsReset) {
-    return { refuse: null, warnings: [`the statistics of ${database} were reset since it was scheduled: its write counters cannot be compared`] };
+    return {
+      refuse: `the statistics of ${database} were reset since it became a backup, so its write counters cannot tell whether it was written to since`,
+      warnings: [],
+    };
   }
   const before = BigInt(then.writes);
   const after = BigInt(now.writes);
@@ -64,7 +67,10 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
     return { refuse: `${n} row${n === 1n ? ' was' : 's were'} written to ${database} since it became a read-only backup`, warnings: [] };
   }
   if (after < before) {
-    return { refuse: null, warnings: [`the write counters of ${database} went down (statistics lost in a server restart?): they cannot be compared`] };
+    return {
+      refuse: `the write counters of ${database} went down since it became a backup (statistics lost in a server crash?), so they cannot tell whether it was written to since`,
+      warnings: [],
+    };
   }
   return { refuse: null, warnings: [] };
 }

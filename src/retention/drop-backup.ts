@@ -6,6 +6,8 @@ import { readRetentionDetail } from './retention-detail.js';
 import { compareUsage, describeSession, otherSessions, readBackupUsage } from './backup-usage.js';
 import { databaseClient, maintenanceClient } from './maintenance-client.js';
 import { archiveFileName, dumpDatabase, type PgDumpBinary } from './pg-dump.js';
+import { missingFromArchive } from './archive-check.js';
+import { databaseTables, describeUnmoved, unmovedTables, type UnmovedTable } from './unmoved-tables.js';
 
 /** What happened to one due backup. */
 export type DropOutcome =
@@ -19,14 +21,21 @@ export interface DropBackupOptions {
   archive: { dir: string; bin: PgDumpBinary } | null;
   now: Date;
   env: NodeJS.ProcessEnv;
+  /** The tables the split moved (`schema.name`): everything else the backup holds is only there. */
+  moved: ReadonlySet<string>;
+  /** The manifest's source.schemas. */
+  schemas: readonly string[];
 }
 
 /**
  * Drops one expired backup, only when it is still the database the split marked and
  * nobody uses it: same OID as when it was scheduled, still carrying the split's
- * comment, no client session in it, no table written since. The archive (when asked)
- * is written first; the drop is a plain DROP DATABASE, which fails rather than ends a
- * session that connected meanwhile.
+ * comment, no client session in it, provably no table written since (statistics
+ * reset: refused). A backup that still holds rows the split did not move (ignored
+ * tables, schemas outside source.schemas) is dropped only with an archive. The archive
+ * (when asked) is written first, mode 0600, and its table of contents checked against
+ * every table of the database; the drop is a plain DROP DATABASE, which fails rather
+ * than ends a session that connected meanwhile.
  */
 export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions): Promise<DropOutcome> {
   const detail = readRetentionDetail(row.detail);
@@ -40,6 +49,8 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
 
     const client = await databaseClient(opts.serverUrl, row.database);
     let warnings: string[];
+    let unmoved: UnmovedTable[];
+    let expected: Array<{ schema: string; name: string }>;
     try {
       const comment = await client.query<{ c: string | null }>(
         `SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = current_database()`,
@@ -59,8 +70,17 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
       if (sessions.length > 0) {
         return { action: 'refused', reason: `it is in use: ${sessions.map(describeSession).join('; ')}`, warnings };
       }
+      unmoved = await unmovedTables(client, opts.moved, opts.schemas);
+      expected = await databaseTables(client);
     } finally {
       await client.end().catch(() => undefined);
+    }
+    if (unmoved.length > 0 && !opts.archive) {
+      return {
+        action: 'refused',
+        reason: `it still holds rows that exist nowhere else: ${describeUnmoved(unmoved)}; set retention.archive so that an archive keeps them (or move them out by hand)`,
+        warnings,
+      };
     }
 
     let archive: string | null = null;
@@ -68,6 +88,11 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
       const file = join(opts.archive.dir, archiveFileName(row.database, opts.now));
       try {
         await dumpDatabase(opts.archive.bin, withDatabase(opts.serverUrl, row.database), file, opts.env);
+        // The archive is read back before anything is dropped: every table must be in it.
+        const missing = await missingFromArchive(opts.archive.bin, file, expected);
+        if (missing.length > 0) {
+          return { action: 'refused', reason: `the archive ${file} lacks the data of ${missing.join(', ')}, so the database was kept`, warnings };
+        }
       } catch (err) {
         return { action: 'refused', reason: `archiving it failed, so it was kept: ${(err as Error).message}`, warnings };
       }

@@ -1,4 +1,4 @@
-import { readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
+import { chmod, open, readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { $ } from 'zx/core';
 
@@ -58,7 +58,7 @@ export function archiveFileName(database: string, at: Date): string {
 }
 
 /**
- * Writes `pg_dump -Fc` of the database at `url` to `file` (a `.partial` file renamed
+ * Writes `pg_dump -Fc` of the database at `url` to `file`, mode 0600 (a `.partial` file renamed
  * when complete, so a failed dump never looks like an archive). The password goes
  * through PGPASSWORD, never on the command line.
  */
@@ -68,6 +68,10 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
   u.password = '';
   await mkdir(join(file, '..'), { recursive: true });
   const partial = `${file}.partial`;
+  // Readable by its owner only (it holds every row): made 0600 before pg_dump writes into it.
+  await unlink(partial).catch(() => undefined);
+  await (await open(partial, 'wx', 0o600)).close();
+  await chmod(partial, 0o600);
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (password) childEnv.PGPASSWORD = password;
   const r = await $({ nothrow: true, quiet: true, verbose: false, env: childEnv })`${bin.path} -Fc -f ${partial} ${`--dbname=${u.toString()}`}`;
@@ -76,6 +80,9 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
     const tail = r.stderr.trim().split('\n').slice(-3).join('\n');
     throw new Error(`pg_dump ${bin.version} exited with ${r.exitCode ?? r.signal}: ${tail}`);
   }
+  await chmod(partial, 0o600);
   await rename(partial, file);
-  return { bytes: (await stat(file)).size };
+  const info = await stat(file);
+  if ((info.mode & 0o077) !== 0) throw new Error(`the archive ${file} is readable by others (mode ${(info.mode & 0o777).toString(8)})`);
+  return { bytes: info.size };
 }

@@ -5,6 +5,7 @@ import { backupView, relativeTime, type BackupView } from './backup-view.js';
 import { dropBackup } from './drop-backup.js';
 import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
+import { copiedTables } from '../verify/plan-tables.js';
 
 export interface PruneOptions {
   journal: Journal;
@@ -19,6 +20,8 @@ export interface PruneOptions {
   /** Absolute folder for `pg_dump -Fc` archives; null: no archive. */
   archiveDir: string | null;
   env: NodeJS.ProcessEnv;
+  /** The manifest's source.schemas: tables elsewhere were never the split's. */
+  schemas: readonly string[];
   warn(message: string): void;
 }
 
@@ -36,7 +39,7 @@ export interface PruneReport {
 
 function kept(r: RetentionRecord, now: Date): string | null {
   if (r.expiresAt.getTime() > now.getTime()) return `not expired: expires ${relativeTime(r.expiresAt, now)} (${r.expiresAt.toISOString()})`;
-  if (!r.verified) return 'the split was never verified (its verify_rowcounts steps did not all pass), so its backup is kept';
+  if (!r.verified) return 'no `verify --checksums` run passed since the split finished, so its backup is kept: run `cloudphone-split verify --checksums`';
   return null;
 }
 
@@ -98,12 +101,16 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     return { now: opts.now.toISOString(), dryRun: true, backups: entries };
   }
   const bins = opts.archiveDir && due.length > 0 ? await archiveBinaries(due, opts) : null;
+  const plan = due.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;
+  const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
   for (const r of due) {
     const outcome = await dropBackup(r, {
       serverUrl: opts.servers[r.server]!,
       archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,
       now: opts.now,
       env: opts.env,
+      moved,
+      schemas: opts.schemas,
     });
     for (const w of outcome.warnings) opts.warn(`${r.database}: ${w}`);
     if (outcome.action === 'refused') {

@@ -82,12 +82,12 @@ export async function tableSums(client: PgClient, tables: readonly string[], met
   return out;
 }
 
-/** Every ordinary table (`schema.name`) of the connected database, outside the system and tool schemas. */
-export async function userTables(client: PgClient): Promise<string[]> {
+/** Every ordinary table (`schema.name`) of the connected database, outside the system schemas (and the tool's, unless `toolSchema`). */
+export async function userTables(client: PgClient, opts: { toolSchema?: boolean } = {}): Promise<string[]> {
   const r = await client.query<{ key: string }>(
     `SELECT n.nspname || '.' || c.relname AS key
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cloudphone_split')
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'${opts.toolSchema ? '' : ", 'cloudphone_split'"})
         AND n.nspname NOT LIKE 'pg\\_%'
       ORDER BY 1`,
   );

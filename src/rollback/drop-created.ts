@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ident } from '../pg/quote.js';
 import type { CreatedObject } from '../steps/handler.js';
 import { databaseClient, maintenanceClient, serverVersionNum } from '../retention/maintenance-client.js';
+import { identityState } from './identity-check.js';
 
 /** One database or role rollback handled, and how. */
 export interface Dropped {
@@ -73,7 +74,13 @@ export async function dropDatabases(
   const done: Dropped[] = [];
   const failures: DropFailure[] = [];
   await onServers(servers, databases, async (admin, o, version) => {
-    const existed = ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [o.name])).rowCount ?? 0) > 0;
+    // Re-checked now, right before the drop: same cluster, same OID as recorded after CREATE DATABASE.
+    const identity = await identityState(admin, o);
+    if (identity.state === 'refused') {
+      failures.push({ server: o.server, name: o.name, problem: identity.reason });
+      return;
+    }
+    const existed = identity.state === 'ours';
     if (existed) await dropDatabase(admin, o.name, version);
     await forget(o);
     done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
@@ -94,7 +101,12 @@ export async function dropRoles(
   const done: Dropped[] = [];
   const failures: DropFailure[] = [];
   await onServers(servers, roles, async (admin, o) => {
-    const existed = ((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [o.name])).rowCount ?? 0) > 0;
+    const identity = await identityState(admin, o);
+    if (identity.state === 'refused') {
+      failures.push({ server: o.server, name: o.name, problem: identity.reason });
+      return;
+    }
+    const existed = identity.state === 'ours';
     try {
       if (existed) await admin.query(`DROP ROLE IF EXISTS ${ident(o.name)}`);
     } catch (err) {
@@ -142,7 +154,12 @@ export async function releaseAdopted(
     let present: string[];
     let exists: boolean;
     try {
-      exists = ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [db.name])).rowCount ?? 0) > 0;
+      const identity = await identityState(admin, db);
+      if (identity.state === 'refused') {
+        failures.push({ server: db.server, name: db.name, problem: identity.reason });
+        continue;
+      }
+      exists = identity.state === 'ours';
       present = (await admin.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])`, [names])).rows.map((r) => r.rolname);
     } finally {
       await admin.end().catch(() => undefined);

@@ -5,6 +5,10 @@ import { configBackupsFromCreated } from '../config/restore.js';
 import type { ConfigBackup } from '../config/backup.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
 import type { HashMode } from '../verify/checksum-sql.js';
+import type { TableSum } from '../retention/table-sums.js';
+import type { QualifiedName } from '../catalog/model.js';
+import type { StepResult } from '../steps/handler.js';
+import { copiedTables } from '../verify/plan-tables.js';
 
 /** One target table as it was after the copy: what rollback compares the table with now. */
 export interface Baseline {
@@ -13,7 +17,7 @@ export interface Baseline {
   table: string;
   /** Rows verify_rowcounts counted right after the copy (null: not recorded). */
   rows: number | null;
-  /** Checksum and count schedule_retention took (null when retention was not scheduled yet). */
+  /** Checksum and count verify_rowcounts took after the copy (older journals: schedule_retention's; null: none recorded). */
   sum: string | null;
   sumRows: number | null;
   /** How the checksum was taken (null: not recorded, a `text` sum) and on which server major. */
@@ -45,11 +49,51 @@ export interface RollbackInventory {
   /** repoint_config ran (a step done, or a file recorded as repointed). */
   repointed: boolean;
   baselines: Baseline[];
+  /** Every database the split created or adopted, with or without tables: what rollback checks before it drops. */
+  targets: TargetDatabase[];
   /** Repoint steps that are done and have a restart command, for after the config is restored. */
   restarts: Array<{ service: string; command: string }>;
 }
 
+/** A table the plan copies into a target database. */
+export interface PlannedTable {
+  table: string;
+  source: QualifiedName;
+  /** The source's copied columns. */
+  columns: string[];
+  /** Rows its copy_data steps read from the snapshot; null while a copy step is not done. */
+  copied: number | null;
+}
+
+/** A database the split created or adopted, and the tables its copy put there. */
+export interface TargetDatabase {
+  server: string;
+  database: string;
+  planned: PlannedTable[];
+}
+
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function readSum(v: unknown): TableSum | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  if (typeof r.rows !== 'number' || typeof r.sum !== 'string') return null;
+  const method = r.method === 'record' || r.method === 'text' ? r.method : undefined;
+  return { rows: r.rows, sum: r.sum, ...(method ? { method } : {}), ...(typeof r.major === 'number' ? { major: r.major } : {}) };
+}
+
+function copiedRows(plan: Plan, done: Map<string, StepResult>, database: string, table: string): number | null {
+  const steps = plan.steps.filter((s) => s.kind === 'copy_data' && s.table === table && s.target.database === database);
+  let total = 0;
+  for (const s of steps) {
+    const r = done.get(s.id);
+    if (!r) return null;
+    const n = Number(r.detail?.sourceRows ?? r.rows ?? NaN);
+    if (Number.isNaN(n)) return null;
+    total += n;
+  }
+  return steps.length > 0 ? total : null;
+}
 
 export async function readInventory(journal: Journal, split: string): Promise<RollbackInventory> {
   const created = await journal.created(split);
@@ -84,25 +128,50 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
   };
   for (const s of plan?.steps ?? []) {
     if (s.kind !== 'verify_rowcounts') continue;
-    const counts = (done.get(s.id)?.detail?.counts ?? {}) as Record<string, unknown>;
+    const detail = done.get(s.id)?.detail;
+    const counts = (detail?.counts ?? {}) as Record<string, unknown>;
+    const sums = (detail?.sums ?? {}) as Record<string, unknown>;
     for (const table of s.tables) {
       const rows = counts[table];
       if (typeof rows === 'number') baseline(s.target.server, s.target.database, table).rows = rows;
+      // The checksum verify_rowcounts took right after the copy: what an UPDATE since changes.
+      const sum = readSum(sums[table]);
+      if (sum) {
+        const b = baseline(s.target.server, s.target.database, table);
+        b.sum = sum.sum;
+        b.sumRows = sum.rows;
+        b.method = sum.method ?? null;
+        b.major = sum.major ?? null;
+      }
     }
   }
   const detail = retention?.state === 'scheduled' ? readRetentionDetail(retention.detail) : null;
   for (const t of detail?.targets ?? []) {
     const b = baseline(t.server, t.database, t.table);
     b.rows ??= t.copiedRows;
+    if (b.sum !== null) continue;
     b.sum = t.sum;
     b.sumRows = t.rows;
     b.method = t.method ?? null;
     b.major = t.major ?? null;
   }
 
+  const databases = created.filter((o) => o.kind === 'database');
+  const targets: TargetDatabase[] = databases.map((o) => ({
+    server: o.server,
+    database: o.name,
+    planned: plan ? copiedTables(plan).filter((t) => t.target.server === o.server && t.target.database === o.name).map((t) => ({
+      table: t.table,
+      source: t.source,
+      columns: t.columns,
+      copied: copiedRows(plan, done, o.name, t.table),
+    })) : [],
+  }));
+
   return {
     split,
     plan,
+    targets,
     databases: created.filter((o) => o.kind === 'database' && o.detail?.adopted !== true),
     adopted: created.filter((o) => o.kind === 'database' && o.detail?.adopted === true),
     roles: created.filter((o) => o.kind === 'role'),

@@ -8,6 +8,7 @@ import { databaseOf } from '../conn/connection.js';
 import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
+import { identityRefusals } from './identity-check.js';
 import { liftBackupMark, removeFence } from './source-restore.js';
 import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
@@ -93,17 +94,24 @@ async function sourceExists(url: string): Promise<boolean> {
   }
 }
 
-/** Refuses (exit 1) when a target table changed since the copy: dropping it would lose those writes. */
+/**
+ * Refuses (exit 1, nothing changed) when a database or role rollback would drop cannot
+ * be proved to be the one the split created (server identity and OID, recorded after
+ * creation), or when any database the split created or adopted, with or without
+ * tables, holds something that was not there after the copy: dropping it would lose
+ * those rows. Checked whether or not the config was repointed: a row written to a
+ * new database exists nowhere else.
+ */
 async function checkTargets(inv: RollbackInventory, servers: Record<string, string>): Promise<number> {
-  const needed = inv.repointed || inv.retention?.state === 'scheduled';
-  if (!needed) return 0;
-  if (inv.baselines.length === 0) {
+  const refusals = await identityRefusals(servers, [...inv.databases, ...inv.adopted, ...inv.roles]);
+  if (refusals.length > 0) {
     throw new DifferenceError(
-      'the journal holds no count of the target tables after the copy, so rollback cannot tell whether the new databases were written to; nothing was changed',
-      'compare the new databases with the old one by hand (cloudphone-split verify --checksums), then drop them yourself',
+      `rollback cannot prove that ${refusals.length === 1 ? 'this object is' : 'these objects are'} the split's own, so nothing was changed:\n  ` +
+        refusals.map((r) => `${r.kind} ${r.name} on server ${r.server}: ${r.reason}`).join('\n  '),
+      'check the manifest\'s server URLs (they must name the servers the split ran on); an object the split did not create is yours to drop by hand',
     );
   }
-  const { changes, checked } = await changedTargets(servers, inv.baselines);
+  const { changes, checked } = await changedTargets(servers, inv.baselines, inv.targets);
   if (changes.length > 0) {
     throw new DifferenceError(
       `${changes.length} target table${changes.length === 1 ? '' : 's'} changed since the copy, so rolling back would lose those writes; nothing was changed:\n  ` +

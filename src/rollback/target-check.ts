@@ -1,4 +1,11 @@
-import type { Baseline } from './rollback-inventory.js';
+import type pg from 'pg';
+import type { Baseline, PlannedTable, TargetDatabase } from './rollback-inventory.js';
+import { databaseOf } from '../pg/url.js';
+import { PINNED_SETTINGS, checksumSql, rowHashExpr } from '../verify/checksum-sql.js';
+import { MARKER_SCHEMA } from '../steps/marker.js';
+
+/** The table in which the steps mark themselves done (dropped by grant): not user data. */
+const MARKER_TABLE = `${MARKER_SCHEMA}.done`;
 import type { TableSum } from '../retention/table-sums.js';
 import { serverMajor, tableCountSql, tableSums, userTables } from '../retention/table-sums.js';
 import { databaseClient, maintenanceClient } from '../retention/maintenance-client.js';
@@ -30,62 +37,123 @@ async function exists(serverUrl: string, database: string): Promise<boolean> {
   }
 }
 
+/** Count and text checksum of `table` on the given columns, in a pinned read-only transaction. */
+async function textSum(client: pg.ClientBase, table: PlannedTable): Promise<{ rows: number; sum: string }> {
+  const sql = checksumSql(table.source, rowHashExpr(table.columns.map((name) => ({ name, text: true })), 'text'));
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    for (const s of PINNED_SETTINGS) await client.query(s);
+    const r = await client.query<{ n: string; h: string }>(sql);
+    await client.query('COMMIT');
+    return { rows: Number(r.rows[0]?.n ?? 0), sum: r.rows[0]?.h ?? '0' };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 /**
- * Compares every target table with what the journal recorded after the copy: its
- * row count, and its checksum when schedule_retention took one. A recorded table
- * that is gone, and a table the copy did not create that now holds rows, count as
+ * A planned table with no baseline yet (verify_rowcounts has not run): its rows must
+ * all come from the source, whose moved tables are fenced. A finished copy must equal
+ * the source table (count and checksum on the source's columns); an unfinished one
+ * (which a rerun of apply truncates and copies again) may not hold more rows than it.
+ */
+async function compareWithSource(source: pg.ClientBase, target: pg.ClientBase, t: PlannedTable, rows: number): Promise<string | null> {
+  if (t.copied === null) {
+    const n = Number((await source.query<{ rows: string }>(tableCountSql(t.table))).rows[0]?.rows ?? 0);
+    return rows > n ? `${rows} rows, more than the ${n} of the source table its copy was reading` : null;
+  }
+  if (rows !== t.copied) return `${t.copied} rows copied, ${rows} now`;
+  const [s, d] = [await textSum(source, t), await textSum(target, t)];
+  if (s.rows !== d.rows || s.sum !== d.sum) return `not the rows the copy wrote: it differs from the source table (checksum)`;
+  return null;
+}
+
+/**
+ * Compares every database the split created or adopted (with or without tables) with
+ * what the journal recorded after the copy: each copied table's row count and
+ * checksum (verify_rowcounts'), or the source itself while no baseline exists yet;
+ * a recorded table that is gone, and any table the copy did not create, count as
  * changes too. A database that no longer exists has nothing to lose and is skipped.
  */
-export async function changedTargets(servers: Record<string, string>, baselines: Baseline[]): Promise<{ changes: TargetChange[]; checked: number }> {
+export async function changedTargets(
+  servers: Record<string, string>,
+  baselines: Baseline[],
+  databases: TargetDatabase[] = [],
+): Promise<{ changes: TargetChange[]; checked: number }> {
   const changes: TargetChange[] = [];
   let checked = 0;
-  for (const list of group(baselines).values()) {
+  const byDatabase = group(baselines);
+  const targets = [...databases];
+  for (const list of byDatabase.values()) {
     const { server, database } = list[0]!;
-    const url = servers[server];
-    if (!url) {
-      changes.push({ server, database, table: '*', change: `the manifest has no server named "${server}" any more, so it cannot be checked` });
-      continue;
-    }
-    if (!(await exists(url, database))) continue;
-    const client = await databaseClient(url, database, 'target');
-    try {
-      // Each table is summed the way its baseline was (older journals: text), so the sums compare.
-      const major = await serverMajor(client);
-      const now: Record<string, TableSum> = {};
-      for (const method of ['record', 'text'] as const) {
-        const tables = list.filter((b) => (b.method ?? 'text') === method).map((b) => b.table);
-        if (tables.length > 0) Object.assign(now, await tableSums(client, tables, method));
+    if (!targets.some((t) => t.server === server && t.database === database)) targets.push({ server, database, planned: [] });
+  }
+  let source: pg.Client | null = null;
+  const sourceClient = async (): Promise<pg.Client> => {
+    if (!servers.source) throw new Error('source.url is not set');
+    source ??= await databaseClient(servers.source, databaseOf(servers.source));
+    return source;
+  };
+  try {
+    for (const target of targets) {
+      const { server, database } = target;
+      const list = byDatabase.get(`${server}\0${database}`) ?? [];
+      const url = servers[server];
+      if (!url) {
+        changes.push({ server, database, table: '*', change: `the manifest has no server named "${server}" any more, so it cannot be checked` });
+        continue;
       }
-      for (const b of list) {
-        checked++;
-        const n = now[b.table];
-        if (!n) {
-          changes.push({ server, database, table: b.table, change: 'the table is gone' });
-        } else if (b.rows !== null && n.rows !== b.rows) {
-          changes.push({ server, database, table: b.table, change: `${b.rows} rows after the copy, ${n.rows} now` });
-        } else if (b.sumRows !== null && n.rows !== b.sumRows) {
-          changes.push({ server, database, table: b.table, change: `${b.sumRows} rows when the split finished, ${n.rows} now` });
-        } else if (b.sum !== null && b.major !== null && b.major !== major && n.rows > 0) {
-          changes.push({
-            server,
-            database,
-            table: b.table,
-            change: `the server was upgraded from PostgreSQL ${b.major} to ${major} since the split, so its checksum cannot be compared; check the table by hand`,
-          });
-        } else if (b.sum !== null && n.sum !== b.sum) {
-          changes.push({ server, database, table: b.table, change: 'same row count, but rows were changed (checksum differs)' });
+      if (!(await exists(url, database))) continue;
+      const client = await databaseClient(url, database, 'target');
+      try {
+        // Each table is summed the way its baseline was (older journals: text), so the sums compare.
+        const major = await serverMajor(client);
+        const now: Record<string, TableSum> = {};
+        for (const method of ['record', 'text'] as const) {
+          const tables = list.filter((b) => (b.method ?? 'text') === method).map((b) => b.table);
+          if (tables.length > 0) Object.assign(now, await tableSums(client, tables, method));
         }
+        for (const b of list) {
+          checked++;
+          const n = now[b.table];
+          if (!n) {
+            changes.push({ server, database, table: b.table, change: 'the table is gone' });
+          } else if (b.rows !== null && n.rows !== b.rows) {
+            changes.push({ server, database, table: b.table, change: `${b.rows} rows after the copy, ${n.rows} now` });
+          } else if (b.sumRows !== null && n.rows !== b.sumRows) {
+            changes.push({ server, database, table: b.table, change: `${b.sumRows} rows when the split finished, ${n.rows} now` });
+          } else if (b.sum !== null && b.major !== null && b.major !== major && n.rows > 0) {
+            changes.push({
+              server,
+              database,
+              table: b.table,
+              change: `the server was upgraded from PostgreSQL ${b.major} to ${major} since the split, so its checksum cannot be compared; check the table by hand`,
+            });
+          } else if (b.sum !== null && n.sum !== b.sum) {
+            changes.push({ server, database, table: b.table, change: 'same row count, but rows were changed (checksum differs)' });
+          }
+        }
+        const known = new Set(list.map((b) => b.table));
+        const planned = new Map(target.planned.map((t) => [t.table, t]));
+        for (const table of await userTables(client, { toolSchema: true })) {
+          if (known.has(table)) continue;
+          const rows = Number((await client.query<{ rows: string }>(tableCountSql(table))).rows[0]?.rows ?? 0);
+          const p = planned.get(table);
+          if (p) {
+            checked++;
+            const why = await compareWithSource(await sourceClient(), client, p, rows);
+            if (why) changes.push({ server, database, table, change: why });
+          } else if (table !== MARKER_TABLE) {
+            changes.push({ server, database, table, change: `a table the split did not create, holding ${rows} row${rows === 1 ? '' : 's'}` });
+          }
+        }
+      } finally {
+        await client.end().catch(() => undefined);
       }
-      const known = new Set(list.map((b) => b.table));
-      for (const table of await userTables(client)) {
-        if (known.has(table)) continue;
-        const r = await client.query<{ rows: string }>(tableCountSql(table));
-        const rows = Number(r.rows[0]?.rows ?? 0);
-        if (rows > 0) changes.push({ server, database, table, change: `a table the split did not create, holding ${rows} rows` });
-      }
-    } finally {
-      await client.end().catch(() => undefined);
     }
+  } finally {
+    await (source as pg.Client | null)?.end().catch(() => undefined);
   }
   return { changes, checked };
 }

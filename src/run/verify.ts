@@ -54,8 +54,20 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       healthUrls,
       onProgress: opts.onProgress ?? (() => undefined),
     });
+    await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
     return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
   } finally {
     await pools.end();
+  }
+}
+
+/** Writes the run in the journal: a passing --checksums run is what lets `retention prune` drop the backup. */
+async function recordVerification(controlUrl: string, split: string, checksums: boolean, result: VerifyResult): Promise<void> {
+  const journal = await Journal.open(controlUrl);
+  try {
+    const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.kind}${c.table ? ` ${c.table}` : ''}`);
+    await journal.recordVerification(split, { checksums, passed: result.ok, detail: { checks: result.checks.length, failed } });
+  } finally {
+    await journal.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { CreateDatabaseStep } from '../plan/model.js';
-import type { StepHandler } from './handler.js';
+import type { StepContext, StepHandler } from './handler.js';
+import { databaseOid, recordedIdentity, systemIdentifier } from '../pg/server-identity.js';
 import { ident, literal } from '../pg/quote.js';
 import { StepFailedError } from '../errors.js';
 
@@ -22,48 +23,109 @@ export function createDatabaseSql(database: string, owner: string | null, locale
   return [parts.join(' ')];
 }
 
-/** Tables, views, sequences, functions or types in a database other than the tool's own marker. */
+/**
+ * Tables, views, sequences or foreign tables in a database, the tool's own schema
+ * included: a database holding a journal (the control database) or what another
+ * split left is not empty.
+ */
 const NON_EMPTY_SQL = `
-SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'cloudphone_split')
-  AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
-  AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`;
+SELECT count(*)::int AS n,
+       to_regclass('cloudphone_split.runs') IS NOT NULL AS journal
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`;
 
+/** Refuses a database that holds a cloudphone-split journal: never a target. */
+async function assertNoJournal(ctx: StepContext, step: CreateDatabaseStep): Promise<void> {
+  const { server, database } = step.target;
+  const client = await ctx.pools.client(server, database);
+  try {
+    const row = (await client.query<{ journal: boolean }>(`SELECT to_regclass('cloudphone_split.runs') IS NOT NULL AS journal`)).rows[0];
+    if (row?.journal) {
+      throw new StepFailedError(step.id, `database ${database} on server ${server} holds a cloudphone-split journal (it is a control database); refusing to use it as a target. Choose another database name in the manifest.`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Refuses a database that holds anything: it is not this split's to take. */
+async function assertEmpty(ctx: StepContext, step: CreateDatabaseStep, why: string): Promise<void> {
+  const { server, database } = step.target;
+  const client = await ctx.pools.client(server, database);
+  try {
+    const row = (await client.query<{ n: number; journal: boolean }>(NON_EMPTY_SQL)).rows[0];
+    if (row?.journal) {
+      throw new StepFailedError(
+        step.id,
+        `database ${database} on server ${server} holds a cloudphone-split journal (it is a control database); refusing to use it as a target. Choose another database name in the manifest.`,
+      );
+    }
+    const n = row?.n ?? 0;
+    if (n > 0) {
+      throw new StepFailedError(
+        step.id,
+        `database ${database} already exists on server ${server} and holds ${n} relations that this split did not create (${why}); refusing to adopt it. Drop or rename it, or choose another database name in the manifest.`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the service's database. The journal learns of it twice: `pending` (with
+ * the server's system identifier) before CREATE DATABASE, so a crash right after it
+ * is not forgotten (a statement that fails forgets it), then its OID once it exists:
+ * rollback drops only a database whose OID and server match what was recorded here. A database that exists and that the
+ * journal does not know is adopted only when empty (and never dropped by rollback).
+ */
 export const createDatabase: StepHandler<'create_database'> = {
   render: (step) => step.sql,
   async run(ctx, step: CreateDatabaseStep) {
     const { server, database } = step.target;
     const pool = ctx.pools.pool(server);
-    const exists = (await pool.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database])).rowCount === 1;
-    const ours = (await ctx.journal.created()).some(
-      (o) => o.kind === 'database' && o.server === server && o.name === database,
-    );
-    if (exists) {
-      if (!ours) {
-        const client = await ctx.pools.client(server, database);
-        try {
-          const n = (await client.query<{ n: number }>(NON_EMPTY_SQL)).rows[0]?.n ?? 0;
-          if (n > 0) {
-            throw new StepFailedError(
-              step.id,
-              `database ${database} already exists on server ${server} and holds ${n} relations that this split did not create; refusing to adopt it. Drop or rename it, or choose another database name in the manifest.`,
-            );
-          }
-        } finally {
-          await client.end();
-        }
-        await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { adopted: true } });
-      }
-      return { detail: { existed: true } };
-    }
-    await ctx.journal.recordCreated({ kind: 'database', server, name: database });
+    const admin = await pool.connect();
     try {
-      await pool.query(step.sql[0]!);
-    } catch (err) {
-      // 42P04: created meanwhile (a racing run); 23505: same race caught by the catalog's unique index.
-      const code = (err as { code?: string }).code;
-      if (code !== '42P04' && code !== '23505') throw err;
+      const sysid = await systemIdentifier(admin);
+      const record = (await ctx.journal.created()).find((o) => o.kind === 'database' && o.server === server && o.name === database);
+      const recorded = recordedIdentity(record?.detail);
+      const oid = await databaseOid(admin, database);
+      if (oid !== null) {
+        if (record && recorded && recorded.oid === oid && recorded.systemIdentifier === sysid) return { detail: { existed: true } };
+        if (record && record.detail?.pending === true && (record.detail.systemIdentifier ?? null) === sysid) {
+          // A run was killed between CREATE DATABASE and recording its OID (a CREATE that failed
+          // forgets its pending record): the database is this split's. Rollback still refuses to
+          // drop it while it holds a table the copy did not create.
+          await assertNoJournal(ctx, step);
+          await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, oid) });
+          return { detail: { existed: true } };
+        }
+        await assertEmpty(ctx, step, record ? 'it is not the database the split recorded' : 'the journal did not create it');
+        await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { adopted: true, ...identityDetail(sysid, oid) } });
+        return { detail: { existed: true } };
+      }
+      await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { pending: true, systemIdentifier: sysid } });
+      try {
+        await admin.query(step.sql[0]!);
+      } catch (err) {
+        // Not created: the journal forgets it, so a database someone makes later under this name is never taken for the split's.
+        const now = await databaseOid(admin, database).catch(() => -1);
+        if (now === null) await ctx.journal.forgetCreated?.({ kind: 'database', server, name: database });
+        throw err;
+      }
+      const created = await databaseOid(admin, database);
+      if (created === null) throw new StepFailedError(step.id, `CREATE DATABASE ${database} returned, yet the database is missing`);
+      await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, created) });
+      return {};
+    } finally {
+      admin.release();
     }
-    return {};
   },
 };
+
+/** What the journal keeps of a database the split owns: its OID on the server with this system identifier. */
+function identityDetail(systemIdentifier: string | null, oid: number): Record<string, unknown> {
+  return systemIdentifier === null ? { oid } : { systemIdentifier, oid };
+}

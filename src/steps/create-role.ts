@@ -6,6 +6,11 @@ import { StepFailedError } from '../errors.js';
 import { roleOrigin, roleRefusal, useExistingRole } from './existing-role.js';
 import { ownerMembershipSql } from './owner-membership.js';
 import { scramSha256Verifier } from '../pg/scram-verifier.js';
+import { roleOid, systemIdentifier } from '../pg/server-identity.js';
+
+function roleIdentity(systemIdentifier: string | null, oid: number): Record<string, unknown> {
+  return systemIdentifier === null ? { oid } : { systemIdentifier, oid };
+}
 
 /** The statements, with the password left as written (`${VAR}`): never expanded in a plan. */
 export function createRoleSql(role: string, password: string | null): string[] {
@@ -23,13 +28,33 @@ export const createRole: StepHandler<'create_role'> = {
       await useExistingRole(ctx, step);
       return { detail: { existing: true } };
     }
-    const pool = ctx.pools.pool(step.server);
     const origin = await roleOrigin(ctx, step.server, step.role);
     const refusal = roleRefusal(step, origin);
     if (refusal) throw new StepFailedError(step.id, refusal);
-    // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it.
-    if (!origin.exists) await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role });
+    const pool = ctx.pools.pool(step.server);
+    const admin = await pool.connect();
+    let sysid: string | null;
+    let existed: number | null;
+    try {
+      sysid = await systemIdentifier(admin);
+      existed = await roleOid(admin, step.role);
+    } finally {
+      admin.release();
+    }
+    const record = (await ctx.journal.created()).find((o) => o.kind === 'role' && o.server === step.server && o.name === step.role);
+    if (existed === null) {
+      // Recorded before it exists, so a crash right after CREATE ROLE still lets rollback find it;
+      // its OID is recorded once it exists: rollback drops only that role.
+      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: { pending: true, systemIdentifier: sysid } });
+    } else if (record?.detail?.pending === true) {
+      // Created by a run that stopped before recording its OID.
+      await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: roleIdentity(sysid, existed) });
+    }
     await pool.query(step.sql[0]!);
+    if (existed === null) {
+      const oid = (await pool.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_roles WHERE rolname = $1`, [step.role])).rows[0]?.oid;
+      if (oid !== undefined) await ctx.journal.recordCreated({ kind: 'role', server: step.server, name: step.role, detail: roleIdentity(sysid, Number(oid)) });
+    }
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
       // A verifier computed here: the password itself never travels in a statement.

@@ -54,17 +54,22 @@ export interface StepJournal {
   result(stepId: string): Promise<StepResult | undefined>;
   /** Records something the split created (database, role, fence...), for rollback. */
   recordCreated(object: CreatedObject): Promise<void>;
+  /** Forgets a recorded object that was not created after all (optional: only the engine's journal). */
+  forgetCreated?(object: Pick<CreatedObject, 'kind' | 'server' | 'name'>): Promise<void>;
   created(): Promise<CreatedObject[]>;
   /** The split's backups (retention rows), in any state. Optional: only the engine's journal keeps them. */
   retention?(): Promise<RetentionEntry[]>;
   /** Schedules (or reschedules) a backup: one row per (split, server, database), state back to `scheduled`. */
   scheduleRetention?(entry: Omit<RetentionEntry, 'state'>): Promise<void>;
+  /** Where the journal lives (optional: only the engine's journal knows): never a target. */
+  controlDatabase?(): Promise<{ database: string; systemIdentifier: string | null }>;
 }
 
 /**
  * A backup kept after a split (the journal's retention row, as steps see it).
- * `verified` is true only when every `verify_rowcounts` step of the run was done;
- * `retention prune` drops only verified, expired, `scheduled` backups.
+ * `verified` is set by a `verify --checksums` run that passed after the backup was
+ * scheduled (schedule_retention writes false); `retention prune` drops only verified,
+ * expired, `scheduled` backups.
  */
 export interface RetentionEntry {
   server: string;

@@ -2,6 +2,7 @@ import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { poolerProblem, sharesSessions } from '../pg/pooler.js';
 import { connectRoleProblems, ownerRoleProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
+import { controlTargetProblems } from './control-target.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
@@ -81,6 +82,7 @@ export const preflight: StepHandler<'preflight'> = {
       }
     }
     problems.push(...(await sourceProblems(ctx, ctx.plan, source)));
+    problems.push(...(await controlTargetProblems(ctx, step.targets)));
     if (problems.length > 0) throw new Error(`preflight found ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     return { detail: { sourceVersion: source.version } };
   },

@@ -94,8 +94,8 @@ export const scheduleRetention: StepHandler<'schedule_retention'> = {
     const existing = (await journal.retention()).find((r) => r.server === 'source' && r.database === step.database);
     const kept = existing?.state === 'scheduled' ? readRetentionDetail(existing.detail) : null;
     const expiresAt = kept && existing ? existing.expiresAt : new Date(ctx.now().getTime() + step.days * 86_400_000);
-    const verifySteps = ctx.plan.steps.filter((s) => s.kind === 'verify_rowcounts');
-    const verified = (await Promise.all(verifySteps.map((s) => ctx.journal.result(s.id)))).every((r) => r !== undefined);
+    // Verified only by a `verify --checksums` run that passes from now on (it sets the flag).
+    const verified = false;
     const targets = await targetBaselines(ctx);
     // The source database itself: once scheduled, its new sessions are read-only by default.
     const client = await ctx.pools.client('source');

@@ -27,10 +27,10 @@ describe('journal schema', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'cloudphone_split' ORDER BY 1`,
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      ['created_objects', 'facts', 'migrations', 'migrations_lock', 'retention', 'runs', 'splits', 'steps'].sort(),
+      ['created_objects', 'facts', 'migrations', 'migrations_lock', 'retention', 'runs', 'splits', 'steps', 'verifications'].sort(),
     );
-    const applied = await query<{ name: string }>(controlUrl(), `SELECT name FROM cloudphone_split.migrations`);
-    expect(applied.map((r) => r.name)).toEqual(['0001_journal']);
+    const applied = await query<{ name: string }>(controlUrl(), `SELECT name FROM cloudphone_split.migrations ORDER BY name`);
+    expect(applied.map((r) => r.name)).toEqual(['0001_journal', '0002_verifications']);
   });
 
   it('is idempotent: opening again and migrating again apply nothing', async () => {
@@ -44,7 +44,7 @@ describe('journal schema', () => {
       await db.destroy();
     }
     const applied = await query(controlUrl(), `SELECT name FROM cloudphone_split.migrations`);
-    expect(applied).toHaveLength(1);
+    expect(applied).toHaveLength(2);
   });
 
   it('keeps the state machines in SQL constraints', async () => {

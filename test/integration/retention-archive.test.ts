@@ -23,6 +23,8 @@ async function archivedFixture(source: string): Promise<{ fx: SplitFixture; late
   fixtures.push(fx);
   const applied = await fx.cli('apply', '--yes', '--jobs', '2');
   expect(applied.code, applied.stderr).toBe(0);
+  const verified = await fx.cli('verify', '--checksums');
+  expect(verified.code, verified.stdout).toBe(0);
   return { fx, later: new Date(Date.now() + 8 * DAY).toISOString() };
 }
 
@@ -43,12 +45,20 @@ describe('retention prune with retention.archive', () => {
     const file = join(fx.dir, 'backups', files[0]!);
     expect(report.backups[0]!.archive).toBe(file);
     expect((await stat(file)).size).toBeGreaterThan(10_000);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
     const toc = execFileSync('/usr/lib/postgresql/15/bin/pg_restore', ['-l', file], { encoding: 'utf8' });
     expect(toc).toMatch(/TABLE DATA public device_events/);
     expect(toc).toMatch(/TABLE DATA public typeorm_metadata/);
     expect(await exists(fx)).toBe(false);
     const listed = JSON.parse((await fx.cli('retention', 'list', '--json')).stdout) as Array<{ state: string; archive: string }>;
     expect(listed).toMatchObject([{ state: 'pruned', archive: file }]);
+    // Pruned: nothing left to drop, and no way back.
+    const again = await fx.cli('retention', 'prune', '--yes', '--now', later);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already pruned');
+    const rb = await fx.cli('rollback', '--yes');
+    expect(rb.code).toBe(2);
+    expect(rb.stderr).toContain('was dropped by `retention prune`');
   });
 
   it('on an 18 source drops nothing unless a pg_dump 18 or newer exists or --no-archive is given', async () => {
@@ -65,9 +75,10 @@ describe('retention prune with retention.archive', () => {
     expect(r.stderr).toContain('needs pg_dump 18 or newer');
     expect(r.stderr).toContain('--no-archive');
     expect(await exists(fx)).toBe(true);
+    // Without the archive, the rows only the backup holds (the ignored migrations table) would be lost: refused.
     const forced = await fx.cli('retention', 'prune', '--yes', '--no-archive', '--now', later);
-    expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toMatch(/dropped\s+.*: dropped/);
-    expect(await exists(fx)).toBe(false);
+    expect(forced.code).toBe(1);
+    expect(forced.stdout).toMatch(/refused\s+.*: it still holds rows that exist nowhere else: .*public\.migrations \(\d+ rows, not moved by the split\)/);
+    expect(await exists(fx)).toBe(true);
   });
 });

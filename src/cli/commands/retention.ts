@@ -88,6 +88,7 @@ export async function retentionPruneCommand(
       yes: Boolean(opts.yes),
       archiveDir: archive && opts.archive !== false ? resolvePath(split.baseDir, archive) : null,
       env,
+      schemas: split.manifest.source.schemas,
       warn: (m) => out.warn(`warning: ${m}`),
     });
     const due = report.backups.filter((b) => b.action === 'would-drop').length;
@@ -161,8 +162,9 @@ export function registerRetention(program: Command, io: Io): void {
       .command('prune')
       .summary('drop the expired backups (only with --yes)')
       .description(
-        'Drops the expired backups of verified runs of the manifest\'s split, and only those the journal marked: each is\n' +
-          're-checked first (same database, still carrying the split\'s comment, no session in it, no write since). Without\n' +
+        'Drops the expired backups of the manifest\'s split that a `verify --checksums` run passed after the split, and only\n' +
+          'those the journal marked: each is re-checked first (same database, still carrying the split\'s comment, no session\n' +
+          'in it, provably no write since, no row that was not moved unless archived; the archive is read back). Without\n' +
           '--yes it lists what it would drop and exits 2 (on a terminal it asks first). With retention.archive set, each is archived with pg_dump -Fc first;\n' +
           'without a pg_dump able to read the server, nothing is dropped unless --no-archive.',
       )
