@@ -1,7 +1,22 @@
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, query, servers } from '../../harness/servers.js';
 import { corpusSplit, planApplyVerify, type CorpusName, type CorpusSplit } from './real-corpus.js';
 import { fullSchemaDump, oracleDifferences, roundTrip, tablesAndPartitions } from './strict-oracle.js';
+
+export interface CorpusSuiteOptions {
+  /** Split on PostgreSQL 18 (default true). */
+  on18?: boolean;
+  from15to18?: boolean;
+  timeout?: number;
+  /** After the oracle passes, check that it reports changes made to a service database. */
+  oracleSelfCheck?: boolean;
+  /**
+   * Run against the clean split on PostgreSQL 18, after `verify` passed: the application's
+   * own writes and the writes its schema refuses, then changes that `verify` must report.
+   */
+  afterSplit?: (split: CorpusSplit, service: (name: string) => string) => Promise<void>;
+}
 
 /**
  * The tests every corpus of real schemas gets: on PostgreSQL 18, plan, apply and
@@ -9,7 +24,7 @@ import { fullSchemaDump, oracleDifferences, roundTrip, tablesAndPartitions } fro
  * machine), the same, and the strict pg_dump oracle finds no difference; optionally a
  * split from 15 to 18.
  */
-export function corpusSuite(corpus: CorpusName, opts: { on18?: boolean; from15to18?: boolean; timeout?: number; oracleSelfCheck?: boolean } = {}): void {
+export function corpusSuite(corpus: CorpusName, opts: CorpusSuiteOptions = {}): void {
   const timeout = opts.timeout ?? 120_000;
   const splits: CorpusSplit[] = [];
   const extraDbs: Array<{ server: string; name: string }> = [];
@@ -27,6 +42,8 @@ export function corpusSuite(corpus: CorpusName, opts: { on18?: boolean; from15to
       expect(r.apply.code, r.text).toBe(0);
       expect(r.verify.code, r.text).toBe(0);
       expect(r.verify.stdout + r.verify.stderr, r.text).toMatch(/checksum/i);
+      const service = (name: string): string => split.services.find((x) => x.name === name)!.url;
+      await opts.afterSplit?.(split, service);
     }, timeout);
 
     if (opts.from15to18) {
@@ -74,4 +91,36 @@ export function corpusSuite(corpus: CorpusName, opts: { on18?: boolean; from15to
       );
     }, timeout);
   });
+}
+
+/** Runs `sql` and returns the first column of its first row (as text). */
+export async function scalar(url: string, sql: string): Promise<string | null> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = (await c.query(sql)) as pg.QueryResult | pg.QueryResult[];
+    // Several statements: the last one's result.
+    const rows = (Array.isArray(r) ? r[r.length - 1]! : r).rows as Array<Record<string, unknown>>;
+    const v = rows[0] ? Object.values(rows[0])[0] : null;
+    return v === null || v === undefined ? null : String(v);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Runs `sql` and returns the error message it fails with (fails the test when it succeeds). */
+export async function refused(url: string, sql: string): Promise<string> {
+  try {
+    await query(url, sql);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`expected the target to refuse: ${sql}`);
+}
+
+/** `verify --checksums` after a change made to a service database: exit 1, and the output names `what`. */
+export async function verifyReports(split: CorpusSplit, what: RegExp): Promise<void> {
+  const r = await split.cli('verify', '--checksums');
+  expect(r.code, r.stdout + r.stderr).toBe(1);
+  expect(r.stdout + r.stderr).toMatch(what);
 }
