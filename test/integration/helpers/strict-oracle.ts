@@ -141,7 +141,9 @@ export function oracleDifferences(input: OracleInput): string[] {
       problems.push(`missing in ${service.database}: ${key}\n${block.body}`);
     }
   }
-  const warnings = plan.warnings.join('\n');
+  // What the plan says stays in the source: its warnings, and its list of objects left behind when it has one.
+  const leftBehind = ((plan as unknown as { leftBehind?: Array<{ name: string }> }).leftBehind ?? []).map((o) => o.name.replace(/\(.*$/s, ''));
+  const warnings = [...plan.warnings, ...leftBehind].join('\n');
   const ignored = new Set(input.ignore.map((i) => (i.includes('.') ? i : `public.${i}`)));
   for (const [key, block] of reference) {
     if (seenAnywhere.has(key)) continue;
