@@ -84,8 +84,8 @@ export function corpusSuite(corpus: CorpusName, opts: CorpusSuiteOptions = {}): 
       const bare = table.slice(table.indexOf('.') + 1);
       expect(found.sort()).toEqual(
         [
-          `differs in ${first.database}: DEFAULT public ${bare} name`,
-          `missing in ${first.database}: COMMENT public TABLE ${bare}`,
+          `differs in ${first.database}: TABLE public ${bare}`,
+          `missing in ${first.database}: COMMENT public TABLE "${bare}"`,
           `only in ${first.database}: FUNCTION public not_in_the_source()`,
         ].sort(),
       );

@@ -66,16 +66,20 @@ function owningTable(block: DumpBlock, schema: string, tables: Set<string>): str
   const name = block.key.slice(`${block.type} ${schema} `.length);
   const m = /^(?:TABLE|COLUMN) (.+)$/.exec(name);
   if (!m) return null;
-  const rel = m[1]!;
-  // COLUMN t.c: the table is everything before the last dot.
-  const candidates = [rel, rel.includes('.') ? rel.slice(0, rel.lastIndexOf('.')) : rel].map((r) => `${schema}.${r}`);
-  return candidates.find((c) => tables.has(c)) ?? null;
+  // `"t"` or, for a column, `"t"."c"` (pg_dump quotes every identifier here).
+  const parts = [...m[1]!.matchAll(/"((?:[^"]|"")*)"/g)].map((p) => p[1]!.replaceAll('""', '"'));
+  const key = parts.length > 0 ? `${schema}.${parts[0]}` : `${schema}.${m[1]!}`;
+  return tables.has(key) ? key : null;
 }
 
 /** The name an object is known by in plan warnings and in the manifest: `schema.name` without arguments. */
 function objectName(block: DumpBlock, schema: string): string {
-  const name = block.key.slice(`${block.type} ${schema} `.length).replace(/^(?:FUNCTION|AGGREGATE|PROCEDURE|TYPE|DOMAIN|SEQUENCE|VIEW|SCHEMA|EXTENSION|TABLE|MATERIALIZED VIEW) /, '');
-  return `${schema === '-' ? '' : `${schema}.`}${name.replace(/\(.*$/s, '')}`;
+  const name = block.key
+    .slice(`${block.type} ${schema} `.length)
+    .replace(/^(?:FUNCTION|AGGREGATE|PROCEDURE|TYPE|DOMAIN|SEQUENCE|VIEW|SCHEMA|EXTENSION|TABLE|MATERIALIZED VIEW) /, '')
+    .replace(/\(.*$/s, '')
+    .replace(/^"((?:[^"]|"")*)"$/, (_m, n: string) => n.replaceAll('""', '"'));
+  return `${schema === '-' ? '' : `${schema}.`}${name}`;
 }
 
 export interface OracleInput {
