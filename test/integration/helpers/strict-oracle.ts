@@ -100,8 +100,9 @@ export interface OracleInput {
  * - every object of every table the service owns or copies (its partitions included, in
  *   whatever schema) is in the service database, less the dropped cross-service foreign keys;
  * - every other object of the reference (function, aggregate, procedure, type, sequence,
- *   view, schema, extension, their comments and privileges) is in at least one service
- *   database, or is named by the plan's warnings or the manifest's `ignore` as left behind.
+ *   view, extension, their comments and privileges) is in at least one service database,
+ *   or is named by the plan's warnings or the manifest's `ignore` as left behind;
+ * - a schema a service database has carries the reference's comment and privileges.
  */
 export function oracleDifferences(input: OracleInput): string[] {
   const { plan, referenceTables } = input;
@@ -135,6 +136,14 @@ export function oracleDifferences(input: OracleInput): string[] {
       const body = cols.length > 0 ? block.body.split('\n').filter((l) => !cols.some((c) => l.startsWith(`    "${c}" `))).join('\n') : block.body;
       if (body !== src.body) problems.push(`differs in ${service.database}: ${key}\n--- reference\n${src.body}\n--- target\n${block.body}`);
     }
+    // A schema the service database has must have the reference's comment and privileges.
+    const schemas = new Set([...target.values()].filter((b) => b.type === 'SCHEMA').map((b) => b.key.slice('SCHEMA - '.length)));
+    for (const [key, block] of reference) {
+      const onSchema = /^(?:COMMENT|ACL) - SCHEMA (.+)$/.exec(key);
+      if (onSchema && schemas.has(onSchema[1]!.replace(/^"((?:[^"]|"")*)"$/, (_m, n: string) => n.replaceAll('""', '"'))) && !target.has(key)) {
+        problems.push(`missing in ${service.database}: ${key}\n${block.body}`);
+      }
+    }
     for (const [key, block] of reference) {
       const table = owningTable(block, schemaOf(block), referenceTables.tables);
       if (!table || !owned.has(table) || target.has(key)) continue;
@@ -153,6 +162,9 @@ export function oracleDifferences(input: OracleInput): string[] {
     if (seenAnywhere.has(key)) continue;
     const schema = schemaOf(block);
     if (owningTable(block, schema, referenceTables.tables)) continue; // a table's: checked per service above
+    // A schema goes where its objects go (an empty one, like GitLab's gitlab_partitions_dynamic,
+    // need not go anywhere); its comment and privileges are checked with it above.
+    if (block.type === 'SCHEMA' || /^(?:COMMENT|ACL) - SCHEMA /.test(key)) continue;
     const name = objectName(block, schema);
     const bare = name.slice(name.indexOf('.') + 1);
     if (ignored.has(name) || warnings.includes(name) || (schema === 'public' && new RegExp(`\\b${bare}\\b`).test(warnings))) continue;
