@@ -97,7 +97,23 @@ export function createTableSql(t: Table, ctx: CreateTableContext): string {
   return sql;
 }
 
-/** What CREATE TABLE cannot say: inherited columns' own defaults and NOT NULLs, per-column settings, comments. */
+/**
+ * CREATE TABLE ... PARTITION OF / INHERITS gives a child its parent's column defaults;
+ * a child that has none of its own in the source (created on its own, then attached,
+ * or its default dropped) must lose them again, or the target would accept inserts
+ * the source refuses.
+ */
+function droppedDefaultsSql(t: Table, ctx: CreateTableContext): string[] {
+  let parents: Array<Table | undefined> = [];
+  if (asPartition(t, ctx)) parents = [ctx.lookup(t.partitionOf!.parent)];
+  else if (!t.partitionOf) parents = t.inherits.map((q) => ctx.lookup(q));
+  return t.columns
+    .filter((c) => c.default === null && !c.generated && !c.identity)
+    .filter((c) => parents.some((p) => (p?.columns.find((y) => y.name === c.name)?.default ?? null) !== null))
+    .map((c) => `${alterTable(t)} ALTER COLUMN ${ident(c.name)} DROP DEFAULT`);
+}
+
+/** What CREATE TABLE cannot say: inherited columns' own defaults (or their absence) and NOT NULLs, per-column settings, comments. */
 export function tableTailSql(t: Table, ctx: CreateTableContext): string[] {
   const out: string[] = [];
   const alter = alterTable(t);
@@ -109,6 +125,7 @@ export function tableTailSql(t: Table, ctx: CreateTableContext): string[] {
       if (c.notNull && !(p?.notNull ?? false)) out.push(`${alter} ALTER COLUMN ${ident(c.name)} SET NOT NULL`);
     }
   }
+  out.push(...droppedDefaultsSql(t, ctx));
   // CREATE TABLE ... INHERITS / PARTITION OF copies the parent's column compression
   // (14+), while SET COMPRESSION on a parent never reaches existing children: a child
   // left at the default must be set back to it, or it would get the parent's method.

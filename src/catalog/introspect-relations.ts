@@ -2,7 +2,12 @@ import type pg from 'pg';
 import type { Column, QualifiedName } from './model.js';
 import { FIRST_NORMAL_OID, collationSql, commentSql, keyOf, rows } from './introspect-util.js';
 
-/** One row of pg_class for a table, view, materialized view or sequence of the selected schemas. */
+/**
+ * One row of pg_class for a table, view, materialized view or sequence of the
+ * selected schemas, or for a partition (at any depth) of a partitioned table of
+ * those schemas, whatever schema the partition lives in: a partitioned table
+ * moves with all its partitions.
+ */
 export interface RelationRow {
   oid: number;
   schema: string;
@@ -44,7 +49,12 @@ export async function readRelations(client: pg.ClientBase, schemas: string[]): P
      FROM pg_class c
      JOIN pg_namespace n ON n.oid = c.relnamespace
      LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
-     WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')`,
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       AND (n.nspname = ANY($1::text[]) OR c.oid IN (
+         SELECT pt.relid FROM pg_class pc
+         JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         CROSS JOIN LATERAL pg_partition_tree(pc.oid) pt
+         WHERE pn.nspname = ANY($1::text[]) AND pc.relkind = 'p'))`,
     [schemas],
   );
 }

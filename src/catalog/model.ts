@@ -23,6 +23,10 @@ export interface Catalog {
   localeProvider: string;
   icuLocale: string | null;
   schemas: string[];
+  /**
+   * The tables of `schemas`, and every partition (at any depth) of a partitioned
+   * table of `schemas`, whatever schema that partition lives in.
+   */
   tables: Table[];
   views: View[];
   sequences: Sequence[];

@@ -32,8 +32,8 @@ export interface ForeignKeyGraph {
 
 /**
  * The foreign-key graph over `nodes` (root table keys). A partition's own
- * foreign keys count as its root's; the copies a partition inherits from its
- * parent are skipped.
+ * foreign keys count as its root's, once per pair of roots and columns; the
+ * copies a partition inherits from its parent are skipped.
  */
 export function foreignKeyGraph(catalog: Catalog, index: CatalogIndex, nodes: readonly string[]): ForeignKeyGraph {
   const isNode = new Set(nodes);
@@ -44,8 +44,11 @@ export function foreignKeyGraph(catalog: Catalog, index: CatalogIndex, nodes: re
     referencedBy: new Map(nodes.map((n) => [n, new Set<string>()])),
     neighbours: new Map(nodes.map((n) => [n, new Set<string>()])),
   };
+  // A key that each partition declares on its own (or that points at each partition of
+  // the referenced table) is one key between the two roots: counted once.
+  const seen = new Set<string>();
   for (const t of catalog.tables) {
-    if (!index.schemas.includes(t.schema)) continue;
+    // Partitions in other schemas count too: they belong to their root.
     const from = index.rootOf(tableKey(t));
     if (!isNode.has(from)) continue;
     for (const c of t.constraints) {
@@ -53,6 +56,9 @@ export function foreignKeyGraph(catalog: Catalog, index: CatalogIndex, nodes: re
       const target = tableKey(c.references.table);
       const to = index.byKey.has(target) ? index.rootOf(target) : target;
       if (to === from) continue;
+      const same = JSON.stringify([from, to, c.columns, c.references.columns]);
+      if (seen.has(same)) continue;
+      seen.add(same);
       const edge: ForeignKeyEdge = { from, to, constraint: c.name, columns: c.columns, refColumns: c.references.columns };
       if (!isNode.has(to)) {
         const inSplit = index.byKey.has(to) && index.schemas.includes(index.byKey.get(to)!.schema);

@@ -22,6 +22,8 @@ import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
+import { assertStepOrder } from './step-order.js';
+import { outsidePartitionNotes } from './outside-partition-notes.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -41,7 +43,7 @@ export function buildPlan(input: PlanInput): Plan {
   const { manifest, catalog } = input;
   const tables = tableMap(catalog);
   const own = ownership(catalog, input.services);
-  const warnings = [...input.warnings];
+  const warnings = [...input.warnings, ...outsidePartitionNotes(catalog, input.services)];
   const errors: string[] = [];
 
   const work: ServiceWork[] = input.services.map((s) => {
@@ -50,7 +52,8 @@ export function buildPlan(input: PlanInput): Plan {
     const fks = classifyForeignKeys(input, s, own);
     const size = (k: string) => {
       const t = tables.get(k)!;
-      const leaves = withPartitions(catalog, [k]).map((x) => tables.get(x)!);
+      // A partitioned table holds no rows of its own (ANALYZE gives it its partitions' total): its leaves are counted.
+      const leaves = withPartitions(catalog, [k]).map((x) => tables.get(x)!).filter((l) => l.kind !== 'p');
       return {
         name: k,
         rowsEstimate: Math.max(0, leaves.reduce((a, l) => a + Math.max(0, l.rowsEstimate), 0)),
@@ -245,7 +248,11 @@ export function buildPlan(input: PlanInput): Plan {
       const sql = family.flatMap((k) => post.perTable[k] ?? []);
       if (sql.length === 0) continue;
       const id = stepId('create_indexes', w.target.database, root);
-      const copied = family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []);
+      // The table's pre-data first (a partitioned table without partitions has no copy step), then its rows.
+      const copied = [
+        stepId('create_schema', w.target.database),
+        ...family.filter((k) => tables.get(k)!.kind !== 'p').flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? []),
+      ];
       // A large table's indexes are built one per step, so that several are built at once.
       const apart = tables.get(root)!.bytes > policy.indexStepsLargerThan ? separateIndexBuilds(tables.get(root)!, sql) : { builds: [], rest: sql };
       const builds = apart.builds.length > 1 ? apart.builds : [];
@@ -300,7 +307,11 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: `set ${seqs.length} sequences of ${w.target.database} to the source's values`,
       sql: seqs.map((s) => syncSequenceSql(s.target)),
-      dependsOn: copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      // A service without tables has no copy step: its sequences still wait for its database.
+      dependsOn: [
+        stepId('create_schema', w.target.database),
+        ...copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      ],
       target: w.target,
       sequences: seqs,
     });
@@ -391,5 +402,7 @@ export function buildPlan(input: PlanInput): Plan {
     warnings,
     errors,
   };
-  return manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
+  const built = manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
+  assertStepOrder(built);
+  return built;
 }

@@ -1,4 +1,5 @@
-import type { Column, Table } from '../catalog/model.js';
+import type { Column, Constraint, Table } from '../catalog/model.js';
+import { automaticForeignKeyDiffs, copiesDroppedKey, isAutomaticForeignKey, type DroppedKeyFamily } from './partition-keys.js';
 
 /** What the target is expected to differ by, on purpose. */
 export interface SchemaExpectations {
@@ -8,6 +9,8 @@ export interface SchemaExpectations {
   extraColumns: ReadonlyArray<{ name: string; type: string }>;
   /** Triggers of the source that are not copied (the fence). */
   ignoredTriggers: readonly string[];
+  /** The dropped foreign keys whose automatic per-partition copies are left out too. */
+  droppedKeyFamilies?: readonly DroppedKeyFamily[];
 }
 
 /** Collapses whitespace so that equal definitions compare equal whatever their layout. */
@@ -123,17 +126,21 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
   }
 
   const dropped = new Set(expect.droppedConstraints);
+  const families = expect.droppedKeyFamilies ?? [];
   const constraints = (t: Table, isSource: boolean) =>
-    t.constraints.filter((c) => c.type !== 'n' && !(isSource && dropped.has(c.name)));
+    t.constraints.filter((c) => c.type !== 'n' && !(isSource && (dropped.has(c.name) || copiesDroppedKey(c, families))));
+  const [sourceKeys, targetKeys] = [constraints(source, true), constraints(target, false)];
+  const named = (list: Constraint[]) => list.filter((c) => !isAutomaticForeignKey(c));
   out.push(
     ...compareNamed(
       'constraint',
-      constraints(source, true),
-      constraints(target, false),
+      named(sourceKeys),
+      named(targetKeys),
       (a, b) => differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
       (a, b) => ({ kind: 'constraint', name: a.name, source: a.definition, target: b.definition }),
     ),
   );
+  out.push(...automaticForeignKeyDiffs(sourceKeys, targetKeys, (c) => normaliseDefinition(c.definition)).map((text) => ({ text })));
   out.push(
     ...compareNamed(
       'index',

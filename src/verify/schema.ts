@@ -6,6 +6,7 @@ import type { ServicePlan } from '../plan/model.js';
 import { serviceTableKeys } from './plan-tables.js';
 import { tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
 import { equivalentOnTarget } from './server-equivalence.js';
+import type { DroppedKeyFamily } from './partition-keys.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
 
 async function readCatalog(pool: pg.Pool, schemas: string[]): Promise<Catalog> {
@@ -30,8 +31,24 @@ function lineage(tables: Map<string, Table>, key: string): string[] {
   return out;
 }
 
-function expectationsFor(svc: ServicePlan, family: string[]): SchemaExpectations {
+/**
+ * The dropped foreign keys of a service, with what tells their automatic copies apart:
+ * the columns and the referenced table with its partitions, read from the source.
+ */
+function droppedKeyFamilies(tables: Map<string, Table>, svc: ServicePlan, family: string[]): DroppedKeyFamily[] {
+  return svc.droppedForeignKeys
+    .filter((fk) => family.includes(fk.table))
+    .flatMap((fk) => {
+      const c = tables.get(fk.table)?.constraints.find((x) => x.name === fk.constraint && x.type === 'f');
+      if (!c?.references) return [];
+      const ref = tableKey(c.references.table);
+      return [{ columns: c.columns, references: [ref, ...[...tables.keys()].filter((k) => k !== ref && lineage(tables, k).includes(ref))] }];
+    });
+}
+
+function expectationsFor(svc: ServicePlan, family: string[], tables: Map<string, Table>): SchemaExpectations {
   return {
+    droppedKeyFamilies: droppedKeyFamilies(tables, svc, family),
     droppedConstraints: svc.droppedForeignKeys.filter((fk) => family.includes(fk.table)).map((fk) => fk.constraint),
     extraColumns: svc.denormalize.filter((d) => family.includes(d.table)).map((d) => ({ name: d.column, type: d.type })),
     ignoredTriggers: [FENCE_TRIGGER],
@@ -97,7 +114,7 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
         checks.push({ ...base, ok: false, detail: `table ${key} no longer exists in the source` });
         continue;
       }
-      const expect = expectationsFor(svc, lineage(source, key));
+      const expect = expectationsFor(svc, lineage(source, key), source);
       let diffs = tableDifferences(s, target.get(key), expect);
       try {
         diffs = await withoutServerEquivalents(ctx.pools.pool(svc.server, svc.database), s, diffs);

@@ -2,6 +2,7 @@ import type { Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { errorText, type Check, type CheckKind, type VerifyContext } from './check.js';
 import { rowcountChecks } from './rowcount.js';
+import { partitionRowcountChecks } from './partition-rowcount.js';
 import { checksumAndRowcountChecks } from './checksum.js';
 import { schemaChecks } from './schema.js';
 import { sequenceChecks } from './sequence.js';
@@ -69,12 +70,14 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
   // The data checks read every row (CPU-bound); the others mostly wait on round trips,
   // so they run beside them. Results are listed in a fixed order whatever finishes first.
   const data = async (): Promise<Check[]> => {
-    if (!opts.checksums) return run('rowcount', () => rowcountChecks(ctx));
+    // Partitioned tables are counted through themselves too: a partition the plan does not list still counts.
+    const parents = (): Promise<Check[]> => run('rowcount', () => partitionRowcountChecks(ctx));
+    if (!opts.checksums) return [...(await run('rowcount', () => rowcountChecks(ctx))), ...(await parents())];
     // One scan per side and table gives both the count and the checksum.
     ctx.progress('verifying rowcount and checksum');
     try {
       const both = await checksumAndRowcountChecks(ctx);
-      return [...both.rowcount, ...both.checksum];
+      return [...both.rowcount, ...(await parents()), ...both.checksum];
     } catch (err) {
       return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}` }));
     }

@@ -51,6 +51,12 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
     if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
     else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
   }
+  // A partition added since (GitLab-style dynamic partitions): its rows would not be copied.
+  for (const t of catalog.tables) {
+    const key = `${t.schema}.${t.name}`;
+    const parent = t.partitionOf ? `${t.partitionOf.parent.schema}.${t.partitionOf.parent.name}` : null;
+    if (parent !== null && !(key in plan.tableFingerprints) && parent in plan.tableFingerprints) changed.push(`${key} (new partition of ${parent})`);
+  }
   if (changed.length > 0) {
     throw new StalePlanError(
       `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,

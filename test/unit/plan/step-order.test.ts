@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { Catalog } from '../../../src/catalog/model.js';
+import { parseManifest } from '../../../src/manifest/load.js';
+import { resolveManifest } from '../../../src/manifest/resolve.js';
+import { buildPlan } from '../../../src/plan/build.js';
+import type { PlanInput } from '../../../src/plan/input.js';
+import type { Plan, Step } from '../../../src/plan/model.js';
+import { assertStepOrder, stepOrderProblems } from '../../../src/plan/step-order.js';
+import { CatalogBuilder } from '../manifest/catalog-builder.js';
+
+const MANIFEST = (mode: string) => `version: 1
+name: parts
+mode: ${mode}
+source: { url: "\${SRC}" }
+services:
+  ci:
+    database: ci_db
+    tables: [builds, artifacts]
+  web:
+    database: web_db
+    tables: [projects]
+  notify:
+    database: notify_db
+`;
+
+/** A partitioned table without any partition (with an index), one with a partition in another schema, a plain one. */
+function catalog(): Catalog {
+  const c = new CatalogBuilder(['public'])
+    .table('artifacts', { columns: ['id', 'partition_id'], partitioned: true, pk: [] })
+    .table('builds', { columns: ['id', 'project_id'], partitioned: true, pk: [] })
+    .table({ schema: 'dynamic', name: 'builds_1' }, { columns: ['id', 'project_id'], partitionOf: 'builds', pk: [] })
+    .table('projects', { columns: ['id', 'name:text'] })
+    .build();
+  const artifacts = c.tables.find((t) => t.name === 'artifacts')!;
+  artifacts.indexes.push({
+    name: 'artifacts_partition_id_idx',
+    definition: 'CREATE INDEX "artifacts_partition_id_idx" ON ONLY "public"."artifacts" USING "btree" ("partition_id")',
+    constraint: null,
+    unique: false,
+    primary: false,
+    clustered: false,
+    parentIndex: null,
+    comment: null,
+  });
+  return c;
+}
+
+function plan(mode: 'offline' | 'online'): Plan {
+  const manifest = parseManifest(MANIFEST(mode), 'split.yaml');
+  const cat = catalog();
+  const resolved = resolveManifest(manifest, cat, 'split.yaml');
+  const input: PlanInput = {
+    manifest,
+    manifestText: MANIFEST(mode),
+    manifestPath: 'split.yaml',
+    catalog: cat,
+    services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
+    ignored: [],
+    warnings: [],
+    configEdits: {},
+  };
+  return buildPlan(input);
+}
+
+describe('the step order of a plan', () => {
+  it.each(['offline', 'online'] as const)('puts every %s step of a database after its create_database, partitioned tables without partitions and services without tables included', (mode) => {
+    const p = plan(mode);
+    expect(stepOrderProblems(p)).toEqual([]);
+    expect(p.steps.filter((s) => s.service === 'notify').map((s) => s.kind)).toContain('sync_sequences');
+    const indexes = p.steps.find((s) => s.kind === 'create_indexes' && s.table === 'public.artifacts' && !s.id.endsWith('#keys'))!;
+    expect(indexes.sql.join('\n')).toContain('artifacts_partition_id_idx');
+    expect(indexes.dependsOn.length).toBeGreaterThan(0);
+  });
+
+  it('moves a partition that lives in another schema with its table, and copies it', () => {
+    const p = plan('offline');
+    const copies = p.steps.filter((s) => s.kind === 'copy_data').map((s) => s.table);
+    expect(copies).toContain('dynamic.builds_1');
+    const fence = p.steps.find((s) => s.kind === 'fence_source')!;
+    expect(fence.kind === 'fence_source' && fence.tables).toEqual(expect.arrayContaining(['public.builds', 'dynamic.builds_1']));
+    const schema = p.steps.find((s) => s.kind === 'create_schema' && s.service === 'ci')!;
+    expect(schema.sql).toContain('CREATE SCHEMA IF NOT EXISTS "dynamic"');
+  });
+
+  it('names a step that could run before its database exists, and a dependency on no step', () => {
+    const p = plan('offline');
+    const broken: Step[] = p.steps.map((s) =>
+      s.kind === 'create_indexes' && s.table === 'public.artifacts' ? { ...s, dependsOn: [] } : s.kind === 'grant' && s.service === 'web' ? { ...s, dependsOn: [...s.dependsOn, 'nope:x'] } : s,
+    );
+    const problems = stepOrderProblems({ steps: broken });
+    expect(problems).toEqual([
+      'step grant:web_db depends on nope:x, which is not a step of the plan',
+      'step create_indexes:ci_db:public.artifacts acts in database ci_db but does not depend on create_database:ci_db: it could run before the database exists',
+    ]);
+    expect(() => assertStepOrder({ steps: broken })).toThrow(/create_indexes:ci_db:public\.artifacts acts in database ci_db but does not depend on create_database:ci_db/);
+  });
+
+  it('names a step acting in a database that no step creates', () => {
+    const p = plan('offline');
+    const without = p.steps.filter((s) => s.id !== 'create_database:web_db').map((s) => ({ ...s, dependsOn: s.dependsOn.filter((d) => d !== 'create_database:web_db') }));
+    expect(stepOrderProblems({ steps: without })).toContain('step create_schema:web_db acts in database web_db, which no create_database step of the plan creates');
+  });
+});
