@@ -19,15 +19,19 @@ export type Routine = { kind: 'type'; def: TypeDef } | { kind: 'function'; def: 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Everything the given tables (or views) need, transitively: types needing types
- * and functions, functions needing types. Keys missing from the catalog are
- * ignored (a snapshot may have been filtered). Deterministic.
+ * Everything the given tables, views, functions (`schema.name(args)`), types and
+ * sequences need, transitively: types needing types and functions, functions
+ * needing types, and the sequences a function's body names (they travel with it).
+ * Named functions, types and sequences are part of the result themselves. Keys
+ * missing from the catalog are ignored (a snapshot may have been filtered).
+ * Deterministic.
  */
 export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
   const types = new Map(catalog.types.map((t) => [tableKey(t), t]));
   const functions = new Map(catalog.functions.map((f) => [functionKey(f), f]));
   const tables = new Map(catalog.tables.map((t) => [tableKey(t), t]));
   const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const sequenceKeys = new Set(catalog.sequences.map(tableKey));
   const wantTypes = new Set<string>();
   const wantFunctions = new Set<string>();
   const wantSequences = new Set<string>();
@@ -43,6 +47,8 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
     }
   };
   for (const key of keys) {
+    need(key);
+    if (sequenceKeys.has(key) && !tables.has(key)) wantSequences.add(key);
     const t = tables.get(key);
     const uses = t ? t.dependsOn : views.get(key)?.uses;
     if (!uses) continue;
@@ -57,6 +63,7 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
     if (!def) continue;
     def.dependsOn.forEach(need);
     (def.extensions ?? []).forEach((e) => wantExtensions.add(e));
+    if ('body' in def) def.body?.sequences.forEach((s) => wantSequences.add(s));
   }
   const order = creationOrder(
     [...wantTypes].map((k) => types.get(k)!),

@@ -1,5 +1,5 @@
 import type { Catalog, FunctionDef, QualifiedName, Table, View } from './model.js';
-import { functionKey, tableKey } from './model.js';
+import { functionKey, routineWord, tableKey } from './model.js';
 import { ident, literal, qname } from '../pg/quote.js';
 import { creationOrder, dependencyClosure, type Closure } from './closure.js';
 import { asPartition, createSequenceSql, createTableSql, tableTailSql, type CreateTableContext } from './ddl-table.js';
@@ -49,23 +49,36 @@ function commentOn(kind: string, target: string, comment: string | null): string
   return comment === null ? [] : [`COMMENT ON ${kind} ${target} IS ${literal(comment)}`];
 }
 
+/** What follows `COMMENT ON FUNCTION|PROCEDURE|AGGREGATE`: `name(args)`; an aggregate without arguments is `name(*)`. */
+export function routineName(f: FunctionDef): string {
+  return `${qname(f)}(${f.kind === 'a' && f.identityArgs === '' ? '*' : f.identityArgs})`;
+}
+
+/** Comments of the schemas a database gets (`public` only when it differs from the comment every new database has). */
+function schemaComments(catalog: Catalog, schemas: Set<string>): string[] {
+  return (catalog.namespaces ?? [])
+    .filter((n) => schemas.has(n.name) && n.comment !== null && !(n.name === 'public' && n.comment === 'standard public schema'))
+    .map((n) => `COMMENT ON SCHEMA ${ident(n.name)} IS ${literal(n.comment!)}`);
+}
+
 /** `ALTER DOMAIN ... NOT VALID` checks must follow the data: they are left out of the pre-data. */
 const isAfterData = (sql: string): boolean => sql.startsWith('ALTER DOMAIN ');
 
 /**
- * Pre-data: schemas, extensions, types and functions (dependency order), sequences,
- * tables (columns, defaults, identity, generated columns, validated CHECKs,
- * partitioning, inheritance, options) and their comments. No keys, indexes,
- * triggers or foreign keys: those follow the data (`renderPostData`).
- * `extraColumns` (by table key) adds nullable denormalized columns.
+ * Pre-data: schemas (with their comments), extensions, types and functions
+ * (dependency order), sequences, tables (columns, defaults, identity, generated
+ * columns, validated CHECKs, partitioning, inheritance, options) and their comments.
+ * No keys, indexes, triggers or foreign keys: those follow the data (`renderPostData`).
+ * `extraColumns` (by table key) adds nullable denormalized columns. `objects` adds
+ * what views, functions, types and sequences (by key) need, and those themselves.
  */
 export function renderPreData(
   catalog: Catalog,
   tableKeys: string[],
-  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>> } = {},
+  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>>; objects?: string[] } = {},
 ): string[] {
   const { byKey, selected } = tablesOf(catalog, tableKeys);
-  const closure = dependencyClosure(catalog, tableKeys);
+  const closure = dependencyClosure(catalog, [...tableKeys, ...(opts.objects ?? [])]);
   const out: string[] = [];
   const schemas = new Set<string>([
     ...selected.map((t) => t.schema),
@@ -75,10 +88,11 @@ export function renderPreData(
     ...closure.extensions.map((e) => e.schema),
   ]);
   for (const s of [...schemas].filter((x) => x !== 'public').sort()) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(s)}`);
+  out.push(...schemaComments(catalog, schemas));
   for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
   if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
-  const later = sqlBodiesAfterTables(closure, selected);
-  const functionSql = (f: FunctionDef) => [f.ddl, ...commentOn('FUNCTION', `${qname(f)}(${f.identityArgs})`, f.comment)];
+  const later = afterTables(closure, selected);
+  const functionSql = (f: FunctionDef) => [f.ddl, ...commentOn(routineWord(f), routineName(f), f.comment)];
   for (const r of creationOrder(closure.types, closure.functions)) {
     if (r.kind === 'type') {
       out.push(...r.def.ddl.filter((s) => !isAfterData(s)));
@@ -144,6 +158,28 @@ function sqlBodiesAfterTables(closure: Closure, tables: Table[]): Set<FunctionDe
           later.delete(d);
           changed = true;
         }
+      }
+    }
+  }
+  return later;
+}
+
+/**
+ * Functions created after the tables: the SQL-standard bodies that may wait (see
+ * `sqlBodiesAfterTables`), those whose arguments or result use a table's row type
+ * (`find_ci_builds_by_id(bigint) RETURNS ci_builds`), and every function that needs
+ * one of those (an aggregate over such a state function).
+ */
+function afterTables(closure: Closure, tables: Table[]): Set<FunctionDef> {
+  const later = sqlBodiesAfterTables(closure, tables);
+  for (const f of closure.functions) if ((f.rowTypes ?? []).length > 0) later.add(f);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const keys = new Set([...later].map(functionKey));
+    for (const f of closure.functions) {
+      if (!later.has(f) && f.dependsOn.some((d) => keys.has(d))) {
+        later.add(f);
+        changed = true;
       }
     }
   }
@@ -236,10 +272,12 @@ function viewOrder(views: View[]): View[] {
 
 /**
  * CREATE VIEW / CREATE MATERIALIZED VIEW (WITH DATA: views are created after the
- * data) in dependency order, with comments. Functions the views call are
- * (re)created first with CREATE OR REPLACE, since no table may have needed them.
+ * data) in dependency order, with comments. Functions and aggregates the views
+ * need are (re)created first with CREATE OR REPLACE, since no table may have
+ * needed them; `routines: false` leaves that out when the pre-data was given the
+ * views as `objects` and created them already.
  */
-export function renderViews(catalog: Catalog, viewKeys: string[]): string[] {
+export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routines?: boolean } = {}): string[] {
   const byKey = new Map(catalog.views.map((v) => [tableKey(v), v]));
   const views = [...new Set(viewKeys)].map((k) => {
     const v = byKey.get(k);
@@ -247,8 +285,8 @@ export function renderViews(catalog: Catalog, viewKeys: string[]): string[] {
     return v;
   });
   const out: string[] = [];
-  const functions = new Set(views.flatMap((v) => v.uses?.functions ?? []));
-  const routines = dependencyClosure(catalog, views.map(tableKey)).functions.filter((f) => functions.has(functionKey(f)));
+  // An aggregate needs its state and final functions: the whole function closure, in creation order.
+  const routines = opts.routines === false ? [] : dependencyClosure(catalog, views.map(tableKey)).functions;
   if (routines.length > 0) out.push('SET check_function_bodies = false', ...routines.map((f) => f.ddl));
   for (const v of viewOrder(views)) {
     const body = v.definition.trim().replace(/;$/, '');

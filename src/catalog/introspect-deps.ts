@@ -13,6 +13,33 @@ export interface DepEdge {
 }
 
 /**
+ * Types and functions (of every kind) of the selected schemas that no extension
+ * brings and that are not part of another object (a range type's constructor
+ * functions come with CREATE TYPE): the seeds of `walkDependencies`, so that each one
+ * is read and accounted for.
+ */
+export async function schemaRoutines(client: pg.ClientBase, schemas: string[]): Promise<{ types: number[]; functions: number[] }> {
+  const notExtension = (classid: string, oid: string) =>
+    `NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${classid}'::regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+  const functions = await rows<{ oid: number }>(
+    client,
+    `SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = ANY($1::text[]) AND ${notExtension('pg_proc', 'p.oid')}
+       AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')`,
+    [schemas],
+  );
+  const types = await rows<{ oid: number }>(
+    client,
+    `SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     LEFT JOIN pg_class c ON c.oid = t.typrelid
+     WHERE n.nspname = ANY($1::text[]) AND ${notExtension('pg_type', 't.oid')}
+       AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))`,
+    [schemas],
+  );
+  return { types: types.map((r) => r.oid), functions: functions.map((r) => r.oid) };
+}
+
+/**
  * Direct dependencies of the given relations (with their defaults, constraints,
  * indexes, triggers, policies and view rules), types (with a composite's
  * attributes and a domain's constraints) and functions, in ONE query.
@@ -24,7 +51,8 @@ export interface DepEdge {
  *
  * pg_depend rows are normalised the way pg_dump reasons about them: an array type
  * stands for its element type, a composite's pg_class row for its type, a
- * multirange for its range; any object that belongs to an extension stands for
+ * multirange for its range, a table's or view's row type for that relation (a
+ * function returning `ci_builds` needs the table); any object that belongs to an extension stands for
  * that extension; built-in objects (OID below 16384) are dropped.
  */
 function edgesSql(version: number): string {
@@ -66,12 +94,14 @@ function edgesSql(version: number): string {
           WHEN x.refobjid IS NOT NULL THEN CASE WHEN x.refobjid >= ${FIRST_NORMAL_OID} THEN 'extension' END
           WHEN n.oid < ${FIRST_NORMAL_OID} THEN NULL
           WHEN n.classid = 'pg_type'::regclass THEN
-            CASE WHEN t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c') THEN 'type' END
-          WHEN n.classid = 'pg_proc'::regclass THEN CASE WHEN p.prokind <> 'a' THEN 'function' END
+            CASE WHEN t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c') THEN 'type'
+                 WHEN t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
+          WHEN n.classid = 'pg_proc'::regclass THEN 'function'
           WHEN n.classid = 'pg_class'::regclass THEN
             CASE WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
         END AS kind,
-        coalesce(x.refobjid, n.oid) AS oid
+        CASE WHEN x.refobjid IS NULL AND t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN tr.oid
+             ELSE coalesce(x.refobjid, n.oid) END AS oid
       FROM norm n
       LEFT JOIN pg_depend x ON x.classid = n.classid AND x.objid = n.oid AND x.objsubid = 0 AND x.deptype = 'e'
       LEFT JOIN pg_type t ON n.classid = 'pg_type'::regclass AND t.oid = n.oid
@@ -83,18 +113,26 @@ function edgesSql(version: number): string {
 }
 
 /**
- * Walks dependencies from the relations to every type and function they need,
- * transitively, one bulk query per level of nesting (usually two or three).
- * Returns all direct edges found; self-edges are dropped.
+ * Walks dependencies from the relations (and from the seed types and functions: every
+ * one of the selected schemas, so that each is accounted for) to every type and
+ * function they need, transitively, one bulk query per level of nesting (usually two
+ * or three). Aggregates count as functions (a view's `group_concat`), and so do their
+ * state, final and combine functions. Returns all direct edges found; self-edges are
+ * dropped.
  */
-export async function walkDependencies(client: pg.ClientBase, relids: number[], version: number): Promise<DepEdge[]> {
+export async function walkDependencies(
+  client: pg.ClientBase,
+  relids: number[],
+  version: number,
+  seeds: { types: number[]; functions: number[] } = { types: [], functions: [] },
+): Promise<DepEdge[]> {
   const sql = edgesSql(version);
   const edges: DepEdge[] = [];
-  const seenTypes = new Set<number>();
-  const seenFunctions = new Set<number>();
+  const seenTypes = new Set<number>(seeds.types);
+  const seenFunctions = new Set<number>(seeds.functions);
   let rels = relids;
-  let types: number[] = [];
-  let functions: number[] = [];
+  let types: number[] = [...seenTypes];
+  let functions: number[] = [...seenFunctions];
   while (rels.length + types.length + functions.length > 0) {
     const found = await rows<DepEdge>(client, sql, [rels, types, functions]);
     rels = [];

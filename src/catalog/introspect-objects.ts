@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Extension, FunctionDef, Sequence } from './model.js';
 import { commentSql, rows } from './introspect-util.js';
+import { readAggregateDdl } from './introspect-aggregates.js';
 
 interface SequenceRow {
   oid: number;
@@ -87,32 +88,59 @@ interface FunctionRow {
   schema: string;
   name: string;
   args: string;
-  def: string;
+  kind: 'f' | 'p' | 'a' | 'w';
+  def: string | null;
+  signature: string;
+  /** The body as written (null for C and internal functions' symbol, and aggregates). */
+  src: string | null;
+  language: string;
+  /** The schemas of a `SET search_path` the function carries, in order. */
+  path: string[] | null;
   comment: string | null;
 }
 
-/** Functions by OID with pg_get_functiondef (aggregates are never asked for). */
-export async function readFunctions(client: pg.ClientBase, oids: number[]): Promise<Map<number, FunctionDef>> {
-  const out = new Map<number, FunctionDef>();
+/** A function as read, with what its body says in raw form (resolved against the catalog later). */
+export interface FunctionInfo {
+  def: FunctionDef;
+  /** Body text of an interpreted language (plpgsql, sql...), for `bodyReferences`. */
+  src: string | null;
+  path: string[] | null;
+}
+
+/**
+ * Functions, procedures, window functions and aggregates by OID: pg_get_functiondef,
+ * or for an aggregate the CREATE AGGREGATE built from pg_aggregate.
+ */
+export async function readFunctions(client: pg.ClientBase, oids: number[]): Promise<Map<number, FunctionInfo>> {
+  const out = new Map<number, FunctionInfo>();
   if (oids.length === 0) return out;
   const found = await rows<FunctionRow>(
     client,
-    `SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name,
-        pg_get_function_identity_arguments(p.oid) AS args, pg_get_functiondef(p.oid) AS def,
+    `SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, p.prokind::text AS kind,
+        pg_get_function_identity_arguments(p.oid) AS args,
+        CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS def,
+        p.oid::regprocedure::text AS signature,
+        CASE WHEN l.lanname NOT IN ('c', 'internal') THEN p.prosrc END AS src, l.lanname::text AS language,
+        (SELECT string_to_array(regexp_replace(substr(c, 13), '\s', '', 'g'), ',')
+           FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') AS path,
         ${commentSql('pg_proc', 'p.oid')} AS comment
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE p.oid = ANY($1::oid[]) AND p.prokind <> 'a'`,
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+     WHERE p.oid = ANY($1::oid[])`,
     [oids],
   );
+  const aggregates = await readAggregateDdl(client, found.filter((r) => r.kind === 'a').map((r) => r.oid));
   for (const r of found) {
-    out.set(r.oid, {
+    const def: FunctionDef = {
       schema: r.schema,
       name: r.name,
       identityArgs: r.args,
-      ddl: r.def.trimEnd(),
+      kind: r.kind,
+      ddl: (r.kind === 'a' ? aggregates.get(r.oid)! : r.def!).trimEnd(),
       dependsOn: [],
       comment: r.comment,
-    });
+      signature: r.signature,
+    };
+    out.set(r.oid, { def, src: r.src, path: r.path?.map((x) => x.replace(/^"(.*)"$/, '$1')) ?? null });
   }
   return out;
 }

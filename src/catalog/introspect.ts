@@ -1,16 +1,18 @@
 import type pg from 'pg';
-import type { Catalog, Extension, FunctionDef, Sequence, Table, TypeDef, View } from './model.js';
+import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
 import { BadInputError } from '../errors.js';
 import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
 import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
 import { readConstraints, readIndexes, readPolicies, readTriggers } from './introspect-parts.js';
-import { walkDependencies, type DepEdge } from './introspect-deps.js';
+import { schemaRoutines, walkDependencies, type DepEdge } from './introspect-deps.js';
 import { readExtensions, readFunctions, readSequences } from './introspect-objects.js';
 import { readTypes } from './introspect-types.js';
 import { readTypeFlags } from './introspect-type-flags.js';
 import { buildTable, groupBy, type TableParts } from './introspect-tables.js';
 import { DependencyGraph } from './introspect-graph.js';
+import { readNamespaces, readPrivileges } from './introspect-privileges.js';
+import { bodyReferences, bodySearchPath } from './body-refs.js';
 
 export interface IntrospectOptions {
   /**
@@ -88,12 +90,14 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const indexes = await readIndexes(client, tableOids);
   const triggers = await readTriggers(client, tableOids);
   const policies = await readPolicies(client, tableOids);
-  const edges = await walkDependencies(client, [...tableOids, ...viewRels.map((r) => r.oid)], version);
+  const seeds = await schemaRoutines(client, schemas);
+  const edges = await walkDependencies(client, [...tableOids, ...viewRels.map((r) => r.oid)], version, seeds);
 
   const oidsOf = (kind: DepEdge['kind']) => [...new Set(edges.filter((e) => e.kind === kind).map((e) => e.oid))];
   const seqInfos = await readSequences(client, schemas, oidsOf('sequence'), tableOids);
-  const types = await readTypes(client, oidsOf('type'), version);
-  const functions = await readFunctions(client, oidsOf('function'));
+  const types = await readTypes(client, [...new Set([...seeds.types, ...oidsOf('type')])], version);
+  const functionInfos = await readFunctions(client, [...new Set([...seeds.functions, ...oidsOf('function')])]);
+  const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
   const extensions = await readExtensions(client, oidsOf('extension'));
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
@@ -155,8 +159,38 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   });
 
   const views: View[] = viewRels.map((rel) => toView(rel, graph));
+  const sequenceNames = seqInfos.map((x) => x.sequence);
+  for (const { def, src, path } of functionInfos.values()) {
+    if (src === null) continue;
+    const refs = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
+    if (refs.sequences.length + refs.writes.length > 0) def.body = refs;
+  }
+  const privileges = await readPrivileges(client, {
+    relations: [...relations.map((r) => r.oid), ...seqInfos.map((x) => x.oid)],
+    functions: [...functions.keys()],
+    types: [...types.keys()],
+    schemas,
+  });
+  const attach = (obj: { privileges?: unknown }, key: string) => {
+    const p = privileges.get(key);
+    if (p) obj.privileges = p;
+  };
+  for (const [i, rel] of tableRels.entries()) attach(tables[i]!, `rel:${rel.oid}`);
+  for (const [i, rel] of viewRels.entries()) attach(views[i]!, `rel:${rel.oid}`);
+  for (const x of seqInfos) attach(x.sequence, `rel:${x.oid}`);
+  for (const [oid, f] of functions) attach(f, `function:${oid}`);
+  for (const [oid, t] of types) attach(t, `type:${oid}`);
+  const namespaces = (await readNamespaces(client, schemas)).map((n) => {
+    const ns: Namespace = { name: n.name, comment: n.comment };
+    attach(ns, `schema:${n.oid}`);
+    return ns;
+  });
   const typeDefs: TypeDef[] = [...types].map(([oid, t]) => withDeps(t, graph.direct('type', oid)));
-  const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => withDeps(f, graph.direct('function', oid)));
+  const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => {
+    const direct = graph.direct('function', oid);
+    if (direct.relations.length > 0) f.rowTypes = direct.relations;
+    return withDeps(f, direct);
+  });
   const sequences: Sequence[] = [...seqByOid.values()];
   const extensionList: Extension[] = [...extensions.values()];
 
@@ -177,6 +211,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     types: sortBy(typeDefs, tableKey),
     functions: sortBy(functionDefs, functionKey),
     extensions: sortBy(extensionList, (e) => e.name),
+    namespaces,
   };
 }
 

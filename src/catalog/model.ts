@@ -33,6 +33,28 @@ export interface Catalog {
   types: TypeDef[];
   functions: FunctionDef[];
   extensions: Extension[];
+  /** The selected schemas with their comments and privileges (absent in snapshots made before it existed). */
+  namespaces?: Namespace[];
+}
+
+/**
+ * Privileges of one object beyond its owner's: what `GRANT`s recreate. Grants to the
+ * owner are left out (the owner changes in the split); `revokedFromPublic` lists what
+ * PUBLIC has by default on such an object (EXECUTE on functions, USAGE on types) but
+ * not on this one.
+ */
+export interface Privileges {
+  /** `grantee` null means PUBLIC. `privileges` are SQL keywords (SELECT, EXECUTE...). */
+  grants: Array<{ grantee: string | null; privileges: string[]; grantable: string[] }>;
+  revokedFromPublic: string[];
+  /** Column privileges of a table or view, by column name. */
+  columns?: Record<string, Array<{ grantee: string | null; privileges: string[]; grantable: string[] }>>;
+}
+
+export interface Namespace {
+  name: string;
+  comment: string | null;
+  privileges?: Privileges;
 }
 
 export interface QualifiedName {
@@ -66,6 +88,7 @@ export interface Table extends QualifiedName {
   indexes: Index[];
   triggers: Trigger[];
   policies: Policy[];
+  privileges?: Privileges;
   /** Objects this table needs on the target, beyond its own: keys of types, functions, sequences; extension names. */
   dependsOn: { types: string[]; functions: string[]; sequences: string[]; extensions: string[] };
 }
@@ -169,6 +192,7 @@ export interface View extends QualifiedName {
   options?: string[];
   /** Keys of the types and functions its query uses (they are in `Catalog.types`/`functions`). */
   uses?: { types: string[]; functions: string[]; extensions: string[] };
+  privileges?: Privileges;
 }
 
 export interface Sequence extends QualifiedName {
@@ -184,6 +208,7 @@ export interface Sequence extends QualifiedName {
   ownedBy: { table: QualifiedName; column: string } | null;
   identity: boolean;
   comment: string | null;
+  privileges?: Privileges;
 }
 
 export interface TypeDef extends QualifiedName {
@@ -195,18 +220,41 @@ export interface TypeDef extends QualifiedName {
   comment: string | null;
   /** Names of the extensions it needs (a domain over citext...). */
   extensions?: string[];
+  privileges?: Privileges;
 }
 
 export interface FunctionDef extends QualifiedName {
   /** pg_get_function_identity_arguments: the key is `schema.name(args)`. */
   identityArgs: string;
-  /** pg_get_functiondef (CREATE OR REPLACE FUNCTION ...). */
+  /**
+   * pg_proc.prokind: f function, p procedure, a aggregate, w window function
+   * (absent in snapshots made before aggregates were read: a function).
+   */
+  kind?: 'f' | 'p' | 'a' | 'w';
+  /**
+   * pg_get_functiondef (CREATE OR REPLACE FUNCTION/PROCEDURE ...); for an aggregate,
+   * CREATE OR REPLACE AGGREGATE built from pg_aggregate as pg_dump does.
+   */
   ddl: string;
-  /** Keys of the types and functions it needs first. */
+  /** Keys of the types and functions it needs first (an aggregate: its state, final, combine... functions). */
   dependsOn: string[];
   comment: string | null;
   /** Names of the extensions it needs. */
   extensions?: string[];
+  /**
+   * What its body names that pg_depend does not see: keys of the sequences named in
+   * its string literals (`nextval('s')`), which travel with it, and of the tables it
+   * writes to (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), which must be in the same database.
+   */
+  body?: { sequences: string[]; writes: string[] };
+  /**
+   * Keys of the tables (or views) whose row type its arguments or result use: it can
+   * only be created after them, in a database that has them.
+   */
+  rowTypes?: string[];
+  /** `schema.name(argtypes)` as regprocedure prints it: what GRANT ... ON FUNCTION takes. */
+  signature?: string;
+  privileges?: Privileges;
 }
 
 export interface Extension {
@@ -217,6 +265,16 @@ export interface Extension {
 
 export const tableKey = (t: QualifiedName): string => `${t.schema}.${t.name}`;
 export const functionKey = (f: FunctionDef): string => `${f.schema}.${f.name}(${f.identityArgs})`;
+
+/** The SQL word for a function of this kind (COMMENT ON, ALTER ... OWNER). */
+export function routineWord(f: FunctionDef): 'FUNCTION' | 'PROCEDURE' | 'AGGREGATE' {
+  return f.kind === 'p' ? 'PROCEDURE' : f.kind === 'a' ? 'AGGREGATE' : 'FUNCTION';
+}
+
+/** What the plan calls it: function, procedure, aggregate, window function. */
+export function routineNoun(f: FunctionDef): string {
+  return f.kind === 'p' ? 'procedure' : f.kind === 'a' ? 'aggregate' : f.kind === 'w' ? 'window function' : 'function';
+}
 
 /** Splits a table key at its first dot: schema names with dots are not supported in keys. */
 export function parseKey(key: string): QualifiedName {

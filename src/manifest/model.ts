@@ -26,6 +26,12 @@ export interface ServiceSpec {
   /** As written: table names or globs, optionally schema-qualified. */
   tables: string[];
   copies: string[];
+  /**
+   * Functions, procedures, aggregates, sequences and types (names or globs, optionally
+   * schema-qualified; a function name places all its overloads) that this service's
+   * database gets although none of its tables needs them. Empty when absent.
+   */
+  objects: string[];
   denormalize: DenormalizeSpec[];
   config: ConfigEntry[];
   health: string | null;

@@ -11,6 +11,7 @@ import { resolveDenormalize } from './resolve-denormalize.js';
 import { droppedForeignKeys } from './dropped-foreign-keys.js';
 import { placeViews } from './place-views.js';
 import { resolveOwnership } from './claims.js';
+import { resolveObjects } from './resolve-objects.js';
 
 /**
  * A manifest matched against a source catalog. Invariants: every table of the
@@ -57,6 +58,8 @@ export interface ResolvedService {
   copies: string[];
   /** Views that move with this service, each after the views it reads. */
   views: string[];
+  /** Keys of the functions, sequences and types its `objects:` entries place. */
+  objects: string[];
   denormalize: ResolvedDenormalize[];
   /** Foreign keys of its owned and copied tables that cannot be kept. */
   droppedForeignKeys: ResolvedForeignKey[];
@@ -214,6 +217,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
 
   const views = placeViews(index, placementOf, ignoredViews, problems);
   const denormalize = new Map(manifest.services.map((s) => [s.name, resolveDenormalize(s, index, placementOf, problems)]));
+  const objects = resolveObjects(manifest, catalog, problems);
   if (problems.size > 0) throw new ManifestError(problems.items);
 
   const tables: Record<string, TableFacts> = {};
@@ -226,6 +230,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
     tables: [],
     copies: [],
     views: views.byService.get(spec.name) ?? [],
+    objects: objects.get(spec.name) ?? [],
     denormalize: denormalize.get(spec.name) ?? [],
     droppedForeignKeys: [],
   }));

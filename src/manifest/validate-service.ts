@@ -5,7 +5,7 @@ import { parseNameParts } from './names.js';
 import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 import { Section } from './section.js';
 
-const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'denormalize', 'config', 'health', 'restart'] as const;
+const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'objects', 'denormalize', 'config', 'health', 'restart'] as const;
 const ROLE_KEYS = ['name', 'password'] as const;
 const DENORMALIZE_KEYS = ['table', 'column', 'from', 'on'] as const;
 const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with'] as const;
@@ -220,6 +220,7 @@ export function readService(raw: unknown, name: string, problems: ProblemList): 
     role: readRole(sec, name),
     tables: sec.list('tables', 'tables: [users, "user_*"]', tableEntryChecker(problems, true)),
     copies: sec.list('copies', 'copies: [users]', tableEntryChecker(problems, true)),
+    objects: sec.list('objects', 'objects: [find_user_by_id, "report_*"]', tableEntryChecker(problems, true)),
     denormalize: readDenormalize(sec),
     config: readConfig(sec),
     health: sec.optional('health', 'health: http://localhost:30001/health') ?? null,

@@ -24,6 +24,10 @@ import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
 import { assertStepOrder } from './step-order.js';
 import { outsidePartitionNotes } from './outside-partition-notes.js';
+import { accountObjects } from './objects.js';
+import { missingGrantees } from './grantees.js';
+import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
+import type { Closure } from '../catalog/closure.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -32,6 +36,13 @@ interface ServiceWork {
   keys: string[];
   plan: ServicePlan;
   keep: ReturnType<typeof classifyForeignKeys>['keep'];
+  /** Views and objects placed by name: what the pre-data creates besides the tables' needs. */
+  objects: string[];
+  /** Everything the database gets besides its tables: types, functions, sequences, extensions. */
+  closure: Closure;
+  /** The schemas the database gets. */
+  schemas: string[];
+  privileges: PrivilegeStatement[];
 }
 
 function tableMap(catalog: Catalog): Map<string, Table> {
@@ -78,13 +89,48 @@ export function buildPlan(input: PlanInput): Plan {
         type: d.type,
       })),
     };
-    return { input: s, target, keys, plan, keep: fks.keep };
+    const objects = [...s.views, ...(s.objects ?? [])];
+    const closure = dependencyClosure(catalog, [...keys, ...objects]);
+    const viewKeys = new Set(catalog.views.map(tableKey));
+    const schemas = [
+      ...new Set([
+        ...keys.map((k) => tables.get(k)!.schema),
+        ...s.views.filter((v) => viewKeys.has(v)).map((v) => parseKey(v).schema),
+        ...closure.types.map((t) => t.schema),
+        ...closure.functions.map((f) => f.schema),
+        ...closure.sequences.map((q) => q.schema),
+      ]),
+    ].sort();
+    const privileges = privilegeStatements(catalog, { tables: keys, views: s.views, closure, schemas });
+    return { input: s, target, keys, plan, keep: fks.keep, objects, closure, schemas, privileges };
   });
+
+  const account = accountObjects(
+    catalog,
+    work.map((w) => ({
+      service: w.input.spec.name,
+      database: w.target.database,
+      closure: w.closure,
+      views: w.input.views,
+      owned: new Set(withPartitions(catalog, w.input.tables)),
+      tables: new Set(w.keys),
+    })),
+    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner },
+  );
+  for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
+  warnings.push(...account.warnings);
+  errors.push(...account.errors);
+  warnings.push(
+    ...missingGrantees(
+      work.map((w) => ({ server: w.target.server, database: w.target.database, role: w.input.spec.role?.name ?? null, grantees: granteesOf(w.privileges) })),
+      input.targetRoles ?? {},
+    ),
+  );
 
   // Sequences copied into more than one database keep separate counters from then on.
   const seqUsers = new Map<string, string[]>();
   for (const w of work) {
-    for (const seq of dependencyClosure(catalog, w.keys).sequences as Array<{ schema: string; name: string }>) {
+    for (const seq of w.closure.sequences) {
       const k = `${seq.schema}.${seq.name}`;
       seqUsers.set(k, [...(seqUsers.get(k) ?? []), w.input.spec.name]);
     }
@@ -146,13 +192,13 @@ export function buildPlan(input: PlanInput): Plan {
   for (const w of work) {
     const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
     for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
-    const pre = w.keys.length > 0 ? renderPreData(catalog, w.keys, { extraColumns }) : [];
+    const pre = w.keys.length + w.objects.length > 0 ? renderPreData(catalog, w.keys, { extraColumns, objects: w.objects }) : [];
     const id = stepId('create_schema', w.target.database);
     steps.push({
       id,
       kind: 'create_schema',
       service: w.input.spec.name,
-      description: `create ${w.keys.length} tables (no indexes or foreign keys yet) and what they need in ${w.target.database}`,
+      description: `create ${w.keys.length} tables (no indexes or foreign keys yet), ${w.closure.functions.length} functions, ${w.closure.types.length} types and ${w.closure.sequences.length} sequences in ${w.target.database}`,
       sql: [...MARKER_SETUP, ...pre, markerInsert(id)],
       dependsOn: [stepId('create_database', w.target.database)],
       target: w.target,
@@ -282,7 +328,7 @@ export function buildPlan(input: PlanInput): Plan {
         afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });
     }
-    const views = renderViews(catalog, w.input.views);
+    const views = renderViews(catalog, w.input.views, { routines: false });
     const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views];
     const id = stepId('create_indexes', w.target.database, 'foreign_keys');
     steps.push({
@@ -297,7 +343,7 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   for (const w of work) {
-    const seqs = dependencyClosure(catalog, w.keys).sequences.map((s) => ({
+    const seqs = w.closure.sequences.map((s) => ({
       source: { schema: s.schema, name: s.name },
       target: { schema: s.schema, name: s.name },
     }));
@@ -318,15 +364,18 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   for (const w of work) {
-    const schemas = [...new Set(w.keys.map((k) => tables.get(k)!.schema))];
+    const schemas = w.schemas;
+    const grantees = granteesOf(w.privileges);
+    const carried = w.privileges.length > 0 ? `carry the source's privileges${grantees.length ? ` (to ${grantees.join(', ')}, each if it exists on the server)` : ''}; ` : '';
     steps.push({
       id: stepId('grant', w.target.database),
       kind: 'grant',
       service: w.input.spec.name,
       description: w.input.spec.role
-        ? `make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
-        : `revoke CONNECT on ${w.target.database} from PUBLIC`,
-      sql: grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public']),
+        ? `${carried}make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
+        : `${carried}revoke CONNECT on ${w.target.database} from PUBLIC`,
+      // Granted while the tool still owns the objects: changing the owner then hands the grants over with them.
+      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'])],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,
@@ -398,6 +447,7 @@ export function buildPlan(input: PlanInput): Plan {
     tableFingerprints,
     source: { database: catalog.database, serverVersion: catalog.serverVersion },
     services: work.map((w) => w.plan),
+    leftBehind: account.leftBehind,
     steps,
     warnings,
     errors,

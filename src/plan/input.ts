@@ -22,6 +22,12 @@ export interface PlanInput {
   configEdits: Record<string, ConfigEdit[]>;
   /** Integer primary-key ranges of the large tables, read at plan time (absent with `plan --schema`). */
   keyRanges?: Record<string, KeyRange>;
+  /**
+   * Roles that exist on each target server other than the source's, read at plan time
+   * (null: the server could not be asked, as with `plan --schema`). The source's server
+   * has every role the source's privileges name.
+   */
+  targetRoles?: Record<string, string[] | null>;
   /** When a copy is split into key ranges; default DEFAULT_SPLIT. */
   split?: SplitPolicy;
 }
@@ -32,6 +38,8 @@ export interface ResolvedServiceInput {
   tables: string[];
   copies: string[];
   views: string[];
+  /** Keys of functions, sequences and types placed by name (`objects:`); absent means none. */
+  objects?: string[];
   denormalize: DenormalizeInput[];
 }
 

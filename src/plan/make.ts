@@ -89,6 +89,34 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
   }
 }
 
+/**
+ * Roles of each target server other than the source's, for the plan's warning about
+ * grantees missing there; null for a server that cannot be asked now (no URL, down,
+ * or `plan --schema`): the grant step checks again when it runs.
+ */
+async function readTargetRoles(split: LoadedSplit, offline: boolean): Promise<Record<string, string[] | null>> {
+  const out: Record<string, string[] | null> = {};
+  const names = [...new Set(split.manifest.services.map((s) => s.server))].filter((n) => n !== 'source');
+  for (const name of names) {
+    const url = split.servers[name];
+    if (offline || !url) {
+      out[name] = null;
+      continue;
+    }
+    const client = new pg.Client({ connectionString: url, application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      out[name] = (await client.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_catalog.pg_roles')).rows.map((r) => r.rolname);
+    } catch {
+      out[name] = null;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return out;
+}
+
 function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
   try {
     return splitPolicyFromEnv(env);
@@ -120,6 +148,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     tables: s.tables,
     copies: s.copies,
     views: s.views,
+    objects: s.objects,
     denormalize: s.denormalize.map((d) => ({
       table: d.table,
       column: d.column,
@@ -153,6 +182,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     configEdits,
     keyRanges,
     split: policy,
+    targetRoles: await readTargetRoles(split, Boolean(opts.schemaFile)),
   };
   return { plan: buildPlan(input), split, catalog };
 }

@@ -21,9 +21,30 @@ export interface Plan {
   tableFingerprints: Record<string, string>;
   source: { database: string; serverVersion: string };
   services: ServicePlan[];
+  /**
+   * Functions, procedures, aggregates, sequences, types and views of the source
+   * schemas that no service's database gets (absent in plans made before it existed).
+   */
+  leftBehind?: LeftBehindObject[];
   steps: Step[];
   warnings: string[];
   errors: string[];
+}
+
+/** A function, procedure, aggregate, window function, sequence, type or view a database gets. */
+export interface PlannedObject {
+  kind: 'function' | 'procedure' | 'aggregate' | 'window function' | 'sequence' | 'type' | 'view';
+  /** `schema.name`, with `(argument types)` for functions. */
+  name: string;
+  /** moved: only this service's database gets it; copied: several do (`services`). */
+  placement: 'moved' | 'copied';
+  services?: string[];
+}
+
+export interface LeftBehindObject {
+  kind: PlannedObject['kind'];
+  name: string;
+  reason: string;
 }
 
 export interface ServicePlan {
@@ -34,6 +55,8 @@ export interface ServicePlan {
   tables: TableSize[];
   copies: TableSize[];
   views: string[];
+  /** Every function, sequence, type and view its database gets (absent in plans made before it existed). */
+  objects?: PlannedObject[];
   droppedForeignKeys: DroppedForeignKey[];
   denormalize: Array<{ table: string; column: string; from: string; on: string[]; type: string }>;
 }

@@ -36,7 +36,10 @@ BEGIN
              AND (c.relkind IN ('r', 'p', 'v', 'm', 'f')
                   OR (c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))))
   LOOP EXECUTE r.s; END LOOP;
-  FOR r IN SELECT format('ALTER %s %s OWNER TO %I', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure, ${r}) AS s
+  FOR r IN SELECT format('ALTER %s %I.%I(%s) OWNER TO %I', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                         n.nspname, p.proname,
+                         CASE WHEN p.prokind = 'a' AND pg_get_function_identity_arguments(p.oid) = '' THEN '*'
+                              ELSE pg_get_function_identity_arguments(p.oid) END, ${r}) AS s
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE ${inSchemas} AND ${notExtension('p.oid')}
   LOOP EXECUTE r.s; END LOOP;

@@ -5,8 +5,10 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { introspect } from '../../src/catalog/introspect.js';
 import { renderPostData, renderPreData, renderViews } from '../../src/catalog/ddl.js';
+import { privilegeStatements } from '../../src/catalog/ddl-privileges.js';
+import { dependencyClosure } from '../../src/catalog/closure.js';
 import type { Catalog } from '../../src/catalog/model.js';
-import { tableKey } from '../../src/catalog/model.js';
+import { functionKey, tableKey } from '../../src/catalog/model.js';
 import { PG15_BIN } from '../harness/global-setup.js';
 
 /**
@@ -237,17 +239,27 @@ export async function introspectUrl(url: string, schemas = ['app', 'public']): P
   }
 }
 
-/** Everything the copy runs for these tables and views, in order: pre-data, post-data, foreign keys, views. */
-export function renderAll(catalog: Catalog, tableKeys: string[], viewKeys: string[] = []): string[] {
+/**
+ * Everything the copy runs for these tables and views, in order: pre-data (with the
+ * functions, types and sequences named in `objects`), post-data, foreign keys, views,
+ * then the privileges of all of it and of the catalog's schemas.
+ */
+export function renderAll(catalog: Catalog, tableKeys: string[], viewKeys: string[] = [], objects: string[] = []): string[] {
   const post = renderPostData(catalog, tableKeys);
+  const closure = dependencyClosure(catalog, [...tableKeys, ...viewKeys, ...objects]);
+  const schemas = (catalog.namespaces ?? []).map((n) => n.name);
   return [
-    ...renderPreData(catalog, tableKeys),
+    ...renderPreData(catalog, tableKeys, { objects }),
     ...tableKeys.flatMap((k) => post.perTable[k] ?? []),
     ...post.foreignKeys,
     ...post.sequenceOwnership,
     ...renderViews(catalog, viewKeys),
+    ...privilegeStatements(catalog, { tables: tableKeys, views: viewKeys, closure, schemas }).map((s) => s.sql),
   ];
 }
+
+/** Every function, type and sequence of a catalog: the `objects` that make renderAll recreate a whole schema. */
+export const allObjects = (c: Catalog): string[] => [...c.functions.map(functionKey), ...c.types.map(tableKey), ...c.sequences.map(tableKey)];
 
 export const allTables = (c: Catalog): string[] => c.tables.map(tableKey);
 export const allViews = (c: Catalog): string[] => c.views.map(tableKey);
@@ -270,13 +282,14 @@ export function pgDumpPath(): string | null {
 }
 
 /**
- * `pg_dump --schema-only` of a database, normalised: no comment lines, no SET or
- * set_config lines, no ownership, no `\\restrict` keys, single blank lines.
+ * `pg_dump --schema-only` of a database with privileges and comments, normalised:
+ * no comment lines, no SET or set_config lines, no ownership, no `\\restrict` keys,
+ * single blank lines.
  */
 export async function schemaDump(url: string): Promise<string> {
   const bin = pgDumpPath();
   if (!bin) throw new Error(`pg_dump of PostgreSQL 15 not found in ${PG15_BIN}: install postgresql-client-15`);
-  const { stdout } = await promisify(execFile)(bin, ['--schema-only', '--no-owner', '--no-privileges', '-d', url], {
+  const { stdout } = await promisify(execFile)(bin, ['--schema-only', '--no-owner', '-d', url], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout

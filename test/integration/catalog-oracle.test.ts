@@ -8,7 +8,9 @@ import { renderPostData, renderPreData } from '../../src/catalog/ddl.js';
 import { parseQualified, qname } from '../../src/pg/quote.js';
 import { createDatabase, pg15, query, uniquePrefix } from '../harness/servers.js';
 import { SAMPLE_SERVICES, loadSample } from '../fixtures/index.js';
+import { objectsSql } from './helpers/objects-fixture.js';
 import {
+  allObjects,
   allTables,
   allViews,
   comparable,
@@ -21,14 +23,14 @@ import {
 } from './catalog-features.js';
 
 /**
- * The oracle: pg_dump (PostgreSQL 15) of the source and of a database built only
- * from the rendered DDL must be the same text, after dropping what pg_dump adds
- * around the schema (comments, SET lines, ownership).
+ * The oracle: pg_dump (PostgreSQL 15, with privileges and comments) of the source and
+ * of a database built only from the rendered DDL must be the same text, after
+ * dropping what pg_dump adds around the schema (comment lines, SET lines, ownership).
  */
 
 /** pg_dump blocks (statements separated by blank lines) of some tables only. */
 async function tableBlocks(url: string, tables: Array<{ schema: string; name: string }>): Promise<string[]> {
-  const args = ['--schema-only', '--no-owner', '--no-privileges', ...tables.flatMap((t) => ['-t', qname(t)]), '-d', url];
+  const args = ['--schema-only', '--no-owner', ...tables.flatMap((t) => ['-t', qname(t)]), '-d', url];
   const { stdout } = await promisify(execFile)(pgDumpPath()!, args, { maxBuffer: 64 * 1024 * 1024 });
   return stdout
     .split(/\n\s*\n/)
@@ -77,6 +79,41 @@ describe('schema copy against pg_dump (PostgreSQL 15)', () => {
     const [a, b] = await Promise.all([schemaDump(source), schemaDump(target)]);
     expect(a).toContain('CREATE POLICY users_own');
     expect(b).toBe(a);
+  });
+});
+
+describe('schema copy of aggregates, procedures, window functions, privileges and comments (PostgreSQL 15)', () => {
+  it('recreates them exactly: pg_dump with privileges and comments sees the same schema', async () => {
+    const server = pg15();
+    const prefix = uniquePrefix();
+    const roles = { reader: `${prefix}reader`, ghost: `${prefix}ghost` };
+    for (const r of Object.values(roles)) await query(server, `CREATE ROLE "${r}" NOLOGIN`);
+    try {
+      const source = await createDatabase(server, `${prefix}src`);
+      await runAll(source, [objectsSql(roles)]);
+      const catalog = await introspectUrl(source);
+      const target = await createDatabase(server, `${prefix}dst`);
+      await runAll(target, renderAll(catalog, allTables(catalog), allViews(catalog), allObjects(catalog)));
+      const [a, b] = await Promise.all([schemaDump(source), schemaDump(target)]);
+      for (const piece of [
+        'CREATE AGGREGATE app.group_concat(text)',
+        'CREATE AGGREGATE app.hypo_rank(VARIADIC "any" ORDER BY VARIADIC "any")',
+        'CREATE PROCEDURE app.rename_film',
+        'WINDOW',
+        `GRANT UPDATE(title) ON TABLE app.film TO ${roles.reader} WITH GRANT OPTION;`,
+        'REVOKE ALL ON FUNCTION app.group_concat(text) FROM PUBLIC;',
+        'REVOKE ALL ON TYPE app.rating FROM PUBLIC;',
+        `GRANT USAGE ON SCHEMA app TO ${roles.reader};`,
+        "COMMENT ON SCHEMA app IS 'the rental application';",
+        "COMMENT ON AGGREGATE app.group_concat(text) IS 'comma-separated list';",
+      ]) {
+        expect(a).toContain(piece);
+      }
+      expect(b).toBe(a);
+    } finally {
+      for (const db of ['src', 'dst']) await query(server, `DROP DATABASE IF EXISTS "${prefix}${db}"`).catch(() => undefined);
+      for (const r of Object.values(roles)) await query(server, `DROP ROLE IF EXISTS "${r}"`).catch(() => undefined);
+    }
   });
 });
 

@@ -27,6 +27,7 @@ export function planJson(plan: Plan): unknown {
       tables: s.tables,
       copies: s.copies,
       views: s.views,
+      objects: s.objects ?? [],
       droppedForeignKeys: s.droppedForeignKeys,
       denormalize: s.denormalize,
     })),
@@ -39,6 +40,7 @@ export function planJson(plan: Plan): unknown {
       description: st.description,
       dependsOn: st.dependsOn,
     })),
+    leftBehind: plan.leftBehind ?? [],
     warnings: plan.warnings,
     errors: plan.errors,
   };
@@ -63,12 +65,24 @@ export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}
     lines.push(`    ${s.tables.length} tables, ~${rows} rows${unanalyzed ? ` (${unanalyzed} not analyzed yet)` : ''}, ${formatBytes(bytes)}`);
     for (const t of s.tables) lines.push(`    ${c.green('+')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}`);
     for (const t of s.copies) lines.push(`    ${c.blue('=')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}  ${c.dim('read-only copy')}`);
-    for (const v of s.views) lines.push(`    ${c.green('+')} view ${v}`);
+    const objects = s.objects ?? [];
+    const viewsListed = new Set(objects.filter((o) => o.kind === 'view').map((o) => o.name));
+    for (const v of s.views) if (!viewsListed.has(v)) lines.push(`    ${c.green('+')} view ${v}`);
+    for (const o of objects) {
+      const copied = o.placement === 'copied' ? `  ${c.dim(`copied: also in ${(o.services ?? []).filter((x) => x !== s.name).join(', ')}`)}` : '';
+      lines.push(`    ${o.placement === 'copied' ? c.blue('=') : c.green('+')} ${o.kind} ${o.name}${copied}`);
+    }
     for (const d of s.denormalize) lines.push(`    ${c.green('+')} column ${d.table}.${d.column} ${d.type} ${c.dim(`filled from ${d.from} on ${d.on.join(', ')}`)}`);
     for (const fk of s.droppedForeignKeys) {
       lines.push(`    ${c.red('-')} foreign key ${fk.table}.${fk.constraint} (${fk.columns.join(', ')}) → ${fk.references} ${c.dim(`[${fk.reason}${fk.referencedService ? `, owned by ${fk.referencedService}` : ''}]`)}`);
       lines.push(`        ${c.dim(fk.suggestion)}`);
     }
+    lines.push('');
+  }
+  const left = plan.leftBehind ?? [];
+  if (left.length > 0) {
+    lines.push(c.bold(`Left in the source (${left.length}):`));
+    for (const o of left) lines.push(`    ${c.yellow('~')} ${o.kind} ${o.name}  ${c.dim(o.reason)}`);
     lines.push('');
   }
   lines.push(c.bold(`${plan.steps.length} steps:`));

@@ -61,7 +61,7 @@ describe('parseManifest: good manifests', () => {
       retention: { days: 7, archive: null },
       services: [
         {
-          name: 'a', database: 'a_db', server: 'source', role: null, tables: [], copies: [], denormalize: [],
+          name: 'a', database: 'a_db', server: 'source', role: null, tables: [], copies: [], objects: [], denormalize: [],
           config: [{ file: '.env', key: 'DB', value: '{database}' }], health: null, restart: null,
         },
       ],

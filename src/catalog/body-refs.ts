@@ -1,0 +1,106 @@
+import type { QualifiedName } from './model.js';
+import { tableKey } from './model.js';
+
+/**
+ * What a function body names that pg_depend does not record. Bodies are text to the
+ * server (plpgsql, and sql with check_function_bodies off), so this reads them as
+ * text: string literals that name a sequence (`nextval('orders_id_seq')`), and the
+ * tables after INSERT INTO, UPDATE, DELETE FROM, MERGE INTO and TRUNCATE. Dynamic
+ * SQL built at run time (EXECUTE format(...)) cannot be seen.
+ */
+export interface BodyReferences {
+  /** Keys of sequences named in string literals. */
+  sequences: string[];
+  /** Keys of tables written to. */
+  writes: string[];
+}
+
+const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const NAME = `(${IDENT}(?:\\s*\\.\\s*${IDENT})?)`;
+const WRITE = new RegExp(`\\b(?:INSERT\\s+INTO|UPDATE|DELETE\\s+FROM|MERGE\\s+INTO|TRUNCATE(?:\\s+TABLE)?)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
+
+/** Splits `a.b`, `"A"."b.c"` into parts as the server would read them (unquoted parts fold to lower case). */
+export function nameParts(text: string): string[] | null {
+  const parts: string[] = [];
+  let i = 0;
+  const s = text.trim();
+  while (i < s.length) {
+    if (s[i] === '"') {
+      let j = i + 1;
+      let part = '';
+      for (;;) {
+        if (j >= s.length) return null;
+        if (s[j] === '"') {
+          if (s[j + 1] === '"') {
+            part += '"';
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        part += s[j];
+        j++;
+      }
+      parts.push(part);
+      i = j + 1;
+    } else {
+      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(s.slice(i));
+      if (!m) return null;
+      parts.push(m[0].toLowerCase());
+      i += m[0].length;
+    }
+    while (s[i] === ' ') i++;
+    if (i >= s.length) break;
+    if (s[i] !== '.') return null;
+    i++;
+    while (s[i] === ' ') i++;
+  }
+  return parts.length === 1 || parts.length === 2 ? parts : null;
+}
+
+/** The contents of the single-quoted literals of a body (`''` unescaped). */
+export function stringLiterals(body: string): string[] {
+  const out: string[] = [];
+  const re = /'((?:[^']|'')*)'/g;
+  for (let m = re.exec(body); m !== null; m = re.exec(body)) out.push(m[1]!.replaceAll("''", "'"));
+  return out;
+}
+
+/**
+ * Resolves the names a body uses against the objects of the catalog: a qualified
+ * name exactly, an unqualified one through `searchPath` (the function's own SET
+ * search_path, else its schema then public), first match winning.
+ */
+export function bodyReferences(
+  body: string,
+  searchPath: string[],
+  sequences: QualifiedName[],
+  tables: QualifiedName[],
+): BodyReferences {
+  const find = (parts: string[] | null, among: Set<string>): string | null => {
+    if (!parts) return null;
+    if (parts.length === 2) return among.has(`${parts[0]}.${parts[1]}`) ? `${parts[0]}.${parts[1]}` : null;
+    for (const schema of searchPath) if (among.has(`${schema}.${parts[0]}`)) return `${schema}.${parts[0]}`;
+    return null;
+  };
+  const seqKeys = new Set(sequences.map(tableKey));
+  const tableKeys = new Set(tables.map(tableKey));
+  const found = { sequences: new Set<string>(), writes: new Set<string>() };
+  for (const lit of stringLiterals(body)) {
+    const k = find(nameParts(lit), seqKeys);
+    if (k) found.sequences.add(k);
+  }
+  // Literals and comments hold no statements: blank them before looking for writes.
+  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  for (const m of code.matchAll(WRITE)) {
+    const k = find(nameParts(m[1]!), tableKeys);
+    if (k) found.writes.add(k);
+  }
+  return { sequences: [...found.sequences].sort(), writes: [...found.writes].sort() };
+}
+
+/** Where an unqualified name in a body is looked up: the function's SET search_path, else its own schema, then public. */
+export function bodySearchPath(ownSchema: string, configured: string[] | null): string[] {
+  if (configured) return configured.filter((s) => s !== '$user' && s !== '');
+  return [...new Set([ownSchema, 'public'])];
+}

@@ -1,0 +1,138 @@
+import type { Catalog, FunctionDef, QualifiedName } from '../catalog/model.js';
+import { functionKey, routineNoun, tableKey } from '../catalog/model.js';
+import { dependencyClosure, type Closure } from '../catalog/closure.js';
+import type { LeftBehindObject, PlannedObject } from './model.js';
+
+/** What one service's database gets: its closure (types, functions, sequences) and its views. */
+export interface ServiceObjects {
+  service: string;
+  database: string;
+  closure: Closure;
+  views: string[];
+  /** Owned table keys, partitions included: the tables its functions may write to. */
+  owned: Set<string>;
+  /** Every table key its database gets (owned and copied). */
+  tables: Set<string>;
+}
+
+export interface ObjectAccount {
+  byService: Map<string, PlannedObject[]>;
+  leftBehind: LeftBehindObject[];
+  warnings: string[];
+  /** Blocking problems: a function whose signature uses the row type of a table its database does not get. */
+  errors: string[];
+}
+
+interface Entry {
+  kind: PlannedObject['kind'];
+  name: string;
+  key: string;
+}
+
+/**
+ * Accounts for every function, procedure, aggregate, sequence, type and view of the
+ * source schemas (SPEC §1): each is moved (one service's database gets it), copied
+ * (several do) or left in the source, and what is left is named in a warning.
+ * Sequences owned by a table that stays in the source stay with it (listed, not
+ * warned about). Also warns about every carried function whose body writes to a
+ * table that its database does not own.
+ */
+export function accountObjects(
+  catalog: Catalog,
+  services: ServiceObjects[],
+  opts: { schemas: string[]; staying: string[]; owner: Map<string, string> },
+): ObjectAccount {
+  const schemas = new Set(opts.schemas);
+  const inSchemas = (o: QualifiedName) => schemas.has(o.schema);
+  const all: Entry[] = [
+    ...catalog.functions.filter(inSchemas).map((f) => ({ kind: routineNoun(f) as PlannedObject['kind'], name: functionKey(f), key: functionKey(f) })),
+    ...catalog.types.filter(inSchemas).map((t) => ({ kind: 'type' as const, name: tableKey(t), key: tableKey(t) })),
+    ...catalog.sequences.filter(inSchemas).map((s) => ({ kind: 'sequence' as const, name: tableKey(s), key: tableKey(s) })),
+    ...catalog.views.filter(inSchemas).map((v) => ({ kind: 'view' as const, name: tableKey(v), key: tableKey(v) })),
+  ];
+  const carriers = new Map<string, string[]>();
+  const carry = (key: string, service: string) => {
+    const list = carriers.get(key) ?? [];
+    if (!list.includes(service)) list.push(service);
+    carriers.set(key, list);
+  };
+  for (const s of services) {
+    for (const t of s.closure.types) carry(tableKey(t), s.service);
+    for (const f of s.closure.functions) carry(functionKey(f), s.service);
+    for (const q of s.closure.sequences) carry(tableKey(q), s.service);
+    for (const v of s.views) carry(v, s.service);
+  }
+  const byService = new Map<string, PlannedObject[]>(services.map((s) => [s.service, []]));
+  const leftBehind: LeftBehindObject[] = [];
+  const staying = new Set(opts.staying);
+  const usedByStaying = dependencyClosure(catalog, opts.staying);
+  const stayingNeeds = new Set([...usedByStaying.functions.map(functionKey), ...usedByStaying.types.map(tableKey)]);
+  const sequenceOwner = new Map(catalog.sequences.map((s) => [tableKey(s), s.ownedBy ? tableKey(s.ownedBy.table) : null]));
+  const warned: string[] = [];
+  const warnedViews: string[] = [];
+  for (const e of all) {
+    const list = carriers.get(e.key);
+    if (list && list.length > 0) {
+      for (const svc of list) {
+        byService.get(svc)!.push({
+          kind: e.kind,
+          name: e.name,
+          placement: list.length > 1 ? 'copied' : 'moved',
+          ...(list.length > 1 ? { services: list } : {}),
+        });
+      }
+      continue;
+    }
+    const table = e.kind === 'sequence' ? sequenceOwner.get(e.key) : null;
+    if (table && staying.has(table)) {
+      leftBehind.push({ kind: e.kind, name: e.name, reason: `owned by ${table}, which stays in the source` });
+      continue;
+    }
+    const reason = stayingNeeds.has(e.key)
+      ? 'used only by tables that stay in the source'
+      : e.kind === 'view'
+        ? 'ignored, or reads only tables and views that stay in the source'
+        : 'no moved table, view or function needs it';
+    leftBehind.push({ kind: e.kind, name: e.name, reason });
+    if (e.kind === 'view') warnedViews.push(e.name);
+    else warned.push(`${e.kind} ${e.name}`);
+  }
+  const warnings: string[] = [];
+  if (warned.length > 0) {
+    warnings.push(
+      `left in the source, in no service's database: ${warned.join(', ')}; to give one to a service, list it under services.<name>.objects`,
+    );
+  }
+  if (warnedViews.length > 0) {
+    warnings.push(
+      `view${warnedViews.length > 1 ? 's' : ''} left in the source, in no service's database: ${warnedViews.join(', ')} ` +
+        `(ignored, or reading only tables that stay there); a view moves with the service that owns every table it reads`,
+    );
+  }
+  const errors: string[] = [];
+  for (const s of services) {
+    for (const f of s.closure.functions) {
+      warnings.push(...writeWarnings(f, s, opts.owner));
+      for (const t of (f.rowTypes ?? []).filter((k) => !s.tables.has(k))) {
+        errors.push(
+          `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) uses the row type of ${t}, which ${s.database} does not get, ` +
+            `so it cannot be created there: give ${t} to ${s.service}, or remove what brings the function there (its objects: entry)`,
+        );
+      }
+    }
+  }
+  return { byService, leftBehind, warnings, errors };
+}
+
+function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, string>): string[] {
+  return (f.body?.writes ?? [])
+    .filter((t) => !s.owned.has(t))
+    .map((t) => {
+      const o = owner.get(t);
+      const where = o ? `owned by ${o}` : 'left in the source';
+      return (
+        `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, which is ${where}: ` +
+        `there that write fails with "relation does not exist"; give ${t} to ${s.service}, or change the function`
+      );
+    });
+}

@@ -1,0 +1,229 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { query, uniquePrefix, withDatabase } from '../../harness/servers.js';
+import { runCli, type CliResult } from './cli.js';
+
+const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * A schema of the kinds of objects that live beside the tables: a DVD-rental-style
+ * `group_concat` aggregate used by a view (pagila's `film_list`), a moving aggregate
+ * with final and combine functions, ordered-set and hypothetical aggregates, a window
+ * function, a procedure; a Rails-style trigger that takes ids from a sequence named
+ * only in its body and a GitLab-style loose-foreign-key trigger that writes to a
+ * bookkeeping table; unrelated `find_*_by_id` functions (GitLab's return a table's row type); comments and privileges
+ * (on schemas, tables, columns, sequences, functions, types) granted to `reader`
+ * (exists on every server) and `ghost` (only on the source's).
+ */
+export function objectsSql(roles: { reader: string; ghost: string }): string {
+  const reader = q(roles.reader);
+  const ghost = q(roles.ghost);
+  return `
+    CREATE SCHEMA app;
+    COMMENT ON SCHEMA app IS 'the rental application';
+    GRANT USAGE ON SCHEMA app TO ${reader};
+    GRANT USAGE ON SCHEMA public TO ${reader};
+
+    CREATE TYPE app.rating AS ENUM ('G', 'PG', 'R');
+    GRANT USAGE ON TYPE app.rating TO ${reader};
+    REVOKE USAGE ON TYPE app.rating FROM PUBLIC;
+
+    CREATE TABLE app.actor (actor_id serial PRIMARY KEY, name text NOT NULL);
+    CREATE TABLE app.film (film_id serial PRIMARY KEY, title text NOT NULL, rating app.rating NOT NULL DEFAULT 'G');
+    CREATE TABLE app.film_actor (
+      actor_id integer NOT NULL REFERENCES app.actor, film_id integer NOT NULL REFERENCES app.film,
+      PRIMARY KEY (actor_id, film_id));
+    COMMENT ON TABLE app.film IS 'films for rent';
+    GRANT SELECT ON app.film, app.actor, app.film_actor TO ${reader};
+    GRANT SELECT, INSERT ON app.film TO ${ghost};
+    GRANT UPDATE (title) ON app.film TO ${reader} WITH GRANT OPTION;
+    GRANT USAGE ON SEQUENCE app.film_film_id_seq TO ${reader};
+
+    CREATE FUNCTION app._group_concat(text, text) RETURNS text LANGUAGE sql IMMUTABLE
+      AS $$ SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2 ELSE $1 || ', ' || $2 END $$;
+    CREATE AGGREGATE app.group_concat(text) (SFUNC = app._group_concat, STYPE = text);
+    COMMENT ON AGGREGATE app.group_concat(text) IS 'comma-separated list';
+    REVOKE EXECUTE ON FUNCTION app.group_concat(text) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION app.group_concat(text) TO ${reader};
+
+    CREATE FUNCTION app.sum_step(bigint, integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT $1 + coalesce($2, 0)';
+    CREATE FUNCTION app.sum_inverse(bigint, integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT $1 - coalesce($2, 0)';
+    CREATE FUNCTION app.sum_combine(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+    CREATE FUNCTION app.sum_final(bigint) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''total '' || $1';
+    CREATE AGGREGATE app.sum_text(integer) (
+      SFUNC = app.sum_step, STYPE = bigint, FINALFUNC = app.sum_final, COMBINEFUNC = app.sum_combine, INITCOND = '0',
+      MSFUNC = app.sum_step, MINVFUNC = app.sum_inverse, MSTYPE = bigint, MFINALFUNC = app.sum_final, MINITCOND = '0',
+      PARALLEL = SAFE);
+    CREATE AGGREGATE app.median(double precision ORDER BY double precision) (
+      SFUNC = ordered_set_transition, STYPE = internal, FINALFUNC = percentile_cont_float8_final);
+    CREATE AGGREGATE app.hypo_rank(VARIADIC "any" ORDER BY VARIADIC "any") (
+      SFUNC = ordered_set_transition_multi, STYPE = internal, FINALFUNC = rank_final, FINALFUNC_EXTRA, HYPOTHETICAL);
+    CREATE FUNCTION app.row_counter() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
+
+    CREATE VIEW app.film_list AS
+      SELECT f.film_id, f.title, app.group_concat(a.name ORDER BY a.name) AS actors
+      FROM app.film f LEFT JOIN app.film_actor fa ON fa.film_id = f.film_id LEFT JOIN app.actor a ON a.actor_id = fa.actor_id
+      GROUP BY f.film_id, f.title;
+    COMMENT ON VIEW app.film_list IS 'films with their actors';
+    GRANT SELECT ON app.film_list TO ${reader};
+    CREATE VIEW app.film_stats AS
+      SELECT app.median(0.5) WITHIN GROUP (ORDER BY film_id::float8) AS median,
+             app.hypo_rank(2) WITHIN GROUP (ORDER BY film_id) AS rank_of_2,
+             app.sum_text(film_id) AS total
+      FROM app.film;
+    CREATE VIEW app.film_running AS
+      SELECT film_id, app.row_counter() OVER (ORDER BY film_id) AS n,
+             app.sum_text(film_id) OVER (ORDER BY film_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS pair
+      FROM app.film;
+
+    CREATE PROCEDURE app.rename_film(id integer, new_title text) LANGUAGE plpgsql
+      AS $$ BEGIN UPDATE app.film SET title = new_title WHERE film_id = id; END $$;
+    COMMENT ON PROCEDURE app.rename_film(integer, text) IS 'renames a film';
+    GRANT EXECUTE ON PROCEDURE app.rename_film(integer, text) TO ${reader};
+    CREATE FUNCTION app.find_actor_by_id(integer) RETURNS text LANGUAGE sql STABLE
+      AS 'SELECT name FROM app.actor WHERE actor_id = $1';
+
+    CREATE TABLE public.audit_events (id bigserial PRIMARY KEY, what text NOT NULL);
+
+    CREATE SEQUENCE public.ci_builds_id_seq;
+    CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text);
+    CREATE FUNCTION public.assign_ci_builds_id_value() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.id IS NOT NULL THEN
+        RAISE EXCEPTION 'Do not assign id: it comes from ci_builds_id_seq';
+      END IF;
+      NEW.id := nextval('ci_builds_id_seq'::regclass);
+      RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER assign_ci_builds_id_trigger BEFORE INSERT ON public.ci_builds
+      FOR EACH ROW EXECUTE FUNCTION public.assign_ci_builds_id_value();
+    CREATE TABLE public.loose_foreign_keys_deleted_records (
+      id bigserial PRIMARY KEY, fully_qualified_table_name text NOT NULL, primary_key_value bigint NOT NULL);
+    CREATE FUNCTION public.insert_into_loose_foreign_keys_deleted_records() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO loose_foreign_keys_deleted_records (fully_qualified_table_name, primary_key_value)
+      SELECT TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, old_table.id FROM old_table;
+      RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER ci_builds_loose_fk_trigger AFTER DELETE ON public.ci_builds
+      REFERENCING OLD TABLE AS old_table FOR EACH STATEMENT EXECUTE FUNCTION public.insert_into_loose_foreign_keys_deleted_records();
+    CREATE FUNCTION public.audit_ci_builds() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO public.audit_events (what) VALUES ('ci_builds changed');
+      RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER ci_builds_audit AFTER UPDATE ON public.ci_builds FOR EACH STATEMENT EXECUTE FUNCTION public.audit_ci_builds();
+    CREATE FUNCTION public.find_ci_builds_by_id(ci_builds_id bigint) RETURNS public.ci_builds
+      LANGUAGE plpgsql STABLE PARALLEL SAFE COST 1
+      AS $$ BEGIN RETURN (SELECT ci_builds FROM ci_builds WHERE id = ci_builds_id LIMIT 1); END; $$;
+    GRANT EXECUTE ON FUNCTION public.find_ci_builds_by_id(bigint) TO ${reader};
+    GRANT SELECT ON public.ci_builds TO ${reader};
+    GRANT SELECT (name) ON public.ci_builds TO ${ghost};
+
+    INSERT INTO app.actor (name) VALUES ('Penelope'), ('Nick'), ('Ed');
+    INSERT INTO app.film (title, rating) VALUES ('Academy Dinosaur', 'PG'), ('Ace Goldfinger', 'G'), ('Adaptation Holes', 'R');
+    INSERT INTO app.film_actor VALUES (1, 1), (2, 1), (3, 2);
+    INSERT INTO public.ci_builds (name) SELECT 'build ' || g FROM generate_series(1, 5) g;
+    DELETE FROM public.ci_builds WHERE name = 'build 5';`;
+}
+
+/** A source database with `objectsSql`, a manifest splitting it into `rental` and `ci`, and the CLI's environment. */
+export interface ObjectsFixture {
+  prefix: string;
+  dir: string;
+  manifestFile: string;
+  planFile: string;
+  env: NodeJS.ProcessEnv;
+  sourceUrl: string;
+  roles: { reader: string; ghost: string };
+  /** Superuser URLs of the two service databases. */
+  rentalUrl: string;
+  ciUrl: string;
+  cli(verb: string, ...args: string[]): Promise<CliResult>;
+  cleanup(): Promise<void>;
+}
+
+export async function objectsFixture(opts: {
+  source: string;
+  target: string;
+  /** Extra entries of each service (objects: ...). */
+  objects?: { rental?: string[]; ci?: string[] };
+}): Promise<ObjectsFixture> {
+  const prefix = uniquePrefix();
+  const roles = { reader: `${prefix}reader`, ghost: `${prefix}ghost` };
+  const sameServer = withDatabase(opts.source, 'postgres') === withDatabase(opts.target, 'postgres');
+  for (const server of sameServer ? [opts.source] : [opts.source, opts.target]) {
+    await query(server, `CREATE ROLE ${q(roles.reader)} NOLOGIN`);
+  }
+  await query(opts.source, `CREATE ROLE ${q(roles.ghost)} NOLOGIN`);
+  const sourceDb = `${prefix}rental_core`;
+  await query(opts.source, `CREATE DATABASE ${q(sourceDb)}`);
+  const sourceUrl = withDatabase(opts.source, sourceDb);
+  await query(sourceUrl, objectsSql(roles));
+  const dir = await mkdtemp(join(tmpdir(), 'cps-objects-'));
+  const manifest = {
+    version: 1,
+    name: `${prefix}rental`.replaceAll('_', '-'),
+    source: { url: '${SOURCE_URL}', schemas: ['public', 'app'] },
+    control: { url: '${CONTROL_URL}' },
+    servers: { target: '${TARGET_URL}' },
+    services: {
+      rental: {
+        database: `${prefix}rental`,
+        server: 'target',
+        role: { name: `${prefix}rental_svc`, password: '${RENTAL_PASSWORD}' },
+        tables: ['actor', 'film', 'film_actor', 'audit_events'],
+        ...(opts.objects?.rental ? { objects: opts.objects.rental } : {}),
+      },
+      ci: {
+        database: `${prefix}ci`,
+        server: 'target',
+        role: { name: `${prefix}ci_svc`, password: '${CI_PASSWORD}' },
+        tables: ['ci_builds', 'loose_foreign_keys_deleted_records'],
+        ...(opts.objects?.ci ? { objects: opts.objects.ci } : {}),
+      },
+    },
+  };
+  const manifestFile = join(dir, 'split.yaml');
+  await writeFile(manifestFile, stringify(manifest));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    SOURCE_URL: sourceUrl,
+    CONTROL_URL: withDatabase(opts.source, `${prefix}control`),
+    TARGET_URL: withDatabase(opts.target, 'postgres'),
+    RENTAL_PASSWORD: `pw-rental-${prefix}`,
+    CI_PASSWORD: `pw-ci-${prefix}`,
+  };
+  const fx: ObjectsFixture = {
+    prefix,
+    dir,
+    manifestFile,
+    planFile: join(dir, 'split.plan.json'),
+    env,
+    sourceUrl,
+    roles,
+    rentalUrl: withDatabase(opts.target, `${prefix}rental`),
+    ciUrl: withDatabase(opts.target, `${prefix}ci`),
+    cli: (verb, ...args) => runCli([verb, '-m', manifestFile, ...args], env),
+    async cleanup() {
+      const drop = (server: string, db: string) => query(server, `DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`).catch(() => undefined);
+      await drop(opts.source, sourceDb);
+      await drop(opts.source, `${prefix}control`);
+      await drop(opts.target, `${prefix}rental`);
+      await drop(opts.target, `${prefix}ci`);
+      for (const server of sameServer ? [opts.source] : [opts.source, opts.target]) {
+        for (const r of [roles.reader, roles.ghost, `${prefix}rental_svc`, `${prefix}ci_svc`]) {
+          await query(server, `DROP ROLE IF EXISTS ${q(r)}`).catch(() => undefined);
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return fx;
+}

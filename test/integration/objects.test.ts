@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { stringify, parse } from 'yaml';
+import { pg15, query, servers } from '../harness/servers.js';
+import type { Catalog, Privileges } from '../../src/catalog/model.js';
+import { functionKey, tableKey } from '../../src/catalog/model.js';
+import type { Plan } from '../../src/plan/model.js';
+import { readPlanFile } from '../../src/plan/plan-file.js';
+import { introspectUrl } from './catalog-features.js';
+import { dumpBlocks, PG15_DUMP, type DumpBlock } from './helpers/schema-dump.js';
+import { objectsFixture, type ObjectsFixture } from './helpers/objects-fixture.js';
+
+/**
+ * Objects beside the tables (aggregates, procedures, window functions, functions
+ * nothing depends on, sequences named only in function bodies, privileges, schema
+ * comments): planned, carried, and working on the target as on the source.
+ */
+
+const fixtures: ObjectsFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+const PLACED = { ci: ['find_ci_builds_by_id'], rental: ['rename_film'] };
+
+async function planAndApply(fx: ObjectsFixture): Promise<{ plan: Plan; planText: string; json: Record<string, unknown> }> {
+  const p = await fx.cli('plan', '-o', fx.planFile);
+  expect(p.code, p.stderr).toBe(0);
+  const j = await fx.cli('plan', '--json');
+  expect(j.code, j.stderr).toBe(0);
+  const a = await fx.cli('apply', fx.planFile, '--yes');
+  expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+  return { plan: await readPlanFile(fx.planFile), planText: p.stdout, json: JSON.parse(j.stdout) as Record<string, unknown> };
+}
+
+/** Privileges and comments of every object of a catalog, by kind and key. */
+function acls(c: Catalog, drop: (grantee: string | null) => boolean = () => false): Record<string, unknown> {
+  const clean = (p: Privileges | undefined): unknown => {
+    if (!p) return null;
+    const keep = (g: Privileges['grants']) => g.filter((x) => !drop(x.grantee));
+    const columns = Object.fromEntries(Object.entries(p.columns ?? {}).map(([k, v]) => [k, keep(v)]).filter(([, v]) => (v as unknown[]).length > 0));
+    const grants = keep(p.grants);
+    if (grants.length === 0 && p.revokedFromPublic.length === 0 && Object.keys(columns).length === 0) return null;
+    return { grants, revokedFromPublic: p.revokedFromPublic, columns };
+  };
+  const out: Record<string, unknown> = {};
+  for (const t of c.tables) out[`table ${tableKey(t)}`] = { acl: clean(t.privileges), comment: t.comment };
+  for (const v of c.views) out[`view ${tableKey(v)}`] = { acl: clean(v.privileges), comment: v.comment };
+  for (const s of c.sequences) out[`sequence ${tableKey(s)}`] = { acl: clean(s.privileges), comment: s.comment };
+  for (const f of c.functions) out[`${f.kind} ${functionKey(f)}`] = { acl: clean(f.privileges), comment: f.comment, ddl: f.ddl };
+  for (const t of c.types) out[`type ${tableKey(t)}`] = { acl: clean(t.privileges), comment: t.comment };
+  for (const n of c.namespaces ?? []) out[`schema ${n.name}`] = { acl: clean(n.privileges), comment: n.comment };
+  return out;
+}
+
+const ROUTES: Array<{ label: string; source: () => string; target: () => string }> = [
+  { label: 'PostgreSQL 15 to 18', source: pg15, target: () => servers().main },
+  { label: 'PostgreSQL 18 to another 18 cluster', source: () => servers().main, target: () => servers().second },
+];
+
+describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies and privileges travel ($label)', (route) => {
+  let fx: ObjectsFixture;
+  let plan: Plan;
+  let planText: string;
+  let json: Record<string, unknown>;
+  let source: Catalog;
+
+  beforeAll(async () => {
+    fx = await objectsFixture({ source: route.source(), target: route.target(), objects: PLACED });
+    fixtures.push(fx);
+    source = await introspectUrl(fx.sourceUrl, ['app', 'public']);
+    ({ plan, planText, json } = await planAndApply(fx));
+  });
+
+  it('accounts for every function, aggregate, procedure, sequence, type and view: moved, or left behind and named', () => {
+    const objects = (svc: string) => plan.services.find((s) => s.name === svc)!.objects!.map((o) => `${o.placement} ${o.kind} ${o.name}`);
+    expect(objects('rental')).toEqual(
+      expect.arrayContaining([
+        'moved aggregate app.group_concat("text")',
+        'moved aggregate app.sum_text(integer)',
+        'moved aggregate app.median(double precision ORDER BY double precision)',
+        'moved aggregate app.hypo_rank(VARIADIC "any" ORDER BY VARIADIC "any")',
+        'moved window function app.row_counter()',
+        'moved procedure app.rename_film(IN "id" integer, IN "new_title" "text")',
+        'moved function app.sum_final(bigint)',
+        'moved type app.rating',
+        'moved view app.film_list',
+      ]),
+    );
+    expect(objects('ci')).toEqual(
+      expect.arrayContaining([
+        'moved sequence public.ci_builds_id_seq',
+        'moved function public.assign_ci_builds_id_value()',
+        'moved function public.insert_into_loose_foreign_keys_deleted_records()',
+        'moved function public.find_ci_builds_by_id("ci_builds_id" bigint)',
+      ]),
+    );
+    const everything = [
+      ...source.functions.map(functionKey),
+      ...source.sequences.map(tableKey),
+      ...source.types.map(tableKey),
+      ...source.views.map(tableKey),
+    ];
+    const accounted = [...plan.services.flatMap((s) => s.objects!.map((o) => o.name)), ...plan.leftBehind!.map((o) => o.name)];
+    expect([...new Set(accounted)].sort()).toEqual([...new Set(everything)].sort());
+    expect(plan.leftBehind).toEqual([{ kind: 'function', name: 'app.find_actor_by_id(integer)', reason: 'no moved table, view or function needs it' }]);
+    expect(plan.warnings.join('\n')).toContain('function app.find_actor_by_id(integer)');
+    expect(planText).toContain('~ function app.find_actor_by_id(integer)');
+    expect(planText).toContain('+ aggregate app.group_concat("text")');
+    const js = json as { leftBehind: unknown[]; services: Array<{ name: string; objects: unknown[] }> };
+    expect(js.leftBehind).toEqual(plan.leftBehind);
+    expect(js.services.map((s) => s.objects)).toEqual(plan.services.map((s) => s.objects));
+  });
+
+  it('warns about a trigger function that writes to a table of another service, naming both', () => {
+    const w = plan.warnings.filter((x) => x.includes('public.audit_ci_builds()'));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain('writes to table public.audit_events, which is owned by rental');
+    // The bookkeeping table the loose-foreign-key trigger writes to is the same service's: no warning.
+    expect(plan.warnings.join('\n')).not.toContain('insert_into_loose_foreign_keys_deleted_records');
+  });
+
+  it('names the grantee that does not exist on the target server, and carries the others', () => {
+    expect(plan.warnings.join('\n')).toContain(`role ${fx.roles.ghost} does not exist on server target`);
+    expect(plan.warnings.join('\n')).not.toContain(`${fx.roles.reader} does not exist`);
+  });
+
+  it('verify --checksums passes on the clean split', async () => {
+    const v = await fx.cli('verify', '--checksums');
+    expect(v.code, `${v.stdout}\n${v.stderr}`).toBe(0);
+  });
+
+  it('inserts relying on the sequence named in the trigger function, and deletes firing the bookkeeping trigger, work on the target', async () => {
+    const [ins] = await query<{ id: string }>(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('after the split') RETURNING id`);
+    expect(Number(ins!.id)).toBe(6);
+    await query(fx.ciUrl, `DELETE FROM public.ci_builds WHERE id = 2`);
+    const lfk = await query<{ t: string; v: string }>(
+      fx.ciUrl,
+      `SELECT fully_qualified_table_name AS t, primary_key_value::text AS v FROM public.loose_foreign_keys_deleted_records ORDER BY id`,
+    );
+    expect(lfk).toEqual([
+      { t: 'public.ci_builds', v: '5' },
+      { t: 'public.ci_builds', v: '2' },
+    ]);
+    const [found] = await query<{ name: string }>(fx.ciUrl, `SELECT (public.find_ci_builds_by_id(3)).name AS name`);
+    expect(found!.name).toBe('build 3');
+  });
+
+  it('views over aggregates and window functions answer as on the source; the procedure runs', async () => {
+    for (const v of ['app.film_list', 'app.film_stats', 'app.film_running']) {
+      const sql = `SELECT to_jsonb(v)::text AS r FROM ${v} v ORDER BY 1`;
+      expect(await query(fx.rentalUrl, sql), v).toEqual(await query(fx.sourceUrl, sql));
+    }
+    expect((await query(fx.rentalUrl, `SELECT actors FROM app.film_list WHERE film_id = 1`))[0]).toEqual({ actors: 'Nick, Penelope' });
+    await query(fx.rentalUrl, `CALL app.rename_film(2, 'Ace Goldfinger II')`);
+    expect((await query(fx.rentalUrl, `SELECT title FROM app.film WHERE film_id = 2`))[0]).toEqual({ title: 'Ace Goldfinger II' });
+    const left = await query(fx.rentalUrl, `SELECT 1 FROM pg_proc WHERE proname = 'find_actor_by_id'`);
+    expect(left).toEqual([]);
+  });
+
+  it('privileges and comments of every carried object equal the source\'s, less the grants to the missing role', async () => {
+    const ghost = (g: string | null) => g === fx.roles.ghost;
+    const expected = acls(source, ghost);
+    let compared = 0;
+    for (const url of [fx.rentalUrl, fx.ciUrl]) {
+      const target = acls(await introspectUrl(url, ['app', 'public']));
+      for (const [key, value] of Object.entries(target)) {
+        if (key === 'schema public' || key === 'schema app') {
+          expect((value as { acl: unknown }).acl, `${key} in ${url}`).toEqual((expected[key] as { acl: unknown }).acl);
+          continue;
+        }
+        expect(value, `${key} in ${url}`).toEqual(expected[key]);
+        compared++;
+      }
+    }
+    // Both directions: every object the plan says a database gets is there.
+    expect(compared).toBe(plan.services.reduce((a, s) => a + s.objects!.length + s.tables.length, 0));
+    const film = expected['table app.film'] as { acl: { grants: unknown[]; columns: unknown } };
+    expect(film.acl.grants).toEqual([{ grantee: fx.roles.reader, privileges: ['SELECT'], grantable: [] }]);
+    expect(film.acl.columns).toEqual({ title: [{ grantee: fx.roles.reader, privileges: ['UPDATE'], grantable: ['UPDATE'] }] });
+    const comment = await query<{ c: string }>(fx.rentalUrl, `SELECT obj_description('app'::regnamespace, 'pg_namespace') AS c`);
+    expect(comment).toEqual([{ c: 'the rental application' }]);
+  });
+});
+
+const run = promisify(execFile);
+
+/** pg_dump --schema-only WITH privileges and comments (no owners: they change in the split). */
+async function fullDump(url: string): Promise<string> {
+  const { stdout } = await run(PG15_DUMP, ['--schema-only', '--no-owner', '--quote-all-identifiers', '-d', url], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** The object a dump block is about, as `schema.name` (a column's, a constraint's, a trigger's: its table's), or `schema <name>`. */
+function subjectOf(block: DumpBlock): string {
+  if (block.table) return block.table;
+  const rest = block.key.slice(block.type.length + 1);
+  const schema = rest.slice(0, rest.indexOf(' '));
+  const name = rest.slice(schema.length + 1);
+  const words = /^(FUNCTION|PROCEDURE|AGGREGATE|TABLE|SEQUENCE|TYPE|DOMAIN|VIEW|MATERIALIZED VIEW|SCHEMA|COLUMN) /;
+  // Tags of comments and privileges are quoted (`TABLE "film"`, `COLUMN "film"."title"`): the first identifier names the object.
+  const first = /^(?:"((?:[^"]|"")*)"|([^ ."(]+))/.exec(name.replace(words, ''));
+  const obj = first ? (first[1]?.replaceAll('""', '"') ?? first[2]!) : name;
+  return schema === '-' ? `schema ${obj}` : `${schema}.${obj}`;
+}
+
+describe('pg_dump with privileges and comments of each service database equals the source\'s (15 to 15)', () => {
+  it('misses nothing of what the plan carries and invents nothing', async () => {
+    const fx = await objectsFixture({ source: pg15(), target: pg15(), objects: PLACED });
+    fixtures.push(fx);
+    const before = dumpBlocks(await fullDump(fx.sourceUrl));
+    const { plan } = await planAndApply(fx);
+    let compared = 0;
+    for (const s of plan.services) {
+      const url = s.name === 'ci' ? fx.ciUrl : fx.rentalUrl;
+      const after = dumpBlocks(await fullDump(url));
+      const names = new Set([
+        ...s.tables.map((t) => t.name),
+        ...s.copies.map((t) => t.name),
+        ...s.views,
+        ...s.objects!.map((o) => o.name.replace(/\(.*$/, '')),
+      ]);
+      const schemas = new Set([...names].map((n) => `schema ${n.split('.')[0]}`));
+      const carried = (block: DumpBlock) => names.has(subjectOf(block)) || schemas.has(subjectOf(block));
+      const problems: string[] = [];
+      for (const [key, block] of after) {
+        const src = before.get(key);
+        if (!src) problems.push(`only in ${s.database}: ${key}\n${block.body}`);
+        else if (src.body !== block.body) problems.push(`differs in ${s.database}: ${key}\n--- source\n${src.body}\n--- target\n${block.body}`);
+        else compared++;
+      }
+      for (const [key, block] of before) {
+        if (carried(block) && !after.has(key)) problems.push(`missing in ${s.database}: ${key}\n${block.body}`);
+      }
+      expect(problems, s.database).toEqual([]);
+      const kinds = new Set([...after.values()].map((b) => b.type));
+      const expected =
+        s.name === 'rental'
+          ? ['ACL', 'COMMENT', 'AGGREGATE', 'FUNCTION', 'PROCEDURE', 'SEQUENCE', 'SCHEMA', 'TABLE', 'TYPE', 'VIEW']
+          : ['ACL', 'FUNCTION', 'SEQUENCE', 'TABLE', 'TRIGGER'];
+      for (const k of expected) expect(kinds, `${s.database} has a ${k}`).toContain(k);
+    }
+    expect(compared).toBeGreaterThan(40);
+  });
+});
+
+describe('objects: in the manifest', () => {
+  it('an unknown name is a manifest error naming the closest object, with exit 2', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main, objects: { rental: ['find_actr_by_id', 'film_list', 'film'] } });
+    fixtures.push(fx);
+    const r = await fx.cli('plan', '-o', fx.planFile);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('services.rental.objects[0]');
+    expect(r.stderr).toContain('did you mean find_actor_by_id (function)?');
+    expect(r.stderr).toContain('services.rental.objects[1]');
+    expect(r.stderr).toContain('views move with the tables they read');
+    expect(r.stderr).toContain('services.rental.objects[2]');
+    expect(r.stderr).toContain('move it to services.rental.tables');
+    // Placed by name, the function moves with rental and is no longer left behind.
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: { rental: { objects: string[] }; ci: { objects: string[] } } };
+    doc.services.rental.objects = ['rename_film', 'app.find_actor_by_id'];
+    doc.services.ci = { ...doc.services.ci, objects: PLACED.ci };
+    await writeFile(fx.manifestFile, stringify(doc));
+    // A function returning a table's row type cannot go where the table does not.
+    doc.services.rental.objects = ['find_ci_builds_by_id'];
+    await writeFile(fx.manifestFile, stringify(doc));
+    const blocked = await fx.cli('plan', '-o', fx.planFile);
+    expect(blocked.code, blocked.stderr).toBe(1);
+    expect(blocked.stdout).toMatch(/error: function public\.find_ci_builds_by_id\("ci_builds_id" bigint\) \(in \S+, for rental\) uses the row type of public\.ci_builds/);
+    doc.services.rental.objects = ['rename_film', 'app.find_actor_by_id'];
+    await writeFile(fx.manifestFile, stringify(doc));
+    const ok = await fx.cli('plan', '--json');
+    expect(ok.code, ok.stderr).toBe(0);
+    const p = JSON.parse(ok.stdout) as { leftBehind: unknown[]; services: Array<{ name: string; objects: Array<{ name: string }> }> };
+    expect(p.leftBehind).toEqual([]);
+    expect(p.services.find((s) => s.name === 'rental')!.objects.map((o) => o.name)).toContain('app.find_actor_by_id(integer)');
+  });
+});

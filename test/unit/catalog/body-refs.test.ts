@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { bodyReferences, bodySearchPath, nameParts, stringLiterals } from '../../../src/catalog/body-refs.js';
+
+const seqs = [
+  { schema: 'public', name: 'ci_builds_id_seq' },
+  { schema: 'app', name: 'Ticket Seq' },
+  { schema: 'app', name: 'orders_id_seq' },
+];
+const tables = [
+  { schema: 'public', name: 'loose_foreign_keys_deleted_records' },
+  { schema: 'public', name: 'audit' },
+  { schema: 'app', name: 'orders' },
+];
+
+describe('bodyReferences', () => {
+  it('finds sequences named in string literals, qualified, quoted or through the search path', () => {
+    const body = `BEGIN
+      NEW.id := nextval('ci_builds_id_seq'::regclass);
+      NEW.t := nextval('app."Ticket Seq"');
+      PERFORM setval('APP.ORDERS_ID_SEQ', 1);
+      RAISE NOTICE 'it''s not a sequence: %', 'nothing_here';
+    END`;
+    expect(bodyReferences(body, ['public'], seqs, tables).sequences).toEqual(['app.Ticket Seq', 'app.orders_id_seq', 'public.ci_builds_id_seq']);
+    expect(bodyReferences(`SELECT nextval('orders_id_seq')`, ['public'], seqs, tables).sequences).toEqual([]);
+    expect(bodyReferences(`SELECT nextval('orders_id_seq')`, ['app', 'public'], seqs, tables).sequences).toEqual(['app.orders_id_seq']);
+  });
+
+  it('finds the tables a body writes to, not the ones it reads or names in strings and comments', () => {
+    const body = `BEGIN
+      IF TG_OP = 'UPDATE' THEN RETURN NEW; END IF;
+      -- INSERT INTO audit is done elsewhere
+      INSERT INTO loose_foreign_keys_deleted_records (a) SELECT id FROM app.orders;
+      UPDATE ONLY "app"."orders" SET x = 1;
+      SELECT * FROM audit FOR UPDATE SKIP LOCKED;
+      RAISE NOTICE 'DELETE FROM audit';
+    END`;
+    expect(bodyReferences(body, ['public'], seqs, tables).writes).toEqual(['app.orders', 'public.loose_foreign_keys_deleted_records']);
+    expect(bodyReferences('DELETE FROM audit WHERE true; TRUNCATE TABLE app.orders', ['public'], seqs, tables).writes).toEqual(['app.orders', 'public.audit']);
+  });
+
+  it('reads names as the server does', () => {
+    expect(nameParts('Public.Users')).toEqual(['public', 'users']);
+    expect(nameParts('"A""b"."c.d"')).toEqual(['A"b', 'c.d']);
+    expect(nameParts('a.b.c')).toBeNull();
+    expect(nameParts('not a name')).toBeNull();
+    expect(stringLiterals(`'a''b', 'c'`)).toEqual(["a'b", 'c']);
+    expect(bodySearchPath('app', null)).toEqual(['app', 'public']);
+    expect(bodySearchPath('app', ['$user', 'ci'])).toEqual(['ci']);
+  });
+});
