@@ -165,11 +165,20 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     const refs = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
     if (refs.sequences.length + refs.writes.length > 0) def.body = refs;
   }
+  // Every schema something read lives in: partitions in other schemas than their table's too.
+  const allSchemas = sortedUnique([
+    ...schemas,
+    ...tables.map((t) => t.schema),
+    ...views.map((v) => v.schema),
+    ...[...seqByOid.values()].map((q) => q.schema),
+    ...[...types.values()].map((t) => t.schema),
+    ...[...functions.values()].map((f) => f.schema),
+  ]);
   const privileges = await readPrivileges(client, {
     relations: [...relations.map((r) => r.oid), ...seqInfos.map((x) => x.oid)],
     functions: [...functions.keys()],
     types: [...types.keys()],
-    schemas,
+    schemas: allSchemas,
   });
   const attach = (obj: { privileges?: unknown }, key: string) => {
     const p = privileges.get(key);
@@ -180,7 +189,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   for (const x of seqInfos) attach(x.sequence, `rel:${x.oid}`);
   for (const [oid, f] of functions) attach(f, `function:${oid}`);
   for (const [oid, t] of types) attach(t, `type:${oid}`);
-  const namespaces = (await readNamespaces(client, schemas)).map((n) => {
+  const namespaces = (await readNamespaces(client, allSchemas)).map((n) => {
     const ns: Namespace = { name: n.name, comment: n.comment };
     attach(ns, `schema:${n.oid}`);
     return ns;
