@@ -1,3 +1,4 @@
+import { extensionCalls, readExtensionFunctions } from './introspect-extension-calls.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -98,7 +99,15 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const types = await readTypes(client, [...new Set([...seeds.types, ...oidsOf('type')])], version);
   const functionInfos = await readFunctions(client, [...new Set([...seeds.functions, ...oidsOf('function')])]);
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
-  const extensions = await readExtensions(client, oidsOf('extension'));
+  // Extensions whose functions a body calls: pg_depend does not record them.
+  const extensionFunctions = await readExtensionFunctions(client);
+  const bodyExtensions = new Map<number, number[]>();
+  for (const [oid, { def, src, path }] of functionInfos) {
+    if (src === null) continue;
+    const calls = extensionCalls(src, bodySearchPath(def.schema, path), extensionFunctions);
+    if (calls.length > 0) bodyExtensions.set(oid, calls);
+  }
+  const extensions = await readExtensions(client, [...new Set([...oidsOf('extension'), ...[...bodyExtensions.values()].flat()])]);
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
 
@@ -160,10 +169,11 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const views: View[] = viewRels.map((rel) => toView(rel, graph));
   const sequenceNames = seqInfos.map((x) => x.sequence);
-  for (const { def, src, path } of functionInfos.values()) {
+  for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
     const refs = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
-    if (refs.sequences.length + refs.writes.length > 0) def.body = refs;
+    const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
+    if (refs.sequences.length + refs.writes.length + calls.length > 0) def.body = calls.length > 0 ? { ...refs, extensions: calls } : refs;
   }
   // Every schema something read lives in: partitions in other schemas than their table's too.
   const allSchemas = sortedUnique([
