@@ -64,6 +64,7 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
     def.dependsOn.forEach(need);
     (def.extensions ?? []).forEach((e) => wantExtensions.add(e));
     if ('body' in def) def.body?.sequences.forEach((s) => wantSequences.add(s));
+    if ('body' in def) def.body?.extensions?.forEach((e) => wantExtensions.add(e));
   }
   const order = creationOrder(
     [...wantTypes].map((k) => types.get(k)!),

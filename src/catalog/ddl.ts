@@ -86,6 +86,8 @@ export function renderPreData(
     ...closure.functions.map((f) => f.schema),
     ...closure.sequences.map((s) => s.schema),
     ...closure.extensions.map((e) => e.schema),
+    // Views are created after the data, in their own schema: it must exist by then.
+    ...catalog.views.filter((v) => (opts.objects ?? []).includes(tableKey(v))).map((v) => v.schema),
   ]);
   for (const s of [...schemas].filter((x) => x !== 'public').sort()) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(s)}`);
   out.push(...schemaComments(catalog, schemas));

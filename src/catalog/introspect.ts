@@ -1,3 +1,4 @@
+import { extensionCalls, readExtensionFunctions } from './introspect-extension-calls.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -98,7 +99,15 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const types = await readTypes(client, [...new Set([...seeds.types, ...oidsOf('type')])], version);
   const functionInfos = await readFunctions(client, [...new Set([...seeds.functions, ...oidsOf('function')])]);
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
-  const extensions = await readExtensions(client, oidsOf('extension'));
+  // Extensions whose functions a body calls: pg_depend does not record them.
+  const extensionFunctions = await readExtensionFunctions(client);
+  const bodyExtensions = new Map<number, number[]>();
+  for (const [oid, { def, src, path }] of functionInfos) {
+    if (src === null) continue;
+    const calls = extensionCalls(src, bodySearchPath(def.schema, path), extensionFunctions);
+    if (calls.length > 0) bodyExtensions.set(oid, calls);
+  }
+  const extensions = await readExtensions(client, [...new Set([...oidsOf('extension'), ...[...bodyExtensions.values()].flat()])]);
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
   const [lo] = await rows<{ n: number }>(client, `SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`);
@@ -161,16 +170,26 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const views: View[] = viewRels.map((rel) => toView(rel, graph));
   const sequenceNames = seqInfos.map((x) => x.sequence);
-  for (const { def, src, path } of functionInfos.values()) {
+  for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
     const refs = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
-    if (refs.sequences.length + refs.writes.length > 0) def.body = refs;
+    const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
+    if (refs.sequences.length + refs.writes.length + calls.length > 0) def.body = calls.length > 0 ? { ...refs, extensions: calls } : refs;
   }
+  // Every schema something read lives in: partitions in other schemas than their table's too.
+  const allSchemas = sortedUnique([
+    ...schemas,
+    ...tables.map((t) => t.schema),
+    ...views.map((v) => v.schema),
+    ...[...seqByOid.values()].map((q) => q.schema),
+    ...[...types.values()].map((t) => t.schema),
+    ...[...functions.values()].map((f) => f.schema),
+  ]);
   const privileges = await readPrivileges(client, {
     relations: [...relations.map((r) => r.oid), ...seqInfos.map((x) => x.oid)],
     functions: [...functions.keys()],
     types: [...types.keys()],
-    schemas,
+    schemas: allSchemas,
   });
   const attach = (obj: { privileges?: unknown }, key: string) => {
     const p = privileges.get(key);
@@ -181,7 +200,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   for (const x of seqInfos) attach(x.sequence, `rel:${x.oid}`);
   for (const [oid, f] of functions) attach(f, `function:${oid}`);
   for (const [oid, t] of types) attach(t, `type:${oid}`);
-  const namespaces = (await readNamespaces(client, schemas)).map((n) => {
+  const namespaces = (await readNamespaces(client, allSchemas)).map((n) => {
     const ns: Namespace = { name: n.name, comment: n.comment };
     attach(ns, `schema:${n.oid}`);
     return ns;

@@ -10,6 +10,7 @@ import { joinPath, ProblemList } from './problem-list.js';
 import { resolveDenormalize } from './resolve-denormalize.js';
 import { droppedForeignKeys } from './dropped-foreign-keys.js';
 import { placeViews } from './place-views.js';
+import { resolveOwnership } from './claims.js';
 import { resolveObjects } from './resolve-objects.js';
 
 /**
@@ -94,11 +95,6 @@ export interface ResolvedForeignKey {
   denormalizedBy: string[];
 }
 
-interface Claim {
-  service: string;
-  path: string;
-}
-
 /**
  * Matches a manifest against the source catalog (SPEC §1) and throws ManifestError
  * with every problem at once. Naming rules: an entry is `name`, `schema.name` or a
@@ -140,30 +136,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const ignoredViews = new Set<string>();
   // Tables a fix already names (a partition's parent, a closest name): not reported again as unassigned.
   const suggested = new Set<string>();
-  const owners = new Map<string, Claim>();
-  const contested = new Set<string>();
-  for (const s of manifest.services) {
-    s.tables.forEach((entry, i) => {
-      const path = joinPath(`${joinPath('services', s.name)}.tables`, i);
-      const m = matchEntry(entry, index, false);
-      if ('message' in m) {
-        for (const k of m.suggested) suggested.add(k);
-        return problems.add(path, m.message, m.fix);
-      }
-      for (const key of m.tables) {
-        const prev = owners.get(key);
-        if (!prev) owners.set(key, { service: s.name, path });
-        else if (prev.service !== s.name) {
-          contested.add(key);
-          problems.add(
-            path,
-            `${shown(key)} is owned twice: by ${prev.service} (${prev.path}) and by ${s.name}`,
-            `keep it in the tables of one service; the other can list it under copies`,
-          );
-        }
-      }
-    });
-  }
+  const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown);
   // Ignore globs only take what no service owns ("ignore the rest"); an exact name
   // that a service also owns is a contradiction.
   manifest.ignore.forEach((entry, i) => {
@@ -175,13 +148,15 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
       for (const k of m.suggested) suggested.add(k);
       return;
     }
+    // An exact name in ignore beats a service's glob (`main: ["*"]` with `ignore: [schema_migrations]`).
     const free = m.isGlob ? m.tables.filter((k) => !owners.has(k)) : m.tables;
     if (free.length === 0 && m.views.length === 0) {
       warnings.add(path, `${JSON.stringify(entry)} matches only tables that services own`, 'remove it from ignore');
     }
     for (const k of free) {
       const o = owners.get(k);
-      if (o) {
+      if (o && !o.exact) owners.delete(k);
+      if (o && o.exact) {
         contested.add(k);
         problems.add(
           path,

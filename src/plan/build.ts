@@ -73,6 +73,7 @@ export function buildPlan(input: PlanInput): Plan {
         name: k,
         rowsEstimate: Math.max(0, leaves.reduce((a, l) => a + Math.max(0, l.rowsEstimate), 0)),
         bytes: leaves.reduce((a, l) => a + l.bytes, 0) || t.bytes,
+        analyzed: leaves.every((l) => l.rowsEstimate >= 0 || l.kind === 'p'),
       };
     };
     const plan: ServicePlan = {
@@ -266,7 +267,7 @@ export function buildPlan(input: PlanInput): Plan {
           table: key,
           description: range
             ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}, ~${Math.round(rowsEstimate / of)} rows) into ${w.target.database}${filling}`
-            : `copy ${key} (~${rowsEstimate} rows, ${t.bytes} bytes) into ${w.target.database}${filling}`,
+            : `copy ${key} (${t.rowsEstimate < 0 ? 'not analyzed yet' : `~${rowsEstimate} rows`}, ${t.bytes} bytes) into ${w.target.database}${filling}`,
           sql: [],
           // The first range empties the table: the others start after it.
           dependsOn: [fenceId, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
@@ -279,6 +280,7 @@ export function buildPlan(input: PlanInput): Plan {
           freeze: true,
           binary,
           rowsEstimate: range ? Math.round(rowsEstimate / of) : rowsEstimate,
+          ...(t.rowsEstimate < 0 ? { analyzed: false } : {}),
           bytes: range ? Math.round(t.bytes / of) : t.bytes,
           range,
         };

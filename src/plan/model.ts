@@ -52,13 +52,27 @@ export interface ServicePlan {
   database: string;
   server: string;
   role: string | null;
-  tables: Array<{ name: string; rowsEstimate: number; bytes: number }>;
-  copies: Array<{ name: string; rowsEstimate: number; bytes: number }>;
+  tables: TableSize[];
+  copies: TableSize[];
   views: string[];
   /** Every function, sequence, type and view its database gets (absent in plans made before it existed). */
   objects?: PlannedObject[];
   droppedForeignKeys: DroppedForeignKey[];
   denormalize: Array<{ table: string; column: string; from: string; on: string[]; type: string }>;
+}
+
+/**
+ * A table's size as the source's statistics tell it. `analyzed` is false when the table
+ * (or one of its partitions) was never analysed (`reltuples` −1): then `rowsEstimate`
+ * counts only the analysed partitions, and the plan says "not analyzed yet" instead of a
+ * number that would read as "empty".
+ */
+export interface TableSize {
+  name: string;
+  rowsEstimate: number;
+  bytes: number;
+  /** Absent in plans written before it existed: read as true. */
+  analyzed?: boolean;
 }
 
 export interface DroppedForeignKey {
@@ -171,6 +185,8 @@ export interface CopyDataStep extends StepBase<'copy_data'> {
   freeze: boolean;
   binary: boolean;
   rowsEstimate: number;
+  /** False when the source table was never analysed: `rowsEstimate` is then 0, not a count. */
+  analyzed?: boolean;
   bytes: number;
   /** For a range of a split table: the predicate and the range number. */
   range: { index: number; of: number; where: string } | null;

@@ -23,6 +23,25 @@ export function normaliseType(type: string): string {
   return normaliseDefinition(type.replace(/"((?:[^"]|"")*)"/g, (_m, body: string) => body.replaceAll('""', '"')));
 }
 
+/**
+ * A definition that reads differently on the two sides. The server may still treat the
+ * two as the same (PostgreSQL's deparse is not a fixed point, and differs between
+ * majors): `schema.ts` re-creates `source` on the target server to decide.
+ */
+export interface DefinitionDifference {
+  kind: 'constraint' | 'index' | 'default';
+  /** Constraint or index name; the column name for a default. */
+  name: string;
+  source: string;
+  target: string;
+}
+
+/** One difference, as the line verify prints, and the definitions behind it when it is only a matter of text. */
+export interface TableDifference {
+  text: string;
+  definition?: DefinitionDifference;
+}
+
 const show = (v: string | null | undefined): string => (v === null || v === undefined ? 'NULL' : v);
 
 function compareNamed<T extends { name: string }>(
@@ -30,19 +49,23 @@ function compareNamed<T extends { name: string }>(
   source: readonly T[],
   target: readonly T[],
   same: (a: T, b: T) => string | null,
-): string[] {
-  const out: string[] = [];
+  definition?: (a: T, b: T) => DefinitionDifference | undefined,
+): TableDifference[] {
+  const out: TableDifference[] = [];
   const byName = new Map(target.map((x) => [x.name, x]));
   for (const s of source) {
     const t = byName.get(s.name);
-    if (!t) out.push(`${what} ${s.name} missing in target`);
+    if (!t) out.push({ text: `${what} ${s.name} missing in target` });
     else {
       const diff = same(s, t);
-      if (diff) out.push(`${what} ${s.name} ${diff}`);
+      if (diff) {
+        const d = definition?.(s, t);
+        out.push(d ? { text: `${what} ${s.name} ${diff}`, definition: d } : { text: `${what} ${s.name} ${diff}` });
+      }
     }
   }
   const names = new Set(source.map((s) => s.name));
-  for (const t of target) if (!names.has(t.name)) out.push(`${what} ${t.name} unexpected in target`);
+  for (const t of target) if (!names.has(t.name)) out.push({ text: `${what} ${t.name} unexpected in target` });
   return out;
 }
 
@@ -50,13 +73,16 @@ function differs(label: string, a: string | null | undefined, b: string | null |
   return (a ?? null) === (b ?? null) ? null : `${label} differs: source ${show(a)} target ${show(b)}`;
 }
 
-function columnDiffs(table: string, s: Column, t: Column): string[] {
-  const out: string[] = [];
+function columnDiffs(table: string, s: Column, t: Column): TableDifference[] {
+  const out: TableDifference[] = [];
   const name = `column ${table}.${s.name}`;
-  const push = (d: string | null) => d && out.push(`${name} ${d}`);
+  const push = (d: string | null) => d && out.push({ text: `${name} ${d}` });
   if (normaliseType(s.type) !== normaliseType(t.type)) push(`type differs: source ${s.type} target ${t.type}`);
   push(differs('nullability', s.notNull ? 'NOT NULL' : 'NULL', t.notNull ? 'NOT NULL' : 'NULL'));
-  push(differs('default', s.default, t.default));
+  const dflt = differs('default', s.default, t.default);
+  if (dflt && s.default !== null && t.default !== null) {
+    out.push({ text: `${name} ${dflt}`, definition: { kind: 'default', name: s.name, source: s.default, target: t.default } });
+  } else push(dflt);
   push(differs('identity', s.identity ? `GENERATED ${s.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null, t.identity ? `GENERATED ${t.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null));
   push(differs('generated expression', s.generated ? `${s.generated.expression} (${s.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null, t.generated ? `${t.generated.expression} (${t.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null));
   push(differs('collation', s.collation, t.collation));
@@ -70,25 +96,33 @@ function columnDiffs(table: string, s: Column, t: Column): string[] {
  * are compared through column nullability (servers before 18 have none in pg_constraint).
  */
 export function compareTables(source: Table, target: Table | undefined, expect: SchemaExpectations): string[] {
-  if (!target) return [`table ${source.schema}.${source.name} missing in target`];
-  const out: string[] = [];
+  return tableDifferences(source, target, expect).map((d) => d.text);
+}
+
+/** The same differences, each with the two definitions when only their text differs. */
+export function tableDifferences(source: Table, target: Table | undefined, expect: SchemaExpectations): TableDifference[] {
+  if (!target) return [{ text: `table ${source.schema}.${source.name} missing in target` }];
+  const out: TableDifference[] = [];
+  const line = (text: string): void => {
+    out.push({ text });
+  };
   const table = source.name;
   const extra = new Map(expect.extraColumns.map((c) => [c.name, c]));
   const targetCols = new Map(target.columns.map((c) => [c.name, c]));
   for (const s of source.columns) {
     const t = targetCols.get(s.name);
-    if (!t) out.push(`column ${table}.${s.name} missing in target`);
+    if (!t) line(`column ${table}.${s.name} missing in target`);
     else out.push(...columnDiffs(table, s, t));
   }
   const sourceCols = new Set(source.columns.map((c) => c.name));
   for (const t of target.columns) {
     if (sourceCols.has(t.name)) continue;
     const e = extra.get(t.name);
-    if (!e) out.push(`column ${table}.${t.name} unexpected in target`);
-    else if (normaliseType(e.type) !== normaliseType(t.type)) out.push(`denormalized column ${table}.${t.name} type differs: planned ${e.type} target ${t.type}`);
+    if (!e) line(`column ${table}.${t.name} unexpected in target`);
+    else if (normaliseType(e.type) !== normaliseType(t.type)) line(`denormalized column ${table}.${t.name} type differs: planned ${e.type} target ${t.type}`);
   }
   for (const e of expect.extraColumns) {
-    if (!targetCols.has(e.name)) out.push(`denormalized column ${table}.${e.name} missing in target`);
+    if (!targetCols.has(e.name)) line(`denormalized column ${table}.${e.name} missing in target`);
   }
 
   const dropped = new Set(expect.droppedConstraints);
@@ -98,14 +132,22 @@ export function compareTables(source: Table, target: Table | undefined, expect: 
   const [sourceKeys, targetKeys] = [constraints(source, true), constraints(target, false)];
   const named = (list: Constraint[]) => list.filter((c) => !isAutomaticForeignKey(c));
   out.push(
-    ...compareNamed('constraint', named(sourceKeys), named(targetKeys), (a, b) =>
-      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+    ...compareNamed(
+      'constraint',
+      named(sourceKeys),
+      named(targetKeys),
+      (a, b) => differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+      (a, b) => ({ kind: 'constraint', name: a.name, source: a.definition, target: b.definition }),
     ),
   );
-  out.push(...automaticForeignKeyDiffs(sourceKeys, targetKeys, (c) => normaliseDefinition(c.definition)));
+  out.push(...automaticForeignKeyDiffs(sourceKeys, targetKeys, (c) => normaliseDefinition(c.definition)).map((text) => ({ text })));
   out.push(
-    ...compareNamed('index', source.indexes, target.indexes, (a, b) =>
-      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+    ...compareNamed(
+      'index',
+      source.indexes,
+      target.indexes,
+      (a, b) => differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+      (a, b) => ({ kind: 'index', name: a.name, source: a.definition, target: b.definition }),
     ),
   );
   const ignored = new Set(expect.ignoredTriggers);
@@ -122,7 +164,7 @@ export function compareTables(source: Table, target: Table | undefined, expect: 
       differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
     ),
   );
-  if (source.rowSecurity !== target.rowSecurity) out.push(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
-  if (source.forceRowSecurity !== target.forceRowSecurity) out.push(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
+  if (source.rowSecurity !== target.rowSecurity) line(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
+  if (source.forceRowSecurity !== target.forceRowSecurity) line(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
   return out;
 }

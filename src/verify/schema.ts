@@ -4,7 +4,8 @@ import { parseKey, tableKey, type Catalog, type Table } from '../catalog/model.j
 import { FENCE_TRIGGER } from '../steps/fence-source.js';
 import type { ServicePlan } from '../plan/model.js';
 import { serviceTableKeys } from './plan-tables.js';
-import { compareTables, type SchemaExpectations } from './schema-diff.js';
+import { tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
+import { equivalentOnTarget } from './server-equivalence.js';
 import type { DroppedKeyFamily } from './partition-keys.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
 
@@ -62,9 +63,29 @@ function expectedNote(e: SchemaExpectations): string {
 }
 
 /**
+ * The differences left once the target server has compared the definitions that only
+ * read differently (see equivalentOnTarget): what the server treats as the same is no
+ * difference.
+ */
+async function withoutServerEquivalents(pool: pg.Pool, table: Table, diffs: TableDifference[]): Promise<TableDifference[]> {
+  const textual = diffs.filter((d) => d.definition);
+  if (textual.length === 0) return diffs;
+  const client = await pool.connect();
+  try {
+    const same = await equivalentOnTarget(client, table, textual.map((d) => d.definition!));
+    const equivalent = new Set(textual.filter((_d, i) => same.has(i)));
+    return diffs.filter((d) => !equivalent.has(d));
+  } finally {
+    client.release();
+  }
+}
+
+/**
  * Schema parity per table: the target database is read with the same catalog reader
  * as the source, and each table compared (columns, constraints, indexes, triggers,
  * policies), less the dropped foreign keys and plus the denormalized columns.
+ * Constraints, indexes and defaults whose text differs are re-created on the target
+ * server (in a transaction rolled back) and compared as that server deparses them.
  */
 export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
   const services = ctx.plan.services.map((svc) => ({ svc, keys: serviceTableKeys(ctx.plan, svc.name) })).filter((s) => s.keys.length > 0);
@@ -85,16 +106,28 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
       return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}` }];
     }
     ctx.progress(`schema ${svc.database}: ${keys.length} tables`);
-    return keys.map((key): Check => {
+    const checks: Check[] = [];
+    for (const key of keys) {
       const base = { kind: 'schema' as const, service: svc.name, table: key };
       const s = source.get(key);
-      if (!s) return { ...base, ok: false, detail: `table ${key} no longer exists in the source` };
+      if (!s) {
+        checks.push({ ...base, ok: false, detail: `table ${key} no longer exists in the source` });
+        continue;
+      }
       const expect = expectationsFor(svc, lineage(source, key), source);
-      const diffs = compareTables(s, target.get(key), expect);
-      return diffs.length === 0
-        ? { ...base, ok: true, detail: `columns, constraints, indexes, triggers and policies match${expectedNote(expect)}` }
-        : { ...base, ok: false, detail: diffs.join('; ') };
-    });
+      let diffs = tableDifferences(s, target.get(key), expect);
+      try {
+        diffs = await withoutServerEquivalents(ctx.pools.pool(svc.server, svc.database), s, diffs);
+      } catch (err) {
+        ctx.progress(`schema ${key}: definitions compared as text only (${errorText(err)})`);
+      }
+      checks.push(
+        diffs.length === 0
+          ? { ...base, ok: true, detail: `columns, constraints, indexes, triggers and policies match${expectedNote(expect)}` }
+          : { ...base, ok: false, detail: diffs.map((d) => d.text).join('; ') },
+      );
+    }
+    return checks;
   });
   return perService.flat();
 }

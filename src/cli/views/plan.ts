@@ -1,4 +1,4 @@
-import type { Plan, Step } from '../../plan/model.js';
+import type { Plan, Step, TableSize } from '../../plan/model.js';
 import type { Output } from '../output.js';
 import { maskLine } from '../../config/mask.js';
 
@@ -43,6 +43,11 @@ function diffColor(c: Output['c'], line: string): string {
   return c.dim(line);
 }
 
+/** The rows column: the estimate, or "not analyzed yet" where the statistics have no count (never "0 rows"). */
+function rowsCell(t: TableSize): string {
+  return t.analyzed === false ? 'not analyzed yet'.padStart(15) : `${String(t.rowsEstimate).padStart(10)} rows`;
+}
+
 /** Human rendering, like `terraform plan`: per service what is created, copied and dropped. */
 export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}): void {
   const { c } = out;
@@ -52,10 +57,11 @@ export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}
   for (const s of plan.services) {
     const rows = s.tables.reduce((a, t) => a + t.rowsEstimate, 0);
     const bytes = s.tables.reduce((a, t) => a + t.bytes, 0);
+    const unanalyzed = s.tables.filter((t) => t.analyzed === false).length;
     lines.push(`${c.green('+')} ${c.bold(s.name)} ${c.dim('→')} database ${c.cyan(s.database)} on server ${s.server}${s.role ? `, owner ${s.role}` : ''}`);
-    lines.push(`    ${s.tables.length} tables, ~${rows} rows, ${formatBytes(bytes)}`);
-    for (const t of s.tables) lines.push(`    ${c.green('+')} ${t.name.padEnd(40)} ${String(t.rowsEstimate).padStart(10)} rows ${formatBytes(t.bytes).padStart(9)}`);
-    for (const t of s.copies) lines.push(`    ${c.blue('=')} ${t.name.padEnd(40)} ${String(t.rowsEstimate).padStart(10)} rows ${formatBytes(t.bytes).padStart(9)}  ${c.dim('read-only copy')}`);
+    lines.push(`    ${s.tables.length} tables, ~${rows} rows${unanalyzed ? ` (${unanalyzed} not analyzed yet)` : ''}, ${formatBytes(bytes)}`);
+    for (const t of s.tables) lines.push(`    ${c.green('+')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}`);
+    for (const t of s.copies) lines.push(`    ${c.blue('=')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}  ${c.dim('read-only copy')}`);
     const objects = s.objects ?? [];
     const viewsListed = new Set(objects.filter((o) => o.kind === 'view').map((o) => o.name));
     for (const v of s.views) if (!viewsListed.has(v)) lines.push(`    ${c.green('+')} view ${v}`);

@@ -1,0 +1,50 @@
+import type pg from 'pg';
+import { nameParts } from './body-refs.js';
+import { rows } from './introspect-util.js';
+
+/** A function that belongs to an extension (`hmac` of pgcrypto), by schema and name. */
+export interface ExtensionFunction {
+  extension: number;
+  schema: string;
+  name: string;
+}
+
+/** Every function of every installed extension (pg_depend deptype 'e'), one row per schema and name. */
+export async function readExtensionFunctions(client: pg.ClientBase): Promise<ExtensionFunction[]> {
+  return rows<ExtensionFunction>(
+    client,
+    `SELECT DISTINCT d.refobjid AS extension, n.nspname::text AS schema, p.proname::text AS name
+       FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE d.deptype = 'e' AND d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
+      ORDER BY 2, 3`,
+  );
+}
+
+const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const CALL = new RegExp(`(${IDENT}(?:\\s*\\.\\s*${IDENT})?)\\s*\\(`, 'g');
+
+/**
+ * The extensions whose functions a body calls (`hmac(...)`, `public.crypt(...)`), names
+ * resolved through `searchPath` as the server would at run time. pg_depend records no
+ * such use: without it, a function that needs pgcrypto would be created in a database
+ * without pgcrypto and fail when first called. Literals and comments are skipped.
+ */
+export function extensionCalls(body: string, searchPath: string[], functions: readonly ExtensionFunction[]): number[] {
+  const byName = new Map<string, number>();
+  for (const f of functions) byName.set(`${f.schema}.${f.name}`, f.extension);
+  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const found = new Set<number>();
+  for (const m of code.matchAll(CALL)) {
+    const parts = nameParts(m[1]!);
+    if (!parts) continue;
+    const keys = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
+    for (const k of keys) {
+      const ext = byName.get(k);
+      if (ext !== undefined) {
+        found.add(ext);
+        break;
+      }
+    }
+  }
+  return [...found].sort((a, b) => a - b);
+}
