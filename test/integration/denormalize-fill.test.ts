@@ -176,7 +176,7 @@ describe('denormalized columns hold the values of the source join', () => {
        INSERT INTO fill_rows (id, owner_id, region, num, loose_id, part_id) SELECT g, 8, 'eu', 5, 3, 999 FROM generate_series(20001, 20010) g;
        DELETE FROM fill_rows WHERE id BETWEEN 91 AND 100;`,
     );
-    const cut = await fx.cli('cutover');
+    const cut = await fx.cli('cutover', '--yes');
     expect(cut.code, cut.stderr + cut.stdout).toBe(0);
     const checks = await expectFilled(fx);
     expect(checks.get('owner_label')!.nulls).toBe(5017);

@@ -232,7 +232,7 @@ describe('secrets never leak', () => {
     await run(['status', '-m', on.manifestFile], on.env, 0);
     // Before cutover the sequences are not synced yet: a difference (exit 1), printed without secrets.
     await run(['verify', '-m', on.manifestFile, '--json'], on.env, 1);
-    const cut = await run(['cutover', '-m', on.manifestFile, '--json', '--verbose'], on.env, 0);
+    const cut = await run(['cutover', '-m', on.manifestFile, '--yes', '--json', '--verbose'], on.env, 0);
     expect(cut.stdout + cut.stderr).toMatch(/config: /);
     expect(await readSubscriptions()).toEqual([]);
     await run(['status', '-m', on.manifestFile, '--json'], on.env, 0);
