@@ -203,9 +203,10 @@ export function buildPlan(input: PlanInput): Plan {
           kind: 'copy_data',
           service: w.input.spec.name,
           table: key,
+          // No estimates here: they move with the source's statistics (rowsEstimate and bytes hold them).
           description: range
-            ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}, ~${Math.round(rowsEstimate / of)} rows) into ${w.target.database}${filling}`
-            : `copy ${key} (~${rowsEstimate} rows, ${t.bytes} bytes) into ${w.target.database}${filling}`,
+            ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}) into ${w.target.database}${filling}`
+            : `copy ${key} into ${w.target.database}${filling}`,
           sql: [],
           // The first range empties the table: the others start after it.
           dependsOn: [fenceId, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
