@@ -299,7 +299,11 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: `set ${seqs.length} sequences of ${w.target.database} to the source's values`,
       sql: seqs.map((s) => syncSequenceSql(s.target)),
-      dependsOn: copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      // Its database's schema first: a service without copies would otherwise start here.
+      dependsOn: [
+        stepId('create_schema', w.target.database),
+        ...copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),
+      ],
       target: w.target,
       sequences: seqs,
     });
