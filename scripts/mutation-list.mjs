@@ -115,7 +115,7 @@ export const MUTATIONS = [
     file: 'src/steps/verify-rowcounts.ts',
     search: 'if (!Number.isNaN(expected) && actual !== expected)',
     replace: 'if (!Number.isNaN(expected) && actual > expected)',
-    tests: [`${I}engine-executor.test.ts`, `${I}apply-safety.test.ts`, `${I}crash.test.ts`],
+    tests: [`${I}apply-verify-rowcounts.test.ts`],
   },
   {
     id: 'fence-check-blind',
