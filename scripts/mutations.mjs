@@ -109,11 +109,15 @@ async function main() {
   /** @type {{ file: string; text: string } | null} */
   let current = null;
   const onSignal = (/** @type {NodeJS.Signals} */ sig) => {
-    if (running) running.kill('SIGKILL');
+    // src/ first, at once; then let the test run stop its servers (SIGKILL would orphan them).
     if (current) restore(current.file, current.text);
     rmSync(pending, { force: true });
     console.error(`\ninterrupted (${sig}): src/ restored`);
-    process.exit(130);
+    const child = running;
+    if (!child) process.exit(130);
+    child.once('close', () => process.exit(130));
+    child.kill('SIGTERM');
+    setTimeout(() => process.exit(130), 20_000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
