@@ -123,7 +123,7 @@ export const MUTATIONS = [
     file: 'src/verify/fence.ts',
     search: 'if (code === FENCE_SQLSTATE) return',
     replace: 'if (code === FENCE_SQLSTATE || code === undefined) return',
-    tests: [`${I}verify.test.ts`],
+    tests: [`${I}verify-fence.test.ts`, `${I}verify.test.ts`],
   },
   {
     id: 'sequence-check-blind',
@@ -163,7 +163,7 @@ export const MUTATIONS = [
     file: 'src/steps/grant.ts',
     search: 'sql.push(`REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(database)} FROM PUBLIC`);',
     replace: 'sql.push(`SELECT 1`);',
-    tests: [`${I}apply-split.test.ts`, `${I}verify.test.ts`],
+    tests: [`${I}apply-safety.test.ts`],
   },
   {
     id: 'stale-plan-applied',
