@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // The JSON report is what CI judges (.ci/check-test-report.mjs), not vitest's exit code.
+    reporters: ['default', ['json', { outputFile: process.env.TEST_REPORT_FILE ?? '.tmp/test-report.json' }]],
     projects: [
       {
         test: {

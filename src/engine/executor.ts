@@ -1,3 +1,4 @@
+import { pauseForTest } from './test-pause.js';
 import { connectionLoss, describeEnd } from '../steps/connection-loss.js';
 import type { Plan, Step, StepKind } from '../plan/model.js';
 import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
@@ -156,7 +157,9 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     try {
       await journal.stepStarted(run.runId, step.id);
       emit({ type: 'step-start', stepId: step.id, kind: step.kind, service: step.service, table: step.table, description: step.description });
+      await pauseForTest(opts.env, opts.pools, 'before', step.id);
       const result: StepResult = await handlerFor(opts.handlers, step).run(ctx, step);
+      await pauseForTest(opts.env, opts.pools, 'after', step.id);
       await journal.stepDone(run.runId, step.id, result);
       const ms = Date.now() - started;
       const outcome: StepOutcome = { id: step.id, kind: step.kind, state: 'done', ms };

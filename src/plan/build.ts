@@ -265,9 +265,10 @@ export function buildPlan(input: PlanInput): Plan {
           kind: 'copy_data',
           service: w.input.spec.name,
           table: key,
+          // No estimates here: they move with the source's statistics (rowsEstimate and bytes hold them).
           description: range
-            ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}, ~${Math.round(rowsEstimate / of)} rows) into ${w.target.database}${filling}`
-            : `copy ${key} (${t.rowsEstimate < 0 ? 'not analyzed yet' : `~${rowsEstimate} rows`}, ${t.bytes} bytes) into ${w.target.database}${filling}`,
+            ? `copy ${key} range ${part.index + 1} of ${of} (${part.where}) into ${w.target.database}${filling}`
+            : `copy ${key} into ${w.target.database}${filling}`,
           sql: [],
           // The first range empties the table: the others start after it.
           dependsOn: [fenceId, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
@@ -365,7 +366,7 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: `set ${seqs.length} sequences of ${w.target.database} to the source's values`,
       sql: seqs.map((s) => syncSequenceSql(s.target)),
-      // A service without tables has no copy step: its sequences still wait for its database.
+      // Its database's schema first: a service without copies would otherwise start here.
       dependsOn: [
         stepId('create_schema', w.target.database),
         ...copySteps.filter((c) => c.target.database === w.target.database && c.target.server === w.target.server).map((c) => c.id),

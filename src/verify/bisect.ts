@@ -7,6 +7,7 @@ import {
   rangeBucketExpr,
   rangePredicate,
   rowsSql,
+  rowTallySql,
 } from './checksum-sql.js';
 
 /** Runs one query on one side (a client inside a pinned, repeatable-read transaction). */
@@ -83,15 +84,19 @@ function compareKeys(key: RowKey): (a: RowDiff, b: RowDiff) => number {
       return x < y ? -1 : x > y ? 1 : 0;
     };
   }
-  return (a, b) => (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1);
+  return (a, b) => {
+    const x = JSON.stringify(a.key);
+    const y = JSON.stringify(b.key);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
 }
 
 /** Row-by-row comparison of one small segment. */
 async function leaf(o: BisectOptions, where: string, found: RowDiff[]): Promise<void> {
-  const cap = (o.leafRows ?? 1000) * 4 + 100;
-  const [s, t] = await both<Record<string, unknown>>(o, rowsSql(o.table, keyTexts(o.key), o.rowHash, where, cap));
   const diffs: RowDiff[] = [];
   if (o.key.kind === 'primary') {
+    const cap = (o.leafRows ?? 1000) * 4 + 100;
+    const [s, t] = await both<Record<string, unknown>>(o, rowsSql(o.table, keyTexts(o.key), o.rowHash, where, cap));
     const side = (rows: typeof s) => new Map(rows.map((r) => [JSON.stringify(keyObject(o.key, r)), r]));
     const sm = side(s);
     const tm = side(t);
@@ -102,11 +107,14 @@ async function leaf(o: BisectOptions, where: string, found: RowDiff[]): Promise<
     }
     for (const [k, r] of tm) if (!sm.has(k)) diffs.push({ key: keyObject(o.key, r), state: 'extra in target' });
   } else {
+    // Without a key, a row is its text: count each distinct row on both sides (identical
+    // rows beyond any limit included) and name the surplus of either side.
+    const [s, t] = await both<{ k0: string; n: string }>(o, rowTallySql(o.table, o.key.rowText, where));
     const tally = new Map<string, number>();
-    for (const r of s) tally.set(String(r.k0), (tally.get(String(r.k0)) ?? 0) + 1);
-    for (const r of t) tally.set(String(r.k0), (tally.get(String(r.k0)) ?? 0) - 1);
+    for (const r of s) tally.set(r.k0, (tally.get(r.k0) ?? 0) + Number(r.n));
+    for (const r of t) tally.set(r.k0, (tally.get(r.k0) ?? 0) - Number(r.n));
     for (const [row, n] of tally) {
-      for (let i = 0; i < Math.abs(n); i++) diffs.push({ key: { row }, state: n > 0 ? 'missing in target' : 'extra in target' });
+      for (let i = 0; i < Math.min(Math.abs(n), o.limit); i++) diffs.push({ key: { row }, state: n > 0 ? 'missing in target' : 'extra in target' });
     }
   }
   diffs.sort(compareKeys(o.key));
@@ -162,5 +170,6 @@ export async function findDifferingRows(o: BisectOptions): Promise<RowDiff[]> {
     ? (o.key.columns.length === 1 ? columnText(o.key.columns[0]!) : `ROW(${o.key.columns.map(columnText).join(', ')})::text`)
     : o.key.rowText;
   await byHash(o, keyText, [], o.rows, found);
-  return found;
+  // Hash buckets come in hash order: name the rows found in key order.
+  return found.sort(compareKeys(o.key));
 }

@@ -82,10 +82,22 @@ export function bucketSql(table: QualifiedName, bucket: string, rowHash: string,
   return `SELECT (${bucket})::text AS b, count(*)::text AS n, sum(${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} GROUP BY 1`;
 }
 
-/** Every row within `where`: its key columns as text (k0, k1, ...) and its hash. */
+/**
+ * The rows within `where`, in key order: their key columns as text (k0, k1, ...) and their
+ * hash; at most `limit` (a segment of unique keys is small by construction).
+ */
 export function rowsSql(table: QualifiedName, keyTexts: readonly string[], rowHash: string, where: string, limit: number): string {
   const keys = keyTexts.map((k, i) => `${k} AS k${i}`).join(', ');
-  return `SELECT ${keys}, (${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} LIMIT ${limit}`;
+  const order = keyTexts.map((_, i) => `k${i}`).join(', ');
+  return `SELECT ${keys}, (${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
+}
+
+/**
+ * Each distinct row within `where` (its text form, k0) and how many times it occurs, for a
+ * table without a key: identical rows are counted, never cut off by a limit.
+ */
+export function rowTallySql(table: QualifiedName, rowText: string, where: string): string {
+  return `SELECT ${rowText} AS k0, count(*)::text AS n FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} GROUP BY 1 ORDER BY 1`;
 }
 
 /** `t."col"::text` */

@@ -5,6 +5,7 @@ import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
 import { startEmbedded } from '../../src/demo/embedded.js';
 import type { TestServers } from './servers.js';
 import { TEST_SERVER_SETTINGS } from './settings.js';
+import { serverIdentity } from './server-identity.js';
 
 const SETTINGS = TEST_SERVER_SETTINGS;
 /**
@@ -30,11 +31,19 @@ export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
-  const servers: TestServers = { main: '', second: '', pg15: null, pg15Missing: null };
+  const servers: TestServers = { main: '', second: null, secondMissing: null, pg15: null, pg15Missing: null };
   try {
     if (process.env.PG_TEST_URL) {
       servers.main = process.env.PG_TEST_URL;
-      servers.second = process.env.PG_TEST_URL_2 ?? process.env.PG_TEST_URL;
+      const second = process.env.PG_TEST_URL_2;
+      if (!second) {
+        servers.secondMissing = 'PG_TEST_URL is set without PG_TEST_URL_2: the tests of a split onto two servers need a second server (another cluster); set PG_TEST_URL_2, or unset PG_TEST_URL to use embedded servers';
+      } else if ((await serverIdentity(second)).cluster === (await serverIdentity(servers.main)).cluster) {
+        servers.secondMissing = 'PG_TEST_URL_2 points at the same server as PG_TEST_URL: the tests of a split onto two servers need another cluster';
+      } else {
+        servers.second = second;
+      }
+      if (servers.secondMissing) console.error(`\n!!! ${servers.secondMissing}\n!!! Tests of a split onto two servers will FAIL.\n`);
     } else {
       const [a, b] = await Promise.all([startEmbedded({ settings: SETTINGS_18 }), startEmbedded({ settings: SETTINGS_18 })]);
       stops.push(a.stop, b.stop);
@@ -42,7 +51,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       servers.second = b.url;
     }
     if (process.env.PG15_TEST_URL) {
-      servers.pg15 = process.env.PG15_TEST_URL;
+      const id = await serverIdentity(process.env.PG15_TEST_URL);
+      if (id.major === 15) servers.pg15 = process.env.PG15_TEST_URL;
+      else {
+        servers.pg15Missing = `PG15_TEST_URL points at PostgreSQL ${id.version}, not 15: point it at a PostgreSQL 15 server, or unset it to start the system's`;
+        console.error(`\n!!! ${servers.pg15Missing}\n!!! Tests of source 15 -> target 18 will FAIL.\n`);
+      }
     } else if (existsSync(join(PG15_BIN, 'pg_ctl'))) {
       const c: LocalCluster = await startLocalCluster({ binDir: PG15_BIN, settings: SETTINGS });
       stops.push(c.stop);

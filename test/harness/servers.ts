@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 export interface TestServers {
   /** PostgreSQL 18 (embedded), wal_level=logical. Superuser URL to database `postgres`. */
   main: string;
-  /** A second PostgreSQL 18 cluster, for splits onto two servers. */
-  second: string;
+  /** A second PostgreSQL 18 cluster, for splits onto two servers; null when none (see secondMissing). */
+  second: string | null;
+  secondMissing: string | null;
   /** PostgreSQL 15 from the system, or null when it is missing (see pg15Missing). */
   pg15: string | null;
   pg15Missing: string | null;
@@ -21,6 +22,13 @@ declare module 'vitest' {
 
 export function servers(): TestServers {
   return inject('servers');
+}
+
+/** The second server (another cluster than main), or a loud failure saying what is missing. */
+export function second(): string {
+  const s = servers();
+  if (!s.second) throw new Error(s.secondMissing ?? 'no second PostgreSQL server');
+  return s.second;
 }
 
 /** The PostgreSQL 15 server, or a loud failure saying what is missing. */

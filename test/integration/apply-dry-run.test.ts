@@ -6,11 +6,50 @@ import { query, servers } from '../harness/servers.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { catalogSignature } from './helpers/catalog-signature.js';
 import { REPO_ROOT } from './helpers/cli.js';
+import { ESTIMATE_PREFIX } from '../../src/cli/views/dry-run.js';
+import pg from 'pg';
 
 const fixtures: SplitFixture[] = [];
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
+
+/** A dry run's output less the lines of estimates (they follow the statistics, not the plan's SQL). */
+function withoutEstimates(out: string): string {
+  return out
+    .split('\n')
+    .filter((l) => !l.startsWith(ESTIMATE_PREFIX))
+    .join('\n');
+}
+
+/** ANALYZE of the whole database, again and again on its own connection, until stopped. */
+function analyzeLoop(url: string): { ran(n: number): Promise<void>; count(): number; stop(): Promise<void> } {
+  const client = new pg.Client({ connectionString: url });
+  let runs = 0;
+  let stopped = false;
+  const waiters: Array<{ n: number; resolve: () => void; reject: (err: unknown) => void }> = [];
+  const loop = (async () => {
+    await client.connect();
+    try {
+      while (!stopped) {
+        await client.query('ANALYZE');
+        runs++;
+        for (const w of waiters.filter((x) => runs >= x.n)) w.resolve();
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  loop.catch((err: unknown) => waiters.forEach((w) => w.reject(err)));
+  return {
+    ran: (n) => (runs >= n ? Promise.resolve() : new Promise<void>((resolve, reject) => waiters.push({ n, resolve, reject }))),
+    count: () => runs,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
 
 /** Every file under the fixture's folder (manifest, plan, services tree) with its bytes. */
 async function files(dir: string): Promise<Record<string, string>> {
@@ -47,14 +86,45 @@ async function world(fx: SplitFixture): Promise<unknown> {
 it('apply --dry-run prints every statement and config diff and changes nothing anywhere', async () => {
   const fx = await splitFixture({ source: servers().main, withConfig: true });
   fixtures.push(fx);
+  // Settled statistics and visibility maps: autovacuum finds nothing to do, so only the
+  // ANALYZE loop below moves the estimates (a VACUUM would also change the sizes).
+  await query(fx.sourceUrl, 'VACUUM (ANALYZE)');
+  // The plan file is made from statistics that are off: as if a run of autovacuum came between the two plans.
+  const [moved] = await query<{ oid: string; key: string; n: number }>(
+    fx.sourceUrl,
+    `SELECT c.oid::text AS oid, s.nspname || '.' || c.relname AS key, c.reltuples::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+      WHERE s.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition
+        -- ANALYZE reads every row of a table this small: its estimate is the exact count every time.
+        AND c.reltuples BETWEEN 1 AND 10000 ORDER BY c.relname LIMIT 1`,
+  );
+  await query(fx.sourceUrl, `UPDATE pg_class SET reltuples = $1 WHERE oid = $2::oid`, [moved!.n + 424_242, moved!.oid]);
   const plan = await fx.plan();
+  const movedKey = moved!.key;
+  const movedStep = plan.steps.find((st) => st.kind === 'copy_data' && st.table === movedKey)!;
+  expect(movedStep, movedKey).toBeDefined();
   const before = await world(fx);
 
+  // Another session runs ANALYZE over and over while the two dry runs plan and print.
+  const analyze = analyzeLoop(fx.sourceUrl);
+  try {
+    await analyze.ran(1);
+    for (let round = 0; round < 3; round++) {
+      const withPlan = await fx.cli('apply', fx.planFile, '--dry-run');
+      expect(withPlan.code, withPlan.stderr).toBe(0);
+      const fromManifest = await fx.cli('apply', '--dry-run');
+      expect(fromManifest.code, fromManifest.stderr).toBe(0);
+      // The same plan prints the same statements; only the estimates may move.
+      expect(withoutEstimates(fromManifest.stdout)).toBe(withoutEstimates(withPlan.stdout));
+      expect(withoutEstimates(withPlan.stdout)).not.toContain('estimate');
+      const estimate = (out: string) => out.split('\n').find((_, i, all) => all[i - 1]?.startsWith(`-- [${movedStep.id}] `));
+      expect(estimate(withPlan.stdout)).toContain(`~${moved!.n + 424_242} rows`);
+      expect(estimate(fromManifest.stdout)).toContain(`~${moved!.n} rows`);
+    }
+  } finally {
+    await analyze.stop();
+  }
+  expect(analyze.count(), 'ANALYZE ran during the comparison').toBeGreaterThan(1);
   const withPlan = await fx.cli('apply', fx.planFile, '--dry-run');
-  expect(withPlan.code, withPlan.stderr).toBe(0);
-  const fromManifest = await fx.cli('apply', '--dry-run');
-  expect(fromManifest.code, fromManifest.stderr).toBe(0);
-  expect(fromManifest.stdout).toBe(withPlan.stdout);
 
   const out = withPlan.stdout;
   for (const step of plan.steps) {

@@ -107,6 +107,33 @@ describe('after apply', () => {
     expect(await writeInSource(fx, `DELETE FROM migrations`)).toEqual({ ok: true });
   });
 
+  it('fences sessions in replica mode too (the trigger is ENABLE ALWAYS): a replication or restore session cannot write past it', async () => {
+    const r = await writeInSource(fx, `SET LOCAL session_replication_role = replica; UPDATE roles SET description = description`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain(`has moved to database ${fx.service('user').database}`);
+    // The same session writes to a table the split left in place: only the fence stopped the first write.
+    expect(await writeInSource(fx, `SET LOCAL session_replication_role = replica; DELETE FROM migrations`)).toEqual({ ok: true });
+  });
+
+  it('no role but its own service\'s connects to a service database: CONNECT is revoked from PUBLIC', async () => {
+    const device = fx.service('device');
+    for (const key of ['user', 'billing']) {
+      const s = fx.service(key);
+      const url = new URL(s.url);
+      url.username = device.role;
+      url.password = device.password;
+      const c = new pg.Client({ connectionString: url.toString() });
+      const err = await c.connect().then(
+        async () => {
+          await c.end();
+          return null;
+        },
+        (e: { code?: string }) => e,
+      );
+      expect(err?.code, `${device.role} connecting to ${s.database}`).toBe('42501');
+    }
+  });
+
   it('copies a table named with quotes, spaces and capitals like any other', async () => {
     const billing = fx.service('billing');
     const key = 'public.Billing "Audit" Log';

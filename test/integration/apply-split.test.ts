@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { pg15, query, servers } from '../harness/servers.js';
+import { pg15, query, servers, second } from '../harness/servers.js';
 import type { Plan } from '../../src/plan/model.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { expectSameData, expectSequencesPastSource, totalRows } from './helpers/assert-split.js';
@@ -54,10 +54,10 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('onto two target servers in one run', async () => {
-    const { fx, plan } = await planAndApply({ source: servers().main, billing: servers().second });
+    const { fx, plan } = await planAndApply({ source: servers().main, billing: second() });
     const billing = fx.service('billing');
     expect(billing.server).toBe('billing-pg');
-    const onSecond = await query<{ datname: string }>(servers().second, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
+    const onSecond = await query<{ datname: string }>(second(), `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
     expect(onSecond.map((r) => r.datname)).toEqual([billing.database]);
     const onMain = await query<{ n: number }>(servers().main, `SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [billing.database]);
     expect(onMain[0]!.n).toBe(0);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { query, servers } from '../harness/servers.js';
+import { query, servers, second } from '../harness/servers.js';
 import { quoteKeywordValue } from '../../src/conn/libpq-keywords.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
@@ -33,11 +33,11 @@ describe('every connection form libpq accepts', () => {
   // Four runs: each form is, once, the source, the control database and a target server.
   it.each(FORMS.map((_, i) => i))('rotation %i: plan, apply and status connect through each form', async (i) => {
     const [sourceForm, controlForm, targetForm] = [FORMS[i]!, FORMS[(i + 1) % 4]!, FORMS[(i + 2) % 4]!];
-    const fx = await splitFixture({ scale: 0.05, billing: servers().second });
+    const fx = await splitFixture({ scale: 0.05, billing: second() });
     fixtures.push(fx);
     fx.env.CLOUDPHONE_CORE_URL = await written(sourceForm, servers().main, fx.sourceDb);
     fx.env.SPLIT_CONTROL_URL = await written(controlForm, servers().main, `${fx.prefix}control`);
-    fx.env.BILLING_PG_URL = await written(targetForm, servers().second, 'postgres');
+    fx.env.BILLING_PG_URL = await written(targetForm, second(), 'postgres');
     const label = `source ${sourceForm}, control ${controlForm}, billing-pg ${targetForm}`;
     const planned = await fx.cli('plan', '-o', fx.planFile);
     expect(planned.code, `${label}\n${planned.stderr}`).toBe(0);
@@ -51,7 +51,7 @@ describe('every connection form libpq accepts', () => {
   });
 
   it('refuses a URL with an unencoded # with exit 2 and the fix, for each place a URL goes', async () => {
-    const fx = await splitFixture({ scale: 0.05, billing: servers().second });
+    const fx = await splitFixture({ scale: 0.05, billing: second() });
     fixtures.push(fx);
     const hash = 'postgres://postgres:pa#ss@127.0.0.1:1/x';
     for (const variable of ['CLOUDPHONE_CORE_URL', 'SPLIT_CONTROL_URL', 'BILLING_PG_URL']) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { servers, query, uniquePrefix, createDatabase, pg15 } from '../harness/servers.js';
+import { servers, query, uniquePrefix, createDatabase, pg15, second } from '../harness/servers.js';
 import { CopyIn, CopyOut, RELAY_CHUNK } from '../../src/pg/copy-relay.js';
 
 const prefix = uniquePrefix();
@@ -49,7 +49,7 @@ const DDL = `CREATE TABLE mixed (id bigint, note text, blob bytea, doc jsonb, ta
 
 beforeAll(async () => {
   source = await createDatabase(servers().main, `${prefix}relay_src`);
-  target = await createDatabase(servers().second, `${prefix}relay_dst`);
+  target = await createDatabase(second(), `${prefix}relay_dst`);
   source15 = await createDatabase(pg15(), `${prefix}relay_src15`);
   for (const url of [source, source15]) {
     await query(url, DDL);
@@ -71,7 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await query(servers().main, `DROP DATABASE IF EXISTS "${prefix}relay_src" WITH (FORCE)`);
-  await query(servers().second, `DROP DATABASE IF EXISTS "${prefix}relay_dst" WITH (FORCE)`);
+  await query(second(), `DROP DATABASE IF EXISTS "${prefix}relay_dst" WITH (FORCE)`);
   await query(pg15(), `DROP DATABASE IF EXISTS "${prefix}relay_src15" WITH (FORCE)`);
 });
 

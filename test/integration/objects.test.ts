@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { stringify, parse } from 'yaml';
-import { pg15, query, servers } from '../harness/servers.js';
+import { pg15, query, servers, second } from '../harness/servers.js';
 import type { Catalog, Privileges } from '../../src/catalog/model.js';
 import { functionKey, tableKey } from '../../src/catalog/model.js';
 import type { Plan } from '../../src/plan/model.js';
@@ -57,7 +57,7 @@ function acls(c: Catalog, drop: (grantee: string | null) => boolean = () => fals
 
 const ROUTES: Array<{ label: string; source: () => string; target: () => string }> = [
   { label: 'PostgreSQL 15 to 18', source: pg15, target: () => servers().main },
-  { label: 'PostgreSQL 18 to another 18 cluster', source: () => servers().main, target: () => servers().second },
+  { label: 'PostgreSQL 18 to another 18 cluster', source: () => servers().main, target: () => second() },
 ];
 
 describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies and privileges travel ($label)', (route) => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { query, servers } from '../harness/servers.js';
+import { query, servers, second } from '../harness/servers.js';
 import { replicationPrefix } from '../../src/online/index.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
@@ -10,7 +10,7 @@ afterAll(async () => {
 
 describe('online mode: status and rollback while replication runs', () => {
   it('status shows the lag per service; rollback drops subscriptions, slots, publications, databases and roles', async () => {
-    const fx = await splitFixture({ scale: 0.2, billing: servers().second, edit: (doc) => void (doc.mode = 'online') });
+    const fx = await splitFixture({ scale: 0.2, billing: second(), edit: (doc) => void (doc.mode = 'online') });
     fixtures.push(fx);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     await fx.plan();
@@ -36,7 +36,7 @@ describe('online mode: status and rollback while replication runs', () => {
     expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
     expect(rolled.stdout).toMatch(/dropped replication/);
     expect(await query(fx.sourceServer, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2`, [prefix, fx.sourceDb])).toEqual([]);
-    for (const server of [servers().main, servers().second]) {
+    for (const server of [servers().main, second()]) {
       expect(await query(server, `SELECT subname FROM pg_subscription WHERE subname LIKE $1`, [prefix])).toEqual([]);
       expect(await query(server, `SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2`, [`${fx.prefix}cloudphone_%`, fx.sourceDb])).toEqual([]);
     }

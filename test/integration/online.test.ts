@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { pg15, query, servers, withDatabase } from '../harness/servers.js';
+import { pg15, query, servers, withDatabase, second } from '../harness/servers.js';
 import type { Plan, StartReplicationStep } from '../../src/plan/model.js';
 import { Pools } from '../../src/pg/pools.js';
 import { dropReplication, replicationLag, replicationPrefix } from '../../src/online/index.js';
@@ -111,7 +111,7 @@ async function expectNoReplicationLeft(fx: SplitFixture): Promise<void> {
   const prefix = `${replicationPrefix(fx.name)}%`;
   const slots = await query(fx.sourceServer, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2`, [prefix, fx.sourceDb]);
   expect(slots).toEqual([]);
-  for (const server of new Set([servers().main, servers().second])) {
+  for (const server of new Set([servers().main, second()])) {
     expect(await query(server, `SELECT subname FROM pg_subscription WHERE subname LIKE $1`, [prefix])).toEqual([]);
   }
   expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
@@ -193,7 +193,7 @@ describe('online mode: split with logical replication while a client writes', ()
   });
 
   it('onto two servers: billing-service subscribes from the second server', async () => {
-    const fx = await onlineFixture({ billing: servers().second });
+    const fx = await onlineFixture({ billing: second() });
     const plan = await fx.plan();
     const billing = plan.steps.find((s): s is StartReplicationStep => s.kind === 'start_replication' && s.target.server === 'billing-pg');
     expect(billing?.sameServer).toBe(false);
@@ -210,7 +210,7 @@ describe('online mode: split with logical replication while a client writes', ()
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     // Each subscription logs in as its own replication role, never as the admin.
     const admin = new URL(fx.sourceUrl);
-    for (const server of [servers().main, servers().second]) {
+    for (const server of [servers().main, second()]) {
       for (const sub of await query<{ subname: string; subconninfo: string }>(server, `SELECT subname, subconninfo FROM pg_subscription WHERE subname LIKE $1`, [`${replicationPrefix(fx.name)}%`])) {
         expect(sub.subconninfo).toContain(`postgres://${replicationRoleName(sub.subname)}:`);
         expect(sub.subconninfo).not.toContain(`${admin.username}:${admin.password}@`);
@@ -243,7 +243,7 @@ describe('online mode: split with logical replication while a client writes', ()
 
     await expectNoReplicationLeft(fx);
     await expectSameAsSource(fx, plan, writer);
-    const onSecond = await sequenceValues(withDatabase(servers().second, fx.service('billing').database));
+    const onSecond = await sequenceValues(withDatabase(second(), fx.service('billing').database));
     expect(Object.keys(onSecond).length).toBeGreaterThan(0);
     await expectSequencesPastSource(fx);
   });

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { query, servers, withDatabase } from '../harness/servers.js';
+import { query, servers, withDatabase, second } from '../harness/servers.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
 const fixtures: SplitFixture[] = [];
@@ -204,12 +204,12 @@ describe('a service without a role', () => {
   });
 
   it('is refused before any change when such a role does not exist on the target server, with the fix', async () => {
-    const fx = await fixture({ targets: servers().second });
+    const fx = await fixture({ targets: second() });
     const app = await withoutRole(fx);
     const r = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain(`server target: role ${app} uses the tables of user-service in the source, but does not exist there to connect to ${fx.service('user').database}: create it on that server (CREATE ROLE "${app}" LOGIN PASSWORD …), or give services.user-service a role: in the manifest`);
-    const made = await query<{ datname: string }>(servers().second, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
+    const made = await query<{ datname: string }>(second(), `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
     expect(made).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
-import { query, servers, withDatabase } from '../harness/servers.js';
+import { query, servers, withDatabase, second } from '../harness/servers.js';
 import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { runCli } from './helpers/cli.js';
 import type { Plan } from '../../src/plan/model.js';
@@ -80,7 +80,7 @@ describe('rollback never drops what holds new data or what it did not create', (
   });
 
   it('2b. an edited server URL never aims the drop at another cluster', async () => {
-    const fx = await fixture({ billing: servers().second });
+    const fx = await fixture({ billing: second() });
     const billing = fx.service('billing');
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr).toBe(0);
@@ -95,11 +95,11 @@ describe('rollback never drops what holds new data or what it did not create', (
       expect(r.stderr).toMatch(new RegExp(`database ${billing.database} on server billing-pg: the server is not the one where the split created database ${billing.database} \\(system identifier \\d+ then, \\d+ now`));
       expect(r.stderr).toContain('nothing was changed');
       expect(await query(withDatabase(main, billing.database), `SELECT count(*)::int AS n FROM ledger`)).toEqual([{ n: 42 }]);
-      expect(await exists(servers().second, billing.database)).toBe(true);
+      expect(await exists(second(), billing.database)).toBe(true);
       // With the URL of the server the split ran on, it rolls back.
       const back = await fx.cli('rollback', '--yes');
       expect(back.code, back.stderr).toBe(0);
-      expect(await exists(servers().second, billing.database)).toBe(false);
+      expect(await exists(second(), billing.database)).toBe(false);
       expect(await query(withDatabase(main, billing.database), `SELECT count(*)::int AS n FROM ledger`)).toEqual([{ n: 42 }]);
     } finally {
       await query(main, `DROP DATABASE IF EXISTS ${q(billing.database)} WITH (FORCE)`);

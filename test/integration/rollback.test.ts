@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { query, servers } from '../harness/servers.js';
+import { query, servers, second } from '../harness/servers.js';
 import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { leafTables, tableSums } from './helpers/table-sums.js';
 
@@ -67,12 +67,12 @@ async function databasesOf(fx: SplitFixture): Promise<string[]> {
 
 describe('rollback', () => {
   it('before repoint_config: drops what the split created and leaves the source server exactly as before apply', async () => {
-    const fx = await splitFixture({ template, billing: servers().second });
+    const fx = await splitFixture({ template, billing: second() });
     fixtures.push(fx);
     const billing = fx.service('billing');
     const onSecond = async () => ({
-      databases: await query(servers().second, `SELECT datname FROM pg_database WHERE datname = $1`, [billing.database]),
-      roles: await query(servers().second, `SELECT rolname FROM pg_roles WHERE rolname = $1`, [billing.role]),
+      databases: await query(second(), `SELECT datname FROM pg_database WHERE datname = $1`, [billing.database]),
+      roles: await query(second(), `SELECT rolname FROM pg_roles WHERE rolname = $1`, [billing.role]),
     });
     const before = await sourceCatalog(fx);
     expect(await onSecond()).toEqual({ databases: [], roles: [] });

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { staleBuild } from './stale-build.js';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { main } from '../../../src/cli/main.js';
@@ -48,9 +50,18 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, session: Se
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/** Fails loudly when the CLI was not built (the integration tests spawn it). */
+let builtChecked = false;
+
+/**
+ * Fails loudly when the CLI was not built, or was built before the last change to src/ or
+ * migrations/ (the integration tests spawn dist/: a stale build would test old code).
+ */
 export function assertBuilt(): void {
+  if (builtChecked) return;
   if (!existsSync(BUILT_MAIN)) throw new Error(`${BUILT_MAIN} is missing: run \`npm run build\` first (npm test does it)`);
+  const stale = staleBuild(BUILT_MAIN, [join(REPO_ROOT, 'src'), join(REPO_ROOT, 'migrations')]);
+  if (stale) throw new Error(`${stale}: the spawned CLI would run stale code. Run \`npm run build\` first (npm test and npm run test:integration do it)`);
+  builtChecked = true;
 }
 
 /** A spawned CLI: the child, and a promise of how it ended (code null when killed by a signal). */

@@ -158,7 +158,7 @@ export interface KillOutcome {
 }
 
 /**
- * Spawns `apply <plan> --yes --jobs 2` and kills it with SIGKILL as soon as `when`
+ * Spawns `apply <plan> --yes --jobs 2` (or `args`, with `env`) and kills it with SIGKILL as soon as `when`
  * returns true (polled every few milliseconds), then waits until every session of the
  * dead process has left the servers (its advisory lock is free again).
  */
@@ -166,11 +166,11 @@ export async function applyAndKill(
   fx: SplitFixture,
   watch: SplitWatch,
   when: (since: Date, elapsedMs: number) => Promise<boolean>,
-  opts: { timeoutMs?: number; afterKill?: () => Promise<void>; pollMs?: number } = {},
+  opts: { timeoutMs?: number; afterKill?: () => Promise<void>; pollMs?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<KillOutcome> {
   const since = await watch.now();
   const t0 = Date.now();
-  const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  const cli = spawnCli(opts.args ?? ['apply', fx.planFile, '--yes', '--jobs', '2'], opts.env ?? fx.env);
   let exited = false;
   void cli.done.then(() => (exited = true));
   const deadline = t0 + (opts.timeoutMs ?? 60_000);

@@ -1,0 +1,192 @@
+// @ts-check
+/**
+ * Deliberate bugs for the mutation check (scripts/mutations.mjs). Each names the file,
+ * the exact text to replace (it must occur exactly once), its replacement (it must still
+ * compile), and the test files that must fail with it. Keep it in step with src/: the
+ * check refuses to start while an entry no longer applies.
+ *
+ * @typedef {{ id: string; title: string; file: string; search: string; replace: string; tests: string[] }} Mutation
+ */
+
+const I = 'test/integration/';
+const U = 'test/unit/';
+
+/** @type {Mutation[]} */
+export const MUTATIONS = [
+  {
+    id: 'fence-skips-a-table',
+    title: 'the fence leaves the first moved table writable',
+    file: 'src/plan/build.ts',
+    search: 'sql: fenceSql(manifest.name, moved),',
+    replace: 'sql: fenceSql(manifest.name, moved.slice(1)),',
+    tests: [`${I}apply-safety.test.ts`, `${I}verify.test.ts`],
+  },
+  {
+    id: 'fence-trigger-not-always',
+    title: 'the fence trigger is not ENABLE ALWAYS (sessions in replica mode write past it)',
+    file: 'src/steps/fence-source.ts',
+    search: '`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`,',
+    replace: '`ALTER TABLE ${t} ENABLE TRIGGER ${ident(FENCE_TRIGGER)}`,',
+    tests: [`${I}apply-safety.test.ts`, `${I}verify.test.ts`],
+  },
+  {
+    id: 'partition-not-copied',
+    title: 'one partition of a partitioned table is left out of the copy',
+    file: 'src/plan/build.ts',
+    search: "if (t.kind === 'p') continue;",
+    replace: "if (t.kind === 'p' || (t.partitionOf && key.endsWith('_2025_03'))) continue;",
+    tests: [`${I}apply-split.test.ts`, `${I}sample-database.test.ts`],
+  },
+  {
+    id: 'denormalized-null',
+    title: 'denormalized columns are filled with NULL',
+    file: 'src/plan/build.ts',
+    search: 'const extra = denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` }));',
+    replace: "const extra = denorm.map((d) => ({ name: d.column, expression: 'NULL' }));",
+    tests: [`${I}apply-split.test.ts`, `${I}sample-database.test.ts`],
+  },
+  {
+    id: 'sequence-forgotten',
+    title: 'sync_sequences forgets the first sequence of each database',
+    file: 'src/steps/sync-sequences.ts',
+    search: 'for (const s of step.sequences) {',
+    replace: 'for (const s of step.sequences.slice(1)) {',
+    tests: [`${I}apply-split.test.ts`],
+  },
+  {
+    id: 'rollback-skips-check',
+    title: 'rollback drops the new databases although their tables changed',
+    file: 'src/rollback/rollback-split.ts',
+    search: 'if (changes.length > 0) {',
+    replace: 'if (changes.length > 1_000_000) {',
+    tests: [`${I}rollback.test.ts`],
+  },
+  {
+    id: 'password-in-logs',
+    title: 'redact() leaves the password in a URL shown in messages and logs',
+    file: 'src/pg/url.ts',
+    search: "if (u.password) u.password = '***';",
+    replace: 'if (u.password) u.password = u.password;',
+    tests: [`${U}pg/quote.test.ts`, `${I}plan.test.ts`, `${I}newcomer-errors.test.ts`],
+  },
+  {
+    id: 'verify-ignores-checksums',
+    title: 'verify --checksums passes a table whose row count matches whatever its checksum',
+    file: 'src/verify/checksum.ts',
+    search: 'if (src.rows === dst.rows && src.sum === dst.sum) {',
+    replace: 'if (src.rows === dst.rows) {',
+    tests: [`${I}verify.test.ts`],
+  },
+  {
+    id: 'step-before-its-database',
+    title: "the scheduler ignores a step's first dependency (create_schema may run before its database)",
+    file: 'src/engine/schedule.ts',
+    search: 'if (step.dependsOn.every((d) => finished.has(d))) ready.push({ step, index });',
+    replace: 'if (step.dependsOn.slice(1).every((d) => finished.has(d))) ready.push({ step, index });',
+    tests: [`${U}engine/schedule.test.ts`, `${I}engine-executor.test.ts`],
+  },
+  {
+    id: 'no-advisory-lock',
+    title: 'apply goes on when another apply holds the split lock',
+    file: 'src/engine/lock.ts',
+    search: 'if (r.rows[0]?.locked) return new SplitLock(name, client);',
+    replace: 'if (r.rows[0]?.locked || name.length > 0) return new SplitLock(name, client);',
+    tests: [`${I}engine-lock.test.ts`],
+  },
+  {
+    id: 'range-split-off-by-one',
+    title: 'the key ranges of a split copy leave out the rows on each inner bound',
+    file: 'src/plan/copy-ranges.ts',
+    search: 'for (let i = 1; i < bounds.length; i++) out.push(`${col} >= ${bounds[i - 1]} AND ${col} < ${bounds[i]}`);',
+    replace: 'for (let i = 1; i < bounds.length; i++) out.push(`${col} > ${bounds[i - 1]} AND ${col} < ${bounds[i]}`);',
+    tests: [`${U}plan/copy-ranges.test.ts`, `${I}bench-range.test.ts`],
+  },
+  {
+    id: 'verify-rowcount-blind',
+    title: 'verify passes a table with fewer rows in the target',
+    file: 'src/verify/rowcount.ts',
+    search: 'if (source === target) return { ...base, ok: true',
+    replace: 'if (source >= target) return { ...base, ok: true',
+    tests: [`${I}verify.test.ts`],
+  },
+  {
+    id: 'verify-rowcounts-step-blind',
+    title: 'the verify_rowcounts step of apply accepts missing rows',
+    file: 'src/steps/verify-rowcounts.ts',
+    search: 'if (!Number.isNaN(expected) && actual !== expected)',
+    replace: 'if (!Number.isNaN(expected) && actual > expected)',
+    tests: [`${I}apply-verify-rowcounts.test.ts`],
+  },
+  {
+    id: 'fence-check-blind',
+    title: 'verify counts a table whose write succeeds as fenced',
+    file: 'src/verify/fence.ts',
+    search: 'if (code === FENCE_SQLSTATE) return',
+    replace: 'if (code === FENCE_SQLSTATE || code === undefined) return',
+    tests: [`${I}verify-fence.test.ts`, `${I}verify.test.ts`],
+  },
+  {
+    id: 'sequence-check-blind',
+    title: 'verify accepts a target sequence behind the source',
+    file: 'src/verify/sequence.ts',
+    search: 'return increment >= 0n ? t >= s : t <= s;',
+    replace: 'return increment >= 0n ? t >= s - 1000n : t <= s;',
+    tests: [`${U}verify/sequence.test.ts`, `${I}verify.test.ts`],
+  },
+  {
+    id: 'prune-before-expiry',
+    title: 'retention prune drops a backup 30 days before it expires',
+    file: 'src/retention/prune-backups.ts',
+    search: 'if (r.expiresAt.getTime() > now.getTime()) return',
+    replace: 'if (r.expiresAt.getTime() > now.getTime() + 30 * 86_400_000) return',
+    tests: [`${I}retention.test.ts`],
+  },
+  {
+    id: 'prune-ignores-oid',
+    title: 'retention prune drops a database recreated under the backup’s name',
+    file: 'src/retention/backup-usage.ts',
+    search: 'if (then.oid !== now.oid) {',
+    replace: 'if (then.oid !== now.oid && then.oid < 0) {',
+    tests: [`${I}retention.test.ts`],
+  },
+  {
+    id: 'backup-not-read-only',
+    title: 'schedule_retention leaves the old database writable',
+    file: 'src/steps/schedule-retention.ts',
+    search: '`ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`,',
+    replace: '`ALTER DATABASE ${ident(database)} SET default_transaction_read_only = off`,',
+    tests: [`${I}retention.test.ts`, `${I}apply-safety.test.ts`],
+  },
+  {
+    id: 'public-may-connect',
+    title: 'grant leaves CONNECT to PUBLIC on the new databases',
+    file: 'src/steps/grant.ts',
+    search: 'sql.push(`REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(database)} FROM PUBLIC`);',
+    replace: 'sql.push(`SELECT 1`);',
+    tests: [`${I}apply-safety.test.ts`],
+  },
+  {
+    id: 'stale-plan-applied',
+    title: 'apply runs a plan whose source tables changed since',
+    file: 'src/cli/commands/apply.ts',
+    search: '  if (changed.length > 0) {\n    throw new StalePlanError(',
+    replace: '  if (changed.length > 1_000_000) {\n    throw new StalePlanError(',
+    tests: [`${I}apply-safety.test.ts`],
+  },
+  {
+    id: 'adopts-non-empty-database',
+    title: 'create_database adopts an existing database that holds relations',
+    file: 'src/steps/create-database.ts',
+    search: 'if (n > 0) {',
+    replace: 'if (n > 1_000_000) {',
+    tests: [`${I}apply-safety.test.ts`],
+  },
+  {
+    id: 'config-overwritten',
+    title: 'repoint_config rewrites a config file that changed since the plan',
+    file: 'src/steps/repoint-config.ts',
+    search: 'if (hash !== first.beforeHash) {',
+    replace: 'if (hash !== first.beforeHash && hash === "") {',
+    tests: [`${U}config/repoint-config.test.ts`, `${I}repoint-services.test.ts`],
+  },
+];

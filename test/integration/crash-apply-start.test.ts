@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, servers } from '../harness/servers.js';
+import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import { applyAndKill, holdLock, SplitWatch } from './helpers/crash.js';
+import { assertBuilt } from './helpers/cli.js';
+import { expectKilledIn, expectLikeUninterrupted, killAtPause, newSplit, referenceRun, resumeToEnd, stepsOf, type Reference } from './helpers/crash-case.js';
+
+/**
+ * kill -9 in the first steps of apply, one kill per case at a moment the test proves
+ * (the journal shows the step running and the tool waits on a lock the test holds), then
+ * a resumed run and a full comparison with an uninterrupted one (helpers/crash-case.ts).
+ */
+
+let template: string;
+const fixtures: SplitFixture[] = [];
+let reference: Reference;
+
+beforeAll(async () => {
+  assertBuilt();
+  template = await sampleTemplate(servers().main, 1);
+  reference = await referenceRun(template, fixtures);
+});
+
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
+});
+
+describe('apply killed with SIGKILL early, then run again, ends as an uninterrupted run', () => {
+  it('at start-up: preflight recorded running, nothing checked yet', async () => {
+    const { fx, plan } = await newSplit(template, fixtures);
+    const watch = await SplitWatch.open(fx);
+    try {
+      await killAtPause(fx, watch, 'before', stepsOf(plan, 'preflight').map((s) => s.id));
+    } finally {
+      await watch.close();
+    }
+    await resumeToEnd(fx);
+    await expectLikeUninterrupted(fx, plan, reference);
+  });
+
+  it('after create_role created a role (with its password), before the journal recorded it', async () => {
+    const { fx, plan } = await newSplit(template, fixtures);
+    const watch = await SplitWatch.open(fx);
+    try {
+      const { stepId } = await killAtPause(fx, watch, 'after', stepsOf(plan, 'create_role').map((s) => s.id));
+      const role = stepId.split(':').pop()!;
+      expect(await query(fx.sourceServer, `SELECT 1 FROM pg_roles WHERE rolname = $1`, [role]), `role ${role} exists`).toHaveLength(1);
+    } finally {
+      await watch.close();
+    }
+    await resumeToEnd(fx);
+    await expectLikeUninterrupted(fx, plan, reference);
+  });
+
+  it('after create_database created a database, before the journal recorded it', async () => {
+    const { fx, plan } = await newSplit(template, fixtures);
+    const watch = await SplitWatch.open(fx);
+    try {
+      const { stepId } = await killAtPause(fx, watch, 'after', stepsOf(plan, 'create_database').map((s) => s.id));
+      const db = fx.services.find((s) => stepId === `create_database:${s.database}`)!;
+      expect(await query(db.serverUrl, `SELECT 1 FROM pg_database WHERE datname = $1`, [db.database])).toHaveLength(1);
+    } finally {
+      await watch.close();
+    }
+    await resumeToEnd(fx);
+    await expectLikeUninterrupted(fx, plan, reference);
+  });
+
+  it('after create_schema committed (with its marker), before the journal recorded it', async () => {
+    const { fx, plan } = await newSplit(template, fixtures);
+    const watch = await SplitWatch.open(fx);
+    try {
+      const { stepId } = await killAtPause(fx, watch, 'after', stepsOf(plan, 'create_schema').map((s) => s.id));
+      const db = fx.services.find((s) => stepId === `create_schema:${s.database}`)!;
+      expect(await query(db.url, `SELECT step_id FROM cloudphone_split.done WHERE step_id = $1`, [stepId])).toHaveLength(1);
+    } finally {
+      await watch.close();
+    }
+    await resumeToEnd(fx);
+    await expectLikeUninterrupted(fx, plan, reference);
+  });
+
+  it('inside fence_source: its CREATE TRIGGER waits for a lock a session of the test holds on a moved table', async () => {
+    const { fx, plan } = await newSplit(template, fixtures);
+    const watch = await SplitWatch.open(fx);
+    try {
+      const fence = stepsOf(plan, 'fence_source')[0]!;
+      const lock = await holdLock(fx.sourceUrl, `LOCK TABLE public.devices IN ROW EXCLUSIVE MODE`);
+      const k = await applyAndKill(
+        fx,
+        watch,
+        async (since) => (await watch.running(fence.id, since)) !== undefined && (await watch.waitingOnLock(fx.sourceServer, fx.sourceDb)),
+        { afterKill: () => lock.release() },
+      );
+      expectKilledIn(k, fence.id);
+      // The fence's transaction died with the process: no trigger is left half made.
+      expect(await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toHaveLength(0);
+    } finally {
+      await watch.close();
+    }
+    await resumeToEnd(fx);
+    await expectLikeUninterrupted(fx, plan, reference);
+  });
+});

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../harness/servers.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { SplitWatch } from './helpers/crash.js';
+import { assertBuilt, runSpawned } from './helpers/cli.js';
+import { splitSignature } from './helpers/catalog-signature.js';
+import { compareWithSource } from './helpers/table-sums.js';
+import { killAtPause, sourceSide, stepsOf, treeFiles, type Reference } from './helpers/crash-case.js';
+import { replicationPrefix } from '../../src/online/index.js';
+import type { Plan, StartReplicationStep, Step } from '../../src/plan/model.js';
+
+/**
+ * kill -9 inside an online `cutover`, one kill per case, right after one of its steps did
+ * its work and before the journal recorded it (src/engine/test-pause.ts), then `cutover`
+ * again and a comparison with a cutover that was never interrupted: targets, config
+ * files, source side, no replication left, `verify --checksums`.
+ */
+
+const fixtures: SplitFixture[] = [];
+let reference: Reference;
+
+/** An online split of the sample, applied: replication runs, cutover is next. */
+async function applied(): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+  fixtures.push(fx);
+  // The append-only login log has no primary key: online mode needs a replica identity.
+  await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+  const plan = await fx.plan();
+  const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  expect(r.code, r.stderr).toBe(0);
+  return { fx, plan };
+}
+
+async function expectCutOver(fx: SplitFixture, plan: Plan): Promise<void> {
+  // Every replicated leaf table holds exactly the source's rows (on the source's columns).
+  const leaves = new Map<string, string[]>();
+  for (const s of plan.steps.filter((x): x is StartReplicationStep => x.kind === 'start_replication')) {
+    leaves.set(s.target.database, (s.leaves ?? []).map((l) => l.table).sort());
+  }
+  for (const c of await compareWithSource(fx)) {
+    expect(c.tables, `tables of ${c.database}`).toEqual(leaves.get(c.database) ?? []);
+    expect(c.target, `rows and checksums of ${c.database}`).toEqual(c.source);
+  }
+  const prefix = `${replicationPrefix(fx.name)}%`;
+  expect(await query(fx.sourceServer, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2`, [prefix, fx.sourceDb])).toEqual([]);
+  expect(await query(fx.sourceServer, `SELECT subname FROM pg_subscription WHERE subname LIKE $1`, [prefix])).toEqual([]);
+  expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
+  const verified = await fx.cli('verify', '--checksums');
+  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+}
+
+async function state(fx: SplitFixture): Promise<Reference> {
+  return {
+    signature: await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    files: await treeFiles(fx),
+    source: await sourceSide(fx),
+  };
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  const { fx, plan } = await applied();
+  const cut = await runSpawned(['cutover', '-m', fx.manifestFile], fx.env);
+  expect(cut.code, cut.stderr).toBe(0);
+  await expectCutOver(fx, plan);
+  reference = await state(fx);
+  expect(JSON.stringify(reference.source)).toContain('cloudphone_split_fence');
+});
+
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+async function killCutoverAfter(kind: Step['kind']): Promise<void> {
+  const { fx, plan } = await applied();
+  const cutoverSteps = stepsOf(plan, kind).filter((s) => s.phase === 'cutover');
+  expect(cutoverSteps.length, `${kind} steps of the cutover`).toBeGreaterThan(0);
+  const watch = await SplitWatch.open(fx);
+  try {
+    const { stepId } = await killAtPause(fx, watch, 'after', cutoverSteps.map((s) => s.id), { args: ['cutover', '-m', fx.manifestFile] });
+    expect((await watch.steps()).get(stepId)?.state, 'the journal never heard the step end').toBe('running');
+  } finally {
+    await watch.close();
+  }
+  const again = await runSpawned(['cutover', '-m', fx.manifestFile], fx.env);
+  expect(again.code, again.stderr + again.stdout).toBe(0);
+  await expectCutOver(fx, plan);
+  expect(await state(fx)).toEqual(reference);
+}
+
+describe('cutover killed with SIGKILL and run again ends as an uninterrupted cutover', () => {
+  it('after catch_up, before the journal recorded it', async () => {
+    await killCutoverAfter('catch_up');
+  });
+
+  it('after stop_replication removed subscriptions, slots and publications, before the journal recorded it', async () => {
+    await killCutoverAfter('stop_replication');
+  });
+});
