@@ -63,8 +63,22 @@ export async function ensureReplicationRole(src: pg.ClientBase, publication: str
   } else {
     throw new Error(`a role named ${name} exists and was not made by cloudphone-split for this split: drop or rename it, then rerun apply`);
   }
-  for (const sql of replicationRoleSql(publication, database, tables).slice(2)) await src.query(sql);
+  // GRANT and REVOKE rewrite the schema's and database's ACL row: two services' steps at once would
+  // fail with "tuple concurrently updated", so the tool's ACL changes take turns.
+  await withAclLock(src, async () => {
+    for (const sql of replicationRoleSql(publication, database, tables).slice(2)) await src.query(sql);
+  });
   return password;
+}
+
+/** Runs `work` while holding the session advisory lock that orders the tool's GRANTs and REVOKEs on shared catalog rows. */
+async function withAclLock(src: pg.ClientBase, work: () => Promise<void>): Promise<void> {
+  await src.query(`SELECT pg_advisory_lock(hashtext('cloudphone_split.acl'))`);
+  try {
+    await work();
+  } finally {
+    await src.query(`SELECT pg_advisory_unlock(hashtext('cloudphone_split.acl'))`).catch(() => undefined);
+  }
 }
 
 /**
@@ -88,13 +102,15 @@ export async function dropReplicationRole(src: pg.ClientBase, publication: strin
     `SELECT c.oid::regclass::text AS t FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = $1::oid`,
     [found.oid],
   );
-  for (const { t } of tables.rows) await src.query(`REVOKE ALL ON TABLE ${t} FROM ${role}`);
-  const schemas = await src.query<{ s: string }>(
-    `SELECT n.nspname AS s FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee = $1::oid`,
-    [found.oid],
-  );
-  for (const { s } of schemas.rows) await src.query(`REVOKE ALL ON SCHEMA ${ident(s)} FROM ${role}`);
-  await src.query(`REVOKE ALL ON DATABASE ${ident((await src.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db)} FROM ${role}`);
-  await src.query(`DROP ROLE ${role}`);
+  await withAclLock(src, async () => {
+    for (const { t } of tables.rows) await src.query(`REVOKE ALL ON TABLE ${t} FROM ${role}`);
+    const schemas = await src.query<{ s: string }>(
+      `SELECT n.nspname AS s FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee = $1::oid`,
+      [found.oid],
+    );
+    for (const { s } of schemas.rows) await src.query(`REVOKE ALL ON SCHEMA ${ident(s)} FROM ${role}`);
+    await src.query(`REVOKE ALL ON DATABASE ${ident((await src.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db)} FROM ${role}`);
+    await src.query(`DROP ROLE ${role}`);
+  });
   return true;
 }
