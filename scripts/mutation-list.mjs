@@ -41,9 +41,9 @@ export const MUTATIONS = [
     id: 'denormalized-null',
     title: 'denormalized columns are filled with NULL',
     file: 'src/plan/build.ts',
-    search: 'const extra = denorm.map((d, i) => ({ name: d.column, expression: `d${i + 1}.${ident(d.fromColumn)}` }));',
+    search: 'const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));',
     replace: "const extra = denorm.map((d) => ({ name: d.column, expression: 'NULL' }));",
-    tests: [`${I}apply-split.test.ts`, `${I}sample-database.test.ts`],
+    tests: [`${I}denormalize-fill.test.ts`, `${I}apply-split.test.ts`],
   },
   {
     id: 'sequence-forgotten',
@@ -63,11 +63,11 @@ export const MUTATIONS = [
   },
   {
     id: 'password-in-logs',
-    title: 'redact() leaves the password in a URL shown in messages and logs',
-    file: 'src/pg/url.ts',
-    search: "if (u.password) u.password = '***';",
-    replace: 'if (u.password) u.password = u.password;',
-    tests: [`${U}pg/quote.test.ts`, `${I}plan.test.ts`, `${I}newcomer-errors.test.ts`],
+    title: 'the scrubber forgets the secrets it was told, masking passwords only by their shape',
+    file: 'src/secrets/scrubber.ts',
+    search: '      if (!out.includes(f)) continue;',
+    replace: '      continue;',
+    tests: [`${U}secrets/scrubber.test.ts`, `${I}secrets.test.ts`],
   },
   {
     id: 'verify-ignores-checksums',
@@ -168,7 +168,7 @@ export const MUTATIONS = [
   {
     id: 'stale-plan-applied',
     title: 'apply runs a plan whose source tables changed since',
-    file: 'src/cli/commands/apply.ts',
+    file: 'src/run/apply.ts',
     search: '  if (changed.length > 0) {\n    throw new StalePlanError(',
     replace: '  if (changed.length > 1_000_000) {\n    throw new StalePlanError(',
     tests: [`${I}apply-safety.test.ts`],
