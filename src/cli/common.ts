@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { parseSplitSize, SPLIT_ENV } from '../plan/copy-ranges.js';
+import { BadInputError } from '../errors.js';
 import { makeOutput, type Output } from './output.js';
 
 export interface CommonOptions {
@@ -24,6 +26,25 @@ export function withFormat(cmd: Command): Command {
   return cmd.addOption(
     new Option('--format <format>', 'text, or markdown: a compact report for a pull-request comment (stdout; other messages go to stderr)').choices(['text', 'markdown']).default('text'),
   );
+}
+
+/**
+ * `--split-tables-larger-than <size>` (plan, apply): which moved tables are copied in key
+ * ranges, each its own journaled step. Same values as CLOUDPHONE_SPLIT_TABLES_LARGER_THAN,
+ * which it overrides for this run; a bad size is bad input (exit 2).
+ */
+export function withSplitThreshold(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--split-tables-larger-than <size>', `copy a moved table larger than this in key ranges, each range its own step (512MB, 2GB, off; default 8GB, or ${SPLIT_ENV})`).argParser((v) => {
+      if (parseSplitSize(v) === null) throw new BadInputError(`--split-tables-larger-than takes a size such as 512MB, 2GB, a number of bytes, or off, not ${v}`);
+      return v;
+    }),
+  );
+}
+
+/** The environment a run plans with: the flag, when given, in place of the variable. */
+export function splitEnv(env: NodeJS.ProcessEnv, opts: { splitTablesLargerThan?: string }): NodeJS.ProcessEnv {
+  return opts.splitTablesLargerThan === undefined ? env : { ...env, [SPLIT_ENV]: opts.splitTablesLargerThan };
 }
 
 /** Set by main for the error handler: the output of the command that is running. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withSplitThreshold, splitEnv, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
@@ -60,7 +60,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
 }
 
 export function registerApply(program: Command, io: Io): void {
-  withCommon(
+  withSplitThreshold(withCommon(
     program
       .command('apply')
       .summary("run the plan's steps with the journal; resumes where a previous run stopped")
@@ -90,8 +90,11 @@ export function registerApply(program: Command, io: Io): void {
       )
       .option('--yes', 'do not ask before the first change (required when not on a terminal)')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
-  ).action(async (planFile: string | undefined, opts: ApplyOptions) => {
+  )).action(async (planFile: string | undefined, opts: ApplyOptions & { splitTablesLargerThan?: string }) => {
     const out = outputFor(opts, io);
-    io.exit(await applyCommand(planFile, opts, out, io.env, io));
+    if (planFile !== undefined && opts.splitTablesLargerThan !== undefined) {
+      throw new BadInputError('--split-tables-larger-than changes how a plan is made; a plan file already fixes it', 'pass it to `plan` (or to `apply -m manifest.yaml` without a plan file)');
+    }
+    io.exit(await applyCommand(planFile, opts, out, splitEnv(io.env, opts), io));
   });
 }

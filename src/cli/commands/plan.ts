@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withFormat, withSplitThreshold, splitEnv, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { planSplit } from '../../run/plan.js';
 import { planJson, renderPlan } from '../views/plan.js';
@@ -13,6 +13,7 @@ export interface PlanOptions extends CommonOptions {
   schema?: string;
   sql?: boolean;
   format?: 'text' | 'markdown';
+  splitTablesLargerThan?: string;
 }
 
 /** The command's handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
@@ -28,7 +29,7 @@ export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.Pr
 }
 
 export function registerPlan(program: Command, io: Io): void {
-  withFormat(withCommon(
+  withSplitThreshold(withFormat(withCommon(
     program
       .command('plan')
       .summary('validate the manifest against the source and write the plan')
@@ -41,8 +42,8 @@ export function registerPlan(program: Command, io: Io): void {
       .option('--schema <snapshot.json>', 'plan from a `snapshot -o` file instead of the live source (CI without database access)')
       .option('--sql', 'also print the SQL of every step')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split plan -m plans/split.yaml\n  $ cloudphone-split plan --schema plans/cloudphone.schema.json --json > plan.json\n  $ cloudphone-split plan --format markdown > plan.md    # a pull-request comment'),
-  )).action(async (opts: PlanOptions) => {
+  ))).action(async (opts: PlanOptions) => {
     const out = outputFor(opts, io);
-    io.exit((await planCommand(opts, out, io.env)).code);
+    io.exit((await planCommand(opts, out, splitEnv(io.env, opts))).code);
   });
 }
