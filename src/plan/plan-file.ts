@@ -24,7 +24,9 @@ function digestOf(plan: Record<string, unknown>): string {
  * last field `digest` over everything before it.
  */
 export function serializePlan(plan: Plan): string {
-  return `${JSON.stringify({ ...plan, digest: digestOf({ ...plan }) }, null, 2)}\n`;
+  // A plan read from a file still carries that file's digest: it is computed anew, never over itself.
+  const { digest: _read, ...rest } = plan as Plan & { digest?: unknown };
+  return `${JSON.stringify({ ...rest, digest: digestOf({ ...rest }) }, null, 2)}\n`;
 }
 
 /** Written atomically (a temporary file renamed over it): a reader never sees half a plan. */

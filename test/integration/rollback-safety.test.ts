@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { query, servers, withDatabase, second } from '../harness/servers.js';
 import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { runCli } from './helpers/cli.js';
+import { writePlanFile } from '../../src/plan/plan-file.js';
 import type { Plan } from '../../src/plan/model.js';
 
 const fixtures: SplitFixture[] = [];
@@ -57,9 +58,10 @@ describe('rollback never drops what holds new data or what it did not create', (
     // The statement fails: here, a locale no server has, in the reviewed plan.
     const step = plan.steps.find((s) => s.kind === 'create_database' && s.target.database === app.database)!;
     step.sql = [step.sql[0]!.replace(/LC_COLLATE '[^']*'/, `LC_COLLATE 'no_such_locale'`)];
-    await writeFile(fx.planFile, JSON.stringify(plan satisfies Plan));
+    // Written as `plan` writes it (with its digest), so the statement is what fails, not the file.
+    await writePlanFile(fx.planFile, plan satisfies Plan);
     const applied = await runCli(['apply', fx.planFile, '--yes', '--jobs', '1'], fx.env);
-    expect(applied.code).toBe(3);
+    expect(applied.code, applied.stderr).toBe(3);
     expect(applied.stderr).toContain('no_such_locale');
     expect(await exists(fx.sourceServer, app.database)).toBe(false);
 
