@@ -122,6 +122,9 @@ export async function resumeToEnd(fx: SplitFixture): Promise<void> {
 /** The split after the resumed run equals the reference everywhere, and `verify --checksums` passes. */
 export async function expectLikeUninterrupted(fx: SplitFixture, plan: Plan, reference: Reference): Promise<void> {
   await expectSameData(fx, plan);
+  // Verified first, as the reference was: a passing --checksums run is what marks the backup verified.
+  const verified = await fx.cli('verify', '--checksums');
+  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   expect(await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix)).toEqual(reference.signature);
   expect(await treeFiles(fx)).toEqual(reference.files);
   expect(await sourceSide(fx)).toEqual(reference.source);
@@ -133,8 +136,6 @@ export async function expectLikeUninterrupted(fx: SplitFixture, plan: Plan, refe
   );
   expect(states.filter((s) => s.state !== 'done' && s.state !== 'skipped')).toEqual([]);
   expect(states.reduce((a, s) => a + s.n, 0)).toBe(plan.steps.length);
-  const verified = await fx.cli('verify', '--checksums');
-  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
 }
 
 export function stepsOf<K extends Step['kind']>(plan: Plan, kind: K): Array<Extract<Step, { kind: K }>> {
