@@ -60,7 +60,7 @@ async function state(fx: SplitFixture): Promise<Reference> {
 beforeAll(async () => {
   assertBuilt();
   const { fx, plan } = await applied();
-  const cut = await runSpawned(['cutover', '-m', fx.manifestFile], fx.env);
+  const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(cut.code, cut.stderr).toBe(0);
   await expectCutOver(fx, plan);
   reference = await state(fx);
@@ -77,12 +77,12 @@ async function killCutoverAfter(kind: Step['kind']): Promise<void> {
   expect(cutoverSteps.length, `${kind} steps of the cutover`).toBeGreaterThan(0);
   const watch = await SplitWatch.open(fx);
   try {
-    const { stepId } = await killAtPause(fx, watch, 'after', cutoverSteps.map((s) => s.id), { args: ['cutover', '-m', fx.manifestFile] });
+    const { stepId } = await killAtPause(fx, watch, 'after', cutoverSteps.map((s) => s.id), { args: ['cutover', '-m', fx.manifestFile, '--yes'] });
     expect((await watch.steps()).get(stepId)?.state, 'the journal never heard the step end').toBe('running');
   } finally {
     await watch.close();
   }
-  const again = await runSpawned(['cutover', '-m', fx.manifestFile], fx.env);
+  const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);
   expect(await state(fx)).toEqual(reference);
