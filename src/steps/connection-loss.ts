@@ -8,13 +8,14 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
  * Whether `err` says the connection itself failed (the server went away, was shut
  * down, or ended the session) rather than a statement: network errors, SQLSTATE
  * class 08 (connection exception) and 57P01-57P03 (shutdown, terminated), and the
- * driver's "Connection terminated".
+ * driver's "Connection terminated" and "Client has encountered a connection error and
+ * is not queryable" (a query sent on a client whose socket already failed).
  */
 export function isConnectionLoss(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
-  return NETWORK_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || /^Connection terminated/.test(message);
+  return NETWORK_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || /^Connection terminated|connection error and is not queryable/.test(message);
 }
 
 /** `database "x" on server "name" (host:port)`: where a connection went, without credentials. */
