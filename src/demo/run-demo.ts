@@ -68,8 +68,9 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
     await loadSample(sourceUrl, { scale: opts.scale ?? 1 });
     await writeServicesTree(folder, { sourceUrl });
     await mkdir(join(folder, 'plans'), { recursive: true });
-    const manifestFile = join(folder, 'plans', 'split.yaml');
-    await writeFile(manifestFile, sampleManifest({ withConfig: true, configDir: '..' }));
+    // The manifest sits at the top of the tree it repoints: config files must stay inside its folder.
+    const manifestFile = join(folder, 'split.yaml');
+    await writeFile(manifestFile, sampleManifest({ withConfig: true }));
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const v of SAMPLE_ENV_VARS) if (v.endsWith('_PASSWORD')) env[v] = randomBytes(9).toString('hex');
     env.CLOUDPHONE_CORE_URL = sourceUrl;
