@@ -124,6 +124,18 @@ describe('runs and steps', () => {
     expect((err as BadInputError).hint).toMatch(/original plan file/);
   });
 
+  it('resumes an unfinished run with a plan whose statistics estimates moved (autovacuum between two plans)', async () => {
+    const replanned = toyPlan('runs', [
+      { id: 'a', bytes: 987654 },
+      { id: 'b', dependsOn: ['a'], service: 'svc', table: 'public.t', bytes: 1 },
+      { id: 'c', dependsOn: ['b'] },
+    ]);
+    for (const step of replanned.steps) (step as unknown as Record<string, unknown>).rowsEstimate = 4242;
+    const again = await journal.startRun('runs', replanned);
+    expect(again).toMatchObject({ resumed: true, planHash: planHash(plan) });
+    expect([...(await journal.doneSteps('runs')).keys()]).toEqual(['a']);
+  });
+
   it('starts a new run after success; rolled-back runs no longer count as done', async () => {
     const { runId } = await journal.startRun('runs', plan);
     for (const id of ['b', 'c']) {
