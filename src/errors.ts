@@ -45,15 +45,18 @@ export class PlanBlockedError extends SplitError {
   override readonly exitCode = ExitCode.difference;
 }
 
-/** A step failed; rerun apply to resume. */
+/** A step failed; rerun apply to resume (a failed preflight asks for its fixes first). */
 export class StepFailedError extends SplitError {
   override readonly exitCode = ExitCode.stepFailed;
+  /** What the step said, without the "step … failed:" prefix. */
+  readonly reason: string;
   constructor(
     readonly stepId: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; hint?: string },
   ) {
-    super(`step ${stepId} failed: ${message}`, 'rerun `cloudphone-split apply` to resume where it stopped', options);
+    super(`step ${stepId} failed: ${message}`, options?.hint ?? 'rerun `cloudphone-split apply` to resume where it stopped', options);
+    this.reason = message;
   }
 }
 

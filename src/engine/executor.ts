@@ -74,6 +74,8 @@ export interface RunSummary {
 }
 
 function messageOf(err: unknown): string {
+  // A handler's own StepFailedError already names the step: keep its reason only.
+  if (err instanceof StepFailedError) return err.reason;
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
@@ -207,7 +209,9 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   const left = runnable.filter((s) => !finished.has(s.id));
   if (failure) {
     await journal.finishRun(run.runId, 'failed', `step ${failure.stepId} failed: ${failure.message}`).catch(() => undefined);
-    throw new StepFailedError(failure.stepId, failure.message, { cause: failure.cause });
+    const failedKind = runnable.find((s) => s.id === failure?.stepId)?.kind;
+    const hint = failedKind === 'preflight' ? 'fix what preflight lists above, then rerun `cloudphone-split apply`' : undefined;
+    throw new StepFailedError(failure.stepId, failure.message, { cause: failure.cause, hint });
   }
   if (runError) {
     await journal.finishRun(run.runId, 'failed', runError.message).catch(() => undefined);

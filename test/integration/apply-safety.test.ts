@@ -283,6 +283,8 @@ describe('apply refuses', () => {
     const r = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`database ${billing.database} already exists on server source and is not empty; it was not created by this split`);
+    expect(r.stderr, 'a failed preflight asks for its fixes, not for a resume').toContain('fix what preflight lists above, then rerun `cloudphone-split apply`');
+    expect(r.stderr).not.toContain('to resume where it stopped');
     expect(await databasesWithPrefix(fx)).toEqual([billing.database, fx.sourceDb, `${fx.prefix}control`].sort());
     expect(await rolesWithPrefix(fx)).toEqual([]);
     expect(await fenceTriggers(fx)).toBe(0);
@@ -308,6 +310,7 @@ describe('apply refuses', () => {
     const r = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`step create_database:${billing.database} failed`);
+    expect(r.stderr.split(`step create_database:${billing.database} failed`).length - 1, 'the step is named once').toBe(1);
     expect(r.stderr).toContain('refusing to adopt it');
     expect(await query(billing.url, `SELECT id FROM precious`)).toEqual([{ id: 42 }]);
     expect(await fenceTriggers(fx)).toBe(0);
