@@ -1,7 +1,7 @@
 import type { Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 
-export const CHECK_KINDS = ['rowcount', 'checksum', 'schema', 'sequence', 'config', 'isolation', 'fence', 'health', 'orphans'] as const;
+export const CHECK_KINDS = ['rowcount', 'checksum', 'schema', 'sequence', 'config', 'isolation', 'fence', 'health', 'orphans', 'denormalized'] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
 
 /**

@@ -11,6 +11,7 @@ import { isolationChecks } from './isolation.js';
 import { configChecks } from './config.js';
 import { healthChecks, healthUrlsFromPlan } from './health.js';
 import { orphanChecks } from './orphans.js';
+import { denormalizedChecks } from './denormalized.js';
 
 export type { Check, CheckKind } from './check.js';
 
@@ -77,7 +78,7 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
     ctx.progress('verifying rowcount and checksum');
     try {
       const both = await checksumAndRowcountChecks(ctx);
-      return [...both.rowcount, ...(await parents()), ...both.checksum];
+      return [...both.rowcount, ...(await parents()), ...both.checksum, ...(await run('denormalized', () => denormalizedChecks(ctx)))];
     } catch (err) {
       return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}` }));
     }

@@ -158,6 +158,19 @@ describe('denormalized columns hold the values of the source join', () => {
       [copy.id],
     );
     expect(binary?.binary).toBe('true');
+
+    // verify --checksums reruns each fill query on the source and compares the target's columns with it.
+    const verified = await fx.cli('verify', '--checksums', '--json');
+    expect(verified.code, verified.stderr).toBe(0);
+    const denormalized = (JSON.parse(verified.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean }> }).checks
+      .filter((c) => c.kind === 'denormalized')
+      .map((c) => `${c.table} ${c.ok}`);
+    expect(denormalized.sort()).toEqual(['public.devices true', 'public.fill_rows true', 'public.orders true']);
+    await query(fx.service('device').url, `UPDATE fill_rows SET owner_label = NULL`);
+    const broken = await fx.cli('verify', '--checksums', '--json');
+    expect(broken.code).toBe(1);
+    const failedChecks = (JSON.parse(broken.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean }> }).checks.filter((c) => !c.ok);
+    expect(failedChecks.map((c) => `${c.kind} ${c.table}`)).toEqual(['denormalized public.fill_rows']);
   });
 
   it('online: the cutover fill gives the same values, after changes behind the keys and the referenced values', async () => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Pools } from '../../src/pg/pools.js';
 import { fenceSql } from '../../src/steps/fence-source.js';
+import { copySql } from '../../src/steps/copy-data.js';
+import { lateralLookup, lookupColumn, type Lookup } from '../../src/steps/denormalize-lookup.js';
 import type { ConfigEdit, CopyDataStep, Plan, ServicePlan, Step, TargetRef } from '../../src/plan/model.js';
 import { createDatabase, query, uniquePrefix, withDatabase } from '../harness/servers.js';
 
@@ -102,8 +104,21 @@ async function run(url: string, statements: string[]): Promise<void> {
   for (const s of statements) await query(url, s);
 }
 
+/** devices.user_name as the plan fills it: users.username of the row devices.user_id points to. */
+const USER_NAME_LOOKUP: Lookup = { table: { schema: 'public', name: 'users' }, partitioned: false, alias: 'd1', on: [{ local: 'user_id', remote: 'id' }], columns: ['username'] };
+
 function copyStep(table: string, service: string, target: TargetRef, extra: string[] = []): CopyDataStep {
   const [schema, name] = table.split('.') as [string, string];
+  // The copy query the plan would carry, with the lookup of each denormalized column (devices.user_name only).
+  const copy = copySql({
+    source: { schema, name },
+    columns: COLUMNS[table]!,
+    extra: extra.map((e) => ({ name: e, expression: lookupColumn(USER_NAME_LOOKUP, 'username') })),
+    joins: extra.length > 0 ? [lateralLookup('s', USER_NAME_LOOKUP)] : [],
+    binary: false,
+    freeze: true,
+    where: null,
+  });
   return {
     id: `copy_data:${target.database}:${table}`,
     kind: 'copy_data',
@@ -116,8 +131,8 @@ function copyStep(table: string, service: string, target: TargetRef, extra: stri
     source: { schema, name },
     columns: COLUMNS[table]!,
     extraColumns: extra,
-    copyOut: '',
-    copyIn: '',
+    copyOut: copy.copyOut,
+    copyIn: copy.copyIn,
     freeze: true,
     binary: false,
     rowsEstimate: 0,

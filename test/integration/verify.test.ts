@@ -70,6 +70,8 @@ describe('verifySplit on one server', () => {
     }
     expect(find(r, 'rowcount', 'public.users')[0]).toMatchObject({ source: 3000, target: 3000 });
     expect(find(r, 'schema', 'public.devices')[0]?.detail).toMatch(/1 dropped foreign key left out, 1 denormalized column added/);
+    expect(find(r, 'denormalized').map((c) => [c.table, c.ok])).toEqual([['public.devices', true]]);
+    expect(find(r, 'denormalized')[0]?.detail).toBe('500 rows: user_name equal the source\'s lookup');
     expect(find(r, 'sequence')).toHaveLength(1);
     // Each role reaches its own database only: own + other service + source = 3 checks per role.
     expect(find(r, 'isolation')).toHaveLength(6);
@@ -77,6 +79,20 @@ describe('verifySplit on one server', () => {
     const orphans = find(r, 'orphans');
     expect(orphans).toHaveLength(1);
     expect(orphans[0]?.target).toEqual({ rows: 0, keys: 0 });
+  });
+
+  it('fails the denormalized check, and only it, when a fill left NULLs or another row\'s value', async () => {
+    const s = await fresh();
+    await query(s.devicesUrl, `UPDATE devices SET user_name = NULL WHERE id = 7`);
+    await query(s.devicesUrl, `UPDATE devices SET user_name = 'user1' WHERE id = 8`);
+    const r = await verify(s);
+    expect(r.ok).toBe(false);
+    // The checksum compares the source's columns only: it cannot see these.
+    expect(find(r, 'checksum', 'public.devices')[0]?.ok).toBe(true);
+    expect(failed(r).map((c) => `${c.kind} ${c.table}`)).toEqual(['denormalized public.devices']);
+    expect(failed(r)[0]?.detail).toMatch(/^user_name differ from what the source's lookup gives now \(source 500 rows, target 500\)/);
+    const none = await verify(s, { checksums: false });
+    expect(find(none, 'denormalized'), 'without --checksums the rows are not read').toEqual([]);
   });
 
   it('fails the row count of a table with a deleted row, and the checksum names the row', async () => {

@@ -13,6 +13,7 @@ export const VERIFY_HINTS: Record<CheckKind, string> = {
   config: 'rerun `apply` to write the config again, or edit the entry so it points at the new database',
   health: 'check that the service is running, and its logs: does it reach its new database?',
   orphans: '',
+  denormalized: 'the denormalized columns do not hold what their lookup gives: if the service has not written them since the copy, `rollback` and `apply` again to refill them',
 };
 
 /** `verify --json`: the SPEC §2 shape (fields may be added, never renamed). */
