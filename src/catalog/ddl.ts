@@ -94,12 +94,12 @@ export function renderPreData(
   for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
   if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
   const later = afterTables(closure, selected);
-  const functionSql = (f: FunctionDef) => [f.ddl, ...commentOn(routineWord(f), routineName(f), f.comment)];
+  const withViews = new Set(functionsAfterViews(catalog, closure.functions));
   for (const r of creationOrder(closure.types, closure.functions)) {
     if (r.kind === 'type') {
       out.push(...r.def.ddl.filter((s) => !isAfterData(s)));
       out.push(...commentOn(r.def.kind === 'domain' ? 'DOMAIN' : 'TYPE', qname(r.def), r.def.comment));
-    } else if (!later.has(r.def)) {
+    } else if (!later.has(r.def) && !withViews.has(r.def)) {
       out.push(...functionSql(r.def));
     }
   }
@@ -121,9 +121,11 @@ export function renderPreData(
       if (seq && !col.inherited) out.push(...commentOn('SEQUENCE', qname(seq), seq.comment));
     }
   }
-  for (const f of closure.functions) if (later.has(f)) out.push(...functionSql(f));
+  for (const f of closure.functions) if (later.has(f) && !withViews.has(f)) out.push(...functionSql(f));
   return out;
 }
+
+const functionSql = (f: FunctionDef): string[] => [f.ddl, ...commentOn(routineWord(f), routineName(f), f.comment)];
 
 /** A SQL-standard body (`BEGIN ATOMIC ... END` or `RETURN ...`, 14+): parsed, and its tables looked up, at CREATE. */
 export function hasSqlStandardBody(f: FunctionDef): boolean {
@@ -186,6 +188,27 @@ function afterTables(closure: Closure, tables: Table[]): Set<FunctionDef> {
     }
   }
   return later;
+}
+
+/**
+ * Functions that use a view's row type (`RETURNS SETOF film_list`), and every function
+ * that needs one of those: views are created after the data, so these are created
+ * with the views, each after the views whose row type it uses (`renderViews`).
+ */
+export function functionsAfterViews(catalog: Catalog, functions: readonly FunctionDef[]): FunctionDef[] {
+  const views = new Set(catalog.views.map(tableKey));
+  const later = new Set(functions.filter((f) => (f.rowTypes ?? []).some((k) => views.has(k))));
+  for (let changed = true; changed; ) {
+    changed = false;
+    const keys = new Set([...later].map(functionKey));
+    for (const f of functions) {
+      if (!later.has(f) && f.dependsOn.some((d) => keys.has(d))) {
+        later.add(f);
+        changed = true;
+      }
+    }
+  }
+  return functions.filter((f) => later.has(f));
 }
 
 export interface PostData {
@@ -253,22 +276,33 @@ export function renderPostData(
   return { perTable, foreignKeys, sequenceOwnership };
 }
 
-/** Views before the views that read them, then by key. */
-function viewOrder(views: View[]): View[] {
-  const byKey = new Map(views.map((v) => [tableKey(v), v]));
-  const out: View[] = [];
+type ViewItem = { kind: 'view'; def: View } | { kind: 'function'; def: FunctionDef };
+
+/**
+ * Views before the views that read them, and functions using a view's row type after
+ * that view and before the views that call them; then by key.
+ */
+function viewOrder(views: View[], functions: readonly FunctionDef[] = []): ViewItem[] {
+  const byKey = new Map<string, ViewItem>([
+    ...views.map((v): [string, ViewItem] => [tableKey(v), { kind: 'view', def: v }]),
+    ...functions.map((f): [string, ViewItem] => [functionKey(f), { kind: 'function', def: f }]),
+  ]);
+  const needs = (item: ViewItem): string[] =>
+    item.kind === 'view'
+      ? [...item.def.dependsOn, ...(item.def.uses?.functions ?? [])]
+      : [...(item.def.rowTypes ?? []), ...item.def.dependsOn];
+  const out: ViewItem[] = [];
   const done = new Set<string>();
-  const visit = (v: View) => {
-    const k = tableKey(v);
-    if (done.has(k)) return;
-    done.add(k);
-    for (const d of [...v.dependsOn].sort()) {
-      const dv = byKey.get(d);
-      if (dv) visit(dv);
+  const visit = (key: string, item: ViewItem) => {
+    if (done.has(key)) return;
+    done.add(key);
+    for (const d of [...needs(item)].sort()) {
+      const dep = byKey.get(d);
+      if (dep) visit(d, dep);
     }
-    out.push(v);
+    out.push(item);
   };
-  for (const k of [...byKey.keys()].sort()) visit(byKey.get(k)!);
+  for (const k of [...byKey.keys()].sort()) visit(k, byKey.get(k)!);
   return out;
 }
 
@@ -277,9 +311,10 @@ function viewOrder(views: View[]): View[] {
  * data) in dependency order, with comments. Functions and aggregates the views
  * need are (re)created first with CREATE OR REPLACE, since no table may have
  * needed them; `routines: false` leaves that out when the pre-data was given the
- * views as `objects` and created them already.
+ * views as `objects` and created them already, all but `functions`: those using a
+ * view's row type (`functionsAfterViews`), created here in dependency order.
  */
-export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routines?: boolean } = {}): string[] {
+export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routines?: boolean; functions?: readonly FunctionDef[] } = {}): string[] {
   const byKey = new Map(catalog.views.map((v) => [tableKey(v), v]));
   const views = [...new Set(viewKeys)].map((k) => {
     const v = byKey.get(k);
@@ -290,7 +325,14 @@ export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routin
   // An aggregate needs its state and final functions: the whole function closure, in creation order.
   const routines = opts.routines === false ? [] : dependencyClosure(catalog, views.map(tableKey)).functions;
   if (routines.length > 0) out.push('SET check_function_bodies = false', ...routines.map((f) => f.ddl));
-  for (const v of viewOrder(views)) {
+  const deferred = opts.functions ?? [];
+  if (opts.routines === false && deferred.length > 0) out.push('SET check_function_bodies = false');
+  for (const item of viewOrder(views, opts.routines === false ? deferred : [])) {
+    if (item.kind === 'function') {
+      out.push(...functionSql(item.def));
+      continue;
+    }
+    const v = item.def;
     const body = v.definition.trim().replace(/;$/, '');
     const options = v.options && v.options.length > 0 ? ` WITH (${reloptionsSql(v.options)})` : '';
     const kind = v.materialized ? 'MATERIALIZED VIEW' : 'VIEW';

@@ -1,7 +1,7 @@
 import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
 import { tableKey, parseKey } from '../catalog/model.js';
-import { renderPreData, renderPostData, renderViews } from '../catalog/ddl.js';
+import { functionsAfterViews, renderPreData, renderPostData, renderViews } from '../catalog/ddl.js';
 import { catalogFingerprint, tableFingerprint } from '../catalog/fingerprint.js';
 import { ident, qname } from '../pg/quote.js';
 import { TOOL_VERSION } from '../version.js';
@@ -341,7 +341,7 @@ export function buildPlan(input: PlanInput): Plan {
         afterCommit: [vacuumAnalyzeSql(parseKey(root))],
       });
     }
-    const views = renderViews(catalog, w.input.views, { routines: false });
+    const views = renderViews(catalog, w.input.views, { routines: false, functions: functionsAfterViews(catalog, w.closure.functions) });
     const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views];
     const id = stepId('create_indexes', w.target.database, 'foreign_keys');
     steps.push({

@@ -19,7 +19,7 @@ export interface ObjectAccount {
   byService: Map<string, PlannedObject[]>;
   leftBehind: LeftBehindObject[];
   warnings: string[];
-  /** Blocking problems: a function whose signature uses the row type of a table its database does not get. */
+  /** Blocking problems: a function whose signature uses the row type of a table or view its database does not get. */
   errors: string[];
 }
 
@@ -113,7 +113,7 @@ export function accountObjects(
   for (const s of services) {
     for (const f of s.closure.functions) {
       warnings.push(...writeWarnings(f, s, opts.owner));
-      for (const t of (f.rowTypes ?? []).filter((k) => !s.tables.has(k))) {
+      for (const t of (f.rowTypes ?? []).filter((k) => !s.tables.has(k) && !s.views.includes(k))) {
         errors.push(
           `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) uses the row type of ${t}, which ${s.database} does not get, ` +
             `so it cannot be created there: give ${t} to ${s.service}, or remove what brings the function there (its objects: entry)`,

@@ -11,7 +11,7 @@ const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
  * A schema of the kinds of objects that live beside the tables: a DVD-rental-style
  * `group_concat` aggregate used by a view (pagila's `film_list`), a moving aggregate
  * with final and combine functions, ordered-set and hypothetical aggregates, a window
- * function, a procedure; a Rails-style trigger that takes ids from a sequence named
+ * function, a function returning a view's rows read by another view, a procedure; a Rails-style trigger that takes ids from a sequence named
  * only in its body and a GitLab-style loose-foreign-key trigger that writes to a
  * bookkeeping table; unrelated `find_*_by_id` functions (GitLab's return a table's row type); comments and privileges
  * (on schemas, tables, columns, sequences, functions, types) granted to `reader`
@@ -77,6 +77,10 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
       SELECT film_id, app.row_counter() OVER (ORDER BY film_id) AS n,
              app.sum_text(film_id) OVER (ORDER BY film_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS pair
       FROM app.film;
+
+    CREATE FUNCTION app.film_list_of(integer) RETURNS SETOF app.film_list LANGUAGE sql STABLE
+      AS 'SELECT * FROM app.film_list WHERE film_id = $1';
+    CREATE VIEW app.first_film AS SELECT * FROM app.film_list_of(1);
 
     CREATE PROCEDURE app.rename_film(id integer, new_title text) LANGUAGE plpgsql
       AS $$ BEGIN UPDATE app.film SET title = new_title WHERE film_id = id; END $$;
