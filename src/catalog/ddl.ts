@@ -324,10 +324,11 @@ export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routin
   const out: string[] = [];
   // An aggregate needs its state and final functions: the whole function closure, in creation order.
   const routines = opts.routines === false ? [] : dependencyClosure(catalog, views.map(tableKey)).functions;
-  if (routines.length > 0) out.push('SET check_function_bodies = false', ...routines.map((f) => f.ddl));
-  const deferred = opts.functions ?? [];
-  if (opts.routines === false && deferred.length > 0) out.push('SET check_function_bodies = false');
-  for (const item of viewOrder(views, opts.routines === false ? deferred : [])) {
+  // Those using a view's row type wait for that view.
+  const deferred = opts.routines === false ? (opts.functions ?? []) : functionsAfterViews(catalog, routines);
+  const first = routines.filter((f) => !deferred.includes(f));
+  if (first.length + deferred.length > 0) out.push('SET check_function_bodies = false', ...first.map((f) => f.ddl));
+  for (const item of viewOrder(views, deferred)) {
     if (item.kind === 'function') {
       out.push(...functionSql(item.def));
       continue;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Privileges } from './model.js';
+import type { DefaultPrivilege, Privileges } from './model.js';
 import { rows } from './introspect-util.js';
 
 /** What privileges are read for: a relation (table, view, sequence), a function, a type, a schema. */
@@ -106,4 +106,22 @@ export async function readNamespaces(client: pg.ClientBase, schemas: string[]): 
      FROM pg_namespace n WHERE n.nspname = ANY($1::text[]) ORDER BY n.nspname::text COLLATE "C"`,
     [schemas],
   );
+}
+
+const DEFAULT_OBJECTS: Record<string, DefaultPrivilege['objects']> = { r: 'tables', S: 'sequences', f: 'functions', T: 'types', n: 'schemas' };
+
+/** The database's default privileges, global or for one of `schemas`, each with what it grants. */
+export async function readDefaultPrivileges(client: pg.ClientBase, schemas: string[]): Promise<DefaultPrivilege[]> {
+  const found = await rows<{ role: string; schema: string | null; objtype: string; grants: string[] }>(
+    client,
+    `SELECT pg_catalog.pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
+            coalesce((SELECT array_agg(g ORDER BY g) FROM (
+                        SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type AS g
+                          FROM pg_catalog.aclexplode(d.defaclacl) AS a WHERE a.grantee <> d.defaclrole) AS x), '{}') AS grants
+       FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+      WHERE d.defaclnamespace = 0 OR n.nspname = ANY($1::text[])
+      ORDER BY 1, 2 NULLS FIRST, 3`,
+    [schemas],
+  );
+  return found.map((r) => ({ role: r.role, schema: r.schema, objects: DEFAULT_OBJECTS[r.objtype] ?? 'tables', grants: r.grants }));
 }

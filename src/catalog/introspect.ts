@@ -12,7 +12,7 @@ import { readTypes } from './introspect-types.js';
 import { readTypeFlags } from './introspect-type-flags.js';
 import { buildTable, groupBy, type TableParts } from './introspect-tables.js';
 import { DependencyGraph } from './introspect-graph.js';
-import { readNamespaces, readPrivileges } from './introspect-privileges.js';
+import { readDefaultPrivileges, readNamespaces, readPrivileges } from './introspect-privileges.js';
 import { bodyReferences, bodySearchPath } from './body-refs.js';
 
 export interface IntrospectOptions {
@@ -205,6 +205,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     attach(ns, `schema:${n.oid}`);
     return ns;
   });
+  const defaultPrivileges = await readDefaultPrivileges(client, allSchemas);
   const typeDefs: TypeDef[] = [...types].map(([oid, t]) => withDeps(t, graph.direct('type', oid)));
   const functionDefs: FunctionDef[] = [...functions].map(([oid, f]) => {
     const direct = graph.direct('function', oid);
@@ -233,6 +234,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     extensions: sortBy(extensionList, (e) => e.name),
     namespaces,
     ...(lo && lo.n > 0 ? { largeObjects: lo.n } : {}),
+    ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
   };
 }
 

@@ -35,8 +35,23 @@ export interface Catalog {
   extensions: Extension[];
   /** How many large objects (pg_largeobject_metadata) the database holds; absent when none. COPY of a table does not carry them. */
   largeObjects?: number;
+  /**
+   * `ALTER DEFAULT PRIVILEGES` of the database, global or for one of `schemas`: what
+   * objects created later get. Absent when none.
+   */
+  defaultPrivileges?: DefaultPrivilege[];
   /** The selected schemas with their comments and privileges (absent in snapshots made before it existed). */
   namespaces?: Namespace[];
+}
+
+/** One `pg_default_acl` entry: objects of `objects` kind that `role` creates (in `schema`, or anywhere) get `grants`. */
+export interface DefaultPrivilege {
+  role: string;
+  /** null: in every schema. */
+  schema: string | null;
+  objects: 'tables' | 'sequences' | 'functions' | 'types' | 'schemas';
+  /** `grantee PRIVILEGE`, PUBLIC for everyone; empty when the entry only revokes defaults. */
+  grants: string[];
 }
 
 /**

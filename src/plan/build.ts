@@ -1,3 +1,4 @@
+import { defaultPrivilegeWarnings } from './default-privileges.js';
 import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
 import { tableKey, parseKey } from '../catalog/model.js';
@@ -148,6 +149,7 @@ export function buildPlan(input: PlanInput): Plan {
   const lo = largeObjectProblems(catalog, work.flatMap((w) => w.keys));
   errors.push(...lo.errors);
   warnings.push(...lo.warnings);
+  warnings.push(...defaultPrivilegeWarnings(catalog));
 
   const steps: Step[] = [];
   const preflightId = stepId('preflight', catalog.database);

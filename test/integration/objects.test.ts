@@ -277,4 +277,18 @@ describe('objects: in the manifest', () => {
     expect(p.leftBehind).toEqual([]);
     expect(p.services.find((s) => s.name === 'rental')!.objects.map((o) => o.name)).toContain('app.find_actor_by_id(integer)');
   });
+
+  it('names the default privileges it does not carry, in the plan\'s warnings', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main });
+    fixtures.push(fx);
+    const reader = `"${fx.roles.reader.replaceAll('"', '""')}"`;
+    await query(fx.sourceUrl, `ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT, UPDATE ON TABLES TO ${reader}`);
+    await query(fx.sourceUrl, `ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`);
+    const r = await fx.cli('plan', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const warning = (JSON.parse(r.stdout) as { warnings: string[] }).warnings.find((w) => w.startsWith('default privileges of the source are not carried'));
+    expect(warning).toBeDefined();
+    expect(warning).toContain(`IN SCHEMA app ON TABLES (${fx.roles.reader} SELECT, ${fx.roles.reader} UPDATE)`);
+    expect(warning).toContain('ON FUNCTIONS (revokes built-in defaults)');
+  });
 });
