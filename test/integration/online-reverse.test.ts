@@ -1,0 +1,153 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { pg15, query, servers, second } from '../harness/servers.js';
+import { Journal } from '../../src/engine/journal.js';
+import type { Plan } from '../../src/plan/model.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { assertBuilt, runSpawned } from './helpers/cli.js';
+import { treeFiles } from './helpers/crash-case.js';
+import {
+  TargetWriter,
+  cutOver,
+  eventually,
+  expectNoReplicationAnywhere,
+  expectSourceHoldsEverything,
+  expectSourceSequencesPast,
+  reverseStarts,
+  sampleWriters,
+  sourceSubscriptions,
+} from './helpers/reverse.js';
+
+/**
+ * Reverse replication (SPEC §3, §5): at cutover every service database publishes its
+ * moved tables back and the source subscribes into its fenced tables; `rollback` after
+ * cutover brings every write the services made to their new databases back to the
+ * source; `cutover --complete` ends the way back for good.
+ */
+
+const fixtures: SplitFixture[] = [];
+const writers: TargetWriter[] = [];
+afterAll(async () => {
+  for (const w of writers) await w.stop();
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+/** Writes to the new databases while rollback runs; returns the writers once each stopped at the fence of its database. */
+async function writeThroughRollback(fx: SplitFixture): Promise<TargetWriter[]> {
+  const ws = await sampleWriters(fx);
+  writers.push(...ws);
+  for (const w of ws) w.start();
+  for (const w of ws) await w.reached(12);
+  const rolled = await runSpawned(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
+  expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
+  expect(rolled.stdout).toMatch(/kept database \S+cloudphone_device: fenced, kept/);
+  for (const w of ws) await w.finished();
+  for (const w of ws) {
+    expect(w.errors).toEqual([]);
+    expect(w.ops).toBeGreaterThanOrEqual(12);
+    expect(w.fenced).toMatch(new RegExp(`has gone back to database ${fx.sourceDb}`));
+  }
+  return ws;
+}
+
+/** Everything a rollback through reverse replication promises, once it is done. */
+async function expectRolledBack(fx: SplitFixture, plan: Plan, original: Record<string, string>, ws: TargetWriter[]): Promise<void> {
+  expect(await expectSourceHoldsEverything(fx, plan)).toBeGreaterThan(20);
+  // The user-service writer only inserts audit logs (the device writers delete some of their events again).
+  const audit = ws[2]!.inserted;
+  expect(audit.length).toBeGreaterThan(0);
+  const [found] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM audit_logs WHERE id = ANY ($1::bigint[])`, [audit]);
+  expect(found!.n).toBe(audit.length);
+  expect(await expectSourceSequencesPast(fx)).toBeGreaterThan(0);
+  expect(await treeFiles(fx)).toEqual(original);
+  await expectNoReplicationAnywhere(fx);
+  // The source takes writes again, with keys past every one the new databases handed out.
+  const [node] = await query<{ id: string }>(fx.sourceUrl, `INSERT INTO nodes (hostname, region, capacity) VALUES ('back', 'eu', 1) RETURNING id::text AS id`);
+  const [max] = await query<{ m: string }>(fx.service('device').url, `SELECT max(id)::text AS m FROM nodes`);
+  expect(BigInt(node!.id) > BigInt(max!.m)).toBe(true);
+  expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+  // The new databases are kept, fenced.
+  await expect(query(fx.service('device').url, `UPDATE nodes SET capacity = capacity WHERE id = $1`, [max!.m])).rejects.toThrow(/has gone back to database/);
+  const journal = await Journal.open(fx.controlUrl);
+  try {
+    expect(await journal.created(fx.name)).toEqual([]);
+    expect((await journal.retention(fx.name)).map((r) => r.state)).toEqual(['restored']);
+  } finally {
+    await journal.close();
+  }
+  const again = await fx.cli('rollback', '--yes');
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toContain('nothing left to roll back');
+}
+
+describe('online mode: reverse replication after cutover', () => {
+  it('on one server (18 -> 18): the source subscribes into its fenced tables; rollback brings back every write of four writers', async () => {
+    assertBuilt();
+    const { fx, plan, original } = await cutOver(fixtures);
+    // The plan: reverse replication starts after forward replication stopped, before any config switch.
+    const cut = plan.steps.filter((s) => s.phase === 'cutover').map((s) => s.kind);
+    expect(cut.lastIndexOf('stop_replication')).toBeLessThan(cut.indexOf('start_reverse_replication'));
+    expect(cut.lastIndexOf('start_reverse_replication')).toBeLessThan(cut.indexOf('repoint_config'));
+    const starts = reverseStarts(plan);
+    expect(starts.map((s) => s.target.service).sort()).toEqual(['api-gateway', 'billing-service', 'app-service', 'device-service', 'user-service'].sort());
+    // Column lists only where the new database holds denormalized columns the source lacks.
+    const devices = starts.find((s) => s.target.service === 'device-service')!.tables.find((t) => t.table === 'public.devices')!;
+    expect(devices.columns).not.toContain('user_name');
+    expect(devices.columns).toContain('id');
+    expect(starts.find((s) => s.target.service === 'user-service')!.tables.every((t) => t.columns === null)).toBe(true);
+    expect(await sourceSubscriptions(fx)).toEqual(starts.map((s) => s.subscription).sort());
+
+    expect(Object.values(await treeFiles(fx)).join('\n')).toContain('<p>cloudphone_billing');
+
+    // The fence still refuses a client of the source (past the backup's read-only default), replica mode included...
+    await expect(query(fx.sourceUrl, `INSERT INTO nodes (hostname, region, capacity) VALUES ('client', 'eu', 1)`)).rejects.toThrow(/read-only transaction|has moved to database/);
+    await expect(query(fx.sourceUrl, `BEGIN READ WRITE; INSERT INTO nodes (hostname, region, capacity) VALUES ('client', 'eu', 1); COMMIT`)).rejects.toThrow(/has moved to database/);
+    await expect(query(fx.sourceUrl, `BEGIN READ WRITE; SET LOCAL session_replication_role = replica; TRUNCATE user_login_history; COMMIT`)).rejects.toThrow(/has moved to database/);
+    // ...while the apply worker writes through it: an INSERT, and a TRUNCATE (which fires statement triggers in the apply worker).
+    const [row] = await query<{ id: string }>(fx.service('device').url, `INSERT INTO nodes (hostname, region, capacity) VALUES ('reverse', 'eu', 2) RETURNING id::text AS id`);
+    await eventually('the target\'s insert in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM nodes WHERE id = $1 AND hostname = 'reverse'`, [row!.id])).length === 1);
+    const [before] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history`);
+    expect(before!.n).toBeGreaterThan(0);
+    await query(fx.service('user').url, `TRUNCATE user_login_history`);
+    await eventually('the target\'s TRUNCATE in the source', async () => (await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history`))[0]!.n === 0);
+
+    // status shows the reverse replication's lag per subscription.
+    const status = await fx.cli('status', '--json');
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { reverseReplication?: Array<{ service: string; subscription: string; lagBytes: number | null }> };
+    expect(report.reverseReplication?.map((r) => r.subscription).sort()).toEqual(starts.map((s) => s.subscription).sort());
+    for (const r of report.reverseReplication ?? []) expect(typeof r.lagBytes, r.service).toBe('number');
+    const human = await fx.cli('status', '--no-color');
+    expect(human.stdout).toMatch(/reverse replication \(after cutover/);
+
+    const ws = await writeThroughRollback(fx);
+    await expectRolledBack(fx, plan, original, ws);
+  });
+
+  it('from PostgreSQL 15 to 18, billing on a second server: rollback through reverse replication loses nothing', async () => {
+    const { fx, plan, original } = await cutOver(fixtures, { source: pg15(), targets: servers().main, billing: second() });
+    expect((await sourceSubscriptions(fx)).length).toBe(5);
+    const ws = await writeThroughRollback(fx);
+    await expectRolledBack(fx, plan, original, ws);
+  });
+
+  it('cutover --complete ends reverse replication for good on both servers; rollback then refuses', async () => {
+    const { fx } = await cutOver(fixtures, { billing: second() });
+    const [row] = await query<{ id: string }>(fx.service('billing').url, `UPDATE orders SET note = 'before complete' WHERE id = (SELECT min(id) FROM orders) RETURNING id::text AS id`);
+    await eventually('the billing write in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM orders WHERE id = $1 AND note = 'before complete'`, [row!.id])).length === 1);
+    const unasked = await fx.cli('cutover', '--complete');
+    expect(unasked.code).toBe(2);
+    expect((await sourceSubscriptions(fx)).length).toBe(5);
+    const done = await fx.cli('cutover', '--complete', '--yes');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/reverse replication ended for good/);
+    await expectNoReplicationAnywhere(fx);
+    const again = await fx.cli('cutover', '--complete', '--yes');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/already ended/);
+    const refused = await fx.cli('rollback', '--yes');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cutover --complete` ended the reverse replication/);
+    // The source is still the fenced backup; the services' writes stay where they are.
+    await expect(query(fx.sourceUrl, `UPDATE orders SET note = 'x' WHERE id = $1`, [row!.id])).rejects.toThrow(/has moved to database/);
+  });
+});
