@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { query, servers, second } from '../../harness/servers.js';
 import type { Plan, StartReverseReplicationStep } from '../../../src/plan/model.js';
 import { replicationPrefix } from '../../../src/online/index.js';
+import { Journal } from '../../../src/engine/journal.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './split-fixture.js';
 import { compareWithSource, sequenceValues } from './table-sums.js';
 import { runSpawned } from './cli.js';
@@ -185,3 +186,52 @@ export async function sampleWriters(fx: SplitFixture): Promise<TargetWriter[]> {
     new TargetWriter(fx.service('billing').url, (i) => [`UPDATE orders SET note = $2 WHERE id = $1`, [pick(orders, i).id, `after cutover ${i}`]]),
   ];
 }
+
+/** Writes to the new databases while rollback runs; returns the writers once each stopped at the fence of its database. */
+export async function writeThroughRollback(fx: SplitFixture, writers: TargetWriter[]): Promise<TargetWriter[]> {
+  const ws = await sampleWriters(fx);
+  writers.push(...ws);
+  for (const w of ws) w.start();
+  for (const w of ws) await w.reached(12);
+  const rolled = await runSpawned(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
+  expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
+  expect(rolled.stdout).toMatch(/kept database \S+cloudphone_device: fenced, kept/);
+  for (const w of ws) await w.finished();
+  for (const w of ws) {
+    expect(w.errors).toEqual([]);
+    expect(w.ops).toBeGreaterThanOrEqual(12);
+    expect(w.fenced).toMatch(new RegExp(`has gone back to database ${fx.sourceDb}`));
+  }
+  return ws;
+}
+
+/** Everything a rollback through reverse replication promises, once it is done. */
+export async function expectRolledBack(fx: SplitFixture, plan: Plan, original: Record<string, string>, ws: TargetWriter[]): Promise<void> {
+  expect(await expectSourceHoldsEverything(fx, plan)).toBeGreaterThan(20);
+  // The user-service writer only inserts audit logs (the device writers delete some of their events again).
+  const audit = ws[2]!.inserted;
+  expect(audit.length).toBeGreaterThan(0);
+  const [found] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM audit_logs WHERE id = ANY ($1::bigint[])`, [audit]);
+  expect(found!.n).toBe(audit.length);
+  expect(await expectSourceSequencesPast(fx)).toBeGreaterThan(0);
+  expect(await treeFiles(fx)).toEqual(original);
+  await expectNoReplicationAnywhere(fx);
+  // The source takes writes again, with keys past every one the new databases handed out.
+  const [node] = await query<{ id: string }>(fx.sourceUrl, `INSERT INTO nodes (hostname, region, capacity) VALUES ('back', 'eu', 1) RETURNING id::text AS id`);
+  const [max] = await query<{ m: string }>(fx.service('device').url, `SELECT max(id)::text AS m FROM nodes`);
+  expect(BigInt(node!.id) > BigInt(max!.m)).toBe(true);
+  expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+  // The new databases are kept, fenced.
+  await expect(query(fx.service('device').url, `UPDATE nodes SET capacity = capacity WHERE id = $1`, [max!.m])).rejects.toThrow(/has gone back to database/);
+  const journal = await Journal.open(fx.controlUrl);
+  try {
+    expect(await journal.created(fx.name)).toEqual([]);
+    expect((await journal.retention(fx.name)).map((r) => r.state)).toEqual(['restored']);
+  } finally {
+    await journal.close();
+  }
+  const again = await fx.cli('rollback', '--yes');
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toContain('nothing left to roll back');
+}
+
