@@ -16,6 +16,7 @@ import { stepId } from '../steps/ids.js';
 import { hasReplicaIdentity } from '../online/identity-keys.js';
 import { COLUMN_LIST_MIN_VERSION, fenceTargetSql, reverseCatchUpSql, reverseReplicationNames, startReverseSql, stopReverseSql } from '../online/reverse-sql.js';
 import { syncSequencesBackSql } from '../steps/sync-sequences-back.js';
+import { copyBackPlanSql } from '../steps/copy-back.js';
 import { unfenceStatements } from '../rollback/source-restore.js';
 
 /** A service database whose tables replicate at cutover: what reverse replication starts from. */
@@ -68,12 +69,15 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
   const fenceIds: string[] = [];
   const backIds: string[] = [];
 
-  for (const r of replicated) {
-    const service = input.services.find((s) => s.spec.name === r.target.service);
-    if (!service) continue;
+  for (const service of input.services) {
+    const r = replicated.find((x) => x.target.service === service.spec.name);
+    const target: TargetRef = r?.target ?? { service: service.spec.name, server: service.spec.server, database: service.spec.database };
     const moved = new Set(withPartitions(catalog, service.tables));
-    const roots = r.roots.filter((k) => moved.has(k));
-    if (roots.length === 0) continue;
+    const movedRoots = [...moved].filter((k) => !tables.get(k)?.partitionOf);
+    const roots = (r?.roots ?? []).filter((k) => moved.has(k));
+    // Copied at cutover (UNLOGGED, no replica identity): copied back by rollback.
+    const unreplicable = movedRoots.filter((k) => !roots.includes(k));
+    if (roots.length === 0 && unreplicable.length === 0) continue;
     const denormalized = new Set(service.denormalize.map((d) => d.table));
     const published = roots.map((root) => reverseTable(tables, root, withPartitions(catalog, [root]).some((k) => denormalized.has(k))));
     for (const p of published) {
@@ -81,74 +85,101 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
       const leaves = withPartitions(catalog, [p.table]).map((k) => tables.get(k)!);
       if (leaves.some((t) => t.replicaIdentity === 'f' || !hasReplicaIdentity(t))) {
         out.errors.push(
-          `${r.target.service}: ${p.table} has REPLICA IDENTITY FULL and a denormalized column: reverse replication after cutover would publish it with a column list, ` +
+          `${target.service}: ${p.table} has REPLICA IDENTITY FULL and a denormalized column: reverse replication after cutover would publish it with a column list, ` +
             'which must then hold every column; give the table a primary key (or a replica identity index) on the source, then plan again',
         );
       }
     }
-    if (r.target.server === 'source' && catalog.serverVersionNum < COLUMN_LIST_MIN_VERSION && published.some((p) => p.columns !== null)) {
+    if (target.server === 'source' && catalog.serverVersionNum < COLUMN_LIST_MIN_VERSION && published.some((p) => p.columns !== null)) {
       out.errors.push(
-        `${r.target.service}: reverse replication after cutover needs PostgreSQL 15 or later on the server of ${r.target.database} (the source's, ${catalog.serverVersion}): ` +
+        `${target.service}: reverse replication after cutover needs PostgreSQL 15 or later on the server of ${target.database} (the source's, ${catalog.serverVersion}): ` +
           `${published.filter((p) => p.columns !== null).map((p) => p.table).join(', ')} hold denormalized columns, and only a publication with column lists (15+) leaves them out; ` +
           'put the service on a server of version 15 or later (servers:), or drop its denormalize entries',
       );
     }
-    const names = reverseReplicationNames(input.manifest.name, r.target);
-    const start = stepId('start_reverse_replication', r.target.database);
-    out.start.push({
-      id: start,
-      kind: 'start_reverse_replication',
-      service: r.target.service,
-      description: `publish ${roots.length} tables of ${r.target.database} back and subscribe ${source} to them: every write made to ${r.target.database} after cutover reaches the source (rollback brings it back)`,
-      sql: startReverseSql(names, published, r.target, source),
-      dependsOn: [r.stopId],
-      target: r.target,
-      ...names,
-      tables: published,
-      sourceDatabase: source,
-    });
-    perDb.push({ target: r.target, start, names });
+    let start: string | null = null;
+    let names: ReturnType<typeof reverseReplicationNames> | null = null;
+    if (r && roots.length > 0) {
+      names = reverseReplicationNames(input.manifest.name, target);
+      start = stepId('start_reverse_replication', target.database);
+      out.start.push({
+        id: start,
+        kind: 'start_reverse_replication',
+        service: target.service,
+        description: `publish ${roots.length} tables of ${target.database} back and subscribe ${source} to them: every write made to ${target.database} after cutover reaches the source (rollback brings it back)`,
+        sql: startReverseSql(names, published, target, source),
+        dependsOn: [r.stopId],
+        target,
+        ...names,
+        tables: published,
+        sourceDatabase: source,
+      });
+      perDb.push({ target, start, names });
+    }
 
     const fenced = withPartitions(catalog, service.tables);
-    const fenceId = stepId('fence_target', r.target.database);
+    const fenceId = stepId('fence_target', target.database);
+    const lateCopies = cutover.filter((s) => s.kind === 'copy_data' && s.target.database === target.database).map((s) => s.id);
     out.reverse.push({
       id: fenceId,
       kind: 'fence_target',
-      service: r.target.service,
-      description: `fence ${fenced.length} tables of ${r.target.database}: writes there are refused, naming ${source}`,
+      service: target.service,
+      description: `fence ${fenced.length} tables of ${target.database}: writes there are refused, naming ${source}`,
       sql: fenceTargetSql(input.manifest.name, source, fenced),
-      dependsOn: [start, ...lastIds],
-      target: r.target,
+      dependsOn: [...(start ? [start] : lateCopies), ...lastIds],
+      target,
       tables: fenced,
       sourceDatabase: source,
     });
     fenceIds.push(fenceId);
-    const catchId = stepId('reverse_catch_up', r.target.database);
-    out.reverse.push({
-      id: catchId,
-      kind: 'reverse_catch_up',
-      service: r.target.service,
-      description: `wait until ${source} has applied every write made to ${r.target.database}`,
-      sql: reverseCatchUpSql(names.slot, r.target),
-      dependsOn: [fenceId],
-      target: r.target,
-      slot: names.slot,
-    });
-    const sequences = syncs.find((s) => s.target.database === r.target.database && s.target.server === r.target.server)?.sequences ?? [];
-    const backId = stepId('sync_sequences_back', r.target.database);
+    const before: string[] = [];
+    if (names) {
+      const catchId = stepId('reverse_catch_up', target.database);
+      out.reverse.push({
+        id: catchId,
+        kind: 'reverse_catch_up',
+        service: target.service,
+        description: `wait until ${source} has applied every write made to ${target.database}`,
+        sql: reverseCatchUpSql(names.slot, target),
+        dependsOn: [fenceId],
+        target,
+        slot: names.slot,
+      });
+      before.push(catchId);
+    }
+    if (unreplicable.length > 0) {
+      const leaves = withPartitions(catalog, unreplicable)
+        .map((k) => tables.get(k)!)
+        .filter((t) => t.kind !== 'p')
+        .map((t) => ({ table: tableKey(t), columns: t.columns.filter((c) => !c.generated).map((c) => c.name) }));
+      const copyId = stepId('copy_back', target.database);
+      out.reverse.push({
+        id: copyId,
+        kind: 'copy_back',
+        service: target.service,
+        description: `copy ${leaves.length} tables that replication cannot carry (${unreplicable.join(', ')}) back from ${target.database} into ${source}`,
+        sql: copyBackPlanSql(leaves, target.database),
+        dependsOn: [fenceId],
+        target,
+        leaves,
+      });
+      before.push(copyId);
+    }
+    const sequences = syncs.find((s) => s.target.database === target.database && s.target.server === target.server)?.sequences ?? [];
+    const backId = stepId('sync_sequences_back', target.database);
     out.reverse.push({
       id: backId,
       kind: 'sync_sequences_back',
-      service: r.target.service,
-      description: `set ${sequences.length} sequences of ${source} at or past those of ${r.target.database}`,
-      sql: syncSequencesBackSql({ sequences, target: r.target }),
-      dependsOn: [catchId],
-      target: r.target,
+      service: target.service,
+      description: `set ${sequences.length} sequences of ${source} at or past those of ${target.database}`,
+      sql: syncSequencesBackSql({ sequences, target }),
+      dependsOn: before,
+      target,
       sequences,
     });
     backIds.push(backId);
   }
-  if (perDb.length === 0) return out;
+  if (perDb.length === 0) return { ...out, reverse: [] };
 
   const unfenceId = stepId('unfence_source', source);
   const fencedTables = fence?.tables ?? [];

@@ -114,6 +114,7 @@ export const STEP_KINDS = [
   'unfence_source',
   'restore_config',
   'stop_reverse_replication',
+  'copy_back',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
@@ -363,6 +364,17 @@ export interface RestoreConfigStep extends StepBase<'restore_config'> {
   restarts: Array<{ service: string; command: string }>;
 }
 
+/**
+ * `copy_back` (rollback after cutover, once the target is fenced): a moved table that
+ * logical replication cannot carry (UNLOGGED, no replica identity: copied at cutover)
+ * is copied back whole, leaf by leaf, into the fenced source table, in one source
+ * transaction (its rows replaced), on the source's columns.
+ */
+export interface CopyBackStep extends StepBase<'copy_back'> {
+  target: TargetRef;
+  leaves: Array<{ table: string; columns: string[] }>;
+}
+
 /** `stop_reverse_replication`: drops the source's subscription, then the target's slot, publication and replication role. */
 export interface StopReverseReplicationStep extends StepBase<'stop_reverse_replication'> {
   target: TargetRef;
@@ -372,6 +384,7 @@ export interface StopReverseReplicationStep extends StepBase<'stop_reverse_repli
 }
 
 export type Step =
+  | CopyBackStep
   | StartReverseReplicationStep
   | FenceTargetStep
   | ReverseCatchUpStep

@@ -22,6 +22,7 @@ import { syncSequencesBack } from './sync-sequences-back.js';
 import { unfenceSource } from './unfence-source.js';
 import { restoreConfig } from './restore-config.js';
 import { stopReverseReplication } from './stop-reverse-replication.js';
+import { copyBack } from './copy-back.js';
 import { withOnlineChecks } from '../online/online-preflight.js';
 import { withLiveRowcounts } from '../online/live-rowcounts.js';
 
@@ -50,4 +51,5 @@ export const handlers: StepHandlers = {
   unfence_source: unfenceSource,
   restore_config: restoreConfig,
   stop_reverse_replication: stopReverseReplication,
+  copy_back: copyBack,
 };

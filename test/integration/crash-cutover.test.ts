@@ -57,9 +57,14 @@ async function expectCutOver(fx: SplitFixture, plan: Plan): Promise<void> {
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
 }
 
+/** The reverse replication role's name holds hashes of the split's and the database's names: one placeholder for it. */
+function withoutReverseRoleHashes(signature: Record<string, string[]>): Record<string, string[]> {
+  return JSON.parse(JSON.stringify(signature).replace(/cps_[0-9a-f]{8}_rev_(.*?)_[0-9a-f]{4}_r=/g, 'cps_<h>_rev_$1_<h>_r=')) as Record<string, string[]>;
+}
+
 async function state(fx: SplitFixture): Promise<Reference> {
   return {
-    signature: await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    signature: withoutReverseRoleHashes(await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix)),
     files: await treeFiles(fx),
     source: await sourceSide(fx),
   };

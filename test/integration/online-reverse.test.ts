@@ -103,4 +103,20 @@ describe('online mode: reverse replication after cutover', () => {
     // The source is still the fenced backup; the services' writes stay where they are.
     await expect(query(fx.sourceUrl, `BEGIN READ WRITE; UPDATE orders SET note = 'x' WHERE id = ${Number(row!.id)}; COMMIT`)).rejects.toThrow(/has moved to database/);
   }, SLOW);
+
+  it('retention prune ends reverse replication first, then drops the expired backup it proves unused since', async () => {
+    const { fx } = await cutOver(fixtures);
+    const [row] = await query<{ id: string }>(fx.service('device').url, `INSERT INTO nodes (hostname, region, capacity) VALUES ('before-prune', 'eu', 3) RETURNING id::text AS id`);
+    await eventually('the write in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM nodes WHERE id = $1`, [row!.id])).length === 1);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect((await sourceSubscriptions(fx)).length).toBe(5);
+    const later = new Date(Date.now() + 400 * 86_400_000).toISOString();
+    const pruned = await fx.cli('retention', 'prune', '--yes', '--json', '--now', later);
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+    expect(pruned.stderr).toMatch(/reverse replication ended for good before pruning/);
+    const report = JSON.parse(pruned.stdout) as { backups: Array<{ action: string }> };
+    expect(report.backups.map((b) => b.action)).toEqual(['dropped']);
+    await expectNoReplicationAnywhere(fx);
+  }, SLOW);
 });
