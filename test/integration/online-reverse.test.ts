@@ -2,6 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, query, servers, second } from '../harness/servers.js';
 import type { SplitFixture } from './helpers/split-fixture.js';
 import { assertBuilt } from './helpers/cli.js';
+import { parseKey } from '../../src/catalog/model.js';
+import { qname } from '../../src/pg/quote.js';
 import { treeFiles } from './helpers/crash-case.js';
 import {
   TargetWriter,
@@ -105,7 +107,13 @@ describe('online mode: reverse replication after cutover', () => {
   }, SLOW);
 
   it('retention prune ends reverse replication first, then drops the expired backup it proves unused since', async () => {
-    const { fx } = await cutOver(fixtures);
+    // Prune drops a retired source only when it holds nothing that exists nowhere else: the tables left behind are emptied first.
+    const { fx } = await cutOver(fixtures, {}, async (f, plan) => {
+      const kept = new Set(plan.services.flatMap((s) => [...s.tables, ...s.copies].map((t) => t.name)));
+      const all = await query<{ k: string }>(f.sourceUrl, `SELECT schemaname || '.' || tablename AS k FROM pg_tables WHERE schemaname = 'public'`);
+      const left = all.map((r) => r.k).filter((k) => !kept.has(k) && ![...kept].some((m) => k.startsWith(`${m}_`)));
+      if (left.length > 0) await query(f.sourceUrl, `TRUNCATE ${left.map((k) => qname(parseKey(k))).join(', ')}`);
+    });
     const [row] = await query<{ id: string }>(fx.service('device').url, `INSERT INTO nodes (hostname, region, capacity) VALUES ('before-prune', 'eu', 3) RETURNING id::text AS id`);
     await eventually('the write in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM nodes WHERE id = $1`, [row!.id])).length === 1);
     const verified = await fx.cli('verify', '--checksums');

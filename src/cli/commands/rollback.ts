@@ -46,13 +46,13 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
     await journal.close();
     throw err;
   });
+  const abort = new AbortController();
+  const onSigint = () => {
+    out.warn('\nInterrupted: finishing the running steps, then stopping (rerun rollback to resume).');
+    abort.abort();
+  };
+  process.once('SIGINT', onSigint);
   try {
-    const abort = new AbortController();
-    const onSigint = () => {
-      out.warn('\nInterrupted: finishing the running steps, then stopping (rerun rollback to resume).');
-      abort.abort();
-    };
-    process.once('SIGINT', onSigint);
     const report = await rollbackSplit({
       signal: abort.signal,
       progress: {
@@ -75,9 +75,9 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
         return consent(term, false, { action: 'rollback drops databases', question: 'Roll back?' });
       },
     });
-    process.off('SIGINT', onSigint);
     return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
   } finally {
+    process.off('SIGINT', onSigint);
     await lock.release().catch(() => undefined);
     await journal.close().catch(() => undefined);
   }

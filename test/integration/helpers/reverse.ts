@@ -10,7 +10,11 @@ import { runSpawned } from './cli.js';
 import { treeFiles } from './crash-case.js';
 
 /** An online split of the sample, applied and cut over with the built CLI: services write to their new databases next. */
-export async function cutOver(fixtures: SplitFixture[], opts: SplitFixtureOptions = {}): Promise<{ fx: SplitFixture; plan: Plan; original: Record<string, string> }> {
+export async function cutOver(
+  fixtures: SplitFixture[],
+  opts: SplitFixtureOptions = {},
+  beforeApply?: (fx: SplitFixture, plan: Plan) => Promise<void>,
+): Promise<{ fx: SplitFixture; plan: Plan; original: Record<string, string> }> {
   const fx = await splitFixture({ scale: 0.2, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
   fixtures.push(fx);
   // The append-only login log has no primary key: with a replica identity it replicates (both ways).
@@ -18,6 +22,7 @@ export async function cutOver(fixtures: SplitFixture[], opts: SplitFixtureOption
   const plan = await fx.plan();
   // The services tree before apply: rollback restores it byte for byte.
   const original = await treeFiles(fx);
+  await beforeApply?.(fx, plan);
   const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(applied.code, applied.stderr + applied.stdout).toBe(0);
   const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
