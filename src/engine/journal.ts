@@ -318,6 +318,12 @@ export class Journal {
       scheduleRetention: async (entry) => {
         await this.scheduleRetention(name, { ...entry, detail: entry.detail ?? undefined });
       },
+      updateRetention: async (server, database, patch) => {
+        const row = (await this.retention(name)).find((r) => r.server === server && r.database === database);
+        if (!row) return false;
+        await this.updateRetention(row.id, patch);
+        return true;
+      },
       controlDatabase: () => this.controlDatabase(),
     };
   }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Plan, StartReplicationStep, TargetRef } from '../plan/model.js';
+import type { Plan, StartReplicationStep, StartReverseReplicationStep, TargetRef } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { ident } from '../pg/quote.js';
 import { dropSubscriptionSql } from './replication-sql.js';
@@ -35,41 +35,45 @@ async function waitInactive(src: pg.ClientBase, slots: string[]): Promise<void> 
   while ((await active()).length > 0 && Date.now() < again) await pause(50);
 }
 
-async function dropSubscription(pools: Pools, o: ReplicationObjects, report: DropReport): Promise<number | null> {
-  let dst: pg.Client;
+/** One end of a replication: a server of the plan and a database on it (absent: the source database). */
+interface End {
+  server: string;
+  database?: string;
+}
+
+/** A client of `end`, or null when its database does not exist (nothing of the replication can be there). */
+async function clientOf(pools: Pools, end: End): Promise<pg.Client | null> {
   try {
-    dst = await pools.client(o.target.server, o.target.database);
+    return await pools.client(end.server, end.database);
   } catch (err) {
-    // No target database: no subscription either.
     if ((err as { code?: string }).code === '3D000') return null;
     throw err;
   }
+}
+
+async function dropSubscriptionAt(pools: Pools, end: End, subscription: string, report: DropReport): Promise<number | null> {
+  const dst = await clientOf(pools, end);
+  if (!dst) return null;
   try {
+    // The source may already be a read-only backup (schedule_retention).
+    await dst.query('SET default_transaction_read_only = off');
     const r = await dst.query<{ oid: number }>(
       `SELECT oid::int AS oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      [o.subscription],
+      [subscription],
     );
     const oid = r.rows[0]?.oid ?? null;
     if (oid === null) return null;
-    for (const s of dropSubscriptionSql(o.subscription)) await dst.query(s);
-    report.dropped.push(`subscription ${o.subscription}`);
+    for (const s of dropSubscriptionSql(subscription)) await dst.query(s);
+    report.dropped.push(`subscription ${subscription}`);
     return oid;
   } finally {
     await dst.end();
   }
 }
 
-/**
- * Tears down one service's replication cleanly, in the order that never needs the
- * source from the target's side: on the target the subscription is disabled, detached
- * from its slot and dropped; on the source, once no WAL sender uses them, the slot,
- * the table-sync slots the subscription left (`pg_<oid>_sync_...`), the publication
- * and the subscription's replication role are dropped. Each object is dropped only if it exists: safe to run again.
- */
-export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
-  const report: DropReport = { dropped: [] };
-  const oid = await dropSubscription(pools, o, report);
-  const src = await pools.client('source');
+async function dropPublisherSide(pools: Pools, end: End, o: { slot: string; publication: string }, oid: number | null, report: DropReport): Promise<void> {
+  const src = await clientOf(pools, end);
+  if (!src) return;
   try {
     // The source may already be a read-only backup (schedule_retention).
     await src.query('SET default_transaction_read_only = off');
@@ -95,16 +99,46 @@ export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Pr
   } finally {
     await src.end();
   }
+}
+
+/**
+ * Tears down one service's replication cleanly, in the order that never needs the
+ * source from the target's side: on the target the subscription is disabled, detached
+ * from its slot and dropped; on the source, once no WAL sender uses them, the slot,
+ * the table-sync slots the subscription left (`pg_<oid>_sync_...`), the publication
+ * and the subscription's replication role are dropped. Each object is dropped only if it exists: safe to run again.
+ */
+export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const oid = await dropSubscriptionAt(pools, { server: o.target.server, database: o.target.database }, o.subscription, report);
+  await dropPublisherSide(pools, { server: 'source' }, o, oid, report);
   return report;
 }
 
 /**
- * Drops every subscription, slot and publication the plan's start_replication steps
- * create (those that exist), service by service. For `rollback` of an online split and
+ * The same for the reverse replication of one service database (after cutover): the
+ * subscription on the source first, then the slot, publication and replication role on
+ * the target. Safe to run again; a target database that is gone holds nothing.
+ */
+export async function dropReverseReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const oid = await dropSubscriptionAt(pools, { server: 'source' }, o.subscription, report);
+  await dropPublisherSide(pools, { server: o.target.server, database: o.target.database }, o, oid, report);
+  return report;
+}
+
+/**
+ * Drops every subscription, slot and publication the plan's start_replication and
+ * start_reverse_replication steps create (those that exist), service by service. For `rollback` of an online split and
  * for anyone cleaning up after one: nothing else is touched.
  */
 export async function dropReplication(pools: Pools, plan: Plan): Promise<DropReport> {
   const report: DropReport = { dropped: [] };
+  // Reverse replication first: its subscription lives in the source database.
+  for (const s of plan.steps.filter((x): x is StartReverseReplicationStep => x.kind === 'start_reverse_replication')) {
+    const r = await dropReverseReplicationOf(pools, s);
+    report.dropped.push(...r.dropped);
+  }
   for (const s of plan.steps.filter((x): x is StartReplicationStep => x.kind === 'start_replication')) {
     const r = await dropReplicationOf(pools, s);
     report.dropped.push(...r.dropped);

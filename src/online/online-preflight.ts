@@ -1,4 +1,5 @@
-import type { StartReplicationStep } from '../plan/model.js';
+import type { StartReplicationStep, StartReverseReplicationStep } from '../plan/model.js';
+import { columnListRefusal } from '../steps/start-reverse-replication.js';
 import type { StepContext, StepHandler } from '../steps/handler.js';
 
 export const ONLINE_PREFLIGHT_SQL: readonly string[] = [
@@ -134,6 +135,21 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
     const fills = ctx.plan.steps.some((x) => x.kind === 'catch_up' && (x.fills ?? []).some((f) => f.target.server === server));
     if (!s.superuser && fills) {
       problems.push(`server ${server}: filling denormalized columns at cutover sets session_replication_role, which needs a superuser; connect as one`);
+    }
+  }
+  // Reverse replication after cutover: each target publishes back, from a slot of its own.
+  const reverses = ctx.plan.steps.filter((s): s is StartReverseReplicationStep => s.kind === 'start_reverse_replication');
+  for (const server of new Set(reverses.map((r) => r.target.server))) {
+    const s = byServer.get(server);
+    if (!s) continue;
+    if (s.walLevel !== 'logical') {
+      problems.push(
+        `server ${server}: wal_level is ${s.walLevel}; reverse replication after cutover (what rollback uses once services write there) needs logical: ALTER SYSTEM SET wal_level = logical, ${RESTART}`,
+      );
+    }
+    for (const r of reverses.filter((x) => x.target.server === server)) {
+      const refusal = columnListRefusal(r, s.version);
+      if (refusal) problems.push(`server ${server}: ${refusal}; upgrade it, or plan without denormalized columns there`);
     }
   }
   return problems;

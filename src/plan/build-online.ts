@@ -12,6 +12,7 @@ import { hasReplicaIdentity, splitPostData } from '../online/identity-keys.js';
 import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
 import { formatBytes } from '../format/byte-size.js';
+import { reverseSteps } from './build-reverse.js';
 
 /** Why logical replication cannot carry a table (UNLOGGED, or no replica identity for its UPDATEs and DELETEs); empty when it can. */
 function replicationProblems(tables: Map<string, Table>, keys: Iterable<string>): string[] {
@@ -61,7 +62,7 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
   /** Per service with tables copied at cutover: those copies and their index steps, and its foreign keys and grant, run after the fence. */
   const late: Array<{ database: string; copies: Step[]; indexes: Step[]; fk: Step; grant: Step; schemaId: string; after?: string[] }> = [];
   const fenceAfter: string[] = [];
-  const replicated: Array<{ target: TargetRef; names: ReturnType<typeof replicationNames>; start: string }> = [];
+  const replicated: Array<{ target: TargetRef; names: ReturnType<typeof replicationNames>; start: string; roots: string[] }> = [];
   const fills: DenormalizeFill[] = [];
   for (const service of input.services) {
     const target: TargetRef = { service: service.spec.name, server: service.spec.server, database: service.spec.database };
@@ -148,7 +149,7 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       target,
       subscription: names.subscription,
     });
-    replicated.push({ target, names, start: startId });
+    replicated.push({ target, names, start: startId, roots });
 
     const restIds: string[] = [];
     for (const root of roots) {
@@ -240,13 +241,29 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       slot: r.names.slot,
     });
   }
-  for (const s of offline.steps) {
-    if (s.kind === 'repoint_config' || s.kind === 'schedule_retention') cutover.push({ ...s, dependsOn: [...s.dependsOn, ...stopIds] });
+  // Reverse replication starts once forward replication is gone, before any service is switched.
+  const finals = offline.steps.filter((s) => s.kind === 'repoint_config' || s.kind === 'schedule_retention');
+  const reverse = reverseSteps(
+    input,
+    replicated.map((r) => ({ target: r.target, stopId: stepId('stop_replication', r.target.database), roots: r.roots })),
+    [...cutover, ...finals],
+  );
+  errors.push(...reverse.errors);
+  warnings.push(...reverse.warnings);
+  cutover.push(...reverse.start);
+  const reverseIds = reverse.start.map((s) => s.id);
+  for (const s of finals) {
+    cutover.push({ ...s, dependsOn: [...s.dependsOn, ...stopIds, ...(s.kind === 'repoint_config' ? reverseIds : [])] });
   }
 
   return {
     ...offline,
-    steps: [...steps, ...cutover.map((s): Step => ({ ...s, phase: 'cutover' }))],
+    steps: [
+      ...steps,
+      ...cutover.map((s): Step => ({ ...s, phase: 'cutover' })),
+      ...reverse.reverse.map((s): Step => ({ ...s, phase: 'reverse' })),
+      ...reverse.complete.map((s): Step => ({ ...s, phase: 'complete' })),
+    ],
     warnings,
     errors,
   };

@@ -107,6 +107,14 @@ export const STEP_KINDS = [
   'stop_replication',
   'repoint_config',
   'schedule_retention',
+  'start_reverse_replication',
+  'fence_target',
+  'reverse_catch_up',
+  'sync_sequences_back',
+  'unfence_source',
+  'restore_config',
+  'stop_reverse_replication',
+  'copy_back',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
@@ -124,10 +132,15 @@ interface StepBase<K extends StepKind> {
   /**
    * Which command runs the step: `apply` (absent means apply) or `cutover` (online mode:
    * fence, catch up, switch). Every cutover step comes after every apply step, and no
-   * apply step depends on a cutover step.
+   * apply step depends on a cutover step. Online mode also has `reverse` (`rollback`
+   * after cutover, through reverse replication) and `complete` (`cutover --complete`,
+   * which ends reverse replication): both come after the cutover, and exclude each other.
    */
-  phase?: 'apply' | 'cutover';
+  phase?: StepPhase;
 }
+
+export const STEP_PHASES = ['apply', 'cutover', 'reverse', 'complete'] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
 
 /** Where a service's objects go. */
 export interface TargetRef {
@@ -296,7 +309,89 @@ export interface StopReplicationStep extends StepBase<'stop_replication'> {
   slot: string;
 }
 
+/** A table a target publishes back to the source after cutover. */
+export interface ReverseTable {
+  table: string;
+  /** Published via its root (partitions included). */
+  partitioned: boolean;
+  /** Column list (the source's columns, without generated ones): only when the target has denormalized columns the source lacks; null: every column. */
+  columns: string[] | null;
+}
+
+/**
+ * `start_reverse_replication` (cutover, after the forward replication of the target is
+ * gone and before the config switch): the target publishes its moved tables, a slot is
+ * made on the target, and the source subscribes into its own (fenced) tables without
+ * copying: every write made to the target from then on reaches the source.
+ */
+export interface StartReverseReplicationStep extends StepBase<'start_reverse_replication'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+  tables: ReverseTable[];
+  sourceDatabase: string;
+}
+
+/** `fence_target` (rollback after cutover): the target's moved tables reject writes, naming the source database. */
+export interface FenceTargetStep extends StepBase<'fence_target'> {
+  target: TargetRef;
+  /** Every moved table of the target, partitions included. */
+  tables: string[];
+  sourceDatabase: string;
+}
+
+/** `reverse_catch_up`: waits until the source's subscription has applied every write made to the (fenced) target. */
+export interface ReverseCatchUpStep extends StepBase<'reverse_catch_up'> {
+  target: TargetRef;
+  slot: string;
+}
+
+/** `sync_sequences_back`: the source's sequences at or past the target's. */
+export interface SyncSequencesBackStep extends StepBase<'sync_sequences_back'> {
+  target: TargetRef;
+  sequences: Array<{ source: QualifiedName; target: QualifiedName }>;
+}
+
+/** `unfence_source`: the source's moved tables take writes again; its backup mark is lifted and its retention ends. */
+export interface UnfenceSourceStep extends StepBase<'unfence_source'> {
+  database: string;
+  tables: string[];
+}
+
+/** `restore_config`: every config file the split repointed gets its original back (from the journal), then the restart commands run. */
+export interface RestoreConfigStep extends StepBase<'restore_config'> {
+  restarts: Array<{ service: string; command: string }>;
+}
+
+/**
+ * `copy_back` (rollback after cutover, once the target is fenced): a moved table that
+ * logical replication cannot carry (UNLOGGED, no replica identity: copied at cutover)
+ * is copied back whole, leaf by leaf, into the fenced source table, in one source
+ * transaction (its rows replaced), on the source's columns.
+ */
+export interface CopyBackStep extends StepBase<'copy_back'> {
+  target: TargetRef;
+  leaves: Array<{ table: string; columns: string[] }>;
+}
+
+/** `stop_reverse_replication`: drops the source's subscription, then the target's slot, publication and replication role. */
+export interface StopReverseReplicationStep extends StepBase<'stop_reverse_replication'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+}
+
 export type Step =
+  | CopyBackStep
+  | StartReverseReplicationStep
+  | FenceTargetStep
+  | ReverseCatchUpStep
+  | SyncSequencesBackStep
+  | UnfenceSourceStep
+  | RestoreConfigStep
+  | StopReverseReplicationStep
   | PreflightStep
   | CreateRoleStep
   | CreateDatabaseStep

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Plan } from './model.js';
+import { STEP_PHASES, type Plan } from './model.js';
 
 /**
  * The schema of a plan file (model.ts is the type; this is what a file read from disk
@@ -28,7 +28,7 @@ const base = {
   description: str,
   sql: strings,
   dependsOn: strings,
-  phase: z.enum(['apply', 'cutover'], { errorMap: () => ({ message: 'expected "apply" or "cutover"' }) }).optional(),
+  phase: z.enum(STEP_PHASES, { errorMap: () => ({ message: `expected one of ${STEP_PHASES.map((p) => `"${p}"`).join(', ')}` }) }).optional(),
 };
 const step = <K extends string, T extends z.ZodRawShape>(kind: K, shape: T) => obj({ ...base, kind: z.literal(kind), ...shape });
 
@@ -90,6 +90,21 @@ export const stepSchema = z.discriminatedUnion('kind', [
   step('verify_rowcounts', { target, tables: strings }),
   step('stop_replication', { target, publication: str, subscription: str, slot: str }),
   step('repoint_config', { target, edits: arrayOf(configEdit, 'config edits'), restart: nullableStr }),
+  step('start_reverse_replication', {
+    target,
+    publication: str,
+    subscription: str,
+    slot: str,
+    tables: arrayOf(obj({ table: str, partitioned: bool, columns: strings.nullable() }), 'tables'),
+    sourceDatabase: str,
+  }),
+  step('fence_target', { target, tables: strings, sourceDatabase: str }),
+  step('reverse_catch_up', { target, slot: str }),
+  step('sync_sequences_back', { target, sequences: arrayOf(obj({ source: qualified, target: qualified }), 'sequence pairs') }),
+  step('unfence_source', { database: str, tables: strings }),
+  step('restore_config', { restarts: arrayOf(obj({ service: str, command: str }), 'restarts') }),
+  step('stop_reverse_replication', { target, publication: str, subscription: str, slot: str }),
+  step('copy_back', { target, leaves: arrayOf(obj({ table: str, columns: strings }), 'tables') }),
   step('schedule_retention', { database: str, days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }), roles: strings }),
 ]);
 

@@ -1,4 +1,4 @@
-import type { Plan, Step } from './model.js';
+import type { Plan, Step, StepPhase } from './model.js';
 import { stepId } from '../steps/ids.js';
 
 /** The database a step acts in, when it acts in one service database. */
@@ -6,11 +6,31 @@ function databaseOf(step: Step): string | null {
   return 'target' in step && step.kind !== 'create_database' ? step.target.database : null;
 }
 
+/** How late a phase runs: a step depends only on steps of its own phase or of earlier ones; `reverse` and `complete` exclude each other. */
+const PHASE_RANK: Record<StepPhase, number> = { apply: 0, cutover: 1, reverse: 2, complete: 2 };
+
+function phaseProblems(steps: readonly Step[], byId: ReadonlyMap<string, Step>): string[] {
+  const problems: string[] = [];
+  for (const s of steps) {
+    const phase = s.phase ?? 'apply';
+    for (const d of s.dependsOn) {
+      const dep = byId.get(d);
+      if (!dep) continue;
+      const depPhase = dep.phase ?? 'apply';
+      if (depPhase === phase) continue;
+      if (PHASE_RANK[depPhase] >= PHASE_RANK[phase]) problems.push(`step ${s.id} (phase ${phase}) depends on ${d} of phase ${depPhase}, which does not run before it`);
+    }
+  }
+  return problems;
+}
+
 /**
  * Problems with the order of a plan's steps: a dependency naming no step of the
  * plan, and a step acting in a service database that does not depend, directly or
  * through other steps, on that database's `create_database` step (it could run
- * before the database exists, and fail on every rerun). Pure.
+ * before the database exists, and fail on every rerun), and a step depending on a step
+ * of a later phase (`apply` → `cutover` → `reverse` or `complete`; those two exclude
+ * each other), which its command would never run first. Pure.
  */
 export function stepOrderProblems(plan: Pick<Plan, 'steps'>): string[] {
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
@@ -35,6 +55,7 @@ export function stepOrderProblems(plan: Pick<Plan, 'steps'>): string[] {
     }
     return out;
   };
+  problems.push(...phaseProblems(plan.steps, byId));
   for (const s of plan.steps) {
     const db = databaseOf(s);
     if (db === null) continue;

@@ -23,6 +23,11 @@ export interface PruneOptions {
   /** The manifest's source.schemas: tables elsewhere were never the split's. */
   schemas: readonly string[];
   warn(message: string): void;
+  /**
+   * Ends what still writes into the backups before anything is dropped (an online
+   * split's reverse replication); runs only when a backup is due and `yes` is given.
+   */
+  beforeDrop?(): Promise<void>;
 }
 
 /** One backup of the split and what prune did (or would do) with it. */
@@ -99,6 +104,12 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
   if (!opts.yes) {
     for (const r of due) entries.push({ ...backupView(r, opts.now), action: 'would-drop', reason: 'expired, verified and still marked as this split\'s backup' });
     return { now: opts.now.toISOString(), dryRun: true, backups: entries };
+  }
+  if (due.length > 0 && opts.beforeDrop) {
+    await opts.beforeDrop();
+    // Ending it records the backup's write counters again: drop against the rows as they are now.
+    const fresh = new Map((await opts.journal.retention(opts.split)).map((r) => [r.id, r]));
+    for (let i = 0; i < due.length; i++) due[i] = fresh.get(due[i]!.id) ?? due[i]!;
   }
   const bins = opts.archiveDir && due.length > 0 ? await archiveBinaries(due, opts) : null;
   const plan = due.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;

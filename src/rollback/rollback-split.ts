@@ -12,6 +12,9 @@ import { identityRefusals } from './identity-check.js';
 import { liftBackupMark, removeFence } from './source-restore.js';
 import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
+import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
+import type { ProgressSink } from '../steps/handler.js';
+import type { FenceTargetStep } from '../plan/model.js';
 
 export interface RollbackOptions {
   journal: Journal;
@@ -25,6 +28,10 @@ export interface RollbackOptions {
   secrets: Iterable<string>;
   /** Shown what rollback will do, before any change; false stops it with nothing changed. */
   confirm(preview: RollbackPreview): Promise<boolean>;
+  /** Progress of a rollback through reverse replication (its steps run like cutover's); default: none shown. */
+  progress?: ProgressSink;
+  /** Aborted (Ctrl-C): a rollback through reverse replication starts no further step. */
+  signal?: AbortSignal;
 }
 
 /** What rollback is about to do. */
@@ -41,6 +48,11 @@ export interface RollbackPreview {
   restarts: Array<{ service: string; command: string }>;
   /** Target tables compared with the journal (0 when the split had not repointed anything). */
   checkedTables: number;
+  /**
+   * After an online cutover: the service databases whose writes reverse replication
+   * brings back; they are fenced and kept, never dropped.
+   */
+  reverse?: Array<{ server: string; name: string }>;
 }
 
 export interface RollbackReport {
@@ -143,6 +155,9 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
       'restore it from its archive (retention.archive) if one was written',
     );
   }
+  const via = reverseState(inv.plan, await journal.doneSteps(split));
+  refuseReverse(split, via);
+  if (via === 'running' && inv.plan) return rollbackThroughReverse(opts, inv, report);
   if (isEmpty(inv)) {
     await journal.markRolledBack(split);
     return report;
@@ -232,6 +247,82 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const roles = await dropRoles(servers, inv.roles, forget);
   report.dropped = { ...report.dropped, databases: dbs.done, roles: roles.done };
   report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
+  await journal.markRolledBack(split);
+  report.state = 'rolled-back';
+  return report;
+}
+
+/**
+ * Rollback after an online cutover (SPEC §5): the `reverse` phase of the plan runs with
+ * the journal (fence the targets, wait for the source to apply their writes, sequences
+ * back, the source unfenced, the config restored, reverse replication torn down), each
+ * step resumable after a kill. Then the journal forgets what the split made and marks
+ * it rolled back. The service databases are kept, fenced: they hold the writes made
+ * since cutover (the source now holds them too); nothing here drops them, and a new
+ * apply of the split refuses them until they are dropped by hand.
+ */
+async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInventory, report: RollbackReport): Promise<RollbackReport> {
+  const { journal, split } = opts;
+  const plan = inv.plan!;
+  const sourceUrl = opts.servers.source;
+  if (!sourceUrl) throw new BadInputError('source.url is not set');
+  const reverse = plan.steps.filter((s): s is FenceTargetStep => s.kind === 'fence_target').map((s) => ({ server: s.target.server, name: s.target.database }));
+  const preview: RollbackPreview = {
+    split,
+    source: databaseOf(sourceUrl),
+    databases: [],
+    adopted: [],
+    roles: [],
+    configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
+    fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
+    liftBackup: inv.prior !== null,
+    restarts: inv.restarts,
+    checkedTables: 0,
+    reverse,
+  };
+  report.preview = preview;
+  if (!(await opts.confirm(preview))) {
+    report.state = 'cancelled';
+    return report;
+  }
+  await runReversePhase({
+    journal,
+    plan,
+    servers: opts.servers,
+    baseDir: opts.baseDir,
+    env: opts.env,
+    progress: opts.progress ?? { emit: () => undefined },
+    signal: opts.signal ?? new AbortController().signal,
+    phase: 'reverse',
+  });
+  const done = await journal.doneSteps(split);
+  for (const s of plan.steps) {
+    const detail = done.get(s.id)?.detail;
+    if (s.kind === 'restore_config' && detail) {
+      report.restored.configFiles = Array.isArray(detail.restored) ? (detail.restored as string[]) : [];
+      report.restored.unchangedConfigFiles = Array.isArray(detail.unchanged) ? (detail.unchanged as string[]) : [];
+      report.restarts = Array.isArray(detail.restarts) ? (detail.restarts as RestartResult[]) : [];
+    }
+    if (s.kind === 'unfence_source') {
+      report.restored.fenceRemovedFrom = s.tables.length;
+      report.restored.readOnlyLifted = detail?.backupLifted === true;
+      if (Array.isArray(detail?.warnings)) report.warnings.push(...(detail.warnings as string[]));
+    }
+    if (s.kind === 'stop_reverse_replication' && s.phase === 'reverse' && Array.isArray(detail?.dropped)) {
+      report.dropped.replication = [...(report.dropped.replication ?? []), ...(detail.dropped as string[])];
+    }
+  }
+  const created = await journal.created(split);
+  const kept = created.filter((o) => o.kind === 'database');
+  report.kept.databases = kept.map((o) => ({
+    server: o.server,
+    name: o.name,
+    reason: 'fenced, kept: it holds the writes made since cutover (the source has them all now); drop it by hand once it is no longer needed',
+  }));
+  const roles = created.filter((o) => o.kind === 'role');
+  if (roles.length > 0) report.warnings.push(`roles kept with the databases they own: ${roles.map((r) => r.name).join(', ')}`);
+  // Everything is undone or kept on purpose: the journal no longer claims any of it, so nothing ever drops the kept databases.
+  for (const o of created) await journal.forgetCreated(split, o);
   await journal.markRolledBack(split);
   report.state = 'rolled-back';
   return report;

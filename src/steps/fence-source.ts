@@ -10,6 +10,10 @@ export const FENCE_TRIGGER = 'cloudphone_split_fence';
  * The fence: a statement trigger on every moved table of the source that rejects
  * INSERT, UPDATE, DELETE and TRUNCATE with an error naming the new database.
  * ENABLE ALWAYS so that sessions with session_replication_role=replica are fenced too.
+ * One writer goes through: the apply worker of the split's own reverse replication
+ * (a subscription named `cps_<8 hex of the split>_rev_...`, see reverse-sql.ts), found
+ * by its pid in pg_stat_subscription. Its INSERTs, UPDATEs and DELETEs never fire
+ * statement triggers anyway; a replicated TRUNCATE does.
  */
 export function fenceSql(split: string, tables: Array<{ table: string; database: string }>): string[] {
   const sql = [
@@ -17,6 +21,12 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
     `CREATE SCHEMA IF NOT EXISTS ${ident(FENCE_SCHEMA)}`,
     `CREATE OR REPLACE FUNCTION ${ident(FENCE_SCHEMA)}."fence"() RETURNS trigger LANGUAGE plpgsql AS $fence$
 BEGIN
+  -- The apply worker of this split's reverse replication (after cutover) writes through.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_subscription
+              WHERE pid = pg_catalog.pg_backend_pid()
+                AND subname LIKE 'cps\_' || left(encode(sha256(convert_to(TG_ARGV[1], 'UTF8')), 'hex'), 8) || '\_rev\_%') THEN
+    RETURN NULL;
+  END IF;
   RAISE EXCEPTION USING
     ERRCODE = 'read_only_sql_transaction',
     MESSAGE = format('table %I.%I has moved to database %s: write there instead (fenced by cloudphone-split, split %s)',

@@ -61,6 +61,12 @@ export interface StepJournal {
   retention?(): Promise<RetentionEntry[]>;
   /** Schedules (or reschedules) a backup: one row per (split, server, database), state back to `scheduled`. */
   scheduleRetention?(entry: Omit<RetentionEntry, 'state'>): Promise<void>;
+  /**
+   * Changes the split's backup row of (server, database): its state (`restored` once the
+   * old database is in use again) and/or its detail. Optional: only the engine's journal
+   * keeps them. Returns false when there is no such row.
+   */
+  updateRetention?(server: string, database: string, patch: { state?: 'restored'; detail?: Record<string, unknown> }): Promise<boolean>;
   /** Where the journal lives (optional: only the engine's journal knows): never a target. */
   controlDatabase?(): Promise<{ database: string; systemIdentifier: string | null }>;
 }

@@ -15,6 +15,14 @@ import { startReplication } from './start-replication.js';
 import { waitSync } from './wait-sync.js';
 import { catchUp } from './catch-up.js';
 import { stopReplication } from './stop-replication.js';
+import { startReverseReplication } from './start-reverse-replication.js';
+import { fenceTarget } from './fence-target.js';
+import { reverseCatchUp } from './reverse-catch-up.js';
+import { syncSequencesBack } from './sync-sequences-back.js';
+import { unfenceSource } from './unfence-source.js';
+import { restoreConfig } from './restore-config.js';
+import { stopReverseReplication } from './stop-reverse-replication.js';
+import { copyBack } from './copy-back.js';
 import { withOnlineChecks } from '../online/online-preflight.js';
 import { withLiveRowcounts } from '../online/live-rowcounts.js';
 
@@ -36,4 +44,12 @@ export const handlers: StepHandlers = {
   wait_sync: waitSync,
   catch_up: catchUp,
   stop_replication: stopReplication,
+  start_reverse_replication: startReverseReplication,
+  fence_target: fenceTarget,
+  reverse_catch_up: reverseCatchUp,
+  sync_sequences_back: syncSequencesBack,
+  unfence_source: unfenceSource,
+  restore_config: restoreConfig,
+  stop_reverse_replication: stopReverseReplication,
+  copy_back: copyBack,
 };

@@ -64,7 +64,7 @@ async function replicationRole(ctx: StepContext, step: StartReplicationStep): Pr
  * statements stay out of the server log (log_statement, slow statements, failing
  * statements). Superuser settings: a role that may not change them leaves them as they are.
  */
-async function quietStatementLog(client: PgClient): Promise<void> {
+export async function quietStatementLog(client: PgClient): Promise<void> {
   for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`]) {
     await client.query(sql).catch(() => undefined);
   }

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { query } from '../harness/servers.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { compareWithSource } from './helpers/table-sums.js';
 
 /**
  * Session stores are often UNLOGGED, and append-only logs often have no primary key:
@@ -63,5 +64,21 @@ describe('online mode: tables logical replication cannot carry', () => {
     const v = await fx.cli('verify', '--checksums');
     expect(v.code, v.stdout).toBe(0);
     expect(await query(fx.sourceUrl, SOURCE_FACTS)).toEqual(before);
-  });
+
+    // Rollback after cutover: reverse replication cannot carry them back either; copy_back does, after the fence.
+    await query(users, `INSERT INTO user_sessions VALUES ('after', 2, '{}'); DELETE FROM user_sessions WHERE sid = 's2'; UPDATE user_sessions SET data = '{"x":1}' WHERE sid = 's3'`);
+    await query(users, `INSERT INTO user_login_history (user_id, logged_in_at, ip, user_agent, success) SELECT user_id, logged_in_at, ip, 'after', success FROM user_login_history LIMIT 2`);
+    const rolled = await fx.cli('rollback', '--yes');
+    expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
+    const moved = ['public.user_sessions', 'public.user_login_history'];
+    const [cmp] = (await compareWithSource(fx)).filter((c) => c.database === fx.service('user').database);
+    for (const t of moved) {
+      expect(cmp!.target[t], t).toBeDefined();
+      expect(cmp!.source[t], `${t} in the source`).toEqual(cmp!.target[t]);
+    }
+    expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_sessions WHERE sid IN ('after', 's2')`)).toEqual([{ n: 1 }]);
+    expect(await query(fx.sourceUrl, SOURCE_FACTS)).toEqual(before);
+    // The source's fence is gone, and nothing of the copy's lifting of it remains.
+    expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+  }, 300_000);
 });

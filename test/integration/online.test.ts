@@ -183,6 +183,9 @@ describe('online mode: split with logical replication while a client writes', ()
     expect(writer.errors).toEqual([]);
     expect(writer.fenced).toMatch(/audit_logs|devices|users|device_events|orders/);
 
+    // Reverse replication runs after cutover (rollback's way back) until cutover --complete ends it.
+    const completed = await fx.cli('cutover', '--complete', '--yes');
+    expect(completed.code, completed.stderr).toBe(0);
     await expectNoReplicationLeft(fx);
     await expectSameAsSource(fx, plan, writer);
     await expectSequencesPastSource(fx);
@@ -242,6 +245,8 @@ describe('online mode: split with logical replication while a client writes', ()
     expect(writer.errors).toEqual([]);
     expect(writer.fenced).not.toBeNull();
 
+    const completed = await fx.cli('cutover', '--complete', '--yes');
+    expect(completed.code, completed.stderr).toBe(0);
     await expectNoReplicationLeft(fx);
     await expectSameAsSource(fx, plan, writer);
     const onSecond = await sequenceValues(withDatabase(second(), fx.service('billing').database));

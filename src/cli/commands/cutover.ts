@@ -23,6 +23,7 @@ import { targetColumns } from '../../online/target-columns.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { DowntimeClock } from '../../online/downtime-clock.js';
 import { parseByteSize } from '../../format/byte-size.js';
+import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
 
 /** The lag gate's default: replication may be this far behind when the fence goes up. */
 export const DEFAULT_MAX_LAG = 16 * 1024 * 1024;
@@ -37,6 +38,8 @@ export interface CutoverOptions extends CommonOptions {
   yes?: boolean;
   /** Set by tests: the clock used for retention. */
   now?: Date;
+  /** End reverse replication for good instead of cutting over. */
+  complete?: boolean;
 }
 
 /**
@@ -55,6 +58,8 @@ export interface CutoverResult {
   cutoverMs: number;
   lagBefore: ReplicationLag[];
   steps: StepOutcome[];
+  /** `--complete`: how ending the reverse replication went, and what it dropped. */
+  complete?: { state: EndReverseResult['state']; dropped: string[] };
 }
 
 const isCutover = (s: Plan['steps'][number]) => s.phase === 'cutover';
@@ -107,7 +112,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       throw new BadInputError(`split ${name} was applied in ${plan.mode} mode: there is no cutover to run`, 'cutover is for manifests with mode: online');
     }
     const done = await journal.doneSteps(name);
-    const applySteps = plan.steps.filter((s) => !isCutover(s));
+    const applySteps = plan.steps.filter((s) => (s.phase ?? 'apply') === 'apply');
     const left = applySteps.filter((s) => !done.has(s.id));
     if (left.length > 0) {
       throw new BadInputError(
@@ -116,6 +121,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       );
     }
     const cut = plan.steps.filter(isCutover);
+    if (opts.complete) return await completeCutover(opts, out, env, term, { name, plan, controlUrl, journal, file: split.file });
     if (cut.every((s) => done.has(s.id))) {
       return { name, alreadyDone: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     }
@@ -196,7 +202,62 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
   }
 }
 
+/** `cutover --complete`: ends the reverse replication for good (see endReverseReplication); asks first unless --yes. */
+async function completeCutover(
+  opts: CutoverOptions,
+  out: Output,
+  env: NodeJS.ProcessEnv,
+  term: Terminal,
+  at: { name: string; plan: Plan; controlUrl: string; journal: Journal; file: string },
+): Promise<CutoverResult> {
+  const t0 = Date.now();
+  const result = (state: EndReverseResult['state'], dropped: string[], steps: StepOutcome[], cancelled = false): CutoverResult => ({
+    name: at.name,
+    alreadyDone: state !== 'completed',
+    ...(cancelled ? { cancelled } : {}),
+    writeDowntimeMs: null,
+    fencedAt: null,
+    cutoverMs: Date.now() - t0,
+    lagBefore: [],
+    steps,
+    complete: { state, dropped },
+  });
+  const { servers, secrets } = planServers(at.plan, env, at.file);
+  for (const s of secrets) out.secrets.add(s);
+  const approved = await consent(term, opts.yes, {
+    action: 'cutover --complete drops the reverse replication (rollback is no longer possible)',
+    question: `End the reverse replication of split ${at.name} for good (rollback can then no longer bring the new databases' writes back)?`,
+  });
+  if (!approved) return result('none', [], [], true);
+  const lock = await SplitLock.acquire(at.controlUrl, at.name, `cloudphone-split cutover --complete ${at.name}`);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const r = await endReverseReplication({
+      journal: at.journal,
+      split: at.name,
+      servers,
+      baseDir: dirname(at.file),
+      env,
+      progress: { emit: (e) => (e.type === 'log' ? out.warn(e.message) : undefined) },
+      signal: abort.signal,
+    });
+    return result(r.state, r.dropped, r.steps);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await lock.release().catch(() => undefined);
+  }
+}
+
 export function renderCutover(r: CutoverResult, out: Output, manifestFile: string): void {
+  if (r.complete && !r.cancelled) {
+    const { state, dropped } = r.complete;
+    if (state === 'none') out.say(`Split ${r.name} has no reverse replication running: nothing to end.`);
+    else if (state === 'already-completed') out.say(`Split ${r.name}: reverse replication was already ended.`);
+    else out.say(out.c.green(`Split ${r.name}: reverse replication ended for good${dropped.length ? ` (dropped ${dropped.join(', ')})` : ''}. Rollback is no longer possible.`));
+    return;
+  }
   if (r.alreadyDone) {
     out.say(`Split ${r.name} was already cut over: nothing to do.`);
     return;
@@ -226,6 +287,8 @@ export function registerCutover(program: Command, io: Io): void {
           'within --max-lag, fences the source tables, waits until every subscription has applied the writes made before the\n' +
           'fence, fills denormalized columns, sets the sequences, compares row counts with the fenced source, drops the\n' +
           'subscriptions, slots and publications, repoints the config and schedules the retention of the old database.\n' +
+          'Before the config switch it starts reverse replication (each new database publishes its tables back, the old one\n' +
+          'subscribes), so that `rollback` can bring back every write made to the new databases. `cutover --complete` ends it.\n' +
           'Prints the write downtime (fence to end of replication). Resumable like apply: rerun it after a failure.',
       )
       .addOption(
@@ -248,6 +311,7 @@ export function registerCutover(program: Command, io: Io): void {
         return n;
       }))
       .option('--yes', 'do not ask before fencing (required when not on a terminal)')
+      .option('--complete', 'end the reverse replication for good: drops its subscriptions on the source and its publications and slots on the targets (rollback is then no longer possible)')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --yes --max-lag 1MB --json'),
   ).action(async (opts: CutoverOptions) => {
     const out = outputFor(opts, io);

@@ -11,6 +11,7 @@ import { SplitLock } from '../../engine/lock.js';
 import { BadInputError, ExitCode } from '../../errors.js';
 import { backupView, relativeTime, type BackupView } from '../../retention/backup-view.js';
 import { pruneBackups, type PruneReport } from '../../retention/prune-backups.js';
+import { endReverseReplication } from '../../run/complete.js';
 
 export interface RetentionListOptions extends CommonOptions {
   now?: Date;
@@ -90,6 +91,19 @@ export async function retentionPruneCommand(
       env,
       schemas: split.manifest.source.schemas,
       warn: (m) => out.warn(`warning: ${m}`),
+      // An online split's reverse replication writes into the backup: it ends first, for good.
+      beforeDrop: async () => {
+        const ended = await endReverseReplication({
+          journal,
+          split: name,
+          servers: split.servers,
+          baseDir: split.baseDir,
+          env,
+          progress: { emit: (e) => (e.type === 'log' ? out.warn(e.message) : undefined) },
+          signal: new AbortController().signal,
+        });
+        if (ended.state === 'completed') out.warn(`reverse replication ended for good before pruning${ended.dropped.length ? `: dropped ${ended.dropped.join(', ')}` : ''}`);
+      },
     });
     const due = report.backups.filter((b) => b.action === 'would-drop').length;
     const refused = report.backups.filter((b) => b.action === 'refused').length;

@@ -18,6 +18,12 @@ const list = (items: Array<{ server: string; name: string }>): string => items.m
 
 export function renderPreview(p: RollbackPreview, out: Output): void {
   const lines = [`Rollback of split ${p.split} will:`];
+  if (p.reverse?.length) {
+    lines.push(
+      `  fence ${list(p.reverse)} (writes refused there, naming ${p.source}), wait until ${p.source} has applied every write made to them since cutover,`,
+      `  set the sequences of ${p.source} at or past theirs, and end the reverse replication; they are kept, fenced, not dropped`,
+    );
+  }
   if (p.checkedTables > 0) lines.push(`  (checked ${p.checkedTables} target tables: none changed since the copy)`);
   if (p.configFiles.length > 0) lines.push(`  restore ${p.configFiles.length} config files: ${p.configFiles.join(', ')}`);
   if (p.liftBackup) lines.push(`  make ${p.source} writable again: lift the read-only mark, give back CONNECT, restore its comment`);
@@ -40,8 +46,22 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
     await journal.close();
     throw err;
   });
+  const abort = new AbortController();
+  const onSigint = () => {
+    out.warn('\nInterrupted: finishing the running steps, then stopping (rerun rollback to resume).');
+    abort.abort();
+  };
+  process.once('SIGINT', onSigint);
   try {
     const report = await rollbackSplit({
+      signal: abort.signal,
+      progress: {
+        emit: (e) => {
+          if (e.type === 'log') out.warn(e.message);
+          else if (e.type === 'step-start') out.warn(`${e.stepId}: ${e.description}`);
+          else if (e.type === 'step-failed') out.warn(`${e.stepId} failed: ${e.error}`);
+        },
+      },
       journal,
       split: name,
       servers: split.servers,
@@ -57,6 +77,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
     });
     return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
   } finally {
+    process.off('SIGINT', onSigint);
     await lock.release().catch(() => undefined);
     await journal.close().catch(() => undefined);
   }
@@ -100,12 +121,15 @@ export function registerRollback(program: Command, io: Io): void {
   withCommon(
     program
       .command('rollback')
-      .summary('undo a split that has not been written to since')
+      .summary('undo a split: before cutover, or after it through reverse replication')
       .description(
         'Drops the databases and roles the split created and removes the fence from the old database. Once config files were\n' +
           'repointed, it also restores them byte for byte and makes the old database writable again, but only when no table of\n' +
           'the new databases changed since the copy (exit 1 naming the tables otherwise; nothing is changed). Stop the services\n' +
-          'writing to the new databases first. Asks before changing anything unless --yes.',
+          'writing to the new databases first. After an online cutover it goes through reverse replication instead: the new\n' +
+          'databases are fenced, the old one receives every write made to them, its sequences are set past theirs, it is\n' +
+          'unfenced, the config files are restored and the reverse replication is dropped; the new databases are kept, fenced.\n' +
+          'Resumable: rerun it after a failure. Asks before changing anything unless --yes.',
       )
       .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json'),

@@ -13,12 +13,15 @@ import { Pools } from '../../pg/pools.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { withRates } from '../../engine/step-rates.js';
 import { watchFrame } from '../views/status-watch.js';
+import { reverseReplicationLag, type ReverseLag } from '../../online/reverse-lag.js';
 
 /** The journal's status, plus the replication lag per service while an online split replicates. */
 export type StatusReport = SplitStatus & {
   replication?: ReplicationLag[];
   /** Online mode: moved tables whose source schema changed since the plan (cutover refuses them). */
   schemaDrift?: string[];
+  /** Online mode after cutover: the lag of the source's subscription to each service database (what rollback waits for). */
+  reverseReplication?: ReverseLag[];
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -41,6 +44,8 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
       const pools = new Pools(split.servers, 2);
       try {
         status.replication = await replicationLag(pools, plan);
+        const reverse = await reverseReplicationLag(pools, plan);
+        if (reverse.length > 0) status.reverseReplication = reverse;
         const live = await readLiveCatalog(split.servers.source, split.manifest.source.schemas);
         const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
         if (drift.length > 0) status.schemaDrift = drift;
@@ -68,10 +73,28 @@ function renderLag(lags: ReplicationLag[], out: Output): string[] {
   return [...lines, ''];
 }
 
-export function renderStatus(status: StatusReport, out: Output): void {
+function renderReverseLag(lags: ReverseLag[], out: Output): string[] {
   const { c } = out;
-  if (status.replication?.length) out.say(renderLag(status.replication, out).join('\n'));
+  const lines = [c.bold('reverse replication (after cutover: what rollback brings back)')];
+  for (const l of lags) {
+    const state = l.active ? c.green('streaming') : c.yellow('inactive');
+    const lag = l.lagBytes === null ? '' : `, ${formatBytes(l.lagBytes)} behind`;
+    lines.push(`  ${l.service.padEnd(22)} ${state}${lag}  ${c.dim(`slot ${l.slot} on ${l.database}`)}`);
+  }
+  return [...lines, ''];
+}
+
+/** The replication sections of a status frame: forward (while it runs), then reverse (after cutover). */
+function renderReplication(status: StatusReport, out: Output): string[] {
+  const forward = (status.replication ?? []).some((l) => l.exists) || !status.reverseReplication?.length ? status.replication ?? [] : [];
+  return [...(forward.length ? renderLag(forward, out) : []), ...(status.reverseReplication?.length ? renderReverseLag(status.reverseReplication, out) : [])];
+}
+
+export function renderStatus(status: StatusReport, out: Output): void {
+  const replication = renderReplication(status, out);
+  if (replication.length) out.say(replication.join('\n'));
   for (const d of status.schemaDrift ?? []) out.say(out.c.red(`schema changed since the plan: ${d} (cutover will refuse it)`));
+  const { c } = out;
   if (status.runs.length === 0) {
     out.say(`No run of split ${status.name} yet. Start one with: cloudphone-split apply`);
     return;
@@ -107,7 +130,7 @@ export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.
     if (out.json) out.data(status);
     else {
       const drift = (status.schemaDrift ?? []).map((d) => out.c.red(`schema changed since the plan: ${d}`));
-      const lines = [...(status.replication?.length ? renderLag(status.replication, out) : []), ...drift, ...watchFrame(status, out, out.stdout.columns ?? 100)];
+      const lines = [...renderReplication(status, out), ...drift, ...watchFrame(status, out, out.stdout.columns ?? 100)];
       out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
     }
     if (status.runs[0]?.state !== 'running' || signal.aborted) return status;

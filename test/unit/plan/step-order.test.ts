@@ -100,4 +100,25 @@ describe('the step order of a plan', () => {
     const without = p.steps.filter((s) => s.id !== 'create_database:web_db').map((s) => ({ ...s, dependsOn: s.dependsOn.filter((d) => d !== 'create_database:web_db') }));
     expect(stepOrderProblems({ steps: without })).toContain('step create_schema:web_db acts in database web_db, which no create_database step of the plan creates');
   });
+
+  it('runs reverse replication after cutover: rollback (reverse) and cutover --complete (complete) only depend on earlier phases', () => {
+    const p = plan('online');
+    expect(stepOrderProblems(p)).toEqual([]);
+    const phaseOf = (kind: string) => [...new Set(p.steps.filter((s) => s.kind === kind).map((s) => s.phase))];
+    expect(phaseOf('start_reverse_replication')).toEqual(['cutover']);
+    for (const kind of ['fence_target', 'reverse_catch_up', 'sync_sequences_back', 'unfence_source', 'restore_config']) expect(phaseOf(kind), kind).toEqual(['reverse']);
+    expect(phaseOf('stop_reverse_replication').sort()).toEqual(['complete', 'reverse']);
+    // Once its forward replication is gone (changes would loop otherwise), each replicated database publishes back.
+    expect(p.steps.find((s) => s.id === 'start_reverse_replication:web_db')!.dependsOn).toEqual(['stop_replication:web_db']);
+    const repoint = p.steps.find((s) => s.id === 'stop_replication:web_db')!;
+    const rev = p.steps.find((s) => s.id === 'fence_target:web_db')!;
+    const complete = p.steps.find((s) => s.id === 'stop_reverse_replication:web_db:complete')!;
+    const broken: Step[] = p.steps.map((s) =>
+      s.id === repoint.id ? { ...s, dependsOn: [...s.dependsOn, rev.id] } : s.id === 'reverse_catch_up:web_db' ? { ...s, dependsOn: [...s.dependsOn, complete.id] } : s,
+    );
+    expect(stepOrderProblems({ steps: broken })).toEqual([
+      `step ${repoint.id} (phase cutover) depends on fence_target:web_db of phase reverse, which does not run before it`,
+      'step reverse_catch_up:web_db (phase reverse) depends on stop_reverse_replication:web_db:complete of phase complete, which does not run before it',
+    ]);
+  });
 });
