@@ -81,9 +81,10 @@ class Writer {
     await c.connect();
     try {
       if (this.spec.hold) {
+        const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
         await c.query('BEGIN');
         const r = await c.query<{ id: string }>(this.spec.insert, [this.next()]);
-        await this.spec.hold(c.processID!);
+        await this.spec.hold(pid);
         try {
           await c.query('COMMIT');
           this.held = { id: r.rows[0]!.id, outcome: 'committed' };
