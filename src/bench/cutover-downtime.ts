@@ -89,6 +89,8 @@ interface Row {
   catchUpMs: number | null;
   fillMs: number | null;
   refilled: number | null;
+  /** Milliseconds spent per step kind in the cutover (steps of one kind run partly in parallel). */
+  byKind: Record<string, number>;
 }
 
 async function one(cluster: LocalCluster, scale: number, factor: number): Promise<Row> {
@@ -138,6 +140,7 @@ async function one(cluster: LocalCluster, scale: number, factor: number): Promis
       catchUpMs: catchUp?.ms ?? null,
       fillMs: detail?.fill ?? null,
       refilled: catchUp?.rows ?? null,
+      byKind: r.steps.reduce<Record<string, number>>((a, x) => ({ ...a, [x.kind]: (a[x.kind] ?? 0) + x.ms }), {}),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -154,6 +157,9 @@ function render(rows: Row[]): string {
     lines.push(
       `  ${`${r.factor}×`.padEnd(5)}  ${String(r.devices).padStart(7)}  ${String(r.orders).padStart(7)}  ${String(r.writes).padStart(7)}  ${ms(r.writeDowntimeMs).padStart(15)}  ${ms(r.clientDowntimeMs).padStart(15)}  ${ms(r.catchUpMs).padStart(9)}  ${ms(r.fillMs).padStart(7)}  ${String(r.refilled ?? '?').padStart(14)}`,
     );
+  }
+  for (const r of rows) {
+    lines.push(`  ${r.factor}× by step kind: ${Object.entries(r.byKind).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
   }
   lines.push(
     '',

@@ -8,6 +8,7 @@ import { ident, qname } from '../pg/quote.js';
 import { scalarLookup, type Lookup } from '../steps/denormalize-lookup.js';
 import { fillSql } from './cutover-sql.js';
 import { primaryKeyOf, trackTables, type TrackedFill } from './denormalize-tracking.js';
+import { withClient } from './pooled.js';
 
 async function inTransaction<T>(c: pg.ClientBase, work: () => Promise<T>): Promise<T> {
   await c.query('BEGIN');
@@ -72,19 +73,14 @@ export async function refill(pools: Pools, t: TrackedFill): Promise<number> {
   const local = f.on.map((o) => o.local);
   const remote = f.on.map((o) => o.remote);
   const table = qname(parseKey(f.table));
-  const dst = await pools.client(f.target.server, f.target.database);
-  try {
+  return withClient(pools, f.target.server, f.target.database, async (dst) => {
     // The keys of the source table that changed, under the local columns' names.
-    const keysDb = t.from.server === f.target.server && t.from.database === f.target.database ? dst : await pools.client(t.from.server, t.from.database);
-    let changedKeys: unknown[];
-    try {
-      const r = await keysDb.query<{ keys: unknown[] | null }>(
+    const r = await pools
+      .pool(t.from.server, t.from.database)
+      .query<{ keys: unknown[] | null }>(
         `SELECT json_agg(k) AS keys FROM (SELECT DISTINCT ${f.on.map((o) => `${ident(o.remote)} AS ${ident(o.local)}`).join(', ')} FROM ${tables.keys}) AS k`,
       );
-      changedKeys = r.rows[0]?.keys ?? [];
-    } finally {
-      if (keysDb !== dst) await keysDb.end().catch(() => undefined);
-    }
+    const changedKeys = r.rows[0]?.keys ?? [];
     const pk = await primaryKeyOf(dst, f.table);
     const localTypes = await typesOf(dst, f.table, [...local, f.column]);
     return await inTransaction(dst, async () => {
@@ -112,9 +108,7 @@ export async function refill(pools: Pools, t: TrackedFill): Promise<number> {
            FROM ONLY ${table} AS t JOIN cps_fill_rows AS r ON ${onPk}
           WHERE ${local.map((c) => `t.${ident(c)} IS NOT NULL`).join(' AND ')}) AS k`,
       );
-      const src = await pools.client('source');
-      let values: unknown[];
-      try {
+      const values = await withClient(pools, 'source', '', async (src) => {
         const fromTypes = await typesOf(src, f.fromTable, remote);
         const from = `${f.fromPartitioned ? '' : 'ONLY '}${qname(parseKey(f.fromTable))}`;
         const r = await src.query<{ v: unknown[] | null }>(
@@ -122,10 +116,8 @@ export async function refill(pools: Pools, t: TrackedFill): Promise<number> {
              FROM ${from} AS s JOIN ${recordset(1, 'k', remote, fromTypes)} ON ${remote.map((c) => `s.${ident(c)} = k.${ident(c)}`).join(' AND ')}) AS v`,
           [JSON.stringify(wanted.rows[0]?.keys ?? [])],
         );
-        values = r.rows[0]?.v ?? [];
-      } finally {
-        await src.end().catch(() => undefined);
-      }
+        return r.rows[0]?.v ?? [];
+      });
       await dst.query(`CREATE TEMPORARY TABLE cps_fill_map ON COMMIT DROP AS SELECT ${[...local, f.column].map(ident).join(', ')} FROM ONLY ${table} WITH NO DATA`);
       await dst.query(
         `INSERT INTO cps_fill_map SELECT * FROM ${recordset(1, 'm', [...local, f.column], localTypes)}`,
@@ -137,7 +129,5 @@ export async function refill(pools: Pools, t: TrackedFill): Promise<number> {
       const updated = await dst.query(`UPDATE ONLY ${table} AS t SET ${ident(f.column)} = ${scalarLookup('t', lookup)} FROM cps_fill_rows AS r WHERE ${onPk}`);
       return updated.rowCount ?? 0;
     });
-  } finally {
-    await dst.end().catch(() => undefined);
-  }
+  });
 }

@@ -3,6 +3,7 @@ import type { DenormalizeFill, Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import type { ProgressSink } from '../steps/handler.js';
 import { fullFill } from './denormalize-fill.js';
+import { withClient } from './pooled.js';
 import {
   dropTracking,
   fillTag,
@@ -24,15 +25,6 @@ export function planFills(plan: Plan): DenormalizeFill[] {
 
 const key = (f: DenormalizeFill): string => `${f.target.database}:${f.table}.${f.column}`;
 
-async function withClient<T>(pools: Pools, server: string, database: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = await pools.client(server, database);
-  try {
-    return await work(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
 /**
  * The fills the targets can track: the source table is replicated by the split into a
  * plain table, and the fill's table is a plain table with a primary key. Others are
@@ -51,7 +43,7 @@ export async function trackableFills(pools: Pools, plan: Plan): Promise<TrackedF
   return out;
 }
 
-async function install(c: pg.Client, sql: string[]): Promise<void> {
+async function install(c: pg.ClientBase, sql: string[]): Promise<void> {
   const s = await schemaIsOurs(c);
   if (!s.ours) throw new Error(`a schema named ${TRACK_SCHEMA} exists in ${(await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db} and was not made by cloudphone-split: rename it, then run cutover again`);
   await c.query('BEGIN');

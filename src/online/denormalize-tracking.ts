@@ -53,6 +53,10 @@ const rowsTable = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`rows
 const keysTable = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`keys_${tag}`)}`;
 const rowsFunction = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`rows_${tag}`)}`;
 const keysFunction = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`keys_${tag}`)}`;
+/** A row here: the source table was truncated since the fill (a TRUNCATE fires no row trigger): catch_up refills every row. */
+const truncatedTable = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`truncated_${tag}`)}`;
+const truncatedFunction = (tag: string): string => `${ident(TRACK_SCHEMA)}.${ident(`truncated_${tag}`)}`;
+export const truncateTriggerName = (tag: string): string => `cloudphone_split_track_${tag}_truncate`;
 
 const newRow = (cols: readonly string[], rec: 'NEW' | 'OLD'): string => cols.map((c) => `${rec}.${ident(c)}`).join(', ');
 const distinct = (cols: readonly string[]): string => `(${newRow(cols, 'NEW')}, NULL) IS DISTINCT FROM (${newRow(cols, 'OLD')}, NULL)`;
@@ -110,6 +114,17 @@ $track$`,
     `DROP TRIGGER IF EXISTS ${ident(triggerName(tag))} ON ${from}`,
     `CREATE TRIGGER ${ident(triggerName(tag))} AFTER INSERT OR UPDATE OR DELETE ON ${from} FOR EACH ROW EXECUTE FUNCTION ${keysFunction(tag)}()`,
     `ALTER TABLE ${from} ENABLE ALWAYS TRIGGER ${ident(triggerName(tag))}`,
+    `CREATE TABLE IF NOT EXISTS ${truncatedTable(tag)} (at timestamptz NOT NULL DEFAULT now())`,
+    `TRUNCATE ${truncatedTable(tag)}`,
+    `CREATE OR REPLACE FUNCTION ${truncatedFunction(tag)}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $track$
+BEGIN
+  INSERT INTO ${truncatedTable(tag)} DEFAULT VALUES;
+  RETURN NULL;
+END
+$track$`,
+    `DROP TRIGGER IF EXISTS ${ident(truncateTriggerName(tag))} ON ${from}`,
+    `CREATE TRIGGER ${ident(truncateTriggerName(tag))} AFTER TRUNCATE ON ${from} FOR EACH STATEMENT EXECUTE FUNCTION ${truncatedFunction(tag)}()`,
+    `ALTER TABLE ${from} ENABLE ALWAYS TRIGGER ${ident(truncateTriggerName(tag))}`,
   ];
 }
 
@@ -141,7 +156,10 @@ export async function relkindOf(c: pg.ClientBase, table: string): Promise<string
   return r.rows[0]?.kind;
 }
 
-/** Whether the tracking of `t` is in place in both databases (tables and triggers), as `cutover` left it before the fence. */
+/**
+ * Whether the tracking of `t` is in place in both databases (tables and triggers), as
+ * `cutover` left it before the fence, and the source table was not truncated since.
+ */
 export async function trackingInPlace(rowsDb: pg.ClientBase, keysDb: pg.ClientBase, t: TrackedFill): Promise<boolean> {
   const check = async (c: pg.ClientBase, table: string, on: string): Promise<boolean> => {
     const r = await c.query<{ ok: boolean }>(
@@ -150,7 +168,9 @@ export async function trackingInPlace(rowsDb: pg.ClientBase, keysDb: pg.ClientBa
     );
     return r.rows[0]?.ok === true;
   };
-  return (await check(rowsDb, rowsTable(t.tag), t.fill.table)) && (await check(keysDb, keysTable(t.tag), t.fill.fromTable));
+  if (!(await check(rowsDb, rowsTable(t.tag), t.fill.table)) || !(await check(keysDb, keysTable(t.tag), t.fill.fromTable))) return false;
+  const truncated = await keysDb.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${truncatedTable(t.tag)}`).catch(() => ({ rows: [{ n: 1 }] }));
+  return truncated.rows[0]!.n === 0;
 }
 
 /** The rows and keys tables of a fill, as SQL names (for catch_up). */

@@ -4,6 +4,7 @@ import type { Plan, TargetRef } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { ident, qname } from '../pg/quote.js';
 import { pause } from './pause.js';
+import { withClient } from './pooled.js';
 
 /**
  * The first write a service's new database accepts, as the service would make it: in
@@ -48,8 +49,7 @@ async function insertableColumns(c: pg.ClientBase, table: string): Promise<strin
 }
 
 async function attempt(pools: Pools, target: TargetRef, table: string, role: string | null): Promise<void> {
-  const c = await pools.client(target.server, target.database);
-  try {
+  await withClient(pools, target.server, target.database, async (c) => {
     const columns = await insertableColumns(c, table);
     if (columns.length === 0) throw new Error(`${table} has no column an INSERT may name`);
     const sql = probeSql(table, columns, role);
@@ -58,9 +58,7 @@ async function attempt(pools: Pools, target: TargetRef, table: string, role: str
     } finally {
       await c.query('ROLLBACK').catch(() => undefined);
     }
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  });
 }
 
 /** Probes the service's new database until it accepts a write (at most `waitMs`). */
