@@ -23,8 +23,17 @@ export interface WriteProbe {
   error: string | null;
 }
 
-/** How long the probe keeps trying before it reports the database as not accepting writes. */
-export const PROBE_WAIT_MS = 30_000;
+/** How long the probe keeps trying, while it cannot connect, before it reports the database as not accepting writes. */
+export const PROBE_WAIT_MS = 10_000;
+
+/** Errors worth another try: the connection failed, or the server is starting. Others (a privilege, a read-only database) are reported at once. */
+function transient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code !== 'string' || /^08/.test(code) || code === '57P03' || code === '53300' || /^E[A-Z]+$/.test(code);
+}
+
+/** A lock held on the table longer than this makes the probe fail (reported, not waited for). */
+const PROBE_LOCK_TIMEOUT = '10s';
 
 /** The statements of one probe, as the plan shows them. */
 export function probeSql(table: string, columns: readonly string[], role: string | null): string[] {
@@ -32,6 +41,7 @@ export function probeSql(table: string, columns: readonly string[], role: string
   const cols = columns.map(ident).join(', ');
   return [
     'BEGIN',
+    `SET LOCAL lock_timeout = '${PROBE_LOCK_TIMEOUT}'`,
     ...(role ? [`SET LOCAL ROLE ${ident(role)}`] : []),
     `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM ${t} WHERE false`,
     'ROLLBACK',
@@ -74,7 +84,7 @@ export async function probeWrite(pools: Pools, plan: Plan, target: TargetRef, se
       return { acceptedAt: new Date().toISOString(), table, role, error: null };
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      if (Date.now() > until || signal?.aborted) return { acceptedAt: null, table, role, error };
+      if (!transient(err) || Date.now() > until || signal?.aborted) return { acceptedAt: null, table, role, error };
       await pause(200, signal);
     }
   }

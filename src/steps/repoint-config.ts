@@ -57,7 +57,7 @@ export const repointConfig: StepHandler<'repoint_config'> = {
     // Online: when the new database accepted the service's first write (cutover's client-visible downtime ends there).
     if (ctx.plan.mode === 'online') {
       const probe = await probeWrite(ctx.pools, ctx.plan, step.target, step.service ?? step.target.service, ctx.signal);
-      if (probe.acceptedAt === null) {
+      if (probe.acceptedAt === null && probe.table !== null) {
         ctx.progress.emit({ type: 'log', level: 'warn', message: `${step.target.database} did not accept a write as ${probe.role ?? 'the admin'} into ${probe.table ?? '?'}: ${probe.error ?? ''}` });
       }
       detail.probe = probe;
