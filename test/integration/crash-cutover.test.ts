@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '../harness/servers.js';
-import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { pg15, query, servers } from '../harness/servers.js';
+import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { splitSignature } from './helpers/catalog-signature.js';
@@ -23,8 +23,8 @@ const fixtures: SplitFixture[] = [];
 let reference: Reference;
 
 /** An online split of the sample, applied: replication runs, cutover is next. */
-async function applied(): Promise<{ fx: SplitFixture; plan: Plan }> {
-  const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+async function applied(opts: SplitFixtureOptions = {}): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const fx = await splitFixture({ scale: 0.3, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
   fixtures.push(fx);
   // The append-only login log has no primary key: online mode needs a replica identity.
   await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
@@ -60,22 +60,34 @@ async function state(fx: SplitFixture): Promise<Reference> {
   };
 }
 
-beforeAll(async () => {
+/** An uninterrupted cutover of a fresh split: what every case must end as. */
+async function uninterrupted(opts: SplitFixtureOptions = {}): Promise<Reference> {
   assertBuilt();
-  const { fx, plan } = await applied();
+  const { fx, plan } = await applied(opts);
   const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(cut.code, cut.stderr).toBe(0);
   await expectCutOver(fx, plan);
-  reference = await state(fx);
-  expect(JSON.stringify(reference.source)).toContain('cloudphone_split_fence');
+  const ref = await state(fx);
+  expect(JSON.stringify(ref.source)).toContain('cloudphone_split_fence');
+  return ref;
+}
+
+beforeAll(async () => {
+  reference = await uninterrupted();
 });
 
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
 
-async function killCutoverAfter(kind: Step['kind'], moment: PauseMoment = 'after', atKill?: (fx: SplitFixture) => Promise<void>): Promise<void> {
-  const { fx, plan } = await applied();
+async function killCutoverAfter(
+  kind: Step['kind'],
+  moment: PauseMoment = 'after',
+  atKill?: (fx: SplitFixture) => Promise<void>,
+  opts: SplitFixtureOptions = {},
+  expected: () => Reference = () => reference,
+): Promise<void> {
+  const { fx, plan } = await applied(opts);
   const cutoverSteps = stepsOf(plan, kind).filter((s) => s.phase === 'cutover');
   expect(cutoverSteps.length, `${kind} steps of the cutover`).toBeGreaterThan(0);
   const watch = await SplitWatch.open(fx);
@@ -89,7 +101,7 @@ async function killCutoverAfter(kind: Step['kind'], moment: PauseMoment = 'after
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);
-  expect(await state(fx)).toEqual(reference);
+  expect(await state(fx)).toEqual(expected());
 }
 
 /** The tracking of denormalized columns is still in the targets (catch_up had not dropped it), and the columns were filled before the fence. */
@@ -132,5 +144,21 @@ describe('cutover killed with SIGKILL and run again ends as an uninterrupted cut
 
   it('after stop_replication removed subscriptions, slots and publications, before the journal recorded it', async () => {
     await killCutoverAfter('stop_replication');
+  });
+});
+
+describe('from PostgreSQL 15 to 18: cutover killed with SIGKILL and run again ends as an uninterrupted one', () => {
+  const across: SplitFixtureOptions = { source: pg15(), targets: servers().main };
+  let reference15: Reference;
+  beforeAll(async () => {
+    reference15 = await uninterrupted(across);
+  });
+
+  it('after the fence went up, before the journal recorded it', async () => {
+    await killCutoverAfter('fence_source', 'after', fenced, across, () => reference15);
+  });
+
+  it('in the middle of catch_up', async () => {
+    await killCutoverAfter('catch_up', 'mid', midCatchUp, across, () => reference15);
   });
 });
