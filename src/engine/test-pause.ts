@@ -11,7 +11,8 @@ import type { Pools } from '../pg/pools.js';
 export const TEST_PAUSE_ENV = 'CLOUDPHONE_SPLIT_TEST_PAUSE';
 export const PAUSE_LOCK_SPACE = 1_718_907_013;
 
-export type PauseMoment = 'before' | 'after';
+/** `mid`: inside a step, where its handler calls pauseForTest (catch_up: after its first denormalized fill committed). */
+export type PauseMoment = 'before' | 'after' | 'mid';
 
 export async function pauseForTest(env: NodeJS.ProcessEnv, pools: Pools, moment: PauseMoment, stepId: string): Promise<void> {
   const spec = env[TEST_PAUSE_ENV];

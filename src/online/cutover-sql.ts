@@ -2,6 +2,7 @@ import type { DenormalizeFill } from '../plan/model.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, literal, qname } from '../pg/quote.js';
 import { scalarLookup, type Lookup } from '../steps/denormalize-lookup.js';
+import { FILLING_SETTING, TRACK_SCHEMA } from './denormalize-tracking.js';
 
 /** The temporary table a fill loads the source's mapping into (dropped at commit). */
 const MAP_TABLE = 'cps_fill_map';
@@ -45,6 +46,7 @@ export function fillSql(f: DenormalizeFill): FillSql {
   return {
     before: [
       'SET LOCAL session_replication_role = replica',
+      `SET LOCAL ${FILLING_SETTING} = 'on'`,
       `CREATE TEMPORARY TABLE ${ident(MAP_TABLE)} ON COMMIT DROP AS SELECT ${[...locals, col].join(', ')} FROM ${t} WITH NO DATA`,
     ],
     copyOut: `COPY (SELECT ${read} FROM ${from.partitioned ? '' : 'ONLY '}${qname(from)} AS s) TO STDOUT`,
@@ -73,7 +75,8 @@ export function catchUpSql(slots: string[], fills: DenormalizeFill[]): string[] 
   for (const f of fills) {
     const s = fillSql(f);
     sql.push(
-      `-- fill the denormalized ${f.table}.${f.column} in ${f.target.database} from ${f.fromTable}.${f.fromColumn}:`,
+      `-- refill the denormalized ${f.table}.${f.column} in ${f.target.database} from ${f.fromTable}.${f.fromColumn}: where cutover tracked it before the fence, ` +
+        `only the rows recorded in ${TRACK_SCHEMA} (written since) are updated, with the values the source has for their keys; otherwise every row:`,
       'BEGIN',
       ...s.before,
       `${s.copyIn}  -- fed by the source's: ${s.copyOut}`,
@@ -81,6 +84,7 @@ export function catchUpSql(slots: string[], fills: DenormalizeFill[]): string[] 
       'COMMIT',
     );
   }
+  if (fills.length > 0) sql.push(`DROP SCHEMA ${ident(TRACK_SCHEMA)} CASCADE  -- in each database the tracking used (its triggers go with it)`);
   return sql;
 }
 

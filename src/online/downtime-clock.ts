@@ -31,3 +31,29 @@ export class DowntimeClock implements ProgressSink {
     return this.fenceAt !== undefined && this.stoppedAt !== undefined ? Math.max(0, this.stoppedAt - this.fenceAt) : null;
   }
 }
+
+/** One service's client-visible downtime: from the fence to the first write its new database accepted. */
+export interface ServiceDowntime {
+  service: string;
+  database: string;
+  /** When the new database accepted the probe write after the repoint (and restart), ISO 8601; null if unknown. */
+  firstWriteAt: string | null;
+  /** Milliseconds from the fence to `firstWriteAt` (null when either is unknown). */
+  ms: number | null;
+}
+
+/**
+ * Per service with a repoint_config step: from the fence (`fencedAt`, epoch ms) to the
+ * write probe its repoint recorded in the journal (`results`: detail by step id). Pure.
+ */
+export function serviceDowntimes(plan: Plan, fencedAt: number | null, results: ReadonlyMap<string, { detail?: Record<string, unknown> } | undefined>): ServiceDowntime[] {
+  const out: ServiceDowntime[] = [];
+  for (const s of plan.steps) {
+    if (s.kind !== 'repoint_config' || s.phase !== 'cutover') continue;
+    const probe = results.get(s.id)?.detail?.probe as { acceptedAt?: string | null } | undefined;
+    const firstWriteAt = probe?.acceptedAt ?? null;
+    const ms = firstWriteAt !== null && fencedAt !== null ? Math.max(0, Date.parse(firstWriteAt) - fencedAt) : null;
+    out.push({ service: s.service ?? s.target.service, database: s.target.database, firstWriteAt, ms });
+  }
+  return out;
+}

@@ -183,7 +183,8 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       fills.push({ target, table: d.table, column: d.column, fromTable: d.fromTable, fromColumn: d.fromColumn, fromPartitioned: tables.get(d.fromTable)?.kind === 'p', on: d.on });
       warnings.push(
         `${target.service}: logical replication does not fill the denormalized column ${d.table}.${d.column}: ` +
-          `cutover fills it from ${d.fromTable}.${d.fromColumn} after the fence (catch_up), during the write downtime`,
+          `cutover fills it from ${d.fromTable}.${d.fromColumn} before the fence, and after it (catch_up) refills only the rows written since ` +
+          `(every row when ${d.fromTable} is not replicated by this split)`,
       );
     }
   }

@@ -1,10 +1,11 @@
-import { pipeline } from 'node:stream/promises';
-import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
-import type { CatchUpStep, DenormalizeFill } from '../plan/model.js';
+import type { CatchUpStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
-import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS, fillSql } from '../online/cutover-sql.js';
+import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS } from '../online/cutover-sql.js';
 import { pause } from '../online/pause.js';
+import { fullFill, refill } from '../online/denormalize-fill.js';
+import { dropAllTracking, inPlace, trackableFills } from '../online/denormalize-prepare.js';
+import { pauseForTest } from '../engine/test-pause.js';
 
 interface SlotPosition {
   slot: string;
@@ -48,35 +49,15 @@ async function waitForSlots(ctx: StepContext, step: CatchUpStep, lsn: string): P
   }
 }
 
-/** Fills one denormalized column from the fenced source; returns the rows changed. */
-async function fill(ctx: StepContext, f: DenormalizeFill): Promise<number> {
-  const sql = fillSql(f);
-  const src = await ctx.pools.client('source');
-  let dst: pg.Client | undefined;
-  try {
-    dst = await ctx.pools.client(f.target.server, f.target.database);
-    await dst.query('BEGIN');
-    for (const s of sql.before) await dst.query(s);
-    await pipeline(src.query(copyStreams.to(sql.copyOut)), dst.query(copyStreams.from(sql.copyIn)));
-    let changed = 0;
-    for (const s of sql.after) changed += (await dst.query(s)).rowCount ?? 0;
-    await dst.query('COMMIT');
-    return changed;
-  } catch (err) {
-    await dst?.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    await dst?.end().catch(() => undefined);
-    await src.end().catch(() => undefined);
-  }
-}
-
 /**
  * `catch_up` (cutover, after the fence): reads the source's WAL insert position once (a
  * position read again would move with the subscribers' own writes when they share the
- * server), waits until every slot has confirmed it, then fills the denormalized
- * columns from the fenced source. Running it again reads a new position (the source is
- * fenced: nothing new to wait for) and fills again to the same values.
+ * server), waits until every slot has confirmed it, then brings the denormalized
+ * columns to the fenced source's values: where `cutover` tracked them before the fence
+ * (denormalize-tracking.ts), only the rows written since are refilled; otherwise every
+ * row is. Then the tracking is dropped. Running it again reads a new position (the
+ * source is fenced: nothing new to wait for) and fills again to the same values (every
+ * row, once the tracking is gone).
  */
 export const catchUp: StepHandler<'catch_up'> = {
   render: (step) => step.sql,
@@ -88,10 +69,26 @@ export const catchUp: StepHandler<'catch_up'> = {
     await waitForSlots(ctx, step, lsn);
     const caughtUpMs = Date.now() - t0;
     const filled: Record<string, number> = {};
-    for (const f of step.fills ?? []) {
-      filled[`${f.target.database}:${f.table}.${f.column}`] = await fill(ctx, f);
+    /** Per fill: `written` (only the rows written since the fill before the fence) or `all` (every row). */
+    const refilled: Record<string, 'written' | 'all'> = {};
+    const fills = step.fills ?? [];
+    const tracked = fills.length > 0 ? await trackableFills(ctx.pools, ctx.plan) : [];
+    const t1 = Date.now();
+    for (const [i, f] of fills.entries()) {
+      const key = `${f.target.database}:${f.table}.${f.column}`;
+      const t = tracked.find((x) => x.fill.table === f.table && x.fill.column === f.column && x.fill.target.database === f.target.database && x.fill.target.server === f.target.server);
+      if (t && (await inPlace(ctx.pools, t))) {
+        filled[key] = await refill(ctx.pools, t);
+        refilled[key] = 'written';
+      } else {
+        filled[key] = await fullFill(ctx.pools, f);
+        refilled[key] = 'all';
+      }
+      if (i === 0) await pauseForTest(ctx.env, ctx.pools, 'mid', step.id);
     }
+    const fillMs = Date.now() - t1;
+    if (fills.length > 0) await dropAllTracking(ctx.pools, ctx.plan);
     ctx.progress.emit({ type: 'log', level: 'info', message: `replication caught up with the fence position ${lsn} in ${caughtUpMs} ms` });
-    return { rows: Object.values(filled).reduce((a, b) => a + b, 0), detail: { lsn, caughtUpMs, filled } };
+    return { rows: Object.values(filled).reduce((a, b) => a + b, 0), detail: { lsn, caughtUpMs, filled, refilled, fillMs } };
   },
 };

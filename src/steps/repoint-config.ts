@@ -12,6 +12,7 @@ import { StepFailedError } from '../errors.js';
 import { scrub } from '../secrets/scrubber.js';
 import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
+import { probeWrite, type WriteProbe } from '../online/write-probe.js';
 
 export { restoreConfigFiles, configBackupsFromCreated, type RestoreReport } from '../config/restore.js';
 export type { ConfigBackup } from '../config/backup.js';
@@ -19,6 +20,8 @@ export type { ConfigBackup } from '../config/backup.js';
 /** The journal detail of a done `repoint_config` step: one backup per file it repointed. */
 export interface RepointConfigDetail {
   files: ConfigBackup[];
+  /** Online mode: the first write the service's new database accepted after the repoint (and restart). */
+  probe?: WriteProbe;
 }
 
 /**
@@ -51,6 +54,14 @@ export const repointConfig: StepHandler<'repoint_config'> = {
     }
     if (step.restart) await restart(ctx, step, step.restart);
     const detail: RepointConfigDetail = { files };
+    // Online: when the new database accepted the service's first write (cutover's client-visible downtime ends there).
+    if (ctx.plan.mode === 'online') {
+      const probe = await probeWrite(ctx.pools, ctx.plan, step.target, step.service ?? step.target.service, ctx.signal);
+      if (probe.acceptedAt === null && probe.table !== null) {
+        ctx.progress.emit({ type: 'log', level: 'warn', message: `${step.target.database} did not accept a write as ${probe.role ?? 'the admin'} into ${probe.table ?? '?'}: ${probe.error ?? ''}` });
+      }
+      detail.probe = probe;
+    }
     return { detail: { ...detail } };
   },
 };

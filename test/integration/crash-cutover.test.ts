@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '../harness/servers.js';
-import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { pg15, query, servers } from '../harness/servers.js';
+import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { splitSignature } from './helpers/catalog-signature.js';
@@ -8,11 +8,14 @@ import { compareWithSource } from './helpers/table-sums.js';
 import { killAtPause, sourceSide, stepsOf, treeFiles, type Reference } from './helpers/crash-case.js';
 import { replicationPrefix } from '../../src/online/index.js';
 import type { Plan, StartReplicationStep, StartReverseReplicationStep, Step } from '../../src/plan/model.js';
+import type { PauseMoment } from '../../src/engine/test-pause.js';
+import { TRACK_SCHEMA } from '../../src/online/denormalize-tracking.js';
 
 /**
  * kill -9 inside an online `cutover`, one kill per case, right after one of its steps did
- * its work and before the journal recorded it (src/engine/test-pause.ts), then `cutover`
- * again and a comparison with a cutover that was never interrupted: targets, config
+ * its work and before the journal recorded it, or in the middle of catch_up
+ * (src/engine/test-pause.ts: the run waits on a lock the test holds, which proves where
+ * it is), then `cutover` again and a comparison with a cutover that was never interrupted: targets, config
  * files, source side, no replication left, `verify --checksums`.
  */
 
@@ -20,8 +23,8 @@ const fixtures: SplitFixture[] = [];
 let reference: Reference;
 
 /** An online split of the sample, applied: replication runs, cutover is next. */
-async function applied(): Promise<{ fx: SplitFixture; plan: Plan }> {
-  const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+async function applied(opts: SplitFixtureOptions = {}): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const fx = await splitFixture({ scale: 0.3, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
   fixtures.push(fx);
   // The append-only login log has no primary key: online mode needs a replica identity.
   await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
@@ -70,43 +73,105 @@ async function state(fx: SplitFixture): Promise<Reference> {
   };
 }
 
-beforeAll(async () => {
+/** An uninterrupted cutover of a fresh split: what every case must end as. */
+async function uninterrupted(opts: SplitFixtureOptions = {}): Promise<Reference> {
   assertBuilt();
-  const { fx, plan } = await applied();
+  const { fx, plan } = await applied(opts);
   const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(cut.code, cut.stderr).toBe(0);
   await expectCutOver(fx, plan);
-  reference = await state(fx);
-  expect(JSON.stringify(reference.source)).toContain('cloudphone_split_fence');
+  const ref = await state(fx);
+  expect(JSON.stringify(ref.source)).toContain('cloudphone_split_fence');
+  return ref;
+}
+
+beforeAll(async () => {
+  reference = await uninterrupted();
 });
 
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
 
-async function killCutoverAfter(kind: Step['kind']): Promise<void> {
-  const { fx, plan } = await applied();
+async function killCutoverAfter(
+  kind: Step['kind'],
+  moment: PauseMoment = 'after',
+  atKill?: (fx: SplitFixture) => Promise<void>,
+  opts: SplitFixtureOptions = {},
+  expected: () => Reference = () => reference,
+): Promise<void> {
+  const { fx, plan } = await applied(opts);
   const cutoverSteps = stepsOf(plan, kind).filter((s) => s.phase === 'cutover');
   expect(cutoverSteps.length, `${kind} steps of the cutover`).toBeGreaterThan(0);
   const watch = await SplitWatch.open(fx);
   try {
-    const { stepId } = await killAtPause(fx, watch, 'after', cutoverSteps.map((s) => s.id), { args: ['cutover', '-m', fx.manifestFile, '--yes'] });
+    const { stepId } = await killAtPause(fx, watch, moment, cutoverSteps.map((s) => s.id), { args: ['cutover', '-m', fx.manifestFile, '--yes'] });
     expect((await watch.steps()).get(stepId)?.state, 'the journal never heard the step end').toBe('running');
+    await atKill?.(fx);
   } finally {
     await watch.close();
   }
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);
-  expect(await state(fx)).toEqual(reference);
+  expect(await state(fx)).toEqual(expected());
+}
+
+/** The tracking of denormalized columns is still in the targets (catch_up had not dropped it), and the columns were filled before the fence. */
+async function midCatchUp(fx: SplitFixture): Promise<void> {
+  const device = fx.service('device').url;
+  expect(await query(device, `SELECT 1 FROM pg_namespace WHERE nspname = $1`, [TRACK_SCHEMA])).toHaveLength(1);
+  const [filled] = await query<{ n: number }>(device, `SELECT count(user_name)::int AS n FROM devices`);
+  expect(filled!.n).toBeGreaterThan(0);
+}
+
+/** The fence is up on the source: its triggers exist. */
+async function fenced(fx: SplitFixture): Promise<void> {
+  const [n] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
+  expect(n!.n).toBeGreaterThan(0);
 }
 
 describe('cutover killed with SIGKILL and run again ends as an uninterrupted cutover', () => {
+  it('after the fence went up, before the journal recorded it', async () => {
+    await killCutoverAfter('fence_source', 'after', fenced);
+  });
+
+  it('in the middle of catch_up: the first denormalized column refilled, the others not yet', async () => {
+    await killCutoverAfter('catch_up', 'mid', midCatchUp);
+  });
+
+  it('after sync_sequences set a target\'s sequences, before the journal recorded it', async () => {
+    await killCutoverAfter('sync_sequences');
+  });
+
+  it('after repoint_config rewrote a service\'s config files, before the journal recorded it', async () => {
+    await killCutoverAfter('repoint_config', 'after', async (fx) => {
+      const files = await treeFiles(fx);
+      expect(Object.values(files).join('\n')).toMatch(/<p>cloudphone_(user|device|billing|app|auth|notification)/);
+    });
+  });
+
   it('after catch_up, before the journal recorded it', async () => {
     await killCutoverAfter('catch_up');
   });
 
   it('after stop_replication removed subscriptions, slots and publications, before the journal recorded it', async () => {
     await killCutoverAfter('stop_replication');
+  });
+});
+
+describe('from PostgreSQL 15 to 18: cutover killed with SIGKILL and run again ends as an uninterrupted one', () => {
+  const across: SplitFixtureOptions = { source: pg15(), targets: servers().main };
+  let reference15: Reference;
+  beforeAll(async () => {
+    reference15 = await uninterrupted(across);
+  });
+
+  it('after the fence went up, before the journal recorded it', async () => {
+    await killCutoverAfter('fence_source', 'after', fenced, across, () => reference15);
+  });
+
+  it('in the middle of catch_up', async () => {
+    await killCutoverAfter('catch_up', 'mid', midCatchUp, across, () => reference15);
   });
 });

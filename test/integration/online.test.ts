@@ -241,6 +241,8 @@ describe('online mode: split with logical replication while a client writes', ()
     const cut = await fx.cli('cutover', '--yes');
     expect(cut.code, cut.stderr).toBe(0);
     expect(cut.stdout).toMatch(/Write downtime: \d+\.\d\d s/);
+    // And what each service feels: from the fence to the first write its new database accepted.
+    expect(cut.stdout).toMatch(/Client-visible downtime: \d+\.\d\d s at most[^\n]*\n(?: {2}.*\n)* {2}billing-service: \d+\.\d\d s/);
     await writer.finished();
     expect(writer.errors).toEqual([]);
     expect(writer.fenced).not.toBeNull();

@@ -21,7 +21,8 @@ import { BadInputError, PlanBlockedError, StalePlanError } from '../../errors.js
 import { changedTables, schemaDrift } from '../../online/schema-drift.js';
 import { targetColumns } from '../../online/target-columns.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
-import { DowntimeClock } from '../../online/downtime-clock.js';
+import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../online/downtime-clock.js';
+import { prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
 import { parseByteSize } from '../../format/byte-size.js';
 import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
 
@@ -45,7 +46,9 @@ export interface CutoverOptions extends CommonOptions {
 /**
  * What a cutover did. `writeDowntimeMs` runs from the fence to the end of the last
  * stop_replication (null when the fence was up before this run: see `fencedAt`).
- * `--json` prints it as is.
+ * `clientDowntime` is what the services feel: per service, from the fence to the first
+ * write its new database accepted after its config was repointed (and its restart
+ * command ran); `clientDowntimeMs` is the longest of them. `--json` prints it as is.
  */
 export interface CutoverResult {
   name: string;
@@ -56,6 +59,11 @@ export interface CutoverResult {
   /** When the fence went up (ISO 8601), if known. */
   fencedAt: string | null;
   cutoverMs: number;
+  /** The longest of `clientDowntime` (null when none is known). */
+  clientDowntimeMs?: number | null;
+  clientDowntime?: ServiceDowntime[];
+  /** The denormalized columns filled before the fence (absent when the fence was up before this run). */
+  denormalizedBeforeFence?: PrepareReport;
   lagBefore: ReplicationLag[];
   steps: StepOutcome[];
   /** `--complete`: how ending the reverse replication went, and what it dropped. */
@@ -159,6 +167,8 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       }
       const lagBefore = await replicationLag(pools, plan);
       if (!fence || !done.has(fence.id)) lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
+      // Before the fence, outside the downtime: denormalized columns current but for the rows written from now on.
+      const prepared = !fence || !done.has(fence.id) ? await prepareDenormalized(pools, plan, view) : undefined;
       const clock = new DowntimeClock(plan, view);
       const summary = await runPlan({
         plan,
@@ -180,12 +190,17 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       view.close();
       const fencedAt = clock.fenceAt ?? (await fencedAtFromJournal(journal, plan));
       const writeDowntimeMs = fencedAt !== null && fencedAt !== undefined && clock.stoppedAt !== undefined ? Math.max(0, clock.stoppedAt - fencedAt) : null;
+      const clientDowntime = serviceDowntimes(plan, fencedAt ?? null, await journal.doneSteps(name));
+      const known = clientDowntime.flatMap((d) => (d.ms === null ? [] : [d.ms]));
       return {
         name,
         alreadyDone: false,
         writeDowntimeMs,
         fencedAt: fencedAt ? new Date(fencedAt).toISOString() : null,
         cutoverMs: Date.now() - t0,
+        clientDowntimeMs: known.length > 0 ? Math.max(...known) : null,
+        clientDowntime,
+        ...(prepared ? { denormalizedBeforeFence: prepared } : {}),
         lagBefore,
         steps: summary.steps,
       };
@@ -274,6 +289,11 @@ export function renderCutover(r: CutoverResult, out: Output, manifestFile: strin
   } else if (r.fencedAt) {
     out.say(`The source has been fenced since ${r.fencedAt} (an earlier cutover run).`);
   }
+  const clients = (r.clientDowntime ?? []).filter((d) => d.ms !== null);
+  if (clients.length > 0) {
+    out.say(`Client-visible downtime: ${((r.clientDowntimeMs ?? 0) / 1000).toFixed(2)} s at most (from the fence to the first write each service's new database accepted after its repoint and restart):`);
+    for (const d of clients) out.say(`  ${d.service}: ${(d.ms! / 1000).toFixed(2)} s (${d.database})`);
+  }
   out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
 }
 
@@ -287,9 +307,11 @@ export function registerCutover(program: Command, io: Io): void {
           'within --max-lag, fences the source tables, waits until every subscription has applied the writes made before the\n' +
           'fence, fills denormalized columns, sets the sequences, compares row counts with the fenced source, drops the\n' +
           'subscriptions, slots and publications, repoints the config and schedules the retention of the old database.\n' +
+          'Before the fence it fills denormalized columns, so that after it only the rows written since are refilled.\n' +
           'Before the config switch it starts reverse replication (each new database publishes its tables back, the old one\n' +
           'subscribes), so that `rollback` can bring back every write made to the new databases. `cutover --complete` ends it.\n' +
-          'Prints the write downtime (fence to end of replication). Resumable like apply: rerun it after a failure.',
+          'Prints the write downtime (fence to end of replication) and, per service, the client-visible downtime (fence to\n' +
+          'the first write its new database accepted after the repoint and restart). Resumable like apply: rerun it after a failure.',
       )
       .addOption(
         new Option('--max-lag <bytes>', 'refuse to fence while a subscription is further behind (e.g. 16MB, 512kB)').argParser((v) => {
