@@ -41,6 +41,8 @@ export interface RollbackPreview {
   restarts: Array<{ service: string; command: string }>;
   /** Target tables compared with the journal (0 when the split had not repointed anything). */
   checkedTables: number;
+  /** `rollback --service`: only these services are rolled back. */
+  services?: string[];
 }
 
 export interface RollbackReport {
@@ -70,7 +72,7 @@ export interface RollbackReport {
 
 const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
 
-function emptyReport(split: string): RollbackReport {
+export function emptyReport(split: string): RollbackReport {
   return {
     name: split,
     state: 'nothing-to-do',
@@ -102,7 +104,7 @@ async function sourceExists(url: string): Promise<boolean> {
  * those rows. Checked whether or not the config was repointed: a row written to a
  * new database exists nowhere else.
  */
-async function checkTargets(inv: RollbackInventory, servers: Record<string, string>): Promise<number> {
+export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'adopted' | 'roles' | 'baselines' | 'targets'>, servers: Record<string, string>): Promise<number> {
   const refusals = await identityRefusals(servers, [...inv.databases, ...inv.adopted, ...inv.roles]);
   if (refusals.length > 0) {
     throw new DifferenceError(

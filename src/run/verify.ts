@@ -7,12 +7,15 @@ import { Pools } from '../pg/pools.js';
 import { verifySplit, type VerifyResult } from '../verify/verify.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Reporter } from './reporter.js';
+import { servicePlanView } from '../plan/service-selection.js';
 
 export interface VerifyRunOptions {
   manifest: string;
   checksums?: boolean;
   health?: boolean;
   jobs?: number;
+  /** `--service`: check only these services (such a run is not recorded as the split's verification). */
+  services?: string[];
   /** What each check is doing, as it goes. */
   onProgress?: (message: string) => void;
 }
@@ -32,6 +35,7 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   if (!plan) {
     throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');
   }
+  if (opts.services) plan = servicePlanView(plan, opts.services);
   const rolePasswords: Record<string, string | null> = {};
   for (const s of split.manifest.services) {
     if (!s.role) continue;
@@ -54,7 +58,8 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       healthUrls,
       onProgress: opts.onProgress ?? (() => undefined),
     });
-    await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
+    // Only a check of every service counts for `retention prune`.
+    if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
     return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
   } finally {
     await pools.end();
