@@ -56,11 +56,15 @@ export function serviceScope(plan: Plan, inv: RollbackInventory, services: strin
   const repoints = plan.steps.filter((s): s is RepointConfigStep => s.kind === 'repoint_config');
   const mine = repoints.filter((s) => chosen.has(s.service ?? s.target.service));
   const myFiles = new Set(mine.flatMap((s) => s.edits.map((e) => e.file)));
+  // A file several services repoint is edited in plan order: what comes after theirs would be undone with it.
+  const position = new Map(plan.steps.map((s, i) => [s.id, i]));
+  const firstOfMine = new Map<string, number>();
+  for (const s of mine) for (const e of s.edits) if (!firstOfMine.has(e.file)) firstOfMine.set(e.file, position.get(s.id)!);
   for (const s of repoints) {
     const service = s.service ?? s.target.service;
     if (chosen.has(service) || !done.has(s.id)) continue;
-    const shared = s.edits.map((e) => e.file).filter((f) => myFiles.has(f));
-    if (shared.length > 0) refusals.push(`${service} (applied) repointed ${[...new Set(shared)].join(', ')} too: roll it back too (--service ${[...services, service].join(',')})`);
+    const shared = s.edits.map((e) => e.file).filter((f) => myFiles.has(f) && position.get(s.id)! > firstOfMine.get(f)!);
+    if (shared.length > 0) refusals.push(`${service} (applied) repointed ${[...new Set(shared)].join(', ')} after them: roll it back too (--service ${[...services, service].join(',')})`);
   }
   // A backup record is named `<file>#<hash before the step's first edit of it>`.
   const backupNames = new Set<string>();

@@ -62,15 +62,21 @@ export interface AppliedPlan {
   done: Set<string>;
 }
 
-/** The plan of the split's last run when it succeeded (whatever manifest it came from), or null. */
+/**
+ * The plan of the split's last run when a run of that plan succeeded (the last one, or an
+ * earlier one of a split applied service by service whose latest run was interrupted),
+ * whatever manifest it came from; null otherwise.
+ */
 export async function lastSucceededPlan(name: string, controlUrl: string): Promise<AppliedPlan | null> {
   const journal = await openJournalIfExists(controlUrl);
   if (!journal) return null;
   try {
-    const run = await lastRun(journal, name);
-    if (run?.state !== 'succeeded') return null;
+    const runs = (await journal.status(name)).runs.filter((r) => r.state !== 'rolled_back');
+    const last = runs[0];
+    if (!last) return null;
     const plan = await journal.lastPlan(name);
-    if (!plan || planHash(plan) !== run.planHash) return null;
+    if (!plan || planHash(plan) !== last.planHash) return null;
+    if (!runs.some((r) => r.planHash === last.planHash && r.state === 'succeeded')) return null;
     const done = await doneIds(journal, plan);
     return { plan, complete: everyApplyStepDone(plan, done), done };
   } finally {
@@ -81,9 +87,9 @@ export async function lastSucceededPlan(name: string, controlUrl: string): Promi
 /**
  * The plan of the split's last apply when it succeeded and was made from exactly this
  * manifest text: running the manifest again means that plan, whose steps are all done
- * or (after `apply --service`) done for some services (planning again would not find
- * the config text it already replaced). A manifest that changed since, or a split
- * whose last run did not finish, plans afresh.
+ * or (after `apply --service`) done for some services, the latest run maybe killed
+ * (planning again would not find the config text it already replaced). A manifest that
+ * changed since, or a split no run of which succeeded, plans afresh.
  */
 export async function finishedPlanOf(name: string, manifestText: string, controlUrl: string): Promise<AppliedPlan | null> {
   const last = await lastSucceededPlan(name, controlUrl);

@@ -27,8 +27,11 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
   const journal = await Journal.open(controlUrl);
   let plan;
+  let retired = false;
   try {
     plan = await journal.lastPlan(split.manifest.name);
+    const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
+    retired = retention !== undefined && (await journal.doneSteps(split.manifest.name)).has(retention.id);
   } finally {
     await journal.close();
   }
@@ -57,6 +60,8 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       jobs: opts.jobs ?? 2,
       healthUrls,
       onProgress: opts.onProgress ?? (() => undefined),
+      // Applied one service at a time, before the last: the source is still every other service's database.
+      ...(opts.services && !retired ? { sourceOpen: true } : {}),
     });
     // Only a check of every service counts for `retention prune`.
     if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);

@@ -117,9 +117,10 @@ export function registerApply(program: Command, io: Io): void {
           '\nOne service at a time (offline splits): the same plan, applied in parts. Each run does the shared preflight\n' +
           "and only the named services' steps: their databases, their tables' fence, copy, indexes, grants, config. The old\n" +
           'database is scheduled for retention by the run that applies the last service.\n' +
-          '  $ cloudphone-split apply --service billing-service --yes\n' +
-          '  $ cloudphone-split verify --service billing-service\n' +
-          '  $ cloudphone-split apply --service device-service,app-service --yes',
+          'Services that repoint one config file do so in plan order: apply them in that order, or together.\n' +
+          '  $ cloudphone-split apply --service api-gateway --yes\n' +
+          '  $ cloudphone-split verify --service api-gateway\n' +
+          '  $ cloudphone-split apply --service user-service,device-service --yes',
       ),
   )), "run only these services' steps (plus the shared preflight); e.g. --service billing-service,device-service").action(async (planFile: string | undefined, opts: ApplyOptions & { splitTablesLargerThan?: string }) => {
     const out = outputFor(opts, io);
