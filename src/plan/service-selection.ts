@@ -48,7 +48,8 @@ export function checkServiceNames(plan: Pick<Plan, 'name' | 'services'>, names: 
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length === 0) return;
   const lines = unknown.map((n) => {
-    const near = closest(n, known);
+    // A typo, or a short form of the name (`billing` for billing-service).
+    const near = closest(n, known) ?? (known.filter((k) => k.toLowerCase().includes(n.toLowerCase())).length === 1 ? known.find((k) => k.toLowerCase().includes(n.toLowerCase()))! : null);
     return `"${n}" is not a service of split ${plan.name}${near ? ` (did you mean ${near}?)` : ''}`;
   });
   throw new BadInputError(lines.join('\n'), `the services of split ${plan.name}: ${known.join(', ')}`);

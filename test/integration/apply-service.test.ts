@@ -171,6 +171,7 @@ describe('a split applied service by service', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/api-gateway \(applied\) copied public\.roles, public\.users from them/);
     expect(refused.stderr).toMatch(/billing-service \(applied\) denormalized public\.orders\.user_name from public\.users\.username/);
+    expect(refused.stderr).toMatch(/device-service \(applied\) repointed .*atlas\.hcl after them/);
     expect(await fenced(fx, 'public.users')).toMatch(/has moved to database/);
     const unknown = await fx.cli('rollback', '--service', 'billing', '--yes');
     expect(unknown.code).toBe(2);

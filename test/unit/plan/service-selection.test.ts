@@ -108,6 +108,7 @@ describe('apply --service: the steps of some services', () => {
     expect(() => selectServices(p, ['wbe'], new Set())).toThrow(BadInputError);
     expect(() => selectServices(p, ['wbe'], new Set())).toThrow(/"wbe" is not a service of split parts \(did you mean web\?\)/);
     expect(() => servicePlanView(p, ['ci', 'billing'])).toThrow(/"billing" is not a service of split parts/);
+    expect(() => selectServices(p, ['noti'], new Set())).toThrow(/"noti" is not a service of split parts \(did you mean notify\?\)/);
   });
 
   it('refuses an online plan: its cutover switches every service at once', () => {
