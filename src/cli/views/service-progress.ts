@@ -5,7 +5,7 @@ import type { Output } from '../output.js';
  * Per service: its state and steps done over every run of the plan, under a line saying
  * how many are applied and whether retention waits for the others. Pure.
  */
-export function serviceLines(status: { name: string; services?: ServiceProgress[]; retention?: 'scheduled' | 'waiting' }, out: Pick<Output, 'c'>): string[] {
+export function serviceLines(status: { name: string; services?: ServiceProgress[]; retention?: 'scheduled' | 'waiting' | 'none' }, out: Pick<Output, 'c'>): string[] {
   const { c } = out;
   const services = status.services ?? [];
   if (services.length === 0) return [];
