@@ -74,6 +74,10 @@ export function selectServices(plan: Plan, services: string[], done: ReadonlySet
   if (plan.mode === 'online') {
     throw new BadInputError('--service works with offline splits only: an online cutover switches every service of the split at once', 'apply the whole split, or make one split (manifest) per group of services');
   }
+  if (plan.steps.some((s) => s.kind === 'fence_source' && s.service === undefined)) {
+    // A plan made before fences were per service: its one fence would fence every service's tables.
+    throw new BadInputError('this plan fences every service\'s tables in one step, so it cannot be applied one service at a time', 'plan again (cloudphone-split plan): a new plan fences each service on its own');
+  }
   const chosen = new Set(services);
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
   const steps = new Set<string>();

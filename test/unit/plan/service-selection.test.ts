@@ -123,6 +123,13 @@ describe('apply --service: the steps of some services', () => {
     expect(selectServices(p, ['web'], done).steps.has('repoint_config:web_db')).toBe(true);
   });
 
+  it('refuses a plan whose one fence step fences every service (made before fences were per service)', () => {
+    const p = plan('offline');
+    const fences = p.steps.filter((s) => s.kind === 'fence_source');
+    const old: Plan = { ...p, steps: p.steps.map((s) => (s.id === fences[0]!.id ? { ...s, service: undefined } : s)) };
+    expect(() => selectServices(old, ['web'], new Set())).toThrow(/cannot be applied one service at a time/);
+  });
+
   it('reads a comma-separated list', () => {
     expect(parseServiceList(' ci, web,,ci ')).toEqual(['ci', 'web']);
   });
