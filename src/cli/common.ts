@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { parseSplitSize, SPLIT_ENV } from '../plan/copy-ranges.js';
 import { BadInputError } from '../errors.js';
+import { parseServiceList } from '../plan/service-selection.js';
 import { makeOutput, type Output } from './output.js';
 
 export interface CommonOptions {
@@ -58,3 +59,14 @@ export function outputFor(opts: CommonOptions, io: { stdout: Output['stdout']; s
 
 /** What a command handler returns: main turns it into the exit code. */
 export type CommandResult = number;
+
+/** `--service a,b` (apply, verify, rollback): only those services of the split. */
+export function withServices(cmd: Command, what: string): Command {
+  return cmd.addOption(
+    new Option('--service <names>', `${what} (comma-separated service names of the manifest)`).argParser((v: string) => {
+      const names = parseServiceList(v);
+      if (names.length === 0) throw new BadInputError('--service takes one or more service names, e.g. --service billing-service,device-service');
+      return names;
+    }),
+  );
+}

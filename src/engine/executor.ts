@@ -44,6 +44,11 @@ export interface RunPlanOptions {
    * every step it accepts is done.
    */
   only?: (step: Step) => boolean;
+  /**
+   * Steps outside `only` that the run's steps need not wait for: links that only order a
+   * run of the whole plan (see plan/service-selection.ts). Default none.
+   */
+  waived?: ReadonlySet<string>;
   /** How often running steps' rows and bytes are written to the journal (default LIVE_PROGRESS_MS). */
   liveProgressMs?: number;
 }
@@ -183,6 +188,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     }
   };
 
+  const waived = opts.waived ?? new Set<string>();
+  // What a step may start after: a finished step, or a waived one this run does not execute.
+  const runnableIds = new Set(runnable.map((s) => s.id));
+  const satisfied = { has: (id: string) => finished.has(id) || (waived.has(id) && !runnableIds.has(id)) };
   let wake: (() => void) | undefined;
   const aborted = new Promise<void>((resolve) => (wake = resolve));
   const onAbort = () => wake?.();
@@ -194,7 +203,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
           runError = new ServerError(`lost the lock of split "${plan.name}" (its connection to the control database ended): no further step was started`, 'rerun `cloudphone-split apply` to resume');
         } else {
           const free = opts.jobs - active.size;
-          const ready = free > 0 ? readySteps(runnable, finished, new Set(active.keys())).slice(0, free) : [];
+          const ready = free > 0 ? readySteps(runnable, satisfied, new Set(active.keys())).slice(0, free) : [];
           for (const step of ready) active.set(step.id, runOne(step).finally(() => active.delete(step.id)));
         }
       }

@@ -349,6 +349,23 @@ export class Journal {
    * After `rollback`: every run of the split is marked rolled back, so the next apply
    * starts from scratch (its steps are no longer done) whatever plan it uses.
    */
+  /**
+   * Makes steps of the split not done again (`rollback --service` undid what they did):
+   * in every run that is not rolled back, a done or skipped row of those ids becomes
+   * pending, so the next apply runs them again. Returns how many rows changed.
+   */
+  async undoSteps(name: string, stepIds: string[]): Promise<number> {
+    if (stepIds.length === 0) return 0;
+    const r = await this.db
+      .updateTable('steps')
+      .set({ state: 'pending', finished_at: null, error: null })
+      .where('step_id', 'in', stepIds)
+      .where('state', 'in', ['done', 'skipped'])
+      .where('run_id', 'in', (eb) => eb.selectFrom('runs').select('id').where('split', '=', name).where('state', '<>', 'rolled_back'))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   async markRolledBack(name: string): Promise<void> {
     await this.db
       .updateTable('runs')

@@ -33,7 +33,7 @@ function isTableIndexStep(step: Step): boolean {
  * ready `copy_data` steps, largest first (by `bytes`), so the longest copies start
  * early and short ones fill the gaps at the end; then the rest, in plan order.
  */
-export function readySteps(steps: readonly Step[], finished: ReadonlySet<string>, active: ReadonlySet<string>): Step[] {
+export function readySteps(steps: readonly Step[], finished: Pick<ReadonlySet<string>, 'has'>, active: ReadonlySet<string>): Step[] {
   const ready: Array<{ step: Step; index: number }> = [];
   steps.forEach((step, index) => {
     if (finished.has(step.id) || active.has(step.id)) return;

@@ -218,18 +218,32 @@ export function buildPlan(input: PlanInput): Plan {
     });
   }
 
-  const moved = work.flatMap((w) =>
-    withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database })),
-  );
-  const fenceId = stepId('fence_source', catalog.database);
-  steps.push({
-    id: fenceId,
-    kind: 'fence_source',
-    description: `fence ${moved.length} moved tables of ${catalog.database}: writes fail with the name of the new database`,
-    sql: fenceSql(manifest.name, moved),
-    dependsOn: work.map((w) => stepId('create_schema', w.target.database)),
-    tables: moved.map((m) => m.table),
+  // Offline: one fence per service, so that a service applied on its own (`apply --service`)
+  // fences only its tables. Every copy waits for every fence of its run, so the one
+  // snapshot of a run is taken after all of them. Online: the cutover fences all at once.
+  const schemaIds = work.map((w) => stepId('create_schema', w.target.database));
+  const fenceGroups = manifest.mode === 'online'
+    ? [{ id: stepId('fence_source', catalog.database), service: undefined, moved: work.flatMap((w) => withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database }))) }]
+    : work
+        .map((w) => ({
+          id: stepId('fence_source', catalog.database, w.target.database),
+          service: w.input.spec.name,
+          moved: withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database })),
+        }))
+        .filter((g) => g.moved.length > 0);
+  // One after the other: each adds its tables to the journal's one record of the fence.
+  fenceGroups.forEach((g, i) => {
+    steps.push({
+      id: g.id,
+      kind: 'fence_source',
+      ...(g.service !== undefined ? { service: g.service } : {}),
+      description: `fence ${g.moved.length} moved tables of ${catalog.database}${g.service !== undefined ? ` (${g.service})` : ''}: writes fail with the name of the new database`,
+      sql: fenceSql(manifest.name, g.moved),
+      dependsOn: [...schemaIds, ...(i > 0 ? [fenceGroups[i - 1]!.id] : [])],
+      tables: g.moved.map((m) => m.table),
+    });
   });
+  const fenceIds = fenceGroups.map((g) => g.id);
 
   const copySteps: CopyDataStep[] = [];
   /** Table key (per target database) → its copy step ids (several when split into ranges). */
@@ -273,7 +287,7 @@ export function buildPlan(input: PlanInput): Plan {
             : `copy ${key} into ${w.target.database}${filling}`,
           sql: [],
           // The first range empties the table: the others start after it.
-          dependsOn: [fenceId, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
+          dependsOn: [...fenceIds, stepId('create_schema', w.target.database), ...(part.index > 0 ? [ids[0]!] : [])],
           target: w.target,
           source: { schema: t.schema, name: t.name },
           columns,

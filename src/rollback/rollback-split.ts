@@ -53,6 +53,8 @@ export interface RollbackPreview {
    * brings back; they are fenced and kept, never dropped.
    */
   reverse?: Array<{ server: string; name: string }>;
+  /** `rollback --service`: only these services are rolled back. */
+  services?: string[];
 }
 
 export interface RollbackReport {
@@ -82,7 +84,7 @@ export interface RollbackReport {
 
 const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
 
-function emptyReport(split: string): RollbackReport {
+export function emptyReport(split: string): RollbackReport {
   return {
     name: split,
     state: 'nothing-to-do',
@@ -114,7 +116,7 @@ async function sourceExists(url: string): Promise<boolean> {
  * those rows. Checked whether or not the config was repointed: a row written to a
  * new database exists nowhere else.
  */
-async function checkTargets(inv: RollbackInventory, servers: Record<string, string>): Promise<number> {
+export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'adopted' | 'roles' | 'baselines' | 'targets'>, servers: Record<string, string>): Promise<number> {
   const refusals = await identityRefusals(servers, [...inv.databases, ...inv.adopted, ...inv.roles]);
   if (refusals.length > 0) {
     throw new DifferenceError(

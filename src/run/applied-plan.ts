@@ -27,17 +27,58 @@ async function lastRun(journal: Journal, name: string) {
   return run && run.state !== 'rolled_back' ? run : undefined;
 }
 
+/** Ids of the done steps of the split's runs of `plan` (same hash). */
+async function doneIds(journal: Journal, plan: Plan): Promise<Set<string>> {
+  return new Set((await journal.doneSteps(plan.name, planHash(plan))).keys());
+}
+
+/** Every step `apply` runs (all but an online plan's cutover steps) is in `done`. */
+export function everyApplyStepDone(plan: Pick<Plan, 'steps'>, done: ReadonlySet<string>): boolean {
+  return plan.steps.every((s) => (s.phase ?? 'apply') !== 'apply' || done.has(s.id));
+}
+
 /**
  * Whether the journal records `plan` as applied: the split's latest run ran this plan
- * (same hash) and succeeded. A run killed after its last step is not finished: rerunning
- * it closes it.
+ * (same hash) and succeeded, and every apply step of the plan is done (a run of some
+ * services, `apply --service`, leaves the others to do). A run killed after its last
+ * step is not finished: rerunning it closes it.
  */
 export async function isApplied(plan: Plan, controlUrl: string): Promise<boolean> {
   const journal = await openJournalIfExists(controlUrl);
   if (!journal) return false;
   try {
     const run = await lastRun(journal, plan.name);
-    return run?.state === 'succeeded' && run.planHash === planHash(plan);
+    return run?.state === 'succeeded' && run.planHash === planHash(plan) && everyApplyStepDone(plan, await doneIds(journal, plan));
+  } finally {
+    await journal.close();
+  }
+}
+
+/** The plan of the split's last successful run, and whether all of it is done or only some services. */
+export interface AppliedPlan {
+  plan: Plan;
+  /** Every apply step is done; false after `apply --service` of some of the services. */
+  complete: boolean;
+  done: Set<string>;
+}
+
+/**
+ * The plan of the split's last run when a run of that plan succeeded (the last one, or an
+ * earlier one of a split applied service by service whose latest run was interrupted),
+ * whatever manifest it came from; null otherwise.
+ */
+export async function lastSucceededPlan(name: string, controlUrl: string): Promise<AppliedPlan | null> {
+  const journal = await openJournalIfExists(controlUrl);
+  if (!journal) return null;
+  try {
+    const runs = (await journal.status(name)).runs.filter((r) => r.state !== 'rolled_back');
+    const last = runs[0];
+    if (!last) return null;
+    const plan = await journal.lastPlan(name);
+    if (!plan || planHash(plan) !== last.planHash) return null;
+    if (!runs.some((r) => r.planHash === last.planHash && r.state === 'succeeded')) return null;
+    const done = await doneIds(journal, plan);
+    return { plan, complete: everyApplyStepDone(plan, done), done };
   } finally {
     await journal.close();
   }
@@ -46,18 +87,11 @@ export async function isApplied(plan: Plan, controlUrl: string): Promise<boolean
 /**
  * The plan of the split's last apply when it succeeded and was made from exactly this
  * manifest text: running the manifest again means that plan, whose steps are all done
+ * or (after `apply --service`) done for some services, the latest run maybe killed
  * (planning again would not find the config text it already replaced). A manifest that
- * changed since, or a split not finished, plans afresh.
+ * changed since, or a split no run of which succeeded, plans afresh.
  */
-export async function finishedPlanOf(name: string, manifestText: string, controlUrl: string): Promise<Plan | null> {
-  const journal = await openJournalIfExists(controlUrl);
-  if (!journal) return null;
-  try {
-    const run = await lastRun(journal, name);
-    if (run?.state !== 'succeeded') return null;
-    const plan = await journal.lastPlan(name);
-    return plan && plan.manifest.text === manifestText && planHash(plan) === run.planHash ? plan : null;
-  } finally {
-    await journal.close();
-  }
+export async function finishedPlanOf(name: string, manifestText: string, controlUrl: string): Promise<AppliedPlan | null> {
+  const last = await lastSucceededPlan(name, controlUrl);
+  return last && last.plan.manifest.text === manifestText ? last : null;
 }

@@ -17,10 +17,12 @@ import { controlUrlFor } from '../engine/journal-db.js';
 import { SplitLock } from '../engine/lock.js';
 import { SnapshotHolder } from '../engine/snapshot.js';
 import { runPlan, type RunSummary } from '../engine/executor.js';
-import { ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
+import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
-import { finishedPlanOf } from './applied-plan.js';
+import { finishedPlanOf, lastSucceededPlan } from './applied-plan.js';
+import { appliedServices, checkServiceNames, selectServices, type ServiceSelection } from '../plan/service-selection.js';
+import { planHash } from '../engine/plan-hash.js';
 
 /** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
 export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
@@ -62,6 +64,8 @@ export interface ApplyRunOptions {
   manifest: string;
   /** Nothing will be changed: the plan made from the manifest is not written either. */
   dryRun?: boolean;
+  /** `--service`: only these services' steps (checked to be services of the plan). */
+  services?: string[];
 }
 
 /** A plan ready to run: checked for blocking problems and against the live source. */
@@ -76,6 +80,8 @@ export interface PreparedApply {
    * journal (planning again would not match the files it already repointed).
    */
   finished: boolean;
+  /** Services whose every apply step the journal records as done (all of them when `finished`). */
+  applied: string[];
 }
 
 /**
@@ -92,23 +98,40 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   } else {
     const split = await loadSplit(opts.manifest, env, { source: true });
     const finished = await finishedPlanOf(split.manifest.name, split.text, controlUrlFor(split.servers.source!, split.controlUrl));
-    if (finished) {
-      const { manifest, servers, controlUrl, secrets } = planServers(finished, env, split.file);
+    if (finished?.complete) {
+      const { manifest, servers, controlUrl, secrets } = planServers(finished.plan, env, split.file);
       for (const s of secrets) reporter.secrets.add(s);
-      return { plan: finished, manifestFile: split.file, manifest, servers, controlUrl, finished: true };
+      if (opts.services) checkServiceNames(finished.plan, opts.services);
+      return { plan: finished.plan, manifestFile: split.file, manifest, servers, controlUrl, finished: true, applied: finished.plan.services.map((s) => s.name) };
     }
-    const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
-    plan = made.plan;
-    manifestFile = made.split.file;
-    if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+    if (finished) {
+      // Applied for some services (`apply --service`): the rest runs the same plan.
+      plan = finished.plan;
+      manifestFile = split.file;
+    } else {
+      const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
+      plan = made.plan;
+      manifestFile = made.split.file;
+      if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+    }
   }
   const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
   for (const s of secrets) reporter.secrets.add(s);
+  if (opts.services) checkServiceNames(plan, opts.services);
   if (plan.errors.length > 0) {
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
+  const partial = await lastSucceededPlan(plan.name, controlUrl);
+  if (partial && !partial.complete && planHash(partial.plan) !== planHash(plan)) {
+    const applied = appliedServices(partial.plan, partial.done);
+    throw new BadInputError(
+      `split ${plan.name} is applied for ${applied.length ? applied.join(', ') : 'part of its steps'} only, with another plan: the rest must run that plan`,
+      'apply the rest with the manifest (or plan file) the first services were applied with, or roll them back (`cloudphone-split rollback --service ...`) before applying a new plan',
+    );
+  }
   await checkFingerprint(plan, servers.source!, manifest.source.schemas);
-  return { plan, manifestFile, manifest, servers, controlUrl, finished: false };
+  const applied = partial && planHash(partial.plan) === planHash(plan) ? appliedServices(plan, partial.done) : [];
+  return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied };
 }
 
 export interface ExecuteOptions {
@@ -117,10 +140,20 @@ export interface ExecuteOptions {
   /** The clock used for retention (tests, the demo). */
   now?: Date;
   progress: ProgressSink;
+  /** `--service`: run only these services' steps (and the shared steps they need). */
+  services?: string[];
+  /** Told which steps the run selected, before the first one starts. */
+  onSelection?: (selection: ServiceSelection) => void;
+}
+
+/** What a run of the apply phase did. */
+export interface ApplySummary extends RunSummary {
+  /** Set for `--service`: what was selected. */
+  selection?: ServiceSelection;
 }
 
 /** Runs the apply phase of a prepared plan under the split's lock, with the journal. Ctrl-C stops starting steps. */
-export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<RunSummary> {
+export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<ApplySummary> {
   const { plan, servers, controlUrl, manifestFile } = prepared;
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
   // The journal first: it creates the control database the lock lives in.
@@ -139,7 +172,14 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
-    return await runPlan({
+    let selection: ServiceSelection | undefined;
+    if (opts.services) {
+      // Decided under the lock, from what the journal records as done.
+      selection = selectServices(plan, opts.services, new Set((await journal.doneSteps(plan.name, planHash(plan))).keys()));
+      opts.onSelection?.(selection);
+    }
+    const chosen = selection?.steps;
+    const summary = await runPlan({
       plan,
       handlers,
       pools,
@@ -154,8 +194,10 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
       snapshot: () => snapshot.id(),
       lock,
       // Online plans: the cutover steps are run by `cutover`.
-      only: (s) => (s.phase ?? 'apply') === 'apply',
+      only: (s) => (s.phase ?? 'apply') === 'apply' && (chosen === undefined || chosen.has(s.id)),
+      ...(selection ? { waived: selection.waived } : {}),
     });
+    return selection ? { ...summary, selection } : summary;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

@@ -7,12 +7,15 @@ import { Pools } from '../pg/pools.js';
 import { verifySplit, type VerifyResult } from '../verify/verify.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Reporter } from './reporter.js';
+import { servicePlanView } from '../plan/service-selection.js';
 
 export interface VerifyRunOptions {
   manifest: string;
   checksums?: boolean;
   health?: boolean;
   jobs?: number;
+  /** `--service`: check only these services (such a run is not recorded as the split's verification). */
+  services?: string[];
   /** What each check is doing, as it goes. */
   onProgress?: (message: string) => void;
 }
@@ -24,14 +27,18 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   const controlUrl = controlUrlFor(split.servers.source!, split.controlUrl);
   const journal = await Journal.open(controlUrl);
   let plan;
+  let retired = false;
   try {
     plan = await journal.lastPlan(split.manifest.name);
+    const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
+    retired = retention !== undefined && (await journal.doneSteps(split.manifest.name)).has(retention.id);
   } finally {
     await journal.close();
   }
   if (!plan) {
     throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');
   }
+  if (opts.services) plan = servicePlanView(plan, opts.services);
   const rolePasswords: Record<string, string | null> = {};
   for (const s of split.manifest.services) {
     if (!s.role) continue;
@@ -53,8 +60,11 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       jobs: opts.jobs ?? 2,
       healthUrls,
       onProgress: opts.onProgress ?? (() => undefined),
+      // Applied one service at a time, before the last: the source is still every other service's database.
+      ...(opts.services && !retired ? { sourceOpen: true } : {}),
     });
-    await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
+    // Only a check of every service counts for `retention prune`.
+    if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
     return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
   } finally {
     await pools.end();

@@ -57,7 +57,11 @@ export function unfenceSql(tables: string[]): string[] {
 export const fenceSource: StepHandler<'fence_source'> = {
   render: (step) => ['BEGIN', ...step.sql, 'COMMIT'],
   async run(ctx, step: FenceSourceStep) {
-    await ctx.journal.recordCreated({ kind: 'fence', server: 'source', name: ctx.plan.source.database, detail: { tables: step.tables } });
+    // One record per source: the fences of several services (one step each) add up.
+    const name = ctx.plan.source.database;
+    const before = (await ctx.journal.created()).find((o) => o.kind === 'fence' && o.server === 'source' && o.name === name);
+    const recorded = Array.isArray(before?.detail?.tables) ? (before.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
+    await ctx.journal.recordCreated({ kind: 'fence', server: 'source', name, detail: { tables: [...new Set([...recorded, ...step.tables])] } });
     const client = await ctx.pools.client('source');
     try {
       await client.query('BEGIN');

@@ -35,6 +35,11 @@ export interface VerifyContext {
   /** How many tables are compared at once (each uses one source and one target connection). */
   jobs: number;
   progress(msg: string): void;
+  /**
+   * The source stays open to the services' roles: a split applied one service at a time
+   * (`verify --service`) before its last service, when schedule_retention has not run.
+   */
+  sourceOpen?: boolean;
 }
 
 /** The message of an error, for a check's detail (never a URL with a password: pg errors hold none). */

@@ -32,6 +32,8 @@ export interface VerifyOptions {
   /** Health URL per service, expanded. Default: read from the plan's manifest, `${VAR}` expanded from `env`. */
   healthUrls?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
+  /** See VerifyContext.sourceOpen. */
+  sourceOpen?: boolean;
 }
 
 /** `ok` is true only when every check is; `checks` lists every check, failed or not, in a stable order. */
@@ -63,6 +65,7 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
     baseDir: opts.baseDir,
     jobs: Math.max(1, opts.jobs ?? 2),
     progress: opts.onProgress ?? (() => undefined),
+    ...(opts.sourceOpen ? { sourceOpen: true } : {}),
   };
   const run = async (kind: CheckKind, fn: () => Promise<Check[]>): Promise<Check[]> => {
     ctx.progress(`verifying ${kind}`);

@@ -85,7 +85,8 @@ describe('apply killed with SIGKILL early, then run again, ends as an uninterrup
     const { fx, plan } = await newSplit(template, fixtures);
     const watch = await SplitWatch.open(fx);
     try {
-      const fence = stepsOf(plan, 'fence_source')[0]!;
+      // One fence step per service: the one of the table the test locks.
+      const fence = stepsOf(plan, 'fence_source').find((f) => f.tables.includes('public.devices'))!;
       const lock = await holdLock(fx.sourceUrl, `LOCK TABLE public.devices IN ROW EXCLUSIVE MODE`);
       const k = await applyAndKill(
         fx,
@@ -95,7 +96,8 @@ describe('apply killed with SIGKILL early, then run again, ends as an uninterrup
       );
       expectKilledIn(k, fence.id);
       // The fence's transaction died with the process: no trigger is left half made.
-      expect(await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toHaveLength(0);
+      const tables = fence.tables.map((t) => `'${t}'::regclass`).join(', ');
+      expect(await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence' AND tgrelid IN (${tables})`)).toHaveLength(0);
     } finally {
       await watch.close();
     }

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
-import { withCommon, withSplitThreshold, splitEnv, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withServices, withSplitThreshold, splitEnv, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
-import type { Plan } from '../../plan/model.js';
+import type { Plan, Step } from '../../plan/model.js';
+import { selectServices, type ServiceSelection } from '../../plan/service-selection.js';
 import { handlers } from '../../steps/index.js';
 import { chooseProgress } from '../views/progress.js';
 import { BadInputError } from '../../errors.js';
@@ -16,36 +17,57 @@ export interface ApplyOptions extends CommonOptions {
   jobs?: number;
   indexWorkers?: number;
   yes?: boolean;
+  /** `--service`: only these services' steps. */
+  service?: string[];
   /** Set by tests: the clock used for retention. */
   now?: Date;
 }
 
-function question(plan: Plan): string {
-  const tables = plan.steps.filter((s) => s.kind === 'copy_data').length;
+function question(plan: Plan, services: string[] | undefined): string {
+  const chosen = (s: Step) => services === undefined || (s.service !== undefined && services.includes(s.service));
+  const tables = plan.steps.filter((s) => s.kind === 'copy_data' && chosen(s)).length;
+  if (services) return `Apply ${services.join(', ')} of split ${plan.name}: ${services.length} databases, ${tables} tables copied, their tables fenced in ${plan.source.database}?`;
   return `Apply split ${plan.name}: ${plan.services.length} databases, ${tables} tables copied, then fence and retire ${plan.source.database}?`;
+}
+
+/** "2 of 6 services applied; retention starts after the last" after a run of some services. */
+export function partialLine(plan: Plan, selection: ServiceSelection): string {
+  const retention = selection.heldBack.some((s) => s.kind === 'schedule_retention');
+  return `${selection.appliedAfter.length} of ${plan.services.length} services applied${retention ? '; retention starts after the last' : ''}`;
 }
 
 /** The command's handler: prepare, show (dry run) or ask, run, say what is next. */
 export async function applyCommand(planFile: string | undefined, opts: ApplyOptions, out: Output, env: NodeJS.ProcessEnv, term: Terminal): Promise<number> {
-  const prepared = await prepareApply(planFile, opts, env, out);
+  const services = opts.service;
+  const prepared = await prepareApply(planFile, { ...opts, ...(services ? { services } : {}) }, env, out);
   const { plan, manifestFile } = prepared;
   if (opts.dryRun) {
-    renderDryRun(plan, handlers, out);
+    // The steps of those services as a first run would select them (the journal is not read).
+    const chosen = services ? selectServices(plan, services, new Set()).steps : null;
+    renderDryRun(chosen ? { ...plan, steps: plan.steps.filter((s) => chosen.has(s.id)) } : plan, handlers, out);
     return 0;
   }
   if (prepared.finished || (await isApplied(plan, prepared.controlUrl))) {
     out.say(`Split ${plan.name}: nothing left to do, every step of its plan is done (\`cloudphone-split status\` lists them).`);
     return 0;
   }
-  const approved = await consent(term, opts.yes, { action: `apply creates databases and roles and fences ${plan.source.database}`, question: question(plan) });
+  const approved = await consent(term, opts.yes, { action: `apply creates databases and roles and fences ${plan.source.database}`, question: question(plan, services) });
   if (!approved) {
     out.warn('Nothing was changed.');
     return 0;
   }
   const progress = chooseProgress({ json: out.json, color: out.color, isTTY: out.interactive, stream: out.stdout });
   try {
-    const summary = await executeApply(prepared, { jobs: opts.jobs, indexWorkers: opts.indexWorkers, now: opts.now, progress }, env, out);
+    const summary = await executeApply(prepared, { jobs: opts.jobs, indexWorkers: opts.indexWorkers, now: opts.now, progress, ...(services ? { services } : {}) }, env, out);
     progress.close?.();
+    const selection = summary.selection;
+    if (selection && selection.appliedAfter.length < plan.services.length) {
+      out.say(out.c.green(`\n${selection.services.join(', ')} of split ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
+      out.say(`${partialLine(plan, selection)}.`);
+      const left = plan.services.map((s) => s.name).filter((n) => !selection.appliedAfter.includes(n));
+      out.say(`Next: cloudphone-split verify --service ${selection.services.join(',')} -m ${manifestFile}; then apply the others: cloudphone-split apply --service ${left.join(',')} -m ${manifestFile}`);
+      return 0;
+    }
     out.say(out.c.green(`\nSplit ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
     if (plan.mode === 'online') {
       out.say('Replication is running: the new databases follow every write to the source.');
@@ -60,7 +82,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
 }
 
 export function registerApply(program: Command, io: Io): void {
-  withSplitThreshold(withCommon(
+  withServices(withSplitThreshold(withCommon(
     program
       .command('apply')
       .summary("run the plan's steps with the journal; resumes where a previous run stopped")
@@ -89,8 +111,18 @@ export function registerApply(program: Command, io: Io): void {
         }),
       )
       .option('--yes', 'do not ask before the first change (required when not on a terminal)')
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2'),
-  )).action(async (planFile: string | undefined, opts: ApplyOptions & { splitTablesLargerThan?: string }) => {
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2\n' +
+          '\nOne service at a time (offline splits): the same plan, applied in parts. Each run does the shared preflight\n' +
+          "and only the named services' steps: their databases, their tables' fence, copy, indexes, grants, config. The old\n" +
+          'database is scheduled for retention by the run that applies the last service.\n' +
+          'Services that repoint one config file do so in plan order: apply them in that order, or together.\n' +
+          '  $ cloudphone-split apply --service api-gateway --yes\n' +
+          '  $ cloudphone-split verify --service api-gateway\n' +
+          '  $ cloudphone-split apply --service user-service,device-service --yes',
+      ),
+  )), "run only these services' steps (plus the shared preflight); e.g. --service billing-service,device-service").action(async (planFile: string | undefined, opts: ApplyOptions & { splitTablesLargerThan?: string }) => {
     const out = outputFor(opts, io);
     if (planFile !== undefined && opts.splitTablesLargerThan !== undefined) {
       throw new BadInputError('--split-tables-larger-than changes how a plan is made; a plan file already fixes it', 'pass it to `plan` (or to `apply -m manifest.yaml` without a plan file)');

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withCommon, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withServices, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
@@ -8,16 +8,19 @@ import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
 import { ExitCode } from '../../errors.js';
-import { rollbackSplit, type RollbackPreview, type RollbackReport } from '../../rollback/rollback-split.js';
+import { rollbackSplit, type RollbackOptions, type RollbackPreview, type RollbackReport } from '../../rollback/rollback-split.js';
+import { rollbackServices } from '../../rollback/rollback-services.js';
 
 export interface RollbackCommandOptions extends CommonOptions {
   yes?: boolean;
+  /** `--service`: only these services. */
+  service?: string[];
 }
 
 const list = (items: Array<{ server: string; name: string }>): string => items.map((i) => (i.server === 'source' ? i.name : `${i.name} (on ${i.server})`)).join(', ');
 
 export function renderPreview(p: RollbackPreview, out: Output): void {
-  const lines = [`Rollback of split ${p.split} will:`];
+  const lines = [p.services ? `Rollback of ${p.services.join(', ')} (split ${p.split}) will:` : `Rollback of split ${p.split} will:`];
   if (p.reverse?.length) {
     lines.push(
       `  fence ${list(p.reverse)} (writes refused there, naming ${p.source}), wait until ${p.source} has applied every write made to them since cutover,`,
@@ -53,7 +56,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
   };
   process.once('SIGINT', onSigint);
   try {
-    const report = await rollbackSplit({
+    const options: RollbackOptions = {
       signal: abort.signal,
       progress: {
         emit: (e) => {
@@ -74,7 +77,8 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
         renderPreview(preview, out);
         return consent(term, false, { action: 'rollback drops databases', question: 'Roll back?' });
       },
-    });
+    };
+    const report = opts.service ? await rollbackServices(options, opts.service) : await rollbackSplit(options);
     return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
   } finally {
     process.off('SIGINT', onSigint);
@@ -85,8 +89,9 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
 
 export function renderRollback(r: RollbackReport, out: Output): void {
   const { c } = out;
+  const services = r.preview?.services;
   if (r.state === 'nothing-to-do') {
-    out.say(`Split ${r.name}: the journal records nothing left to roll back.`);
+    out.say(`Split ${r.name}: the journal records nothing left to roll back${services ? ' for those services' : ''}.`);
     return;
   }
   if (r.state === 'cancelled') {
@@ -112,13 +117,15 @@ export function renderRollback(r: RollbackReport, out: Output): void {
   lines.push(
     r.problems.length > 0
       ? c.red(`Split ${r.name} is rolled back except for the above; fix it and run rollback again to finish.`)
-      : c.green(`Split ${r.name} rolled back: the next apply starts from scratch.`),
+      : services
+        ? c.green(`${services.join(', ')} of split ${r.name} rolled back; the other services are left as they were (\`apply --service ${services.join(',')}\` applies them again).`)
+        : c.green(`Split ${r.name} rolled back: the next apply starts from scratch.`),
   );
   out.say(lines.join('\n'));
 }
 
 export function registerRollback(program: Command, io: Io): void {
-  withCommon(
+  withServices(withCommon(
     program
       .command('rollback')
       .summary('undo a split: before cutover, or after it through reverse replication')
@@ -132,8 +139,16 @@ export function registerRollback(program: Command, io: Io): void {
           'Resumable: rerun it after a failure. Asks before changing anything unless --yes.',
       )
       .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json'),
-  ).action(async (opts: RollbackCommandOptions) => {
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json\n' +
+          '  $ cloudphone-split rollback --service billing-service --yes\n' +
+          '\nWith --service (a split applied service by service, before its last service): drops only those services\' databases\n' +
+          'and roles, restores only their config files and lifts the fence from their tables only; the other services stay\n' +
+          'applied. Refused (exit 1, nothing changed) when another applied service copied or denormalized from their tables\n' +
+          'or repointed the same config file, and once the whole split is applied (the old database is then retired as a whole).',
+      ),
+  ), 'roll back only these services; e.g. --service billing-service').action(async (opts: RollbackCommandOptions) => {
     const out = outputFor(opts, io);
     const { code, report } = await rollbackCommand(opts, out, io.env, io);
     if (out.json) out.data(report);

@@ -14,6 +14,9 @@ import { replicationLag, type ReplicationLag } from '../../online/replication-la
 import { withRates } from '../../engine/step-rates.js';
 import { watchFrame } from '../views/status-watch.js';
 import { reverseReplicationLag, type ReverseLag } from '../../online/reverse-lag.js';
+import { splitProgress, type ServiceProgress } from '../../run/service-progress.js';
+import { planHash } from '../../engine/plan-hash.js';
+import { serviceLines } from '../views/service-progress.js';
 
 /** The journal's status, plus the replication lag per service while an online split replicates. */
 export type StatusReport = SplitStatus & {
@@ -22,6 +25,10 @@ export type StatusReport = SplitStatus & {
   schemaDrift?: string[];
   /** Online mode after cutover: the lag of the source's subscription to each service database (what rollback waits for). */
   reverseReplication?: ReverseLag[];
+  /** Per service of the latest plan: steps done over all its runs, and its state (`apply --service` applies a few at a time). */
+  services?: ServiceProgress[];
+  /** schedule_retention of the latest plan: done, or waiting for the services not applied yet. */
+  retention?: 'scheduled' | 'waiting';
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -40,6 +47,14 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     const raw = await journal.status(split.manifest.name, opts.limit === undefined ? {} : { limit: opts.limit });
     const plan = raw.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
     const status: StatusReport = withRates(raw, plan, new Date());
+    if (plan) {
+      const hash = planHash(plan);
+      const done = new Set((await journal.doneSteps(split.manifest.name, hash)).keys());
+      const newest = raw.runs[0]?.planHash === hash ? raw.runs[0] : undefined;
+      const progress = splitProgress(plan, done, newest?.state === 'rolled_back' ? undefined : newest);
+      status.services = progress.services;
+      if (progress.retention !== 'none') status.retention = progress.retention;
+    }
     if (plan?.mode === 'online') {
       const pools = new Pools(split.servers, 2);
       try {
@@ -99,7 +114,7 @@ export function renderStatus(status: StatusReport, out: Output): void {
     out.say(`No run of split ${status.name} yet. Start one with: cloudphone-split apply`);
     return;
   }
-  const lines: string[] = [];
+  const lines: string[] = status.services ? [...serviceLines(status, out), ''] : [];
   for (const run of status.runs) {
     const color = run.state === 'succeeded' ? c.green : run.state === 'running' ? c.yellow : c.red;
     lines.push(`${c.bold(`run ${run.id}`)} ${color(run.state)}  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
@@ -130,7 +145,7 @@ export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.
     if (out.json) out.data(status);
     else {
       const drift = (status.schemaDrift ?? []).map((d) => out.c.red(`schema changed since the plan: ${d}`));
-      const lines = [...renderReplication(status, out), ...drift, ...watchFrame(status, out, out.stdout.columns ?? 100)];
+      const lines = [...renderReplication(status, out), ...drift, ...serviceLines(status, out), ...watchFrame(status, out, out.stdout.columns ?? 100)];
       out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
     }
     if (status.runs[0]?.state !== 'running' || signal.aborted) return status;
@@ -150,10 +165,12 @@ export function registerStatus(program: Command, io: Io): void {
       .description(
         'Reads the journal of the split named in the manifest (in the control database) and shows every run, newest first. ' +
           'Running copy steps show the rows and bytes so far (apply writes them to the journal every 2 s), their rate and time left, ' +
-          'so any shell or dashboard can follow an apply that runs elsewhere.',
+          'so any shell or dashboard can follow an apply that runs elsewhere. First comes each service of the split with its state ' +
+          '(applied, partly applied, not applied, running, failed) and its steps done over all runs: a split applied one service ' +
+          'at a time (`apply --service`) shows which services are done and that retention waits for the last.',
       )
       .option('--watch [seconds]', 'redraw every few seconds (default 2) until the run ends; with --json, one JSON document per frame', (v) => Math.max(0.2, Number(v) || 2))
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split status --watch\n  $ cloudphone-split status --json | jq \'.runs[0].steps[] | select(.state == "running")\''),
+      .addHelpText('after', '\nExamples:\n  $ cloudphone-split status --watch\n  $ cloudphone-split status --json | jq \'.runs[0].steps[] | select(.state == "running")\'\n  $ cloudphone-split status --json | jq \'.services[] | select(.state != "applied") | .name\'   # what apply --service has left'),
   ).action(async (opts: Omit<StatusOptions, 'watch'> & { watch?: number | true }) => {
     const out = outputFor(opts, io);
     if (opts.watch !== undefined) {

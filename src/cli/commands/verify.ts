@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withCommon, withFormat, outputFor, type CommonOptions } from '../common.js';
+import { withCommon, withFormat, withServices, outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import type { Output } from '../output.js';
 import { verifyRun } from '../../run/verify.js';
@@ -12,6 +12,8 @@ export interface VerifyCommandOptions extends CommonOptions {
   health?: boolean;
   jobs?: number;
   format?: 'text' | 'markdown';
+  /** `--service`: only these services. */
+  service?: string[];
 }
 
 /** The command's handler: verify with a spinner on a terminal; the caller renders the result. */
@@ -21,6 +23,7 @@ export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env
     return await verifyRun(
       {
         ...opts,
+        ...(opts.service ? { services: opts.service } : {}),
         onProgress: (msg) => {
           if (spinner) spinner.text = msg;
           else if (out.verbose) out.warn(msg);
@@ -35,7 +38,7 @@ export async function verifyCommand(opts: VerifyCommandOptions, out: Output, env
 }
 
 export function registerVerify(program: Command, io: Io): void {
-  withFormat(withCommon(
+  withServices(withFormat(withCommon(
     program
       .command('verify')
       .summary('compare source and targets: rows, checksums, schema, sequences, fence, isolation, config')
@@ -48,8 +51,14 @@ export function registerVerify(program: Command, io: Io): void {
       )
       .option('--checksums', 'also compare a checksum of every row of every table')
       .option('--health', "also GET each service's health URL (2xx within 5 s)")
-      .option('--jobs <n>', 'tables compared at once', (v) => Math.max(1, Number(v) || 1)),
-  )).action(async (opts: VerifyCommandOptions) => {
+      .option('--jobs <n>', 'tables compared at once', (v) => Math.max(1, Number(v) || 1))
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ cloudphone-split verify --checksums\n' +
+          '  $ cloudphone-split verify --service billing-service     # after apply --service billing-service: only its checks\n' +
+          '\nA run with --service checks only those services; it is not recorded as the verification `retention prune` needs.',
+      ),
+  )), 'check only these services; e.g. --service billing-service').action(async (opts: VerifyCommandOptions) => {
     const out = outputFor(opts, io);
     const { code, result } = await verifyCommand(opts, out, io.env);
     if (out.json) out.data(verifyJson(result));

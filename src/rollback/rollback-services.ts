@@ -1,0 +1,128 @@
+import { BadInputError, DifferenceError } from '../errors.js';
+import { restoreConfigFiles } from '../config/restore.js';
+import { configBackupsFromCreated } from '../config/restore.js';
+import { databaseOf } from '../conn/connection.js';
+import { databaseClient, sameDatabase } from '../retention/maintenance-client.js';
+import { readInventory } from './rollback-inventory.js';
+import { checkServiceNames } from '../plan/service-selection.js';
+import { serviceScope } from './service-scope.js';
+import { removeFence } from './source-restore.js';
+import { unfenceSql } from '../steps/fence-source.js';
+import { dropDatabases, dropRoles, releaseAdopted } from './drop-created.js';
+import { restartServices } from './restart-services.js';
+import { checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
+import type { CreatedObject, PgClient } from '../steps/handler.js';
+
+/** Drops the fence triggers of `tables` only: the fence function stays for the other services' tables. */
+async function removeSomeFences(client: PgClient, tables: string[]): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '60s'`);
+    for (const s of unfenceSql(tables).slice(0, -1)) await client.query(s);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * `rollback --service a,b`: undoes those services of the split and nothing else. Their
+ * databases and roles are dropped (after the same identity and "nothing written since
+ * the copy" checks as a whole rollback, on their databases), their config files
+ * restored, and the fence lifted from their moved tables only; the journal makes their
+ * steps not done, so `apply --service` applies them again. Refused with exit 1 and the
+ * reason, nothing changed, when the split's source is already retired as a whole or
+ * another applied service depends on theirs (see serviceScope).
+ */
+export async function rollbackServices(opts: RollbackOptions, services: string[]): Promise<RollbackReport> {
+  const { journal, split, servers } = opts;
+  const report = emptyReport(split);
+  const inv = await readInventory(journal, split);
+  const plan = inv.plan;
+  if (!plan) throw new BadInputError(`split ${split} has not been applied: there is nothing to roll back`);
+  checkServiceNames(plan, services);
+  if (plan.mode === 'online') throw new BadInputError('--service works with offline splits only', 'roll back the whole split (rollback without --service)');
+  const done = new Set((await journal.doneSteps(split)).keys());
+  const scope = serviceScope(plan, inv, services, done);
+  if (scope.refusals.length > 0) {
+    throw new DifferenceError(`rollback of ${services.join(', ')} alone is refused, so nothing was changed:\n  ${scope.refusals.join('\n  ')}`, 'roll back the services named above together, or the whole split');
+  }
+  const nothing = scope.databases.length + scope.adopted.length + scope.roles.length + scope.config.length + scope.fenceTables.length === 0;
+  if (nothing && !scope.stepIds.some((id) => done.has(id))) return report;
+
+  const sourceUrl = servers.source;
+  if (!sourceUrl) throw new BadInputError('source.url is not set');
+  const sourceDb = databaseOf(sourceUrl);
+  const mine = <T extends { server: string; database: string }>(list: T[]): T[] => list.filter((t) => scope.databases.concat(scope.adopted).some((o) => o.server === t.server && o.name === t.database));
+  const checked = await checkTargets(
+    { databases: scope.databases, adopted: scope.adopted, roles: scope.roles, baselines: mine(inv.baselines), targets: mine(inv.targets) },
+    servers,
+  );
+  const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
+  const configBackups = configBackupsFromCreated(scope.config);
+  const preview = {
+    split,
+    source: sourceDb,
+    databases: names(scope.databases),
+    adopted: names(scope.adopted),
+    roles: names(scope.roles),
+    configFiles: [...new Set(configBackups.map((b) => b.file))],
+    fenceTables: scope.fenceTables.length,
+    liftBackup: false,
+    restarts: scope.restarts,
+    checkedTables: checked,
+    services,
+  };
+  report.preview = preview;
+  if (!(await opts.confirm(preview))) {
+    report.state = 'cancelled';
+    return report;
+  }
+
+  if (configBackups.length > 0) {
+    const restored = await restoreConfigFiles(opts.baseDir, { files: configBackups });
+    if (restored.problems.length > 0) {
+      throw new DifferenceError(
+        `config files changed since the split repointed them, so nothing was changed:\n  ${restored.problems.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`,
+        'put back what the split wrote in those files (or restore them by hand from the plan\'s diff), then run rollback again',
+      );
+    }
+    report.restored.configFiles = restored.restored;
+    report.restored.unchangedConfigFiles = restored.unchanged;
+    for (const o of scope.config) await journal.forgetCreated(split, o);
+  }
+
+  if (scope.fenceTables.length > 0 && inv.fence) {
+    const client = await databaseClient(sourceUrl, sourceDb);
+    try {
+      if (scope.otherFenceTables.length === 0) {
+        await removeFence(client, scope.fenceTables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb));
+        await journal.forgetCreated(split, inv.fence);
+      } else {
+        await removeSomeFences(client, scope.fenceTables);
+        await journal.recordCreated(split, { ...inv.fence, detail: { ...inv.fence.detail, tables: scope.otherFenceTables } });
+      }
+      report.restored.fenceRemovedFrom = scope.fenceTables.length;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  report.restarts = await restartServices(scope.restarts, opts.baseDir, opts.env, opts.secrets);
+  const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
+  const dbs = await dropDatabases(servers, scope.databases, forget);
+  const released = await releaseAdopted(servers, scope.adopted, scope.roles, forget);
+  report.kept.databases = released.done.map((r) => ({
+    server: r.server,
+    name: r.name,
+    reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
+  }));
+  const roles = await dropRoles(servers, scope.roles, forget);
+  report.dropped = { ...report.dropped, databases: dbs.done, roles: roles.done };
+  report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
+  // Only once everything is undone: a rerun of rollback --service finishes what failed.
+  if (report.problems.length === 0) await journal.undoSteps(split, scope.stepIds);
+  report.state = 'rolled-back';
+  return report;
+}
