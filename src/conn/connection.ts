@@ -49,8 +49,10 @@ function urlForm(text: string, at: string): Connection {
   const files: Record<string, string> = {};
   const q = text.indexOf('?');
   let rest = text;
+  let order: string[] = [];
   if (q !== -1) {
     const query = new URLSearchParams(text.slice(q + 1));
+    order = [...query.keys()];
     for (const key of [...FILE_KEYS, 'sslmode']) {
       const v = query.get(key);
       if (v !== null) files[key] = v;
@@ -72,6 +74,9 @@ function urlForm(text: string, at: string): Connection {
     if (typeof v === 'string') params[k] = v;
   }
   Object.assign(params, files);
+  // Keywords in the order written (the URL round-trips unchanged).
+  const keys = [...new Set([...order.filter((k) => k in params), ...Object.keys(params)])];
+  const ordered = Object.fromEntries(keys.map((k) => [k, params[k]!] as const));
   const dbname = typeof parsed.dbname === 'string' ? parsed.dbname : '';
   return {
     host: parsed.host ?? '',
@@ -79,7 +84,7 @@ function urlForm(text: string, at: string): Connection {
     user: parsed.user ?? '',
     password: parsed.password ? parsed.password : null,
     database: parsed.database || dbname,
-    params,
+    params: ordered,
   };
 }
 
