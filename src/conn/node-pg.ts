@@ -39,6 +39,7 @@ export function nodePgConfig<T extends pg.ClientConfig | pg.PoolConfig>(url: str
     user: c.user || undefined,
     database: c.database || undefined,
     password,
-    ssl: nodeTlsOptions(tlsSettings(c, where), where),
+    // libpq never uses TLS over a Unix socket (the server would refuse it there).
+    ssl: c.host.startsWith('/') ? false : nodeTlsOptions(tlsSettings(c, where), where),
   } as T;
 }

@@ -1,6 +1,6 @@
 import { PASSWORD_COMMAND_KEY, normalizeConnection, parseConnection, toUrl } from '../conn/connection.js';
 import { expand } from './expand.js';
-import { SSL_MODES, isSslMode } from '../conn/tls.js';
+import { SSL_MODES, isSslMode, tlsSettings } from '../conn/tls.js';
 import { closest } from './closest.js';
 import type { ConnectionSettings, Manifest } from './model.js';
 import type { Section } from './section.js';
@@ -70,7 +70,10 @@ export function settingsAt(m: Manifest, path: string): { settings: ConnectionSet
 export function manifestConnection(m: Manifest, path: string, template: string, env: NodeJS.ProcessEnv, file: string): string {
   const url = normalizeConnection(expand(template, env, path), `${file}: ${path}`);
   const { settings, base } = settingsAt(m, path);
-  return applyConnectionSettings(url, settings, (v, key) => expand(v, env, `${base}.${key}`));
+  const out = applyConnectionSettings(url, settings, (v, key) => expand(v, env, `${base}.${key}`));
+  // A wrong sslmode written in the URL itself is bad input now, named by its key path.
+  tlsSettings(parseConnection(out), `${file}: ${path}`);
+  return out;
 }
 
 /** True for the key paths a connection is made from: its URL and the settings beside it. */

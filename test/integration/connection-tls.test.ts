@@ -108,6 +108,8 @@ describe('TLS with libpq sslmode meanings, on a server with ssl=on and a CA made
     const viaHost = `postgresql://postgres@${enc(server.socketDir)}:${server.port}/postgres`;
     expect(await connectWith(viaQuery)).toMatchObject({ user: 'postgres', socket: true, ssl: false });
     expect(await connectWith(viaHost)).toMatchObject({ user: 'postgres', socket: true, ssl: false });
+    // As libpq: sslmode does not apply to a Unix socket.
+    expect(await connectWith(`${viaHost}?sslmode=require`)).toMatchObject({ user: 'postgres', socket: true, ssl: false });
   });
 });
 

@@ -52,8 +52,9 @@ describe('sslmode, as libpq means it, for node-postgres', () => {
   it('builds the node-postgres config from the parts, socket folders included', () => {
     const cfg = nodePgConfig('postgresql://%2Fvar%2Frun%2Fpostgresql:5433/app?user=u&application_name=mine', { application_name: 'tool' });
     expect(cfg).toMatchObject({ host: '/var/run/postgresql', port: 5433, user: 'u', database: 'app', ssl: false, application_name: 'mine' });
-    const q = nodePgConfig('postgresql:///app?host=/var/run/postgresql');
-    expect(q).toMatchObject({ host: '/var/run/postgresql', database: 'app' });
+    const q = nodePgConfig('postgresql:///app?host=/var/run/postgresql&sslmode=require');
+    // As libpq: no TLS over a Unix socket, whatever sslmode says.
+    expect(q).toMatchObject({ host: '/var/run/postgresql', database: 'app', ssl: false });
     const command = nodePgConfig(`postgres://u@db/app?passwordcommand=${encodeURIComponent('echo x')}`);
     expect(typeof command.password).toBe('function');
     expect(command).not.toHaveProperty('passwordcommand');

@@ -69,6 +69,9 @@ describe('connection settings beside url in the manifest', () => {
     expect(audit.params).toEqual({ sslmode: 'verify-ca', sslrootcert: '/etc/ssl/audit-ca.pem', sslcert: '/etc/ssl/split.crt', sslkey: '/etc/ssl/split.key' });
     const billing = parseConnection(manifestConnection(m, 'servers.billing-pg', m.servers['billing-pg']!, ENV, 'm.yaml'));
     expect(billing.params).toEqual({});
+    expect(() => manifestConnection(m, 'servers.billing-pg', m.servers['billing-pg']!, { ...ENV, BILLING_URL: 'postgres://h/db?sslmode=verify' }, 'm.yaml')).toThrow(
+      'm.yaml: servers.billing-pg: sslmode "verify" is not one libpq knows',
+    );
     // Output shows neither the password nor the command.
     const shown = redact(manifestConnection(m, 'source.url', m.source.url, ENV, 'm.yaml'));
     expect(shown).toBe('postgres://split:***@db.example:5432/core?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds-global-bundle.pem');
