@@ -9,6 +9,8 @@ export function connectError(err: unknown, url: string, what: string): SplitErro
   const e = err as { code?: string; message?: string };
   const shown = redact(url);
   const msg = e.message ?? String(err);
+  // A password command that failed: bad input, already saying why (never its output).
+  if (err instanceof BadInputError) return new BadInputError(`cannot connect to the ${what} server at ${shown}: ${msg}`, err.hint, { cause: err });
   switch (e.code) {
     case 'ECONNREFUSED':
       return new ServerError(`cannot reach the ${what} server at ${shown}: connection refused`, 'is PostgreSQL running there, and are host and port right?', { cause: err });

@@ -131,6 +131,10 @@ describe('passwordCommand', () => {
     const err = await failure(bad);
     expect(err.message).toContain(`passwordCommand of 127.0.0.1:${server.port} (user pwuser) exited with 3`);
     expect(err.message).not.toContain('leaked-output-9f1');
+    const named = connectError(err, bad, 'source');
+    expect(named.exitCode).toBe(2);
+    expect(named.message).toContain(`cannot connect to the source server at postgres://pwuser:***@127.0.0.1:${server.port}/postgres`);
+    expect(named.message).not.toContain('leaked-output-9f1');
   });
 });
 
@@ -175,8 +179,14 @@ describe('a split whose source is reached over verify-full TLS with a password c
     });
     fixtures.push(fx);
     // tlsuser may only connect over TLS (hostnossl reject) and by password: both come from the manifest.
-    fx.env.CLOUDPHONE_CORE_URL = `postgres://tlsuser@localhost:${server.port}/${fx.sourceDb}`;
     fx.env.TLS_CA_FILE = server.files.ca;
+    // The certificate names localhost: through 127.0.0.1, verify-full refuses, naming the server.
+    fx.env.CLOUDPHONE_CORE_URL = `postgres://tlsuser@127.0.0.1:${server.port}/${fx.sourceDb}`;
+    const wrongHost = await fx.cli('plan', '-o', fx.planFile);
+    expect(wrongHost.code).toBe(3);
+    expect(wrongHost.stderr).toContain(`source server at postgres://tlsuser:***@127.0.0.1:${server.port}/${fx.sourceDb}?sslmode=verify-full`);
+    expect(wrongHost.stderr).toContain('certificate for another host name');
+    fx.env.CLOUDPHONE_CORE_URL = `postgres://tlsuser@localhost:${server.port}/${fx.sourceDb}`;
     const planned = await fx.cli('plan', '-o', fx.planFile);
     expect(planned.code, planned.stderr).toBe(0);
     const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
@@ -199,7 +209,7 @@ describe('a split whose source is reached over verify-full TLS with a password c
     for (const { t } of tables) {
       for (const row of await query<{ j: string }>(fx.controlUrl, `SELECT row_to_json(x)::text AS j FROM cloudphone_split."${t}" x`)) journal += `${row.j}\n`;
     }
-    const seen = [planned.stdout, planned.stderr, applied.stdout, applied.stderr, verified.stdout, verified.stderr, pruned.stdout, pruned.stderr, await readFile(fx.planFile, 'utf8'), journal];
+    const seen = [wrongHost.stderr, planned.stdout, planned.stderr, applied.stdout, applied.stderr, verified.stdout, verified.stderr, pruned.stdout, pruned.stderr, await readFile(fx.planFile, 'utf8'), journal];
     for (const text of seen) expect(text).not.toContain(TLS_PASSWORD);
     expect(await readFile(fx.planFile, 'utf8')).toContain('sslmode: verify-full');
   });
