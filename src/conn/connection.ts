@@ -21,6 +21,16 @@ export interface Connection {
   params: Record<string, string>;
 }
 
+/** libpq keywords naming files, never read by the parser. */
+const FILE_KEYS = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslcrldir'] as const;
+
+/**
+ * Not a libpq keyword: the manifest's `passwordCommand`, carried with the connection
+ * so that every connection made from it runs the command (see password-command.ts).
+ * Left out of what libpq consumers and output see.
+ */
+export const PASSWORD_COMMAND_KEY = 'passwordcommand';
+
 const URL_SCHEME = /^postgres(?:ql)?:\/\//i;
 const ENCODE_FIX =
   'percent-encode the special characters of the password (@ as %40, # as %23, / as %2F, ? as %3F, % as %25, space as %20), ' +
@@ -33,9 +43,27 @@ function urlForm(text: string, at: string): Connection {
       `write it as %23 (a password a#b is written a%23b), or ${ENCODE_FIX.slice(ENCODE_FIX.indexOf('write the key=value'))}`,
     );
   }
+  // pg-connection-string reads certificate files while parsing and gives sslmode its
+  // own meaning (with a warning): these are taken out first and kept as libpq wrote
+  // them (read when connecting, see node-pg.ts and tls.ts).
+  const files: Record<string, string> = {};
+  const q = text.indexOf('?');
+  let rest = text;
+  let order: string[] = [];
+  if (q !== -1) {
+    const query = new URLSearchParams(text.slice(q + 1));
+    order = [...query.keys()];
+    for (const key of [...FILE_KEYS, 'sslmode']) {
+      const v = query.get(key);
+      if (v !== null) files[key] = v;
+      query.delete(key);
+    }
+    const left = query.toString();
+    rest = text.slice(0, q) + (left ? `?${left}` : '');
+  }
   let parsed: ReturnType<typeof parseUrl>;
   try {
-    parsed = parseUrl(text);
+    parsed = parseUrl(rest);
   } catch {
     // The parser's message may quote the input: it is never shown.
     throw new BadInputError(`${at}not a valid connection URL`, ENCODE_FIX);
@@ -45,6 +73,10 @@ function urlForm(text: string, at: string): Connection {
     if (['user', 'password', 'host', 'port', 'database', 'ssl', 'dbname'].includes(k)) continue;
     if (typeof v === 'string') params[k] = v;
   }
+  Object.assign(params, files);
+  // Keywords in the order written (the URL round-trips unchanged).
+  const keys = [...new Set([...order.filter((k) => k in params), ...Object.keys(params)])];
+  const ordered = Object.fromEntries(keys.map((k) => [k, params[k]!] as const));
   const dbname = typeof parsed.dbname === 'string' ? parsed.dbname : '';
   return {
     host: parsed.host ?? '',
@@ -52,7 +84,7 @@ function urlForm(text: string, at: string): Connection {
     user: parsed.user ?? '',
     password: parsed.password ? parsed.password : null,
     database: parsed.database || dbname,
-    params,
+    params: ordered,
   };
 }
 
@@ -135,7 +167,13 @@ export function serverOf(url: string): string {
 
 /** Same connection with a different user and password (for connecting as a service role). */
 export function withCredentials(url: string, user: string, password: string | null): string {
-  return toUrl({ ...parseConnection(url), user, password });
+  const c = parseConnection(url);
+  return toUrl({ ...c, user, password, params: withoutKeys(c.params, [PASSWORD_COMMAND_KEY]) });
+}
+
+/** `params` without `keys`. */
+export function withoutKeys(params: Record<string, string>, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k)));
 }
 
 /** The password of a connection string in any form, or null (also null when it does not parse). */
@@ -164,7 +202,13 @@ export function redact(text: string): string {
   }
   try {
     const c = parseConnection(text);
-    return toUrl({ ...c, password: c.password === null ? null : '***' });
+    // A password command is shown as that: the command is not secret, its output is.
+    const command = PASSWORD_COMMAND_KEY in c.params;
+    return toUrl({
+      ...c,
+      password: c.password === null ? (command ? '***' : null) : '***',
+      params: withoutKeys(c.params, [PASSWORD_COMMAND_KEY]),
+    });
   } catch {
     return text
       .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^\s/]*@/gi, '$1***@')

@@ -18,6 +18,7 @@ import { sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
 import { writeServicesTree } from './sample-services.js';
 import { redact, withDatabase } from '../conn/connection.js';
 import { ExitCode } from '../errors.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 export interface DemoOptions {
   keep?: boolean;
@@ -60,7 +61,7 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
   try {
     out.say(`PostgreSQL 18 listening at ${redact(server.url)}`);
     section(out, '2/5 Creating the shared database cloudphone_core with sample data');
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = new pg.Client(nodePgConfig(server.url));
     await admin.connect();
     await admin.query('CREATE DATABASE cloudphone_core');
     await admin.end();
@@ -144,7 +145,7 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
 }
 
 async function backupExpiry(sourceUrl: string): Promise<string | null> {
-  const c = new pg.Client({ connectionString: withDatabase(sourceUrl, 'postgres') });
+  const c = new pg.Client(nodePgConfig(withDatabase(sourceUrl, 'postgres')));
   await c.connect();
   try {
     const r = await c.query<{ d: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = 'cloudphone_core'`);

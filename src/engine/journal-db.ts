@@ -5,6 +5,7 @@ import { databaseOf, redact, withDatabase } from '../conn/connection.js';
 import { ident } from '../pg/quote.js';
 import { ServerError } from '../errors.js';
 import type { JournalDb } from './journal-schema.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /** The control database used when the manifest has no `control` (SPEC §1). */
 export const CONTROL_DATABASE = 'cloudphone_split';
@@ -22,7 +23,7 @@ function sqlState(err: unknown): string | undefined {
 }
 
 async function connect(url: string, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName, connectionTimeoutMillis: 30_000 });
+  const client = new pg.Client(nodePgConfig(url, { application_name: applicationName, connectionTimeoutMillis: 30_000 }));
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -92,13 +93,14 @@ export async function openJournalDb(
   let db: Kysely<JournalDb> | undefined;
   try {
     await ensureDatabase(controlUrl, applicationName);
-    const pool = new pg.Pool({
-      connectionString: controlUrl,
-      max: options.poolSize ?? 4,
-      application_name: applicationName,
-      connectionTimeoutMillis: 30_000,
-      idleTimeoutMillis: 10_000,
-    });
+    const pool = new pg.Pool(
+      nodePgConfig(controlUrl, {
+        max: options.poolSize ?? 4,
+        application_name: applicationName,
+        connectionTimeoutMillis: 30_000,
+        idleTimeoutMillis: 10_000,
+      }),
+    );
     pool.on('error', () => undefined);
     db = new Kysely<JournalDb>({ dialect: new PostgresDialect({ pool }) });
     await migrateJournal(db as Kysely<unknown>);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { LockedError, ServerError } from '../errors.js';
 import { redact } from '../conn/connection.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /** The first key of every split lock: the second is hashtext(split name). */
 const LOCK_NAMESPACE = 'cloudphone-split';
@@ -49,12 +50,13 @@ export class SplitLock {
    * @param applicationName shown to a second apply that finds the lock taken.
    */
   static async acquire(controlUrl: string, name: string, applicationName = `cloudphone-split apply ${name}`): Promise<SplitLock> {
-    const client = new pg.Client({
-      connectionString: controlUrl,
-      application_name: applicationName.slice(0, 63),
-      connectionTimeoutMillis: 30_000,
-      keepAlive: true,
-    });
+    const client = new pg.Client(
+      nodePgConfig(controlUrl, {
+        application_name: applicationName.slice(0, 63),
+        connectionTimeoutMillis: 30_000,
+        keepAlive: true,
+      }),
+    );
     client.on('error', () => undefined);
     try {
       await client.connect();

@@ -5,6 +5,7 @@ import { BadInputError, ServerError, SplitError } from '../errors.js';
 import { connectError } from '../pg/errors.js';
 import { databaseOf, redact } from '../conn/connection.js';
 import { stripToolObjects } from '../plan/tool-objects.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /**
  * Reads the catalog of `schemas` from the database at `url`, after checking that
@@ -12,7 +13,7 @@ import { stripToolObjects } from '../plan/tool-objects.js';
  * The tool's own fence objects are left out, as `plan` leaves them out.
  */
 export async function readSourceCatalog(url: string, schemas: readonly string[]): Promise<Catalog> {
-  const client = new pg.Client({ connectionString: url, application_name: 'cloudphone-split init' });
+  const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split init' }));
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -1,5 +1,5 @@
 import { BadInputError } from '../errors.js';
-import type { Manifest, ManifestProblem } from './model.js';
+import type { ConnectionSettings, Manifest, ManifestProblem } from './model.js';
 import { joinPath } from './problem-list.js';
 import { connectionSecrets } from '../secrets/connection-secrets.js';
 
@@ -121,8 +121,21 @@ export interface ExpandableField {
  */
 export function expandableFields(m: Manifest): ExpandableField[] {
   const out: ExpandableField[] = [{ path: 'source.url', value: m.source.url, kind: 'url' }];
-  if (m.control) out.push({ path: 'control.url', value: m.control.url, kind: 'url' });
-  for (const [name, url] of Object.entries(m.servers)) out.push({ path: joinPath('servers', name), value: url, kind: 'url' });
+  const certificates = (base: string, settings: ConnectionSettings | undefined) => {
+    for (const key of ['sslrootcert', 'sslcert', 'sslkey'] as const) {
+      const v = settings?.[key];
+      if (v !== undefined) out.push({ path: `${base}.${key}`, value: v, kind: 'text' });
+    }
+  };
+  certificates('source', m.source.settings);
+  if (m.control) {
+    out.push({ path: 'control.url', value: m.control.url, kind: 'url' });
+    certificates('control', m.control.settings);
+  }
+  for (const [name, url] of Object.entries(m.servers)) {
+    out.push({ path: joinPath('servers', name), value: url, kind: 'url' });
+    certificates(joinPath('servers', name), m.serverSettings?.[name]);
+  }
   if (m.retention.archive !== null) out.push({ path: 'retention.archive', value: m.retention.archive, kind: 'text' });
   for (const s of m.services) {
     const base = joinPath('services', s.name);

@@ -7,15 +7,32 @@
 export interface Manifest {
   version: 1;
   name: string;
-  source: { url: string; schemas: string[] };
+  source: { url: string; schemas: string[]; settings?: ConnectionSettings };
   /** Unset: database "cloudphone_split" on the source server. */
-  control: { url: string } | null;
-  /** Extra target servers by name; "source" always means the source's server. */
+  control: { url: string; settings?: ConnectionSettings } | null;
+  /** Extra target servers by name (their URLs); "source" always means the source's server. */
   servers: Record<string, string>;
+  /** Settings written beside `url` in the object form of `servers.<name>`; absent: none. */
+  serverSettings?: Record<string, ConnectionSettings>;
   mode: 'offline' | 'online';
   retention: { days: number; archive: string | null };
   services: ServiceSpec[];
   ignore: string[];
+}
+
+/**
+ * What may be written beside a connection's `url` (in `source`, `control`, or
+ * `servers.<name>: { url: ... }`). Certificate paths may use `${VAR}`; the password
+ * command is run by the shell, which expands its variables itself.
+ */
+export interface ConnectionSettings {
+  /** libpq's sslmode, with its meanings for every connection (see src/conn/tls.ts). */
+  sslmode?: string;
+  sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
+  /** Run for each new connection; its standard output, trimmed, is the password. */
+  passwordCommand?: string;
 }
 
 export interface ServiceSpec {

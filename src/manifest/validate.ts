@@ -4,6 +4,7 @@ import { splitNameProblem, suggestIdentifier, suggestSplitName } from './identif
 import type { Manifest, ManifestProblem, ServiceSpec } from './model.js';
 import { describeValue, joinPath, ProblemList } from './problem-list.js';
 import { isRawMap, Section } from './section.js';
+import { CONNECTION_KEYS, readConnectionSettings } from './connection-settings.js';
 import { readService, tableEntryChecker } from './validate-service.js';
 
 /** The journal's database on the source server when `control` is not set. */
@@ -39,10 +40,12 @@ function readSource(top: Section): Manifest['source'] {
     top.problems.add('source', '`source` is missing', `write ${SOURCE_EXAMPLE}`);
     return { url: '', schemas: ['public'] };
   }
-  const sec = Section.open(raw, 'source', top.problems, ['url', 'schemas'], SOURCE_EXAMPLE);
+  const sec = Section.open(raw, 'source', top.problems, ['url', 'schemas', ...CONNECTION_KEYS], SOURCE_EXAMPLE);
   if (!sec) return { url: '', schemas: ['public'] };
   const url = sec.required('url', 'url: ${CLOUDPHONE_CORE_URL}') ?? '';
-  if (!sec.has('schemas')) return { url, schemas: ['public'] };
+  const settings = readConnectionSettings(sec);
+  const withSettings = (s: Manifest['source']): Manifest['source'] => (settings ? { ...s, settings } : s);
+  if (!sec.has('schemas')) return withSettings({ url, schemas: ['public'] });
   const seen = new Set<string>();
   sec.list('schemas', 'schemas: [public]', (s, path) => {
     if (seen.has(s)) sec.problems.add(path, `schema ${JSON.stringify(s)} is listed twice`, 'list each schema once');
@@ -59,28 +62,33 @@ function readSource(top: Section): Manifest['source'] {
   if (Array.isArray(written) && written.length === 0) {
     sec.problems.add('source.schemas', 'names no schema', 'write schemas: [public], or remove the key for [public]');
   }
-  return { url, schemas: [...seen] };
+  return withSettings({ url, schemas: [...seen] });
 }
 
 function readControl(top: Section): Manifest['control'] {
   const raw = top.get('control');
   if (raw === undefined || raw === null) return null;
-  const sec = Section.open(raw, 'control', top.problems, ['url'], 'control: { url: ${SPLIT_CONTROL_URL} }');
+  const sec = Section.open(raw, 'control', top.problems, ['url', ...CONNECTION_KEYS], 'control: { url: ${SPLIT_CONTROL_URL} }');
   if (!sec) return null;
-  return { url: sec.required('url', 'url: ${SPLIT_CONTROL_URL}') ?? '' };
+  const url = sec.required('url', 'url: ${SPLIT_CONTROL_URL}') ?? '';
+  const settings = readConnectionSettings(sec);
+  return settings ? { url, settings } : { url };
 }
 
-function readServers(top: Section): Record<string, string> {
+/** `servers`: each a URL, or `{ url, sslmode, sslrootcert, sslcert, sslkey, passwordCommand }`. */
+function readServers(top: Section): Pick<Manifest, 'servers' | 'serverSettings'> {
   const raw = top.get('servers');
   const servers: Record<string, string> = {};
-  if (raw === undefined || raw === null) return servers;
+  const serverSettings: Record<string, NonNullable<Manifest['serverSettings']>[string]> = {};
+  const out = () => (Object.keys(serverSettings).length > 0 ? { servers, serverSettings } : { servers });
+  if (raw === undefined || raw === null) return out();
   if (!isRawMap(raw)) {
     top.problems.add(
       'servers',
       `must be a mapping of server names to URLs, not ${describeValue(raw)}`,
       'write servers: { billing-pg: ${BILLING_PG_URL} }',
     );
-    return servers;
+    return out();
   }
   for (const [key, url] of raw) {
     const name = String(key);
@@ -91,6 +99,14 @@ function readServers(top: Section): Record<string, string> {
         '`source` is reserved: it always means the source database\'s server',
         'give this server another name, like source-2, and use that in `server:`',
       );
+    } else if (isRawMap(url)) {
+      const variable = `\${${suggestIdentifier(name).toUpperCase()}_URL}`;
+      const sec = Section.open(url, path, top.problems, ['url', ...CONNECTION_KEYS], `${name}: { url: ${variable}, sslmode: verify-full }`);
+      if (!sec) continue;
+      const u = sec.required('url', `url: ${variable}`);
+      if (u !== undefined) servers[name] = u;
+      const settings = readConnectionSettings(sec);
+      if (settings) serverSettings[name] = settings;
     } else if (typeof url !== 'string' || url.trim() === '') {
       top.problems.add(
         path,
@@ -99,7 +115,7 @@ function readServers(top: Section): Record<string, string> {
       );
     } else servers[name] = url;
   }
-  return servers;
+  return out();
 }
 
 function readMode(top: Section): Manifest['mode'] {
@@ -220,7 +236,7 @@ export function validateManifest(raw: unknown, file: string): { manifest: Manife
     name: readName(top),
     source: readSource(top),
     control: readControl(top),
-    servers: readServers(top),
+    ...readServers(top),
     mode: readMode(top),
     retention: readRetention(top),
     services: readServices(top),

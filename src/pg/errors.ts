@@ -9,6 +9,8 @@ export function connectError(err: unknown, url: string, what: string): SplitErro
   const e = err as { code?: string; message?: string };
   const shown = redact(url);
   const msg = e.message ?? String(err);
+  // A password command that failed: bad input, already saying why (never its output).
+  if (err instanceof BadInputError) return new BadInputError(`cannot connect to the ${what} server at ${shown}: ${msg}`, err.hint, { cause: err });
   switch (e.code) {
     case 'ECONNREFUSED':
       return new ServerError(`cannot reach the ${what} server at ${shown}: connection refused`, 'is PostgreSQL running there, and are host and port right?', { cause: err });
@@ -22,7 +24,34 @@ export function connectError(err: unknown, url: string, what: string): SplitErro
       return new BadInputError(`the ${what} server at ${shown} rejected user "${userOf(url)}": ${msg}`, 'check the user and password in the URL (or the variable it comes from)', { cause: err });
     case '3D000':
       return new BadInputError(`database "${databaseOf(url)}" does not exist on the ${what} server at ${shown}`, 'check the database name at the end of the URL; `psql -l` lists them', { cause: err });
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return new ServerError(
+        `the ${what} server at ${shown} presented a certificate for another host name (sslmode=verify-full): ${msg}`,
+        'connect with the host name the certificate names, or use sslmode=verify-ca to check the chain only',
+        { cause: err },
+      );
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_SIGNATURE_FAILURE':
+      return new ServerError(
+        `the certificate of the ${what} server at ${shown} is not signed by a trusted CA (${e.code}): ${msg}`,
+        "set sslrootcert to the CA bundle of the server's certificate (for RDS, the rds-ca bundle)",
+        { cause: err },
+      );
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return new ServerError(`the certificate of the ${what} server at ${shown} is not valid now (${e.code})`, 'renew the server certificate, or check this machine\'s clock', { cause: err });
     default:
+      if (/does not support SSL/i.test(msg)) {
+        return new ServerError(
+          `the ${what} server at ${shown} does not accept TLS, and the connection asks for it (sslmode)`,
+          'enable ssl on the server, or write sslmode=disable (node-postgres cannot fall back to plain text as libpq does for prefer/allow)',
+          { cause: err },
+        );
+      }
       return new ServerError(`cannot connect to the ${what} server at ${shown}: ${msg}`, undefined, { cause: err });
   }
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { withDatabase, redact } from '../conn/connection.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /**
  * One pool per (server, database), created on first use and sized for the run's
@@ -30,13 +31,14 @@ export class Pools {
     const url = database ? withDatabase(base, database) : base;
     let p = this.pools.get(url);
     if (!p) {
-      p = new pg.Pool({
-        connectionString: url,
-        max: this.size,
-        connectionTimeoutMillis: 30_000,
-        idleTimeoutMillis: 10_000,
-        application_name: this.applicationName,
-      });
+      p = new pg.Pool(
+        nodePgConfig(url, {
+          max: this.size,
+          connectionTimeoutMillis: 30_000,
+          idleTimeoutMillis: 10_000,
+          application_name: this.applicationName,
+        }),
+      );
       // An idle client that loses its server must not crash the process.
       p.on('error', () => undefined);
       this.pools.set(url, p);
@@ -47,11 +49,12 @@ export class Pools {
   /** A dedicated client outside any pool (snapshot holders, CREATE DATABASE, COPY pairs). */
   async client(server: string, database?: string): Promise<pg.Client> {
     const base = this.serverUrl(server);
-    const c = new pg.Client({
-      connectionString: database ? withDatabase(base, database) : base,
-      application_name: this.applicationName,
-      connectionTimeoutMillis: 30_000,
-    });
+    const c = new pg.Client(
+      nodePgConfig(database ? withDatabase(base, database) : base, {
+        application_name: this.applicationName,
+        connectionTimeoutMillis: 30_000,
+      }),
+    );
     c.on('error', () => undefined);
     await c.connect();
     return c;

@@ -4,14 +4,15 @@ import type { Catalog } from '../catalog/model.js';
 import { introspect } from '../catalog/introspect.js';
 import { readSnapshot } from '../catalog/snapshot.js';
 import { loadManifest } from '../manifest/load.js';
-import { expand, missingVariables, secretsOf } from '../manifest/expand.js';
+import { missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
+import { manifestConnection, settingsAt } from '../manifest/connection-settings.js';
 import type { Manifest, ManifestProblem } from '../manifest/model.js';
 import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
-import { normalizeConnection, redact, serverOf } from '../conn/connection.js';
+import { redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
 import { buildPlan } from './build.js';
@@ -21,6 +22,7 @@ import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 export interface LoadedSplit {
   manifest: Manifest;
@@ -40,19 +42,14 @@ export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { s
   const literal = literalSecretProblems(manifest, loaded.file);
   if (literal.length > 0) throw new ManifestError(literal);
   // Planning needs only the source (and the journal's place); passwords are needed by apply.
-  const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source\.url|control\.url)/.test(p.path));
+  const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source|control)\.(url|ssl)/.test(p.path));
   if (needs.source && missing.length > 0) throw new ManifestError(missing);
   const servers: Record<string, string> = {};
   // A missing variable is reported by the command that needs it; a connection string
   // that is there but does not parse is bad input now (exit 2), without quoting it.
   const tryExpand = (v: string, where: string) => {
-    let value: string;
-    try {
-      value = expand(v, env, where);
-    } catch {
-      return null;
-    }
-    return normalizeConnection(value, `${loaded.file}: ${where}`);
+    if (missingVariables(manifest, env, loaded.file).some((p) => p.path === where || p.path.startsWith(`${settingsAt(manifest, where).base}.ssl`))) return null;
+    return manifestConnection(manifest, where, v, env, loaded.file);
   };
   const src = tryExpand(manifest.source.url, 'source.url');
   if (src) servers.source = src;
@@ -65,7 +62,7 @@ export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { s
 }
 
 export async function readLiveCatalog(sourceUrl: string, schemas: string[]): Promise<Catalog> {
-  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -84,7 +81,7 @@ export async function readLiveCatalog(sourceUrl: string, schemas: string[]): Pro
 /** Primary-key ranges of the source's tables larger than the split threshold (see copy-ranges.ts). */
 export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, policy: SplitPolicy): Promise<Record<string, KeyRange>> {
   if (!Number.isFinite(policy.largerThan) || !catalog.tables.some((t) => t.bytes > policy.largerThan)) return {};
-  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -98,7 +95,7 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
 
 /** Who uses each source table today (see readTableGrantees). */
 async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<Record<string, string[]>> {
-  const client = new pg.Client({ connectionString: sourceUrl, application_name: 'cloudphone-split' });
+  const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -124,7 +121,7 @@ async function readTargetRoles(split: LoadedSplit, offline: boolean): Promise<Re
       out[name] = null;
       continue;
     }
-    const client = new pg.Client({ connectionString: url, application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 }));
     client.on('error', () => undefined);
     try {
       await client.connect();

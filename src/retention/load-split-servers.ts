@@ -1,6 +1,7 @@
 import { loadSplit, type LoadedSplit } from '../plan/make.js';
 import { expand, missingVariables } from '../manifest/expand.js';
 import { ManifestError } from '../errors.js';
+import { isConnectionPath } from '../manifest/connection-settings.js';
 
 /** A split loaded for the commands that only connect (rollback, retention): `archive` expanded. */
 export interface SplitServers extends LoadedSplit {
@@ -15,7 +16,7 @@ export interface SplitServers extends LoadedSplit {
  */
 export async function loadSplitServers(file: string, env: NodeJS.ProcessEnv): Promise<SplitServers> {
   const split = await loadSplit(file, env, { source: false });
-  const needed = (path: string) => path === 'source.url' || path === 'control.url' || path === 'retention.archive' || path.startsWith('servers.');
+  const needed = (path: string) => isConnectionPath(path) || path === 'retention.archive';
   const missing = missingVariables(split.manifest, env, split.file).filter((p) => needed(p.path));
   if (missing.length > 0) throw new ManifestError(missing);
   const archive = split.manifest.retention.archive === null ? null : expand(split.manifest.retention.archive, env, 'retention.archive');

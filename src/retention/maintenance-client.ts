@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { databaseOf, serverOf, withDatabase } from '../conn/connection.js';
 import { connectError } from '../pg/errors.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 async function connect(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 });
+  const c = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 }));
   c.on('error', () => undefined);
   try {
     await c.connect();

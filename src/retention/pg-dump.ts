@@ -1,6 +1,7 @@
 import { chmod, open, readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { $ } from 'zx/core';
+import { libpqProgramConnection } from '../conn/libpq.js';
 
 /** A pg_dump binary found on this machine, with its major version. */
 export interface PgDumpBinary {
@@ -60,21 +61,18 @@ export function archiveFileName(database: string, at: Date): string {
 /**
  * Writes `pg_dump -Fc` of the database at `url` to `file`, mode 0600 (a `.partial` file renamed
  * when complete, so a failed dump never looks like an archive). The password goes
- * through PGPASSWORD, never on the command line.
+ * through PGPASSWORD, never on the command line; the TLS settings in the URL (sslmode,
+ * sslrootcert, sslcert, sslkey) go to pg_dump as they are.
  */
 export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ bytes: number }> {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
+  const conn = await libpqProgramConnection(url, env);
   await mkdir(join(file, '..'), { recursive: true });
   const partial = `${file}.partial`;
   // Readable by its owner only (it holds every row): made 0600 before pg_dump writes into it.
   await unlink(partial).catch(() => undefined);
   await (await open(partial, 'wx', 0o600)).close();
   await chmod(partial, 0o600);
-  const childEnv: NodeJS.ProcessEnv = { ...env };
-  if (password) childEnv.PGPASSWORD = password;
-  const r = await $({ nothrow: true, quiet: true, verbose: false, env: childEnv })`${bin.path} -Fc -f ${partial} ${`--dbname=${u.toString()}`}`;
+  const r = await $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${`--dbname=${conn.url}`}`;
   if (r.exitCode !== 0) {
     await unlink(partial).catch(() => undefined);
     const tail = r.stderr.trim().split('\n').slice(-3).join('\n');

@@ -2,13 +2,14 @@ import pg from 'pg';
 import { Journal } from '../engine/journal.js';
 import { planHash } from '../engine/plan-hash.js';
 import type { Plan } from '../plan/model.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /**
  * The journal, when the control database exists; null otherwise (nothing was ever
  * applied there). Looking never creates the control database.
  */
 export async function openJournalIfExists(controlUrl: string): Promise<Journal | null> {
-  const probe = new pg.Client({ connectionString: controlUrl, application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 });
+  const probe = new pg.Client(nodePgConfig(controlUrl, { application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 }));
   probe.on('error', () => undefined);
   try {
     await probe.connect();

@@ -1,7 +1,7 @@
 import type { StartReplicationStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident } from '../pg/quote.js';
-import { withCredentials } from '../conn/connection.js';
+import { serverToServerConnection } from '../conn/libpq.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
 import { SETUP_TIMEOUT, createPublicationSql, createSlotSql, createSubscriptionSql, type PublishedTable } from '../online/replication-sql.js';
@@ -107,7 +107,7 @@ export const startReplication: StepHandler<'start_replication'> = {
       const sub = await subscriptionOf(dst, step.subscription);
       if (!sub) {
         const password = await replicationRole(ctx, step);
-        const connection = withCredentials(ctx.pools.serverUrl('source'), role, password);
+        const connection = serverToServerConnection(ctx.pools.serverUrl('source'), role, password);
         await quietStatementLog(dst);
         await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot)).catch((err: unknown) => {
           throw timeoutHint(err, `creating the subscription ${step.subscription}`);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { databaseOf, withCredentials, withDatabase } from '../conn/connection.js';
 import { errorText, type Check, type VerifyContext } from './check.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 
 /** Connection refusals that prove a role cannot reach a database. */
 const DENIED = new Set(['42501', '28000', '28P01']);
@@ -9,7 +10,7 @@ const AUTH_FAILED = new Set(['28P01', '28000']);
 type Attempt = { ok: true } | { ok: false; code: string | undefined; message: string };
 
 async function tryConnect(url: string): Promise<Attempt> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' });
+  const client = new pg.Client(nodePgConfig(url, { connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
