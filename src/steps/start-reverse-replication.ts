@@ -1,7 +1,8 @@
 import type { StartReverseReplicationStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident } from '../pg/quote.js';
-import { withCredentials, withDatabase } from '../conn/connection.js';
+import { withDatabase } from '../conn/connection.js';
+import { serverToServerConnection } from '../conn/libpq.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
 import { SETUP_TIMEOUT, createSlotSql } from '../online/replication-sql.js';
@@ -86,7 +87,7 @@ export const startReverseReplication: StepHandler<'start_reverse_replication'> =
       // The publisher side first: the slot must exist before the subscription uses it.
       const password = await publisherSide(ctx, step, created, !sub);
       if (!sub && password !== null) {
-        const connection = withCredentials(withDatabase(ctx.pools.serverUrl(step.target.server), step.target.database), role, password);
+        const connection = serverToServerConnection(withDatabase(ctx.pools.serverUrl(step.target.server), step.target.database), role, password);
         await quietStatementLog(src);
         await src.query(createReverseSubscriptionSql(step.subscription, connection, step.publication, step.slot));
         created.push('subscription');
