@@ -53,6 +53,8 @@ export interface ScaleRatios {
 
 export interface ScaleReport {
   scale: number;
+  /** Runs of each contender at this scale. */
+  runs: number;
   dataset: {
     tables: number;
     movedTables: number;
@@ -198,7 +200,7 @@ export function tableLines(key: string, tables: readonly TablePhases[] | undefin
   ];
 }
 
-function scaleLines(s: ScaleReport, runs: number): string[] {
+function scaleLines(s: ScaleReport): string[] {
   const out: string[] = [];
   out.push(
     `scale ${s.scale}: ${s.dataset.tables} tables, ${s.dataset.movedTables} moved (${mb(s.dataset.movedBytes)} MiB heap+TOAST, ${s.dataset.movedRows} rows); ` +
@@ -212,7 +214,7 @@ function scaleLines(s: ScaleReport, runs: number): string[] {
       continue;
     }
     const t = c.total;
-    rows.push([label, sec(t.median), sec(t.min), sec(t.max), pct(t.spread), `${t.n}/${runs}`, num(c.ratioToRaw), num(c.ratioToBestPeer), num(c.mbPerSec, 0), mb(c.walBytes), c.peakRssKb === null ? '-' : (c.peakRssKb / 1024).toFixed(0), c.rowsOk ? 'ok' : 'DIFF']);
+    rows.push([label, sec(t.median), sec(t.min), sec(t.max), pct(t.spread), `${t.n}/${s.runs}`, num(c.ratioToRaw), num(c.ratioToBestPeer), num(c.mbPerSec, 0), mb(c.walBytes), c.peakRssKb === null ? '-' : (c.peakRssKb / 1024).toFixed(0), c.rowsOk ? 'ok' : 'DIFF']);
   }
   out.push(pad(rows));
   for (const c of s.contenders) {
@@ -242,8 +244,8 @@ export function renderReport(r: BenchReport): string {
   out.push(`date: ${r.date}`);
   out.push(`machine: ${r.machine.nproc} cores (${r.machine.cpu}), ${r.machine.memoryMb} MiB; ${r.machine.postgres}; node ${r.machine.node}; load average at the end ${r.machine.loadAverage.join(' ')}`);
   out.push(`settings (both clusters): ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  out.push(`jobs ${r.jobs}; ${r.runs} runs of each contender per scale, alternating (the order rotates each round); spread = (max - min) / median`);
-  for (const s of r.scales) out.push('', ...scaleLines(s, r.runs));
+  out.push(`jobs ${r.jobs}; runs of each contender per scale: ${r.scales.map((s) => `${s.runs} at ${s.scale}`).join(', ') || r.runs}, alternating (the order rotates each round); spread = (max - min) / median`);
+  for (const s of r.scales) out.push('', ...scaleLines(s));
   out.push('', 'goals:');
   for (const g of r.goals) out.push(`  ${g.met === null ? '?' : g.met ? 'met' : 'MISSED'}  ${g.goal}: ${num(g.value)} (limit ${g.limit})`);
   return `${out.join('\n')}\n`;

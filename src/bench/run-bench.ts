@@ -27,6 +27,10 @@ export interface BenchOptions {
   scales: number[];
   /** Runs of each contender at each scale (alternating). */
   runs: number;
+  /** Runs at each scale, in the order of `scales`, where they differ from `runs`. */
+  runsPerScale?: number[];
+  /** Called with the report so far after each scale (to keep what was measured if a later scale is cut short). */
+  onScale?: (report: BenchReport) => void;
   /** Contender keys to run (a..e); null: DEFAULT_CONTENDERS. */
   only: string[] | null;
   jobs: number;
@@ -106,7 +110,7 @@ export function roundOrder<T>(contenders: readonly T[], r: number): T[] {
 }
 
 /** Generates the data at one scale, runs every contender `runs` times, alternating, and summarizes. */
-async function runScale(clusters: BenchClusters, contenders: readonly Contender[], scale: number, opts: BenchOptions): Promise<ScaleReport> {
+async function runScale(clusters: BenchClusters, contenders: readonly Contender[], scale: number, runCount: number, opts: BenchOptions): Promise<ScaleReport> {
   const log = opts.log ?? (() => undefined);
   await resetDatabases(clusters.source.url, [SOURCE_DATABASE]);
   log(`scale ${scale}: generating the data`);
@@ -115,12 +119,12 @@ async function runScale(clusters: BenchClusters, contenders: readonly Contender[
   const generateMs = performance.now() - t0;
   const base = { clusters, dataset, jobs: opts.jobs, repoRoot: repoRoot(), log };
   const runs = new Map<string, ContenderRun[]>(contenders.map((c) => [c.key, []]));
-  for (let r = 0; r < opts.runs; r++) {
+  for (let r = 0; r < runCount; r++) {
     for (const c of roundOrder(contenders, r)) {
       const list = runs.get(c.key)!;
       // A contender that cannot run here is asked once.
       if (list[0]?.skipped) continue;
-      list.push(await runOne(c, base, `scale ${scale}, run ${r + 1} of ${opts.runs}`));
+      list.push(await runOne(c, base, `scale ${scale}, run ${r + 1} of ${runCount}`));
     }
   }
   const tables = dataset.services.flatMap((s) => s.tables);
@@ -128,6 +132,7 @@ async function runScale(clusters: BenchClusters, contenders: readonly Contender[
   compareTo(summaries);
   return {
     scale,
+    runs: runCount,
     dataset: {
       tables: tables.length + dataset.ignored.length,
       movedTables: tables.length,
@@ -149,8 +154,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const clusters = await startBenchClusters();
   try {
     const scales: ScaleReport[] = [];
-    for (const scale of opts.scales) scales.push(await runScale(clusters, contenders, scale, opts));
-    return {
+    const report = (): BenchReport => ({
       date: new Date().toISOString(),
       machine: {
         nproc: cpus().length,
@@ -163,9 +167,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       jobs: opts.jobs,
       runs: opts.runs,
       settings: { ...BENCH_SETTINGS },
-      scales,
+      scales: [...scales],
       goals: goals(scales),
-    };
+    });
+    for (const [i, scale] of opts.scales.entries()) {
+      scales.push(await runScale(clusters, contenders, scale, opts.runsPerScale?.[i] ?? opts.runs, opts));
+      opts.onScale?.(report());
+    }
+    return report();
   } finally {
     await clusters.stop();
   }
