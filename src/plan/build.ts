@@ -413,18 +413,13 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: `compare row counts of ${leaves.length} tables with the source snapshot`,
       sql: verifyRowcountsSql(leaves),
-      // Right after the database's copies, beside its index builds: keys, indexes, foreign keys, sequences
-      // and grants change no row, so the counts and rollback's checksums are those the apply leaves. Each
-      // table's scan holds its lock for that scan only (tableSums), and it no longer runs alone at the end.
-      dependsOn: [stepId('create_schema', w.target.database), ...leaves.flatMap((k) => copyIds.get(`${w.target.database}\u0000${k}`) ?? [])],
+      dependsOn: [stepId('grant', w.target.database)],
       target: w.target,
       tables: leaves,
     });
   }
 
   const verifyIds = work.map((w) => stepId('verify_rowcounts', w.target.database));
-  // verify_rowcounts runs beside the index builds: what comes after it also waits for the grants (and through them everything else).
-  const finished = [...verifyIds, ...work.map((w) => stepId('grant', w.target.database))];
   const repointIds: string[] = [];
   const fileSteps = new Map<string, string>();
   for (const w of work) {
@@ -441,7 +436,7 @@ export function buildPlan(input: PlanInput): Plan {
       description: `repoint ${edits.length} config entr${edits.length === 1 ? 'y' : 'ies'} of ${w.input.spec.name} to ${w.target.database}${w.input.spec.restart ? `, then run: ${w.input.spec.restart}` : ''}`,
       sql: [],
       // A file shared by several services (atlas.hcl) is edited by their steps one after the other.
-      dependsOn: [...finished, ...after],
+      dependsOn: [...verifyIds, ...after],
       target: w.target,
       edits,
       restart: w.input.spec.restart,
@@ -455,7 +450,7 @@ export function buildPlan(input: PlanInput): Plan {
     kind: 'schedule_retention',
     description: `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`,
     sql: retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER),
-    dependsOn: [...finished, ...repointIds],
+    dependsOn: [...verifyIds, ...repointIds],
     database: catalog.database,
     days: manifest.retention.days,
     roles,
