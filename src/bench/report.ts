@@ -150,7 +150,7 @@ export const LIMITS = { applyToRaw: 0.75, applyToRestore: 0.8, rawRatioGrowth: 1
 export function goals(scales: ScaleReport[]): Goal[] {
   const list: Array<Omit<Goal, 'met'>> = [];
   for (const s of scales) list.push({ goal: `apply / raw pipe (a), scale ${s.scale}`, value: s.ratios.applyToRaw, limit: LIMITS.applyToRaw });
-  const withRaw = scales.filter((s) => s.ratios.applyToRaw !== null);
+  const withRaw = scales.filter((s) => s.ratios.applyToRaw !== null).sort((a, b) => a.scale - b.scale);
   if (withRaw.length > 1) {
     const first = withRaw[0]!;
     const last = withRaw[withRaw.length - 1]!;
