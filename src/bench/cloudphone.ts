@@ -4,6 +4,7 @@ import { createDatabases, resetDatabases, sql, withDatabase } from './bench-clus
 import type { BenchContext, Contender, Phases, StepTimes } from './contender.js';
 import { benchManifest } from './dataset.js';
 import { runCommand } from './shell.js';
+import { tablePhases } from './table-phases.js';
 
 /** The fresh copy of the source each run of our tool reads (apply fences and retires its source). */
 export const FENCED_SOURCE = 'bench_src_apply';
@@ -91,6 +92,7 @@ export const cloudphoneSplit: Contender = {
     });
     const phases = await journalPhases(ctx, apply.ms);
     const steps = await stepTimes(ctx, 'public.events');
+    const tables = await tablePhases(withDatabase(ctx.clusters.source.url, CONTROL_DATABASE), 'bench');
     const verify = await runCommand(cli, ['verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
@@ -99,6 +101,6 @@ export const cloudphoneSplit: Contender = {
     });
     const notes: string[] = [];
     if (verify.code !== 0) notes.push(`verify exited ${verify.code}: ${(verify.stderr || verify.stdout).slice(0, 2000)}`);
-    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb }, steps };
+    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb }, steps, tables };
   },
 };

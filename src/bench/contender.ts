@@ -1,5 +1,6 @@
 import type { BenchClusters } from './bench-clusters.js';
 import type { Dataset } from './dataset.js';
+import type { TablePhases } from './table-phases.js';
 
 /** What every contender gets: the running clusters, the data, and its own scratch folder. */
 export interface BenchContext {
@@ -35,6 +36,8 @@ export interface ContenderOutcome {
   verify?: { ms: number; ok: boolean; peakRssKb: number | null };
   /** The journal's step times (our tool only): per step kind, and each copy of the largest table. */
   steps?: StepTimes;
+  /** Where each table's time went (our tool only): the journal's step times and the copy relay's waits. */
+  tables?: TablePhases[];
 }
 
 /** Milliseconds from the journal. */

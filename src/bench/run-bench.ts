@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_SETTINGS, resetDatabases, sql, startBenchClusters, walBytesSince, walLsn, withDatabase, type BenchClusters } from './bench-clusters.js';
@@ -10,14 +10,28 @@ import { createDataset, type Dataset } from './dataset.js';
 import { pgDumpCustom, pgDumpDirectory } from './pg-dump-restore.js';
 import { pgcopydb } from './pgcopydb.js';
 import { rawPipe } from './raw-pipe.js';
-import { compareTo, goals, type BenchReport, type ContenderReport } from './report.js';
+import { compareTo, goals, ratios, summarizeRuns, type BenchReport, type ContenderRun, type ScaleReport } from './report.js';
 
 export const CONTENDERS: readonly Contender[] = [rawPipe, pgDumpDirectory, pgDumpCustom, pgcopydb, cloudphoneSplit];
+/** What runs without `--only`: (c), with gzip, is slow and compared with nothing the goals name. */
+export const DEFAULT_CONTENDERS: readonly string[] = ['a', 'b', 'd', 'e'];
+
+/** `0.3,1,3` → [0.3, 1, 3]; null when any is not a positive number. */
+export function parseScales(text: string): number[] | null {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  return list.length > 0 && list.every((n) => Number.isFinite(n) && n > 0) ? list : null;
+}
 
 export interface BenchOptions {
-  /** 1: the largest table is about 1 GB. */
-  scale: number;
-  /** Contender keys to run (a..e); null: all. */
+  /** Data scales, in order (1: the largest table is about 1 GB). */
+  scales: number[];
+  /** Runs of each contender at each scale (alternating). */
+  runs: number;
+  /** Runs at each scale, in the order of `scales`, where they differ from `runs`. */
+  runsPerScale?: number[];
+  /** Called with the report so far after each scale (to keep what was measured if a later scale is cut short). */
+  onScale?: (report: BenchReport) => void;
+  /** Contender keys to run (a..e); null: DEFAULT_CONTENDERS. */
   only: string[] | null;
   jobs: number;
   log?: (message: string) => void;
@@ -48,8 +62,8 @@ async function rowProblems(clusters: BenchClusters, ds: Dataset): Promise<string
   return problems;
 }
 
-async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>): Promise<ContenderReport> {
-  const report: ContenderReport = { key: c.key, name: c.name, skipped: null, error: null, rowsOk: false, walBytes: null, mbPerSec: null, ratioToRaw: null, ratioToBestPeer: null, outcome: null };
+async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>, round: string): Promise<ContenderRun> {
+  const report: ContenderRun = { key: c.key, name: c.name, skipped: null, error: null, rowsOk: false, walBytes: null, mbPerSec: null, outcome: null };
   const why = await c.unavailable();
   if (why) {
     report.skipped = why;
@@ -65,7 +79,7 @@ async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>): Promis
     await sql(clusters.source.url, 'CHECKPOINT');
     await sql(clusters.target.url, 'CHECKPOINT');
     const lsn = await walLsn(clusters.target.url);
-    base.log(`(${c.key}) ${c.name}: running`);
+    base.log(`(${c.key}) ${c.name}: running (${round})`);
     const outcome: ContenderOutcome = await c.run(ctx);
     report.walBytes = await walBytesSince(clusters.target.url, lsn);
     report.outcome = outcome;
@@ -74,7 +88,8 @@ async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>): Promis
     const problems = await rowProblems(clusters, dataset);
     report.rowsOk = problems.length === 0;
     outcome.notes.push(...problems.slice(0, 10));
-    base.log(`(${c.key}) done in ${(outcome.phases.total / 1000).toFixed(1)} s${problems.length ? `, ${problems.length} tables differ` : ''}`);
+    const verify = outcome.verify ? `, verify ${(outcome.verify.ms / 1000).toFixed(1)} s` : '';
+    base.log(`(${c.key}) done in ${(outcome.phases.total / 1000).toFixed(1)} s${verify}${problems.length ? `, ${problems.length} tables differ` : ''}`);
   } catch (err) {
     report.error = (err as Error).message.slice(0, 4000);
     base.log(`(${c.key}) failed: ${report.error}`);
@@ -84,43 +99,82 @@ async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>): Promis
   return report;
 }
 
-/** Starts two PostgreSQL 15 clusters, generates the data, runs each contender from a reset target, and reports. */
-export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+/**
+ * The order of round `r` (0-based): the contenders rotated by `r`, so that each
+ * one runs early in some rounds and late in others (cache, checkpoints and the
+ * load of a shared machine fall on every contender alike).
+ */
+export function roundOrder<T>(contenders: readonly T[], r: number): T[] {
+  const k = contenders.length === 0 ? 0 : r % contenders.length;
+  return [...contenders.slice(k), ...contenders.slice(0, k)];
+}
+
+/** Generates the data at one scale, runs every contender `runs` times, alternating, and summarizes. */
+async function runScale(clusters: BenchClusters, contenders: readonly Contender[], scale: number, runCount: number, opts: BenchOptions): Promise<ScaleReport> {
   const log = opts.log ?? (() => undefined);
-  const contenders = CONTENDERS.filter((c) => !opts.only || opts.only.includes(c.key));
+  await resetDatabases(clusters.source.url, [SOURCE_DATABASE]);
+  log(`scale ${scale}: generating the data`);
+  const t0 = performance.now();
+  const dataset = await createDataset(clusters.source.url, SOURCE_DATABASE, scale);
+  const generateMs = performance.now() - t0;
+  const base = { clusters, dataset, jobs: opts.jobs, repoRoot: repoRoot(), log };
+  const runs = new Map<string, ContenderRun[]>(contenders.map((c) => [c.key, []]));
+  for (let r = 0; r < runCount; r++) {
+    for (const c of roundOrder(contenders, r)) {
+      const list = runs.get(c.key)!;
+      // A contender that cannot run here is asked once.
+      if (list[0]?.skipped) continue;
+      list.push(await runOne(c, base, `scale ${scale}, run ${r + 1} of ${runCount}`));
+    }
+  }
+  const tables = dataset.services.flatMap((s) => s.tables);
+  const summaries = contenders.map((c) => summarizeRuns(c.key, c.name, runs.get(c.key)!));
+  compareTo(summaries);
+  return {
+    scale,
+    runs: runCount,
+    dataset: {
+      tables: tables.length + dataset.ignored.length,
+      movedTables: tables.length,
+      movedBytes: Object.values(dataset.tableBytes).reduce((a, b) => a + b, 0),
+      movedRows: Object.values(dataset.tableRows).reduce((a, b) => a + b, 0),
+      largestTable: { name: 'events', bytes: dataset.tableBytes.events ?? 0, rows: dataset.tableRows.events ?? 0 },
+      generateMs,
+    },
+    contenders: summaries,
+    ratios: ratios(summaries),
+  };
+}
+
+const SOURCE_DATABASE = 'bench_src';
+
+/** Starts two PostgreSQL 15 clusters and, at each scale, generates the data and runs each contender `runs` times. */
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const contenders = CONTENDERS.filter((c) => (opts.only ? opts.only.includes(c.key) : DEFAULT_CONTENDERS.includes(c.key)));
   const clusters = await startBenchClusters();
   try {
-    log(`generating the data at scale ${opts.scale}`);
-    const t0 = performance.now();
-    const dataset = await createDataset(clusters.source.url, 'bench_src', opts.scale);
-    const generateMs = performance.now() - t0;
-    const base = { clusters, dataset, jobs: opts.jobs, repoRoot: repoRoot(), log };
-    const reports: ContenderReport[] = [];
-    for (const c of contenders) reports.push(await runOne(c, base));
-    compareTo(reports);
-    const tables = dataset.services.flatMap((s) => s.tables);
-    return {
+    const scales: ScaleReport[] = [];
+    const report = (): BenchReport => ({
+      date: new Date().toISOString(),
       machine: {
         nproc: cpus().length,
         cpu: cpus()[0]?.model ?? 'unknown',
         memoryMb: Math.round(totalmem() / 2 ** 20),
         postgres: clusters.version,
         node: process.version,
+        loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
       },
-      scale: opts.scale,
       jobs: opts.jobs,
+      runs: opts.runs,
       settings: { ...BENCH_SETTINGS },
-      dataset: {
-        tables: tables.length + dataset.ignored.length,
-        movedTables: tables.length,
-        movedBytes: Object.values(dataset.tableBytes).reduce((a, b) => a + b, 0),
-        movedRows: Object.values(dataset.tableRows).reduce((a, b) => a + b, 0),
-        largestTable: { name: 'events', bytes: dataset.tableBytes.events ?? 0, rows: dataset.tableRows.events ?? 0 },
-        generateMs,
-      },
-      contenders: reports,
-      goals: goals(reports),
-    };
+      scales: [...scales],
+      goals: goals(scales),
+    });
+    for (const [i, scale] of opts.scales.entries()) {
+      scales.push(await runScale(clusters, contenders, scale, opts.runsPerScale?.[i] ?? opts.runs, opts));
+      opts.onScale?.(report());
+    }
+    return report();
   } finally {
     await clusters.stop();
   }

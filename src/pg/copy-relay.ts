@@ -53,6 +53,16 @@ export class CopyOut extends Readable implements pg.Submittable {
   messages = 0;
   /** Data bytes passed on so far (without framing). */
   bytes = 0;
+  /**
+   * Milliseconds the stream was asked for data and had none: time the pipe waited
+   * on the source server (reading its table, computing lookups).
+   */
+  get sourceWaitMs(): number {
+    return this.waitedMs + (this.waitingSince === null ? 0 : performance.now() - this.waitingSince);
+  }
+
+  private waitedMs = 0;
+  private waitingSince: number | null = null;
 
   private connection: PgConnection | null = null;
   private pgHandler: DataHandler | null = null;
@@ -101,7 +111,15 @@ export class CopyOut extends Readable implements pg.Submittable {
     this.pumping = true;
     try {
       let chunk: Buffer | null;
-      while (this.wanted && !this.finished && (chunk = this.connection.stream.read() as Buffer | null) !== null) this.parse(chunk);
+      while (this.wanted && !this.finished && (chunk = this.connection.stream.read() as Buffer | null) !== null) {
+        if (this.waitingSince !== null) {
+          this.waitedMs += performance.now() - this.waitingSince;
+          this.waitingSince = null;
+        }
+        this.parse(chunk);
+      }
+      // Wanted and nothing to read: the wait on the source starts (stopped by the next chunk).
+      if (this.wanted && !this.finished && this.waitingSince === null) this.waitingSince = performance.now();
     } finally {
       this.pumping = false;
     }
@@ -200,6 +218,10 @@ export class CopyOut extends Readable implements pg.Submittable {
    */
   private handBack(rest: Buffer, error: Error | null = null, done = false): void {
     this.finished = true;
+    if (this.waitingSince !== null) {
+      this.waitedMs += performance.now() - this.waitingSince;
+      this.waitingSince = null;
+    }
     const socket = this.connection!.stream;
     socket.removeListener('readable', this.onReadable);
     const handler = this.pgHandler!;
@@ -243,6 +265,12 @@ export class CopyOut extends Readable implements pg.Submittable {
 export class CopyIn extends Writable implements pg.Submittable {
   /** Rows the server stored, from its CommandComplete. */
   rowCount = 0;
+  /**
+   * Milliseconds the pipe waited on the target server: its socket full (the server
+   * not reading as fast as data came), and from the end of the data to its answer.
+   */
+  targetWaitMs = 0;
+  private finalAt: number | null = null;
 
   private connection: PgConnection | null = null;
   private ready = false;
@@ -276,8 +304,12 @@ export class CopyIn extends Writable implements pg.Submittable {
     const recycle = this.opts.recycle;
     // The write callback runs once the socket is done with the bytes: the buffer may be reused.
     const written = socket.write(chunk, recycle ? (err) => !err && recycle(chunk) : undefined);
-    if (written) cb();
-    else socket.once('drain', () => cb());
+    if (written) return cb();
+    const full = performance.now();
+    socket.once('drain', () => {
+      this.targetWaitMs += performance.now() - full;
+      cb();
+    });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -286,6 +318,7 @@ export class CopyIn extends Writable implements pg.Submittable {
 
   override _final(cb: (err?: Error | null) => void): void {
     this.onDone = cb;
+    this.finalAt = performance.now();
     this.whenReady(() => this.connection?.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4])));
   }
 
@@ -323,6 +356,8 @@ export class CopyIn extends Writable implements pg.Submittable {
 
   handleReadyForQuery(): void {
     this.connection = null;
+    if (this.finalAt !== null) this.targetWaitMs += performance.now() - this.finalAt;
+    this.finalAt = null;
     const cb = this.onDone;
     this.onDone = null;
     cb?.();

@@ -16,7 +16,7 @@ import { existingRoleSql } from '../steps/existing-role.js';
 import { createDatabaseSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
-import { groupLookups, lateralLookup, lookupColumn } from '../steps/denormalize-lookup.js';
+import { groupLookups, lookupColumn, lookupJoin } from '../steps/denormalize-lookup.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { separateIndexBuilds } from './index-steps.js';
@@ -256,9 +256,12 @@ export function buildPlan(input: PlanInput): Plan {
       if (t.kind === 'p') continue;
       const columns = t.columns.filter((c) => !c.generated).map((c) => c.name);
       const denorm = w.input.denormalize.filter((d) => d.table === key || d.table === own.root.get(key));
-      // One correlated lookup per referenced row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
+      // A plain join on a small referenced table, else a correlated probe per row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
       const lookups = groupLookups(denorm, (d) => ({ ...parseKey(d.fromTable), partitioned: tables.get(d.fromTable)?.kind === 'p' }));
-      const joins = lookups.map((g) => lateralLookup('s', g.lookup));
+      const joins = lookups.map((g) => {
+        const referenced = tables.get(g.entries[0]!.fromTable)?.bytes ?? -1;
+        return lookupJoin('s', g.lookup, { referencing: t.bytes, referenced });
+      });
       const readColumn = (d: (typeof denorm)[number]) => lookups.find((g) => g.entries.includes(d))!.lookup;
       const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));
       // Binary when every copied column, the denormalized ones included, travels safely in binary.

@@ -127,6 +127,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     }, 250);
     const abort = () => out.destroy(new Error('interrupted'));
     ctx.signal.addEventListener('abort', abort, { once: true });
+    const piped = performance.now();
     try {
       await pipeline(out, inp);
     } catch (err) {
@@ -142,11 +143,15 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
       throw new Error(`read ${sourceRows} rows from the source but the target stored ${rows}`);
     }
     // A range's marker commits with its rows: a rerun finds it and skips the range.
+    const pipeMs = performance.now() - piped;
     for (const s of after) await dst.query(s);
+    const committing = performance.now();
     await dst.query('COMMIT');
     clean = true;
     ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: out.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
-    return { rows, bytes: out.bytes, detail: { sourceRows, binary, snapshot } };
+    // Where the copy's time went: the pipe waiting on the source, waiting on the target, and the commit.
+    const timing = { pipeMs: Math.round(pipeMs), sourceWaitMs: Math.round(out.sourceWaitMs), targetWaitMs: Math.round(inp.targetWaitMs), commitMs: Math.round(performance.now() - committing) };
+    return { rows, bytes: out.bytes, detail: { sourceRows, binary, snapshot, timing } };
   } catch (err) {
     // A failed COPY aborts its transaction: nothing of it stays in the target.
     await dst?.query('ROLLBACK').catch(() => undefined);

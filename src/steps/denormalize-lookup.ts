@@ -38,6 +38,36 @@ export function lookupQuery(outer: string, l: Lookup): string {
   );
 }
 
+/**
+ * A referenced table at most this fraction of the referencing table's size is read
+ * with a plain join (see `lookupJoin`).
+ */
+export const HASHED_LOOKUP_MAX_FRACTION = 0.25;
+
+/**
+ * The lookup as a FROM item, chosen by the sizes of both tables (bytes on the source).
+ * A referenced table much smaller than the referencing one (a lookup table: devices
+ * for events) is joined plainly, `LEFT JOIN ONLY other AS alias ON alias.key = s.fk`:
+ * the planner hashes the smaller input, the referenced table, whose keys are unique
+ * and whose NULL keys a left join's inner side drops, so its batches always split
+ * evenly; the referencing rows stream past it once, and a NULL or repeated foreign
+ * key costs nothing. That is a linear plan at about a plain copy's cost, where a
+ * probe per row costs an index descent each (several times the copy). Otherwise
+ * (the referenced table not that small, or partitioned) the correlated probe of
+ * `lateralLookup`, which the planner cannot turn into a hash of the referencing rows.
+ */
+export function lookupJoin(outer: string, l: Lookup, sizes: { referencing: number; referenced: number }): string {
+  const small = !l.partitioned && sizes.referenced >= 0 && sizes.referencing > 0 && sizes.referenced <= sizes.referencing * HASHED_LOOKUP_MAX_FRACTION;
+  return small ? hashedLookup(outer, l) : lateralLookup(outer, l);
+}
+
+/** The lookup as a plain left join on the referenced key (for a referenced table much smaller than the outer one). */
+export function hashedLookup(outer: string, l: Lookup): string {
+  const a = ident(l.alias);
+  const match = l.on.map((o) => `${a}.${ident(o.remote)} = ${ident(outer)}.${ident(o.local)}`);
+  return `LEFT JOIN ONLY ${qname(l.table)} AS ${a} ON ${match.join(' AND ')}`;
+}
+
 /** The lookup as a FROM item: `LEFT JOIN LATERAL (…) AS alias ON true` (NULLs when nothing matches). */
 export function lateralLookup(outer: string, l: Lookup): string {
   return `LEFT JOIN LATERAL (${lookupQuery(outer, l)}) AS ${ident(l.alias)} ON true`;

@@ -6,39 +6,75 @@ import { PG15_BIN } from '../../src/bench/shell.js';
 import { assertBuilt } from './helpers/cli.js';
 
 describe('npm run bench, at a tiny scale with the fast contenders', () => {
-  it('copies every moved table with the raw pipe and with apply, then verifies with checksums', async () => {
+  it('runs each contender twice, alternating, at two scales, and reports medians, ratios and where apply spent its time', async () => {
     expect(existsSync(`${PG15_BIN}/pg_ctl`), `the benchmark runs on PostgreSQL 15 from ${PG15_BIN}`).toBe(true);
     assertBuilt();
     const lines: string[] = [];
-    const report = await runBench({ scale: 0.02, only: ['a', 'e'], jobs: 2, log: (m) => lines.push(m) });
+    const report = await runBench({ scales: [0.01, 0.02], runs: 2, only: ['a', 'e'], jobs: 2, log: (m) => lines.push(m) });
 
-    expect(report.dataset.tables).toBe(205);
-    expect(report.dataset.movedTables).toBe(125);
-    expect(report.dataset.movedRows).toBeGreaterThan(0);
-    expect(report.contenders.map((c) => c.key)).toEqual(['a', 'e']);
-    for (const c of report.contenders) {
-      expect(c.error, `${c.key} failed:\n${lines.join('\n')}`).toBeNull();
-      expect(c.rowsOk, `${c.key}: ${c.outcome?.notes.join('; ')}`).toBe(true);
-      expect(c.outcome!.phases.total).toBeGreaterThan(0);
-      expect(c.walBytes).toBeGreaterThan(0);
+    expect(report.scales.map((s) => s.scale)).toEqual([0.01, 0.02]);
+    // Alternating: the second round starts with the other contender.
+    const order = lines.filter((l) => / running \(scale 0\.02, run \d of 2\)$/.test(l)).map((l) => l.slice(0, 3));
+    expect(order).toEqual(['(a)', '(e)', '(e)', '(a)']);
+    for (const s of report.scales) {
+      expect(s.dataset.tables).toBe(205);
+      expect(s.dataset.movedTables).toBe(125);
+      expect(s.dataset.movedRows).toBeGreaterThan(0);
+      expect(s.contenders.map((c) => c.key)).toEqual(['a', 'e']);
+      for (const c of s.contenders) {
+        expect(c.error, `${c.key} failed:\n${lines.join('\n')}`).toBeNull();
+        expect(c.runs).toHaveLength(2);
+        expect(c.rowsOk, `${c.key}: ${c.median?.outcome?.notes.join('; ')}`).toBe(true);
+        expect(c.total!.n).toBe(2);
+        expect(c.total!.min).toBeLessThanOrEqual(c.total!.median);
+        expect(c.total!.median).toBeLessThanOrEqual(c.total!.max);
+        expect(c.walBytes).toBeGreaterThan(0);
+      }
+      const apply = s.contenders.find((c) => c.key === 'e')!;
+      expect(apply.runs.every((r) => r.outcome!.verify?.ok), apply.median!.outcome!.notes.join('\n')).toBe(true);
+      expect(apply.verify!.n).toBe(2);
+      expect(apply.peakRssKb).toBeGreaterThan(10_000);
+      expect(apply.verifyPeakRssKb).toBeGreaterThan(10_000);
+      expect(s.ratios.applyToRaw).toBeCloseTo(apply.total!.median / s.contenders[0]!.total!.median, 6);
+      expect(s.ratios.verifyToApply).toBeCloseTo(apply.verify!.median / apply.total!.median, 6);
+      expect(s.ratios.applyToRestore).toBeNull();
+      // Each step kind's time, and the copy of the largest table (with its denormalized column) in binary.
+      const steps = apply.median!.outcome!.steps!;
+      expect(steps.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['create_schema', 'copy_data', 'create_indexes']));
+      expect(steps.kinds.find((k) => k.kind === 'copy_data')!.count).toBe(125);
+      expect(steps.largest.map((c) => [c.step, c.rows, c.binary])).toEqual([['copy_data:bench_core:public.events', s.dataset.largestTable.rows, true]]);
+      // Per table: the copy's waits on either side lie within its window; the 119 tables past the 6 longest copies are summed.
+      const tables = apply.median!.outcome!.tables!;
+      expect(tables).toHaveLength(7);
+      expect(tables[6]).toMatchObject({ table: '119 other tables (summed)', tables: 119 });
+      expect(tables.reduce((a, t) => a + t.rows, 0)).toBe(s.dataset.movedRows);
+      for (const t of tables.slice(0, 6)) {
+        expect(t.copy).toBeGreaterThan(0);
+        expect(t.read + t.write).toBeLessThanOrEqual(t.copy + 1);
+        expect(t.index).toBeGreaterThan(0);
+      }
     }
-    const apply = report.contenders.find((c) => c.key === 'e')!;
-    expect(apply.outcome!.verify?.ok, apply.outcome!.notes.join('\n')).toBe(true);
-    expect(apply.outcome!.peakRssKb).toBeGreaterThan(10_000);
-    expect(apply.outcome!.phases.data).toBeGreaterThan(0);
-    expect(apply.ratioToRaw).toBeGreaterThan(0);
-    expect(report.goals.map((g) => g.goal)).toHaveLength(5);
-    // Each step kind's time, and the copy of the largest table (with its denormalized column) in binary.
-    const steps = apply.outcome!.steps!;
-    expect(steps.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['create_schema', 'copy_data', 'create_indexes']));
-    expect(steps.kinds.find((k) => k.kind === 'copy_data')!.count).toBe(125);
-    expect(steps.largest.map((c) => [c.step, c.rows, c.binary])).toEqual([['copy_data:bench_core:public.events', report.dataset.largestTable.rows, true]]);
+    const quick = report.goals.map((g) => g.goal);
+    expect(quick).toEqual([
+      'apply / raw pipe (a), scale 0.01',
+      'apply / raw pipe (a), scale 0.02',
+      'apply / raw pipe at scale 0.02 over the same at scale 0.01 (must not grow)',
+      'apply / pg_dump -Fd + pg_restore (b), scale 0.01',
+      'apply / pg_dump -Fd + pg_restore (b), scale 0.02',
+      'verify --checksums / apply, scale 0.01',
+      'verify --checksums / apply, scale 0.02',
+      'CLI peak RSS (apply and verify), MB, scale 0.01',
+      'CLI peak RSS (apply and verify), MB, scale 0.02',
+    ]);
+    expect(report.goals.filter((g) => g.goal.includes('pg_restore')).map((g) => g.met)).toEqual([null, null]);
 
     const text = renderReport(report);
-    expect(text).toMatch(/\(a\) raw pipe .* ok$/m);
-    expect(text).toMatch(/\(e\) cloudphone-split apply .* ok$/m);
-    expect(text).toContain('verify --checksums');
+    expect(text).toMatch(/^\(a\) raw pipe .* 2\/2 .* ok$/m);
+    expect(text).toMatch(/^\(e\) cloudphone-split apply .* 2\/2 .* ok$/m);
+    expect(text).toMatch(/^\(e\) verify --checksums: median [\d.]+ s/m);
     expect(text).toMatch(/^\(e\) {3}copy_data:bench_core:public\.events: [\d.]+ s, \d+ rows .*, binary$/m);
+    expect(text).toMatch(/^\(e\) {3}public\.events +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
+    expect(text).toMatch(/^ratios at scale 0\.02 \(medians\): apply \/ raw pipe [\d.]+; apply \/ pg_restore -; verify \/ apply [\d.]+$/m);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
-  });
+  }, 900_000);
 });

@@ -138,4 +138,27 @@ describe('CopyOut | CopyIn', () => {
       await Promise.all([s.end().catch(() => undefined), d.end()]);
     }
   });
+  it('counts the time the pipe waited on the source and on the target', async () => {
+    // The source takes at least 0.6 s to produce its three rows; the target at least 0.6 s to store them.
+    await query(target, `CREATE TABLE slow (id int)`);
+    await query(target, `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NEW; END $$`);
+    await query(target, `CREATE TRIGGER slow_insert BEFORE INSERT ON slow FOR EACH ROW EXECUTE FUNCTION slow_insert()`);
+    const [s, d] = await Promise.all([client(source), client(target)]);
+    try {
+      await d.query('BEGIN');
+      const out = s.query(new CopyOut(`COPY (SELECT g FROM generate_series(1, 3) g WHERE pg_sleep(0.2) IS NOT NULL) TO STDOUT (FORMAT binary)`));
+      const inp = d.query(new CopyIn(`COPY slow (id) FROM STDIN (FORMAT binary)`));
+      await pipeline(out, inp);
+      await d.query('COMMIT');
+      expect(inp.rowCount).toBe(3);
+      expect(out.sourceWaitMs).toBeGreaterThanOrEqual(550);
+      expect(inp.targetWaitMs).toBeGreaterThanOrEqual(550);
+      // Once the copy is over, the waits stop counting.
+      const [read, write] = [out.sourceWaitMs, inp.targetWaitMs];
+      await new Promise((r) => setTimeout(r, 50));
+      expect([out.sourceWaitMs, inp.targetWaitMs]).toEqual([read, write]);
+    } finally {
+      await Promise.all([s.end(), d.end()]);
+    }
+  });
 });

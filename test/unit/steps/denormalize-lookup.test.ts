@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupLookups, lateralLookup, lookupColumn, scalarLookup } from '../../../src/steps/denormalize-lookup.js';
+import { groupLookups, hashedLookup, lateralLookup, lookupColumn, lookupJoin, scalarLookup } from '../../../src/steps/denormalize-lookup.js';
 
 const table = (key: string) => {
   const [schema, name] = key.split('.') as [string, string];
@@ -42,5 +42,32 @@ describe('denormalized lookups', () => {
     const [owner, other] = groupLookups(denorm, (d) => table(d.fromTable));
     expect(scalarLookup('t', other!.lookup)).toMatch(/^\(SELECT "d2"\."label" FROM ONLY .* LIMIT 1\)$/);
     expect(() => scalarLookup('t', owner!.lookup)).toThrow(/one column, not 2/);
+  });
+});
+
+describe('the join a lookup is read with', () => {
+  const [owner, , pair] = groupLookups(
+    [
+      { column: 'owner_label', fromTable: 'public.owners', fromColumn: 'label', on: [{ local: 'owner_id', remote: 'id' }] },
+      { column: 'other_label', fromTable: 'public.owners', fromColumn: 'label', on: [{ local: 'other_id', remote: 'id' }] },
+      { column: 'pair', fromTable: 'public.pair_parts', fromColumn: 'title', on: [{ local: 'region', remote: 'r' }, { local: 'num', remote: 'n' }] },
+    ],
+    (d) => table(d.fromTable),
+  );
+
+  it('joins a referenced table of at most a quarter of the outer table plainly, on every key column', () => {
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000 })).toBe(
+      'LEFT JOIN ONLY "public"."owners" AS "d1" ON "d1"."id" = "s"."owner_id"',
+    );
+    expect(hashedLookup('s', { ...pair!.lookup, partitioned: false })).toBe(
+      'LEFT JOIN ONLY "public"."pair_parts" AS "d3" ON "d3"."r" = "s"."region" AND "d3"."n" = "s"."num"',
+    );
+  });
+
+  it('probes per row when the referenced table is larger than that, partitioned, or of unknown size', () => {
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1001 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 0, referenced: 0 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: -1 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', pair!.lookup, { referencing: 4000, referenced: 10 })).toBe(lateralLookup('s', pair!.lookup));
   });
 });
