@@ -259,8 +259,8 @@ export function buildPlan(input: PlanInput): Plan {
       // A plain join on a small referenced table, else a correlated probe per row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
       const lookups = groupLookups(denorm, (d) => ({ ...parseKey(d.fromTable), partitioned: tables.get(d.fromTable)?.kind === 'p' }));
       const joins = lookups.map((g) => {
-        const referenced = tables.get(g.entries[0]!.fromTable)?.bytes ?? -1;
-        return lookupJoin('s', g.lookup, { referencing: t.bytes, referenced });
+        const from = tables.get(g.entries[0]!.fromTable);
+        return lookupJoin('s', g.lookup, { referencing: t.bytes, referenced: from?.bytes ?? -1, referencingRows: t.rowsEstimate, referencedRows: from?.rowsEstimate ?? -1 });
       });
       const readColumn = (d: (typeof denorm)[number]) => lookups.find((g) => g.entries.includes(d))!.lookup;
       const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));

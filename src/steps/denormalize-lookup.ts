@@ -45,7 +45,7 @@ export function lookupQuery(outer: string, l: Lookup): string {
 export const HASHED_LOOKUP_MAX_FRACTION = 0.25;
 
 /**
- * The lookup as a FROM item, chosen by the sizes of both tables (bytes on the source).
+ * The lookup as a FROM item, chosen by the sizes of both tables (bytes and rows on the source).
  * A referenced table much smaller than the referencing one (a lookup table: devices
  * for events) is joined plainly, `LEFT JOIN ONLY other AS alias ON alias.key = s.fk`:
  * the planner hashes the smaller input, the referenced table, whose keys are unique
@@ -56,8 +56,16 @@ export const HASHED_LOOKUP_MAX_FRACTION = 0.25;
  * (the referenced table not that small, or partitioned) the correlated probe of
  * `lateralLookup`, which the planner cannot turn into a hash of the referencing rows.
  */
-export function lookupJoin(outer: string, l: Lookup, sizes: { referencing: number; referenced: number }): string {
-  const small = !l.partitioned && sizes.referenced >= 0 && sizes.referencing > 0 && sizes.referenced <= sizes.referencing * HASHED_LOOKUP_MAX_FRACTION;
+export function lookupJoin(
+  outer: string,
+  l: Lookup,
+  sizes: { referencing: number; referenced: number; referencingRows: number; referencedRows: number },
+): string {
+  // The planner hashes the side it expects to be smaller in rows: the referenced table must be
+  // smaller in rows too (a narrow table of many rows beside a wide one of few would otherwise
+  // get the referencing rows hashed, NULL keys and all). Unknown counts (never analysed): a probe.
+  const fraction = (a: number, b: number) => a >= 0 && b > 0 && a <= b * HASHED_LOOKUP_MAX_FRACTION;
+  const small = !l.partitioned && fraction(sizes.referenced, sizes.referencing) && fraction(sizes.referencedRows, sizes.referencingRows);
   return small ? hashedLookup(outer, l) : lateralLookup(outer, l);
 }
 

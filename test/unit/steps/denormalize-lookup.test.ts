@@ -56,7 +56,7 @@ describe('the join a lookup is read with', () => {
   );
 
   it('joins a referenced table of at most a quarter of the outer table plainly, on every key column', () => {
-    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000 })).toBe(
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000, referencingRows: 400, referencedRows: 100 })).toBe(
       'LEFT JOIN ONLY "public"."owners" AS "d1" ON "d1"."id" = "s"."owner_id"',
     );
     expect(hashedLookup('s', { ...pair!.lookup, partitioned: false })).toBe(
@@ -65,9 +65,14 @@ describe('the join a lookup is read with', () => {
   });
 
   it('probes per row when the referenced table is larger than that, partitioned, or of unknown size', () => {
-    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1001 })).toBe(lateralLookup('s', owner!.lookup));
-    expect(lookupJoin('s', owner!.lookup, { referencing: 0, referenced: 0 })).toBe(lateralLookup('s', owner!.lookup));
-    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: -1 })).toBe(lateralLookup('s', owner!.lookup));
-    expect(lookupJoin('s', pair!.lookup, { referencing: 4000, referenced: 10 })).toBe(lateralLookup('s', pair!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1001, referencingRows: 400, referencedRows: 100 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 0, referenced: 0, referencingRows: 400, referencedRows: 100 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: -1, referencingRows: 400, referencedRows: 100 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', pair!.lookup, { referencing: 4000, referenced: 10, referencingRows: 400, referencedRows: 1 })).toBe(lateralLookup('s', pair!.lookup));
+  });
+
+  it('probes per row when the referenced table is small in bytes but not in rows (the planner would hash the referencing rows), or never analysed', () => {
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000, referencingRows: 400, referencedRows: 101 })).toBe(lateralLookup('s', owner!.lookup));
+    expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000, referencingRows: 0, referencedRows: 0 })).toBe(lateralLookup('s', owner!.lookup));
   });
 });
