@@ -76,7 +76,7 @@ export function copyTransaction(before: string[], copyIn: string, after: string[
   return ['BEGIN', ...before, copyIn, ...after, 'COMMIT'];
 }
 
-function around(step: CopyDataStep): { before: string[]; after: string[] } {
+export function around(step: CopyDataStep): { before: string[]; after: string[] } {
   const at = step.sql.indexOf(step.copyIn);
   if (at < 1) return { before: step.sql.slice(1, -2), after: [] };
   return { before: step.sql.slice(1, at), after: step.sql.slice(at + 1, -1) };
@@ -213,11 +213,17 @@ export const copyData: StepHandler<'copy_data'> = {
  * the journal recorded them: the sum over its ranges when it was split. Undefined
  * when a copy of it has no result (not done, or made by another plan).
  */
-export async function copiedSourceRows(ctx: Pick<StepContext, 'plan' | 'journal'>, database: string, table: string): Promise<number | undefined> {
+export async function copiedSourceRows(
+  ctx: Pick<StepContext, 'plan' | 'journal'>,
+  database: string,
+  table: string,
+  /** The journal's done steps read once by a caller asking for many tables (else one read per copy step). */
+  done?: ReadonlyMap<string, StepResult>,
+): Promise<number | undefined> {
   const steps = ctx.plan.steps.filter((s): s is CopyDataStep => s.kind === 'copy_data' && s.table === table && s.target.database === database);
   let total = 0;
   for (const s of steps) {
-    const r = await ctx.journal.result(s.id);
+    const r = done ? done.get(s.id) : await ctx.journal.result(s.id);
     const n = Number(r?.detail?.sourceRows ?? r?.rows ?? NaN);
     if (Number.isNaN(n)) return undefined;
     total += n;

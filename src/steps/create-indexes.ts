@@ -2,7 +2,9 @@ import type { CreateIndexesStep } from '../plan/model.js';
 import type { QualifiedName } from '../catalog/model.js';
 import { qname } from '../pg/quote.js';
 import type { StepHandler } from './handler.js';
-import { inTransaction, runMarked } from './marker.js';
+import { inTransaction, markedAmong, runMarked } from './marker.js';
+import { BATCH_BYTES, BATCH_MAX, plannedBytes, targetKey } from './batch-size.js';
+import { pauseForTest } from '../engine/test-pause.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 
 /** Target session settings for index builds (pgcopydb's): big sort memory, no waiting on WAL flush. */
@@ -36,5 +38,44 @@ export const createIndexes: StepHandler<'create_indexes'> = {
       if (clean) sessions.releaseTarget(server, database, client);
       else await client.end().catch(() => undefined);
     }
+  },
+  /**
+   * The index steps of small tables of one database: every step's statements (with its
+   * marker) in one transaction, steps already marked left out; after the commit, each
+   * table's VACUUM (ANALYZE). A crash before the commit leaves nothing; after it, the
+   * markers make a rerun skip the statements.
+   */
+  batch: {
+    max: BATCH_MAX,
+    accepts: (step, plan) => step.table !== undefined && (plannedBytes(plan, step.table) ?? Infinity) <= BATCH_BYTES,
+    key: (step) => targetKey(step.target),
+    async run(ctx, steps) {
+      const { server, database } = steps[0]!.target;
+      const sessions = sessionCache(ctx.pools);
+      const client = await sessions.target(server, database);
+      let clean = false;
+      try {
+        if (ctx.indexWorkers !== undefined) await client.query(`SET max_parallel_maintenance_workers = ${ctx.indexWorkers}`);
+        const marked = await markedAmong(client, steps.map((s) => s.id));
+        await client.query('BEGIN');
+        try {
+          for (const step of steps) {
+            if (marked.has(step.id)) continue;
+            for (const statement of step.sql) await client.query(statement);
+            await pauseForTest(ctx.env, ctx.pools, 'within', step.id);
+          }
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+        for (const step of steps) for (const statement of step.afterCommit ?? []) await client.query(statement);
+        clean = true;
+        return steps.map((s) => ({ detail: { skipped: marked.has(s.id), batch: steps.length } }));
+      } finally {
+        if (clean) sessions.releaseTarget(server, database, client);
+        else await client.end().catch(() => undefined);
+      }
+    },
   },
 };
