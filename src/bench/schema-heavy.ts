@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabases, resetDatabases, sql, startBenchClusters, withDatabase, type BenchClusters } from './bench-clusters.js';
 import { pgBin, runCommand, runScript } from './shell.js';
+import { Journal } from '../engine/journal.js';
+import type { Step } from '../plan/model.js';
 
 const SERVICES = 10;
 const SOURCE = 'bench_schema';
@@ -127,13 +129,59 @@ async function timeApply(
   return { ms: r.ms, runMs: Number(span[0]?.ms ?? NaN), steps, kinds: kinds.map((k) => ({ kind: k.kind, count: k.n, windowMs: Number(k.window_ms) })) };
 }
 
+/** The journal's cost per step (ms), written one step at a time and in batches of `batch`, on the bench's control database. */
+export interface JournalCost {
+  steps: number;
+  batch: number;
+  perStepMs: number;
+  batchedMs: number;
+}
+
+async function journalCost(controlUrl: string, steps: number, batch: number): Promise<JournalCost> {
+  const journal = await Journal.open(controlUrl);
+  try {
+    const plan = (name: string) => ({
+      steps: Array.from({ length: steps }, (_, i) => ({ id: `copy_data:${name}:t${i}`, kind: 'copy_data', dependsOn: [], description: '', sql: [] }) as unknown as Step),
+    });
+    const one = await journal.startRun('journal_cost_single', plan('single'));
+    let t = performance.now();
+    for (const step of plan('single').steps) {
+      await journal.stepStarted(one.runId, step.id);
+      await journal.stepDone(one.runId, step.id, { rows: 0, bytes: 0, detail: { sourceRows: 0 } });
+    }
+    const perStepMs = (performance.now() - t) / steps;
+    await journal.finishRun(one.runId, 'succeeded');
+    const many = await journal.startRun('journal_cost_batched', plan('batched'));
+    const ids = plan('batched').steps.map((x) => x.id);
+    t = performance.now();
+    for (let i = 0; i < ids.length; i += batch) {
+      const chunk = ids.slice(i, i + batch);
+      await journal.stepsStarted(many.runId, chunk);
+      await journal.stepsDone(many.runId, chunk.map((stepId) => ({ stepId, result: { rows: 0, bytes: 0, detail: { sourceRows: 0 } } })));
+    }
+    const batchedMs = (performance.now() - t) / steps;
+    await journal.finishRun(many.runId, 'succeeded');
+    return { steps, batch, perStepMs, batchedMs };
+  } finally {
+    await journal.close();
+  }
+}
+
 /** Runs the benchmark at each size; `log` gets progress lines. */
-export async function runSchemaBench(opts: { sizes: number[]; runs: number; log: (m: string) => void; repoRoot: string }): Promise<SchemaSizeResult[]> {
+export async function runSchemaBench(opts: {
+  sizes: number[];
+  runs: number;
+  log: (m: string) => void;
+  repoRoot: string;
+}): Promise<{ sizes: SchemaSizeResult[]; journal: JournalCost }> {
   const cli = join(opts.repoRoot, 'bin', 'cloudphone-split.js');
   const clusters = await startBenchClusters();
   const workDir = await mkdtemp(join(tmpdir(), 'cps-bench-schema-'));
   const results: SchemaSizeResult[] = [];
   try {
+    await createDatabases(clusters.source.url, ['bench_journal_cost']);
+    const journal = await journalCost(withDatabase(clusters.source.url, 'bench_journal_cost'), 1000, 50);
+    opts.log(`journal: ${journal.perStepMs.toFixed(2)} ms per step one at a time, ${journal.batchedMs.toFixed(2)} ms per step in batches of ${journal.batch}`);
     for (const tables of opts.sizes) {
       await resetDatabases(clusters.source.url, [SOURCE]);
       await createDatabases(clusters.source.url, [SOURCE]);
@@ -162,17 +210,17 @@ export async function runSchemaBench(opts: { sizes: number[]; runs: number; log:
       }
       results.push(result);
     }
+    return { sizes: results, journal };
   } finally {
     await clusters.stop();
     await rm(workDir, { recursive: true, force: true });
   }
-  return results;
 }
 
 const s = (ms: number) => (ms / 1000).toFixed(1);
 
 /** The table `npm run bench:schema` prints. */
-export function renderSchemaReport(results: readonly SchemaSizeResult[]): string {
+export function renderSchemaReport({ sizes: results, journal }: { sizes: readonly SchemaSizeResult[]; journal: JournalCost }): string {
   const lines = [
     'schema-heavy: pg_dump -s | psql vs cloudphone-split apply --jobs 2 (plan included), no rows, median of the runs',
     'ms/step: apply / steps; steps s: first step start to last step end in the journal (the rest is planning and checks)',
@@ -199,6 +247,9 @@ export function renderSchemaReport(results: readonly SchemaSizeResult[]): string
   for (const r of results) {
     lines.push(`  ${r.tables} tables, last apply, window of each step kind: ${r.kinds.map((k) => `${k.kind} ${k.count}× ${s(k.windowMs)} s`).join(', ')}`);
   }
+  lines.push(
+    `journal writes (running, then done) per step, ${journal.steps} steps: ${journal.perStepMs.toFixed(2)} ms one step at a time, ${journal.batchedMs.toFixed(2)} ms in batches of ${journal.batch}`,
+  );
   const one = results.find((r) => r.tables === 1000);
   if (one) {
     const ratio = median(one.applyMs) / median(one.dumpMs);

@@ -35,7 +35,9 @@ export function copySql(opts: {
   /** A key range (on alias `s`) of a split table, or null for the whole table. */
   where: string | null;
   /**
-   * Empty the target table first (TRUNCATE ONLY, which also lets FREEZE apply).
+   * Empty the target table first: TRUNCATE ONLY, which also lets FREEZE apply, or,
+   * without `freeze`, DELETE FROM ONLY (a small table: a TRUNCATE costs a new file per
+   * relation and a scan of the shared buffers, far more than deleting a few rows).
    * Default: when copying the whole table. The first range of a split table
    * truncates; the others do not (they wait for it, see build.ts).
    */
@@ -53,7 +55,7 @@ export function copySql(opts: {
     copyOut = `COPY (SELECT ${cols.join(', ')} FROM ONLY ${t} AS s${opts.joins.map((j) => ` ${j}`).join('')}${where}) TO STDOUT (${format})`;
   }
   const truncate = opts.truncate ?? !opts.where;
-  const before = truncate ? [`TRUNCATE ONLY ${t}`] : [];
+  const before = truncate ? [opts.freeze ? `TRUNCATE ONLY ${t}` : `DELETE FROM ONLY ${t}`] : [];
   const copyIn = `COPY ${t} (${targetCols}) FROM STDIN (${format}${opts.freeze && truncate ? ', FREEZE' : ''})`;
   return { copyOut, copyIn, before };
 }
