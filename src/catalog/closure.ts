@@ -1,4 +1,4 @@
-import type { Catalog, Extension, FunctionDef, Sequence, TypeDef } from './model.js';
+import type { Catalog, Extension, FunctionDef, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
 
 /** What a set of tables needs besides themselves, each list in creation order. */
@@ -27,11 +27,8 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * Deterministic.
  */
 export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
-  const types = new Map(catalog.types.map((t) => [tableKey(t), t]));
-  const functions = new Map(catalog.functions.map((f) => [functionKey(f), f]));
-  const tables = new Map(catalog.tables.map((t) => [tableKey(t), t]));
-  const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
-  const sequenceKeys = new Set(catalog.sequences.map(tableKey));
+  const { types, functions, tables, views, sequences: sequenceByKey, extensions } = catalogIndex(catalog);
+  const sequenceKeys = sequenceByKey;
   const wantTypes = new Set<string>();
   const wantFunctions = new Set<string>();
   const wantSequences = new Set<string>();
@@ -73,9 +70,51 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
   return {
     types: order.flatMap((r) => (r.kind === 'type' ? [r.def] : [])),
     functions: order.flatMap((r) => (r.kind === 'function' ? [r.def] : [])),
-    sequences: catalog.sequences.filter((s) => wantSequences.has(tableKey(s))).sort((a, b) => cmp(tableKey(a), tableKey(b))),
-    extensions: catalog.extensions.filter((e) => wantExtensions.has(e.name)).sort((a, b) => cmp(a.name, b.name)),
+    sequences: [...wantSequences].sort(cmp).flatMap((k) => sequenceByKey.get(k) ?? []),
+    extensions: [...wantExtensions].sort(cmp).flatMap((name) => extensions.get(name) ?? []),
   };
+}
+
+/** A catalog's objects by key, kept per catalog (built again if one of its lists was replaced or grew). */
+interface CatalogIndex {
+  lists: unknown[];
+  sizes: number[];
+  types: Map<string, TypeDef>;
+  functions: Map<string, FunctionDef>;
+  tables: Map<string, Table>;
+  views: Map<string, View>;
+  sequences: Map<string, Sequence>;
+  extensions: Map<string, Extension>;
+}
+
+const indexes = new WeakMap<Catalog, CatalogIndex>();
+
+/**
+ * The catalog's objects by key, built once per catalog rather than once per call:
+ * planning asks for the closure of every table (fingerprints), which would otherwise
+ * cost the whole catalog each time. The first object of a key wins, as `find` would.
+ */
+export function catalogIndex(catalog: Catalog): CatalogIndex {
+  const lists = [catalog.types, catalog.functions, catalog.tables, catalog.views, catalog.sequences, catalog.extensions];
+  const known = indexes.get(catalog);
+  if (known && known.lists.every((l, i) => l === lists[i] && (l as unknown[]).length === known.sizes[i])) return known;
+  const first = <T>(items: readonly T[], key: (x: T) => string): Map<string, T> => {
+    const m = new Map<string, T>();
+    for (const x of items) if (!m.has(key(x))) m.set(key(x), x);
+    return m;
+  };
+  const built: CatalogIndex = {
+    lists,
+    sizes: lists.map((l) => l.length),
+    types: first(catalog.types, tableKey),
+    functions: first(catalog.functions, functionKey),
+    tables: first(catalog.tables, tableKey),
+    views: first(catalog.views, tableKey),
+    sequences: first(catalog.sequences, tableKey),
+    extensions: first(catalog.extensions, (e) => e.name),
+  };
+  indexes.set(catalog, built);
+  return built;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Catalog, Table, View } from './model.js';
 import { tableKey } from './model.js';
-import { dependencyClosure } from './closure.js';
+import { catalogIndex, dependencyClosure } from './closure.js';
 
 /**
  * JSON with object keys sorted at every level, so that equal values give equal
@@ -35,8 +35,9 @@ function stable(t: Table): Omit<Table, 'rowsEstimate' | 'bytes' | 'dependsOn'> {
  * equal when the schema a copy would create is equal. Throws on an unknown key.
  */
 export function tableFingerprint(catalog: Catalog, key: string): string {
-  const table = catalog.tables.find((t) => tableKey(t) === key);
-  const view: View | undefined = table ? undefined : catalog.views.find((v) => tableKey(v) === key);
+  const index = catalogIndex(catalog);
+  const table = index.tables.get(key);
+  const view: View | undefined = table ? undefined : index.views.get(key);
   if (!table && !view) throw new Error(`${key} is not in the catalog`);
   const needs = dependencyClosure(catalog, [key]);
   return sha256(

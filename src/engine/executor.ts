@@ -158,6 +158,8 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   let failure: { stepId: string; message: string; cause: unknown } | undefined;
   let runError: Error | undefined;
   const active = new Map<string, Promise<void>>();
+  /** Ids of the steps being run (a batch is one entry of `active`). */
+  const running = new Set<string>();
 
   const runOne = async (step: Step): Promise<void> => {
     const started = Date.now();
@@ -192,6 +194,74 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   // What a step may start after: a finished step, or a waived one this run does not execute.
   const runnableIds = new Set(runnable.map((s) => s.id));
   const satisfied = { has: (id: string) => finished.has(id) || (waived.has(id) && !runnableIds.has(id)) };
+  /**
+   * Steps of one batch (src/steps/handler.ts, StepBatch): marked running together, run by
+   * the handler's batch entry point, recorded done together in one journal write. When
+   * the batch throws, each of its steps runs alone (runOne), so that a failure is the
+   * failing step's own and the others still finish; once the run is stopping, the steps
+   * not run go back to pending.
+   */
+  const runBatch = async (steps: Step[]): Promise<void> => {
+    const started = Date.now();
+    const ids = steps.map((s) => s.id);
+    let results: StepResult[];
+    try {
+      await journal.stepsStarted(run.runId, ids);
+      for (const step of steps) {
+        emit({ type: 'step-start', stepId: step.id, kind: step.kind, service: step.service, table: step.table, description: step.description });
+      }
+      for (const step of steps) await pauseForTest(opts.env, opts.pools, 'before', step.id);
+      results = await handlerFor(opts.handlers, steps[0]!).batch!.run(ctx, steps);
+      if (results.length !== steps.length) throw new Error(`the batch of ${steps.length} ${steps[0]!.kind} steps returned ${results.length} results`);
+      for (const step of steps) await pauseForTest(opts.env, opts.pools, 'after', step.id);
+      await journal.stepsDone(run.runId, steps.map((s, i) => ({ stepId: s.id, result: results[i]! })));
+    } catch {
+      for (const [i, step] of steps.entries()) {
+        if (failure !== undefined || runError !== undefined || signal.aborted) {
+          await journal.stepsPending(run.runId, ids.slice(i)).catch(() => undefined);
+          for (const left of steps.slice(i)) emit({ type: 'step-failed', stepId: left.id, error: 'not run: the run is stopping' });
+          return;
+        }
+        await runOne(step);
+      }
+      return;
+    }
+    const ms = Date.now() - started;
+    steps.forEach((step, i) => {
+      const result = results[i]!;
+      const outcome: StepOutcome = { id: step.id, kind: step.kind, state: 'done', ms };
+      if (result.rows !== undefined) outcome.rows = result.rows;
+      if (result.bytes !== undefined) outcome.bytes = result.bytes;
+      outcomes.set(step.id, outcome);
+      finished.add(step.id);
+      emit({ type: 'step-done', stepId: step.id, ms, rows: result.rows, bytes: result.bytes });
+    });
+  };
+
+  /** Ready steps grouped into what one job runs: a single step, or a batch of small steps of one kind and target. */
+  const units = (ready: Step[], free: number): Step[][] => {
+    const out: Step[][] = [];
+    const taken = new Set<string>();
+    for (const step of ready) {
+      if (out.length >= free) break;
+      if (taken.has(step.id)) continue;
+      taken.add(step.id);
+      const batch = handlerFor(opts.handlers, step).batch;
+      if (!batch || !batch.accepts(step, plan)) {
+        out.push([step]);
+        continue;
+      }
+      const key = batch.key(step);
+      const mates = ready.filter((s) => !taken.has(s.id) && s.kind === step.kind && batch.accepts(s, plan) && batch.key(s) === key);
+      // Shared with the jobs still free, so that one batch does not hold all the work of a database.
+      const size = Math.min(batch.max, Math.ceil((mates.length + 1) / Math.max(1, free - out.length)));
+      const unit = [step, ...mates.slice(0, size - 1)];
+      for (const s of unit) taken.add(s.id);
+      out.push(unit);
+    }
+    return out;
+  };
+
   let wake: (() => void) | undefined;
   const aborted = new Promise<void>((resolve) => (wake = resolve));
   const onAbort = () => wake?.();
@@ -203,8 +273,19 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
           runError = new ServerError(`lost the lock of split "${plan.name}" (its connection to the control database ended): no further step was started`, 'rerun `cloudphone-split apply` to resume');
         } else {
           const free = opts.jobs - active.size;
-          const ready = free > 0 ? readySteps(runnable, satisfied, new Set(active.keys())).slice(0, free) : [];
-          for (const step of ready) active.set(step.id, runOne(step).finally(() => active.delete(step.id)));
+          const ready = free > 0 ? readySteps(runnable, satisfied, running) : [];
+          for (const unit of free > 0 ? units(ready, free) : []) {
+            const key = unit[0]!.id;
+            for (const s of unit) running.add(s.id);
+            const done = unit.length === 1 ? runOne(unit[0]!) : runBatch(unit);
+            active.set(
+              key,
+              done.finally(() => {
+                active.delete(key);
+                for (const s of unit) running.delete(s.id);
+              }),
+            );
+          }
         }
       }
       if (active.size === 0) break;

@@ -5,6 +5,7 @@ import type { CreatedObject, StepJournal, StepResult } from '../steps/handler.js
 import { scrubber } from '../secrets/scrubber.js';
 import { BadInputError } from '../errors.js';
 import { openJournalDb } from './journal-db.js';
+import { JOURNAL_SCHEMA } from '../../migrations/index.js';
 import type { JournalDb, RetentionState, RunState } from './journal-schema.js';
 import { planHash } from './plan-hash.js';
 import { splitStatus, toCount, type SplitStatus } from './journal-status.js';
@@ -174,6 +175,58 @@ export class Journal {
     if (Number(r.numUpdatedRows) !== 1) throw new Error(`step ${stepId} is not part of run ${runId}`);
   }
 
+  /**
+   * Written before a batch's handler runs: its steps `running`, in one statement. Not
+   * waited for on disk (synchronous_commit off for this transaction only): a `running`
+   * mark lost in a crash of the control server leaves the step pending, which the next
+   * run starts again, as it does a `running` one.
+   */
+  async stepsStarted(runId: number, stepIds: readonly string[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL synchronous_commit = off`.execute(tx);
+      const r = await tx
+        .updateTable('steps')
+        .set({ state: 'running', started_at: sql<Date>`now()`, finished_at: null, error: null, rows: null, bytes: null, detail: null })
+        .where('run_id', '=', runId)
+        .where('step_id', 'in', stepIds)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== new Set(stepIds).size) throw new Error(`steps ${stepIds.join(', ')} are not all part of run ${runId}`);
+    });
+  }
+
+  /**
+   * Written after a batch's handler returned: every step of it `done` with its result,
+   * in one statement (one commit, durable like `stepDone`). Only call it once the
+   * work of every step is committed where it acts.
+   */
+  async stepsDone(runId: number, done: ReadonlyArray<{ stepId: string; result: StepResult }>): Promise<void> {
+    if (done.length === 0) return;
+    const ids = done.map((d) => d.stepId);
+    const rows = done.map((d) => count(d.result.rows));
+    const bytes = done.map((d) => count(d.result.bytes));
+    const details = done.map((d) => (d.result.detail === undefined ? null : JSON.stringify(d.result.detail)));
+    await sql`
+      UPDATE ${sql.id(JOURNAL_SCHEMA, 'steps')} AS s
+         SET state = 'done',
+             started_at = coalesce(s.started_at, now()),
+             finished_at = greatest(now(), coalesce(s.started_at, now())),
+             rows = v.rows, bytes = v.bytes, detail = v.detail::jsonb, error = NULL
+        FROM unnest(${ids}::text[], ${rows}::bigint[], ${bytes}::bigint[], ${details}::text[]) AS v(step_id, rows, bytes, detail)
+       WHERE s.run_id = ${runId} AND s.step_id = v.step_id`.execute(this.db);
+  }
+
+  /** Steps of a batch that were marked running but not run (the run stopped first): pending again. */
+  async stepsPending(runId: number, stepIds: readonly string[]): Promise<void> {
+    if (stepIds.length === 0) return;
+    await this.db
+      .updateTable('steps')
+      .set({ state: 'pending', started_at: null, finished_at: null })
+      .where('run_id', '=', runId)
+      .where('step_id', 'in', stepIds)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
   /** A running step's rows and bytes so far (live progress); ignored once the step has ended. */
   async stepProgress(runId: number, stepId: string, rows: number, bytes: number): Promise<void> {
     await this.db
@@ -311,6 +364,7 @@ export class Journal {
   view(name: string, hash?: string): StepJournal {
     return {
       result: (stepId) => this.result(name, stepId, hash),
+      results: async () => new Map([...(await this.doneSteps(name, hash))].map(([id, { runId: _runId, ...result }]) => [id, result])),
       recordCreated: (object) => this.recordCreated(name, object),
       forgetCreated: (object) => this.forgetCreated(name, object),
       created: () => this.created(name),

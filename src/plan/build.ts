@@ -20,6 +20,7 @@ import { groupLookups, lookupColumn, lookupJoin } from '../steps/denormalize-loo
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { separateIndexBuilds } from './index-steps.js';
+import { BATCH_BYTES } from '../steps/batch-size.js';
 import { syncSequenceSql } from '../steps/sync-sequences.js';
 import { grantSql } from '../steps/grant.js';
 import { databaseAccessSql } from '../steps/database-access.js';
@@ -273,10 +274,12 @@ export function buildPlan(input: PlanInput): Plan {
       const keyRange = moved.has(key) ? input.keyRanges?.[key] : undefined;
       const ranges = keyRange ? rangePredicates(keyRange, rangeCount(t.bytes, policy)) : [];
       const parts: Array<{ where: string | null; index: number }> = ranges.length > 1 ? ranges.map((where, index) => ({ where, index })) : [{ where: null, index: 0 }];
+      // A small table (by its size at plan time) is emptied with DELETE and loaded without FREEZE: cheaper than a TRUNCATE, copied in batches (batch-size.ts).
+      const freeze = parts.length > 1 || t.bytes > BATCH_BYTES;
       const ids: string[] = [];
       for (const part of parts) {
         const of = parts.length;
-        const sql = copySql({ source: { schema: t.schema, name: t.name }, columns, extra, joins, binary, freeze: true, where: part.where, truncate: part.index === 0 });
+        const sql = copySql({ source: { schema: t.schema, name: t.name }, columns, extra, joins, binary, freeze, where: part.where, truncate: part.index === 0 });
         const range = part.where === null ? null : { index: part.index, of, where: part.where };
         const id = copyStepId(w.target.database, key, range ?? undefined);
         const step: CopyDataStep = {
@@ -297,7 +300,7 @@ export function buildPlan(input: PlanInput): Plan {
           extraColumns: denorm.map((d) => d.column),
           copyOut: sql.copyOut,
           copyIn: sql.copyIn,
-          freeze: true,
+          freeze,
           binary,
           rowsEstimate: range ? Math.round(rowsEstimate / of) : rowsEstimate,
           ...(t.rowsEstimate < 0 ? { analyzed: false } : {}),

@@ -67,9 +67,9 @@ export async function tableSums(client: PgClient, tables: readonly string[], met
     const names = await tableColumns(client, table);
     if (names === null) continue;
     const columns = how === 'record' ? await types.columns(parseKey(table), names) : names.map((n) => ({ name: n, text: true }));
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // BEGIN and the pinned settings in one round trip (a simple query of several statements).
+    await client.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join(';\n'));
     try {
-      for (const s of PINNED_SETTINGS) await client.query(s);
       const r = await client.query<{ n: string; h: string }>(checksumSql(parseKey(table), rowHashExpr(columns, how)));
       await client.query('COMMIT');
       const row = r.rows[0];

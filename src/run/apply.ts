@@ -8,6 +8,7 @@ import { manifestConnection } from '../manifest/connection-settings.js';
 import { missingVariables, secretsOf } from '../manifest/expand.js';
 import type { Manifest } from '../manifest/model.js';
 import type { Plan } from '../plan/model.js';
+import type { Catalog } from '../catalog/model.js';
 import { tableFingerprint } from '../catalog/fingerprint.js';
 import { handlers } from '../steps/index.js';
 import type { ProgressSink } from '../steps/handler.js';
@@ -38,12 +39,17 @@ export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: st
   return { manifest, servers, controlUrl, secrets: secretsOf(manifest, env) };
 }
 
-/** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
-export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<void> {
-  const catalog = await readLiveCatalog(sourceUrl, schemas);
+/**
+ * Re-reads the source and refuses a plan whose tables changed since it was made (exit 4).
+ * `live`: the source's catalog when the caller has just read it (apply planning from the
+ * manifest reads it once, for the plan and for this check).
+ */
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[], live?: Catalog): Promise<void> {
+  const catalog = live ?? (await readLiveCatalog(sourceUrl, schemas));
+  const present = new Set(catalog.tables.map((t) => `${t.schema}.${t.name}`));
   const changed: string[] = [];
   for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
-    if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
+    if (!present.has(key)) changed.push(`${key} (gone)`);
     else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
   }
   // A partition added since (GitLab-style dynamic partitions): its rows would not be copied.
@@ -92,6 +98,8 @@ export interface PreparedApply {
 export async function prepareApply(planFile: string | undefined, opts: ApplyRunOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<PreparedApply> {
   let plan: Plan;
   let manifestFile: string;
+  /** The source's catalog when this call planned from it. */
+  let catalog: Catalog | undefined;
   if (planFile) {
     plan = await readPlanFile(planFile);
     manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
@@ -111,6 +119,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
     } else {
       const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
       plan = made.plan;
+      catalog = made.catalog;
       manifestFile = made.split.file;
       if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
     }
@@ -129,7 +138,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       'apply the rest with the manifest (or plan file) the first services were applied with, or roll them back (`cloudphone-split rollback --service ...`) before applying a new plan',
     );
   }
-  await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+  await checkFingerprint(plan, servers.source!, manifest.source.schemas, catalog);
   const applied = partial && planHash(partial.plan) === planHash(plan) ? appliedServices(plan, partial.done) : [];
   return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied };
 }

@@ -35,7 +35,9 @@ export function copySql(opts: {
   /** A key range (on alias `s`) of a split table, or null for the whole table. */
   where: string | null;
   /**
-   * Empty the target table first (TRUNCATE ONLY, which also lets FREEZE apply).
+   * Empty the target table first: TRUNCATE ONLY, which also lets FREEZE apply, or,
+   * without `freeze`, DELETE FROM ONLY (a small table: a TRUNCATE costs a new file per
+   * relation and a scan of the shared buffers, far more than deleting a few rows).
    * Default: when copying the whole table. The first range of a split table
    * truncates; the others do not (they wait for it, see build.ts).
    */
@@ -53,7 +55,7 @@ export function copySql(opts: {
     copyOut = `COPY (SELECT ${cols.join(', ')} FROM ONLY ${t} AS s${opts.joins.map((j) => ` ${j}`).join('')}${where}) TO STDOUT (${format})`;
   }
   const truncate = opts.truncate ?? !opts.where;
-  const before = truncate ? [`TRUNCATE ONLY ${t}`] : [];
+  const before = truncate ? [opts.freeze ? `TRUNCATE ONLY ${t}` : `DELETE FROM ONLY ${t}`] : [];
   const copyIn = `COPY ${t} (${targetCols}) FROM STDIN (${format}${opts.freeze && truncate ? ', FREEZE' : ''})`;
   return { copyOut, copyIn, before };
 }
@@ -76,7 +78,7 @@ export function copyTransaction(before: string[], copyIn: string, after: string[
   return ['BEGIN', ...before, copyIn, ...after, 'COMMIT'];
 }
 
-function around(step: CopyDataStep): { before: string[]; after: string[] } {
+export function around(step: CopyDataStep): { before: string[]; after: string[] } {
   const at = step.sql.indexOf(step.copyIn);
   if (at < 1) return { before: step.sql.slice(1, -2), after: [] };
   return { before: step.sql.slice(1, at), after: step.sql.slice(at + 1, -1) };
@@ -218,11 +220,17 @@ export const copyData: StepHandler<'copy_data'> = {
  * the journal recorded them: the sum over its ranges when it was split. Undefined
  * when a copy of it has no result (not done, or made by another plan).
  */
-export async function copiedSourceRows(ctx: Pick<StepContext, 'plan' | 'journal'>, database: string, table: string): Promise<number | undefined> {
+export async function copiedSourceRows(
+  ctx: Pick<StepContext, 'plan' | 'journal'>,
+  database: string,
+  table: string,
+  /** The journal's done steps read once by a caller asking for many tables (else one read per copy step). */
+  done?: ReadonlyMap<string, StepResult>,
+): Promise<number | undefined> {
   const steps = ctx.plan.steps.filter((s): s is CopyDataStep => s.kind === 'copy_data' && s.table === table && s.target.database === database);
   let total = 0;
   for (const s of steps) {
-    const r = await ctx.journal.result(s.id);
+    const r = done ? done.get(s.id) : await ctx.journal.result(s.id);
     const n = Number(r?.detail?.sourceRows ?? r?.rows ?? NaN);
     if (Number.isNaN(n)) return undefined;
     total += n;

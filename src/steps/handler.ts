@@ -52,6 +52,8 @@ export interface StepContext {
 export interface StepJournal {
   /** Result recorded for a step that is done in this split (any run), or undefined. */
   result(stepId: string): Promise<StepResult | undefined>;
+  /** Every step done in this split with its result, read at once (optional: only the engine's journal). */
+  results?(): Promise<Map<string, StepResult>>;
   /** Records something the split created (database, role, fence...), for rollback. */
   recordCreated(object: CreatedObject): Promise<void>;
   /** Forgets a recorded object that was not created after all (optional: only the engine's journal). */
@@ -102,6 +104,25 @@ export interface CreatedObject {
 export interface StepHandler<K extends StepKind> {
   render(step: StepOf<K>): string[];
   run(ctx: StepContext, step: StepOf<K>): Promise<StepResult>;
+  /** Optional: how several small ready steps of this kind run as one (see StepBatch). */
+  batch?: StepBatch<K>;
+}
+
+/**
+ * Many small steps of one kind run together: one connection, one transaction where
+ * they act, one journal write. The executor gathers ready steps that `accepts` takes
+ * and that share a `key` (their target database), at most `max`, marks them running
+ * together and, once `run` returned, done together. `run` is all or nothing as far as
+ * the journal knows: it returns one result per step, in order, only when every step's
+ * work is committed; when it throws, the executor runs each step of the batch alone
+ * with the handler's `run`, which must finish whatever the batch left (the same
+ * idempotence a rerun after a crash needs).
+ */
+export interface StepBatch<K extends StepKind> {
+  max: number;
+  accepts(step: StepOf<K>, plan: Plan): boolean;
+  key(step: StepOf<K>): string;
+  run(ctx: StepContext, steps: StepOf<K>[]): Promise<StepResult[]>;
 }
 
 export type StepHandlers = { [K in StepKind]: StepHandler<K> };

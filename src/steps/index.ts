@@ -5,6 +5,7 @@ import { createDatabase } from './create-database.js';
 import { createSchema } from './create-schema.js';
 import { fenceSource } from './fence-source.js';
 import { copyData } from './copy-data.js';
+import { copyBatch } from './copy-batch.js';
 import { createIndexes } from './create-indexes.js';
 import { syncSequences } from './sync-sequences.js';
 import { grant } from './grant.js';
@@ -33,7 +34,8 @@ export const handlers: StepHandlers = {
   create_database: createDatabase,
   create_schema: createSchema,
   fence_source: fenceSource,
-  copy_data: copyData,
+  // Small tables are copied in batches (copy-batch.ts).
+  copy_data: { ...copyData, batch: copyBatch },
   create_indexes: createIndexes,
   sync_sequences: syncSequences,
   grant,

@@ -48,3 +48,11 @@ export async function runMarked(client: pg.ClientBase, stepId: string, sql: read
   }
   return { skipped: false };
 }
+
+/** Which of `stepIds` the target's marker table holds (one query; none when the table is not there yet). */
+export async function markedAmong(client: pg.ClientBase, stepIds: readonly string[]): Promise<Set<string>> {
+  const r = await client.query<{ done: boolean }>(`SELECT to_regclass('"${MARKER_SCHEMA}"."done"') IS NOT NULL AS done`);
+  if (!r.rows[0]?.done) return new Set();
+  const m = await client.query<{ step_id: string }>(`SELECT step_id FROM "${MARKER_SCHEMA}"."done" WHERE step_id = ANY($1::text[])`, [stepIds]);
+  return new Set(m.rows.map((x) => x.step_id));
+}

@@ -26,8 +26,10 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
     try {
       // One scan per table gives the count and the checksum rollback later compares with.
       sums = await tableSums(client, step.tables);
+      // The journal is read once for all tables, not once per table.
+      const done = await ctx.journal.results?.();
       for (const table of step.tables) {
-        const expected = (await copiedSourceRows(ctx, step.target.database, table)) ?? NaN;
+        const expected = (await copiedSourceRows(ctx, step.target.database, table, done)) ?? NaN;
         const actual = sums[table]?.rows ?? -1;
         counts[table] = actual;
         if (!Number.isNaN(expected) && actual !== expected) mismatches.push(`${table}: source snapshot ${expected} rows, target ${actual}`);

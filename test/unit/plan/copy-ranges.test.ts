@@ -60,6 +60,12 @@ describe('copySql for ranges', () => {
     expect(sql.copyIn).toBe('COPY "public"."events" ("id", "v") FROM STDIN (FORMAT binary, FREEZE)');
   });
 
+  it('empties a small table (no freeze) with DELETE and loads it without FREEZE', () => {
+    const sql = copySql({ ...base, freeze: false, where: null });
+    expect(sql.before).toEqual(['DELETE FROM ONLY "public"."events"']);
+    expect(sql.copyIn).toBe('COPY "public"."events" ("id", "v") FROM STDIN (FORMAT binary)');
+  });
+
   it('truncates and freezes the first range only; the others neither truncate nor delete', () => {
     const first = copySql({ ...base, where: 's."id" < 10', truncate: true });
     const next = copySql({ ...base, where: 's."id" >= 10', truncate: false });

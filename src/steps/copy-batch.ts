@@ -1,0 +1,95 @@
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { CopyDataStep } from '../plan/model.js';
+import type { StepBatch, StepContext, StepResult } from './handler.js';
+import { sessionCache } from './session-cache.js';
+import { connectionLoss, describeEnd } from './connection-loss.js';
+import { CopyIn, CopyOut } from '../pg/copy-relay.js';
+import { around } from './copy-data.js';
+import { BATCH_BYTES, BATCH_MAX, targetKey } from './batch-size.js';
+import { pauseForTest } from '../engine/test-pause.js';
+
+/**
+ * One table of a batch inside the target's open transaction: its TRUNCATE, the COPY
+ * piped from the source session, the row count check. `state.broken` is set to the
+ * end whose connection failed first.
+ */
+async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, dst: pg.Client, ends: { source: string; target: string }, state: { broken: string }) {
+  const { before, after } = around(step);
+  state.broken = ends.target;
+  for (const s of before) await dst.query(s);
+  const out = src.query(new CopyOut(step.copyOut));
+  const inp = dst.query(new CopyIn(step.copyIn, { recycle: (b) => out.recycle(b) }));
+  let first: string | undefined;
+  out.once('error', () => (first ??= ends.source));
+  inp.once('error', () => (first ??= ends.target));
+  const abort = () => out.destroy(new Error('interrupted'));
+  ctx.signal.addEventListener('abort', abort, { once: true });
+  try {
+    await pipeline(out, inp);
+  } catch (err) {
+    state.broken = first ?? state.broken;
+    throw err;
+  } finally {
+    ctx.signal.removeEventListener('abort', abort);
+  }
+  if (inp.rowCount !== out.rowCount) throw new Error(`${step.table}: read ${out.rowCount} rows from the source but the target stored ${inp.rowCount}`);
+  for (const s of after) await dst.query(s);
+  ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows: inp.rowCount, bytes: out.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
+  return { rows: inp.rowCount, bytes: out.bytes, sourceRows: out.rowCount };
+}
+
+/**
+ * Whole small tables of one target database, one after the other in one transaction of
+ * the target (each truncated first, as when copied alone), read on one source session in
+ * the run's snapshot. Every table is copied whatever its statistics say: an estimate of
+ * no rows only makes it a member of a batch, never a table left out. Any failure (a type
+ * binary COPY refuses, a lost connection) rolls the whole batch back; the executor then
+ * copies each table alone, with the text fallback of copy-data.ts.
+ */
+export const copyBatch: StepBatch<'copy_data'> = {
+  max: BATCH_MAX,
+  accepts: (step) => !step.range && step.bytes <= BATCH_BYTES,
+  key: (step) => targetKey(step.target),
+  async run(ctx, steps) {
+    const snapshot = await ctx.snapshot();
+    const sessions = sessionCache(ctx.pools);
+    const { server, database } = steps[0]!.target;
+    const ends = { source: describeEnd(ctx.pools, 'source', ctx.plan.source.database), target: describeEnd(ctx.pools, server, database) };
+    const state = { broken: ends.source };
+    let doing = `copying ${steps.length} small tables into ${database}`;
+    let src: pg.Client | undefined;
+    let dst: pg.Client | undefined;
+    let clean = false;
+    try {
+      src = await sessions.source(snapshot);
+      state.broken = ends.target;
+      dst = await sessions.target(server, database);
+      await dst.query('BEGIN');
+      const results: StepResult[] = [];
+      for (const step of steps) {
+        doing = `copying ${step.table ?? step.id}`;
+        const r = await pipeTable(ctx, step, src, dst, ends, state);
+        results.push({ rows: r.rows, bytes: r.bytes, detail: { sourceRows: r.sourceRows, binary: step.binary, snapshot, batch: steps.length } });
+        await pauseForTest(ctx.env, ctx.pools, 'within', step.id);
+      }
+      state.broken = ends.target;
+      doing = `committing ${steps.length} small tables into ${database}`;
+      await dst.query('COMMIT');
+      clean = true;
+      return results;
+    } catch (err) {
+      await dst?.query('ROLLBACK').catch(() => undefined);
+      throw connectionLoss(err, state.broken, doing);
+    } finally {
+      // Only sessions in a known state go back: the source still in its snapshot, the target outside any transaction.
+      if (clean && src && dst) {
+        sessions.releaseSource(snapshot, src);
+        sessions.releaseTarget(server, database, dst);
+      } else {
+        await src?.end().catch(() => undefined);
+        await dst?.end().catch(() => undefined);
+      }
+    }
+  },
+};
