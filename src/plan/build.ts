@@ -32,6 +32,7 @@ import { accountObjects } from './objects.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
+import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -119,7 +120,7 @@ export function buildPlan(input: PlanInput): Plan {
       owned: new Set(withPartitions(catalog, w.input.tables)),
       tables: new Set(w.keys),
     })),
-    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner },
+    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner, movedBy: new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])) },
   );
   for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
   warnings.push(...account.warnings);
@@ -465,8 +466,18 @@ export function buildPlan(input: PlanInput): Plan {
     manifest: { path: input.manifestPath, text: input.manifestText },
     sourceFingerprint: catalogFingerprint(catalog, involved),
     tableFingerprints,
-    source: { database: catalog.database, serverVersion: catalog.serverVersion },
+    source: {
+      database: catalog.database,
+      serverVersion: catalog.serverVersion,
+      ...(input.sourceSystemIdentifier !== undefined ? { systemIdentifier: input.sourceSystemIdentifier } : {}),
+    },
     services: work.map((w) => w.plan),
+    ...(input.movedEarlier !== undefined ? { movedEarlier: input.movedEarlier } : {}),
+    remainingForeignKeys: remainingForeignKeys(
+      catalog,
+      new Map(work.flatMap((w) => withPartitions(catalog, w.input.tables).map((t) => [t, w.input.spec.name] as const))),
+      new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])),
+    ),
     leftBehind: account.leftBehind,
     steps,
     warnings,

@@ -101,7 +101,23 @@ export const planSchema = obj({
   manifest: obj({ path: str, text: str }),
   sourceFingerprint: str,
   tableFingerprints: z.record(str, { required_error: 'missing', invalid_type_error: 'expected an object of strings' }),
-  source: obj({ database: str, serverVersion: str }),
+  source: obj({ database: str, serverVersion: str, systemIdentifier: nullableStr.optional() }),
+  movedEarlier: arrayOf(
+    obj({
+      table: str,
+      split: str,
+      service: nullableStr,
+      database: nullableStr,
+      movedAt: nullableStr,
+      state: z.enum(['moved', 'moving'], { errorMap: () => ({ message: 'expected "moved" or "moving"' }) }),
+      via: z.enum(['journal', 'fence', 'journal+fence'], { errorMap: () => ({ message: 'expected "journal", "fence" or "journal+fence"' }) }),
+    }),
+    'moved tables',
+  ).optional(),
+  remainingForeignKeys: arrayOf(
+    obj({ table: str, constraint: str, columns: strings, references: str, referencedService: str, movedBy: nullableStr }),
+    'foreign keys',
+  ).optional(),
   services: arrayOf(
     obj({
       name: str,
@@ -121,6 +137,7 @@ export const planSchema = obj({
           reason: z.enum(['cross-service', 'copy', 'ignored'], { errorMap: () => ({ message: 'expected "cross-service", "copy" or "ignored"' }) }),
           denormalizedBy: strings,
           suggestion: str,
+          movedBy: str.optional(),
         }),
         'foreign keys',
       ),

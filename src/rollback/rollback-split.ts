@@ -12,6 +12,7 @@ import { identityRefusals } from './identity-check.js';
 import { liftBackupMark, removeFence } from './source-restore.js';
 import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
+import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
 
 export interface RollbackOptions {
   journal: Journal;
@@ -123,6 +124,23 @@ async function checkTargets(inv: RollbackInventory, servers: Record<string, stri
 }
 
 /**
+ * Refuses (exit 1, nothing changed) to roll back a wave that a later split of the same
+ * source depends on (SPEC §7): it copied the wave's tables or filled columns from them.
+ */
+async function refuseDependents(journal: Journal, split: string): Promise<void> {
+  const all = await journal.splits(null);
+  const own = all.find((s) => s.split === split);
+  if (!own) return;
+  const dependents = waveDependents(own, all);
+  if (dependents.length === 0) return;
+  const later = [...new Set(dependents.map((d) => d.split))];
+  throw new DifferenceError(
+    `split ${split} cannot be rolled back: ${later.length === 1 ? 'a later split depends' : 'later splits depend'} on the tables it moved, so nothing was changed:\n  ${dependents.map(describeDependent).join('\n  ')}`,
+    `roll back ${later.map((l) => `split ${l}`).join(', ')} first (cloudphone-split rollback -m <its manifest>), then this one`,
+  );
+}
+
+/**
  * `rollback` (SPEC §5): undoes what the journal says the split did. Before the config
  * was repointed: drops the databases and roles it created and removes the fence (and
  * lifts the backup mark if retention was scheduled). After it: the same, plus the
@@ -143,6 +161,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
       'restore it from its archive (retention.archive) if one was written',
     );
   }
+  await refuseDependents(journal, split);
   if (isEmpty(inv)) {
     await journal.markRolledBack(split);
     return report;

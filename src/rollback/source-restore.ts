@@ -76,19 +76,36 @@ export async function liftBackupMark(client: PgClient, database: string, split: 
 
 /**
  * Drops the fence triggers and the fence function. The tool's schema in the source is
- * dropped with them, unless the journal itself lives in that database and schema.
+ * dropped with them, unless the journal itself lives in that database and schema; the
+ * function and schema stay while other splits' fences (other waves) still use them.
  */
-export function unfenceStatements(tables: string[], journalInSource: boolean): string[] {
+export function unfenceStatements(tables: string[], journalInSource: boolean, otherFences = false): string[] {
   const sql = unfenceSql(tables);
+  const triggers = sql.slice(0, -1);
+  if (otherFences) return triggers;
   if (!journalInSource) return sql;
-  return [...sql.slice(0, -1), `DROP FUNCTION IF EXISTS ${ident(FENCE_SCHEMA)}."fence"()`];
+  return [...triggers, `DROP FUNCTION IF EXISTS ${ident(FENCE_SCHEMA)}."fence"()`];
 }
 
+/** Fence triggers left in the database once this split's are dropped: other waves' fences. */
+async function fencesLeft(client: PgClient): Promise<number> {
+  const r = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND p.proname = 'fence'`,
+    [FENCE_SCHEMA],
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/** Lifts this split's fence, in one transaction; other splits' fences stay up (checked in that transaction). */
 export async function removeFence(client: PgClient, tables: string[], journalInSource: boolean): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = '60s'`);
-    for (const s of unfenceStatements(tables, journalInSource)) await client.query(s);
+    const triggers = unfenceStatements(tables, journalInSource, true);
+    for (const s of triggers) await client.query(s);
+    // Another wave's fence uses the same function: it stays with its schema.
+    if ((await fencesLeft(client)) === 0) for (const s of unfenceStatements(tables, journalInSource).slice(triggers.length)) await client.query(s);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
-import { loadSplit, makePlan, readLiveCatalog } from '../plan/make.js';
+import { loadSplit, makePlan, readLiveCatalog, readWaveRecords } from '../plan/make.js';
+import type { Catalog } from '../catalog/model.js';
+import { earlierWaves } from '../waves/earlier-waves.js';
+import { movedSincePlan } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import { normalizeConnection } from '../conn/connection.js';
@@ -37,7 +40,7 @@ export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: st
 }
 
 /** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
-export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<void> {
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<Catalog> {
   const catalog = await readLiveCatalog(sourceUrl, schemas);
   const changed: string[] = [];
   for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
@@ -54,6 +57,24 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
     throw new StalePlanError(
       `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,
       'make a new plan (cloudphone-split plan) and review it; nothing was changed',
+    );
+  }
+  return catalog;
+}
+
+/**
+ * Refuses (exit 4) a plan that moves, copies or reads a table that another split of the
+ * same source moved since the plan was made (SPEC §7): re-read now, from the journal and
+ * from the fences in the source.
+ */
+export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string): Promise<void> {
+  const records = await readWaveRecords(controlUrl, plan.name);
+  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, systemIdentifier: plan.source.systemIdentifier ?? null });
+  const problems = movedSincePlan(plan, moved);
+  if (problems.length > 0) {
+    throw new StalePlanError(
+      `another split moved tables of this plan since it was made: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` and ${problems.length - 10} more` : ''}`,
+      'make a new plan (cloudphone-split plan): it leaves the tables earlier splits moved alone; nothing was changed',
     );
   }
 }
@@ -107,7 +128,8 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   if (plan.errors.length > 0) {
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
-  await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+  const catalog = await checkFingerprint(plan, servers.source!, manifest.source.schemas);
+  await checkEarlierWaves(plan, catalog, controlUrl);
   return { plan, manifestFile, manifest, servers, controlUrl, finished: false };
 }
 
