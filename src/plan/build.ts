@@ -458,6 +458,11 @@ export function buildPlan(input: PlanInput): Plan {
   const tableFingerprints: Record<string, string> = {};
   for (const k of involved) tableFingerprints[k] = tableFingerprint(catalog, k);
 
+  const remaining = remainingForeignKeys(
+    catalog,
+    new Map(work.flatMap((w) => withPartitions(catalog, w.input.tables).map((t) => [t, w.input.spec.name] as const))),
+    new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])),
+  );
   const plan: Plan = {
     formatVersion: 1,
     toolVersion: TOOL_VERSION,
@@ -469,15 +474,11 @@ export function buildPlan(input: PlanInput): Plan {
     source: {
       database: catalog.database,
       serverVersion: catalog.serverVersion,
-      ...(input.sourceSystemIdentifier !== undefined ? { systemIdentifier: input.sourceSystemIdentifier } : {}),
+      ...(input.sourceSystemIdentifier ? { systemIdentifier: input.sourceSystemIdentifier } : {}),
     },
     services: work.map((w) => w.plan),
-    ...(input.movedEarlier !== undefined ? { movedEarlier: input.movedEarlier } : {}),
-    remainingForeignKeys: remainingForeignKeys(
-      catalog,
-      new Map(work.flatMap((w) => withPartitions(catalog, w.input.tables).map((t) => [t, w.input.spec.name] as const))),
-      new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])),
-    ),
+    ...(input.movedEarlier?.length ? { movedEarlier: input.movedEarlier } : {}),
+    ...(remaining.length ? { remainingForeignKeys: remaining } : {}),
     leftBehind: account.leftBehind,
     steps,
     warnings,
