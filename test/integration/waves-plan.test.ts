@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { servers, withDatabase, query } from '../harness/servers.js';
 import { sampleTemplate, dropTemplate } from './helpers/split-fixture.js';
-import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
+import { sampleSampleWavesFixture, type SampleWavesFixture } from './helpers/sample-waves-fixture.js';
 import type { Plan } from '../../src/plan/model.js';
 import type { MovedTable } from '../../src/waves/moved-table.js';
 import { runCli } from './helpers/cli.js';
@@ -11,14 +11,14 @@ import { runCli } from './helpers/cli.js';
 const BILLING = ['plans', 'coupons', 'orders', 'order_items', 'payments', 'invoices', 'balance_transactions', 'usage_records', 'Billing "Audit" Log'].map((t) => `public.${t}`).sort();
 
 let template = '';
-let fx: WavesFixture;
+let fx: SampleWavesFixture;
 /** A rival split planned before wave 1 ran: it moves coupons too. */
 let rivalPlan = '';
 let wave1: Plan;
 
 beforeAll(async () => {
   template = await sampleTemplate(servers().main, 0.2);
-  fx = await wavesFixture({ template });
+  fx = await sampleSampleWavesFixture({ template });
   const rival = await fx.writeManifest(
     'rival.yaml',
     `version: 1\nname: ${fx.prefix}rival\nsource: { url: "\${CLOUDPHONE_CORE_URL}" }\ncontrol: { url: "\${SPLIT_CONTROL_URL}" }\n` +

@@ -23,7 +23,7 @@ export interface FixtureWave {
  * apps; the rest, retiring the source), every name prefixed with a fresh uniquePrefix(),
  * the services tree written beside the manifests, one control database for all waves.
  */
-export interface WavesFixture {
+export interface SampleWavesFixture {
   prefix: string;
   dir: string;
   env: NodeJS.ProcessEnv;
@@ -39,7 +39,7 @@ export interface WavesFixture {
   cleanup(): Promise<void>;
 }
 
-export async function wavesFixture(opts: { template: string; prefix?: string }): Promise<WavesFixture> {
+export async function sampleSampleWavesFixture(opts: { template: string; prefix?: string }): Promise<SampleWavesFixture> {
   const prefix = opts.prefix ?? uniquePrefix();
   const sourceServer = withDatabase(servers().main, 'postgres');
   const sourceDb = `${prefix}cloudphone_core`;
