@@ -105,6 +105,7 @@ export function sampleManifest(opts: SampleManifestOptions = {}): string {
     'source:',
     `  url: ${opts.sourceUrl === undefined ? '${CLOUDPHONE_CORE_URL}' : q(opts.sourceUrl)}`,
     '  schemas: [public]',
+    '  retire: true # what stays here is legacy: the whole database becomes the backup',
   ];
   if (opts.controlUrl !== null) {
     out.push('control:', `  url: ${opts.controlUrl === undefined ? '${SPLIT_CONTROL_URL}' : q(opts.controlUrl)}`);
