@@ -122,6 +122,8 @@ export function sampleManifest(opts: SampleManifestOptions = {}): string {
     'source:',
     `  url: ${opts.sourceUrl === undefined ? '${CLOUDPHONE_CORE_URL}' : q(opts.sourceUrl)}`,
     '  schemas: [public]',
+    // The single split retires the source; a wave only when it is the last one.
+    ...(!wave ? ['  retire: true # what stays here is legacy: the whole database becomes the backup'] : []),
     ...(wave?.retire ? ['  retire: true # what stays is legacy: the whole database is retired after this wave'] : []),
   ];
   if (opts.controlUrl !== null) {

@@ -24,6 +24,7 @@ import { grantSql } from '../steps/grant.js';
 import { databaseAccessSql } from '../steps/database-access.js';
 import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
+import { tableRetentionSql } from '../retention/table-backup.js';
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
 import { assertStepOrder } from './step-order.js';
@@ -443,15 +444,23 @@ export function buildPlan(input: PlanInput): Plan {
 
   // Only roles created on the source's server exist there: a role of another server cannot be named in its REVOKE.
   const roles = work.flatMap((w) => (w.input.spec.role && w.target.server === 'source' ? [w.input.spec.role.name] : []));
+  const retire = manifest.source.retire;
+  const kept = moved.map((m) => m.table);
   steps.push({
     id: stepId('schedule_retention', catalog.database),
     kind: 'schedule_retention',
-    description: `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`,
-    sql: retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER),
+    description: retire
+      ? `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`
+      : `keep the ${kept.length} moved tables fenced in ${catalog.database} as backups for ${manifest.retention.days} days, then \`retention prune\` may drop them; the rest of ${catalog.database} stays in use`,
+    sql: retire
+      ? retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER)
+      : tableRetentionSql(manifest.name, kept, EXPIRES_PLACEHOLDER),
     dependsOn: [...verifyIds, ...repointIds],
     database: catalog.database,
     days: manifest.retention.days,
-    roles,
+    roles: retire ? roles : [],
+    retire,
+    tables: kept,
   });
 
   const involved = [...new Set(work.flatMap((w) => w.keys))].sort();

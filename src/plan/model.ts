@@ -269,10 +269,19 @@ export interface RepointConfigStep extends StepBase<'repoint_config'> {
   restart: string | null;
 }
 
+/**
+ * The last step. `retire` (source.retire): the whole source database becomes the
+ * backup (read-only, CONNECT revoked from `roles`, commented). Otherwise only the
+ * moved `tables` (`schema.name`, the fenced ones: partitioned roots and their
+ * partitions) are marked as backups, each with a comment, and the rest of the source
+ * is not touched. Plans written before `retire` existed read as `retire: true`.
+ */
 export interface ScheduleRetentionStep extends StepBase<'schedule_retention'> {
   database: string;
   days: number;
   roles: string[];
+  retire: boolean;
+  tables: string[];
 }
 
 export interface StartReplicationStep extends StepBase<'start_replication'> {

@@ -90,7 +90,14 @@ export const stepSchema = z.discriminatedUnion('kind', [
   step('verify_rowcounts', { target, tables: strings }),
   step('stop_replication', { target, publication: str, subscription: str, slot: str }),
   step('repoint_config', { target, edits: arrayOf(configEdit, 'config edits'), restart: nullableStr }),
-  step('schedule_retention', { database: str, days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }), roles: strings }),
+  step('schedule_retention', {
+    database: str,
+    days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }),
+    roles: strings,
+    // Plans written before source.retire existed retired the whole database.
+    retire: bool.default(true),
+    tables: strings.default([]),
+  }),
 ]);
 
 export const planSchema = obj({

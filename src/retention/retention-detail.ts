@@ -1,4 +1,5 @@
 import type { TableSum } from './table-sums.js';
+import { readTableBackup, readViewBackup, type TableBackup, type ViewBackup } from './table-backup.js';
 
 /** One target table as `schedule_retention` found it: what `rollback` compares with. */
 export interface TargetBaseline extends TableSum {
@@ -30,12 +31,25 @@ export interface BackupUsage {
  */
 export interface RetentionDetail {
   days: number;
+  /**
+   * source.retire: the whole database is the backup (read-only, commented). False:
+   * only `tables` (and the moved `views`) are, each commented with `comment`; the
+   * database's ACL, setting and comment were not changed (`prior*` stay null).
+   * Journals written before it existed hold true.
+   */
+  retire: boolean;
+  /** The source's server when the step ran (null: the role could not read it). */
+  systemIdentifier: string | null;
+  /** The moved tables kept in place (a split without retire; [] otherwise). */
+  tables: TableBackup[];
+  /** The views that moved with them (they depend on them, so prune drops them first). */
+  views: ViewBackup[];
   /** pg_database.datacl as text before the REVOKE (null: the default ACL). */
   priorAcl: string | null;
   priorComment: string | null;
   /** The database's own default_transaction_read_only setting before (null: none). */
   priorReadOnly: string | null;
-  /** The comment the step wrote: `prune` drops the database only while it still carries it. */
+  /** The comment the step wrote (on the database, or on each table): `prune` drops only while it is still there. */
   comment: string;
   usage: BackupUsage;
   targets: TargetBaseline[];
@@ -67,8 +81,13 @@ export function readRetentionDetail(detail: unknown): RetentionDetail | null {
   const writes = str(usage?.writes);
   const comment = str(d.comment);
   if (oid === null || writes === null || comment === null || !Array.isArray(d.targets)) return null;
+  const list = <T>(v: unknown, read: (x: unknown) => T | null): T[] => (Array.isArray(v) ? v.map(read).filter((x): x is T => x !== null) : []);
   return {
     days: num(d.days) ?? 0,
+    retire: d.retire !== false,
+    systemIdentifier: str(d.systemIdentifier),
+    tables: list(d.tables, readTableBackup),
+    views: list(d.views, readViewBackup),
     priorAcl: str(d.priorAcl),
     priorComment: str(d.priorComment),
     priorReadOnly: str(d.priorReadOnly),

@@ -9,7 +9,7 @@ import { databaseClient, maintenanceClient, sameDatabase } from '../retention/ma
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
-import { liftBackupMark, removeFence } from './source-restore.js';
+import { liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
 import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
@@ -39,6 +39,8 @@ export interface RollbackPreview {
   configFiles: string[];
   fenceTables: number;
   liftBackup: boolean;
+  /** Moved tables whose backup comment is taken off (a split without source.retire). */
+  tableMarks: number;
   restarts: Array<{ service: string; command: string }>;
   /** Target tables compared with the journal (0 when the split had not repointed anything). */
   checkedTables: number;
@@ -61,6 +63,8 @@ export interface RollbackReport {
     readOnlyLifted: boolean;
     grants: string[];
     commentRestored: boolean;
+    /** Moved tables whose comment was put back (a split without source.retire). */
+    tableComments: number;
     fenceRemovedFrom: number;
   };
   restarts: RestartResult[];
@@ -78,7 +82,7 @@ function emptyReport(split: string): RollbackReport {
     preview: null,
     dropped: { databases: [], roles: [] },
     kept: { databases: [], other: [] },
-    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, fenceRemovedFrom: 0 },
+    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, tableComments: 0, fenceRemovedFrom: 0 },
     restarts: [],
     problems: [],
     warnings: [],
@@ -169,7 +173,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const sourceUrl = servers.source;
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
-  if ((inv.fence || inv.prior) && !(await sourceExists(sourceUrl))) {
+  if ((inv.fence || inv.prior || inv.tableMarks) && !(await sourceExists(sourceUrl))) {
     throw new BadInputError(`the source database ${sourceDb} no longer exists: there is nothing to roll back to`, 'check source.url in the manifest');
   }
   const checked = await checkTargets(inv, servers);
@@ -182,6 +186,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
     fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
     liftBackup: inv.prior !== null,
+    tableMarks: inv.tableMarks?.tables.length ?? 0,
     restarts: inv.restarts,
     checkedTables: checked,
   };
@@ -204,7 +209,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     for (const o of inv.config) await journal.forgetCreated(split, o);
   }
 
-  if (inv.fence || inv.prior) {
+  if (inv.fence || inv.prior || inv.tableMarks) {
     const client = await databaseClient(sourceUrl, sourceDb);
     try {
       if (inv.prior) {
@@ -215,6 +220,12 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
         report.warnings.push(...lifted.warnings);
         if (inv.retention) await journal.updateRetention(inv.retention.id, { state: 'restored' });
         await journal.forgetCreated(split, { kind: 'retention', server: 'source', name: sourceDb });
+      }
+      if (inv.tableMarks) {
+        const marks = await restoreTableComments(client, inv.tableMarks);
+        report.restored.tableComments = marks.restored;
+        report.warnings.push(...marks.warnings);
+        if (inv.retention) await journal.updateRetention(inv.retention.id, { state: 'restored' });
       }
       if (inv.fence) {
         const tables = Array.isArray(inv.fence.detail?.tables) ? (inv.fence.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
