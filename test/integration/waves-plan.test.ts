@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { servers, withDatabase, query } from '../harness/servers.js';
 import { sampleTemplate, dropTemplate } from './helpers/split-fixture.js';
-import { sampleSampleWavesFixture, type SampleWavesFixture } from './helpers/sample-waves-fixture.js';
+import { sampleWavesFixture, type SampleWavesFixture } from './helpers/sample-waves-fixture.js';
 import type { Plan } from '../../src/plan/model.js';
 import type { MovedTable } from '../../src/waves/moved-table.js';
 import { runCli } from './helpers/cli.js';
@@ -18,7 +18,7 @@ let wave1: Plan;
 
 beforeAll(async () => {
   template = await sampleTemplate(servers().main, 0.2);
-  fx = await sampleSampleWavesFixture({ template });
+  fx = await sampleWavesFixture({ template });
   const rival = await fx.writeManifest(
     'rival.yaml',
     `version: 1\nname: ${fx.prefix}rival\nsource: { url: "\${CLOUDPHONE_CORE_URL}" }\ncontrol: { url: "\${SPLIT_CONTROL_URL}" }\n` +

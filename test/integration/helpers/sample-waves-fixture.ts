@@ -39,7 +39,7 @@ export interface SampleWavesFixture {
   cleanup(): Promise<void>;
 }
 
-export async function sampleSampleWavesFixture(opts: { template: string; prefix?: string }): Promise<SampleWavesFixture> {
+export async function sampleWavesFixture(opts: { template: string; prefix?: string }): Promise<SampleWavesFixture> {
   const prefix = opts.prefix ?? uniquePrefix();
   const sourceServer = withDatabase(servers().main, 'postgres');
   const sourceDb = `${prefix}cloudphone_core`;
