@@ -57,12 +57,23 @@ export function archiveFileName(database: string, at: Date): string {
   return `${database.replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.dump`;
 }
 
+/** pg_dump's `-t` pattern matching exactly one table: each part double-quoted, so nothing in it is a wildcard. */
+export function exactTablePattern(t: { schema: string; name: string }): string {
+  const part = (s: string) => `"${s.replaceAll('"', '""')}"`;
+  return `${part(t.schema)}.${part(t.name)}`;
+}
+
+/** `--strict-names` and one `-t` per table: pg_dump of exactly those tables (each must exist). */
+export function tableDumpArgs(tables: ReadonlyArray<{ schema: string; name: string }>): string[] {
+  return ['--strict-names', ...tables.flatMap((t) => ['-t', exactTablePattern(t)])];
+}
+
 /**
- * Writes `pg_dump -Fc` of the database at `url` to `file`, mode 0600 (a `.partial` file renamed
+ * Writes `pg_dump -Fc` of the database at `url` (or of the tables `args` select) to `file`, mode 0600 (a `.partial` file renamed
  * when complete, so a failed dump never looks like an archive). The password goes
  * through PGPASSWORD, never on the command line.
  */
-export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ bytes: number }> {
+export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env, args: readonly string[] = []): Promise<{ bytes: number }> {
   const u = new URL(url);
   const password = decodeURIComponent(u.password);
   u.password = '';
@@ -74,7 +85,7 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
   await chmod(partial, 0o600);
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (password) childEnv.PGPASSWORD = password;
-  const r = await $({ nothrow: true, quiet: true, verbose: false, env: childEnv })`${bin.path} -Fc -f ${partial} ${`--dbname=${u.toString()}`}`;
+  const r = await $({ nothrow: true, quiet: true, verbose: false, env: childEnv })`${bin.path} -Fc -f ${partial} ${args} ${`--dbname=${u.toString()}`}`;
   if (r.exitCode !== 0) {
     await unlink(partial).catch(() => undefined);
     const tail = r.stderr.trim().split('\n').slice(-3).join('\n');

@@ -6,6 +6,7 @@ import { BadInputError, DifferenceError } from '../errors.js';
 import { restoreConfigFiles } from '../config/restore.js';
 import { databaseOf } from '../conn/connection.js';
 import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
+import { readRetentionDetail } from '../retention/retention-detail.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
@@ -159,6 +160,12 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const report = emptyReport(split);
   const inv = await readInventory(journal, split);
   report.kept.other = inv.other.map((o) => ({ kind: o.kind, server: o.server, name: o.name }));
+  if (inv.retention?.state === 'pruned' && readRetentionDetail(inv.retention.detail)?.retire === false) {
+    throw new BadInputError(
+      `the moved tables split ${split} kept in ${inv.retention.database} were dropped by \`retention prune\`: it can no longer be rolled back`,
+      'restore them from their archive (retention.archive) if one was written',
+    );
+  }
   if (inv.retention?.state === 'pruned') {
     throw new BadInputError(
       `the old database ${inv.retention.database} was dropped by \`retention prune\`: split ${split} can no longer be rolled back`,

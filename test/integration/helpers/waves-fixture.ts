@@ -68,9 +68,11 @@ export interface WavesFixture {
  * its own tables into its own database, neither retiring the source. Extra manifest
  * keys go through `edit(doc, which)`.
  */
-export async function wavesFixture(opts: { edit?: (doc: Record<string, unknown>, which: 'billing' | 'ops') => void } = {}): Promise<WavesFixture> {
+export async function wavesFixture(
+  opts: { server?: string; edit?: (doc: Record<string, unknown>, which: 'billing' | 'ops') => void } = {},
+): Promise<WavesFixture> {
   const prefix = uniquePrefix();
-  const sourceServer = withDatabase(servers().main, 'postgres');
+  const sourceServer = withDatabase(opts.server ?? servers().main, 'postgres');
   const sourceDb = `${prefix}core`;
   const sourceUrl = withDatabase(sourceServer, sourceDb);
   await query(sourceServer, `CREATE DATABASE ${q(sourceDb)}`);
