@@ -76,7 +76,7 @@ export class SourceWriter {
 
   /** Waits until every current table was written `n` more times (or an error happened). */
   async rounds(n: number): Promise<void> {
-    for (let i = 0; i < n && this.errors.length === 0 && this.loop; i++) await new Promise<void>((resolve) => this.roundDone.push(resolve));
+    for (let i = 0; i < n && this.errors.length === 0 && this.loop && !this.stopping; i++) await new Promise<void>((resolve) => this.roundDone.push(resolve));
   }
 
   async stop(): Promise<void> {

@@ -21,6 +21,12 @@ export interface BackupUsage {
   writes: string;
   /** pg_stat_database.stats_reset: when it changes, the counters cannot be compared. */
   statsReset: string | null;
+  /**
+   * The write counter of each table, by OID (absent in details recorded before it
+   * existed): lets a later check leave out the tables dropped since (other splits' backups
+   * pruned from the same database), whose counters leave the total with them.
+   */
+  tables?: Record<string, string>;
 }
 
 /**
@@ -56,6 +62,12 @@ export interface RetentionDetail {
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function tableWrites(v: unknown): { tables?: Record<string, string> } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+  const entries = Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return { tables: Object.fromEntries(entries) };
+}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 function readTarget(v: unknown): TargetBaseline | null {
@@ -92,7 +104,7 @@ export function readRetentionDetail(detail: unknown): RetentionDetail | null {
     priorComment: str(d.priorComment),
     priorReadOnly: str(d.priorReadOnly),
     comment,
-    usage: { oid, writes, statsReset: str(usage?.statsReset) },
+    usage: { oid, writes, statsReset: str(usage?.statsReset), ...tableWrites(usage?.tables) },
     targets: d.targets.map(readTarget).filter((t): t is TargetBaseline => t !== null),
   };
 }
