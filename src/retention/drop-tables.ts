@@ -63,7 +63,8 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
   try {
     client = await databaseClient(opts.serverUrl, row.database);
   } catch (err) {
-    if ((err as { code?: string }).code === '3D000' || /does not exist/.test((err as Error).message)) {
+    // 3D000: the database itself is gone (connectError keeps the driver's error as its cause).
+    if ((err as { cause?: { code?: string } }).cause?.code === '3D000') {
       return { action: 'gone', warnings: [`${row.database} no longer exists on server ${row.server}`] };
     }
     throw err;

@@ -121,6 +121,10 @@ describe('retention of a split that does not retire the source', () => {
     const fx = await wavesFixture();
     fixtures.push(fx);
     await appliedBilling(fx);
+    // Another split of the same source moved events: prune of billing leaves it as it is.
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+    const opsMark = (await tableComments(fx.sourceUrl, ['public.events']))['public.events'];
     const before = await relations(fx.sourceUrl);
     const auditRows = async () => Number((await query<{ n: string }>(fx.sourceUrl, `SELECT count(*)::text AS n FROM audit`))[0]!.n);
     const audit = await auditRows();
@@ -180,7 +184,9 @@ describe('retention of a split that does not retire the source', () => {
     expect(await writeError(fx.sourceUrl, `INSERT INTO accounts (name) VALUES ('after prune')`)).toBeNull();
     expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.billing.database])).toHaveLength(1);
     const listed = JSON.parse((await fx.billing.cli('retention', 'list', '--json')).stdout) as ListJson[];
-    expect(listed).toMatchObject([{ state: 'pruned', retired: false }]);
+    expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'scheduled']].sort());
+    expect((await tableComments(fx.sourceUrl, ['public.events']))['public.events']).toBe(opsMark);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toMatch(new RegExp(`has moved to database ${fx.ops.database}`));
     const again = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already pruned');
