@@ -4,7 +4,8 @@ import { describeMoved, type MovedTable } from '../waves/moved-table.js';
 /**
  * Takes the tables earlier splits moved out of what a manifest entry matched (SPEC §7):
  * a glob simply does not match them (one that matches nothing else matches "nothing"),
- * and an exact name is a problem that says which split moved the table and when.
+ * and an exact name is a problem (`moved`) that says which split moved the table and when
+ * (`ignore` reports it as a warning: the table does stay in the source, as a backup).
  */
 export function withoutMoved(
   m: EntryMatch | EntryProblem,
@@ -22,6 +23,7 @@ export function withoutMoved(
       fix: 'remove it from this manifest: the tables earlier splits moved need no entry',
       nothing: false,
       suggested: [],
+      moved: true,
     };
   }
   const tables = m.tables.filter((k) => !moved.has(k));

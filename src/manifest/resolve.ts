@@ -151,7 +151,8 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
     const path = joinPath('ignore', i);
     const m = match(entry, true);
     if ('message' in m) {
-      if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
+      if (m.moved) warnings.add(path, m.message, m.fix);
+      else if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
       else problems.add(path, m.message, m.fix);
       for (const k of m.suggested) suggested.add(k);
       return;

@@ -483,7 +483,6 @@ export function buildPlan(input: PlanInput): Plan {
     source: {
       database: catalog.database,
       serverVersion: catalog.serverVersion,
-      ...(input.sourceSystemIdentifier ? { systemIdentifier: input.sourceSystemIdentifier } : {}),
     },
     services: work.map((w) => w.plan),
     ...(input.movedEarlier?.length ? { movedEarlier: input.movedEarlier } : {}),

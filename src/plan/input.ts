@@ -38,8 +38,6 @@ export interface PlanInput {
   split?: SplitPolicy;
   /** Tables earlier splits of the source moved (SPEC §7); absent: none. */
   movedEarlier?: MovedTable[];
-  /** The source cluster's system identifier (null: unknown, as with `plan --schema`). */
-  sourceSystemIdentifier?: string | null;
 }
 
 export interface ResolvedServiceInput {

@@ -179,7 +179,7 @@ export async function readWaveRecords(controlUrl: string, exclude: string): Prom
   }
   if (!journal) return [];
   try {
-    return (await journal.splits(exclude)).map((r) => ({ split: r.split, plan: r.plan, fencedAt: r.fencedAt?.toISOString() ?? null }));
+    return (await journal.splits(exclude)).map((r) => ({ split: r.split, plan: r.plan, systemIdentifier: r.systemIdentifier, fencedAt: r.fencedAt?.toISOString() ?? null }));
   } finally {
     await journal.close();
   }
@@ -275,7 +275,6 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     split: policy,
     targetRoles: await readTargetRoles(split, Boolean(opts.schemaFile)),
     movedEarlier,
-    sourceSystemIdentifier,
   };
   return { plan: buildPlan(input), split, catalog };
 }

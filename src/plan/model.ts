@@ -20,8 +20,7 @@ export interface Plan {
   sourceFingerprint: string;
   /** Per table key, sha256 of its catalog entry: lets `apply` name what changed. */
   tableFingerprints: Record<string, string>;
-  /** `systemIdentifier`: the source cluster's (null or absent when it could not be read, as with `plan --schema`). */
-  source: { database: string; serverVersion: string; systemIdentifier?: string | null };
+  source: { database: string; serverVersion: string };
   services: ServicePlan[];
   /**
    * Tables earlier splits of the same source moved (SPEC §7), partitions included:

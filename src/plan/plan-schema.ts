@@ -108,7 +108,7 @@ export const planSchema = obj({
   manifest: obj({ path: str, text: str }),
   sourceFingerprint: str,
   tableFingerprints: z.record(str, { required_error: 'missing', invalid_type_error: 'expected an object of strings' }),
-  source: obj({ database: str, serverVersion: str, systemIdentifier: nullableStr.optional() }),
+  source: obj({ database: str, serverVersion: str }),
   movedEarlier: arrayOf(
     obj({
       table: str,

@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
-import { loadSplit, makePlan, readLiveCatalog, readWaveRecords } from '../plan/make.js';
+import { loadSplit, makePlan, readLiveCatalog, readSourceIdentifier, readWaveRecords } from '../plan/make.js';
+import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
+import { systemIdentifier } from '../pg/server-identity.js';
 import type { Catalog } from '../catalog/model.js';
 import { earlierWaves } from '../waves/earlier-waves.js';
 import { movedSincePlan } from '../waves/plan-tables.js';
@@ -40,8 +42,8 @@ export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: st
 }
 
 /** Re-reads the source and refuses a plan whose tables changed since it was made (exit 4). */
-export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[]): Promise<Catalog> {
-  const catalog = await readLiveCatalog(sourceUrl, schemas);
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[], live?: Catalog): Promise<Catalog> {
+  const catalog = live ?? (await readLiveCatalog(sourceUrl, schemas));
   const changed: string[] = [];
   for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
     if (!catalog.tables.some((t) => `${t.schema}.${t.name}` === key)) changed.push(`${key} (gone)`);
@@ -67,9 +69,9 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
  * same source moved since the plan was made (SPEC §7): re-read now, from the journal and
  * from the fences in the source.
  */
-export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string): Promise<void> {
+export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string): Promise<void> {
   const records = await readWaveRecords(controlUrl, plan.name);
-  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, systemIdentifier: plan.source.systemIdentifier ?? null });
+  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, systemIdentifier: await readSourceIdentifier(sourceUrl) });
   const problems = movedSincePlan(plan, moved);
   if (problems.length > 0) {
     throw new StalePlanError(
@@ -128,9 +130,23 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   if (plan.errors.length > 0) {
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
-  const catalog = await checkFingerprint(plan, servers.source!, manifest.source.schemas);
-  await checkEarlierWaves(plan, catalog, controlUrl);
+  // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
+  const catalog = await readLiveCatalog(servers.source!, manifest.source.schemas);
+  await checkEarlierWaves(plan, catalog, controlUrl, servers.source!);
+  await checkFingerprint(plan, servers.source!, manifest.source.schemas, catalog);
   return { plan, manifestFile, manifest, servers, controlUrl, finished: false };
+}
+
+/** Records which source the split runs against (database and server identity): how later waves know it is theirs. */
+async function recordSource(journal: Journal, pools: Pools, plan: Plan): Promise<void> {
+  const client = await pools.client('source');
+  let id: string | null;
+  try {
+    id = await systemIdentifier(client);
+  } finally {
+    await client.end();
+  }
+  if (id !== null) await journal.setFact(plan.name, SOURCE_FACT, { database: plan.source.database, systemIdentifier: id } satisfies SourceFact);
 }
 
 export interface ExecuteOptions {
@@ -161,6 +177,7 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
+    await recordSource(journal, pools, plan);
     return await runPlan({
       plan,
       handlers,

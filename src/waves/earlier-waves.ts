@@ -6,6 +6,8 @@ import type { MovedTable } from './moved-table.js';
 export interface WaveRecord {
   split: string;
   plan: Pick<Plan, 'source' | 'services' | 'steps'>;
+  /** The system identifier of the server it was applied on (journal fact `source`); null: not recorded. */
+  systemIdentifier: string | null;
   /** ISO time its fence went up; null: not yet. */
   fencedAt: string | null;
 }
@@ -18,10 +20,10 @@ export interface SourceIdentity {
   systemIdentifier: string | null;
 }
 
-/** Whether a split's plan was made against this very source (same database, same cluster when both are known). */
-export function sameSource(plan: Pick<Plan, 'source'>, source: SourceIdentity): boolean {
-  if (plan.source.database !== source.database) return false;
-  const recorded = plan.source.systemIdentifier ?? null;
+/** Whether a split ran against this very source (same database, same cluster when both are known). */
+export function sameSource(split: { plan: Pick<Plan, 'source'>; systemIdentifier: string | null }, source: SourceIdentity): boolean {
+  if (split.plan.source.database !== source.database) return false;
+  const recorded = split.systemIdentifier;
   return recorded === null || source.systemIdentifier === null || recorded === source.systemIdentifier;
 }
 
@@ -40,7 +42,7 @@ export function earlierWaves(
 ): MovedTable[] {
   const out = new Map<string, MovedTable>();
   for (const r of records) {
-    if (r.split === source.split || !sameSource(r.plan, source)) continue;
+    if (r.split === source.split || !sameSource(r, source)) continue;
     const serviceOf = new Map<string, { name: string; database: string }>();
     for (const s of r.plan.services) for (const t of s.tables) serviceOf.set(t.name, { name: s.name, database: s.database });
     for (const step of r.plan.steps) {

@@ -7,6 +7,8 @@ export interface SplitRun {
   split: string;
   startedAt: Date;
   plan: Pick<Plan, 'source' | 'services' | 'steps'>;
+  /** The server it was applied on (journal fact `source`); null: not recorded. */
+  systemIdentifier: string | null;
 }
 
 /** A later split that needs this one's tables: it copied them or filled columns from them. */
@@ -24,10 +26,10 @@ export interface WaveDependent {
  */
 export function waveDependents(wave: SplitRun, others: readonly SplitRun[]): WaveDependent[] {
   const moved = new Set(wave.plan.steps.flatMap((s) => (s.kind === 'fence_source' ? s.tables : [])));
-  const source = { split: wave.split, database: wave.plan.source.database, systemIdentifier: wave.plan.source.systemIdentifier ?? null };
+  const source = { split: wave.split, database: wave.plan.source.database, systemIdentifier: wave.systemIdentifier };
   const out: WaveDependent[] = [];
   for (const o of others) {
-    if (o.split === wave.split || o.startedAt.getTime() < wave.startedAt.getTime() || !sameSource(o.plan, source)) continue;
+    if (o.split === wave.split || o.startedAt.getTime() < wave.startedAt.getTime() || !sameSource(o, source)) continue;
     for (const [table, uses] of tablesPlanReads(o.plan)) if (moved.has(table)) out.push({ split: o.split, table, uses });
   }
   return out;

@@ -46,13 +46,16 @@ describe('a later wave (SPEC §7)', () => {
     expect(problems.map((p) => p.message).join('\n')).toMatch(/table orders is not owned by any service and not ignored/);
   });
 
-  it('refuses an exact name of a moved table wherever it is written, saying who moved it and when', () => {
+  it('refuses an exact name of a moved table in tables or copies, saying who moved it and when; in ignore it is a warning', () => {
+    const ignored = resolve(WAVE2(', payments'));
+    expect(ignored.warnings.map((w) => [w.path, w.message])).toEqual([['ignore[3]', expect.stringMatching(/^payments was moved by split billing on 2026-12-01/)]]);
+    expect(ignored.tables['public.payments']).toBeUndefined();
     const problems = thrownProblems(() =>
       resolve(
         WAVE2(', payments', `  billing-v2:\n    database: cloudphone_billing2\n    tables: [orders]\n  api-gateway:\n    database: cloudphone_auth\n    copies: ['"Billing ""Audit"" Log"']`),
       ),
     );
-    expect(paths(problems).sort()).toEqual(['ignore[3]', 'services.api-gateway.copies[0]', 'services.billing-v2.tables[0]']);
+    expect(paths(problems).sort()).toEqual(['services.api-gateway.copies[0]', 'services.billing-v2.tables[0]']);
     for (const p of problems) {
       expect(p.message).toMatch(/was moved by split billing on 2026-12-01 \(billing-service, database cloudphone_billing\): a table is moved once/);
       expect(p.fix).toMatch(/need no entry/);

@@ -25,10 +25,10 @@ function catalog(): Catalog {
 }
 
 type PlanPart = WaveRecord['plan'];
-function wavePlan(database: string, services: Array<{ name: string; database: string; tables: string[] }>, extra: Step[] = [], sysid?: string): PlanPart {
+function wavePlan(database: string, services: Array<{ name: string; database: string; tables: string[] }>, extra: Step[] = []): PlanPart {
   const fence: Step = { id: 'fence_source:x', kind: 'fence_source', description: '', sql: [], dependsOn: [], tables: services.flatMap((s) => s.tables) };
   return {
-    source: { database, serverVersion: '18', ...(sysid ? { systemIdentifier: sysid } : {}) },
+    source: { database, serverVersion: '18' },
     services: services.map((s) => ({ name: s.name, database: s.database, server: 'source', role: null, tables: s.tables.map((name) => ({ name, rowsEstimate: 0, bytes: 0 })), copies: [], views: [], droppedForeignKeys: [], denormalize: [] })),
     steps: [fence, ...extra],
   };
@@ -56,10 +56,10 @@ describe('earlierWaves', () => {
 
   it('takes the fenced tables of other splits of the same source from the journal, with service, database and date', () => {
     const records: WaveRecord[] = [
-      { split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.orders', 'public.payments'] }], [], '7'), fencedAt: '2026-12-01T10:00:00.000Z' },
-      { split: 'devices', plan: wavePlan('core', [{ name: 'device-service', database: 'dev_db', tables: ['public.devices'] }]), fencedAt: '2026-12-02T10:00:00.000Z' },
-      { split: 'elsewhere', plan: wavePlan('other_db', [{ name: 's', database: 'd', tables: ['public.users'] }]), fencedAt: '2026-12-01T10:00:00.000Z' },
-      { split: 'other-cluster', plan: wavePlan('core', [{ name: 's', database: 'd', tables: ['public.users'] }], [], '8'), fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.orders', 'public.payments'] }]), systemIdentifier: '7', fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'devices', plan: wavePlan('core', [{ name: 'device-service', database: 'dev_db', tables: ['public.devices'] }]), systemIdentifier: null, fencedAt: '2026-12-02T10:00:00.000Z' },
+      { split: 'elsewhere', plan: wavePlan('other_db', [{ name: 's', database: 'd', tables: ['public.users'] }]), systemIdentifier: null, fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'other-cluster', plan: wavePlan('core', [{ name: 's', database: 'd', tables: ['public.users'] }]), systemIdentifier: '8', fencedAt: '2026-12-01T10:00:00.000Z' },
     ];
     const moved = earlierWaves(records, [], source);
     expect(moved).toEqual([
@@ -70,7 +70,7 @@ describe('earlierWaves', () => {
   });
 
   it('counts a split whose fence is not up yet as moving them, and a fence the journal does not know as moved by the split it names', () => {
-    const records: WaveRecord[] = [{ split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.payments'] }]), fencedAt: null }];
+    const records: WaveRecord[] = [{ split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.payments'] }]), systemIdentifier: null, fencedAt: null }];
     const moved = earlierWaves(records, [{ table: 'public.orders', database: 'billing_db', split: 'old-wave' }, { table: 'public.users', database: 'x', split: 'devices' }], source);
     expect(moved.map((m) => [m.table, m.split, m.state, m.via])).toEqual([
       ['public.orders', 'old-wave', 'moved', 'fence'],
@@ -99,11 +99,11 @@ describe('a plan checked against the splits made since', () => {
   });
 
   it('finds the later splits that depend on a wave (copied or read its tables), never the earlier ones or those of another source', () => {
-    const wave: SplitRun = { split: 'billing', startedAt: new Date('2026-12-02'), plan: wavePlan('core', [{ name: 'b', database: 'b', tables: ['public.orders'] }]) };
-    const later: SplitRun = { split: 'devices', startedAt: new Date('2026-12-03'), plan: wavePlan('core', [{ name: 'd', database: 'd', tables: ['public.devices'] }], [copy('public.orders')]) };
-    const earlier: SplitRun = { split: 'first', startedAt: new Date('2026-12-01'), plan: wavePlan('core', [{ name: 'f', database: 'f', tables: ['public.users'] }], [copy('public.orders')]) };
-    const otherSource: SplitRun = { split: 'far', startedAt: new Date('2026-12-04'), plan: wavePlan('elsewhere', [{ name: 'f', database: 'f', tables: ['public.x'] }], [copy('public.orders')]) };
-    const independent: SplitRun = { split: 'rest', startedAt: new Date('2026-12-05'), plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }]) };
+    const wave: SplitRun = { split: 'billing', startedAt: new Date('2026-12-02'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'b', database: 'b', tables: ['public.orders'] }]) };
+    const later: SplitRun = { split: 'devices', startedAt: new Date('2026-12-03'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'd', database: 'd', tables: ['public.devices'] }], [copy('public.orders')]) };
+    const earlier: SplitRun = { split: 'first', startedAt: new Date('2026-12-01'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'f', database: 'f', tables: ['public.users'] }], [copy('public.orders')]) };
+    const otherSource: SplitRun = { split: 'far', startedAt: new Date('2026-12-04'), systemIdentifier: null, plan: wavePlan('elsewhere', [{ name: 'f', database: 'f', tables: ['public.x'] }], [copy('public.orders')]) };
+    const independent: SplitRun = { split: 'rest', startedAt: new Date('2026-12-05'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }]) };
     const deps = waveDependents(wave, [wave, later, earlier, otherSource, independent]);
     expect(deps).toEqual([{ split: 'devices', table: 'public.orders', uses: 'copies' }]);
     expect(describeDependent(deps[0]!)).toBe('split devices copied public.orders');
