@@ -42,6 +42,19 @@ export interface Catalog {
   defaultPrivileges?: DefaultPrivilege[];
   /** The selected schemas with their comments and privileges (absent in snapshots made before it existed). */
   namespaces?: Namespace[];
+  /**
+   * Tables of the source that a split's fence makes reject writes (its trigger,
+   * removed from `tables` with the tool's other objects): what earlier splits moved.
+   * Absent in snapshots made before it existed.
+   */
+  fences?: FencedTable[];
+}
+
+/** A table fenced by a split: `database` is where its rows went, `split` the split that moved them. */
+export interface FencedTable {
+  table: string;
+  database: string;
+  split: string;
 }
 
 /** One `pg_default_acl` entry: objects of `objects` kind that `role` creates (in `schema`, or anywhere) get `grants`. */

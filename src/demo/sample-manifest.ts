@@ -27,6 +27,19 @@ export interface SampleManifestOptions {
   controlUrl?: string | null;
   /** With secondServer: a literal URL for `billing-pg` instead of `${BILLING_PG_URL}`. */
   billingServerUrl?: string;
+  /** One wave of the split (SPEC §7): its name, its services and what it leaves in the source. */
+  wave?: SampleWave;
+}
+
+/** A wave of the sample split: the services it moves; `ignore` replaces the sample's; `retire` ends the source. */
+export interface SampleWave {
+  name: string;
+  comment: string;
+  services: readonly string[];
+  ignore: readonly string[];
+  retire: boolean;
+  /** The config files sit outside the manifest's folder (`outside: true` on each entry). */
+  outside?: boolean;
 }
 
 function at(opts: SampleManifestOptions, file: string): string {
@@ -85,6 +98,9 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
       `        replace: ${q(`/cloudphone_core?search_path=public&sslmode=disable&application_name=${s.name}"`)}`,
       `        with: ${q(`/{database}?search_path=public&sslmode=disable&application_name=${s.name}"`)}`,
     );
+    if (opts.wave?.outside) {
+      for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.startsWith('      - file: ')) lines.splice(i + 1, 0, '        outside: true');
+    }
   }
   if (s.port !== null) lines.push(`    health: http://localhost:${s.port}/health`);
   return lines.join('\n');
@@ -98,13 +114,17 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
  */
 export function sampleManifest(opts: SampleManifestOptions = {}): string {
   const prefix = opts.prefix ?? '';
+  const wave = opts.wave;
   const out = [
-    '# Split of the shared cloudphone_core database into one database per service.',
+    wave ? `# ${wave.comment}` : '# Split of the shared cloudphone_core database into one database per service.',
     'version: 1',
-    `name: ${q(`${prefix}cloudphone`)}`,
+    `name: ${q(`${prefix}${wave?.name ?? 'cloudphone'}`)}`,
     'source:',
     `  url: ${opts.sourceUrl === undefined ? '${CLOUDPHONE_CORE_URL}' : q(opts.sourceUrl)}`,
     '  schemas: [public]',
+    // The single split retires the source; a wave only when it is the last one.
+    ...(!wave ? ['  retire: true # what stays here is legacy: the whole database becomes the backup'] : []),
+    ...(wave?.retire ? ['  retire: true # what stays is legacy: the whole database is retired after this wave'] : []),
   ];
   if (opts.controlUrl !== null) {
     out.push('control:', `  url: ${opts.controlUrl === undefined ? '${SPLIT_CONTROL_URL}' : q(opts.controlUrl)}`);
@@ -113,8 +133,10 @@ export function sampleManifest(opts: SampleManifestOptions = {}): string {
     out.push('servers:', `  billing-pg: ${opts.billingServerUrl === undefined ? '${BILLING_PG_URL}' : q(opts.billingServerUrl)}`);
   }
   out.push('mode: offline', 'retention:', '  days: 7', 'services:');
-  for (const s of SAMPLE_SERVICES) out.push(serviceYaml(s, opts, prefix));
-  out.push('# Left in the source: ORM bookkeeping, old imports, and a report over two services.');
-  out.push(`ignore:${list(SAMPLE_IGNORE, '  ')}`);
+  for (const s of SAMPLE_SERVICES) if (!wave || wave.services.includes(s.name)) out.push(serviceYaml(s, opts, prefix));
+  if (wave && wave.ignore.length > SAMPLE_IGNORE.length) {
+    out.push('# Left in the source: the tables of the later waves (still in use), ORM bookkeeping, old imports, a report over two services.');
+  } else out.push('# Left in the source: ORM bookkeeping, old imports, and a report over two services.');
+  out.push(`ignore:${list(wave?.ignore ?? SAMPLE_IGNORE, '  ')}`);
   return `${out.join('\n')}\n`;
 }

@@ -11,9 +11,11 @@ import { planHash } from './plan-hash.js';
 import { splitStatus, toCount, type SplitStatus } from './journal-status.js';
 import * as records from './journal-records.js';
 import type { RetentionRecord } from './journal-records.js';
+import { splitRecords, type SplitRecord } from './journal-waves.js';
 
 export type { SplitStatus, RunStatus, StepStatus } from './journal-status.js';
 export type { RetentionRecord } from './journal-records.js';
+export type { SplitRecord } from './journal-waves.js';
 export type { RunState, StepState, RetentionState } from './journal-schema.js';
 
 /** What `startRun` decided: a new run, or the resumption of the split's unfinished one. */
@@ -296,6 +298,11 @@ export class Journal {
     if (!r) return undefined;
     // jsonb comes back parsed (or as text, depending on the driver's type parsers).
     return (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
+  }
+
+  /** The other splits of this journal (waves), each with its latest run not rolled back; oldest first. */
+  splits(exclude: string | null = null): Promise<SplitRecord[]> {
+    return splitRecords(this.db, exclude);
   }
 
   /** Hash of the split's latest run that was not rolled back, if any. */

@@ -1,5 +1,5 @@
 import type { CatalogIndex } from './catalog-index.js';
-import { matchEntry } from './match-entry.js';
+import { matchEntry, type EntryMatch, type EntryProblem } from './match-entry.js';
 import type { Manifest } from './model.js';
 import { joinPath, type ProblemList } from './problem-list.js';
 
@@ -44,6 +44,8 @@ export function resolveOwnership(
   problems: ProblemList,
   suggested: Set<string>,
   shown: (key: string) => string,
+  /** Applied to every entry's match: takes out what earlier splits moved (moved-filter.ts). */
+  filter: (m: EntryMatch | EntryProblem, entry: string) => EntryMatch | EntryProblem = (m) => m,
 ): Ownership {
   const claims = new Map<string, Claim[]>();
   // Problems are reported in manifest order: a conflict at the entry of its second claim.
@@ -53,7 +55,7 @@ export function resolveOwnership(
     s.tables.forEach((entry, i) => {
       const path = joinPath(`${joinPath('services', s.name)}.tables`, i);
       order.set(path, order.size);
-      const m = matchEntry(entry, index, false);
+      const m = filter(matchEntry(entry, index, false), entry);
       if ('message' in m) {
         for (const k of m.suggested) suggested.add(k);
         return pending.push({ path, message: m.message, fix: m.fix });

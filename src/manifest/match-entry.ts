@@ -19,6 +19,8 @@ export interface EntryProblem {
   nothing: boolean;
   /** Table keys the fix proposes (a partition's parent, the closest name). */
   suggested: string[];
+  /** The entry names a table an earlier split moved (moved-filter.ts). */
+  moved?: boolean;
 }
 
 function suggestion(p: NamePattern, index: CatalogIndex, candidates: QualifiedName[]): { fix: string; suggested: string[] } {

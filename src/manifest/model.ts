@@ -7,7 +7,12 @@
 export interface Manifest {
   version: 1;
   name: string;
-  source: { url: string; schemas: string[]; settings?: ConnectionSettings };
+  /**
+   * `retire`: everything that stays in the source is legacy, so the whole database
+   * becomes a read-only backup that `retention prune` drops. False (the default): the
+   * source stays in use; only the moved tables are kept (fenced) and later pruned.
+   */
+  source: { url: string; schemas: string[]; retire: boolean; settings?: ConnectionSettings };
   /** Unset: database "cloudphone_split" on the source server. */
   control: { url: string; settings?: ConnectionSettings } | null;
   /** Extra target servers by name (their URLs); "source" always means the source's server. */

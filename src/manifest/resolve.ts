@@ -12,6 +12,8 @@ import { droppedForeignKeys } from './dropped-foreign-keys.js';
 import { placeViews } from './place-views.js';
 import { resolveOwnership } from './claims.js';
 import { resolveObjects } from './resolve-objects.js';
+import { withoutMoved } from './moved-filter.js';
+import { describeMoved, type MovedTable } from '../waves/moved-table.js';
 
 /**
  * A manifest matched against a source catalog. Invariants: every table of the
@@ -29,6 +31,8 @@ export interface ResolvedManifest {
   sourceViews: string[];
   /** Not errors: `ignore` entries that match nothing. */
   warnings: ManifestProblem[];
+  /** Tables earlier splits of the source moved (SPEC §7): in no service and not ignored. */
+  moved: MovedTable[];
 }
 
 /** Where a table goes. `service` is null exactly when `fate` is 'ignored'. */
@@ -105,13 +109,17 @@ export interface ResolvedForeignKey {
  * table carries all its partitions. Views are placed by what they read; `ignore`
  * may also name views. Ignore entries matching nothing are warnings.
  */
-export function resolveManifest(manifest: Manifest, catalog: Catalog, file: string): ResolvedManifest {
+export function resolveManifest(manifest: Manifest, catalog: Catalog, file: string, earlier: readonly MovedTable[] = []): ResolvedManifest {
   const problems = new ProblemList(file);
   const warnings = new ProblemList(file);
   const index = indexCatalog(catalog, manifest.source.schemas);
   const shown = (key: string): string => index.display(index.byKey.get(key)!);
   const asYaml = (key: string): string => yamlScalar(shown(key));
   const serviceNames = manifest.services.map((s) => s.name);
+  // Earlier waves' tables: no entry takes them (a glob skips them, an exact name is a problem).
+  const moved = new Map(earlier.filter((m) => index.byKey.has(m.table)).map((m) => [m.table, m]));
+  const movedRoot = (key: string): MovedTable | undefined => moved.get(index.rootOf(key));
+  const match = (entry: string, allowViews: boolean) => withoutMoved(matchEntry(entry, index, allowViews), moved, shown, entry);
 
   manifest.source.schemas.forEach((s, i) => {
     if (!catalog.schemas.includes(s)) {
@@ -136,14 +144,15 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const ignoredViews = new Set<string>();
   // Tables a fix already names (a partition's parent, a closest name): not reported again as unassigned.
   const suggested = new Set<string>();
-  const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown);
+  const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown, (m, entry) => withoutMoved(m, moved, shown, entry));
   // Ignore globs only take what no service owns ("ignore the rest"); an exact name
   // that a service also owns is a contradiction.
   manifest.ignore.forEach((entry, i) => {
     const path = joinPath('ignore', i);
-    const m = matchEntry(entry, index, true);
+    const m = match(entry, true);
     if ('message' in m) {
-      if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
+      if (m.moved) warnings.add(path, m.message, m.fix);
+      else if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
       else problems.add(path, m.message, m.fix);
       for (const k of m.suggested) suggested.add(k);
       return;
@@ -172,6 +181,8 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
     const root = index.rootOf(key);
     const t = index.byKey.get(root);
     if (!t) return 'stays';
+    // An earlier wave's table: its fenced backup stays in the source.
+    if (moved.has(root)) return 'stays';
     if (contested.has(root)) return 'unsettled';
     const o = owners.get(root);
     if (o) return { service: o.service };
@@ -182,7 +193,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   for (const s of manifest.services) {
     s.copies.forEach((entry, i) => {
       const path = joinPath(`${joinPath('services', s.name)}.copies`, i);
-      const m = matchEntry(entry, index, false);
+      const m = match(entry, false);
       if ('message' in m) return problems.add(path, m.message, m.fix);
       for (const key of m.tables) {
         if (contested.has(key)) continue;
@@ -204,7 +215,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const likelyOwner = ownerSuggester(catalog, ownerOf, serviceNames);
   for (const t of index.listable) {
     const key = tableKey(t);
-    if (owners.has(key) || ignored.has(key) || suggested.has(key)) continue;
+    if (owners.has(key) || ignored.has(key) || suggested.has(key) || moved.has(key)) continue;
     const svc = likelyOwner(t);
     problems.add(
       svc ? `${joinPath('services', svc)}.tables` : 'ignore',
@@ -217,6 +228,18 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
 
   const views = placeViews(index, placementOf, ignoredViews, problems);
   const denormalize = new Map(manifest.services.map((s) => [s.name, resolveDenormalize(s, index, placementOf, problems)]));
+  // Read from an earlier wave's table, a column would be filled from its stale backup.
+  for (const list of denormalize.values()) {
+    for (const d of list) {
+      const m = movedRoot(d.from.table);
+      if (!m) continue;
+      problems.add(
+        `${d.path}.from`,
+        `${shown(index.rootOf(d.from.table))} was ${describeMoved(m)}; its rows in the source are a fenced backup, stale once ${m.service ?? `split ${m.split}`} writes to ${m.database ?? 'its new database'}, so a column cannot be filled from it`,
+        `remove this entry, and fill ${d.table}.${d.column} from ${m.service ?? `split ${m.split}`} (its API or events) after the split`,
+      );
+    }
+  }
   const objects = resolveObjects(manifest, catalog, problems);
   if (problems.size > 0) throw new ManifestError(problems.items);
 
@@ -237,6 +260,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const byName = new Map(services.map((s) => [s.name, s]));
   for (const t of index.listable) {
     const key = tableKey(t);
+    if (moved.has(key)) continue;
     const owner = owners.get(key);
     const partitions = index.partitionsOf(key);
     const copiedBy = serviceNames.filter((n) => copied.get(n)!.has(key));
@@ -256,5 +280,5 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
     for (const n of copiedBy) byName.get(n)!.copies.push(key, ...partitions);
   }
   for (const s of services) s.droppedForeignKeys = droppedForeignKeys(s.tables, s.copies, index, ownerOf, s.denormalize);
-  return { manifest, services, tables, sourceViews: views.stay, warnings: warnings.items };
+  return { manifest, services, tables, sourceViews: views.stay, warnings: warnings.items, moved: [...earlier] };
 }

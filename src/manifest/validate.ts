@@ -38,14 +38,15 @@ function readSource(top: Section): Manifest['source'] {
   const raw = top.get('source');
   if (raw === undefined || raw === null) {
     top.problems.add('source', '`source` is missing', `write ${SOURCE_EXAMPLE}`);
-    return { url: '', schemas: ['public'] };
+    return { url: '', schemas: ['public'], retire: false };
   }
-  const sec = Section.open(raw, 'source', top.problems, ['url', 'schemas', ...CONNECTION_KEYS], SOURCE_EXAMPLE);
-  if (!sec) return { url: '', schemas: ['public'] };
+  const sec = Section.open(raw, 'source', top.problems, ['url', 'schemas', 'retire', ...CONNECTION_KEYS], SOURCE_EXAMPLE);
+  if (!sec) return { url: '', schemas: ['public'], retire: false };
   const url = sec.required('url', 'url: ${CLOUDPHONE_CORE_URL}') ?? '';
+  const retire = readRetire(sec);
   const settings = readConnectionSettings(sec);
   const withSettings = (s: Manifest['source']): Manifest['source'] => (settings ? { ...s, settings } : s);
-  if (!sec.has('schemas')) return withSettings({ url, schemas: ['public'] });
+  if (!sec.has('schemas')) return withSettings({ url, schemas: ['public'], retire });
   const seen = new Set<string>();
   sec.list('schemas', 'schemas: [public]', (s, path) => {
     if (seen.has(s)) sec.problems.add(path, `schema ${JSON.stringify(s)} is listed twice`, 'list each schema once');
@@ -62,7 +63,20 @@ function readSource(top: Section): Manifest['source'] {
   if (Array.isArray(written) && written.length === 0) {
     sec.problems.add('source.schemas', 'names no schema', 'write schemas: [public], or remove the key for [public]');
   }
-  return withSettings({ url, schemas: [...seen] });
+  return withSettings({ url, schemas: [...seen], retire });
+}
+
+/** source.retire: true or false (absent or empty: false). */
+function readRetire(sec: Section): boolean {
+  const v = sec.get('retire');
+  if (v === undefined || v === null) return false;
+  if (typeof v === 'boolean') return v;
+  sec.problems.add(
+    sec.at('retire'),
+    `must be true or false, not ${describeValue(v)}`,
+    'write retire: true when what stays in the source is legacy (the whole database is then retired), or remove the key',
+  );
+  return false;
 }
 
 function readControl(top: Section): Manifest['control'] {
@@ -212,7 +226,7 @@ export function validateManifest(raw: unknown, file: string): { manifest: Manife
   const empty: Manifest = {
     version: 1,
     name: '',
-    source: { url: '', schemas: ['public'] },
+    source: { url: '', schemas: ['public'], retire: false },
     control: null,
     servers: {},
     mode: 'offline',

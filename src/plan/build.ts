@@ -26,6 +26,7 @@ import { grantSql } from '../steps/grant.js';
 import { databaseAccessSql } from '../steps/database-access.js';
 import { verifyRowcountsSql } from '../steps/verify-rowcounts.js';
 import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.js';
+import { tableRetentionSql } from '../retention/table-backup.js';
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
 import { assertStepOrder } from './step-order.js';
@@ -34,6 +35,7 @@ import { accountObjects } from './objects.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
+import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -121,7 +123,7 @@ export function buildPlan(input: PlanInput): Plan {
       owned: new Set(withPartitions(catalog, w.input.tables)),
       tables: new Set(w.keys),
     })),
-    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner },
+    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner, movedBy: new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])) },
   );
   for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
   warnings.push(...account.warnings);
@@ -464,21 +466,34 @@ export function buildPlan(input: PlanInput): Plan {
 
   // Only roles created on the source's server exist there: a role of another server cannot be named in its REVOKE.
   const roles = work.flatMap((w) => (w.input.spec.role && w.target.server === 'source' ? [w.input.spec.role.name] : []));
+  const retire = manifest.source.retire;
+  const kept = fenceGroups.flatMap((g) => g.moved.map((m) => m.table));
   steps.push({
     id: stepId('schedule_retention', catalog.database),
     kind: 'schedule_retention',
-    description: `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`,
-    sql: retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER),
+    description: retire
+      ? `keep ${catalog.database} read-only as a backup for ${manifest.retention.days} days, then \`retention prune\` may drop it`
+      : `keep the ${kept.length} moved tables fenced in ${catalog.database} as backups for ${manifest.retention.days} days, then \`retention prune\` may drop them; the rest of ${catalog.database} stays in use`,
+    sql: retire
+      ? retentionSql(manifest.name, catalog.database, roles, EXPIRES_PLACEHOLDER)
+      : tableRetentionSql(manifest.name, kept, EXPIRES_PLACEHOLDER),
     dependsOn: [...verifyIds, ...repointIds],
     database: catalog.database,
     days: manifest.retention.days,
-    roles,
+    roles: retire ? roles : [],
+    retire,
+    tables: kept,
   });
 
   const involved = [...new Set(work.flatMap((w) => w.keys))].sort();
   const tableFingerprints: Record<string, string> = {};
   for (const k of involved) tableFingerprints[k] = tableFingerprint(catalog, k);
 
+  const remaining = remainingForeignKeys(
+    catalog,
+    new Map(work.flatMap((w) => withPartitions(catalog, w.input.tables).map((t) => [t, w.input.spec.name] as const))),
+    new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])),
+  );
   const plan: Plan = {
     formatVersion: 1,
     toolVersion: TOOL_VERSION,
@@ -487,8 +502,13 @@ export function buildPlan(input: PlanInput): Plan {
     manifest: { path: input.manifestPath, text: input.manifestText },
     sourceFingerprint: catalogFingerprint(catalog, involved),
     tableFingerprints,
-    source: { database: catalog.database, serverVersion: catalog.serverVersion },
+    source: {
+      database: catalog.database,
+      serverVersion: catalog.serverVersion,
+    },
     services: work.map((w) => w.plan),
+    ...(input.movedEarlier?.length ? { movedEarlier: input.movedEarlier } : {}),
+    ...(remaining.length ? { remainingForeignKeys: remaining } : {}),
     leftBehind: account.leftBehind,
     steps,
     warnings,

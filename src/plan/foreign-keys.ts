@@ -2,6 +2,7 @@ import type { Catalog, Constraint, Table } from '../catalog/model.js';
 import { tableKey } from '../catalog/model.js';
 import type { DroppedForeignKey } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
+import { describeMoved } from '../waves/moved-table.js';
 
 /** Columns that make good denormalized copies of a referenced row, best first. */
 const LABEL_COLUMNS = ['name', 'username', 'display_name', 'title', 'email', 'tenant_id', 'code', 'slug'];
@@ -79,6 +80,7 @@ export function classifyForeignKeys(
   own: Ownership,
 ): { keep: (table: Table, fk: Constraint) => boolean; dropped: DroppedForeignKey[] } {
   const { catalog } = input;
+  const moved = new Map((input.movedEarlier ?? []).map((m) => [m.table, m]));
   const owned = new Set(withPartitions(catalog, service.tables));
   const inSet = new Set(withPartitions(catalog, [...service.tables, ...service.copies]));
   const keep = (table: Table, fk: Constraint): boolean => {
@@ -93,14 +95,16 @@ export function classifyForeignKeys(
     for (const fk of t.constraints) {
       if (fk.type !== 'f' || !fk.references || fk.inherited || keep(t, fk)) continue;
       const ref = tableKey(fk.references.table);
-      const refOwner = own.owner.get(ref) ?? null;
-      const reason: DroppedForeignKey['reason'] = !owned.has(key) ? 'copy' : refOwner === null ? 'ignored' : 'cross-service';
+      const earlier = moved.get(ref);
+      const refOwner = own.owner.get(ref) ?? earlier?.service ?? null;
+      const reason: DroppedForeignKey['reason'] = !owned.has(key) ? 'copy' : refOwner === null && !earlier ? 'ignored' : 'cross-service';
       const declared = service.denormalize
         .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref))
         .map((d) => `${d.table}.${d.column}`);
       const proposals = suggestColumns(catalog, ref, fk.references.columns).map((c) => `${fk.references!.table.name}.${c}`);
-      const suggestion =
-        declared.length > 0
+      const suggestion = earlier
+        ? `${ref} was ${describeMoved(earlier)}: check ${fk.columns.join(', ')} in the application (denormalizing from it is refused: its rows in the source are a stale, fenced backup)`
+        : declared.length > 0
           ? `replaced by denormalized ${declared.join(', ')}; keep them fresh from ${refOwner ?? 'the source'} events`
           : reason === 'copy'
             ? `the copy is a read-only reference; ${refOwner ?? 'nobody'} owns ${ref}`
@@ -114,8 +118,9 @@ export function classifyForeignKeys(
         references: describeRef(fk),
         referencedService: refOwner,
         reason,
-        denormalizedBy: declared.length > 0 ? declared : proposals,
+        denormalizedBy: earlier ? declared : declared.length > 0 ? declared : proposals,
         suggestion,
+        ...(earlier ? { movedBy: earlier.split } : {}),
       });
     }
   }

@@ -3,6 +3,7 @@ import type { ConfigEdit } from './model.js';
 import type { Manifest, ServiceSpec } from '../manifest/model.js';
 import type { KeyRange } from '../catalog/key-ranges.js';
 import type { SplitPolicy } from './copy-ranges.js';
+import type { MovedTable } from '../waves/moved-table.js';
 
 /**
  * What the planner needs, already resolved: the manifest's globs expanded to
@@ -35,6 +36,8 @@ export interface PlanInput {
   targetRoles?: Record<string, string[] | null>;
   /** When a copy is split into key ranges; default DEFAULT_SPLIT. */
   split?: SplitPolicy;
+  /** Tables earlier splits of the source moved (SPEC §7); absent: none. */
+  movedEarlier?: MovedTable[];
 }
 
 export interface ResolvedServiceInput {

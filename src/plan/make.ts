@@ -23,6 +23,12 @@ import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
+import { systemIdentifier } from '../pg/server-identity.js';
+import { controlUrlFor } from '../engine/journal-db.js';
+import { openJournalIfExists } from '../engine/journal-open.js';
+import { earlierWaves, type WaveRecord } from '../waves/earlier-waves.js';
+import type { MovedTable } from '../waves/moved-table.js';
+import { indexCatalog } from '../manifest/catalog-index.js';
 
 export interface LoadedSplit {
   manifest: Manifest;
@@ -143,6 +149,49 @@ function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
   }
 }
 
+/** The source cluster's system identifier: what tells two sources of the same database name apart. */
+export async function readSourceIdentifier(sourceUrl: string): Promise<string | null> {
+  const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await systemIdentifier(client);
+  } catch (err) {
+    throw connectError(err, sourceUrl, 'source');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * What the journal says of the other splits (waves) of the journal, read without
+ * creating the control database; empty when there is none.
+ */
+export async function readWaveRecords(controlUrl: string, exclude: string): Promise<WaveRecord[]> {
+  let journal;
+  try {
+    journal = await openJournalIfExists(controlUrl);
+  } catch (err) {
+    throw new ServerError(`reading the journal in ${redact(controlUrl)} failed: ${(err as Error).message}`, 'check control.url (or the source server: the journal lives there by default)', { cause: err });
+  }
+  if (!journal) return [];
+  try {
+    return (await journal.splits(exclude)).map((r) => ({ split: r.split, plan: r.plan, systemIdentifier: r.systemIdentifier, fencedAt: r.fencedAt?.toISOString() ?? null }));
+  } finally {
+    await journal.close();
+  }
+}
+
+/**
+ * The tables earlier splits of this source moved (SPEC §7): from the journal (live
+ * source only) and from the fences the catalog found.
+ */
+export async function readMovedEarlier(split: LoadedSplit, catalog: Catalog, sourceSystemIdentifier: string | null, live: boolean): Promise<MovedTable[]> {
+  const records = live ? await readWaveRecords(controlUrlFor(split.servers.source!, split.controlUrl), split.manifest.name) : [];
+  const index = indexCatalog(catalog, split.manifest.source.schemas);
+  return earlierWaves(records, catalog.fences ?? [], { split: split.manifest.name, database: catalog.database, systemIdentifier: sourceSystemIdentifier }, index.rootOf);
+}
+
 export interface MakePlanOptions {
   manifestFile: string;
   /** A `snapshot -o` file instead of the live source. */
@@ -163,7 +212,9 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const policy = splitPolicy(opts.env);
   const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
   const tableGrantees = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
-  const resolved = resolveManifest(split.manifest, catalog, split.file);
+  const sourceSystemIdentifier = opts.schemaFile ? null : await readSourceIdentifier(split.servers.source!);
+  const movedEarlier = await readMovedEarlier(split, catalog, sourceSystemIdentifier, !opts.schemaFile);
+  const resolved = resolveManifest(split.manifest, catalog, split.file, movedEarlier);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,
     tables: s.tables,
@@ -220,6 +271,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     ...(tableGrantees ? { tableGrantees } : {}),
     split: policy,
     targetRoles: await readTargetRoles(split, Boolean(opts.schemaFile)),
+    movedEarlier,
   };
   return { plan: buildPlan(input), split, catalog };
 }

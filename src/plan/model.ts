@@ -1,5 +1,6 @@
 import type { Manifest } from '../manifest/model.js';
 import type { QualifiedName } from '../catalog/model.js';
+import type { MovedTable } from '../waves/moved-table.js';
 
 /**
  * A plan is plain data: everything `apply` does is in `steps`, in order.
@@ -21,6 +22,17 @@ export interface Plan {
   tableFingerprints: Record<string, string>;
   source: { database: string; serverVersion: string };
   services: ServicePlan[];
+  /**
+   * Tables earlier splits of the same source moved (SPEC §7), partitions included:
+   * this plan leaves them alone (absent in plans made before it existed).
+   */
+  movedEarlier?: MovedTable[];
+  /**
+   * Foreign keys that tables staying in the source (or earlier waves' backups) have to
+   * this plan's moved tables: kept in the source while the backups exist; pruning the
+   * backups drops them by name (absent in plans made before it existed).
+   */
+  remainingForeignKeys?: RemainingForeignKey[];
   /**
    * Functions, procedures, aggregates, sequences, types and views of the source
    * schemas that no service's database gets (absent in plans made before it existed).
@@ -88,6 +100,22 @@ export interface DroppedForeignKey {
   /** Denormalized columns declared for it, or proposed ones (`table.column` of the referenced table). */
   denormalizedBy: string[];
   suggestion: string;
+  /** The earlier split that moved the referenced table (then `reason` is cross-service). */
+  movedBy?: string;
+}
+
+/** A foreign key of a table that is not moved by this plan to a table that is. */
+export interface RemainingForeignKey {
+  /** The table holding the key, `schema.name`: it stays in the source. */
+  table: string;
+  constraint: string;
+  columns: string[];
+  /** `schema.table(col, ...)` of this plan's moved table. */
+  references: string;
+  /** The service of this plan that moves the referenced table. */
+  referencedService: string;
+  /** null: the table stays in use in the source; else the earlier split whose backup it is. */
+  movedBy: string | null;
 }
 
 export const STEP_KINDS = [
@@ -253,10 +281,19 @@ export interface RepointConfigStep extends StepBase<'repoint_config'> {
   restart: string | null;
 }
 
+/**
+ * The last step. `retire` (source.retire): the whole source database becomes the
+ * backup (read-only, CONNECT revoked from `roles`, commented). Otherwise only the
+ * moved `tables` (`schema.name`, the fenced ones: partitioned roots and their
+ * partitions) are marked as backups, each with a comment, and the rest of the source
+ * is not touched. Plans written before `retire` existed read as `retire: true`.
+ */
 export interface ScheduleRetentionStep extends StepBase<'schedule_retention'> {
   database: string;
   days: number;
   roles: string[];
+  retire: boolean;
+  tables: string[];
 }
 
 export interface StartReplicationStep extends StepBase<'start_replication'> {

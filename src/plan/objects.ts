@@ -40,7 +40,13 @@ interface Entry {
 export function accountObjects(
   catalog: Catalog,
   services: ServiceObjects[],
-  opts: { schemas: string[]; staying: string[]; owner: Map<string, string> },
+  opts: {
+    schemas: string[];
+    staying: string[];
+    owner: Map<string, string>;
+    /** Table key → the earlier split that moved it (SPEC §7): what those tables need went with them. */
+    movedBy?: ReadonlyMap<string, string>;
+  },
 ): ObjectAccount {
   const schemas = new Set(opts.schemas);
   const inSchemas = (o: QualifiedName) => schemas.has(o.schema);
@@ -67,6 +73,18 @@ export function accountObjects(
   const staying = new Set(opts.staying);
   const usedByStaying = dependencyClosure(catalog, opts.staying);
   const stayingNeeds = new Set([...usedByStaying.functions.map(functionKey), ...usedByStaying.types.map(tableKey)]);
+  const movedBy = opts.movedBy ?? new Map<string, string>();
+  const movedNeeds = new Map<string, string>();
+  for (const split of new Set(movedBy.values())) {
+    const c = dependencyClosure(catalog, [...movedBy].filter(([, s]) => s === split).map(([t]) => t));
+    for (const k of [...c.functions.map(functionKey), ...c.types.map(tableKey), ...c.sequences.map(tableKey)]) if (!movedNeeds.has(k)) movedNeeds.set(k, split);
+  }
+  const viewSplit = (key: string): string | undefined => {
+    const v = catalog.views.find((x) => tableKey(x) === key);
+    const splits = new Set((v?.dependsOn ?? []).map((d) => movedBy.get(d)));
+    const only = splits.size === 1 ? [...splits][0] : undefined;
+    return only ?? undefined;
+  };
   const sequenceOwner = new Map(catalog.sequences.map((s) => [tableKey(s), s.ownedBy ? tableKey(s.ownedBy.table) : null]));
   const warned: string[] = [];
   const warnedViews: string[] = [];
@@ -84,6 +102,11 @@ export function accountObjects(
       continue;
     }
     const table = e.kind === 'sequence' ? sequenceOwner.get(e.key) : null;
+    const earlier = (table ? movedBy.get(table) : undefined) ?? movedNeeds.get(e.key) ?? (e.kind === 'view' ? viewSplit(e.key) : undefined);
+    if (earlier !== undefined) {
+      leftBehind.push({ kind: e.kind, name: e.name, reason: `went with the tables split ${earlier} moved (their backup stays in the source)` });
+      continue;
+    }
     if (table && staying.has(table)) {
       leftBehind.push({ kind: e.kind, name: e.name, reason: `owned by ${table}, which stays in the source` });
       continue;

@@ -105,7 +105,14 @@ export const stepSchema = z.discriminatedUnion('kind', [
   step('restore_config', { restarts: arrayOf(obj({ service: str, command: str }), 'restarts') }),
   step('stop_reverse_replication', { target, publication: str, subscription: str, slot: str }),
   step('copy_back', { target, leaves: arrayOf(obj({ table: str, columns: strings }), 'tables') }),
-  step('schedule_retention', { database: str, days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }), roles: strings }),
+  step('schedule_retention', {
+    database: str,
+    days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }),
+    roles: strings,
+    // Plans written before source.retire existed retired the whole database.
+    retire: bool.default(true),
+    tables: strings.default([]),
+  }),
 ]);
 
 export const planSchema = obj({
@@ -117,6 +124,22 @@ export const planSchema = obj({
   sourceFingerprint: str,
   tableFingerprints: z.record(str, { required_error: 'missing', invalid_type_error: 'expected an object of strings' }),
   source: obj({ database: str, serverVersion: str }),
+  movedEarlier: arrayOf(
+    obj({
+      table: str,
+      split: str,
+      service: nullableStr,
+      database: nullableStr,
+      movedAt: nullableStr,
+      state: z.enum(['moved', 'moving'], { errorMap: () => ({ message: 'expected "moved" or "moving"' }) }),
+      via: z.enum(['journal', 'fence', 'journal+fence'], { errorMap: () => ({ message: 'expected "journal", "fence" or "journal+fence"' }) }),
+    }),
+    'moved tables',
+  ).optional(),
+  remainingForeignKeys: arrayOf(
+    obj({ table: str, constraint: str, columns: strings, references: str, referencedService: str, movedBy: nullableStr }),
+    'foreign keys',
+  ).optional(),
   services: arrayOf(
     obj({
       name: str,
@@ -136,6 +159,7 @@ export const planSchema = obj({
           reason: z.enum(['cross-service', 'copy', 'ignored'], { errorMap: () => ({ message: 'expected "cross-service", "copy" or "ignored"' }) }),
           denormalizedBy: strings,
           suggestion: str,
+          movedBy: str.optional(),
         }),
         'foreign keys',
       ),

@@ -1,5 +1,6 @@
 import type { Catalog, Privileges } from '../catalog/model.js';
 import { FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
+import { fencesOf } from '../waves/fence-triggers.js';
 
 /** The replication roles online mode makes on the source (`cps_<split hash>_<database>_<hash>_r`): they come and go with a subscription. */
 const REPLICATION_ROLE = /^cps_[0-9a-f]{8}_.*_r$/;
@@ -22,11 +23,15 @@ function withoutToolGrants<T extends { privileges?: Privileges }>(o: T): T {
 /**
  * The tool's own objects in the source (the fence's schema and triggers, and what its
  * replication roles are granted) are not part of the user's schema: they must not
- * change a fingerprint or be copied.
+ * change a fingerprint or be copied. The fence's triggers are kept as `fences` (what
+ * earlier splits moved), with those a snapshot already carried.
  */
 export function stripToolObjects(catalog: Catalog): Catalog {
+  const found = fencesOf(catalog);
+  const fences = [...(catalog.fences ?? []).filter((f) => !found.some((g) => g.table === f.table)), ...found].sort((a, b) => a.table.localeCompare(b.table));
   return {
     ...catalog,
+    ...(fences.length > 0 ? { fences } : {}),
     schemas: catalog.schemas.filter((s) => s !== FENCE_SCHEMA),
     ...(catalog.namespaces ? { namespaces: catalog.namespaces.filter((n) => n.name !== FENCE_SCHEMA).map(withoutToolGrants) } : {}),
     tables: catalog.tables

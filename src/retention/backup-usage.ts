@@ -12,7 +12,8 @@ export async function readBackupUsage(client: PgClient): Promise<BackupUsage> {
   );
   const row = r.rows[0];
   if (!row) throw new Error('the connected database is missing from pg_database');
-  return { oid: Number(row.oid), writes: row.writes, statsReset: row.stats_reset };
+  const t = await client.query<{ oid: string; writes: string }>(`SELECT relid::text AS oid, (n_tup_ins + n_tup_upd + n_tup_del)::text AS writes FROM pg_stat_user_tables`);
+  return { oid: Number(row.oid), writes: row.writes, statsReset: row.stats_reset, tables: Object.fromEntries(t.rows.map((x) => [x.oid, x.writes])) };
 }
 
 /** A client session connected to a database, as pg_stat_activity shows it. */
@@ -60,8 +61,12 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
       warnings: [],
     };
   }
-  const before = BigInt(then.writes);
-  const after = BigInt(now.writes);
+  // With the counters of each table: the tables dropped since (another split's backup
+  // pruned from this database) leave the comparison; a table created since counts whole.
+  const kept = then.tables && now.tables ? Object.keys(now.tables) : null;
+  const sum = (u: BackupUsage, keys: string[]) => keys.reduce((a, k) => a + BigInt(u.tables?.[k] ?? '0'), 0n);
+  const before = kept ? sum(then, kept) : BigInt(then.writes);
+  const after = kept ? sum(now, kept) : BigInt(now.writes);
   if (after > before) {
     const n = after - before;
     return { refuse: `${n} row${n === 1n ? ' was' : 's were'} written to ${database} since it became a read-only backup`, warnings: [] };

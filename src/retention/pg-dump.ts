@@ -58,13 +58,24 @@ export function archiveFileName(database: string, at: Date): string {
   return `${database.replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.dump`;
 }
 
+/** pg_dump's `-t` pattern matching exactly one table: each part double-quoted, so nothing in it is a wildcard. */
+export function exactTablePattern(t: { schema: string; name: string }): string {
+  const part = (s: string) => `"${s.replaceAll('"', '""')}"`;
+  return `${part(t.schema)}.${part(t.name)}`;
+}
+
+/** `--strict-names` and one `-t` per table: pg_dump of exactly those tables (each must exist). */
+export function tableDumpArgs(tables: ReadonlyArray<{ schema: string; name: string }>): string[] {
+  return ['--strict-names', ...tables.flatMap((t) => ['-t', exactTablePattern(t)])];
+}
+
 /**
- * Writes `pg_dump -Fc` of the database at `url` to `file`, mode 0600 (a `.partial` file renamed
+ * Writes `pg_dump -Fc` of the database at `url` (or of the tables `args` select) to `file`, mode 0600 (a `.partial` file renamed
  * when complete, so a failed dump never looks like an archive). The password goes
  * through PGPASSWORD, never on the command line; the TLS settings in the URL (sslmode,
  * sslrootcert, sslcert, sslkey) go to pg_dump as they are.
  */
-export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ bytes: number }> {
+export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string, env: NodeJS.ProcessEnv = process.env, args: readonly string[] = []): Promise<{ bytes: number }> {
   const conn = await libpqProgramConnection(url, env);
   await mkdir(join(file, '..'), { recursive: true });
   const partial = `${file}.partial`;
@@ -72,7 +83,7 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
   await unlink(partial).catch(() => undefined);
   await (await open(partial, 'wx', 0o600)).close();
   await chmod(partial, 0o600);
-  const r = await $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${`--dbname=${conn.url}`}`;
+  const r = await $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${args} ${`--dbname=${conn.url}`}`;
   if (r.exitCode !== 0) {
     await unlink(partial).catch(() => undefined);
     const tail = r.stderr.trim().split('\n').slice(-3).join('\n');

@@ -6,6 +6,8 @@ import { dropBackup } from './drop-backup.js';
 import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
 import { copiedTables } from '../verify/plan-tables.js';
+import { readRetentionDetail } from './retention-detail.js';
+import { dropTables, type DroppedTables } from './drop-tables.js';
 
 export interface PruneOptions {
   journal: Journal;
@@ -34,6 +36,20 @@ export interface PruneOptions {
 export interface PruneEntry extends BackupView {
   action: 'dropped' | 'would-drop' | 'kept' | 'refused' | 'gone';
   reason: string;
+  /** A split that does not retire its source: what was dropped (tables, their partitions, views, sequences, constraints). */
+  dropped?: DroppedTables;
+}
+
+/** The tables, partitions, views, sequences and constraints that went, as one sentence. */
+export function describeDropped(d: DroppedTables): string {
+  const parts = [`tables ${d.tables.join(', ')}`];
+  if (d.partitions.length > 0) parts.push(`with their partitions ${d.partitions.join(', ')}`);
+  if (d.sequences.length > 0) parts.push(`and the sequences they owned ${d.sequences.join(', ')}`);
+  if (d.views.length > 0) parts.push(`after the moved views ${d.views.join(', ')}`);
+  if (d.constraints.length > 0) {
+    parts.push(`after dropping the foreign keys of tables that stay: ${d.constraints.map((c) => `${c.table}.${c.constraint} (references ${c.references})`).join(', ')}`);
+  }
+  return parts.join(', ');
 }
 
 export interface PruneReport {
@@ -102,7 +118,11 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     } else due.push(r);
   }
   if (!opts.yes) {
-    for (const r of due) entries.push({ ...backupView(r, opts.now), action: 'would-drop', reason: 'expired, verified and still marked as this split\'s backup' });
+    for (const r of due) {
+      const view = backupView(r, opts.now);
+      const what = view.retired ? 'the database' : `its ${view.tables.length} moved tables (the database stays)`;
+      entries.push({ ...view, action: 'would-drop', reason: `expired, verified and still marked as this split's backup: drops ${what}` });
+    }
     return { now: opts.now.toISOString(), dryRun: true, backups: entries };
   }
   if (due.length > 0 && opts.beforeDrop) {
@@ -112,9 +132,44 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     for (let i = 0; i < due.length; i++) due[i] = fresh.get(due[i]!.id) ?? due[i]!;
   }
   const bins = opts.archiveDir && due.length > 0 ? await archiveBinaries(due, opts) : null;
-  const plan = due.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;
+  const plan = due.some((r) => readRetentionDetail(r.detail)?.retire !== false) ? await opts.journal.lastPlan(opts.split) : undefined;
   const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
+  // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
+  if (plan) {
+    for (const other of await opts.journal.retention()) {
+      if (other.split === opts.split || other.state === 'restored' || !due.some((r) => r.server === other.server && r.database === other.database)) continue;
+      for (const t of readRetentionDetail(other.detail)?.tables ?? []) moved.add(t.table);
+    }
+  }
   for (const r of due) {
+    const detail = readRetentionDetail(r.detail);
+    if (detail && !detail.retire) {
+      const outcome = await dropTables(r, {
+        serverUrl: opts.servers[r.server]!,
+        split: opts.split,
+        archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,
+        now: opts.now,
+        env: opts.env,
+      });
+      for (const w of outcome.warnings) opts.warn(`${r.database}: ${w}`);
+      if (outcome.action === 'refused') {
+        entries.push({ ...backupView(r, opts.now), action: 'refused', reason: outcome.reason });
+        continue;
+      }
+      const archive = outcome.action === 'dropped' ? outcome.archive : null;
+      const dropped = outcome.action === 'dropped' ? outcome.dropped : undefined;
+      const updated = await opts.journal.updateRetention(r.id, {
+        state: 'pruned',
+        detail: { ...(r.detail ?? {}), prunedAt: opts.now.toISOString(), archive, ...(dropped ? { dropped } : { goneBeforePrune: true }) },
+      });
+      const view = backupView(updated ?? r, opts.now);
+      entries.push(
+        dropped
+          ? { ...view, action: 'dropped', reason: `${archive ? `archived to ${archive}, then dropped` : 'dropped'} ${describeDropped(dropped)}; the database stays`, dropped }
+          : { ...view, action: 'gone', reason: 'its tables no longer existed; marked pruned' },
+      );
+      continue;
+    }
     const outcome = await dropBackup(r, {
       serverUrl: opts.servers[r.server]!,
       archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,

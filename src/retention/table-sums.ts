@@ -49,6 +49,43 @@ async function tableColumns(client: PgClient, table: string): Promise<string[] |
   return row?.found ? (row.names ?? []) : null;
 }
 
+/** The checksum query of each existing table, prepared outside any transaction, with how it hashes. */
+export interface SumQueries {
+  method: HashMode;
+  major: number;
+  /** `schema.name` → its count-and-checksum query (tables that do not exist are left out). */
+  queries: Map<string, string>;
+}
+
+/**
+ * Prepares the count-and-checksum query of each table (`schema.name`) of the database
+ * `client` is connected to. Must run outside a transaction: types without an extended
+ * hash are found by probing, and a failed probe would abort it.
+ */
+export async function sumQueries(client: PgClient, tables: readonly string[], method?: HashMode): Promise<SumQueries> {
+  const major = await serverMajor(client);
+  const how = method ?? bestMethod(major);
+  const types = new TypeHashes(client);
+  const queries = new Map<string, string>();
+  for (const table of tables) {
+    const names = await tableColumns(client, table);
+    if (names === null) continue;
+    const columns = how === 'record' ? await types.columns(parseKey(table), names) : names.map((n) => ({ name: n, text: true }));
+    queries.set(table, checksumSql(parseKey(table), rowHashExpr(columns, how)));
+  }
+  return { method: how, major, queries };
+}
+
+/** Runs one prepared checksum query in the transaction the caller holds (its output settings pinned first). */
+export async function runSumQuery(client: PgClient, prepared: SumQueries, table: string): Promise<TableSum | null> {
+  const sql = prepared.queries.get(table);
+  if (sql === undefined) return null;
+  for (const s of PINNED_SETTINGS) await client.query(s);
+  const r = await client.query<{ n: string; h: string }>(sql);
+  const row = r.rows[0];
+  return row ? { rows: Number(row.n), sum: row.h, method: prepared.method, major: prepared.major } : null;
+}
+
 /**
  * Count and checksum of each table (`schema.name`) of the database `client` is
  * connected to; a table that does not exist is left out of the result. `method`:
@@ -59,21 +96,13 @@ async function tableColumns(client: PgClient, table: string): Promise<string[] |
  */
 export async function tableSums(client: PgClient, tables: readonly string[], method?: HashMode): Promise<Record<string, TableSum>> {
   const out: Record<string, TableSum> = {};
-  const major = await serverMajor(client);
-  const how = method ?? bestMethod(major);
-  // Types without an extended hash are found by probing, outside any transaction (a failed probe would abort it).
-  const types = new TypeHashes(client);
-  for (const table of tables) {
-    const names = await tableColumns(client, table);
-    if (names === null) continue;
-    const columns = how === 'record' ? await types.columns(parseKey(table), names) : names.map((n) => ({ name: n, text: true }));
-    // BEGIN and the pinned settings in one round trip (a simple query of several statements).
-    await client.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join(';\n'));
+  const prepared = await sumQueries(client, tables, method);
+  for (const table of prepared.queries.keys()) {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      const r = await client.query<{ n: string; h: string }>(checksumSql(parseKey(table), rowHashExpr(columns, how)));
+      const sum = await runSumQuery(client, prepared, table);
       await client.query('COMMIT');
-      const row = r.rows[0];
-      if (row) out[table] = { rows: Number(row.n), sum: row.h, method: how, major };
+      if (sum) out[table] = sum;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

@@ -42,8 +42,10 @@ export interface RollbackInventory {
   configBackups: ConfigBackup[];
   /** The source's backup row, when schedule_retention recorded one. */
   retention: RetentionRecord | undefined;
-  /** What the database looked like before schedule_retention changed it. */
+  /** What the database looked like before schedule_retention changed it (a retiring split only). */
   prior: { acl: string | null; comment: string | null; readOnly: string | null; written: string | null } | null;
+  /** The moved tables schedule_retention commented (a split without retire): their comments before, and the one written. */
+  tableMarks: { tables: Array<{ table: string; priorComment: string | null }>; written: string } | null;
   /** Created objects of kinds rollback does not handle (online mode): reported, left alone. */
   other: CreatedObject[];
   /** repoint_config ran (a step done, or a file recorded as repointed). */
@@ -105,7 +107,11 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
 
   const legacy = created.find((o) => o.kind === 'retention');
   let prior: RollbackInventory['prior'] = null;
-  if (retention?.state === 'scheduled' && retention.detail) {
+  let tableMarks: RollbackInventory['tableMarks'] = null;
+  const scheduled = retention?.state === 'scheduled' ? readRetentionDetail(retention.detail) : null;
+  if (scheduled && !scheduled.retire) {
+    tableMarks = { tables: scheduled.tables.map((t) => ({ table: t.table, priorComment: t.priorComment })), written: scheduled.comment };
+  } else if (retention?.state === 'scheduled' && retention.detail) {
     const d = retention.detail;
     prior = { acl: str(d.priorAcl), comment: str(d.priorComment), readOnly: str(d.priorReadOnly), written: str(d.comment) };
   } else if (legacy?.detail) {
@@ -145,8 +151,7 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
       }
     }
   }
-  const detail = retention?.state === 'scheduled' ? readRetentionDetail(retention.detail) : null;
-  for (const t of detail?.targets ?? []) {
+  for (const t of scheduled?.targets ?? []) {
     const b = baseline(t.server, t.database, t.table);
     b.rows ??= t.copiedRows;
     if (b.sum !== null) continue;
@@ -180,6 +185,7 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
     configBackups: configBackupsFromCreated(created),
     retention,
     prior,
+    tableMarks,
     other: created.filter((o) => o.kind === 'publication' || o.kind === 'subscription' || o.kind === 'slot'),
     repointed: repointDone.length > 0 || config.length > 0,
     baselines: [...baselines.values()],
@@ -196,6 +202,7 @@ export function isEmpty(inv: RollbackInventory): boolean {
     !inv.fence &&
     inv.config.length === 0 &&
     (inv.retention === undefined || inv.retention.state !== 'scheduled') &&
-    inv.prior === null
+    inv.prior === null &&
+    inv.tableMarks === null
   );
 }

@@ -70,6 +70,8 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     configFiles: [...new Set(configBackups.map((b) => b.file))],
     fenceTables: scope.fenceTables.length,
     liftBackup: false,
+    // Tables are marked as backups by schedule_retention, which runs only once every service is applied.
+    tableMarks: 0,
     restarts: scope.restarts,
     checkedTables: checked,
     services,

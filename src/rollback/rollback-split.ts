@@ -6,15 +6,17 @@ import { BadInputError, DifferenceError } from '../errors.js';
 import { restoreConfigFiles } from '../config/restore.js';
 import { databaseOf } from '../conn/connection.js';
 import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
+import { readRetentionDetail } from '../retention/retention-detail.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
-import { liftBackupMark, removeFence } from './source-restore.js';
+import { liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
 import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
 import type { ProgressSink } from '../steps/handler.js';
 import type { FenceTargetStep } from '../plan/model.js';
+import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
 
 export interface RollbackOptions {
   journal: Journal;
@@ -45,6 +47,8 @@ export interface RollbackPreview {
   configFiles: string[];
   fenceTables: number;
   liftBackup: boolean;
+  /** Moved tables whose backup comment is taken off (a split without source.retire). */
+  tableMarks: number;
   restarts: Array<{ service: string; command: string }>;
   /** Target tables compared with the journal (0 when the split had not repointed anything). */
   checkedTables: number;
@@ -74,6 +78,8 @@ export interface RollbackReport {
     readOnlyLifted: boolean;
     grants: string[];
     commentRestored: boolean;
+    /** Moved tables whose comment was put back (a split without source.retire). */
+    tableComments: number;
     fenceRemovedFrom: number;
   };
   restarts: RestartResult[];
@@ -91,7 +97,7 @@ export function emptyReport(split: string): RollbackReport {
     preview: null,
     dropped: { databases: [], roles: [] },
     kept: { databases: [], other: [] },
-    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, fenceRemovedFrom: 0 },
+    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, tableComments: 0, fenceRemovedFrom: 0 },
     restarts: [],
     problems: [],
     warnings: [],
@@ -137,6 +143,23 @@ export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'a
 }
 
 /**
+ * Refuses (exit 1, nothing changed) to roll back a wave that a later split of the same
+ * source depends on (SPEC §7): it copied the wave's tables or filled columns from them.
+ */
+async function refuseDependents(journal: Journal, split: string): Promise<void> {
+  const all = await journal.splits(null);
+  const own = all.find((s) => s.split === split);
+  if (!own) return;
+  const dependents = waveDependents(own, all);
+  if (dependents.length === 0) return;
+  const later = [...new Set(dependents.map((d) => d.split))];
+  throw new DifferenceError(
+    `split ${split} cannot be rolled back: ${later.length === 1 ? 'a later split depends' : 'later splits depend'} on the tables it moved, so nothing was changed:\n  ${dependents.map(describeDependent).join('\n  ')}`,
+    `roll back ${later.map((l) => `split ${l}`).join(', ')} first (cloudphone-split rollback -m <its manifest>), then this one`,
+  );
+}
+
+/**
  * `rollback` (SPEC §5): undoes what the journal says the split did. Before the config
  * was repointed: drops the databases and roles it created and removes the fence (and
  * lifts the backup mark if retention was scheduled). After it: the same, plus the
@@ -151,12 +174,19 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const report = emptyReport(split);
   const inv = await readInventory(journal, split);
   report.kept.other = inv.other.map((o) => ({ kind: o.kind, server: o.server, name: o.name }));
+  if (inv.retention?.state === 'pruned' && readRetentionDetail(inv.retention.detail)?.retire === false) {
+    throw new BadInputError(
+      `the moved tables split ${split} kept in ${inv.retention.database} were dropped by \`retention prune\`: it can no longer be rolled back`,
+      'restore them from their archive (retention.archive) if one was written',
+    );
+  }
   if (inv.retention?.state === 'pruned') {
     throw new BadInputError(
       `the old database ${inv.retention.database} was dropped by \`retention prune\`: split ${split} can no longer be rolled back`,
       'restore it from its archive (retention.archive) if one was written',
     );
   }
+  await refuseDependents(journal, split);
   const via = reverseState(inv.plan, await journal.doneSteps(split));
   refuseReverse(split, via);
   if (via === 'running' && inv.plan) return rollbackThroughReverse(opts, inv, report);
@@ -167,7 +197,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const sourceUrl = servers.source;
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
-  if ((inv.fence || inv.prior) && !(await sourceExists(sourceUrl))) {
+  if ((inv.fence || inv.prior || inv.tableMarks) && !(await sourceExists(sourceUrl))) {
     throw new BadInputError(`the source database ${sourceDb} no longer exists: there is nothing to roll back to`, 'check source.url in the manifest');
   }
   const checked = await checkTargets(inv, servers);
@@ -180,6 +210,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
     fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
     liftBackup: inv.prior !== null,
+    tableMarks: inv.tableMarks?.tables.length ?? 0,
     restarts: inv.restarts,
     checkedTables: checked,
   };
@@ -202,7 +233,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     for (const o of inv.config) await journal.forgetCreated(split, o);
   }
 
-  if (inv.fence || inv.prior) {
+  if (inv.fence || inv.prior || inv.tableMarks) {
     const client = await databaseClient(sourceUrl, sourceDb);
     try {
       if (inv.prior) {
@@ -213,6 +244,12 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
         report.warnings.push(...lifted.warnings);
         if (inv.retention) await journal.updateRetention(inv.retention.id, { state: 'restored' });
         await journal.forgetCreated(split, { kind: 'retention', server: 'source', name: sourceDb });
+      }
+      if (inv.tableMarks) {
+        const marks = await restoreTableComments(client, inv.tableMarks);
+        report.restored.tableComments = marks.restored;
+        report.warnings.push(...marks.warnings);
+        if (inv.retention) await journal.updateRetention(inv.retention.id, { state: 'restored' });
       }
       if (inv.fence) {
         const tables = Array.isArray(inv.fence.detail?.tables) ? (inv.fence.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
@@ -278,6 +315,7 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
     configFiles: [...new Set(inv.configBackups.map((b) => b.file))],
     fenceTables: Array.isArray(inv.fence?.detail?.tables) ? inv.fence.detail.tables.length : 0,
     liftBackup: inv.prior !== null,
+    tableMarks: 0,
     restarts: inv.restarts,
     checkedTables: 0,
     reverse,

@@ -1,5 +1,7 @@
 import type { PgClient } from '../steps/handler.js';
-import { ident, literal } from '../pg/quote.js';
+import { ident, literal, qname } from '../pg/quote.js';
+import { parseKey } from '../catalog/model.js';
+import { readTableStates } from '../retention/table-backup.js';
 import { FENCE_SCHEMA, unfenceSql } from '../steps/fence-source.js';
 import type { RollbackInventory } from './rollback-inventory.js';
 
@@ -75,13 +77,50 @@ export async function liftBackupMark(client: PgClient, database: string, split: 
 }
 
 /**
- * Drops the fence triggers and the fence function. The tool's schema in the source is
- * dropped with them, unless the journal itself lives in that database and schema.
+ * Puts back the comment of each moved table that schedule_retention marked (a split
+ * without retire), only where the comment is still the one the split wrote; a table
+ * that is gone or whose comment changed since is left as it is, with a warning.
+ * Returns how many were restored.
+ */
+export async function restoreTableComments(client: PgClient, marks: NonNullable<RollbackInventory['tableMarks']>): Promise<{ restored: number; warnings: string[] }> {
+  const warnings: string[] = [];
+  const states = await readTableStates(client, marks.tables.map((t) => t.table));
+  let restored = 0;
+  for (const t of marks.tables) {
+    const now = states.get(t.table);
+    if (!now) {
+      warnings.push(`${t.table} no longer exists in the source: its comment was not restored`);
+      continue;
+    }
+    if (now.comment !== marks.written) {
+      if (now.comment !== t.priorComment) warnings.push(`the comment on ${t.table} was changed since the split wrote it: left as it is`);
+      continue;
+    }
+    await client.query(`COMMENT ON TABLE ${qname(parseKey(t.table))} IS ${t.priorComment === null ? 'NULL' : literal(t.priorComment)}`);
+    restored++;
+  }
+  return { restored, warnings };
+}
+
+/**
+ * Drops the fence triggers of `tables`. The fence function (and the tool's schema in
+ * the source, unless the journal itself lives in that database and schema) goes only
+ * when no other table is fenced with it any more: another split of the same source
+ * (a wave) keeps its fence.
  */
 export function unfenceStatements(tables: string[], journalInSource: boolean): string[] {
-  const sql = unfenceSql(tables);
-  if (!journalInSource) return sql;
-  return [...sql.slice(0, -1), `DROP FUNCTION IF EXISTS ${ident(FENCE_SCHEMA)}."fence"()`];
+  const triggers = unfenceSql(tables).slice(0, -1);
+  const fn = `${ident(FENCE_SCHEMA)}."fence"()`;
+  const last = journalInSource ? `DROP FUNCTION IF EXISTS ${fn}` : `DROP SCHEMA IF EXISTS ${ident(FENCE_SCHEMA)} CASCADE`;
+  return [
+    ...triggers,
+    `DO $unfence$ BEGIN
+  IF to_regprocedure(${literal(`${FENCE_SCHEMA}.fence()`)}) IS NULL
+     OR NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure(${literal(`${FENCE_SCHEMA}.fence()`)})) THEN
+    EXECUTE ${literal(last)};
+  END IF;
+END $unfence$`,
+  ];
 }
 
 export async function removeFence(client: PgClient, tables: string[], journalInSource: boolean): Promise<void> {

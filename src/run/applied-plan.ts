@@ -1,26 +1,10 @@
-import pg from 'pg';
 import { Journal } from '../engine/journal.js';
 import { planHash } from '../engine/plan-hash.js';
+import { openJournalIfExists } from '../engine/journal-open.js';
 import type { Plan } from '../plan/model.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
-/**
- * The journal, when the control database exists; null otherwise (nothing was ever
- * applied there). Looking never creates the control database.
- */
-export async function openJournalIfExists(controlUrl: string): Promise<Journal | null> {
-  const probe = new pg.Client(nodePgConfig(controlUrl, { application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 }));
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-  } catch (err) {
-    if ((err as { code?: string }).code === '3D000') return null;
-    throw err;
-  } finally {
-    await probe.end().catch(() => undefined);
-  }
-  return Journal.open(controlUrl);
-}
+export { openJournalIfExists } from '../engine/journal-open.js';
 
 /** The split's latest run, unless rolled back (rollback marks every run of the split). */
 async function lastRun(journal: Journal, name: string) {

@@ -1,14 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
-import { loadSplit, makePlan, readLiveCatalog } from '../plan/make.js';
+import { loadSplit, makePlan, readLiveCatalog, readSourceIdentifier, readWaveRecords } from '../plan/make.js';
+import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
+import { systemIdentifier } from '../pg/server-identity.js';
+import type { Catalog } from '../catalog/model.js';
+import { earlierWaves } from '../waves/earlier-waves.js';
+import { movedSincePlan } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import { manifestConnection } from '../manifest/connection-settings.js';
 import { missingVariables, secretsOf } from '../manifest/expand.js';
 import type { Manifest } from '../manifest/model.js';
 import type { Plan } from '../plan/model.js';
-import type { Catalog } from '../catalog/model.js';
 import { tableFingerprint } from '../catalog/fingerprint.js';
 import { handlers } from '../steps/index.js';
 import type { ProgressSink } from '../steps/handler.js';
@@ -42,9 +46,9 @@ export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: st
 /**
  * Re-reads the source and refuses a plan whose tables changed since it was made (exit 4).
  * `live`: the source's catalog when the caller has just read it (apply planning from the
- * manifest reads it once, for the plan and for this check).
+ * manifest reads it once, for the plan and for this check). Returns the catalog it checked.
  */
-export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[], live?: Catalog): Promise<void> {
+export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[], live?: Catalog): Promise<Catalog> {
   const catalog = live ?? (await readLiveCatalog(sourceUrl, schemas));
   const present = new Set(catalog.tables.map((t) => `${t.schema}.${t.name}`));
   const changed: string[] = [];
@@ -62,6 +66,24 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
     throw new StalePlanError(
       `the source schema changed since the plan was made: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ` and ${changed.length - 10} more` : ''}`,
       'make a new plan (cloudphone-split plan) and review it; nothing was changed',
+    );
+  }
+  return catalog;
+}
+
+/**
+ * Refuses (exit 4) a plan that moves, copies or reads a table that another split of the
+ * same source moved since the plan was made (SPEC §7): re-read now, from the journal and
+ * from the fences in the source.
+ */
+export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string): Promise<void> {
+  const records = await readWaveRecords(controlUrl, plan.name);
+  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, systemIdentifier: await readSourceIdentifier(sourceUrl) });
+  const problems = movedSincePlan(plan, moved);
+  if (problems.length > 0) {
+    throw new StalePlanError(
+      `another split moved tables of this plan since it was made: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` and ${problems.length - 10} more` : ''}`,
+      'make a new plan (cloudphone-split plan): it leaves the tables earlier splits moved alone; nothing was changed',
     );
   }
 }
@@ -138,9 +160,24 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       'apply the rest with the manifest (or plan file) the first services were applied with, or roll them back (`cloudphone-split rollback --service ...`) before applying a new plan',
     );
   }
-  await checkFingerprint(plan, servers.source!, manifest.source.schemas, catalog);
+  // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
+  const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
+  await checkEarlierWaves(plan, live, controlUrl, servers.source!);
+  await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);
   const applied = partial && planHash(partial.plan) === planHash(plan) ? appliedServices(plan, partial.done) : [];
   return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied };
+}
+
+/** Records which source the split runs against (database and server identity): how later waves know it is theirs. */
+async function recordSource(journal: Journal, pools: Pools, plan: Plan): Promise<void> {
+  const client = await pools.client('source');
+  let id: string | null;
+  try {
+    id = await systemIdentifier(client);
+  } finally {
+    await client.end();
+  }
+  if (id !== null) await journal.setFact(plan.name, SOURCE_FACT, { database: plan.source.database, systemIdentifier: id } satisfies SourceFact);
 }
 
 export interface ExecuteOptions {
@@ -181,6 +218,7 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
+    await recordSource(journal, pools, plan);
     let selection: ServiceSelection | undefined;
     if (opts.services) {
       // Decided under the lock, from what the journal records as done.

@@ -79,7 +79,8 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
       problems.push(`source: role ${f.user} may not create the fence's schema ${FENCE_SCHEMA} in ${plan.source.database}: run as its owner or a superuser: GRANT CREATE ON DATABASE ${ident(plan.source.database)} TO ${ident(f.user)}`);
     }
   }
-  if (plan.steps.some((s) => s.kind === 'schedule_retention')) {
+  // Only a retiring split changes the database itself; the others comment the moved tables, which the fence needs owned anyway.
+  if (plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire)) {
     const db = await pool.query<{ owns: boolean; owner: string }>(
       `SELECT pg_has_role(current_user, datdba, 'USAGE') AS owns, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()`,
     );

@@ -4,6 +4,9 @@ import { ident, literal } from '../pg/quote.js';
 import { tableSums, type TableSum } from '../retention/table-sums.js';
 import { readBackupUsage } from '../retention/backup-usage.js';
 import { readRetentionDetail, type RetentionDetail, type TargetBaseline } from '../retention/retention-detail.js';
+import { tableRetentionComment, tableRetentionSql } from '../retention/table-backup.js';
+import { readTableBackups } from '../retention/read-table-backups.js';
+import { systemIdentifier } from '../pg/server-identity.js';
 
 export const EXPIRES_PLACEHOLDER = '<now + retention.days>';
 
@@ -77,14 +80,17 @@ async function targetBaselines(ctx: StepContext): Promise<TargetBaseline[]> {
 }
 
 /**
- * `schedule_retention`, the last step: the old database becomes read-only for
- * everyone, CONNECT is revoked from PUBLIC and the service roles, and the expiry is
- * recorded in the journal's retention table and written as the database's comment.
- * Before changing anything it records what `rollback` needs to put the database back
- * (its prior ACL, comment and setting), what `retention prune` re-checks (its OID and
- * write counters), and the count and checksum of every target table (what rollback
- * compares to detect writes to the new databases). A resumed step keeps the expiry
- * and the prior state it recorded the first time.
+ * `schedule_retention`, the last step. With `retire` (source.retire): the old
+ * database becomes read-only for everyone, CONNECT is revoked from PUBLIC and the
+ * service roles, and the expiry is recorded in the journal's retention table and
+ * written as the database's comment. Without it: the moved tables stay fenced in
+ * place, each commented with its expiry, and nothing else in the source changes.
+ * Before changing anything it records what `rollback` needs to put things back (the
+ * database's prior ACL, comment and setting, or each table's prior comment), what
+ * `retention prune` re-checks (OIDs, write counters, each kept table's checksum), and
+ * the count and checksum of every target table (what rollback compares to detect
+ * writes to the new databases). A resumed step keeps the expiry and the prior state
+ * it recorded the first time.
  */
 export const scheduleRetention: StepHandler<'schedule_retention'> = {
   render: (step) => step.sql,
@@ -92,32 +98,67 @@ export const scheduleRetention: StepHandler<'schedule_retention'> = {
     const journal = ctx.journal;
     if (!journal.retention || !journal.scheduleRetention) throw new Error('this journal keeps no retention table: schedule_retention cannot run');
     const existing = (await journal.retention()).find((r) => r.server === 'source' && r.database === step.database);
-    const kept = existing?.state === 'scheduled' ? readRetentionDetail(existing.detail) : null;
+    const recorded = existing?.state === 'scheduled' ? readRetentionDetail(existing.detail) : null;
+    const kept = recorded && recorded.retire === step.retire ? recorded : null;
     const expiresAt = kept && existing ? existing.expiresAt : new Date(ctx.now().getTime() + step.days * 86_400_000);
     // Verified only by a `verify --checksums` run that passes from now on (it sets the flag).
     const verified = false;
     const targets = await targetBaselines(ctx);
-    // The source database itself: once scheduled, its new sessions are read-only by default.
     const client = await ctx.pools.client('source');
     try {
+      // A resumed step may find the database already read-only by default.
       await client.query('SET default_transaction_read_only = off');
-      const prior = kept ?? (await readDatabaseState(client, step.database));
       const usage = kept?.usage ?? (await readBackupUsage(client));
-      const comment = retentionComment(ctx.plan.name, expiresAt.toISOString());
-      const detail: RetentionDetail = {
-        days: step.days,
-        priorAcl: prior.priorAcl,
-        priorComment: prior.priorComment,
-        priorReadOnly: prior.priorReadOnly,
-        comment,
-        usage,
-        targets,
-      };
-      await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
-      for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expiresAt.toISOString())) await client.query(s);
+      const systemId = kept ? kept.systemIdentifier : await systemIdentifier(client);
+      const expires = expiresAt.toISOString();
+      if (step.retire) {
+        const prior = kept ?? (await readDatabaseState(client, step.database));
+        const detail: RetentionDetail = {
+          days: step.days,
+          retire: true,
+          systemIdentifier: systemId,
+          tables: [],
+          views: [],
+          priorAcl: prior.priorAcl,
+          priorComment: prior.priorComment,
+          priorReadOnly: prior.priorReadOnly,
+          comment: retentionComment(ctx.plan.name, expires),
+          usage,
+          targets,
+        };
+        await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
+        for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expires)) await client.query(s);
+      } else {
+        const views = ctx.plan.services.flatMap((s) => s.views);
+        const backups = kept && kept.tables.length > 0 ? kept : await readTableBackups(client, step.tables, views);
+        const detail: RetentionDetail = {
+          days: step.days,
+          retire: false,
+          systemIdentifier: systemId,
+          tables: backups.tables,
+          views: backups.views,
+          priorAcl: null,
+          priorComment: null,
+          priorReadOnly: null,
+          comment: tableRetentionComment(ctx.plan.name, expires),
+          usage,
+          targets,
+        };
+        // Recorded before any comment is written: rollback and a resumed step find the prior comments here.
+        await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
+        await client.query('BEGIN');
+        try {
+          await client.query(`SET LOCAL lock_timeout = '60s'`);
+          for (const s of tableRetentionSql(ctx.plan.name, step.tables, expires)) await client.query(s);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }
     } finally {
       await client.end();
     }
-    return { detail: { expiresAt: expiresAt.toISOString(), verified, targetTables: targets.length } };
+    return { detail: { expiresAt: expiresAt.toISOString(), verified, targetTables: targets.length, retire: step.retire, keptTables: step.retire ? 0 : step.tables.length } };
   },
 };

@@ -23,6 +23,28 @@ async function tryConnect(url: string): Promise<Attempt> {
   }
 }
 
+/** The moved tables (`schema.name`) on which the role holds a privilege in the database of `url`. */
+async function privilegedTables(url: string, tables: readonly string[]): Promise<string[] | { error: string }> {
+  const client = new pg.Client({ ...nodePgConfig(url), connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query<{ t: string }>(
+      `SELECT t FROM unnest($1::text[]) AS t
+        WHERE to_regclass(quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(substr(t, strpos(t, '.') + 1))) IS NOT NULL
+          AND has_table_privilege(current_user, quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(substr(t, strpos(t, '.') + 1)),
+                                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+        ORDER BY 1`,
+      [tables],
+    );
+    return r.rows.map((row) => row.t);
+  } catch (err) {
+    return { error: errorText(err) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 interface Place {
   label: string;
   server: string;
@@ -42,6 +64,8 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
     { label: `${sourceDb} (the source)`, server: 'source', database: sourceDb, service: null },
   ];
   const withRole = ctx.plan.services.filter((s) => s.role);
+  // A split that does not retire the source leaves it in use: connecting to it is expected; its moved tables must stay out of reach.
+  const retire = ctx.plan.steps.find((s) => s.kind === 'schedule_retention')?.retire ?? true;
   const perService = await Promise.all(
     withRole.map(async (svc): Promise<Check[]> => {
       const checks: Check[] = [];
@@ -73,6 +97,21 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
             target: p.database,
             detail: `role ${role} can still connect to ${p.label}: it stays open until the last service of the split is applied (schedule_retention revokes CONNECT then)`,
           });
+        } else if (a.ok && p.service === null && !retire) {
+          const tables = svc.tables.map((t) => t.name);
+          const reached = await privilegedTables(urlFor(p), tables);
+          if (Array.isArray(reached) && reached.length === 0) {
+            checks.push({ ...base, ok: true, target: p.database, detail: `role ${role} can connect to ${p.label}, which stays in use (source.retire is false), but holds no privilege on its ${tables.length} moved tables there` });
+          } else {
+            checks.push({
+              ...base,
+              ok: false,
+              target: p.database,
+              detail: Array.isArray(reached)
+                ? `role ${role} holds privileges on moved tables in ${p.label}: ${reached.join(', ')}; REVOKE ALL ON them FROM ${role} (and from PUBLIC)`
+                : `could not tell whether role ${role} reaches its moved tables in ${p.label}: ${reached.error}`,
+            });
+          }
         } else if (a.ok) {
           checks.push({
             ...base,

@@ -39,7 +39,8 @@ describe('retention', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const rows = JSON.parse(listed.stdout) as Array<{ database: string; server: string; split: string; expires: string; state: string; verified: boolean }>;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ database: fx.sourceDb, server: 'source', split: fx.name, state: 'scheduled', verified: false });
+    // The sample says source.retire: true: the whole database is the backup.
+    expect(rows[0]).toMatchObject({ database: fx.sourceDb, server: 'source', split: fx.name, state: 'scheduled', verified: false, retired: true, tables: [] });
     const verified = await fx.cli('verify', '--checksums');
     expect(verified.code, verified.stdout).toBe(0);
     const listedAgain = JSON.parse((await fx.cli('retention', 'list', '--json')).stdout) as Array<{ verified: boolean }>;

@@ -2,11 +2,13 @@ import { Command } from 'commander';
 import { outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
 import { runDemo } from '../../demo/run-demo.js';
+import { runWavesDemo } from '../../demo/run-waves-demo.js';
 
 interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {
   keep?: boolean;
   scale?: number;
   dryRun?: boolean;
+  waves?: boolean;
 }
 
 export function registerDemo(program: Command, io: Io): void {
@@ -20,13 +22,16 @@ export function registerDemo(program: Command, io: Io): void {
     )
     .option('--keep', 'leave the server running and print its URL and commands to explore it')
     .option('--dry-run', 'stop after `apply --dry-run`: print every statement and config diff')
+    .option('--waves', 'split in three waves (plans/waves/): billing, then devices and apps, then the rest, while a writer keeps writing to the tables not yet moved')
     .option('--scale <n>', 'sample data scale (1 = ~60k rows)', (v) => Math.max(1, Number(v) || 1))
     .option('--json', 'machine output on stdout')
     .option('--no-color', 'no colors or spinners')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .action(async (opts: DemoCliOptions) => {
       const out = outputFor({ ...opts, manifest: '' }, io);
-      const { code } = await runDemo({ keep: opts.keep, scale: opts.scale, dryRun: opts.dryRun }, out);
+      const { code } = opts.waves
+        ? await runWavesDemo({ keep: opts.keep, scale: opts.scale }, out)
+        : await runDemo({ keep: opts.keep, scale: opts.scale, dryRun: opts.dryRun }, out);
       io.exit(code);
     });
 }

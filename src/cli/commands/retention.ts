@@ -53,17 +53,27 @@ export function renderList(rows: BackupView[], now: Date, out: Output): void {
     out.say('No backups: no split has reached schedule_retention in this journal.');
     return;
   }
-  const header = ['DATABASE', 'SERVER', 'SPLIT', 'EXPIRES', 'STATE'];
+  const header = ['DATABASE', 'SERVER', 'SPLIT', 'EXPIRES', 'STATE', 'BACKUP'];
+  const expires = (iso: string) => `${iso.replace(/\.\d{3}Z$/, 'Z')} (${relativeTime(new Date(iso), now)})`;
   const table = rows.map((r) => [
     r.database,
     r.server,
     r.split,
-    `${r.expires.replace(/\.\d{3}Z$/, 'Z')} (${relativeTime(new Date(r.expires), now)})`,
+    expires(r.expires),
     r.state === 'expired' && !r.verified ? 'expired, unverified: kept' : r.state,
+    r.retired ? 'the whole database (retired)' : `${r.tables.length} moved tables (the database stays in use)`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  out.say([out.c.bold(line(header)), ...table.map(line)].join('\n'));
+  const lines = [out.c.bold(line(header))];
+  rows.forEach((r, i) => {
+    lines.push(line(table[i]!));
+    const width = Math.max(0, ...r.tables.map((t) => t.table.length));
+    for (const t of r.tables) {
+      lines.push(`  ${t.table.padEnd(width)}  expires ${expires(t.expires)}${t.partitionOf ? `, a partition of ${t.partitionOf}` : ''}`);
+    }
+  });
+  out.say(lines.join('\n'));
 }
 
 /** `retention prune`: see pruneBackups. Exit 2 when something is due and --yes is missing; 1 when a due backup was refused. */

@@ -30,6 +30,7 @@ export function renderPreview(p: RollbackPreview, out: Output): void {
   if (p.checkedTables > 0) lines.push(`  (checked ${p.checkedTables} target tables: none changed since the copy)`);
   if (p.configFiles.length > 0) lines.push(`  restore ${p.configFiles.length} config files: ${p.configFiles.join(', ')}`);
   if (p.liftBackup) lines.push(`  make ${p.source} writable again: lift the read-only mark, give back CONNECT, restore its comment`);
+  if (p.tableMarks > 0) lines.push(`  restore the comments of the ${p.tableMarks} moved tables of ${p.source} kept as backups`);
   if (p.fenceTables > 0) lines.push(`  remove the fence from ${p.fenceTables} tables of ${p.source}`);
   if (p.restarts.length > 0) lines.push(`  run again: ${p.restarts.map((r) => r.command).join('; ')}`);
   if (p.databases.length > 0) lines.push(`  DROP ${p.databases.length} databases: ${list(p.databases)}`);
@@ -106,6 +107,7 @@ export function renderRollback(r: RollbackReport, out: Output): void {
   if (r.restored.readOnlyLifted) {
     lines.push(`${r.preview?.source ?? 'the source'} is writable again${r.restored.grants.length ? ` (${r.restored.grants.length} privileges given back)` : ''}${r.restored.commentRestored ? ', comment restored' : ''}`);
   }
+  if (r.restored.tableComments > 0) lines.push(`comments restored on ${r.restored.tableComments} moved tables`);
   if (r.restored.fenceRemovedFrom > 0) lines.push(`fence removed from ${r.restored.fenceRemovedFrom} tables`);
   for (const s of r.restarts) lines.push(s.ok ? `ran: ${s.command}` : c.yellow(`restart of ${s.service} failed: ${s.command}\n${s.output}`));
   if (r.dropped.databases.length > 0) lines.push(`dropped databases: ${dropped(r.dropped.databases)}`);

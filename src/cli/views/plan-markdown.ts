@@ -1,6 +1,7 @@
 import type { Plan, RepointConfigStep } from '../../plan/model.js';
 import { formatBytes } from '../../format/byte-size.js';
 import { mdBlock, mdCell, mdCode, mdCodeCell, mdTable } from './markdown.js';
+import { wavesMarkdown } from './plan-waves.js';
 
 /**
  * `plan --format markdown`: a compact report for a pull-request comment, like a
@@ -70,6 +71,7 @@ export function planMarkdown(plan: Plan): string {
       ),
     );
   }
+  out.push(...wavesMarkdown(plan));
   const edits = plan.steps.filter((st): st is RepointConfigStep => st.kind === 'repoint_config').flatMap((st) => st.edits.map((e) => ({ st, e })));
   if (edits.length > 0) {
     out.push('');

@@ -3,6 +3,7 @@ import type { Output } from '../output.js';
 import { maskLine } from '../../config/mask.js';
 
 import { formatBytes } from '../../format/byte-size.js';
+import { REMAINING_NOTE, wavesLines } from './plan-waves.js';
 
 /** `plan --json`: the SPEC §2 shape (fields may be added, never renamed). */
 export function planJson(plan: Plan): unknown {
@@ -32,6 +33,8 @@ export function planJson(plan: Plan): unknown {
       dependsOn: st.dependsOn,
     })),
     leftBehind: plan.leftBehind ?? [],
+    movedEarlier: plan.movedEarlier ?? [],
+    remainingForeignKeys: plan.remainingForeignKeys ?? [],
     warnings: plan.warnings,
     errors: plan.errors,
   };
@@ -81,6 +84,18 @@ export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}
       lines.push(`    ${c.red('-')} foreign key ${fk.table}.${fk.constraint} (${fk.columns.join(', ')}) → ${fk.references} ${c.dim(`[${fk.reason}${fk.referencedService ? `, owned by ${fk.referencedService}` : ''}]`)}`);
       lines.push(`        ${c.dim(fk.suggestion)}`);
     }
+    lines.push('');
+  }
+  const waves = wavesLines(plan);
+  if (waves.moved.length > 0) {
+    lines.push(c.bold('Moved by earlier splits (left alone):'));
+    lines.push(...waves.moved.map((l) => c.dim(l)));
+    lines.push('');
+  }
+  if (waves.remaining.length > 0) {
+    lines.push(c.bold(`Foreign keys to the moved tables that stay in the source (${waves.remaining.length}):`));
+    lines.push(`    ${c.dim(REMAINING_NOTE)}`);
+    lines.push(...waves.remaining);
     lines.push('');
   }
   const left = plan.leftBehind ?? [];

@@ -20,6 +20,7 @@ const CASES: Array<[string, (d: Doc) => void, string, RegExp, RegExp]> = [
   ['source.url a number', (d) => { d.source = { url: 5432 }; }, 'source.url', /must be a string/, /quote/],
   ['no schemas', (d) => { d.source = { url: 'u', schemas: [] }; }, 'source.schemas', /no schema/, /\[public\]/],
   ['schema listed twice', (d) => { d.source = { url: 'u', schemas: ['public', 'public'] }; }, 'source.schemas[1]', /twice/, /once/],
+  ['retire as a string', (d) => { d.source = { url: 'u', retire: 'yes please' }; }, 'source.retire', /must be true or false/, /retire: true/],
   ['control as a string', (d) => { d.control = 'postgres://x'; }, 'control', /must be a mapping/, /control: \{ url:/],
   ['server named source', (d) => { d.servers = { source: '${X}' }; }, 'servers.source', /reserved/, /another name/],
   ['server URL missing', (d) => { d.servers = { 'billing-pg': null }; }, 'servers.billing-pg', /connection URL/, /BILLING_PG_URL/],

@@ -54,7 +54,7 @@ describe('parseManifest: good manifests', () => {
     expect(m).toEqual({
       version: 1,
       name: 'x',
-      source: { url: '${U}', schemas: ['public'] },
+      source: { url: '${U}', schemas: ['public'], retire: false },
       control: null,
       servers: {},
       mode: 'offline',
@@ -113,6 +113,13 @@ services:
     expect(m.source.schemas).toEqual(['public', 'app']);
     expect(m.services[0]!.denormalize[0]!.on).toEqual(['tenant_id', 'y_id']);
     expect(m.services.map((s) => [s.server, s.database])).toEqual([['source', 'same_db'], ['other', 'same_db']]);
+  });
+
+  it('reads source.retire, false unless written true', () => {
+    const base = (retire: string) => `version: 1\nname: x\nsource: { url: u${retire} }\nservices:\n  a: { database: a }\n`;
+    expect(parseManifest(base(''), 'm.yaml').source.retire).toBe(false);
+    expect(parseManifest(base(', retire: true'), 'm.yaml').source.retire).toBe(true);
+    expect(parseManifest(base(', retire: false'), 'm.yaml').source.retire).toBe(false);
   });
 
   it('keeps services in document order, numeric-looking names included', () => {

@@ -64,6 +64,7 @@ function inventory(p: Plan, over: Partial<RollbackInventory> = {}): RollbackInve
     configBackups: [],
     retention: undefined,
     prior: null,
+    tableMarks: null,
     other: [],
     repointed: true,
     baselines: [],

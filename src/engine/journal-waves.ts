@@ -1,0 +1,57 @@
+import { sql, type Kysely } from 'kysely';
+import type { Plan } from '../plan/model.js';
+import { JOURNAL_SCHEMA } from '../../migrations/index.js';
+import type { JournalDb, RunState } from './journal-schema.js';
+
+/** A split's latest run that was not rolled back, as a later (or earlier) wave sees it. */
+export interface SplitRecord {
+  split: string;
+  runId: number;
+  state: RunState;
+  startedAt: Date;
+  finishedAt: Date | null;
+  plan: Plan;
+  /** When its `fence_source` step finished (in a run not rolled back); null: not fenced yet. */
+  fencedAt: Date | null;
+  /** The system identifier of the source server it ran on (fact `source`, written by apply); null: not recorded. */
+  systemIdentifier: string | null;
+}
+
+/** The journal fact (key `source`) apply writes for a split: the source it runs against. */
+export const SOURCE_FACT = 'source';
+export interface SourceFact {
+  database: string;
+  systemIdentifier: string;
+}
+
+/**
+ * Every split of the journal but `exclude` that has a run not rolled back: its latest
+ * such run and plan, and when its fence went up. Oldest first (by that run's start).
+ */
+export async function splitRecords(db: Kysely<JournalDb>, exclude: string | null): Promise<SplitRecord[]> {
+  const runs = await sql<{ id: number; split: string; state: RunState; started_at: Date; finished_at: Date | null; plan: unknown; fenced_at: Date | null; source: unknown }>`
+    SELECT DISTINCT ON (r.split) r.id, r.split, r.state, r.started_at, r.finished_at, r.plan,
+           (SELECT min(s.finished_at) FROM ${sql.id(JOURNAL_SCHEMA, 'steps')} s JOIN ${sql.id(JOURNAL_SCHEMA, 'runs')} r2 ON r2.id = s.run_id
+             WHERE r2.split = r.split AND r2.state <> 'rolled_back' AND s.kind = 'fence_source' AND s.state = 'done') AS fenced_at,
+           (SELECT f.value FROM ${sql.id(JOURNAL_SCHEMA, 'facts')} f WHERE f.split = r.split AND f.key = ${SOURCE_FACT}) AS source
+      FROM ${sql.id(JOURNAL_SCHEMA, 'runs')} r
+     WHERE r.state <> 'rolled_back' AND (${exclude}::text IS NULL OR r.split <> ${exclude})
+     ORDER BY r.split, r.id DESC`.execute(db);
+  return runs.rows
+    .map((r) => ({
+      split: r.split,
+      runId: r.id,
+      state: r.state,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      plan: (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan,
+      fencedAt: r.fenced_at,
+      systemIdentifier: sourceFact(r.source)?.systemIdentifier ?? null,
+    }))
+    .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.runId - b.runId);
+}
+
+function sourceFact(v: unknown): SourceFact | null {
+  const o = (typeof v === 'string' ? JSON.parse(v) : v) as Partial<SourceFact> | null;
+  return o && typeof o.systemIdentifier === 'string' && typeof o.database === 'string' ? { database: o.database, systemIdentifier: o.systemIdentifier } : null;
+}

@@ -1,0 +1,114 @@
+import type { PgClient } from '../steps/handler.js';
+import { FENCE_TRIGGER } from '../steps/fence-source.js';
+import { readTableStates, readViewStates, type TableBackup, type ViewBackup } from './table-backup.js';
+import { runSumQuery, sumQueries } from './table-sums.js';
+
+/** A foreign key of a table that stays to a kept table: prune drops it, by name, before the tables. */
+export interface ReferencingKey {
+  /** The referencing table (`schema.name`), which stays. */
+  table: string;
+  constraint: string;
+  /** The kept table it references (`schema.name`). */
+  references: string;
+}
+
+/** What goes with the kept tables when prune drops them. */
+export interface DropSet {
+  /** The roots dropped by name (`DROP TABLE`): kept tables that are no partition of another kept table. */
+  roots: string[];
+  /** Partitions of those roots: they go with them. */
+  partitions: string[];
+  /** Moved views still there (recorded OID), dropped first. */
+  views: ViewBackup[];
+  /** Sequences owned by the kept tables (serial, identity): they go with them. */
+  sequences: string[];
+  referencing: ReferencingKey[];
+  /** Things to tell, not to refuse on (a moved view already gone). */
+  notes: string[];
+}
+
+/**
+ * Why the kept tables are not (all) the ones the split marked, now: a table missing,
+ * another OID under its name, its fence gone or disabled, its comment changed, a
+ * moved view replaced. Null when every fact holds. `client` is in the source database.
+ */
+export async function keptTableRefusal(client: PgClient, tables: readonly TableBackup[], comment: string): Promise<string | null> {
+  const states = await readTableStates(client, tables.map((t) => t.table));
+  const problems: string[] = [];
+  for (const t of tables) {
+    const now = states.get(t.table);
+    if (!now) problems.push(`${t.table} no longer exists`);
+    else if (now.oid !== t.oid) problems.push(`${t.table} is not the table the split kept (OID ${t.oid} then, ${now.oid} now): it was dropped and created again`);
+    else if (now.comment !== comment) problems.push(`${t.table} no longer carries the split's retention comment`);
+  }
+  if (problems.length > 0) return problems.join('; ');
+  const fenced = await client.query<{ oid: string }>(
+    `SELECT tgrelid::text AS oid FROM pg_trigger WHERE tgname = $1 AND tgenabled = 'A' AND tgrelid = ANY ($2::oid[])`,
+    [FENCE_TRIGGER, tables.map((t) => t.oid)],
+  );
+  const have = new Set(fenced.rows.map((r) => Number(r.oid)));
+  const unfenced = tables.filter((t) => !have.has(t.oid)).map((t) => t.table);
+  if (unfenced.length > 0) return `the fence is gone or no longer enabled on ${unfenced.join(', ')}, so writes may have reached ${unfenced.length === 1 ? 'it' : 'them'}`;
+  return null;
+}
+
+/**
+ * Whether any kept table's rows differ from the count and checksum recorded when it
+ * became a backup (taken the same way, so they compare): a reason to refuse, or null.
+ * Run it where no write can happen meanwhile (the caller holds a SHARE lock).
+ */
+export async function writtenSince(client: PgClient, tables: readonly TableBackup[], prepared: Awaited<ReturnType<typeof sumQueries>>): Promise<string | null> {
+  const changed: string[] = [];
+  for (const t of tables) {
+    const now = await runSumQuery(client, prepared, t.table);
+    if (!now) changed.push(`${t.table} (missing)`);
+    else if (now.rows !== t.rows) changed.push(`${t.table} (${t.rows} rows then, ${now.rows} now)`);
+    else if (now.sum !== t.sum) changed.push(`${t.table} (same ${t.rows} rows, other contents)`);
+  }
+  return changed.length > 0 ? `written to since ${changed.length === 1 ? 'it' : 'they'} became a backup: ${changed.join(', ')}` : null;
+}
+
+/** The checksum queries to compare the kept tables with: the recorded method, on the same major (else they do not compare). */
+export async function preparedSums(client: PgClient, tables: readonly TableBackup[]): Promise<{ prepared: Awaited<ReturnType<typeof sumQueries>> } | { refuse: string }> {
+  const method = tables[0]?.method ?? 'text';
+  const prepared = await sumQueries(client, tables.map((t) => t.table), method);
+  const other = tables.find((t) => t.method !== method || t.major !== prepared.major);
+  if (other) {
+    return { refuse: `the checksums of ${other.table} were taken on PostgreSQL ${other.major} (${other.method}), the server now runs ${prepared.major}: they cannot prove that nothing was written since` };
+  }
+  return { prepared };
+}
+
+/** What dropping the kept tables takes with it, read from the catalog now. */
+export async function dropSet(client: PgClient, tables: readonly TableBackup[], views: readonly ViewBackup[]): Promise<DropSet | { refuse: string }> {
+  const oids = tables.map((t) => t.oid);
+  const roots = tables.filter((t) => t.parent === null).map((t) => t.table).sort();
+  const partitions = tables.filter((t) => t.parent !== null).map((t) => t.table).sort();
+  const nowViews = new Map((await readViewStates(client, views.map((v) => v.view))).map((v) => [v.view, v]));
+  const keptViews: ViewBackup[] = [];
+  const notes: string[] = [];
+  for (const v of views) {
+    const now = nowViews.get(v.view);
+    if (!now) notes.push(`the moved view ${v.view} is already gone`);
+    else if (now.oid !== v.oid) return { refuse: `${v.view} is not the view the split moved (OID ${v.oid} then, ${now.oid} now)` };
+    else keptViews.push(v);
+  }
+  const seqs = await client.query<{ seq: string }>(
+    `SELECT DISTINCT n.nspname || '.' || s.relname AS seq
+       FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
+      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        AND d.refobjid = ANY ($1::oid[])
+      ORDER BY 1`,
+    [oids],
+  );
+  const fks = await client.query<{ table: string; constraint: string; references: string }>(
+    `SELECT rn.nspname || '.' || r.relname AS table, c.conname AS constraint, fn.nspname || '.' || f.relname AS references
+       FROM pg_constraint c
+       JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+       JOIN pg_class f ON f.oid = c.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace
+      WHERE c.contype = 'f' AND c.confrelid = ANY ($1::oid[]) AND NOT (c.conrelid = ANY ($1::oid[])) AND c.conparentid = 0
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  return { roots, partitions, views: keptViews, sequences: seqs.rows.map((r) => r.seq), referencing: fks.rows, notes };
+}

@@ -1,0 +1,75 @@
+import type { FencedTable } from '../catalog/model.js';
+import type { Plan } from '../plan/model.js';
+import type { MovedTable } from './moved-table.js';
+
+/** What the journal says of another split: its latest run not rolled back (see Journal.splits). */
+export interface WaveRecord {
+  split: string;
+  plan: Pick<Plan, 'source' | 'services' | 'steps'>;
+  /** The system identifier of the server it was applied on (journal fact `source`); null: not recorded. */
+  systemIdentifier: string | null;
+  /** ISO time its fence went up; null: not yet. */
+  fencedAt: string | null;
+}
+
+/** The source being planned: its database, its cluster and the split planning it. */
+export interface SourceIdentity {
+  split: string;
+  database: string;
+  /** null when it cannot be read (then only the database name is compared). */
+  systemIdentifier: string | null;
+}
+
+/** Whether a split ran against this very source (same database, same cluster when both are known). */
+export function sameSource(split: { plan: Pick<Plan, 'source'>; systemIdentifier: string | null }, source: SourceIdentity): boolean {
+  if (split.plan.source.database !== source.database) return false;
+  const recorded = split.systemIdentifier;
+  return recorded === null || source.systemIdentifier === null || recorded === source.systemIdentifier;
+}
+
+/**
+ * The tables earlier splits of the same source moved (SPEC §7): every table a split of
+ * the journal fences (its plan's `fence_source` tables, moved once its fence is up,
+ * being moved before), and every table whose fence trigger names another split, even
+ * one the journal does not know. `rootOf` gives a partition's partitioned table (the
+ * one a plan lists under its service). Pure.
+ */
+export function earlierWaves(
+  records: readonly WaveRecord[],
+  fences: readonly FencedTable[],
+  source: SourceIdentity,
+  rootOf: (key: string) => string = (k) => k,
+): MovedTable[] {
+  const out = new Map<string, MovedTable>();
+  for (const r of records) {
+    if (r.split === source.split || !sameSource(r, source)) continue;
+    const serviceOf = new Map<string, { name: string; database: string }>();
+    for (const s of r.plan.services) for (const t of s.tables) serviceOf.set(t.name, { name: s.name, database: s.database });
+    for (const step of r.plan.steps) {
+      if (step.kind !== 'fence_source') continue;
+      for (const table of step.tables) {
+        if (out.has(table)) continue;
+        const svc = serviceOf.get(table) ?? serviceOf.get(rootOf(table)) ?? null;
+        out.set(table, {
+          table,
+          split: r.split,
+          service: svc?.name ?? null,
+          database: svc?.database ?? null,
+          movedAt: r.fencedAt,
+          state: r.fencedAt === null ? 'moving' : 'moved',
+          via: 'journal',
+        });
+      }
+    }
+  }
+  for (const f of fences) {
+    if (f.split === source.split) continue;
+    const known = out.get(f.table);
+    if (known) {
+      out.set(f.table, { ...known, state: 'moved', via: 'journal+fence' });
+      continue;
+    }
+    out.set(f.table, { table: f.table, split: f.split, service: null, database: f.database, movedAt: null, state: 'moved', via: 'fence' });
+  }
+  return [...out.values()].sort((a, b) => a.table.localeCompare(b.table));
+}

@@ -1,0 +1,30 @@
+import type { Plan } from '../plan/model.js';
+import { describeMoved, type MovedTable } from './moved-table.js';
+
+/**
+ * Every source table a plan moves, copies or reads a denormalized column from, with
+ * what it does with it: the tables an earlier split must not have moved since. Pure.
+ */
+export function tablesPlanReads(plan: Pick<Plan, 'steps' | 'services'>): Map<string, 'moves' | 'copies' | 'reads'> {
+  const out = new Map<string, 'moves' | 'copies' | 'reads'>();
+  for (const s of plan.services) {
+    for (const d of s.denormalize) out.set(d.from.slice(0, d.from.lastIndexOf('.')), 'reads');
+  }
+  for (const st of plan.steps) {
+    if (st.kind === 'copy_data' && st.table && !out.has(st.table)) out.set(st.table, 'copies');
+    if (st.kind === 'start_replication') for (const t of st.tables) if (!out.has(t)) out.set(t, 'copies');
+  }
+  for (const st of plan.steps) if (st.kind === 'fence_source') for (const t of st.tables) out.set(t, 'moves');
+  return out;
+}
+
+/** What stops a plan because another split moved one of its tables since it was made (SPEC §7); empty: nothing. */
+export function movedSincePlan(plan: Pick<Plan, 'steps' | 'services'>, moved: readonly MovedTable[]): string[] {
+  const byTable = new Map(moved.map((m) => [m.table, m]));
+  const out: string[] = [];
+  for (const [table, what] of tablesPlanReads(plan)) {
+    const m = byTable.get(table);
+    if (m) out.push(`the plan ${what === 'reads' ? 'reads a column of' : what === 'moves' ? 'moves' : 'copies'} ${table}, which was ${describeMoved(m)}`);
+  }
+  return out;
+}

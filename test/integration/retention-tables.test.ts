@@ -1,0 +1,222 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readdir, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pg15, query } from '../harness/servers.js';
+import { BILLING_TABLES, StayingWriter, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
+
+const fixtures: WavesFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+const DAY = 86_400_000;
+
+interface PruneJson {
+  backups: Array<{
+    database: string;
+    action: string;
+    reason: string;
+    archive: string | null;
+    dropped?: {
+      tables: string[];
+      partitions: string[];
+      views: string[];
+      sequences: string[];
+      constraints: Array<{ table: string; constraint: string; references: string }>;
+    };
+  }>;
+}
+
+async function relations(url: string): Promise<string[]> {
+  const rows = await query<{ key: string }>(
+    url,
+    `SELECT n.nspname || '.' || c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1`,
+  );
+  return rows.map((r) => r.key);
+}
+
+async function appliedBilling(fx: WavesFixture): Promise<void> {
+  const applied = await fx.billing.cli('apply', '--yes');
+  expect(applied.code, applied.stderr).toBe(0);
+  const verified = await fx.billing.cli('verify', '--checksums');
+  expect(verified.code, verified.stdout).toBe(0);
+}
+
+interface ListJson {
+  database: string;
+  split: string;
+  state: string;
+  expires: string;
+  retired: boolean;
+  tables: Array<{ table: string; expires: string }>;
+}
+
+async function databaseState(fx: WavesFixture): Promise<{ comment: string | null; setconfig: string[] | null; acl: string | null }> {
+  const [row] = await query<{ comment: string | null; setconfig: string[] | null; acl: string | null }>(
+    fx.sourceServer,
+    `SELECT shobj_description(d.oid, 'pg_database') AS comment, d.datacl::text AS acl,
+            (SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) AS setconfig
+       FROM pg_database d WHERE datname = $1`,
+    [fx.sourceDb],
+  );
+  return row!;
+}
+
+describe('retention of a split that does not retire the source', () => {
+  it('keeps the tables that stay writable during and after apply, fences and marks only the moved ones, and verify passes', async () => {
+    const fx = await wavesFixture();
+    fixtures.push(fx);
+    const before = await databaseState(fx);
+    const writer = new StayingWriter(fx.sourceUrl);
+    await writer.start();
+    try {
+      await writer.more(5);
+      const applied = await fx.billing.cli('apply', '--yes');
+      expect(applied.code, applied.stderr).toBe(0);
+      await writer.more(20);
+    } finally {
+      await writer.stop();
+    }
+    expect(writer.errors).toEqual([]);
+    expect(writer.writes).toBeGreaterThan(25);
+
+    // Every moved table rejects writes with the fence's message; the others take them.
+    for (const [table, sql] of [
+      ['invoices', `INSERT INTO invoices (account_id, total) VALUES (1, 1)`],
+      ['invoice_lines', `INSERT INTO invoice_lines (invoice_id, line, amount) VALUES (1, 9, 1)`],
+      ['invoice_lines_low', `INSERT INTO invoice_lines_low (invoice_id, line, amount) VALUES (1, 9, 1)`],
+      ['invoices', `UPDATE invoices SET total = 0 WHERE id = 1`],
+    ] as const) {
+      expect(await writeError(fx.sourceUrl, sql)).toMatch(new RegExp(`table public\\.${table} has moved to database ${fx.billing.database}`));
+    }
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('after')`)).toBeNull();
+    expect(await writeError(fx.sourceUrl, `DELETE FROM audit WHERE note = 'writer'`)).toBeNull();
+    // A new session is read-write: the database itself is not touched.
+    expect(await databaseState(fx)).toEqual(before);
+
+    const comments = await tableComments(fx.sourceUrl, [...BILLING_TABLES, 'public.events', 'public.accounts']);
+    for (const t of BILLING_TABLES) expect(comments[t], t).toMatch(new RegExp(`^cloudphone-split: moved by split ${fx.billing.name}, kept here as a fenced backup; expires \\d{4}-`));
+    expect(comments['public.events']).toBe('what happened');
+    expect(comments['public.accounts']).toBeNull();
+
+    const verified = await fx.billing.cli('verify');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+
+    const listed = await fx.billing.cli('retention', 'list', '--json');
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = JSON.parse(listed.stdout) as ListJson[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ database: fx.sourceDb, split: fx.billing.name, state: 'scheduled', retired: false });
+    expect(rows[0]!.tables.map((t) => t.table).sort()).toEqual([...BILLING_TABLES].sort());
+    for (const t of rows[0]!.tables) expect(t.expires).toBe(rows[0]!.expires);
+    expect(comments['public.invoices']).toContain(`expires ${rows[0]!.expires}`);
+    const human = await fx.billing.cli('retention', 'list');
+    expect(human.stdout).toContain('public.invoices');
+    expect(human.stdout).toMatch(/4 moved tables/);
+  });
+
+  it('prune after expiry drops exactly the moved tables (naming the foreign keys, partitions, view and sequence that go with them), and refuses while a moved table was written to or is another table', async () => {
+    const fx = await wavesFixture();
+    fixtures.push(fx);
+    await appliedBilling(fx);
+    // Another split of the same source moved events: prune of billing leaves it as it is.
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+    const opsMark = (await tableComments(fx.sourceUrl, ['public.events']))['public.events'];
+    const before = await relations(fx.sourceUrl);
+    const auditRows = async () => Number((await query<{ n: string }>(fx.sourceUrl, `SELECT count(*)::text AS n FROM audit`))[0]!.n);
+    const audit = await auditRows();
+    const later = new Date(Date.now() + 8 * DAY).toISOString();
+
+    const early = await fx.billing.cli('retention', 'prune', '--yes', '--json');
+    expect(early.code, early.stderr).toBe(0);
+    expect((JSON.parse(early.stdout) as PruneJson).backups).toMatchObject([{ action: 'kept' }]);
+    const noYes = await fx.billing.cli('retention', 'prune', '--now', later);
+    expect(noYes.code).toBe(2);
+    expect(noYes.stdout).toContain('drops its 4 moved tables (the database stays)');
+
+    // Written to behind the fence's back (trigger disabled, a row added, trigger enabled again): refused.
+    await query(fx.sourceUrl, `ALTER TABLE invoices DISABLE TRIGGER cloudphone_split_fence`);
+    await query(fx.sourceUrl, `INSERT INTO invoices (id, account_id, total) VALUES (99999, 1, 1)`);
+    let r = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('the fence is gone or no longer enabled on public.invoices');
+    await query(fx.sourceUrl, `ALTER TABLE invoices ENABLE ALWAYS TRIGGER cloudphone_split_fence`);
+    r = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('written to since it became a backup: public.invoices (1500 rows then, 1501 now)');
+    expect(await relations(fx.sourceUrl)).toEqual(before);
+    await query(fx.sourceUrl, `ALTER TABLE invoices DISABLE TRIGGER cloudphone_split_fence; DELETE FROM invoices WHERE id = 99999; ALTER TABLE invoices ENABLE ALWAYS TRIGGER cloudphone_split_fence`);
+
+    // Another table under a moved table's name, carrying the same comment: refused.
+    const [{ comment }] = (await query<{ comment: string }>(fx.sourceUrl, `SELECT obj_description('invoice_lines_high'::regclass, 'pg_class') AS comment`)) as [{ comment: string }];
+    await query(fx.sourceUrl, `ALTER TABLE invoice_lines DETACH PARTITION invoice_lines_high`);
+    await query(fx.sourceUrl, `ALTER TABLE invoice_lines_high RENAME TO invoice_lines_high_kept`);
+    await query(fx.sourceUrl, `CREATE TABLE invoice_lines_high PARTITION OF invoice_lines FOR VALUES FROM (1000) TO (2000)`);
+    await query(fx.sourceUrl, `COMMENT ON TABLE invoice_lines_high IS '${comment.replaceAll("'", "''")}'`);
+    r = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/public\.invoice_lines_high is not the table the split kept \(OID \d+ then, \d+ now\)/);
+    await query(fx.sourceUrl, `DROP TABLE invoice_lines_high`);
+    await query(fx.sourceUrl, `ALTER TABLE invoice_lines_high_kept RENAME TO invoice_lines_high`);
+    await query(fx.sourceUrl, `ALTER TABLE invoice_lines ATTACH PARTITION invoice_lines_high FOR VALUES FROM (1000) TO (MAXVALUE)`);
+    expect(await relations(fx.sourceUrl)).toEqual(before);
+
+    r = await fx.billing.cli('retention', 'prune', '--yes', '--json', '--now', later);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const [entry] = (JSON.parse(r.stdout) as PruneJson).backups;
+    expect(entry).toMatchObject({ database: fx.sourceDb, action: 'dropped', archive: null });
+    expect(entry!.dropped).toEqual({
+      tables: ['public.invoice_lines', 'public.invoices'],
+      partitions: ['public.invoice_lines_high', 'public.invoice_lines_low'],
+      views: ['public.invoice_totals'],
+      sequences: ['public.invoices_id_seq'],
+      constraints: [{ table: 'public.audit', constraint: 'audit_invoice_id_fkey', references: 'public.invoices' }],
+    });
+    expect(entry!.reason).toContain('public.audit.audit_invoice_id_fkey (references public.invoices)');
+    const gone = ['public.invoices', 'public.invoices_id_seq', 'public.invoice_lines', 'public.invoice_lines_low', 'public.invoice_lines_high', 'public.invoice_totals'];
+    expect(await relations(fx.sourceUrl)).toEqual(before.filter((t) => !gone.includes(t)));
+    // What stays is untouched and writable; the database and the new one are still there.
+    expect(await auditRows()).toBe(audit);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO audit (invoice_id, note) VALUES (424242, 'no invoice table any more')`)).toBeNull();
+    expect(await writeError(fx.sourceUrl, `INSERT INTO accounts (name) VALUES ('after prune')`)).toBeNull();
+    expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.billing.database])).toHaveLength(1);
+    const listed = JSON.parse((await fx.billing.cli('retention', 'list', '--json')).stdout) as ListJson[];
+    expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'scheduled']].sort());
+    expect((await tableComments(fx.sourceUrl, ['public.events']))['public.events']).toBe(opsMark);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toMatch(new RegExp(`has moved to database ${fx.ops.database}`));
+    const again = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already pruned');
+    const rb = await fx.billing.cli('rollback', '--yes');
+    expect(rb.code).toBe(2);
+    expect(rb.stderr).toContain('were dropped by `retention prune`');
+  });
+
+  it('archives exactly the moved tables with pg_dump -t (15 on a 15 source) before dropping them', async () => {
+    const fx = await wavesFixture({
+      server: pg15(),
+      edit: (doc) => {
+        doc.retention = { days: 7, archive: 'backups' };
+      },
+    });
+    fixtures.push(fx);
+    await appliedBilling(fx);
+    const r = await fx.billing.cli('retention', 'prune', '--yes', '--json', '--now', new Date(Date.now() + 8 * DAY).toISOString());
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const [entry] = (JSON.parse(r.stdout) as PruneJson).backups;
+    expect(entry).toMatchObject({ action: 'dropped' });
+    const files = await readdir(join(fx.dir, 'backups'));
+    expect(files).toHaveLength(1);
+    const file = join(fx.dir, 'backups', files[0]!);
+    expect(entry!.archive).toBe(file);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const toc = execFileSync('/usr/lib/postgresql/15/bin/pg_restore', ['-l', file], { encoding: 'utf8' });
+    const data = [...toc.matchAll(/TABLE DATA public (\S+) /g)].map((m) => m[1]).sort();
+    expect(data).toEqual(['invoice_lines_high', 'invoice_lines_low', 'invoices']);
+    expect(await relations(fx.sourceUrl)).toContain('public.audit');
+    expect(await relations(fx.sourceUrl)).not.toContain('public.invoices');
+  });
+});

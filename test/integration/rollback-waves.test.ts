@@ -1,0 +1,95 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { query } from '../harness/servers.js';
+import { BILLING_TABLES, OPS_TABLES, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
+
+const fixtures: WavesFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+/** What a split may change in the source: comments of relations, triggers, the tool's schema, the database's own settings. */
+interface SourceState {
+  comments: Record<string, string | null>;
+  triggers: string[];
+  schemas: string[];
+  database: { comment: string | null; acl: string | null; setconfig: string[] | null };
+}
+
+async function sourceState(fx: WavesFixture): Promise<SourceState> {
+  const rels = await query<{ key: string; comment: string | null }>(
+    fx.sourceUrl,
+    `SELECT n.nspname || '.' || c.relname AS key, obj_description(c.oid, 'pg_class') AS comment
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1`,
+  );
+  const triggers = await query<{ t: string }>(
+    fx.sourceUrl,
+    `SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text AS t FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`,
+  );
+  const schemas = await query<{ nspname: string }>(fx.sourceUrl, `SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' ORDER BY 1`);
+  const [database] = await query<SourceState['database']>(
+    fx.sourceServer,
+    `SELECT shobj_description(d.oid, 'pg_database') AS comment, d.datacl::text AS acl,
+            (SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) AS setconfig
+       FROM pg_database d WHERE datname = $1`,
+    [fx.sourceDb],
+  );
+  return { comments: Object.fromEntries(rels.map((r) => [r.key, r.comment])), triggers: triggers.map((t) => t.t), schemas: schemas.map((s) => s.nspname), database: database! };
+}
+
+describe('rollback of one of two splits of the same source', () => {
+  it('restores only what that split changed (fence, table comments, config) and leaves the other split fenced, marked and scheduled', async () => {
+    const fx = await wavesFixture({
+      edit: (doc, which) => {
+        if (which !== 'billing') return;
+        const services = doc.services as Record<string, Record<string, unknown>>;
+        services['billing-service']!.config = [{ file: 'billing.env', key: 'DB_DATABASE' }];
+      },
+    });
+    fixtures.push(fx);
+    const envFile = join(fx.dir, 'billing.env');
+    const original = `DB_HOST=localhost\nDB_DATABASE=${fx.sourceDb}\n`;
+    await writeFile(envFile, original);
+    const before = await sourceState(fx);
+
+    for (const split of [fx.billing, fx.ops]) {
+      const applied = await split.cli('apply', '--yes');
+      expect(applied.code, `${split.name}: ${applied.stderr}`).toBe(0);
+    }
+    expect(await readFile(envFile, 'utf8')).toContain(`DB_DATABASE=${fx.billing.database}`);
+    const both = await sourceState(fx);
+    for (const t of [...BILLING_TABLES, ...OPS_TABLES]) expect(both.comments[t], t).toMatch(/^cloudphone-split: moved by split /);
+    expect(both.database).toEqual(before.database);
+
+    const rb = await fx.billing.cli('rollback', '--yes');
+    expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    expect(rb.stdout).toContain('comments restored on 4 moved tables');
+    expect(await readFile(envFile, 'utf8')).toBe(original);
+    const after = await sourceState(fx);
+    // Billing's tables are as before the splits; ops's keep their fence and mark; the database itself was never touched.
+    expect(after.database).toEqual(before.database);
+    expect(after.schemas).toEqual(both.schemas);
+    for (const [key, comment] of Object.entries(after.comments)) {
+      expect(comment, key).toBe(OPS_TABLES.includes(key) ? both.comments[key] : before.comments[key]);
+    }
+    expect(after.comments['public.invoices']).toBe('one row per invoice sent');
+    expect(after.triggers).toEqual(['events cloudphone_split_fence A']);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO invoices (account_id, total) VALUES (1, 5)`)).toBeNull();
+    expect(await writeError(fx.sourceUrl, `INSERT INTO invoice_lines_low (invoice_id, line, amount) VALUES (1, 7, 1)`)).toBeNull();
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toMatch(new RegExp(`table public\\.events has moved to database ${fx.ops.database}: write there instead \\(fenced by cloudphone-split, split ${fx.ops.name}\\)`));
+    expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.billing.database])).toHaveLength(0);
+    expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.ops.database])).toHaveLength(1);
+    const listed = JSON.parse((await fx.ops.cli('retention', 'list', '--json')).stdout) as Array<{ split: string; state: string; tables: Array<{ table: string }> }>;
+    expect(listed.map((r) => [r.split, r.state]).sort()).toEqual([[fx.billing.name, 'restored'], [fx.ops.name, 'scheduled']].sort());
+    expect(listed.find((r) => r.split === fx.ops.name)!.tables.map((t) => t.table)).toEqual(OPS_TABLES);
+    const verified = await fx.ops.cli('verify');
+    expect(verified.code, verified.stdout).toBe(0);
+
+    // The other split rolled back too: the source is exactly as before either split, the tool's schema gone.
+    const rbOps = await fx.ops.cli('rollback', '--yes');
+    expect(rbOps.code, rbOps.stderr + rbOps.stdout).toBe(0);
+    const final = await sourceState(fx);
+    expect(final).toEqual(before);
+  });
+});

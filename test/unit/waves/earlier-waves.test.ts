@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import type { Catalog } from '../../../src/catalog/model.js';
+import type { Plan, Step } from '../../../src/plan/model.js';
+import { fencesOf } from '../../../src/waves/fence-triggers.js';
+import { earlierWaves, type WaveRecord } from '../../../src/waves/earlier-waves.js';
+import { describeMoved } from '../../../src/waves/moved-table.js';
+import { movedSincePlan } from '../../../src/waves/plan-tables.js';
+import { describeDependent, waveDependents, type SplitRun } from '../../../src/waves/wave-dependents.js';
+import { stripToolObjects } from '../../../src/plan/tool-objects.js';
+import { CatalogBuilder } from '../manifest/catalog-builder.js';
+
+const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+const fenceTrigger = (database: string, split: string) => ({
+  name: 'cloudphone_split_fence',
+  definition: `CREATE TRIGGER "cloudphone_split_fence" BEFORE INSERT OR DELETE OR UPDATE OR TRUNCATE ON "public"."orders" FOR EACH STATEMENT EXECUTE FUNCTION "cloudphone_split"."fence"(${lit(database)}, ${lit(split)})`,
+  enabled: 'A',
+  function: 'cloudphone_split.fence()',
+  comment: null,
+});
+
+function catalog(): Catalog {
+  const c = new CatalogBuilder().table('orders').table('payments').table('users').build();
+  c.tables.find((t) => t.name === 'orders')!.triggers.push(fenceTrigger("billing 'db'", 'o-brien'));
+  return c;
+}
+
+type PlanPart = WaveRecord['plan'];
+function wavePlan(database: string, services: Array<{ name: string; database: string; tables: string[] }>, extra: Step[] = []): PlanPart {
+  const fence: Step = { id: 'fence_source:x', kind: 'fence_source', description: '', sql: [], dependsOn: [], tables: services.flatMap((s) => s.tables) };
+  return {
+    source: { database, serverVersion: '18' },
+    services: services.map((s) => ({ name: s.name, database: s.database, server: 'source', role: null, tables: s.tables.map((name) => ({ name, rowsEstimate: 0, bytes: 0 })), copies: [], views: [], droppedForeignKeys: [], denormalize: [] })),
+    steps: [fence, ...extra],
+  };
+}
+
+describe('the fence triggers of the source', () => {
+  it('says which split moved a table and where, from the trigger arguments (quotes included), and survives stripping and a snapshot', () => {
+    expect(fencesOf(catalog())).toEqual([{ table: 'public.orders', database: "billing 'db'", split: 'o-brien' }]);
+    const stripped = stripToolObjects(catalog());
+    expect(stripped.tables.find((t) => t.name === 'orders')!.triggers).toEqual([]);
+    expect(stripped.fences).toEqual([{ table: 'public.orders', database: "billing 'db'", split: 'o-brien' }]);
+    // A snapshot holds the stripped catalog: stripping it again keeps what it says.
+    expect(stripToolObjects(JSON.parse(JSON.stringify(stripped)) as Catalog).fences).toEqual(stripped.fences);
+  });
+
+  it('ignores a trigger of that name that is not the fence', () => {
+    const c = new CatalogBuilder().table('orders').build();
+    c.tables[0]!.triggers.push({ ...fenceTrigger('x', 'y'), definition: 'CREATE TRIGGER "cloudphone_split_fence" BEFORE INSERT ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "public"."audit"()' });
+    expect(fencesOf(c)).toEqual([]);
+  });
+});
+
+describe('earlierWaves', () => {
+  const source = { split: 'devices', database: 'core', systemIdentifier: '7' };
+
+  it('takes the fenced tables of other splits of the same source from the journal, with service, database and date', () => {
+    const records: WaveRecord[] = [
+      { split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.orders', 'public.payments'] }]), systemIdentifier: '7', fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'devices', plan: wavePlan('core', [{ name: 'device-service', database: 'dev_db', tables: ['public.devices'] }]), systemIdentifier: null, fencedAt: '2026-12-02T10:00:00.000Z' },
+      { split: 'elsewhere', plan: wavePlan('other_db', [{ name: 's', database: 'd', tables: ['public.users'] }]), systemIdentifier: null, fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'other-cluster', plan: wavePlan('core', [{ name: 's', database: 'd', tables: ['public.users'] }]), systemIdentifier: '8', fencedAt: '2026-12-01T10:00:00.000Z' },
+    ];
+    const moved = earlierWaves(records, [], source);
+    expect(moved).toEqual([
+      { table: 'public.orders', split: 'billing', service: 'billing-service', database: 'billing_db', movedAt: '2026-12-01T10:00:00.000Z', state: 'moved', via: 'journal' },
+      { table: 'public.payments', split: 'billing', service: 'billing-service', database: 'billing_db', movedAt: '2026-12-01T10:00:00.000Z', state: 'moved', via: 'journal' },
+    ]);
+    expect(describeMoved(moved[0]!)).toBe('moved by split billing on 2026-12-01 (billing-service, database billing_db)');
+  });
+
+  it('counts a split whose fence is not up yet as moving them, and a fence the journal does not know as moved by the split it names', () => {
+    const records: WaveRecord[] = [{ split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.payments'] }]), systemIdentifier: null, fencedAt: null }];
+    const moved = earlierWaves(records, [{ table: 'public.orders', database: 'billing_db', split: 'old-wave' }, { table: 'public.users', database: 'x', split: 'devices' }], source);
+    expect(moved.map((m) => [m.table, m.split, m.state, m.via])).toEqual([
+      ['public.orders', 'old-wave', 'moved', 'fence'],
+      ['public.payments', 'billing', 'moving', 'journal'],
+    ]);
+    expect(describeMoved(moved[0]!)).toContain('as its fence in the source says');
+    expect(describeMoved(moved[1]!)).toContain('has not fenced it yet');
+  });
+});
+
+describe('a plan checked against the splits made since', () => {
+  const copy = (table: string): Step => ({
+    id: `copy_data:x:${table}`, kind: 'copy_data', table, description: '', sql: [], dependsOn: [], target: { service: 's', server: 'source', database: 'd' },
+    source: { schema: 'public', name: table.slice(7) }, columns: [], extraColumns: [], copyOut: '', copyIn: '', freeze: true, binary: true, rowsEstimate: 0, bytes: 0, range: null,
+  });
+
+  it('names every table it moves, copies or reads that another split moved', () => {
+    const plan = wavePlan('core', [{ name: 'device-service', database: 'dev_db', tables: ['public.devices'] }], [copy('public.devices'), copy('public.orders')]) as Pick<Plan, 'steps' | 'services'>;
+    plan.services[0]!.denormalize.push({ table: 'public.devices', column: 'pay', from: 'public.payments.amount', on: ['id'], type: 'integer' });
+    const moved = earlierWaves([], [{ table: 'public.orders', database: 'b', split: 'billing' }, { table: 'public.payments', database: 'b', split: 'billing' }, { table: 'public.devices', database: 'b', split: 'x' }], { split: 'devices', database: 'core', systemIdentifier: null });
+    const problems = movedSincePlan(plan, moved);
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/reads a column of public\.payments, which was moved by split billing/);
+    expect(problems.join('\n')).toMatch(/copies public\.orders/);
+    expect(problems.join('\n')).toMatch(/moves public\.devices, which was moved by split x/);
+  });
+
+  it('finds the later splits that depend on a wave (copied or read its tables), never the earlier ones or those of another source', () => {
+    const wave: SplitRun = { split: 'billing', startedAt: new Date('2026-12-02'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'b', database: 'b', tables: ['public.orders'] }]) };
+    const later: SplitRun = { split: 'devices', startedAt: new Date('2026-12-03'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'd', database: 'd', tables: ['public.devices'] }], [copy('public.orders')]) };
+    const earlier: SplitRun = { split: 'first', startedAt: new Date('2026-12-01'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'f', database: 'f', tables: ['public.users'] }], [copy('public.orders')]) };
+    const otherSource: SplitRun = { split: 'far', startedAt: new Date('2026-12-04'), systemIdentifier: null, plan: wavePlan('elsewhere', [{ name: 'f', database: 'f', tables: ['public.x'] }], [copy('public.orders')]) };
+    const independent: SplitRun = { split: 'rest', startedAt: new Date('2026-12-05'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }]) };
+    const deps = waveDependents(wave, [wave, later, earlier, otherSource, independent]);
+    expect(deps).toEqual([{ split: 'devices', table: 'public.orders', uses: 'copies' }]);
+    expect(describeDependent(deps[0]!)).toBe('split devices copied public.orders');
+    expect(waveDependents(later, [wave, later, earlier, independent])).toEqual([]);
+  });
+});
