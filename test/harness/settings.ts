@@ -1,15 +1,17 @@
 /**
  * Settings every test server gets: logical replication for online mode, room for parallel
  * tests. Two online tests running at once each need about 20 slots, WAL senders and
- * replication workers (subscriptions and their table-sync workers): the limits leave room
- * for both, or preflight refuses one of them and a table sync fails for want of a slot.
+ * replication workers (subscriptions and their table-sync workers); after a cutover, each
+ * split keeps one reverse subscription (and slot) per service until its file's cleanup, so
+ * a file of several cutover cases holds dozens at once. The limits leave room for that, or
+ * preflight refuses a later case for want of workers.
  */
 export const TEST_SERVER_SETTINGS: Readonly<Record<string, string>> = {
   wal_level: 'logical',
-  max_replication_slots: '100',
-  max_wal_senders: '100',
-  max_logical_replication_workers: '40',
-  max_worker_processes: '64',
+  max_replication_slots: '200',
+  max_wal_senders: '200',
+  max_logical_replication_workers: '150',
+  max_worker_processes: '200',
   max_connections: '300',
   fsync: 'off',
   synchronous_commit: 'off',

@@ -9,7 +9,7 @@ import { sampleManifest, SAMPLE_ENV_VARS } from '../../src/demo/sample-manifest.
 import { writeServicesTree } from '../../src/demo/sample-services.js';
 import { readPlanFile, serializePlan } from '../../src/plan/plan-file.js';
 import { STEP_KINDS, type Plan } from '../../src/plan/model.js';
-import { createDatabase, servers, uniquePrefix } from '../harness/servers.js';
+import { createDatabase, query, servers, uniquePrefix } from '../harness/servers.js';
 
 
 const PASSWORD = 'Pw-9f3c1e7a-unique';
@@ -25,6 +25,8 @@ describe('plan on the sample database', () => {
     const prefix = uniquePrefix();
     const source = await createDatabase(servers().main, `${prefix}core`);
     await loadSample(source);
+    // Statistics settle now: an insert-triggered autovacuum between two plans would move the estimates they print.
+    await query(source, 'VACUUM (ANALYZE)');
     dir = await mkdtemp(join(tmpdir(), 'cps-plan-'));
     await writeServicesTree(dir, { sourceUrl: source });
     manifest = join(dir, 'split.yaml');

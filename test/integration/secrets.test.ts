@@ -234,6 +234,15 @@ describe('secrets never leak', () => {
     await run(['verify', '-m', on.manifestFile, '--json'], on.env, 1);
     const cut = await run(['cutover', '-m', on.manifestFile, '--yes', '--json', '--verbose'], on.env, 0);
     expect(cut.stdout + cut.stderr).toMatch(/config: /);
+    // Reverse replication runs after cutover: the old database subscribes to each new one, as a role of its own.
+    const reverse = await readSubscriptions();
+    expect(reverse.length).toBe(5);
+    for (const info of reverse) {
+      expect(leaks(info, secrets()), info).toEqual([]);
+      expect(info).not.toMatch(/^postgres:\/\/postgres[:@]/);
+      replicationPasswords.push(decodeURIComponent(/:\/\/[^:]+:([^@]+)@/.exec(info)![1]!));
+    }
+    await run(['cutover', '-m', on.manifestFile, '--complete', '--yes', '--json'], on.env, 0);
     expect(await readSubscriptions()).toEqual([]);
     await run(['status', '-m', on.manifestFile, '--json'], on.env, 0);
     await run(['verify', '-m', on.manifestFile, '--checksums'], on.env, 0);
