@@ -51,8 +51,13 @@ async function expectCutOver(fx: SplitFixture, plan: Plan): Promise<void> {
     .map((s) => s.slot)
     .sort();
   expect(reverse.length).toBeGreaterThan(0);
-  const slots = await query<{ slot_name: string }>(fx.sourceServer, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2 ORDER BY 1`, [prefix, fx.sourceDb]);
-  expect(slots.map((r) => r.slot_name)).toEqual(reverse);
+  // Slots on every server involved: the reverse ones live on the targets' servers; none is left of the forward ones.
+  const slots: string[] = [];
+  for (const server of new Set([fx.sourceServer, ...fx.services.map((s) => s.serverUrl)])) {
+    const rows = await query<{ slot_name: string }>(server, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1 OR database = $2`, [prefix, fx.sourceDb]);
+    slots.push(...rows.map((r) => r.slot_name));
+  }
+  expect(slots.sort()).toEqual(reverse);
   const subs = await query<{ subname: string }>(fx.sourceServer, `SELECT subname FROM pg_subscription WHERE subname LIKE $1 ORDER BY 1`, [prefix]);
   expect(subs.map((r) => r.subname)).toEqual(reverse);
   expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);

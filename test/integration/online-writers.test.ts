@@ -287,6 +287,9 @@ async function cutoverWithWriters(opts: SplitFixtureOptions): Promise<void> {
     // The rows written on the target since are the services' own: without them, each target equals the fenced source.
     await query(w.service.url, `DELETE FROM ${w.spec.table} WHERE id = ANY ($1::bigint[])`, [w.targetAcks]);
   }
+  // Reverse replication carries those writes, and their deletion, back to the source: wait until it has applied them.
+  const differing = async () => (await compareWithSource(fx)).filter((c) => JSON.stringify(c.target) !== JSON.stringify(c.source)).map((c) => c.database);
+  await expect.poll(differing, { timeout: 120_000, interval: 500 }).toEqual([]);
   for (const c of await compareWithSource(fx)) expect(c.target, `rows and checksums of ${c.database}`).toEqual(c.source);
   await expectSampleDenormalized(fx, plan);
   const verified = await fx.cli('verify', '--checksums');
