@@ -180,3 +180,29 @@ export async function releaseAdopted(
   }
   return { done, failures };
 }
+
+/**
+ * What a rollback drops of what the split created, in order: its databases, then what its
+ * roles own in the databases it adopted (kept: they existed before), then its roles.
+ * Each object is forgotten by the journal once gone; failures are returned, not thrown.
+ */
+export async function dropCreated(
+  servers: Record<string, string>,
+  created: { databases: CreatedObject[]; adopted: CreatedObject[]; roles: CreatedObject[] },
+  forget: (o: CreatedObject) => Promise<void>,
+): Promise<{
+  databases: Dropped[];
+  roles: Dropped[];
+  keptDatabases: Array<{ server: string; name: string; reason: string }>;
+  problems: DropFailure[];
+}> {
+  const dbs = await dropDatabases(servers, created.databases, forget);
+  const released = await releaseAdopted(servers, created.adopted, created.roles, forget);
+  const keptDatabases = released.done.map((r) => ({
+    server: r.server,
+    name: r.name,
+    reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
+  }));
+  const roles = await dropRoles(servers, created.roles, forget);
+  return { databases: dbs.done, roles: roles.done, keptDatabases, problems: [...dbs.failures, ...released.failures, ...roles.failures] };
+}

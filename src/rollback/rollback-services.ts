@@ -8,7 +8,7 @@ import { checkServiceNames } from '../plan/service-selection.js';
 import { serviceScope } from './service-scope.js';
 import { removeFence } from './source-restore.js';
 import { unfenceSql } from '../steps/fence-source.js';
-import { dropDatabases, dropRoles, releaseAdopted } from './drop-created.js';
+import { dropCreated } from './drop-created.js';
 import { restartServices } from './restart-services.js';
 import { checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
 import type { CreatedObject, PgClient } from '../steps/handler.js';
@@ -113,16 +113,10 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
 
   report.restarts = await restartServices(scope.restarts, opts.baseDir, opts.env, opts.secrets);
   const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
-  const dbs = await dropDatabases(servers, scope.databases, forget);
-  const released = await releaseAdopted(servers, scope.adopted, scope.roles, forget);
-  report.kept.databases = released.done.map((r) => ({
-    server: r.server,
-    name: r.name,
-    reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
-  }));
-  const roles = await dropRoles(servers, scope.roles, forget);
-  report.dropped = { ...report.dropped, databases: dbs.done, roles: roles.done };
-  report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
+  const gone = await dropCreated(servers, scope, forget);
+  report.kept.databases = gone.keptDatabases;
+  report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
+  report.problems = gone.problems;
   // Only once everything is undone: a rerun of rollback --service finishes what failed.
   if (report.problems.length === 0) await journal.undoSteps(split, scope.stepIds);
   report.state = 'rolled-back';

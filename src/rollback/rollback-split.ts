@@ -11,7 +11,7 @@ import { isEmpty, readInventory, type RollbackInventory } from './rollback-inven
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
 import { liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
-import { dropDatabases, dropRoles, releaseAdopted, type Dropped, type DropFailure } from './drop-created.js';
+import { dropCreated, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
 import type { ProgressSink } from '../steps/handler.js';
@@ -276,16 +276,10 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     }
     for (const o of inv.other) await forget(o);
   }
-  const dbs = await dropDatabases(servers, inv.databases, forget);
-  const released = await releaseAdopted(servers, inv.adopted, inv.roles, forget);
-  report.kept.databases = released.done.map((r) => ({
-    server: r.server,
-    name: r.name,
-    reason: `it existed (empty) before the split${r.roles.length ? `; what ${r.roles.join(', ')} owned in it was dropped` : ''}`,
-  }));
-  const roles = await dropRoles(servers, inv.roles, forget);
-  report.dropped = { ...report.dropped, databases: dbs.done, roles: roles.done };
-  report.problems = [...dbs.failures, ...released.failures, ...roles.failures];
+  const gone = await dropCreated(servers, inv, forget);
+  report.kept.databases = gone.keptDatabases;
+  report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
+  report.problems = gone.problems;
   await journal.markRolledBack(split);
   report.state = 'rolled-back';
   return report;
