@@ -15,10 +15,10 @@ const U = 'test/unit/';
 export const MUTATIONS = [
   {
     id: 'fence-skips-a-table',
-    title: 'the fence leaves the first moved table writable',
+    title: 'each service\'s fence leaves its first moved table writable',
     file: 'src/plan/build.ts',
-    search: 'sql: fenceSql(manifest.name, moved),',
-    replace: 'sql: fenceSql(manifest.name, moved.slice(1)),',
+    search: 'sql: fenceSql(manifest.name, g.moved),',
+    replace: 'sql: fenceSql(manifest.name, g.moved.slice(1)),',
     tests: [`${I}apply-safety.test.ts`, `${I}verify.test.ts`],
   },
   {
@@ -49,8 +49,8 @@ export const MUTATIONS = [
     id: 'sequence-forgotten',
     title: 'sync_sequences forgets the first sequence of each database',
     file: 'src/steps/sync-sequences.ts',
-    search: 'for (const s of step.sequences) {',
-    replace: 'for (const s of step.sequences.slice(1)) {',
+    search: 'const chunk = step.sequences.slice(at, at + SEQUENCE_CHUNK);',
+    replace: 'const chunk = step.sequences.slice(at, at + SEQUENCE_CHUNK).slice(at === 0 ? 1 : 0);',
     tests: [`${I}apply-split.test.ts`],
   },
   {
