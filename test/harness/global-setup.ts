@@ -6,6 +6,7 @@ import { startEmbedded } from '../../src/demo/embedded.js';
 import type { TestServers } from './servers.js';
 import { TEST_SERVER_SETTINGS } from './settings.js';
 import { serverIdentity } from './server-identity.js';
+import { ensurePgClient18 } from './pg-client-18.js';
 
 const SETTINGS = TEST_SERVER_SETTINGS;
 /**
@@ -31,7 +32,9 @@ export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
-  const servers: TestServers = { main: '', second: null, secondMissing: null, pg15: null, pg15Missing: null };
+  const servers: TestServers = { main: '', second: null, secondMissing: null, pg15: null, pg15Missing: null, pg18Client: null, pg18ClientMissing: null };
+  // Found or unpacked while the servers start.
+  const client18Pending = ensurePgClient18();
   try {
     if (process.env.PG_TEST_URL) {
       servers.main = process.env.PG_TEST_URL;
@@ -64,6 +67,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } else {
       servers.pg15Missing = `PostgreSQL 15 server binaries not found in ${PG15_BIN}: install them (apt-get install postgresql-15) or set PG15_BIN / PG15_TEST_URL`;
       console.error(`\n!!! ${servers.pg15Missing}\n!!! Tests of source 15 -> target 18 will FAIL.\n`);
+    }
+    const client18 = await client18Pending;
+    if ('bin' in client18) servers.pg18Client = client18.bin;
+    else {
+      servers.pg18ClientMissing = client18.missing;
+      console.error(`\n!!! ${client18.missing}\n!!! Tests that dump a PostgreSQL 18 server will FAIL.\n`);
     }
   } catch (err) {
     await Promise.all(stops.map((s) => s()));

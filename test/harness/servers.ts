@@ -12,6 +12,9 @@ export interface TestServers {
   /** PostgreSQL 15 from the system, or null when it is missing (see pg15Missing). */
   pg15: string | null;
   pg15Missing: string | null;
+  /** The folder of pg_dump, pg_restore and psql of PostgreSQL 18, or null (see pg18ClientMissing). */
+  pg18Client: string | null;
+  pg18ClientMissing: string | null;
 }
 
 declare module 'vitest' {
@@ -29,6 +32,13 @@ export function second(): string {
   const s = servers();
   if (!s.second) throw new Error(s.secondMissing ?? 'no second PostgreSQL server');
   return s.second;
+}
+
+/** The folder of PostgreSQL 18's pg_dump, pg_restore and psql, or a loud failure saying what is missing. */
+export function pg18Client(): string {
+  const s = servers();
+  if (!s.pg18Client) throw new Error(s.pg18ClientMissing ?? 'no PostgreSQL 18 client');
+  return s.pg18Client;
 }
 
 /** The PostgreSQL 15 server, or a loud failure saying what is missing. */

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { pg15, query, servers } from '../harness/servers.js';
+import { createDatabase, pg15, pg18Client, query, servers } from '../harness/servers.js';
+import { runCli } from './helpers/cli.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { findPgDump } from '../../src/retention/pg-dump.js';
 
@@ -26,6 +27,14 @@ async function archivedFixture(source: string): Promise<{ fx: SplitFixture; late
   const verified = await fx.cli('verify', '--checksums');
   expect(verified.code, verified.stdout).toBe(0);
   return { fx, later: new Date(Date.now() + 8 * DAY).toISOString() };
+}
+
+/** Rows of every table of the database, by `schema.table`. */
+async function tableCounts(url: string): Promise<Map<string, number>> {
+  const tables = await query<{ t: string }>(url, `SELECT format('%I.%I', schemaname, relname) AS t FROM pg_stat_user_tables ORDER BY 1`);
+  const out = new Map<string, number>();
+  for (const { t } of tables) out.set(t, Number((await query<{ n: string }>(url, `SELECT count(*) AS n FROM ${t}`))[0]!.n));
+  return out;
 }
 
 async function exists(fx: SplitFixture): Promise<boolean> {
@@ -61,16 +70,40 @@ describe('retention prune with retention.archive', () => {
     expect(rb.stderr).toContain('was dropped by `retention prune`');
   });
 
-  it('on an 18 source drops nothing unless a pg_dump 18 or newer exists or --no-archive is given', async () => {
+  it('writes the archive of an 18 source with pg_dump 18, readable by pg_restore 18 with every row', async () => {
     const { fx, later } = await archivedFixture(servers().main);
-    const { found } = await findPgDump(18);
-    const r = await fx.cli('retention', 'prune', '--yes', '--now', later);
-    if (found) {
-      expect(r.code, r.stderr).toBe(0);
-      expect((await readdir(join(fx.dir, 'backups'))).length).toBe(1);
-      expect(await exists(fx)).toBe(false);
-      return;
+    const bin = pg18Client();
+    const counts = await tableCounts(fx.sourceUrl);
+    const env = { ...fx.env, PATH: `${bin}:${fx.env.PATH ?? ''}` };
+    const r = await runCli(['retention', 'prune', '-m', fx.manifestFile, '--yes', '--json', '--now', later], env);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { backups: Array<{ action: string; archive: string | null }> };
+    expect(report.backups).toMatchObject([{ action: 'dropped' }]);
+    const file = report.backups[0]!.archive!;
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const toc = execFileSync(join(bin, 'pg_restore'), ['-l', file], { encoding: 'utf8' });
+    expect(toc).toMatch(/Dumped from database version: 18\./);
+    expect(toc).toMatch(/Dumped by pg_dump version: 18\./);
+    expect(await exists(fx)).toBe(false);
+    // Restored into a new database, the archive gives back every table with every row.
+    const restored = `${fx.sourceDb}_restored`;
+    const restoredUrl = await createDatabase(servers().main, restored);
+    try {
+      execFileSync(join(bin, 'pg_restore'), ['--no-owner', '--no-privileges', '--exit-on-error', '-d', restoredUrl, file], { encoding: 'utf8' });
+      expect(await tableCounts(restoredUrl)).toEqual(counts);
+      expect(counts.get('public.migrations')).toBeGreaterThan(0);
+    } finally {
+      await query(servers().main, `DROP DATABASE IF EXISTS "${restored}" WITH (FORCE)`);
     }
+  });
+
+  it('on an 18 source drops nothing while no pg_dump 18 or newer is found, unless --no-archive is given', async () => {
+    const { fx, later } = await archivedFixture(servers().main);
+    // The CLI's PATH holds no client 18 (the harness's is not on it): the refusal is what a machine with pg_dump 15 only gets.
+    const { found, seen } = await findPgDump(18, fx.env);
+    expect(found, `this machine has pg_dump ${found?.version} at ${found?.path} on the CLI's PATH or in /usr/lib/postgresql: the refusal cannot be shown here`).toBeNull();
+    expect(seen.length).toBeGreaterThan(0);
+    const r = await fx.cli('retention', 'prune', '--yes', '--now', later);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('needs pg_dump 18 or newer');
     expect(r.stderr).toContain('--no-archive');

@@ -2,17 +2,19 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Plan } from '../../../src/plan/model.js';
 import { query, withDatabase } from '../../harness/servers.js';
-import { dumpBlocks, PG15_DUMP, type DumpBlock } from './schema-dump.js';
+import { join } from 'node:path';
+import { dumpBlocks, type DumpBlock } from './schema-dump.js';
 
 const run = promisify(execFile);
-const PG15_PSQL = `${process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin'}/psql`;
+/** The client programs of PostgreSQL 15 (the system's); an 18 server needs the harness's `pg18Client()`. */
+export const PG15_CLIENT = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /**
  * `pg_dump --schema-only` WITH privileges and comments (owners left out: the service
  * databases are owned by whoever the split made their owner).
  */
-export async function fullSchemaDump(url: string): Promise<string> {
-  const { stdout } = await run(PG15_DUMP, ['--schema-only', '--no-owner', '--quote-all-identifiers', '-d', url], {
+export async function fullSchemaDump(url: string, client = PG15_CLIENT): Promise<string> {
+  const { stdout } = await run(join(client, 'pg_dump'), ['--schema-only', '--no-owner', '--quote-all-identifiers', '-d', url], {
     maxBuffer: 256 * 1024 * 1024,
   });
   return stdout;
@@ -23,13 +25,13 @@ export async function fullSchemaDump(url: string): Promise<string> {
  * database `name` of the same server, so that what pg_dump itself changes is not blamed
  * on the split. Returns its URL.
  */
-export async function roundTrip(sourceUrl: string, name: string): Promise<string> {
+export async function roundTrip(sourceUrl: string, name: string, client = PG15_CLIENT): Promise<string> {
   const server = withDatabase(sourceUrl, 'postgres');
   await query(server, `CREATE DATABASE "${name}"`);
   const url = withDatabase(server, name);
-  const { stdout } = await run(PG15_DUMP, ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await run(join(client, 'pg_dump'), ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
   await new Promise<void>((resolve, reject) => {
-    const child = execFile(PG15_PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
+    const child = execFile(join(client, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
       err ? reject(new Error(`psql of the round trip failed: ${stderr}`, { cause: err })) : resolve(),
     );
     child.stdin!.end(stdout);
