@@ -275,9 +275,9 @@ export function comparable(c: Catalog): unknown {
   };
 }
 
-/** The pg_dump of PostgreSQL 15 (the oracle), or null when missing. */
-export function pgDumpPath(): string | null {
-  const p = join(PG15_BIN, 'pg_dump');
+/** The pg_dump in `client` (default: PostgreSQL 15's, the oracle of a 15 server), or null when missing. */
+export function pgDumpPath(client = PG15_BIN): string | null {
+  const p = join(client, 'pg_dump');
   return existsSync(p) ? p : null;
 }
 
@@ -286,9 +286,9 @@ export function pgDumpPath(): string | null {
  * no comment lines, no SET or set_config lines, no ownership, no `\\restrict` keys,
  * single blank lines.
  */
-export async function schemaDump(url: string): Promise<string> {
-  const bin = pgDumpPath();
-  if (!bin) throw new Error(`pg_dump of PostgreSQL 15 not found in ${PG15_BIN}: install postgresql-client-15`);
+export async function schemaDump(url: string, client = PG15_BIN): Promise<string> {
+  const bin = pgDumpPath(client);
+  if (!bin) throw new Error(`pg_dump not found in ${client}: install postgresql-client-15 (or the client of the server's major)`);
   const { stdout } = await promisify(execFile)(bin, ['--schema-only', '--no-owner', '-d', url], {
     maxBuffer: 64 * 1024 * 1024,
   });
