@@ -260,6 +260,15 @@ describe('an online split applied service by service', () => {
     await expectSampleDenormalized(fx, plan);
     const verified = await fx.cli('verify', '--checksums');
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    // After cutover only the whole split goes back (through reverse replication): --service is refused, nothing changed.
+    const fenceBefore = await query(fx.sourceUrl, `SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'cloudphone_split_fence' ORDER BY 1`);
+    expect(fenceBefore.length).toBeGreaterThan(0);
+    const partial = await fx.cli('rollback', '--service', 'billing-service', '--yes');
+    expect(partial.code, partial.stderr + partial.stdout).toBe(2);
+    expect(partial.stderr).toMatch(/billing-service cannot be rolled back alone/);
+    expect(partial.stderr).toContain('rollback without --service');
+    expect(await query(fx.sourceUrl, `SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'cloudphone_split_fence' ORDER BY 1`)).toEqual(fenceBefore);
+    expect((await query(fx.service('billing').serverUrl, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.service('billing').database])).length).toBe(1);
     // Last: it takes a value of every target sequence.
     await expectSequencesPastSource(fx);
   }, 300_000);
