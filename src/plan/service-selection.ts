@@ -63,18 +63,43 @@ export function appliedServices(plan: Pick<Plan, 'services' | 'steps'>, done: Re
 }
 
 /**
+ * Why `cutover` cannot run yet (null: every apply step is done). Cutover fences, catches
+ * up and switches every service of the split at once, so every service must replicate
+ * first: the error names those not applied (no replication runs for them) and says how
+ * to apply them. Exit 2. Pure.
+ */
+export function cutoverNotReady(plan: Pick<Plan, 'name' | 'services' | 'steps'>, done: ReadonlySet<string>): BadInputError | null {
+  const left = plan.steps.filter((s) => isApplyStep(s) && !done.has(s.id));
+  if (left.length === 0) return null;
+  const applied = new Set(appliedServices(plan, done));
+  const missing = plan.services.map((s) => s.name).filter((n) => !applied.has(n));
+  if (missing.length === 0) {
+    return new BadInputError(
+      `apply has not finished: ${left.length} of ${plan.steps.filter(isApplyStep).length} steps are left (first: ${left[0]!.id})`,
+      'rerun `cloudphone-split apply` to finish it; cutover starts once replication runs',
+    );
+  }
+  const some = applied.size > 0 ? ` (replicating: ${[...applied].join(', ')})` : '';
+  return new BadInputError(
+    `not cutting over split ${plan.name}: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not applied yet, so no replication runs for ${missing.length === 1 ? 'it' : 'them'}${some}; ` +
+      'cutover fences the source and switches every service of the split at once; nothing was changed',
+    `apply ${missing.length === 1 ? 'it' : 'them'} first: cloudphone-split apply --service ${missing.join(',')} (\`cloudphone-split status\` shows which services replicate), then run cutover again`,
+  );
+}
+
+/**
  * Selects the apply steps of `services` and the shared steps they need (preflight), with
- * their dependencies; `done` holds the ids the journal records as done. Refuses (exit
- * 2) unknown names, an online plan (its cutover switches every service at once), and a
- * service that needs another service's step not yet done (two services repointing one
- * config file, one after the other): the message names the services to add. Pure.
+ * their dependencies; `done` holds the ids the journal records as done. An online plan's
+ * apply steps are per service too (database, schema, keys, publication, slot and
+ * subscription, indexes, grant): a run of some services starts only their replication;
+ * its cutover steps are never selected here. Refuses (exit 2) unknown names, an offline
+ * plan whose one fence covers every service, and a service that needs another service's
+ * step not yet done (two services repointing one config file, one after the other): the
+ * message names the services to add. Pure.
  */
 export function selectServices(plan: Plan, services: string[], done: ReadonlySet<string>): ServiceSelection {
   checkServiceNames(plan, services);
-  if (plan.mode === 'online') {
-    throw new BadInputError('--service works with offline splits only: an online cutover switches every service of the split at once', 'apply the whole split, or make one split (manifest) per group of services');
-  }
-  if (plan.steps.some((s) => s.kind === 'fence_source' && s.service === undefined)) {
+  if (plan.steps.some((s) => isApplyStep(s) && s.kind === 'fence_source' && s.service === undefined)) {
     // A plan made before fences were per service: its one fence would fence every service's tables.
     throw new BadInputError('this plan fences every service\'s tables in one step, so it cannot be applied one service at a time', 'plan again (cloudphone-split plan): a new plan fences each service on its own');
   }

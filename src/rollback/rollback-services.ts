@@ -12,6 +12,7 @@ import { dropCreated } from './drop-created.js';
 import { restartServices } from './restart-services.js';
 import { checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
 import type { CreatedObject, PgClient } from '../steps/handler.js';
+import { dropServiceReplication, onlineScope } from './online-service-scope.js';
 
 /** Drops the fence triggers of `tables` only: the fence function stays for the other services' tables. */
 async function removeSomeFences(client: PgClient, tables: string[]): Promise<void> {
@@ -31,9 +32,12 @@ async function removeSomeFences(client: PgClient, tables: string[]): Promise<voi
  * databases and roles are dropped (after the same identity and "nothing written since
  * the copy" checks as a whole rollback, on their databases), their config files
  * restored, and the fence lifted from their moved tables only; the journal makes their
- * steps not done, so `apply --service` applies them again. Refused with exit 1 and the
- * reason, nothing changed, when the split's source is already retired as a whole or
- * another applied service depends on theirs (see serviceScope).
+ * steps not done, so `apply --service` applies them again. An online split before its
+ * cutover: their subscriptions, slots, publications and replication roles are dropped
+ * first (the other services keep replicating); after its cutover it is refused (exit 2,
+ * see onlineScope). Refused with exit 1 and the reason, nothing changed, when the
+ * split's source is already retired as a whole or another applied service depends on
+ * theirs (see serviceScope).
  */
 export async function rollbackServices(opts: RollbackOptions, services: string[]): Promise<RollbackReport> {
   const { journal, split, servers } = opts;
@@ -42,21 +46,22 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
   const plan = inv.plan;
   if (!plan) throw new BadInputError(`split ${split} has not been applied: there is nothing to roll back`);
   checkServiceNames(plan, services);
-  if (plan.mode === 'online') throw new BadInputError('--service works with offline splits only', 'roll back the whole split (rollback without --service)');
   const done = new Set((await journal.doneSteps(split)).keys());
+  const replication = onlineScope(plan, done, services);
   const scope = serviceScope(plan, inv, services, done);
   if (scope.refusals.length > 0) {
     throw new DifferenceError(`rollback of ${services.join(', ')} alone is refused, so nothing was changed:\n  ${scope.refusals.join('\n  ')}`, 'roll back the services named above together, or the whole split');
   }
-  const nothing = scope.databases.length + scope.adopted.length + scope.roles.length + scope.config.length + scope.fenceTables.length === 0;
+  const mine = replication.recorded(inv.other);
+  const nothing = scope.databases.length + scope.adopted.length + scope.roles.length + scope.config.length + scope.fenceTables.length + mine.length === 0;
   if (nothing && !scope.stepIds.some((id) => done.has(id))) return report;
 
   const sourceUrl = servers.source;
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
-  const mine = <T extends { server: string; database: string }>(list: T[]): T[] => list.filter((t) => scope.databases.concat(scope.adopted).some((o) => o.server === t.server && o.name === t.database));
+  const ours = <T extends { server: string; database: string }>(list: T[]): T[] => list.filter((t) => scope.databases.concat(scope.adopted).some((o) => o.server === t.server && o.name === t.database));
   const checked = await checkTargets(
-    { databases: scope.databases, adopted: scope.adopted, roles: scope.roles, baselines: mine(inv.baselines), targets: mine(inv.targets) },
+    { databases: scope.databases, adopted: scope.adopted, roles: scope.roles, baselines: ours(inv.baselines), targets: ours(inv.targets) },
     servers,
   );
   const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
@@ -113,6 +118,11 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
 
   report.restarts = await restartServices(scope.restarts, opts.baseDir, opts.env, opts.secrets);
   const forget = (o: CreatedObject) => journal.forgetCreated(split, o);
+  if (replication.steps.length > 0) {
+    // Online mode: their subscriptions first (a database holding one cannot be dropped), then slots, publications and replication roles.
+    report.dropped.replication = await dropServiceReplication(servers, replication.steps);
+    for (const o of mine) await forget(o);
+  }
   const gone = await dropCreated(servers, scope, forget);
   report.kept.databases = gone.keptDatabases;
   report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };

@@ -28,14 +28,16 @@ const tableNames = (plan: Plan, service: string, what: 'tables' | 'copies'): str
  * The inventory's objects that belong to `services` of `plan` (by database, role, config
  * file and fenced table), and the reasons not to roll back only them: the old database
  * already retired as a whole (schedule_retention ran), another service still applied
- * that copied or denormalized from their tables, or that repointed a config file after
- * them. `done` holds the ids of done steps. Pure.
+ * that copied or denormalized from their tables (offline: an online service reads them
+ * from the source until cutover), or that repointed a config file after them. `done` holds the ids of done steps. Pure.
  */
 export function serviceScope(plan: Plan, inv: RollbackInventory, services: string[], done: ReadonlySet<string>): ServiceScope {
   const chosen = new Set(services);
   const refusals: string[] = [];
   const applied = (service: string) => plan.steps.some((s) => s.service === service && done.has(s.id));
-  const others = plan.services.map((s) => s.name).filter((n) => !chosen.has(n) && applied(n));
+  // Online, before cutover (onlineScope refuses after it): each service replicates its copies and fills its
+  // denormalized columns from the source itself, which keeps every table; no applied service needs theirs.
+  const others = plan.mode === 'online' ? [] : plan.services.map((s) => s.name).filter((n) => !chosen.has(n) && applied(n));
 
   if (inv.prior !== null || inv.retention?.state === 'scheduled') {
     refusals.push(

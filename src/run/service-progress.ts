@@ -5,8 +5,12 @@ import type { RunStatus } from '../engine/journal.js';
 export interface ServiceProgress {
   name: string;
   database: string;
-  /** applied: every apply step done; running/failed: the newest run is at one of its steps. */
-  state: 'applied' | 'partly applied' | 'not applied' | 'running' | 'failed';
+  /**
+   * applied: every apply step done (offline); online plans say `replicating` instead
+   * until the service's cutover steps are done, then `cut over`. running/failed: the
+   * newest run is at one of its steps.
+   */
+  state: 'applied' | 'replicating' | 'cut over' | 'partly applied' | 'not applied' | 'running' | 'failed';
   stepsDone: number;
   steps: number;
 }
@@ -15,9 +19,12 @@ export interface ServiceProgress {
 export interface SplitProgress {
   services: ServiceProgress[];
   applied: number;
-  /** schedule_retention: done, or waiting for the services not applied yet. */
+  /** schedule_retention: done, or waiting for the services not applied yet (an online plan's runs with its cutover: none until then). */
   retention: 'scheduled' | 'waiting' | 'none';
 }
+
+/** Every apply step of the service is done, whatever happened since (replication, cutover). */
+export const isServiceApplied = (s: Pick<ServiceProgress, 'state'>): boolean => s.state === 'applied' || s.state === 'replicating' || s.state === 'cut over';
 
 /**
  * Per service of `plan`: its apply steps done in any run of the plan (`done`), and
@@ -25,14 +32,17 @@ export interface SplitProgress {
  */
 export function splitProgress(plan: Plan, done: ReadonlySet<string>, newest: RunStatus | undefined): SplitProgress {
   const apply = plan.steps.filter((s) => (s.phase ?? 'apply') === 'apply');
+  const cutover = plan.steps.filter((s) => s.phase === 'cutover');
   const current = new Map<string, string>((newest?.steps ?? []).map((s) => [s.id, s.state]));
   const services = plan.services.map((svc): ServiceProgress => {
     const steps = apply.filter((s) => s.service === svc.name);
     const stepsDone = steps.filter((s) => done.has(s.id)).length;
     const states = steps.map((s) => current.get(s.id));
+    const mine = cutover.filter((s) => s.service === svc.name);
+    const applied: ServiceProgress['state'] = plan.mode !== 'online' ? 'applied' : mine.length > 0 && mine.every((s) => done.has(s.id)) ? 'cut over' : 'replicating';
     const state: ServiceProgress['state'] =
       stepsDone === steps.length
-        ? 'applied'
+        ? applied
         : newest?.state === 'running' && states.includes('running')
           ? 'running'
           : states.includes('failed')
@@ -45,7 +55,7 @@ export function splitProgress(plan: Plan, done: ReadonlySet<string>, newest: Run
   const retention = plan.steps.find((s) => s.kind === 'schedule_retention');
   return {
     services,
-    applied: services.filter((s) => s.state === 'applied').length,
-    retention: !retention ? 'none' : done.has(retention.id) ? 'scheduled' : 'waiting',
+    applied: services.filter(isServiceApplied).length,
+    retention: !retention ? 'none' : done.has(retention.id) ? 'scheduled' : retention.phase === 'cutover' ? 'none' : 'waiting',
   };
 }

@@ -26,6 +26,7 @@ export interface ApplyOptions extends CommonOptions {
 function question(plan: Plan, services: string[] | undefined): string {
   const chosen = (s: Step) => services === undefined || (s.service !== undefined && services.includes(s.service));
   const tables = plan.steps.filter((s) => s.kind === 'copy_data' && chosen(s)).length;
+  if (services && plan.mode === 'online') return `Apply ${services.join(', ')} of split ${plan.name}: ${services.length} databases, their tables replicated from ${plan.source.database} (nothing fenced until cutover)?`;
   if (services) return `Apply ${services.join(', ')} of split ${plan.name}: ${services.length} databases, ${tables} tables copied, their tables fenced in ${plan.source.database}?`;
   return `Apply split ${plan.name}: ${plan.services.length} databases, ${tables} tables copied, then fence and retire ${plan.source.database}?`;
 }
@@ -65,7 +66,12 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
       out.say(out.c.green(`\n${selection.services.join(', ')} of split ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
       out.say(`${partialLine(plan, selection)}.`);
       const left = plan.services.map((s) => s.name).filter((n) => !selection.appliedAfter.includes(n));
-      out.say(`Next: cloudphone-split verify --service ${selection.services.join(',')} -m ${manifestFile}; then apply the others: cloudphone-split apply --service ${left.join(',')} -m ${manifestFile}`);
+      if (plan.mode === 'online') {
+        out.say(`Replication is running for ${selection.appliedAfter.join(', ')}; the other services stay on the source.`);
+        out.say(`Next: apply the others: cloudphone-split apply --service ${left.join(',')} -m ${manifestFile}; cutover switches every service at once, once all of them replicate.`);
+      } else {
+        out.say(`Next: cloudphone-split verify --service ${selection.services.join(',')} -m ${manifestFile}; then apply the others: cloudphone-split apply --service ${left.join(',')} -m ${manifestFile}`);
+      }
       return 0;
     }
     out.say(out.c.green(`\nSplit ${plan.name} applied: ${summary.ran} steps run, ${summary.skipped} already done.`));
@@ -114,10 +120,13 @@ export function registerApply(program: Command, io: Io): void {
       .addHelpText(
         'after',
         '\nExamples:\n  $ cloudphone-split apply plans/cloudphone.plan.json --dry-run\n  $ cloudphone-split apply plans/cloudphone.plan.json --yes --jobs 2\n' +
-          '\nOne service at a time (offline splits): the same plan, applied in parts. Each run does the shared preflight\n' +
+          '\nOne service at a time: the same plan, applied in parts. Each run does the shared preflight\n' +
           "and only the named services' steps: their databases, their tables' fence, copy, indexes, grants, config. The old\n" +
           'database is scheduled for retention by the run that applies the last service.\n' +
           'Services that repoint one config file do so in plan order: apply them in that order, or together.\n' +
+          "Online splits: a run creates the named services' databases, copies their tables and starts their replication\n" +
+          '(nothing is fenced); `status` shows which services replicate; `cutover` switches every service at once and\n' +
+          'refuses (exit 2, naming them) while some are not applied.\n' +
           '  $ cloudphone-split apply --service api-gateway --yes\n' +
           '  $ cloudphone-split verify --service api-gateway\n' +
           '  $ cloudphone-split apply --service user-service,device-service --yes',

@@ -25,6 +25,7 @@ import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../onl
 import { prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
 import { parseByteSize } from '../../format/byte-size.js';
 import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
+import { cutoverNotReady } from '../../plan/service-selection.js';
 
 /** The lag gate's default: replication may be this far behind when the fence goes up. */
 export const DEFAULT_MAX_LAG = 16 * 1024 * 1024;
@@ -120,14 +121,9 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       throw new BadInputError(`split ${name} was applied in ${plan.mode} mode: there is no cutover to run`, 'cutover is for manifests with mode: online');
     }
     const done = await journal.doneSteps(name);
-    const applySteps = plan.steps.filter((s) => (s.phase ?? 'apply') === 'apply');
-    const left = applySteps.filter((s) => !done.has(s.id));
-    if (left.length > 0) {
-      throw new BadInputError(
-        `apply has not finished: ${left.length} of ${applySteps.length} steps are left (first: ${left[0]!.id})`,
-        'rerun `cloudphone-split apply` to finish it; cutover starts once replication runs',
-      );
-    }
+    // Every service must replicate first (`apply --service` applies a few at a time).
+    const notReady = cutoverNotReady(plan, new Set(done.keys()));
+    if (notReady) throw notReady;
     const cut = plan.steps.filter(isCutover);
     if (opts.complete) return await completeCutover(opts, out, env, term, { name, plan, controlUrl, journal, file: split.file });
     if (cut.every((s) => done.has(s.id))) {
@@ -334,7 +330,12 @@ export function registerCutover(program: Command, io: Io): void {
       }))
       .option('--yes', 'do not ask before fencing (required when not on a terminal)')
       .option('--complete', 'end the reverse replication for good: drops its subscriptions on the source and its publications and slots on the targets (rollback is then no longer possible)')
-      .addHelpText('after', '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --yes --max-lag 1MB --json'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --yes --max-lag 1MB --json\n' +
+          '\nA split applied service by service (`apply --service`): cutover switches every service at once, so it refuses\n' +
+          '(exit 2, naming them, nothing changed) while some services are not applied; `status` shows which replicate.',
+      ),
   ).action(async (opts: CutoverOptions) => {
     const out = outputFor(opts, io);
     const result = await cutoverCommand(opts, out, io.env, io);

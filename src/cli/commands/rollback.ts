@@ -148,7 +148,10 @@ export function registerRollback(program: Command, io: Io): void {
           '\nWith --service (a split applied service by service, before its last service): drops only those services\' databases\n' +
           'and roles, restores only their config files and lifts the fence from their tables only; the other services stay\n' +
           'applied. Refused (exit 1, nothing changed) when another applied service copied or denormalized from their tables\n' +
-          'or repointed the same config file, and once the whole split is applied (the old database is then retired as a whole).',
+          'or repointed the same config file, and once the whole split is applied (the old database is then retired as a whole).\n' +
+          'Online splits before cutover: drops those services\' subscriptions, slots, publications and replication roles, then\n' +
+          'their databases and roles; the other services keep replicating. After cutover (or once it started) --service is\n' +
+          'refused (exit 2): the way back through reverse replication covers every service at once; roll back the whole split.',
       ),
   ), 'roll back only these services; e.g. --service billing-service').action(async (opts: RollbackCommandOptions) => {
     const out = outputFor(opts, io);

@@ -1,4 +1,4 @@
-import type { ServiceProgress } from '../../run/service-progress.js';
+import { isServiceApplied, type ServiceProgress } from '../../run/service-progress.js';
 import type { Output } from '../output.js';
 
 /**
@@ -9,12 +9,12 @@ export function serviceLines(status: { name: string; services?: ServiceProgress[
   const { c } = out;
   const services = status.services ?? [];
   if (services.length === 0) return [];
-  const applied = services.filter((s) => s.state === 'applied').length;
+  const applied = services.filter(isServiceApplied).length;
   const retention = status.retention === 'scheduled' ? '; retention scheduled' : status.retention === 'waiting' && applied > 0 ? '; retention starts after the last' : '';
   const lines = [c.bold(`services of split ${status.name}: ${applied} of ${services.length} applied${retention}`)];
   const width = Math.max(...services.map((s) => s.name.length)) + 2;
   for (const s of services) {
-    const color = s.state === 'applied' ? c.green : s.state === 'failed' ? c.red : s.state === 'running' ? c.yellow : c.dim;
+    const color = isServiceApplied(s) ? c.green : s.state === 'failed' ? c.red : s.state === 'running' ? c.yellow : c.dim;
     lines.push(`  ${s.name.padEnd(width)} ${color(s.state.padEnd(14))} ${`${s.stepsDone}/${s.steps}`.padStart(7)} steps done  ${c.dim(s.database)}`);
   }
   return lines;

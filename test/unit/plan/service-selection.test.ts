@@ -4,7 +4,7 @@ import { resolveManifest } from '../../../src/manifest/resolve.js';
 import { buildPlan } from '../../../src/plan/build.js';
 import type { PlanInput } from '../../../src/plan/input.js';
 import type { ConfigEdit, Plan } from '../../../src/plan/model.js';
-import { appliedServices, parseServiceList, selectServices, servicePlanView } from '../../../src/plan/service-selection.js';
+import { appliedServices, cutoverNotReady, parseServiceList, selectServices, servicePlanView } from '../../../src/plan/service-selection.js';
 import { BadInputError } from '../../../src/errors.js';
 import { readySteps } from '../../../src/engine/schedule.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
@@ -111,8 +111,37 @@ describe('apply --service: the steps of some services', () => {
     expect(() => selectServices(p, ['noti'], new Set())).toThrow(/"noti" is not a service of split parts \(did you mean notify\?\)/);
   });
 
-  it('refuses an online plan: its cutover switches every service at once', () => {
-    expect(() => selectServices(plan('online'), ['ci'], new Set())).toThrow(/offline splits only/);
+  it('selects the apply steps of one service of an online plan: its replication starts, no cutover step runs', () => {
+    const p = plan('online');
+    const sel = selectServices(p, ['web'], new Set());
+    const chosen = p.steps.filter((s) => sel.steps.has(s.id));
+    expect(chosen.every((s) => (s.phase ?? 'apply') === 'apply')).toBe(true);
+    expect(chosen.every((s) => s.service === 'web' || s.kind === 'preflight')).toBe(true);
+    expect(chosen.map((s) => s.kind)).toEqual(expect.arrayContaining(['preflight', 'create_database', 'create_schema', 'start_replication', 'wait_sync', 'grant']));
+    expect(chosen.filter((s) => s.kind === 'start_replication').map((s) => s.id)).toEqual(['start_replication:web_db']);
+    expect(sel.waived.size).toBe(0);
+    expect(sel.heldBack).toEqual([]);
+    expect(sel.appliedAfter).toEqual(['web']);
+    const done = new Set(simulate(p, sel.steps, sel.waived, new Set()));
+    expect([...done].sort()).toEqual([...sel.steps].sort());
+    // The rest afterwards: every apply step done, not one cutover step.
+    const rest = selectServices(p, ['ci', 'notify'], done);
+    const after = new Set([...done, ...simulate(p, rest.steps, rest.waived, done)]);
+    expect(rest.appliedAfter).toEqual(['ci', 'web', 'notify']);
+    expect(p.steps.filter((s) => (s.phase ?? 'apply') === 'apply').every((s) => after.has(s.id))).toBe(true);
+    expect(p.steps.filter((s) => after.has(s.id)).some((s) => s.phase === 'cutover')).toBe(false);
+  });
+
+  it('cutover waits for every service of an online plan, naming those not applied', () => {
+    const p = plan('online');
+    const sel = selectServices(p, ['web'], new Set());
+    const done = new Set(simulate(p, sel.steps, sel.waived, new Set()));
+    const refusal = cutoverNotReady(p, done);
+    expect(refusal).toBeInstanceOf(BadInputError);
+    expect(refusal!.message).toMatch(/ci, notify are not applied yet[^]*\(replicating: web\)/);
+    expect(refusal!.hint).toContain('apply --service ci,notify');
+    const rest = selectServices(p, ['ci', 'notify'], done);
+    expect(cutoverNotReady(p, new Set([...done, ...simulate(p, rest.steps, rest.waived, done)]))).toBeNull();
   });
 
   it('refuses a service whose config file another service edits first, until that one is done', () => {

@@ -11,6 +11,7 @@ import { CatalogBuilder } from '../manifest/catalog-builder.js';
 
 const MANIFEST = `version: 1
 name: parts
+mode: offline
 source: { url: "\${SRC}" }
 services:
   ci:
@@ -21,13 +22,14 @@ services:
     tables: [projects]
 `;
 
-function plan(): Plan {
-  const manifest = parseManifest(MANIFEST, 'split.yaml');
+function plan(mode: 'offline' | 'online' = 'offline'): Plan {
+  const text = MANIFEST.replace('mode: offline', `mode: ${mode}`);
+  const manifest = parseManifest(text, 'split.yaml');
   const cat = new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build();
   const resolved = resolveManifest(manifest, cat, 'split.yaml');
   return buildPlan({
     manifest,
-    manifestText: MANIFEST,
+    manifestText: text,
     manifestPath: 'split.yaml',
     catalog: cat,
     services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
@@ -66,5 +68,24 @@ describe('status: each service of the split', () => {
     const all = splitProgress(p, new Set(p.steps.map((s) => s.id)), undefined);
     expect(all.applied).toBe(2);
     expect(all.retention).toBe('scheduled');
+  });
+
+  it('online: a service applied on its own replicates, the other is not applied; cut over once its cutover steps are done', () => {
+    const o = plan('online');
+    const apply = (service: string) => o.steps.filter((s) => s.service === service && (s.phase ?? 'apply') === 'apply').map((s) => s.id);
+    const one = splitProgress(o, new Set([o.steps[0]!.id, ...apply('ci')]), undefined);
+    expect(one.services.map((s) => [s.name, s.state])).toEqual([
+      ['ci', 'replicating'],
+      ['web', 'not applied'],
+    ]);
+    expect(one.applied).toBe(1);
+    // schedule_retention is a cutover step: nothing waits for the last apply.
+    expect(one.retention).toBe('none');
+    expect(serviceLines({ name: 'parts', services: one.services, retention: one.retention }, plain)[0]).toBe('services of split parts: 1 of 2 applied');
+    const both = splitProgress(o, new Set([o.steps[0]!.id, ...apply('ci'), ...apply('web')]), undefined);
+    expect(both.services.map((s) => s.state)).toEqual(['replicating', 'replicating']);
+    const cut = splitProgress(o, new Set(o.steps.filter((s) => s.phase !== 'reverse' && s.phase !== 'complete').map((s) => s.id)), undefined);
+    expect(cut.services.map((s) => s.state)).toEqual(['cut over', 'cut over']);
+    expect(cut.retention).toBe('scheduled');
   });
 });
