@@ -10,6 +10,7 @@ import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './hel
 import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
 import { expectSequencesPastSource } from './helpers/assert-split.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
+import { eventually } from './helpers/reverse.js';
 
 const fixtures: SplitFixture[] = [];
 const writers: Writer[] = [];
@@ -162,7 +163,9 @@ describe('online mode: split with logical replication while a client writes', ()
     } finally {
       await pools.end();
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    // The client goes on writing once every table streams.
+    const afterApply = writer.ops;
+    await eventually('more writes after apply', async () => writer.ops > Math.max(20, afterApply + 5) || writer.fenced !== null);
     expect(writer.ops).toBeGreaterThan(20);
 
     // Without a terminal to ask on, cutover changes nothing unless --yes is given.
@@ -223,7 +226,8 @@ describe('online mode: split with logical replication while a client writes', ()
     // A paused subscription falls behind: the lag gate refuses to fence (exit 1) and changes nothing.
     const billingUrl = fx.service('billing').url;
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" DISABLE`);
-    await new Promise((r) => setTimeout(r, 500));
+    const slotActive = async () => (await query<{ active: boolean }>(fx.sourceServer, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [billing!.slot]))[0]?.active;
+    await eventually('the paused subscription leaves its slot', async () => (await slotActive()) === false);
     const early = await fx.cli('cutover', '--yes', '--max-lag', '1');
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/not cutting over[^]*behind/);
@@ -236,7 +240,7 @@ describe('online mode: split with logical replication while a client writes', ()
     await writer.finished();
     expect(writer.fenced).not.toBeNull();
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" ENABLE`);
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually('the subscription streams again', async () => (await slotActive()) === true);
 
     const cut = await fx.cli('cutover', '--yes');
     expect(cut.code, cut.stderr).toBe(0);
