@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pg15, query, servers, withDatabase, second } from '../harness/servers.js';
 import type { Plan, StartReplicationStep } from '../../src/plan/model.js';
@@ -6,7 +6,7 @@ import { Pools } from '../../src/pg/pools.js';
 import { dropReplication, replicationLag, replicationPrefix } from '../../src/online/index.js';
 import { replicationRoleName } from '../../src/online/replication-role.js';
 import { Journal } from '../../src/engine/journal.js';
-import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
 import { expectSequencesPastSource } from './helpers/assert-split.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
@@ -14,10 +14,16 @@ import { eventually } from './helpers/reverse.js';
 
 const fixtures: SplitFixture[] = [];
 const writers: Writer[] = [];
+/** The sample at scale 0.3, loaded once: the splits with their source on the main server clone it. */
+let template = '';
+beforeAll(async () => {
+  template = await sampleTemplate(servers().main, 0.3);
+});
 afterAll(async () => {
   // A test that failed before the fence leaves its writer running.
   for (const w of writers) await w.stop();
   for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
 });
 
 /**
@@ -135,7 +141,7 @@ async function expectSameAsSource(fx: SplitFixture, plan: Plan, writer: Writer):
 
 describe('online mode: split with logical replication while a client writes', () => {
   it('on one server: plan notes what cannot replicate, apply replicates, cutover fences, catches up and tears down', async () => {
-    const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+    const fx = await splitFixture({ template, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
     fixtures.push(fx);
     // Without a replica identity the log would be copied inside the cutover window; with one, it replicates.
     const copied = await fx.cli('plan', '-o', fx.planFile);
@@ -200,7 +206,7 @@ describe('online mode: split with logical replication while a client writes', ()
   });
 
   it('onto two servers: billing-service subscribes from the second server', async () => {
-    const fx = await onlineFixture({ billing: second() });
+    const fx = await onlineFixture({ template, billing: second() });
     const plan = await fx.plan();
     const billing = plan.steps.find((s): s is StartReplicationStep => s.kind === 'start_replication' && s.target.server === 'billing-pg');
     expect(billing?.sameServer).toBe(false);
