@@ -16,4 +16,11 @@ export const TEST_SERVER_SETTINGS: Readonly<Record<string, string>> = {
   fsync: 'off',
   synchronous_commit: 'off',
   full_page_writes: 'off',
+  // Replication starts, retries and reports sooner than the defaults allow (5 s, 10 s, 200 ms):
+  // before 16 the launcher starts apply workers at most once per wal_retrieve_retry_interval, so a
+  // subscription created right after another waited that long; a subscriber's flush position (what
+  // a slot confirms) follows the WAL writer when synchronous_commit is off.
+  wal_retrieve_retry_interval: '200ms',
+  wal_receiver_status_interval: '1s',
+  wal_writer_delay: '20ms',
 };

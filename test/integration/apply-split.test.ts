@@ -8,6 +8,8 @@ import { sampleCounts } from '../fixtures/index.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 
 const fixtures: SplitFixture[] = [];
+/** The cases after the first prove no sizes: a third of the sample is enough for them. */
+const SMALL = 0.3;
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
@@ -40,7 +42,7 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('from 18 to 18 on the same server, every copy reading one snapshot', async () => {
-    const { fx, plan } = await planAndApply({ source: servers().main });
+    const { fx, plan } = await planAndApply({ source: servers().main, scale: SMALL });
     await expectSameData(fx, plan);
     await expectSampleDenormalized(fx, plan);
     const snapshots = await query<{ snapshot: string; n: number }>(
@@ -54,7 +56,7 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('onto two target servers in one run', async () => {
-    const { fx, plan } = await planAndApply({ source: servers().main, billing: second() });
+    const { fx, plan } = await planAndApply({ source: servers().main, billing: second(), scale: SMALL });
     const billing = fx.service('billing');
     expect(billing.server).toBe('billing-pg');
     const onSecond = await query<{ datname: string }>(second(), `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);
@@ -67,7 +69,7 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('gives each table the schema pg_dump shows in the source, less the dropped foreign keys (15 to 15)', async () => {
-    const fx = await splitFixture({ source: pg15() });
+    const fx = await splitFixture({ source: pg15(), scale: SMALL });
     fixtures.push(fx);
     const before = await schemaDump(fx.sourceUrl);
     const plan = await fx.plan();

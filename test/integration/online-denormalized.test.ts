@@ -5,7 +5,7 @@ import { Journal } from '../../src/engine/journal.js';
 import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { TRACK_SCHEMA } from '../../src/online/denormalize-tracking.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
+import { assertBuilt, runCli, spawnCli } from './helpers/cli.js';
 import { holdPauseLocks, pausedSteps } from './helpers/crash-case.js';
 import { compareWithSource } from './helpers/table-sums.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
@@ -38,7 +38,7 @@ describe('online cutover refills denormalized columns only for the rows written 
     fixtures.push(fx);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     const plan: Plan = await fx.plan();
-    const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    const applied = await runCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
     expect(applied.code, applied.stderr).toBe(0);
     // Written after apply, before cutover: the fill before the fence covers them.
     await query(fx.sourceUrl, `UPDATE users SET username = 'before_' || id WHERE id IN (SELECT user_id FROM devices WHERE user_id IS NOT NULL ORDER BY id LIMIT 3)`);

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pg15, query, servers, second } from '../harness/servers.js';
-import type { SplitFixture } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { assertBuilt } from './helpers/cli.js';
 import { parseKey } from '../../src/catalog/model.js';
 import { qname } from '../../src/pg/quote.js';
@@ -26,9 +26,15 @@ import {
 
 const fixtures: SplitFixture[] = [];
 const writers: TargetWriter[] = [];
+/** The sample at the scale cutOver loads, once: the splits with their source on the main server clone it. */
+let template = '';
+beforeAll(async () => {
+  template = await sampleTemplate(servers().main, 0.2);
+});
 afterAll(async () => {
   for (const w of writers) await w.stop();
   for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
 });
 
 /** Several splits, servers and CLI runs per test: more than the default timeout on a loaded machine (no bound on speed is asserted). */
@@ -37,7 +43,7 @@ const SLOW = 300_000;
 describe('online mode: reverse replication after cutover', () => {
   it('on one server (18 -> 18): the source subscribes into its fenced tables; rollback brings back every write of four writers', async () => {
     assertBuilt();
-    const { fx, plan, original } = await cutOver(fixtures);
+    const { fx, plan, original } = await cutOver(fixtures, { template });
     // The plan: reverse replication starts after forward replication stopped, before any config switch.
     const cut = plan.steps.filter((s) => s.phase === 'cutover').map((s) => s.kind);
     expect(cut.lastIndexOf('stop_replication')).toBeLessThan(cut.indexOf('start_reverse_replication'));
@@ -86,7 +92,7 @@ describe('online mode: reverse replication after cutover', () => {
   }, SLOW);
 
   it('cutover --complete ends reverse replication for good on both servers; rollback then refuses', async () => {
-    const { fx } = await cutOver(fixtures, { billing: second() });
+    const { fx } = await cutOver(fixtures, { template, billing: second() });
     const [row] = await query<{ id: string }>(fx.service('billing').url, `UPDATE orders SET note = 'before complete' WHERE id = (SELECT min(id) FROM orders) RETURNING id::text AS id`);
     await eventually('the billing write in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM orders WHERE id = $1 AND note = 'before complete'`, [row!.id])).length === 1);
     const unasked = await fx.cli('cutover', '--complete');
@@ -108,7 +114,7 @@ describe('online mode: reverse replication after cutover', () => {
 
   it('retention prune ends reverse replication first, then drops the expired backup it proves unused since', async () => {
     // Prune drops a retired source only when it holds nothing that exists nowhere else: the tables left behind are emptied first.
-    const { fx } = await cutOver(fixtures, {}, async (f, plan) => {
+    const { fx } = await cutOver(fixtures, { template }, async (f, plan) => {
       const kept = new Set(plan.services.flatMap((s) => [...s.tables, ...s.copies].map((t) => t.name)));
       const all = await query<{ k: string }>(f.sourceUrl, `SELECT schemaname || '.' || tablename AS k FROM pg_tables WHERE schemaname = 'public'`);
       const left = all.map((r) => r.k).filter((k) => !kept.has(k) && ![...kept].some((m) => k.startsWith(`${m}_`)));

@@ -7,7 +7,7 @@ import type { Plan } from '../../src/plan/model.js';
 import { Journal } from '../../src/engine/journal.js';
 import { serviceFiles } from '../fixtures/index.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
-import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
+import { assertBuilt, runCli, spawnCli } from './helpers/cli.js';
 import { compareWithSource } from './helpers/table-sums.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 
@@ -194,7 +194,7 @@ async function cutoverWithWriters(opts: SplitFixtureOptions): Promise<void> {
   fixtures.push(fx);
   await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
   const plan: Plan = await fx.plan();
-  const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  const applied = await runCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(applied.code, applied.stderr + applied.stdout).toBe(0);
   const [device] = await query<{ id: string; user_id: string }>(fx.sourceUrl, `SELECT id::text, user_id::text FROM devices WHERE user_id IS NOT NULL ORDER BY id LIMIT 1`);
 

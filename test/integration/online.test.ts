@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pg15, query, servers, withDatabase, second } from '../harness/servers.js';
 import type { Plan, StartReplicationStep } from '../../src/plan/model.js';
@@ -6,17 +6,24 @@ import { Pools } from '../../src/pg/pools.js';
 import { dropReplication, replicationLag, replicationPrefix } from '../../src/online/index.js';
 import { replicationRoleName } from '../../src/online/replication-role.js';
 import { Journal } from '../../src/engine/journal.js';
-import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { compareWithSource, sequenceValues } from './helpers/table-sums.js';
 import { expectSequencesPastSource } from './helpers/assert-split.js';
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
+import { eventually } from './helpers/reverse.js';
 
 const fixtures: SplitFixture[] = [];
 const writers: Writer[] = [];
+/** The sample at scale 0.3, loaded once: the splits with their source on the main server clone it. */
+let template = '';
+beforeAll(async () => {
+  template = await sampleTemplate(servers().main, 0.3);
+});
 afterAll(async () => {
   // A test that failed before the fence leaves its writer running.
   for (const w of writers) await w.stop();
   for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
 });
 
 /**
@@ -134,7 +141,7 @@ async function expectSameAsSource(fx: SplitFixture, plan: Plan, writer: Writer):
 
 describe('online mode: split with logical replication while a client writes', () => {
   it('on one server: plan notes what cannot replicate, apply replicates, cutover fences, catches up and tears down', async () => {
-    const fx = await splitFixture({ scale: 0.3, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+    const fx = await splitFixture({ template, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
     fixtures.push(fx);
     // Without a replica identity the log would be copied inside the cutover window; with one, it replicates.
     const copied = await fx.cli('plan', '-o', fx.planFile);
@@ -162,7 +169,9 @@ describe('online mode: split with logical replication while a client writes', ()
     } finally {
       await pools.end();
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    // The client goes on writing once every table streams.
+    const afterApply = writer.ops;
+    await eventually('more writes after apply', async () => writer.ops > Math.max(20, afterApply + 5) || writer.fenced !== null);
     expect(writer.ops).toBeGreaterThan(20);
 
     // Without a terminal to ask on, cutover changes nothing unless --yes is given.
@@ -197,7 +206,7 @@ describe('online mode: split with logical replication while a client writes', ()
   });
 
   it('onto two servers: billing-service subscribes from the second server', async () => {
-    const fx = await onlineFixture({ billing: second() });
+    const fx = await onlineFixture({ template, billing: second() });
     const plan = await fx.plan();
     const billing = plan.steps.find((s): s is StartReplicationStep => s.kind === 'start_replication' && s.target.server === 'billing-pg');
     expect(billing?.sameServer).toBe(false);
@@ -223,7 +232,8 @@ describe('online mode: split with logical replication while a client writes', ()
     // A paused subscription falls behind: the lag gate refuses to fence (exit 1) and changes nothing.
     const billingUrl = fx.service('billing').url;
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" DISABLE`);
-    await new Promise((r) => setTimeout(r, 500));
+    const slotActive = async () => (await query<{ active: boolean }>(fx.sourceServer, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [billing!.slot]))[0]?.active;
+    await eventually('the paused subscription leaves its slot', async () => (await slotActive()) === false);
     const early = await fx.cli('cutover', '--yes', '--max-lag', '1');
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/not cutting over[^]*behind/);
@@ -236,7 +246,7 @@ describe('online mode: split with logical replication while a client writes', ()
     await writer.finished();
     expect(writer.fenced).not.toBeNull();
     await query(billingUrl, `ALTER SUBSCRIPTION "${billing!.subscription}" ENABLE`);
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually('the subscription streams again', async () => (await slotActive()) === true);
 
     const cut = await fx.cli('cutover', '--yes');
     expect(cut.code, cut.stderr).toBe(0);

@@ -28,6 +28,22 @@ async function fixture(opts: Parameters<typeof splitFixture>[0] = {}): Promise<S
   return fx;
 }
 
+let applied: Promise<SplitFixture> | undefined;
+/**
+ * One split applied once (whole plan, on the main server), shared by the cases that tamper
+ * with it and check that rollback refuses and changes nothing: each undoes its tampering
+ * afterwards, and the one that cannot (2c) comes last.
+ */
+function appliedSplit(): Promise<SplitFixture> {
+  applied ??= (async () => {
+    const fx = await fixture();
+    const r = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(0);
+    return fx;
+  })();
+  return applied;
+}
+
 /** The same server under its other loopback name: another URL, the same cluster. */
 function aliasOf(url: string): string {
   const u = new URL(url);
@@ -37,9 +53,7 @@ function aliasOf(url: string): string {
 
 describe('rollback never drops what holds new data or what it did not create', () => {
   it('1. a database without tables (tables: []) that a service filled is kept: exit 1 naming it', async () => {
-    const fx = await fixture();
-    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
-    expect(applied.code, applied.stderr).toBe(0);
+    const fx = await appliedSplit();
     const notification = fx.service('notification');
     await query(notification.url, `CREATE TABLE notifications (id int PRIMARY KEY, body text); INSERT INTO notifications SELECT g, 'n' || g FROM generate_series(1, 500) g`);
 
@@ -49,6 +63,8 @@ describe('rollback never drops what holds new data or what it did not create', (
     expect(r.stderr).toContain('nothing was changed');
     expect(await query(notification.url, `SELECT count(*)::int AS n FROM notifications`)).toEqual([{ n: 500 }]);
     for (const s of fx.services) expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
+    // Put back: the next cases roll back the same split.
+    await query(notification.url, `DROP TABLE notifications`);
   });
 
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {
@@ -108,24 +124,13 @@ describe('rollback never drops what holds new data or what it did not create', (
     }
   });
 
-  it('2c. a role dropped and created again by someone else is not the split\'s to drop', async () => {
-    const fx = await fixture();
-    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
-    expect(applied.code, applied.stderr).toBe(0);
-    const notification = fx.service('notification');
-    await query(fx.sourceServer, `DROP DATABASE ${q(notification.database)} WITH (FORCE)`);
-    await query(fx.sourceServer, `DROP ROLE ${q(notification.role)}`);
-    await query(fx.sourceServer, `CREATE ROLE ${q(notification.role)}`);
-    const r = await fx.cli('rollback', '--yes');
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`role ${notification.role} on server source: role ${notification.role} is not the one this split created \\(OID \\d+ then, \\d+ now\\)`));
-    expect(await query(fx.sourceServer, `SELECT 1 AS one FROM pg_roles WHERE rolname = $1`, [notification.role])).toEqual([{ one: 1 }]);
-  });
-
   it('2d. a journal of an earlier version (no OID, no server identity recorded) is refused with the reason, not guessed', async () => {
-    const fx = await fixture();
-    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
-    expect(applied.code, applied.stderr).toBe(0);
+    const fx = await appliedSplit();
+    // Put back after the case: the next one rolls back the same split.
+    const recorded = await query<{ kind: string; server: string; name: string; detail: unknown }>(
+      fx.controlUrl,
+      `SELECT kind, server, name, detail FROM cloudphone_split.created_objects WHERE kind IN ('database', 'role')`,
+    );
     await query(fx.controlUrl, `UPDATE cloudphone_split.created_objects SET detail = NULL WHERE kind IN ('database', 'role')`);
     const r = await fx.cli('rollback', '--yes');
     expect(r.code, r.stderr).toBe(1);
@@ -134,6 +139,26 @@ describe('rollback never drops what holds new data or what it did not create', (
       expect(r.stderr).toContain(`role ${s.role} on server source: the journal holds no OID`);
       expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
     }
+    for (const o of recorded) {
+      await query(fx.controlUrl, `UPDATE cloudphone_split.created_objects SET detail = $4::jsonb WHERE kind = $1 AND server = $2 AND name = $3`, [
+        o.kind,
+        o.server,
+        o.name,
+        o.detail === null ? null : JSON.stringify(o.detail),
+      ]);
+    }
+  });
+
+  it('2c. a role dropped and created again by someone else is not the split\'s to drop', async () => {
+    const fx = await appliedSplit();
+    const notification = fx.service('notification');
+    await query(fx.sourceServer, `DROP DATABASE ${q(notification.database)} WITH (FORCE)`);
+    await query(fx.sourceServer, `DROP ROLE ${q(notification.role)}`);
+    await query(fx.sourceServer, `CREATE ROLE ${q(notification.role)}`);
+    const r = await fx.cli('rollback', '--yes');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`role ${notification.role} on server source: role ${notification.role} is not the one this split created \\(OID \\d+ then, \\d+ now\\)`));
+    expect(await query(fx.sourceServer, `SELECT 1 AS one FROM pg_roles WHERE rolname = $1`, [notification.role])).toEqual([{ one: 1 }]);
   });
 
   it('3. after repoint_config and before schedule_retention, an UPDATE by a repointed service is caught', async () => {
