@@ -43,6 +43,11 @@ export interface SplitFixtureOptions {
   passwords?: Record<string, string>;
   /** Edits the parsed manifest before it is written (names, servers, extra keys...). */
   edit?: (manifest: Record<string, unknown>) => void;
+  /**
+   * The prefix of every name (default: a fresh uniquePrefix()). Fixtures made one after
+   * another, each cleaned up before the next, may share one: same manifest, same plan.
+   */
+  prefix?: string;
 }
 
 /**
@@ -94,7 +99,7 @@ function base(url: string): string {
 }
 
 export async function splitFixture(opts: SplitFixtureOptions = {}): Promise<SplitFixture> {
-  const prefix = uniquePrefix();
+  const prefix = opts.prefix ?? uniquePrefix();
   const sourceServer = base(opts.source ?? servers().main);
   const sourceDb = `${prefix}cloudphone_core`;
   const sourceUrl = withDatabase(sourceServer, sourceDb);
