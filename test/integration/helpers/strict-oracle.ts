@@ -24,10 +24,24 @@ export async function fullSchemaDump(url: string): Promise<string> {
  * on the split. Returns its URL.
  */
 export async function roundTrip(sourceUrl: string, name: string): Promise<string> {
+  return restoreSchema(sourceUrl, name, await dumpSchema(sourceUrl));
+}
+
+/** The first half of roundTrip: `pg_dump --schema-only` of the source, as text. */
+export async function dumpSchema(sourceUrl: string): Promise<string> {
+  const { stdout } = await run(PG15_DUMP, ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
+  return stdout;
+}
+
+/**
+ * The second half of roundTrip: `psql` of a dumpSchema text into a new database `name` of
+ * the source's server (the source may change meanwhile: the dump is what it was). Returns its URL.
+ */
+export async function restoreSchema(sourceUrl: string, name: string, dump: string): Promise<string> {
   const server = withDatabase(sourceUrl, 'postgres');
   await query(server, `CREATE DATABASE "${name}"`);
   const url = withDatabase(server, name);
-  const { stdout } = await run(PG15_DUMP, ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
+  const stdout = dump;
   await new Promise<void>((resolve, reject) => {
     const child = execFile(PG15_PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
       err ? reject(new Error(`psql of the round trip failed: ${stderr}`, { cause: err })) : resolve(),
