@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { pg15, query, uniquePrefix } from '../harness/servers.js';
-import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import { keepServices, splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { SplitWatch, applyAndKill } from './helpers/crash.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { WarmCli } from './helpers/warm-cli.js';
@@ -56,22 +56,6 @@ const OPS: Op[] = ['apply', 'kill', 'write', 'write', 'rollback', 'rollback', 'v
  * (ignored), which keeps a sequence to a few seconds.
  */
 const KEPT = ['app-service', 'notification-service'];
-
-function keepServices(doc: Record<string, unknown>, keep: readonly string[]): void {
-  const services = doc.services as Record<string, Record<string, unknown>>;
-  const ignore = (doc.ignore as string[] | undefined) ?? [];
-  for (const [name, spec] of Object.entries(services)) {
-    if (keep.includes(name)) continue;
-    ignore.push(...((spec.tables as string[] | undefined) ?? []));
-    delete services[name];
-  }
-  for (const name of keep) {
-    const spec = services[name]!;
-    spec.copies = [];
-    spec.denormalize = [];
-  }
-  doc.ignore = ignore;
-}
 
 let template = '';
 /**

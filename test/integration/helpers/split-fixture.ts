@@ -79,6 +79,27 @@ export interface SplitFixture {
 }
 
 /**
+ * Keeps only the `keep` services in a parsed sample manifest (use in `edit`): the others'
+ * tables stay in the source (ignored), and the kept ones copy and denormalize nothing.
+ * A split of fewer steps, for tests whose claim is not about the sample's size.
+ */
+export function keepServices(doc: Record<string, unknown>, keep: readonly string[]): void {
+  const services = doc.services as Record<string, Record<string, unknown>>;
+  const ignore = (doc.ignore as string[] | undefined) ?? [];
+  for (const [name, spec] of Object.entries(services)) {
+    if (keep.includes(name)) continue;
+    ignore.push(...((spec.tables as string[] | undefined) ?? []));
+    delete services[name];
+  }
+  for (const name of keep) {
+    const spec = services[name]!;
+    spec.copies = [];
+    spec.denormalize = [];
+  }
+  doc.ignore = ignore;
+}
+
+/**
  * Loads the sample once into a database of `server` that later fixtures clone with
  * `CREATE DATABASE ... TEMPLATE` (a file copy: much faster than loading again).
  */
