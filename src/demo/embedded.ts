@@ -38,7 +38,9 @@ export async function startEmbedded(
     password,
     persistent: opts.persistent ?? false,
     createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+    // A throw-away cluster need not wait for initdb to flush every file to disk (seconds on
+    // a busy machine); the server's own settings decide how later writes are flushed.
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8', ...(opts.persistent ? [] : ['--no-sync'])],
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: (message: unknown) => opts.onLog?.(String(message)),
     onError: () => undefined,

@@ -5,17 +5,22 @@ import { renderReport } from '../../src/bench/report.js';
 import { PG15_BIN } from '../../src/bench/shell.js';
 import { assertBuilt } from './helpers/cli.js';
 
+/**
+ * A smoke test: one run of each fast contender at one tiny scale, and every section the
+ * report prints. The rotation of the order between rounds and the growth goal between two
+ * scales are pure functions, tested in test/unit/bench/.
+ */
 describe('npm run bench, at a tiny scale with the fast contenders', () => {
-  it('runs each contender twice, alternating, at two scales, and reports medians, ratios and where apply spent its time', async () => {
+  it('runs each contender once and reports medians, ratios and where apply spent its time', async () => {
     expect(existsSync(`${PG15_BIN}/pg_ctl`), `the benchmark runs on PostgreSQL 15 from ${PG15_BIN}`).toBe(true);
     assertBuilt();
     const lines: string[] = [];
-    const report = await runBench({ scales: [0.01, 0.02], runs: 2, only: ['a', 'e'], jobs: 2, log: (m) => lines.push(m) });
+    const report = await runBench({ scales: [0.02], runs: 1, only: ['a', 'e'], jobs: 2, log: (m) => lines.push(m) });
 
-    expect(report.scales.map((s) => s.scale)).toEqual([0.01, 0.02]);
-    // Alternating: the second round starts with the other contender.
-    const order = lines.filter((l) => / running \(scale 0\.02, run \d of 2\)$/.test(l)).map((l) => l.slice(0, 3));
-    expect(order).toEqual(['(a)', '(e)', '(e)', '(a)']);
+    expect(report.scales.map((s) => s.scale)).toEqual([0.02]);
+    // The first round runs the contenders in their order.
+    const order = lines.filter((l) => / running \(scale 0\.02, run \d of 1\)$/.test(l)).map((l) => l.slice(0, 3));
+    expect(order).toEqual(['(a)', '(e)']);
     for (const s of report.scales) {
       expect(s.dataset.tables).toBe(205);
       expect(s.dataset.movedTables).toBe(125);
@@ -23,16 +28,16 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
       expect(s.contenders.map((c) => c.key)).toEqual(['a', 'e']);
       for (const c of s.contenders) {
         expect(c.error, `${c.key} failed:\n${lines.join('\n')}`).toBeNull();
-        expect(c.runs).toHaveLength(2);
+        expect(c.runs).toHaveLength(1);
         expect(c.rowsOk, `${c.key}: ${c.median?.outcome?.notes.join('; ')}`).toBe(true);
-        expect(c.total!.n).toBe(2);
+        expect(c.total!.n).toBe(1);
         expect(c.total!.min).toBeLessThanOrEqual(c.total!.median);
         expect(c.total!.median).toBeLessThanOrEqual(c.total!.max);
         expect(c.walBytes).toBeGreaterThan(0);
       }
       const apply = s.contenders.find((c) => c.key === 'e')!;
       expect(apply.runs.every((r) => r.outcome!.verify?.ok), apply.median!.outcome!.notes.join('\n')).toBe(true);
-      expect(apply.verify!.n).toBe(2);
+      expect(apply.verify!.n).toBe(1);
       expect(apply.peakRssKb).toBeGreaterThan(10_000);
       expect(apply.verifyPeakRssKb).toBeGreaterThan(10_000);
       expect(s.ratios.applyToRaw).toBeCloseTo(apply.total!.median / s.contenders[0]!.total!.median, 6);
@@ -56,25 +61,24 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
     }
     const quick = report.goals.map((g) => g.goal);
     expect(quick).toEqual([
-      'apply / raw pipe (a), scale 0.01',
       'apply / raw pipe (a), scale 0.02',
-      'apply / raw pipe at scale 0.02 over the same at scale 0.01 (must not grow)',
-      'apply / pg_dump -Fd + pg_restore (b), scale 0.01',
       'apply / pg_dump -Fd + pg_restore (b), scale 0.02',
-      'verify --checksums / apply, scale 0.01',
       'verify --checksums / apply, scale 0.02',
-      'CLI peak RSS (apply and verify), MB, scale 0.01',
       'CLI peak RSS (apply and verify), MB, scale 0.02',
     ]);
-    expect(report.goals.filter((g) => g.goal.includes('pg_restore')).map((g) => g.met)).toEqual([null, null]);
+    expect(report.goals.filter((g) => g.goal.includes('pg_restore')).map((g) => g.met)).toEqual([null]);
 
     const text = renderReport(report);
-    expect(text).toMatch(/^\(a\) raw pipe .* 2\/2 .* ok$/m);
-    expect(text).toMatch(/^\(e\) cloudphone-split apply .* 2\/2 .* ok$/m);
+    expect(text).toMatch(/^\(a\) raw pipe .* 1\/1 .* ok$/m);
+    expect(text).toMatch(/^\(e\) cloudphone-split apply .* 1\/1 .* ok$/m);
     expect(text).toMatch(/^\(e\) verify --checksums: median [\d.]+ s/m);
+    expect(text).toMatch(/^\(e\) median run: schema [\d.]+ s, copy window [\d.]+ s, index window [\d.]+ s, total [\d.]+ s$/m);
+    expect(text).toMatch(/^\(e\) {3}copy_data +125 +[\d.]+ +[\d.]+$/m);
     expect(text).toMatch(/^\(e\) {3}copy_data:bench_core:public\.events: [\d.]+ s, \d+ rows .*, binary$/m);
     expect(text).toMatch(/^\(e\) {3}public\.events +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
     expect(text).toMatch(/^ratios at scale 0\.02 \(medians\): apply \/ raw pipe [\d.]+; apply \/ pg_restore -; verify \/ apply [\d.]+$/m);
+    expect(text).toMatch(/^goals:$/m);
+    expect(text).toMatch(/^ {2}(met|MISSED) {2}verify --checksums \/ apply, scale 0\.02: [\d.]+ \(limit 0\.15\)$/m);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   }, 900_000);
 });

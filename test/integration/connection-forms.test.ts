@@ -1,12 +1,26 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers, second } from '../harness/servers.js';
 import { quoteKeywordValue } from '../../src/conn/libpq-keywords.js';
-import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { dropTemplate, keepServices, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
 const fixtures: SplitFixture[] = [];
+/** The sample, loaded once; each case's source is a copy of it. */
+let template = '';
+beforeAll(async () => {
+  template = await sampleTemplate(servers().main, 0.05);
+});
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
+  await dropTemplate(servers().main, template);
 });
+
+/**
+ * What the connection forms reach: billing-service on the billing-pg server, app-service
+ * on the source's (the other services' tables stay in the source).
+ */
+function fixture(): Promise<SplitFixture> {
+  return splitFixture({ template, billing: second(), edit: (doc) => keepServices(doc, ['billing-service', 'app-service']) });
+}
 
 type Form = 'userinfo' | 'query' | 'keyword' | 'socket';
 const FORMS: Form[] = ['userinfo', 'query', 'keyword', 'socket'];
@@ -33,7 +47,7 @@ describe('every connection form libpq accepts', () => {
   // Four runs: each form is, once, the source, the control database and a target server.
   it.each(FORMS.map((_, i) => i))('rotation %i: plan, apply and status connect through each form', async (i) => {
     const [sourceForm, controlForm, targetForm] = [FORMS[i]!, FORMS[(i + 1) % 4]!, FORMS[(i + 2) % 4]!];
-    const fx = await splitFixture({ scale: 0.05, billing: second() });
+    const fx = await fixture();
     fixtures.push(fx);
     fx.env.CLOUDPHONE_CORE_URL = await written(sourceForm, servers().main, fx.sourceDb);
     fx.env.SPLIT_CONTROL_URL = await written(controlForm, servers().main, `${fx.prefix}control`);
@@ -51,7 +65,7 @@ describe('every connection form libpq accepts', () => {
   });
 
   it('refuses a URL with an unencoded # with exit 2 and the fix, for each place a URL goes', async () => {
-    const fx = await splitFixture({ scale: 0.05, billing: second() });
+    const fx = await fixture();
     fixtures.push(fx);
     const hash = 'postgres://postgres:pa#ss@127.0.0.1:1/x';
     for (const variable of ['CLOUDPHONE_CORE_URL', 'SPLIT_CONTROL_URL', 'BILLING_PG_URL']) {

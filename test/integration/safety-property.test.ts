@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import pg from 'pg';
-import { pg15, query } from '../harness/servers.js';
-import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import { pg15, query, uniquePrefix } from '../harness/servers.js';
+import { keepServices, splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { SplitWatch, applyAndKill } from './helpers/crash.js';
 import { runCli, type CliResult } from './helpers/cli.js';
+import { WarmCli } from './helpers/warm-cli.js';
 
 /**
  * The safety property of rollback and retention, on the sample database: random
@@ -54,23 +57,14 @@ const OPS: Op[] = ['apply', 'kill', 'write', 'write', 'rollback', 'rollback', 'v
  */
 const KEPT = ['app-service', 'notification-service'];
 
-function keepServices(doc: Record<string, unknown>, keep: readonly string[]): void {
-  const services = doc.services as Record<string, Record<string, unknown>>;
-  const ignore = (doc.ignore as string[] | undefined) ?? [];
-  for (const [name, spec] of Object.entries(services)) {
-    if (keep.includes(name)) continue;
-    ignore.push(...((spec.tables as string[] | undefined) ?? []));
-    delete services[name];
-  }
-  for (const name of keep) {
-    const spec = services[name]!;
-    spec.copies = [];
-    spec.denormalize = [];
-  }
-  doc.ignore = ignore;
-}
-
 let template = '';
+/**
+ * One sequence runs at a time and ends by dropping everything it made, so they all use
+ * the same names: the same manifest on the same template makes the same plan, which the
+ * first sequence writes and the others reuse.
+ */
+const PREFIX = uniquePrefix();
+let planText: string | null = null;
 beforeAll(async () => {
   template = await sampleTemplate(pg15(), SCALE);
 }, 300_000);
@@ -103,11 +97,18 @@ class Sequence {
   now = Date.now();
   pruned = false;
   private watch: SplitWatch | null = null;
+  /** The CLI process of the next kill, loading while the operations before it run. */
+  private warm: WarmCli | null = null;
 
   constructor(
     readonly fx: SplitFixture,
     readonly random: () => number,
   ) {}
+
+  /** Starts the process of the next kill ahead (no-op when one is waiting). */
+  warmUp(): void {
+    this.warm ??= new WarmCli(this.fx.env);
+  }
 
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.random() * items.length)]!;
@@ -147,7 +148,9 @@ class Sequence {
         }
         const watch = this.watch;
         const finished = async () => [...(await watch.steps()).values()].filter((x) => x.state === 'done' || x.state === 'skipped').length;
-        const outcome = await applyAndKill(fx, watch, async () => (await finished()) >= after, { pollMs: 10 });
+        const warm = this.warm ?? new WarmCli(fx.env);
+        this.warm = null;
+        const outcome = await applyAndKill(fx, watch, async () => (await finished()) >= after, { pollMs: 10, spawn: (args) => warm.start(args) });
         this.log.push(`kill after ${after} done steps -> ${outcome.killed ? `killed in ${outcome.runningAtKill.join(', ') || 'between steps'}` : `ended ${outcome.result?.code}`}`);
         if (!outcome.killed && outcome.result?.code !== 0) throw new Error(`apply ended by itself with ${outcome.result?.code}\n${outcome.result?.stderr}`);
         break;
@@ -256,6 +259,7 @@ class Sequence {
   }
 
   async close(): Promise<void> {
+    await this.warm?.discard();
     await this.watch?.close().catch(() => undefined);
   }
 }
@@ -264,6 +268,7 @@ class Sequence {
 async function sequence(seed: number): Promise<void> {
   const random = prng(seed);
   const fx = await splitFixture({
+    prefix: PREFIX,
     template,
     source: pg15(),
     withConfig: true,
@@ -274,12 +279,19 @@ async function sequence(seed: number): Promise<void> {
   });
   const seq = new Sequence(fx, random);
   try {
-    await fx.plan();
+    if (planText === null) {
+      await fx.plan();
+      planText = await readFile(fx.planFile, 'utf8');
+    } else {
+      await mkdir(dirname(fx.planFile), { recursive: true });
+      await writeFile(fx.planFile, planText);
+    }
     // Something to act on first, then a few operations of any kind.
     const ops: Op[] = [seq.pick<Op>(['apply', 'kill'])];
     const length = 2 + Math.floor(random() * 3);
     for (let k = 0; k < length; k++) ops.push(seq.pick(OPS));
-    for (const op of ops) {
+    for (const [i, op] of ops.entries()) {
+      if (ops.slice(i).includes('kill')) seq.warmUp();
       const t0 = Date.now();
       await seq.run(op);
       await seq.checkPrecious();

@@ -11,6 +11,12 @@ interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {
   waves?: boolean;
 }
 
+/** `--scale`: any positive number (0.1 is a tenth of the rows); anything else is the default, 1. */
+function positiveScale(value: string): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : 1;
+}
+
 export function registerDemo(program: Command, io: Io): void {
   program
     .command('demo')
@@ -23,7 +29,7 @@ export function registerDemo(program: Command, io: Io): void {
     .option('--keep', 'leave the server running and print its URL and commands to explore it')
     .option('--dry-run', 'stop after `apply --dry-run`: print every statement and config diff')
     .option('--waves', 'split in three waves (plans/waves/): billing, then devices and apps, then the rest, while a writer keeps writing to the tables not yet moved')
-    .option('--scale <n>', 'sample data scale (1 = ~60k rows)', (v) => Math.max(1, Number(v) || 1))
+    .option('--scale <n>', 'sample data scale (1 = ~60k rows)', positiveScale)
     .option('--json', 'machine output on stdout')
     .option('--no-color', 'no colors or spinners')
     .option('-v, --verbose', 'more detail, and stack traces on errors')

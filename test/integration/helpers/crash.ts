@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnCli, type CliResult } from './cli.js';
+import { spawnCli, type CliResult, type SpawnedCli } from './cli.js';
 import type { SplitFixture } from './split-fixture.js';
 
 /** One step of the split's latest run, as the journal shows it. */
@@ -166,11 +166,20 @@ export async function applyAndKill(
   fx: SplitFixture,
   watch: SplitWatch,
   when: (since: Date, elapsedMs: number) => Promise<boolean>,
-  opts: { timeoutMs?: number; afterKill?: () => Promise<void>; pollMs?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    timeoutMs?: number;
+    afterKill?: () => Promise<void>;
+    pollMs?: number;
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    /** Starts the CLI with these arguments instead of spawnCli (a process started ahead, see warm-cli.ts). */
+    spawn?: (args: string[]) => SpawnedCli;
+  } = {},
 ): Promise<KillOutcome> {
   const since = await watch.now();
   const t0 = Date.now();
-  const cli = spawnCli(opts.args ?? ['apply', fx.planFile, '--yes', '--jobs', '2'], opts.env ?? fx.env);
+  const args = opts.args ?? ['apply', fx.planFile, '--yes', '--jobs', '2'];
+  const cli = opts.spawn ? opts.spawn(args) : spawnCli(args, opts.env ?? fx.env);
   let exited = false;
   void cli.done.then(() => (exited = true));
   const deadline = t0 + (opts.timeoutMs ?? 60_000);

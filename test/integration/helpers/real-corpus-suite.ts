@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, pg18Client, query, servers } from '../../harness/servers.js';
 import { corpusSplit, planApplyVerify, type CorpusName, type CorpusSplit } from './real-corpus.js';
-import { fullSchemaDump, oracleDifferences, roundTrip, tablesAndPartitions } from './strict-oracle.js';
+import { dumpSchema, fullSchemaDump, oracleDifferences, restoreSchema, tablesAndPartitions } from './strict-oracle.js';
 
 export interface CorpusSuiteOptions {
   /** Split on PostgreSQL 18 (default true). */
@@ -29,8 +29,11 @@ export function corpusSuite(corpus: CorpusName, opts: CorpusSuiteOptions = {}): 
   const splits: CorpusSplit[] = [];
   const extraDbs: Array<{ server: string; name: string }> = [];
   afterAll(async () => {
-    for (const s of splits) await s.cleanup();
-    for (const d of extraDbs) await query(d.server, `DROP DATABASE IF EXISTS "${d.name}" WITH (FORCE)`).catch(() => undefined);
+    // At once: each DROP DATABASE waits for a checkpoint, which drops running together share.
+    await Promise.all([
+      ...splits.map((s) => s.cleanup()),
+      ...extraDbs.map((d) => query(d.server, `DROP DATABASE IF EXISTS "${d.name}" WITH (FORCE)`).catch(() => undefined)),
+    ]);
   });
 
   describe(`the ${corpus} corpus`, () => {
@@ -40,15 +43,19 @@ export function corpusSuite(corpus: CorpusName, opts: CorpusSuiteOptions = {}): 
       const client = pg18Client();
       const refName = `${split.prefix}ref`;
       extraDbs.push({ server: servers().main, name: refName });
-      const refUrl = await roundTrip(split.sourceUrl, refName, client);
-      const [reference, referenceTables] = await Promise.all([fullSchemaDump(refUrl, client), tablesAndPartitions(refUrl)]);
+      // The reference (the source before the split) is restored while the split runs.
+      const dump = await dumpSchema(split.sourceUrl, client);
+      const referenceReady = restoreSchema(split.sourceUrl, refName, dump, client).then((refUrl) => Promise.all([fullSchemaDump(refUrl, client), tablesAndPartitions(refUrl)]));
+      referenceReady.catch(() => undefined);
       const r = await planApplyVerify(split);
+      const [reference, referenceTables] = await referenceReady;
       expect(r.plan.code, r.text).toBe(0);
       expect(r.apply.code, r.text).toBe(0);
       expect(r.verify.code, r.text).toBe(0);
       expect(r.verify.stdout + r.verify.stderr, r.text).toMatch(/checksum/i);
       const targets = new Map<string, string>();
-      for (const s of split.services) targets.set(s.database, await fullSchemaDump(s.url, client));
+      const dumps = await Promise.all(split.services.map((s) => fullSchemaDump(s.url, client)));
+      split.services.forEach((s, i) => targets.set(s.database, dumps[i]!));
       const problems = oracleDifferences({ reference, referenceTables, targets, plan: r.planData!, ignore: split.ignore });
       expect(problems, problems.join('\n\n')).toEqual([]);
       const service = (name: string): string => split.services.find((x) => x.name === name)!.url;
@@ -71,14 +78,19 @@ export function corpusSuite(corpus: CorpusName, opts: CorpusSuiteOptions = {}): 
       splits.push(split);
       const refName = `${split.prefix}ref`;
       extraDbs.push({ server: pg15(), name: refName });
-      const refUrl = await roundTrip(split.sourceUrl, refName);
-      const [reference, referenceTables] = await Promise.all([fullSchemaDump(refUrl), tablesAndPartitions(refUrl)]);
+      // The reference is the source before the split: dumped now, restored (the slow half of
+      // the round trip) into its own database while the split runs.
+      const dump = await dumpSchema(split.sourceUrl);
+      const referenceReady = restoreSchema(split.sourceUrl, refName, dump).then((refUrl) => Promise.all([fullSchemaDump(refUrl), tablesAndPartitions(refUrl)]));
+      referenceReady.catch(() => undefined);
       const r = await planApplyVerify(split);
+      const [reference, referenceTables] = await referenceReady;
       expect(r.plan.code, r.text).toBe(0);
       expect(r.apply.code, r.text).toBe(0);
       expect(r.verify.code, r.text).toBe(0);
       const targets = new Map<string, string>();
-      for (const s of split.services) targets.set(s.database, await fullSchemaDump(s.url));
+      const dumps = await Promise.all(split.services.map((s) => fullSchemaDump(s.url)));
+      split.services.forEach((s, i) => targets.set(s.database, dumps[i]!));
       const problems = oracleDifferences({ reference, referenceTables, targets, plan: r.planData!, ignore: split.ignore });
       expect(problems, problems.join('\n\n')).toEqual([]);
       if (!opts.oracleSelfCheck) return;

@@ -128,9 +128,8 @@ export async function corpusSplit(corpus: CorpusName, opts: CorpusSplitOptions):
     async cleanup() {
       const drop = (server: string, db: string): Promise<unknown> =>
         query(server, `DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`).catch(() => undefined);
-      for (const s of services) await drop(targetServer, s.database);
-      await drop(sourceServer, `${prefix}src`);
-      await drop(sourceServer, `${prefix}control`);
+      // At once: each DROP DATABASE waits for a checkpoint, which drops running together share.
+      await Promise.all([...services.map((s) => drop(targetServer, s.database)), drop(sourceServer, `${prefix}src`), drop(sourceServer, `${prefix}control`)]);
       await rm(dir, { recursive: true, force: true });
     },
   };

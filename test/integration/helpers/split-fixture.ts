@@ -43,6 +43,11 @@ export interface SplitFixtureOptions {
   passwords?: Record<string, string>;
   /** Edits the parsed manifest before it is written (names, servers, extra keys...). */
   edit?: (manifest: Record<string, unknown>) => void;
+  /**
+   * The prefix of every name (default: a fresh uniquePrefix()). Fixtures made one after
+   * another, each cleaned up before the next, may share one: same manifest, same plan.
+   */
+  prefix?: string;
 }
 
 /**
@@ -74,6 +79,27 @@ export interface SplitFixture {
 }
 
 /**
+ * Keeps only the `keep` services in a parsed sample manifest (use in `edit`): the others'
+ * tables stay in the source (ignored), and the kept ones copy and denormalize nothing.
+ * A split of fewer steps, for tests whose claim is not about the sample's size.
+ */
+export function keepServices(doc: Record<string, unknown>, keep: readonly string[]): void {
+  const services = doc.services as Record<string, Record<string, unknown>>;
+  const ignore = (doc.ignore as string[] | undefined) ?? [];
+  for (const [name, spec] of Object.entries(services)) {
+    if (keep.includes(name)) continue;
+    ignore.push(...((spec.tables as string[] | undefined) ?? []));
+    delete services[name];
+  }
+  for (const name of keep) {
+    const spec = services[name]!;
+    spec.copies = [];
+    spec.denormalize = [];
+  }
+  doc.ignore = ignore;
+}
+
+/**
  * Loads the sample once into a database of `server` that later fixtures clone with
  * `CREATE DATABASE ... TEMPLATE` (a file copy: much faster than loading again).
  */
@@ -94,7 +120,7 @@ function base(url: string): string {
 }
 
 export async function splitFixture(opts: SplitFixtureOptions = {}): Promise<SplitFixture> {
-  const prefix = uniquePrefix();
+  const prefix = opts.prefix ?? uniquePrefix();
   const sourceServer = base(opts.source ?? servers().main);
   const sourceDb = `${prefix}cloudphone_core`;
   const sourceUrl = withDatabase(sourceServer, sourceDb);

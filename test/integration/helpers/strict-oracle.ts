@@ -26,10 +26,24 @@ export async function fullSchemaDump(url: string, client = PG15_CLIENT): Promise
  * on the split. Returns its URL.
  */
 export async function roundTrip(sourceUrl: string, name: string, client = PG15_CLIENT): Promise<string> {
+  return restoreSchema(sourceUrl, name, await dumpSchema(sourceUrl, client), client);
+}
+
+/** The first half of roundTrip: `pg_dump --schema-only` of the source, as text. */
+export async function dumpSchema(sourceUrl: string, client = PG15_CLIENT): Promise<string> {
+  const { stdout } = await run(join(client, 'pg_dump'), ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
+  return stdout;
+}
+
+/**
+ * The second half of roundTrip: `psql` of a dumpSchema text into a new database `name` of
+ * the source's server (the source may change meanwhile: the dump is what it was). Returns its URL.
+ */
+export async function restoreSchema(sourceUrl: string, name: string, dump: string, client = PG15_CLIENT): Promise<string> {
   const server = withDatabase(sourceUrl, 'postgres');
   await query(server, `CREATE DATABASE "${name}"`);
   const url = withDatabase(server, name);
-  const { stdout } = await run(join(client, 'pg_dump'), ['--schema-only', '-d', sourceUrl], { maxBuffer: 256 * 1024 * 1024 });
+  const stdout = dump;
   await new Promise<void>((resolve, reject) => {
     const child = execFile(join(client, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
       err ? reject(new Error(`psql of the round trip failed: ${stderr}`, { cause: err })) : resolve(),
