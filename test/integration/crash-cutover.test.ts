@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pg15, query, servers } from '../harness/servers.js';
-import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { pg15, query, servers, withDatabase } from '../harness/servers.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { splitSignature } from './helpers/catalog-signature.js';
 import { compareWithSource } from './helpers/table-sums.js';
-import { killAtPause, sourceSide, stepsOf, treeFiles, type Reference } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, dropAll, inProcess, killAtPause, limit, sourceSide, started, stepsOf, treeFiles, type Reference } from './helpers/crash-case.js';
 import { replicationPrefix } from '../../src/online/index.js';
 import type { Plan, StartReplicationStep, StartReverseReplicationStep, Step } from '../../src/plan/model.js';
 import type { PauseMoment } from '../../src/engine/test-pause.js';
@@ -16,19 +16,33 @@ import { TRACK_SCHEMA } from '../../src/online/denormalize-tracking.js';
  * its work and before the journal recorded it, or in the middle of catch_up
  * (src/engine/test-pause.ts: the run waits on a lock the test holds, which proves where
  * it is), then `cutover` again and a comparison with a cutover that was never interrupted: targets, config
- * files, source side, no replication left, `verify --checksums`.
+ * files, source side, no replication left, `verify --checksums`. The cases and the two
+ * uninterrupted cutovers work on splits of their own, a few at once; each split is dropped
+ * (its replication with it) as soon as its case passed.
  */
 
 const fixtures: SplitFixture[] = [];
-let reference: Reference;
+const slot = limit(CASES_AT_ONCE);
+/** The sample at scale 0.3, on the main server and on PostgreSQL 15, cloned by every split. */
+const templates = new Map<string, string>();
+
+/**
+ * The sample at scale 0.3 on `server`, loaded once. The append-only login log has no
+ * primary key: online mode needs a replica identity.
+ */
+async function onlineTemplate(server: string): Promise<string> {
+  const name = await sampleTemplate(server, 0.3);
+  templates.set(server, name);
+  await query(withDatabase(server, name), `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+  return name;
+}
 
 /** An online split of the sample, applied: replication runs, cutover is next. */
 async function applied(opts: SplitFixtureOptions = {}): Promise<{ fx: SplitFixture; plan: Plan }> {
-  const fx = await splitFixture({ scale: 0.3, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
+  const template = templates.get(opts.source ?? servers().main)!;
+  const fx = await splitFixture({ template, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
   fixtures.push(fx);
-  // The append-only login log has no primary key: online mode needs a replica identity.
-  await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
-  const plan = await fx.plan();
+  const plan = await inProcess(() => fx.plan());
   const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(r.code, r.stderr).toBe(0);
   return { fx, plan };
@@ -61,7 +75,7 @@ async function expectCutOver(fx: SplitFixture, plan: Plan): Promise<void> {
   const subs = await query<{ subname: string }>(fx.sourceServer, `SELECT subname FROM pg_subscription WHERE subname LIKE $1 ORDER BY 1`, [prefix]);
   expect(subs.map((r) => r.subname)).toEqual(reverse);
   expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
-  const verified = await fx.cli('verify', '--checksums');
+  const verified = await inProcess(() => fx.cli('verify', '--checksums'));
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
 }
 
@@ -71,39 +85,60 @@ function withoutReverseRoleHashes(signature: Record<string, string[]>): Record<s
 }
 
 async function state(fx: SplitFixture): Promise<Reference> {
-  return {
-    signature: withoutReverseRoleHashes(await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix)),
-    files: await treeFiles(fx),
-    source: await sourceSide(fx),
-  };
+  const [signature, files, source] = await Promise.all([
+    splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    treeFiles(fx),
+    sourceSide(fx),
+  ]);
+  return { signature: withoutReverseRoleHashes(signature), files, source };
 }
 
 /** An uninterrupted cutover of a fresh split: what every case must end as. */
 async function uninterrupted(opts: SplitFixtureOptions = {}): Promise<Reference> {
-  assertBuilt();
   const { fx, plan } = await applied(opts);
   const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(cut.code, cut.stderr).toBe(0);
   await expectCutOver(fx, plan);
   const ref = await state(fx);
   expect(JSON.stringify(ref.source)).toContain('cloudphone_split_fence');
+  await fx.cleanup();
   return ref;
 }
 
+const across: SplitFixtureOptions = {};
+let reference: Promise<Reference>;
+let reference15: Promise<Reference>;
+
 beforeAll(async () => {
-  reference = await uninterrupted();
+  assertBuilt();
+  Object.assign(across, { source: pg15(), targets: servers().main });
+  await Promise.all([onlineTemplate(servers().main), onlineTemplate(pg15())]);
+  reference = started(() => slot(() => uninterrupted()));
+  reference15 = started(() => slot(() => uninterrupted(across)));
 });
 
 afterAll(async () => {
-  for (const fx of fixtures) await fx.cleanup();
+  await Promise.all([reference, reference15].map((r) => r?.catch(() => undefined)));
+  await dropAll(fixtures);
+  for (const [server, name] of templates) await dropTemplate(server, name);
 });
 
-async function killCutoverAfter(
+function killCutoverAfter(
   kind: Step['kind'],
   moment: PauseMoment = 'after',
   atKill?: (fx: SplitFixture) => Promise<void>,
   opts: SplitFixtureOptions = {},
-  expected: () => Reference = () => reference,
+  expected: () => Promise<Reference> = () => reference,
+): () => Promise<void> {
+  return () => slot(() => cutoverCase(kind, moment, atKill, opts, expected));
+}
+
+async function cutoverCase(
+  kind: Step['kind'],
+  moment: PauseMoment,
+  atKill: ((fx: SplitFixture) => Promise<void>) | undefined,
+  opts: SplitFixtureOptions,
+  expected: () => Promise<Reference>,
 ): Promise<void> {
   const { fx, plan } = await applied(opts);
   const cutoverSteps = stepsOf(plan, kind).filter((s) => s.phase === 'cutover');
@@ -119,7 +154,8 @@ async function killCutoverAfter(
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);
-  expect(await state(fx)).toEqual(expected());
+  expect(await state(fx)).toEqual(await expected());
+  await fx.cleanup();
 }
 
 /** The tracking of denormalized columns is still in the targets (catch_up had not dropped it), and the columns were filled before the fence. */
@@ -136,47 +172,28 @@ async function fenced(fx: SplitFixture): Promise<void> {
   expect(n!.n).toBeGreaterThan(0);
 }
 
-describe('cutover killed with SIGKILL and run again ends as an uninterrupted cutover', () => {
-  it('after the fence went up, before the journal recorded it', async () => {
-    await killCutoverAfter('fence_source', 'after', fenced);
-  });
+describe('cutover killed with SIGKILL and run again ends as an uninterrupted cutover', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
+  it('after the fence went up, before the journal recorded it', killCutoverAfter('fence_source', 'after', fenced));
 
-  it('in the middle of catch_up: the first denormalized column refilled, the others not yet', async () => {
-    await killCutoverAfter('catch_up', 'mid', midCatchUp);
-  });
+  it('in the middle of catch_up: the first denormalized column refilled, the others not yet', killCutoverAfter('catch_up', 'mid', midCatchUp));
 
-  it('after sync_sequences set a target\'s sequences, before the journal recorded it', async () => {
-    await killCutoverAfter('sync_sequences');
-  });
+  it('after sync_sequences set a target\'s sequences, before the journal recorded it', killCutoverAfter('sync_sequences'));
 
-  it('after repoint_config rewrote a service\'s config files, before the journal recorded it', async () => {
-    await killCutoverAfter('repoint_config', 'after', async (fx) => {
+  it(
+    'after repoint_config rewrote a service\'s config files, before the journal recorded it',
+    killCutoverAfter('repoint_config', 'after', async (fx) => {
       const files = await treeFiles(fx);
       expect(Object.values(files).join('\n')).toMatch(/<p>cloudphone_(user|device|billing|app|auth|notification)/);
-    });
-  });
+    }),
+  );
 
-  it('after catch_up, before the journal recorded it', async () => {
-    await killCutoverAfter('catch_up');
-  });
+  it('after catch_up, before the journal recorded it', killCutoverAfter('catch_up'));
 
-  it('after stop_replication removed subscriptions, slots and publications, before the journal recorded it', async () => {
-    await killCutoverAfter('stop_replication');
-  });
+  it('after stop_replication removed subscriptions, slots and publications, before the journal recorded it', killCutoverAfter('stop_replication'));
 });
 
-describe('from PostgreSQL 15 to 18: cutover killed with SIGKILL and run again ends as an uninterrupted one', () => {
-  const across: SplitFixtureOptions = { source: pg15(), targets: servers().main };
-  let reference15: Reference;
-  beforeAll(async () => {
-    reference15 = await uninterrupted(across);
-  });
+describe('from PostgreSQL 15 to 18: cutover killed with SIGKILL and run again ends as an uninterrupted one', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
+  it('after the fence went up, before the journal recorded it', killCutoverAfter('fence_source', 'after', fenced, across, () => reference15));
 
-  it('after the fence went up, before the journal recorded it', async () => {
-    await killCutoverAfter('fence_source', 'after', fenced, across, () => reference15);
-  });
-
-  it('in the middle of catch_up', async () => {
-    await killCutoverAfter('catch_up', 'mid', midCatchUp, across, () => reference15);
-  });
+  it('in the middle of catch_up', killCutoverAfter('catch_up', 'mid', midCatchUp, across, () => reference15));
 });

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { query } from '../harness/servers.js';
-import type { SplitFixture } from './helpers/split-fixture.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, servers } from '../harness/servers.js';
+import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
-import { killAtPause, stepsOf } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, dropAll, killAtPause, limit, stepsOf } from './helpers/crash-case.js';
 import { cutOver, expectRolledBack, sampleWriters, sourceSubscriptions, type TargetWriter } from './helpers/reverse.js';
 import type { Plan, Step } from '../../src/plan/model.js';
 
@@ -14,17 +14,31 @@ import type { Plan, Step } from '../../src/plan/model.js';
  * databases; then `rollback` again must end exactly as an uninterrupted one does
  * (online-reverse.test.ts): every write back in the source, sequences past, config
  * restored, source unfenced, no replication left, the new databases kept and fenced.
+ * The cases work on splits of their own (clones of one sample), at once.
  */
 
+let template: string;
 const fixtures: SplitFixture[] = [];
 const writers: TargetWriter[] = [];
-afterAll(async () => {
-  for (const w of writers) await w.stop();
-  for (const fx of fixtures) await fx.cleanup();
+const slot = limit(CASES_AT_ONCE);
+
+beforeAll(async () => {
+  assertBuilt();
+  template = await sampleTemplate(servers().main, 0.2);
 });
 
-async function killRollbackAfter(kind: Step['kind'], proof: (fx: SplitFixture, plan: Plan, stepId: string) => Promise<void>): Promise<void> {
-  const { fx, plan, original } = await cutOver(fixtures);
+afterAll(async () => {
+  for (const w of writers) await w.stop();
+  await dropAll(fixtures);
+  if (template) await dropTemplate(servers().main, template);
+});
+
+function killRollbackAfter(kind: Step['kind'], proof: (fx: SplitFixture, plan: Plan, stepId: string) => Promise<void>): () => Promise<void> {
+  return () => slot(() => rollbackCase(kind, proof));
+}
+
+async function rollbackCase(kind: Step['kind'], proof: (fx: SplitFixture, plan: Plan, stepId: string) => Promise<void>): Promise<void> {
+  const { fx, plan, original } = await cutOver(fixtures, { template });
   const steps = stepsOf(plan, kind).filter((s) => s.phase === 'reverse');
   expect(steps.length, `${kind} steps of the rollback`).toBeGreaterThan(0);
   const ws = await sampleWriters(fx);
@@ -47,6 +61,7 @@ async function killRollbackAfter(kind: Step['kind'], proof: (fx: SplitFixture, p
     expect(w.fenced).toMatch(new RegExp(`has gone back to database ${fx.sourceDb}`));
   }
   await expectRolledBack(fx, plan, original, ws);
+  await fx.cleanup();
 }
 
 const databaseOf = (plan: Plan, stepId: string): string => {
@@ -55,38 +70,37 @@ const databaseOf = (plan: Plan, stepId: string): string => {
   return s.target.database;
 };
 
-/** Several splits, servers and CLI runs per test: more than the default timeout on a loaded machine (no bound on speed is asserted). */
-const SLOW = 300_000;
-
-describe('rollback through reverse replication killed with SIGKILL and run again ends as an uninterrupted one', () => {
-  it('after fence_target fenced a new database, before the journal recorded it', async () => {
-    assertBuilt();
-    await killRollbackAfter('fence_target', async (fx, plan, stepId) => {
+describe('rollback through reverse replication killed with SIGKILL and run again ends as an uninterrupted one', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
+  it(
+    'after fence_target fenced a new database, before the journal recorded it',
+    killRollbackAfter('fence_target', async (fx, plan, stepId) => {
       const db = databaseOf(plan, stepId);
       const service = fx.services.find((s) => s.database === db)!;
       const fence = await query(service.url, `SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
       expect(fence.length, `fence triggers in ${db}`).toBeGreaterThan(0);
       // The source is still fenced and subscribed.
       expect((await sourceSubscriptions(fx)).length).toBe(5);
-    });
-  }, SLOW);
+    }),
+  );
 
-  it('after unfence_source lifted the source fence, before the journal recorded it (config not restored yet)', async () => {
-    await killRollbackAfter('unfence_source', async (fx) => {
+  it(
+    'after unfence_source lifted the source fence, before the journal recorded it (config not restored yet)',
+    killRollbackAfter('unfence_source', async (fx) => {
       expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
       const [ret] = await query<{ state: string }>(fx.controlUrl, `SELECT state FROM cloudphone_split.retention WHERE split = $1`, [fx.name]);
       expect(ret!.state).toBe('restored');
       expect((await sourceSubscriptions(fx)).length).toBe(5);
-    });
-  }, SLOW);
+    }),
+  );
 
-  it('after stop_reverse_replication dropped a subscription, before the journal recorded it', async () => {
-    await killRollbackAfter('stop_reverse_replication', async (fx, plan, stepId) => {
+  it(
+    'after stop_reverse_replication dropped a subscription, before the journal recorded it',
+    killRollbackAfter('stop_reverse_replication', async (fx, plan, stepId) => {
       const gone = plan.steps.find((s) => s.id === stepId);
       expect(gone?.kind).toBe('stop_reverse_replication');
       const subs = await sourceSubscriptions(fx);
       expect(subs.length).toBeLessThan(5);
       expect(subs).not.toContain((gone as { subscription: string }).subscription);
-    });
-  }, SLOW);
+    }),
+  );
 });

@@ -6,7 +6,7 @@ import { query } from '../../harness/servers.js';
 import type { Plan, Step } from '../../../src/plan/model.js';
 import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV, type PauseMoment } from '../../../src/engine/test-pause.js';
 import { splitFixture, type SplitFixture } from './split-fixture.js';
-import { applyAndKill, type KillOutcome, type SplitWatch } from './crash.js';
+import { applyAndKill, SplitWatch, type KillOutcome } from './crash.js';
 import { runSpawned } from './cli.js';
 import { splitSignature } from './catalog-signature.js';
 import { expectSameData } from './assert-split.js';
@@ -26,6 +26,52 @@ export interface Reference {
   signature: Record<string, string[]>;
   files: Record<string, string>;
   source: unknown;
+}
+
+/**
+ * How many cases of one crash file run at once. Each case works on its own split (its own
+ * databases, roles, control database and advisory lock), so they only share the servers;
+ * most of a case is the tool's round trips and replication waits, which leave a core idle.
+ */
+export const CASES_AT_ONCE = 3;
+
+/** Time a case may take when it waits for a free slot among CASES_AT_ONCE (no speed is asserted). */
+export const CASE_TIMEOUT_MS = 900_000;
+
+/** The kill condition of a case may wait this long for the tool to reach its moment under CASES_AT_ONCE. */
+export const KILL_WAIT_MS = 300_000;
+
+/** Runs the functions given to it, at most `n` at once, in the order they came. */
+export function limit(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/**
+ * The CLI run in this process (`fx.plan()`, `fx.cli(...)`) keeps its current output in a
+ * module: concurrent cases run it one at a time.
+ */
+export const inProcess = limit(1);
+
+/**
+ * A value computed once, started now and awaited by every case that needs it (the
+ * reference run of a file, beside the first cases). A failure is reported by each case.
+ */
+export function started<T>(fn: () => Promise<T>): Promise<T> {
+  const p = fn();
+  p.catch(() => undefined);
+  return p;
 }
 
 /** Every file of the services tree (not the manifest or plans), with the split's prefix normalised. */
@@ -83,11 +129,12 @@ export async function sourceSide(fx: SplitFixture): Promise<unknown> {
 }
 
 export async function takeReference(fx: SplitFixture): Promise<Reference> {
-  return {
-    signature: await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
-    files: await treeFiles(fx),
-    source: await sourceSide(fx),
-  };
+  const [signature, files, source] = await Promise.all([
+    splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    treeFiles(fx),
+    sourceSide(fx),
+  ]);
+  return { signature, files, source };
 }
 
 /** A fresh split of `template` with its plan, and its control database created (the watch connects to it). */
@@ -95,7 +142,7 @@ export async function newSplit(template: string, fixtures: SplitFixture[], env: 
   const fx = await splitFixture({ template, withConfig: true });
   fixtures.push(fx);
   Object.assign(fx.env, env);
-  const plan = await fx.plan();
+  const plan = await inProcess(() => fx.plan());
   await query(fx.sourceServer, `CREATE DATABASE "${fx.controlUrl.split('/').pop()}"`);
   return { fx, plan };
 }
@@ -106,7 +153,7 @@ export async function referenceRun(template: string, fixtures: SplitFixture[], e
   const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(r.code, r.stderr).toBe(0);
   await expectSameData(fx, plan);
-  const verified = await fx.cli('verify', '--checksums');
+  const verified = await inProcess(() => fx.cli('verify', '--checksums'));
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   const ref = await takeReference(fx);
   // The reference is a real split: config repointed, the source fenced and marked for retention.
@@ -114,6 +161,7 @@ export async function referenceRun(template: string, fixtures: SplitFixture[], e
   expect(JSON.stringify(ref.source)).toContain('cloudphone_split_fence');
   expect(JSON.stringify(ref.source)).toContain('default_transaction_read_only=on');
   expect(JSON.stringify(ref.source)).toContain('"state":"scheduled"');
+  await fx.cleanup();
   return ref;
 }
 
@@ -125,22 +173,58 @@ export async function resumeToEnd(fx: SplitFixture): Promise<void> {
 }
 
 /** The split after the resumed run equals the reference everywhere, and `verify --checksums` passes. */
-export async function expectLikeUninterrupted(fx: SplitFixture, plan: Plan, reference: Reference): Promise<void> {
-  await expectSameData(fx, plan);
+export async function expectLikeUninterrupted(fx: SplitFixture, plan: Plan, reference: Reference | Promise<Reference>): Promise<void> {
   // Verified first, as the reference was: a passing --checksums run is what marks the backup verified.
-  const verified = await fx.cli('verify', '--checksums');
+  const [, verified] = await Promise.all([expectSameData(fx, plan), inProcess(() => fx.cli('verify', '--checksums'))]);
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-  expect(await splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix)).toEqual(reference.signature);
-  expect(await treeFiles(fx)).toEqual(reference.files);
-  expect(await sourceSide(fx)).toEqual(reference.source);
-  const states = await query<{ state: string; n: number }>(
-    fx.controlUrl,
-    `SELECT s.state, count(*)::int AS n FROM cloudphone_split.steps s JOIN cloudphone_split.runs r ON r.id = s.run_id
-      WHERE r.split = $1 AND r.state = 'succeeded' GROUP BY 1 ORDER BY 1`,
-    [fx.name],
-  );
+  const [signature, files, source, states] = await Promise.all([
+    splitSignature(fx.services.map((s) => ({ name: s.name, serverUrl: s.serverUrl, database: s.database })), fx.prefix),
+    treeFiles(fx),
+    sourceSide(fx),
+    query<{ state: string; n: number }>(
+      fx.controlUrl,
+      `SELECT s.state, count(*)::int AS n FROM cloudphone_split.steps s JOIN cloudphone_split.runs r ON r.id = s.run_id
+        WHERE r.split = $1 AND r.state = 'succeeded' GROUP BY 1 ORDER BY 1`,
+      [fx.name],
+    ),
+  ]);
+  const ref = await reference;
+  expect(signature).toEqual(ref.signature);
+  expect(files).toEqual(ref.files);
+  expect(source).toEqual(ref.source);
   expect(states.filter((s) => s.state !== 'done' && s.state !== 'skipped')).toEqual([]);
   expect(states.reduce((a, s) => a + s.n, 0)).toBe(plan.steps.length);
+}
+
+/**
+ * One case of an apply crash file: a fresh split of `template`, `kill` on it (with a watch
+ * on its journal), apply again to its end, the comparison with `reference`, then `after`
+ * (checks of the resumed run). The split is dropped once the case passed; afterAll drops
+ * the ones of failed cases.
+ */
+export async function crashCase(
+  template: string,
+  fixtures: SplitFixture[],
+  reference: Promise<Reference>,
+  kill: (fx: SplitFixture, plan: Plan, watch: SplitWatch) => Promise<void>,
+  opts: { env?: Record<string, string>; after?: (fx: SplitFixture) => Promise<void> } = {},
+): Promise<void> {
+  const { fx, plan } = await newSplit(template, fixtures, opts.env);
+  const watch = await SplitWatch.open(fx);
+  try {
+    await kill(fx, plan, watch);
+  } finally {
+    await watch.close();
+  }
+  await resumeToEnd(fx);
+  await expectLikeUninterrupted(fx, plan, reference);
+  await opts.after?.(fx);
+  await fx.cleanup();
+}
+
+/** Drops the splits of a file (those of passed cases are gone already: dropping is idempotent). */
+export async function dropAll(fixtures: SplitFixture[]): Promise<void> {
+  await Promise.all(fixtures.map((fx) => fx.cleanup()));
 }
 
 export function stepsOf<K extends Step['kind']>(plan: Plan, kind: K): Array<Extract<Step, { kind: K }>> {
@@ -185,34 +269,77 @@ export async function pausedSteps(fx: SplitFixture, candidates: string[]): Promi
 }
 
 /**
+ * Which of some steps a session of the tool waits at, by their pause locks (see
+ * pausedSteps), asked on one connection to the source's server kept for the whole run:
+ * a kill condition polls it every few milliseconds.
+ */
+class PauseWaits {
+  private constructor(
+    private readonly fx: SplitFixture,
+    private readonly client: pg.Client,
+    private readonly byHash: Map<string, string>,
+  ) {}
+
+  static async open(fx: SplitFixture, stepIds: string[]): Promise<PauseWaits> {
+    const c = new pg.Client({ connectionString: fx.sourceServer });
+    c.on('error', () => undefined);
+    await c.connect();
+    const r = await c.query<{ id: string; h: string }>(`SELECT id, (hashtext(id)::bigint & 4294967295)::text AS h FROM unnest($1::text[]) AS id`, [stepIds]);
+    return new PauseWaits(fx, c, new Map(r.rows.map((x) => [x.h, x.id])));
+  }
+
+  /** The steps whose pause lock a session of the tool waits for now. */
+  async paused(): Promise<string[]> {
+    const r = await this.client.query<{ objid: string }>(
+      `SELECT l.objid::text AS objid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1::int::oid
+          AND a.datname = $2 AND a.application_name LIKE 'cloudphone-split%'`,
+      [PAUSE_LOCK_SPACE, this.fx.sourceDb],
+    );
+    return r.rows.map((x) => this.byHash.get(x.objid)).filter((id): id is string => id !== undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/**
  * Spawns apply told to pause `moment` (before its handler, or after it and before the
  * journal records it done) at the first of `stepIds` it reaches, waits until the tool
  * waits there (pg_locks: its session waits for that pause lock) and the journal shows the
- * step running, then kills it with SIGKILL. Returns the step it died in.
+ * step running, then kills it with SIGKILL. Returns the step it died in. The tool waits
+ * at the pause until killed, so the condition is polled at a calm pace (`timeoutMs`: how
+ * long the run may take to get there).
  */
 export async function killAtPause(
   fx: SplitFixture,
   watch: SplitWatch,
   moment: PauseMoment,
   stepIds: string[],
-  opts: { args?: string[] } = {},
+  opts: { args?: string[]; timeoutMs?: number } = {},
 ): Promise<{ stepId: string; outcome: KillOutcome }> {
   expect(stepIds.length, 'steps to pause at').toBeGreaterThan(0);
   const locks = await holdPauseLocks(fx, stepIds);
+  const waits = await PauseWaits.open(fx, stepIds);
   let paused: string | undefined;
   const env = { ...fx.env, [TEST_PAUSE_ENV]: stepIds.map((id) => `${moment}:${id}`).join(',') };
-  const outcome = await applyAndKill(
-    fx,
-    watch,
-    async (since) => {
-      const [id] = await pausedSteps(fx, stepIds);
-      if (id === undefined || (await watch.running(id, since)) === undefined) return false;
-      paused = id;
-      return true;
-    },
-    { env, afterKill: () => locks.release(), ...(opts.args ? { args: opts.args } : {}) },
-  );
-  expect(paused, 'the run paused at one of the steps').toBeDefined();
-  expectKilledIn(outcome, paused!);
-  return { stepId: paused!, outcome };
+  try {
+    const outcome = await applyAndKill(
+      fx,
+      watch,
+      async (since) => {
+        const running = new Set(await watch.runningAmong(stepIds, since));
+        if (running.size === 0) return false;
+        paused = (await waits.paused()).find((id) => running.has(id));
+        return paused !== undefined;
+      },
+      { env, afterKill: () => locks.release(), pollMs: 20, timeoutMs: opts.timeoutMs ?? KILL_WAIT_MS, ...(opts.args ? { args: opts.args } : {}) },
+    );
+    expect(paused, 'the run paused at one of the steps').toBeDefined();
+    expectKilledIn(outcome, paused!);
+    return { stepId: paused!, outcome };
+  } finally {
+    await waits.close();
+  }
 }

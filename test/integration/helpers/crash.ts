@@ -14,6 +14,8 @@ export interface JournalStep {
  * and the target servers' activity, on connections of its own.
  */
 export class SplitWatch {
+  private journalExists = false;
+
   private constructor(
     private readonly fx: SplitFixture,
     private readonly control: pg.Client,
@@ -53,6 +55,22 @@ export class SplitWatch {
       if (match(id) && s.state === 'running' && s.startedAt !== null && s.startedAt >= since) return id;
     }
     return undefined;
+  }
+
+  /** Which of `stepIds` the split's latest run shows running, started at or after `since`. */
+  async runningAmong(stepIds: string[], since: Date): Promise<string[]> {
+    if (!this.journalExists) {
+      const exists = await this.control.query(`SELECT to_regclass('cloudphone_split.steps') IS NOT NULL AS ok`);
+      if (!exists.rows[0]?.ok) return [];
+      this.journalExists = true;
+    }
+    const r = await this.control.query<{ step_id: string }>(
+      `SELECT s.step_id FROM cloudphone_split.steps s
+        WHERE s.run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = $1)
+          AND s.state = 'running' AND s.started_at >= $2 AND s.step_id = ANY ($3::text[])`,
+      [this.fx.name, since, stepIds],
+    );
+    return r.rows.map((row) => row.step_id);
   }
 
   /**

@@ -7,7 +7,7 @@ import { Journal } from '../../../src/engine/journal.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './split-fixture.js';
 import { compareWithSource, sequenceValues } from './table-sums.js';
 import { runSpawned } from './cli.js';
-import { treeFiles } from './crash-case.js';
+import { inProcess, treeFiles } from './crash-case.js';
 
 /** An online split of the sample, applied and cut over with the built CLI: services write to their new databases next. */
 export async function cutOver(
@@ -19,7 +19,7 @@ export async function cutOver(
   fixtures.push(fx);
   // The append-only login log has no primary key: with a replica identity it replicates (both ways).
   await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
-  const plan = await fx.plan();
+  const plan = await inProcess(() => fx.plan());
   // The services tree before apply: rollback restores it byte for byte.
   const original = await treeFiles(fx);
   await beforeApply?.(fx, plan);
@@ -235,7 +235,7 @@ export async function expectRolledBack(fx: SplitFixture, plan: Plan, original: R
   } finally {
     await journal.close();
   }
-  const again = await fx.cli('rollback', '--yes');
+  const again = await inProcess(() => fx.cli('rollback', '--yes'));
   expect(again.code, again.stderr).toBe(0);
   expect(again.stdout).toContain('nothing left to roll back');
 }
