@@ -72,6 +72,16 @@ export interface CutoverResult {
 
 const isCutover = (s: Plan['steps'][number]) => s.phase === 'cutover';
 
+/**
+ * Steps a cutover runs at once by default. Its steps wait on the servers (locks, the
+ * subscriptions' progress, slot creation, restarts) rather than use this machine's
+ * cores, and every one of them runs inside the fence window: enough jobs for two steps
+ * of every service at once, and never fewer than the cores.
+ */
+export function cutoverJobs(plan: Plan): number {
+  return Math.min(32, Math.max(availableParallelism(), 2 * plan.services.length));
+}
+
 /** Refuses when a subscription is missing, still copying, or further behind than `maxLag` (nothing changed yet). */
 function lagGate(lag: ReplicationLag[], maxLag: number): void {
   const problems: string[] = [];
@@ -141,7 +151,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     });
     if (!approved) return { name, alreadyDone: false, cancelled: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
-    const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+    const jobs = Math.max(1, opts.jobs ?? cutoverJobs(plan));
     const pools = new Pools(servers, jobs * 2 + 2);
     const snapshot = new SnapshotHolder(() => pools.client('source'));
     const abort = new AbortController();
@@ -327,7 +337,7 @@ export function registerCutover(program: Command, io: Io): void {
           return n;
         }),
       )
-      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
+      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: two per service, at least the number of cores)').argParser((v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
         return n;
