@@ -21,7 +21,7 @@ afterAll(async () => {
 
 const SLOW = 300_000;
 
-async function appliedOnline(retire: boolean): Promise<{ fx: SplitFixture; plan: Plan }> {
+async function appliedOnline(retire: boolean, sourceSql?: string): Promise<{ fx: SplitFixture; plan: Plan }> {
   const fx = await splitFixture({
     scale: 0.2,
     withConfig: true,
@@ -32,6 +32,7 @@ async function appliedOnline(retire: boolean): Promise<{ fx: SplitFixture; plan:
   });
   fixtures.push(fx);
   await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+  if (sourceSql) await query(fx.sourceUrl, sourceSql);
   const plan = await fx.plan();
   const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(applied.code, applied.stderr + applied.stdout).toBe(0);
@@ -85,8 +86,7 @@ describe('cutover cleanup', () => {
 
   it('the rollback after cutover of a split without source.retire puts back each moved table\'s comment', { timeout: SLOW }, async () => {
     assertBuilt();
-    const { fx } = await appliedOnline(false);
-    await query(fx.sourceUrl, `COMMENT ON TABLE devices IS 'one row per cloud phone'`);
+    const { fx } = await appliedOnline(false, `COMMENT ON TABLE devices IS 'one row per cloud phone'; COMMENT ON TABLE users IS NULL`);
     const comments = async () =>
       Object.fromEntries(
         (await query<{ t: string; c: string | null }>(fx.sourceUrl, `SELECT relname::text AS t, obj_description(oid, 'pg_class') AS c FROM pg_class WHERE relname IN ('devices', 'users') AND relkind = 'r'`)).map((r) => [r.t, r.c]),
