@@ -5,7 +5,10 @@
  * Starts its own PostgreSQL 15 cluster (wal_level = logical), runs the built CLI
  * (`apply`, then `cutover --json`) and prints, for each size, the rows of the
  * denormalized tables, cutover's figures (write downtime, the longest client-visible
- * downtime, catch_up and its refill) and the rows the refill touched. Asserts nothing.
+ * downtime, catch_up and its refill) and the rows the refill touched; then each
+ * service's client-visible downtime at both sizes and their ratio, and, from the
+ * journal, every cutover step's start and end in milliseconds from the fence (where
+ * the window goes). Asserts nothing.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
