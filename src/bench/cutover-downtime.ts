@@ -5,7 +5,10 @@
  * Starts its own PostgreSQL 15 cluster (wal_level = logical), runs the built CLI
  * (`apply`, then `cutover --json`) and prints, for each size, the rows of the
  * denormalized tables, cutover's figures (write downtime, the longest client-visible
- * downtime, catch_up and its refill) and the rows the refill touched. Asserts nothing.
+ * downtime, catch_up and its refill) and the rows the refill touched; then each
+ * service's client-visible downtime at both sizes and their ratio, and, from the
+ * journal, every cutover step's start and end in milliseconds from the fence (where
+ * the window goes). Asserts nothing.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -91,6 +94,25 @@ interface Row {
   refilled: number | null;
   /** Milliseconds spent per step kind in the cutover (steps of one kind run partly in parallel). */
   byKind: Record<string, number>;
+  /** Per service: from the fence to the first write its new database accepted. */
+  perService: Array<{ service: string; ms: number | null }>;
+  /** Each cutover step's start and end, in ms from the fence's start (from the journal). */
+  timeline: Array<{ step: string; from: number; to: number }>;
+}
+
+/** The cutover run's steps from the journal, as offsets from the start of fence_source. */
+async function timeline(control: string): Promise<Row['timeline']> {
+  const rows = await sql<{ step: string; from: number; to: number }>(
+    control,
+    `WITH r AS (SELECT run_id, started_at AS t0 FROM cloudphone_split.steps WHERE kind = 'fence_source' AND state = 'done' ORDER BY finished_at DESC LIMIT 1)
+     SELECT s.step_id AS step,
+            round(extract(epoch FROM s.started_at - r.t0) * 1000)::int AS "from",
+            round(extract(epoch FROM s.finished_at - r.t0) * 1000)::int AS "to"
+       FROM cloudphone_split.steps s JOIN r USING (run_id)
+      WHERE s.state = 'done' AND s.started_at >= r.t0
+      ORDER BY s.started_at, s.step_id`,
+  );
+  return rows;
 }
 
 async function one(cluster: LocalCluster, scale: number, factor: number): Promise<Row> {
@@ -123,7 +145,12 @@ async function one(cluster: LocalCluster, scale: number, factor: number): Promis
     stop.fenced = true;
     const writes = await writing;
     if (cut.code !== 0) throw new Error(`cutover failed: ${cut.stderr}`);
-    const r = JSON.parse(cut.stdout) as { writeDowntimeMs: number | null; clientDowntimeMs?: number | null; steps: Array<{ kind: string; ms: number; rows?: number }> };
+    const r = JSON.parse(cut.stdout) as {
+      writeDowntimeMs: number | null;
+      clientDowntimeMs?: number | null;
+      clientDowntime?: Array<{ service: string; ms: number | null }>;
+      steps: Array<{ kind: string; ms: number; rows?: number }>;
+    };
     const catchUp = r.steps.find((s) => s.kind === 'catch_up');
     const control = withDatabase(cluster.url, `bench_control_${factor}x`);
     const [detail] = await sql<{ fill: number | null }>(
@@ -141,6 +168,8 @@ async function one(cluster: LocalCluster, scale: number, factor: number): Promis
       fillMs: detail?.fill ?? null,
       refilled: catchUp?.rows ?? null,
       byKind: r.steps.reduce<Record<string, number>>((a, x) => ({ ...a, [x.kind]: (a[x.kind] ?? 0) + x.ms }), {}),
+      perService: (r.clientDowntime ?? []).map((d) => ({ service: d.service, ms: d.ms })),
+      timeline: await timeline(control).catch(() => []),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -158,8 +187,21 @@ function render(rows: Row[]): string {
       `  ${`${r.factor}×`.padEnd(5)}  ${String(r.devices).padStart(7)}  ${String(r.orders).padStart(7)}  ${String(r.writes).padStart(7)}  ${ms(r.writeDowntimeMs).padStart(15)}  ${ms(r.clientDowntimeMs).padStart(15)}  ${ms(r.catchUpMs).padStart(9)}  ${ms(r.fillMs).padStart(7)}  ${String(r.refilled ?? '?').padStart(14)}`,
     );
   }
+  lines.push('', 'Client-visible downtime per service (fence to the first write its new database accepted):');
+  const services = [...new Set(rows.flatMap((r) => r.perService.map((p) => p.service)))];
+  lines.push(`  ${'service'.padEnd(22)}${rows.map((r) => `${r.factor}×`.padStart(10)).join('')}${rows.length === 2 ? '     ratio' : ''}`);
+  for (const svc of services) {
+    const v = rows.map((r) => r.perService.find((p) => p.service === svc)?.ms ?? null);
+    const ratio = v.length === 2 && v[0] && v[1] !== null ? `${(v[1]! / v[0]).toFixed(2)}`.padStart(10) : '';
+    lines.push(`  ${svc.padEnd(22)}${v.map((x) => ms(x).padStart(10)).join('')}${ratio}`);
+  }
+  if (rows.length === 2 && rows[0]!.clientDowntimeMs && rows[1]!.clientDowntimeMs !== null) {
+    lines.push(`  ${'longest'.padEnd(22)}${rows.map((r) => ms(r.clientDowntimeMs).padStart(10)).join('')}${(rows[1]!.clientDowntimeMs / rows[0]!.clientDowntimeMs).toFixed(2).padStart(10)}`);
+  }
   for (const r of rows) {
-    lines.push(`  ${r.factor}× by step kind: ${Object.entries(r.byKind).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
+    lines.push('', `${r.factor}× by step kind: ${Object.entries(r.byKind).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
+    lines.push(`${r.factor}× timeline (ms from the fence):`);
+    for (const t of r.timeline) lines.push(`  ${String(t.from).padStart(6)} → ${String(t.to).padStart(6)}  ${t.step}`);
   }
   lines.push(
     '',

@@ -213,7 +213,9 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
   const verifyIds: string[] = [];
   for (const s of offline.steps) {
     if (s.kind !== 'sync_sequences') continue;
-    cutover.push({ ...s, dependsOn: [catchUp.id] });
+    // Beside catch_up, not after it: once fenced, the source's sequences no longer move with committed rows
+    // (the fence waited for the transactions that used them), and replication does not carry sequences.
+    cutover.push({ ...s, dependsOn: [fence.id] });
   }
   for (const s of offline.steps) {
     if (s.kind !== 'verify_rowcounts') continue;
@@ -253,8 +255,12 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
   warnings.push(...reverse.warnings);
   cutover.push(...reverse.start);
   const reverseIds = reverse.start.map((s) => s.id);
+  const repointIds = new Set(finals.filter((s) => s.kind === 'repoint_config').map((s) => s.id));
   for (const s of finals) {
-    cutover.push({ ...s, dependsOn: [...s.dependsOn, ...stopIds, ...(s.kind === 'repoint_config' ? reverseIds : [])] });
+    // Inside the window, services that share a config file do not wait for each other's whole step (restart,
+    // write probe): only their writes of that file take turns, in plan order (repoint-config.ts, file-turn.ts).
+    const after = s.kind === 'repoint_config' ? s.dependsOn.filter((d) => !repointIds.has(d)) : s.dependsOn;
+    cutover.push({ ...s, dependsOn: [...after, ...stopIds, ...(s.kind === 'repoint_config' ? reverseIds : [])] });
   }
 
   return {

@@ -13,6 +13,7 @@ import { scrub } from '../secrets/scrubber.js';
 import type { ConfigEdit, RepointConfigStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { probeWrite, type WriteProbe } from '../online/write-probe.js';
+import { fileWritten, nextWrite, underFileLock } from '../config/file-turn.js';
 
 export { restoreConfigFiles, configBackupsFromCreated, type RestoreReport } from '../config/restore.js';
 export type { ConfigBackup } from '../config/backup.js';
@@ -48,10 +49,8 @@ export const repointConfig: StepHandler<'repoint_config'> = {
     await checkPendingFiles(ctx, step);
     const target = configTarget(step.target, (server) => ctx.pools.serverUrl(server));
     const recorded = configBackupsFromCreated(step.edits.length > 0 ? await ctx.journal.created() : []);
-    const files: ConfigBackup[] = [];
-    for (const group of byFile(ctx.baseDir, step.edits)) {
-      files.push(await repointFile(ctx, step, target, group, recorded));
-    }
+    // Different files side by side (each is written atomically after its own backup is recorded); one file's edits in order.
+    const files: ConfigBackup[] = await Promise.all(byFile(ctx.baseDir, step.edits).map((group) => repointFile(ctx, step, target, group, recorded)));
     if (step.restart) await restart(ctx, step, step.restart);
     const detail: RepointConfigDetail = { files };
     // Online: when the new database accepted the service's first write (cutover's client-visible downtime ends there).
@@ -75,29 +74,33 @@ export const repointConfig: StepHandler<'repoint_config'> = {
  */
 async function checkPendingFiles(ctx: StepContext, step: RepointConfigStep): Promise<void> {
   const pending: ConfigEdit[] = [];
-  for (const s of ctx.plan.steps) {
-    if (s.kind !== 'repoint_config') continue;
-    if (s.id === step.id) pending.push(...s.edits);
-    else if ((await ctx.journal.result(s.id)) === undefined) pending.push(...s.edits);
-  }
+  const others = ctx.plan.steps.filter((s): s is RepointConfigStep => s.kind === 'repoint_config');
+  const results = await Promise.all(others.map((s) => (s.id === step.id ? undefined : ctx.journal.result(s.id))));
+  others.forEach((s, i) => {
+    if (s.id === step.id || results[i] === undefined) pending.push(...s.edits);
+  });
   if (!ctx.plan.steps.some((s) => s.id === step.id)) pending.push(...step.edits);
   const recorded = configBackupsFromCreated(pending.length > 0 ? await ctx.journal.created() : []);
-  const problems: string[] = [];
-  for (const group of byFile(ctx.baseDir, pending)) {
-    const file = group[0]!.file;
-    for (const e of group) {
-      const outside = await outsideProblem(ctx.baseDir, e.spec);
-      if (outside) {
-        problems.push(`${outside}; the manifest must say outside: true for it`);
-        break;
+  const found = await Promise.all(
+    byFile(ctx.baseDir, pending).map(async (group): Promise<string[]> => {
+      const problems: string[] = [];
+      const file = group[0]!.file;
+      for (const e of group) {
+        const outside = await outsideProblem(ctx.baseDir, e.spec);
+        if (outside) {
+          problems.push(`${outside}; the manifest must say outside: true for it`);
+          break;
+        }
       }
-    }
-    const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
-    for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
-    const bytes = await readFile(resolve(ctx.baseDir, file)).catch(() => null);
-    if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
-    else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
-  }
+      const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
+      for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
+      const bytes = await readFile(resolve(ctx.baseDir, file)).catch(() => null);
+      if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
+      else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
+      return problems;
+    }),
+  );
+  const problems = found.flat();
   if (problems.length > 0) {
     throw new StepFailedError(
       step.id,
@@ -115,7 +118,29 @@ function byFile(baseDir: string, edits: ConfigEdit[]): ConfigEdit[][] {
   return [...groups.values()];
 }
 
-/** Applies the edits of one file (in plan order) and returns its backup. */
+/** How long a step waits for the repoint of an earlier service to write a file they share, before it fails. */
+export const FILE_TURN_WAIT_MS = 30_000;
+
+/**
+ * The contents a shared file holds before the edits of an earlier repoint_config step
+ * of the plan (the chain states that come before this step's): while the file holds
+ * one of them, it is not this step's turn yet.
+ */
+function earlierStates(ctx: StepContext, step: RepointConfigStep, path: string, own: string): Set<string> {
+  const out = new Set<string>();
+  for (const s of ctx.plan.steps) {
+    if (s.id === step.id) break;
+    if (s.kind !== 'repoint_config') continue;
+    for (const e of s.edits) if (e.beforeHash !== null && e.beforeHash !== own && resolve(ctx.baseDir, e.file) === path) out.add(e.beforeHash);
+  }
+  return out;
+}
+
+/**
+ * Applies the edits of one file (in plan order) and returns its backup. A file shared
+ * with services earlier in the plan is written after theirs (see file-turn.ts): the
+ * steps run side by side, and only their writes of the shared file take turns.
+ */
 async function repointFile(
   ctx: StepContext,
   step: RepointConfigStep,
@@ -124,14 +149,50 @@ async function repointFile(
   recorded: ConfigBackup[],
 ): Promise<ConfigBackup> {
   const first = edits[0]!;
-  const last = edits[edits.length - 1]!;
   const file = first.file;
   const path = resolve(ctx.baseDir, file);
   const fail = (message: string, cause?: unknown): StepFailedError =>
     new StepFailedError(step.id, `config file ${file}: ${message}`, cause === undefined ? undefined : { cause });
-  const bytes = await readFile(path).catch((err: unknown) => {
-    throw fail('cannot be read: it must exist as when the plan was made', err);
-  });
+  if (first.beforeHash === null) throw fail('the plan holds no content for it; plan again (cloudphone-split plan) and review the new diff');
+  const earlier = earlierStates(ctx, step, path, first.beforeHash);
+  const until = Date.now() + FILE_TURN_WAIT_MS;
+  for (;;) {
+    const outcome = await underFileLock(path, async (): Promise<{ backup: ConfigBackup } | { wait: Promise<boolean> }> => {
+      const bytes = await readFile(path).catch((err: unknown) => {
+        throw fail('cannot be read: it must exist as when the plan was made', err);
+      });
+      // Registered under the lock: a write that comes right after it is not missed.
+      if (earlier.has(sha256(bytes))) return { wait: nextWrite(path, Math.max(0, until - Date.now()), ctx.signal) };
+      try {
+        return { backup: await editFile(ctx, step, target, edits, recorded, bytes, fail) };
+      } finally {
+        fileWritten(path);
+      }
+    });
+    if ('backup' in outcome) return outcome.backup;
+    const woken = await outcome.wait;
+    if (!woken) {
+      throw fail(
+        `it still holds what it held before the repoint of a service earlier in the plan that edits it too, which did not write it within ${FILE_TURN_WAIT_MS / 1000} s; rerun cutover (or apply) once that step is done`,
+      );
+    }
+  }
+}
+
+/** Checks the file's content against the plan, applies the edits and writes it atomically (the backup recorded first). */
+async function editFile(
+  ctx: StepContext,
+  step: RepointConfigStep,
+  target: ConfigTarget,
+  edits: ConfigEdit[],
+  recorded: ConfigBackup[],
+  bytes: Buffer,
+  fail: (message: string, cause?: unknown) => StepFailedError,
+): Promise<ConfigBackup> {
+  const first = edits[0]!;
+  const last = edits[edits.length - 1]!;
+  const file = first.file;
+  const path = resolve(ctx.baseDir, file);
   const hash = sha256(bytes);
   if (first.beforeHash === null) throw fail('the plan holds no content for it; plan again (cloudphone-split plan) and review the new diff');
 

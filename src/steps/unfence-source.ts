@@ -1,6 +1,6 @@
 import type { UnfenceSourceStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
-import { liftBackupMark, removeFence, unfenceStatements } from '../rollback/source-restore.js';
+import { liftBackupMark, removeFence, restoreTableComments, unfenceStatements } from '../rollback/source-restore.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
 
 /**
@@ -24,7 +24,8 @@ async function journalInSource(ctx: StepContext, client: PgClient): Promise<bool
 /**
  * `unfence_source` (rollback after cutover, once the source holds every write of the
  * targets and its sequences are past theirs): the old database is given back its state
- * before schedule_retention (read-write, privileges, comment) and its retention ends
+ * before schedule_retention (read-write, privileges, comment; without source.retire, the
+ * prior comment of each moved table, the database being untouched) and its retention ends
  * (the journal row becomes `restored`: `retention prune` never drops it), then the
  * fence triggers go. Before the config is switched back: a service restarted on the
  * source finds it writable. Running it again finds nothing left to do.
@@ -39,10 +40,16 @@ export const unfenceSource: StepHandler<'unfence_source'> = {
       await client.query('SET default_transaction_read_only = off');
       const backup = (await ctx.journal.retention?.())?.find((r) => r.server === 'source' && r.database === step.database && r.state === 'scheduled');
       const detail = backup ? readRetentionDetail(backup.detail) : null;
-      if (backup && detail) {
+      if (backup && detail?.retire) {
         const prior = { acl: detail.priorAcl, comment: detail.priorComment, readOnly: detail.priorReadOnly, written: detail.comment };
         const report = await liftBackupMark(client, step.database, ctx.plan.name, prior);
         warnings.push(...report.warnings);
+        lifted = true;
+        await ctx.journal.updateRetention?.('source', step.database, { state: 'restored' });
+      } else if (backup && detail) {
+        // Without retire only the moved tables were marked (the database itself was left as it was): their comments go back.
+        const marks = await restoreTableComments(client, { tables: detail.tables.map((t) => ({ table: t.table, priorComment: t.priorComment })), written: detail.comment });
+        warnings.push(...marks.warnings);
         lifted = true;
         await ctx.journal.updateRetention?.('source', step.database, { state: 'restored' });
       }

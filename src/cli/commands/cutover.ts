@@ -22,7 +22,8 @@ import { changedTables, schemaDrift } from '../../online/schema-drift.js';
 import { targetColumns } from '../../online/target-columns.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../online/downtime-clock.js';
-import { prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
+import { dropAllTracking, prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
+import { TRACK_SCHEMA } from '../../online/denormalize-tracking.js';
 import { parseByteSize } from '../../format/byte-size.js';
 import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
 import { cutoverNotReady } from '../../plan/service-selection.js';
@@ -73,6 +74,16 @@ export interface CutoverResult {
 
 const isCutover = (s: Plan['steps'][number]) => s.phase === 'cutover';
 
+/**
+ * Steps a cutover runs at once by default. Its steps wait on the servers (locks, the
+ * subscriptions' progress, slot creation, restarts) rather than use this machine's
+ * cores, and every one of them runs inside the fence window: enough jobs for two steps
+ * of every service at once, and never fewer than the cores.
+ */
+export function cutoverJobs(plan: Plan): number {
+  return Math.min(32, Math.max(availableParallelism(), 2 * plan.services.length));
+}
+
 /** Refuses when a subscription is missing, still copying, or further behind than `maxLag` (nothing changed yet). */
 function lagGate(lag: ReplicationLag[], maxLag: number): void {
   const problems: string[] = [];
@@ -86,6 +97,21 @@ function lagGate(lag: ReplicationLag[], maxLag: number): void {
       `not cutting over: replication is not ready:\n  ${problems.join('\n  ')}`,
       'nothing was changed; wait and run cutover again (or allow more with --max-lag); `cloudphone-split status` shows the lag',
     );
+  }
+}
+
+/**
+ * A cutover that failed before its fence went up: the tracking of denormalized columns
+ * it installed on the targets before the fence (denormalize-tracking.ts) would record
+ * every replicated write until the next cutover run; it is dropped (the next run
+ * installs it afresh). Once the fence is up it stays: catch_up, run again, reads it.
+ */
+async function dropTrackingWhileUnfenced(journal: Journal, plan: Plan, fence: Plan['steps'][number] | undefined, pools: Pools, out: Output): Promise<void> {
+  try {
+    if (fence && (await journal.doneSteps(plan.name)).has(fence.id)) return;
+    await dropAllTracking(pools, plan);
+  } catch (err) {
+    out.warn(`the tracking of denormalized columns (schema ${TRACK_SCHEMA} in the new databases) could not be dropped: ${(err as Error).message}; the next cutover run replaces it`);
   }
 }
 
@@ -137,7 +163,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     });
     if (!approved) return { name, alreadyDone: false, cancelled: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
-    const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+    const jobs = Math.max(1, opts.jobs ?? cutoverJobs(plan));
     const pools = new Pools(servers, jobs * 2 + 2);
     const snapshot = new SnapshotHolder(() => pools.client('source'));
     const abort = new AbortController();
@@ -163,26 +189,34 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       }
       const lagBefore = await replicationLag(pools, plan);
       if (!fence || !done.has(fence.id)) lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
-      // Before the fence, outside the downtime: denormalized columns current but for the rows written from now on.
-      const prepared = !fence || !done.has(fence.id) ? await prepareDenormalized(pools, plan, view) : undefined;
       const clock = new DowntimeClock(plan, view);
-      const summary = await runPlan({
-        plan,
-        handlers,
-        pools,
-        journal,
-        jobs,
-        ...(opts.catchUpTimeout !== undefined ? { catchUpTimeoutMs: opts.catchUpTimeout * 1000 } : {}),
-        env,
-        baseDir: dirname(split.file),
-        progress: clock,
-        signal: abort.signal,
-        now: opts.now ? () => opts.now! : () => new Date(),
-        // Tables that logical replication cannot carry are copied after the fence, from one snapshot.
-        snapshot: () => snapshot.id(),
-        lock,
-        only: isCutover,
-      });
+      const unfenced = !fence || !done.has(fence.id);
+      let prepared: PrepareReport | undefined;
+      let summary: Awaited<ReturnType<typeof runPlan>>;
+      try {
+        // Before the fence, outside the downtime: denormalized columns current but for the rows written from now on.
+        prepared = unfenced ? await prepareDenormalized(pools, plan, view) : undefined;
+        summary = await runPlan({
+          plan,
+          handlers,
+          pools,
+          journal,
+          jobs,
+          ...(opts.catchUpTimeout !== undefined ? { catchUpTimeoutMs: opts.catchUpTimeout * 1000 } : {}),
+          env,
+          baseDir: dirname(split.file),
+          progress: clock,
+          signal: abort.signal,
+          now: opts.now ? () => opts.now! : () => new Date(),
+          // Tables that logical replication cannot carry are copied after the fence, from one snapshot.
+          snapshot: () => snapshot.id(),
+          lock,
+          only: isCutover,
+        });
+      } catch (err) {
+        if (unfenced) await dropTrackingWhileUnfenced(journal, plan, fence, pools, out);
+        throw err;
+      }
       view.close();
       const fencedAt = clock.fenceAt ?? (await fencedAtFromJournal(journal, plan));
       const writeDowntimeMs = fencedAt !== null && fencedAt !== undefined && clock.stoppedAt !== undefined ? Math.max(0, clock.stoppedAt - fencedAt) : null;
@@ -323,7 +357,7 @@ export function registerCutover(program: Command, io: Io): void {
           return n;
         }),
       )
-      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: number of cores)').argParser((v) => {
+      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: two per service, at least the number of cores)').argParser((v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
         return n;

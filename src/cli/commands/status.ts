@@ -133,9 +133,15 @@ export function renderStatus(status: StatusReport, out: Output): void {
   out.say(lines.join('\n'));
 }
 
+/** Replication of an online split is running, forward (between apply and cutover) or reverse (after cutover, until --complete). */
+function replicating(status: StatusReport): boolean {
+  return (status.replication ?? []).some((l) => l.exists) || (status.reverseReplication ?? []).length > 0;
+}
+
 /**
  * `status --watch`: a frame every `seconds` until the newest run is no longer running
- * (or Ctrl-C). On a terminal each frame replaces the last; otherwise frames follow one
+ * and no replication of the split runs (or Ctrl-C): the lag of every subscription, and
+ * after cutover the reverse replication's, stay on screen while they change. On a terminal each frame replaces the last; otherwise frames follow one
  * another; with --json each frame is one JSON document (jq reads them in turn).
  */
 export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<StatusReport> {
@@ -148,7 +154,7 @@ export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.
       const lines = [...renderReplication(status, out), ...drift, ...serviceLines(status, out), ...watchFrame(status, out, out.stdout.columns ?? 100)];
       out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
     }
-    if (status.runs[0]?.state !== 'running' || signal.aborted) return status;
+    if ((status.runs[0]?.state !== 'running' && !replicating(status)) || signal.aborted) return status;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, seconds * 1000);
       signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
@@ -169,7 +175,7 @@ export function registerStatus(program: Command, io: Io): void {
           '(applied, partly applied, not applied, running, failed) and its steps done over all runs: a split applied one service ' +
           'at a time (`apply --service`) shows which services are done and that retention waits for the last.',
       )
-      .option('--watch [seconds]', 'redraw every few seconds (default 2) until the run ends; with --json, one JSON document per frame', (v) => Math.max(0.2, Number(v) || 2))
+      .option('--watch [seconds]', 'redraw every few seconds (default 2) until the run ends and, in online mode, while replication (forward or reverse) runs; with --json, one JSON document per frame', (v) => Math.max(0.2, Number(v) || 2))
       .addHelpText('after', '\nExamples:\n  $ cloudphone-split status --watch\n  $ cloudphone-split status --json | jq \'.runs[0].steps[] | select(.state == "running")\'\n  $ cloudphone-split status --json | jq \'.services[] | select(.state != "applied") | .name\'   # what apply --service has left'),
   ).action(async (opts: Omit<StatusOptions, 'watch'> & { watch?: number | true }) => {
     const out = outputFor(opts, io);
