@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pg15, query, second, servers } from '../harness/servers.js';
+import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
+import { expectSameData } from './helpers/assert-split.js';
+import { holdPauseLocks, pausedSteps, stepsOf } from './helpers/crash-case.js';
+import { SplitWatch } from './helpers/crash.js';
+import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { replicationPrefix } from '../../src/online/replication-sql.js';
+import type { Plan } from '../../src/plan/model.js';
+
+/**
+ * `copy: server`: each target server pulls its tables from the source with logical
+ * replication's table synchronisation. Proven as the relay is: plan → apply → row
+ * counts and `verify --checksums`, 18 → 18 onto two target servers at once (one of them
+ * the source's own), 15 → 18, the fence holding while the servers copy, and nothing of
+ * the replication left afterwards.
+ */
+
+const fixtures: SplitFixture[] = [];
+
+async function serverCopySplit(opts: SplitFixtureOptions): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const fx = await splitFixture({
+    ...opts,
+    edit: (doc) => {
+      doc.copy = 'server';
+      opts.edit?.(doc);
+    },
+  });
+  fixtures.push(fx);
+  return { fx, plan: await fx.plan() };
+}
+
+/** What the split's replication left on every server: publications and slots of the source, subscriptions of the targets, replication roles. */
+async function leftovers(fx: SplitFixture): Promise<string[]> {
+  const prefix = replicationPrefix(fx.name);
+  const out: string[] = [];
+  for (const r of await query<{ n: string }>(fx.sourceUrl, `SELECT pubname::text AS n FROM pg_publication WHERE pubname LIKE $1 || '%'`, [prefix])) out.push(`publication ${r.n}`);
+  for (const url of new Set([fx.sourceServer, ...fx.services.map((s) => s.serverUrl)])) {
+    for (const r of await query<{ n: string }>(url, `SELECT slot_name::text AS n FROM pg_replication_slots WHERE slot_name LIKE $1 || '%' OR database = $2`, [prefix, fx.sourceDb])) out.push(`slot ${r.n}`);
+    for (const r of await query<{ n: string }>(url, `SELECT subname::text AS n FROM pg_subscription WHERE subname LIKE $1 || '%'`, [prefix])) out.push(`subscription ${r.n}`);
+    for (const r of await query<{ n: string }>(url, `SELECT rolname::text AS n FROM pg_roles WHERE rolname LIKE $1 || '%'`, [prefix])) out.push(`role ${r.n}`);
+  }
+  return out;
+}
+
+/** Every start_server_copy of the run finished before any stop_server_copy started: all subscriptions copied at once. */
+async function expectAllStartedBeforeAnyStop(fx: SplitFixture): Promise<void> {
+  const rows = await query<{ step_id: string; kind: string; started_at: Date; finished_at: Date }>(
+    fx.controlUrl,
+    `SELECT s.step_id, s.kind, s.started_at, s.finished_at FROM cloudphone_split.steps s JOIN cloudphone_split.runs r ON r.id = s.run_id
+      WHERE r.split = $1 AND s.kind IN ('start_server_copy', 'stop_server_copy') AND s.state = 'done'`,
+    [fx.name],
+  );
+  const starts = rows.filter((r) => r.kind === 'start_server_copy');
+  const stops = rows.filter((r) => r.kind === 'stop_server_copy');
+  expect(starts.length).toBeGreaterThan(1);
+  expect(stops.length).toBe(starts.length);
+  const lastStart = Math.max(...starts.map((r) => r.finished_at.getTime()));
+  const firstStop = Math.min(...stops.map((r) => r.started_at.getTime()));
+  expect(lastStart).toBeLessThanOrEqual(firstStop);
+}
+
+async function applyAndVerify(fx: SplitFixture, plan: Plan): Promise<void> {
+  const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+  await expectSameData(fx, plan);
+  const verified = await fx.cli('verify', '--checksums');
+  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  expect(await leftovers(fx)).toEqual([]);
+}
+
+beforeAll(() => {
+  assertBuilt();
+});
+
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+describe('copy: server', () => {
+  it('plans a table synchronisation per service; tables it cannot carry stay relay copies, each named with the reason', async () => {
+    const { plan } = await serverCopySplit({ targets: second() });
+    const starts = stepsOf(plan, 'start_server_copy');
+    expect(starts.map((s) => s.service).sort()).toEqual(plan.services.filter((s) => s.copy === 'server').map((s) => s.name).sort());
+    const pulled = new Set(starts.flatMap((s) => s.tables.map((t) => `${s.target.database}/${t.table}`)));
+    const relayed = stepsOf(plan, 'copy_data').map((c) => `${c.target.database}/${c.table}`);
+    // No table is copied both ways.
+    expect(relayed.filter((t) => pulled.has(t))).toEqual([]);
+    const db = (service: string) => plan.services.find((s) => s.name === service)!.database;
+    // A copy of another service's table, a denormalized table, a generated column before 18 (not here: 18): relay.
+    expect(relayed).toContain(`${db('api-gateway')}/public.users`);
+    expect(relayed).toContain(`${db('device-service')}/public.devices`);
+    expect(pulled).toContain(`${db('device-service')}/public.device_snapshots`);
+    // A partitioned table: its partitions, each a table of the subscription.
+    expect(pulled).toContain(`${db('device-service')}/public.device_events_2025_01`);
+    expect(plan.warnings.join('\n')).toMatch(/api-gateway: copy: server: public\.users is copied through this tool instead \(relay\): copied from another service/);
+    expect(plan.warnings.join('\n')).toMatch(/device-service: copy: server: public\.devices is copied through this tool instead \(relay\): its denormalized column user_name/);
+    // Every step waiting for a replaced copy waits for the synchronisation instead; every fence comes first.
+    const fences = stepsOf(plan, 'fence_source').map((f) => f.id);
+    for (const s of starts) for (const f of fences) expect(s.dependsOn).toContain(f);
+    expect(stepsOf(plan, 'preflight')[0]!.sql.join('\n')).toMatch(/copy: server, on the source server/);
+  });
+
+  it('18 → 18 onto two target servers at once (one of them the source\'s own): the rows, checksums, nothing left streaming', async () => {
+    const { fx, plan } = await serverCopySplit({ targets: second(), billing: servers().main });
+    const starts = stepsOf(plan, 'start_server_copy');
+    expect(new Set(starts.map((s) => s.target.server))).toEqual(new Set(['target', 'billing-pg']));
+    await applyAndVerify(fx, plan);
+    await expectAllStartedBeforeAnyStop(fx);
+  });
+
+  it('15 → 18: generated columns go through the relay, the rest through the target server', async () => {
+    const { fx, plan } = await serverCopySplit({ source: pg15(), targets: servers().main });
+    expect(plan.source.serverVersion).toMatch(/^15/);
+    expect(plan.warnings.join('\n')).toMatch(/public\.order_items is copied through this tool instead \(relay\): it has generated columns/);
+    expect(stepsOf(plan, 'start_server_copy').length).toBeGreaterThan(0);
+    await applyAndVerify(fx, plan);
+  });
+
+  it('the fence holds while the target servers copy: a write to a moved table fails naming its new database', async () => {
+    const { fx, plan } = await serverCopySplit({ targets: second() });
+    const waits = stepsOf(plan, 'wait_server_copy').map((s) => s.id);
+    const locks = await holdPauseLocks(fx, waits);
+    const env = { ...fx.env, [TEST_PAUSE_ENV]: waits.map((id) => `before:${id}`).join(',') };
+    const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], env);
+    try {
+      const watch = await SplitWatch.open(fx).catch(async () => {
+        for (let i = 0; i < 200; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const w = await SplitWatch.open(fx).catch(() => null);
+          if (w) return w;
+        }
+        throw new Error('the control database never appeared');
+      });
+      try {
+        let paused: string[] = [];
+        for (let i = 0; i < 1200 && paused.length === 0; i++) {
+          paused = await pausedSteps(fx, waits);
+          if (paused.length === 0) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(paused.length, cli.output().stderr).toBeGreaterThan(0);
+      } finally {
+        await watch.close();
+      }
+      // The subscriptions exist now: the target servers copy (or have copied) from the fenced tables.
+      const subs = await query<{ n: number }>(fx.service('device').url, `SELECT count(*)::int AS n FROM pg_subscription WHERE subname LIKE $1 || '%' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [replicationPrefix(fx.name)]);
+      expect(subs[0]!.n).toBe(1);
+      await expect(query(fx.sourceUrl, `UPDATE public.device_events SET id = id WHERE id IN (SELECT id FROM public.device_events LIMIT 1)`)).rejects.toThrow(
+        new RegExp(`has moved to database ${fx.service('device').database}`),
+      );
+      await expect(query(fx.sourceUrl, `DELETE FROM public.nodes`)).rejects.toThrow(/has moved to database/);
+    } finally {
+      await locks.release();
+    }
+    const end = await cli.done;
+    expect(end.code, `${end.stderr}\n${end.stdout}`).toBe(0);
+    await expectSameData(fx, plan);
+    expect(await leftovers(fx)).toEqual([]);
+  });
+});
