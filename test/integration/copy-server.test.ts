@@ -8,6 +8,7 @@ import { SplitWatch } from './helpers/crash.js';
 import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { replicationPrefix } from '../../src/online/replication-sql.js';
 import type { Plan } from '../../src/plan/model.js';
+import { restartableServer } from './helpers/restartable-server.js';
 
 /**
  * `copy: server`: each target server pulls its tables from the source with logical
@@ -116,6 +117,47 @@ describe('copy: server', () => {
     expect(plan.warnings.join('\n')).toMatch(/public\.order_items is copied through this tool instead \(relay\): it has generated columns/);
     expect(stepsOf(plan, 'start_server_copy').length).toBeGreaterThan(0);
     await applyAndVerify(fx, plan);
+  });
+
+  it('preflight refuses a source without wal_level = logical or room for the slots, with the fix, before anything is made; with the fixes applied the split runs', async () => {
+    const rs = await restartableServer();
+    try {
+      const [wal] = await query<{ w: string }>(rs.url, `SELECT current_setting('wal_level') AS w`);
+      expect(wal!.w).toBe('replica');
+      const { fx, plan } = await serverCopySplit({ source: rs.url, targets: second() });
+      const refused = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+      expect(refused.code, refused.stderr).toBe(3);
+      expect(refused.stderr + refused.stdout).toMatch(/wal_level is replica; copy: server needs logical: ALTER SYSTEM SET wal_level = logical, then restart the server/);
+      // Never half-started: no target database, no fence, no replication object.
+      for (const svc of fx.services) {
+        const [db] = await query<{ n: number }>(svc.serverUrl, `SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [svc.database]);
+        expect(db!.n, svc.database).toBe(0);
+      }
+      const [fence] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
+      expect(fence!.n).toBe(0);
+      expect(await leftovers(fx)).toEqual([]);
+      await query(rs.url, `ALTER SYSTEM SET wal_level = logical`);
+      await rs.stop();
+      await rs.start();
+      // The defaults (10 slots, 10 WAL senders) leave no room for 5 subscriptions and their table-sync workers.
+      const again = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+      expect(again.code, again.stderr).toBe(3);
+      expect(again.stderr).toMatch(/max_replication_slots = 10 with 0 in use; 5 subscriptions and their table-sync workers need 15 free: ALTER SYSTEM SET max_replication_slots = 15/);
+      expect(again.stderr).toMatch(/max_wal_senders = 10 with 0 in use; 15 more are needed: ALTER SYSTEM SET max_wal_senders = 15/);
+      expect(await leftovers(fx)).toEqual([]);
+      await query(rs.url, `ALTER SYSTEM SET max_replication_slots = 15`);
+      await query(rs.url, `ALTER SYSTEM SET max_wal_senders = 15`);
+      await rs.stop();
+      await rs.start();
+      await applyAndVerify(fx, plan);
+    } finally {
+      const fx = fixtures.at(-1);
+      if (fx && fx.sourceServer.includes(new URL(rs.url).port)) {
+        await fx.cleanup();
+        fixtures.pop();
+      }
+      await rs.destroy();
+    }
   });
 
   it('the fence holds while the target servers copy: a write to a moved table fails naming its new database', async () => {
