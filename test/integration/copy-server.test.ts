@@ -4,7 +4,7 @@ import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './hel
 import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
 import { expectSameData } from './helpers/assert-split.js';
 import { holdPauseLocks, pausedSteps, stepsOf } from './helpers/crash-case.js';
-import { SplitWatch } from './helpers/crash.js';
+import { holdLock, SplitWatch } from './helpers/crash.js';
 import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { replicationPrefix } from '../../src/online/replication-sql.js';
 import type { Plan } from '../../src/plan/model.js';
@@ -158,6 +158,45 @@ describe('copy: server', () => {
       }
       await rs.destroy();
     }
+  });
+
+  it('status shows the rows a target server has copied so far while its copy runs', async () => {
+    const { fx, plan } = await serverCopySplit({ targets: second() });
+    const device = fx.service('device');
+    const start = stepsOf(plan, 'start_server_copy').find((s) => s.target.database === device.database)!;
+    const wait = stepsOf(plan, 'wait_server_copy').find((s) => s.target.database === device.database)!;
+    const locks = await holdPauseLocks(fx, [start.id]);
+    const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], { ...fx.env, [TEST_PAUSE_ENV]: `before:${start.id}` });
+    let tableLock: { release(): Promise<void> } | null = null;
+    try {
+      for (let i = 0; i < 1200 && (await pausedSteps(fx, [start.id]).catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      // The target's tables exist now. One of them is kept from its table synchronisation (an ENABLE ALWAYS trigger,
+      // which the apply worker fires, waits for an advisory lock the test holds): the copy stays running.
+      await query(device.url, `CREATE FUNCTION public.hold_sync() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END$$`);
+      await query(device.url, `CREATE TRIGGER hold_sync BEFORE INSERT ON public.device_snapshots FOR EACH ROW EXECUTE FUNCTION public.hold_sync()`);
+      await query(device.url, `ALTER TABLE public.device_snapshots ENABLE ALWAYS TRIGGER hold_sync`);
+      tableLock = await holdLock(device.url, `SELECT pg_advisory_xact_lock(4242)`);
+      await locks.release();
+      let rows = 0;
+      for (let i = 0; i < 200 && rows === 0; i++) {
+        const st = await fx.cli('status', '--json');
+        const step = (JSON.parse(st.stdout) as { runs: Array<{ steps: Array<{ id: string; state: string; rows?: number }> }> }).runs.at(-1)?.steps.find((x) => x.id === wait.id);
+        if (step?.state === 'running') rows = step.rows ?? 0;
+        if (rows === 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      // The partitions of device_events and nodes are copied; device_snapshots waits for the test's lock.
+      expect(rows).toBeGreaterThan(0);
+      const [ready] = await query<{ n: number }>(device.url, `SELECT count(*)::int AS n FROM pg_subscription_rel WHERE srsubstate <> 'r'`);
+      expect(ready!.n).toBeGreaterThan(0);
+    } finally {
+      await tableLock?.release();
+      await locks.release();
+    }
+    const end = await cli.done;
+    expect(end.code, `${end.stderr}\n${end.stdout}`).toBe(0);
+    await query(device.url, `DROP TRIGGER hold_sync ON public.device_snapshots`);
+    await query(device.url, `DROP FUNCTION public.hold_sync()`);
+    await expectSameData(fx, plan);
   });
 
   it('the fence holds while the target servers copy: a write to a moved table fails naming its new database', async () => {
