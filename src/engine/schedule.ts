@@ -39,8 +39,9 @@ export function readySteps(steps: readonly Step[], finished: Pick<ReadonlySet<st
     if (finished.has(step.id) || active.has(step.id)) return;
     if (step.dependsOn.every((d) => finished.has(d))) ready.push({ step, index });
   });
-  const group = (s: Step) => (isTableIndexStep(s) ? 0 : s.kind === 'copy_data' ? 1 : 2);
-  const bytes = (s: Step) => (s.kind === 'copy_data' ? s.bytes : 0);
+  // A target server's own copy (start_server_copy) ranks as a copy of all its tables.
+  const group = (s: Step) => (isTableIndexStep(s) ? 0 : s.kind === 'copy_data' || s.kind === 'start_server_copy' ? 1 : 2);
+  const bytes = (s: Step) => (s.kind === 'copy_data' ? s.bytes : s.kind === 'start_server_copy' ? s.tables.reduce((a, t) => a + t.bytes, 0) : 0);
   ready.sort((a, b) => group(a.step) - group(b.step) || bytes(b.step) - bytes(a.step) || a.index - b.index);
   return ready.map((r) => r.step);
 }

@@ -20,6 +20,12 @@ export interface Manifest {
   /** Settings written beside `url` in the object form of `servers.<name>`; absent: none. */
   serverSettings?: Record<string, ConnectionSettings>;
   mode: 'offline' | 'online';
+  /**
+   * How offline copies travel (absent: relay): `relay` streams every row through this
+   * tool; `server` has each target server pull its tables from the source with logical
+   * replication's table synchronisation. A service's own `copy` wins.
+   */
+  copy?: CopyMethod;
   retention: { days: number; archive: string | null };
   services: ServiceSpec[];
   ignore: string[];
@@ -63,7 +69,11 @@ export interface ServiceSpec {
   config: ConfigEntry[];
   health: string | null;
   restart: string | null;
+  /** Absent: the manifest's `copy` (default relay). */
+  copy?: CopyMethod;
 }
+
+export type CopyMethod = 'relay' | 'server';
 
 export interface DenormalizeSpec {
   table: string;

@@ -1,11 +1,12 @@
 import { compileNamePattern } from './glob.js';
 import { IDENTIFIER_RULE, identifierProblem, reservedDatabase, reservedRole, suggestIdentifier } from './identifiers.js';
+import { readCopyMethod } from './copy-method.js';
 import type { ConfigEntry, DenormalizeSpec, ServiceSpec } from './model.js';
 import { parseNameParts } from './names.js';
 import { describeValue, joinPath, type ProblemList } from './problem-list.js';
 import { Section } from './section.js';
 
-const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'objects', 'denormalize', 'config', 'health', 'restart'] as const;
+const SERVICE_KEYS = ['database', 'server', 'role', 'tables', 'copies', 'objects', 'denormalize', 'config', 'health', 'restart', 'copy'] as const;
 const ROLE_KEYS = ['name', 'password', 'existing'] as const;
 const DENORMALIZE_KEYS = ['table', 'column', 'from', 'on'] as const;
 const CONFIG_KEYS = ['file', 'key', 'value', 'replace', 'with', 'outside'] as const;
@@ -226,6 +227,7 @@ export function readService(raw: unknown, name: string, problems: ProblemList): 
       `write ${suggestIdentifier(name)}`,
     );
   }
+  const copy = readCopyMethod(sec);
   return {
     name,
     database,
@@ -238,5 +240,6 @@ export function readService(raw: unknown, name: string, problems: ProblemList): 
     config: readConfig(sec),
     health: sec.optional('health', 'health: http://localhost:30001/health') ?? null,
     restart: sec.optional('restart', 'restart: pm2 restart user-service') ?? null,
+    ...(copy ? { copy } : {}),
   };
 }

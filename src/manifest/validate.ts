@@ -6,11 +6,12 @@ import { describeValue, joinPath, ProblemList } from './problem-list.js';
 import { isRawMap, Section } from './section.js';
 import { CONNECTION_KEYS, readConnectionSettings } from './connection-settings.js';
 import { readService, tableEntryChecker } from './validate-service.js';
+import { readCopyMethod } from './copy-method.js';
 
 /** The journal's database on the source server when `control` is not set. */
 export const DEFAULT_CONTROL_DATABASE = 'cloudphone_split';
 
-const TOP_KEYS = ['version', 'name', 'source', 'control', 'servers', 'mode', 'retention', 'services', 'ignore'] as const;
+const TOP_KEYS = ['version', 'name', 'source', 'control', 'servers', 'mode', 'copy', 'retention', 'services', 'ignore'] as const;
 const SOURCE_EXAMPLE = 'source: { url: ${CLOUDPHONE_CORE_URL}, schemas: [public] }';
 
 function readVersion(top: Section): void {
@@ -141,6 +142,11 @@ function readMode(top: Section): Manifest['mode'] {
   return 'offline';
 }
 
+function copyOf(top: Section): Pick<Manifest, 'copy'> {
+  const copy = readCopyMethod(top);
+  return copy ? { copy } : {};
+}
+
 function readRetention(top: Section): Manifest['retention'] {
   const raw = top.get('retention');
   if (raw === undefined || raw === null) return { days: 7, archive: null };
@@ -252,6 +258,7 @@ export function validateManifest(raw: unknown, file: string): { manifest: Manife
     control: readControl(top),
     ...readServers(top),
     mode: readMode(top),
+    ...copyOf(top),
     retention: readRetention(top),
     services: readServices(top),
     ignore: top.list('ignore', 'ignore: [typeorm_metadata, "legacy_*"]', tableEntryChecker(problems, true)),

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Plan, StartReplicationStep, StartReverseReplicationStep, TargetRef } from '../plan/model.js';
+import type { Plan, StartReplicationStep, StartReverseReplicationStep, StartServerCopyStep, TargetRef } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { ident } from '../pg/quote.js';
 import { dropSubscriptionSql } from './replication-sql.js';
@@ -128,8 +128,8 @@ export async function dropReverseReplicationOf(pools: Pools, o: ReplicationObjec
 }
 
 /**
- * Drops every subscription, slot and publication the plan's start_replication and
- * start_reverse_replication steps create (those that exist), service by service. For `rollback` of an online split and
+ * Drops every subscription, slot and publication the plan's start_replication,
+ * start_server_copy and start_reverse_replication steps create (those that exist), service by service. For `rollback` of an online split and
  * for anyone cleaning up after one: nothing else is touched.
  */
 export async function dropReplication(pools: Pools, plan: Plan): Promise<DropReport> {
@@ -139,7 +139,8 @@ export async function dropReplication(pools: Pools, plan: Plan): Promise<DropRep
     const r = await dropReverseReplicationOf(pools, s);
     report.dropped.push(...r.dropped);
   }
-  for (const s of plan.steps.filter((x): x is StartReplicationStep => x.kind === 'start_replication')) {
+  // copy: server leaves its objects only when a run stopped before stop_server_copy.
+  for (const s of plan.steps.filter((x): x is StartReplicationStep | StartServerCopyStep => x.kind === 'start_replication' || x.kind === 'start_server_copy')) {
     const r = await dropReplicationOf(pools, s);
     report.dropped.push(...r.dropped);
   }

@@ -1,4 +1,4 @@
-import type { StartReplicationStep, StartReverseReplicationStep } from '../plan/model.js';
+import type { StartReplicationStep, StartReverseReplicationStep, StartServerCopyStep } from '../plan/model.js';
 import { columnListRefusal } from '../steps/start-reverse-replication.js';
 import type { StepContext, StepHandler } from '../steps/handler.js';
 
@@ -74,7 +74,9 @@ const RESTART = 'then restart the server (the setting takes effect only at start
  * Each problem names the setting, the value needed and whether a restart is needed.
  */
 export async function onlineProblems(ctx: StepContext): Promise<string[]> {
-  const starts = ctx.plan.steps.filter((s): s is StartReplicationStep => s.kind === 'start_replication');
+  // copy: server makes the same objects for a while (start_server_copy).
+  const starts = ctx.plan.steps.filter((s): s is StartReplicationStep | StartServerCopyStep => s.kind === 'start_replication' || s.kind === 'start_server_copy');
+  const what = starts.some((s) => s.kind === 'start_replication') ? 'online mode' : 'copy: server';
   if (starts.length === 0) return [];
   const ours = starts.map((s) => s.slot);
   const problems: string[] = [];
@@ -92,7 +94,7 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
   const source = byServer.get('source');
   if (source) {
     if (source.walLevel !== 'logical') {
-      problems.push(`server source: wal_level is ${source.walLevel}; online mode needs logical: ALTER SYSTEM SET wal_level = logical, ${RESTART}`);
+      problems.push(`server source: wal_level is ${source.walLevel}; ${what} needs logical: ALTER SYSTEM SET wal_level = logical, ${RESTART}`);
     }
     const need = starts.length * (1 + syncPerSub);
     if (source.slots - source.usedSlots < need) {
@@ -158,14 +160,15 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
 const HEADER = /^preflight found \d+ problem\(s\):\n {2}/;
 
 /**
- * The preflight handler with the online checks added (for a plan with `online`):
+ * The preflight handler with the online checks added (for a plan with `online`, or
+ * with `copy: server`, whose subscriptions need the same settings):
  * every problem of both is reported at once.
  */
 export function withOnlineChecks(inner: StepHandler<'preflight'>): StepHandler<'preflight'> {
   return {
     render: inner.render,
     async run(ctx, step) {
-      if (!step.online) return inner.run(ctx, step);
+      if (!step.online && !ctx.plan.steps.some((s) => s.kind === 'start_server_copy')) return inner.run(ctx, step);
       const online = await onlineProblems(ctx);
       let failure: Error | undefined;
       let result;

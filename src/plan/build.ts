@@ -29,6 +29,7 @@ import { retentionSql, EXPIRES_PLACEHOLDER } from '../steps/schedule-retention.j
 import { tableRetentionSql } from '../retention/table-backup.js';
 import { dependencyClosure } from '../catalog/closure.js';
 import { buildOnlinePlan } from './build-online.js';
+import { withServerCopy } from './build-server-copy.js';
 import { assertStepOrder } from './step-order.js';
 import { outsidePartitionNotes } from './outside-partition-notes.js';
 import { accountObjects } from './objects.js';
@@ -514,7 +515,7 @@ export function buildPlan(input: PlanInput): Plan {
     warnings,
     errors,
   };
-  const built = manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan;
+  const built = withServerCopy(input, manifest.mode === 'online' ? buildOnlinePlan(input, plan) : plan);
   assertStepOrder(built);
   return built;
 }

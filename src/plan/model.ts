@@ -64,6 +64,8 @@ export interface ServicePlan {
   database: string;
   server: string;
   role: string | null;
+  /** How its tables are copied (absent in plans made before it existed: relay). */
+  copy?: 'relay' | 'server';
   tables: TableSize[];
   copies: TableSize[];
   views: string[];
@@ -128,6 +130,9 @@ export const STEP_KINDS = [
   'fence_source',
   'catch_up',
   'copy_data',
+  'start_server_copy',
+  'wait_server_copy',
+  'stop_server_copy',
   'create_indexes',
   'sync_sequences',
   'grant',
@@ -231,6 +236,48 @@ export interface CopyDataStep extends StepBase<'copy_data'> {
   bytes: number;
   /** For a range of a split table: the predicate and the range number. */
   range: { index: number; of: number; where: string } | null;
+}
+
+/** A leaf table a target server pulls from the source itself (`copy: server`). */
+export interface ServerCopiedTable {
+  /** `schema.name`: the same in the source and the target. */
+  table: string;
+  source: QualifiedName;
+  /** The source's columns the table synchronisation copies (generated ones excluded). */
+  columns: string[];
+  rowsEstimate: number;
+  bytes: number;
+}
+
+/**
+ * `start_server_copy` (offline, `copy: server`, after the fence): on the source a
+ * publication of the service's `tables` (leaves, ONLY), a logical slot and a replication
+ * role with SELECT on them; on the target a subscription with `copy_data = true`: the
+ * target server copies every table from the source itself, all tables and all target
+ * servers at once. The tables are fenced, so every table's synchronisation reads the
+ * same rows as a snapshot would.
+ */
+export interface StartServerCopyStep extends StepBase<'start_server_copy'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+  tables: ServerCopiedTable[];
+}
+
+/** `wait_server_copy`: until every table of the subscription is ready ('r'); counts the fenced source's rows meanwhile (what verify_rowcounts compares). */
+export interface WaitServerCopyStep extends StepBase<'wait_server_copy'> {
+  target: TargetRef;
+  subscription: string;
+  tables: string[];
+}
+
+/** `stop_server_copy`: the subscription, its slots, the publication and the replication role dropped: nothing streams afterwards. */
+export interface StopServerCopyStep extends StepBase<'stop_server_copy'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
 }
 
 export interface CreateIndexesStep extends StepBase<'create_indexes'> {
@@ -435,6 +482,9 @@ export type Step =
   | CreateSchemaStep
   | FenceSourceStep
   | CopyDataStep
+  | StartServerCopyStep
+  | WaitServerCopyStep
+  | StopServerCopyStep
   | CreateIndexesStep
   | SyncSequencesStep
   | GrantStep

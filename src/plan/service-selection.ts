@@ -10,6 +10,7 @@ import { BadInputError } from '../errors.js';
  */
 const ORDER_ONLY: ReadonlyArray<readonly [StepKind, StepKind]> = [
   ['copy_data', 'fence_source'],
+  ['start_server_copy', 'fence_source'],
   ['fence_source', 'create_schema'],
   ['fence_source', 'fence_source'],
   ['repoint_config', 'verify_rowcounts'],

@@ -1,4 +1,5 @@
 import type { Journal, RetentionRecord } from '../engine/journal.js';
+import { serverCopiedRows, serverCopyOf } from '../server-copy/source-rows.js';
 import type { Plan, RepointConfigStep } from '../plan/model.js';
 import type { CreatedObject } from '../steps/handler.js';
 import { configBackupsFromCreated } from '../config/restore.js';
@@ -86,6 +87,8 @@ function readSum(v: unknown): TableSum | null {
 
 function copiedRows(plan: Plan, done: Map<string, StepResult>, database: string, table: string): number | null {
   const steps = plan.steps.filter((s) => s.kind === 'copy_data' && s.table === table && s.target.database === database);
+  const pulled = serverCopyOf(plan, database, table);
+  if (steps.length === 0 && pulled) return serverCopiedRows(done.get(pulled.id), table) ?? null;
   let total = 0;
   for (const s of steps) {
     const r = done.get(s.id);

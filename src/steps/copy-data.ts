@@ -8,6 +8,7 @@ import { isMarked } from './marker.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 import { connectionLoss, describeEnd } from './connection-loss.js';
 import { CopyIn, CopyOut } from '../pg/copy-relay.js';
+import { serverCopiedRows, serverCopyOf } from '../server-copy/source-rows.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
 export const COPY_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
@@ -228,6 +229,8 @@ export async function copiedSourceRows(
   done?: ReadonlyMap<string, StepResult>,
 ): Promise<number | undefined> {
   const steps = ctx.plan.steps.filter((s): s is CopyDataStep => s.kind === 'copy_data' && s.table === table && s.target.database === database);
+  const pulled = serverCopyOf(ctx.plan, database, table);
+  if (steps.length === 0 && pulled) return serverCopiedRows(done ? done.get(pulled.id) : await ctx.journal.result(pulled.id), table);
   let total = 0;
   for (const s of steps) {
     const r = done ? done.get(s.id) : await ctx.journal.result(s.id);

@@ -24,6 +24,9 @@ import { unfenceSource } from './unfence-source.js';
 import { restoreConfig } from './restore-config.js';
 import { stopReverseReplication } from './stop-reverse-replication.js';
 import { copyBack } from './copy-back.js';
+import { startServerCopy } from './start-server-copy.js';
+import { waitServerCopy } from './wait-server-copy.js';
+import { stopServerCopy } from './stop-server-copy.js';
 import { withOnlineChecks } from '../online/online-preflight.js';
 import { withLiveRowcounts } from '../online/live-rowcounts.js';
 
@@ -36,6 +39,9 @@ export const handlers: StepHandlers = {
   fence_source: fenceSource,
   // Small tables are copied in batches (copy-batch.ts).
   copy_data: { ...copyData, batch: copyBatch },
+  start_server_copy: startServerCopy,
+  wait_server_copy: waitServerCopy,
+  stop_server_copy: stopServerCopy,
   create_indexes: createIndexes,
   sync_sequences: syncSequences,
   grant,

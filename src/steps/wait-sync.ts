@@ -4,7 +4,7 @@ import { WAIT_POLL_MS } from '../online/replication-sql.js';
 import { pause } from '../online/pause.js';
 
 /** Errors a subscription's workers may hit (a retried failure counts again) before wait_sync gives up. */
-const MAX_NEW_ERRORS = 3;
+export const MAX_NEW_ERRORS = 3;
 
 interface SyncState {
   total: number;
@@ -12,7 +12,7 @@ interface SyncState {
   enabled: boolean;
 }
 
-async function syncState(client: PgClient, subscription: string): Promise<SyncState | undefined> {
+export async function syncState(client: PgClient, subscription: string): Promise<SyncState | undefined> {
   const r = await client.query<SyncState>(
     `SELECT s.subenabled AS enabled, count(r.srrelid)::int AS total, (count(*) FILTER (WHERE r.srsubstate = 'r'))::int AS ready
        FROM pg_subscription s LEFT JOIN pg_subscription_rel r ON r.srsubid = s.oid
@@ -24,7 +24,7 @@ async function syncState(client: PgClient, subscription: string): Promise<SyncSt
 }
 
 /** Apply and table-sync errors so far (15+: pg_stat_subscription_stats); null on older servers. */
-async function errorCount(client: PgClient, subscription: string): Promise<number | null> {
+export async function errorCount(client: PgClient, subscription: string): Promise<number | null> {
   const v = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
   if ((v.rows[0]?.v ?? 0) < 150000) return null;
   const r = await client.query<{ n: string }>(

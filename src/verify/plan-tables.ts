@@ -34,6 +34,13 @@ export function copiedTables(plan: Plan): CopiedTable[] {
       columns: step.columns,
     });
   }
+  // copy: server: the target servers copied these themselves.
+  for (const step of stepsOf(plan, 'start_server_copy')) {
+    for (const t of step.tables) {
+      const id = `${step.target.server}\u0000${step.target.database}\u0000${t.table}`;
+      if (!seen.has(id)) seen.set(id, { service: step.service ?? step.target.service, table: t.table, source: t.source, target: step.target, columns: t.columns });
+    }
+  }
   // Online plans: the subscriptions fill the tables.
   for (const t of replicatedTables(plan)) {
     const id = `${t.target.server}\u0000${t.target.database}\u0000${t.table}`;

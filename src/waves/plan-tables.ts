@@ -13,6 +13,7 @@ export function tablesPlanReads(plan: Pick<Plan, 'steps' | 'services'>): Map<str
   for (const st of plan.steps) {
     if (st.kind === 'copy_data' && st.table && !out.has(st.table)) out.set(st.table, 'copies');
     if (st.kind === 'start_replication') for (const t of st.tables) if (!out.has(t)) out.set(t, 'copies');
+    if (st.kind === 'start_server_copy') for (const t of st.tables) if (!out.has(t.table)) out.set(t.table, 'copies');
   }
   for (const st of plan.steps) if (st.kind === 'fence_source') for (const t of st.tables) out.set(t, 'moves');
   return out;

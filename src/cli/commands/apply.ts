@@ -25,7 +25,9 @@ export interface ApplyOptions extends CommonOptions {
 
 function question(plan: Plan, services: string[] | undefined): string {
   const chosen = (s: Step) => services === undefined || (s.service !== undefined && services.includes(s.service));
-  const tables = plan.steps.filter((s) => s.kind === 'copy_data' && chosen(s)).length;
+  const tables =
+    plan.steps.filter((s) => s.kind === 'copy_data' && chosen(s)).length +
+    plan.steps.reduce((n, s) => n + (s.kind === 'start_server_copy' && chosen(s) ? s.tables.length : 0), 0);
   if (services && plan.mode === 'online') return `Apply ${services.join(', ')} of split ${plan.name}: ${services.length} databases, their tables replicated from ${plan.source.database} (nothing fenced until cutover)?`;
   if (services) return `Apply ${services.join(', ')} of split ${plan.name}: ${services.length} databases, ${tables} tables copied, their tables fenced in ${plan.source.database}?`;
   return `Apply split ${plan.name}: ${plan.services.length} databases, ${tables} tables copied, then fence and retire ${plan.source.database}?`;

@@ -70,6 +70,8 @@ export async function tableSums(url: string, tables: Map<string, string[]>): Pro
 export function copiedTables(plan: Plan): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const s of plan.steps) {
+    // copy: server: the target server copied these itself.
+    if (s.kind === 'start_server_copy') out.set(s.target.database, [...new Set([...(out.get(s.target.database) ?? []), ...s.tables.map((t) => t.table)])].sort());
     if (s.kind !== 'copy_data') continue;
     // A table copied in ranges has several steps: listed once.
     out.set(s.target.database, [...new Set([...(out.get(s.target.database) ?? []), s.table!])].sort());

@@ -25,6 +25,8 @@ const CASES: Array<[string, (d: Doc) => void, string, RegExp, RegExp]> = [
   ['server named source', (d) => { d.servers = { source: '${X}' }; }, 'servers.source', /reserved/, /another name/],
   ['server URL missing', (d) => { d.servers = { 'billing-pg': null }; }, 'servers.billing-pg', /connection URL/, /BILLING_PG_URL/],
   ['mode misspelled', (d) => { d.mode = 'onlin'; }, 'mode', /offline or online/, /mode: online/],
+  ['copy misspelled', (d) => { d.copy = 'servr'; }, 'copy', /relay .* or server/, /copy: server/],
+  ['copy of a service unknown', (d) => { user(d).copy = 'pipe'; }, 'services.user-service.copy', /relay .* or server/, /copy: relay/],
   ['retention.days zero', (d) => { d.retention = { days: 0 }; }, 'retention.days', /positive whole number/, /days: 7/],
   ['retention.days fractional', (d) => { d.retention = { days: 1.5 }; }, 'retention.days', /positive whole number/, /days: 7/],
   ['services missing', (d) => { delete d.services; }, 'services', /missing/, /database:/],
