@@ -43,7 +43,7 @@ describe('a connection pooler in front of a server', () => {
   });
 
   it('apply through a transaction pooler: preflight refuses with the fix (exit 3), nothing is created', async () => {
-    const fx = await splitFixture({ source: servers().main, targets: transaction.url });
+    const fx = await splitFixture({ source: servers().main, targets: transaction.url, scale: 0.1 });
     fixtures.push(fx);
     await fx.plan();
     const r = await fx.cli('apply', fx.planFile, '--yes');
@@ -58,7 +58,7 @@ describe('a connection pooler in front of a server', () => {
   });
 
   it('apply through a session pooler works as it does directly', async () => {
-    const fx = await splitFixture({ source: servers().main, targets: session.url });
+    const fx = await splitFixture({ source: servers().main, targets: session.url, scale: 0.1 });
     fixtures.push(fx);
     await fx.plan();
     const r = await fx.cli('apply', fx.planFile, '--yes');
