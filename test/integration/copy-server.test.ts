@@ -81,7 +81,12 @@ afterAll(async () => {
 
 describe('copy: server', () => {
   it('plans a table synchronisation per service; tables it cannot carry stay relay copies, each named with the reason', async () => {
-    const { plan } = await serverCopySplit({ targets: second() });
+    const { fx, plan } = await serverCopySplit({ targets: second() });
+    // The text plan says which services the target server copies, and which tables stay relay copies and why.
+    const shown = await fx.cli('plan', '-o', fx.planFile);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout + shown.stderr).toMatch(/device-service .* copied by that server from the source \(copy: server\)/);
+    expect(shown.stdout + shown.stderr).toMatch(/public\.devices is copied through this tool instead \(relay\)/);
     const starts = stepsOf(plan, 'start_server_copy');
     expect(starts.map((s) => s.service).sort()).toEqual(plan.services.filter((s) => s.copy === 'server').map((s) => s.name).sort());
     const pulled = new Set(starts.flatMap((s) => s.tables.map((t) => `${s.target.database}/${t.table}`)));
