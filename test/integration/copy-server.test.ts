@@ -7,7 +7,7 @@ import { holdPauseLocks, pausedSteps, stepsOf } from './helpers/crash-case.js';
 import { holdLock, SplitWatch } from './helpers/crash.js';
 import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { replicationPrefix } from '../../src/online/replication-sql.js';
-import type { Plan } from '../../src/plan/model.js';
+import { STEP_KINDS, type Plan } from '../../src/plan/model.js';
 import { restartableServer } from './helpers/restartable-server.js';
 
 /**
@@ -106,6 +106,9 @@ describe('copy: server', () => {
     const fences = stepsOf(plan, 'fence_source').map((f) => f.id);
     for (const s of starts) for (const f of fences) expect(s.dependsOn).toContain(f);
     expect(stepsOf(plan, 'preflight')[0]!.sql.join('\n')).toMatch(/copy: server, on the source server/);
+    // The steps are in the order of their kinds, as every plan's.
+    const order = plan.steps.map((s) => STEP_KINDS.indexOf(s.kind));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 
   it('18 → 18 onto two target servers at once (one of them the source\'s own): the rows, checksums, nothing left streaming', async () => {
