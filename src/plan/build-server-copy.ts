@@ -1,6 +1,6 @@
 import { tableKey } from '../catalog/model.js';
 import type { Table } from '../catalog/model.js';
-import type { CopyDataStep, Plan, Step, StepOf, TargetRef } from './model.js';
+import { STEP_KINDS, type CopyDataStep, type Plan, type Step, type StepOf, type TargetRef } from './model.js';
 import type { PlanInput } from './input.js';
 import { withPartitions } from './foreign-keys.js';
 import { stepId } from '../steps/ids.js';
@@ -113,6 +113,8 @@ export function withServerCopy(input: PlanInput, plan: Plan): Plan {
   }
   if (added.length === 0) return { ...plan, warnings };
 
+  // In the order of their kinds, as every plan's steps: every start, then every wait, then every stop.
+  added.sort((a, b) => STEP_KINDS.indexOf(a.kind) - STEP_KINDS.indexOf(b.kind));
   const rewire = (deps: string[]) => [...new Set(deps.map((d) => removed.get(d) ?? d))];
   const steps: Step[] = [];
   let placed = false;

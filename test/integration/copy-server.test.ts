@@ -7,7 +7,7 @@ import { holdPauseLocks, pausedSteps, stepsOf } from './helpers/crash-case.js';
 import { holdLock, SplitWatch } from './helpers/crash.js';
 import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { replicationPrefix } from '../../src/online/replication-sql.js';
-import type { Plan } from '../../src/plan/model.js';
+import { STEP_KINDS, type Plan } from '../../src/plan/model.js';
 import { restartableServer } from './helpers/restartable-server.js';
 
 /**
@@ -81,7 +81,12 @@ afterAll(async () => {
 
 describe('copy: server', () => {
   it('plans a table synchronisation per service; tables it cannot carry stay relay copies, each named with the reason', async () => {
-    const { plan } = await serverCopySplit({ targets: second() });
+    const { fx, plan } = await serverCopySplit({ targets: second() });
+    // The text plan says which services the target server copies, and which tables stay relay copies and why.
+    const shown = await fx.cli('plan', '-o', fx.planFile);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout + shown.stderr).toMatch(/device-service .* copied by that server from the source \(copy: server\)/);
+    expect(shown.stdout + shown.stderr).toMatch(/public\.devices is copied through this tool instead \(relay\)/);
     const starts = stepsOf(plan, 'start_server_copy');
     expect(starts.map((s) => s.service).sort()).toEqual(plan.services.filter((s) => s.copy === 'server').map((s) => s.name).sort());
     const pulled = new Set(starts.flatMap((s) => s.tables.map((t) => `${s.target.database}/${t.table}`)));
@@ -101,6 +106,9 @@ describe('copy: server', () => {
     const fences = stepsOf(plan, 'fence_source').map((f) => f.id);
     for (const s of starts) for (const f of fences) expect(s.dependsOn).toContain(f);
     expect(stepsOf(plan, 'preflight')[0]!.sql.join('\n')).toMatch(/copy: server, on the source server/);
+    // The steps are in the order of their kinds, as every plan's.
+    const order = plan.steps.map((s) => STEP_KINDS.indexOf(s.kind));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 
   it('18 → 18 onto two target servers at once (one of them the source\'s own): the rows, checksums, nothing left streaming', async () => {

@@ -61,7 +61,7 @@ export function renderPlan(plan: Plan, out: Output, opts: { sql?: boolean } = {}
     const rows = s.tables.reduce((a, t) => a + t.rowsEstimate, 0);
     const bytes = s.tables.reduce((a, t) => a + t.bytes, 0);
     const unanalyzed = s.tables.filter((t) => t.analyzed === false).length;
-    lines.push(`${c.green('+')} ${c.bold(s.name)} ${c.dim('→')} database ${c.cyan(s.database)} on server ${s.server}${s.role ? `, owner ${s.role}` : ''}`);
+    lines.push(`${c.green('+')} ${c.bold(s.name)} ${c.dim('→')} database ${c.cyan(s.database)} on server ${s.server}${s.role ? `, owner ${s.role}` : ''}${s.copy === 'server' ? ', copied by that server from the source (copy: server)' : ''}`);
     lines.push(`    ${s.tables.length} tables, ~${rows} rows${unanalyzed ? ` (${unanalyzed} not analyzed yet)` : ''}, ${formatBytes(bytes)}`);
     for (const t of s.tables) lines.push(`    ${c.green('+')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}`);
     for (const t of s.copies) lines.push(`    ${c.blue('=')} ${t.name.padEnd(40)} ${rowsCell(t)} ${formatBytes(t.bytes).padStart(9)}  ${c.dim('read-only copy')}`);
