@@ -13,9 +13,9 @@ import { parseSizes } from './schema-heavy.js';
 
 const USAGE = `usage: npm run bench -- [--scales 0.3,1,3] [--runs 3 | --runs 3,3,1] [--jobs 2] [--only a,b,d,e,s]
                        [--tables 250,1000,4000] [--schema-runs 3,3,1] [--json] [--out report.json]
-       npm run bench -- --render report.json [--json]
+       npm run bench -- --render report.json[,other.json] [--json]
   (environment: BENCH_SCALES, BENCH_RUNS; --scale N is --scales N; --runs per scale, or one for all;
-   --out: the JSON report so far, rewritten after each scale; --render: print a saved report, e.g. of a run cut short)
+   --out: the JSON report so far, rewritten after each scale; --render: print saved reports as one, e.g. of a run cut short, or runs of a,e and of s side by side)
   a raw pipe   b pg_dump -Fd + pg_restore   c pg_dump -Fc | pg_restore   d pgcopydb   e cloudphone-split
   s schema-heavy: apply vs pg_dump -s | psql at --tables (default ${DEFAULT_SCHEMA.sizes.join(',')}, runs ${DEFAULT_SCHEMA.runs.join(',')})
   default: ${DEFAULT_CONTENDERS.join(',')}; a quick run: npm run bench -- --scales 0.3 --runs 1 --only a,e`;
@@ -48,9 +48,13 @@ async function main(): Promise<number> {
     return 0;
   }
   if (values.render) {
-    const saved = JSON.parse(readFileSync(values.render, 'utf8')) as BenchReport;
+    // Several files (e.g. `--only a,e` and `--only s` run side by side): their scales and schema results together.
+    const saved = values.render.split(',').map((f) => JSON.parse(readFileSync(f.trim(), 'utf8')) as BenchReport);
+    const last = saved[saved.length - 1]!;
+    const schema = saved.map((r) => r.schema ?? null).find((x) => x !== null) ?? null;
+    const scales = saved.flatMap((r) => r.scales);
     // The goals again from what was measured (a report written after a scale lists only those scales).
-    const report: BenchReport = { ...saved, schema: saved.schema ?? null, goals: goals(saved.scales, saved.schema ?? null, saved.schema != null) };
+    const report: BenchReport = { ...last, scales, schema, goals: goals(scales, schema, schema !== null) };
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
     return 0;
   }
