@@ -10,11 +10,18 @@ import { createDataset, type Dataset } from './dataset.js';
 import { pgDumpCustom, pgDumpDirectory } from './pg-dump-restore.js';
 import { pgcopydb } from './pgcopydb.js';
 import { rawPipe } from './raw-pipe.js';
+import { runSchemaBench, type SchemaBenchResult } from './schema-heavy.js';
 import { compareTo, goals, ratios, summarizeRuns, type BenchReport, type ContenderRun, type ScaleReport } from './report.js';
 
 export const CONTENDERS: readonly Contender[] = [rawPipe, pgDumpDirectory, pgDumpCustom, pgcopydb, cloudphoneSplit];
+/** `--only s`: the schema-heavy benchmark (no rows; apply against `pg_dump -s | psql`). */
+export const SCHEMA_KEY = 's';
 /** What runs without `--only`: (c), with gzip, is slow and compared with nothing the goals name. */
-export const DEFAULT_CONTENDERS: readonly string[] = ['a', 'b', 'd', 'e'];
+export const DEFAULT_CONTENDERS: readonly string[] = ['a', 'b', 'd', 'e', SCHEMA_KEY];
+/** Every key `--only` accepts. */
+export const ONLY_KEYS: readonly string[] = [...CONTENDERS.map((c) => c.key), SCHEMA_KEY];
+/** The schema-heavy sizes (tables) and runs per size by default. */
+export const DEFAULT_SCHEMA = { sizes: [250, 1000, 4000], runs: [3, 3, 1] } as const;
 
 /** `0.3,1,3` → [0.3, 1, 3]; null when any is not a positive number. */
 export function parseScales(text: string): number[] | null {
@@ -35,6 +42,8 @@ export interface BenchOptions {
   only: string[] | null;
   jobs: number;
   log?: (message: string) => void;
+  /** Sizes (tables) and runs per size of the schema-heavy benchmark, when `only` selects it (default DEFAULT_SCHEMA). */
+  schema?: { sizes: number[]; runs: number[] };
 }
 
 /** The folder holding package.json (the source tree and dist/ sit at different depths). */
@@ -148,34 +157,52 @@ async function runScale(clusters: BenchClusters, contenders: readonly Contender[
 
 const SOURCE_DATABASE = 'bench_src';
 
-/** Starts two PostgreSQL 15 clusters and, at each scale, generates the data and runs each contender `runs` times. */
+/**
+ * Starts two PostgreSQL 15 clusters and, at each scale, generates the data and runs each
+ * contender `runs` times; then, when selected, the schema-heavy benchmark (its own clusters).
+ */
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
-  const contenders = CONTENDERS.filter((c) => (opts.only ? opts.only.includes(c.key) : DEFAULT_CONTENDERS.includes(c.key)));
-  const clusters = await startBenchClusters();
-  try {
-    const scales: ScaleReport[] = [];
-    const report = (): BenchReport => ({
-      date: new Date().toISOString(),
-      machine: {
-        nproc: cpus().length,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        memoryMb: Math.round(totalmem() / 2 ** 20),
-        postgres: clusters.version,
-        node: process.version,
-        loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
-      },
-      jobs: opts.jobs,
-      runs: opts.runs,
-      settings: { ...BENCH_SETTINGS },
-      scales: [...scales],
-      goals: goals(scales),
-    });
-    for (const [i, scale] of opts.scales.entries()) {
-      scales.push(await runScale(clusters, contenders, scale, opts.runsPerScale?.[i] ?? opts.runs, opts));
-      opts.onScale?.(report());
+  const selected = opts.only ?? DEFAULT_CONTENDERS;
+  const contenders = CONTENDERS.filter((c) => selected.includes(c.key));
+  const withSchema = selected.includes(SCHEMA_KEY);
+  const log = opts.log ?? (() => undefined);
+  const scales: ScaleReport[] = [];
+  let schema: SchemaBenchResult | null = null;
+  let version = '';
+  const report = (): BenchReport => ({
+    date: new Date().toISOString(),
+    machine: {
+      nproc: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      memoryMb: Math.round(totalmem() / 2 ** 20),
+      postgres: version,
+      node: process.version,
+      loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    jobs: opts.jobs,
+    runs: opts.runs,
+    settings: { ...BENCH_SETTINGS },
+    scales: [...scales],
+    schema,
+    goals: goals(scales, schema, withSchema),
+  });
+  if (contenders.length > 0) {
+    const clusters = await startBenchClusters();
+    version = clusters.version;
+    try {
+      for (const [i, scale] of opts.scales.entries()) {
+        scales.push(await runScale(clusters, contenders, scale, opts.runsPerScale?.[i] ?? opts.runs, opts));
+        opts.onScale?.(report());
+      }
+    } finally {
+      await clusters.stop();
     }
-    return report();
-  } finally {
-    await clusters.stop();
   }
+  if (withSchema) {
+    const { sizes, runs } = opts.schema ?? { sizes: [...DEFAULT_SCHEMA.sizes], runs: [...DEFAULT_SCHEMA.runs] };
+    log(`schema-heavy: ${sizes.join(', ')} tables, ${runs.join(', ')} runs`);
+    schema = await runSchemaBench({ sizes, runs, repoRoot: repoRoot(), log, onVersion: (v) => (version ||= v) });
+    opts.onScale?.(report());
+  }
+  return report();
 }

@@ -167,15 +167,31 @@ async function journalCost(controlUrl: string, steps: number, batch: number): Pr
   }
 }
 
+/** What the schema-heavy benchmark measured. */
+export interface SchemaBenchResult {
+  sizes: SchemaSizeResult[];
+  journal: JournalCost;
+}
+
+/** `250,1000,4000` → [250, 1000, 4000]; null unless each is an integer of at least one table per service. */
+export function parseSizes(text: string): number[] | null {
+  const sizes = text.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  return sizes.length > 0 && sizes.every((n) => Number.isInteger(n) && n >= SERVICES) ? sizes : null;
+}
+
 /** Runs the benchmark at each size; `log` gets progress lines. */
 export async function runSchemaBench(opts: {
   sizes: number[];
-  runs: number;
+  /** Runs per size: one count for all, or one per size (in the order of `sizes`). */
+  runs: number | number[];
   log: (m: string) => void;
   repoRoot: string;
-}): Promise<{ sizes: SchemaSizeResult[]; journal: JournalCost }> {
+  /** Told the clusters' PostgreSQL version once they run. */
+  onVersion?: (version: string) => void;
+}): Promise<SchemaBenchResult> {
   const cli = join(opts.repoRoot, 'bin', 'cloudphone-split.js');
   const clusters = await startBenchClusters();
+  opts.onVersion?.(clusters.version);
   const workDir = await mkdtemp(join(tmpdir(), 'cps-bench-schema-'));
   const results: SchemaSizeResult[] = [];
   try {
@@ -198,7 +214,8 @@ export async function runSchemaBench(opts: {
       const file = join(workDir, `split-${tables}.yaml`);
       await writeFile(file, manifest(tables));
       const result: SchemaSizeResult = { tables, indexes: counts.i, foreignKeys: counts.f, steps: 0, dumpMs: [], applyMs: [], runMs: [], kinds: [] };
-      for (let run = 0; run < opts.runs; run++) {
+      const runs = Array.isArray(opts.runs) ? (opts.runs[opts.sizes.indexOf(tables)] ?? opts.runs[0]!) : opts.runs;
+      for (let run = 0; run < runs; run++) {
         const dump = await timeDump(clusters);
         result.dumpMs.push(dump);
         opts.log(`${tables} tables, run ${run + 1}: pg_dump -s | psql ${(dump / 1000).toFixed(1)} s`);
@@ -221,7 +238,7 @@ export async function runSchemaBench(opts: {
 const s = (ms: number) => (ms / 1000).toFixed(1);
 
 /** The table `npm run bench:schema` prints. */
-export function renderSchemaReport({ sizes: results, journal }: { sizes: readonly SchemaSizeResult[]; journal: JournalCost }): string {
+export function renderSchemaReport({ sizes: results, journal }: SchemaBenchResult): string {
   const lines = [
     'schema-heavy: pg_dump -s | psql vs cloudphone-split apply --jobs 2 (plan included), no rows, median of the runs',
     'ms/step: apply / steps; steps s: first step start to last step end in the journal (the rest is planning and checks)',
@@ -251,12 +268,15 @@ export function renderSchemaReport({ sizes: results, journal }: { sizes: readonl
   lines.push(
     `journal writes (running, then done) per step, ${journal.steps} steps: ${journal.perStepMs.toFixed(2)} ms one step at a time, ${journal.batchedMs.toFixed(2)} ms in batches of ${journal.batch}`,
   );
-  const one = results.find((r) => r.tables === 1000);
-  if (one) {
-    const ratio = median(one.applyMs) / median(one.dumpMs);
-    lines.push(`goal: apply / pg_dump -s | psql at 1,000 tables ≤ 1.0: ${ratio <= 1 ? 'met' : 'NOT met'} (${ratio.toFixed(2)})`);
-  }
   return `${lines.join('\n')}\n`;
+}
+
+/** The goal line of `npm run bench:schema` alone (`npm run bench` lists it with the other goals). */
+function goalLine(results: readonly SchemaSizeResult[]): string {
+  const one = results.find((r) => r.tables === 1000);
+  if (!one) return 'goal: apply / pg_dump -s | psql at 1,000 tables ≤ 1.0: NOT MEASURED (no 1,000-table size)\n';
+  const ratio = median(one.applyMs) / median(one.dumpMs);
+  return `goal: apply / pg_dump -s | psql at 1,000 tables ≤ 1.0: ${ratio <= 1 ? 'PASS' : 'MISS'} (${ratio.toFixed(2)})\n`;
 }
 
 async function main(): Promise<number> {
@@ -267,15 +287,15 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
     },
   });
-  const sizes = values.tables.split(',').map((x) => Number(x.trim()));
-  const runs = Number(values.runs);
-  if (sizes.some((n) => !Number.isInteger(n) || n < SERVICES) || !Number.isInteger(runs) || runs < 1) {
-    process.stderr.write(`usage: npm run bench:schema -- [--tables 250,1000,4000] [--runs 3] [--json]\n`);
+  const sizes = parseSizes(values.tables);
+  const runs = values.runs.split(',').map((x) => Number(x.trim()));
+  if (!sizes || runs.some((r) => !Number.isInteger(r) || r < 1) || (runs.length > 1 && runs.length !== sizes.length)) {
+    process.stderr.write(`usage: npm run bench:schema -- [--tables 250,1000,4000] [--runs 3 | --runs 3,3,1] [--json]\n`);
     return 2;
   }
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const results = await runSchemaBench({ sizes, runs, repoRoot, log: (m) => process.stderr.write(`${m}\n`) });
-  process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : renderSchemaReport(results));
+  process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : `${renderSchemaReport(results)}${goalLine(results.sizes)}`);
   return 0;
 }
 

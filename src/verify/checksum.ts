@@ -7,6 +7,7 @@ import { checksumSql, rowExpr, rowHashExpr, type HashColumn, type HashMode } fro
 import { TypeHashes } from './column-hash.js';
 import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
+import { batchSums, checksumWork, type SideSum } from './checksum-batch.js';
 
 /** At most this many differing rows are named per table. */
 export const MAX_KEYS = 10;
@@ -45,6 +46,12 @@ export function describeDiffs(diffs: readonly RowDiff[]): string {
   return diffs.map((d) => `${describeKey(d.key)} (${d.state})`).join(', ');
 }
 
+const hashHow = (mode: HashMode) => (mode === 'record' ? 'hash_record_extended' : 'text hash (versions differ or older than 14)');
+
+function equalCheck(t: CopiedTable, src: SideSum, dst: SideSum, how: string, columns: number): Check {
+  return { kind: 'checksum', service: t.service, table: t.table, ok: true, source: src, target: dst, detail: `${src.rows} rows, checksums equal (${how}, ${columns} columns)` };
+}
+
 /** The checksum check of a table, and its rows on each side when the scan got that far. */
 interface Compared {
   check: Check;
@@ -58,11 +65,12 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
   const mode = hashModeFor(sv, tv);
   const columns: HashColumn[] = mode === 'record' ? await types.columns(t.source, t.columns) : t.columns.map((name) => ({ name, text: true }));
   const rowHash = rowHashExpr(columns, mode);
-  const how = mode === 'record' ? 'hash_record_extended' : 'text hash (versions differ or older than 14)';
+  const how = hashHow(mode);
   const sides: PinnedSide[] = [];
   try {
-    sides.push(await openPinned(source));
-    sides.push(await openPinned(ctx.pools.pool(t.target.server, t.target.database)));
+    const opened = await Promise.allSettled([openPinned(source), openPinned(ctx.pools.pool(t.target.server, t.target.database))]);
+    for (const o of opened) if (o.status === 'fulfilled') sides.push(o.value);
+    for (const o of opened) if (o.status === 'rejected') throw o.reason;
     const [s, d] = sides as [PinnedSide, PinnedSide];
     const sql = checksumSql(t.source, rowHash);
     const [[sr], [tr]] = await Promise.all([s.query<{ n: string; h: string }>(sql), d.query<{ n: string; h: string }>(sql)]);
@@ -70,9 +78,7 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
     const dst = { rows: Number(tr?.n), sum: tr?.h };
     ctx.progress(`checksum ${t.table}: ${src.sum === dst.sum && src.rows === dst.rows ? 'equal' : 'differs'}`);
     const rows = { source: src.rows, target: dst.rows };
-    if (src.rows === dst.rows && src.sum === dst.sum) {
-      return { rows, check: { ...base, ok: true, source: src, target: dst, detail: `${src.rows} rows, checksums equal (${how}, ${columns.length} columns)` } };
-    }
+    if (src.rows === dst.rows && src.sum === dst.sum) return { rows, check: equalCheck(t, src, dst, how, columns.length) };
     const pk = await primaryKey(source, t);
     const key: RowKey = pk.length > 0
       ? { kind: 'primary', columns: pk.map((c) => c.name), integer: pk.length === 1 && pk[0]!.integer }
@@ -118,7 +124,8 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
 export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ rowcount: Check[]; checksum: Check[] }> {
   const types = new TypeHashes(ctx.pools.pool('source'));
   const versions = new ServerVersions(ctx);
-  const both = await mapLimit(copiedTables(ctx.plan), ctx.jobs, async (t): Promise<{ rowcount: Check; checksum: Check }> => {
+  const tables = copiedTables(ctx.plan);
+  const one = async (t: CopiedTable): Promise<{ rowcount: Check; checksum: Check }> => {
     let compared: Compared;
     try {
       compared = await compareTable(ctx, t, types, versions);
@@ -127,6 +134,32 @@ export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ r
     }
     const rowcount = compared.rows ? rowcountCheck(t, compared.rows.source, compared.rows.target) : await countTable(ctx, t);
     return { rowcount, checksum: compared.check };
+  };
+  // Small tables of one target database in one query per side; a table whose sums differ
+  // (or a batch that cannot run) is compared again on its own, which names its rows.
+  const many = async (batch: CopiedTable[]): Promise<Array<{ rowcount: Check; checksum: Check }>> => {
+    const first = batch[0]!;
+    const [sv, tv] = await Promise.all([versions.of('source'), versions.of(first.target.server, first.target.database)]);
+    const mode = hashModeFor(sv, tv);
+    let sums: Awaited<ReturnType<typeof batchSums>>;
+    try {
+      sums = await batchSums(ctx, batch, types, mode);
+    } catch {
+      return mapLimit(batch, 1, one);
+    }
+    return mapLimit(batch, 1, async (t, i) => {
+        const { source: src, target: dst } = sums[i]!;
+        if (src.rows !== dst.rows || src.sum !== dst.sum || src.sum === undefined) return one(t);
+        ctx.progress(`checksum ${t.table}: equal`);
+        return { rowcount: rowcountCheck(t, src.rows, dst.rows), checksum: equalCheck(t, src, dst, hashHow(mode), t.columns.length) };
+    });
+  };
+  const byTable = new Map<CopiedTable, { rowcount: Check; checksum: Check }>();
+  await mapLimit(checksumWork(tables), ctx.jobs, async (w) => {
+    const done = 'batch' in w ? await many(w.batch) : [await one(w.table)];
+    const list = 'batch' in w ? w.batch : [w.table];
+    list.forEach((t, i) => byTable.set(t, done[i]!));
   });
+  const both = tables.map((t) => byTable.get(t)!);
   return { rowcount: both.map((b) => b.rowcount), checksum: both.map((b) => b.checksum) };
 }

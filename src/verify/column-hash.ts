@@ -36,17 +36,25 @@ export class TypeHashes {
   constructor(private readonly source: Pick<pg.ClientBase, 'query'>) {}
 
   async columns(table: QualifiedName, names: readonly string[]): Promise<HashColumn[]> {
-    const attrs = await this.source.query<{ name: string; oid: string }>(
-      `SELECT a.attname AS name, a.atttypid::text AS oid FROM pg_attribute a
-       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
-      [qname(table)],
+    return (await this.columnsOf([{ table, names }]))[0]!;
+  }
+
+  /** The hash columns of several tables, their types read in one query. */
+  async columnsOf(tables: ReadonlyArray<{ table: QualifiedName; names: readonly string[] }>): Promise<HashColumn[][]> {
+    const attrs = await this.source.query<{ i: number; name: string; oid: string }>(
+      `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid
+       FROM unnest($1::text[]) WITH ORDINALITY AS r(rel, i)
+       JOIN pg_attribute a ON a.attrelid = r.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+      [tables.map((t) => qname(t.table))],
     );
-    const typeOf = new Map(attrs.rows.map((r) => [r.name, r.oid]));
     const unknown = [...new Set(attrs.rows.map((r) => r.oid))].filter((o) => !this.textTypes.has(o));
     if (unknown.length > 0) await this.classify(unknown);
-    return names.map((name) => {
-      const oid = typeOf.get(name);
-      return { name, text: oid === undefined ? true : (this.textTypes.get(oid) ?? true) };
+    return tables.map((t, i) => {
+      const typeOf = new Map(attrs.rows.filter((r) => r.i === i + 1).map((r) => [r.name, r.oid]));
+      return t.names.map((name) => {
+        const oid = typeOf.get(name);
+        return { name, text: oid === undefined ? true : (this.textTypes.get(oid) ?? true) };
+      });
     });
   }
 

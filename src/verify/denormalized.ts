@@ -1,8 +1,11 @@
 import type { StepOf } from '../plan/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
-import { openPinned, type PinnedSide } from './sides.js';
+import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { hashModeFor } from './checksum.js';
+import type { HashColumn, HashMode } from './checksum-sql.js';
+import { TypeHashes } from './column-hash.js';
 
 type CopyStep = StepOf<'copy_data'>;
 
@@ -12,9 +15,21 @@ export function copySelect(copyOut: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** Row count and order-independent hash of the rows a query returns, by their text form. */
-export function hashOfRowsSql(select: string): string {
-  return `SELECT count(*)::text AS n, coalesce(sum(hashtextextended(x::text, 0)), 0)::text AS h FROM (${select}) AS x`;
+/**
+ * Row count and order-independent hash of the rows a query returns (`columns`: all of
+ * them, in order). `record`: the typed
+ * row's `hash_record_extended` (the columns without a portable hash, and every
+ * denormalized column, cast to text), the cheap hash of the checksums; `text`: the
+ * row's text form (servers of different majors, or older than 14).
+ */
+export function hashOfRowsSql(select: string, mode: HashMode = 'text', columns: readonly HashColumn[] = []): string {
+  const row =
+    mode === 'record'
+      ? `hash_record_extended(ROW(${columns.map((c) => `x.${ident(c.name)}${c.text ? '::text' : ''}`).join(', ')}), 0)`
+      : 'hashtextextended(x::text, 0)';
+  // Named by position: the fill query's lookups keep the referenced column's own name.
+  const names = mode === 'record' ? `(${columns.map((c) => ident(c.name)).join(', ')})` : '';
+  return `SELECT count(*)::text AS n, coalesce(sum(${row}), 0)::text AS h FROM (${select}) AS x${names}`;
 }
 
 /**
@@ -27,7 +42,7 @@ export function targetSelect(step: Pick<CopyStep, 'source' | 'columns' | 'extraC
   return `SELECT ${cols} FROM ONLY ${qname(step.source)} AS s${where}`;
 }
 
-async function compareStep(ctx: VerifyContext, step: CopyStep): Promise<Check> {
+async function compareStep(ctx: VerifyContext, step: CopyStep, types: TypeHashes, versions: ServerVersions): Promise<Check> {
   const table = step.table ?? `${step.source.schema}.${step.source.name}`;
   const service = step.service ?? step.target.service;
   const columns = step.extraColumns.join(', ');
@@ -37,12 +52,17 @@ async function compareStep(ctx: VerifyContext, step: CopyStep): Promise<Check> {
   if (select === null) return { ...base, ok: false, detail: `cannot read the fill query of ${table}${part}: the plan's copy is not a query` };
   const sides: PinnedSide[] = [];
   try {
-    sides.push(await openPinned(ctx.pools.pool('source')));
-    sides.push(await openPinned(ctx.pools.pool(step.target.server, step.target.database)));
+    const [sv, tv] = await Promise.all([versions.of('source'), versions.of(step.target.server, step.target.database)]);
+    const mode = hashModeFor(sv, tv);
+    // The copied columns as the checksums hash them; the denormalized ones (typed by the lookup) through text.
+    const hashed: HashColumn[] = mode === 'record' ? [...(await types.columns(step.source, step.columns)), ...step.extraColumns.map((name) => ({ name, text: true }))] : [];
+    const opened = await Promise.allSettled([openPinned(ctx.pools.pool('source')), openPinned(ctx.pools.pool(step.target.server, step.target.database))]);
+    for (const o of opened) if (o.status === 'fulfilled') sides.push(o.value);
+    for (const o of opened) if (o.status === 'rejected') throw o.reason;
     const [s, d] = sides as [PinnedSide, PinnedSide];
     const [[sr], [tr]] = await Promise.all([
-      s.query<{ n: string; h: string }>(hashOfRowsSql(select)),
-      d.query<{ n: string; h: string }>(hashOfRowsSql(targetSelect(step))),
+      s.query<{ n: string; h: string }>(hashOfRowsSql(select, mode, hashed)),
+      d.query<{ n: string; h: string }>(hashOfRowsSql(targetSelect(step), mode, hashed)),
     ]);
     const src = { rows: Number(sr?.n), sum: sr?.h };
     const dst = { rows: Number(tr?.n), sum: tr?.h };
@@ -75,5 +95,7 @@ async function compareStep(ctx: VerifyContext, step: CopyStep): Promise<Check> {
  */
 export async function denormalizedChecks(ctx: VerifyContext): Promise<Check[]> {
   const steps = stepsOf(ctx.plan, 'copy_data').filter((s) => s.extraColumns.length > 0);
-  return mapLimit(steps, ctx.jobs, (step) => compareStep(ctx, step));
+  const types = new TypeHashes(ctx.pools.pool('source'));
+  const versions = new ServerVersions(ctx);
+  return mapLimit(steps, ctx.jobs, (step) => compareStep(ctx, step, types, versions));
 }

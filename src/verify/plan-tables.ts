@@ -11,6 +11,8 @@ export interface CopiedTable {
   target: TargetRef;
   /** The source's copied columns (generated and denormalized columns excluded). */
   columns: string[];
+  /** Heap and TOAST bytes at plan time, summed over its copy steps; absent when unknown (tables filled by a subscription). */
+  bytes?: number;
 }
 
 export function stepsOf<K extends StepKind>(plan: Plan, kind: K): Array<StepOf<K>> {
@@ -25,13 +27,18 @@ export function copiedTables(plan: Plan): CopiedTable[] {
   const seen = new Map<string, CopiedTable>();
   for (const step of stepsOf(plan, 'copy_data')) {
     const id = `${step.target.server}\u0000${step.target.database}\u0000${step.table ?? `${step.source.schema}.${step.source.name}`}`;
-    if (seen.has(id)) continue;
+    const known = seen.get(id);
+    if (known) {
+      known.bytes = (known.bytes ?? 0) + step.bytes;
+      continue;
+    }
     seen.set(id, {
       service: step.service ?? step.target.service,
       table: step.table ?? `${step.source.schema}.${step.source.name}`,
       source: step.source,
       target: step.target,
       columns: step.columns,
+      bytes: step.bytes,
     });
   }
   // copy: server: the target servers copied these themselves.

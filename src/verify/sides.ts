@@ -12,8 +12,8 @@ export interface PinnedSide {
 export async function openPinned(pool: pg.Pool): Promise<PinnedSide> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    for (const s of PINNED_SETTINGS) await client.query(s);
+    // One round trip: the transaction and its settings as one simple-protocol query.
+    await client.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));
   } catch (err) {
     client.release(true);
     throw err;

@@ -111,6 +111,19 @@ describe('verifySplit on one server', () => {
     expect(failed(r).map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['checksum public.users', 'rowcount public.users']);
   });
 
+  it('reports a table missing on the target against that table alone, the small tables read with it still compared', async () => {
+    const s = await fresh();
+    // users, settings and events are small tables of one database: their checksums are read in one query per side.
+    await query(s.usersUrl, `DROP TABLE settings`);
+    const r = await verify(s);
+    expect(find(r, 'checksum', 'public.settings')[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/^cannot compute checksums: .*settings.* does not exist/) });
+    expect(find(r, 'rowcount', 'public.settings')[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/^cannot count rows/) });
+    for (const t of ['public.users', 'public.events', 'public.devices']) {
+      expect(find(r, 'checksum', t)[0], t).toMatchObject({ ok: true, detail: expect.stringMatching(/checksums equal/) });
+      expect(find(r, 'rowcount', t)[0]?.ok, t).toBe(true);
+    }
+  });
+
   it('names the changed rows of text, numeric, timestamptz, jsonb, enum and float values, with or without a primary key', async () => {
     const s = await fresh();
     await query(s.usersUrl, `UPDATE users SET username = 'someone else' WHERE id = 17`);
