@@ -137,6 +137,27 @@ function earlierStates(ctx: StepContext, step: RepointConfigStep, path: string, 
 }
 
 /**
+ * The contents a shared file holds once the edits of a repoint_config step later in the
+ * plan were written: a later step writes only after this one did (earlierStates), so
+ * the file holding one of them means this step's edits are in it (a rerun after a kill
+ * that came once every service had written it, before the journal recorded them).
+ */
+function laterStates(ctx: StepContext, step: RepointConfigStep, path: string, own: string): Set<string> {
+  const out = new Set<string>();
+  let after = false;
+  for (const s of ctx.plan.steps) {
+    if (s.id === step.id) after = true;
+    else if (after && s.kind === 'repoint_config') {
+      for (const e of s.edits) {
+        if (resolve(ctx.baseDir, e.file) !== path) continue;
+        for (const h of [e.beforeHash, e.afterHash]) if (h !== null && h !== own) out.add(h);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Applies the edits of one file (in plan order) and returns its backup. A file shared
  * with services earlier in the plan is written after theirs (see file-turn.ts): the
  * steps run side by side, and only their writes of the shared file take turns.
@@ -201,6 +222,11 @@ async function editFile(
   if (previous || hash === last.afterHash) {
     ctx.progress.emit({ type: 'log', level: 'info', message: `${file}: already repointed` });
     return previous ?? { file, beforeHash: first.beforeHash, afterHash: hash, hunks: hash === first.beforeHash ? [] : null };
+  }
+  if (laterStates(ctx, step, path, first.beforeHash).has(hash)) {
+    ctx.progress.emit({ type: 'log', level: 'info', message: `${file}: already repointed (and by a later service since)` });
+    // Without a recorded backup this step's edits changed nothing (a backup is recorded before every write that changes the file).
+    return mine[0] ?? { file, beforeHash: first.beforeHash, afterHash: first.beforeHash, hunks: [] };
   }
   if (hash !== first.beforeHash) {
     throw fail(

@@ -77,6 +77,19 @@ describe('repoint_config steps sharing a file, run at once', () => {
     expect(created.map((c) => c.name)).toEqual(steps.map((s) => `atlas.hcl#${s.edits[0]!.beforeHash}`));
   });
 
+  it('run again after every service wrote the file (a kill before the journal recorded them), each finds its edits in it', async () => {
+    const steps = await chainedSteps();
+    const created: CreatedObject[] = [];
+    const ctx = context(steps, created);
+    await Promise.all(steps.map((s) => repointConfig.run(ctx, s)));
+    const after = await readFile(join(dir, 'atlas.hcl'), 'utf8');
+    const again = await Promise.all(steps.map((s) => repointConfig.run(ctx, s)));
+    expect(await readFile(join(dir, 'atlas.hcl'), 'utf8')).toBe(after);
+    expect(created).toHaveLength(3);
+    // Each rerun returns the backup its first run recorded: rollback restores the same chain.
+    again.forEach((r, i) => expect((r.detail as { files: Array<{ beforeHash: string }> }).files[0]!.beforeHash).toBe(steps[i]!.edits[0]!.beforeHash));
+  });
+
   it('a later service still refuses a file that changed since the plan (it does not wait for it)', async () => {
     const steps = await chainedSteps();
     await writeFile(join(dir, 'atlas.hcl'), `${ATLAS}# edited by hand\n`);
