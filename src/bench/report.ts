@@ -1,5 +1,6 @@
 import type { ContenderOutcome } from './contender.js';
 import { median as schemaMedian, renderSchemaReport, type SchemaBenchResult } from './schema-heavy.js';
+import { renderCopyServerBench, type CopyServerBench } from './copy-server.js';
 import { medianIndex, summarize, type Summary } from './stats.js';
 import type { TablePhases } from './table-phases.js';
 
@@ -91,6 +92,8 @@ export interface BenchReport {
   scales: ScaleReport[];
   /** The schema-heavy benchmark (`--only s`), null when not run. */
   schema: SchemaBenchResult | null;
+  /** `copy: server` against the relay (`--only v`), null when not run (absent in reports of older builds). */
+  copyServer?: CopyServerBench | null;
   goals: Goal[];
 }
 
@@ -159,7 +162,7 @@ export const GOAL_SCALE = 1;
 export const GOAL_RUNS = 3;
 export const GOAL_TABLES = 1000;
 
-/** Where `copy: server` against the relay is measured (not in this build). */
+/** `copy: server` against the relay, onto two target clusters (a figure: the issue names no limit). */
 export const COPY_SERVER_GOAL = 'copy: server / copy relay, two target clusters';
 
 const goal = (g: string, value: number | null, limit: number | null, note?: string): Goal => ({
@@ -177,7 +180,13 @@ const notMeasured = (g: string, limit: number | null, note: string): Goal => ({ 
  * was met; a goal whose measurement is missing is listed as not measured, never as met.
  * `schemaRequested`: the schema-heavy benchmark was asked for (its goals are then listed).
  */
-export function goals(scales: ScaleReport[], schema: SchemaBenchResult | null = null, schemaRequested = schema !== null): Goal[] {
+export function goals(
+  scales: ScaleReport[],
+  schema: SchemaBenchResult | null = null,
+  schemaRequested = schema !== null,
+  copyServer: CopyServerBench | null = null,
+  copyServerRequested = copyServer !== null,
+): Goal[] {
   const list: Goal[] = [];
   const byScale = [...scales].sort((a, b) => a.scale - b.scale);
   const runsOf = (s: ScaleReport, key: string) => s.contenders.find((c) => c.key === key)?.total?.n ?? 0;
@@ -207,7 +216,11 @@ export function goals(scales: ScaleReport[], schema: SchemaBenchResult | null = 
     list.push(goal(`CLI peak RSS (apply and verify), MiB, scale ${s.scale}`, kb === null ? null : kb / 1024, LIMITS.rssMb));
   }
   if (schemaRequested) list.push(...schemaGoals(schema));
-  list.push(notMeasured(COPY_SERVER_GOAL, null, 'not part of this build (src/bench/copy-server.ts)'));
+  if (copyServer) {
+    const runs = copyServer.runs.filter((r) => r.method === 'server').length;
+    const failed = copyServer.runs.filter((r) => !r.verifyOk).length;
+    list.push(goal(COPY_SERVER_GOAL, copyServer.ratio, null, `median apply of ${runs} run(s) each at scale ${copyServer.scale}${failed ? `; ${failed} run(s) failed verify --checksums` : ''}`));
+  } else list.push(notMeasured(COPY_SERVER_GOAL, null, copyServerRequested ? 'the comparison did not finish' : 'not selected (--only v)'));
   return list;
 }
 
@@ -318,6 +331,7 @@ export function renderReport(r: BenchReport): string {
   out.push(`jobs ${r.jobs}; runs of each contender per scale: ${r.scales.map((s) => `${s.runs} at ${s.scale}`).join(', ') || r.runs}, alternating (the order rotates each round); spread = (max - min) / median`);
   for (const s of r.scales) out.push('', ...scaleLines(s));
   if (r.schema) out.push('', renderSchemaReport(r.schema).trimEnd());
+  if (r.copyServer) out.push('', renderCopyServerBench(r.copyServer).trimEnd());
   out.push('', 'goals:');
   const marks = r.goals.map(goalMark);
   const width = Math.max(...marks.map((m) => m.length));

@@ -11,15 +11,20 @@ import { pgDumpCustom, pgDumpDirectory } from './pg-dump-restore.js';
 import { pgcopydb } from './pgcopydb.js';
 import { rawPipe } from './raw-pipe.js';
 import { runSchemaBench, type SchemaBenchResult } from './schema-heavy.js';
+import { runCopyServerBench, type CopyServerBench } from './copy-server.js';
 import { compareTo, goals, ratios, summarizeRuns, type BenchReport, type ContenderRun, type ScaleReport } from './report.js';
 
 export const CONTENDERS: readonly Contender[] = [rawPipe, pgDumpDirectory, pgDumpCustom, pgcopydb, cloudphoneSplit];
 /** `--only s`: the schema-heavy benchmark (no rows; apply against `pg_dump -s | psql`). */
 export const SCHEMA_KEY = 's';
+/** `--only v`: `copy: server` against the relay onto two target clusters (src/bench/copy-server.ts). */
+export const COPY_SERVER_KEY = 'v';
 /** What runs without `--only`: (c), with gzip, is slow and compared with nothing the goals name. */
-export const DEFAULT_CONTENDERS: readonly string[] = ['a', 'b', 'd', 'e', SCHEMA_KEY];
+export const DEFAULT_CONTENDERS: readonly string[] = ['a', 'b', 'd', 'e', SCHEMA_KEY, COPY_SERVER_KEY];
 /** Every key `--only` accepts. */
-export const ONLY_KEYS: readonly string[] = [...CONTENDERS.map((c) => c.key), SCHEMA_KEY];
+export const ONLY_KEYS: readonly string[] = [...CONTENDERS.map((c) => c.key), SCHEMA_KEY, COPY_SERVER_KEY];
+/** The scale and runs (alternating relay and server) of the `copy: server` comparison by default. */
+export const DEFAULT_COPY_SERVER = { scale: 0.3, runs: 1 } as const;
 /** The schema-heavy sizes (tables) and runs per size by default. */
 export const DEFAULT_SCHEMA = { sizes: [250, 1000, 4000], runs: [3, 3, 1] } as const;
 
@@ -44,6 +49,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
   /** Sizes (tables) and runs per size of the schema-heavy benchmark, when `only` selects it (default DEFAULT_SCHEMA). */
   schema?: { sizes: number[]; runs: number[] };
+  /** Scale and runs of the `copy: server` comparison, when `only` selects it (default DEFAULT_COPY_SERVER). */
+  copyServer?: { scale: number; runs: number };
 }
 
 /** The folder holding package.json (the source tree and dist/ sit at different depths). */
@@ -165,9 +172,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const selected = opts.only ?? DEFAULT_CONTENDERS;
   const contenders = CONTENDERS.filter((c) => selected.includes(c.key));
   const withSchema = selected.includes(SCHEMA_KEY);
+  const withCopyServer = selected.includes(COPY_SERVER_KEY);
   const log = opts.log ?? (() => undefined);
   const scales: ScaleReport[] = [];
   let schema: SchemaBenchResult | null = null;
+  let copyServer: CopyServerBench | null = null;
   let version = '';
   const report = (): BenchReport => ({
     date: new Date().toISOString(),
@@ -184,7 +193,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     settings: { ...BENCH_SETTINGS },
     scales: [...scales],
     schema,
-    goals: goals(scales, schema, withSchema),
+    copyServer,
+    goals: goals(scales, schema, withSchema, copyServer, withCopyServer),
   });
   if (contenders.length > 0) {
     const clusters = await startBenchClusters();
@@ -202,6 +212,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const { sizes, runs } = opts.schema ?? { sizes: [...DEFAULT_SCHEMA.sizes], runs: [...DEFAULT_SCHEMA.runs] };
     log(`schema-heavy: ${sizes.join(', ')} tables, ${runs.join(', ')} runs`);
     schema = await runSchemaBench({ sizes, runs, repoRoot: repoRoot(), log, onVersion: (v) => (version ||= v) });
+    opts.onScale?.(report());
+  }
+  if (withCopyServer) {
+    const { scale, runs } = opts.copyServer ?? DEFAULT_COPY_SERVER;
+    log(`copy: server against the relay, two target clusters: scale ${scale}, ${runs} run(s) of each`);
+    copyServer = await runCopyServerBench({ scale, runs, jobs: opts.jobs, repoRoot: repoRoot(), log });
+    version ||= copyServer.version;
     opts.onScale?.(report());
   }
   return report();
