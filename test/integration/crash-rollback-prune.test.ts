@@ -4,18 +4,20 @@ import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split
 import { applyAndKill, holdLock, SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { catalogSignature } from './helpers/catalog-signature.js';
-import { newSplit, sourceSide, treeFiles } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, KILL_WAIT_MS, dropAll, inProcess, limit, newSplit, sourceSide, started, treeFiles } from './helpers/crash-case.js';
 import { qname } from '../../src/pg/quote.js';
 import { parseKey } from '../../src/catalog/model.js';
 
 /**
  * kill -9 inside `rollback` and inside `retention prune`, one kill per case at a moment
  * the test proves (a session of the tool waits on a lock the test holds), then the same
- * command again, and a comparison with a run of it that was never interrupted.
+ * command again, and a comparison with a run of it that was never interrupted. The cases
+ * and the uninterrupted runs work on splits of their own, at once.
  */
 
 let template: string;
 const fixtures: SplitFixture[] = [];
+const slot = limit(CASES_AT_ONCE);
 const DAY = 86_400_000;
 const later = () => new Date(Date.now() + 8 * DAY).toISOString();
 
@@ -53,7 +55,7 @@ async function applied(opts: { onlyMoved?: boolean } = {}): Promise<SplitFixture
   }
   const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(r.code, r.stderr).toBe(0);
-  const v = await fx.cli('verify', '--checksums');
+  const v = await inProcess(() => fx.cli('verify', '--checksums'));
   expect(v.code, v.stdout + v.stderr).toBe(0);
   return fx;
 }
@@ -70,39 +72,56 @@ async function endWaitingSessions(url: string): Promise<void> {
   );
 }
 
-let rolledBack: unknown;
-let pruned: unknown;
+/** What an uninterrupted rollback of an applied split leaves: nothing of the split. */
+async function uninterruptedRollback(): Promise<unknown> {
+  const a = await applied();
+  const r = await runSpawned(['rollback', '--yes', '-m', a.manifestFile], a.env);
+  expect(r.code, r.stderr).toBe(0);
+  const state = await after(a);
+  expect(JSON.stringify(state)).not.toContain('cloudphone_split_fence');
+  await a.cleanup();
+  return state;
+}
+
+/** What an uninterrupted prune of an applied split leaves: the backup dropped. */
+async function uninterruptedPrune(): Promise<unknown> {
+  const b = await applied({ onlyMoved: true });
+  const p = await runSpawned(['retention', 'prune', '--yes', '--now', later(), '-m', b.manifestFile], b.env);
+  expect(p.code, p.stderr).toBe(0);
+  const state = await after(b);
+  expect((state as { source: unknown }).source).toBeNull();
+  await b.cleanup();
+  return state;
+}
+
+let rolledBack: Promise<unknown>;
+let pruned: Promise<unknown>;
 
 beforeAll(async () => {
   assertBuilt();
   template = await sampleTemplate(servers().main, 1);
-  const a = await applied();
-  const r = await runSpawned(['rollback', '--yes', '-m', a.manifestFile], a.env);
-  expect(r.code, r.stderr).toBe(0);
-  rolledBack = await after(a);
-  const b = await applied({ onlyMoved: true });
-  const p = await runSpawned(['retention', 'prune', '--yes', '--now', later(), '-m', b.manifestFile], b.env);
-  expect(p.code, p.stderr).toBe(0);
-  pruned = await after(b);
-  // The references are what the commands promise: nothing of the split left, or the backup dropped.
-  expect(JSON.stringify(rolledBack)).not.toContain('cloudphone_split_fence');
-  expect((pruned as { source: unknown }).source).toBeNull();
+  rolledBack = started(() => slot(uninterruptedRollback));
+  pruned = started(() => slot(uninterruptedPrune));
 });
 
 afterAll(async () => {
-  for (const fx of fixtures) await fx.cleanup();
+  await Promise.all([rolledBack, pruned].map((r) => r?.catch(() => undefined)));
+  await dropAll(fixtures);
   if (template) await dropTemplate(servers().main, template);
 });
 
-describe('a command killed with SIGKILL and run again ends as if never interrupted', () => {
-  it('rollback, inside the removal of the fence (its DROP TRIGGER waits for a lock the test holds), after the backup mark was lifted', async () => {
+describe('a command killed with SIGKILL and run again ends as if never interrupted', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
+  it('rollback, inside the removal of the fence (its DROP TRIGGER waits for a lock the test holds), after the backup mark was lifted', () => slot(async () => {
     const fx = await applied();
     const plan = await fx.readPlan();
     const fenced = plan.steps.find((s) => s.kind === 'fence_source') as { tables: string[] };
     const watch = await SplitWatch.open(fx);
     try {
       const lock = await holdLock(fx.sourceUrl, `LOCK TABLE ${qname(parseKey(fenced.tables[0]!))} IN ACCESS SHARE MODE`);
+      // The DROP TRIGGER waits for the lock (up to its lock_timeout of a minute): a calm poll does not miss it.
       const k = await applyAndKill(fx, watch, async () => watch.waitingOnLock(fx.sourceServer, fx.sourceDb), {
+        pollMs: 20,
+        timeoutMs: KILL_WAIT_MS,
         args: ['rollback', '--yes', '-m', fx.manifestFile],
         afterKill: async () => {
           await endWaitingSessions(fx.sourceUrl);
@@ -123,16 +142,20 @@ describe('a command killed with SIGKILL and run again ends as if never interrupt
     }
     const again = await runSpawned(['rollback', '--yes', '-m', fx.manifestFile], fx.env);
     expect(again.code, again.stderr).toBe(0);
-    expect(await after(fx)).toEqual(rolledBack);
-  });
+    expect(await after(fx)).toEqual(await rolledBack);
+    await fx.cleanup();
+  }));
 
-  it('retention prune, after DROP DATABASE and before the journal recorded it (its update waits for the retention row the test holds)', async () => {
+  it('retention prune, after DROP DATABASE and before the journal recorded it (its update waits for the retention row the test holds)', () => slot(async () => {
     const fx = await applied({ onlyMoved: true });
     const watch = await SplitWatch.open(fx);
     const now = later();
     try {
       const row = await holdLock(fx.controlUrl, `SELECT 1 FROM cloudphone_split.retention WHERE split = '${fx.name}' FOR UPDATE`);
+      // The journal's update waits for the row until the kill: a calm poll does not miss it.
       const k = await applyAndKill(fx, watch, async () => watch.journalWriteWaiting(), {
+        pollMs: 20,
+        timeoutMs: KILL_WAIT_MS,
         args: ['retention', 'prune', '--yes', '--now', now, '-m', fx.manifestFile],
         afterKill: async () => {
           await endWaitingSessions(fx.controlUrl);
@@ -148,6 +171,7 @@ describe('a command killed with SIGKILL and run again ends as if never interrupt
     }
     const again = await runSpawned(['retention', 'prune', '--yes', '--now', now, '-m', fx.manifestFile], fx.env);
     expect(again.code, again.stderr + again.stdout).toBe(0);
-    expect(await after(fx)).toEqual(pruned);
-  });
+    expect(await after(fx)).toEqual(await pruned);
+    await fx.cleanup();
+  }));
 });

@@ -7,11 +7,13 @@ import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned, spawnCli, type CliResult } from './helpers/cli.js';
 import { expectSameData } from './helpers/assert-split.js';
 import { restartableServer, type RestartableServer } from './helpers/restartable-server.js';
+import { CASE_TIMEOUT_MS, KILL_WAIT_MS, dropAll, inProcess } from './helpers/crash-case.js';
 
 /**
  * A target server that goes away while a table is being copied: apply stops with
  * exit 3 ("rerun apply to resume"), and a rerun once the server is back finishes the
- * split with exactly the source's rows.
+ * split with exactly the source's rows. The two cases (one on the shared server, one on a
+ * server of its own) run at once.
  */
 
 const SCALE = 5;
@@ -25,7 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const fx of fixtures) await fx.cleanup();
+  await dropAll(fixtures);
   await dedicated?.destroy();
   if (template) await dropTemplate(servers().main, template);
 });
@@ -43,11 +45,11 @@ async function applyAndCutMidCopy(fx: SplitFixture, plan: Plan, cut: () => Promi
   let exited = false;
   void cli.done.then(() => (exited = true));
   try {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + KILL_WAIT_MS;
     for (;;) {
       if (exited) throw new Error(`apply ended before the copy could be cut:\n${cli.output().stderr}`);
       if (Date.now() > deadline) throw new Error('the largest copy never started');
-      if ((await watch.running(largest.id, since)) && (await watch.copyProgress(target.url, largest.table!)) > 1000) break;
+      if ((await watch.runningAmong([largest.id], since)).length > 0 && (await watch.copyProgress(target.url, largest.table!)) > 1000) break;
       await sleep(5);
     }
     await cut();
@@ -58,7 +60,7 @@ async function applyAndCutMidCopy(fx: SplitFixture, plan: Plan, cut: () => Promi
   return { code: end.code, stdout: end.stdout, stderr: end.stderr };
 }
 
-describe('a target server that goes away mid-copy', () => {
+describe('a target server that goes away mid-copy', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
   it('its COPY backend terminated: exit 3, and a rerun finishes the split', async () => {
     // The cut races the end of the copy (a few MB): when the copy won, the attempt is
     // repeated on a fresh split, at most three times.
@@ -70,7 +72,7 @@ describe('a target server that goes away mid-copy', () => {
     for (let attempt = 1; attempt <= 3 && terminated === 0; attempt++) {
       fx = await splitFixture({ template });
       fixtures.push(fx);
-      plan = await fx.plan();
+      plan = await inProcess(() => fx.plan());
       largest = plan.steps.find((s) => s.kind === 'copy_data') as CopyStep;
       r = await applyAndCutMidCopy(fx, plan, async () => {
         const rows = await query<{ ok: boolean }>(
@@ -97,7 +99,7 @@ describe('a target server that goes away mid-copy', () => {
     const server = dedicated!;
     const fx = await splitFixture({ template, targets: server.url });
     fixtures.push(fx);
-    const plan = await fx.plan();
+    const plan = await inProcess(() => fx.plan());
     const r = await applyAndCutMidCopy(fx, plan, () => server.stop());
     expect(r.code, r.stderr).toBe(3);
     // The step that reports it is the copy, or a step beside it (an index build, a new session) that lost the same server.
