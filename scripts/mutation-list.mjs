@@ -73,8 +73,8 @@ export const MUTATIONS = [
     id: 'verify-ignores-checksums',
     title: 'verify --checksums passes a table whose row count matches whatever its checksum',
     file: 'src/verify/checksum.ts',
-    search: 'if (src.rows === dst.rows && src.sum === dst.sum) {',
-    replace: 'if (src.rows === dst.rows) {',
+    search: 'if (src.rows === dst.rows && src.sum === dst.sum) return { rows, check:',
+    replace: 'if (src.rows === dst.rows) return { rows, check:',
     tests: [`${I}verify.test.ts`],
   },
   {

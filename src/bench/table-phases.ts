@@ -38,7 +38,7 @@ interface Row {
 
 const MS = (e: string) => `coalesce(extract(epoch FROM ${e}) * 1000, 0)`;
 
-/** One row per copied table of the latest run of split `split`, largest copy first. */
+/** One row per copied table of the latest run of split `split`, largest table first. */
 export function tablePhasesSql(split: string): { text: string; params: unknown[] } {
   return {
     params: [split],
@@ -58,13 +58,14 @@ SELECT c."table" AS table, coalesce(c.rows, 0)::text AS rows, coalesce(c.bytes, 
        ${MS('i.finished - i.started')}::text AS index_ms,
        greatest(${MS('i.started - c.finished')}, 0)::text AS wait_ms
   FROM copies c LEFT JOIN indexes i USING ("table")
- ORDER BY c.finished - c.started DESC, c."table"`,
+ ORDER BY coalesce(c.bytes, 0) DESC, c.finished - c.started DESC, c."table"`,
   };
 }
 
 /**
- * The phases of every copied table; tables beyond the `keep` longest copies are
- * summed into one line (`start`: the earliest of them).
+ * The phases of every copied table; tables beyond the `keep` largest (small tables copied
+ * in one batch each show the whole batch's window, so the longest copies would be batch
+ * members) are summed into one line (`start`: the earliest of them).
  */
 export async function tablePhases(controlUrl: string, split: string, keep = 6): Promise<TablePhases[]> {
   const q = tablePhasesSql(split);

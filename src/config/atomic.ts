@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chown, open, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -13,6 +13,7 @@ export async function writeFileAtomic(file: string, text: string | Buffer): Prom
   const target = await realpath(file).catch(() => file);
   const dir = dirname(target);
   const info = await stat(target).catch(() => null);
+  await removeStaleTemporaries(dir, basename(target));
   const tmp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', info ? info.mode & 0o7777 : 0o666);
   try {
@@ -32,6 +33,19 @@ export async function writeFileAtomic(file: string, text: string | Buffer): Prom
     throw err;
   }
   await syncDir(dir);
+}
+
+/**
+ * Removes the `.<name>.<12 hex>.tmp` files a run killed between its write and its rename
+ * left beside `name` (only this function makes such names, and one run at a time writes a
+ * given file: the split's lock, and turns per file within a run).
+ */
+async function removeStaleTemporaries(dir: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const e of entries) {
+    if (e.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(e.slice(prefix.length))) await unlink(join(dir, e)).catch(() => undefined);
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -65,7 +65,10 @@ export const fenceSource: StepHandler<'fence_source'> = {
     const client = await ctx.pools.client('source');
     try {
       // One round trip for every statement (simple protocol, in the transaction): at cutover this runs inside the window.
-      await client.query(['BEGIN', ...step.sql, 'COMMIT'].join(';\n'));
+      // COMMIT goes on its own: a run killed while a statement waits for a lock must leave no fence behind (the server
+      // would otherwise finish the string, COMMIT included, for a client that is gone).
+      await client.query(['BEGIN', ...step.sql].join(';\n'));
+      await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

@@ -48,7 +48,7 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
       expect(steps.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['create_schema', 'copy_data', 'create_indexes']));
       expect(steps.kinds.find((k) => k.kind === 'copy_data')!.count).toBe(125);
       expect(steps.largest.map((c) => [c.step, c.rows, c.binary])).toEqual([['copy_data:bench_core:public.events', s.dataset.largestTable.rows, true]]);
-      // Per table: the copy's waits on either side lie within its window; the 119 tables past the 6 longest copies are summed.
+      // Per table: the copy's waits on either side lie within its window; the 119 tables past the 6 largest are summed.
       const tables = apply.median!.outcome!.tables!;
       expect(tables).toHaveLength(7);
       expect(tables[6]).toMatchObject({ table: '119 other tables (summed)', tables: 119 });

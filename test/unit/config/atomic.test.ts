@@ -23,6 +23,17 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['.env']);
   });
 
+  it('removes the temporary files a killed run left beside the file, and nothing else', async () => {
+    const file = join(dir, 'atlas.hcl');
+    await writeFile(file, 'old\n');
+    await writeFile(join(dir, '.atlas.hcl.70fdcf8e9859.tmp'), 'half');
+    await writeFile(join(dir, '.atlas.hcl.backup.tmp'), 'not ours');
+    await writeFile(join(dir, '.env.70fdcf8e9859.tmp'), 'another file');
+    await writeFileAtomic(file, 'new\n');
+    expect(await readFile(file, 'utf8')).toBe('new\n');
+    expect((await readdir(dir)).sort()).toEqual(['.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp', 'atlas.hcl']);
+  });
+
   it('writes through a symlink, keeping the link', async () => {
     const real = join(dir, 'real.yaml');
     const link = join(dir, 'link.yaml');
