@@ -36,17 +36,20 @@ export function tableCountSql(table: string): string {
   return `SELECT count(*)::text AS rows FROM ONLY ${qname(parseKey(table))}`;
 }
 
-/** Every column of a table that exists, in attnum order; null when the table does not exist. */
-async function tableColumns(client: PgClient, table: string): Promise<string[] | null> {
-  const { schema, name } = parseKey(table);
-  const r = await client.query<{ names: string[] | null; found: boolean }>(
-    `SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS found,
+/** Every column (attnum order) and the size on disk of each table that exists; one catalog query for all of them. */
+async function tableColumns(client: PgClient, tables: readonly string[]): Promise<Map<string, { names: string[]; bytes: number }>> {
+  const keys = tables.map(parseKey);
+  const r = await client.query<{ i: number; bytes: string; names: string[] | null }>(
+    `SELECT k.i::int AS i, pg_relation_size(c.oid)::text AS bytes,
             (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS names`,
-    [schema, name],
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS names
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(s, n, i)
+       JOIN pg_class c ON c.oid = to_regclass(format('%I.%I', k.s, k.n))`,
+    [keys.map((k) => k.schema), keys.map((k) => k.name)],
   );
-  const row = r.rows[0];
-  return row?.found ? (row.names ?? []) : null;
+  const out = new Map<string, { names: string[]; bytes: number }>();
+  for (const row of r.rows) out.set(tables[row.i - 1]!, { names: row.names ?? [], bytes: Number(row.bytes) });
+  return out;
 }
 
 /** The checksum query of each existing table, prepared outside any transaction, with how it hashes. */
@@ -55,54 +58,100 @@ export interface SumQueries {
   major: number;
   /** `schema.name` → its count-and-checksum query (tables that do not exist are left out). */
   queries: Map<string, string>;
+  /** `schema.name` → its size on disk when prepared (bytes): small tables are read together. */
+  bytes: Map<string, number>;
 }
 
 /**
  * Prepares the count-and-checksum query of each table (`schema.name`) of the database
  * `client` is connected to. Must run outside a transaction: types without an extended
- * hash are found by probing, and a failed probe would abort it.
+ * hash are found by probing, and a failed probe would abort it. The columns of all
+ * tables are read in one query, their types classified in one more.
  */
 export async function sumQueries(client: PgClient, tables: readonly string[], method?: HashMode): Promise<SumQueries> {
   const major = await serverMajor(client);
   const how = method ?? bestMethod(major);
-  const types = new TypeHashes(client);
+  const found = await tableColumns(client, tables);
+  const present = tables.filter((t) => found.has(t));
+  const columns =
+    how === 'record'
+      ? await new TypeHashes(client).columnsOf(present.map((t) => ({ table: parseKey(t), names: found.get(t)!.names })))
+      : present.map((t) => found.get(t)!.names.map((n) => ({ name: n, text: true })));
   const queries = new Map<string, string>();
-  for (const table of tables) {
-    const names = await tableColumns(client, table);
-    if (names === null) continue;
-    const columns = how === 'record' ? await types.columns(parseKey(table), names) : names.map((n) => ({ name: n, text: true }));
-    queries.set(table, checksumSql(parseKey(table), rowHashExpr(columns, how)));
-  }
-  return { method: how, major, queries };
+  const bytes = new Map<string, number>();
+  present.forEach((table, i) => {
+    queries.set(table, checksumSql(parseKey(table), rowHashExpr(columns[i]!, how)));
+    bytes.set(table, found.get(table)!.bytes);
+  });
+  return { method: how, major, queries, bytes };
 }
 
 /** Runs one prepared checksum query in the transaction the caller holds (its output settings pinned first). */
 export async function runSumQuery(client: PgClient, prepared: SumQueries, table: string): Promise<TableSum | null> {
   const sql = prepared.queries.get(table);
   if (sql === undefined) return null;
-  for (const s of PINNED_SETTINGS) await client.query(s);
+  await client.query(PINNED_SETTINGS.join('; '));
   const r = await client.query<{ n: string; h: string }>(sql);
   const row = r.rows[0];
   return row ? { rows: Number(row.n), sum: row.h, method: prepared.method, major: prepared.major } : null;
+}
+
+/** Tables up to this size on disk are read together, in one query; larger ones alone. */
+export const SMALL_TABLE_BYTES = 1024 * 1024;
+/** At most so many tables in one query. */
+export const SUM_BATCH_TABLES = 200;
+
+/**
+ * The tables in groups read in one query each: consecutive small tables together (at
+ * most `SUM_BATCH_TABLES`, `SMALL_TABLE_BYTES` in all), every larger table alone.
+ */
+export function sumBatches(tables: readonly string[], bytes: ReadonlyMap<string, number>): string[][] {
+  const out: string[][] = [];
+  let batch: string[] = [];
+  let size = 0;
+  for (const t of tables) {
+    const b = bytes.get(t) ?? Number.POSITIVE_INFINITY;
+    if (b > SMALL_TABLE_BYTES) {
+      out.push([t]);
+      continue;
+    }
+    if (batch.length >= SUM_BATCH_TABLES || size + b > SMALL_TABLE_BYTES) {
+      out.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(t);
+    size += b;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/** One query giving the count and checksum of each table of a batch, one row per table (`i`: its place in the batch). */
+export function batchSumSql(queries: readonly string[]): string {
+  return queries.map((q, i) => `SELECT ${i} AS i, s.n, s.h FROM (${q}) AS s`).join('\nUNION ALL\n');
 }
 
 /**
  * Count and checksum of each table (`schema.name`) of the database `client` is
  * connected to; a table that does not exist is left out of the result. `method`:
  * how to hash (default: the best the server supports; pass a baseline's method to
- * compare with it). Each table is read in its own short read-only transaction with
- * pinned output settings, so that a lock is held for one scan only and the steps
- * building indexes beside it are never blocked for longer.
+ * compare with it). Each large table is read in its own short read-only transaction
+ * with pinned output settings, so that a lock is held for one scan only and the
+ * steps building indexes beside it are never blocked for longer; small tables (a
+ * schema-only split's empty ones) are read many at a time, in one query, so that
+ * a thousand tables cost a few round trips, not a few thousand.
  */
 export async function tableSums(client: PgClient, tables: readonly string[], method?: HashMode): Promise<Record<string, TableSum>> {
   const out: Record<string, TableSum> = {};
   const prepared = await sumQueries(client, tables, method);
-  for (const table of prepared.queries.keys()) {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  for (const batch of sumBatches([...prepared.queries.keys()], prepared.bytes)) {
+    // The transaction and its settings in one round trip (a simple query of several statements).
+    await client.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));
     try {
-      const sum = await runSumQuery(client, prepared, table);
+      const r = await client.query<{ i: number; n: string; h: string }>(batchSumSql(batch.map((t) => prepared.queries.get(t)!)));
       await client.query('COMMIT');
-      if (sum) out[table] = sum;
+      for (const row of r.rows) out[batch[row.i]!] = { rows: Number(row.n), sum: row.h, method: prepared.method, major: prepared.major };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

@@ -8,6 +8,9 @@ import { tableRetentionComment, tableRetentionSql } from '../retention/table-bac
 import { readTableBackups } from '../retention/read-table-backups.js';
 import { systemIdentifier } from '../pg/server-identity.js';
 
+/** Table comments sent in one query. */
+const COMMENTS_PER_QUERY = 500;
+
 export const EXPIRES_PLACEHOLDER = '<now + retention.days>';
 
 /** The comment that marks the backup; `retention prune` drops a database only while it carries it. */
@@ -148,8 +151,11 @@ export const scheduleRetention: StepHandler<'schedule_retention'> = {
         await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
         await client.query('BEGIN');
         try {
-          await client.query(`SET LOCAL lock_timeout = '60s'`);
-          for (const s of tableRetentionSql(ctx.plan.name, step.tables, expires)) await client.query(s);
+          // The settings and every comment in a few round trips (simple queries of many statements, in this transaction).
+          const comments = tableRetentionSql(ctx.plan.name, step.tables, expires);
+          const chunks = [[`SET LOCAL lock_timeout = '60s'`, ...comments.slice(0, COMMENTS_PER_QUERY)]];
+          for (let i = COMMENTS_PER_QUERY; i < comments.length; i += COMMENTS_PER_QUERY) chunks.push(comments.slice(i, i + COMMENTS_PER_QUERY));
+          for (const chunk of chunks) await client.query(chunk.join(';\n'));
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);

@@ -49,8 +49,14 @@ export class TypeHashes {
     );
     const unknown = [...new Set(attrs.rows.map((r) => r.oid))].filter((o) => !this.textTypes.has(o));
     if (unknown.length > 0) await this.classify(unknown);
+    const byTable = new Map<number, Map<string, string>>();
+    for (const r of attrs.rows) {
+      const m = byTable.get(r.i) ?? new Map<string, string>();
+      m.set(r.name, r.oid);
+      byTable.set(r.i, m);
+    }
     return tables.map((t, i) => {
-      const typeOf = new Map(attrs.rows.filter((r) => r.i === i + 1).map((r) => [r.name, r.oid]));
+      const typeOf = byTable.get(i + 1) ?? new Map<string, string>();
       return t.names.map((name) => {
         const oid = typeOf.get(name);
         return { name, text: oid === undefined ? true : (this.textTypes.get(oid) ?? true) };
