@@ -9,6 +9,12 @@ import type { QualifiedName } from '../catalog/model.js';
  */
 export type HashMode = 'record' | 'text';
 
+/** Record hashing needs PostgreSQL 14+ on both sides and the same major (hashes are not portable across majors). */
+export function hashModeFor(sourceVersion: number, targetVersion: number): HashMode {
+  const major = (v: number) => Math.floor(v / 10000);
+  return sourceVersion >= 140000 && targetVersion >= 140000 && major(sourceVersion) === major(targetVersion) ? 'record' : 'text';
+}
+
 /** A compared column: `text` means it is hashed through its text form. */
 export interface HashColumn {
   name: string;

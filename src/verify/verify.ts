@@ -81,7 +81,7 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
     ctx.progress('verifying rowcount and checksum');
     try {
       const both = await checksumAndRowcountChecks(ctx);
-      return [...both.rowcount, ...(await parents()), ...both.checksum, ...(await run('denormalized', () => denormalizedChecks(ctx)))];
+      return [...both.rowcount, ...(await parents()), ...both.checksum, ...(await run('denormalized', () => denormalizedChecks(ctx, both.denormalized)))];
     } catch (err) {
       return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}` }));
     }

@@ -72,6 +72,8 @@ describe('verifySplit on one server', () => {
     expect(find(r, 'schema', 'public.devices')[0]?.detail).toMatch(/1 dropped foreign key left out, 1 denormalized column added/);
     expect(find(r, 'denormalized').map((c) => [c.table, c.ok])).toEqual([['public.devices', true]]);
     expect(find(r, 'denormalized')[0]?.detail).toBe('500 rows: user_name equal the source\'s lookup');
+    // devices, filled with a lookup, is read once per side for both checks.
+    expect(find(r, 'checksum', 'public.devices')[0]?.detail).toBe('500 rows, checksums equal (hash_record_extended, 3 columns), read with its denormalized columns user_name');
     expect(find(r, 'sequence')).toHaveLength(1);
     // Each role reaches its own database only: own + other service + source = 3 checks per role.
     expect(find(r, 'isolation')).toHaveLength(6);
@@ -93,6 +95,19 @@ describe('verifySplit on one server', () => {
     expect(failed(r)[0]?.detail).toMatch(/^user_name differ from what the source's lookup gives now \(source 500 rows, target 500\)/);
     const none = await verify(s, { checksums: false });
     expect(find(none, 'denormalized'), 'without --checksums the rows are not read').toEqual([]);
+  });
+
+  it('fails the checksum of a table filled with a lookup when a copied column changed, naming the row, and its denormalized check too', async () => {
+    const s = await fresh();
+    await query(s.devicesUrl, `UPDATE devices SET name = 'other' WHERE id = 11`);
+    const r = await verify(s);
+    expect(r.ok).toBe(false);
+    const cs = find(r, 'checksum', 'public.devices')[0]!;
+    expect(cs.ok).toBe(false);
+    expect(cs.keys).toEqual([{ id: '11' }]);
+    expect(cs.detail).toContain('id=11 (changed)');
+    expect(find(r, 'rowcount', 'public.devices')[0]).toMatchObject({ ok: true, source: 500, target: 500 });
+    expect(failed(r).map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['checksum public.devices', 'denormalized public.devices']);
   });
 
   it('fails the row count of a table with a deleted row, and the checksum names the row', async () => {
