@@ -1,5 +1,5 @@
 import type { PgClient } from '../steps/handler.js';
-import { tableSums } from './table-sums.js';
+import { tableSums, type TableSum } from './table-sums.js';
 import { readTableStates, readViewStates, type TableBackup, type ViewBackup } from './table-backup.js';
 
 /**
@@ -8,11 +8,17 @@ import { readTableStates, readViewStates, type TableBackup, type ViewBackup } fr
  * checksum of each table's own rows. A moved table that is missing is an error: the
  * fence was put on it earlier in the same apply.
  */
-export async function readTableBackups(client: PgClient, tables: readonly string[], views: readonly string[]): Promise<{ tables: TableBackup[]; views: ViewBackup[] }> {
+export async function readTableBackups(
+  client: PgClient,
+  tables: readonly string[],
+  views: readonly string[],
+  /** Sums already taken of some of these tables since the fence (by `verify_rowcounts`); the others are read here. */
+  known: Readonly<Record<string, TableSum>> = {},
+): Promise<{ tables: TableBackup[]; views: ViewBackup[] }> {
   const states = await readTableStates(client, tables);
   const missing = tables.filter((t) => !states.has(t));
   if (missing.length > 0) throw new Error(`moved table${missing.length === 1 ? '' : 's'} ${missing.join(', ')} no longer exist${missing.length === 1 ? 's' : ''} in the source: cannot keep ${missing.length === 1 ? 'it' : 'them'} as a backup`);
-  const sums = await tableSums(client, tables);
+  const sums = { ...known, ...(await tableSums(client, tables.filter((t) => !known[t]))) };
   const out: TableBackup[] = [];
   for (const table of tables) {
     const s = states.get(table)!;

@@ -1,12 +1,14 @@
 import type { ScheduleRetentionStep, VerifyRowcountsStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
-import { tableSums, type TableSum } from '../retention/table-sums.js';
+import { bestMethod, serverMajor, tableSums, type TableSum } from '../retention/table-sums.js';
+import type { HashMode } from '../verify/checksum-sql.js';
 import { readBackupUsage } from '../retention/backup-usage.js';
 import { readRetentionDetail, type RetentionDetail, type TargetBaseline } from '../retention/retention-detail.js';
 import { tableRetentionComment, tableRetentionSql } from '../retention/table-backup.js';
 import { readTableBackups } from '../retention/read-table-backups.js';
 import { systemIdentifier } from '../pg/server-identity.js';
+import { sourceSumsAtVerify } from './verify-rowcounts.js';
 
 /** Table comments sent in one query. */
 const COMMENTS_PER_QUERY = 500;
@@ -54,6 +56,24 @@ async function readSums(ctx: StepContext, step: VerifyRowcountsStep): Promise<Re
   } finally {
     await client.end();
   }
+}
+
+/** The source sums each verify_rowcounts step took of the tables kept in the source (those of this server's best method only). */
+async function recordedSourceSums(ctx: StepContext, method: { method: HashMode; major: number }): Promise<Record<string, TableSum>> {
+  const out: Record<string, TableSum> = {};
+  if (!sourceSumsAtVerify(ctx.plan)) return out;
+  for (const step of ctx.plan.steps.filter((s): s is VerifyRowcountsStep => s.kind === 'verify_rowcounts')) {
+    const recorded = (await ctx.journal.result(step.id))?.detail?.sourceSums as Record<string, TableSum> | undefined;
+    for (const [table, sum] of Object.entries(recorded ?? {})) {
+      if (sum.method === method.method && sum.major === method.major && typeof sum.rows === 'number' && typeof sum.sum === 'string') out[table] = sum;
+    }
+  }
+  return out;
+}
+
+async function bestMethodOf(client: PgClient): Promise<{ method: HashMode; major: number }> {
+  const major = await serverMajor(client);
+  return { method: bestMethod(major), major };
 }
 
 /** Count and checksum of every target table, next to the rows verify_rowcounts counted after the copy. */
@@ -133,7 +153,7 @@ export const scheduleRetention: StepHandler<'schedule_retention'> = {
         for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expires)) await client.query(s);
       } else {
         const views = ctx.plan.services.flatMap((s) => s.views);
-        const backups = kept && kept.tables.length > 0 ? kept : await readTableBackups(client, step.tables, views);
+        const backups = kept && kept.tables.length > 0 ? kept : await readTableBackups(client, step.tables, views, await recordedSourceSums(ctx, await bestMethodOf(client)));
         const detail: RetentionDetail = {
           days: step.days,
           retire: false,

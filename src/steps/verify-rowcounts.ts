@@ -1,5 +1,5 @@
-import type { VerifyRowcountsStep } from '../plan/model.js';
-import type { StepHandler } from './handler.js';
+import type { Plan, VerifyRowcountsStep } from '../plan/model.js';
+import type { StepContext, StepHandler } from './handler.js';
 import { qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
 import { copiedSourceRows } from './copy-data.js';
@@ -13,6 +13,35 @@ export function verifyRowcountsSql(tables: string[]): string[] {
 }
 
 /**
+ * Offline plans only: there nothing writes to the fenced source tables after the copy.
+ * Online ones may replicate the services' writes back into them until the split is
+ * completed, so `schedule_retention` reads them itself.
+ */
+export function sourceSumsAtVerify(plan: Pick<Plan, 'mode'>): boolean {
+  return plan.mode === 'offline';
+}
+
+/**
+ * Count and checksum, in the source, of the tables among `tables` that
+ * `schedule_retention` keeps there as fenced backups (a split without `source.retire`).
+ * Taken here, beside the target's scan, rather than one after the other at the end:
+ * the source tables are fenced before any copy, so their rows no longer change, and a
+ * write after this baseline is what `retention prune` refuses on.
+ */
+async function keptSourceSums(ctx: StepContext, tables: readonly string[]): Promise<Record<string, TableSum>> {
+  if (!sourceSumsAtVerify(ctx.plan)) return {};
+  const kept = new Set(ctx.plan.steps.flatMap((s) => (s.kind === 'schedule_retention' && !s.retire ? s.tables : [])));
+  const mine = tables.filter((t) => kept.has(t));
+  if (mine.length === 0) return {};
+  const client = await ctx.pools.client('source');
+  try {
+    return await tableSums(client, mine);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
  * Compares each table's count in the target with the rows the copy read from
  * the source snapshot (recorded in the journal by its copy_data step).
  */
@@ -23,9 +52,11 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
     const mismatches: string[] = [];
     const counts: Record<string, number> = {};
     let sums: Record<string, TableSum>;
+    let sourceSums: Record<string, TableSum> = {};
     try {
-      // One scan per table gives the count and the checksum rollback later compares with.
-      sums = await tableSums(client, step.tables);
+      // One scan per table gives the count and the checksum rollback later compares with;
+      // beside it, on the source, the sums schedule_retention records for the tables it keeps there.
+      [sums, sourceSums] = await Promise.all([tableSums(client, step.tables), keptSourceSums(ctx, step.tables)]);
       // The journal is read once for all tables, not once per table.
       const done = await ctx.journal.results?.();
       for (const table of step.tables) {
@@ -38,6 +69,6 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
       await client.end();
     }
     if (mismatches.length > 0) throw new Error(`row counts differ in ${step.target.database}:\n  ${mismatches.join('\n  ')}`);
-    return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, sums } };
+    return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, sums, sourceSums } };
   },
 };
