@@ -5,7 +5,10 @@ import { staleBuild } from './stale-build.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
-import { main } from '../../../src/cli/main.js';
+import { loadCommands, main } from '../../../src/cli/main.js';
+
+// The in-process CLI's commands load with the test file that imports this, not inside a test's time limit.
+await loadCommands();
 
 /** The repository root and the built CLI (`npm run build` writes dist/, which the bin imports). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
