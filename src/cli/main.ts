@@ -7,18 +7,40 @@ import type { Io } from './io.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { scrubbingStream } from '../secrets/scrubbing-stream.js';
 import { registerRunSecrets } from './run-secrets.js';
-import { registerPlan } from './commands/plan.js';
-import { registerSnapshot } from './commands/snapshot.js';
-import { registerApply } from './commands/apply.js';
-import { registerCutover } from './commands/cutover.js';
-import { registerStatus } from './commands/status.js';
-import { registerInit } from './commands/init.js';
-import { registerVerify } from './commands/verify.js';
-import { registerDemo } from './commands/demo.js';
-import { registerRollback } from './commands/rollback.js';
-import { registerRetention } from './commands/retention.js';
+import { registerPlan } from './wiring/plan.js';
+import { registerSnapshot } from './wiring/snapshot.js';
+import { registerApply } from './wiring/apply.js';
+import { registerCutover } from './wiring/cutover.js';
+import { registerStatus } from './wiring/status.js';
+import { registerInit } from './wiring/init.js';
+import { registerVerify } from './wiring/verify.js';
+import { registerDemo } from './wiring/demo.js';
+import { registerRollback } from './wiring/rollback.js';
+import { registerRetention } from './wiring/retention.js';
 
 export type { Io } from './io.js';
+
+/**
+ * Each command loads its handler (and the libraries behind it) only when it runs, so that
+ * `--version`, `--help` and every command start without loading the others. A process
+ * started ahead of its use calls this to have them all loaded before it runs.
+ */
+export async function loadCommands(): Promise<void> {
+  await Promise.all([
+    import('./commands/plan.js'),
+    import('./commands/snapshot.js'),
+    import('./commands/apply.js'),
+    import('./commands/cutover.js'),
+    import('./commands/status.js'),
+    import('./commands/init.js'),
+    import('./commands/verify.js'),
+    import('./commands/rollback.js'),
+    import('./commands/retention.js'),
+    import('./views/verify.js'),
+    import('./views/verify-markdown.js'),
+    import('./consent.js'),
+  ]);
+}
 
 export function buildProgram(io: Io): Command {
   const program = new Command('cloudphone-split')

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Journal } from './journal.js';
+import type { Journal } from './journal.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
 /**
@@ -17,5 +17,7 @@ export async function openJournalIfExists(controlUrl: string): Promise<Journal |
   } finally {
     await probe.end().catch(() => undefined);
   }
-  return Journal.open(controlUrl);
+  // The journal's query builder is loaded only when there is a journal to read.
+  const { Journal: OpenedJournal } = await import('./journal.js');
+  return OpenedJournal.open(controlUrl);
 }

@@ -1,6 +1,6 @@
 import type { ManifestProblem } from '../manifest/model.js';
 import type { LoadedSplit } from './make.js';
-import { controlUrlFor } from '../engine/journal-db.js';
+import { controlUrlFor } from '../engine/control-url.js';
 import { databaseOf, serverOf } from '../pg/url.js';
 
 function sameServer(a: string, b: string): boolean {

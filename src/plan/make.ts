@@ -24,7 +24,7 @@ import { readTableGrantees } from '../catalog/table-grantees.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { systemIdentifier } from '../pg/server-identity.js';
-import { controlUrlFor } from '../engine/journal-db.js';
+import { controlUrlFor } from '../engine/control-url.js';
 import { openJournalIfExists } from '../engine/journal-open.js';
 import { earlierWaves, type WaveRecord } from '../waves/earlier-waves.js';
 import type { MovedTable } from '../waves/moved-table.js';

@@ -1,5 +1,4 @@
 import { dirname, join } from 'node:path';
-import { $ } from 'zx/core';
 import type { PgDumpBinary } from './pg-dump.js';
 
 /**
@@ -9,6 +8,7 @@ import type { PgDumpBinary } from './pg-dump.js';
  */
 export async function missingFromArchive(bin: PgDumpBinary, file: string, expected: ReadonlyArray<{ schema: string; name: string }>): Promise<string[]> {
   const restore = join(dirname(bin.path), 'pg_restore');
+  const { $ } = await import('zx/core');
   const r = await $({ nothrow: true, quiet: true, verbose: false })`${restore} --list ${file}`;
   if (r.exitCode !== 0) throw new Error(`pg_restore --list could not read the archive (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
   const lines = r.stdout.split('\n').filter((l) => !l.startsWith(';'));

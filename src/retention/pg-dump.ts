@@ -1,6 +1,5 @@
 import { chmod, open, readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { $ } from 'zx/core';
 import { libpqProgramConnection } from '../conn/libpq.js';
 
 /** A pg_dump binary found on this machine, with its major version. */
@@ -32,6 +31,7 @@ export function parsePgDumpVersion(text: string): { major: number; version: stri
 }
 
 async function versionOf(path: string): Promise<PgDumpBinary | null> {
+  const { $ } = await import('zx/core');
   const r = await $({ nothrow: true, quiet: true, verbose: false })`${path} --version`;
   const v = r.exitCode === 0 ? parsePgDumpVersion(r.stdout) : null;
   return v ? { path, ...v } : null;
@@ -83,6 +83,7 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
   await unlink(partial).catch(() => undefined);
   await (await open(partial, 'wx', 0o600)).close();
   await chmod(partial, 0o600);
+  const { $ } = await import('zx/core');
   const r = await $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${args} ${`--dbname=${conn.url}`}`;
   if (r.exitCode !== 0) {
     await unlink(partial).catch(() => undefined);

@@ -1,4 +1,3 @@
-import { $ } from 'zx/core';
 import { maskLine } from '../config/mask.js';
 import { scrub } from '../secrets/scrubber.js';
 
@@ -24,6 +23,7 @@ export async function restartServices(
 ): Promise<RestartResult[]> {
   const results: RestartResult[] = [];
   for (const { service, command } of restarts) {
+    const { $ } = await import('zx/core');
     const sh = $({ shell: true, cwd: baseDir, env, prefix: '', postfix: '', quiet: true, verbose: false, nothrow: true });
     const out = await sh(Object.assign([command], { raw: [command] }));
     const tail = out.stderr

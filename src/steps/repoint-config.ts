@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { $ } from 'zx/core';
 import { reversePatch, type ConfigBackup } from '../config/backup.js';
 import { ConfigEditError } from '../config/config-edit-error.js';
 import { applyConfigEntry, configTarget, sha256, type ConfigTarget } from '../config/edit.js';
@@ -267,6 +266,7 @@ function edit(text: string, e: ConfigEdit, target: ConfigTarget, fail: (m: strin
 /** Runs the service's restart command in the manifest's folder; its output goes to the progress log. */
 async function restart(ctx: StepContext, step: RepointConfigStep, command: string): Promise<void> {
   ctx.progress.emit({ type: 'log', level: 'info', message: `${step.service ?? step.target.service}: running ${command}` });
+  const { $ } = await import('zx/core');
   const sh = $({ shell: true, cwd: ctx.baseDir, env: ctx.env, prefix: '', postfix: '', quiet: true, verbose: false, nothrow: true, signal: ctx.signal });
   const out = await sh(Object.assign([command], { raw: [command] }));
   const clean = (text: string): string[] =>

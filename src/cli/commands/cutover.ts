@@ -1,8 +1,6 @@
-import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import { withCommon, outputFor, type CommonOptions } from '../common.js';
-import type { Io } from '../io.js';
+import type { CommonOptions } from '../common.js';
 import { consent, type Terminal } from '../consent.js';
 import type { Output } from '../output.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
@@ -24,7 +22,6 @@ import { replicationLag, type ReplicationLag } from '../../online/replication-la
 import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../online/downtime-clock.js';
 import { dropAllTracking, prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
 import { TRACK_SCHEMA } from '../../online/denormalize-tracking.js';
-import { parseByteSize } from '../../format/byte-size.js';
 import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
 import { cutoverNotReady } from '../../plan/service-selection.js';
 
@@ -163,6 +160,8 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     });
     if (!approved) return { name, alreadyDone: false, cancelled: true, writeDowntimeMs: null, fencedAt: null, cutoverMs: Date.now() - t0, lagBefore: [], steps: [] };
     const lock = await SplitLock.acquire(controlUrl, name, `cloudphone-split cutover ${name}`);
+    // The restart commands run inside the downtime window: their shell library is loaded now, not then.
+    if (cut.some((s) => s.kind === 'repoint_config' && s.restart)) await import('zx/core');
     const jobs = Math.max(1, opts.jobs ?? cutoverJobs(plan));
     const pools = new Pools(servers, jobs * 2 + 2);
     const snapshot = new SnapshotHolder(() => pools.client('source'));
@@ -325,56 +324,4 @@ export function renderCutover(r: CutoverResult, out: Output, manifestFile: strin
     for (const d of clients) out.say(`  ${d.service}: ${(d.ms! / 1000).toFixed(2)} s (${d.database})`);
   }
   out.say(`Next: cloudphone-split verify --checksums -m ${manifestFile}`);
-}
-
-export function registerCutover(program: Command, io: Io): void {
-  withCommon(
-    program
-      .command('cutover')
-      .summary('online mode: fence, catch up, verify, switch config, stop replication')
-      .description(
-        'Runs the cutover steps of the last applied online plan (from the journal): checks that every subscription is\n' +
-          'within --max-lag, fences the source tables, waits until every subscription has applied the writes made before the\n' +
-          'fence, fills denormalized columns, sets the sequences, compares row counts with the fenced source, drops the\n' +
-          'subscriptions, slots and publications, repoints the config and schedules the retention of the old database.\n' +
-          'Before the fence it fills denormalized columns, so that after it only the rows written since are refilled.\n' +
-          'Before the config switch it starts reverse replication (each new database publishes its tables back, the old one\n' +
-          'subscribes), so that `rollback` can bring back every write made to the new databases. `cutover --complete` ends it.\n' +
-          'Prints the write downtime (fence to end of replication) and, per service, the client-visible downtime (fence to\n' +
-          'the first write its new database accepted after the repoint and restart). Resumable like apply: rerun it after a failure.',
-      )
-      .addOption(
-        new Option('--max-lag <bytes>', 'refuse to fence while a subscription is further behind (e.g. 16MB, 512kB)').argParser((v) => {
-          const n = parseByteSize(v);
-          if (n === null) throw new BadInputError(`--max-lag takes a size in bytes (e.g. 16MB), not ${v}`);
-          return n;
-        }),
-      )
-      .addOption(
-        new Option('--catch-up-timeout <seconds>', 'how long to wait, once fenced, for every subscription to apply the last writes (default: 120)').argParser((v) => {
-          const n = Number(v);
-          if (!Number.isFinite(n) || n <= 0) throw new BadInputError(`--catch-up-timeout takes a number of seconds above 0, not ${v}`);
-          return n;
-        }),
-      )
-      .addOption(new Option('--jobs <n>', 'steps run in parallel (default: two per service, at least the number of cores)').argParser((v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new BadInputError(`--jobs takes a whole number >= 1, not ${v}`);
-        return n;
-      }))
-      .option('--yes', 'do not ask before fencing (required when not on a terminal)')
-      .option('--complete', 'end the reverse replication for good: drops its subscriptions on the source and its publications and slots on the targets (rollback is then no longer possible)')
-      .addHelpText(
-        'after',
-        '\nExamples:\n  $ cloudphone-split cutover -m plans/split.yaml\n  $ cloudphone-split cutover --yes --max-lag 1MB --json\n' +
-          '\nA split applied service by service (`apply --service`): cutover switches every service at once, so it refuses\n' +
-          '(exit 2, naming them, nothing changed) while some services are not applied; `status` shows which replicate.',
-      ),
-  ).action(async (opts: CutoverOptions) => {
-    const out = outputFor(opts, io);
-    const result = await cutoverCommand(opts, out, io.env, io);
-    if (out.json) out.data(result);
-    else renderCutover(result, out, opts.manifest);
-    io.exit(0);
-  });
 }

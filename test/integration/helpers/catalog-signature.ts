@@ -11,43 +11,34 @@ export async function catalogSignature(serverUrl: string, database: string, pref
   url.pathname = `/${encodeURIComponent(database)}`;
   const db = url.toString();
   const user = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'`;
-  const parts = await Promise.all([
-    query<{ s: string }>(
-      serverUrl,
+  // One connection and one statement for the whole database (pg_database is a shared catalog, readable from any database).
+  const rows = await query<{ s: string }>(
+    db,
+    [
       `SELECT 'database ' || datname || ' owner ' || pg_get_userbyid(datdba) || ' acl ' || coalesce(datacl::text, '-') AS s FROM pg_database WHERE datname = $1`,
-      [database],
-    ),
-    query<{ s: string }>(db, `SELECT 'schema ' || nspname || ' owner ' || pg_get_userbyid(nspowner) AS s FROM pg_namespace n WHERE ${user}`),
-    query<{ s: string }>(
-      db,
+      `SELECT 'schema ' || nspname || ' owner ' || pg_get_userbyid(nspowner) AS s FROM pg_namespace n WHERE ${user}`,
       `SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' owner ' || pg_get_userbyid(c.relowner)
               || ' rls ' || c.relrowsecurity || ' acl ' || coalesce(c.relacl::text, '-') AS s
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND c.relkind <> 't'`,
-    ),
-    query<{ s: string }>(
-      db,
       `SELECT 'column ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
               || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity::text || a.attgenerated::text AS s
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE ${user} AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped`,
-    ),
-    query<{ s: string }>(
-      db,
       `SELECT 'constraint ' || coalesce(r.oid::regclass::text, t.oid::regtype::text) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid) AS s
          FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
          LEFT JOIN pg_class r ON r.oid = k.conrelid LEFT JOIN pg_type t ON t.oid = k.contypid WHERE ${user}`,
-    ),
-    query<{ s: string }>(db, `SELECT 'index ' || pg_get_indexdef(i.indexrelid) AS s FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user}`),
-    query<{ s: string }>(db, `SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text AS s FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND NOT t.tgisinternal`),
-    query<{ s: string }>(db, `SELECT 'policy ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '') AS s FROM pg_policies`),
-    query<{ s: string }>(db, `SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'unused') AS s FROM pg_sequences`),
-    query<{ s: string }>(db, `SELECT 'function ' || p.oid::regprocedure::text || ' owner ' || pg_get_userbyid(p.proowner) AS s FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${user}`),
-    query<{ s: string }>(db, `SELECT 'extension ' || extname || ' ' || extversion AS s FROM pg_extension`),
-  ]);
-  return parts
-    .flat()
+      `SELECT 'index ' || pg_get_indexdef(i.indexrelid) AS s FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user}`,
+      `SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text AS s FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${user} AND NOT t.tgisinternal`,
+      `SELECT 'policy ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '') AS s FROM pg_policies`,
+      `SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'unused') AS s FROM pg_sequences`,
+      `SELECT 'function ' || p.oid::regprocedure::text || ' owner ' || pg_get_userbyid(p.proowner) AS s FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${user}`,
+      `SELECT 'extension ' || extname || ' ' || extversion AS s FROM pg_extension`,
+    ].join('\n UNION ALL\n'),
+    [database],
+  );
+  return rows
     .map((r) => r.s.replaceAll(prefix, '<p>'))
     .sort();
 }

@@ -1,15 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
+import { expect } from 'vitest';
 import { staleBuild } from './stale-build.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
-import { main } from '../../../src/cli/main.js';
+import { loadCommands, main } from '../../../src/cli/main.js';
+
+// The in-process CLI's commands load with the test file that imports this, not inside a test's time limit.
+await loadCommands();
 
 /** The repository root and the built CLI (`npm run build` writes dist/, which the bin imports). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI_BIN = fileURLToPath(new URL('../../../bin/cloudphone-split.js', import.meta.url));
 const BUILT_MAIN = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+
+/**
+ * CPS_CLI_LOG=<file>: one line per CLI run (test file, in-process or spawned, command),
+ * to count what each test file runs.
+ */
+export function logCliRun(how: 'in-process' | 'spawned', args: readonly string[]): void {
+  const file = process.env.CPS_CLI_LOG;
+  if (file) appendFileSync(file, `${expect.getState().testPath ?? '?'}\t${how}\t${args.find((a) => !a.startsWith('-')) ?? ''}\n`);
+}
 
 /** How one command ended: its exit code and everything it wrote. */
 export interface CliResult {
@@ -38,6 +51,7 @@ export type Session = { terminal: false } | { terminal: true; answer: string };
  * Never run two of these at once in one process: the CLI keeps its current output in a module.
  */
 export async function runCli(args: string[], env: NodeJS.ProcessEnv, session: Session = { terminal: false }): Promise<CliResult> {
+  logCliRun('in-process', args);
   const stdout = new TextSink();
   const stderr = new TextSink();
   const stdin: Readable & { isTTY?: boolean } = Readable.from(session.terminal ? [`${session.answer}\n`] : []);
@@ -74,6 +88,7 @@ export interface SpawnedCli {
 /** Starts the built CLI as a separate process (so that it can be killed with SIGKILL). */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): SpawnedCli {
   assertBuilt();
+  logCliRun('spawned', args);
   const child = spawn(process.execPath, [CLI_BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -1,9 +1,10 @@
 // A CLI process started ahead of its use (see warm-cli.ts): loads the built CLI given as
-// argv[2], then reads its arguments (one JSON array on stdin) and runs it as
+// argv[2] with every command's modules, then reads its arguments (one JSON array on stdin) and runs it as
 // bin/cloudphone-split.js does.
 import { createInterface } from 'node:readline';
 
-const { main } = await import(process.argv[2]);
+const { main, loadCommands } = await import(process.argv[2]);
+await loadCommands();
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { assertBuilt, REPO_ROOT, type CliResult, type SpawnedCli } from './cli.js';
+import { assertBuilt, logCliRun, REPO_ROOT, type CliResult, type SpawnedCli } from './cli.js';
 
 const CHILD = fileURLToPath(new URL('./warm-cli-child.mjs', import.meta.url));
 const BUILT_MAIN = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
@@ -20,6 +20,7 @@ export class WarmCli {
 
   constructor(env: NodeJS.ProcessEnv) {
     assertBuilt();
+    logCliRun('spawned', ['(started ahead)']);
     this.child = spawn(process.execPath, ['--max-semi-space-size=2', CHILD, BUILT_MAIN], { env, cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     // A process never started is ended by discard(): its closed pipe is no error of the test.
     this.child.stdin.on('error', () => undefined);

@@ -3,9 +3,12 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../../../src/cli/main.js';
+import { loadCommands, main } from '../../../src/cli/main.js';
 import { parsePlan, readPlanFile, serializePlan, writePlanFile } from '../../../src/plan/plan-file.js';
 import type { Plan } from '../../../src/plan/model.js';
+
+// The commands load with this file, as the CLI loads the one it runs: not inside the first test's time limit.
+await loadCommands();
 
 const EXAMPLE = join(import.meta.dirname, '../../../plans/cloudphone.plan.json');
 

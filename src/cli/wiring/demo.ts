@@ -1,8 +1,6 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { outputFor, type CommonOptions } from '../common.js';
 import type { Io } from '../io.js';
-import { runDemo } from '../../demo/run-demo.js';
-import { runWavesDemo } from '../../demo/run-waves-demo.js';
 
 interface DemoCliOptions extends Omit<CommonOptions, 'manifest'> {
   keep?: boolean;
@@ -36,8 +34,8 @@ export function registerDemo(program: Command, io: Io): void {
     .action(async (opts: DemoCliOptions) => {
       const out = outputFor({ ...opts, manifest: '' }, io);
       const { code } = opts.waves
-        ? await runWavesDemo({ keep: opts.keep, scale: opts.scale }, out)
-        : await runDemo({ keep: opts.keep, scale: opts.scale, dryRun: opts.dryRun }, out);
+        ? await (await import('../../demo/run-waves-demo.js')).runWavesDemo({ keep: opts.keep, scale: opts.scale }, out)
+        : await (await import('../../demo/run-demo.js')).runDemo({ keep: opts.keep, scale: opts.scale, dryRun: opts.dryRun }, out);
       io.exit(code);
     });
 }
