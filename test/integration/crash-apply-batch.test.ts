@@ -16,7 +16,7 @@ import { CASE_TIMEOUT_MS, CASES_AT_ONCE, crashCase, dropAll, killAtPause, limit,
  * one kill per case at a moment the test proves (the tool waits on a pause lock the
  * test holds, and the journal shows the batch's steps running together), then a
  * resumed run and a full comparison with an uninterrupted one (helpers/crash-case.ts).
- * The cases and the uninterrupted run work on splits of their own, one at a time.
+ * The cases and the uninterrupted run work on splits of their own, at once.
  */
 
 let template: string;

@@ -26,7 +26,7 @@ import {
  * with an uninterrupted one (helpers/crash-case.ts). The sample at scale 5 makes the
  * largest copy last long enough to be killed in its middle; a second reference copies the
  * tables over 1 MB in key ranges, each range its own step. The cases and the
- * uninterrupted runs work on splits of their own, one at a time.
+ * uninterrupted runs work on splits of their own, a few at once.
  */
 
 const SCALE = 5;

@@ -11,7 +11,7 @@ import type { Step } from '../../src/plan/model.js';
  * work and before the journal recorded it (the run waits there on a lock the test holds:
  * src/engine/test-pause.ts), then a resumed run and a full comparison with an
  * uninterrupted one (helpers/crash-case.ts). The cases and the uninterrupted run work on
- * splits of their own, one at a time.
+ * splits of their own, a few at once.
  */
 
 let template: string;

@@ -23,7 +23,7 @@ import {
  * kill -9 in the first steps of apply, one kill per case at a moment the test proves
  * (the journal shows the step running and the tool waits on a lock the test holds), then
  * a resumed run and a full comparison with an uninterrupted one (helpers/crash-case.ts).
- * The cases and the uninterrupted run work on splits of their own, one at a time.
+ * The cases and the uninterrupted run work on splits of their own, a few at once.
  */
 
 let template: string;

@@ -18,7 +18,7 @@ import { TRACK_SCHEMA } from '../../src/online/denormalize-tracking.js';
  * (src/engine/test-pause.ts: the run waits on a lock the test holds, which proves where
  * it is), then `cutover` again and a comparison with a cutover that was never interrupted: targets, config
  * files, source side, no replication left, `verify --checksums`. The cases and the two
- * uninterrupted cutovers work on splits of their own, one at a time; each split is dropped
+ * uninterrupted cutovers work on splits of their own, a few at once; each split is dropped
  * (its replication with it) as soon as its case passed.
  */
 

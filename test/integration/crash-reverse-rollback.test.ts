@@ -15,7 +15,7 @@ import type { Plan, Step } from '../../src/plan/model.js';
  * databases; then `rollback` again must end exactly as an uninterrupted one does
  * (online-reverse.test.ts): every write back in the source, sequences past, config
  * restored, source unfenced, no replication left, the new databases kept and fenced.
- * The cases work on splits of their own (clones of one sample), one at a time.
+ * The cases work on splits of their own (clones of one sample), at once.
  */
 
 let template: string;

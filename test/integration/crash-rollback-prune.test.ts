@@ -13,7 +13,7 @@ import { parseKey } from '../../src/catalog/model.js';
  * kill -9 inside `rollback` and inside `retention prune`, one kill per case at a moment
  * the test proves (a session of the tool waits on a lock the test holds), then the same
  * command again, and a comparison with a run of it that was never interrupted. The cases
- * and the uninterrupted runs work on splits of their own, one at a time.
+ * and the uninterrupted runs work on splits of their own, at once.
  */
 
 let template: string;
