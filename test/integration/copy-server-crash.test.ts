@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { query, second, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { applyAndKill, SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { expectSameData } from './helpers/assert-split.js';
@@ -61,20 +62,23 @@ async function killMidSync(fx: SplitFixture): Promise<string[]> {
   const target = new pg.Client({ connectionString: fx.service('device').serverUrl });
   await target.connect();
   let caught: string[] = [];
+  let syncing = false;
   try {
     const k = await applyAndKill(
       fx,
       watch,
       async () => {
-        const r = await target.query<{ t: string }>(
-          `SELECT p.datname || '/' || p.relid::text AS t FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
-            WHERE a.backend_type LIKE 'logical replication%' AND p.tuples_processed > 100 AND p.datname LIKE $1 || '%'`,
+        const r = await target.query<{ t: string; n: string }>(
+          `SELECT p.datname || '/' || p.relid::text AS t, p.tuples_processed::text AS n FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
+            WHERE a.backend_type LIKE 'logical replication%' AND p.datname LIKE $1 || '%'`,
           [fx.prefix],
         );
-        caught = r.rows.map((x) => x.t);
+        syncing ||= r.rows.length > 0;
+        caught = r.rows.filter((x) => Number(x.n) > 100).map((x) => x.t);
         return caught.length > 0;
       },
-      { pollMs: 0, timeoutMs: 120_000 },
+      // Calm until a synchronisation worker copies (the subscriptions exist); then as often as the kept connection answers.
+      { pollMs: () => (syncing ? 1 : 20), timeoutMs: 120_000 },
     );
     expect(k.killed, `apply was killed mid-sync; it ended on its own instead: ${JSON.stringify(k.result?.stderr)}`).toBe(true);
   } finally {
@@ -87,7 +91,7 @@ async function killMidSync(fx: SplitFixture): Promise<string[]> {
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, SCALE);
+  template = await sharedSampleTemplate(servers().main, SCALE);
   const { fx, plan } = await newServerSplit();
   const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(r.code, r.stderr).toBe(0);
@@ -100,7 +104,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
-  if (template) await dropTemplate(servers().main, template);
 });
 
 describe('copy: server killed with SIGKILL, then run again, ends as an uninterrupted run', () => {

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import type { SplitWatch } from './helpers/crash.js';
 import { assertBuilt } from './helpers/cli.js';
 import { qname } from '../../src/pg/quote.js';
 import { parseKey } from '../../src/catalog/model.js';
 import { BATCH_BYTES, plannedBytes } from '../../src/steps/batch-size.js';
 import type { Plan } from '../../src/plan/model.js';
-import { CASE_TIMEOUT_MS, CASES_AT_ONCE, crashCase, dropAll, killAtPause, limit, referenceRun, started, stepsOf, type Reference } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, crashCase, dropAll, killAtPause, limit, sharedReferenceRun, stepsOf, type Reference } from './helpers/crash-case.js';
 
 /**
  * kill -9 inside a batch of small steps (src/steps/handler.ts, StepBatch: many tables'
@@ -25,14 +26,13 @@ let reference: Promise<Reference>;
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, 1);
-  reference = started(() => slot(() => referenceRun(template, fixtures)));
+  template = await sharedSampleTemplate(servers().main, 1);
+  reference = sharedReferenceRun(servers().main, template, fixtures, slot);
 });
 
 afterAll(async () => {
   await reference?.catch(() => undefined);
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 /** Index steps of small tables: the ones that run in batches. */

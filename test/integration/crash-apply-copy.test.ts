@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
-import { applyAndKill } from './helpers/crash.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
+import { applyAndKill, CopyProgress } from './helpers/crash.js';
 import { assertBuilt } from './helpers/cli.js';
 import { qname } from '../../src/pg/quote.js';
 import { parseKey } from '../../src/catalog/model.js';
@@ -38,7 +39,7 @@ let rangedReference: Promise<Reference>;
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, SCALE);
+  template = await sharedSampleTemplate(servers().main, SCALE);
   reference = started(() => slot(() => referenceRun(template, fixtures)));
   rangedReference = started(() => slot(() => referenceRun(template, fixtures, RANGES)));
 });
@@ -46,7 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([reference, rangedReference].map((r) => r?.catch(() => undefined)));
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 describe('apply killed with SIGKILL during the copy, then run again, ends as an uninterrupted run', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
@@ -55,13 +55,23 @@ describe('apply killed with SIGKILL during the copy, then run again, ends as an 
       crashCase(template, fixtures, reference, async (fx, plan, watch) => {
         const largest = stepsOf(plan, 'copy_data')[0]!;
         const db = fx.services.find((s) => s.database === largest.target.database)!;
-        const k = await applyAndKill(
-          fx,
-          watch,
-          async (since) => (await watch.runningAmong([largest.id], since)).length > 0 && (await watch.copyProgress(db.url, largest.table!)) > 2000,
-          { pollMs: 0, timeoutMs: KILL_WAIT_MS },
-        );
-        expectKilledIn(k, largest.id);
+        const progress = new CopyProgress(db.url, largest.table!);
+        let copying = false;
+        try {
+          const k = await applyAndKill(
+            fx,
+            watch,
+            async (since) => {
+              copying = (await watch.runningAmong([largest.id], since)).length > 0;
+              return copying && (await progress.rows()) > 2000;
+            },
+            // Calm until the copy runs; then as often as the two kept connections answer.
+            { pollMs: () => (copying ? 1 : 20), timeoutMs: KILL_WAIT_MS },
+          );
+          expectKilledIn(k, largest.id);
+        } finally {
+          await progress.close();
+        }
       }),
     ));
 

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { assertBuilt } from './helpers/cli.js';
-import { CASE_TIMEOUT_MS, CASES_AT_ONCE, crashCase, dropAll, killAtPause, limit, referenceRun, started, stepsOf, type Reference } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, crashCase, dropAll, killAtPause, limit, sharedReferenceRun, stepsOf, type Reference } from './helpers/crash-case.js';
 import type { Step } from '../../src/plan/model.js';
 
 /**
@@ -20,14 +21,13 @@ let reference: Promise<Reference>;
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, 1);
-  reference = started(() => slot(() => referenceRun(template, fixtures)));
+  template = await sharedSampleTemplate(servers().main, 1);
+  reference = sharedReferenceRun(servers().main, template, fixtures, slot);
 });
 
 afterAll(async () => {
   await reference?.catch(() => undefined);
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 /** Kills apply after a step of `kind` (`which` of them) did its work, resumes, compares. */

@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { applyAndKill, holdLock } from './helpers/crash.js';
 import { assertBuilt } from './helpers/cli.js';
 import {
   CASE_TIMEOUT_MS,
   CASES_AT_ONCE,
   KILL_WAIT_MS,
+  PAUSE_POLL_MS,
   crashCase,
   dropAll,
   expectKilledIn,
   killAtPause,
   limit,
-  referenceRun,
-  started,
+  sharedReferenceRun,
   stepsOf,
   type Reference,
 } from './helpers/crash-case.js';
@@ -32,14 +33,13 @@ let reference: Promise<Reference>;
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, 1);
-  reference = started(() => slot(() => referenceRun(template, fixtures)));
+  template = await sharedSampleTemplate(servers().main, 1);
+  reference = sharedReferenceRun(servers().main, template, fixtures, slot);
 });
 
 afterAll(async () => {
   await reference?.catch(() => undefined);
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 /** A case of this file: a fresh split, `kill`, apply again, compare with the reference. */
@@ -91,7 +91,7 @@ describe('apply killed with SIGKILL early, then run again, ends as an uninterrup
         watch,
         async (since) => (await watch.runningAmong([fence.id], since)).length > 0 && (await watch.waitingOnLock(fx.sourceServer, fx.sourceDb)),
         // The step waits for the lock until the kill: a calm poll does not miss it.
-        { afterKill: () => lock.release(), timeoutMs: KILL_WAIT_MS, pollMs: 20 },
+        { afterKill: () => lock.release(), timeoutMs: KILL_WAIT_MS, pollMs: PAUSE_POLL_MS },
       );
       expectKilledIn(k, fence.id);
       // The fence's transaction died with the process: no trigger is left half made.

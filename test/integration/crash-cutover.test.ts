@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pg15, query, servers, withDatabase } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { pg15, query, servers } from '../harness/servers.js';
+import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { splitSignature } from './helpers/catalog-signature.js';
@@ -26,14 +27,10 @@ const slot = limit(CASES_AT_ONCE);
 /** The sample at scale 0.3, on the main server and on PostgreSQL 15, cloned by every split. */
 const templates = new Map<string, string>();
 
-/**
- * The sample at scale 0.3 on `server`, loaded once. The append-only login log has no
- * primary key: online mode needs a replica identity.
- */
+/** The sample at scale 0.3 on `server`, loaded once (helpers/shared-sample.ts). */
 async function onlineTemplate(server: string): Promise<string> {
-  const name = await sampleTemplate(server, 0.3);
+  const name = await sharedSampleTemplate(server, 0.3);
   templates.set(server, name);
-  await query(withDatabase(server, name), `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
   return name;
 }
 
@@ -42,6 +39,8 @@ async function applied(opts: SplitFixtureOptions = {}): Promise<{ fx: SplitFixtu
   const template = templates.get(opts.source ?? servers().main)!;
   const fx = await splitFixture({ template, withConfig: true, ...opts, edit: (doc) => void (doc.mode = 'online') });
   fixtures.push(fx);
+  // The append-only login log has no primary key: online mode needs a replica identity.
+  await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
   const plan = await inProcess(() => fx.plan());
   const r = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   expect(r.code, r.stderr).toBe(0);
@@ -120,7 +119,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([reference, reference15].map((r) => r?.catch(() => undefined)));
   await dropAll(fixtures);
-  for (const [server, name] of templates) await dropTemplate(server, name);
 });
 
 function killCutoverAfter(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { CASE_TIMEOUT_MS, CASES_AT_ONCE, dropAll, killAtPause, limit, stepsOf } from './helpers/crash-case.js';
@@ -24,13 +25,12 @@ const slot = limit(CASES_AT_ONCE);
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, 0.2);
+  template = await sharedSampleTemplate(servers().main, 0.2);
 });
 
 afterAll(async () => {
   for (const w of writers) await w.stop();
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 function killRollbackAfter(kind: Step['kind'], proof: (fx: SplitFixture, plan: Plan, stepId: string) => Promise<void>): () => Promise<void> {

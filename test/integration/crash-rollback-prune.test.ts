@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { dropTemplate, sampleTemplate, type SplitFixture } from './helpers/split-fixture.js';
+import type { SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { applyAndKill, holdLock, SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { catalogSignature } from './helpers/catalog-signature.js';
-import { CASE_TIMEOUT_MS, CASES_AT_ONCE, KILL_WAIT_MS, dropAll, inProcess, limit, newSplit, sourceSide, started, treeFiles } from './helpers/crash-case.js';
+import { CASE_TIMEOUT_MS, CASES_AT_ONCE, KILL_WAIT_MS, PAUSE_POLL_MS, dropAll, inProcess, limit, newSplit, sourceSide, started, treeFiles } from './helpers/crash-case.js';
 import { qname } from '../../src/pg/quote.js';
 import { parseKey } from '../../src/catalog/model.js';
 
@@ -99,7 +100,7 @@ let pruned: Promise<unknown>;
 
 beforeAll(async () => {
   assertBuilt();
-  template = await sampleTemplate(servers().main, 1);
+  template = await sharedSampleTemplate(servers().main, 1);
   rolledBack = started(() => slot(uninterruptedRollback));
   pruned = started(() => slot(uninterruptedPrune));
 });
@@ -107,7 +108,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([rolledBack, pruned].map((r) => r?.catch(() => undefined)));
   await dropAll(fixtures);
-  if (template) await dropTemplate(servers().main, template);
 });
 
 describe('a command killed with SIGKILL and run again ends as if never interrupted', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
@@ -120,7 +120,7 @@ describe('a command killed with SIGKILL and run again ends as if never interrupt
       const lock = await holdLock(fx.sourceUrl, `LOCK TABLE ${qname(parseKey(fenced.tables[0]!))} IN ACCESS SHARE MODE`);
       // The DROP TRIGGER waits for the lock (up to its lock_timeout of a minute): a calm poll does not miss it.
       const k = await applyAndKill(fx, watch, async () => watch.waitingOnLock(fx.sourceServer, fx.sourceDb), {
-        pollMs: 20,
+        pollMs: PAUSE_POLL_MS,
         timeoutMs: KILL_WAIT_MS,
         args: ['rollback', '--yes', '-m', fx.manifestFile],
         afterKill: async () => {
@@ -154,7 +154,7 @@ describe('a command killed with SIGKILL and run again ends as if never interrupt
       const row = await holdLock(fx.controlUrl, `SELECT 1 FROM cloudphone_split.retention WHERE split = '${fx.name}' FOR UPDATE`);
       // The journal's update waits for the row until the kill: a calm poll does not miss it.
       const k = await applyAndKill(fx, watch, async () => watch.journalWriteWaiting(), {
-        pollMs: 20,
+        pollMs: PAUSE_POLL_MS,
         timeoutMs: KILL_WAIT_MS,
         args: ['retention', 'prune', '--yes', '--now', now, '-m', fx.manifestFile],
         afterKill: async () => {

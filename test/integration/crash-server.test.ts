@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
 import type { Plan, Step } from '../../src/plan/model.js';
-import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { SplitWatch } from './helpers/crash.js';
+import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
+import { CopyProgress, SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned, spawnCli, type CliResult } from './helpers/cli.js';
 import { expectSameData } from './helpers/assert-split.js';
 import { restartableServer, type RestartableServer } from './helpers/restartable-server.js';
@@ -23,13 +24,12 @@ const fixtures: SplitFixture[] = [];
 
 beforeAll(async () => {
   assertBuilt();
-  [template, dedicated] = await Promise.all([sampleTemplate(servers().main, SCALE), restartableServer()]);
+  [template, dedicated] = await Promise.all([sharedSampleTemplate(servers().main, SCALE), restartableServer()]);
 });
 
 afterAll(async () => {
   await dropAll(fixtures);
   await dedicated?.destroy();
-  if (template) await dropTemplate(servers().main, template);
 });
 
 type CopyStep = Extract<Step, { kind: 'copy_data' }>;
@@ -40,6 +40,7 @@ async function applyAndCutMidCopy(fx: SplitFixture, plan: Plan, cut: () => Promi
   const target = fx.services.find((s) => s.database === largest.target.database)!;
   await query(fx.sourceServer, `CREATE DATABASE "${fx.prefix}control"`);
   const watch = await SplitWatch.open(fx);
+  const progress = new CopyProgress(target.url, largest.table!);
   const since = await watch.now();
   const cli = spawnCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
   let exited = false;
@@ -49,11 +50,14 @@ async function applyAndCutMidCopy(fx: SplitFixture, plan: Plan, cut: () => Promi
     for (;;) {
       if (exited) throw new Error(`apply ended before the copy could be cut:\n${cli.output().stderr}`);
       if (Date.now() > deadline) throw new Error('the largest copy never started');
-      if ((await watch.runningAmong([largest.id], since)).length > 0 && (await watch.copyProgress(target.url, largest.table!)) > 1000) break;
-      await sleep(5);
+      const copying = (await watch.runningAmong([largest.id], since)).length > 0;
+      if (copying && (await progress.rows()) > 1000) break;
+      // Calm until the copy runs; then as often as the two kept connections answer.
+      await sleep(copying ? 1 : 20);
     }
     await cut();
   } finally {
+    await progress.close();
     await watch.close();
   }
   const end = await cli.done;

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { query } from '../harness/servers.js';
+import { query, servers } from '../harness/servers.js';
 import type { Plan } from '../../src/plan/model.js';
 import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { TRACK_SCHEMA } from '../../src/online/denormalize-tracking.js';
 import { FENCE_TRIGGER } from '../../src/steps/fence-source.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
 import { holdPauseLocks } from './helpers/crash-case.js';
 import { eventually } from './helpers/reverse.js';
@@ -23,7 +24,7 @@ const SLOW = 300_000;
 
 async function appliedOnline(retire: boolean, sourceSql?: string): Promise<{ fx: SplitFixture; plan: Plan }> {
   const fx = await splitFixture({
-    scale: 0.2,
+    template: await sharedSampleTemplate(servers().main, 0.2),
     withConfig: true,
     edit: (doc) => {
       doc.mode = 'online';

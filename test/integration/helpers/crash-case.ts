@@ -10,6 +10,7 @@ import { applyAndKill, SplitWatch, type KillOutcome } from './crash.js';
 import { runSpawned } from './cli.js';
 import { splitSignature } from './catalog-signature.js';
 import { expectSameData } from './assert-split.js';
+import { sharedValue } from './shared-sample.js';
 
 /**
  * One kill per case (SPEC §3: "a run killed at any instant and started again ends in the
@@ -31,9 +32,17 @@ export interface Reference {
 /**
  * How many cases of one crash file run at once. Each case works on its own split (its own
  * databases, roles, control database and advisory lock), so they only share the servers;
- * most of a case is the tool's round trips and replication waits, which leave a core idle.
+ * much of a case is replication waits and the tool's own waits, which one case at a time
+ * leaves idle (measured: crash-cutover one at a time took half again the CPU of three at
+ * once, and its queue outlasted CASE_TIMEOUT_MS under load).
  */
 export const CASES_AT_ONCE = 3;
+
+/**
+ * How often a kill condition that waits for a pause (or a lock the test holds) is checked:
+ * the tool waits there until it is killed, so a calm pace cannot miss the moment.
+ */
+export const PAUSE_POLL_MS = 150;
 
 /** Time a case may take when it waits for a free slot among CASES_AT_ONCE (no speed is asserted). */
 export const CASE_TIMEOUT_MS = 900_000;
@@ -163,6 +172,23 @@ export async function referenceRun(template: string, fixtures: SplitFixture[], e
   expect(JSON.stringify(ref.source)).toContain('"state":"scheduled"');
   await fx.cleanup();
   return ref;
+}
+
+/**
+ * The reference run of `template` (a sharedSampleTemplate of `server`) with `env`, made
+ * once for every crash file that asks for the same one (helpers/shared-sample.ts), in the
+ * first slot of each file. The run and its comparison are the same whichever
+ * file makes it: a split of the same sample with the same manifest and settings.
+ */
+export function sharedReferenceRun(
+  server: string,
+  template: string,
+  fixtures: SplitFixture[],
+  slot: <T>(fn: () => Promise<T>) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<Reference> {
+  // The slot is asked for now, before any case of the file: a case waits in its slot for the reference.
+  return started(() => slot(() => sharedValue(server, `uninterrupted apply of ${template} with ${JSON.stringify(env)}`, () => referenceRun(template, fixtures, env))));
 }
 
 /** Runs apply again to its end: it must resume (something was already done) and succeed. */
@@ -334,7 +360,7 @@ export async function killAtPause(
         paused = (await waits.paused()).find((id) => running.has(id));
         return paused !== undefined;
       },
-      { env, afterKill: () => locks.release(), pollMs: 20, timeoutMs: opts.timeoutMs ?? KILL_WAIT_MS, ...(opts.args ? { args: opts.args } : {}) },
+      { env, afterKill: () => locks.release(), pollMs: PAUSE_POLL_MS, timeoutMs: opts.timeoutMs ?? KILL_WAIT_MS, ...(opts.args ? { args: opts.args } : {}) },
     );
     expect(paused, 'the run paused at one of the steps').toBeDefined();
     expectKilledIn(outcome, paused!);

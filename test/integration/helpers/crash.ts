@@ -132,6 +132,41 @@ export class SplitWatch {
   }
 }
 
+/**
+ * Rows the COPY into `table` (`schema.name`) of the database at `url` has stored so far
+ * (0 when none runs), asked on one connection kept for the whole kill condition: opened
+ * at the first question (the database exists once the copy step runs).
+ */
+export class CopyProgress {
+  private client: pg.Client | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly table: string,
+  ) {}
+
+  async rows(): Promise<number> {
+    if (!this.client) {
+      const c = new pg.Client({ connectionString: this.url });
+      c.on('error', () => undefined);
+      await c.connect();
+      this.client = c;
+    }
+    const dot = this.table.indexOf('.');
+    const r = await this.client.query<{ n: string }>(
+      `SELECT coalesce(max(tuples_processed), 0)::text AS n FROM pg_stat_progress_copy
+        WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND command = 'COPY FROM'
+          AND relid = to_regclass(format('%I.%I', $1::text, $2::text))`,
+      [this.table.slice(0, dot), this.table.slice(dot + 1)],
+    );
+    return Number(r.rows[0]!.n);
+  }
+
+  async close(): Promise<void> {
+    await this.client?.end().catch(() => undefined);
+  }
+}
+
 /** A journal row held by the test (see SplitWatch.holdStepRow). */
 export class HeldRow {
   constructor(
@@ -187,7 +222,8 @@ export async function applyAndKill(
   opts: {
     timeoutMs?: number;
     afterKill?: () => Promise<void>;
-    pollMs?: number;
+    /** Pause between two checks of `when` (default 5 ms), or a function of the moment that returns it. */
+    pollMs?: number | (() => number);
     args?: string[];
     env?: NodeJS.ProcessEnv;
     /** Starts the CLI with these arguments instead of spawnCli (a process started ahead, see warm-cli.ts). */
@@ -222,7 +258,8 @@ export async function applyAndKill(
       const running = [...(await watch.steps())].filter(([, s]) => s.state === 'running').map(([id]) => id);
       return { killed: true, runningAtKill: running };
     }
-    if ((opts.pollMs ?? 5) > 0) await sleep(opts.pollMs ?? 5);
+    const pause = typeof opts.pollMs === 'function' ? opts.pollMs() : (opts.pollMs ?? 5);
+    if (pause > 0) await sleep(pause);
   }
   await opts.afterKill?.();
   return { killed: false, runningAtKill: [], result: await cli.done };
@@ -261,7 +298,7 @@ export async function waitForSessionsToEnd(fx: SplitFixture, timeoutMs = 30_000)
     }
     if (n === 0) return;
     if (Date.now() > deadline) throw new Error(`${n} sessions of a killed apply are still connected after ${timeoutMs} ms`);
-    await sleep(20);
+    await sleep(50);
   }
 }
 
