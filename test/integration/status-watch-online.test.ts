@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { query } from '../harness/servers.js';
 import type { Plan, StartReplicationStep, StartReverseReplicationStep } from '../../src/plan/model.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
+import { assertBuilt, runCli, spawnCli } from './helpers/cli.js';
 
 /**
  * `status --watch` on an online split (SPEC §2): while replication runs it shows the
@@ -43,11 +43,13 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 describe('status --watch, online mode', () => {
   it('shows the lag of every subscription while replicating, and the reverse replication\'s lag after cutover, and keeps watching', { timeout: SLOW }, async () => {
     assertBuilt();
-    const fx = await splitFixture({ scale: 0.2, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+    // What status shows is not about the sample's size: a small one replicates the same subscriptions.
+    const fx = await splitFixture({ scale: 0.05, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
     fixtures.push(fx);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     const plan: Plan = await fx.plan();
-    const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    // apply and cutover run in this process; only the watch, which the test stops, has a process of its own.
+    const applied = await runCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
 
     // Between apply and cutover no run is running: the watch goes on because replication does.
@@ -58,7 +60,7 @@ describe('status --watch, online mode', () => {
     );
     expect(before).not.toContain('reverse replication');
 
-    const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
+    const cut = await runCli(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
     expect(cut.code, cut.stderr + cut.stdout).toBe(0);
     const reverse = plan.steps.filter((s): s is StartReverseReplicationStep => s.kind === 'start_reverse_replication');
     expect(reverse.length).toBeGreaterThan(1);
