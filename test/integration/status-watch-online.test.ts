@@ -18,9 +18,13 @@ afterAll(async () => {
 
 const SLOW = 300_000;
 
-/** Runs `status --watch 0.2` until `done(stdout)` holds and at least `frames` frames were drawn, then stops it. */
+/**
+ * Runs `status --watch 1` until `done(stdout)` holds and at least `frames` frames were drawn,
+ * then stops it. A frame reads the journal, the source and every subscription: one a second
+ * (not five) is enough to see it redraw.
+ */
 async function watchUntil(fx: SplitFixture, frames: number, marker: string, done: (stdout: string) => boolean): Promise<string> {
-  const watching = spawnCli(['status', '--watch', '0.2', '-m', fx.manifestFile], { ...fx.env, NO_COLOR: '1' });
+  const watching = spawnCli(['status', '--watch', '1', '-m', fx.manifestFile], { ...fx.env, NO_COLOR: '1' });
   let exited = false;
   void watching.done.then(() => (exited = true));
   try {
@@ -28,7 +32,7 @@ async function watchUntil(fx: SplitFixture, frames: number, marker: string, done
       const out = watching.output().stdout;
       if (out.split(marker).length - 1 >= frames && done(out)) return out;
       if (exited) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
     }
     const { stdout, stderr } = watching.output();
     throw new Error(`status --watch ${exited ? 'ended' : 'never showed it'}:\n${stdout}\n${stderr}`);
