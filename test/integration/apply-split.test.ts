@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pg15, query, servers, second } from '../harness/servers.js';
 import type { Plan } from '../../src/plan/model.js';
-import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { expectSameData, expectSequencesPastSource, totalRows } from './helpers/assert-split.js';
 import { schemaDifferences, schemaDump } from './helpers/schema-dump.js';
 import { sampleCounts } from '../fixtures/index.js';
@@ -10,8 +10,14 @@ import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 const fixtures: SplitFixture[] = [];
 /** The cases after the first prove no sizes: a third of the sample is enough for them. */
 const SMALL = 0.3;
+/** That third, loaded once on the 18 server: the two cases whose source is there clone it. */
+let small18 = '';
+beforeAll(async () => {
+  small18 = await sampleTemplate(servers().main, SMALL);
+});
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
+  if (small18) await dropTemplate(servers().main, small18);
 });
 
 async function planAndApply(opts: SplitFixtureOptions): Promise<{ fx: SplitFixture; plan: Plan }> {
@@ -42,7 +48,7 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('from 18 to 18 on the same server, every copy reading one snapshot', async () => {
-    const { fx, plan } = await planAndApply({ source: servers().main, scale: SMALL });
+    const { fx, plan } = await planAndApply({ source: servers().main, template: small18 });
     await expectSameData(fx, plan);
     await expectSampleDenormalized(fx, plan);
     const snapshots = await query<{ snapshot: string; n: number }>(
@@ -56,7 +62,7 @@ describe('apply splits the sample database into its six databases', () => {
   });
 
   it('onto two target servers in one run', async () => {
-    const { fx, plan } = await planAndApply({ source: servers().main, billing: second(), scale: SMALL });
+    const { fx, plan } = await planAndApply({ source: servers().main, billing: second(), template: small18 });
     const billing = fx.service('billing');
     expect(billing.server).toBe('billing-pg');
     const onSecond = await query<{ datname: string }>(second(), `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}%`]);

@@ -1,17 +1,23 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { runCli } from './helpers/cli.js';
 
 const fixtures: SplitFixture[] = [];
+/** The sample, loaded once and cloned by every case: consent and idempotence are not about its size. */
+let template = '';
+beforeAll(async () => {
+  template = await sampleTemplate(servers().main, 0.05);
+});
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
 });
 
 async function fixture(opts: Parameters<typeof splitFixture>[0] = {}): Promise<SplitFixture> {
-  const fx = await splitFixture({ source: servers().main, ...opts });
+  const fx = await splitFixture({ source: servers().main, template, ...opts });
   fixtures.push(fx);
   return fx;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pg15, query, second, servers } from '../harness/servers.js';
-import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture, type SplitFixtureOptions } from './helpers/split-fixture.js';
 import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
 import { expectSameData } from './helpers/assert-split.js';
 import { holdPauseLocks, pausedSteps, stepsOf } from './helpers/crash-case.js';
@@ -19,9 +19,20 @@ import { restartableServer } from './helpers/restartable-server.js';
  */
 
 const fixtures: SplitFixture[] = [];
+/**
+ * The sample's scale: every table kind the server copy handles (partitions, generated
+ * columns, denormalized and copied tables) is there at any scale; the rows only need to
+ * fill each table.
+ */
+const SCALE = 0.2;
+/** The sample on the main server, loaded once: the splits whose source is there clone it. */
+let template = '';
 
 async function serverCopySplit(opts: SplitFixtureOptions): Promise<{ fx: SplitFixture; plan: Plan }> {
+  const onMain = (opts.source ?? servers().main) === servers().main;
   const fx = await splitFixture({
+    scale: SCALE,
+    ...(onMain ? { template } : {}),
     ...opts,
     edit: (doc) => {
       doc.copy = 'server';
@@ -71,12 +82,14 @@ async function applyAndVerify(fx: SplitFixture, plan: Plan): Promise<void> {
   expect(await leftovers(fx)).toEqual([]);
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt();
+  template = await sampleTemplate(servers().main, SCALE);
 });
 
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
+  if (template) await dropTemplate(servers().main, template);
 });
 
 describe('copy: server', () => {

@@ -1,15 +1,23 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createDatabase, pg15, pg18Client, query, servers } from '../harness/servers.js';
 import { runCli } from './helpers/cli.js';
-import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { dropTemplate, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { findPgDump } from '../../src/retention/pg-dump.js';
 
 const fixtures: SplitFixture[] = [];
+// A third of the sample: still an archive of every table, of more than a few kilobytes.
+const SCALE = 0.3;
+/** The sample on the 18 server, loaded once: both 18 cases clone it. */
+let template18 = '';
+beforeAll(async () => {
+  template18 = await sampleTemplate(servers().main, SCALE);
+});
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
+  if (template18) await dropTemplate(servers().main, template18);
 });
 
 const DAY = 86_400_000;
@@ -17,8 +25,8 @@ const DAY = 86_400_000;
 async function archivedFixture(source: string): Promise<{ fx: SplitFixture; later: string }> {
   const fx = await splitFixture({
     source,
-    // A third of the sample: still an archive of every table, of more than a few kilobytes.
-    scale: 0.3,
+    scale: SCALE,
+    ...(source === servers().main ? { template: template18 } : {}),
     edit: (doc) => {
       doc.retention = { days: 7, archive: 'backups' };
     },

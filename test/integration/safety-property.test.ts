@@ -97,6 +97,8 @@ class Sequence {
   now = Date.now();
   pruned = false;
   private watch: SplitWatch | null = null;
+  /** The connection that polls the journal while a kill waits. */
+  private poll: pg.Client | null = null;
   /** The CLI process of the next kill, loading while the operations before it run. */
   private warm: WarmCli | null = null;
 
@@ -147,10 +149,9 @@ class Sequence {
           this.watch = await SplitWatch.open(fx);
         }
         const watch = this.watch;
-        const finished = async () => [...(await watch.steps()).values()].filter((x) => x.state === 'done' || x.state === 'skipped').length;
         const warm = this.warm ?? new WarmCli(fx.env);
         this.warm = null;
-        const outcome = await applyAndKill(fx, watch, async () => (await finished()) >= after, { pollMs: 10, spawn: (args) => warm.start(args) });
+        const outcome = await applyAndKill(fx, watch, async () => (await this.finishedSteps()) >= after, { pollMs: 10, spawn: (args) => warm.start(args) });
         this.log.push(`kill after ${after} done steps -> ${outcome.killed ? `killed in ${outcome.runningAtKill.join(', ') || 'between steps'}` : `ended ${outcome.result?.code}`}`);
         if (!outcome.killed && outcome.result?.code !== 0) throw new Error(`apply ended by itself with ${outcome.result?.code}\n${outcome.result?.stderr}`);
         break;
@@ -184,6 +185,31 @@ class Sequence {
         }
         break;
       }
+    }
+  }
+
+  /**
+   * Steps of the split's latest run that are done or skipped, in one query on a connection
+   * kept for the sequence (polled every 10 ms while a kill waits); 0 before the journal exists.
+   */
+  private async finishedSteps(): Promise<number> {
+    if (!this.poll) {
+      const c = new pg.Client({ connectionString: this.fx.controlUrl });
+      c.on('error', () => undefined);
+      await c.connect();
+      this.poll = c;
+    }
+    try {
+      const r = await this.poll.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM cloudphone_split.steps
+          WHERE run_id = (SELECT max(id) FROM cloudphone_split.runs WHERE split = $1) AND state IN ('done', 'skipped')`,
+        [this.fx.name],
+      );
+      return r.rows[0]!.n;
+    } catch (err) {
+      // 42P01: the journal's tables are not made yet.
+      if ((err as { code?: string }).code === '42P01') return 0;
+      throw err;
     }
   }
 
@@ -261,6 +287,7 @@ class Sequence {
   async close(): Promise<void> {
     await this.warm?.discard();
     await this.watch?.close().catch(() => undefined);
+    await this.poll?.end().catch(() => undefined);
   }
 }
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { query } from '../harness/servers.js';
 import type { Plan, StartReplicationStep, StartReverseReplicationStep } from '../../src/plan/model.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
+import { assertBuilt, runCli, spawnCli } from './helpers/cli.js';
 
 /**
  * `status --watch` on an online split (SPEC §2): while replication runs it shows the
@@ -18,9 +18,13 @@ afterAll(async () => {
 
 const SLOW = 300_000;
 
-/** Runs `status --watch 0.2` until `done(stdout)` holds and at least `frames` frames were drawn, then stops it. */
+/**
+ * Runs `status --watch 1` until `done(stdout)` holds and at least `frames` frames were drawn,
+ * then stops it. A frame reads the journal, the source and every subscription: one a second
+ * (not five) is enough to see it redraw.
+ */
 async function watchUntil(fx: SplitFixture, frames: number, marker: string, done: (stdout: string) => boolean): Promise<string> {
-  const watching = spawnCli(['status', '--watch', '0.2', '-m', fx.manifestFile], { ...fx.env, NO_COLOR: '1' });
+  const watching = spawnCli(['status', '--watch', '1', '-m', fx.manifestFile], { ...fx.env, NO_COLOR: '1' });
   let exited = false;
   void watching.done.then(() => (exited = true));
   try {
@@ -28,7 +32,7 @@ async function watchUntil(fx: SplitFixture, frames: number, marker: string, done
       const out = watching.output().stdout;
       if (out.split(marker).length - 1 >= frames && done(out)) return out;
       if (exited) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
     }
     const { stdout, stderr } = watching.output();
     throw new Error(`status --watch ${exited ? 'ended' : 'never showed it'}:\n${stdout}\n${stderr}`);
@@ -43,11 +47,13 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 describe('status --watch, online mode', () => {
   it('shows the lag of every subscription while replicating, and the reverse replication\'s lag after cutover, and keeps watching', { timeout: SLOW }, async () => {
     assertBuilt();
-    const fx = await splitFixture({ scale: 0.2, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
+    // What status shows is not about the sample's size: a small one replicates the same subscriptions.
+    const fx = await splitFixture({ scale: 0.05, withConfig: true, edit: (doc) => void (doc.mode = 'online') });
     fixtures.push(fx);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     const plan: Plan = await fx.plan();
-    const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+    // apply and cutover run in this process; only the watch, which the test stops, has a process of its own.
+    const applied = await runCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
 
     // Between apply and cutover no run is running: the watch goes on because replication does.
@@ -58,7 +64,7 @@ describe('status --watch, online mode', () => {
     );
     expect(before).not.toContain('reverse replication');
 
-    const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
+    const cut = await runCli(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
     expect(cut.code, cut.stderr + cut.stdout).toBe(0);
     const reverse = plan.steps.filter((s): s is StartReverseReplicationStep => s.kind === 'start_reverse_replication');
     expect(reverse.length).toBeGreaterThan(1);

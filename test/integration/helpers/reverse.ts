@@ -6,10 +6,14 @@ import { replicationPrefix } from '../../../src/online/index.js';
 import { Journal } from '../../../src/engine/journal.js';
 import { splitFixture, type SplitFixture, type SplitFixtureOptions } from './split-fixture.js';
 import { compareWithSource, sequenceValues } from './table-sums.js';
-import { runSpawned } from './cli.js';
+import { runCli } from './cli.js';
 import { inProcess, treeFiles } from './crash-case.js';
 
-/** An online split of the sample, applied and cut over with the built CLI: services write to their new databases next. */
+/**
+ * An online split of the sample, applied and cut over by the CLI (in this process, one run
+ * at a time: nothing here is killed, so no process of its own is needed): services write
+ * to their new databases next.
+ */
 export async function cutOver(
   fixtures: SplitFixture[],
   opts: SplitFixtureOptions = {},
@@ -23,9 +27,9 @@ export async function cutOver(
   // The services tree before apply: rollback restores it byte for byte.
   const original = await treeFiles(fx);
   await beforeApply?.(fx, plan);
-  const applied = await runSpawned(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env);
+  const applied = await inProcess(() => runCli(['apply', fx.planFile, '--yes', '--jobs', '2'], fx.env));
   expect(applied.code, applied.stderr + applied.stdout).toBe(0);
-  const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
+  const cut = await inProcess(() => runCli(['cutover', '-m', fx.manifestFile, '--yes'], fx.env));
   expect(cut.code, cut.stderr + cut.stdout).toBe(0);
   return { fx, plan, original };
 }
@@ -198,7 +202,7 @@ export async function writeThroughRollback(fx: SplitFixture, writers: TargetWrit
   writers.push(...ws);
   for (const w of ws) w.start();
   for (const w of ws) await w.reached(12);
-  const rolled = await runSpawned(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
+  const rolled = await inProcess(() => runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env));
   expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
   expect(rolled.stdout).toMatch(/kept database \S+cloudphone_device: fenced, kept/);
   for (const w of ws) await w.finished();

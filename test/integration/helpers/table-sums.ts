@@ -124,8 +124,17 @@ export async function sequenceValues(url: string): Promise<Record<string, { last
 
 /** Takes the next value of a sequence (in a read-write transaction) and returns it. */
 export async function nextval(url: string, key: string): Promise<bigint> {
+  return (await nextvals(url, [key]))[0]!;
+}
+
+/** Takes the next value of each sequence (`schema.name`) of one database, in order, on one connection. */
+export async function nextvals(url: string, keys: string[]): Promise<bigint[]> {
+  if (keys.length === 0) return [];
   return withClient(url, async (c) => {
-    const r = await c.query<{ v: string }>(`SELECT nextval($1::regclass)::text AS v`, [qkey(key)]);
-    return BigInt(r.rows[0]!.v);
+    const r = await c.query<{ v: string }>(
+      `SELECT nextval(k::regclass)::text AS v FROM unnest($1::text[]) WITH ORDINALITY AS x (k, i) ORDER BY i`,
+      [keys.map(qkey)],
+    );
+    return r.rows.map((row) => BigInt(row.v));
   });
 }

@@ -39,9 +39,13 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A key and a certificate `name`.crt for `subject`, signed by `ca` (or self-signed when ca is null). */
+/**
+ * A key and a certificate `name`.crt for `subject`, signed by `ca` (or self-signed when ca is
+ * null). The keys are ECDSA P-256: made in a millisecond, where an RSA key takes a good part
+ * of a second, and what TLS verifies (chain, host name, client certificate) is the same.
+ */
 function certificate(dir: string, name: string, subject: string, ca: string | null, extensions: string | null): void {
-  openssl(dir, ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
+  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   const ext = extensions ? ['-extfile', `${name}.ext`] : [];
   if (extensions) execFileSync('sh', ['-c', `cat > ${name}.ext`], { cwd: dir, input: extensions });
   if (ca === null) {
