@@ -17,6 +17,9 @@ export interface ReplicationObjects {
 /** What a teardown removed, as `kind name` strings (`subscription x`, `slot y`...). */
 export interface DropReport {
   dropped: string[];
+  /** Milliseconds spent on the subscriber's side and on the publisher's (where the time of a teardown goes). */
+  subscriberMs?: number;
+  publisherMs?: number;
 }
 
 /** How long a slot may stay active after its subscription is gone before its WAL sender is terminated. */
@@ -110,9 +113,11 @@ async function dropPublisherSide(pools: Pools, end: End, o: { slot: string; publ
  */
 export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
   const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
   const oid = await dropSubscriptionAt(pools, { server: o.target.server, database: o.target.database }, o.subscription, report);
+  const t1 = Date.now();
   await dropPublisherSide(pools, { server: 'source' }, o, oid, report);
-  return report;
+  return { ...report, subscriberMs: t1 - t0, publisherMs: Date.now() - t1 };
 }
 
 /**

@@ -237,7 +237,9 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       service: r.target.service,
       description: `drop the subscription of ${r.target.database}, its slot, its publication and its replication role`,
       sql: stopReplicationSql(r.names, r.target),
-      dependsOn: [stepId('verify_rowcounts', r.target.database)],
+      // Beside verify_rowcounts, not after it: once caught up, the subscription has nothing left to carry (the source
+      // is fenced), and no service is repointed before every verify_rowcounts passed (repoint_config waits for them).
+      dependsOn: [catchUp.id],
       target: r.target,
       publication: r.names.publication,
       subscription: r.names.subscription,

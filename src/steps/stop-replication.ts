@@ -11,6 +11,6 @@ export const stopReplication: StepHandler<'stop_replication'> = {
   render: (step) => step.sql,
   async run(ctx, step: StopReplicationStep) {
     const report = await dropReplicationOf(ctx.pools, step);
-    return { detail: { dropped: report.dropped } };
+    return { detail: { dropped: report.dropped, subscriberMs: report.subscriberMs, publisherMs: report.publisherMs } };
   },
 };
