@@ -20,6 +20,8 @@ export interface DropReport {
   /** Milliseconds spent on the subscriber's side and on the publisher's (where the time of a teardown goes). */
   subscriberMs?: number;
   publisherMs?: number;
+  /** The oid of the subscription dropped (its table-sync slots are named after it). */
+  subscriptionOid?: number | null;
 }
 
 /** How long a slot may stay active after its subscription is gone before its WAL sender is terminated. */
@@ -118,6 +120,31 @@ export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Pr
   const t1 = Date.now();
   await dropPublisherSide(pools, { server: 'source' }, o, oid, report);
   return { ...report, subscriberMs: t1 - t0, publisherMs: Date.now() - t1 };
+}
+
+/**
+ * The subscriber's side only (cutover's stop_replication, inside the window): the
+ * subscription disabled, detached from its slot and dropped, which stops its apply
+ * worker before it returns. The source's side (releaseReplicationOf) can wait until the
+ * services are switched: an inactive slot only keeps WAL a little longer.
+ */
+export async function stopSubscriptionOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
+  const oid = await dropSubscriptionAt(pools, { server: o.target.server, database: o.target.database }, o.subscription, report);
+  return { ...report, subscriptionOid: oid, subscriberMs: Date.now() - t0 };
+}
+
+/**
+ * The source's side of a forward replication whose subscription is gone: its slot, the
+ * table-sync slots it left (`pg_<oid>_sync_...`, when the dropped subscription's oid is
+ * known), its publication and its role. Each only if it exists: safe to run again.
+ */
+export async function releaseReplicationOf(pools: Pools, o: ReplicationObjects, subscriptionOid: number | null): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
+  await dropPublisherSide(pools, { server: 'source' }, o, subscriptionOid, report);
+  return { ...report, publisherMs: Date.now() - t0 };
 }
 
 /**

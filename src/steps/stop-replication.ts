@@ -1,16 +1,19 @@
 import type { StopReplicationStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
-import { dropReplicationOf } from '../online/drop-replication.js';
+import { stopSubscriptionOf } from '../online/drop-replication.js';
 
 /**
- * `stop_replication`: once the service's data is caught up and verified, drops its
- * subscription (disabled and detached from its slot first), then on the source its
- * slot, leftover table-sync slots and publication, so no slot pins the source's WAL.
+ * `stop_replication` (cutover, inside the window): once the service's data is caught
+ * up, drops its subscription on the target (disabled and detached from its slot first;
+ * its apply worker is stopped when the drop returns), so that nothing but the services
+ * writes there from then on. The source's slot, publication and role are dropped by
+ * `release_replication` once the services are switched. The dropped subscription's oid
+ * is kept in the detail: release_replication finds its table-sync slots by it.
  */
 export const stopReplication: StepHandler<'stop_replication'> = {
   render: (step) => step.sql,
   async run(ctx, step: StopReplicationStep) {
-    const report = await dropReplicationOf(ctx.pools, step);
-    return { detail: { dropped: report.dropped, subscriberMs: report.subscriberMs, publisherMs: report.publisherMs } };
+    const report = await stopSubscriptionOf(ctx.pools, step);
+    return { detail: { dropped: report.dropped, subscriptionOid: report.subscriptionOid ?? null, subscriberMs: report.subscriberMs } };
   },
 };
