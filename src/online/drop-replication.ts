@@ -4,6 +4,7 @@ import type { Pools } from '../pg/pools.js';
 import { ident } from '../pg/quote.js';
 import { dropSubscriptionSql } from './replication-sql.js';
 import { pause } from './pause.js';
+import { withClient } from './pooled.js';
 import { dropReplicationRole, replicationRoleName } from './replication-role.js';
 
 /** The replication objects of one service database (as start_replication names them). */
@@ -131,7 +132,22 @@ export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Pr
 export async function stopSubscriptionOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
   const report: DropReport = { dropped: [] };
   const t0 = Date.now();
-  const oid = await dropSubscriptionAt(pools, { server: o.target.server, database: o.target.database }, o.subscription, report);
+  // On a pooled connection of the run (a new one costs time inside the window); the target is never read-only.
+  const oid = await withClient(pools, o.target.server, o.target.database, async (dst) => {
+    const r = await dst.query<{ oid: number }>(
+      `SELECT oid::int AS oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [o.subscription],
+    );
+    const found = r.rows[0]?.oid ?? null;
+    if (found === null) return null;
+    for (const q of dropSubscriptionSql(o.subscription)) await dst.query(q);
+    report.dropped.push(`subscription ${o.subscription}`);
+    return found;
+  }).catch((err: unknown) => {
+    // A target database that is gone holds no subscription.
+    if ((err as { code?: string }).code === '3D000') return null;
+    throw err;
+  });
   return { ...report, subscriptionOid: oid, subscriberMs: Date.now() - t0 };
 }
 

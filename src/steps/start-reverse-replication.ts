@@ -136,7 +136,7 @@ const FLUSH_WAIT_MS = 10_000;
 async function skipToNow(pools: Pools, step: StartReverseReplicationStep, signal: AbortSignal): Promise<string> {
   return withClient(pools, step.target.server, step.target.database, async (c) => {
     const lsn = (await c.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`)).rows[0]!.lsn;
-    await c.query(`BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT`);
+    await c.query(`BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT`);
     const until = Date.now() + FLUSH_WAIT_MS;
     for (;;) {
       const r = await c.query<{ at: string; reached: boolean }>(
