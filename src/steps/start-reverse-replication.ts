@@ -156,8 +156,8 @@ async function skipToNow(pools: Pools, step: StartReverseReplicationStep, signal
 
 /**
  * `start_reverse_replication` (cutover, once the target's forward replication is gone
- * and before its config is switched): makes what `cutover` did not prepare before the
- * fence (ensureReverseObjects), moves the target's reverse slot past every change made
+ * and before its config is switched): makes what is missing of it (ensureReverseObjects,
+ * the subscription disabled), moves the target's reverse slot past every change made
  * there so far, then enables the source's subscription: every write made to the target
  * from now on reaches the source. Its apply worker writes through the source's fence
  * (fence-source.ts); no one else does. An enabled subscription (a rerun) was moved past

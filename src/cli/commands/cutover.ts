@@ -24,7 +24,6 @@ import { replicationLag, type ReplicationLag } from '../../online/replication-la
 import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../online/downtime-clock.js';
 import { dropAllTracking, prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
 import { TRACK_SCHEMA } from '../../online/denormalize-tracking.js';
-import { dropPreparedReverse, prepareReverse, type ReversePrepareReport } from '../../online/reverse-prepare.js';
 import { parseByteSize } from '../../format/byte-size.js';
 import { endReverseReplication, type EndReverseResult } from '../../run/complete.js';
 import { cutoverNotReady } from '../../plan/service-selection.js';
@@ -67,8 +66,6 @@ export interface CutoverResult {
   clientDowntime?: ServiceDowntime[];
   /** The denormalized columns filled before the fence (absent when the fence was up before this run). */
   denormalizedBeforeFence?: PrepareReport;
-  /** The reverse replication made (disabled) before the fence (absent when the fence was up before this run). */
-  reverseBeforeFence?: ReversePrepareReport;
   lagBefore: ReplicationLag[];
   steps: StepOutcome[];
   /** `--complete`: how ending the reverse replication went, and what it dropped. */
@@ -110,23 +107,11 @@ function lagGate(lag: ReplicationLag[], maxLag: number): void {
  * installs it afresh). Once the fence is up it stays: catch_up, run again, reads it.
  */
 async function dropTrackingWhileUnfenced(journal: Journal, plan: Plan, fence: Plan['steps'][number] | undefined, pools: Pools, out: Output): Promise<void> {
-  let done: Set<string>;
   try {
-    done = new Set((await journal.doneSteps(plan.name)).keys());
-  } catch (err) {
-    out.warn(`the journal could not be read to clean up before the fence: ${(err as Error).message}; the next cutover run replaces what this one made`);
-    return;
-  }
-  if (fence && done.has(fence.id)) return;
-  try {
+    if (fence && (await journal.doneSteps(plan.name)).has(fence.id)) return;
     await dropAllTracking(pools, plan);
   } catch (err) {
     out.warn(`the tracking of denormalized columns (schema ${TRACK_SCHEMA} in the new databases) could not be dropped: ${(err as Error).message}; the next cutover run replaces it`);
-  }
-  try {
-    await dropPreparedReverse(pools, plan, done);
-  } catch (err) {
-    out.warn(`the reverse replication made before the fence could not be dropped: ${(err as Error).message}; the next cutover run reuses it, \`rollback\` drops it`);
   }
 }
 
@@ -207,13 +192,10 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       const clock = new DowntimeClock(plan, view);
       const unfenced = !fence || !done.has(fence.id);
       let prepared: PrepareReport | undefined;
-      let reversePrepared: ReversePrepareReport | undefined;
       let summary: Awaited<ReturnType<typeof runPlan>>;
       try {
         // Before the fence, outside the downtime: denormalized columns current but for the rows written from now on.
         prepared = unfenced ? await prepareDenormalized(pools, plan, view) : undefined;
-        // And the reverse replication made (disabled): inside the window it is only enabled.
-        if (unfenced) reversePrepared = await prepareReverse(pools, plan, journal.view(name), new Set(done.keys()));
         summary = await runPlan({
           plan,
           handlers,
@@ -249,7 +231,6 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
         clientDowntimeMs: known.length > 0 ? Math.max(...known) : null,
         clientDowntime,
         ...(prepared ? { denormalizedBeforeFence: prepared } : {}),
-        ...(reversePrepared ? { reverseBeforeFence: reversePrepared } : {}),
         lagBefore,
         steps: summary.steps,
       };
