@@ -61,7 +61,6 @@ export function startReverseSql(names: ReplicationNames, tables: readonly Revers
     `-- on the source database ${sourceDatabase}:`,
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
     createReverseSubscriptionSql(names.subscription, `<${target.server} server, database ${target.database}> as user ${role} password ***`, names.publication, names.slot),
-    '-- (cutover makes the above before its fence when it can; inside the window only what follows runs)',
     `-- on ${target.database}, once its forward subscription is gone: skip every change made there so far`,
     `SELECT pg_replication_slot_advance(${literal(names.slot)}, pg_current_wal_insert_lsn())  -- once that WAL is flushed`,
     `-- on the source database ${sourceDatabase}:`,

@@ -87,8 +87,8 @@ async function reverseState(pools: Pools, step: StartReverseReplicationStep): Pr
  * denormalized columns), a logical slot and a replication role; on the source a
  * subscription into the original, fenced tables, without an initial copy. Each object
  * is recorded in the journal before it is made and made only when missing. Nothing
- * streams until `enableReverse`: the slot may hold changes that are not to go back
- * (the forward subscription's own writes), which enableReverse skips first.
+ * streams until the handler below enables it, once skipToNow has moved the slot past
+ * every change that is not to go back.
  */
 export async function ensureReverseObjects(pools: Pools, journal: Pick<StepJournal, 'recordCreated'>, step: StartReverseReplicationStep): Promise<string[]> {
   const role = replicationRoleName(step.publication);
@@ -121,7 +121,7 @@ export async function ensureReverseObjects(pools: Pools, journal: Pick<StepJourn
   return created;
 }
 
-/** How long enableReverse waits for the target's WAL to be flushed up to the position it skips to. */
+/** How long skipToNow waits for the target's WAL to be flushed up to the position it skips to. */
 const FLUSH_WAIT_MS = 10_000;
 
 /**
