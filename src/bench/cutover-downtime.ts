@@ -97,17 +97,18 @@ interface Row {
   /** Per service: from the fence to the first write its new database accepted. */
   perService: Array<{ service: string; ms: number | null }>;
   /** Each cutover step's start and end, in ms from the fence's start (from the journal). */
-  timeline: Array<{ step: string; from: number; to: number }>;
+  timeline: Array<{ step: string; from: number; to: number; phases: string | null }>;
 }
 
 /** The cutover run's steps from the journal, as offsets from the start of fence_source. */
 async function timeline(control: string): Promise<Row['timeline']> {
-  const rows = await sql<{ step: string; from: number; to: number }>(
+  const rows = await sql<{ step: string; from: number; to: number; phases: string | null }>(
     control,
     `WITH r AS (SELECT run_id, started_at AS t0 FROM cloudphone_split.steps WHERE kind = 'fence_source' AND state = 'done' ORDER BY finished_at DESC LIMIT 1)
      SELECT s.step_id AS step,
             round(extract(epoch FROM s.started_at - r.t0) * 1000)::int AS "from",
-            round(extract(epoch FROM s.finished_at - r.t0) * 1000)::int AS "to"
+            round(extract(epoch FROM s.finished_at - r.t0) * 1000)::int AS "to",
+            (SELECT string_agg(k || ' ' || v, ', ' ORDER BY k) FROM jsonb_each_text(coalesce(s.detail, '{}'::jsonb)) AS d(k, v) WHERE k LIKE '%Ms') AS phases
        FROM cloudphone_split.steps s JOIN r USING (run_id)
       WHERE s.state = 'done' AND s.started_at >= r.t0
       ORDER BY s.started_at, s.step_id`,
@@ -201,7 +202,7 @@ function render(rows: Row[]): string {
   for (const r of rows) {
     lines.push('', `${r.factor}× by step kind: ${Object.entries(r.byKind).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
     lines.push(`${r.factor}× timeline (ms from the fence):`);
-    for (const t of r.timeline) lines.push(`  ${String(t.from).padStart(6)} → ${String(t.to).padStart(6)}  ${t.step}`);
+    for (const t of r.timeline) lines.push(`  ${String(t.from).padStart(6)} → ${String(t.to).padStart(6)}  ${t.step}${t.phases ? ` (${t.phases})` : ''}`);
   }
   lines.push(
     '',

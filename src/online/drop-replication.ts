@@ -4,6 +4,7 @@ import type { Pools } from '../pg/pools.js';
 import { ident } from '../pg/quote.js';
 import { dropSubscriptionSql } from './replication-sql.js';
 import { pause } from './pause.js';
+import { withClient } from './pooled.js';
 import { dropReplicationRole, replicationRoleName } from './replication-role.js';
 
 /** The replication objects of one service database (as start_replication names them). */
@@ -17,6 +18,11 @@ export interface ReplicationObjects {
 /** What a teardown removed, as `kind name` strings (`subscription x`, `slot y`...). */
 export interface DropReport {
   dropped: string[];
+  /** Milliseconds spent on the subscriber's side and on the publisher's (where the time of a teardown goes). */
+  subscriberMs?: number;
+  publisherMs?: number;
+  /** The oid of the subscription dropped (its table-sync slots are named after it). */
+  subscriptionOid?: number | null;
 }
 
 /** How long a slot may stay active after its subscription is gone before its WAL sender is terminated. */
@@ -110,9 +116,51 @@ async function dropPublisherSide(pools: Pools, end: End, o: { slot: string; publ
  */
 export async function dropReplicationOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
   const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
   const oid = await dropSubscriptionAt(pools, { server: o.target.server, database: o.target.database }, o.subscription, report);
+  const t1 = Date.now();
   await dropPublisherSide(pools, { server: 'source' }, o, oid, report);
-  return report;
+  return { ...report, subscriberMs: t1 - t0, publisherMs: Date.now() - t1 };
+}
+
+/**
+ * The subscriber's side only (cutover's stop_replication, inside the window): the
+ * subscription disabled, detached from its slot and dropped, which stops its apply
+ * worker before it returns. The source's side (releaseReplicationOf) can wait until the
+ * services are switched: an inactive slot only keeps WAL a little longer.
+ */
+export async function stopSubscriptionOf(pools: Pools, o: ReplicationObjects): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
+  // On a pooled connection of the run (a new one costs time inside the window); the target is never read-only.
+  const oid = await withClient(pools, o.target.server, o.target.database, async (dst) => {
+    const r = await dst.query<{ oid: number }>(
+      `SELECT oid::int AS oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [o.subscription],
+    );
+    const found = r.rows[0]?.oid ?? null;
+    if (found === null) return null;
+    for (const q of dropSubscriptionSql(o.subscription)) await dst.query(q);
+    report.dropped.push(`subscription ${o.subscription}`);
+    return found;
+  }).catch((err: unknown) => {
+    // A target database that is gone holds no subscription.
+    if ((err as { code?: string }).code === '3D000') return null;
+    throw err;
+  });
+  return { ...report, subscriptionOid: oid, subscriberMs: Date.now() - t0 };
+}
+
+/**
+ * The source's side of a forward replication whose subscription is gone: its slot, the
+ * table-sync slots it left (`pg_<oid>_sync_...`, when the dropped subscription's oid is
+ * known), its publication and its role. Each only if it exists: safe to run again.
+ */
+export async function releaseReplicationOf(pools: Pools, o: ReplicationObjects, subscriptionOid: number | null): Promise<DropReport> {
+  const report: DropReport = { dropped: [] };
+  const t0 = Date.now();
+  await dropPublisherSide(pools, { server: 'source' }, o, subscriptionOid, report);
+  return { ...report, publisherMs: Date.now() - t0 };
 }
 
 /**

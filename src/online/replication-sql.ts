@@ -104,11 +104,14 @@ export function dropSubscriptionSql(subscription: string): string[] {
   ];
 }
 
-/** What stop_replication runs, as the plan shows it. */
+/** What stop_replication runs (inside the cutover window), as the plan shows it. */
 export function stopReplicationSql(names: ReplicationNames, target: TargetRef): string[] {
+  return [`-- on ${target.database} (server ${target.server}):`, ...dropSubscriptionSql(names.subscription)];
+}
+
+/** What release_replication runs (once the services are switched), as the plan shows it. */
+export function releaseReplicationSql(names: ReplicationNames): string[] {
   return [
-    `-- on ${target.database} (server ${target.server}):`,
-    ...dropSubscriptionSql(names.subscription),
     '-- on the source database, once the slot is no longer active:',
     `SELECT pg_drop_replication_slot(${literal(names.slot)})`,
     `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_<subscription oid>\\_sync\\_%'  -- leftover table-sync slots`,

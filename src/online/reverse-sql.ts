@@ -37,11 +37,14 @@ export function createReversePublicationSql(publication: string, tables: readonl
   return `CREATE PUBLICATION ${ident(publication)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`;
 }
 
-/** On the source: no initial copy (the source holds every row already), the slot made on the target beforehand. */
+/**
+ * On the source: no initial copy (the source holds every row already), the slot made on
+ * the target beforehand, disabled until the slot has skipped what is not to go back.
+ */
 export function createReverseSubscriptionSql(subscription: string, connection: string, publication: string, slot: string): string {
   return (
     `CREATE SUBSCRIPTION ${ident(subscription)} CONNECTION ${literal(connection)} PUBLICATION ${ident(publication)} ` +
-    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = false)`
+    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = false, enabled = false)`
   );
 }
 
@@ -58,6 +61,10 @@ export function startReverseSql(names: ReplicationNames, tables: readonly Revers
     `-- on the source database ${sourceDatabase}:`,
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
     createReverseSubscriptionSql(names.subscription, `<${target.server} server, database ${target.database}> as user ${role} password ***`, names.publication, names.slot),
+    `-- on ${target.database}, once its forward subscription is gone: skip every change made there so far`,
+    `SELECT pg_replication_slot_advance(${literal(names.slot)}, pg_current_wal_insert_lsn())  -- once that WAL is flushed`,
+    `-- on the source database ${sourceDatabase}:`,
+    `ALTER SUBSCRIPTION ${ident(names.subscription)} ENABLE`,
   ];
 }
 

@@ -7,7 +7,7 @@ import { withPartitions } from './foreign-keys.js';
 import { stepId } from '../steps/ids.js';
 import { markerInsert } from '../steps/marker.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
-import { replicationNames, startReplicationSql, stopReplicationSql, waitSyncSql } from '../online/replication-sql.js';
+import { releaseReplicationSql, replicationNames, startReplicationSql, stopReplicationSql, waitSyncSql } from '../online/replication-sql.js';
 import { hasReplicaIdentity, splitPostData } from '../online/identity-keys.js';
 import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
@@ -37,8 +37,9 @@ function find<K extends StepKind>(steps: Step[], kind: K, id: string): StepOf<K>
  * (publication, slot, subscription copying the data), `wait_sync`, the remaining
  * post-data, foreign keys and grant: apply ends with replication running. Cutover
  * phase (`phase: 'cutover'`, run by `cutover`): fence, catch_up, sync_sequences,
- * verify_rowcounts against the fenced source, stop_replication, repoint_config,
- * schedule_retention. No copy_data step: the subscriptions copy the data.
+ * verify_rowcounts against the fenced source, stop_replication (the subscriptions),
+ * start_reverse_replication, repoint_config, schedule_retention, release_replication
+ * (the source's slots and publications, once the services are switched). No copy_data step: the subscriptions copy the data.
  * Pure: no I/O.
  */
 export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
@@ -235,9 +236,11 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       id,
       kind: 'stop_replication',
       service: r.target.service,
-      description: `drop the subscription of ${r.target.database}, its slot, its publication and its replication role`,
+      description: `drop the subscription of ${r.target.database}: its apply worker stops, nothing but the service writes there from now on`,
       sql: stopReplicationSql(r.names, r.target),
-      dependsOn: [stepId('verify_rowcounts', r.target.database)],
+      // Beside verify_rowcounts, not after it: once caught up, the subscription has nothing left to carry (the source
+      // is fenced), and no service is repointed before every verify_rowcounts passed (repoint_config waits for them).
+      dependsOn: [catchUp.id],
       target: r.target,
       publication: r.names.publication,
       subscription: r.names.subscription,
@@ -261,6 +264,21 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
     // write probe): only their writes of that file take turns, in plan order (repoint-config.ts, file-turn.ts).
     const after = s.kind === 'repoint_config' ? s.dependsOn.filter((d) => !repointIds.has(d)) : s.dependsOn;
     cutover.push({ ...s, dependsOn: [...after, ...stopIds, ...(s.kind === 'repoint_config' ? reverseIds : [])] });
+  }
+  // The source's side of the forward replication, once the services are switched (outside the window).
+  for (const r of replicated) {
+    cutover.push({
+      id: stepId('release_replication', r.target.database),
+      kind: 'release_replication',
+      service: r.target.service,
+      description: `drop the slot, publication and replication role on ${catalog.database} of the stopped replication of ${r.target.database}`,
+      sql: releaseReplicationSql(r.names),
+      dependsOn: [stepId('stop_replication', r.target.database), ...[...repointIds].filter((id) => cutover.some((c) => c.id === id))],
+      target: r.target,
+      publication: r.names.publication,
+      subscription: r.names.subscription,
+      slot: r.names.slot,
+    });
   }
 
   return {

@@ -138,6 +138,7 @@ export const STEP_KINDS = [
   'grant',
   'verify_rowcounts',
   'stop_replication',
+  'release_replication',
   'repoint_config',
   'schedule_retention',
   'start_reverse_replication',
@@ -393,6 +394,14 @@ export interface StopReplicationStep extends StepBase<'stop_replication'> {
   slot: string;
 }
 
+/** After the services were switched: the source's side of a forward replication that stop_replication stopped. */
+export interface ReleaseReplicationStep extends StepBase<'release_replication'> {
+  target: TargetRef;
+  publication: string;
+  subscription: string;
+  slot: string;
+}
+
 /** A table a target publishes back to the source after cutover. */
 export interface ReverseTable {
   table: string;
@@ -494,7 +503,8 @@ export type Step =
   | StartReplicationStep
   | WaitSyncStep
   | CatchUpStep
-  | StopReplicationStep;
+  | StopReplicationStep
+  | ReleaseReplicationStep;
 
 export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
 

@@ -98,6 +98,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
   step('grant', { target, role: nullableStr }),
   step('verify_rowcounts', { target, tables: strings }),
   step('stop_replication', { target, publication: str, subscription: str, slot: str }),
+  step('release_replication', { target, publication: str, subscription: str, slot: str }),
   step('repoint_config', { target, edits: arrayOf(configEdit, 'config edits'), restart: nullableStr }),
   step('start_reverse_replication', {
     target,

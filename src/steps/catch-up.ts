@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CatchUpStep } from '../plan/model.js';
+import type { CatchUpStep, DenormalizeFill } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { CATCH_UP_POLL_MS, CATCH_UP_TIMEOUT_MS } from '../online/cutover-sql.js';
 import { pause } from '../online/pause.js';
@@ -74,7 +74,7 @@ export const catchUp: StepHandler<'catch_up'> = {
     const fills = step.fills ?? [];
     const tracked = fills.length > 0 ? await trackableFills(ctx.pools, ctx.plan) : [];
     const t1 = Date.now();
-    for (const [i, f] of fills.entries()) {
+    const fillOne = async (f: DenormalizeFill): Promise<void> => {
       const key = `${f.target.database}:${f.table}.${f.column}`;
       const t = tracked.find((x) => x.fill.table === f.table && x.fill.column === f.column && x.fill.target.database === f.target.database && x.fill.target.server === f.target.server);
       if (t && (await inPlace(ctx.pools, t))) {
@@ -84,7 +84,20 @@ export const catchUp: StepHandler<'catch_up'> = {
         filled[key] = await fullFill(ctx.pools, f);
         refilled[key] = 'all';
       }
-      if (i === 0) await pauseForTest(ctx.env, ctx.pools, 'mid', step.id);
+    };
+    if (fills.length > 0) {
+      // The first fill alone (a test may stop the run right after it), then the others side by side, one table's
+      // columns one after the other (their updates would wait on each other's row locks).
+      await fillOne(fills[0]!);
+      await pauseForTest(ctx.env, ctx.pools, 'mid', step.id);
+      const byTable = new Map<string, DenormalizeFill[]>();
+      for (const f of fills.slice(1)) {
+        const k = `${f.target.server}\0${f.target.database}\0${f.table}`;
+        byTable.set(k, [...(byTable.get(k) ?? []), f]);
+      }
+      await Promise.all([...byTable.values()].map(async (group) => {
+        for (const f of group) await fillOne(f);
+      }));
     }
     const fillMs = Date.now() - t1;
     if (fills.length > 0) await dropAllTracking(ctx.pools, ctx.plan);

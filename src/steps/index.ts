@@ -16,6 +16,7 @@ import { startReplication } from './start-replication.js';
 import { waitSync } from './wait-sync.js';
 import { catchUp } from './catch-up.js';
 import { stopReplication } from './stop-replication.js';
+import { releaseReplication } from './release-replication.js';
 import { startReverseReplication } from './start-reverse-replication.js';
 import { fenceTarget } from './fence-target.js';
 import { reverseCatchUp } from './reverse-catch-up.js';
@@ -52,6 +53,7 @@ export const handlers: StepHandlers = {
   wait_sync: waitSync,
   catch_up: catchUp,
   stop_replication: stopReplication,
+  release_replication: releaseReplication,
   start_reverse_replication: startReverseReplication,
   fence_target: fenceTarget,
   reverse_catch_up: reverseCatchUp,

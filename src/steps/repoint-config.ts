@@ -45,13 +45,19 @@ export const repointConfig: StepHandler<'repoint_config'> = {
   },
 
   async run(ctx, step) {
-    await checkPendingFiles(ctx, step);
+    const t0 = Date.now();
+    // The journal read once: inside the cutover window every round trip counts.
+    const [results, created] = await Promise.all([doneResults(ctx), ctx.journal.created()]);
+    const recorded = configBackupsFromCreated(created);
+    checkPendingFiles(step, recorded, await readPending(ctx, step, results));
+    const checkMs = Date.now() - t0;
     const target = configTarget(step.target, (server) => ctx.pools.serverUrl(server));
-    const recorded = configBackupsFromCreated(step.edits.length > 0 ? await ctx.journal.created() : []);
     // Different files side by side (each is written atomically after its own backup is recorded); one file's edits in order.
     const files: ConfigBackup[] = await Promise.all(byFile(ctx.baseDir, step.edits).map((group) => repointFile(ctx, step, target, group, recorded)));
+    const filesMs = Date.now() - t0 - checkMs;
     if (step.restart) await restart(ctx, step, step.restart);
     const detail: RepointConfigDetail = { files };
+    const t1 = Date.now();
     // Online: when the new database accepted the service's first write (cutover's client-visible downtime ends there).
     if (ctx.plan.mode === 'online') {
       const probe = await probeWrite(ctx.pools, ctx.plan, step.target, step.service ?? step.target.service, ctx.signal);
@@ -60,9 +66,48 @@ export const repointConfig: StepHandler<'repoint_config'> = {
       }
       detail.probe = probe;
     }
-    return { detail: { ...detail } };
+    return { detail: { ...detail, checkMs, filesMs, probeMs: Date.now() - t1 } };
   },
 };
+
+/** The results of the split's done steps, read at once where the journal can (else one step at a time). */
+async function doneResults(ctx: StepContext): Promise<ReadonlyMap<string, unknown>> {
+  if (ctx.journal.results) return ctx.journal.results();
+  const others = ctx.plan.steps.filter((s): s is RepointConfigStep => s.kind === 'repoint_config');
+  const results = await Promise.all(others.map((s) => ctx.journal.result(s.id)));
+  return new Map(others.flatMap((s, i) => (results[i] === undefined ? [] : [[s.id, results[i]] as const])));
+}
+
+/** The edits that repoint_config steps not yet done will write (this step's among them). */
+function pendingEdits(ctx: StepContext, step: RepointConfigStep, results: ReadonlyMap<string, unknown>): ConfigEdit[] {
+  const pending: ConfigEdit[] = [];
+  for (const s of ctx.plan.steps) {
+    if (s.kind === 'repoint_config' && (s.id === step.id || !results.has(s.id))) pending.push(...s.edits);
+  }
+  if (!ctx.plan.steps.some((s) => s.id === step.id)) pending.push(...step.edits);
+  return pending;
+}
+
+interface PendingFile {
+  group: ConfigEdit[];
+  outside: string | null;
+  bytes: Buffer | null;
+}
+
+/** Reads every file pending edits will write, and whether each entry stays inside the manifest's folder. */
+async function readPending(ctx: StepContext, step: RepointConfigStep, results: ReadonlyMap<string, unknown>): Promise<PendingFile[]> {
+  return Promise.all(
+    byFile(ctx.baseDir, pendingEdits(ctx, step, results)).map(async (group): Promise<PendingFile> => {
+      let outside: string | null = null;
+      for (const e of group) {
+        outside = await outsideProblem(ctx.baseDir, e.spec);
+        if (outside) break;
+      }
+      const bytes = await readFile(resolve(ctx.baseDir, group[0]!.file)).catch(() => null);
+      return { group, outside, bytes };
+    }),
+  );
+}
 
 /**
  * Before any file is written: every file that a repoint_config step of the plan not yet
@@ -71,34 +116,17 @@ export const repointConfig: StepHandler<'repoint_config'> = {
  * earlier edit of the chain, or already repointed). Otherwise nothing is written and
  * every such file is named, so a refused file never leaves the others half done.
  */
-async function checkPendingFiles(ctx: StepContext, step: RepointConfigStep): Promise<void> {
-  const pending: ConfigEdit[] = [];
-  const others = ctx.plan.steps.filter((s): s is RepointConfigStep => s.kind === 'repoint_config');
-  const results = await Promise.all(others.map((s) => (s.id === step.id ? undefined : ctx.journal.result(s.id))));
-  others.forEach((s, i) => {
-    if (s.id === step.id || results[i] === undefined) pending.push(...s.edits);
+function checkPendingFiles(step: RepointConfigStep, recorded: ConfigBackup[], files: PendingFile[]): void {
+  const found = files.map(({ group, outside, bytes }): string[] => {
+    const problems: string[] = [];
+    const file = group[0]!.file;
+    if (outside) problems.push(`${outside}; the manifest must say outside: true for it`);
+    const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
+    for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
+    if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
+    else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
+    return problems;
   });
-  if (!ctx.plan.steps.some((s) => s.id === step.id)) pending.push(...step.edits);
-  const recorded = configBackupsFromCreated(pending.length > 0 ? await ctx.journal.created() : []);
-  const found = await Promise.all(
-    byFile(ctx.baseDir, pending).map(async (group): Promise<string[]> => {
-      const problems: string[] = [];
-      const file = group[0]!.file;
-      for (const e of group) {
-        const outside = await outsideProblem(ctx.baseDir, e.spec);
-        if (outside) {
-          problems.push(`${outside}; the manifest must say outside: true for it`);
-          break;
-        }
-      }
-      const known = new Set<string | null>([...group.map((e) => e.beforeHash), group[group.length - 1]!.afterHash]);
-      for (const b of recorded) if (b.file === file && known.has(b.beforeHash)) known.add(b.afterHash);
-      const bytes = await readFile(resolve(ctx.baseDir, file)).catch(() => null);
-      if (bytes === null) problems.push(`${file} cannot be read: it must exist as when the plan was made`);
-      else if (!known.has(sha256(bytes))) problems.push(`${file} changed since the plan showed its diff`);
-      return problems;
-    }),
-  );
   const problems = found.flat();
   if (problems.length > 0) {
     throw new StepFailedError(

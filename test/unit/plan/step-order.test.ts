@@ -110,6 +110,19 @@ describe('the step order of a plan', () => {
     expect(phaseOf('stop_reverse_replication').sort()).toEqual(['complete', 'reverse']);
     // Once its forward replication is gone (changes would loop otherwise), each replicated database publishes back.
     expect(p.steps.find((s) => s.id === 'start_reverse_replication:web_db')!.dependsOn).toEqual(['stop_replication:web_db']);
+    // Inside the window the subscriptions stop once caught up, beside the row counts; every repoint waits for every count,
+    // every stop and its own reverse start; the source's slots and publications go once the services are switched.
+    const byId = new Map(p.steps.map((s) => [s.id, s]));
+    const catchUp = p.steps.find((s) => s.kind === 'catch_up')!;
+    expect(byId.get('stop_replication:web_db')!.dependsOn).toEqual([catchUp.id]);
+    const repoints = p.steps.filter((s) => s.kind === 'repoint_config' && s.phase === 'cutover');
+    for (const r of repoints) {
+      for (const s of p.steps.filter((x) => x.phase === 'cutover' && (x.kind === 'verify_rowcounts' || x.kind === 'stop_replication'))) expect(r.dependsOn, r.id).toContain(s.id);
+      expect(r.dependsOn, r.id).toContain(`start_reverse_replication:${(r as { target: { database: string } }).target.database}`);
+    }
+    const release = byId.get('release_replication:web_db')!;
+    expect(release.phase).toBe('cutover');
+    expect(release.dependsOn).toEqual(['stop_replication:web_db', ...repoints.map((r) => r.id)]);
     const repoint = p.steps.find((s) => s.id === 'stop_replication:web_db')!;
     const rev = p.steps.find((s) => s.id === 'fence_target:web_db')!;
     const complete = p.steps.find((s) => s.id === 'stop_reverse_replication:web_db:complete')!;
