@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/harness/sequencer.js';
 
 export default defineConfig({
   test: {
     // The JSON report is what CI judges (.ci/check-test-report.mjs), not vitest's exit code.
     reporters: ['default', ['json', { outputFile: process.env.TEST_REPORT_FILE ?? '.tmp/test-report.json' }]],
+    // Longest integration files first (known durations), so both workers end together.
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {

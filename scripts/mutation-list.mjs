@@ -14,6 +14,14 @@ const U = 'test/unit/';
 /** @type {Mutation[]} */
 export const MUTATIONS = [
   {
+    id: 'old-plan-keeps-source-slot',
+    title: 'a plan without release_replication leaves the source slot, publication and role behind',
+    file: 'src/steps/stop-replication.ts',
+    search: 'if (!released) dropped.push(',
+    replace: 'if (released) dropped.push(',
+    tests: [`${I}online-plan-before-release.test.ts`],
+  },
+  {
     id: 'fence-skips-a-table',
     title: 'each service\'s fence leaves its first moved table writable',
     file: 'src/plan/build.ts',

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
 import { startEmbedded } from '../../src/demo/embedded.js';
@@ -28,6 +30,22 @@ process.on('exit', () => {
   if (intendedExitCode !== 0) process.exitCode = intendedExitCode;
 });
 
+/**
+ * The test helpers' cache of values computed once per run (helpers/shared-sample.ts) is
+ * keyed by the servers' start time, so a value is of use only to the run that made it:
+ * those older than a day are removed (a run in progress in another checkout keeps its own).
+ */
+async function forgetOldSharedValues(): Promise<void> {
+  const dir = fileURLToPath(new URL('../../.tmp/shared-values/', import.meta.url));
+  const old = Date.now() - 24 * 3600_000;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const file = join(dir, name);
+    const info = await stat(file).catch(() => null);
+    if (info && info.mtimeMs < old) await rm(file, { force: true });
+  }
+}
+
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -35,6 +53,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const servers: TestServers = { main: '', second: null, secondMissing: null, pg15: null, pg15Missing: null, pg18Client: null, pg18ClientMissing: null };
   // Found or unpacked while the servers start.
   const client18Pending = ensurePgClient18();
+  await forgetOldSharedValues();
   try {
     if (process.env.PG_TEST_URL) {
       servers.main = process.env.PG_TEST_URL;
