@@ -14,6 +14,14 @@ const U = 'test/unit/';
 /** @type {Mutation[]} */
 export const MUTATIONS = [
   {
+    id: 'rollback-counts-tracking-as-service-data',
+    title: 'rollback after a cutover stopped past its fence takes the tracking of denormalized columns for a service\'s writes',
+    file: 'src/rollback/target-check.ts',
+    search: 'if (tracking && table.startsWith(`${TRACK_SCHEMA}.`)) continue;',
+    replace: 'if (!tracking && table.startsWith(`${TRACK_SCHEMA}.`)) continue;',
+    tests: [`${I}online-rollback.test.ts`],
+  },
+  {
     id: 'old-plan-keeps-source-slot',
     title: 'a plan without release_replication leaves the source slot, publication and role behind',
     file: 'src/steps/stop-replication.ts',

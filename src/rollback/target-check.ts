@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { TRACK_SCHEMA, schemaIsOurs } from '../online/denormalize-tracking.js';
 import type { Baseline, PlannedTable, TargetDatabase } from './rollback-inventory.js';
 import { databaseOf } from '../pg/url.js';
 import { PINNED_SETTINGS, checksumSql, rowHashExpr } from '../verify/checksum-sql.js';
@@ -136,8 +137,12 @@ export async function changedTargets(
         }
         const known = new Set(list.map((b) => b.table));
         const planned = new Map(target.planned.map((t) => [t.table, t]));
+        // An online cutover stopped after its fence keeps the tracking of denormalized columns (keys the
+        // replication wrote, never a service's data): the tool's own when its schema carries the tool's comment.
+        const tracking = (await schemaIsOurs(client)).ours;
         for (const table of await userTables(client, { toolSchema: true })) {
           if (known.has(table)) continue;
+          if (tracking && table.startsWith(`${TRACK_SCHEMA}.`)) continue;
           const rows = Number((await client.query<{ rows: string }>(tableCountSql(table))).rows[0]?.rows ?? 0);
           const p = planned.get(table);
           if (p) {
