@@ -56,8 +56,9 @@ export async function ensureReplicationRole(src: pg.ClientBase, publication: str
     [name],
   );
   if (existing.rows[0] === undefined) {
-    await src.query(`CREATE ROLE ${role} ${attributes}`);
-    await src.query(`COMMENT ON ROLE ${role} IS ${literal(replicationRoleComment(publication))}`);
+    // One statement, so one transaction: a run killed between the two would leave a role without the
+    // comment that proves it the tool's, and every rerun would refuse it.
+    await src.query(`DO $cps$BEGIN CREATE ROLE ${role} ${attributes}; COMMENT ON ROLE ${role} IS ${literal(replicationRoleComment(publication))}; END$cps$`);
   } else if (existing.rows[0].comment === replicationRoleComment(publication)) {
     await src.query(`ALTER ROLE ${role} ${attributes}`);
   } else {
