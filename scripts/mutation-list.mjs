@@ -14,6 +14,14 @@ const U = 'test/unit/';
 /** @type {Mutation[]} */
 export const MUTATIONS = [
   {
+    id: 'batch-takes-a-full-table-for-empty',
+    title: 'a batch of small copies takes its first table for empty and copies none of its rows',
+    file: 'src/steps/copy-batch.ts',
+    search: 'if (has[i]) {',
+    replace: 'if (has[i] && i > 0) {',
+    tests: [`${I}apply-split.test.ts`],
+  },
+  {
     id: 'rollback-counts-tracking-as-service-data',
     title: 'rollback after a cutover stopped past its fence takes the tracking of denormalized columns for a service\'s writes',
     file: 'src/rollback/target-check.ts',

@@ -8,6 +8,7 @@ import { CopyIn, CopyOut } from '../pg/copy-relay.js';
 import { around } from './copy-data.js';
 import { BATCH_BYTES, BATCH_MAX, targetKey } from './batch-size.js';
 import { pauseForTest } from '../engine/test-pause.js';
+import { qname } from '../pg/quote.js';
 
 /**
  * One table of a batch inside the target's open transaction: its TRUNCATE, the COPY
@@ -40,12 +41,26 @@ async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, d
 }
 
 /**
+ * Which source tables of a batch hold at least one row, in the run's snapshot (the session
+ * `src` is in): one round trip for the whole batch. A copy reads `FROM ONLY <table> AS s`
+ * (lookups only add columns), so a table without a row here gives a COPY of no rows.
+ */
+async function holdRows(src: pg.Client, steps: CopyDataStep[]): Promise<boolean[]> {
+  const r = await src.query<{ has: boolean[] }>(`SELECT ARRAY[${steps.map((s) => `EXISTS (SELECT 1 FROM ONLY ${qname(s.source)})`).join(', ')}]::boolean[] AS has`);
+  const has = r.rows[0]?.has;
+  if (!Array.isArray(has) || has.length !== steps.length || has.some((h) => typeof h !== 'boolean')) throw new Error('the source did not say which tables of the batch hold rows');
+  return has;
+}
+
+/**
  * Whole small tables of one target database, one after the other in one transaction of
  * the target (each truncated first, as when copied alone), read on one source session in
  * the run's snapshot. Every table is copied whatever its statistics say: an estimate of
  * no rows only makes it a member of a batch, never a table left out. Any failure (a type
  * binary COPY refuses, a lost connection) rolls the whole batch back; the executor then
- * copies each table alone, with the text fallback of copy-data.ts.
+ * copies each table alone, with the text fallback of copy-data.ts. A table the snapshot
+ * shows empty (holdRows) is only emptied on the target, with the others in one round trip:
+ * a schema-heavy split copies hundreds of empty tables.
  */
 export const copyBatch: StepBatch<'copy_data'> = {
   max: BATCH_MAX,
@@ -65,15 +80,32 @@ export const copyBatch: StepBatch<'copy_data'> = {
       src = await sessions.source(snapshot);
       state.broken = ends.target;
       dst = await sessions.target(server, database);
+      state.broken = ends.source;
+      doing = `reading which of ${steps.length} small tables hold rows`;
+      const has = await holdRows(src, steps);
+      state.broken = ends.target;
       await dst.query('BEGIN');
       const results: StepResult[] = [];
-      for (const step of steps) {
+      /** What the empty tables need on the target (their TRUNCATE or DELETE), sent together. */
+      const emptying: string[] = [];
+      for (const [i, step] of steps.entries()) {
         doing = `copying ${step.table ?? step.id}`;
-        const r = await pipeTable(ctx, step, src, dst, ends, state);
-        results.push({ rows: r.rows, bytes: r.bytes, detail: { sourceRows: r.sourceRows, binary: step.binary, snapshot, batch: steps.length } });
+        if (has[i]) {
+          const r = await pipeTable(ctx, step, src, dst, ends, state);
+          results.push({ rows: r.rows, bytes: r.bytes, detail: { sourceRows: r.sourceRows, binary: step.binary, snapshot, batch: steps.length } });
+        } else {
+          const { before, after } = around(step);
+          emptying.push(...before, ...after);
+          ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows: 0, bytes: 0, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
+          results.push({ rows: 0, bytes: 0, detail: { sourceRows: 0, binary: step.binary, snapshot, batch: steps.length, empty: true } });
+        }
         await pauseForTest(ctx.env, ctx.pools, 'within', step.id);
       }
       state.broken = ends.target;
+      if (emptying.length > 0) {
+        doing = `emptying ${steps.length - has.filter(Boolean).length} tables of ${database} whose source is empty`;
+        await dst.query(emptying.join(';\n'));
+      }
       doing = `committing ${steps.length} small tables into ${database}`;
       await dst.query('COMMIT');
       clean = true;

@@ -61,6 +61,30 @@ describe('apply splits the sample database into its six databases', () => {
     expect(await expectSequencesPastSource(fx)).toBeGreaterThan(10);
   });
 
+  it('a small table empty in the copy\'s snapshot is only emptied on the target; the rest of its batch is copied', async () => {
+    const fx = await splitFixture({ source: servers().main, template: small18 });
+    fixtures.push(fx);
+    await query(fx.sourceUrl, `DELETE FROM user_login_history`);
+    const plan = await fx.plan();
+    const r = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(r.code, r.stderr).toBe(0);
+    await expectSameData(fx, plan);
+    const copies = await query<{ step_id: string; rows: string | null; empty: string | null; batch: string | null }>(
+      fx.controlUrl,
+      `SELECT step_id, rows::text AS rows, detail->>'empty' AS empty, detail->>'batch' AS batch FROM cloudphone_split.steps WHERE kind = 'copy_data' ORDER BY step_id`,
+    );
+    const emptied = copies.filter((c) => c.empty === 'true');
+    expect(emptied.map((c) => c.step_id)).toEqual(copies.filter((c) => c.step_id.endsWith(':public.user_login_history')).map((c) => c.step_id));
+    expect(emptied.length).toBeGreaterThan(0);
+    expect(emptied.every((c) => c.batch !== null && Number(c.rows ?? 0) === 0)).toBe(true);
+    // Its batch's other tables were copied, rows and all.
+    const batched = copies.filter((c) => c.batch !== null && c.empty === null);
+    expect(batched.length).toBeGreaterThan(0);
+    expect(batched.some((c) => Number(c.rows) > 0)).toBe(true);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+
   it('onto two target servers in one run', async () => {
     const { fx, plan } = await planAndApply({ source: servers().main, billing: second(), template: small18 });
     const billing = fx.service('billing');
