@@ -65,13 +65,12 @@ async function stepTimes(ctx: BenchContext, largest: string): Promise<StepTimes>
 }
 
 /**
- * (e) `cloudphone-split apply --jobs N --index-workers 0` (the built CLI, as a child process), then
- * `verify --checksums`. Source, target and CLI share the machine's cores, which the jobs keep busy:
- * PostgreSQL's own parallel workers per index build would only oversubscribe them.
+ * (e) `cloudphone-split apply --jobs N` (the built CLI, as a child process, with its defaults: the
+ * target server's own parallel index workers and maintenance_work_mem), then `verify --checksums`.
  */
 export const cloudphoneSplit: Contender = {
   key: 'e',
-  name: 'cloudphone-split apply --jobs 2 --index-workers 0',
+  name: 'cloudphone-split apply --jobs 2',
   async unavailable() {
     return null;
   },
@@ -85,7 +84,7 @@ export const cloudphoneSplit: Contender = {
   async run(ctx) {
     const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
     const manifest = join(ctx.workDir, 'split.yaml');
-    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--index-workers', '0', '--json', '--no-color'], {
+    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
       env: env(ctx),
       cwd: ctx.workDir,
       measureRss: true,

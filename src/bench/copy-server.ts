@@ -128,7 +128,7 @@ async function oneRun(
     BENCH_TARGET_B_URL: targets[1]!.url,
   };
   const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
-  const apply = await runCommand(cli, ['apply', '-m', file, '--yes', '--jobs', String(ctx.jobs), '--index-workers', '0', '--json', '--no-color'], { env, cwd: ctx.dir, measureRss: true });
+  const apply = await runCommand(cli, ['apply', '-m', file, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], { env, cwd: ctx.dir, measureRss: true });
   const dataMs = await dataWindow(env.BENCH_CONTROL_URL!);
   const verify = await runCommand(cli, ['verify', '-m', file, '--checksums', '--json', '--no-color'], { env, cwd: ctx.dir, check: false });
   return { method, applyMs: apply.ms, dataMs, verifyOk: verify.code === 0, peakRssKb: apply.peakRssKb };

@@ -312,7 +312,8 @@ function scaleLines(s: ScaleReport): string[] {
       );
     }
     const p = c.median?.outcome?.phases;
-    if (p && c.key === 'e') out.push(`(${c.key}) median run: schema ${sec(p.schema)} s, copy window ${sec(p.data)} s, index window ${sec(p.indexes)} s, total ${sec(p.total)} s`);
+    // Every contender's phases, so that apply's copy and index windows read beside the peers' data and post-data.
+    if (p) out.push(`(${c.key}) median run: schema ${sec(p.schema)} s, ${c.key === 'e' ? 'copy window' : 'data'} ${sec(p.data)} s, ${c.key === 'e' ? 'index window' : 'indexes and keys'} ${sec(p.indexes)} s, total ${sec(p.total)} s`);
     for (const n of c.median?.outcome?.notes ?? []) out.push(`(${c.key}) ${n}`);
     out.push(...stepLines(c));
     out.push(...tableLines(c.key, c.median?.outcome?.tables));

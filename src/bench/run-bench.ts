@@ -90,8 +90,13 @@ async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>, round: 
   const ctx: BenchContext = { ...base, workDir };
   const { clusters, dataset } = ctx;
   try {
-    await resetDatabases(clusters.target.url, [...dataset.services.map((s) => s.database), ...(c.extraDatabases ?? [])]);
+    // The contender's own preparation (apply's fresh copy of the source) before the reset, so that every
+    // contender starts right after the previous run's databases were dropped: on a virtual machine whose
+    // host takes back idle guest memory, writing into pages freed moments before costs a fraction of
+    // writing into pages left idle (docs/benchmarks.md, "Why runs differ"), and preparing after the
+    // reset gave only the contenders without a preparation the recently freed pages.
     await c.prepare?.(ctx);
+    await resetDatabases(clusters.target.url, [...dataset.services.map((s) => s.database), ...(c.extraDatabases ?? [])]);
     await sql(clusters.source.url, 'CHECKPOINT');
     await sql(clusters.target.url, 'CHECKPOINT');
     const lsn = await walLsn(clusters.target.url);

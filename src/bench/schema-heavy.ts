@@ -109,7 +109,7 @@ async function timeApply(
   await sql(c.source.url, `CREATE DATABASE ${APPLY_SOURCE} TEMPLATE ${SOURCE} STRATEGY FILE_COPY`);
   await createDatabases(c.source.url, [CONTROL]);
   const controlUrl = withDatabase(c.source.url, CONTROL);
-  const r = await runCommand(cli, ['apply', '-m', file, '--yes', '--jobs', '2', '--index-workers', '0', '--json', '--no-color'], {
+  const r = await runCommand(cli, ['apply', '-m', file, '--yes', '--jobs', '2', '--json', '--no-color'], {
     env: { BENCH_SOURCE_URL: withDatabase(c.source.url, APPLY_SOURCE), BENCH_TARGET_URL: c.target.url, BENCH_CONTROL_URL: controlUrl, NO_COLOR: '1' },
     cwd: workDir,
   });

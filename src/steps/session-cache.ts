@@ -6,7 +6,6 @@ export const TARGET_SESSION_SETTINGS: readonly string[] = [
   'SET synchronous_commit = off',
   'SET statement_timeout = 0',
   'SET lock_timeout = 0',
-  `SET maintenance_work_mem = '512MB'`,
 ];
 
 /** How long an idle session is kept for the next step before it is closed. */

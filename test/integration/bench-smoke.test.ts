@@ -75,6 +75,7 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
     expect(text).toMatch(/^\(e\) cloudphone-split apply .* 1\/1 .* ok$/m);
     expect(text).toMatch(/^\(e\) verify --checksums: median [\d.]+ s/m);
     expect(text).toMatch(/^\(e\) median run: schema [\d.]+ s, copy window [\d.]+ s, index window [\d.]+ s, total [\d.]+ s$/m);
+    expect(text).toMatch(/^\(a\) median run: schema [\d.]+ s, data [\d.]+ s, indexes and keys [\d.]+ s, total [\d.]+ s$/m);
     expect(text).toMatch(/^\(e\) {3}copy_data +125 +[\d.]+ +[\d.]+$/m);
     expect(text).toMatch(/^\(e\) {3}copy_data:bench_core:public\.events: [\d.]+ s, \d+ rows .*, binary$/m);
     expect(text).toMatch(/^\(e\) {3}public\.events +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);

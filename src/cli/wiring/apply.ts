@@ -26,7 +26,7 @@ export function registerApply(program: Command, io: Io): void {
         new Option(
           '--index-workers <n>',
           "parallel workers PostgreSQL adds to each index build (max_parallel_maintenance_workers; default: the target server's setting). " +
-            '0 when --jobs already keeps the target\'s cores busy, e.g. target and CLI on one small machine',
+            '0 keeps each build to one process, for a target whose cores are shared with other work',
         ).argParser((v) => {
           const n = Number(v);
           if (!Number.isInteger(n) || n < 0 || n > 1024) throw new BadInputError(`--index-workers takes a whole number from 0 to 1024, not ${v}`);
