@@ -14,6 +14,14 @@ const U = 'test/unit/';
 /** @type {Mutation[]} */
 export const MUTATIONS = [
   {
+    id: 'row-hash-unseeded',
+    title: 'verify and the recorded sums hash rows unseeded: values swapped between two rows leave the sum unchanged',
+    file: 'src/verify/checksum-sql.ts',
+    search: 'return `hash_record_extended(${rowExpr(columns, mode, alias)}, ${seed})`;',
+    replace: 'return `hash_record_extended(${rowExpr(columns, mode, alias)}, 0 * length(${seed}::text))`;',
+    tests: [`${I}verify.test.ts`, `${I}rollback-baseline.test.ts`],
+  },
+  {
     id: 'batch-takes-a-full-table-for-empty',
     title: 'a batch of small copies takes its first table for empty and copies none of its rows',
     file: 'src/steps/copy-batch.ts',

@@ -1,4 +1,4 @@
-import type { TableSum } from './table-sums.js';
+import { isSumMethod, type TableSum } from './table-sums.js';
 import { readTableBackup, readViewBackup, type TableBackup, type ViewBackup } from './table-backup.js';
 
 /** One target table as `schedule_retention` found it: what `rollback` compares with. */
@@ -79,7 +79,7 @@ function readTarget(v: unknown): TargetBaseline | null {
   const rows = num(r.rows);
   const sum = str(r.sum);
   if (server === null || database === null || table === null || rows === null || sum === null) return null;
-  const method = r.method === 'record' || r.method === 'text' ? r.method : undefined;
+  const method = isSumMethod(r.method) ? r.method : undefined;
   const major = num(r.major) ?? undefined;
   return { server, database, table, rows, sum, copiedRows: num(r.copiedRows), ...(method ? { method } : {}), ...(major !== undefined ? { major } : {}) };
 }

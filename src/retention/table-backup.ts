@@ -1,7 +1,7 @@
 import type { PgClient } from '../steps/handler.js';
 import { literal, qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
-import type { HashMode } from '../verify/checksum-sql.js';
+import { isSumMethod, type SumMethod } from './table-sums.js';
 
 /**
  * The comment that marks a moved table kept in place as a backup (a split without
@@ -38,7 +38,7 @@ export interface TableBackup {
   priorComment: string | null;
   rows: number;
   sum: string;
-  method: HashMode;
+  method: SumMethod;
   major: number;
 }
 
@@ -99,7 +99,7 @@ export function readTableBackup(v: unknown): TableBackup | null {
   const sum = str(r.sum);
   const major = num(r.major);
   if (table === null || oid === null || rows === null || sum === null || major === null) return null;
-  if (r.method !== 'record' && r.method !== 'text') return null;
+  if (!isSumMethod(r.method)) return null;
   return { table, oid, relkind: str(r.relkind) ?? 'r', parent: str(r.parent), priorComment: str(r.priorComment), rows, sum, method: r.method, major };
 }
 

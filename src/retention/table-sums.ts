@@ -1,22 +1,34 @@
 import type { PgClient } from '../steps/handler.js';
 import { qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
-import { PINNED_SETTINGS, checksumSql, rowHashExpr, type HashMode } from '../verify/checksum-sql.js';
+import { PINNED_SETTINGS, boundRowHashExpr, checksumSql, rowHashExpr } from '../verify/checksum-sql.js';
 import { TypeHashes } from '../verify/column-hash.js';
 
 /**
+ * How a table's rows were hashed. `keyed` (PostgreSQL 14+, what this version records):
+ * `hash_record_extended` over the typed row seeded by the row's primary key (verify's
+ * boundRowHashExpr), about 2.5× cheaper than `text`: `hashtextextended(t::text)` under
+ * pinned output settings. `record`: the same unseeded, recorded by earlier versions,
+ * which a sum over rows does not always tell from values swapped between rows; still
+ * taken again to compare with such a record. Journals written before the method was
+ * recorded hold `text` sums.
+ */
+export type SumMethod = 'keyed' | 'record' | 'text';
+
+export function isSumMethod(v: unknown): v is SumMethod {
+  return v === 'keyed' || v === 'record' || v === 'text';
+}
+
+/**
  * Row count and order-independent checksum of one table, as a decimal string ('0'
- * when empty). `method` says how rows were hashed: `record` (PostgreSQL 14+):
- * `hash_record_extended` over the typed row, about 2.5× cheaper than `text`:
- * `hashtextextended(t::text)` under pinned output settings. Journals written before
- * the method was recorded hold `text` sums. Two sums compare only when taken with
+ * when empty), and how it was taken (`method`). Two sums compare only when taken with
  * the same method on the same server major (`major`), which is the case for a
  * target table compared with itself.
  */
 export interface TableSum {
   rows: number;
   sum: string;
-  method?: HashMode;
+  method?: SumMethod;
   major?: number;
 }
 
@@ -26,9 +38,9 @@ export async function serverMajor(client: PgClient): Promise<number> {
   return Math.floor(Number(r.rows[0]?.v ?? 0) / 10000);
 }
 
-/** The method a server supports best: `record` from PostgreSQL 14 on. */
-export function bestMethod(major: number): HashMode {
-  return major >= 14 ? 'record' : 'text';
+/** The method a server supports best: `keyed` from PostgreSQL 14 on. */
+export function bestMethod(major: number): SumMethod {
+  return major >= 14 ? 'keyed' : 'text';
 }
 
 /** Count only (for tables nobody recorded): the cheapest full count. */
@@ -54,7 +66,7 @@ async function tableColumns(client: PgClient, tables: readonly string[]): Promis
 
 /** The checksum query of each existing table, prepared outside any transaction, with how it hashes. */
 export interface SumQueries {
-  method: HashMode;
+  method: SumMethod;
   major: number;
   /** `schema.name` → its count-and-checksum query (tables that do not exist are left out). */
   queries: Map<string, string>;
@@ -68,19 +80,20 @@ export interface SumQueries {
  * hash are found by probing, and a failed probe would abort it. The columns of all
  * tables are read in one query, their types classified in one more.
  */
-export async function sumQueries(client: PgClient, tables: readonly string[], method?: HashMode): Promise<SumQueries> {
+export async function sumQueries(client: PgClient, tables: readonly string[], method?: SumMethod): Promise<SumQueries> {
   const major = await serverMajor(client);
   const how = method ?? bestMethod(major);
   const found = await tableColumns(client, tables);
   const present = tables.filter((t) => found.has(t));
   const columns =
-    how === 'record'
+    how !== 'text'
       ? await new TypeHashes(client).columnsOf(present.map((t) => ({ table: parseKey(t), names: found.get(t)!.names })))
       : present.map((t) => found.get(t)!.names.map((n) => ({ name: n, text: true })));
   const queries = new Map<string, string>();
   const bytes = new Map<string, number>();
   present.forEach((table, i) => {
-    queries.set(table, checksumSql(parseKey(table), rowHashExpr(columns[i]!, how)));
+    const rowHash = how === 'keyed' ? boundRowHashExpr(columns[i]!, 'record') : rowHashExpr(columns[i]!, how);
+    queries.set(table, checksumSql(parseKey(table), rowHash));
     bytes.set(table, found.get(table)!.bytes);
   });
   return { method: how, major, queries, bytes };
@@ -142,7 +155,7 @@ export function batchSumSql(queries: readonly string[]): string {
  * schema-only split's empty ones) are read many at a time, in one query, so that
  * a thousand tables cost a few round trips, not a few thousand.
  */
-export async function tableSums(client: PgClient, tables: readonly string[], method?: HashMode): Promise<Record<string, TableSum>> {
+export async function tableSums(client: PgClient, tables: readonly string[], method?: SumMethod): Promise<Record<string, TableSum>> {
   const out: Record<string, TableSum> = {};
   const prepared = await sumQueries(client, tables, method);
   for (const batch of sumBatches([...prepared.queries.keys()], prepared.bytes)) {

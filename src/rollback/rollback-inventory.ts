@@ -5,7 +5,7 @@ import type { CreatedObject } from '../steps/handler.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import type { ConfigBackup } from '../config/backup.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
-import type { HashMode } from '../verify/checksum-sql.js';
+import { isSumMethod, type SumMethod } from '../retention/table-sums.js';
 import type { TableSum } from '../retention/table-sums.js';
 import type { QualifiedName } from '../catalog/model.js';
 import type { StepResult } from '../steps/handler.js';
@@ -22,7 +22,7 @@ export interface Baseline {
   sum: string | null;
   sumRows: number | null;
   /** How the checksum was taken (null: not recorded, a `text` sum) and on which server major. */
-  method: HashMode | null;
+  method: SumMethod | null;
   major: number | null;
 }
 
@@ -81,7 +81,7 @@ function readSum(v: unknown): TableSum | null {
   if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
   if (typeof r.rows !== 'number' || typeof r.sum !== 'string') return null;
-  const method = r.method === 'record' || r.method === 'text' ? r.method : undefined;
+  const method = isSumMethod(r.method) ? r.method : undefined;
   return { rows: r.rows, sum: r.sum, ...(method ? { method } : {}), ...(typeof r.major === 'number' ? { major: r.major } : {}) };
 }
 

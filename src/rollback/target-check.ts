@@ -111,7 +111,7 @@ export async function changedTargets(
         // Each table is summed the way its baseline was (older journals: text), so the sums compare.
         const major = await serverMajor(client);
         const now: Record<string, TableSum> = {};
-        for (const method of ['record', 'text'] as const) {
+        for (const method of ['keyed', 'record', 'text'] as const) {
           const tables = list.filter((b) => (b.method ?? 'text') === method).map((b) => b.table);
           if (tables.length > 0) Object.assign(now, await tableSums(client, tables, method));
         }

@@ -1,8 +1,7 @@
 import type { ScheduleRetentionStep, VerifyRowcountsStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
-import { bestMethod, serverMajor, tableSums, type TableSum } from '../retention/table-sums.js';
-import type { HashMode } from '../verify/checksum-sql.js';
+import { bestMethod, serverMajor, tableSums, type SumMethod, type TableSum } from '../retention/table-sums.js';
 import { readBackupUsage } from '../retention/backup-usage.js';
 import { readRetentionDetail, type RetentionDetail, type TargetBaseline } from '../retention/retention-detail.js';
 import { tableRetentionComment, tableRetentionSql } from '../retention/table-backup.js';
@@ -59,7 +58,7 @@ async function readSums(ctx: StepContext, step: VerifyRowcountsStep): Promise<Re
 }
 
 /** The source sums each verify_rowcounts step took of the tables kept in the source (those of this server's best method only). */
-async function recordedSourceSums(ctx: StepContext, method: { method: HashMode; major: number }): Promise<Record<string, TableSum>> {
+async function recordedSourceSums(ctx: StepContext, method: { method: SumMethod; major: number }): Promise<Record<string, TableSum>> {
   const out: Record<string, TableSum> = {};
   if (!sourceSumsAtVerify(ctx.plan)) return out;
   for (const step of ctx.plan.steps.filter((s): s is VerifyRowcountsStep => s.kind === 'verify_rowcounts')) {
@@ -71,7 +70,7 @@ async function recordedSourceSums(ctx: StepContext, method: { method: HashMode; 
   return out;
 }
 
-async function bestMethodOf(client: PgClient): Promise<{ method: HashMode; major: number }> {
+async function bestMethodOf(client: PgClient): Promise<{ method: SumMethod; major: number }> {
   const major = await serverMajor(client);
   return { method: bestMethod(major), major };
 }

@@ -1,5 +1,5 @@
 import type { CopiedTable } from './plan-tables.js';
-import { checksumSql, rowHashExpr, type HashMode } from './checksum-sql.js';
+import { boundRowHashExpr, checksumSql, type HashMode } from './checksum-sql.js';
 import type { TypeHashes } from './column-hash.js';
 import { openPinned, type PinnedSide } from './sides.js';
 import type { VerifyContext } from './check.js';
@@ -65,7 +65,7 @@ export async function batchSums(
     mode === 'record'
       ? await types.columnsOf(batch.map((t) => ({ table: t.source, names: t.columns })))
       : batch.map((t) => t.columns.map((name) => ({ name, text: true })));
-  const sql = batchSql(batch.map((table, i) => ({ table, rowHash: rowHashExpr(columns[i]!, mode) })));
+  const sql = batchSql(batch.map((table, i) => ({ table, rowHash: boundRowHashExpr(columns[i]!, mode) })));
   const sides: PinnedSide[] = [];
   try {
     const opened = await Promise.allSettled([openPinned(ctx.pools.pool('source')), openPinned(ctx.pools.pool(first.target.server, first.target.database))]);

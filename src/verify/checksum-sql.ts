@@ -19,6 +19,8 @@ export function hashModeFor(sourceVersion: number, targetVersion: number): HashM
 export interface HashColumn {
   name: string;
   text: boolean;
+  /** Part of the table's primary key: `integer` when it is the key's one column and an integer. */
+  key?: 'integer' | 'other';
 }
 
 /**
@@ -39,21 +41,45 @@ export const PINNED_SETTINGS: readonly string[] = [
 /** The row alias used in every generated query. */
 export const ROW_ALIAS = 't';
 
-function columnRef(c: HashColumn, mode: HashMode): string {
-  const ref = `${ROW_ALIAS}.${ident(c.name)}`;
+function columnRef(c: HashColumn, mode: HashMode, alias = ROW_ALIAS): string {
+  const ref = `${alias}.${ident(c.name)}`;
   return mode === 'record' && c.text ? `${ref}::text` : ref;
 }
 
 /** `ROW(t."a", t."b"::text, ...)` */
-export function rowExpr(columns: readonly HashColumn[], mode: HashMode): string {
-  return `ROW(${columns.map((c) => columnRef(c, mode)).join(', ')})`;
+export function rowExpr(columns: readonly HashColumn[], mode: HashMode, alias = ROW_ALIAS): string {
+  return `ROW(${columns.map((c) => columnRef(c, mode, alias)).join(', ')})`;
 }
 
-/** The per-row 64-bit hash: summed per table, per bucket, compared per key. */
+/**
+ * The per-row 64-bit hash that rollback's recorded sums use (src/retention/table-sums.ts):
+ * kept as it is, so that sums recorded by an earlier run can be taken again. Unbound:
+ * hash_record_extended combines its columns' hashes linearly (h = 31·h + column hash),
+ * so a sum over rows does not always see values swapped between rows; verify uses
+ * boundRowHashExpr.
+ */
 export function rowHashExpr(columns: readonly HashColumn[], mode: HashMode): string {
   return mode === 'record'
     ? `hash_record_extended(${rowExpr(columns, mode)}, 0)`
     : `hashtextextended(${rowExpr(columns, 'text')}::text, 0)`;
+}
+
+/**
+ * The per-row 64-bit hash of verify: summed per table, per bucket, compared per key.
+ * `record`: hash_record_extended seeded by the row's primary key (the integer itself, or
+ * the key columns' hash; the row's own hash for a table without one), so that every value
+ * is bound to its row: a record hash adds its columns' hashes linearly, and values of one
+ * column swapped between two rows then left an unseeded sum unchanged. `text`: the row's
+ * text form, already bound. `alias`: the row alias of the query.
+ */
+export function boundRowHashExpr(columns: readonly HashColumn[], mode: HashMode, alias = ROW_ALIAS): string {
+  if (mode === 'text') return `hashtextextended(${rowExpr(columns, 'text', alias)}::text, 0)`;
+  const key = columns.filter((c) => c.key !== undefined);
+  const seed =
+    key.length === 1 && key[0]!.key === 'integer'
+      ? `${alias}.${ident(key[0]!.name)}::int8`
+      : `hash_record_extended(${rowExpr(key.length > 0 ? key : columns, mode, alias)}, 0)`;
+  return `hash_record_extended(${rowExpr(columns, mode, alias)}, ${seed})`;
 }
 
 /** Order-independent checksum of a whole table: one scan, exact `numeric` sum. */

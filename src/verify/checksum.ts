@@ -3,7 +3,7 @@ import { qname } from '../pg/quote.js';
 import { copiedTables, type CopiedTable } from './plan-tables.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
 import { countTable, rowcountCheck } from './rowcount.js';
-import { checksumSql, hashModeFor, rowExpr, rowHashExpr, type HashColumn, type HashMode } from './checksum-sql.js';
+import { boundRowHashExpr, checksumSql, hashModeFor, rowExpr, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
 import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
@@ -64,7 +64,7 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
   const [sv, tv] = await Promise.all([versions.of('source'), versions.of(t.target.server, t.target.database)]);
   const mode = hashModeFor(sv, tv);
   const columns: HashColumn[] = mode === 'record' ? await types.columns(t.source, t.columns) : t.columns.map((name) => ({ name, text: true }));
-  const rowHash = rowHashExpr(columns, mode);
+  const rowHash = boundRowHashExpr(columns, mode);
   const how = hashHow(mode);
   const sides: PinnedSide[] = [];
   try {

@@ -41,25 +41,29 @@ export class TypeHashes {
 
   /** The hash columns of several tables, their types read in one query. */
   async columnsOf(tables: ReadonlyArray<{ table: QualifiedName; names: readonly string[] }>): Promise<HashColumn[][]> {
-    const attrs = await this.source.query<{ i: number; name: string; oid: string }>(
-      `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid
+    // With each column's place in the primary key: verify seeds the row hash with the key.
+    const attrs = await this.source.query<{ i: number; name: string; oid: string; key: 'integer' | 'other' | null }>(
+      `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid,
+              CASE WHEN x.indrelid IS NULL THEN NULL WHEN x.indnkeyatts = 1 AND a.atttypid IN (20, 21, 23) THEN 'integer' ELSE 'other' END AS key
        FROM unnest($1::text[]) WITH ORDINALITY AS r(rel, i)
-       JOIN pg_attribute a ON a.attrelid = r.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+       JOIN pg_attribute a ON a.attrelid = r.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       LEFT JOIN pg_index x ON x.indrelid = a.attrelid AND x.indisprimary AND a.attnum = ANY ((x.indkey::int2[])[0:x.indnkeyatts - 1])`,
       [tables.map((t) => qname(t.table))],
     );
     const unknown = [...new Set(attrs.rows.map((r) => r.oid))].filter((o) => !this.textTypes.has(o));
     if (unknown.length > 0) await this.classify(unknown);
-    const byTable = new Map<number, Map<string, string>>();
+    const byTable = new Map<number, Map<string, { oid: string; key: 'integer' | 'other' | null }>>();
     for (const r of attrs.rows) {
-      const m = byTable.get(r.i) ?? new Map<string, string>();
-      m.set(r.name, r.oid);
+      const m = byTable.get(r.i) ?? new Map<string, { oid: string; key: 'integer' | 'other' | null }>();
+      m.set(r.name, { oid: r.oid, key: r.key });
       byTable.set(r.i, m);
     }
     return tables.map((t, i) => {
-      const typeOf = byTable.get(i + 1) ?? new Map<string, string>();
-      return t.names.map((name) => {
-        const oid = typeOf.get(name);
-        return { name, text: oid === undefined ? true : (this.textTypes.get(oid) ?? true) };
+      const typeOf = byTable.get(i + 1) ?? new Map<string, { oid: string; key: 'integer' | 'other' | null }>();
+      return t.names.map((name): HashColumn => {
+        const a = typeOf.get(name);
+        const text = a === undefined ? true : (this.textTypes.get(a.oid) ?? true);
+        return a?.key ? { name, text, key: a.key } : { name, text };
       });
     });
   }

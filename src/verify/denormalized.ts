@@ -3,7 +3,7 @@ import { ident, qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
 import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
-import { hashModeFor, type HashColumn, type HashMode } from './checksum-sql.js';
+import { boundRowHashExpr, hashModeFor, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
 
 type CopyStep = StepOf<'copy_data'>;
@@ -16,16 +16,12 @@ export function copySelect(copyOut: string): string | null {
 
 /**
  * Row count and order-independent hash of the rows a query returns (`columns`: all of
- * them, in order). `record`: the typed
- * row's `hash_record_extended` (the columns without a portable hash, and every
- * denormalized column, cast to text), the cheap hash of the checksums; `text`: the
- * row's text form (servers of different majors, or older than 14).
+ * them, in order). `record`: the checksums' bound row hash (boundRowHashExpr: the columns
+ * without a portable hash, and every denormalized column, through text; seeded by the
+ * primary key); `text`: the row's text form (servers of different majors, or older than 14).
  */
 export function hashOfRowsSql(select: string, mode: HashMode = 'text', columns: readonly HashColumn[] = []): string {
-  const row =
-    mode === 'record'
-      ? `hash_record_extended(ROW(${columns.map((c) => `x.${ident(c.name)}${c.text ? '::text' : ''}`).join(', ')}), 0)`
-      : 'hashtextextended(x::text, 0)';
+  const row = mode === 'record' ? boundRowHashExpr(columns, mode, 'x') : 'hashtextextended(x::text, 0)';
   // Named by position: the fill query's lookups keep the referenced column's own name.
   const names = mode === 'record' ? `(${columns.map((c) => ident(c.name)).join(', ')})` : '';
   return `SELECT count(*)::text AS n, coalesce(sum(${row}), 0)::text AS h FROM (${select}) AS x${names}`;

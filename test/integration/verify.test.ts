@@ -187,6 +187,32 @@ describe('verifySplit on one server', () => {
     }
   });
 
+  it('binds every value to its row and column: values swapped between rows or columns, and a value set NULL, are each named', async () => {
+    const s = await fresh();
+    await query(s.usersUrl, `UPDATE users u SET username = v.username FROM users v WHERE (u.id, v.id) IN ((100, 101), (101, 100))`);
+    await query(s.usersUrl, `UPDATE users SET username = status, status = username WHERE id = 200`);
+    await query(s.usersUrl, `UPDATE users SET created_at = NULL WHERE id = 300`);
+    await query(s.usersUrl, `UPDATE users SET tags = NULL WHERE id = 301`);
+    await query(s.usersUrl, `UPDATE users SET balance = NULL WHERE id = 302`);
+    // A text key, and no key at all: a value swapped between two rows.
+    await query(s.usersUrl, `UPDATE settings u SET value = v.value FROM settings v WHERE (u.code, v.code) IN (('k00010', 'k00011'), ('k00011', 'k00010'))`);
+    await query(s.usersUrl, `UPDATE events SET n = CASE n WHEN 10 THEN 11 ELSE 10 END
+      WHERE ctid IN ((SELECT ctid FROM events WHERE n = 10 LIMIT 1), (SELECT ctid FROM events WHERE n = 11 LIMIT 1))`);
+    const r = await verify(s);
+    const users = find(r, 'checksum', 'public.users')[0]!;
+    expect(users.ok).toBe(false);
+    expect(users.keys).toEqual([{ id: '100' }, { id: '101' }, { id: '200' }, { id: '300' }, { id: '301' }, { id: '302' }]);
+    expect(find(r, 'checksum', 'public.settings')[0]?.keys).toEqual([{ code: 'k00010' }, { code: 'k00011' }]);
+    expect(find(r, 'checksum', 'public.events')[0]?.detail).toMatch(/rows differ at .*missing in target.*extra in target/);
+    expect(find(r, 'rowcount').every((c) => c.ok)).toBe(true);
+    expect(failed(r).map((c) => `${c.kind} ${c.table}`)).toEqual(['checksum public.users', 'checksum public.settings', 'checksum public.events']);
+    // Why the row hash is seeded: a record hash adds its columns' hashes linearly, and an unseeded sum misses the swap.
+    const unseeded = `SELECT sum(hash_record_extended(ROW(id, username), 0))::text AS h FROM users WHERE id IN (100, 101)`;
+    const [before] = await query<{ h: string }>(s.sourceUrl, unseeded);
+    const [after] = await query<{ h: string }>(s.usersUrl, unseeded);
+    expect(after!.h).toBe(before!.h);
+  });
+
   it('does not count -0 against 0 (equal under the type hash) but sees a float value change', async () => {
     const s = await fresh();
     // id 5: score is -0 on both sides; flip the target to +0: the float hash treats them as equal.

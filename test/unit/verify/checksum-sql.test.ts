@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksumSql, hashBucketExpr, rangeBucketExpr, rangePredicate, rowHashExpr, PINNED_SETTINGS } from '../../../src/verify/checksum-sql.js';
+import { boundRowHashExpr, checksumSql, hashBucketExpr, rangeBucketExpr, rangePredicate, rowHashExpr, PINNED_SETTINGS } from '../../../src/verify/checksum-sql.js';
 import { describeDiffs, describeKey, hashModeFor } from '../../../src/verify/checksum.js';
 
 describe('hash mode', () => {
@@ -19,6 +19,18 @@ describe('checksum SQL', () => {
   ];
   it('casts only the flagged columns in record mode', () => {
     expect(rowHashExpr(cols, 'record')).toBe(`hash_record_extended(ROW(t."id", t."mood"::text, t."Odd ""name"""), 0)`);
+  });
+  it("seeds the record hash of verify with the primary key, or the row's own hash without one", () => {
+    const id = { name: 'id', text: false, key: 'integer' as const };
+    expect(boundRowHashExpr([id, ...cols.slice(1)], 'record')).toBe(`hash_record_extended(ROW(t."id", t."mood"::text, t."Odd ""name"""), t."id"::int8)`);
+    const two = [{ ...cols[0]!, key: 'other' as const }, { ...cols[1]!, key: 'other' as const }, cols[2]!];
+    expect(boundRowHashExpr(two, 'record', 'x')).toBe(
+      `hash_record_extended(ROW(x."id", x."mood"::text, x."Odd ""name"""), hash_record_extended(ROW(x."id", x."mood"::text), 0))`,
+    );
+    expect(boundRowHashExpr(cols, 'record')).toBe(
+      `hash_record_extended(ROW(t."id", t."mood"::text, t."Odd ""name"""), hash_record_extended(ROW(t."id", t."mood"::text, t."Odd ""name"""), 0))`,
+    );
+    expect(boundRowHashExpr(cols, 'text')).toBe(rowHashExpr(cols, 'text'));
   });
   it('hashes the row text in text mode', () => {
     expect(rowHashExpr(cols, 'text')).toBe(`hashtextextended(ROW(t."id", t."mood", t."Odd ""name""")::text, 0)`);
