@@ -52,11 +52,11 @@ export function rowExpr(columns: readonly HashColumn[], mode: HashMode, alias = 
 }
 
 /**
- * The per-row 64-bit hash that rollback's recorded sums use (src/retention/table-sums.ts):
- * kept as it is, so that sums recorded by an earlier run can be taken again. Unbound:
- * hash_record_extended combines its columns' hashes linearly (h = 31·h + column hash),
- * so a sum over rows does not always see values swapped between rows; verify uses
- * boundRowHashExpr.
+ * The unseeded per-row hash of the sums earlier versions recorded for rollback and prune
+ * (method `record`, src/retention/table-sums.ts): kept as it is, so that those sums can be
+ * taken again. hash_record_extended combines its columns' hashes linearly (h = 31·h +
+ * column hash), so a sum over rows does not always see values swapped between rows:
+ * everything else uses boundRowHashExpr.
  */
 export function rowHashExpr(columns: readonly HashColumn[], mode: HashMode): string {
   return mode === 'record'
@@ -65,7 +65,8 @@ export function rowHashExpr(columns: readonly HashColumn[], mode: HashMode): str
 }
 
 /**
- * The per-row 64-bit hash of verify: summed per table, per bucket, compared per key.
+ * The per-row 64-bit hash of verify (summed per table, per bucket, compared per key) and
+ * of the sums recorded for rollback and prune (method `keyed`).
  * `record`: hash_record_extended seeded by the row's primary key (the integer itself, or
  * the key columns' hash; the row's own hash for a table without one), so that every value
  * is bound to its row: a record hash adds its columns' hashes linearly, and values of one

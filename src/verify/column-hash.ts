@@ -23,6 +23,12 @@ SELECT w.root::text AS oid, format_type(w.root, NULL) AS name, bool_or(ty.typtyp
 FROM walk w JOIN pg_type ty ON ty.oid = w.t
 GROUP BY w.root`;
 
+/** A column's type and its place in the primary key (see HashColumn.key). */
+interface Attr {
+  oid: string;
+  key: 'integer' | 'other' | null;
+}
+
 /**
  * Decides, per column type of the source, whether `hash_record_extended` may hash it
  * as is. Cast to text: enums anywhere inside the type (their hash is the label's OID,
@@ -42,7 +48,7 @@ export class TypeHashes {
   /** The hash columns of several tables, their types read in one query. */
   async columnsOf(tables: ReadonlyArray<{ table: QualifiedName; names: readonly string[] }>): Promise<HashColumn[][]> {
     // With each column's place in the primary key: verify seeds the row hash with the key.
-    const attrs = await this.source.query<{ i: number; name: string; oid: string; key: 'integer' | 'other' | null }>(
+    const attrs = await this.source.query<{ i: number; name: string } & Attr>(
       `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid,
               CASE WHEN x.indrelid IS NULL THEN NULL WHEN x.indnkeyatts = 1 AND a.atttypid IN (20, 21, 23) THEN 'integer' ELSE 'other' END AS key
        FROM unnest($1::text[]) WITH ORDINALITY AS r(rel, i)
@@ -52,14 +58,14 @@ export class TypeHashes {
     );
     const unknown = [...new Set(attrs.rows.map((r) => r.oid))].filter((o) => !this.textTypes.has(o));
     if (unknown.length > 0) await this.classify(unknown);
-    const byTable = new Map<number, Map<string, { oid: string; key: 'integer' | 'other' | null }>>();
+    const byTable = new Map<number, Map<string, Attr>>();
     for (const r of attrs.rows) {
-      const m = byTable.get(r.i) ?? new Map<string, { oid: string; key: 'integer' | 'other' | null }>();
+      const m = byTable.get(r.i) ?? new Map<string, Attr>();
       m.set(r.name, { oid: r.oid, key: r.key });
       byTable.set(r.i, m);
     }
     return tables.map((t, i) => {
-      const typeOf = byTable.get(i + 1) ?? new Map<string, { oid: string; key: 'integer' | 'other' | null }>();
+      const typeOf = byTable.get(i + 1) ?? new Map<string, Attr>();
       return t.names.map((name): HashColumn => {
         const a = typeOf.get(name);
         const text = a === undefined ? true : (this.textTypes.get(a.oid) ?? true);
