@@ -26,8 +26,11 @@ afterAll(async () => {
 async function connectWith(url: string): Promise<{ user: string; ssl: boolean; clientDn: string | null; socket: boolean }> {
   const c = new pg.Client(nodePgConfig(url, { connectionTimeoutMillis: 20_000 }));
   c.on('error', () => undefined);
-  await c.connect();
   try {
+    // Inside the try: a connection refused during authentication (a failing passwordCommand) is
+    // ended too, or its server session waits in "authentication" for authentication_timeout
+    // (60 s), and a DROP DATABASE on that server waits for it (the last test's prune did).
+    await c.connect();
     const r = await c.query<{ user: string; ssl: boolean; client_dn: string | null; socket: boolean }>(
       `SELECT current_user AS user, s.ssl, s.client_dn, inet_server_addr() IS NULL AS socket
          FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`,
