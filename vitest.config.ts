@@ -26,10 +26,6 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Every file gets its own databases; two workers match a 2-core machine.
           maxWorkers: 2,
-          // The files share no module state they depend on (each makes its own databases, and the
-          // in-process CLI keeps nothing between runs): one module graph per worker, not one per
-          // file, saves evaluating the tool's modules again for each of ~90 files.
-          isolate: false,
           sequence: { groupOrder: 1 },
           fileParallelism: true,
         },
