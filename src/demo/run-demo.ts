@@ -2,7 +2,6 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { Output } from '../cli/output.js';
 import { planSplit } from '../run/plan.js';
 import { executeApply, prepareApply } from '../run/apply.js';
@@ -12,13 +11,13 @@ import { planJson, renderPlan } from '../cli/views/plan.js';
 import { renderDryRun } from '../cli/views/dry-run.js';
 import { chooseProgress } from '../cli/views/progress.js';
 import { handlers } from '../steps/index.js';
-import { startEmbedded, type EmbeddedServer } from './embedded.js';
+import { removedOnExit, sessionTo, startEmbedded, type EmbeddedServer } from './embedded.js';
+import { keepServer } from './explore-env.js';
 import { loadSample } from './sample-database.js';
-import { sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
+import { pickVars, sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
 import { writeServicesTree } from './sample-services.js';
 import { redact, withDatabase } from '../conn/connection.js';
 import { ExitCode } from '../errors.js';
-import { nodePgConfig } from '../conn/node-pg.js';
 
 export interface DemoOptions {
   keep?: boolean;
@@ -58,10 +57,12 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
   const server: EmbeddedServer = await startEmbedded({ password });
   out.secrets.add(password);
   const folder = await mkdtemp(join(tmpdir(), 'cloudphone-split-demo-'));
+  // Without --keep the folder goes with the process, Ctrl-C included.
+  if (!opts.keep) removedOnExit(folder);
   try {
     out.say(`PostgreSQL 18 listening at ${redact(server.url)}`);
     section(out, '2/5 Creating the shared database cloudphone_core with sample data');
-    const admin = new pg.Client(nodePgConfig(server.url));
+    const admin = sessionTo(server.url);
     await admin.connect();
     await admin.query('CREATE DATABASE cloudphone_core');
     await admin.end();
@@ -126,16 +127,12 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
     };
     printSummary(out, summary, Date.now() - t0);
     if (opts.keep) {
-      out.say(`\n${out.c.bold('The server keeps running')} (Ctrl-C to stop it). Explore:`);
-      out.say(`  export CLOUDPHONE_CORE_URL='${env.CLOUDPHONE_CORE_URL}' SPLIT_CONTROL_URL='${env.SPLIT_CONTROL_URL}'`);
-      out.say(`  psql '${withDatabase(server.url, 'cloudphone_device')}' -c '\\dt'`);
-      out.say(`  npx cloudphone-split status -m ${manifestFile}`);
-      out.say(`  npx cloudphone-split verify --checksums -m ${manifestFile}`);
-      out.say(`  cat ${planFile}`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await keepServer(out, folder, server.url, pickVars(env), [
+        `psql -d cloudphone_device -c '\\dt'`,
+        `npx cloudphone-split status -m ${manifestFile}`,
+        `npx cloudphone-split verify --checksums -m ${manifestFile}`,
+        `cat ${planFile}`,
+      ]);
     }
     return { code: summary.ok ? ExitCode.ok : ExitCode.difference, summary };
   } finally {
@@ -145,7 +142,7 @@ export async function runDemo(opts: DemoOptions, out: Output): Promise<{ code: n
 }
 
 async function backupExpiry(sourceUrl: string): Promise<string | null> {
-  const c = new pg.Client(nodePgConfig(withDatabase(sourceUrl, 'postgres')));
+  const c = sessionTo(withDatabase(sourceUrl, 'postgres'));
   await c.connect();
   try {
     const r = await c.query<{ d: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = 'cloudphone_core'`);

@@ -2,8 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { nodePgConfig } from '../conn/node-pg.js';
 import type { Output } from '../cli/output.js';
 import { planSplit } from '../run/plan.js';
 import { executeApply, prepareApply } from '../run/apply.js';
@@ -12,9 +10,10 @@ import { renderVerify } from '../cli/views/verify.js';
 import { renderPlan } from '../cli/views/plan.js';
 import { movedGroups } from '../cli/views/plan-waves.js';
 import { chooseProgress } from '../cli/views/progress.js';
-import { startEmbedded } from './embedded.js';
+import { removedOnExit, sessionTo, startEmbedded } from './embedded.js';
 import { loadSample } from './sample-database.js';
-import { sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
+import { pickVars, sampleManifest, SAMPLE_ENV_VARS } from './sample-manifest.js';
+import { keepServer } from './explore-env.js';
 import { sampleWaves } from './sample-waves.js';
 import { writeServicesTree } from './sample-services.js';
 import { SourceWriter } from './source-writer.js';
@@ -58,7 +57,7 @@ function section(out: Output, title: string): void {
 
 /** The source's tables (partitions left out: a write to their parent reaches them). */
 async function rootTables(url: string): Promise<string[]> {
-  const c = new pg.Client({ ...nodePgConfig(url) });
+  const c = sessionTo(url);
   await c.connect();
   try {
     const r = await c.query<{ key: string }>(
@@ -84,12 +83,14 @@ export async function runWavesDemo(opts: WavesDemoOptions, out: Output): Promise
   const server = await startEmbedded({ password });
   out.secrets.add(password);
   const folder = await mkdtemp(join(tmpdir(), 'cloudphone-split-waves-'));
+  // Without --keep the folder goes with the process, Ctrl-C included.
+  if (!opts.keep) removedOnExit(folder);
   const summary: WavesDemoSummary = { ok: false, waves: [], writes: 0, writeErrors: [], folder, serverUrl: redact(server.url) };
   let writer: SourceWriter | null = null;
   try {
     out.say(`PostgreSQL 18 listening at ${redact(server.url)}`);
     section(out, 'Creating the shared database cloudphone_core with sample data');
-    const admin = new pg.Client({ ...nodePgConfig(server.url) });
+    const admin = sessionTo(server.url);
     await admin.connect();
     await admin.query('CREATE DATABASE cloudphone_core');
     await admin.end();
@@ -171,14 +172,11 @@ export async function runWavesDemo(opts: WavesDemoOptions, out: Output): Promise
     summary.ok = summary.waves.length === waves.length && summary.waves.every((w) => w.verified) && writer.errors.length === 0;
     printSummary(out, summary, Date.now() - t0);
     if (opts.keep) {
-      out.say(`\n${out.c.bold('The server keeps running')} (Ctrl-C to stop it). Explore:`);
-      out.say(`  export CLOUDPHONE_CORE_URL='${env.CLOUDPHONE_CORE_URL}' SPLIT_CONTROL_URL='${env.SPLIT_CONTROL_URL}'`);
-      out.say(`  npx cloudphone-split retention list -m ${join(folder, waves[0]!.name)}.yaml`);
-      out.say(`  npx cloudphone-split status -m ${join(folder, waves[1]!.name)}.yaml`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await keepServer(out, folder, server.url, pickVars(env), [
+        `psql -d cloudphone_billing -c '\\dt'`,
+        `npx cloudphone-split retention list -m ${join(folder, waves[0]!.name)}.yaml`,
+        `npx cloudphone-split status -m ${join(folder, waves[1]!.name)}.yaml`,
+      ]);
     }
     return { code: summary.ok ? ExitCode.ok : ExitCode.difference, summary };
   } finally {

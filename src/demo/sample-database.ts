@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { sampleDataSql } from './sample-data.js';
 import { SAMPLE_SCHEMA_SQL } from './sample-schema.js';
-import { nodePgConfig } from '../conn/node-pg.js';
+import { sessionTo } from './embedded.js';
 
 export { SAMPLE_SCHEMA_SQL } from './sample-schema.js';
 export { sampleCounts, sampleDataSql, type SampleCounts } from './sample-data.js';
@@ -14,7 +13,7 @@ export { sampleCounts, sampleDataSql, type SampleCounts } from './sample-data.js
  */
 export async function loadSample(url: string, opts: { scale?: number } = {}): Promise<void> {
   const data = sampleDataSql(opts);
-  const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split sample' }));
+  const client = sessionTo(url, 'cloudphone-split sample');
   await client.connect();
   try {
     await client.query('SET client_min_messages = warning');

@@ -12,6 +12,11 @@ export const SAMPLE_ENV_VARS: readonly string[] = [
   ...SAMPLE_SERVICES.map((s) => passwordVar(s)),
 ];
 
+/** The values `env` gives to the variables a sample manifest may reference (unset ones left out). */
+export function pickVars(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(SAMPLE_ENV_VARS.flatMap((v) => (env[v] === undefined ? [] : [[v, env[v]!]])));
+}
+
 export interface SampleManifestOptions {
   /** Prepended to the split name, every database and every role (e.g. a test's uniquePrefix()). */
   prefix?: string;

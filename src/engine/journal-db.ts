@@ -3,6 +3,7 @@ import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysel
 import { migrations, JOURNAL_SCHEMA } from '../../migrations/index.js';
 import { databaseOf, redact, withDatabase } from '../conn/connection.js';
 import { ident } from '../pg/quote.js';
+import { keepClientErrorsQuiet } from '../pg/pools.js';
 import { ServerError } from '../errors.js';
 import type { JournalDb } from './journal-schema.js';
 import { nodePgConfig } from '../conn/node-pg.js';
@@ -95,7 +96,7 @@ export async function openJournalDb(
         idleTimeoutMillis: 10_000,
       }),
     );
-    pool.on('error', () => undefined);
+    keepClientErrorsQuiet(pool);
     db = new Kysely<JournalDb>({ dialect: new PostgresDialect({ pool }) });
     await migrateJournal(db as Kysely<unknown>);
     return db.withSchema(JOURNAL_SCHEMA);

@@ -3,6 +3,20 @@ import { withDatabase, redact } from '../conn/connection.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
 /**
+ * A client's `error` event with no listener ends the process ("Unhandled 'error' event").
+ * pg-pool listens on its idle clients only, not on the ones checked out: one whose server
+ * goes away (a restart, a failover, pg_terminate_backend) between two of its queries
+ * would crash the run instead of failing its next query, which the caller reports as a
+ * lost connection (exit 3). Every client of `pool` gets a listener for its whole life.
+ */
+export function keepClientErrorsQuiet(pool: pg.Pool): void {
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+}
+
+/**
  * One pool per (server, database), created on first use and sized for the run's
  * parallelism (copy jobs + the snapshot holder + index workers). Never use
  * `pool.query()` with COPY: take a client with `connect()` and release it.
@@ -39,8 +53,7 @@ export class Pools {
           application_name: this.applicationName,
         }),
       );
-      // An idle client that loses its server must not crash the process.
-      p.on('error', () => undefined);
+      keepClientErrorsQuiet(p);
       this.pools.set(url, p);
     }
     return p;
