@@ -231,4 +231,12 @@ export const MUTATIONS = [
     replace: '',
     tests: [`${I}pools-lost-connection.test.ts`],
   },
+  {
+    id: 'verify-lost-connection-is-difference',
+    title: 'verify reports checks that could not run (a server down) as differences, exit 1',
+    file: 'src/verify/verify.ts',
+    search: 'return differencesOf(result).length > 0 ? ExitCode.difference : ExitCode.stepFailed;',
+    replace: 'return ExitCode.difference;',
+    tests: [`${I}verify-lost-server.test.ts`],
+  },
 ];

@@ -1,5 +1,5 @@
 import { pauseForTest } from './test-pause.js';
-import { connectionLoss, describeEnd } from '../steps/connection-loss.js';
+import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
 import type { Plan, Step, StepKind } from '../plan/model.js';
 import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
 import type { Pools } from '../pg/pools.js';

@@ -4,7 +4,7 @@ import { Journal } from '../engine/journal.js';
 import { controlUrlFor } from '../engine/journal-db.js';
 import { expand } from '../manifest/expand.js';
 import { Pools } from '../pg/pools.js';
-import { verifySplit, type VerifyResult } from '../verify/verify.js';
+import { verifyExitCode, verifySplit, type VerifyResult } from '../verify/verify.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import { servicePlanView } from '../plan/service-selection.js';
@@ -65,7 +65,7 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
     });
     // Only a check of every service counts for `retention prune`.
     if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
-    return { code: result.ok ? ExitCode.ok : ExitCode.difference, result };
+    return { code: verifyExitCode(result), result };
   } finally {
     await pools.end();
   }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { CopyDataStep } from '../plan/model.js';
 import type { StepBatch, StepContext, StepResult } from './handler.js';
 import { sessionCache } from './session-cache.js';
-import { connectionLoss, describeEnd } from './connection-loss.js';
+import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
 import { CopyIn, CopyOut } from '../pg/copy-relay.js';
 import { around } from './copy-data.js';
 import { BATCH_BYTES, BATCH_MAX, targetKey } from './batch-size.js';

@@ -6,7 +6,7 @@ import type { StepContext, StepHandler, StepResult } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
 import { isMarked } from './marker.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
-import { connectionLoss, describeEnd } from './connection-loss.js';
+import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
 import { CopyIn, CopyOut } from '../pg/copy-relay.js';
 import { serverCopiedRows, serverCopyOf } from '../server-copy/source-rows.js';
 

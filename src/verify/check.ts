@@ -1,5 +1,6 @@
 import type { Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
+import { isConnectionLoss } from '../pg/connection-loss.js';
 
 export const CHECK_KINDS = ['rowcount', 'checksum', 'schema', 'sequence', 'config', 'isolation', 'fence', 'health', 'orphans', 'denormalized'] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
@@ -20,6 +21,17 @@ export interface Check {
   target?: unknown;
   detail: string;
   keys?: unknown[];
+  /**
+   * The check could not run because a connection was lost or a server could not be
+   * reached (with `ok: false`): no verdict, so no difference either. Verify exits 3
+   * (run it again) when such checks are the only failures, 1 when a difference was found.
+   */
+  unverified?: true;
+}
+
+/** `{ unverified: true }` for a check that failed with `err` because a connection was lost or refused; `{}` otherwise (a difference). */
+export function unverifiedBy(err: unknown): { unverified?: true } {
+  return isConnectionLoss(err) ? { unverified: true } : {};
 }
 
 /** What every check reads: the plan and live connections. Built once by `verifySplit`. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { qname } from '../pg/quote.js';
 import { copiedTables, type CopiedTable } from './plan-tables.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 import { countTable, rowcountCheck } from './rowcount.js';
 import { boundRowHashExpr, checksumSql, hashModeFor, rowExpr, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
@@ -151,7 +151,7 @@ export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ r
     try {
       compared = await compareTable(ctx, t, types, versions);
     } catch (err) {
-      compared = { rows: null, check: { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}` } };
+      compared = { rows: null, check: { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}`, ...unverifiedBy(err) } };
     }
     const rowcount = compared.rows ? rowcountCheck(t, compared.rows.source, compared.rows.target) : await countTable(ctx, t);
     return { rowcount, checksum: compared.check };
@@ -177,8 +177,16 @@ export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ r
   };
   const byTable = new Map<CopiedTable, { rowcount: Check; checksum: Check }>();
   await mapLimit(checksumWork(tables), ctx.jobs, async (w) => {
-    const done = 'batch' in w ? await many(w.batch) : [await one(w.table)];
     const list = 'batch' in w ? w.batch : [w.table];
+    let done: Array<{ rowcount: Check; checksum: Check }>;
+    try {
+      done = 'batch' in w ? await many(w.batch) : [await one(w.table)];
+    } catch (err) {
+      // These tables only (a server that does not answer, say): the others are still compared.
+      const failed = (t: CopiedTable, kind: 'rowcount' | 'checksum', what: string): Check =>
+        ({ kind, service: t.service, table: t.table, ok: false, detail: `cannot ${what}: ${errorText(err)}`, ...unverifiedBy(err) });
+      done = list.map((t) => ({ rowcount: failed(t, 'rowcount', 'count rows'), checksum: failed(t, 'checksum', 'compute checksums') }));
+    }
     list.forEach((t, i) => byTable.set(t, done[i]!));
   });
   const both = tables.map((t) => byTable.get(t)!);

@@ -2,7 +2,7 @@ import type { Plan, StepOf, TargetRef } from '../plan/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 import { boundRowHashExpr, hashModeFor, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
 
@@ -87,7 +87,7 @@ export async function compareStep(ctx: VerifyContext, step: CopyStep, types: Typ
           'the fill is wrong or a row changed on either side since the copy; `rollback` then `apply` refills them',
     };
   } catch (err) {
-    return { ...base, ok: false, detail: `cannot compare the denormalized columns ${columns}${part}: ${errorText(err)}` };
+    return { ...base, ok: false, detail: `cannot compare the denormalized columns ${columns}${part}: ${errorText(err)}`, ...unverifiedBy(err) };
   } finally {
     await Promise.all(sides.map((x) => x.close()));
   }

@@ -2,7 +2,7 @@ import { FENCE_TRIGGER } from '../steps/fence-source.js';
 import { parseKey } from '../catalog/model.js';
 import { qname } from '../pg/quote.js';
 import { copiedTables, stepsOf } from './plan-tables.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 
 /** What a write to a fenced table must fail with: read_only_sql_transaction. */
 export const FENCE_SQLSTATE = '25006';
@@ -66,7 +66,7 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
           : `a write to ${table} failed, but not with the fence's ${FENCE_SQLSTATE}: ${message}`,
       };
     } catch (err) {
-      return { ...base, ok: false, detail: `cannot check the fence: ${errorText(err)}` };
+      return { ...base, ok: false, detail: `cannot check the fence: ${errorText(err)}`, ...unverifiedBy(err) };
     }
   });
 }

@@ -1,13 +1,14 @@
 import pg from 'pg';
 import { databaseOf, withCredentials, withDatabase } from '../conn/connection.js';
-import { errorText, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, type Check, type VerifyContext } from './check.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
 /** Connection refusals that prove a role cannot reach a database. */
 const DENIED = new Set(['42501', '28000', '28P01']);
 const AUTH_FAILED = new Set(['28P01', '28000']);
 
-type Attempt = { ok: true } | { ok: false; code: string | undefined; message: string };
+/** `lost`: the server could not be reached or the connection broke (no verdict). */
+type Attempt = { ok: true } | { ok: false; code: string | undefined; message: string; lost: { unverified?: true } };
 
 async function tryConnect(url: string): Promise<Attempt> {
   const client = new pg.Client(nodePgConfig(url, { connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' }));
@@ -17,14 +18,14 @@ async function tryConnect(url: string): Promise<Attempt> {
     await client.query('SELECT 1');
     return { ok: true };
   } catch (err) {
-    return { ok: false, code: (err as { code?: string }).code, message: errorText(err) };
+    return { ok: false, code: (err as { code?: string }).code, message: errorText(err), lost: unverifiedBy(err) };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
 /** The moved tables (`schema.name`) on which the role holds a privilege in the database of `url`. */
-async function privilegedTables(url: string, tables: readonly string[]): Promise<string[] | { error: string }> {
+async function privilegedTables(url: string, tables: readonly string[]): Promise<string[] | { error: string; lost: { unverified?: true } }> {
   const client = new pg.Client({ ...nodePgConfig(url), connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' });
   client.on('error', () => undefined);
   try {
@@ -39,7 +40,7 @@ async function privilegedTables(url: string, tables: readonly string[]): Promise
     );
     return r.rows.map((row) => row.t);
   } catch (err) {
-    return { error: errorText(err) };
+    return { error: errorText(err), lost: unverifiedBy(err) };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -83,6 +84,7 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
           detail: noPassword
             ? `cannot check isolation of role ${role}: it has no password here; set the variable named in services.${svc.name}.role.password and run verify again`
             : `role ${role} cannot connect to its own database ${svc.database}: ${own.message}`,
+          ...(noPassword ? {} : own.lost),
         });
         return checks;
       }
@@ -110,6 +112,7 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
               detail: Array.isArray(reached)
                 ? `role ${role} holds privileges on moved tables in ${p.label}: ${reached.join(', ')}; REVOKE ALL ON them FROM ${role} (and from PUBLIC)`
                 : `could not tell whether role ${role} reaches its moved tables in ${p.label}: ${reached.error}`,
+              ...(Array.isArray(reached) ? {} : reached.lost),
             });
           }
         } else if (a.ok) {
@@ -122,7 +125,7 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
         } else if (DENIED.has(a.code ?? '') || a.code === '3D000') {
           checks.push({ ...base, ok: true, target: p.database, detail: `role ${role} cannot connect to ${p.label}` });
         } else {
-          checks.push({ ...base, ok: false, target: p.database, detail: `could not tell whether role ${role} can connect to ${p.label}: ${a.message}` });
+          checks.push({ ...base, ok: false, target: p.database, detail: `could not tell whether role ${role} can connect to ${p.label}: ${a.message}`, ...a.lost });
         }
       }
       return checks;

@@ -1,7 +1,7 @@
 import { parseKey, type QualifiedName } from '../catalog/model.js';
 import type { Plan, TargetRef } from '../plan/model.js';
 import { literal, qname } from '../pg/quote.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 import { copiedTables } from './plan-tables.js';
 
 /** A partitioned table of the split: the plan lists it, but copies only its leaves. */
@@ -86,7 +86,7 @@ export async function partitionRowcountChecks(ctx: VerifyContext): Promise<Check
       ctx.progress(`rowcount ${root.table} (partitioned)`);
       return partitionRowcountCheck(root, source, target);
     } catch (err) {
-      return { kind: 'rowcount', service: root.service, table: root.table, ok: false, detail: `cannot count rows through partitioned table ${root.table}: ${errorText(err)}` };
+      return { kind: 'rowcount', service: root.service, table: root.table, ok: false, detail: `cannot count rows through partitioned table ${root.table}: ${errorText(err)}`, ...unverifiedBy(err) };
     }
   });
 }

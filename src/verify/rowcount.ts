@@ -1,6 +1,6 @@
 import { qname } from '../pg/quote.js';
 import { copiedTables, type CopiedTable } from './plan-tables.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 
 async function count(ctx: VerifyContext, server: string, database: string | undefined, sql: string): Promise<number> {
   const pool = database === undefined ? ctx.pools.pool(server) : ctx.pools.pool(server, database);
@@ -33,7 +33,7 @@ export async function countTable(ctx: VerifyContext, t: CopiedTable): Promise<Ch
     ctx.progress(`rowcount ${t.table}: ${source} / ${target}`);
     return rowcountCheck(t, source, target);
   } catch (err) {
-    return { kind: 'rowcount', service: t.service, table: t.table, ok: false, detail: `cannot count rows: ${errorText(err)}` };
+    return { kind: 'rowcount', service: t.service, table: t.table, ok: false, detail: `cannot count rows: ${errorText(err)}`, ...unverifiedBy(err) };
   }
 }
 

@@ -7,7 +7,7 @@ import { serviceTableKeys } from './plan-tables.js';
 import { tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
 import { equivalentOnTarget } from './server-equivalence.js';
 import type { DroppedKeyFamily } from './partition-keys.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 
 async function readCatalog(pool: pg.Pool, schemas: string[]): Promise<Catalog> {
   const client = await pool.connect();
@@ -95,7 +95,7 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
     const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => s.keys)));
     source = new Map(catalog.tables.map((t) => [tableKey(t), t]));
   } catch (err) {
-    return [{ kind: 'schema', ok: false, detail: `cannot read the source schema: ${errorText(err)}` }];
+    return [{ kind: 'schema', ok: false, detail: `cannot read the source schema: ${errorText(err)}`, ...unverifiedBy(err) }];
   }
   const perService = await mapLimit(services, ctx.jobs, async ({ svc, keys }): Promise<Check[]> => {
     let target: Map<string, Table>;
@@ -103,7 +103,7 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
       const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf(keys));
       target = new Map(catalog.tables.map((t) => [tableKey(t), t]));
     } catch (err) {
-      return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}` }];
+      return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}`, ...unverifiedBy(err) }];
     }
     ctx.progress(`schema ${svc.database}: ${keys.length} tables`);
     const checks: Check[] = [];
@@ -119,6 +119,11 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
       try {
         diffs = await withoutServerEquivalents(ctx.pools.pool(svc.server, svc.database), s, diffs);
       } catch (err) {
+        // A lost connection leaves text differences the server might have found equivalent: no verdict.
+        if (diffs.length > 0 && unverifiedBy(err).unverified) {
+          checks.push({ ...base, ok: false, detail: `cannot compare the definitions of ${key} on the server: ${errorText(err)}`, unverified: true });
+          continue;
+        }
         ctx.progress(`schema ${key}: definitions compared as text only (${errorText(err)})`);
       }
       checks.push(

@@ -1,6 +1,6 @@
 import { qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
-import { errorText, mapLimit, type Check, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 
 /** A sequence's state: `SELECT last_value, is_called FROM seq`. */
 export interface SequenceState {
@@ -56,7 +56,7 @@ export async function sequenceChecks(ctx: VerifyContext): Promise<Check[]> {
           : `behind the source: next value in ${step.target.database} is ${tn}, the source's is ${sn}; new rows would reuse ids (SELECT setval('${qname(seq.target).replaceAll("'", "''")}', ${source.lastValue}, ${source.isCalled}))`,
       };
     } catch (err) {
-      return { ...base, ok: false, detail: `cannot read the sequence: ${errorText(err)}` };
+      return { ...base, ok: false, detail: `cannot read the sequence: ${errorText(err)}`, ...unverifiedBy(err) };
     }
   });
 }

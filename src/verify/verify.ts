@@ -1,6 +1,7 @@
 import type { Plan } from '../plan/model.js';
+import { ExitCode } from '../errors.js';
 import type { Pools } from '../pg/pools.js';
-import { errorText, type Check, type CheckKind, type VerifyContext } from './check.js';
+import { errorText, unverifiedBy, type Check, type CheckKind, type VerifyContext } from './check.js';
 import { rowcountChecks } from './rowcount.js';
 import { partitionRowcountChecks } from './partition-rowcount.js';
 import { checksumAndRowcountChecks } from './checksum.js';
@@ -46,7 +47,7 @@ async function guarded(kind: CheckKind, run: () => Promise<Check[]>): Promise<Ch
   try {
     return await run();
   } catch (err) {
-    return [{ kind, ok: kind === 'orphans', detail: `the ${kind} checks could not run: ${errorText(err)}` }];
+    return [{ kind, ok: kind === 'orphans', detail: `the ${kind} checks could not run: ${errorText(err)}`, ...(kind === 'orphans' ? {} : unverifiedBy(err)) }];
   }
 }
 
@@ -83,7 +84,7 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
       const both = await checksumAndRowcountChecks(ctx);
       return [...both.rowcount, ...(await parents()), ...both.checksum, ...(await run('denormalized', () => denormalizedChecks(ctx, both.denormalized)))];
     } catch (err) {
-      return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}` }));
+      return (['rowcount', 'checksum'] as const).map((kind) => ({ kind, ok: false, detail: `the ${kind} checks could not run: ${errorText(err)}`, ...unverifiedBy(err) }));
     }
   };
   const others = async (): Promise<Check[]> => {
@@ -102,4 +103,24 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
   const [first, rest] = await Promise.all([data(), others()]);
   const checks = [...first, ...rest];
   return { ok: checks.every((c) => c.ok), checks };
+}
+
+/** The failed checks that found a difference (not those that could not run for a lost connection). */
+export function differencesOf(result: VerifyResult): Check[] {
+  return result.checks.filter((c) => !c.ok && !c.unverified);
+}
+
+/** The checks that could not run: a connection was lost or a server could not be reached. */
+export function unverifiedOf(result: VerifyResult): Check[] {
+  return result.checks.filter((c) => !c.ok && c.unverified);
+}
+
+/**
+ * Exit 0 when every check passed; 1 when one found a difference (whatever else could not
+ * run); 3 when the only failures are checks that could not run: no difference was found,
+ * none can be ruled out, and verify should run again once the servers answer.
+ */
+export function verifyExitCode(result: VerifyResult): ExitCode {
+  if (result.ok) return ExitCode.ok;
+  return differencesOf(result).length > 0 ? ExitCode.difference : ExitCode.stepFailed;
 }

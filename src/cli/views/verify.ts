@@ -1,5 +1,5 @@
 import type { Check, CheckKind } from '../../verify/check.js';
-import type { VerifyResult } from '../../verify/verify.js';
+import { differencesOf, unverifiedOf, type VerifyResult } from '../../verify/verify.js';
 import type { Output } from '../output.js';
 
 /** What to do about a failed check of each kind (the check's detail says what differs). */
@@ -17,7 +17,7 @@ export const VERIFY_HINTS: Record<CheckKind, string> = {
 };
 
 /** `verify --json`: the SPEC §2 shape (fields may be added, never renamed). */
-export function verifyJson(result: VerifyResult): { ok: boolean; checks: Check[] } {
+export function verifyJson(result: VerifyResult): { ok: boolean; checks: Check[]; unverified: number } {
   return {
     ok: result.ok,
     checks: result.checks.map((c) => ({
@@ -29,7 +29,9 @@ export function verifyJson(result: VerifyResult): { ok: boolean; checks: Check[]
       ...(c.target !== undefined ? { target: c.target } : {}),
       detail: c.detail,
       ...(c.keys !== undefined ? { keys: c.keys } : {}),
+      ...(c.unverified ? { unverified: true } : {}),
     })),
+    unverified: unverifiedOf(result).length,
   };
 }
 
@@ -60,27 +62,50 @@ export function renderVerify(result: VerifyResult, out: Output, opts: { compact?
   }
   const objectWidth = Math.min(40, Math.max(6, ...result.checks.map((x) => (x.table ?? '').length)));
   for (const [service, checks] of groups(result.checks)) {
-    const bad = checks.filter((x) => !x.ok).length;
-    lines.push(c.bold(service === '' ? 'split' : `service ${service}`) + (bad ? c.red(`  ${bad} difference${bad === 1 ? '' : 's'}`) : c.green('  ok')));
+    lines.push(c.bold(service === '' ? 'split' : `service ${service}`) + serviceVerdict(out, checks));
     const hinted = new Set<CheckKind>();
     for (const x of checks) {
-      const mark = x.ok ? (isNotice(x) ? c.blue('i') : c.green('✓')) : c.red('✗');
-      const row = `  ${mark} ${x.kind.padEnd(9)} ${(x.table ?? '').padEnd(objectWidth)} ${x.detail}`;
-      lines.push(x.ok ? (isNotice(x) ? row : c.dim(row)) : c.red(row));
-      if (!x.ok && !hinted.has(x.kind) && VERIFY_HINTS[x.kind]) {
+      const row = `  ${mark(out, x)} ${x.kind.padEnd(9)} ${(x.table ?? '').padEnd(objectWidth)} ${x.detail}`;
+      lines.push(x.ok ? (isNotice(x) ? row : c.dim(row)) : x.unverified ? c.yellow(row) : c.red(row));
+      if (!x.ok && !x.unverified && !hinted.has(x.kind) && VERIFY_HINTS[x.kind]) {
         hinted.add(x.kind);
         lines.push(c.yellow(`      → ${VERIFY_HINTS[x.kind]}`));
       }
     }
     lines.push('');
   }
-  const failed = result.checks.filter((x) => !x.ok).length;
-  lines.push(
-    result.ok
-      ? c.green(`verify: all ${result.checks.length} checks passed`)
-      : c.red(`verify: ${failed} of ${result.checks.length} checks found a difference`),
-  );
+  lines.push(verdict(out, result));
   out.say(lines.join('\n'));
+}
+
+/** ✓ passed, i notice, ✗ difference, ? could not run (no verdict). */
+function mark(out: Output, x: Check): string {
+  const { c } = out;
+  if (x.ok) return isNotice(x) ? c.blue('i') : c.green('✓');
+  return x.unverified ? c.yellow('?') : c.red('✗');
+}
+
+function serviceVerdict(out: Output, checks: readonly Check[]): string {
+  const { c } = out;
+  const bad = checks.filter((x) => !x.ok && !x.unverified).length;
+  const unknown = checks.filter((x) => !x.ok && x.unverified).length;
+  const parts = [
+    ...(bad ? [c.red(`${bad} difference${bad === 1 ? '' : 's'}`)] : []),
+    ...(unknown ? [c.yellow(`${unknown} could not run`)] : []),
+  ];
+  return parts.length > 0 ? `  ${parts.join(', ')}` : c.green('  ok');
+}
+
+/** The last line: passed, the differences found, and the checks that could not run (and what to do then). */
+function verdict(out: Output, result: VerifyResult): string {
+  const { c } = out;
+  const total = result.checks.length;
+  if (result.ok) return c.green(`verify: all ${total} checks passed`);
+  const found = differencesOf(result).length;
+  const unknown = unverifiedOf(result).length;
+  const rerun = `${unknown} of ${total} checks could not run: a connection was lost or a server did not answer (lines marked ?); run verify again once it does`;
+  if (found === 0) return c.yellow(`verify: no difference found, but ${rerun}`);
+  return c.red(`verify: ${found} of ${total} checks found a difference`) + (unknown ? c.yellow(`; ${rerun}`) : '');
 }
 
 /** One line per service (passed checks counted by kind); differences and notices in full. */
@@ -92,16 +117,12 @@ function renderCompact(result: VerifyResult, out: Output): void {
     for (const x of checks) if (x.ok) kinds.set(x.kind, (kinds.get(x.kind) ?? 0) + 1);
     const bad = checks.filter((x) => !x.ok);
     const summary = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
-    lines.push(`${bad.length ? c.red('✗') : c.green('✓')} ${c.bold((service || 'split').padEnd(22))} ${c.dim(summary)}`);
+    const head = bad.some((x) => !x.unverified) ? c.red('✗') : bad.length > 0 ? c.yellow('?') : c.green('✓');
+    lines.push(`${head} ${c.bold((service || 'split').padEnd(22))} ${c.dim(summary)}`);
     for (const x of [...bad, ...checks.filter(isNotice)]) {
-      lines.push(`    ${x.ok ? c.blue('i') : c.red('✗')} ${x.kind} ${x.table ?? ''} ${x.detail}`);
+      lines.push(`    ${mark(out, x)} ${x.kind} ${x.table ?? ''} ${x.detail}`);
     }
   }
-  const failed = result.checks.filter((x) => !x.ok).length;
-  lines.push(
-    result.ok
-      ? c.green(`verify: all ${result.checks.length} checks passed`)
-      : c.red(`verify: ${failed} of ${result.checks.length} checks found a difference`),
-  );
+  lines.push(verdict(out, result));
   out.say(lines.join('\n'));
 }

@@ -1,5 +1,5 @@
 import { serverOf } from '../conn/connection.js';
-import type { Pools } from '../pg/pools.js';
+import type { Pools } from './pools.js';
 
 /** Node socket errors that mean the server could not be reached or the connection broke. */
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

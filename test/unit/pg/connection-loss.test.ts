@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isConnectionLoss } from '../../../src/steps/connection-loss.js';
+import { isConnectionLoss } from '../../../src/pg/connection-loss.js';
 
 describe('isConnectionLoss', () => {
   it('knows every way node-postgres and the server report a lost connection, and no statement error', () => {
