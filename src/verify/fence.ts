@@ -45,6 +45,7 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       const client = await pool.connect();
       let code: string | undefined;
       let message = '';
+      let lost: { unverified?: true } = {};
       try {
         await client.query('BEGIN READ WRITE');
         await client.query(`SET LOCAL lock_timeout = '10s'`);
@@ -52,10 +53,13 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       } catch (err) {
         code = (err as { code?: string }).code;
         message = errorText(err);
+        lost = unverifiedBy(err);
       } finally {
         await client.query('ROLLBACK').catch(() => undefined);
-        client.release();
+        // A client whose connection broke is not given back to the pool.
+        client.release(lost.unverified);
       }
+      if (lost.unverified) return { ...base, ok: false, source: enabled, detail: `cannot check the fence: the write test lost its connection: ${message}`, unverified: true };
       if (code === FENCE_SQLSTATE) return { ...base, ok: true, source: enabled, detail: `fenced: a write fails with ${FENCE_SQLSTATE}` };
       return {
         ...base,
