@@ -6,7 +6,7 @@ import { restartableServer, type RestartableServer } from './helpers/restartable
 import { inProcess } from './helpers/crash-case.js';
 
 /**
- * `verify` while a service's server does not answer: the checks that need it could not
+ * `verify` (and `rollback`) while a service's server does not answer: the checks that need it could not
  * run, which is no difference. Before, each was listed as a difference (exit 1) with the
  * fix of a real one (for a sequence: "set it with the setval shown"), so CI read "the data
  * differs" and a user was told to change what was fine. Now: exit 3, the checks marked
@@ -17,6 +17,7 @@ import { inProcess } from './helpers/crash-case.js';
 let template: string;
 let dedicated: RestartableServer | undefined;
 let fx: SplitFixture | undefined;
+let second: SplitFixture | undefined;
 
 beforeAll(async () => {
   [template, dedicated] = await Promise.all([sharedSampleTemplate(servers().main, 1), restartableServer()]);
@@ -25,6 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dedicated?.start().catch(() => undefined);
   await fx?.cleanup();
+  await second?.cleanup();
   await dedicated?.destroy();
 });
 
@@ -83,5 +85,33 @@ describe('verify while the server of one service is down', () => {
     expect(both.stdout).toMatch(/^\s+✗ rowcount\s+public\.users\s/m);
     expect(both.stdout).toMatch(/^\s+\? /m);
     expect(both.stdout).toMatch(/verify: \d+ of \d+ checks found a difference; \d+ of \d+ checks could not run/);
+  });
+
+  it('rollback while the server of one service is down changes nothing anywhere (its check cannot run), then finishes once it is back', async () => {
+    second = await splitFixture({ template, billing: dedicated!.url });
+    const split = second;
+    await dedicated!.start();
+    await inProcess(() => split.plan());
+    const applied = await split.cli('apply', split.planFile, '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr).toBe(0);
+    const databases = async (server: string, names: string[]): Promise<string[]> =>
+      (await query<{ datname: string }>(server, `SELECT datname FROM pg_database WHERE datname = ANY($1::text[]) ORDER BY 1`, [names])).map((r) => r.datname);
+    const onMain = split.services.filter((s) => s.serverUrl !== split.service('billing').serverUrl).map((s) => s.database);
+    const before = await databases(split.sourceServer, onMain);
+    expect(before.length).toBeGreaterThan(0);
+
+    await dedicated!.stop();
+    const refused = await split.cli('rollback', '--yes');
+    expect(refused.code, refused.stdout + refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/cannot reach the PostgreSQL server at \S+: connection refused/);
+    // Nothing changed on the server that answered: its databases are all there, the source still fenced.
+    expect(await databases(split.sourceServer, onMain)).toEqual(before);
+    const fence = await query(split.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence' LIMIT 1`);
+    expect(fence.length).toBe(1);
+
+    await dedicated!.start();
+    const done = await split.cli('rollback', '--yes');
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(await databases(split.sourceServer, onMain)).toEqual([]);
   });
 });

@@ -38,10 +38,13 @@ export async function restartableServer(): Promise<RestartableServer> {
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     async stop() {
+      if (!running) return;
       await server.stop();
       running = false;
     },
     async start() {
+      // Starting a running server would start a second postmaster on its data, which never answers.
+      if (running) return;
       await server.start();
       running = true;
     },
