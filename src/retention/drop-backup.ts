@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { watchedDrop } from '../pg/drop-wait.js';
 import { ident } from '../pg/quote.js';
 import { withDatabase } from '../conn/connection.js';
 import type { RetentionRecord } from '../engine/journal.js';
@@ -25,6 +26,8 @@ export interface DropBackupOptions {
   moved: ReadonlySet<string>;
   /** The manifest's source.schemas. */
   schemas: readonly string[];
+  /** Told what the DROP DATABASE waits for while it takes long. */
+  notify?: (message: string) => void;
 }
 
 /**
@@ -100,7 +103,7 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
     }
 
     try {
-      await admin.query(`DROP DATABASE ${ident(row.database)}`);
+      await watchedDrop(admin, `DROP DATABASE ${ident(row.database)}`, row.database, opts.notify, () => maintenanceClient(opts.serverUrl, [row.database]));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === '55006') return { action: 'refused', reason: `a session connected to it meanwhile: ${(err as Error).message}`, warnings };

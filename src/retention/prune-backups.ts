@@ -177,6 +177,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       env: opts.env,
       moved,
       schemas: opts.schemas,
+      notify: opts.warn,
     });
     for (const w of outcome.warnings) opts.warn(`${r.database}: ${w}`);
     if (outcome.action === 'refused') {

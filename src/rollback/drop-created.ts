@@ -3,6 +3,7 @@ import { ident } from '../pg/quote.js';
 import type { CreatedObject } from '../steps/handler.js';
 import { databaseClient, maintenanceClient, serverVersionNum } from '../retention/maintenance-client.js';
 import { identityState } from './identity-check.js';
+import { watchedDrop } from '../pg/drop-wait.js';
 
 /** One database or role rollback handled, and how. */
 export interface Dropped {
@@ -19,10 +20,16 @@ export interface DropFailure {
   problem: string;
 }
 
-/** DROP DATABASE ... WITH (FORCE) on 13+; before 13, end the sessions first and retry while some linger. */
-async function dropDatabase(admin: pg.Client, name: string, version: number): Promise<void> {
+/** Told what a drop that takes long waits for (a line for the user). */
+export type DropNotice = (message: string) => void;
+
+/**
+ * DROP DATABASE ... WITH (FORCE) on 13+ (what it waits for told to `notify` while it
+ * takes long); before 13, end the sessions first and retry while some linger.
+ */
+async function dropDatabase(admin: pg.Client, name: string, version: number, url: string, notify?: DropNotice): Promise<void> {
   if (version >= 130_000) {
-    await admin.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    await watchedDrop(admin, `DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`, name, notify, () => maintenanceClient(url, [name]));
     return;
   }
   for (let attempt = 0; ; attempt++) {
@@ -40,7 +47,7 @@ async function dropDatabase(admin: pg.Client, name: string, version: number): Pr
 async function onServers<T extends CreatedObject>(
   servers: Record<string, string>,
   objects: T[],
-  fn: (admin: pg.Client, object: T, version: number) => Promise<void>,
+  fn: (admin: pg.Client, object: T, version: number, url: string) => Promise<void>,
   failures: DropFailure[],
 ): Promise<void> {
   const byServer = new Map<string, T[]>();
@@ -54,7 +61,7 @@ async function onServers<T extends CreatedObject>(
     const admin = await maintenanceClient(url, list.map((o) => o.name));
     try {
       const version = await serverVersionNum(admin);
-      for (const o of list) await fn(admin, o, version);
+      for (const o of list) await fn(admin, o, version, url);
     } finally {
       await admin.end().catch(() => undefined);
     }
@@ -70,10 +77,11 @@ export async function dropDatabases(
   servers: Record<string, string>,
   databases: CreatedObject[],
   forget: (o: CreatedObject) => Promise<void>,
+  notify?: DropNotice,
 ): Promise<{ done: Dropped[]; failures: DropFailure[] }> {
   const done: Dropped[] = [];
   const failures: DropFailure[] = [];
-  await onServers(servers, databases, async (admin, o, version) => {
+  await onServers(servers, databases, async (admin, o, version, url) => {
     // Re-checked now, right before the drop: same cluster, same OID as recorded after CREATE DATABASE.
     const identity = await identityState(admin, o);
     if (identity.state === 'refused') {
@@ -81,7 +89,7 @@ export async function dropDatabases(
       return;
     }
     const existed = identity.state === 'ours';
-    if (existed) await dropDatabase(admin, o.name, version);
+    if (existed) await dropDatabase(admin, o.name, version, url, notify);
     await forget(o);
     done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
   }, failures);
@@ -190,13 +198,14 @@ export async function dropCreated(
   servers: Record<string, string>,
   created: { databases: CreatedObject[]; adopted: CreatedObject[]; roles: CreatedObject[] },
   forget: (o: CreatedObject) => Promise<void>,
+  notify?: DropNotice,
 ): Promise<{
   databases: Dropped[];
   roles: Dropped[];
   keptDatabases: Array<{ server: string; name: string; reason: string }>;
   problems: DropFailure[];
 }> {
-  const dbs = await dropDatabases(servers, created.databases, forget);
+  const dbs = await dropDatabases(servers, created.databases, forget, notify);
   const released = await releaseAdopted(servers, created.adopted, created.roles, forget);
   const keptDatabases = released.done.map((r) => ({
     server: r.server,

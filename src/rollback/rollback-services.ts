@@ -123,7 +123,7 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     report.dropped.replication = await dropServiceReplication(servers, replication.steps);
     for (const o of mine) await forget(o);
   }
-  const gone = await dropCreated(servers, scope, forget);
+  const gone = await dropCreated(servers, scope, forget, (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }));
   report.kept.databases = gone.keptDatabases;
   report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
   report.problems = gone.problems;

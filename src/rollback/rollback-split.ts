@@ -276,7 +276,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     }
     for (const o of inv.other) await forget(o);
   }
-  const gone = await dropCreated(servers, inv, forget);
+  const gone = await dropCreated(servers, inv, forget, (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }));
   report.kept.databases = gone.keptDatabases;
   report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
   report.problems = gone.problems;
