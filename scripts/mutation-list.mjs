@@ -239,4 +239,12 @@ export const MUTATIONS = [
     replace: 'return ExitCode.difference;',
     tests: [`${I}verify-lost-server.test.ts`],
   },
+  {
+    id: 'drop-wait-silent',
+    title: 'a DROP DATABASE that waits (for a session still authenticating) runs without a word',
+    file: 'src/pg/drop-wait.ts',
+    search: '      if (!ended) notify(line);',
+    replace: '      if (!ended && line === "") notify(line);',
+    tests: [`${I}rollback-drop-wait.test.ts`],
+  },
 ];

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -53,10 +53,42 @@ async function forgetOldSharedValues(): Promise<void> {
  */
 const PASSWORD_AUTH = 'password';
 
+/** tmpfs's magic number in statfs(2). */
+const TMPFS_MAGIC = 0x01021994;
+/** What the test servers may fill in a run at most (data, WAL up to max_wal_size, templates), with room to spare. */
+const SCRATCH_NEEDED = 2.5 * 1024 ** 3;
+
+/**
+ * Where the run's servers keep their data and the tests their files: a folder in
+ * /dev/shm when it is a tmpfs with room (measured: 12% less time for the same test files,
+ * 86-87 s against 97-101 s, as nothing written is flushed to a disk), else the system's
+ * temporary folder. CPS_TEST_TMPDIR names another folder. It is made the run's TMPDIR,
+ * which the servers started below, the test workers and the CLIs they spawn inherit.
+ */
+async function scratchFolder(): Promise<string | null> {
+  const asked = process.env.CPS_TEST_TMPDIR;
+  if (asked) return open(await mkdtemp(join(asked, 'cps-tests-')));
+  const fs = await statfs('/dev/shm').catch(() => null);
+  if (!fs || fs.type !== TMPFS_MAGIC || fs.bavail * fs.bsize < SCRATCH_NEEDED) return null;
+  return open(await mkdtemp('/dev/shm/cps-tests-'));
+}
+
+/** Like /tmp: the servers run as another user when the tests run as root. */
+async function open(dir: string): Promise<string> {
+  await chmod(dir, 0o1777);
+  return dir;
+}
+
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
+  const scratch = await scratchFolder();
+  if (scratch) process.env.TMPDIR = scratch;
+  // After every server stopped.
+  const removeScratch = async (): Promise<void> => {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  };
   const servers: TestServers = { main: '', second: null, secondMissing: null, pg15: null, pg15Missing: null, pg18Client: null, pg18ClientMissing: null };
   // Found or unpacked while the servers start.
   const client18Pending = ensurePgClient18();
@@ -102,10 +134,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   } catch (err) {
     await Promise.all(stops.map((s) => s()));
+    await removeScratch();
     throw new Error(`test servers could not start: ${(err as Error).message}`, { cause: err });
   }
   project.provide('servers', servers);
   return async () => {
     await Promise.all(stops.map((s) => s()));
+    await removeScratch();
   };
 }

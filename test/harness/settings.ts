@@ -13,6 +13,9 @@ export const TEST_SERVER_SETTINGS: Readonly<Record<string, string>> = {
   max_logical_replication_workers: '150',
   max_worker_processes: '200',
   max_connections: '300',
+  // The data may live in memory (/dev/shm, global-setup.ts): WAL kept small, checkpoints are cheap without fsync.
+  max_wal_size: '256MB',
+  min_wal_size: '64MB',
   fsync: 'off',
   synchronous_commit: 'off',
   full_page_writes: 'off',
