@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
@@ -85,6 +86,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const stops: Array<() => Promise<void>> = [];
   const scratch = await scratchFolder();
   if (scratch) process.env.TMPDIR = scratch;
+  console.log(`test servers' data and test files in ${scratch ?? `${tmpdir()} (no tmpfs with 2.5 GiB free in /dev/shm)`}`);
   // After every server stopped.
   const removeScratch = async (): Promise<void> => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
