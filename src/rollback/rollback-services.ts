@@ -10,7 +10,7 @@ import { removeFence } from './source-restore.js';
 import { unfenceSql } from '../steps/fence-source.js';
 import { dropCreated } from './drop-created.js';
 import { restartServices } from './restart-services.js';
-import { checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
+import { beforeAnyChange, checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
 import type { CreatedObject, PgClient } from '../steps/handler.js';
 import { dropServiceReplication, onlineScope } from './online-service-scope.js';
 
@@ -60,10 +60,10 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
   const ours = <T extends { server: string; database: string }>(list: T[]): T[] => list.filter((t) => scope.databases.concat(scope.adopted).some((o) => o.server === t.server && o.name === t.database));
-  const checked = await checkTargets(
+  const checked = await beforeAnyChange(() => checkTargets(
     { databases: scope.databases, adopted: scope.adopted, roles: scope.roles, baselines: ours(inv.baselines), targets: ours(inv.targets) },
     servers,
-  );
+  ));
   const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
   const configBackups = configBackupsFromCreated(scope.config);
   const preview = {

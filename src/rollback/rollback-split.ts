@@ -2,7 +2,8 @@ import { Pools } from '../pg/pools.js';
 import { dropReplication } from '../online/drop-replication.js';
 import type { Journal } from '../engine/journal.js';
 import type { CreatedObject } from '../steps/handler.js';
-import { BadInputError, DifferenceError } from '../errors.js';
+import { BadInputError, DifferenceError, ServerError } from '../errors.js';
+import { isConnectionLoss } from '../pg/connection-loss.js';
 import { restoreConfigFiles } from '../config/restore.js';
 import { databaseOf } from '../conn/connection.js';
 import { databaseClient, maintenanceClient, sameDatabase } from '../retention/maintenance-client.js';
@@ -169,6 +170,20 @@ async function refuseDependents(journal: Journal, split: string): Promise<void> 
  * unfenced, then restarts, then the drops. The journal is marked rolled back, so the
  * next apply starts from scratch. Running it again finishes an interrupted rollback.
  */
+/**
+ * The checks made before rollback changes anything: a server that does not answer then
+ * stops it with exit 3, saying that nothing was changed and what to do.
+ */
+export async function beforeAnyChange<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (!(err instanceof ServerError) && !isConnectionLoss(err)) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ServerError(`${message}; rollback changed nothing`, 'run rollback again once the server answers', { cause: err });
+  }
+}
+
 export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackReport> {
   const { journal, split, servers } = opts;
   const report = emptyReport(split);
@@ -197,10 +212,10 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const sourceUrl = servers.source;
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
-  if ((inv.fence || inv.prior || inv.tableMarks) && !(await sourceExists(sourceUrl))) {
+  if ((inv.fence || inv.prior || inv.tableMarks) && !(await beforeAnyChange(() => sourceExists(sourceUrl)))) {
     throw new BadInputError(`the source database ${sourceDb} no longer exists: there is nothing to roll back to`, 'check source.url in the manifest');
   }
-  const checked = await checkTargets(inv, servers);
+  const checked = await beforeAnyChange(() => checkTargets(inv, servers));
   const preview: RollbackPreview = {
     split,
     source: sourceDb,
