@@ -58,7 +58,9 @@ export interface VerifyContext {
 export function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
   const msg = e.message ?? String(err);
-  return e.code ? `${msg} (SQLSTATE ${e.code})` : msg;
+  if (!e.code) return msg;
+  // Five characters are a SQLSTATE; node's own codes (ECONNREFUSED...) are shown as they are.
+  return /^[0-9A-Z]{5}$/.test(e.code) ? `${msg} (SQLSTATE ${e.code})` : msg.includes(e.code) ? msg : `${msg} (${e.code})`;
 }
 
 /** Runs `fn` over `items` with at most `limit` at once, keeping the input order in the result. */

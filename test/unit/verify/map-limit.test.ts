@@ -21,5 +21,8 @@ describe('mapLimit', () => {
   it('names the SQLSTATE of a server error', () => {
     expect(errorText(Object.assign(new Error('permission denied'), { code: '42501' }))).toBe('permission denied (SQLSTATE 42501)');
     expect(errorText(new Error('boom'))).toBe('boom');
+    // Node's socket codes are no SQLSTATE: not called one, and not repeated when the message holds them.
+    expect(errorText(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe('connect ECONNREFUSED 127.0.0.1:5432');
+    expect(errorText(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe('socket hang up (ECONNRESET)');
   });
 });
