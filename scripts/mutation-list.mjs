@@ -247,4 +247,12 @@ export const MUTATIONS = [
     replace: '      if (!ended && line === "") notify(line);',
     tests: [`${I}rollback-drop-wait.test.ts`],
   },
+  {
+    id: 'function-reads-unseen',
+    title: 'a function moved to a service whose body reads other services\' tables moves without a warning',
+    file: 'src/catalog/body-refs.ts',
+    search: '    if (k && !found.writes.has(k)) found.reads.add(k);',
+    replace: '    if (k && found.writes.has(k)) found.reads.add(k);',
+    tests: [`${U}catalog/body-refs.test.ts`, `${I}real-openstreetmap.test.ts`],
+  },
 ];

@@ -4,20 +4,25 @@ import { tableKey } from './model.js';
 /**
  * What a function body names that pg_depend does not record. Bodies are text to the
  * server (plpgsql, and sql with check_function_bodies off), so this reads them as
- * text: string literals that name a sequence (`nextval('orders_id_seq')`), and the
- * tables after INSERT INTO, UPDATE, DELETE FROM, MERGE INTO and TRUNCATE. Dynamic
- * SQL built at run time (EXECUTE format(...)) cannot be seen.
+ * text: string literals that name a sequence (`nextval('orders_id_seq')`), the
+ * tables after INSERT INTO, UPDATE, DELETE FROM, MERGE INTO and TRUNCATE, and the
+ * tables after FROM, JOIN and USING. Dynamic SQL built at run time (EXECUTE
+ * format(...)) cannot be seen.
  */
 export interface BodyReferences {
   /** Keys of sequences named in string literals. */
   sequences: string[];
   /** Keys of tables written to. */
   writes: string[];
+  /** Keys of tables read (FROM, JOIN, USING) and not written to. */
+  reads: string[];
 }
 
 const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
 const NAME = `(${IDENT}(?:\\s*\\.\\s*${IDENT})?)`;
 const WRITE = new RegExp(`\\b(?:INSERT\\s+INTO|UPDATE|DELETE\\s+FROM|MERGE\\s+INTO|TRUNCATE(?:\\s+TABLE)?)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
+/** A table read: `FROM t`, `JOIN t`, `USING t` (only names of the catalog's tables count, so `EXTRACT(EPOCH FROM now())` finds none). */
+const READ = new RegExp(`\\b(?:FROM|JOIN|USING)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
 
 /** Splits `a.b`, `"A"."b.c"` into parts as the server would read them (unquoted parts fold to lower case). */
 export function nameParts(text: string): string[] | null {
@@ -85,7 +90,7 @@ export function bodyReferences(
   };
   const seqKeys = new Set(sequences.map(tableKey));
   const tableKeys = new Set(tables.map(tableKey));
-  const found = { sequences: new Set<string>(), writes: new Set<string>() };
+  const found = { sequences: new Set<string>(), writes: new Set<string>(), reads: new Set<string>() };
   for (const lit of stringLiterals(body)) {
     const k = find(nameParts(lit), seqKeys);
     if (k) found.sequences.add(k);
@@ -96,7 +101,11 @@ export function bodyReferences(
     const k = find(nameParts(m[1]!), tableKeys);
     if (k) found.writes.add(k);
   }
-  return { sequences: [...found.sequences].sort(), writes: [...found.writes].sort() };
+  for (const m of code.matchAll(READ)) {
+    const k = find(nameParts(m[1]!), tableKeys);
+    if (k && !found.writes.has(k)) found.reads.add(k);
+  }
+  return { sequences: [...found.sequences].sort(), writes: [...found.writes].sort(), reads: [...found.reads].sort() };
 }
 
 /** Where an unqualified name in a body is looked up: the function's SET search_path, else its own schema, then public. */

@@ -172,9 +172,11 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const sequenceNames = seqInfos.map((x) => x.sequence);
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
-    const refs = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
+    const { reads, ...refs } = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
-    if (refs.sequences.length + refs.writes.length + calls.length > 0) def.body = calls.length > 0 ? { ...refs, extensions: calls } : refs;
+    if (refs.sequences.length + refs.writes.length + reads.length + calls.length > 0) {
+      def.body = { ...refs, ...(reads.length > 0 ? { reads } : {}), ...(calls.length > 0 ? { extensions: calls } : {}) };
+    }
   }
   // Every schema something read lives in: partitions in other schemas than their table's too.
   const allSchemas = sortedUnique([

@@ -275,10 +275,11 @@ export interface FunctionDef extends QualifiedName {
    * What its body names that pg_depend does not see: keys of the sequences named in
    * its string literals (`nextval('s')`), which travel with it, and of the tables it
    * writes to (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), which must be in the same database,
+   * of the tables it only reads (FROM/JOIN/USING), which must be there too when it runs,
    * and the names of the extensions whose functions it calls (`hmac(...)`: pgcrypto),
    * which travel with it.
    */
-  body?: { sequences: string[]; writes: string[]; extensions?: string[] };
+  body?: { sequences: string[]; writes: string[]; reads?: string[]; extensions?: string[] };
   /**
    * Keys of the tables (or views) whose row type its arguments or result use: it can
    * only be created after them, in a database that has them.

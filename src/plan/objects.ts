@@ -135,7 +135,7 @@ export function accountObjects(
   const errors: string[] = [];
   for (const s of services) {
     for (const f of s.closure.functions) {
-      warnings.push(...writeWarnings(f, s, opts.owner));
+      warnings.push(...writeWarnings(f, s, opts.owner), ...readWarnings(f, s, opts.owner));
       for (const t of (f.rowTypes ?? []).filter((k) => !s.tables.has(k) && !s.views.includes(k))) {
         errors.push(
           `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) uses the row type of ${t}, which ${s.database} does not get, ` +
@@ -158,4 +158,25 @@ function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, str
         `there that write fails with "relation does not exist"; give ${t} to ${s.service}, or change the function`
       );
     });
+}
+
+/**
+ * One line per function that reads tables its database does not get: it is created
+ * there (bodies are not checked against tables), and fails the first time it runs.
+ */
+function readWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, string>): string[] {
+  const missing = (f.body?.reads ?? []).filter((t) => !s.tables.has(t));
+  if (missing.length === 0) return [];
+  const byWhere = new Map<string, string[]>();
+  for (const t of missing) {
+    const o = owner.get(t);
+    const where = o ? `owned by ${o}` : 'left in the source';
+    byWhere.set(where, [...(byWhere.get(where) ?? []), t]);
+  }
+  const named = [...byWhere].map(([where, tables]) => `${tables.join(', ')} (${where})`).join(', ');
+  return [
+    `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) reads ${missing.length === 1 ? 'table' : 'tables'} ${named}, ` +
+      `which ${s.database} does not get: there it fails with "relation does not exist" when it runs; ` +
+      `give ${missing.length === 1 ? 'that table' : 'those tables'} to ${s.service}, read ${missing.length === 1 ? 'it' : 'them'} through the owning service, or change the function`,
+  ];
 }

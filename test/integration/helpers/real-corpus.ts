@@ -9,7 +9,7 @@ import type { Plan } from '../../../src/plan/model.js';
 import { runCli, type CliResult } from './cli.js';
 
 /** The schemas of real applications in test/fixtures/real (see its README for sources and licenses). */
-export type CorpusName = 'gitlab' | 'pagila' | 'services-core' | 'generated';
+export type CorpusName = 'gitlab' | 'pagila' | 'services-core' | 'openstreetmap' | 'generated';
 
 const REAL = fileURLToPath(new URL('../../fixtures/real/', import.meta.url));
 
@@ -18,6 +18,7 @@ const CORPUS_ROLES: Record<CorpusName, string[]> = {
   gitlab: [],
   pagila: [],
   'services-core': ['scoped_user', 'platform_user', 'postgrest', 'admin', 'anonymous'],
+  openstreetmap: [],
   generated: [],
 };
 
@@ -49,7 +50,7 @@ export async function loadCorpus(serverUrl: string, corpus: CorpusName, name: st
   await ensureCorpusRoles(serverUrl, corpus);
   await query(serverUrl, `CREATE DATABASE ${q(name)}`);
   const url = withDatabase(serverUrl, name);
-  const file = corpus === 'gitlab' ? 'structure.sql' : 'schema.sql';
+  const file = corpus === 'gitlab' || corpus === 'openstreetmap' ? 'structure.sql' : 'schema.sql';
   await runScript(url, await readFile(join(REAL, corpus, file), 'utf8'));
   if (corpus !== 'generated') await runScript(url, await readFile(join(REAL, corpus, 'data.sql'), 'utf8'));
   return url;

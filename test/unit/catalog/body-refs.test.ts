@@ -38,6 +38,25 @@ describe('bodyReferences', () => {
     expect(bodyReferences('DELETE FROM audit WHERE true; TRUNCATE TABLE app.orders', ['public'], seqs, tables).writes).toEqual(['app.orders', 'public.audit']);
   });
 
+  it('finds the tables a body only reads: after FROM, JOIN and USING, not the ones it writes, not other words after FROM', () => {
+    const body = `DECLARE n int;
+    BEGIN
+      SELECT count(*) INTO STRICT n FROM ONLY audit a INNER JOIN app.orders o ON o.id = a.id;
+      n := EXTRACT(EPOCH FROM now()) + position('x' IN substring('abc' FROM 2));
+      DELETE FROM loose_foreign_keys_deleted_records d USING "app"."orders" WHERE d.id = n;
+      -- SELECT 1 FROM audit_comment_only
+      RAISE NOTICE 'FROM nothing_here';
+    END`;
+    const refs = bodyReferences(body, ['public'], seqs, tables);
+    expect(refs.reads).toEqual(['app.orders', 'public.audit']);
+    expect(refs.writes).toEqual(['public.loose_foreign_keys_deleted_records']);
+    // Written and read: listed once, as a write.
+    expect(bodyReferences('UPDATE audit SET x = 1 FROM audit b', ['public'], seqs, tables)).toMatchObject({ writes: ['public.audit'], reads: [] });
+    // Unqualified names go through the function's search path.
+    expect(bodyReferences('SELECT 1 FROM orders', ['public'], seqs, tables).reads).toEqual([]);
+    expect(bodyReferences('SELECT 1 FROM orders', ['app', 'public'], seqs, tables).reads).toEqual(['app.orders']);
+  });
+
   it('reads names as the server does', () => {
     expect(nameParts('Public.Users')).toEqual(['public', 'users']);
     expect(nameParts('"A""b"."c.d"')).toEqual(['A"b', 'c.d']);
