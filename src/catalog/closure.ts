@@ -21,7 +21,8 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * Everything the given tables, views, functions (`schema.name(args)`), types and
  * sequences need, transitively: types needing types and functions, functions
- * needing types, and the sequences a function's body names (they travel with it).
+ * needing types, and the sequences a function's body names and the functions it calls
+ * (they travel with it).
  * Named functions, types and sequences are part of the result themselves. Keys
  * missing from the catalog are ignored (a snapshot may have been filtered).
  * Deterministic.
@@ -62,6 +63,8 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
     (def.extensions ?? []).forEach((e) => wantExtensions.add(e));
     if ('body' in def) def.body?.sequences.forEach((s) => wantSequences.add(s));
     if ('body' in def) def.body?.extensions?.forEach((e) => wantExtensions.add(e));
+    // Functions its body calls: created with check_function_bodies off, so their order does not matter.
+    if ('body' in def) def.body?.calls?.forEach(need);
   }
   const order = creationOrder(
     [...wantTypes].map((k) => types.get(k)!),

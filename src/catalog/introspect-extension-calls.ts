@@ -32,19 +32,34 @@ const CALL = new RegExp(`(${IDENT}(?:\\s*\\.\\s*${IDENT})?)\\s*\\(`, 'g');
 export function extensionCalls(body: string, searchPath: string[], functions: readonly ExtensionFunction[]): number[] {
   const byName = new Map<string, number>();
   for (const f of functions) byName.set(`${f.schema}.${f.name}`, f.extension);
+  return [...new Set(calledNames(body, searchPath, byName))].sort((a, b) => a - b);
+}
+
+/**
+ * The source's own functions a body calls (`norm_code(NEW.code)` in a trigger function),
+ * as keys of `byName` (`schema.name`, every overload: a call's argument types are not
+ * known from the text). pg_depend records no such call, so without this the called
+ * function would stay in the source and the caller fail in its new database.
+ */
+export function routineCalls(body: string, searchPath: string[], byName: ReadonlyMap<string, readonly string[]>): string[] {
+  return [...new Set(calledNames(body, searchPath, byName).flat())].sort();
+}
+
+/** What each name called in `body` (literals and comments skipped) resolves to in `byName`, through `searchPath` when unqualified, first match winning. */
+function calledNames<T>(body: string, searchPath: string[], byName: ReadonlyMap<string, T>): T[] {
   const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
-  const found = new Set<number>();
+  const found: T[] = [];
   for (const m of code.matchAll(CALL)) {
     const parts = nameParts(m[1]!);
     if (!parts) continue;
     const keys = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
     for (const k of keys) {
-      const ext = byName.get(k);
-      if (ext !== undefined) {
-        found.add(ext);
+      const hit = byName.get(k);
+      if (hit !== undefined) {
+        found.push(hit);
         break;
       }
     }
   }
-  return [...found].sort((a, b) => a - b);
+  return found;
 }

@@ -1,4 +1,4 @@
-import { extensionCalls, readExtensionFunctions } from './introspect-extension-calls.js';
+import { extensionCalls, readExtensionFunctions, routineCalls } from './introspect-extension-calls.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -170,12 +170,24 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const views: View[] = viewRels.map((rel) => toView(rel, graph));
   const sequenceNames = seqInfos.map((x) => x.sequence);
+  const routinesByName = new Map<string, string[]>();
+  for (const { def } of functionInfos.values()) {
+    const name = `${def.schema}.${def.name}`;
+    routinesByName.set(name, [...(routinesByName.get(name) ?? []), functionKey(def)]);
+  }
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
-    const { reads, ...refs } = bodyReferences(src, bodySearchPath(def.schema, path), sequenceNames, tables);
+    const searchPath = bodySearchPath(def.schema, path);
+    const { reads, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
-    if (refs.sequences.length + refs.writes.length + reads.length + calls.length > 0) {
-      def.body = { ...refs, ...(reads.length > 0 ? { reads } : {}), ...(calls.length > 0 ? { extensions: calls } : {}) };
+    const routines = routineCalls(src, searchPath, routinesByName).filter((k) => k !== functionKey(def));
+    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length > 0) {
+      def.body = {
+        ...refs,
+        ...(reads.length > 0 ? { reads } : {}),
+        ...(routines.length > 0 ? { calls: routines } : {}),
+        ...(calls.length > 0 ? { extensions: calls } : {}),
+      };
     }
   }
   // Every schema something read lives in: partitions in other schemas than their table's too.

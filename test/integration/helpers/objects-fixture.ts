@@ -93,12 +93,18 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
 
     CREATE SEQUENCE public.ci_builds_id_seq;
     CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text);
+    -- Called only from a trigger function's body (pg_depend records no such call), in two overloads.
+    CREATE FUNCTION public.ci_build_name(raw text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN RETURN coalesce(nullif(trim(raw), ''), 'unnamed'); END $$;
+    CREATE FUNCTION public.ci_build_name(raw text, n bigint) RETURNS text LANGUAGE sql IMMUTABLE
+      AS $$ SELECT public.ci_build_name(raw) || ' #' || n $$;
     CREATE FUNCTION public.assign_ci_builds_id_value() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF NEW.id IS NOT NULL THEN
         RAISE EXCEPTION 'Do not assign id: it comes from ci_builds_id_seq';
       END IF;
       NEW.id := nextval('ci_builds_id_seq'::regclass);
+      NEW.name := CI_BUILD_NAME(NEW.name);
       RETURN NEW;
     END
     $$;
