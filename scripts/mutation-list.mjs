@@ -263,4 +263,20 @@ export const MUTATIONS = [
     replace: "    if ('body' in def) def.body?.calls?.forEach(() => undefined);",
     tests: [`${I}objects.test.ts`],
   },
+  {
+    id: 'outside-call-unseen',
+    title: 'a function of another schema that only a moved function\'s body calls (Supabase\'s auth.jwt()) is not carried',
+    file: 'src/catalog/introspect.ts',
+    search: '    if (called.length === 0) break;',
+    replace: '    if (called.length >= 0) break;',
+    tests: [`${I}real-slack-clone.test.ts`],
+  },
+  {
+    id: 'publication-unwarned',
+    title: 'a publication of the source that publishes moved tables is dropped from the plan without a word',
+    file: 'src/plan/objects.ts',
+    search: '    if (byService.size === 0) continue;',
+    replace: '    if (byService.size >= 0) continue;',
+    tests: [`${I}real-slack-clone.test.ts`],
+  },
 ];

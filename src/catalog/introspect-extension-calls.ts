@@ -45,11 +45,57 @@ export function routineCalls(body: string, searchPath: string[], byName: Readonl
   return [...new Set(calledNames(body, searchPath, byName).flat())].sort();
 }
 
+/**
+ * Functions outside the given ones that their bodies call by a name the search path
+ * reaches (`auth.jwt()` from a function of `public`), not extension members, not
+ * PostgreSQL's own: pg_depend records no such call, so the walk of dependencies does
+ * not find them. The caller reads them and looks again at their bodies.
+ */
+export async function routinesCalledOutside(
+  client: pg.ClientBase,
+  known: ReadonlyMap<number, { def: { schema: string }; src: string | null; path: string[] | null }>,
+  searchPathOf: (ownSchema: string, configured: string[] | null) => string[],
+): Promise<number[]> {
+  const names = new Map<string, [string, string]>();
+  for (const { def, src, path } of known.values()) {
+    if (src === null) continue;
+    for (const [schema, name] of callCandidates(src, searchPathOf(def.schema, path))) names.set(`${schema}.${name}`, [schema, name]);
+  }
+  if (names.size === 0) return [];
+  const pairs = [...names.values()];
+  const found = await rows<{ oid: number }>(
+    client,
+    `SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE (n.nspname::text, p.proname::text) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid AND x.deptype IN ('e', 'i'))
+      ORDER BY 1`,
+    [pairs.map((x) => x[0]), pairs.map((x) => x[1])],
+  );
+  return found.map((r) => r.oid).filter((oid) => !known.has(oid));
+}
+
+/** Every `[schema, name]` a call in `body` may resolve to: the qualified name, else the name in each schema of `searchPath`. */
+function callCandidates(body: string, searchPath: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const m of stripped(body).matchAll(CALL)) {
+    const parts = nameParts(m[1]!);
+    if (!parts) continue;
+    if (parts.length === 2) out.push([parts[0]!, parts[1]!]);
+    else for (const s of searchPath) out.push([s, parts[0]!]);
+  }
+  return out;
+}
+
+/** A body without its string literals and comments. */
+function stripped(body: string): string {
+  return body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+}
+
 /** What each name called in `body` (literals and comments skipped) resolves to in `byName`, through `searchPath` when unqualified, first match winning. */
 function calledNames<T>(body: string, searchPath: string[], byName: ReadonlyMap<string, T>): T[] {
-  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
   const found: T[] = [];
-  for (const m of code.matchAll(CALL)) {
+  for (const m of stripped(body).matchAll(CALL)) {
     const parts = nameParts(m[1]!);
     if (!parts) continue;
     const keys = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);

@@ -1,4 +1,4 @@
-import { extensionCalls, readExtensionFunctions, routineCalls } from './introspect-extension-calls.js';
+import { extensionCalls, readExtensionFunctions, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -95,9 +95,19 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const edges = await walkDependencies(client, [...tableOids, ...viewRels.map((r) => r.oid)], version, seeds);
 
   const oidsOf = (kind: DepEdge['kind']) => [...new Set(edges.filter((e) => e.kind === kind).map((e) => e.oid))];
+  const functionInfos = await readFunctions(client, [...new Set([...seeds.functions, ...oidsOf('function')])]);
+  // Functions of other schemas that bodies call (`auth.jwt()`), and what those need in turn.
+  const asked = new Set<number>();
+  for (;;) {
+    const called = (await routinesCalledOutside(client, functionInfos, bodySearchPath)).filter((oid) => !asked.has(oid));
+    if (called.length === 0) break;
+    called.forEach((oid) => asked.add(oid));
+    edges.push(...(await walkDependencies(client, [], version, { types: [], functions: called })));
+    const fresh = [...new Set([...called, ...oidsOf('function')])].filter((oid) => !functionInfos.has(oid));
+    for (const [oid, info] of await readFunctions(client, fresh)) functionInfos.set(oid, info);
+  }
   const seqInfos = await readSequences(client, schemas, oidsOf('sequence'), tableOids);
   const types = await readTypes(client, [...new Set([...seeds.types, ...oidsOf('type')])], version);
-  const functionInfos = await readFunctions(client, [...new Set([...seeds.functions, ...oidsOf('function')])]);
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
   // Extensions whose functions a body calls: pg_depend does not record them.
   const extensionFunctions = await readExtensionFunctions(client);
@@ -111,6 +121,12 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
   const [lo] = await rows<{ n: number }>(client, `SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`);
+  const installedExtensions = await rows<{ name: string; schema: string }>(
+    client,
+    `SELECT e.extname::text AS name, n.nspname::text AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname <> 'plpgsql' ORDER BY 1`,
+  );
+  const publications = await readPublications(client, schemas);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -248,6 +264,8 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     extensions: sortBy(extensionList, (e) => e.name),
     namespaces,
     ...(lo && lo.n > 0 ? { largeObjects: lo.n } : {}),
+    ...(installedExtensions.length > 0 ? { installedExtensions } : {}),
+    ...(publications.length > 0 ? { publications } : {}),
     ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
   };
 }
@@ -291,4 +309,23 @@ async function readOutsideRelations(client: pg.ClientBase, oids: number[]): Prom
   );
   for (const r of found) out.set(r.oid, { schema: r.schema, name: r.name });
   return out;
+}
+
+/**
+ * The publications that publish tables of `schemas` (FOR TABLE, FOR TABLES IN SCHEMA and
+ * FOR ALL TABLES alike, as pg_publication_tables lists them), less those a split made for
+ * online mode (`cps_<digest>_…`, src/online/replication-sql.ts).
+ */
+async function readPublications(client: pg.ClientBase, schemas: string[]): Promise<Array<{ name: string; allTables: boolean; tables: string[] }>> {
+  const found = await rows<{ name: string; all_tables: boolean; schemas: string[]; names: string[] }>(
+    client,
+    `SELECT p.pubname::text AS name, p.puballtables AS all_tables,
+            array_agg(t.schemaname::text ORDER BY t.schemaname, t.tablename) AS schemas,
+            array_agg(t.tablename::text ORDER BY t.schemaname, t.tablename) AS names
+       FROM pg_publication p JOIN pg_publication_tables t ON t.pubname = p.pubname
+      WHERE t.schemaname = ANY($1::text[]) AND p.pubname !~ '^cps_[0-9a-f]{8}_'
+      GROUP BY p.pubname, p.puballtables ORDER BY 1`,
+    [schemas],
+  );
+  return found.map((r) => ({ name: r.name, allTables: r.all_tables, tables: r.names.map((n, i) => keyOf(r.schemas[i]!, n)) }));
 }

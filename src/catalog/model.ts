@@ -35,6 +35,13 @@ export interface Catalog {
   extensions: Extension[];
   /** How many large objects (pg_largeobject_metadata) the database holds; absent when none. COPY of a table does not carry them. */
   largeObjects?: number;
+  /** Every extension installed in the database but plpgsql, whether anything read needs it or not; absent when none. */
+  installedExtensions?: Array<{ name: string; schema: string }>;
+  /**
+   * The database's publications (not the ones a split makes for online mode) that publish
+   * tables of `schemas`: by name, with the keys of those tables. Absent when none.
+   */
+  publications?: Array<{ name: string; allTables: boolean; tables: string[] }>;
   /**
    * `ALTER DEFAULT PRIVILEGES` of the database, global or for one of `schemas`: what
    * objects created later get. Absent when none.

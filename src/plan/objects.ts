@@ -144,7 +144,44 @@ export function accountObjects(
       }
     }
   }
+  warnings.push(...publicationWarnings(catalog, opts.owner), ...extensionWarnings(catalog, services));
   return { byService, leftBehind, warnings, errors };
+}
+
+/**
+ * A publication of the source that publishes moved tables is not carried: what reads it
+ * (a subscription, a change-data-capture tool, Supabase Realtime) would see no change
+ * made in the new databases. One warning per publication, naming its moved tables by service.
+ */
+function publicationWarnings(catalog: Catalog, owner: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const p of catalog.publications ?? []) {
+    const byService = new Map<string, string[]>();
+    for (const t of p.tables) {
+      const o = owner.get(t);
+      if (o) byService.set(o, [...(byService.get(o) ?? []), t]);
+    }
+    if (byService.size === 0) continue;
+    const named = [...byService].map(([svc, tables]) => `${tables.join(', ')} (${svc})`).join(', ');
+    out.push(
+      `publication ${p.name}${p.allTables ? ' (FOR ALL TABLES)' : ''} on the source publishes ${named}: the new databases get no publication, ` +
+        `so what reads it (a subscription, a change-data-capture tool, Supabase Realtime) sees no change made there; ` +
+        `create it in each service database that needs it (CREATE PUBLICATION ${p.name} FOR TABLE …)`,
+    );
+  }
+  return out;
+}
+
+/** Extensions of the source that no service database gets: a service's own queries that call their functions fail there. */
+function extensionWarnings(catalog: Catalog, services: ServiceObjects[]): string[] {
+  const carried = new Set(services.flatMap((s) => s.closure.extensions.map((e) => e.name)));
+  const left = (catalog.installedExtensions ?? []).filter((e) => !carried.has(e.name));
+  if (left.length === 0) return [];
+  const one = left.length === 1;
+  return [
+    `no service database of this split gets extension${one ? '' : 's'} ${left.map((e) => e.name).join(', ')} of the source: nothing it moves needs ${one ? 'it' : 'them'}; ` +
+      `a service whose own queries call ${one ? 'its' : 'their'} functions needs CREATE EXTENSION in its database`,
+  ];
 }
 
 function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, string>): string[] {

@@ -9,7 +9,7 @@ import type { Plan } from '../../../src/plan/model.js';
 import { runCli, type CliResult } from './cli.js';
 
 /** The schemas of real applications in test/fixtures/real (see its README for sources and licenses). */
-export type CorpusName = 'gitlab' | 'pagila' | 'services-core' | 'openstreetmap' | 'generated';
+export type CorpusName = 'gitlab' | 'pagila' | 'services-core' | 'openstreetmap' | 'slack-clone' | 'generated';
 
 const REAL = fileURLToPath(new URL('../../fixtures/real/', import.meta.url));
 
@@ -19,6 +19,7 @@ const CORPUS_ROLES: Record<CorpusName, string[]> = {
   pagila: [],
   'services-core': ['scoped_user', 'platform_user', 'postgrest', 'admin', 'anonymous'],
   openstreetmap: [],
+  'slack-clone': ['authenticated', 'anon', 'supabase_auth_admin'],
   generated: [],
 };
 
