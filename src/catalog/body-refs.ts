@@ -113,3 +113,28 @@ export function bodySearchPath(ownSchema: string, configured: string[] | null): 
   if (configured) return configured.filter((s) => s !== '$user' && s !== '');
   return [...new Set([ownSchema, 'public'])];
 }
+
+/** A type named after `::` (a cast), or as a plpgsql variable's type (`name type;`, `name type := …`). */
+const CAST_TYPE = new RegExp(`::\\s*${NAME}`, 'g');
+const DECLARED_TYPE = new RegExp(`(?:^|;|\\bDECLARE\\b)\\s*${IDENT}\\s+(?:CONSTANT\\s+)?${NAME}\\s*(?:\\[\\s*\\]\\s*)?(?:;|:=|=|\\bDEFAULT\\b|\\bNOT\\b|\\bCOLLATE\\b)`, 'gim');
+
+/**
+ * The source's types a body names in a cast (`::public.app_role`) or a plpgsql
+ * declaration (`user_role public.app_role;`): pg_depend records neither, and the
+ * function fails in a database without them. Resolved like `bodyReferences`.
+ */
+export function bodyTypes(body: string, searchPath: string[], types: QualifiedName[]): string[] {
+  const keys = new Set(types.map(tableKey));
+  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const found = new Set<string>();
+  for (const re of [CAST_TYPE, DECLARED_TYPE]) {
+    for (const m of code.matchAll(re)) {
+      const parts = nameParts(m[1]!);
+      if (!parts) continue;
+      const candidates = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
+      const k = candidates.find((c) => keys.has(c));
+      if (k) found.add(k);
+    }
+  }
+  return [...found].sort();
+}

@@ -65,6 +65,7 @@ export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
     if ('body' in def) def.body?.extensions?.forEach((e) => wantExtensions.add(e));
     // Functions its body calls: created with check_function_bodies off, so their order does not matter.
     if ('body' in def) def.body?.calls?.forEach(need);
+    if ('body' in def) def.body?.types?.forEach(need);
   }
   const order = creationOrder(
     [...wantTypes].map((k) => types.get(k)!),

@@ -13,7 +13,7 @@ import { readTypeFlags } from './introspect-type-flags.js';
 import { buildTable, groupBy, type TableParts } from './introspect-tables.js';
 import { DependencyGraph } from './introspect-graph.js';
 import { readDefaultPrivileges, readNamespaces, readPrivileges } from './introspect-privileges.js';
-import { bodyReferences, bodySearchPath } from './body-refs.js';
+import { bodyReferences, bodySearchPath, bodyTypes } from './body-refs.js';
 
 export interface IntrospectOptions {
   /**
@@ -186,6 +186,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const views: View[] = viewRels.map((rel) => toView(rel, graph));
   const sequenceNames = seqInfos.map((x) => x.sequence);
+  const typeNames = [...types.values()].map((t) => ({ schema: t.schema, name: t.name }));
   const routinesByName = new Map<string, string[]>();
   for (const { def } of functionInfos.values()) {
     const name = `${def.schema}.${def.name}`;
@@ -197,11 +198,13 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     const { reads, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
     const routines = routineCalls(src, searchPath, routinesByName).filter((k) => k !== functionKey(def));
-    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length > 0) {
+    const named = bodyTypes(src, searchPath, typeNames).filter((k) => !def.dependsOn.includes(k));
+    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length + named.length > 0) {
       def.body = {
         ...refs,
         ...(reads.length > 0 ? { reads } : {}),
         ...(routines.length > 0 ? { calls: routines } : {}),
+        ...(named.length > 0 ? { types: named } : {}),
         ...(calls.length > 0 ? { extensions: calls } : {}),
       };
     }

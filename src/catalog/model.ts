@@ -283,11 +283,12 @@ export interface FunctionDef extends QualifiedName {
    * its string literals (`nextval('s')`), which travel with it, and of the tables it
    * writes to (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), which must be in the same database,
    * of the tables it only reads (FROM/JOIN/USING), which must be there too when it runs,
-   * keys of the source's functions it calls (every overload of the name), and the names
+   * keys of the source's functions it calls (every overload of the name) and of the types
+   * it names in casts and declarations, and the names
    * of the extensions whose functions it calls (`hmac(...)`: pgcrypto); the functions and
    * extensions it calls travel with it.
    */
-  body?: { sequences: string[]; writes: string[]; reads?: string[]; calls?: string[]; extensions?: string[] };
+  body?: { sequences: string[]; writes: string[]; reads?: string[]; calls?: string[]; types?: string[]; extensions?: string[] };
   /**
    * Keys of the tables (or views) whose row type its arguments or result use: it can
    * only be created after them, in a database that has them.

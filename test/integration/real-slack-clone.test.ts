@@ -21,6 +21,8 @@ corpusSuite('slack-clone', {
     // and the function of Supabase's auth schema that only its body calls came along.
     expect(await refused(chat, `SELECT authorize('messages.delete', NULL)`)).toMatch(/relation "public.role_permissions" does not exist/);
     expect(await scalar(chat, `SELECT auth.jwt()::text`)).toBe('{}');
+    // The enum its body casts to (`::public.app_role`) came along too.
+    expect(await scalar(chat, `SELECT 'admin'::public.app_role::text`)).toBe('admin');
     expect(await scalar(chat, `SELECT count(*) FROM pg_policies WHERE tablename = 'messages'`)).toBe('5');
     expect(await scalar(chat, `SELECT relreplident::text FROM pg_class WHERE oid = 'public.messages'::regclass`)).toBe('f');
     // Identity columns continue; the hook reads the roles in the people's database.

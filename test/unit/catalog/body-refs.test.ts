@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyReferences, bodySearchPath, nameParts, stringLiterals } from '../../../src/catalog/body-refs.js';
+import { bodyReferences, bodySearchPath, bodyTypes, nameParts, stringLiterals } from '../../../src/catalog/body-refs.js';
 
 const seqs = [
   { schema: 'public', name: 'ci_builds_id_seq' },
@@ -55,6 +55,27 @@ describe('bodyReferences', () => {
     // Unqualified names go through the function's search path.
     expect(bodyReferences('SELECT 1 FROM orders', ['public'], seqs, tables).reads).toEqual([]);
     expect(bodyReferences('SELECT 1 FROM orders', ['app', 'public'], seqs, tables).reads).toEqual(['app.orders']);
+  });
+
+  it('finds the types a body names in casts and plpgsql declarations, not in literals, comments or other words', () => {
+    const types = [
+      { schema: 'public', name: 'app_role' },
+      { schema: 'public', name: 'mood' },
+      { schema: 'app', name: 'money_amount' },
+      { schema: 'app', name: 'unused' },
+    ];
+    const body = `DECLARE
+      user_role public.app_role;
+      amount app.money_amount := 0;
+      moods mood[] DEFAULT '{}';
+    BEGIN
+      SELECT (auth.jwt() ->> 'user_role')::public.APP_ROLE INTO user_role;
+      RAISE NOTICE '%', 'y::app.unused'; -- z::app.unused
+      RETURN NEW;
+    END`;
+    expect(bodyTypes(body, ['public'], types)).toEqual(['app.money_amount', 'public.app_role', 'public.mood']);
+    expect(bodyTypes(`SELECT 1::unused`, ['public'], types)).toEqual([]);
+    expect(bodyTypes(`SELECT 1::unused`, ['app', 'public'], types)).toEqual(['app.unused']);
   });
 
   it('reads names as the server does', () => {
