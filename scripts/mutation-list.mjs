@@ -287,4 +287,12 @@ export const MUTATIONS = [
     replace: "    if ('body' in def) def.body?.types?.forEach(() => undefined);",
     tests: [`${I}real-slack-clone.test.ts`],
   },
+  {
+    id: 'drop-wait-15-unexplained',
+    title: 'before PostgreSQL 18, a DROP DATABASE held by a session still authenticating is described without the likely cause',
+    file: 'src/pg/drop-wait.ts',
+    search: "row.waiting === 'IPC/ProcSignalBarrier' && row.version < 180000",
+    replace: "row.waiting === 'IPC/ProcSignalBarrier' && row.version < 0",
+    tests: [`${I}drop-wait-15.test.ts`],
+  },
 ];

@@ -13,7 +13,13 @@ export const DROP_WAIT_EVERY_MS = 10_000;
  * authentication_timeout ends it.
  */
 export async function describeDropWait(monitor: pg.Client, pid: number, name: string, waitedMs: number): Promise<string> {
-  const r = await monitor.query<{ waiting: string | null; blockers: number[] | null; starting: Array<{ pid: number; client: string | null; seconds: number }>; timeout: string }>(
+  const r = await monitor.query<{
+    waiting: string | null;
+    blockers: number[] | null;
+    starting: Array<{ pid: number; client: string | null; seconds: number }>;
+    timeout: string;
+    version: number;
+  }>(
     `SELECT nullif(concat_ws('/', a.wait_event_type, a.wait_event), '') AS waiting,
             pg_blocking_pids(a.pid) AS blockers,
             (SELECT coalesce(json_agg(json_build_object('pid', s.pid, 'client', host(s.client_addr),
@@ -21,7 +27,8 @@ export async function describeDropWait(monitor: pg.Client, pid: number, name: st
                                       ORDER BY s.backend_start), '[]'::json)
                FROM pg_stat_activity s
               WHERE s.backend_type = 'client backend' AND s.pid <> a.pid AND s.state = 'starting') AS starting,
-            current_setting('authentication_timeout') AS timeout
+            current_setting('authentication_timeout') AS timeout,
+            current_setting('server_version_num')::int AS version
        FROM pg_stat_activity a WHERE a.pid = $1`,
     [pid],
   );
@@ -35,6 +42,13 @@ export async function describeDropWait(monitor: pg.Client, pid: number, name: st
     parts.push(
       `; ${row.starting.length} session${row.starting.length === 1 ? ' is' : 's are'} still authenticating on this server (${list}): ` +
         `PostgreSQL makes the drop wait for ${row.starting.length === 1 ? 'it' : 'them'}, and ends such a session after authentication_timeout (${row.timeout})`,
+    );
+  }
+  // Before 18, a session still authenticating is not in pg_stat_activity: only the wait event tells.
+  if (row.starting.length === 0 && (row.blockers ?? []).length === 0 && row.waiting === 'IPC/ProcSignalBarrier' && row.version < 180000) {
+    parts.push(
+      `; nothing blocks it, so it likely waits for a session still authenticating on this server (a client that went quiet mid-handshake), ` +
+        `which PostgreSQL before 18 does not list in pg_stat_activity: PostgreSQL ends such a session after authentication_timeout (${row.timeout})`,
     );
   }
   return `${head} ${parts.filter(Boolean).join(' ')}`.replace(/ ;/, ';').trim();

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
@@ -7,6 +6,7 @@ import { sharedSampleTemplate } from './helpers/shared-sample.js';
 import { restartableServer, type RestartableServer } from './helpers/restartable-server.js';
 import { inProcess } from './helpers/crash-case.js';
 import { spawnCli } from './helpers/cli.js';
+import { quietClient } from './helpers/quiet-client.js';
 
 /**
  * PostgreSQL 15+ makes DROP DATABASE wait until every session of the server has absorbed
@@ -29,27 +29,6 @@ afterAll(async () => {
   await fx?.cleanup();
   await dedicated?.destroy();
 });
-
-/** A client that starts the handshake and never answers the server's password request. */
-async function quietClient(url: string): Promise<net.Socket> {
-  const { hostname, port } = new URL(url);
-  const socket = net.connect(Number(port), hostname);
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => {
-      const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
-      const startup = Buffer.alloc(8 + params.length);
-      startup.writeInt32BE(startup.length, 0);
-      startup.writeInt32BE(196608, 4); // protocol 3.0
-      params.copy(startup, 8);
-      socket.write(startup);
-    });
-    // 'R': the server asks for the password; the client now stays silent.
-    socket.once('data', (d) => (d[0] === 0x52 ? resolve() : reject(new Error(`unexpected answer ${d[0]}`))));
-    socket.once('error', reject);
-  });
-  return socket;
-}
 
 describe('rollback whose DROP DATABASE waits for a session still authenticating', () => {
   it('says after a few seconds what the drop waits for, and finishes once that session is gone', async () => {
