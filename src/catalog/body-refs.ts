@@ -6,8 +6,8 @@ import { tableKey } from './model.js';
  * server (plpgsql, and sql with check_function_bodies off), so this reads them as
  * text: string literals that name a sequence (`nextval('orders_id_seq')`), the
  * tables after INSERT INTO, UPDATE, DELETE FROM, MERGE INTO and TRUNCATE, and the
- * tables after FROM, JOIN and USING. Dynamic SQL built at run time (EXECUTE
- * format(...)) cannot be seen.
+ * tables after FROM, JOIN and USING or whose types a declaration takes (`t%ROWTYPE`,
+ * `t.col%TYPE`). Dynamic SQL built at run time (EXECUTE format(...)) cannot be seen.
  */
 export interface BodyReferences {
   /** Keys of sequences named in string literals. */
@@ -23,6 +23,9 @@ const NAME = `(${IDENT}(?:\\s*\\.\\s*${IDENT})?)`;
 const WRITE = new RegExp(`\\b(?:INSERT\\s+INTO|UPDATE|DELETE\\s+FROM|MERGE\\s+INTO|TRUNCATE(?:\\s+TABLE)?)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
 /** A table read: `FROM t`, `JOIN t`, `USING t` (only names of the catalog's tables count, so `EXTRACT(EPOCH FROM now())` finds none). */
 const READ = new RegExp(`\\b(?:FROM|JOIN|USING)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
+/** A table whose row type or column type a plpgsql declaration takes: `t%ROWTYPE`, `t.col%TYPE`. */
+const ROWTYPE = new RegExp(`${NAME}\\s*%\\s*ROWTYPE\\b`, 'gi');
+const COLTYPE = new RegExp(`${NAME}\\s*\\.\\s*${IDENT}\\s*%\\s*TYPE\\b`, 'gi');
 
 /** Splits `a.b`, `"A"."b.c"` into parts as the server would read them (unquoted parts fold to lower case). */
 export function nameParts(text: string): string[] | null {
@@ -101,7 +104,7 @@ export function bodyReferences(
     const k = find(nameParts(m[1]!), tableKeys);
     if (k) found.writes.add(k);
   }
-  for (const m of code.matchAll(READ)) {
+  for (const m of [...code.matchAll(READ), ...code.matchAll(ROWTYPE), ...code.matchAll(COLTYPE)]) {
     const k = find(nameParts(m[1]!), tableKeys);
     if (k && !found.writes.has(k)) found.reads.add(k);
   }

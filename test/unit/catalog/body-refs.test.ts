@@ -52,6 +52,8 @@ describe('bodyReferences', () => {
     expect(refs.writes).toEqual(['public.loose_foreign_keys_deleted_records']);
     // Written and read: listed once, as a write.
     expect(bodyReferences('UPDATE audit SET x = 1 FROM audit b', ['public'], seqs, tables)).toMatchObject({ writes: ['public.audit'], reads: [] });
+    // A declaration that takes a table's row type or a column's type needs the table as much as a read does.
+    expect(bodyReferences('DECLARE r app.orders%ROWTYPE; a public.audit.id %type; BEGIN END', ['public'], seqs, tables).reads).toEqual(['app.orders', 'public.audit']);
     // Unqualified names go through the function's search path.
     expect(bodyReferences('SELECT 1 FROM orders', ['public'], seqs, tables).reads).toEqual([]);
     expect(bodyReferences('SELECT 1 FROM orders', ['app', 'public'], seqs, tables).reads).toEqual(['app.orders']);
