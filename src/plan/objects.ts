@@ -68,6 +68,12 @@ export function accountObjects(
     for (const q of s.closure.sequences) carry(tableKey(q), s.service);
     for (const v of s.views) carry(v, s.service);
   }
+  // Objects of other schemas that carried ones need (Supabase's auth.uid() called by a policy): listed where they go.
+  const outside: Entry[] = [
+    ...catalog.functions.filter((f) => !inSchemas(f) && carriers.has(functionKey(f))).map((f) => ({ kind: routineNoun(f) as PlannedObject['kind'], name: functionKey(f), key: functionKey(f) })),
+    ...catalog.types.filter((t) => !inSchemas(t) && carriers.has(tableKey(t))).map((t) => ({ kind: 'type' as const, name: tableKey(t), key: tableKey(t) })),
+    ...catalog.sequences.filter((q) => !inSchemas(q) && carriers.has(tableKey(q))).map((q) => ({ kind: 'sequence' as const, name: tableKey(q), key: tableKey(q) })),
+  ];
   const byService = new Map<string, PlannedObject[]>(services.map((s) => [s.service, []]));
   const leftBehind: LeftBehindObject[] = [];
   const staying = new Set(opts.staying);
@@ -88,7 +94,7 @@ export function accountObjects(
   const sequenceOwner = new Map(catalog.sequences.map((s) => [tableKey(s), s.ownedBy ? tableKey(s.ownedBy.table) : null]));
   const warned: string[] = [];
   const warnedViews: string[] = [];
-  for (const e of all) {
+  for (const e of [...all, ...outside]) {
     const list = carriers.get(e.key);
     if (list && list.length > 0) {
       for (const svc of list) {

@@ -8,7 +8,12 @@ corpusSuite('slack-clone', {
   async afterSplit(split, service) {
     const chat = service('chat');
     const people = service('people');
-    const warnings = (await split.readPlan()).warnings;
+    const plan = await split.readPlan();
+    const warnings = plan.warnings;
+    // What the chat's database gets besides its tables, Supabase's auth functions included, listed in the plan.
+    expect(plan.services.find((s) => s.name === 'chat')!.objects!.map((o) => `${o.placement} ${o.kind} ${o.name}`)).toEqual(
+      expect.arrayContaining(['moved function auth.jwt()', 'copied function auth.uid()', 'copied function auth.role()', 'copied type public.app_role']),
+    );
     // What the split cannot carry or make work, each named once.
     expect(warnings.filter((w) => w.includes('public.authorize('))).toEqual([
       expect.stringContaining('reads table public.role_permissions (owned by people), which ' + split.services.find((s) => s.name === 'chat')!.database + ' does not get'),
