@@ -74,6 +74,22 @@ export function stringLiterals(body: string): string[] {
   return out;
 }
 
+/** A body without its string literals and comments: no statement, call or type is named there. */
+export function codeOnly(body: string): string {
+  return body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+}
+
+/** The keys `schema.name` a name's parts may mean: itself when qualified, else the name in each schema of `searchPath`, in order. */
+export function candidateKeys(parts: string[], searchPath: string[]): string[] {
+  return parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
+}
+
+/** The first of `text`'s candidate keys that `among` holds (as the server resolves a name), or null. */
+function resolve(text: string, searchPath: string[], among: ReadonlySet<string>): string | null {
+  const parts = nameParts(text);
+  return parts ? (candidateKeys(parts, searchPath).find((k) => among.has(k)) ?? null) : null;
+}
+
 /**
  * Resolves the names a body uses against the objects of the catalog: a qualified
  * name exactly, an unqualified one through `searchPath` (the function's own SET
@@ -85,27 +101,21 @@ export function bodyReferences(
   sequences: QualifiedName[],
   tables: QualifiedName[],
 ): BodyReferences {
-  const find = (parts: string[] | null, among: Set<string>): string | null => {
-    if (!parts) return null;
-    if (parts.length === 2) return among.has(`${parts[0]}.${parts[1]}`) ? `${parts[0]}.${parts[1]}` : null;
-    for (const schema of searchPath) if (among.has(`${schema}.${parts[0]}`)) return `${schema}.${parts[0]}`;
-    return null;
-  };
   const seqKeys = new Set(sequences.map(tableKey));
   const tableKeys = new Set(tables.map(tableKey));
   const found = { sequences: new Set<string>(), writes: new Set<string>(), reads: new Set<string>() };
   for (const lit of stringLiterals(body)) {
-    const k = find(nameParts(lit), seqKeys);
+    const k = resolve(lit, searchPath, seqKeys);
     if (k) found.sequences.add(k);
   }
   // Literals and comments hold no statements: blank them before looking for writes.
-  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const code = codeOnly(body);
   for (const m of code.matchAll(WRITE)) {
-    const k = find(nameParts(m[1]!), tableKeys);
+    const k = resolve(m[1]!, searchPath, tableKeys);
     if (k) found.writes.add(k);
   }
   for (const m of [...code.matchAll(READ), ...code.matchAll(ROWTYPE), ...code.matchAll(COLTYPE)]) {
-    const k = find(nameParts(m[1]!), tableKeys);
+    const k = resolve(m[1]!, searchPath, tableKeys);
     if (k && !found.writes.has(k)) found.reads.add(k);
   }
   return { sequences: [...found.sequences].sort(), writes: [...found.writes].sort(), reads: [...found.reads].sort() };
@@ -128,16 +138,11 @@ const DECLARED_TYPE = new RegExp(`(?:^|;|\\bDECLARE\\b)\\s*${IDENT}\\s+(?:CONSTA
  */
 export function bodyTypes(body: string, searchPath: string[], types: QualifiedName[]): string[] {
   const keys = new Set(types.map(tableKey));
-  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const code = codeOnly(body);
   const found = new Set<string>();
-  for (const re of [CAST_TYPE, DECLARED_TYPE]) {
-    for (const m of code.matchAll(re)) {
-      const parts = nameParts(m[1]!);
-      if (!parts) continue;
-      const candidates = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
-      const k = candidates.find((c) => keys.has(c));
-      if (k) found.add(k);
-    }
+  for (const m of [...code.matchAll(CAST_TYPE), ...code.matchAll(DECLARED_TYPE)]) {
+    const k = resolve(m[1]!, searchPath, keys);
+    if (k) found.add(k);
   }
   return [...found].sort();
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { nameParts } from './body-refs.js';
+import { candidateKeys, codeOnly, nameParts } from './body-refs.js';
 import { rows } from './introspect-util.js';
 
 /** A function that belongs to an extension (`hmac` of pgcrypto), by schema and name. */
@@ -78,7 +78,7 @@ export async function routinesCalledOutside(
 /** Every `[schema, name]` a call in `body` may resolve to: the qualified name, else the name in each schema of `searchPath`. */
 function callCandidates(body: string, searchPath: string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const m of stripped(body).matchAll(CALL)) {
+  for (const m of codeOnly(body).matchAll(CALL)) {
     const parts = nameParts(m[1]!);
     if (!parts) continue;
     if (parts.length === 2) out.push([parts[0]!, parts[1]!]);
@@ -87,19 +87,13 @@ function callCandidates(body: string, searchPath: string[]): Array<[string, stri
   return out;
 }
 
-/** A body without its string literals and comments. */
-function stripped(body: string): string {
-  return body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
-}
-
 /** What each name called in `body` (literals and comments skipped) resolves to in `byName`, through `searchPath` when unqualified, first match winning. */
 function calledNames<T>(body: string, searchPath: string[], byName: ReadonlyMap<string, T>): T[] {
   const found: T[] = [];
-  for (const m of stripped(body).matchAll(CALL)) {
+  for (const m of codeOnly(body).matchAll(CALL)) {
     const parts = nameParts(m[1]!);
     if (!parts) continue;
-    const keys = parts.length === 2 ? [`${parts[0]}.${parts[1]}`] : searchPath.map((s) => `${s}.${parts[0]}`);
-    for (const k of keys) {
+    for (const k of candidateKeys(parts, searchPath)) {
       const hit = byName.get(k);
       if (hit !== undefined) {
         found.push(hit);

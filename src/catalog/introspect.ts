@@ -198,7 +198,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     const { reads, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
     const routines = routineCalls(src, searchPath, routinesByName).filter((k) => k !== functionKey(def));
-    const named = bodyTypes(src, searchPath, typeNames).filter((k) => !def.dependsOn.includes(k));
+    const named = bodyTypes(src, searchPath, typeNames);
     if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length + named.length > 0) {
       def.body = {
         ...refs,
