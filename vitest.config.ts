@@ -13,6 +13,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // One module graph per worker, not per file (test/harness/each-file.ts resets what a process keeps).
+          isolate: false,
+          setupFiles: ['test/harness/each-file.ts'],
           sequence: { groupOrder: 0 },
         },
       },
@@ -22,6 +25,11 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/global-setup.ts'],
+          // One module graph per worker, not per file: importing the CLI's modules again for each
+          // of ~95 files left a worker idle 3–8 s between files (test/harness/each-file.ts resets
+          // what a process keeps, so each file still starts as in a fresh process).
+          isolate: false,
+          setupFiles: ['test/harness/each-file.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Every file gets its own databases; two workers match a 2-core machine.

@@ -25,6 +25,12 @@ export class Scrubber {
     return this.known.has(secret);
   }
 
+  /** Forgets every secret: for a process that runs one independent job after another (a test worker). */
+  clear(): void {
+    this.known.clear();
+    this.forms = [];
+  }
+
   get size(): number {
     return this.known.size;
   }
