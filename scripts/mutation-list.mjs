@@ -280,6 +280,22 @@ export const MUTATIONS = [
     tests: [`${I}real-slack-clone.test.ts`],
   },
   {
+    id: 'publication-not-carried',
+    title: 'a publication of the source over moved tables is not made again in their new databases',
+    file: 'src/plan/build.ts',
+    search: '    const publications = carriedPublications(catalog, new Set(w.keys));',
+    replace: '    const publications = carriedPublications(catalog, new Set<string>());',
+    tests: [`${I}objects.test.ts`, `${I}real-slack-clone.test.ts`],
+  },
+  {
+    id: 'publication-filter-lost',
+    title: 'a carried publication loses its row filter',
+    file: 'src/plan/publications.ts',
+    search: "${m.where ? ` WHERE (${m.where})` : ''}",
+    replace: "${m.where ? '' : ''}",
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

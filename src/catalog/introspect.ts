@@ -1,6 +1,6 @@
 import { extensionCalls, readExtensionFunctions, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
 import type pg from 'pg';
-import type { Catalog, Extension, FunctionDef, Namespace, Sequence, Table, TypeDef, View } from './model.js';
+import type { Catalog, Extension, FunctionDef, Namespace, Publication, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
 import { BadInputError } from '../errors.js';
 import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
@@ -126,7 +126,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     `SELECT e.extname::text AS name, n.nspname::text AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
       WHERE e.extname <> 'plpgsql' ORDER BY 1`,
   );
-  const publications = await readPublications(client, schemas);
+  const publications = await readPublications(client, schemas, version);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -317,18 +317,58 @@ async function readOutsideRelations(client: pg.ClientBase, oids: number[]): Prom
 /**
  * The publications that publish tables of `schemas` (FOR TABLE, FOR TABLES IN SCHEMA and
  * FOR ALL TABLES alike, as pg_publication_tables lists them), less those a split made for
- * online mode (`cps_<digest>_…`, src/online/replication-sql.ts).
+ * online mode (`cps_<digest>_…`, src/online/replication-sql.ts), with what makes them
+ * again: the tables they name with row filter and column list, the schemas they name, the
+ * operations they publish and publish_via_partition_root.
  */
-async function readPublications(client: pg.ClientBase, schemas: string[]): Promise<Array<{ name: string; allTables: boolean; tables: string[] }>> {
-  const found = await rows<{ name: string; all_tables: boolean; schemas: string[]; names: string[] }>(
+async function readPublications(client: pg.ClientBase, schemas: string[], version: number): Promise<Publication[]> {
+  const found = await rows<{ oid: number; name: string; all_tables: boolean; schemas: string[]; names: string[]; publish: string[]; via_root: boolean }>(
     client,
-    `SELECT p.pubname::text AS name, p.puballtables AS all_tables,
+    `SELECT p.oid::int AS oid, p.pubname::text AS name, p.puballtables AS all_tables,
             array_agg(t.schemaname::text ORDER BY t.schemaname, t.tablename) AS schemas,
-            array_agg(t.tablename::text ORDER BY t.schemaname, t.tablename) AS names
+            array_agg(t.tablename::text ORDER BY t.schemaname, t.tablename) AS names,
+            array_remove(ARRAY[CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END,
+                               CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END], NULL) AS publish,
+            p.pubviaroot AS via_root
        FROM pg_publication p JOIN pg_publication_tables t ON t.pubname = p.pubname
       WHERE t.schemaname = ANY($1::text[]) AND p.pubname !~ '^cps_[0-9a-f]{8}_'
-      GROUP BY p.pubname, p.puballtables ORDER BY 1`,
+      GROUP BY p.oid, p.pubname, p.puballtables ORDER BY 2`,
     [schemas],
   );
-  return found.map((r) => ({ name: r.name, allTables: r.all_tables, tables: r.names.map((n, i) => keyOf(r.schemas[i]!, n)) }));
+  if (found.length === 0) return [];
+  const oids = found.map((r) => r.oid);
+  const since15 = version >= 150000;
+  const members = await rows<{ pub: number; schema: string; name: string; qual: string | null; columns: string[] | null }>(
+    client,
+    `SELECT pr.prpubid::int AS pub, n.nspname::text AS schema, c.relname::text AS name,
+            ${since15 ? 'pg_get_expr(pr.prqual, pr.prrelid)' : 'NULL::text'} AS qual,
+            ${
+              since15
+                ? `(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(pr.prattrs::int2[]) WITH ORDINALITY AS k(attnum, i)
+                     JOIN pg_attribute a ON a.attrelid = pr.prrelid AND a.attnum = k.attnum)`
+                : 'NULL::text[]'
+            } AS columns
+       FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE pr.prpubid = ANY($1::oid[]) ORDER BY 2, 3`,
+    [oids],
+  );
+  const named = since15
+    ? await rows<{ pub: number; schema: string }>(
+        client,
+        `SELECT pn.pnpubid::int AS pub, n.nspname::text AS schema FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid
+          WHERE pn.pnpubid = ANY($1::oid[]) ORDER BY 2`,
+        [oids],
+      )
+    : [];
+  return found.map((r) => ({
+    name: r.name,
+    allTables: r.all_tables,
+    tables: r.names.map((n, i) => keyOf(r.schemas[i]!, n)),
+    members: members
+      .filter((m) => m.pub === r.oid)
+      .map((m) => ({ table: keyOf(m.schema, m.name), ...(m.qual ? { where: m.qual } : {}), ...(m.columns ? { columns: m.columns } : {}) })),
+    schemas: named.filter((n) => n.pub === r.oid).map((n) => n.schema),
+    publish: r.publish,
+    viaRoot: r.via_root,
+  }));
 }

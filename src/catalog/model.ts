@@ -41,7 +41,7 @@ export interface Catalog {
    * The database's publications (not the ones a split makes for online mode) that publish
    * tables of `schemas`: by name, with the keys of those tables. Absent when none.
    */
-  publications?: Array<{ name: string; allTables: boolean; tables: string[] }>;
+  publications?: Publication[];
   /**
    * `ALTER DEFAULT PRIVILEGES` of the database, global or for one of `schemas`: what
    * objects created later get. Absent when none.
@@ -55,6 +55,27 @@ export interface Catalog {
    * Absent in snapshots made before it existed.
    */
   fences?: FencedTable[];
+}
+
+/**
+ * A publication of the source that publishes tables of the split's schemas. `members`,
+ * `schemas`, `publish` and `viaRoot` say how it was made (absent in snapshots made before
+ * they were read: such a publication is named in a warning, not carried).
+ */
+export interface Publication {
+  name: string;
+  /** FOR ALL TABLES. */
+  allTables: boolean;
+  /** Every table of the split's schemas it publishes (pg_publication_tables), as keys. */
+  tables: string[];
+  /** The tables it names (FOR TABLE), each with its row filter and column list (PostgreSQL 15+) where it has one. */
+  members?: Array<{ table: string; where?: string; columns?: string[] }>;
+  /** The schemas it publishes whole (FOR TABLES IN SCHEMA, PostgreSQL 15+). */
+  schemas?: string[];
+  /** The operations it publishes, of insert, update, delete and truncate. */
+  publish?: string[];
+  /** publish_via_partition_root. */
+  viaRoot?: boolean;
 }
 
 /** A table fenced by a split: `database` is where its rows went, `split` the split that moved them. */

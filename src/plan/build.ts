@@ -37,6 +37,7 @@ import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
+import { carriedPublications, ownedPublications } from './publications.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -367,13 +368,18 @@ export function buildPlan(input: PlanInput): Plan {
       });
     }
     const views = renderViews(catalog, w.input.views, { routines: false, functions: functionsAfterViews(catalog, w.closure.functions) });
-    const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views];
+    const publications = carriedPublications(catalog, new Set(w.keys));
+    const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views, ...publications.map((p) => p.sql)];
     const id = stepId('create_indexes', w.target.database, 'foreign_keys');
+    const viewCount = views.length ? w.input.views.length : 0;
+    const published = publications.length
+      ? `, ${viewCount} views and the publication${publications.length > 1 ? 's' : ''} ${publications.map((p) => p.name).join(', ')}`
+      : ` and ${viewCount} views`;
     steps.push({
       id,
       kind: 'create_indexes',
       service: w.input.spec.name,
-      description: `add ${post.foreignKeys.length} foreign keys kept inside ${w.input.spec.name}, sequence ownership and ${views.length ? w.input.views.length : 0} views`,
+      description: `add ${post.foreignKeys.length} foreign keys kept inside ${w.input.spec.name}, sequence ownership${published}`,
       sql: [...rest, markerInsert(id)],
       dependsOn: [stepId('create_schema', w.target.database), ...tableSteps],
       target: w.target,
@@ -419,7 +425,7 @@ export function buildPlan(input: PlanInput): Plan {
         ? `${carried}make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
         : `${carried}revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
       // Granted while the tool still owns the objects: changing the owner then hands the grants over with them.
-      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public']), ...databaseAccessSql(w.target.database, connect)],
+      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(catalog, w.keys)), ...databaseAccessSql(w.target.database, connect)],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,

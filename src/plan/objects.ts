@@ -2,6 +2,7 @@ import type { Catalog, FunctionDef, QualifiedName } from '../catalog/model.js';
 import { functionKey, routineNoun, tableKey } from '../catalog/model.js';
 import { dependencyClosure, type Closure } from '../catalog/closure.js';
 import type { LeftBehindObject, PlannedObject } from './model.js';
+import { carriable } from './publications.js';
 
 /** What one service's database gets: its closure (types, functions, sequences) and its views. */
 export interface ServiceObjects {
@@ -155,9 +156,11 @@ export function accountObjects(
 }
 
 /**
- * A publication of the source that publishes moved tables is not carried: what reads it
- * (a subscription, a change-data-capture tool, Supabase Realtime) would see no change
- * made in the new databases. One warning per publication, naming its moved tables by service.
+ * A publication of the source that publishes moved tables is made again in each service
+ * database that gets some of them (src/plan/publications.ts), over those tables only; what
+ * reads it (a subscription, a change-data-capture tool, Supabase Realtime) must now read
+ * it there. One warning per publication, naming its moved tables by service. A publication
+ * of a snapshot that does not say how it was made is not carried, and the warning says so.
  */
 function publicationWarnings(catalog: Catalog, owner: Map<string, string>): string[] {
   const out: string[] = [];
@@ -169,10 +172,14 @@ function publicationWarnings(catalog: Catalog, owner: Map<string, string>): stri
     }
     if (byService.size === 0) continue;
     const named = [...byService].map(([svc, tables]) => `${tables.join(', ')} (${svc})`).join(', ');
+    const kind = p.allTables ? ' (FOR ALL TABLES)' : '';
     out.push(
-      `publication ${p.name}${p.allTables ? ' (FOR ALL TABLES)' : ''} on the source publishes ${named}: the new databases get no publication, ` +
-        `so what reads it (a subscription, a change-data-capture tool, Supabase Realtime) sees no change made there; ` +
-        `create it in each service database that needs it (CREATE PUBLICATION ${p.name} FOR TABLE …)`,
+      carriable(p)
+        ? `publication ${p.name}${kind} on the source publishes ${named}: it is made again in the database of ${[...byService.keys()].join(', ')}, over those tables; ` +
+            `what reads it (a subscription, a change-data-capture tool, Supabase Realtime) must now read it there, as the source's sees no change made in the new databases`
+        : `publication ${p.name}${kind} on the source publishes ${named}: the new databases get no publication (planned from a snapshot that does not say how it was made), ` +
+            `so what reads it (a subscription, a change-data-capture tool, Supabase Realtime) sees no change made there; ` +
+            `plan against the live source, or create it in each service database that needs it (CREATE PUBLICATION ${p.name} FOR TABLE …)`,
     );
   }
   return out;

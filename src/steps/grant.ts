@@ -14,7 +14,7 @@ export function textArray(names: string[]): string {
   return `${literal(`{${body}}`)}::text[]`;
 }
 
-export function grantSql(database: string, role: string | null, schemas: string[]): string[] {
+export function grantSql(database: string, role: string | null, schemas: string[], publications: readonly string[] = []): string[] {
   const sql: string[] = [];
   if (role) {
     const r = literal(role);
@@ -50,6 +50,8 @@ BEGIN
                   OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
   LOOP EXECUTE r.s; END LOOP;
 END $cps$`,
+      // The source's publications made again here (src/plan/publications.ts), those a role that is not superuser may own.
+      ...publications.map((p) => `ALTER PUBLICATION ${ident(p)} OWNER TO ${ident(role)}`),
     );
   }
   sql.push(`REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(database)} FROM PUBLIC`);

@@ -114,3 +114,26 @@ export async function connectRoleProblems(ctx: StepContext, server: string): Pro
   }
   return problems;
 }
+
+/**
+ * The source's publications that a step makes again on `server` and that only a superuser
+ * may create (FOR ALL TABLES, FOR TABLES IN SCHEMA: src/plan/publications.ts).
+ */
+export function publicationProblems(plan: Plan, server: string, f: RoleFacts): string[] {
+  if (f.superuser) return [];
+  const problems: string[] = [];
+  for (const step of plan.steps) {
+    if (step.kind !== 'create_indexes' || step.target.server !== server) continue;
+    for (const sql of step.sql) {
+      const m = /^CREATE PUBLICATION ("(?:[^"]|"")*"|\S+) FOR (ALL TABLES|(?:(?!\bWITH \().)*\bTABLES IN SCHEMA\b)/s.exec(sql);
+      if (!m) continue;
+      const what = m[2] === 'ALL TABLES' ? 'FOR ALL TABLES' : 'FOR TABLES IN SCHEMA';
+      const name = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!;
+      problems.push(
+        `server ${server}: publication ${name} of the source is made again in ${step.target.database} (${what}), which only a superuser may create: ` +
+          `run as a superuser, or make it FOR TABLE in the source before planning (ALTER PUBLICATION … SET TABLE …)`,
+      );
+    }
+  }
+  return problems;
+}

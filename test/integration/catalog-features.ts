@@ -10,6 +10,7 @@ import { dependencyClosure } from '../../src/catalog/closure.js';
 import type { Catalog } from '../../src/catalog/model.js';
 import { functionKey, tableKey } from '../../src/catalog/model.js';
 import { PG15_BIN } from '../harness/global-setup.js';
+import { carriedPublications } from '../../src/plan/publications.js';
 
 /**
  * A schema exercising every feature the schema copy handles, as separate
@@ -255,6 +256,7 @@ export function renderAll(catalog: Catalog, tableKeys: string[], viewKeys: strin
     ...post.sequenceOwnership,
     ...renderViews(catalog, viewKeys),
     ...privilegeStatements(catalog, { tables: tableKeys, views: viewKeys, closure, schemas }).map((s) => s.sql),
+    ...carriedPublications(catalog, new Set(tableKeys)).map((p) => p.sql),
   ];
 }
 

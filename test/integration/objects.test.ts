@@ -135,6 +135,43 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     expect(v.code, `${v.stdout}\n${v.stderr}`).toBe(0);
   });
 
+  it('the source\'s publications are made again over the tables each database gets: row filter, column list, schema, options; the role owns those it may', async () => {
+    // pg_publication_tables (15+) lists each published table with its columns and row filter.
+    const published = (url: string, tables: string[]) =>
+      query<{ p: string }>(
+        url,
+        `SELECT concat_ws(' ', t.pubname, t.schemaname || '.' || t.tablename, array_to_string(t.attnames, ','), t.rowfilter,
+                          p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot) AS p
+           FROM pg_publication_tables t JOIN pg_publication p ON p.pubname = t.pubname
+          WHERE t.schemaname || '.' || t.tablename = ANY($1::text[]) ORDER BY 1`,
+        [tables],
+      );
+    const owners = (url: string) =>
+      query<{ p: string; o: string }>(url, `SELECT pubname AS p, pg_get_userbyid(pubowner) AS o FROM pg_publication ORDER BY 1`);
+    const [superuser] = await query<{ u: string }>(fx.rentalUrl, 'SELECT current_user AS u');
+    for (const s of plan.services) {
+      const url = s.name === 'ci' ? fx.ciUrl : fx.rentalUrl;
+      const tables = s.tables.map((t) => t.name);
+      const expected = await published(fx.sourceUrl, tables);
+      expect(expected.length, `${s.name}: the source publishes its tables`).toBeGreaterThanOrEqual(s.name === 'ci' ? 3 : 7);
+      // Both directions: every publication of a table it got, as the source has it, and (owners below) no other.
+      expect(await published(url, tables), s.name).toEqual(expected);
+      const role = `${fx.prefix}${s.name}_svc`;
+      expect(await owners(url), s.name).toEqual(
+        s.name === 'ci'
+          ? [{ p: 'cross_service', o: role }, { p: 'every_table', o: superuser!.u }]
+          : [
+              { p: 'app_schema', o: superuser!.u },
+              { p: 'cross_service', o: role },
+              { p: 'every_table', o: superuser!.u },
+              { p: 'film_titles', o: role },
+            ],
+      );
+    }
+    expect(planText).toMatch(/publication film_titles on the source publishes app\.actor, app\.film \(rental\): it is made again in the database of rental/);
+    expect(planText).toMatch(/publication cross_service on the source publishes public\.audit_events \(rental\), public\.ci_builds \(ci\)/);
+  });
+
   it('inserts relying on the sequence named in the trigger function, and deletes firing the bookkeeping trigger, work on the target', async () => {
     const [ins] = await query<{ id: string }>(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('after the split') RETURNING id`);
     expect(Number(ins!.id)).toBe(6);

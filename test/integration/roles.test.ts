@@ -159,6 +159,8 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
     doc.services['user-service']!.role.existing = true;
     await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    // A publication of every table: made again in each new database, which only a superuser may do.
+    await query(fx.sourceUrl, `CREATE PUBLICATION everything FOR ALL TABLES WITH (publish = 'insert')`);
     const [sums] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
 
     const r = await fx.cli('apply', '--yes', '--jobs', '2');
@@ -168,6 +170,9 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     const owner = '(?:postgres|\\*\\*\\*)';
     expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner ${owner}: .*\\), needed to fence them: run as a superuser .*GRANT "${owner}" TO "${admin}"`));
     expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own database ${fx.sourceDb} \\(owner ${owner}\\), needed to keep it as a read-only backup`));
+    expect(r.stderr).toContain(
+      `server source: publication everything of the source is made again in ${user.database} (FOR ALL TABLES), which only a superuser may create: run as a superuser`,
+    );
     expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
     const made = await query<{ rolname: string }>(servers().main, `SELECT rolname FROM pg_roles WHERE rolname = ANY($1)`, [fx.services.map((s) => s.role)]);
     expect(made.map((m) => m.rolname)).toEqual([user.role]);

@@ -135,6 +135,13 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     GRANT SELECT ON public.ci_builds TO ${reader};
     GRANT SELECT (name) ON public.ci_builds TO ${ghost};
 
+    -- Publications: a column list and a row filter, a schema published whole, one over both
+    -- services' tables, one of all tables; each with its own options.
+    CREATE PUBLICATION film_titles FOR TABLE app.film (film_id, title) WHERE (film_id > 0), app.actor WITH (publish = 'insert');
+    CREATE PUBLICATION app_schema FOR TABLES IN SCHEMA app WITH (publish_via_partition_root = true);
+    CREATE PUBLICATION cross_service FOR TABLE public.ci_builds, public.audit_events;
+    CREATE PUBLICATION every_table FOR ALL TABLES WITH (publish = 'insert, update, delete');
+
     INSERT INTO app.actor (name) VALUES ('Penelope'), ('Nick'), ('Ed');
     INSERT INTO app.film (title, rating) VALUES ('Academy Dinosaur', 'PG'), ('Ace Goldfinger', 'G'), ('Adaptation Holes', 'R');
     INSERT INTO app.film_actor VALUES (1, 1), (2, 1), (3, 2);

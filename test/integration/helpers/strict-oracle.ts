@@ -181,9 +181,6 @@ export function oracleDifferences(input: OracleInput): string[] {
     // A schema goes where its objects go (an empty one, like GitLab's gitlab_partitions_dynamic,
     // need not go anywhere); its comment and privileges are checked with it above.
     if (block.type === 'SCHEMA' || /^(?:COMMENT|ACL) - SCHEMA /.test(key)) continue;
-    // A publication's table (`PUBLICATION TABLE public pub t`): named when the plan names the publication with that table.
-    const published = block.type === 'PUBLICATION TABLE' ? /^PUBLICATION TABLE (\S+) (\S+) (\S+)$/.exec(block.key) : null;
-    if (published && new RegExp(`publication ${published[2]}\\b[^\\n]*\\b${published[1]}\\.${published[3]}\\b`).test(warnings)) continue;
     const name = objectName(block, schema);
     const bare = name.slice(name.indexOf('.') + 1);
     if (ignored.has(name) || warnings.includes(name) || (schema === 'public' && new RegExp(`\\b${bare}\\b`).test(warnings))) continue;
