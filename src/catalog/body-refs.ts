@@ -26,6 +26,8 @@ const READ = new RegExp(`\\b(?:FROM|JOIN|USING)\\s+(?:ONLY\\s+)?${NAME}`, 'gi');
 /** A table whose row type or column type a plpgsql declaration takes: `t%ROWTYPE`, `t.col%TYPE`. */
 const ROWTYPE = new RegExp(`${NAME}\\s*%\\s*ROWTYPE\\b`, 'gi');
 const COLTYPE = new RegExp(`${NAME}\\s*\\.\\s*${IDENT}\\s*%\\s*TYPE\\b`, 'gi');
+/** A common table expression's name: `WITH [RECURSIVE] x [(cols)] AS [NOT] [MATERIALIZED] (` and `, y AS (`. */
+const CTE = new RegExp(`(?:\\bWITH(?:\\s+RECURSIVE)?|,)\\s*(${IDENT})\\s*(?:\\([^()]*\\)\\s*)?AS\\s+(?:NOT\\s+)?(?:MATERIALIZED\\s+)?\\(`, 'gi');
 
 /** Splits `a.b`, `"A"."b.c"` into parts as the server would read them (unquoted parts fold to lower case). */
 export function nameParts(text: string): string[] | null {
@@ -114,7 +116,15 @@ export function bodyReferences(
     const k = resolve(m[1]!, searchPath, tableKeys);
     if (k) found.writes.add(k);
   }
-  for (const m of [...code.matchAll(READ), ...code.matchAll(ROWTYPE), ...code.matchAll(COLTYPE)]) {
+  // A name a statement gives its own common table expression is not a table there (`WITH orders AS (…) SELECT … FROM orders`).
+  const reads = code.split(';').flatMap((statement) => {
+    const ctes = new Set([...statement.matchAll(CTE)].map((m) => nameParts(m[1]!)?.[0]));
+    return [...statement.matchAll(READ)].filter((m) => {
+      const parts = nameParts(m[1]!);
+      return !(parts?.length === 1 && ctes.has(parts[0]));
+    });
+  });
+  for (const m of [...reads, ...code.matchAll(ROWTYPE), ...code.matchAll(COLTYPE)]) {
     const k = resolve(m[1]!, searchPath, tableKeys);
     if (k && !found.writes.has(k)) found.reads.add(k);
   }

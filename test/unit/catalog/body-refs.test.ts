@@ -59,6 +59,18 @@ describe('bodyReferences', () => {
     expect(bodyReferences('SELECT 1 FROM orders', ['app', 'public'], seqs, tables).reads).toEqual(['app.orders']);
   });
 
+  it('does not take a common table expression for the table it is named after, in its own statement only', () => {
+    const path = ['app', 'public'];
+    // The CTEs `orders` and `audit` hide the tables of the same names in the statement that defines them.
+    const own = `WITH RECURSIVE orders (id) AS (SELECT 1), "audit" AS MATERIALIZED (SELECT 2) SELECT * FROM orders JOIN audit USING (id)`;
+    expect(bodyReferences(own, path, seqs, tables).reads).toEqual([]);
+    // Qualified, the name is the table's; in the next statement, the CTE is gone.
+    expect(bodyReferences(`WITH orders AS (SELECT 1) SELECT * FROM app.orders`, path, seqs, tables).reads).toEqual(['app.orders']);
+    expect(bodyReferences(`BEGIN WITH orders AS (SELECT 1) SELECT 1; PERFORM 1 FROM orders; END`, path, seqs, tables).reads).toEqual(['app.orders']);
+    // A CTE over the real table still reads it.
+    expect(bodyReferences(`WITH recent AS (SELECT * FROM orders) SELECT * FROM recent`, path, seqs, tables).reads).toEqual(['app.orders']);
+  });
+
   it('finds the types a body names in casts and plpgsql declarations, not in literals, comments or other words', () => {
     const types = [
       { schema: 'public', name: 'app_role' },
