@@ -139,12 +139,18 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     const fx = await fixture();
     const admin = await asAdmin(fx);
     await giveSource(fx, admin);
+    // A publication FOR TABLE: made again by a role that is not superuser, then handed to the service role.
+    await query(fx.sourceUrl, `CREATE PUBLICATION users_feed FOR TABLE users WITH (publish = 'insert, update')`);
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     for (const s of fx.services) {
       const [row] = await query<{ owner: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [s.database]);
       expect(row!.owner).toBe(s.role);
     }
+    const user = fx.service('user');
+    expect(
+      await query(user.url, `SELECT pubname AS p, pg_get_userbyid(pubowner) AS o, pubinsert AS i, pubdelete AS d FROM pg_publication`),
+    ).toEqual([{ p: 'users_feed', o: user.role, i: true, d: false }]);
     fx.env.CLOUDPHONE_CORE_URL = fx.sourceUrl;
     fx.env.SPLIT_CONTROL_URL = fx.controlUrl;
     const verified = await fx.cli('verify', '--checksums');
