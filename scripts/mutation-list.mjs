@@ -296,6 +296,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'cte-taken-for-table',
+    title: 'a common table expression named like a table of another service gives a false "reads" warning',
+    file: 'src/catalog/body-refs.ts',
+    search: '      return !(parts?.length === 1 && ctes.has(parts[0]));',
+    replace: '      return parts !== null || ctes.size < 0;',
+    tests: [`${U}catalog/body-refs.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',
