@@ -304,6 +304,22 @@ export const MUTATIONS = [
     tests: [`${U}catalog/body-refs.test.ts`],
   },
   {
+    id: 'search-path-mangled',
+    title: 'a function\'s own search_path read with every "s" dropped (musicbrainz became muicbrainz): what it calls stays behind',
+    file: 'src/catalog/introspect-objects.ts',
+    search: '    if (name) out.push(name);',
+    replace: "    if (name) out.push(name.replaceAll('s', ''));",
+    tests: [`${I}catalog.test.ts`],
+  },
+  {
+    id: 'comment-apostrophe',
+    title: 'an apostrophe in a body\'s comment pairs with the next literal\'s quote and hides the calls between',
+    file: 'src/catalog/body-refs.ts',
+    search: "    if (c === '-' && body[i + 1] === '-') {",
+    replace: "    if (c === '-' && body[i + 1] === '-' && c !== '-') {",
+    tests: [`${U}catalog/body-refs.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

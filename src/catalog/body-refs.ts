@@ -68,17 +68,81 @@ export function nameParts(text: string): string[] | null {
   return parts.length === 1 || parts.length === 2 ? parts : null;
 }
 
-/** The contents of the single-quoted literals of a body (`''` unescaped). */
+/**
+ * A body read left to right as the server's lexer would: line comments (`--`) and nested block comments
+ * dropped, single-quoted literals (`''` and, in `E'…'`, backslash escapes) set apart,
+ * quoted identifiers kept whole. Dollar quotes stay code: inside a body they hold
+ * dynamic SQL, whose names count. One pass, so an apostrophe in a comment (`-- it's`)
+ * does not pair with the next literal's quote and hide the code between.
+ */
+function scanBody(body: string): { code: string; literals: string[] } {
+  let code = '';
+  const literals: string[] = [];
+  let i = 0;
+  const n = body.length;
+  while (i < n) {
+    const c = body[i]!;
+    if (c === '-' && body[i + 1] === '-') {
+      const end = body.indexOf('\n', i);
+      i = end < 0 ? n : end;
+      code += ' ';
+    } else if (c === '/' && body[i + 1] === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (body[i] === '/' && body[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (body[i] === '*' && body[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+      code += ' ';
+    } else if (c === '"') {
+      const end = body.indexOf('"', i + 1);
+      // A doubled "" inside a quoted identifier ends and reopens it: copying both halves keeps it whole.
+      const stop = end < 0 ? n : end + 1;
+      code += body.slice(i, stop);
+      i = stop;
+    } else if (c === "'") {
+      const escapes = /[eE]/.test(body[i - 1] ?? '') && !/[A-Za-z0-9_$]/.test(body[i - 2] ?? '');
+      let text = '';
+      i++;
+      while (i < n) {
+        const d = body[i]!;
+        if (escapes && d === '\\' && i + 1 < n) {
+          text += body[i + 1];
+          i += 2;
+        } else if (d === "'" && body[i + 1] === "'") {
+          text += "'";
+          i += 2;
+        } else if (d === "'") {
+          i++;
+          break;
+        } else {
+          text += d;
+          i++;
+        }
+      }
+      literals.push(text);
+      code += "''";
+    } else {
+      code += c;
+      i++;
+    }
+  }
+  return { code, literals };
+}
+
+/** The contents of the single-quoted literals of a body (`''` unescaped), outside its comments. */
 export function stringLiterals(body: string): string[] {
-  const out: string[] = [];
-  const re = /'((?:[^']|'')*)'/g;
-  for (let m = re.exec(body); m !== null; m = re.exec(body)) out.push(m[1]!.replaceAll("''", "'"));
-  return out;
+  return scanBody(body).literals;
 }
 
 /** A body without its string literals and comments: no statement, call or type is named there. */
 export function codeOnly(body: string): string {
-  return body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  return scanBody(body).code;
 }
 
 /** The keys `schema.name` a name's parts may mean: itself when qualified, else the name in each schema of `searchPath`, in order. */

@@ -94,8 +94,8 @@ interface FunctionRow {
   /** The body as written (null for C and internal functions' symbol, and aggregates). */
   src: string | null;
   language: string;
-  /** The schemas of a `SET search_path` the function carries, in order. */
-  path: string[] | null;
+  /** The `SET search_path` the function carries, as stored (`app, "My Schema", public`). */
+  path: string | null;
   comment: string | null;
 }
 
@@ -121,8 +121,7 @@ export async function readFunctions(client: pg.ClientBase, oids: number[]): Prom
         CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS def,
         p.oid::regprocedure::text AS signature,
         CASE WHEN l.lanname NOT IN ('c', 'internal') THEN p.prosrc END AS src, l.lanname::text AS language,
-        (SELECT string_to_array(regexp_replace(substr(c, 13), '\s', '', 'g'), ',')
-           FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') AS path,
+        (SELECT substr(c, 13) FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') AS path,
         ${commentSql('pg_proc', 'p.oid')} AS comment
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
      WHERE p.oid = ANY($1::oid[])`,
@@ -140,7 +139,7 @@ export async function readFunctions(client: pg.ClientBase, oids: number[]): Prom
       comment: r.comment,
       signature: r.signature,
     };
-    out.set(r.oid, { def, src: r.src, path: r.path?.map((x) => x.replace(/^"(.*)"$/, '$1')) ?? null });
+    out.set(r.oid, { def, src: r.src, path: r.path === null ? null : searchPathSchemas(r.path) });
   }
   return out;
 }
@@ -156,5 +155,28 @@ export async function readExtensions(client: pg.ClientBase, oids: number[]): Pro
     [oids],
   );
   for (const r of found) out.set(r.oid, { name: r.name, schema: r.schema, version: r.version });
+  return out;
+}
+
+/**
+ * The schemas of a search_path setting as the server stores it (`app, "My Schema", public`):
+ * split at commas outside double quotes, each part trimmed, a quoted one unquoted.
+ */
+export function searchPathSchemas(value: string): string[] {
+  const out: string[] = [];
+  let part = '';
+  let quoted = false;
+  const push = (): void => {
+    const t = part.trim();
+    const name = /^".*"$/s.test(t) ? t.slice(1, -1).replaceAll('""', '"') : t;
+    if (name) out.push(name);
+    part = '';
+  };
+  for (const ch of value) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) push();
+    else part += ch;
+  }
+  push();
   return out;
 }

@@ -288,3 +288,21 @@ describe('catalog performance', () => {
     }
   });
 });
+
+describe('a function with its own search_path, in schemas whose names hold an s', () => {
+  it('finds the function it calls through that path (MusicBrainz\'s controlled_for_whitespace)', async () => {
+    const url = await createDatabase(servers().main, `${uniquePrefix()}sp`);
+    await runAll(url, [
+      `CREATE SCHEMA sales;
+       CREATE SCHEMA "Odd Schemas";
+       CREATE FUNCTION sales.padded(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT btrim($1) <> $1 $$;
+       CREATE FUNCTION "Odd Schemas".trimmed(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT btrim($1) $$;
+       CREATE FUNCTION sales.clean(t text) RETURNS boolean LANGUAGE sql IMMUTABLE SET search_path = sales, "Odd Schemas", public
+         AS $$ SELECT NOT padded(t) AND trimmed(t) <> '' $$;
+       CREATE TABLE sales.item (id int PRIMARY KEY, name text CHECK (sales.clean(name)));`,
+    ]);
+    const catalog = await introspectUrl(url, ['sales', 'Odd Schemas']);
+    const closure = dependencyClosure(catalog, ['sales.item']);
+    expect(closure.functions.map((f) => `${f.schema}.${f.name}`).sort()).toEqual(['Odd Schemas.trimmed', 'sales.clean', 'sales.padded']);
+  });
+});

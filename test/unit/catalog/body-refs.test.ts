@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bodyReferences, bodySearchPath, bodyTypes, nameParts, stringLiterals } from '../../../src/catalog/body-refs.js';
+import { searchPathSchemas } from '../../../src/catalog/introspect-objects.js';
 
 const seqs = [
   { schema: 'public', name: 'ci_builds_id_seq' },
@@ -59,6 +60,22 @@ describe('bodyReferences', () => {
     expect(bodyReferences('SELECT 1 FROM orders', ['app', 'public'], seqs, tables).reads).toEqual(['app.orders']);
   });
 
+  it('reads literals and comments as the server does: an apostrophe in a comment hides nothing after it', () => {
+    // MusicBrainz's set_recordings_first_release_dates: "-- it's" once paired with the next literal's quote.
+    const body = `BEGIN
+      -- Only the recording's rows: it's what the trigger needs
+      INSERT INTO app.orders SELECT * FROM audit WHERE x = format('id=%s', 1);
+      /* a block /* nested */ with it's own quote */ DELETE FROM loose_foreign_keys_deleted_records;
+      RAISE NOTICE E'it\\'s fine: %', "odd ""--name""";
+      PERFORM nextval('ci_builds_id_seq');
+    END`;
+    const refs = bodyReferences(body, ['public'], seqs, tables);
+    expect(refs.writes).toEqual(['app.orders', 'public.loose_foreign_keys_deleted_records']);
+    expect(refs.reads).toEqual(['public.audit']);
+    expect(refs.sequences).toEqual(['public.ci_builds_id_seq']);
+    expect(stringLiterals(body)).toEqual(['id=%s', "it's fine: %", 'ci_builds_id_seq']);
+  });
+
   it('does not take a common table expression for the table it is named after, in its own statement only', () => {
     const path = ['app', 'public'];
     // The CTEs `orders` and `audit` hide the tables of the same names in the statement that defines them.
@@ -100,5 +117,13 @@ describe('bodyReferences', () => {
     expect(stringLiterals(`'a''b', 'c'`)).toEqual(["a'b", 'c']);
     expect(bodySearchPath('app', null)).toEqual(['app', 'public']);
     expect(bodySearchPath('app', ['$user', 'ci'])).toEqual(['ci']);
+  });
+});
+
+describe('searchPathSchemas', () => {
+  it('splits a stored search_path at commas outside quotes and unquotes', () => {
+    expect(searchPathSchemas('musicbrainz, public')).toEqual(['musicbrainz', 'public']);
+    expect(searchPathSchemas('"Odd, Schemas", "a""b",pg_temp')).toEqual(['Odd, Schemas', 'a"b', 'pg_temp']);
+    expect(searchPathSchemas('""')).toEqual([]);
   });
 });
