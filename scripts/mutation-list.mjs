@@ -320,6 +320,14 @@ export const MUTATIONS = [
     tests: [`${U}catalog/body-refs.test.ts`],
   },
   {
+    id: 'own-mark-stale',
+    title: 'a second apply of a plan file whose split kept its source refuses it as stale: its own backup mark changed the tables',
+    file: 'src/run/apply.ts',
+    search: '    else if (isTableRetentionComment(table.comment, plan.name)) continue;',
+    replace: '    else if (isTableRetentionComment(table.comment, `${plan.name}!`)) continue;',
+    tests: [`${I}consent.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

@@ -26,6 +26,7 @@ import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
 import { finishedPlanOf, lastSucceededPlan } from './applied-plan.js';
+import { isTableRetentionComment } from '../retention/table-backup.js';
 import { appliedServices, checkServiceNames, selectServices, type ServiceSelection } from '../plan/service-selection.js';
 import { planHash } from '../engine/plan-hash.js';
 
@@ -50,10 +51,13 @@ export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: st
  */
 export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: string[], live?: Catalog): Promise<Catalog> {
   const catalog = live ?? (await readLiveCatalog(sourceUrl, schemas));
-  const present = new Set(catalog.tables.map((t) => `${t.schema}.${t.name}`));
+  const present = new Map(catalog.tables.map((t) => [`${t.schema}.${t.name}`, t]));
   const changed: string[] = [];
   for (const [key, fp] of Object.entries(plan.tableFingerprints)) {
-    if (!present.has(key)) changed.push(`${key} (gone)`);
+    const table = present.get(key);
+    if (!table) changed.push(`${key} (gone)`);
+    // Marked as this split's backup by its own schedule_retention, the last step: everything the plan does with it is done.
+    else if (isTableRetentionComment(table.comment, plan.name)) continue;
     else if (tableFingerprint(catalog, key) !== fp) changed.push(key);
   }
   // A partition added since (GitLab-style dynamic partitions): its rows would not be copied.

@@ -107,4 +107,20 @@ describe('idempotence', () => {
     const [runsAfter] = await query<{ n: number }>(fx.controlUrl, `SELECT count(*)::int AS n FROM cloudphone_split.runs`);
     expect(runsAfter!.n).toBe(runs!.n);
   });
+
+  it('a second apply of the plan file of a split that keeps its source (source.retire: false) says nothing is left to do, though its tables now carry the backup mark', async () => {
+    const fx = await fixture({ edit: (doc) => void ((doc.source as Record<string, unknown>).retire = false) });
+    await fx.plan();
+    const first = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
+    expect(first.code, first.stderr).toBe(0);
+    const [marked] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_class WHERE obj_description(oid, 'pg_class') LIKE 'cloudphone-split: moved by split %'`);
+    expect(marked!.n).toBeGreaterThan(0);
+    const after = await footprint(fx);
+    for (const args of [[fx.planFile, '--yes'], ['--yes']]) {
+      const again = await fx.cli('apply', ...args);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('nothing left to do');
+      expect(await footprint(fx)).toEqual(after);
+    }
+  });
 });
