@@ -328,6 +328,14 @@ export const MUTATIONS = [
     tests: [`${I}consent.test.ts`],
   },
   {
+    id: 'database-settings-dropped',
+    title: 'the source database\'s own settings (ALTER DATABASE … SET search_path) are not set on the new databases',
+    file: 'src/plan/build.ts',
+    search: '    const settings = databaseSettingsSql(w.target.database, catalog.settings ?? []);',
+    replace: '    const settings = databaseSettingsSql(w.target.database, []);',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

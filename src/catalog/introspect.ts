@@ -48,6 +48,7 @@ export async function introspect(client: pg.ClientBase, schemas: string[], opts:
 }
 
 interface MetaRow {
+  settings: string[] | null;
   version: string;
   database: string;
   encoding: string;
@@ -72,7 +73,8 @@ async function readMeta(client: pg.ClientBase): Promise<{ num: number; meta: Met
     client,
     `SELECT current_setting('server_version') AS version, current_database()::text AS database,
         pg_encoding_to_char(d.encoding)::text AS encoding, d.datcollate::text AS collate, d.datctype::text AS ctype,
-        ${provider} AS provider, ${icu}::text AS icu
+        ${provider} AS provider, ${icu}::text AS icu,
+        (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings
      FROM pg_database d WHERE d.datname = current_database()`,
   );
   return { num, meta: meta! };
@@ -258,6 +260,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ctype: meta.ctype,
     localeProvider: meta.provider,
     icuLocale: meta.icu,
+    ...(meta.settings?.length ? { settings: meta.settings } : {}),
     schemas,
     tables: sortBy(tables, tableKey),
     views: sortBy(views, tableKey),

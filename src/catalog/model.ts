@@ -22,6 +22,12 @@ export interface Catalog {
   /** 'c' (libc), 'i' (icu), 'b' (builtin, 17+). */
   localeProvider: string;
   icuLocale: string | null;
+  /**
+   * The database's own settings for every role (`ALTER DATABASE … SET`, pg_db_role_setting),
+   * as `name=value` the way the server keeps them (`search_path=app, public`). Absent when
+   * none, and in snapshots made before they were read.
+   */
+  settings?: string[];
   schemas: string[];
   /**
    * The tables of `schemas`, and every partition (at any depth) of a partitioned

@@ -13,7 +13,7 @@ import { stepId, copyStepId } from '../steps/ids.js';
 import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
 import { createRoleSql } from '../steps/create-role.js';
 import { existingRoleSql } from '../steps/existing-role.js';
-import { createDatabaseSql } from '../steps/create-database.js';
+import { createDatabaseSql, databaseSettingsSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
 import { groupLookups, lookupColumn, lookupJoin } from '../steps/denormalize-lookup.js';
@@ -190,12 +190,13 @@ export function buildPlan(input: PlanInput): Plan {
 
   for (const w of work) {
     const role = w.input.spec.role;
+    const settings = databaseSettingsSql(w.target.database, catalog.settings ?? []);
     steps.push({
       id: stepId('create_database', w.target.database),
       kind: 'create_database',
       service: w.input.spec.name,
-      description: `create database ${w.target.database} on server ${w.target.server}`,
-      sql: createDatabaseSql(w.target.database, role?.name ?? null, catalog),
+      description: `create database ${w.target.database} on server ${w.target.server}${settings.length ? ` with the source's settings ${settings.map((x) => x.name).join(', ')}` : ''}`,
+      sql: [...createDatabaseSql(w.target.database, role?.name ?? null, catalog), ...settings.map((x) => x.sql)],
       dependsOn: [preflightId, ...(role ? [stepId('create_role', w.target.database, role.name)] : [])],
       target: w.target,
       owner: role?.name ?? null,

@@ -3,6 +3,7 @@ import type { StepContext, StepHandler } from './handler.js';
 import { databaseOid, recordedIdentity, systemIdentifier } from '../pg/server-identity.js';
 import { ident, literal } from '../pg/quote.js';
 import { StepFailedError } from '../errors.js';
+import { searchPathSchemas } from '../catalog/introspect-objects.js';
 
 export interface DatabaseLocale {
   encoding: string;
@@ -21,6 +22,26 @@ export function createDatabaseSql(database: string, owner: string | null, locale
   parts.push(`LC_COLLATE ${literal(locale.collate)}`, `LC_CTYPE ${literal(locale.ctype)}`);
   if (owner) parts.push(`OWNER ${ident(owner)}`);
   return [parts.join(' ')];
+}
+
+/** Settings the tool makes itself and that are not the source's to hand on: the read-only mark of a retired source. */
+const NOT_CARRIED = new Set(['default_transaction_read_only', 'transaction_read_only']);
+/** Settings whose value is a list of names the server keeps quoted (`app, "My Schema"`): each name is quoted again. */
+const NAME_LISTS = new Set(['search_path', 'temp_tablespaces', 'local_preload_libraries', 'session_preload_libraries']);
+
+/** The source database's own settings (`name=value`) that a service database gets, with the ALTER DATABASE of each. */
+export function databaseSettingsSql(database: string, settings: readonly string[]): Array<{ name: string; sql: string }> {
+  const out: Array<{ name: string; sql: string }> = [];
+  for (const setting of settings) {
+    const at = setting.indexOf('=');
+    if (at <= 0) continue;
+    const name = setting.slice(0, at);
+    const value = setting.slice(at + 1);
+    if (NOT_CARRIED.has(name.toLowerCase())) continue;
+    const to = NAME_LISTS.has(name.toLowerCase()) ? searchPathSchemas(value).map(ident).join(', ') || "''" : literal(value);
+    out.push({ name, sql: `ALTER DATABASE ${ident(database)} SET ${ident(name)} TO ${to}` });
+  }
+  return out;
 }
 
 /**
@@ -93,17 +114,22 @@ export const createDatabase: StepHandler<'create_database'> = {
       const recorded = recordedIdentity(record?.detail);
       const oid = await databaseOid(admin, database);
       if (oid !== null) {
-        if (record && recorded && recorded.oid === oid && recorded.systemIdentifier === sysid) return { detail: { existed: true } };
+        if (record && recorded && recorded.oid === oid && recorded.systemIdentifier === sysid) {
+          await applySettings(admin, step);
+          return { detail: { existed: true } };
+        }
         if (record && record.detail?.pending === true && (record.detail.systemIdentifier ?? null) === sysid) {
           // A run was killed between CREATE DATABASE and recording its OID (a CREATE that failed
           // forgets its pending record): the database is this split's. Rollback still refuses to
           // drop it while it holds a table the copy did not create.
           await assertNoJournal(ctx, step);
           await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, oid) });
+          await applySettings(admin, step);
           return { detail: { existed: true } };
         }
         await assertEmpty(ctx, step, record ? 'it is not the database the split recorded' : 'the journal did not create it');
         await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { adopted: true, ...identityDetail(sysid, oid) } });
+        await applySettings(admin, step);
         return { detail: { existed: true } };
       }
       await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: { pending: true, systemIdentifier: sysid } });
@@ -118,6 +144,7 @@ export const createDatabase: StepHandler<'create_database'> = {
       const created = await databaseOid(admin, database);
       if (created === null) throw new StepFailedError(step.id, `CREATE DATABASE ${database} returned, yet the database is missing`);
       await ctx.journal.recordCreated({ kind: 'database', server, name: database, detail: identityDetail(sysid, created) });
+      await applySettings(admin, step);
       return {};
     } finally {
       admin.release();
@@ -128,4 +155,9 @@ export const createDatabase: StepHandler<'create_database'> = {
 /** What the journal keeps of a database the split owns: its OID on the server with this system identifier. */
 function identityDetail(systemIdentifier: string | null, oid: number): Record<string, unknown> {
   return systemIdentifier === null ? { oid } : { systemIdentifier, oid };
+}
+
+/** The source's database settings (the step's statements after CREATE DATABASE), set again on every run: they are idempotent. */
+async function applySettings(admin: { query: (sql: string) => Promise<unknown> }, step: CreateDatabaseStep): Promise<void> {
+  for (const sql of step.sql.slice(1)) await admin.query(sql);
 }

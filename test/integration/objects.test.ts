@@ -289,6 +289,44 @@ describe('pg_dump with privileges and comments of each service database equals t
   });
 });
 
+describe('the source database\'s own settings', () => {
+  it('are set on each new database before the copy, so a check that finds its function through the database\'s search_path holds there', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: second() });
+    fixtures.push(fx);
+    const sourceDb = new URL(fx.sourceUrl).pathname.slice(1);
+    // MusicBrainz's way: unqualified names found through the database's search_path, from a CHECK constraint.
+    await query(
+      fx.sourceUrl,
+      `ALTER DATABASE "${sourceDb}" SET search_path = app, "$user", public;
+       ALTER DATABASE "${sourceDb}" SET "TimeZone" = 'Asia/Shanghai';
+       ALTER DATABASE "${sourceDb}" SET statement_timeout = '5min';`,
+    );
+    // A new session: it has the database's search_path.
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION app.padded(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT btrim(t) <> t $$;
+       CREATE FUNCTION app.title_ok(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN NOT padded(t); END $$;
+       ALTER TABLE app.film ADD CONSTRAINT film_title_ok CHECK (app.title_ok(title));`,
+    );
+    const settings = (url: string) =>
+      query<{ s: string[] }>(url, `SELECT setconfig AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND setrole = 0`);
+    const [source] = await settings(fx.sourceUrl);
+    const p = await fx.cli('plan', '-o', fx.planFile);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain(`with the source's settings search_path, TimeZone, statement_timeout`);
+    const a = await fx.cli('apply', fx.planFile, '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    for (const url of [fx.rentalUrl, fx.ciUrl]) {
+      expect(await settings(url), url).toEqual([{ s: source!.s }]);
+      expect(await query(url, `SELECT current_setting('TimeZone') AS tz, current_setting('search_path') AS path`)).toEqual([
+        { tz: 'Asia/Shanghai', path: 'app, "$user", public' },
+      ]);
+    }
+    await expect(query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('  padded ')`)).rejects.toThrow(/film_title_ok/);
+    await query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('Clean')`);
+  });
+});
+
 describe('objects: in the manifest', () => {
   it('an unknown name is a manifest error naming the closest object, with exit 2', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main, objects: { rental: ['find_actr_by_id', 'film_list', 'film'] } });
