@@ -336,6 +336,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'collation-left-behind',
+    title: 'a collation of the source that a moved column uses is not made in its new database',
+    file: 'src/plan/collations.ts',
+    search: '  return all.filter((c) => pattern(c).test(text));',
+    replace: "  return all.filter((c) => pattern(c).test(text) && c.schema !== 'public');",
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Publication, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
 import { BadInputError } from '../errors.js';
+import { literal as sqlLiteral, qname } from '../pg/quote.js';
 import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
 import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
 import { readConstraints, readIndexes, readPolicies, readTriggers } from './introspect-parts.js';
@@ -129,6 +130,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
       WHERE e.extname <> 'plpgsql' ORDER BY 1`,
   );
   const publications = await readPublications(client, schemas, version);
+  const collations = await readCollations(client, version);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -272,6 +274,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ...(lo && lo.n > 0 ? { largeObjects: lo.n } : {}),
     ...(installedExtensions.length > 0 ? { installedExtensions } : {}),
     ...(publications.length > 0 ? { publications } : {}),
+    ...(collations.length > 0 ? { collations } : {}),
     ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
   };
 }
@@ -374,4 +377,32 @@ async function readPublications(client: pg.ClientBase, schemas: string[], versio
     publish: r.publish,
     viaRoot: r.via_root,
   }));
+}
+
+/**
+ * The collations the database's users made (ICU, libc or builtin), each with the CREATE
+ * COLLATION that makes it again on any server version that knows its provider.
+ */
+async function readCollations(client: pg.ClientBase, version: number): Promise<Array<{ schema: string; name: string; ddl: string }>> {
+  const locale = version >= 170000 ? 'c.colllocale' : version >= 150000 ? 'c.colliculocale' : `CASE WHEN c.collprovider = 'i' THEN c.collcollate END`;
+  const found = await rows<{ schema: string; name: string; provider: string; deterministic: boolean; collate: string | null; ctype: string | null; locale: string | null; rules: string | null }>(
+    client,
+    `SELECT n.nspname::text AS schema, c.collname::text AS name, c.collprovider::text AS provider, c.collisdeterministic AS deterministic,
+            c.collcollate::text AS collate, c.collctype::text AS ctype, ${locale}::text AS locale,
+            ${version >= 160000 ? 'c.collicurules' : 'NULL'}::text AS rules
+       FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND c.collprovider IN ('c', 'i', 'b')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_collation'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      ORDER BY 1, 2`,
+  );
+  return found.map((c) => {
+    const options =
+      c.provider === 'i'
+        ? [`provider = icu`, `locale = ${sqlLiteral(c.locale ?? '')}`, ...(c.rules ? [`rules = ${sqlLiteral(c.rules)}`] : [])]
+        : c.provider === 'b'
+          ? [`provider = builtin`, `locale = ${sqlLiteral(c.locale ?? '')}`]
+          : [`provider = libc`, `lc_collate = ${sqlLiteral(c.collate ?? '')}`, `lc_ctype = ${sqlLiteral(c.ctype ?? '')}`];
+    if (!c.deterministic) options.push('deterministic = false');
+    return { schema: c.schema, name: c.name, ddl: `CREATE COLLATION IF NOT EXISTS ${qname(c)} (${options.join(', ')})` };
+  });
 }

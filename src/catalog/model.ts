@@ -48,6 +48,8 @@ export interface Catalog {
    * tables of `schemas`: by name, with the keys of those tables. Absent when none.
    */
   publications?: Publication[];
+  /** The database's own collations (`CREATE COLLATION`; not pg_catalog's, not an extension's), each with the statement that makes it again. Absent when none. */
+  collations?: Array<{ schema: string; name: string; ddl: string }>;
   /**
    * `ALTER DEFAULT PRIVILEGES` of the database, global or for one of `schemas`: what
    * objects created later get. Absent when none.

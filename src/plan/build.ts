@@ -38,6 +38,7 @@ import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeSta
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 import { carriedPublications, ownedPublications } from './publications.js';
+import { collationsUsed } from './collations.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -208,20 +209,39 @@ export function buildPlan(input: PlanInput): Plan {
     });
   }
 
+  const collationsCarried = new Set<string>();
   for (const w of work) {
     const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
     for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
     const pre = w.keys.length + w.objects.length > 0 ? renderPreData(catalog, w.keys, { extraColumns, objects: w.objects }) : [];
+    const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
+    const collations = collationsUsed(catalog, [...pre, ...Object.values(post.perTable).flat(), ...renderViews(catalog, w.input.views)]);
+    collations.forEach((c) => collationsCarried.add(`${c.schema}.${c.name}`));
     const id = stepId('create_schema', w.target.database);
+    const named = collations.length ? `, the collation${collations.length > 1 ? 's' : ''} ${collations.map((c) => `${c.schema}.${c.name}`).join(', ')}` : '';
     steps.push({
       id,
       kind: 'create_schema',
       service: w.input.spec.name,
-      description: `create ${w.keys.length} tables (no indexes or foreign keys yet), ${w.closure.functions.length} functions, ${w.closure.types.length} types and ${w.closure.sequences.length} sequences in ${w.target.database}`,
-      sql: [...MARKER_SETUP, ...pre, markerInsert(id)],
+      description: `create ${w.keys.length} tables (no indexes or foreign keys yet), ${w.closure.functions.length} functions, ${w.closure.types.length} types${named} and ${w.closure.sequences.length} sequences in ${w.target.database}`,
+      // A collation before what uses it; its schema is one the service's objects live in, or made here.
+      sql: [
+        ...MARKER_SETUP,
+        ...collations.flatMap((c) => [`CREATE SCHEMA IF NOT EXISTS ${ident(c.schema)}`, c.ddl]),
+        ...pre,
+        markerInsert(id),
+      ],
       dependsOn: [stepId('create_database', w.target.database)],
       target: w.target,
     });
+  }
+
+  const collationsLeft = (catalog.collations ?? []).map((c) => `${c.schema}.${c.name}`).filter((c) => !collationsCarried.has(c));
+  if (collationsLeft.length > 0) {
+    warnings.push(
+      `collation${collationsLeft.length > 1 ? 's' : ''} ${collationsLeft.join(', ')} left in the source, in no service's database: nothing moved names ${collationsLeft.length > 1 ? 'them' : 'it'}; ` +
+        `a service whose own queries use ${collationsLeft.length > 1 ? 'one' : 'it'} (… COLLATE ${collationsLeft[0]}) needs CREATE COLLATION in its database`,
+    );
   }
 
   // Offline: one fence per service, so that a service applied on its own (`apply --service`)

@@ -249,8 +249,12 @@ export function renderAll(catalog: Catalog, tableKeys: string[], viewKeys: strin
   const post = renderPostData(catalog, tableKeys);
   const closure = dependencyClosure(catalog, [...tableKeys, ...viewKeys, ...objects]);
   const schemas = (catalog.namespaces ?? []).map((n) => n.name);
+  const pre = renderPreData(catalog, tableKeys, { objects });
+  // The whole schema: every collation of the source, each after its schema (the plan gives a service only those it uses).
+  const collations = catalog.collations ?? [];
   return [
-    ...renderPreData(catalog, tableKeys, { objects }),
+    ...collations.flatMap((c) => [`CREATE SCHEMA IF NOT EXISTS "${c.schema}"`, c.ddl]),
+    ...pre,
     ...tableKeys.flatMap((k) => post.perTable[k] ?? []),
     ...post.foreignKeys,
     ...post.sequenceOwnership,

@@ -135,6 +135,25 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     expect(v.code, `${v.stdout}\n${v.stderr}`).toBe(0);
   });
 
+  it('each database gets the source\'s collations its columns and indexes name, as they are; an unused one is named as left behind', async () => {
+    const collations = (url: string) =>
+      query<{ c: string }>(
+        url,
+        `SELECT concat_ws(' ', n.nspname || '.' || c.collname, c.collprovider, c.collcollate, c.collctype, c.collisdeterministic) AS c
+           FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+      );
+    const source = (await collations(fx.sourceUrl)).map((r) => r.c);
+    expect(source).toHaveLength(3);
+    expect((await collations(fx.ciUrl)).map((r) => r.c)).toEqual(source.filter((c) => c.startsWith('public.ci_name ')));
+    expect((await collations(fx.rentalUrl)).map((r) => r.c)).toEqual(source.filter((c) => c.startsWith('app.film_order ')));
+    // Used as the source uses them: the column's collation, the index's.
+    expect(await query(fx.ciUrl, `SELECT collation_name AS c FROM information_schema.columns WHERE table_name = 'ci_builds' AND column_name = 'name'`)).toEqual([{ c: 'ci_name' }]);
+    expect(await query(fx.rentalUrl, `SELECT indexdef AS d FROM pg_indexes WHERE indexname = 'film_title_posix'`)).toEqual([
+      { d: 'CREATE INDEX film_title_posix ON app.film USING btree (title COLLATE app.film_order)' },
+    ]);
+    expect(plan.warnings).toContainEqual(expect.stringContaining('collation app.unused_order left in the source, in no service\'s database'));
+  });
+
   it('the source\'s publications are made again over the tables each database gets: row filter, column list, schema, options; the role owns those it may', async () => {
     // pg_publication_tables (15+) lists each published table with its columns and row filter.
     const published = (url: string, tables: string[]) =>

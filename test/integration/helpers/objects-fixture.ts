@@ -92,7 +92,12 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE TABLE public.audit_events (id bigserial PRIMARY KEY, what text NOT NULL);
 
     CREATE SEQUENCE public.ci_builds_id_seq;
-    CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text);
+    -- Collations of its own: one a column uses, one only an index names.
+    CREATE COLLATION public.ci_name (provider = libc, locale = 'C');
+    CREATE COLLATION app.film_order (provider = libc, lc_collate = 'POSIX', lc_ctype = 'POSIX');
+    CREATE COLLATION app.unused_order (provider = libc, locale = 'C');
+    CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text COLLATE public.ci_name);
+    CREATE INDEX film_title_posix ON app.film (title COLLATE app.film_order);
     -- Called only from a trigger function's body (pg_depend records no such call), in two overloads.
     CREATE FUNCTION public.ci_build_name(raw text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
     BEGIN RETURN coalesce(nullif(trim(raw), ''), 'unnamed'); END $$;
