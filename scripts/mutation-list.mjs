@@ -344,6 +344,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'dictionary-extension-unseen',
+    title: 'an extension a function needs only through its text search dictionary\'s name (regdictionary \'public.unaccent\') stays behind',
+    file: 'src/catalog/introspect-extension-calls.ts',
+    search: '    if (key) out.add(byName.get(key)!);',
+    replace: '    if (key && key.length < 0) out.add(byName.get(key)!);',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'body-type-unseen',
     title: 'an enum that a moved function\'s body casts to (::public.app_role) stays out of its database',
     file: 'src/catalog/closure.ts',

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { candidateKeys, codeOnly, nameParts } from './body-refs.js';
+import { candidateKeys, codeOnly, nameParts, stringLiterals } from './body-refs.js';
 import { rows } from './introspect-util.js';
 
 /** A function that belongs to an extension (`hmac` of pgcrypto), by schema and name. */
@@ -18,6 +18,37 @@ export async function readExtensionFunctions(client: pg.ClientBase): Promise<Ext
       WHERE d.deptype = 'e' AND d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
       ORDER BY 2, 3`,
   );
+}
+
+/** Every text search dictionary and configuration of an installed extension (unaccent's `unaccent`), one row per schema and name. */
+export async function readExtensionSearchObjects(client: pg.ClientBase): Promise<ExtensionFunction[]> {
+  return rows<ExtensionFunction>(
+    client,
+    `SELECT DISTINCT d.refobjid AS extension, n.nspname::text AS schema, o.name::text AS name
+       FROM pg_depend d
+       JOIN (SELECT 'pg_ts_dict'::regclass AS classid, oid, dictname AS name, dictnamespace AS ns FROM pg_ts_dict
+             UNION ALL SELECT 'pg_ts_config'::regclass, oid, cfgname, cfgnamespace FROM pg_ts_config) o ON o.classid = d.classid AND o.oid = d.objid
+       JOIN pg_namespace n ON n.oid = o.ns
+      WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
+      ORDER BY 2, 3`,
+  );
+}
+
+/**
+ * The extensions whose text search dictionaries or configurations a body names in a
+ * literal (MusicBrainz's `immutable_unaccent(regdictionary 'public.unaccent', $1)`, a C
+ * function of its own over unaccent's library): pg_depend records no such use either.
+ */
+export function extensionSearchObjects(body: string, searchPath: string[], objects: readonly ExtensionFunction[]): number[] {
+  if (objects.length === 0) return [];
+  const byName = new Map(objects.map((o) => [`${o.schema}.${o.name}`, o.extension]));
+  const out = new Set<number>();
+  for (const lit of stringLiterals(body)) {
+    const parts = nameParts(lit);
+    const key = parts ? candidateKeys(parts, searchPath).find((k) => byName.has(k)) : undefined;
+    if (key) out.add(byName.get(key)!);
+  }
+  return [...out].sort((a, b) => a - b);
 }
 
 const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;

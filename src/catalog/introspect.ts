@@ -1,4 +1,4 @@
-import { extensionCalls, readExtensionFunctions, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
+import { extensionCalls, extensionSearchObjects, readExtensionFunctions, readExtensionSearchObjects, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Publication, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -114,10 +114,12 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
   // Extensions whose functions a body calls: pg_depend does not record them.
   const extensionFunctions = await readExtensionFunctions(client);
+  const searchObjects = await readExtensionSearchObjects(client);
   const bodyExtensions = new Map<number, number[]>();
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
-    const calls = extensionCalls(src, bodySearchPath(def.schema, path), extensionFunctions);
+    const searchPath = bodySearchPath(def.schema, path);
+    const calls = [...new Set([...extensionCalls(src, searchPath, extensionFunctions), ...extensionSearchObjects(src, searchPath, searchObjects)])];
     if (calls.length > 0) bodyExtensions.set(oid, calls);
   }
   const extensions = await readExtensions(client, [...new Set([...oidsOf('extension'), ...[...bodyExtensions.values()].flat()])]);

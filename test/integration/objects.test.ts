@@ -346,6 +346,27 @@ describe('the source database\'s own settings', () => {
   });
 });
 
+describe('an extension a function needs only through the name of its text search dictionary', () => {
+  it('comes along: MusicBrainz\'s immutable_unaccent(regdictionary \'public.unaccent\', …) behind an index', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: second() });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE EXTENSION unaccent WITH SCHEMA public;
+       CREATE FUNCTION app.immutable_unaccent(regdictionary, text) RETURNS text LANGUAGE c IMMUTABLE STRICT AS '$libdir/unaccent', 'unaccent_dict';
+       CREATE FUNCTION app.folded(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT app.immutable_unaccent(regdictionary 'public.unaccent', $1) $$;
+       CREATE INDEX film_title_folded ON app.film (app.folded(title));`,
+    );
+    const p = await fx.cli('plan', '--json');
+    expect(p.code, p.stderr).toBe(0);
+    expect((JSON.parse(p.stdout) as { warnings: string[] }).warnings.join('\n')).not.toContain('unaccent');
+    const a = await fx.cli('apply', '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    expect(await query(fx.rentalUrl, `SELECT app.folded('Crème brûlée') AS f`)).toEqual([{ f: 'Creme brulee' }]);
+    expect(await query(fx.ciUrl, `SELECT extname AS e FROM pg_extension WHERE extname = 'unaccent'`)).toEqual([]);
+  });
+});
+
 describe('objects: in the manifest', () => {
   it('an unknown name is a manifest error naming the closest object, with exit 2', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main, objects: { rental: ['find_actr_by_id', 'film_list', 'film'] } });
