@@ -114,12 +114,12 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
   // Extensions whose functions a body calls: pg_depend does not record them.
   const extensionFunctions = await readExtensionFunctions(client);
-  const searchObjects = await readExtensionSearchObjects(client);
+  const extensionSearch = await readExtensionSearchObjects(client);
   const bodyExtensions = new Map<number, number[]>();
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
     const searchPath = bodySearchPath(def.schema, path);
-    const calls = [...new Set([...extensionCalls(src, searchPath, extensionFunctions), ...extensionSearchObjects(src, searchPath, searchObjects)])];
+    const calls = [...new Set([...extensionCalls(src, searchPath, extensionFunctions), ...extensionSearchObjects(src, searchPath, extensionSearch)])];
     if (calls.length > 0) bodyExtensions.set(oid, calls);
   }
   const extensions = await readExtensions(client, [...new Set([...oidsOf('extension'), ...[...bodyExtensions.values()].flat()])]);
@@ -133,6 +133,18 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   );
   const publications = await readPublications(client, schemas, version);
   const collations = await readCollations(client, version);
+  const searchObjects = (
+    await rows<{ o: string }>(
+      client,
+      `SELECT kind || ' ' || n.nspname || '.' || name AS o
+         FROM (SELECT 'configuration' AS kind, 'pg_ts_config'::regclass AS classid, oid, cfgname::text AS name, cfgnamespace AS ns FROM pg_ts_config
+               UNION ALL SELECT 'dictionary', 'pg_ts_dict'::regclass, oid, dictname::text, dictnamespace FROM pg_ts_dict) o
+         JOIN pg_namespace n ON n.oid = o.ns
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.oid AND d.deptype = 'e')
+        ORDER BY 1`,
+    )
+  ).map((r) => r.o);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -277,6 +289,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ...(installedExtensions.length > 0 ? { installedExtensions } : {}),
     ...(publications.length > 0 ? { publications } : {}),
     ...(collations.length > 0 ? { collations } : {}),
+    ...(searchObjects.length > 0 ? { searchObjects } : {}),
     ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
   };
 }

@@ -48,6 +48,11 @@ export interface Catalog {
    * tables of `schemas`: by name, with the keys of those tables. Absent when none.
    */
   publications?: Publication[];
+  /**
+   * The database's own text search configurations and dictionaries (not an extension's), as
+   * `configuration schema.name` / `dictionary schema.name`: not carried, named in the plan. Absent when none.
+   */
+  searchObjects?: string[];
   /** The database's own collations (`CREATE COLLATION`; not pg_catalog's, not an extension's), each with the statement that makes it again. Absent when none. */
   collations?: Array<{ schema: string; name: string; ddl: string }>;
   /**

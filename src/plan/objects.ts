@@ -152,6 +152,12 @@ export function accountObjects(
     }
   }
   warnings.push(...publicationWarnings(catalog, opts.owner), ...extensionWarnings(catalog, services));
+  if (catalog.searchObjects?.length) {
+    warnings.push(
+      `text search ${catalog.searchObjects.join(', ')} of the source ${catalog.searchObjects.length > 1 ? 'are' : 'is'} not carried: ` +
+        `an index or a query that names ${catalog.searchObjects.length > 1 ? 'one' : 'it'} (to_tsvector('…', …)) fails in a service database until it is created there (CREATE TEXT SEARCH …)`,
+    );
+  }
   return { byService, leftBehind, warnings, errors };
 }
 

@@ -135,7 +135,7 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     expect(v.code, `${v.stdout}\n${v.stderr}`).toBe(0);
   });
 
-  it('each database gets the source\'s collations its columns and indexes name, as they are; an unused one is named as left behind', async () => {
+  it('each database gets the source\'s collations its columns and indexes name, as they are; an unused one, and a text search configuration, are named as left behind', async () => {
     const collations = (url: string) =>
       query<{ c: string }>(
         url,
@@ -152,6 +152,7 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
       { d: 'CREATE INDEX film_title_posix ON app.film USING btree (title COLLATE app.film_order)' },
     ]);
     expect(plan.warnings).toContainEqual(expect.stringContaining('collation app.unused_order left in the source, in no service\'s database'));
+    expect(plan.warnings).toContainEqual(expect.stringContaining('text search configuration app.film_search of the source is not carried'));
   });
 
   it('the source\'s publications are made again over the tables each database gets: row filter, column list, schema, options; the role owns those it may', async () => {

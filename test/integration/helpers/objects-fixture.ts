@@ -98,6 +98,8 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE COLLATION app.unused_order (provider = libc, locale = 'C');
     CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text COLLATE public.ci_name);
     CREATE INDEX film_title_posix ON app.film (title COLLATE app.film_order);
+    -- A text search configuration of its own: not carried, named by the plan.
+    CREATE TEXT SEARCH CONFIGURATION app.film_search (COPY = pg_catalog.simple);
     -- Called only from a trigger function's body (pg_depend records no such call), in two overloads.
     CREATE FUNCTION public.ci_build_name(raw text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
     BEGIN RETURN coalesce(nullif(trim(raw), ''), 'unnamed'); END $$;
