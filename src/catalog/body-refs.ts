@@ -16,6 +16,8 @@ export interface BodyReferences {
   writes: string[];
   /** Keys of tables read (FROM, JOIN, USING) and not written to. */
   reads: string[];
+  /** It runs SQL built at run time (plpgsql `EXECUTE …`): what that SQL names cannot be read here. */
+  dynamic: boolean;
 }
 
 const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
@@ -192,7 +194,12 @@ export function bodyReferences(
     const k = resolve(m[1]!, searchPath, tableKeys);
     if (k && !found.writes.has(k)) found.reads.add(k);
   }
-  return { sequences: [...found.sequences].sort(), writes: [...found.writes].sort(), reads: [...found.reads].sort() };
+  return {
+    sequences: [...found.sequences].sort(),
+    writes: [...found.writes].sort(),
+    reads: [...found.reads].sort(),
+    dynamic: /\bEXECUTE\b(?!\s+(?:FUNCTION|PROCEDURE)\b)/i.test(code),
+  };
 }
 
 /** Where an unqualified name in a body is looked up: the function's SET search_path, else its own schema, then public. */

@@ -213,13 +213,14 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
     const searchPath = bodySearchPath(def.schema, path);
-    const { reads, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
+    const { reads, dynamic, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
     const routines = routineCalls(src, searchPath, routinesByName).filter((k) => k !== functionKey(def));
     const named = bodyTypes(src, searchPath, typeNames);
-    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length + named.length > 0) {
+    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length + named.length > 0 || dynamic) {
       def.body = {
         ...refs,
+        ...(dynamic ? { dynamic } : {}),
         ...(reads.length > 0 ? { reads } : {}),
         ...(routines.length > 0 ? { calls: routines } : {}),
         ...(named.length > 0 ? { types: named } : {}),
@@ -353,7 +354,7 @@ async function readPublications(client: pg.ClientBase, schemas: string[], versio
             p.pubviaroot AS via_root
        FROM pg_publication p JOIN pg_publication_tables t ON t.pubname = p.pubname
       WHERE t.schemaname = ANY($1::text[]) AND p.pubname !~ '^cps_[0-9a-f]{8}_'
-      GROUP BY p.oid, p.pubname, p.puballtables ORDER BY 2`,
+      GROUP BY p.oid, p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot ORDER BY 2`,
     [schemas],
   );
   if (found.length === 0) return [];

@@ -322,7 +322,7 @@ export interface FunctionDef extends QualifiedName {
    * of the extensions whose functions it calls (`hmac(...)`: pgcrypto); the functions and
    * extensions it calls travel with it.
    */
-  body?: { sequences: string[]; writes: string[]; reads?: string[]; calls?: string[]; types?: string[]; extensions?: string[] };
+  body?: { sequences: string[]; writes: string[]; reads?: string[]; calls?: string[]; types?: string[]; extensions?: string[]; dynamic?: true };
   /**
    * Keys of the tables (or views) whose row type its arguments or result use: it can
    * only be created after them, in a database that has them.

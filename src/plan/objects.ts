@@ -151,6 +151,14 @@ export function accountObjects(
       }
     }
   }
+  for (const s of services) {
+    const dynamic = s.closure.functions.filter((f) => f.body?.dynamic).map((f) => `${routineNoun(f)} ${functionKey(f)}`);
+    if (dynamic.length === 0) continue;
+    warnings.push(
+      `${dynamic.join(', ')} (in ${s.database}, for ${s.service}) run${dynamic.length > 1 ? '' : 's'} SQL built at run time (EXECUTE …): ` +
+        `the tables that SQL names cannot be checked; one that ${s.database} does not get fails there with "relation … does not exist"`,
+    );
+  }
   warnings.push(...publicationWarnings(catalog, opts.owner), ...extensionWarnings(catalog, services));
   if (catalog.searchObjects?.length) {
     warnings.push(

@@ -368,6 +368,33 @@ describe('an extension a function needs only through the name of its text search
   });
 });
 
+describe('a moved function that runs SQL built at run time', () => {
+  it('is named in a warning, as the tables that SQL names cannot be checked (MusicBrainz\'s update_aggregate_rating)', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION app.count_cast() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         EXECUTE format('UPDATE public.%I SET name = name WHERE id = $1', 'ci_' || 'builds') USING NEW.actor_id;
+         RETURN NEW;
+       END $$;
+       CREATE TRIGGER film_actor_count AFTER INSERT ON app.film_actor FOR EACH ROW EXECUTE FUNCTION app.count_cast();`,
+    );
+    const p = await fx.cli('plan', '-o', fx.planFile);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = await readPlanFile(fx.planFile);
+    expect(plan.warnings.filter((w) => w.includes('SQL built at run time'))).toEqual([
+      `function app.count_cast() (in ${fx.prefix}rental, for rental) runs SQL built at run time (EXECUTE …): ` +
+        `the tables that SQL names cannot be checked; one that ${fx.prefix}rental does not get fails there with "relation … does not exist"`,
+    ]);
+    const a = await fx.cli('apply', fx.planFile, '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    // As warned: its SQL names a table of the ci service.
+    await expect(query(fx.rentalUrl, `INSERT INTO app.film_actor VALUES (3, 3)`)).rejects.toThrow(/relation "public.ci_builds" does not exist/);
+  });
+});
+
 describe('objects: in the manifest', () => {
   it('an unknown name is a manifest error naming the closest object, with exit 2', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main, objects: { rental: ['find_actr_by_id', 'film_list', 'film'] } });

@@ -76,6 +76,14 @@ describe('bodyReferences', () => {
     expect(stringLiterals(body)).toEqual(['id=%s', "it's fine: %", 'ci_builds_id_seq']);
   });
 
+  it('says when a body runs SQL built at run time, whose names it cannot read', () => {
+    const dynamic = (body: string) => bodyReferences(body, ['public'], seqs, tables).dynamic;
+    expect(dynamic(`BEGIN EXECUTE format('UPDATE app.%I SET n = n + 1', kind || '_meta'); END`)).toBe(true);
+    expect(dynamic(`BEGIN FOR r IN EXECUTE 'SELECT 1' LOOP END LOOP; END`)).toBe(true);
+    expect(dynamic(`BEGIN PERFORM 1; -- EXECUTE in a comment\n RAISE NOTICE 'EXECUTE in a literal'; END`)).toBe(false);
+    expect(dynamic(`SELECT 1 FROM audit`)).toBe(false);
+  });
+
   it('does not take a common table expression for the table it is named after, in its own statement only', () => {
     const path = ['app', 'public'];
     // The CTEs `orders` and `audit` hide the tables of the same names in the statement that defines them.
