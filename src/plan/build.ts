@@ -210,11 +210,15 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   const collationsCarried = new Set<string>();
+  // Rendered once per service: the collations its statements name are read from it here, its steps built from it below.
+  const postData = new Map<ServiceWork, ReturnType<typeof renderPostData>>();
+  const publicationsOf = new Map<ServiceWork, ReturnType<typeof carriedPublications>>();
   for (const w of work) {
     const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
     for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
     const pre = w.keys.length + w.objects.length > 0 ? renderPreData(catalog, w.keys, { extraColumns, objects: w.objects }) : [];
     const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
+    postData.set(w, post);
     const collations = collationsUsed(catalog, [...pre, ...Object.values(post.perTable).flat(), ...renderViews(catalog, w.input.views)]);
     collations.forEach((c) => collationsCarried.add(`${c.schema}.${c.name}`));
     const id = stepId('create_schema', w.target.database);
@@ -346,7 +350,7 @@ export function buildPlan(input: PlanInput): Plan {
   steps.push(...copySteps);
 
   for (const w of work) {
-    const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
+    const post = postData.get(w)!;
     const roots = w.keys.filter((k) => !tables.get(k)!.partitionOf);
     const tableSteps: string[] = [];
     for (const root of roots) {
@@ -390,6 +394,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
     const views = renderViews(catalog, w.input.views, { routines: false, functions: functionsAfterViews(catalog, w.closure.functions) });
     const publications = carriedPublications(catalog, new Set(w.keys));
+    publicationsOf.set(w, publications);
     const rest = [...post.foreignKeys, ...post.sequenceOwnership, ...views, ...publications.map((p) => p.sql)];
     const id = stepId('create_indexes', w.target.database, 'foreign_keys');
     const viewCount = views.length ? w.input.views.length : 0;
@@ -446,7 +451,7 @@ export function buildPlan(input: PlanInput): Plan {
         ? `${carried}make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
         : `${carried}revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
       // Granted while the tool still owns the objects: changing the owner then hands the grants over with them.
-      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(catalog, w.keys)), ...databaseAccessSql(w.target.database, connect)],
+      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(publicationsOf.get(w) ?? [])), ...databaseAccessSql(w.target.database, connect)],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,

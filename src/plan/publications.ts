@@ -56,9 +56,7 @@ export function carriedPublications(catalog: Catalog, tables: ReadonlySet<string
   return out;
 }
 
-/** The carried publications of a service's database its role may own (not FOR ALL TABLES or FOR TABLES IN SCHEMA). */
-export function ownedPublications(catalog: Catalog, keys: readonly string[]): string[] {
-  return carriedPublications(catalog, new Set(keys))
-    .filter((p) => !p.superuserOnly)
-    .map((p) => p.name);
+/** Of a service database's carried publications, those its role may own (not FOR ALL TABLES or FOR TABLES IN SCHEMA). */
+export function ownedPublications(carried: readonly CarriedPublication[]): string[] {
+  return carried.filter((p) => !p.superuserOnly).map((p) => p.name);
 }
