@@ -37,7 +37,7 @@ import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
-import { carriedPublications, ownedPublications } from './publications.js';
+import { carriedPublications, ownedPublications, superuserPublications } from './publications.js';
 import { collationsUsed } from './collations.js';
 
 interface ServiceWork {
@@ -409,6 +409,7 @@ export function buildPlan(input: PlanInput): Plan {
       sql: [...rest, markerInsert(id)],
       dependsOn: [stepId('create_schema', w.target.database), ...tableSteps],
       target: w.target,
+      ...(superuserPublications(publications).length ? { superuserPublications: superuserPublications(publications) } : {}),
     });
   }
 

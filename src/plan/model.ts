@@ -289,6 +289,11 @@ export interface CreateIndexesStep extends StepBase<'create_indexes'> {
    * Absent in plans made before it existed.
    */
   afterCommit?: string[];
+  /**
+   * Publications of the source this step makes again that only a superuser may create
+   * (FOR ALL TABLES, FOR TABLES IN SCHEMA): preflight refuses any other role before a change.
+   */
+  superuserPublications?: Array<{ name: string; scope: 'FOR ALL TABLES' | 'FOR TABLES IN SCHEMA' }>;
 }
 
 export interface SyncSequencesStep extends StepBase<'sync_sequences'> {

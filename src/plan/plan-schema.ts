@@ -93,7 +93,11 @@ export const stepSchema = z.discriminatedUnion('kind', [
   }),
   step('wait_server_copy', { target, subscription: str, tables: strings }),
   step('stop_server_copy', { target, publication: str, subscription: str, slot: str }),
-  step('create_indexes', { target, afterCommit: strings.optional() }),
+  step('create_indexes', {
+    target,
+    afterCommit: strings.optional(),
+    superuserPublications: arrayOf(obj({ name: str, scope: z.enum(['FOR ALL TABLES', 'FOR TABLES IN SCHEMA'], { errorMap: () => ({ message: 'expected "FOR ALL TABLES" or "FOR TABLES IN SCHEMA"' }) }) }), 'publications').optional(),
+  }),
   step('sync_sequences', { target, sequences: arrayOf(obj({ source: qualified, target: qualified }), 'sequence pairs') }),
   step('grant', { target, role: nullableStr }),
   step('verify_rowcounts', { target, tables: strings }),

@@ -10,7 +10,7 @@ export interface CarriedPublication {
   /** The source's tables it publishes there. */
   tables: string[];
   /** FOR ALL TABLES or FOR TABLES IN SCHEMA: only a superuser may create or own it. */
-  superuserOnly: boolean;
+  superuserOnly: 'FOR ALL TABLES' | 'FOR TABLES IN SCHEMA' | null;
 }
 
 /** Whether the catalog says how `p` was made (snapshots older than that name it only). */
@@ -50,7 +50,7 @@ export function carriedPublications(catalog: Catalog, tables: ReadonlySet<string
       name: p.name,
       sql: `CREATE PUBLICATION ${ident(p.name)} ${what} WITH (${options.join(', ')})`,
       tables: published,
-      superuserOnly: p.allTables || schemas.length > 0,
+      superuserOnly: p.allTables ? 'FOR ALL TABLES' : schemas.length > 0 ? 'FOR TABLES IN SCHEMA' : null,
     });
   }
   return out;
@@ -59,4 +59,9 @@ export function carriedPublications(catalog: Catalog, tables: ReadonlySet<string
 /** Of a service database's carried publications, those its role may own (not FOR ALL TABLES or FOR TABLES IN SCHEMA). */
 export function ownedPublications(carried: readonly CarriedPublication[]): string[] {
   return carried.filter((p) => !p.superuserOnly).map((p) => p.name);
+}
+
+/** Of a service database's carried publications, those only a superuser may create, for preflight. */
+export function superuserPublications(carried: readonly CarriedPublication[]): Array<{ name: string; scope: 'FOR ALL TABLES' | 'FOR TABLES IN SCHEMA' }> {
+  return carried.flatMap((p) => (p.superuserOnly ? [{ name: p.name, scope: p.superuserOnly }] : []));
 }

@@ -124,13 +124,9 @@ export function publicationProblems(plan: Plan, server: string, f: RoleFacts): s
   const problems: string[] = [];
   for (const step of plan.steps) {
     if (step.kind !== 'create_indexes' || step.target.server !== server) continue;
-    for (const sql of step.sql) {
-      const m = /^CREATE PUBLICATION ("(?:[^"]|"")*"|\S+) FOR (ALL TABLES|(?:(?!\bWITH \().)*\bTABLES IN SCHEMA\b)/s.exec(sql);
-      if (!m) continue;
-      const what = m[2] === 'ALL TABLES' ? 'FOR ALL TABLES' : 'FOR TABLES IN SCHEMA';
-      const name = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!;
+    for (const { name, scope } of step.superuserPublications ?? []) {
       problems.push(
-        `server ${server}: publication ${name} of the source is made again in ${step.target.database} (${what}), which only a superuser may create: ` +
+        `server ${server}: publication ${name} of the source is made again in ${step.target.database} (${scope}), which only a superuser may create: ` +
           `run as a superuser, or make it FOR TABLE in the source before planning (ALTER PUBLICATION … SET TABLE …)`,
       );
     }
