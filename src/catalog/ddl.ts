@@ -77,6 +77,20 @@ export function renderPreData(
   tableKeys: string[],
   opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>>; objects?: string[] } = {},
 ): string[] {
+  const parts = renderPreDataParts(catalog, tableKeys, opts);
+  return [...parts.setup, ...parts.objects];
+}
+
+/**
+ * `renderPreData` in two parts: `setup` (schemas, their comments, extensions) and `objects`
+ * (types, functions, sequences, tables), so that what the objects name (a text search
+ * configuration over an extension's dictionary) can be made between them.
+ */
+export function renderPreDataParts(
+  catalog: Catalog,
+  tableKeys: string[],
+  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>>; objects?: string[] } = {},
+): { setup: string[]; objects: string[] } {
   const { byKey, selected } = tablesOf(catalog, tableKeys);
   const closure = dependencyClosure(catalog, [...tableKeys, ...(opts.objects ?? [])]);
   const out: string[] = [];
@@ -92,6 +106,7 @@ export function renderPreData(
   for (const s of [...schemas].filter((x) => x !== 'public').sort()) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(s)}`);
   out.push(...schemaComments(catalog, schemas));
   for (const e of closure.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(e.schema)}`);
+  const setup = out.splice(0);
   if (closure.functions.length > 0) out.push('SET check_function_bodies = false');
   const later = afterTables(closure, selected);
   const withViews = new Set(functionsAfterViews(catalog, closure.functions));
@@ -122,7 +137,7 @@ export function renderPreData(
     }
   }
   for (const f of closure.functions) if (later.has(f) && !withViews.has(f)) out.push(...functionSql(f));
-  return out;
+  return { setup, objects: out };
 }
 
 const functionSql = (f: FunctionDef): string[] => [f.ddl, ...commentOn(routineWord(f), routineName(f), f.comment)];

@@ -20,20 +20,6 @@ export async function readExtensionFunctions(client: pg.ClientBase): Promise<Ext
   );
 }
 
-/** Every text search dictionary and configuration of an installed extension (unaccent's `unaccent`), one row per schema and name. */
-export async function readExtensionSearchObjects(client: pg.ClientBase): Promise<ExtensionFunction[]> {
-  return rows<ExtensionFunction>(
-    client,
-    `SELECT DISTINCT d.refobjid AS extension, n.nspname::text AS schema, o.name::text AS name
-       FROM pg_depend d
-       JOIN (SELECT 'pg_ts_dict'::regclass AS classid, oid, dictname AS name, dictnamespace AS ns FROM pg_ts_dict
-             UNION ALL SELECT 'pg_ts_config'::regclass, oid, cfgname, cfgnamespace FROM pg_ts_config) o ON o.classid = d.classid AND o.oid = d.objid
-       JOIN pg_namespace n ON n.oid = o.ns
-      WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
-      ORDER BY 2, 3`,
-  );
-}
-
 /**
  * The extensions whose text search dictionaries or configurations a body names in a
  * literal (MusicBrainz's `immutable_unaccent(regdictionary 'public.unaccent', $1)`, a C

@@ -1,4 +1,5 @@
-import { extensionCalls, extensionSearchObjects, readExtensionFunctions, readExtensionSearchObjects, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
+import { extensionCalls, extensionSearchObjects, readExtensionFunctions, routineCalls, routinesCalledOutside } from './introspect-extension-calls.js';
+import { extensionSearchObjectsOf, readTextSearch } from './introspect-text-search.js';
 import type pg from 'pg';
 import type { Catalog, Extension, FunctionDef, Namespace, Publication, Sequence, Table, TypeDef, View } from './model.js';
 import { functionKey, tableKey } from './model.js';
@@ -114,7 +115,8 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const functions = new Map([...functionInfos].map(([oid, f]) => [oid, f.def]));
   // Extensions whose functions a body calls: pg_depend does not record them.
   const extensionFunctions = await readExtensionFunctions(client);
-  const extensionSearch = await readExtensionSearchObjects(client);
+  const searchAll = await readTextSearch(client);
+  const extensionSearch = extensionSearchObjectsOf(searchAll);
   const bodyExtensions = new Map<number, number[]>();
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
@@ -133,18 +135,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   );
   const publications = await readPublications(client, schemas, version);
   const collations = await readCollations(client, version);
-  const searchObjects = (
-    await rows<{ o: string }>(
-      client,
-      `SELECT kind || ' ' || n.nspname || '.' || name AS o
-         FROM (SELECT 'configuration' AS kind, 'pg_ts_config'::regclass AS classid, oid, cfgname::text AS name, cfgnamespace AS ns FROM pg_ts_config
-               UNION ALL SELECT 'dictionary', 'pg_ts_dict'::regclass, oid, dictname::text, dictnamespace FROM pg_ts_dict) o
-         JOIN pg_namespace n ON n.oid = o.ns
-        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.oid AND d.deptype = 'e')
-        ORDER BY 1`,
-    )
-  ).map((r) => r.o);
+  const textSearch = searchAll.filter((o) => o.extension === null).map(({ extension: _, ...o }) => o);
 
   const seqByOid = new Map(seqInfos.map((s) => [s.oid, s.sequence]));
   const identity = new Map<number, Map<string, string>>();
@@ -290,7 +281,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ...(installedExtensions.length > 0 ? { installedExtensions } : {}),
     ...(publications.length > 0 ? { publications } : {}),
     ...(collations.length > 0 ? { collations } : {}),
-    ...(searchObjects.length > 0 ? { searchObjects } : {}),
+    ...(textSearch.length > 0 ? { textSearch } : {}),
     ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
   };
 }

@@ -49,10 +49,11 @@ export interface Catalog {
    */
   publications?: Publication[];
   /**
-   * The database's own text search configurations and dictionaries (not an extension's), as
-   * `configuration schema.name` / `dictionary schema.name`: not carried, named in the plan. Absent when none.
+   * The database's own text search configurations and dictionaries (not an extension's), each
+   * with the statements that make it again: carried to each database whose objects name it.
+   * Absent when none.
    */
-  searchObjects?: string[];
+  textSearch?: TextSearchObject[];
   /** The database's own collations (`CREATE COLLATION`; not pg_catalog's, not an extension's), each with the statement that makes it again. Absent when none. */
   collations?: Array<{ schema: string; name: string; ddl: string }>;
   /**
@@ -75,6 +76,25 @@ export interface Catalog {
  * `schemas`, `publish` and `viaRoot` say how it was made (absent in snapshots made before
  * they were read: such a publication is named in a warning, not carried).
  */
+/**
+ * A text search configuration or dictionary of the database (not pg_catalog's), with the
+ * statements that make it again: a dictionary over its template and options, a
+ * configuration over its parser with every token type's dictionaries in order (as
+ * `pg_dump` writes them).
+ */
+export interface TextSearchObject {
+  kind: 'configuration' | 'dictionary';
+  schema: string;
+  name: string;
+  ddl: string[];
+  /** A configuration's dictionaries outside pg_catalog, as `schema.name`. */
+  dictionaries: string[];
+  /** Extensions it needs (a dictionary's template, a configuration's dictionaries of an extension). */
+  needs: Array<{ name: string; schema: string }>;
+  /** Made over a parser or template of the database's own (not pg_catalog's, not an extension's): not made again. */
+  ownBase: boolean;
+}
+
 export interface Publication {
   name: string;
   /** FOR ALL TABLES. */

@@ -2,7 +2,7 @@ import { defaultPrivilegeWarnings } from './default-privileges.js';
 import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
 import { tableKey, parseKey } from '../catalog/model.js';
-import { functionsAfterViews, renderPreData, renderPostData, renderViews } from '../catalog/ddl.js';
+import { functionsAfterViews, renderPreDataParts, renderPostData, renderViews } from '../catalog/ddl.js';
 import { catalogFingerprint, tableFingerprint } from '../catalog/fingerprint.js';
 import { ident, qname } from '../pg/quote.js';
 import { TOOL_VERSION } from '../version.js';
@@ -32,13 +32,14 @@ import { buildOnlinePlan } from './build-online.js';
 import { withServerCopy } from './build-server-copy.js';
 import { assertStepOrder } from './step-order.js';
 import { outsidePartitionNotes } from './outside-partition-notes.js';
-import { accountObjects } from './objects.js';
+import { accountObjects, extensionWarnings } from './objects.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 import { carriedPublications, ownedPublications, superuserPublications } from './publications.js';
 import { collationsUsed } from './collations.js';
+import { textSearchNeeded } from './text-search.js';
 
 interface ServiceWork {
   input: ResolvedServiceInput;
@@ -210,29 +211,42 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   const collationsCarried = new Set<string>();
+  const searchCarried = new Set<string>();
+  const extensionsCarried = new Set(work.flatMap((w) => w.closure.extensions.map((e) => e.name)));
+  const searchUncarriable = new Map<string, string[]>();
   // Rendered once per service: the collations its statements name are read from it here, its steps built from it below.
   const postData = new Map<ServiceWork, ReturnType<typeof renderPostData>>();
   const publicationsOf = new Map<ServiceWork, ReturnType<typeof carriedPublications>>();
   for (const w of work) {
     const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
     for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
-    const pre = w.keys.length + w.objects.length > 0 ? renderPreData(catalog, w.keys, { extraColumns, objects: w.objects }) : [];
+    const pre = w.keys.length + w.objects.length > 0 ? renderPreDataParts(catalog, w.keys, { extraColumns, objects: w.objects }) : { setup: [], objects: [] };
     const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
     postData.set(w, post);
-    const collations = collationsUsed(catalog, [...pre, ...Object.values(post.perTable).flat(), ...renderViews(catalog, w.input.views)]);
+    const rendered = [...pre.setup, ...pre.objects, ...Object.values(post.perTable).flat(), ...renderViews(catalog, w.input.views)];
+    const collations = collationsUsed(catalog, rendered);
     collations.forEach((c) => collationsCarried.add(`${c.schema}.${c.name}`));
+    const search = textSearchNeeded(catalog, rendered, new Set(w.closure.extensions.map((e) => e.name)));
+    search.objects.forEach((o) => searchCarried.add(`${o.schema}.${o.name}`));
+    search.objects.forEach((o) => o.needs.forEach((e) => extensionsCarried.add(e.name)));
+    search.uncarriable.forEach((o) => searchUncarriable.set(`${o.kind} ${o.schema}.${o.name}`, [...(searchUncarriable.get(`${o.kind} ${o.schema}.${o.name}`) ?? []), w.input.spec.name]));
     const id = stepId('create_schema', w.target.database);
-    const named = collations.length ? `, the collation${collations.length > 1 ? 's' : ''} ${collations.map((c) => `${c.schema}.${c.name}`).join(', ')}` : '';
+    const named =
+      (collations.length ? `, the collation${collations.length > 1 ? 's' : ''} ${collations.map((c) => `${c.schema}.${c.name}`).join(', ')}` : '') +
+      (search.objects.length ? `, the text search ${search.objects.map((o) => `${o.kind} ${o.schema}.${o.name}`).join(', ')}` : '');
     steps.push({
       id,
       kind: 'create_schema',
       service: w.input.spec.name,
       description: `create ${w.keys.length} tables (no indexes or foreign keys yet), ${w.closure.functions.length} functions, ${w.closure.types.length} types${named} and ${w.closure.sequences.length} sequences in ${w.target.database}`,
       // A collation before what uses it; its schema is one the service's objects live in, or made here.
+      // Text search objects after the extensions their dictionaries come from, before the functions, columns and indexes naming them.
       sql: [
         ...MARKER_SETUP,
         ...collations.flatMap((c) => [`CREATE SCHEMA IF NOT EXISTS ${ident(c.schema)}`, c.ddl]),
-        ...pre,
+        ...pre.setup,
+        ...search.sql,
+        ...pre.objects,
         markerInsert(id),
       ],
       dependsOn: [stepId('create_database', w.target.database)],
@@ -240,6 +254,21 @@ export function buildPlan(input: PlanInput): Plan {
     });
   }
 
+  warnings.push(...extensionWarnings(catalog, extensionsCarried));
+  for (const [o, services] of searchUncarriable) {
+    warnings.push(
+      `text search ${o} of the source is named by what ${services.join(', ')} get${services.length > 1 ? '' : 's'}, but is made over a parser or template of the source's own, which is not carried: ` +
+        `create that parser or template and then the ${o.split(' ')[0]} in ${services.length > 1 ? 'their databases' : 'its database'} before apply, or an index or a query naming it fails there`,
+    );
+  }
+  const searchLeft = (catalog.textSearch ?? []).filter((o) => !searchCarried.has(`${o.schema}.${o.name}`) && !searchUncarriable.has(`${o.kind} ${o.schema}.${o.name}`));
+  if (searchLeft.length > 0) {
+    const names = searchLeft.map((o) => `${o.kind} ${o.schema}.${o.name}`);
+    warnings.push(
+      `text search ${names.join(', ')} left in the source, in no service's database: nothing moved names ${names.length > 1 ? 'them' : 'it'}; ` +
+        `a service whose own queries use ${names.length > 1 ? 'one' : 'it'} (to_tsvector('${searchLeft[0]!.schema}.${searchLeft[0]!.name}', …)) needs it created in its database (CREATE TEXT SEARCH …)`,
+    );
+  }
   const collationsLeft = (catalog.collations ?? []).map((c) => `${c.schema}.${c.name}`).filter((c) => !collationsCarried.has(c));
   if (collationsLeft.length > 0) {
     warnings.push(

@@ -159,13 +159,7 @@ export function accountObjects(
         `the tables that SQL names cannot be checked; one that ${s.database} does not get fails there with "relation … does not exist"`,
     );
   }
-  warnings.push(...publicationWarnings(catalog, opts.owner), ...extensionWarnings(catalog, services));
-  if (catalog.searchObjects?.length) {
-    warnings.push(
-      `text search ${catalog.searchObjects.join(', ')} of the source ${catalog.searchObjects.length > 1 ? 'are' : 'is'} not carried: ` +
-        `an index or a query that names ${catalog.searchObjects.length > 1 ? 'one' : 'it'} (to_tsvector('…', …)) fails in a service database until it is created there (CREATE TEXT SEARCH …)`,
-    );
-  }
+  warnings.push(...publicationWarnings(catalog, opts.owner));
   return { byService, leftBehind, warnings, errors };
 }
 
@@ -199,9 +193,12 @@ function publicationWarnings(catalog: Catalog, owner: Map<string, string>): stri
   return out;
 }
 
-/** Extensions of the source that no service database gets: a service's own queries that call their functions fail there. */
-function extensionWarnings(catalog: Catalog, services: ServiceObjects[]): string[] {
-  const carried = new Set(services.flatMap((s) => s.closure.extensions.map((e) => e.name)));
+/**
+ * Extensions of the source that no service database gets (`carried`: those some database
+ * gets, for its objects or its text search dictionaries): a service's own queries that call
+ * their functions fail there.
+ */
+export function extensionWarnings(catalog: Catalog, carried: ReadonlySet<string>): string[] {
   const left = (catalog.installedExtensions ?? []).filter((e) => !carried.has(e.name));
   if (left.length === 0) return [];
   const one = left.length === 1;

@@ -152,7 +152,7 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
       { d: 'CREATE INDEX film_title_posix ON app.film USING btree (title COLLATE app.film_order)' },
     ]);
     expect(plan.warnings).toContainEqual(expect.stringContaining('collation app.unused_order left in the source, in no service\'s database'));
-    expect(plan.warnings).toContainEqual(expect.stringContaining('text search configuration app.film_search of the source is not carried'));
+    expect(plan.warnings).toContainEqual(expect.stringContaining("text search configuration app.film_search left in the source, in no service's database: nothing moved names it"));
   });
 
   it('the source\'s publications are made again over the tables each database gets: row filter, column list, schema, options; the role owns those it may', async () => {
@@ -365,6 +365,64 @@ describe('an extension a function needs only through the name of its text search
     expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
     expect(await query(fx.rentalUrl, `SELECT app.folded('Crème brûlée') AS f`)).toEqual([{ f: 'Creme brulee' }]);
     expect(await query(fx.ciUrl, `SELECT extname AS e FROM pg_extension WHERE extname = 'unaccent'`)).toEqual([]);
+  });
+});
+
+describe('text search configurations and dictionaries of the source\'s own', () => {
+  it('are made again where a moved index, generated column or function names them, with their dictionaries and the extension those come from', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: second() });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE EXTENSION unaccent WITH SCHEMA public;
+       CREATE TEXT SEARCH DICTIONARY app.film_stop (TEMPLATE = pg_catalog.simple, STOPWORDS = english, ACCEPT = false);
+       CREATE TEXT SEARCH CONFIGURATION app."Film Folded" (COPY = pg_catalog.english);
+       ALTER TEXT SEARCH CONFIGURATION app."Film Folded" ALTER MAPPING FOR hword, hword_part, word WITH public.unaccent, english_stem;
+       ALTER TEXT SEARCH CONFIGURATION app."Film Folded" ALTER MAPPING FOR asciiword WITH app.film_stop, english_stem;
+       ALTER TEXT SEARCH CONFIGURATION app."Film Folded" DROP MAPPING FOR email, url;
+       CREATE TEXT SEARCH CONFIGURATION app.titles (COPY = pg_catalog.simple);
+       CREATE TEXT SEARCH CONFIGURATION public.ci_words (COPY = pg_catalog.simple);
+       CREATE INDEX film_title_fts ON app.film USING gin (to_tsvector('app."Film Folded"', title));
+       ALTER TABLE app.actor ADD COLUMN name_tsv tsvector GENERATED ALWAYS AS (to_tsvector('app.titles'::regconfig, coalesce(name, ''))) STORED;
+       CREATE FUNCTION public.ci_words(t text) RETURNS tsvector LANGUAGE plpgsql IMMUTABLE SET search_path = public AS $$ BEGIN RETURN to_tsvector('ci_words', t); END $$;
+       CREATE INDEX ci_builds_words ON public.ci_builds USING gin (public.ci_words(name));`,
+    );
+    const p = await fx.cli('plan', '-o', fx.planFile);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = await readPlanFile(fx.planFile);
+    expect(plan.warnings.join('\n')).not.toMatch(/Film Folded|film_stop|app\.titles|ci_words|unaccent/);
+    expect(plan.warnings).toContainEqual(expect.stringContaining("text search configuration app.film_search left in the source, in no service's database"));
+    const a = await fx.cli('apply', fx.planFile, '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    // Each object as the source has it: template and options, parser, every token type's dictionaries in order.
+    const described = (url: string) =>
+      query<{ o: string }>(
+        url,
+        `SELECT 'dictionary ' || d.oid::regdictionary::text || ' ' || t.tmplname || ' ' || coalesce(d.dictinitoption, '') AS o
+           FROM pg_ts_dict d JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace n ON n.oid = d.dictnamespace
+          WHERE n.nspname NOT IN ('pg_catalog')
+         UNION ALL
+         SELECT 'configuration ' || c.oid::regconfig::text || ' ' || p.prsname || ' ' || coalesce(
+                  (SELECT string_agg(tt.alias || '=' || m.dicts, ' ' ORDER BY tt.alias)
+                     FROM (SELECT maptokentype, string_agg(mapdict::regdictionary::text, ',' ORDER BY mapseqno) AS dicts
+                             FROM pg_ts_config_map WHERE mapcfg = c.oid GROUP BY maptokentype) m
+                     JOIN ts_token_type(c.cfgparser) tt ON tt.tokid = m.maptokentype), '')
+           FROM pg_ts_config c JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace n ON n.oid = c.cfgnamespace
+          WHERE n.nspname NOT IN ('pg_catalog')
+          ORDER BY 1`,
+      );
+    const source = (await described(fx.sourceUrl)).map((r) => r.o);
+    const pick = (names: string[]) => source.filter((o) => names.some((n) => o.includes(n)));
+    // Both directions: each database has exactly what its objects name (unaccent's own dictionary comes with the extension).
+    expect((await described(fx.rentalUrl)).map((r) => r.o)).toEqual(pick(['app."Film Folded"', 'app.film_stop', 'app.titles', 'unaccent']));
+    expect((await described(fx.ciUrl)).map((r) => r.o)).toEqual(pick(['configuration ci_words ']));
+    expect(pick(['Film Folded'])[0]).toContain('asciiword=app.film_stop,english_stem');
+    // And they work there as in the source.
+    const folded = `SELECT to_tsvector('app."Film Folded"', 'The Crème Brûlée of the running actors')::text AS v`;
+    expect(await query(fx.rentalUrl, folded)).toEqual(await query(fx.sourceUrl, folded));
+    await query(fx.rentalUrl, `INSERT INTO app.actor (name) VALUES ('Penélope Cruz')`);
+    expect(await query(fx.rentalUrl, `SELECT name_tsv::text AS v FROM app.actor WHERE name = 'Penélope Cruz'`)).toEqual([{ v: "'cruz':2 'penélope':1" }]);
+    await query(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('nightly build')`);
   });
 });
 
