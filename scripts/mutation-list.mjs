@@ -296,6 +296,22 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'text-search-mapping-lost',
+    title: 'a carried text search configuration loses its mappings (made over its parser only)',
+    file: 'src/catalog/introspect-text-search.ts',
+    search: "ARRAY(SELECT format('ALTER TEXT SEARCH CONFIGURATION %I.%I ADD MAPPING FOR %s WITH %s',",
+    replace: "ARRAY(SELECT format('SELECT %L, %L, %L, %L',",
+    tests: [`${I}objects.test.ts`],
+  },
+  {
+    id: 'text-search-unqualified-unseen',
+    title: 'a text search configuration a function names unqualified (to_tsvector(\'words\', …)) stays behind',
+    file: 'src/plan/text-search.ts',
+    search: ': parts.length === 1 ? (byName.get(parts[0]!) ?? []) : [];',
+    replace: ': [];',
+    tests: [`${U}plan/text-search.test.ts`, `${I}objects.test.ts`],
+  },
+  {
     id: 'cte-taken-for-table',
     title: 'a common table expression named like a table of another service gives a false "reads" warning',
     file: 'src/catalog/body-refs.ts',
