@@ -312,6 +312,14 @@ export const MUTATIONS = [
     tests: [`${U}plan/text-search.test.ts`, `${I}objects.test.ts`],
   },
   {
+    id: 'roleless-owner-dropped',
+    title: 'a service without a role: the role owning its tables in the source gets no access to them in the new database',
+    file: 'src/plan/owners.ts',
+    search: '    if (owner) out.push({ grantee: owner, sql: sql(ident(owner)) });',
+    replace: '    if (owner && key === \'database\') out.push({ grantee: owner, sql: sql(ident(owner)) });',
+    tests: [`${I}roles.test.ts`],
+  },
+  {
     id: 'cte-taken-for-table',
     title: 'a common table expression named like a table of another service gives a false "reads" warning',
     file: 'src/catalog/body-refs.ts',

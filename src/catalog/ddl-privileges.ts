@@ -88,7 +88,7 @@ export function granteesOf(statements: PrivilegeStatement[]): string[] {
  * block that runs only when the role exists on the target at that moment (checked
  * again on every run, so a rerun after the role was created grants it).
  */
-export function guardedPrivilegeSql(statements: PrivilegeStatement[]): string[] {
+export function guardedPrivilegeSql(statements: PrivilegeStatement[], missing = 'its privileges are not carried'): string[] {
   const out: string[] = [];
   for (let i = 0; i < statements.length; ) {
     const role = statements[i]!.grantee;
@@ -105,7 +105,7 @@ export function guardedPrivilegeSql(statements: PrivilegeStatement[]): string[] 
     let tag = 'cps';
     while (body.some((l) => l.includes(`$${tag}$`))) tag += '_';
     out.push(
-      `DO $${tag}$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(role)}) THEN\n${body.join('\n')}\n  ELSE\n    RAISE NOTICE '%', ${literal(`role ${role} does not exist on this server: its privileges are not carried`)};\n  END IF;\nEND $${tag}$`,
+      `DO $${tag}$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(role)}) THEN\n${body.join('\n')}\n  ELSE\n    RAISE NOTICE '%', ${literal(`role ${role} does not exist on this server: ${missing}`)};\n  END IF;\nEND $${tag}$`,
     );
   }
   return out;

@@ -33,6 +33,7 @@ import { withServerCopy } from './build-server-copy.js';
 import { assertStepOrder } from './step-order.js';
 import { outsidePartitionNotes } from './outside-partition-notes.js';
 import { accountObjects, extensionWarnings } from './objects.js';
+import { ownershipStatements } from './owners.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
@@ -465,13 +466,17 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (!input.tableGrantees && work.some((w) => !w.input.spec.role && w.keys.length > 0)) {
     warnings.push(
-      'planned from a schema snapshot: the roles that use the moved tables are not known, so the services without a role get no CONNECT for them on their new database; plan against the live source to include them',
+      'planned from a schema snapshot: the roles that own and use the moved tables are not known, so the services without a role get no CONNECT for them on their new database, and the tool\'s role owns everything there; plan against the live source to include them',
     );
   }
   for (const w of work) {
     const schemas = w.schemas;
     const connect = w.input.spec.role ? [] : [...new Set(w.keys.flatMap((k) => input.tableGrantees?.[k] ?? []))].sort();
     const grantees = granteesOf(w.privileges);
+    const ownership = w.input.spec.role || !input.sourceOwners
+      ? []
+      : ownershipStatements(catalog, { database: w.target.database, tables: w.keys, views: w.input.views, closure: w.closure, schemas: w.schemas }, input.sourceOwners);
+    const owners = granteesOf(ownership);
     const carried = w.privileges.length > 0 ? `carry the source's privileges${grantees.length ? ` (to ${grantees.join(', ')}, each if it exists on the server)` : ''}; ` : '';
     steps.push({
       id: stepId('grant', w.target.database),
@@ -479,13 +484,14 @@ export function buildPlan(input: PlanInput): Plan {
       service: w.input.spec.name,
       description: w.input.spec.role
         ? `${carried}make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
-        : `${carried}revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
+        : `${carried}${owners.length ? `give each object to the role that owns it in the source (${owners.join(', ')}, each if it exists on the server); ` : ''}revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
       // Granted while the tool still owns the objects: changing the owner then hands the grants over with them.
-      sql: [...guardedPrivilegeSql(w.privileges), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(publicationsOf.get(w) ?? [])), ...databaseAccessSql(w.target.database, connect)],
+      sql: [...guardedPrivilegeSql(w.privileges), ...guardedPrivilegeSql(ownership, 'what it owns in the source stays with the tool\'s role'), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(publicationsOf.get(w) ?? [])), ...databaseAccessSql(w.target.database, connect)],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,
       ...(connect.length ? { connect } : {}),
+      ...(owners.length ? { owners } : {}),
     });
   }
 

@@ -29,6 +29,11 @@ export interface PlanInput {
    */
   tableGrantees?: Record<string, string[]>;
   /**
+   * The owner of each object of the source that is not a superuser (readObjectOwners), read
+   * at plan time; absent with `plan --schema`. A service without a role keeps them.
+   */
+  sourceOwners?: Record<string, string>;
+  /**
    * Roles that exist on each target server other than the source's, read at plan time
    * (null: the server could not be asked, as with `plan --schema`). The source's server
    * has every role the source's privileges name.

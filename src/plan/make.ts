@@ -21,6 +21,7 @@ import { stripToolObjects } from './tool-objects.js';
 import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
+import { readObjectOwners } from '../catalog/object-owners.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { systemIdentifier } from '../pg/server-identity.js';
@@ -99,13 +100,13 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
   }
 }
 
-/** Who uses each source table today (see readTableGrantees). */
-async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<Record<string, string[]>> {
+/** Who uses each source table today (see readTableGrantees), and who owns each object (readObjectOwners). */
+async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string> }> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return await readTableGrantees(client, schemas);
+    return { tableGrantees: await readTableGrantees(client, schemas), sourceOwners: await readObjectOwners(client) };
   } catch (err) {
     throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
   } finally {
@@ -211,7 +212,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);
   const policy = splitPolicy(opts.env);
   const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
-  const tableGrantees = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
+  const users = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
   const sourceSystemIdentifier = opts.schemaFile ? null : await readSourceIdentifier(split.servers.source!);
   const movedEarlier = await readMovedEarlier(split, catalog, sourceSystemIdentifier, !opts.schemaFile);
   const resolved = resolveManifest(split.manifest, catalog, split.file, movedEarlier);
@@ -268,7 +269,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
     configEdits,
     keyRanges,
-    ...(tableGrantees ? { tableGrantees } : {}),
+    ...(users ? { tableGrantees: users.tableGrantees, sourceOwners: users.sourceOwners } : {}),
     split: policy,
     targetRoles: await readTargetRoles(split, Boolean(opts.schemaFile)),
     movedEarlier,

@@ -309,6 +309,12 @@ export interface GrantStep extends StepBase<'grant'> {
    * CONNECT and TEMPORARY on the new database (they must exist on its server).
    */
   connect?: string[];
+  /**
+   * Without a service role: the roles that own objects of the new database in the source
+   * and are given them here (src/plan/owners.ts); a tool role that is not superuser must
+   * be a member of each (preflight).
+   */
+  owners?: string[];
 }
 
 export interface VerifyRowcountsStep extends StepBase<'verify_rowcounts'> {

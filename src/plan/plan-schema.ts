@@ -99,7 +99,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
     superuserPublications: arrayOf(obj({ name: str, scope: z.enum(['FOR ALL TABLES', 'FOR TABLES IN SCHEMA'], { errorMap: () => ({ message: 'expected "FOR ALL TABLES" or "FOR TABLES IN SCHEMA"' }) }) }), 'publications').optional(),
   }),
   step('sync_sequences', { target, sequences: arrayOf(obj({ source: qualified, target: qualified }), 'sequence pairs') }),
-  step('grant', { target, role: nullableStr }),
+  step('grant', { target, role: nullableStr, owners: strings.optional() }),
   step('verify_rowcounts', { target, tables: strings }),
   step('stop_replication', { target, publication: str, subscription: str, slot: str }),
   step('release_replication', { target, publication: str, subscription: str, slot: str }),

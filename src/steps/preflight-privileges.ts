@@ -116,6 +116,30 @@ export async function connectRoleProblems(ctx: StepContext, server: string): Pro
 }
 
 /**
+ * A service without a role gives each object of its new database to the role owning it in
+ * the source (grant step's `owners`): a tool role that is not superuser can only do that
+ * as a member of that role. A role missing on the server is skipped (its objects stay the
+ * tool's), as the plan says.
+ */
+export async function keptOwnerProblems(ctx: StepContext, server: string, f: RoleFacts): Promise<string[]> {
+  if (f.superuser) return [];
+  const owners = [...new Set(ctx.plan.steps.flatMap((s) => (s.kind === 'grant' && s.target.server === server ? ((s as GrantStep).owners ?? []) : [])))].sort();
+  if (owners.length === 0) return [];
+  const r = await ctx.pools.pool(server).query<{ role: string }>(
+    `SELECT o AS role FROM unnest($1::text[]) AS o
+      WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = o)
+        AND NOT (pg_has_role(current_user, o, 'USAGE')
+                 AND (current_setting('server_version_num')::int < 160000 OR pg_has_role(current_user, o, 'SET')))
+      ORDER BY 1`,
+    [owners],
+  );
+  return r.rows.map(
+    ({ role }) =>
+      `server ${server}: role ${f.user} is not a member of ${role}, which owns objects of a service without a role in the source (they are given to it in the new database): ${grantFix(role, f.user)}, or give the service a role: in the manifest`,
+  );
+}
+
+/**
  * The source's publications that a step makes again on `server` and that only a superuser
  * may create (FOR ALL TABLES, FOR TABLES IN SCHEMA: src/plan/publications.ts).
  */

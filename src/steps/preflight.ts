@@ -1,7 +1,7 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { poolerProblem, sharesSessions } from '../pg/pooler.js';
-import { connectRoleProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
+import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 import { controlTargetProblems } from './control-target.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
@@ -57,6 +57,7 @@ export const preflight: StepHandler<'preflight'> = {
       }
       problems.push(...(await ownerRoleProblems(ctx, server, f)));
       problems.push(...(await connectRoleProblems(ctx, server)));
+      problems.push(...(await keptOwnerProblems(ctx, server, f)));
       problems.push(...publicationProblems(ctx.plan, server, f));
       if (Math.floor(f.version / 10000) < Math.floor(source.version / 10000)) {
         problems.push(

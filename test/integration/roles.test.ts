@@ -216,6 +216,63 @@ describe('a service without a role', () => {
     expect(can).toEqual({ connect: true, other: false });
   });
 
+  it('gives each object to the role that owns it in the source, the database too: that role reads, writes, calls nextval and migrates there as before', async () => {
+    const fx = await fixture();
+    const app = `${fx.prefix}owner_app`;
+    roles.push(app);
+    await query(servers().main, `CREATE ROLE "${app}" LOGIN PASSWORD 'owner-pw'`);
+    await giveSource(fx, app);
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, Record<string, unknown>> };
+    delete doc.services['user-service']!.role;
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const user = fx.service('user');
+
+    // A tool role that is not superuser must be a member of that owner: refused before any change, with the fix.
+    const admin = await asAdmin(fx);
+    const refused = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(
+      `server source: role ${admin} is not a member of ${app}, which owns objects of a service without a role in the source (they are given to it in the new database): run as a superuser (or a member of ${app} with ADMIN OPTION): GRANT "${app}" TO "${admin}"`,
+    );
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+    fx.env.CLOUDPHONE_CORE_URL = fx.sourceUrl;
+    fx.env.SPLIT_CONTROL_URL = fx.controlUrl;
+
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`give each object to the role that owns it in the source (${app}, each if it exists on the server)`);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    // Both ways: every relation of the new database has the owner its source has, and the database is the source database's owner's.
+    const owners = (url: string, names: string[]) =>
+      query<{ r: string; o: string }>(
+        url,
+        `SELECT c.relname AS r, pg_get_userbyid(c.relowner) AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relname = ANY($1) ORDER BY 1`,
+        [names],
+      );
+    const moved = await query<{ r: string }>(user.url, `SELECT c.relname AS r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')`);
+    expect(moved.length).toBeGreaterThan(2);
+    const names = moved.map((m) => m.r);
+    expect(await owners(user.url, names)).toEqual(await owners(fx.sourceUrl, names));
+    expect((await owners(user.url, names)).every((o) => o.o === app)).toBe(true);
+    const [db] = await query<{ o: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1`, [user.database]);
+    expect(db!.o).toBe(app);
+    // The application, as itself.
+    const asApp = new URL(user.url);
+    asApp.username = app;
+    asApp.password = 'owner-pw';
+    const [before] = await query<{ n: number }>(asApp.toString(), `SELECT count(*)::int AS n FROM users`);
+    expect(before!.n).toBeGreaterThan(0);
+    await query(asApp.toString(), `INSERT INTO users (tenant_id, username, email, password_hash) SELECT tenant_id, 'owner-app', 'owner-app@example.com', 'x' FROM users LIMIT 1`);
+    await query(asApp.toString(), `CREATE TABLE public.migration_0042 (id bigserial PRIMARY KEY)`);
+    // The other services keep their roles' ownership.
+    const [device] = await query<{ o: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1`, [fx.service('device').database]);
+    expect(device!.o).toBe(fx.service('device').role);
+  });
+
   it('is refused before any change when such a role does not exist on the target server, with the fix', async () => {
     const fx = await fixture({ targets: second() });
     const app = await withoutRole(fx);
