@@ -143,7 +143,9 @@ export function buildPlan(input: PlanInput): Plan {
   // Sequences copied into more than one database keep separate counters from then on.
   const seqUsers = new Map<string, string[]>();
   for (const w of work) {
-    for (const seq of w.closure.sequences) {
+    // A sequence only a copied table uses (`copies`, read-only) draws no values there.
+    const writing = w.input.copies.length === 0 ? w.closure : dependencyClosure(catalog, [...withPartitions(catalog, w.input.tables), ...w.objects]);
+    for (const seq of writing.sequences) {
       const k = `${seq.schema}.${seq.name}`;
       seqUsers.set(k, [...(seqUsers.get(k) ?? []), w.input.spec.name]);
     }

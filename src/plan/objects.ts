@@ -139,6 +139,7 @@ export function accountObjects(
         `(ignored, or reading only tables that stay there); a view moves with the service that owns every table it reads`,
     );
   }
+  warnings.push(...leftFunctionWarnings(catalog, leftBehind, opts.owner));
   const errors: string[] = [];
   for (const s of services) {
     for (const f of s.closure.functions) {
@@ -194,6 +195,34 @@ function publicationWarnings(catalog: Catalog, owner: Map<string, string>): stri
 }
 
 /**
+ * A function left in the source whose body reads or writes moved tables: from the fence on
+ * it reads their backup, which no longer changes (the services write to their new
+ * databases), a write to them fails at the fence, and once `retention prune` drops them it
+ * fails. Nothing else would say so: it is in no service's database, so no other warning
+ * looks at it (Lemmy's `r.site_aggregates_activity`, run by its scheduler against the source).
+ */
+function leftFunctionWarnings(catalog: Catalog, left: readonly LeftBehindObject[], owner: ReadonlyMap<string, string>): string[] {
+  const leftKeys = new Set(left.map((l) => l.name));
+  const out: string[] = [];
+  for (const f of catalog.functions) {
+    const key = functionKey(f);
+    if (!leftKeys.has(key)) continue;
+    const named = (tables: readonly string[] | undefined) => [...new Set(tables ?? [])].filter((t) => owner.has(t)).sort();
+    const reads = named(f.body?.reads);
+    const writes = named(f.body?.writes);
+    if (reads.length + writes.length === 0) continue;
+    const list = (ts: string[]) => ts.map((t) => `${t} (${owner.get(t)})`).join(', ');
+    const services = [...new Set([...reads, ...writes].map((t) => owner.get(t)!))];
+    out.push(
+      `${routineNoun(f)} ${key}, left in the source, ${[reads.length ? `reads ${list(reads)}` : '', writes.length ? `writes to ${list(writes)}` : ''].filter(Boolean).join(' and ')}: ` +
+        `from the fence on, in the source it ${reads.length ? 'reads their backup, which no longer changes (the services write to their new databases)' : ''}${reads.length && writes.length ? ', and ' : ''}${writes.length ? 'fails at the fence on each write' : ''}; ` +
+        `once retention prune drops them it fails; move it with services.${services[0]}.objects${services.length > 1 ? ` (it uses tables of ${services.join(', ')})` : ''}, or run what calls it against the new database${services.length > 1 ? 's' : ''}`,
+    );
+  }
+  return out;
+}
+
+/**
  * Extensions of the source that no service database gets (`carried`: those some database
  * gets, for its objects or its text search dictionaries): a service's own queries that call
  * their functions fail there.
@@ -214,6 +243,13 @@ function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, str
     .map((t) => {
       const o = owner.get(t);
       const where = o ? `owned by ${o}` : 'left in the source';
+      // A table the database gets as a copy (`copies`) exists there: the write succeeds, into the copy.
+      if (s.tables.has(t)) {
+        return (
+          `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, which is ${where} and only copied into ${s.database}: ` +
+          `there that write lands in the copy, which then differs from the table ${o ? `of ${o}` : 'in the source'} (verify reports it); give ${t} to ${s.service}, or change the function`
+        );
+      }
       return (
         `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, which is ${where}: ` +
         `there that write fails with "relation does not exist"; give ${t} to ${s.service}, or change the function`

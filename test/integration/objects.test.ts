@@ -110,6 +110,11 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     expect([...new Set(accounted)].sort()).toEqual([...new Set(everything)].sort());
     expect(plan.leftBehind).toEqual([{ kind: 'function', name: 'app.find_actor_by_id(integer)', reason: 'no moved table, view or function needs it' }]);
     expect(plan.warnings.join('\n')).toContain('function app.find_actor_by_id(integer)');
+    // Left in the source, it reads a moved table: from the fence on, the frozen backup of it.
+    expect(plan.warnings).toContainEqual(
+      'function app.find_actor_by_id(integer), left in the source, reads app.actor (rental): from the fence on, in the source it reads their backup, which no longer changes ' +
+        '(the services write to their new databases); once retention prune drops them it fails; move it with services.rental.objects, or run what calls it against the new database',
+    );
     expect(planText).toContain('~ function app.find_actor_by_id(integer)');
     expect(planText).toContain('+ aggregate app.group_concat("text")');
     const js = json as { leftBehind: unknown[]; services: Array<{ name: string; objects: unknown[] }> };
@@ -423,6 +428,30 @@ describe('text search configurations and dictionaries of the source\'s own', () 
     await query(fx.rentalUrl, `INSERT INTO app.actor (name) VALUES ('Penélope Cruz')`);
     expect(await query(fx.rentalUrl, `SELECT name_tsv::text AS v FROM app.actor WHERE name = 'Penélope Cruz'`)).toEqual([{ v: "'cruz':2 'penélope':1" }]);
     await query(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('nightly build')`);
+  });
+});
+
+describe('a table another service only copies', () => {
+  it('a moved trigger function writing to it is told the write lands in the copy; its sequence is no collision (the copy draws no values)', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION public.touch_actor() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN UPDATE app.actor SET name = name || '!' WHERE actor_id = 1; RETURN NULL; END $$;
+       CREATE TRIGGER ci_builds_touch_actor AFTER INSERT ON public.ci_builds FOR EACH STATEMENT EXECUTE FUNCTION public.touch_actor();`,
+    );
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: { ci: { copies?: string[] } } };
+    doc.services.ci.copies = ['app.actor'];
+    await writeFile(fx.manifestFile, stringify(doc));
+    const p = await fx.cli('plan', '-o', fx.planFile);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = await readPlanFile(fx.planFile);
+    expect(plan.warnings.filter((w) => w.includes('public.touch_actor()'))).toEqual([
+      `function public.touch_actor() (in ${fx.prefix}ci, for ci) writes to table app.actor, which is owned by rental and only copied into ${fx.prefix}ci: ` +
+        `there that write lands in the copy, which then differs from the table of rental (verify reports it); give app.actor to ci, or change the function`,
+    ]);
+    expect(plan.warnings.join('\n')).not.toContain('sequence app.actor_actor_id_seq is used by tables of');
   });
 });
 
