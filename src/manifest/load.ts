@@ -27,13 +27,24 @@ export function parseManifest(text: string, file: string): Manifest {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const problems = new ProblemList(file);
+    const lines = text.split('\n');
+    const seen = new Set<number>();
+    let more = 0;
     for (const e of doc.errors) {
       const { line, col } = lineCounter.linePos(e.pos[0]);
+      // One error per line (the rest of a line's are its echoes), ten lines at most: the first ones are the ones to fix.
+      if (seen.has(line)) continue;
+      if (seen.size >= MAX_SYNTAX_ERRORS) {
+        more++;
+        continue;
+      }
+      seen.add(line);
       // Without prettyErrors the message holds no source excerpt; drop a quoted source
       // token longer than punctuation and scrub URL credentials, since it may be a password.
       const message = scrub((e.message.split('\n')[0] ?? '').replace(/: "[^]{3,}"$/, ''), []);
-      problems.add(`line ${line}, column ${col}`, `YAML syntax error: ${message}`, yamlFix(e.code));
+      problems.add(`line ${line}, column ${col}`, `YAML syntax error: ${message}`, yamlFix(e.code, lines[line - 1] ?? ''));
     }
+    if (more > 0) problems.add('(top level)', `and ${more} more YAML syntax error${more > 1 ? 's' : ''} on later lines`, 'fix the ones above first: later errors often follow from them');
     throw new ManifestError(problems.items);
   }
   const aliases = unresolvedAliases(doc, lineCounter, file);
@@ -67,7 +78,13 @@ function unresolvedAliases(doc: Document, lineCounter: LineCounter, file: string
   return problems.items;
 }
 
-function yamlFix(code: string): string {
+const MAX_SYNTAX_ERRORS = 10;
+
+function yamlFix(code: string, line: string): string {
+  // `{ password: ${PW} }`: in a flow mapping or list, YAML reads the `{` of an unquoted `${` as a mapping.
+  if (/(^|[^"'])\$\{/.test(line) && /[{[]/.test(line.replace(/\$\{[^}]*\}/g, ''))) {
+    return 'quote a ${VAR} written inside { } or [ ]: password: "${SVC_PW}" (unquoted, YAML reads its { as the start of a mapping)';
+  }
   switch (code) {
     case 'DUPLICATE_KEY':
       return 'write each key once in a mapping (merge the two entries)';

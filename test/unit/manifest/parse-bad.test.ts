@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseManifest } from '../../../src/manifest/load.js';
 import { baseManifest, paths, problemsOf, toYaml } from './helpers.js';
 
 type Doc = Record<string, unknown>;
@@ -72,6 +73,19 @@ describe('parseManifest: bad manifests', () => {
     expect(problems[0]!.message).toMatch(message);
     expect(problems[0]!.fix).toMatch(fix);
     expect(problems[0]!.file).toBe('plans/split.yaml');
+  });
+
+  it('an unquoted ${VAR} inside { }: one error per line, ten lines at most, and the fix says to quote it', () => {
+    const lines = ['version: 1', 'name: x', 'source: { url: "${SRC}" }', 'services:'];
+    for (let i = 0; i < 40; i++) lines.push(`  s${i}: { database: d${i}, tables: [t${i}], role: { name: r${i}, password: \${PW} } }`);
+    const problems = problemsOf(`${lines.join('\n')}\n`);
+    expect(problems).toHaveLength(11);
+    expect(new Set(problems.slice(0, 10).map((p) => p.path.split(',')[0])).size).toBe(10);
+    expect(problems[0]!.path).toMatch(/^line 5, column \d+$/);
+    expect(problems[0]!.fix).toBe('quote a ${VAR} written inside { } or [ ]: password: "${SVC_PW}" (unquoted, YAML reads its { as the start of a mapping)');
+    expect(problems[10]!.message).toMatch(/^and \d+ more YAML syntax errors on later lines$/);
+    // Quoted, the same manifest reads.
+    expect(() => parseManifest(`${lines.join('\n').replaceAll('${PW}', '"${PW}"')}\n`, 'split.yaml')).not.toThrow();
   });
 
   it('reports YAML syntax errors with line and column', () => {
