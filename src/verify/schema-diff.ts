@@ -86,6 +86,8 @@ function columnDiffs(table: string, s: Column, t: Column): TableDifference[] {
   push(differs('identity', s.identity ? `GENERATED ${s.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null, t.identity ? `GENERATED ${t.identity.kind === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY` : null));
   push(differs('generated expression', s.generated ? `${s.generated.expression} (${s.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null, t.generated ? `${t.generated.expression} (${t.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null));
   push(differs('collation', s.collation, t.collation));
+  push(differs('options', s.options.join(', ') || null, t.options.join(', ') || null));
+  push(differs('comment', s.comment, t.comment));
   return out;
 }
 
@@ -166,5 +168,14 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
   );
   if (source.rowSecurity !== target.rowSecurity) line(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
   if (source.forceRowSecurity !== target.forceRowSecurity) line(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
+  // An UNLOGGED table loses its rows in a crash; a LOGGED one where the source's was not is slower and replicated.
+  if (source.persistence !== target.persistence) line(`${table} is ${source.persistence === 'u' ? 'UNLOGGED' : 'LOGGED'} in the source but ${target.persistence === 'u' ? 'UNLOGGED' : 'LOGGED'} in the target`);
+  const identity = (t: Table) => (t.replicaIdentity === 'i' ? `USING INDEX ${t.replicaIdentityIndex ?? '?'}` : { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: '' }[t.replicaIdentity]);
+  const ri = differs('replica identity', identity(source), identity(target));
+  if (ri) line(`${table} ${ri}`);
+  const storage = differs('storage parameters', [...source.reloptions].sort().join(', ') || null, [...target.reloptions].sort().join(', ') || null);
+  if (storage) line(`${table} ${storage}`);
+  const toast = differs('TOAST storage parameters', [...source.toastReloptions].sort().join(', ') || null, [...target.toastReloptions].sort().join(', ') || null);
+  if (toast) line(`${table} ${toast}`);
   return out;
 }

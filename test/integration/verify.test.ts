@@ -238,6 +238,27 @@ describe('verifySplit on one server', () => {
     expect(find(r, 'schema', 'public.settings')[0]?.ok).toBe(true);
   });
 
+  it('fails schema parity on a table made UNLOGGED, a changed replica identity and storage parameter, a column\'s statistics target and comment, naming each', async () => {
+    const s = await fresh();
+    await query(
+      s.usersUrl,
+      `ALTER TABLE users SET UNLOGGED;
+       ALTER TABLE users REPLICA IDENTITY FULL;
+       ALTER TABLE users SET (fillfactor = 70);
+       ALTER TABLE users ALTER COLUMN username SET (n_distinct = 100);
+       COMMENT ON COLUMN users.username IS 'changed';`,
+    );
+    const r = await verify(s, { checksums: false });
+    const users = find(r, 'schema', 'public.users')[0]!;
+    expect(users.ok).toBe(false);
+    expect(users.detail).toContain('users is LOGGED in the source but UNLOGGED in the target');
+    expect(users.detail).toContain('users replica identity differs: source DEFAULT target FULL');
+    expect(users.detail).toContain('users storage parameters differs: source NULL target fillfactor=70');
+    expect(users.detail).toMatch(/column users\.username options differs: source \S+ target .*n_distinct/);
+    expect(users.detail).toMatch(/column users\.username comment differs: source \S+ target .*changed/);
+    expect(find(r, 'schema', 'public.settings')[0]?.ok).toBe(true);
+  });
+
   it('fails the sequence check when a target sequence is set back', async () => {
     const s = await fresh();
     await query(s.usersUrl, `SELECT setval('users_id_seq', 10)`);
