@@ -34,6 +34,7 @@ import { assertStepOrder } from './step-order.js';
 import { outsidePartitionNotes } from './outside-partition-notes.js';
 import { accountObjects, extensionWarnings } from './objects.js';
 import { ownershipStatements } from './owners.js';
+import { readOnlyCopyFunctionSql, readOnlyCopyTriggerSql } from './read-only-copies.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
@@ -250,6 +251,7 @@ export function buildPlan(input: PlanInput): Plan {
         ...pre.setup,
         ...search.sql,
         ...pre.objects,
+        ...(w.input.copies.length > 0 ? readOnlyCopyFunctionSql() : []),
         markerInsert(id),
       ],
       dependsOn: [stepId('create_database', w.target.database)],
@@ -385,9 +387,15 @@ export function buildPlan(input: PlanInput): Plan {
     const post = postData.get(w)!;
     const roots = w.keys.filter((k) => !tables.get(k)!.partitionOf);
     const tableSteps: string[] = [];
+    const copiesHere = new Set(w.input.copies);
     for (const root of roots) {
       const family = withPartitions(catalog, [root]);
-      const sql = family.flatMap((k) => post.perTable[k] ?? []);
+      const ownerService = own.owner.get(root);
+      const ownerWork = work.find((x) => x.input.spec.name === ownerService);
+      const sql = [
+        ...family.flatMap((k) => post.perTable[k] ?? []),
+        ...(copiesHere.has(root) ? readOnlyCopyTriggerSql(family, ownerWork ? { service: ownerWork.input.spec.name, database: ownerWork.target.database } : null, catalog.database) : []),
+      ];
       if (sql.length === 0) continue;
       const id = stepId('create_indexes', w.target.database, root);
       // The table's pre-data first (a partitioned table without partitions has no copy step), then its rows.

@@ -72,6 +72,8 @@ export interface TargetDatabase {
   server: string;
   database: string;
   planned: PlannedTable[];
+  /** Its objects besides rows, as verify_rowcounts recorded them after the copy (readObjectSignature); absent in older journals. */
+  objects?: string[];
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -164,9 +166,17 @@ export async function readInventory(journal: Journal, split: string): Promise<Ro
   }
 
   const databases = created.filter((o) => o.kind === 'database');
+  const signatures = new Map<string, string[]>();
+  for (const s of plan?.steps ?? []) {
+    const objects = s.kind === 'verify_rowcounts' ? done.get(s.id)?.detail?.objects : undefined;
+    if (s.kind === 'verify_rowcounts' && Array.isArray(objects) && objects.every((x) => typeof x === 'string')) {
+      signatures.set(`${s.target.server}\0${s.target.database}`, objects as string[]);
+    }
+  }
   const targets: TargetDatabase[] = databases.map((o) => ({
     server: o.server,
     database: o.name,
+    ...(signatures.has(`${o.server}\0${o.name}`) ? { objects: signatures.get(`${o.server}\0${o.name}`)! } : {}),
     planned: plan ? copiedTables(plan).filter((t) => t.target.server === o.server && t.target.database === o.name).map((t) => ({
       table: t.table,
       source: t.source,

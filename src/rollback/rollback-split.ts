@@ -135,8 +135,8 @@ export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'a
   const { changes, checked } = await changedTargets(servers, inv.baselines, inv.targets);
   if (changes.length > 0) {
     throw new DifferenceError(
-      `${changes.length} target table${changes.length === 1 ? '' : 's'} changed since the copy, so rolling back would lose those writes; nothing was changed:\n  ` +
-        changes.map((c) => `${c.database}: ${c.table}: ${c.change}`).join('\n  '),
+      `${changes.length} change${changes.length === 1 ? '' : 's'} in the target databases since the copy, so rolling back would lose ${changes.length === 1 ? 'it' : 'them'}; nothing was changed:\n  ` +
+        changes.map((c) => (c.table === '*' ? `${c.database}: ${c.change}` : `${c.database}: ${c.table}: ${c.change}`)).join('\n  '),
       'the services already write to the new databases: keep the split, or move those writes back to the old database before rolling back',
     );
   }

@@ -4,6 +4,7 @@ import type { Baseline, PlannedTable, TargetDatabase } from './rollback-inventor
 import { databaseOf } from '../pg/url.js';
 import { PINNED_SETTINGS, checksumSql, rowHashExpr } from '../verify/checksum-sql.js';
 import { MARKER_SCHEMA } from '../steps/marker.js';
+import { readObjectSignature, signatureChanges } from './object-signature.js';
 
 /** The table in which the steps mark themselves done (dropped by grant): not user data. */
 const MARKER_TABLE = `${MARKER_SCHEMA}.done`;
@@ -134,6 +135,10 @@ export async function changedTargets(
           } else if (b.sum !== null && n.sum !== b.sum) {
             changes.push({ server, database, table: b.table, change: 'same row count, but rows were changed (checksum differs)' });
           }
+        }
+        if (target.objects) {
+          checked++;
+          for (const change of signatureChanges(target.objects, await readObjectSignature(client))) changes.push({ server, database, table: '*', change });
         }
         const known = new Set(list.map((b) => b.table));
         const planned = new Map(target.planned.map((t) => [t.table, t]));

@@ -1,3 +1,4 @@
+import { readObjectSignature } from '../rollback/object-signature.js';
 import type { Plan, VerifyRowcountsStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { qname } from '../pg/quote.js';
@@ -53,10 +54,13 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
     const counts: Record<string, number> = {};
     let sums: Record<string, TableSum>;
     let sourceSums: Record<string, TableSum> = {};
+    let objects: string[];
     try {
       // One scan per table gives the count and the checksum rollback later compares with;
       // beside it, on the source, the sums schedule_retention records for the tables it keeps there.
       [sums, sourceSums] = await Promise.all([tableSums(client, step.tables), keptSourceSums(ctx, step.tables)]);
+      // What the database holds besides rows (sequences' positions, views, functions, types): rollback's baseline too.
+      objects = await readObjectSignature(client);
       // The journal is read once for all tables, not once per table.
       const done = await ctx.journal.results?.();
       for (const table of step.tables) {
@@ -69,6 +73,6 @@ export const verifyRowcounts: StepHandler<'verify_rowcounts'> = {
       await client.end();
     }
     if (mismatches.length > 0) throw new Error(`row counts differ in ${step.target.database}:\n  ${mismatches.join('\n  ')}`);
-    return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, sums, sourceSums } };
+    return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, sums, sourceSums, objects } };
   },
 };

@@ -31,10 +31,11 @@ async function privilegedTables(url: string, tables: readonly string[]): Promise
   try {
     await client.connect();
     const r = await client.query<{ t: string }>(
+      // Found through the catalog, not by name: a name lookup in a schema the role may not use fails with "permission denied for schema", which is the isolation itself.
       `SELECT t FROM unnest($1::text[]) AS t
-        WHERE to_regclass(quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(substr(t, strpos(t, '.') + 1))) IS NOT NULL
-          AND has_table_privilege(current_user, quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(substr(t, strpos(t, '.') + 1)),
-                                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+         JOIN pg_namespace n ON n.nspname = split_part(t, '.', 1)
+         JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = substr(t, strpos(t, '.') + 1)
+        WHERE has_table_privilege(current_user, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
         ORDER BY 1`,
       [tables],
     );

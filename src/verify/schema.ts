@@ -1,3 +1,4 @@
+import { READ_ONLY_COPY_TRIGGER } from '../plan/read-only-copies.js';
 import type pg from 'pg';
 import { introspect } from '../catalog/introspect.js';
 import { parseKey, tableKey, type Catalog, type Table } from '../catalog/model.js';
@@ -51,7 +52,7 @@ function expectationsFor(svc: ServicePlan, family: string[], tables: Map<string,
     droppedKeyFamilies: droppedKeyFamilies(tables, svc, family),
     droppedConstraints: svc.droppedForeignKeys.filter((fk) => family.includes(fk.table)).map((fk) => fk.constraint),
     extraColumns: svc.denormalize.filter((d) => family.includes(d.table)).map((d) => ({ name: d.column, type: d.type })),
-    ignoredTriggers: [FENCE_TRIGGER],
+    ignoredTriggers: [FENCE_TRIGGER, READ_ONLY_COPY_TRIGGER],
   };
 }
 

@@ -45,6 +45,15 @@ describe('apply splits the sample database into its six databases', () => {
     expect(totalRows(cmp)).toBeGreaterThan(sampleCounts(1).deviceEvents);
     await expectSampleDenormalized(fx, plan);
     expect(await expectSequencesPastSource(fx)).toBeGreaterThan(10);
+    // The copies are read-only where they are copied, each write refused naming where the rows belong; the owner's table takes it.
+    const gateway = fx.service('api-gateway');
+    const owner = fx.service('user');
+    for (const write of [`UPDATE users SET phone = phone WHERE id = 1`, `DELETE FROM roles`, `TRUNCATE roles CASCADE`, `INSERT INTO roles (name) VALUES ('probe')`]) {
+      await expect(query(gateway.url, write), write).rejects.toThrow(
+        new RegExp(`table public\\.(users|roles) is a read-only copy: its rows belong to service user-service, in database ${owner.database}; write there`),
+      );
+    }
+    await query(owner.url, `UPDATE users SET phone = phone WHERE id = 1`);
   });
 
   it('from 18 to 18 on the same server, every copy reading one snapshot', async () => {

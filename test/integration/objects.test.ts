@@ -455,6 +455,27 @@ describe('a table another service only copies', () => {
   });
 });
 
+describe('verify\'s isolation in a source that stays in use, tables in a schema of their own', () => {
+  it('a service role without USAGE on that schema is isolated from its moved tables there; one granted SELECT on one is named', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main });
+    fixtures.push(fx);
+    const a = await fx.cli('apply', '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    const isolation = async () => {
+      const v = await fx.cli('verify', '--json');
+      return { code: v.code, checks: (JSON.parse(v.stdout) as { checks: Array<{ kind: string; ok: boolean; service?: string; target?: string; detail: string }> }).checks.filter((c) => c.kind === 'isolation' && c.service === 'rental') };
+    };
+    const source = new URL(fx.sourceUrl).pathname.slice(1);
+    const clean = await isolation();
+    expect(clean.checks.find((c) => c.target === source)).toMatchObject({ ok: true, detail: expect.stringContaining('holds no privilege on its 4 moved tables there') });
+    expect(clean.code).toBe(0);
+    await query(fx.sourceUrl, `GRANT SELECT ON app.actor TO "${fx.prefix}rental_svc"`);
+    const granted = await isolation();
+    expect(granted.code).toBe(1);
+    expect(granted.checks.find((c) => c.target === source)).toMatchObject({ ok: false, detail: expect.stringContaining(`role ${fx.prefix}rental_svc holds privileges on moved tables in ${source} (the source): app.actor`) });
+  });
+});
+
 describe('a moved function that runs SQL built at run time', () => {
   it('is named in a warning, as the tables that SQL names cannot be checked (MusicBrainz\'s update_aggregate_rating)', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main });

@@ -67,6 +67,28 @@ describe('rollback never drops what holds new data or what it did not create', (
     await query(notification.url, `DROP TABLE notifications`);
   });
 
+  it('1b. a database where a service drew numbers from a sequence, or made a view or a function, is kept: exit 1 naming each', async () => {
+    const fx = await appliedSplit();
+    const user = fx.service('user');
+    const [sequence] = await query<{ s: string }>(user.url, `SELECT pg_get_serial_sequence('users', 'id') AS s`);
+    const [before] = await query<{ last: string; called: boolean }>(user.url, `SELECT last_value::text AS last, is_called AS called FROM ${sequence!.s}`);
+    await query(
+      user.url,
+      `SELECT nextval('${sequence!.s}');
+       CREATE VIEW recent_users AS SELECT id FROM users;
+       CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM users';`,
+    );
+    const r = await fx.cli('rollback', '--yes');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${user.database}: sequence public\\.users_id_seq gave out values since the copy \\(last value \\S+ then, \\S+ now\\)`));
+    expect(r.stderr).toContain(`${user.database}: view public.recent_users: created or changed since the copy`);
+    expect(r.stderr).toContain(`${user.database}: function public.user_count(): created or changed since the copy`);
+    expect(r.stderr).toContain('nothing was changed');
+    for (const s of fx.services) expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
+    // Put back: the next cases roll back the same split.
+    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called})`);
+  });
+
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {
     const fx = await fixture();
     const app = fx.service('app');

@@ -31,6 +31,16 @@ const TABLE_OF = new RegExp(
 
 const unquote = (s: string): string => s.slice(1, -1).replaceAll('""', '"');
 
+/** The read-only trigger of a copied table, and the schema of its function (src/plan/read-only-copies.ts, written out: the oracle does not import what it checks). */
+const READ_ONLY_TRIGGER = 'cloudphone_split_read_only_copy';
+const READ_ONLY_SCHEMA = 'cloudphone_split_copy';
+
+/** Whether the dump attaches `table` as a partition of `parent` (at any depth is not needed: the sample's copies are not partitioned). */
+function isPartitionOf(dump: string, table: string, parent: string): boolean {
+  const q = (k: string) => k.split('.').map((x) => `"${x.replaceAll('"', '""')}"`).join('.');
+  return dump.includes(`ALTER TABLE ONLY ${q(parent)} ATTACH PARTITION ${q(table)}`);
+}
+
 /** The statements of a block with the lines that differ between runs (settings, blanks) removed. */
 function normalize(body: string): string {
   return body
@@ -80,6 +90,26 @@ export function schemaDifferences(sourceDump: string, targetDump: string, plan: 
   const source = dumpBlocks(sourceDump);
   const target = dumpBlocks(targetDump);
   const problems: string[] = [];
+  // A copy is read-only: a trigger on each copied table (partitions too) and the function it calls, in a schema of its own; nothing more, nothing less.
+  const copies = new Set(service.copies.map((c) => c.name));
+  for (const [key, block] of [...target]) {
+    const readOnly = block.type === 'TRIGGER' && key.endsWith(` ${READ_ONLY_TRIGGER}`);
+    const own = (block.type === 'SCHEMA' && key === `SCHEMA - ${READ_ONLY_SCHEMA}`) || (block.type === 'FUNCTION' && key === `FUNCTION ${READ_ONLY_SCHEMA} read_only_copy()`);
+    const table = block.table;
+    if (readOnly && !(table && (copies.has(table) || [...copies].some((c) => isPartitionOf(sourceDump, table, c))))) {
+      problems.push(`only in ${database}: ${key} on a table that is not a copy\n${block.body}`);
+    }
+    if (own && copies.size === 0) problems.push(`only in ${database}: ${key} without any copy\n${block.body}`);
+    if (readOnly || own) target.delete(key);
+  }
+  if (copies.size > 0) {
+    for (const c of copies) {
+      if (![...dumpBlocks(targetDump).values()].some((b) => b.type === 'TRIGGER' && b.table === c && b.key.endsWith(` ${READ_ONLY_TRIGGER}`))) {
+        problems.push(`missing in ${database}: the read-only trigger of the copy ${c}`);
+      }
+    }
+    if (!dumpBlocks(targetDump).has(`FUNCTION ${READ_ONLY_SCHEMA} read_only_copy()`)) problems.push(`missing in ${database}: the function of the copies' read-only triggers`);
+  }
   for (const [key, block] of target) {
     const src = source.get(key);
     if (!src) {
