@@ -482,6 +482,15 @@ export function buildPlan(input: PlanInput): Plan {
   for (const w of work) {
     const schemas = w.schemas;
     const connect = w.input.spec.role ? [] : [...new Set(w.keys.flatMap((k) => input.tableGrantees?.[k] ?? []))].sort();
+    // With a service role, the roles that used these tables in the source (their owner among them) cannot connect to the new database.
+    const role = w.input.spec.role?.name;
+    const shut = role ? [...new Set(w.input.tables.flatMap((k) => input.tableGrantees?.[k] ?? []))].filter((r) => r !== role).sort() : [];
+    if (shut.length > 0) {
+      warnings.push(
+        `${w.input.spec.name}: ${shut.join(', ')} ${shut.length > 1 ? 'own or use' : 'owns or uses'} its tables in the source but cannot connect to ${w.target.database}, which only ${role} may: ` +
+          `what logs in as ${shut.length > 1 ? 'them' : 'it'} (the service itself, a report, a backup job) must log in as ${role} from now on, or leave out services.${w.input.spec.name}.role to keep the source's owners`,
+      );
+    }
     const grantees = granteesOf(w.privileges);
     const ownership = w.input.spec.role || !input.sourceOwners
       ? []

@@ -133,6 +133,10 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
   it('names the grantee that does not exist on the target server, and carries the others', () => {
     expect(plan.warnings.join('\n')).toContain(`role ${fx.roles.ghost} does not exist on server target`);
     expect(plan.warnings.join('\n')).not.toContain(`${fx.roles.reader} does not exist`);
+    // The roles that used rental's tables in the source cannot connect to its database, which only its service role may.
+    expect(plan.warnings).toContainEqual(
+      expect.stringMatching(new RegExp(`^rental: .*${fx.roles.reader}.* own or use its tables in the source but cannot connect to ${fx.prefix}rental, which only ${fx.prefix}rental_svc may`)),
+    );
   });
 
   it('verify --checksums passes on the clean split', async () => {

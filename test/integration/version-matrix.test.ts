@@ -9,7 +9,7 @@ import { expectSameData, expectSequencesPastSource, totalRows } from './helpers/
 import { expectSampleDenormalized } from './helpers/denormalized-values.js';
 import { MATRIX_MAJORS, matrixPackage, startMatrix, type MatrixMajor, type MatrixServer } from './helpers/pg-matrix.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
-import { actualServiceLines, expectedServiceLines, normaliseLine, owners, userFunctionLines } from './helpers/service-signature.js';
+import { actualServiceLines, copyRelations, copyTriggerRelations, expectedServiceLines, normaliseLine, owners, userFunctionLines } from './helpers/service-signature.js';
 import { comparableAcrossMajors, probeLevel, probeSql } from './helpers/version-probe.js';
 
 /**
@@ -148,6 +148,8 @@ describe.each(MATRIX_MAJORS)('PostgreSQL %i as the source', (major) => {
       const expected = expectedServiceLines(before, plan, s.database);
       const actual = actualServiceLines(after, plan, s.database, major, TARGET_MAJOR);
       expect(actual, s.database).toEqual(expected);
+      // Each copy, and nothing else, carries the read-only trigger (left out of the lines above).
+      expect(copyTriggerRelations(after), s.database).toEqual(copyRelations(plan, s.database));
       if (s.tables.length > 0) expect(actual.length, s.database).toBeGreaterThan(s.tables.length * 3);
       for (const l of actual) kinds.add(l.slice(0, l.indexOf(' ')));
       // The comparison sees what was left out: without the plan's list, each dropped key is missing.
@@ -159,7 +161,10 @@ describe.each(MATRIX_MAJORS)('PostgreSQL %i as the source', (major) => {
       // The service role owns its database and every table, view, sequence and function in it.
       const role = s.role!.replaceAll(fx.prefix, '<p>');
       expect(after.find((l) => l.startsWith('database ')), s.database).toContain(` owner ${role} `);
-      const functions = await userFunctionLines(svc.serverUrl, s.database, after);
+      // The copies' read-only trigger function is the tool's own (like the source's fence), in a schema of its own: not the service's to replace.
+      const allFunctions = await userFunctionLines(svc.serverUrl, s.database, after);
+      expect(allFunctions.filter((f) => f.includes('cloudphone_split_copy.read_only_copy()')).length, s.database).toBe(s.copies.length > 0 ? 1 : 0);
+      const functions = allFunctions.filter((f) => !f.includes('cloudphone_split_copy.read_only_copy()'));
       const owned = [...after.filter((l) => l.startsWith('relation ')), ...functions];
       expect(owners(owned), `owners in ${s.database}`).toEqual(owned.length > 0 ? [role] : []);
       expect(functions.map(normaliseLine).filter((f) => !sourceFunctions.includes(f)), s.database).toEqual([]);

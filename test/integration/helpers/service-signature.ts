@@ -95,6 +95,23 @@ export function classify(lines: string[]): SignatureLine[] {
   });
 }
 
+/** The read-only trigger of a copy (src/plan/read-only-copies.ts, written out: the oracle does not import what it checks). */
+const isReadOnlyCopyTrigger = (line: string): boolean => /^trigger CREATE TRIGGER "?cloudphone_split_read_only_copy"? BEFORE INSERT OR DELETE OR UPDATE OR TRUNCATE ON .* FOR EACH STATEMENT EXECUTE FUNCTION "?cloudphone_split_copy"?\."?read_only_copy"?\(/.test(line);
+
+/** The relations of a database that carry a copy's read-only trigger: exactly its copies, said the test. */
+export function copyTriggerRelations(target: string[]): string[] {
+  return classify(target)
+    .filter((l) => l.kind === 'trigger' && l.relation !== null && isReadOnlyCopyTrigger(l.line))
+    .map((l) => l.relation!)
+    .sort();
+}
+
+/** The relation keys of a service's copies, as `copyTriggerRelations` gives them. */
+export function copyRelations(plan: Plan, database: string): string[] {
+  const service = plan.services.find((s) => s.database === database)!;
+  return service.copies.map((c) => relKey([c.name.slice(0, c.name.indexOf('.')), c.name.slice(c.name.indexOf('.') + 1)])).sort();
+}
+
 /**
  * What two majors render differently for the same object, made equal: `quote_ident`
  * quotes the words that are keywords of the server rendering the line, and majors add
@@ -145,8 +162,10 @@ export function actualServiceLines(target: string[], plan: Plan, database: strin
   const service = plan.services.find((s) => s.database === database)!;
   const extra = new Set(service.denormalize.map((d) => `${relKey(d.table.split('.'))} ${d.column}`));
   const notNullRows = sourceMajor < 18 && targetMajor >= 18;
+  const copies = new Set(copyTriggerRelations(target));
   return classify(target)
     .filter((l) => l.relation !== null)
+    .filter((l) => !(l.kind === 'trigger' && copies.has(l.relation!) && isReadOnlyCopyTrigger(l.line)))
     .filter((l) => !(l.kind === 'column' && extra.has(`${l.relation} ${l.member}`)))
     .filter((l) => !(notNullRows && l.kind === 'constraint' && NOT_NULL_ROW.test(l.line)))
     .map((l) => normaliseLine(l.line))
