@@ -352,6 +352,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'role-settings-dropped',
+    title: 'a role\'s own settings in the source database (ALTER ROLE … IN DATABASE … SET) are not set in the new ones',
+    file: 'src/plan/build.ts',
+    search: '...roleSettingsSql(w.target.database, catalog.roleSettings ?? [])];',
+    replace: '...roleSettingsSql(w.target.database, [])];',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'cte-taken-for-table',
     title: 'a common table expression named like a table of another service gives a false "reads" warning',
     file: 'src/catalog/body-refs.ts',

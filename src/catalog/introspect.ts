@@ -51,6 +51,7 @@ export async function introspect(client: pg.ClientBase, schemas: string[], opts:
 
 interface MetaRow {
   settings: string[] | null;
+  role_settings: Array<{ role: string; settings: string[] }> | null;
   version: string;
   database: string;
   encoding: string;
@@ -76,7 +77,9 @@ async function readMeta(client: pg.ClientBase): Promise<{ num: number; meta: Met
     `SELECT current_setting('server_version') AS version, current_database()::text AS database,
         pg_encoding_to_char(d.encoding)::text AS encoding, d.datcollate::text AS collate, d.datctype::text AS ctype,
         ${provider} AS provider, ${icu}::text AS icu,
-        (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings
+        (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings,
+        (SELECT json_agg(json_build_object('role', r.rolname, 'settings', s.setconfig) ORDER BY r.rolname)
+           FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid) AS role_settings
      FROM pg_database d WHERE d.datname = current_database()`,
   );
   return { num, meta: meta! };
@@ -269,6 +272,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     localeProvider: meta.provider,
     icuLocale: meta.icu,
     ...(meta.settings?.length ? { settings: meta.settings } : {}),
+    ...(meta.role_settings?.length ? { roleSettings: meta.role_settings } : {}),
     schemas,
     tables: sortBy(tables, tableKey),
     views: sortBy(views, tableKey),

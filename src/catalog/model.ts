@@ -28,6 +28,8 @@ export interface Catalog {
    * none, and in snapshots made before they were read.
    */
   settings?: string[];
+  /** Settings of one role in this database (`ALTER ROLE r IN DATABASE … SET`), by role. Absent when none. */
+  roleSettings?: Array<{ role: string; settings: string[] }>;
   schemas: string[];
   /**
    * The tables of `schemas`, and every partition (at any depth) of a partitioned

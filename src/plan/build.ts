@@ -13,7 +13,7 @@ import { stepId, copyStepId } from '../steps/ids.js';
 import { MARKER_SETUP, markerInsert } from '../steps/marker.js';
 import { createRoleSql } from '../steps/create-role.js';
 import { existingRoleSql } from '../steps/existing-role.js';
-import { createDatabaseSql, databaseSettingsSql } from '../steps/create-database.js';
+import { createDatabaseSql, databaseSettingsSql, roleSettingsSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
 import { groupLookups, lookupColumn, lookupJoin } from '../steps/denormalize-lookup.js';
@@ -196,7 +196,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   for (const w of work) {
     const role = w.input.spec.role;
-    const settings = databaseSettingsSql(w.target.database, catalog.settings ?? []);
+    const settings = [...databaseSettingsSql(w.target.database, catalog.settings ?? []), ...roleSettingsSql(w.target.database, catalog.roleSettings ?? [])];
     steps.push({
       id: stepId('create_database', w.target.database),
       kind: 'create_database',

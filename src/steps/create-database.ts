@@ -31,7 +31,12 @@ const NAME_LISTS = new Set(['search_path', 'temp_tablespaces', 'local_preload_li
 
 /** The source database's own settings (`name=value`) that a service database gets, with the ALTER DATABASE of each. */
 export function databaseSettingsSql(database: string, settings: readonly string[]): Array<{ name: string; sql: string }> {
-  const out: Array<{ name: string; sql: string }> = [];
+  return assignments(settings).map((a) => ({ name: a.name, sql: `ALTER DATABASE ${ident(database)} ${a.set}` }));
+}
+
+/** `SET name TO value` of each setting (`name=value`) handed on, the value quoted as the server reads it back. */
+function assignments(settings: readonly string[]): Array<{ name: string; set: string }> {
+  const out: Array<{ name: string; set: string }> = [];
   for (const setting of settings) {
     const at = setting.indexOf('=');
     if (at <= 0) continue;
@@ -39,7 +44,31 @@ export function databaseSettingsSql(database: string, settings: readonly string[
     const value = setting.slice(at + 1);
     if (NOT_CARRIED.has(name.toLowerCase())) continue;
     const to = NAME_LISTS.has(name.toLowerCase()) ? searchPathSchemas(value).map(ident).join(', ') || "''" : literal(value);
-    out.push({ name, sql: `ALTER DATABASE ${ident(database)} SET ${ident(name)} TO ${to}` });
+    out.push({ name, set: `SET ${ident(name)} TO ${to}` });
+  }
+  return out;
+}
+
+/**
+ * The source's settings of one role in its database (`ALTER ROLE app IN DATABASE core SET
+ * statement_timeout = '5s'`), made again for the new database where that role exists on
+ * its server (a block that checks at run time, as the carried privileges do); a role
+ * missing there is named in a notice. What the application's role found set on logging
+ * in to the old database, it finds on the new one.
+ */
+export function roleSettingsSql(database: string, roleSettings: ReadonlyArray<{ role: string; settings: readonly string[] }>): Array<{ name: string; sql: string }> {
+  const out: Array<{ name: string; sql: string }> = [];
+  for (const { role, settings } of roleSettings) {
+    const statements = assignments(settings).map((a) => ({ name: a.name, sql: `ALTER ROLE ${ident(role)} IN DATABASE ${ident(database)} ${a.set}` }));
+    if (statements.length === 0) continue;
+    const body = statements.map((x) => `    EXECUTE ${literal(x.sql)};`).join('\n');
+    const notice = literal(`role ${role} does not exist on this server: its settings in ${database} are not carried`);
+    let tag = 'cps';
+    while (body.includes(`$${tag}$`) || notice.includes(`$${tag}$`)) tag += '_';
+    out.push({
+      name: `${statements.map((x) => x.name).join(', ')} of ${role}`,
+      sql: `DO $${tag}$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${literal(role)}) THEN\n${body}\n  ELSE\n    RAISE NOTICE '%', ${notice};\n  END IF;\nEND $${tag}$`,
+    });
   }
   return out;
 }

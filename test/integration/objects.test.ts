@@ -328,7 +328,10 @@ describe('the source database\'s own settings', () => {
       fx.sourceUrl,
       `ALTER DATABASE "${sourceDb}" SET search_path = app, "$user", public;
        ALTER DATABASE "${sourceDb}" SET "TimeZone" = 'Asia/Shanghai';
-       ALTER DATABASE "${sourceDb}" SET statement_timeout = '5min';`,
+       ALTER DATABASE "${sourceDb}" SET statement_timeout = '5min';
+       ALTER ROLE "${fx.roles.reader}" IN DATABASE "${sourceDb}" SET statement_timeout = '7s';
+       ALTER ROLE "${fx.roles.reader}" IN DATABASE "${sourceDb}" SET search_path = app, "Odd $cps$ Schema";
+       ALTER ROLE "${fx.roles.ghost}" IN DATABASE "${sourceDb}" SET work_mem = '8MB';`,
     );
     // A new session: it has the database's search_path.
     await query(
@@ -351,6 +354,16 @@ describe('the source database\'s own settings', () => {
         { tz: 'Asia/Shanghai', path: 'app, "$user", public' },
       ]);
     }
+    // A role's own settings in the database: carried where the role exists on the target server (the ghost does not).
+    const roleSettings = (url: string) =>
+      query<{ r: string; s: string[] }>(
+        url,
+        `SELECT r.rolname AS r, s.setconfig AS s FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+          WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1`,
+      );
+    const sourceRoles = await roleSettings(fx.sourceUrl);
+    expect(sourceRoles.map((x) => x.r)).toEqual([fx.roles.ghost, fx.roles.reader].sort());
+    for (const url of [fx.rentalUrl, fx.ciUrl]) expect(await roleSettings(url), url).toEqual(sourceRoles.filter((x) => x.r === fx.roles.reader));
     await expect(query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('  padded ')`)).rejects.toThrow(/film_title_ok/);
     await query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('Clean')`);
   });
