@@ -395,8 +395,8 @@ export const MUTATIONS = [
     id: 'database-settings-dropped',
     title: 'the source database\'s own settings (ALTER DATABASE … SET search_path) are not set on the new databases',
     file: 'src/plan/build.ts',
-    search: '    const settings = databaseSettingsSql(w.target.database, catalog.settings ?? []);',
-    replace: '    const settings = databaseSettingsSql(w.target.database, []);',
+    search: '    const settings = [...databaseSettingsSql(w.target.database, catalog.settings ?? []),',
+    replace: '    const settings = [...databaseSettingsSql(w.target.database, []),',
     tests: [`${I}objects.test.ts`],
   },
   {
