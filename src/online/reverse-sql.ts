@@ -1,3 +1,4 @@
+import { rejectWritesFunctionSql } from '../pg/reject-writes.js';
 import { createHash } from 'node:crypto';
 import type { ReverseTable, TargetRef } from '../plan/model.js';
 import { parseKey } from '../catalog/model.js';
@@ -104,15 +105,12 @@ export function fenceTargetSql(split: string, sourceDatabase: string, tables: re
   const sql = [
     `SET LOCAL lock_timeout = '60s'`,
     `CREATE SCHEMA IF NOT EXISTS ${ident(TARGET_FENCE_SCHEMA)}`,
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fence$
-BEGIN
-  RAISE EXCEPTION USING
-    ERRCODE = 'read_only_sql_transaction',
-    MESSAGE = format('table %I.%I has gone back to database %s: write there instead (split %s was rolled back by cloudphone-split)',
-                     TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]),
-    HINT = 'the service uses the old shared database again; repoint the writer';
-END
-$fence$`,
+    rejectWritesFunctionSql(
+      fn,
+      'fence',
+      'table %I.%I has gone back to database %s: write there instead (split %s was rolled back by cloudphone-split)',
+      'the service uses the old shared database again; repoint the writer',
+    ),
   ];
   for (const table of tables) {
     const t = qname(parseKey(table));

@@ -1,3 +1,4 @@
+import { rejectWritesFunctionSql } from '../pg/reject-writes.js';
 import { ident, literal, qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
 
@@ -20,15 +21,12 @@ const FN = `${ident(READ_ONLY_COPY_SCHEMA)}."read_only_copy"`;
 export function readOnlyCopyFunctionSql(): string[] {
   return [
     `CREATE SCHEMA IF NOT EXISTS ${ident(READ_ONLY_COPY_SCHEMA)}`,
-    `CREATE OR REPLACE FUNCTION ${FN}() RETURNS trigger LANGUAGE plpgsql AS $copy$
-BEGIN
-  RAISE EXCEPTION USING
-    ERRCODE = 'read_only_sql_transaction',
-    MESSAGE = format('table %I.%I is a read-only copy: its rows belong to service %s, in database %s; write there',
-                     TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]),
-    HINT = 'the copy was made by cloudphone-split (copies: in the manifest)';
-END
-$copy$`,
+    rejectWritesFunctionSql(
+      FN,
+      'copy',
+      'table %I.%I is a read-only copy: its rows belong to service %s, in database %s; write there',
+      'the copy was made by cloudphone-split (copies: in the manifest)',
+    ),
   ];
 }
 

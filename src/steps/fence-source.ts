@@ -1,3 +1,4 @@
+import { rejectWritesFunctionSql } from '../pg/reject-writes.js';
 import type { FenceSourceStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { ident, literal, qname } from '../pg/quote.js';
@@ -19,21 +20,19 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
   const sql = [
     `SET LOCAL lock_timeout = '60s'`,
     `CREATE SCHEMA IF NOT EXISTS ${ident(FENCE_SCHEMA)}`,
-    `CREATE OR REPLACE FUNCTION ${ident(FENCE_SCHEMA)}."fence"() RETURNS trigger LANGUAGE plpgsql AS $fence$
-BEGIN
-  -- The apply worker of this split's reverse replication (after cutover) writes through.
+    rejectWritesFunctionSql(
+      `${ident(FENCE_SCHEMA)}."fence"`,
+      'fence',
+      'table %I.%I has moved to database %s: write there instead (fenced by cloudphone-split, split %s)',
+      'the service that owns this table now uses its own database; repoint the writer',
+      `  -- The apply worker of this split's reverse replication (after cutover) writes through.
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_subscription
               WHERE pid = pg_catalog.pg_backend_pid()
                 AND subname LIKE 'cps\_' || left(encode(sha256(convert_to(TG_ARGV[1], 'UTF8')), 'hex'), 8) || '\_rev\_%') THEN
     RETURN NULL;
   END IF;
-  RAISE EXCEPTION USING
-    ERRCODE = 'read_only_sql_transaction',
-    MESSAGE = format('table %I.%I has moved to database %s: write there instead (fenced by cloudphone-split, split %s)',
-                     TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]),
-    HINT = 'the service that owns this table now uses its own database; repoint the writer';
-END
-$fence$`,
+`,
+    ),
   ];
   for (const { table, database } of tables) {
     const t = qname(parseKey(table));
