@@ -354,6 +354,10 @@ export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routin
     const kind = v.materialized ? 'MATERIALIZED VIEW' : 'VIEW';
     out.push(`CREATE ${kind} ${qname(v)}${options} AS\n${body}${v.materialized ? '\nWITH DATA' : ''}`);
     out.push(...commentOn(kind, qname(v), v.comment));
+    for (const i of v.indexes ?? []) {
+      out.push(i.definition, ...commentOn('INDEX', qname({ schema: v.schema, name: i.name }), i.comment));
+      if (i.clustered) out.push(`ALTER MATERIALIZED VIEW ${qname(v)} CLUSTER ON ${ident(i.name)}`);
+    }
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { BadInputError } from '../errors.js';
 import { literal as sqlLiteral, qname } from '../pg/quote.js';
 import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
 import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
-import { readConstraints, readIndexes, readPolicies, readTriggers } from './introspect-parts.js';
+import { readConstraints, readIndexes, readPolicies, readTriggers, type IndexRow } from './introspect-parts.js';
 import { schemaRoutines, walkDependencies, type DepEdge } from './introspect-deps.js';
 import { readExtensions, readFunctions, readSequences } from './introspect-objects.js';
 import { readTypes } from './introspect-types.js';
@@ -95,7 +95,8 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const columns = await readColumns(client, tableOids, version);
   const constraints = await readConstraints(client, tableOids, version);
-  const indexes = await readIndexes(client, tableOids);
+  // A materialized view's indexes too (a unique one is what REFRESH … CONCURRENTLY needs), in the same query.
+  const indexes = await readIndexes(client, [...tableOids, ...viewRels.filter((r) => r.relkind === 'm').map((r) => r.oid)]);
   const triggers = await readTriggers(client, tableOids);
   const policies = await readPolicies(client, tableOids);
   const seeds = await schemaRoutines(client, schemas);
@@ -196,7 +197,9 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     return t;
   });
 
-  const views: View[] = viewRels.map((rel) => toView(rel, graph));
+  const matviews = new Set(viewRels.filter((r) => r.relkind === 'm').map((r) => r.oid));
+  const viewIndexes = groupBy(indexes.filter((i) => matviews.has(i.relid)));
+  const views: View[] = viewRels.map((rel) => toView(rel, graph, viewIndexes.get(rel.oid) ?? []));
   const sequenceNames = seqInfos.map((x) => x.sequence);
   const typeNames = [...types.values()].map((t) => ({ schema: t.schema, name: t.name }));
   const routinesByName = new Map<string, string[]>();
@@ -299,7 +302,7 @@ function withDeps<T extends TypeDef | FunctionDef>(
   return obj;
 }
 
-function toView(rel: RelationRow, graph: DependencyGraph): View {
+function toView(rel: RelationRow, graph: DependencyGraph, indexes: readonly IndexRow[]): View {
   const direct = graph.direct('rel', rel.oid);
   const deps = graph.closure('rel', rel.oid);
   const view: View = {
@@ -311,6 +314,11 @@ function toView(rel: RelationRow, graph: DependencyGraph): View {
     comment: rel.comment,
   };
   if (rel.reloptions.length > 0) view.options = rel.reloptions;
+  if (indexes.length > 0) {
+    view.indexes = [...indexes]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((i) => ({ name: i.name, definition: i.def, comment: i.comment, ...(i.clustered ? { clustered: true } : {}) }));
+  }
   if (deps.types.length + deps.functions.length + deps.extensions.length > 0) {
     view.uses = { types: deps.types, functions: deps.functions, extensions: deps.extensions };
   }

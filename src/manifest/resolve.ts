@@ -147,6 +147,27 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown, (m, entry) => withoutMoved(m, moved, shown, entry));
   // Ignore globs only take what no service owns ("ignore the rest"); an exact name
   // that a service also owns is a contradiction.
+  const viewsByKey = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const globViews = new Set<string>();
+  /** The one service owning every table a view reads (through the views it reads), or null. */
+  const oneServiceReads = (view: string, seen = new Set<string>()): string | null => {
+    const services = new Set<string>();
+    for (const d of viewsByKey.get(view)?.dependsOn ?? []) {
+      if (viewsByKey.has(d)) {
+        if (ignoredViews.has(d)) return null;
+        if (seen.has(d)) continue;
+        seen.add(d);
+        const s = oneServiceReads(d, seen);
+        if (s === null) return null;
+        services.add(s);
+      } else {
+        const o = owners.get(index.rootOf(d));
+        if (!o) return null;
+        services.add(o.service);
+      }
+    }
+    return services.size === 1 ? [...services][0]! : null;
+  };
   manifest.ignore.forEach((entry, i) => {
     const path = joinPath('ignore', i);
     const m = match(entry, true);
@@ -174,8 +195,19 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
         );
       } else if (!ignored.has(k)) ignored.set(k, path);
     }
-    for (const v of m.views) ignoredViews.add(v);
+    // A glob takes only views no one service takes whole (decided below, once every exact entry is known): "the rest".
+    for (const v of m.views) (m.isGlob ? globViews : ignoredViews).add(v);
   });
+  // A view a glob matched stays only if no one service owns every table it reads; one reading a view that stays, stays too.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const v of globViews) {
+      if (!ignoredViews.has(v) && oneServiceReads(v) === null) {
+        ignoredViews.add(v);
+        changed = true;
+      }
+    }
+  }
   const ownerOf = (key: string): string | null => owners.get(index.rootOf(key))?.service ?? null;
   const placementOf = (key: string): Placement => {
     const root = index.rootOf(key);

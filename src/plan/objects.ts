@@ -139,7 +139,7 @@ export function accountObjects(
         `(ignored, or reading only tables that stay there); a view moves with the service that owns every table it reads`,
     );
   }
-  warnings.push(...leftFunctionWarnings(catalog, leftBehind, opts.owner));
+  warnings.push(...leftObjectWarnings(catalog, leftBehind, opts.owner));
   const errors: string[] = [];
   for (const s of services) {
     for (const f of s.closure.functions) {
@@ -195,13 +195,13 @@ function publicationWarnings(catalog: Catalog, owner: Map<string, string>): stri
 }
 
 /**
- * A function left in the source whose body reads or writes moved tables: from the fence on
+ * A function or view left in the source that reads (a function: or writes) moved tables: from the fence on
  * it reads their backup, which no longer changes (the services write to their new
  * databases), a write to them fails at the fence, and once `retention prune` drops them it
  * fails. Nothing else would say so: it is in no service's database, so no other warning
  * looks at it (Lemmy's `r.site_aggregates_activity`, run by its scheduler against the source).
  */
-function leftFunctionWarnings(catalog: Catalog, left: readonly LeftBehindObject[], owner: ReadonlyMap<string, string>): string[] {
+function leftObjectWarnings(catalog: Catalog, left: readonly LeftBehindObject[], owner: ReadonlyMap<string, string>): string[] {
   const leftKeys = new Set(left.map((l) => l.name));
   const out: string[] = [];
   for (const f of catalog.functions) {
@@ -217,6 +217,19 @@ function leftFunctionWarnings(catalog: Catalog, left: readonly LeftBehindObject[
       `${routineNoun(f)} ${key}, left in the source, ${[reads.length ? `reads ${list(reads)}` : '', writes.length ? `writes to ${list(writes)}` : ''].filter(Boolean).join(' and ')}: ` +
         `from the fence on, in the source it ${reads.length ? 'reads their backup, which no longer changes (the services write to their new databases)' : ''}${reads.length && writes.length ? ', and ' : ''}${writes.length ? 'fails at the fence on each write' : ''}; ` +
         `once retention prune drops them it fails; move it with services.${services[0]}.objects${services.length > 1 ? ` (it uses tables of ${services.join(', ')})` : ''}, or run what calls it against the new database${services.length > 1 ? 's' : ''}`,
+    );
+  }
+  // A view left in the source over moved tables shows their frozen backup, and keeps prune from dropping them.
+  const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const reads = (key: string, seen: Set<string>): string[] =>
+    (views.get(key)?.dependsOn ?? []).flatMap((d) => (views.has(d) ? (seen.has(d) ? [] : (seen.add(d), reads(d, seen))) : owner.has(d) ? [d] : []));
+  for (const l of left) {
+    if (l.kind !== 'view') continue;
+    const moved = [...new Set(reads(l.name, new Set([l.name])))].sort();
+    if (moved.length === 0) continue;
+    out.push(
+      `view ${l.name}, left in the source, reads ${moved.map((t) => `${t} (${owner.get(t)})`).join(', ')}: from the fence on it shows their backup, which no longer changes, ` +
+        `and retention prune refuses to drop them while it reads them: drop it, or rebuild it where its tables went`,
     );
   }
   return out;
@@ -247,7 +260,7 @@ function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, str
       if (s.tables.has(t)) {
         return (
           `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, which is ${where} and only copied into ${s.database}: ` +
-          `there that write lands in the copy, which then differs from the table ${o ? `of ${o}` : 'in the source'} (verify reports it); give ${t} to ${s.service}, or change the function`
+          `there the copy is read-only, so that write fails, and the statement that ran the function with it; give ${t} to ${s.service}, or change the function`
         );
       }
       return (

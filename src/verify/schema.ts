@@ -1,11 +1,11 @@
 import { READ_ONLY_COPY_TRIGGER } from '../plan/read-only-copies.js';
 import type pg from 'pg';
 import { introspect } from '../catalog/introspect.js';
-import { parseKey, tableKey, type Catalog, type Table } from '../catalog/model.js';
+import { parseKey, tableKey, type Catalog, type Table, type View } from '../catalog/model.js';
 import { FENCE_TRIGGER } from '../steps/fence-source.js';
 import type { ServicePlan } from '../plan/model.js';
 import { serviceTableKeys } from './plan-tables.js';
-import { tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
+import { normaliseDefinition, tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
 import { equivalentOnTarget } from './server-equivalence.js';
 import type { DroppedKeyFamily } from './partition-keys.js';
 import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
@@ -92,17 +92,21 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
   const services = ctx.plan.services.map((svc) => ({ svc, keys: serviceTableKeys(ctx.plan, svc.name) })).filter((s) => s.keys.length > 0);
   const schemasOf = (keys: string[]) => [...new Set(keys.map((k) => parseKey(k).schema))].sort();
   let source: Map<string, Table>;
+  let sourceViews: Map<string, View>;
   try {
-    const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => s.keys)));
+    const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => [...s.keys, ...s.svc.views])));
     source = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+    sourceViews = new Map(catalog.views.map((v) => [tableKey(v), v]));
   } catch (err) {
     return [{ kind: 'schema', ok: false, detail: `cannot read the source schema: ${errorText(err)}`, ...unverifiedBy(err) }];
   }
   const perService = await mapLimit(services, ctx.jobs, async ({ svc, keys }): Promise<Check[]> => {
     let target: Map<string, Table>;
+    let targetViews: Map<string, View>;
     try {
-      const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf(keys));
+      const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf([...keys, ...svc.views]));
       target = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+      targetViews = new Map(catalog.views.map((v) => [tableKey(v), v]));
     } catch (err) {
       return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}`, ...unverifiedBy(err) }];
     }
@@ -131,6 +135,28 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
         diffs.length === 0
           ? { ...base, ok: true, detail: `columns, constraints, indexes, triggers and policies match${expectedNote(expect)}` }
           : { ...base, ok: false, detail: diffs.map((d) => d.text).join('; ') },
+      );
+    }
+    // The views it got: there, of the same kind, a materialized one with the source's indexes (REFRESH … CONCURRENTLY needs its unique one).
+    for (const key of svc.views) {
+      const s = sourceViews.get(key);
+      if (!s) continue;
+      const t = targetViews.get(key);
+      const base = { kind: 'schema' as const, service: svc.name, table: key };
+      if (!t || t.materialized !== s.materialized) {
+        checks.push({ ...base, ok: false, detail: t ? `view ${key} is ${t.materialized ? '' : 'not '}materialized in the target, unlike the source` : `view ${key} missing in target` });
+        continue;
+      }
+      const indexes = (v: View) => new Map((v.indexes ?? []).map((i) => [i.name, normaliseDefinition(i.definition)]));
+      const [si, ti] = [indexes(s), indexes(t)];
+      const diffs = [
+        ...[...si].filter(([n, d]) => ti.get(n) !== d).map(([n]) => (ti.has(n) ? `index ${n} differs` : `index ${n} missing in target`)),
+        ...[...ti.keys()].filter((n) => !si.has(n)).map((n) => `index ${n} unexpected in target`),
+      ];
+      checks.push(
+        diffs.length === 0
+          ? { ...base, ok: true, detail: `${s.materialized ? `materialized view and its ${si.size} index${si.size === 1 ? '' : 'es'}` : 'view'} present` }
+          : { ...base, ok: false, detail: diffs.join('; ') },
       );
     }
     return checks;

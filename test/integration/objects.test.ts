@@ -449,7 +449,7 @@ describe('text search configurations and dictionaries of the source\'s own', () 
 });
 
 describe('a table another service only copies', () => {
-  it('a moved trigger function writing to it is told the write lands in the copy; its sequence is no collision (the copy draws no values)', async () => {
+  it('a moved trigger function writing to it is told the write fails there (the copy is read-only), and it does; its sequence is no collision (the copy draws no values)', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main });
     fixtures.push(fx);
     await query(
@@ -466,9 +466,15 @@ describe('a table another service only copies', () => {
     const plan = await readPlanFile(fx.planFile);
     expect(plan.warnings.filter((w) => w.includes('public.touch_actor()'))).toEqual([
       `function public.touch_actor() (in ${fx.prefix}ci, for ci) writes to table app.actor, which is owned by rental and only copied into ${fx.prefix}ci: ` +
-        `there that write lands in the copy, which then differs from the table of rental (verify reports it); give app.actor to ci, or change the function`,
+        `there the copy is read-only, so that write fails, and the statement that ran the function with it; give app.actor to ci, or change the function`,
     ]);
     expect(plan.warnings.join('\n')).not.toContain('sequence app.actor_actor_id_seq is used by tables of');
+    const a = await fx.cli('apply', fx.planFile, '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    // As warned: the trigger's write into the copy is refused, and the insert that fired it with it.
+    await expect(query(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('x')`)).rejects.toThrow(
+      `table app.actor is a read-only copy: its rows belong to service rental, in database ${fx.prefix}rental; write there`,
+    );
   });
 });
 
@@ -490,6 +496,40 @@ describe('verify\'s isolation in a source that stays in use, tables in a schema 
     const granted = await isolation();
     expect(granted.code).toBe(1);
     expect(granted.checks.find((c) => c.target === source)).toMatchObject({ ok: false, detail: expect.stringContaining(`role ${fx.prefix}rental_svc holds privileges on moved tables in ${source} (the source): app.actor`) });
+  });
+});
+
+describe('a materialized view that moves with its service', () => {
+  it('gets its indexes, so REFRESH … CONCURRENTLY works there; verify names an index missing in the target', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: second() });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE MATERIALIZED VIEW app.film_counts AS SELECT f.film_id, count(fa.actor_id) AS actors FROM app.film f LEFT JOIN app.film_actor fa ON fa.film_id = f.film_id GROUP BY f.film_id;
+       CREATE UNIQUE INDEX film_counts_film ON app.film_counts (film_id);
+       CREATE INDEX film_counts_actors ON app.film_counts (actors) WHERE actors > 0;
+       COMMENT ON INDEX app.film_counts_film IS 'what REFRESH CONCURRENTLY needs';
+       ALTER MATERIALIZED VIEW app.film_counts CLUSTER ON film_counts_film;`,
+    );
+    const a = await fx.cli('apply', '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    const indexes = (url: string) =>
+      query<{ d: string; c: string | null; k: boolean }>(
+        url,
+        `SELECT pg_get_indexdef(i.indexrelid) AS d, obj_description(i.indexrelid, 'pg_class') AS c, i.indisclustered AS k
+           FROM pg_index i WHERE i.indrelid = 'app.film_counts'::regclass ORDER BY 1`,
+      );
+    // Both ways: the same indexes, comments and clustering.
+    expect(await indexes(fx.rentalUrl)).toEqual(await indexes(fx.sourceUrl));
+    expect((await indexes(fx.rentalUrl)).length).toBe(2);
+    await query(fx.rentalUrl, `REFRESH MATERIALIZED VIEW CONCURRENTLY app.film_counts`);
+    const v = await fx.cli('verify', '--json');
+    expect(v.code, v.stdout).toBe(0);
+    await query(fx.rentalUrl, `DROP INDEX app.film_counts_actors`);
+    const broken = await fx.cli('verify', '--json');
+    expect(broken.code).toBe(1);
+    const checks = (JSON.parse(broken.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean; detail: string }> }).checks;
+    expect(checks.filter((c) => !c.ok)).toEqual([expect.objectContaining({ kind: 'schema', table: 'app.film_counts', detail: 'index film_counts_actors missing in target' })]);
   });
 });
 

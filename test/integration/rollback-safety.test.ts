@@ -67,7 +67,7 @@ describe('rollback never drops what holds new data or what it did not create', (
     await query(notification.url, `DROP TABLE notifications`);
   });
 
-  it('1b. a database where a service drew numbers from a sequence, or made a view or a function, is kept: exit 1 naming each', async () => {
+  it('1b. a database where a service drew numbers from a sequence, made a view, a function or an index, or changed a column, is kept: exit 1 naming each', async () => {
     const fx = await appliedSplit();
     const user = fx.service('user');
     const [sequence] = await query<{ s: string }>(user.url, `SELECT pg_get_serial_sequence('users', 'id') AS s`);
@@ -76,17 +76,21 @@ describe('rollback never drops what holds new data or what it did not create', (
       user.url,
       `SELECT nextval('${sequence!.s}');
        CREATE VIEW recent_users AS SELECT id FROM users;
-       CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM users';`,
+       CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM users';
+       CREATE INDEX users_phone_idx ON users (phone);
+       ALTER TABLE users ALTER COLUMN phone SET DEFAULT 'none';`,
     );
     const r = await fx.cli('rollback', '--yes');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`${user.database}: sequence public\\.users_id_seq gave out values since the copy \\(last value \\S+ then, \\S+ now\\)`));
-    expect(r.stderr).toContain(`${user.database}: view public.recent_users: created or changed since the copy`);
-    expect(r.stderr).toContain(`${user.database}: function public.user_count(): created or changed since the copy`);
+    expect(r.stderr).toContain(`${user.database}: view public.recent_users was created since the copy`);
+    expect(r.stderr).toContain(`${user.database}: function public.user_count() was created since the copy`);
+    expect(r.stderr).toContain(`${user.database}: index public.users_phone_idx was created since the copy`);
+    expect(r.stderr).toMatch(new RegExp(`${user.database}: column public\\.users\\.phone was changed since the copy \\(text then, text DEFAULT 'none'::text now\\)`));
     expect(r.stderr).toContain('nothing was changed');
     for (const s of fx.services) expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
     // Put back: the next cases roll back the same split.
-    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called})`);
+    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called})`);
   });
 
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {

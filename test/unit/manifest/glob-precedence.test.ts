@@ -76,3 +76,35 @@ describe('which service owns a table matched by entries of several services', ()
     expect(problems.map((p) => p.message)).toEqual(['users is ignored but also owned by main (services.main.tables[1])']);
   });
 });
+
+describe('an ignore glob and the views', () => {
+  const withViews = () =>
+    new CatalogBuilder(['public', 'ops'])
+      .table('posts')
+      .table('reactions')
+      .table('users')
+      .table('systems')
+      .view('post_count', ['public.posts'])
+      .view('post_stats', ['public.post_count', 'public.reactions'])
+      .view('post_authors', ['public.posts', 'public.users'])
+      .view('post_settings', ['public.posts', 'public.systems'])
+      .build();
+  const run = (ignore: string) =>
+    resolveManifest(
+      parseManifest(manifest('  messaging: { database: m, tables: [posts, reactions] }\n  accounts: { database: a, tables: [users] }', `ignore: ${ignore}\n`), 'split.yaml'),
+      withViews(),
+      'split.yaml',
+    );
+
+  it('"the rest" (*) leaves a view every table of which one service owns to that service, through the views it reads', () => {
+    const r = run('["*"]');
+    expect(r.services.find((s) => s.name === 'messaging')!.views).toEqual(['public.post_count', 'public.post_stats']);
+    // Over two services, or over a table that stays: the glob takes it.
+    expect(r.services.find((s) => s.name === 'accounts')!.views).toEqual([]);
+  });
+
+  it('an exact name still ignores a view that would move, and the glob then takes the views that read it', () => {
+    const r = run('["*", post_count]');
+    expect(r.services.find((s) => s.name === 'messaging')!.views).toEqual([]);
+  });
+});
