@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Catalog } from '../../../src/catalog/model.js';
-import { parseManifest } from '../../../src/manifest/load.js';
-import { resolveManifest } from '../../../src/manifest/resolve.js';
-import { buildPlan } from '../../../src/plan/build.js';
 import type { Plan } from '../../../src/plan/model.js';
 import { parsePlan, serializePlan } from '../../../src/plan/plan-file.js';
 import { publicationProblems, type RoleFacts } from '../../../src/steps/preflight-privileges.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from './plan-from.js';
 
 const MANIFEST = `version: 1
 name: pubs
@@ -21,20 +19,9 @@ services:
 `;
 
 function plan(publications: NonNullable<Catalog['publications']>): Plan {
-  const manifest = parseManifest(MANIFEST, 'split.yaml');
   const cat = new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build();
   cat.publications = publications;
-  const resolved = resolveManifest(manifest, cat, 'split.yaml');
-  return buildPlan({
-    manifest,
-    manifestText: MANIFEST,
-    manifestPath: 'split.yaml',
-    catalog: cat,
-    services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
-    ignored: [],
-    warnings: [],
-    configEdits: {},
-  });
+  return planFrom(MANIFEST, cat);
 }
 
 const notSuperuser: RoleFacts = { version: 150000, superuser: false, createdb: true, createrole: true, user: 'admin' };

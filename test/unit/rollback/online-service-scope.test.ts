@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../../../src/manifest/load.js';
-import { resolveManifest } from '../../../src/manifest/resolve.js';
-import { buildPlan } from '../../../src/plan/build.js';
 import type { Plan } from '../../../src/plan/model.js';
 import type { CreatedObject } from '../../../src/steps/handler.js';
 import type { RollbackInventory } from '../../../src/rollback/rollback-inventory.js';
@@ -9,6 +6,7 @@ import { onlineScope } from '../../../src/rollback/online-service-scope.js';
 import { serviceScope } from '../../../src/rollback/service-scope.js';
 import { BadInputError } from '../../../src/errors.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from '../plan/plan-from.js';
 
 const MANIFEST = (mode: string) => `version: 1
 name: parts
@@ -25,19 +23,7 @@ services:
 `;
 
 function plan(mode: 'offline' | 'online'): Plan {
-  const manifest = parseManifest(MANIFEST(mode), 'split.yaml');
-  const cat = new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build();
-  const resolved = resolveManifest(manifest, cat, 'split.yaml');
-  return buildPlan({
-    manifest,
-    manifestText: MANIFEST(mode),
-    manifestPath: 'split.yaml',
-    catalog: cat,
-    services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
-    ignored: [],
-    warnings: [],
-    configEdits: {},
-  });
+  return planFrom(MANIFEST(mode), new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build());
 }
 
 const applySteps = (p: Plan) => p.steps.filter((s) => (s.phase ?? 'apply') === 'apply').map((s) => s.id);

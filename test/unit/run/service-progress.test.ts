@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../../../src/manifest/load.js';
-import { resolveManifest } from '../../../src/manifest/resolve.js';
-import { buildPlan } from '../../../src/plan/build.js';
 import type { Plan } from '../../../src/plan/model.js';
 import type { RunStatus } from '../../../src/engine/journal.js';
 import { splitProgress } from '../../../src/run/service-progress.js';
 import { serviceLines } from '../../../src/cli/views/service-progress.js';
 import type { Output } from '../../../src/cli/output.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from '../plan/plan-from.js';
 
 const MANIFEST = `version: 1
 name: parts
@@ -24,19 +22,7 @@ services:
 
 function plan(mode: 'offline' | 'online' = 'offline'): Plan {
   const text = MANIFEST.replace('mode: offline', `mode: ${mode}`);
-  const manifest = parseManifest(text, 'split.yaml');
-  const cat = new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build();
-  const resolved = resolveManifest(manifest, cat, 'split.yaml');
-  return buildPlan({
-    manifest,
-    manifestText: text,
-    manifestPath: 'split.yaml',
-    catalog: cat,
-    services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
-    ignored: [],
-    warnings: [],
-    configEdits: {},
-  });
+  return planFrom(text, new CatalogBuilder(['public']).table('builds', { columns: ['id'] }).table('projects', { columns: ['id'] }).build());
 }
 
 const plain = { c: new Proxy({}, { get: () => (s: string) => s }) } as unknown as Pick<Output, 'c'>;
