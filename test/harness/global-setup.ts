@@ -101,6 +101,32 @@ async function open(dir: string): Promise<string> {
   return dir;
 }
 
+/**
+ * Subscriptions and slots that tests left on the servers at the end of the run. A
+ * subscription whose publisher is gone restarts its worker (two server processes) every
+ * `wal_retrieve_retry_interval` until the servers stop; the fixtures drop their own
+ * (helpers/drop-databases.ts), and this names any that still got away.
+ */
+async function reportLeftReplication(urls: ReadonlyArray<string | null>): Promise<void> {
+  for (const url of urls) {
+    if (!url) continue;
+    const c = new pg.Client({ connectionString: url });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const subs = await c.query<{ name: string }>(`SELECT d.datname || '.' || s.subname AS name FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid`);
+      const slots = await c.query<{ name: string }>(`SELECT coalesce(database, '') || '.' || slot_name AS name FROM pg_replication_slots`);
+      if (subs.rows.length + slots.rows.length > 0) {
+        console.error(`\n!!! tests left replication behind on ${new URL(url).port}: subscriptions ${subs.rows.map((r) => r.name).join(', ') || 'none'}; slots ${slots.rows.map((r) => r.name).join(', ') || 'none'}\n`);
+      }
+    } catch {
+      // The report is a diagnosis only: a server that cannot be read has nothing to report.
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}
+
 export const PG15_BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -163,6 +189,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('servers', servers);
   return async () => {
+    await reportLeftReplication([servers.main, servers.second, servers.pg15]);
     await Promise.all(stops.map((s) => s()));
     await removeScratch();
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { query, uniquePrefix, withDatabase } from '../../harness/servers.js';
 import { runCli, type CliResult } from './cli.js';
+import { dropTestDatabases } from './drop-databases.js';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -236,11 +237,12 @@ export async function objectsFixture(opts: {
     ciUrl: withDatabase(opts.target, `${prefix}ci`),
     cli: (verb, ...args) => runCli([verb, '-m', manifestFile, ...args], env),
     async cleanup() {
-      const drop = (server: string, db: string) => query(server, `DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`).catch(() => undefined);
-      await drop(opts.source, sourceDb);
-      await drop(opts.source, `${prefix}control`);
-      await drop(opts.target, `${prefix}rental`);
-      await drop(opts.target, `${prefix}ci`);
+      await dropTestDatabases([
+        { server: opts.source, database: sourceDb },
+        { server: opts.source, database: `${prefix}control` },
+        { server: opts.target, database: `${prefix}rental` },
+        { server: opts.target, database: `${prefix}ci` },
+      ]);
       for (const server of sameServer ? [opts.source] : [opts.source, opts.target]) {
         for (const r of [roles.reader, roles.ghost, `${prefix}rental_svc`, `${prefix}ci_svc`]) {
           await query(server, `DROP ROLE IF EXISTS ${q(r)}`).catch(() => undefined);

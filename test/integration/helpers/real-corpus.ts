@@ -7,6 +7,7 @@ import { parse, stringify } from 'yaml';
 import { query, uniquePrefix, withDatabase } from '../../harness/servers.js';
 import type { Plan } from '../../../src/plan/model.js';
 import { runCli, type CliResult } from './cli.js';
+import { dropTestDatabases } from './drop-databases.js';
 
 /** The schemas of real applications in test/fixtures/real (see its README for sources and licenses). */
 export type CorpusName = 'gitlab' | 'pagila' | 'services-core' | 'openstreetmap' | 'slack-clone' | 'generated';
@@ -128,10 +129,11 @@ export async function corpusSplit(corpus: CorpusName, opts: CorpusSplitOptions):
     cli: (verb, ...args) => runCli([verb, '-m', manifestFile, ...args], env),
     readPlan: async () => JSON.parse(await readFile(planFile, 'utf8')) as Plan,
     async cleanup() {
-      const drop = (server: string, db: string): Promise<unknown> =>
-        query(server, `DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`).catch(() => undefined);
-      // At once: each DROP DATABASE waits for a checkpoint, which drops running together share.
-      await Promise.all([...services.map((s) => drop(targetServer, s.database)), drop(sourceServer, `${prefix}src`), drop(sourceServer, `${prefix}control`)]);
+      await dropTestDatabases([
+        ...services.map((s) => ({ server: targetServer, database: s.database })),
+        { server: sourceServer, database: `${prefix}src` },
+        { server: sourceServer, database: `${prefix}control` },
+      ]);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@ import { SAMPLE_SERVICES, sampleManifest, writeServicesTree } from '../../fixtur
 import { sampleWaves } from '../../../src/demo/sample-waves.js';
 import type { SampleWave } from '../../../src/demo/sample-manifest.js';
 import { runCli, type CliResult } from './cli.js';
+import { dropTestDatabases } from './drop-databases.js';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -72,12 +73,10 @@ export async function sampleWavesFixture(opts: { template: string; prefix?: stri
       return path;
     },
     async cleanup() {
-      await query(sourceServer, `DROP DATABASE IF EXISTS ${q(sourceDb)} WITH (FORCE)`).catch(() => undefined);
-      await query(sourceServer, `DROP DATABASE IF EXISTS ${q(`${prefix}control`)} WITH (FORCE)`).catch(() => undefined);
-      for (const s of SAMPLE_SERVICES) {
-        await query(sourceServer, `DROP DATABASE IF EXISTS ${q(`${prefix}cloudphone_${s.key}`)} WITH (FORCE)`).catch(() => undefined);
-        await query(sourceServer, `DROP ROLE IF EXISTS ${q(`${prefix}cloudphone_${s.key}_svc`)}`).catch(() => undefined);
-      }
+      await dropTestDatabases(
+        [sourceDb, `${prefix}control`, ...SAMPLE_SERVICES.map((s) => `${prefix}cloudphone_${s.key}`)].map((database) => ({ server: sourceServer, database })),
+      );
+      for (const s of SAMPLE_SERVICES) await query(sourceServer, `DROP ROLE IF EXISTS ${q(`${prefix}cloudphone_${s.key}_svc`)}`).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
   };

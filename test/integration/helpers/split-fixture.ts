@@ -6,6 +6,7 @@ import { query, servers, uniquePrefix, withDatabase } from '../../harness/server
 import { SAMPLE_SERVICES, loadSample, sampleManifest, writeServicesTree } from '../../fixtures/index.js';
 import type { Plan } from '../../../src/plan/model.js';
 import { runCli, type CliResult } from './cli.js';
+import { dropTestDatabases } from './drop-databases.js';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -210,10 +211,11 @@ export async function splitFixture(opts: SplitFixtureOptions = {}): Promise<Spli
     },
     async cleanup() {
       const all = new Set([sourceServer, ...Object.values(serverUrls)]);
-      await dropLeftReplication(sourceUrl, [sourceServer, ...new Set(services.map((s) => s.serverUrl))], [sourceDb, ...services.map((s) => s.database)]);
-      await query(sourceServer, `DROP DATABASE IF EXISTS ${q(sourceDb)} WITH (FORCE)`).catch(() => undefined);
-      await query(sourceServer, `DROP DATABASE IF EXISTS ${q(`${prefix}control`)} WITH (FORCE)`).catch(() => undefined);
-      for (const s of services) await query(s.serverUrl, `DROP DATABASE IF EXISTS ${q(s.database)} WITH (FORCE)`).catch(() => undefined);
+      await dropTestDatabases([
+        { server: sourceServer, database: sourceDb },
+        { server: sourceServer, database: `${prefix}control` },
+        ...services.map((s) => ({ server: s.serverUrl, database: s.database })),
+      ]);
       for (const server of all) {
         for (const s of services) await query(server, `DROP ROLE IF EXISTS ${q(s.role)}`).catch(() => undefined);
       }
@@ -223,27 +225,3 @@ export async function splitFixture(opts: SplitFixtureOptions = {}): Promise<Spli
   return fixture;
 }
 
-/**
- * What a test that failed midway may leave of the replication of a split: the source
- * database's subscriptions (reverse replication) and the slots of the split's databases,
- * which would keep them from being dropped and pin WAL for the next tests.
- */
-async function dropLeftReplication(sourceUrl: string, serverUrls: string[], databases: string[]): Promise<void> {
-  const subs = await query<{ subname: string }>(sourceUrl, `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).catch(() => []);
-  for (const { subname } of subs) {
-    for (const sql of [`ALTER SUBSCRIPTION ${q(subname)} DISABLE`, `ALTER SUBSCRIPTION ${q(subname)} SET (slot_name = NONE)`, `DROP SUBSCRIPTION ${q(subname)}`]) {
-      await query(sourceUrl, sql).catch(() => undefined);
-    }
-  }
-  for (const server of new Set(serverUrls)) {
-    const slots = await query<{ slot: string; pid: number | null }>(server, `SELECT slot_name::text AS slot, active_pid AS pid FROM pg_replication_slots WHERE database = ANY ($1::text[])`, [databases]).catch(() => []);
-    for (const { slot, pid } of slots) {
-      if (pid !== null) await query(server, `SELECT pg_terminate_backend($1)`, [pid]).catch(() => undefined);
-      for (let i = 0; i < 20; i++) {
-        const dropped = await query(server, `SELECT pg_drop_replication_slot($1)`, [slot]).then(() => true).catch(() => false);
-        if (dropped) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-}

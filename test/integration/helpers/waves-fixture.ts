@@ -5,6 +5,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { query, servers, uniquePrefix, withDatabase } from '../../harness/servers.js';
 import { runCli, type CliResult } from './cli.js';
+import { dropTestDatabases } from './drop-databases.js';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -116,9 +117,7 @@ export async function wavesFixture(
     billing,
     ops,
     async cleanup() {
-      for (const db of [sourceDb, `${prefix}control`, billing.database, ops.database]) {
-        await query(sourceServer, `DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`).catch(() => undefined);
-      }
+      await dropTestDatabases([sourceDb, `${prefix}control`, billing.database, ops.database].map((database) => ({ server: sourceServer, database })));
       for (const role of [billing.role, ops.role]) await query(sourceServer, `DROP ROLE IF EXISTS ${q(role)}`).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
