@@ -95,6 +95,7 @@ export function accountObjects(
   const sequenceOwner = new Map(catalog.sequences.map((s) => [tableKey(s), s.ownedBy ? tableKey(s.ownedBy.table) : null]));
   const warned: string[] = [];
   const warnedViews: string[] = [];
+  const movedReads = viewMovedReads(catalog, opts.owner);
   for (const e of [...all, ...outside]) {
     const list = carriers.get(e.key);
     if (list && list.length > 0) {
@@ -121,7 +122,7 @@ export function accountObjects(
     const reason = stayingNeeds.has(e.key)
       ? 'used only by tables that stay in the source'
       : e.kind === 'view'
-        ? 'ignored, or reads only tables and views that stay in the source'
+        ? leftViewReason(movedReads(e.key), opts.owner)
         : 'no moved table, view or function needs it';
     leftBehind.push({ kind: e.kind, name: e.name, reason });
     if (e.kind === 'view') warnedViews.push(e.name);
@@ -133,9 +134,11 @@ export function accountObjects(
       `left in the source, in no service's database: ${warned.join(', ')}; to give one to a service, list it under services.<name>.objects`,
     );
   }
-  if (warnedViews.length > 0) {
+  // A view that reads moved tables gets its own warning (leftObjectWarnings), which says more.
+  const quietViews = warnedViews.filter((v) => movedReads(v).length === 0);
+  if (quietViews.length > 0) {
     warnings.push(
-      `view${warnedViews.length > 1 ? 's' : ''} left in the source, in no service's database: ${warnedViews.join(', ')} ` +
+      `view${quietViews.length > 1 ? 's' : ''} left in the source, in no service's database: ${quietViews.join(', ')} ` +
         `(ignored, or reading only tables that stay there); a view moves with the service that owns every table it reads`,
     );
   }
@@ -220,12 +223,10 @@ function leftObjectWarnings(catalog: Catalog, left: readonly LeftBehindObject[],
     );
   }
   // A view left in the source over moved tables shows their frozen backup, and keeps prune from dropping them.
-  const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
-  const reads = (key: string, seen: Set<string>): string[] =>
-    (views.get(key)?.dependsOn ?? []).flatMap((d) => (views.has(d) ? (seen.has(d) ? [] : (seen.add(d), reads(d, seen))) : owner.has(d) ? [d] : []));
+  const movedReads = viewMovedReads(catalog, owner);
   for (const l of left) {
     if (l.kind !== 'view') continue;
-    const moved = [...new Set(reads(l.name, new Set([l.name])))].sort();
+    const moved = movedReads(l.name);
     if (moved.length === 0) continue;
     out.push(
       `view ${l.name}, left in the source, reads ${moved.map((t) => `${t} (${owner.get(t)})`).join(', ')}: from the fence on it shows their backup, which no longer changes, ` +
@@ -233,6 +234,23 @@ function leftObjectWarnings(catalog: Catalog, left: readonly LeftBehindObject[],
     );
   }
   return out;
+}
+
+/** Why a view stays in the source, from the moved tables it reads. */
+function leftViewReason(moved: readonly string[], owner: ReadonlyMap<string, string>): string {
+  if (moved.length === 0) return 'ignored, or reads only tables and views that stay in the source';
+  const services = [...new Set(moved.map((t) => owner.get(t)!))].sort();
+  return services.length > 1
+    ? `ignored: it reads tables of ${services.join(' and ')}`
+    : `ignored, or also reads tables that stay in the source`;
+}
+
+/** The moved tables a view reads, through the views it reads, sorted. */
+function viewMovedReads(catalog: Catalog, owner: ReadonlyMap<string, string>): (view: string) => string[] {
+  const views = new Map(catalog.views.map((v) => [tableKey(v), v]));
+  const reads = (key: string, seen: Set<string>): string[] =>
+    (views.get(key)?.dependsOn ?? []).flatMap((d) => (views.has(d) ? (seen.has(d) ? [] : (seen.add(d), reads(d, seen))) : owner.has(d) ? [d] : []));
+  return (view) => [...new Set(reads(view, new Set([view])))].sort();
 }
 
 /**
