@@ -328,6 +328,22 @@ export const MUTATIONS = [
     tests: [`${I}apply-split.test.ts`],
   },
   {
+    id: 'online-copy-writable',
+    title: 'an online split leaves a copied table writable in the database that copies it',
+    file: 'src/plan/build-online.ts',
+    search: '        ...(copiesHere.has(root) ? readOnlyCopyTriggerSql(',
+    replace: '        ...(copiesHere.has(`${root}!`) ? readOnlyCopyTriggerSql(',
+    tests: [`${I}online.test.ts`],
+  },
+  {
+    id: 'copy-trigger-unverified',
+    title: 'verify passes a copy whose read-only trigger is gone or disabled',
+    file: 'src/verify/schema.ts',
+    search: "(t.enabled === 'O' || t.enabled === 'A')",
+    replace: "(t.enabled !== 'X')",
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -13,6 +13,7 @@ import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
 import { formatBytes } from '../format/byte-size.js';
 import { reverseSteps } from './build-reverse.js';
+import { readOnlyCopyTriggerSql } from './read-only-copies.js';
 
 /** Why logical replication cannot carry a table (UNLOGGED, or no replica identity for its UPDATEs and DELETEs); empty when it can. */
 function replicationProblems(tables: Map<string, Table>, keys: Iterable<string>): string[] {
@@ -153,8 +154,15 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
     replicated.push({ target, names, start: startId, roots });
 
     const restIds: string[] = [];
+    const copiesHere = new Set(service.copies);
     for (const root of roots) {
-      const sql = withPartitions(catalog, [root]).flatMap((k) => post.rest[k] ?? []);
+      const family = withPartitions(catalog, [root]);
+      // A copy is read-only here too: an ordinary trigger, which the subscription's writes do not fire.
+      const owner = copiesHere.has(root) ? input.services.find((x) => x.tables.includes(root)) : undefined;
+      const sql = [
+        ...family.flatMap((k) => post.rest[k] ?? []),
+        ...(copiesHere.has(root) ? readOnlyCopyTriggerSql(family, owner ? { service: owner.spec.name, database: owner.spec.database } : null, catalog.database) : []),
+      ];
       if (sql.length === 0) continue;
       const id = stepId('create_indexes', db, root);
       restIds.push(id);

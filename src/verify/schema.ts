@@ -56,6 +56,11 @@ function expectationsFor(svc: ServicePlan, family: string[], tables: Map<string,
   };
 }
 
+/** The copy's own trigger, there and firing on ordinary writes (tgenabled O or A). */
+function readOnlyTrigger(table: Table | undefined): boolean {
+  return (table?.triggers ?? []).some((t) => t.name === READ_ONLY_COPY_TRIGGER && (t.enabled === 'O' || t.enabled === 'A'));
+}
+
 function expectedNote(e: SchemaExpectations): string {
   const parts: string[] = [];
   if (e.droppedConstraints.length) parts.push(`${e.droppedConstraints.length} dropped foreign key${e.droppedConstraints.length === 1 ? '' : 's'} left out`);
@@ -111,6 +116,7 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
       return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}`, ...unverifiedBy(err) }];
     }
     ctx.progress(`schema ${svc.database}: ${keys.length} tables`);
+    const copied = new Set(svc.copies.map((t) => t.name));
     const checks: Check[] = [];
     for (const key of keys) {
       const base = { kind: 'schema' as const, service: svc.name, table: key };
@@ -130,6 +136,10 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
           continue;
         }
         ctx.progress(`schema ${key}: definitions compared as text only (${errorText(err)})`);
+      }
+      // A copy must stay read-only (its trigger is the tool's, so the comparison above leaves it out).
+      if (lineage(source, key).some((k) => copied.has(k)) && !readOnlyTrigger(target.get(key))) {
+        diffs.push({ text: `${key} is a copy but has no enabled ${READ_ONLY_COPY_TRIGGER} trigger: a write to it succeeds and the copy drifts from the table it copies` });
       }
       checks.push(
         diffs.length === 0

@@ -475,6 +475,17 @@ describe('a table another service only copies', () => {
     await expect(query(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('x')`)).rejects.toThrow(
       `table app.actor is a read-only copy: its rows belong to service rental, in database ${fx.prefix}rental; write there`,
     );
+    // verify holds the copy to it: with its trigger disabled, the copy's schema check fails naming it.
+    const schemaOfCopy = async () => {
+      const v = await fx.cli('verify', '--json');
+      return { code: v.code, check: (JSON.parse(v.stdout) as { checks: Array<{ kind: string; ok: boolean; service?: string; table?: string; detail: string }> }).checks.find((c) => c.kind === 'schema' && c.service === 'ci' && c.table === 'app.actor') };
+    };
+    expect(await schemaOfCopy()).toMatchObject({ code: 0, check: { ok: true } });
+    await query(fx.ciUrl, `ALTER TABLE app.actor DISABLE TRIGGER cloudphone_split_read_only_copy`);
+    expect(await schemaOfCopy()).toMatchObject({
+      code: 1,
+      check: { ok: false, detail: expect.stringContaining('app.actor is a copy but has no enabled cloudphone_split_read_only_copy trigger: a write to it succeeds') },
+    });
   });
 });
 

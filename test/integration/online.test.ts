@@ -169,6 +169,13 @@ describe('online mode: split with logical replication while a client writes', ()
     } finally {
       await pools.end();
     }
+    // A copy is read-only where it is copied, as offline (api-gateway copies users); the subscription still writes to it.
+    const gateway = fx.service('api-gateway');
+    await expect(query(gateway.url, `UPDATE users SET phone = 'written in the copy' WHERE id = 1`)).rejects.toThrow(
+      `table public.users is a read-only copy: its rows belong to service user-service, in database ${fx.service('user').database}; write there`,
+    );
+    await query(fx.sourceUrl, `UPDATE users SET phone = 'streamed into the copy' WHERE id = 2`);
+    await eventually('the source change in the copy', async () => (await query<{ phone: string }>(gateway.url, `SELECT phone FROM users WHERE id = 2`))[0]?.phone === 'streamed into the copy');
     // The client goes on writing once every table streams.
     const afterApply = writer.ops;
     await eventually('more writes after apply', async () => writer.ops > Math.max(20, afterApply + 5) || writer.fenced !== null);
