@@ -344,6 +344,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'denormalized-type-left-behind',
+    title: 'a denormalized column of an extension\'s type (citext) is planned without its extension, and apply fails at create_schema',
+    file: 'src/plan/build.ts',
+    search: 'denormalizedColumns.flatMap((c) => (c.typeExtension ? [c.typeExtension] : [])),',
+    replace: '[],',
+    tests: [`${I}denormalize-fill.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -27,13 +27,13 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * missing from the catalog are ignored (a snapshot may have been filtered).
  * Deterministic.
  */
-export function dependencyClosure(catalog: Catalog, keys: string[]): Closure {
+export function dependencyClosure(catalog: Catalog, keys: string[], extensionNames: readonly string[] = []): Closure {
   const { types, functions, tables, views, sequences: sequenceByKey, extensions } = catalogIndex(catalog);
   const sequenceKeys = sequenceByKey;
   const wantTypes = new Set<string>();
   const wantFunctions = new Set<string>();
   const wantSequences = new Set<string>();
-  const wantExtensions = new Set<string>();
+  const wantExtensions = new Set<string>(extensionNames);
   const queue: string[] = [];
   const need = (key: string) => {
     if (types.has(key) && !wantTypes.has(key)) {

@@ -89,10 +89,11 @@ export function renderPreData(
 export function renderPreDataParts(
   catalog: Catalog,
   tableKeys: string[],
-  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>>; objects?: string[] } = {},
+  opts: { extraColumns?: Record<string, Array<{ name: string; type: string }>>; objects?: string[]; closure?: Closure } = {},
 ): { setup: string[]; objects: string[] } {
   const { byKey, selected } = tablesOf(catalog, tableKeys);
-  const closure = dependencyClosure(catalog, [...tableKeys, ...(opts.objects ?? [])]);
+  // The plan passes the closure it made (with what its denormalized columns' types need).
+  const closure = opts.closure ?? dependencyClosure(catalog, [...tableKeys, ...(opts.objects ?? [])]);
   const out: string[] = [];
   const schemas = new Set<string>([
     ...selected.map((t) => t.schema),

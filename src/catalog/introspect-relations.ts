@@ -69,6 +69,7 @@ export interface ColumnRow {
   key_typid: number;
   key_schema: string;
   key_name: string;
+  key_extension: string | null;
   attnotnull: boolean;
   attidentity: string;
   attgenerated: string;
@@ -91,6 +92,8 @@ export async function readColumns(client: pg.ClientBase, relids: number[], versi
     `SELECT a.attrelid AS relid, a.attname::text AS name, a.attnum::int AS position,
         format_type(a.atttypid, a.atttypmod) AS type, a.atttypid AS typid,
         kt.oid AS key_typid, kn.nspname::text AS key_schema, kt.typname::text AS key_name,
+        (SELECT e.extname::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+          WHERE d.classid = 'pg_type'::regclass AND d.objid = kt.oid AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') AS key_extension,
         a.attnotnull, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
         pg_get_expr(ad.adbin, ad.adrelid) AS expr,
         CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN ${collationSql('a.attcollation')} END AS collation,
@@ -126,6 +129,7 @@ export function toColumn(r: ColumnRow, typeFlags: string[], identitySequence: st
     position: r.position,
     type: r.type,
     typeKey: r.key_typid >= FIRST_NORMAL_OID ? keyOf(r.key_schema, r.key_name) : null,
+    ...(r.key_extension ? { typeExtension: r.key_extension } : {}),
     typeFlags,
     notNull,
     default: generated ? null : r.expr,

@@ -194,6 +194,8 @@ export interface Column {
   type: string;
   /** Key (`schema.name`) of the column's type when it is a user-defined type (or an array of one). */
   typeKey: string | null;
+  /** The extension that makes that type (citext, hstore…); absent when none, and in snapshots made before it was read. */
+  typeExtension?: string;
   /** typcategory/kind hints for copy and checksum: 'enum', 'json', 'nohash', 'binary-unsafe', ... */
   typeFlags: string[];
   /** NOT NULL before the data is loaded (on 18, a NOT VALID not-null constraint is a `Constraint` of type 'n' instead). */

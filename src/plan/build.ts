@@ -104,7 +104,13 @@ export function buildPlan(input: PlanInput): Plan {
       })),
     };
     const objects = [...s.views, ...(s.objects ?? [])];
-    const closure = dependencyClosure(catalog, [...keys, ...objects]);
+    // A denormalized column has its source column's type: that type (an enum, a domain) or the extension making it (citext) comes along.
+    const denormalizedColumns = s.denormalize.flatMap((d) => tables.get(d.fromTable)?.columns.filter((c) => c.name === d.fromColumn) ?? []);
+    const closure = dependencyClosure(
+      catalog,
+      [...keys, ...objects, ...denormalizedColumns.flatMap((c) => (c.typeKey ? [c.typeKey] : []))],
+      denormalizedColumns.flatMap((c) => (c.typeExtension ? [c.typeExtension] : [])),
+    );
     const viewKeys = new Set(catalog.views.map(tableKey));
     const schemas = [
       ...new Set([
@@ -224,7 +230,7 @@ export function buildPlan(input: PlanInput): Plan {
   for (const w of work) {
     const extraColumns: Record<string, Array<{ name: string; type: string }>> = {};
     for (const d of w.input.denormalize) extraColumns[d.table] = [...(extraColumns[d.table] ?? []), { name: d.column, type: d.type }];
-    const pre = w.keys.length + w.objects.length > 0 ? renderPreDataParts(catalog, w.keys, { extraColumns, objects: w.objects }) : { setup: [], objects: [] };
+    const pre = w.keys.length + w.objects.length > 0 ? renderPreDataParts(catalog, w.keys, { extraColumns, objects: w.objects, closure: w.closure }) : { setup: [], objects: [] };
     const post = renderPostData(catalog, w.keys, { keepForeignKey: w.keep });
     postData.set(w, post);
     const rendered = [...pre.setup, ...pre.objects, ...Object.values(post.perTable).flat(), ...renderViews(catalog, w.input.views)];

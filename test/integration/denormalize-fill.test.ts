@@ -44,7 +44,15 @@ SELECT g,
   CASE WHEN g % 9 = 0 THEN NULL ELSE g % 2000 + 1 END,
   CASE WHEN g % 11 = 0 THEN NULL ELSE g % 1000 END
 FROM generate_series(1, 20000) g;
-ANALYZE fill_owner, fill_pair, fill_part, fill_rows;
+-- Columns whose types device-service's own tables do not use: an extension's (citext), an enum and a domain.
+CREATE TYPE fill_grade AS ENUM ('low', 'high');
+CREATE DOMAIN fill_code AS text CHECK (VALUE <> '');
+ALTER TABLE fill_owner ADD COLUMN nick citext, ADD COLUMN grade fill_grade, ADD COLUMN code fill_code;
+UPDATE fill_owner SET nick = CASE WHEN id % 4 = 0 THEN NULL ELSE 'Nick ' || id END,
+  grade = (CASE WHEN id % 3 = 0 THEN NULL WHEN id % 2 = 0 THEN 'high' ELSE 'low' END)::fill_grade, code = 'c' || id;
+CREATE TABLE fill_typed (id bigint PRIMARY KEY, owner_id bigint REFERENCES fill_owner);
+INSERT INTO fill_typed SELECT g, CASE WHEN g % 4 = 0 THEN NULL ELSE g % 1000 + 1 END FROM generate_series(1, 2000) g;
+ANALYZE fill_owner, fill_pair, fill_part, fill_rows, fill_typed;
 `;
 
 const FILLED: DenormalizedColumn[] = [
@@ -57,6 +65,13 @@ const FILLED: DenormalizedColumn[] = [
   { service: 'device', table: 'public.fill_rows', column: 'part_label', from: 'public.fill_part', fromColumn: 'label', on: [['part_id', 'id']] },
 ];
 
+/** Columns of types that nothing else of device-service uses: an extension's (citext), an enum, a domain. */
+const TYPED: DenormalizedColumn[] = [
+  { service: 'device', table: 'public.fill_typed', column: 'owner_nick', from: 'public.fill_owner', fromColumn: 'nick', on: [['owner_id', 'id']] },
+  { service: 'device', table: 'public.fill_typed', column: 'owner_grade', from: 'public.fill_owner', fromColumn: 'grade', on: [['owner_id', 'id']] },
+  { service: 'device', table: 'public.fill_typed', column: 'owner_code', from: 'public.fill_owner', fromColumn: 'code', on: [['owner_id', 'id']] },
+];
+
 /** Manifest entries: the foreign-key joins left implicit (or written), the others named. */
 const ENTRIES = [
   { table: 'fill_rows', column: 'owner_label', from: 'fill_owner.label' },
@@ -66,6 +81,9 @@ const ENTRIES = [
   { table: 'fill_rows', column: 'pair_code', from: 'fill_pair.code', on: ['region', 'num'] },
   { table: 'fill_rows', column: 'loose_label', from: 'fill_owner.label', on: ['loose_id'] },
   { table: 'fill_rows', column: 'part_label', from: 'fill_part.label', on: ['part_id'] },
+  { table: 'fill_typed', column: 'owner_nick', from: 'fill_owner.nick' },
+  { table: 'fill_typed', column: 'owner_grade', from: 'fill_owner.grade' },
+  { table: 'fill_typed', column: 'owner_code', from: 'fill_owner.code' },
 ];
 
 async function fillFixture(source: string, targets: string, mode: 'offline' | 'online' = 'offline'): Promise<SplitFixture> {
@@ -78,7 +96,7 @@ async function fillFixture(source: string, targets: string, mode: 'offline' | 'o
       const services = doc.services as Record<string, { tables: string[]; denormalize?: unknown[] }>;
       services['user-service']!.tables.push('fill_owner', 'fill_pair', 'fill_part');
       const device = services['device-service']!;
-      device.tables.push('fill_rows');
+      device.tables.push('fill_rows', 'fill_typed');
       device.denormalize = [...(device.denormalize ?? []), ...ENTRIES];
     },
   });
@@ -152,7 +170,7 @@ describe('denormalized columns hold the values of the source join', () => {
   it('NULL keys, a repeated key, two-column keys, keys with no match and a partitioned source table (15 to 18)', async () => {
     const fx = await fillFixture(pg15(), servers().main);
     const plan: Plan = await fx.plan();
-    expectPlannedDenormalized(plan, [...SAMPLE_DENORMALIZED, ...FILLED]);
+    expectPlannedDenormalized(plan, [...SAMPLE_DENORMALIZED, ...FILLED, ...TYPED]);
     const copy = plan.steps.find((s): s is CopyDataStep => s.kind === 'copy_data' && s.table === 'public.fill_rows')!;
     expect(copy.binary).toBe(true);
     // The small referenced tables (owner: three columns, pair: two, loose) are joined on their keys; the
@@ -173,6 +191,20 @@ describe('denormalized columns hold the values of the source join', () => {
 
     // A quarter of owner_id is NULL.
     expect((await expectFilled(fx)).get('owner_label')!.nulls).toBe(5000);
+    // The columns' types came with them: the extension making citext, the enum and the domain, which nothing else of device-service uses.
+    const device = fx.service('device').url;
+    for (const d of TYPED) expect((await expectDenormalizedValues(fx, d)).values, d.column).toBeGreaterThan(0);
+    const [types] = await query<{ citext: boolean; columns: string[] }>(
+      device,
+      `SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citext') AS citext,
+        array_agg(format('%s %s', attname, format_type(atttypid, atttypmod)) ORDER BY attname) AS columns
+       FROM pg_attribute WHERE attrelid = 'fill_typed'::regclass AND attname IN ('owner_nick', 'owner_grade', 'owner_code')`,
+    );
+    expect(types).toEqual({ citext: true, columns: ['owner_code fill_code', 'owner_grade fill_grade', 'owner_nick citext'] });
+    await query(device, `INSERT INTO fill_typed (id, owner_nick, owner_grade, owner_code) VALUES (30001, 'NICK 1', 'high', 'c1')`);
+    expect(await query(device, `SELECT id FROM fill_typed WHERE owner_nick = 'nick 1' AND owner_grade > 'low'`)).toEqual([{ id: '30001' }]);
+    await expect(query(device, `UPDATE fill_typed SET owner_code = '' WHERE id = 30001`)).rejects.toThrow(/fill_code/);
+    await query(device, `DELETE FROM fill_typed WHERE id = 30001`);
 
     const [binary] = await query<{ binary: string }>(
       fx.controlUrl,
@@ -187,7 +219,7 @@ describe('denormalized columns hold the values of the source join', () => {
     const denormalized = (JSON.parse(verified.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean }> }).checks
       .filter((c) => c.kind === 'denormalized')
       .map((c) => `${c.table} ${c.ok}`);
-    expect(denormalized.sort()).toEqual(['public.devices true', 'public.fill_rows true', 'public.orders true']);
+    expect(denormalized.sort()).toEqual(['public.devices true', 'public.fill_rows true', 'public.fill_typed true', 'public.orders true']);
     await query(fx.service('device').url, `UPDATE fill_rows SET owner_label = NULL`);
     const broken = await fx.cli('verify', '--checksums', '--json');
     expect(broken.code).toBe(1);
