@@ -1,4 +1,4 @@
-import type { CreateRoleStep, FenceSourceStep, GrantStep, Plan } from '../plan/model.js';
+import type { CreateRoleStep, FenceSourceStep, GrantStep, Plan, SyncSequencesStep } from '../plan/model.js';
 import type { StepContext } from './handler.js';
 import { ident, qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
@@ -77,6 +77,24 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
     );
     if (!schema.rows[0]!.can) {
       problems.push(`source: role ${f.user} may not create the fence's schema ${FENCE_SCHEMA} in ${plan.source.database}: run as its owner or a superuser: GRANT CREATE ON DATABASE ${ident(plan.source.database)} TO ${ident(f.user)}`);
+    }
+  }
+  // sync_sequences reads each sequence's last_value, which takes SELECT on it (USAGE, what an application holds, is not enough).
+  // (The CASE: the planner may test the condition on other pg_class rows before the join, and it errors on a non-sequence.)
+  const sequences = [...new Set(plan.steps.flatMap((s) => (s.kind === 'sync_sequences' ? (s as SyncSequencesStep).sequences.map((q) => qname(q.source)) : [])))];
+  if (sequences.length > 0) {
+    const unreadable = await pool.query<{ s: string }>(
+      `SELECT k.s FROM unnest($1::text[]) AS k(s) JOIN pg_class c ON c.oid = to_regclass(k.s)
+       WHERE CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(c.oid, 'SELECT') ELSE false END ORDER BY 1`,
+      [sequences],
+    );
+    const list = unreadable.rows.map((r) => r.s);
+    const shown = list.map((q) => q.replace(/"((?:[^"]|"")*)"/g, (_m, n: string) => n.replaceAll('""', '"')));
+    if (list.length > 0) {
+      problems.push(
+        `source: role ${f.user} may not read ${list.length} sequence${list.length === 1 ? '' : 's'} that sync_sequences sets the new databases from (${shown.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}): ` +
+          `run as a superuser or the sequences' owner, or: GRANT SELECT ON SEQUENCE ${list.join(', ')} TO ${ident(f.user)}`,
+      );
     }
   }
   // Only a retiring split changes the database itself; the others comment the moved tables, which the fence needs owned anyway.

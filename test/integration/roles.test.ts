@@ -176,6 +176,8 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     const owner = '(?:postgres|\\*\\*\\*)';
     expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner ${owner}: .*\\), needed to fence them: run as a superuser .*GRANT "${owner}" TO "${admin}"`));
     expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own database ${fx.sourceDb} \\(owner ${owner}\\), needed to keep it as a read-only backup`));
+    // sync_sequences reads each moved sequence (invoice_number_seq, which a default names without OWNED BY, too).
+    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} may not read \\d+ sequences that sync_sequences sets the new databases from \\(.*\\): run as a superuser or the sequences' owner, or: GRANT SELECT ON SEQUENCE .*"public"\\."users_id_seq".* TO "${admin}"`));
     expect(r.stderr).toContain(
       `server source: publication everything of the source is made again in ${user.database} (FOR ALL TABLES), which only a superuser may create: run as a superuser`,
     );
