@@ -360,6 +360,14 @@ export const MUTATIONS = [
     tests: [`${I}roles.test.ts`],
   },
   {
+    id: 'isolation-public-fix-wrong',
+    title: 'verify tells to revoke from the service role a privilege that PUBLIC holds, which changes nothing',
+    file: 'src/verify/isolation.ts',
+    search: 'const viaPublic = reached.filter((r) => r.public).map((r) => r.table);',
+    replace: 'const viaPublic = reached.filter((r) => r.public && false).map((r) => r.table);',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -35,6 +35,7 @@ import { outsidePartitionNotes } from './outside-partition-notes.js';
 import { accountObjects, extensionWarnings } from './objects.js';
 import { ownershipStatements } from './owners.js';
 import { readOnlyCopyFunctionSql, readOnlyCopyTriggerSql } from './read-only-copies.js';
+import { publicGrantWarnings } from './public-grants.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
@@ -266,6 +267,7 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   warnings.push(...extensionWarnings(catalog, extensionsCarried));
+  warnings.push(...publicGrantWarnings(catalog, own.owner, manifest.source.retire, input.services.filter((x) => x.spec.role).map((x) => x.spec.name)));
   for (const [o, services] of searchUncarriable) {
     warnings.push(
       `text search ${o} of the source is named by what ${services.join(', ')} get${services.length > 1 ? '' : 's'}, but is made over a parser or template of the source's own, which is not carried: ` +

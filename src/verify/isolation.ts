@@ -25,26 +25,52 @@ async function tryConnect(url: string): Promise<Attempt> {
 }
 
 /** The moved tables (`schema.name`) on which the role holds a privilege in the database of `url`. */
-async function privilegedTables(url: string, tables: readonly string[]): Promise<string[] | { error: string; lost: { unverified?: true } }> {
+/** A moved table the role reaches, and whether PUBLIC holds a privilege on it (then revoking from the role changes nothing). */
+interface Reached {
+  table: string;
+  public: boolean;
+}
+
+async function privilegedTables(url: string, tables: readonly string[]): Promise<Reached[] | { error: string; lost: { unverified?: true } }> {
   const client = new pg.Client({ ...nodePgConfig(url), connectionTimeoutMillis: 10_000, application_name: 'cloudphone-split verify' });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const r = await client.query<{ t: string }>(
+    const r = await client.query<{ t: string; public: boolean }>(
       // Found through the catalog, not by name: a name lookup in a schema the role may not use fails with "permission denied for schema", which is the isolation itself.
-      `SELECT t FROM unnest($1::text[]) AS t
+      `SELECT t, EXISTS (SELECT FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a WHERE a.grantee = 0) AS public
+         FROM unnest($1::text[]) AS t
          JOIN pg_namespace n ON n.nspname = split_part(t, '.', 1)
          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = substr(t, strpos(t, '.') + 1)
         WHERE has_table_privilege(current_user, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
         ORDER BY 1`,
       [tables],
     );
-    return r.rows.map((row) => row.t);
+    return r.rows.map((row) => ({ table: row.t, public: row.public }));
   } catch (err) {
     return { error: errorText(err), lost: unverifiedBy(err) };
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * What to do about moved tables a service role still reaches in the source: a privilege
+ * PUBLIC holds (`GRANT … TO PUBLIC`) reaches every role, so revoking from the role alone
+ * changes nothing.
+ */
+function reachedDetail(role: string, label: string, reached: readonly Reached[]): string {
+  const viaPublic = reached.filter((r) => r.public).map((r) => r.table);
+  const direct = reached.filter((r) => !r.public).map((r) => r.table);
+  const parts: string[] = [];
+  if (direct.length > 0) parts.push(`${direct.join(', ')}: REVOKE ALL ON ${direct.join(', ')} FROM ${role} (and from the roles it belongs to)`);
+  if (viaPublic.length > 0) {
+    parts.push(
+      `${viaPublic.join(', ')} through PUBLIC (granted to PUBLIC in the source, so every role reads the backup there): REVOKE ALL ON ${viaPublic.join(', ')} FROM PUBLIC ` +
+        `(what still needs them there then needs a grant of its own)`,
+    );
+  }
+  return `role ${role} holds privileges on moved tables in ${label}: ${parts.join('; ')}`;
 }
 
 interface Place {
@@ -111,7 +137,7 @@ export async function isolationChecks(ctx: VerifyContext): Promise<Check[]> {
               ok: false,
               target: p.database,
               detail: Array.isArray(reached)
-                ? `role ${role} holds privileges on moved tables in ${p.label}: ${reached.join(', ')}; REVOKE ALL ON them FROM ${role} (and from PUBLIC)`
+                ? reachedDetail(role, p.label, reached)
                 : `could not tell whether role ${role} reaches its moved tables in ${p.label}: ${reached.error}`,
               ...(Array.isArray(reached) ? {} : reached.lost),
             });

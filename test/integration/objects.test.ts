@@ -507,6 +507,16 @@ describe('verify\'s isolation in a source that stays in use, tables in a schema 
     const granted = await isolation();
     expect(granted.code).toBe(1);
     expect(granted.checks.find((c) => c.target === source)).toMatchObject({ ok: false, detail: expect.stringContaining(`role ${fx.prefix}rental_svc holds privileges on moved tables in ${source} (the source): app.actor`) });
+    // Granted to PUBLIC instead: revoking from the role would change nothing, and the check says what does.
+    await query(fx.sourceUrl, `REVOKE SELECT ON app.actor FROM "${fx.prefix}rental_svc"; GRANT SELECT ON app.actor TO PUBLIC`);
+    const viaPublic = await isolation();
+    expect(viaPublic.code).toBe(1);
+    expect(viaPublic.checks.find((c) => c.target === source)?.detail).toBe(
+      `role ${fx.prefix}rental_svc holds privileges on moved tables in ${source} (the source): app.actor through PUBLIC (granted to PUBLIC in the source, so every role reads the backup there): ` +
+        `REVOKE ALL ON app.actor FROM PUBLIC (what still needs them there then needs a grant of its own)`,
+    );
+    await query(fx.sourceUrl, `REVOKE ALL ON app.actor FROM PUBLIC`);
+    expect((await isolation()).code).toBe(0);
   });
 });
 
