@@ -52,7 +52,7 @@ export function renderManifest(proposal: SplitProposal, manifestFile: string): s
   const schemas = pairOf(source, 'schemas').value;
   if (isSeq(schemas)) schemas.flow = true;
   keyNode(root, 'mode').commentBefore = comment([
-    'control: { url: ${SPLIT_CONTROL_URL} }   # where the journal lives;',
+    'control: { url: "${SPLIT_CONTROL_URL}" }   # where the journal lives;',
     `  by default the database ${DEFAULT_CONTROL_DATABASE} on the source server`,
   ]);
   pairOf(pairOf(root, 'retention').value, 'days').value!.comment = ' the old database is kept read-only this long';
@@ -65,7 +65,7 @@ export function renderManifest(proposal: SplitProposal, manifestFile: string): s
     if (i > 0) pair.key.spaceBefore = true;
     const role = `${s.database.slice(0, 59)}_svc`;
     keyNode(pair.value, 'tables').commentBefore = comment([
-      `role: { name: ${role}, password: \${${passwordVariable(s.group.key)}} }   # optional login role owning the database`,
+      `role: { name: ${role}, password: "\${${passwordVariable(s.group.key)}}" }   # optional login role owning the database`,
     ]);
     const drops = droppedKeyComments(s);
     if (drops.length > 0) pair.value!.comment = comment(drops);

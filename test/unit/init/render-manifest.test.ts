@@ -29,9 +29,16 @@ describe('renderManifest', () => {
     const doc = parse(text) as Record<string, unknown>;
     expect(doc.source).toEqual({ url: '${CLOUDPHONE_CORE_URL}', schemas: ['public'] });
     expect(doc.control).toBeUndefined();
-    expect(text).toContain('# control: { url: ${SPLIT_CONTROL_URL} }');
-    expect(text).toContain('# role: { name: cloudphone_core_device_svc, password: ${DEVICE_DB_PASSWORD} }');
+    expect(text).toContain('# control: { url: "${SPLIT_CONTROL_URL}" }');
+    expect(text).toContain('# role: { name: cloudphone_core_device_svc, password: "${DEVICE_DB_PASSWORD}" }');
     expect(doc.name).toBe('cloudphone_core');
+  });
+
+  it('writes commented lines that are valid once uncommented', () => {
+    const uncommented = text.replace(/^(\s*)# (control|role): /gm, '$1$2: ');
+    const doc = parseManifest(uncommented, 'plans/split.yaml');
+    expect(doc.control?.url).toBe('${SPLIT_CONTROL_URL}');
+    expect(doc.services.find((s) => s.name === 'device-service')?.role).toMatchObject({ name: 'cloudphone_core_device_svc', password: '${DEVICE_DB_PASSWORD}' });
   });
 
   it('says why each group holds together, and lists the foreign keys each service drops under it', () => {
