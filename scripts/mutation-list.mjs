@@ -368,6 +368,14 @@ export const MUTATIONS = [
     tests: [`${I}objects.test.ts`],
   },
   {
+    id: 'extension-views-read',
+    title: 'the views an extension makes (pg_stat_statements) are read as the source\'s own, left behind with a warning',
+    file: 'src/catalog/introspect-relations.ts',
+    search: "AND NOT (c.relkind IN ('v', 'm') AND EXISTS",
+    replace: "AND NOT (c.relkind IN ('x') AND EXISTS",
+    tests: [`${I}catalog.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

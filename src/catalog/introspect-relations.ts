@@ -50,6 +50,8 @@ export async function readRelations(client: pg.ClientBase, schemas: string[]): P
      JOIN pg_namespace n ON n.oid = c.relnamespace
      LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       -- A view an extension makes (pg_stat_statements) is the extension's: CREATE EXTENSION makes it where the extension goes.
+       AND NOT (c.relkind IN ('v', 'm') AND EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid AND x.deptype = 'e'))
        AND (n.nspname = ANY($1::text[]) OR c.oid IN (
          SELECT pt.relid FROM pg_class pc
          JOIN pg_namespace pn ON pn.oid = pc.relnamespace

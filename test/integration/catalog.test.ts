@@ -164,6 +164,14 @@ describe('catalog introspection (PostgreSQL 18)', () => {
     expect(table(source, 'public.cache_entries')).toMatchObject({ persistence: 'u', toastReloptions: ['autovacuum_enabled=false'] });
   });
 
+  it('leaves out the views an extension makes (pg_stat_statements): the extension makes them where it goes', async () => {
+    const url = await createDatabase(servers().main, `${prefix}ext_views`);
+    await query(url, `CREATE EXTENSION pg_stat_statements; CREATE VIEW mine AS SELECT 1 AS one`);
+    const c = await introspectUrl(url);
+    expect(allViews(c)).toEqual(['public.mine']);
+    expect((c.installedExtensions ?? []).map((e) => e.name)).toContain('pg_stat_statements');
+  });
+
   it('reads views with what they read and use', () => {
     const v = source.views.find((x) => x.name === 'recent_user_devices')!;
     expect(v.dependsOn).toEqual(['app.user_devices']);
