@@ -70,6 +70,24 @@ export function splitPostData(catalog: Catalog, tableKeys: string[]): { keys: Re
 }
 
 /** True when logical replication can carry the table's UPDATEs and DELETEs. */
+/**
+ * A unique index that could be a table's replica identity (`REPLICA IDENTITY USING INDEX`):
+ * not partial, not deferrable, on plain columns that are all NOT NULL (a Prisma join
+ * table's `("A", "B")` index). Null when none qualifies, or its definition cannot be read.
+ */
+export function replicaIdentityCandidate(t: Table): string | null {
+  const notNull = new Set(t.columns.filter((c) => c.notNull).map((c) => c.name));
+  for (const i of t.indexes) {
+    if (!i.unique || i.parentIndex) continue;
+    const m = /^CREATE UNIQUE INDEX \S+ ON (?:ONLY )?\S+ USING btree \((.*)\)$/.exec(i.definition);
+    if (!m) continue;
+    const columns = m[1]!.split(', ').map((c) => /^"((?:[^"]|"")+)"$/.exec(c)?.[1]?.replaceAll('""', '"') ?? (/^[a-z_][a-z0-9_$]*$/.test(c) ? c : null));
+    const deferrable = t.constraints.some((c) => c.name === i.constraint && c.deferrable);
+    if (!deferrable && columns.length > 0 && columns.every((c) => c !== null && notNull.has(c))) return i.name;
+  }
+  return null;
+}
+
 export function hasReplicaIdentity(t: Table): boolean {
   if (t.replicaIdentity === 'f') return true;
   if (t.replicaIdentity === 'i') return t.replicaIdentityIndex !== null;

@@ -1,6 +1,6 @@
 import type { Table } from '../catalog/model.js';
 import { parseKey, tableKey } from '../catalog/model.js';
-import { qname } from '../pg/quote.js';
+import { ident, qname } from '../pg/quote.js';
 import type { CatchUpStep, DenormalizeFill, Plan, Step, StepKind, StepOf, TargetRef } from './model.js';
 import type { PlanInput } from './input.js';
 import { withPartitions } from './foreign-keys.js';
@@ -8,7 +8,7 @@ import { stepId } from '../steps/ids.js';
 import { markerInsert } from '../steps/marker.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { releaseReplicationSql, replicationNames, startReplicationSql, stopReplicationSql, waitSyncSql } from '../online/replication-sql.js';
-import { hasReplicaIdentity, splitPostData } from '../online/identity-keys.js';
+import { hasReplicaIdentity, replicaIdentityCandidate, splitPostData } from '../online/identity-keys.js';
 import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
 import { formatBytes } from '../format/byte-size.js';
@@ -86,8 +86,11 @@ export function buildOnlinePlan(input: PlanInput, offline: Plan): Plan {
       );
       const bytes = [...unreplicable].reduce((a, r) => a + withPartitions(catalog, [r]).reduce((b, k) => b + (tables.get(k)?.bytes ?? 0), 0), 0);
       for (const r of [...unreplicable].sort()) {
+        const t = tables.get(r)!;
+        const index = t.persistence !== 'u' && withPartitions(catalog, [r]).length === 1 ? replicaIdentityCandidate(t) : null;
         warnings.push(
-          `${target.service}: ${replicationProblems(tables, withPartitions(catalog, [r])).join(', ')}: logical replication cannot carry it, so cutover copies it after the fence, like an offline copy (the source is not changed)`,
+          `${target.service}: ${replicationProblems(tables, withPartitions(catalog, [r])).join(', ')}: logical replication cannot carry it, so cutover copies it after the fence, like an offline copy (the source is not changed)` +
+            (index ? `; to replicate it instead, give it a replica identity in the source before apply: ALTER TABLE ${qname(t)} REPLICA IDENTITY USING INDEX ${ident(index)} (unique, on NOT NULL columns)` : ''),
         );
       }
       warnings.push(`${target.service}: copying ${unreplicable.size} table${unreplicable.size === 1 ? '' : 's'} (${formatBytes(bytes)}) inside the cutover window adds their copy time to the write downtime`);
