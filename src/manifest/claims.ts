@@ -46,6 +46,8 @@ export function resolveOwnership(
   shown: (key: string) => string,
   /** Applied to every entry's match: takes out what earlier splits moved (moved-filter.ts). */
   filter: (m: EntryMatch | EntryProblem, entry: string) => EntryMatch | EntryProblem = (m) => m,
+  /** Where a table one service names exactly twice is noted (harmless: one copy is made). */
+  warnings?: ProblemList,
 ): Ownership {
   const claims = new Map<string, Claim[]>();
   // Problems are reported in manifest order: a conflict at the entry of its second claim.
@@ -67,6 +69,10 @@ export function resolveOwnership(
   const owners = new Map<string, Claim>();
   const contested = new Set<string>();
   for (const [key, list] of claims) {
+    for (const [i, c] of list.entries()) {
+      const earlier = list.slice(0, i).find((d) => d.service === c.service && d.exact && c.exact);
+      if (earlier) warnings?.add(c.path, `${shown(key)} is listed twice in services.${c.service}.tables (also ${earlier.path})`, 'remove one of them');
+    }
     const winners = list.filter((c) => !list.some((d) => d.service !== c.service && beats(d, c)));
     const services = [...new Set(winners.map((c) => c.service))];
     if (services.length === 1) {

@@ -144,7 +144,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const ignoredViews = new Set<string>();
   // Tables a fix already names (a partition's parent, a closest name): not reported again as unassigned.
   const suggested = new Set<string>();
-  const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown, (m, entry) => withoutMoved(m, moved, shown, entry));
+  const { owners, contested } = resolveOwnership(manifest, index, problems, suggested, shown, (m, entry) => withoutMoved(m, moved, shown, entry), warnings);
   // Ignore globs only take what no service owns ("ignore the rest"); an exact name
   // that a service also owns is a contradiction.
   const viewsByKey = new Map(catalog.views.map((v) => [tableKey(v), v]));

@@ -113,6 +113,14 @@ describe('resolveManifest: naming', () => {
     expect(r.warnings.map((w) => [w.path, w.message])).toEqual([['ignore[1]', '"a*" matches only tables that services own']]);
   });
 
+  it('notes a table one service names twice, quoted or not, and makes it once', () => {
+    const cat = new CatalogBuilder().table('Webhook').table('b').build();
+    const m = parseManifest(MINI('  s: { database: s, tables: [Webhook, b, \'"Webhook"\'] }'), 'm.yaml');
+    const r = resolveManifest(m, cat, 'm.yaml');
+    expect(r.services[0]!.tables).toEqual(['public.Webhook', 'public.b']);
+    expect(r.warnings.map((w) => [w.path, w.message])).toEqual([['services.s.tables[2]', 'Webhook is listed twice in services.s.tables (also services.s.tables[0])']]);
+  });
+
   it('lets ignore name views and returns an ignore entry matching nothing as a warning', () => {
     const cat = new CatalogBuilder().table('t').view('v', ['public.t', 'public.elsewhere']).build();
     const m = parseManifest(MINI('  a: { database: a, tables: [t] }', 'ignore: [v, nothing_here, "old_*"]\n'), 'm.yaml');
