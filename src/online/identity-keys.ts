@@ -79,7 +79,8 @@ export function replicaIdentityCandidate(t: Table): string | null {
   const notNull = new Set(t.columns.filter((c) => c.notNull).map((c) => c.name));
   for (const i of t.indexes) {
     if (!i.unique || i.parentIndex) continue;
-    const m = /^CREATE UNIQUE INDEX \S+ ON (?:ONLY )?\S+ USING btree \((.*)\)$/.exec(i.definition);
+    // As the catalog reads it (quote_all_identifiers: `USING "btree" ("a", "b")`), or as psql shows it.
+    const m = /^CREATE UNIQUE INDEX .+? ON (?:ONLY )?.+? USING "?btree"? \((.*)\)$/.exec(i.definition);
     if (!m) continue;
     const columns = m[1]!.split(', ').map((c) => /^"((?:[^"]|"")+)"$/.exec(c)?.[1]?.replaceAll('""', '"') ?? (/^[a-z_][a-z0-9_$]*$/.test(c) ? c : null));
     const deferrable = t.constraints.some((c) => c.name === i.constraint && c.deferrable);

@@ -81,4 +81,22 @@ describe('online mode: tables logical replication cannot carry', () => {
     // The source's fence is gone, and nothing of the copy's lifting of it remains.
     expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
   }, 300_000);
+  it('a table without a replica identity but with a unique index over NOT NULL columns gets the ALTER TABLE that lets it replicate', async () => {
+    const fx = await splitFixture({
+      scale: 0.05,
+      edit: (doc) => {
+        doc.mode = 'online';
+        (doc.services as Record<string, { tables: string[] }>)['user-service']!.tables.push('_TeamToUser');
+      },
+    });
+    fixtures.push(fx);
+    // A Prisma join table, as PostgreSQL itself stores it: the catalog reads its index with every identifier quoted.
+    await query(fx.sourceUrl, `CREATE TABLE "_TeamToUser" ("A" int NOT NULL, "B" int NOT NULL); CREATE UNIQUE INDEX "_TeamToUser_AB_unique" ON "_TeamToUser" ("A", "B")`);
+    const plan = await fx.plan();
+    expect(plan.warnings.find((w) => w.includes('_TeamToUser has no primary key'))).toContain(
+      'to replicate it instead, give it a replica identity in the source before apply: ALTER TABLE "public"."_TeamToUser" REPLICA IDENTITY USING INDEX "_TeamToUser_AB_unique" (unique, on NOT NULL columns)',
+    );
+    // The log has no such index: no hint there.
+    expect(plan.warnings.find((w) => w.includes('user_login_history has no primary key'))).not.toContain('REPLICA IDENTITY USING INDEX');
+  });
 });

@@ -11,7 +11,8 @@ function joinTable(opts: { nullable?: boolean; partial?: boolean } = {}) {
   for (const c of t.columns) c.notNull = !(opts.nullable && c.name === 'B');
   t.indexes.push({
     name: '_TeamToUser_AB_unique',
-    definition: `CREATE UNIQUE INDEX "_TeamToUser_AB_unique" ON public."_TeamToUser" USING btree ("A", "B")${opts.partial ? ' WHERE ("A" > 0)' : ''}`,
+    // As the catalog reads it: every identifier quoted (quote_all_identifiers), the access method too.
+    definition: `CREATE UNIQUE INDEX "_TeamToUser_AB_unique" ON "public"."_TeamToUser" USING "btree" ("A", "B")${opts.partial ? ' WHERE ("A" > 0)' : ''}`,
     constraint: null,
     unique: true,
     primary: false,
