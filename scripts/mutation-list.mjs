@@ -376,6 +376,14 @@ export const MUTATIONS = [
     tests: [`${I}catalog.test.ts`],
   },
   {
+    id: 'fence-function-race',
+    title: 'two fence steps on one source at once both make the fence function, and the second fails at random',
+    file: 'src/steps/fence-source.ts',
+    search: '    `SELECT pg_advisory_xact_lock(${FENCE_FUNCTION_LOCK})`,',
+    replace: '    `SELECT 1`,',
+    tests: [`${I}fence-concurrent.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -6,6 +6,8 @@ import { parseKey } from '../catalog/model.js';
 
 export const FENCE_SCHEMA = 'cloudphone_split';
 export const FENCE_TRIGGER = 'cloudphone_split_fence';
+/** The advisory lock (one bigint key: a space apart from the two-key run lock) held while a fence step makes the fence function. */
+export const FENCE_FUNCTION_LOCK = 7_361_002_718_425_600_001n;
 
 /**
  * The fence: a statement trigger on every moved table of the source that rejects
@@ -19,6 +21,9 @@ export const FENCE_TRIGGER = 'cloudphone_split_fence';
 export function fenceSql(split: string, tables: Array<{ table: string; database: string }>): string[] {
   const sql = [
     `SET LOCAL lock_timeout = '60s'`,
+    // Fence steps running at once (apply --service of two services, or two splits of one source) take turns to
+    // make the shared function: a second CREATE OR REPLACE waiting on the first fails with "tuple concurrently updated".
+    `SELECT pg_advisory_xact_lock(${FENCE_FUNCTION_LOCK})`,
     `CREATE SCHEMA IF NOT EXISTS ${ident(FENCE_SCHEMA)}`,
     rejectWritesFunctionSql(
       `${ident(FENCE_SCHEMA)}."fence"`,
