@@ -384,6 +384,22 @@ export const MUTATIONS = [
     tests: [`${I}fence-concurrent.test.ts`],
   },
   {
+    id: 'resume-replans',
+    title: 'the same apply -m command after a kill plans afresh instead of resuming its run, and is refused as a different plan',
+    file: 'src/run/apply.ts',
+    search: 'if (interrupted && interrupted.plan.manifest.text === split.text) {',
+    replace: "if (interrupted && interrupted.plan.manifest.text === `${split.text} `) {",
+    tests: [`${I}crash-online-apply.test.ts`],
+  },
+  {
+    id: 'tool-roles-as-grantees',
+    title: 'plan counts the split\'s own replication roles among the roles that use the source tables',
+    file: 'src/catalog/table-grantees.ts',
+    search: "sd.description LIKE 'cloudphone-split: %'",
+    replace: "sd.description LIKE 'nothing of ours: %'",
+    tests: [`${I}crash-online-apply.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -48,6 +48,8 @@ const SQL = `WITH objs(kind, oid, sub, acl, owner, objtype, classid) AS (
     e.privilege_type AS privilege, e.is_grantable AS grantable, false AS revoke
   FROM base b, aclexplode(b.acl) WITH ORDINALITY e(grantor, grantee, privilege_type, is_grantable, n)
   WHERE e.grantee <> b.owner
+    -- The roles this tool makes (an online split's replication roles) are its own, not the source's.
+    AND NOT EXISTS (SELECT 1 FROM pg_shdescription sd WHERE sd.classoid = 'pg_authid'::regclass AND sd.objoid = e.grantee AND sd.description LIKE 'cloudphone-split: %')
     AND NOT EXISTS (SELECT 1 FROM aclexplode(b.initial) i
                     WHERE i.grantee = e.grantee AND i.privilege_type = e.privilege_type AND i.is_grantable = e.is_grantable)
   UNION ALL

@@ -80,3 +80,35 @@ export async function finishedPlanOf(name: string, manifestText: string, control
   const last = await lastSucceededPlan(name, controlUrl);
   return last && last.plan.manifest.text === manifestText ? last : null;
 }
+
+/** The split's last run, unfinished, with its plan. */
+export interface InterruptedRun {
+  plan: Plan;
+  runId: number;
+  state: string;
+}
+
+/**
+ * The split's last run when it did not finish (killed, failed, interrupted) after its
+ * preflight passed (so it may have changed something), with its plan. Running the same
+ * manifest again resumes that run, as its plan file would: planning afresh would see what
+ * the run itself made (an online run's replication roles as users of the tables, the config
+ * files it repointed) and differ, and the journal refuses to resume with a different plan.
+ */
+export async function interruptedRunOf(name: string, controlUrl: string): Promise<InterruptedRun | null> {
+  const journal = await openJournalIfExists(controlUrl);
+  if (!journal) return null;
+  try {
+    const run = await lastRun(journal, name);
+    if (!run || run.state === 'succeeded') return null;
+    const preflight = run.steps.filter((s) => s.kind === 'preflight');
+    const changed = !(preflight.length > 0 && preflight.every((s) => s.state !== 'done')) && run.steps.some((s) => s.state === 'done');
+    if (!changed) return null;
+    const plan = await journal.lastPlan(name);
+    if (!plan || planHash(plan) !== run.planHash) return null;
+    return { plan, runId: run.id, state: run.state };
+  } finally {
+    await journal.close();
+  }
+}
+

@@ -25,7 +25,7 @@ import { runPlan, type RunSummary } from '../engine/executor.js';
 import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
-import { finishedPlanOf, lastSucceededPlan } from './applied-plan.js';
+import { finishedPlanOf, interruptedRunOf, lastSucceededPlan } from './applied-plan.js';
 import { isTableRetentionComment } from '../retention/table-backup.js';
 import { appliedServices, checkServiceNames, selectServices, type ServiceSelection } from '../plan/service-selection.js';
 import { planHash } from '../engine/plan-hash.js';
@@ -143,11 +143,20 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       plan = finished.plan;
       manifestFile = split.file;
     } else {
-      const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
-      plan = made.plan;
-      catalog = made.catalog;
-      manifestFile = made.split.file;
-      if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+      const interrupted = await interruptedRunOf(split.manifest.name, controlUrlFor(split.servers.source!, split.controlUrl));
+      if (interrupted && interrupted.plan.manifest.text === split.text) {
+        // A run of this manifest that did not finish: the same command resumes it with its own plan.
+        plan = interrupted.plan;
+        manifestFile = split.file;
+        if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+      } else {
+        const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
+        plan = made.plan;
+        catalog = made.catalog;
+        manifestFile = made.split.file;
+        // The plan file of an unfinished run of another manifest is what finishes that run: it is kept.
+        if (!opts.dryRun && !interrupted) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+      }
     }
   }
   const { manifest, servers, controlUrl, secrets } = planServers(plan, env, manifestFile);
