@@ -400,6 +400,14 @@ export const MUTATIONS = [
     tests: [`${I}crash-online-apply.test.ts`],
   },
   {
+    id: 'status-drift-after-cutover',
+    title: 'status after an online cutover reports the tool\'s own fence and comments as schema changes that cutover will refuse',
+    file: 'src/cli/commands/status.ts',
+    search: "x.kind === 'fence_source' && x.phase === 'cutover' && done.has(x.id)",
+    replace: "x.kind === 'fence_source' && x.phase === 'cutover' && done.has(`${x.id}!`)",
+    tests: [`${I}online-drift.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

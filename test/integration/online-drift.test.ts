@@ -14,7 +14,14 @@ afterAll(async () => {
 
 describe('online mode: schema drift between apply and cutover', () => {
   it('a column added to a moved table makes cutover exit 4 naming it, with nothing fenced; undone, cutover goes through', async () => {
-    const fx = await splitFixture({ scale: 0.3, edit: (doc) => void (doc.mode = 'online') });
+    // A source that stays in use (no retire): after cutover its moved tables carry the fence and the retention comment.
+    const fx = await splitFixture({
+      scale: 0.3,
+      edit: (doc) => {
+        doc.mode = 'online';
+        (doc.source as Record<string, unknown>).retire = false;
+      },
+    });
     fixtures.push(fx);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     await fx.plan();
@@ -38,5 +45,9 @@ describe('online mode: schema drift between apply and cutover', () => {
     expect(cut.code, cut.stderr).toBe(0);
     const v = await fx.cli('verify', '--checksums');
     expect(v.code, v.stdout).toBe(0);
+    // Cut over: the tool's own fence on the source is no drift, and cutover has nothing left to refuse.
+    const after = await fx.cli('status');
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout + after.stderr).not.toContain('schema changed since the plan');
   });
 });

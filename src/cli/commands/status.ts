@@ -45,9 +45,10 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     const raw = await journal.status(split.manifest.name, opts.limit === undefined ? {} : { limit: opts.limit });
     const plan = raw.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
     const status: StatusReport = withRates(raw, plan, new Date());
+    let done = new Set<string>();
     if (plan) {
       const hash = planHash(plan);
-      const done = new Set((await journal.doneSteps(split.manifest.name, hash)).keys());
+      done = new Set((await journal.doneSteps(split.manifest.name, hash)).keys());
       const newest = raw.runs[0]?.planHash === hash ? raw.runs[0] : undefined;
       const progress = splitProgress(plan, done, newest?.state === 'rolled_back' ? undefined : newest);
       status.services = progress.services;
@@ -59,9 +60,13 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
         status.replication = await replicationLag(pools, plan);
         const reverse = await reverseReplicationLag(pools, plan);
         if (reverse.length > 0) status.reverseReplication = reverse;
-        const live = await readLiveCatalog(split.servers.source, split.manifest.source.schemas);
-        const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
-        if (drift.length > 0) status.schemaDrift = drift;
+        // Only before cutover's fence: from it on the source carries the tool's own fence, and cutover has nothing left to refuse.
+        const fenced = plan.steps.some((x) => x.kind === 'fence_source' && x.phase === 'cutover' && done.has(x.id));
+        if (!fenced) {
+          const live = await readLiveCatalog(split.servers.source, split.manifest.source.schemas);
+          const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
+          if (drift.length > 0) status.schemaDrift = drift;
+        }
       } catch (err) {
         out.warn(`replication lag unavailable: ${(err as Error).message}`);
       } finally {
