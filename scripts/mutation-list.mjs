@@ -408,6 +408,14 @@ export const MUTATIONS = [
     tests: [`${I}online-drift.test.ts`],
   },
   {
+    id: 'staying-parent-unwarned',
+    title: 'plan says nothing of a moved table\'s cascading foreign key to a table that stays, whose deletes then fail at the fence',
+    file: 'src/plan/build.ts',
+    search: 'if (!manifest.source.retire) warnings.push(...stayingParentWarnings(',
+    replace: 'if (manifest.source.retire) warnings.push(...stayingParentWarnings(',
+    tests: [`${I}staying-parents.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

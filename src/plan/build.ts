@@ -36,6 +36,7 @@ import { accountObjects, extensionWarnings } from './objects.js';
 import { ownershipStatements } from './owners.js';
 import { readOnlyCopyFunctionSql, readOnlyCopyTriggerSql } from './read-only-copies.js';
 import { publicGrantWarnings } from './public-grants.js';
+import { stayingParentWarnings } from './staying-parents.js';
 import { missingGrantees } from './grantees.js';
 import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
@@ -267,6 +268,7 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   warnings.push(...extensionWarnings(catalog, extensionsCarried));
+  if (!manifest.source.retire) warnings.push(...stayingParentWarnings(catalog, own.owner, new Set(input.ignored)));
   warnings.push(...publicGrantWarnings(catalog, own.owner, manifest.source.retire, input.services.filter((x) => x.spec.role).map((x) => x.spec.name)));
   for (const [o, services] of searchUncarriable) {
     warnings.push(
