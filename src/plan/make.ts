@@ -119,7 +119,7 @@ async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<{
  * grantees missing there; null for a server that cannot be asked now (no URL, down,
  * or `plan --schema`): the grant step checks again when it runs.
  */
-async function readTargetRoles(split: LoadedSplit, offline: boolean): Promise<Record<string, string[] | null>> {
+async function readTargetRoles(split: LoadedSplit, offline: boolean, unreachable: string[] = []): Promise<Record<string, string[] | null>> {
   const out: Record<string, string[] | null> = {};
   const names = [...new Set(split.manifest.services.map((s) => s.server))].filter((n) => n !== 'source');
   for (const name of names) {
@@ -133,8 +133,12 @@ async function readTargetRoles(split: LoadedSplit, offline: boolean): Promise<Re
     try {
       await client.connect();
       out[name] = (await client.query<{ rolname: string }>('SELECT rolname::text AS rolname FROM pg_catalog.pg_roles')).rows.map((r) => r.rolname);
-    } catch {
+    } catch (err) {
       out[name] = null;
+      unreachable.push(
+        `server ${name} could not be asked now (${err instanceof Error ? err.message : String(err)}): the plan could not check it (its roles, for the grants); ` +
+          `apply's preflight connects to it first and stops, changing nothing, until it answers`,
+      );
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -259,6 +263,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
     : relative(process.cwd(), split.file) || split.file;
+  const unreachable: string[] = [];
+  const targetRoles = await readTargetRoles(split, Boolean(opts.schemaFile), unreachable);
   const input: PlanInput = {
     manifest: split.manifest,
     manifestText: split.text,
@@ -266,12 +272,12 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     catalog,
     services,
     ignored: Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key),
-    warnings: resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
+    warnings: [...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`), ...unreachable],
     configEdits,
     keyRanges,
     ...(users ? { tableGrantees: users.tableGrantees, sourceOwners: users.sourceOwners } : {}),
     split: policy,
-    targetRoles: await readTargetRoles(split, Boolean(opts.schemaFile)),
+    targetRoles,
     movedEarlier,
   };
   return { plan: buildPlan(input), split, catalog };

@@ -85,4 +85,19 @@ describe('every connection form libpq accepts', () => {
       expect(bad.stderr).not.toMatch(/Invalid URL/);
     }
   });
+  it('plans with a target server it cannot log in to, saying so in a warning without the password; apply then stops before changing anything', async () => {
+    const fx = await fixture();
+    fixtures.push(fx);
+    const wrong = new URL(fx.env.BILLING_PG_URL!);
+    wrong.password = 'not-the-password-42';
+    fx.env.BILLING_PG_URL = wrong.toString();
+    const plan = await fx.plan();
+    const warning = plan.warnings.find((w) => w.startsWith('server billing-pg could not be asked now'));
+    expect(warning).toMatch(/^server billing-pg could not be asked now \(password authentication failed for user "postgres"\): the plan could not check it/);
+    expect(JSON.stringify(plan)).not.toContain('not-the-password-42');
+    const applied = await fx.cli('apply', fx.planFile, '--yes');
+    expect(applied.code, applied.stderr).toBe(3);
+    expect(applied.stderr + applied.stdout).not.toContain('not-the-password-42');
+    expect(await query(fx.sourceServer, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}cloudphone_%`])).toEqual([{ datname: `${fx.prefix}cloudphone_core` }]);
+  });
 });
