@@ -17,7 +17,7 @@ export interface CopyCandidate {
  */
 export function serverCopyRefusal(c: CopyCandidate, sourceVersion: number): string | null {
   const t = c.table;
-  if (!c.moved) return 'copied from another service: it is not fenced, so only the run\'s snapshot gives it one consistent point';
+  if (!c.moved) return 'a copy of another service\'s table, which may still be written while it is copied (its owner moves in another run, or stays): only the run\'s snapshot gives it one consistent point';
   if (c.extraColumns.length > 0) return `its denormalized column${c.extraColumns.length === 1 ? '' : 's'} ${c.extraColumns.join(', ')} are filled by this tool, not by the source`;
   if (t.persistence === 'u') return 'UNLOGGED tables cannot be published';
   if (t.kind !== 'r') return 'only plain tables and partitions can be published';

@@ -113,7 +113,7 @@ describe('copy: server', () => {
     expect(pulled).toContain(`${db('device-service')}/public.device_snapshots`);
     // A partitioned table: its partitions, each a table of the subscription.
     expect(pulled).toContain(`${db('device-service')}/public.device_events_2025_01`);
-    expect(plan.warnings.join('\n')).toMatch(/api-gateway: copy: server: public\.users is copied through this tool instead \(relay\): copied from another service/);
+    expect(plan.warnings.join('\n')).toMatch(/api-gateway: copy: server: public\.users is copied through this tool instead \(relay\): a copy of another service's table, which may still be written while it is copied/);
     expect(plan.warnings.join('\n')).toMatch(/device-service: copy: server: public\.devices is copied through this tool instead \(relay\): its denormalized column user_name/);
     // Every step waiting for a replaced copy waits for the synchronisation instead; every fence comes first.
     const fences = stepsOf(plan, 'fence_source').map((f) => f.id);
