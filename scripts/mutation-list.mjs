@@ -416,6 +416,14 @@ export const MUTATIONS = [
     tests: [`${I}staying-parents.test.ts`],
   },
   {
+    id: 'reverse-rollback-orphans-silent',
+    title: 'a rollback through reverse replication says nothing of source rows that reference rows gone under a constraint still marked valid',
+    file: 'src/rollback/rollback-split.ts',
+    search: 'report.warnings.push(...(await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys))));',
+    replace: 'await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys));',
+    tests: [`${I}online-reverse.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

@@ -15,6 +15,7 @@ import { liftBackupMark, removeFence, restoreTableComments } from './source-rest
 import { dropCreated, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
+import { sourceOrphanWarnings } from './source-orphans.js';
 import type { ProgressSink } from '../steps/handler.js';
 import type { FenceTargetStep } from '../plan/model.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
@@ -360,6 +361,13 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
     if (s.kind === 'stop_reverse_replication' && s.phase === 'reverse' && Array.isArray(detail?.dropped)) {
       report.dropped.replication = [...(report.dropped.replication ?? []), ...(detail.dropped as string[])];
     }
+  }
+  // The source has every write back: what it references must still be there.
+  const source = await databaseClient(opts.servers.source!, databaseOf(opts.servers.source!));
+  try {
+    report.warnings.push(...(await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys))));
+  } finally {
+    await source.end();
   }
   const created = await journal.created(split);
   const kept = created.filter((o) => o.kind === 'database');

@@ -86,7 +86,14 @@ describe('online mode: reverse replication after cutover', () => {
     const human = await fx.cli('status', '--no-color');
     expect(human.stdout).toMatch(/reverse replication \(after cutover/);
 
-    const ws = await writeThroughRollback(fx, writers);
+    // A device pointed at a user that does not exist: allowed where the split dropped devices_user_id_fkey,
+    // and replicated into the source without its foreign key's check; rollback names it.
+    const [device] = await query<{ id: string }>(fx.service('device').url, `UPDATE devices SET user_id = 987654321 WHERE id = (SELECT min(id) FROM devices) RETURNING id::text AS id`);
+    await eventually('the orphaned device in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM devices WHERE id = $1 AND user_id = 987654321`, [device!.id])).length === 1);
+    const ws = await writeThroughRollback(fx, writers, (output) => {
+      expect(output).toMatch(/warning: public\.devices: 1 row references public\.users rows that do not exist \(written in the new databases after cutover, where devices_user_id_fkey was dropped/);
+      expect(output).toContain('SELECT * FROM "public"."devices" t WHERE t."user_id" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.users r WHERE r."id" = t."user_id")');
+    });
     await expectRolledBack(fx, plan, original, ws);
   }, SLOW);
 

@@ -197,7 +197,7 @@ export async function sampleWriters(fx: SplitFixture): Promise<TargetWriter[]> {
 }
 
 /** Writes to the new databases while rollback runs; returns the writers once each stopped at the fence of its database. */
-export async function writeThroughRollback(fx: SplitFixture, writers: TargetWriter[]): Promise<TargetWriter[]> {
+export async function writeThroughRollback(fx: SplitFixture, writers: TargetWriter[], checkOutput?: (output: string) => void): Promise<TargetWriter[]> {
   const ws = await sampleWriters(fx);
   writers.push(...ws);
   for (const w of ws) w.start();
@@ -205,6 +205,7 @@ export async function writeThroughRollback(fx: SplitFixture, writers: TargetWrit
   const rolled = await inProcess(() => runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env));
   expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
   expect(rolled.stdout).toMatch(/kept database \S+cloudphone_device: fenced, kept/);
+  checkOutput?.(`${rolled.stdout}\n${rolled.stderr}`);
   for (const w of ws) await w.finished();
   for (const w of ws) {
     expect(w.errors).toEqual([]);
