@@ -424,6 +424,14 @@ export const MUTATIONS = [
     tests: [`${I}online-reverse.test.ts`],
   },
   {
+    id: 'status-dead-run-running',
+    title: 'status shows a killed run as running, as if a process still ran it',
+    file: 'src/cli/commands/status.ts',
+    search: "if (raw.runs[0]?.state === 'running' && !(await lockHeld(",
+    replace: "if (raw.runs[0]?.state === 'nothing' && !(await lockHeld(",
+    tests: [`${I}crash-online-apply.test.ts`],
+  },
+  {
     id: 'rollback-objects-unchecked',
     title: 'rollback drops a database whose sequence gave out numbers, or where a view or function was made, since the copy',
     file: 'src/rollback/target-check.ts',

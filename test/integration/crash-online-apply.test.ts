@@ -49,6 +49,13 @@ describe('online apply -m killed with SIGKILL after replication started, then th
     const [roles] = await query<{ n: number }>(fx.sourceServer, `SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'cps\\_%\\_r'`);
     expect(roles!.n).toBeGreaterThan(0);
 
+    // status tells a run whose process is gone from one that runs: no session holds the split's lock.
+    const dead = await runSpawned(['status', '-m', fx.manifestFile, '--json'], fx.env);
+    expect(dead.code, dead.stderr).toBe(0);
+    expect(JSON.parse(dead.stdout)).toMatchObject({ abandoned: true, runs: [{ state: 'running' }] });
+    const deadText = await runSpawned(['status', '-m', fx.manifestFile, '--no-color'], fx.env);
+    expect(deadText.stdout).toContain('no process runs it any more (killed, or it lost its connection): run the same command again to resume where it stopped');
+
     const again = await runSpawned(command, fx.env);
     expect(again.code, `${again.stderr}\n${again.stdout}`).toBe(0);
     const [run] = await query<{ plan: Plan; runs: number }>(
@@ -63,6 +70,7 @@ describe('online apply -m killed with SIGKILL after replication started, then th
     expect(replanned.code, replanned.stderr).toBe(0);
     expect((JSON.parse(await readFile(join(fx.dir, 'again.plan.json'), 'utf8')) as Plan).warnings.join('\n')).not.toMatch(/cps_\w+_r/);
 
+    expect(JSON.parse((await runSpawned(['status', '-m', fx.manifestFile, '--json'], fx.env)).stdout)).not.toHaveProperty('abandoned');
     const cut = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
     expect(cut.code, `${cut.stderr}\n${cut.stdout}`).toBe(0);
     const verified = await runSpawned(['verify', '-m', fx.manifestFile, '--checksums'], fx.env);

@@ -1,4 +1,7 @@
+import pg from 'pg';
 import type { CommonOptions } from '../common.js';
+import { findHolder } from '../../engine/lock.js';
+import { nodePgConfig } from '../../conn/node-pg.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import { changedTables, schemaDrift } from '../../online/schema-drift.js';
 import { targetColumns } from '../../online/target-columns.js';
@@ -16,6 +19,18 @@ import { splitProgress, type ServiceProgress } from '../../run/service-progress.
 import { planHash } from '../../engine/plan-hash.js';
 import { serviceLines } from '../views/service-progress.js';
 
+/** Whether a session holds the split's lock in the control database now. */
+async function lockHeld(controlUrl: string, name: string): Promise<boolean> {
+  const client = new pg.Client(nodePgConfig(controlUrl, { application_name: 'cloudphone-split status', connectionTimeoutMillis: 30_000 }));
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await findHolder(client, name)) !== undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** The journal's status, plus the replication lag per service while an online split replicates. */
 export type StatusReport = SplitStatus & {
   replication?: ReplicationLag[];
@@ -27,6 +42,11 @@ export type StatusReport = SplitStatus & {
   services?: ServiceProgress[];
   /** schedule_retention of the latest plan: done, or waiting for the services not applied yet. */
   retention?: 'scheduled' | 'waiting';
+  /**
+   * The newest run is `running` in the journal but no session holds the split's lock: its
+   * process is gone (killed, or its connection lost). Run the same command again to resume.
+   */
+  abandoned?: true;
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -45,6 +65,8 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     const raw = await journal.status(split.manifest.name, opts.limit === undefined ? {} : { limit: opts.limit });
     const plan = raw.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
     const status: StatusReport = withRates(raw, plan, new Date());
+    // A run the journal calls running holds the split's lock while its process lives (the server frees it when the process dies).
+    if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.abandoned = true;
     let done = new Set<string>();
     if (plan) {
       const hash = planHash(plan);
@@ -121,6 +143,9 @@ export function renderStatus(status: StatusReport, out: Output): void {
   for (const run of status.runs) {
     const color = run.state === 'succeeded' ? c.green : run.state === 'running' ? c.yellow : c.red;
     lines.push(`${c.bold(`run ${run.id}`)} ${color(run.state)}  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
+    if (status.abandoned && run === status.runs[0]) {
+      lines.push(`  ${c.red('no process runs it any more')} (killed, or it lost its connection): run the same command again to resume where it stopped`);
+    }
     for (const s of run.steps) {
       const st = s.state === 'done' ? c.green(s.state) : s.state === 'failed' ? c.red(s.state) : s.state === 'running' ? c.yellow(s.state) : c.dim(s.state);
       const live = s.state === 'running' && s.bytesPerSecond !== undefined ? `${formatBytes(s.bytesPerSecond)}/s${s.etaSeconds !== undefined ? `, ETA ${s.etaSeconds} s` : ''}` : '';
