@@ -427,8 +427,8 @@ export const MUTATIONS = [
     id: 'status-dead-run-running',
     title: 'status shows a killed run as running, as if a process still ran it',
     file: 'src/cli/commands/status.ts',
-    search: "if (raw.runs[0]?.state === 'running' && !(await lockHeld(",
-    replace: "if (raw.runs[0]?.state === 'nothing' && !(await lockHeld(",
+    search: 'return (await findHolder(client, name)) !== undefined;',
+    replace: 'return (await findHolder(client, name)) !== undefined || name.length > 0;',
     tests: [`${I}crash-online-apply.test.ts`],
   },
   {
