@@ -384,14 +384,6 @@ export const MUTATIONS = [
     tests: [`${I}fence-concurrent.test.ts`],
   },
   {
-    id: 'resume-replans',
-    title: 'the same apply -m command after a kill plans afresh instead of resuming its run, and is refused as a different plan',
-    file: 'src/run/apply.ts',
-    search: 'if (interrupted && interrupted.plan.manifest.text === split.text) {',
-    replace: "if (interrupted && interrupted.plan.manifest.text === `${split.text} `) {",
-    tests: [`${I}crash-online-apply.test.ts`],
-  },
-  {
     id: 'tool-roles-as-grantees',
     title: 'plan counts the split\'s own replication roles among the roles that use the source tables',
     file: 'src/catalog/table-grantees.ts',

@@ -8,6 +8,7 @@ import { openJournalDb } from './journal-db.js';
 import { JOURNAL_SCHEMA } from '../../migrations/index.js';
 import type { JournalDb, RetentionState, RunState } from './journal-schema.js';
 import { planHash } from './plan-hash.js';
+import { amendsPlan } from './plan-amends.js';
 import { splitStatus, toCount, type SplitStatus } from './journal-status.js';
 import * as records from './journal-records.js';
 import type { RetentionRecord } from './journal-records.js';
@@ -125,15 +126,7 @@ export class Journal {
     const done = new Set(
       (await tx.selectFrom('steps').select('step_id').where('run_id', '=', runId).where('state', '=', 'done').execute()).map((d) => d.step_id),
     );
-    const before = new Map(old.steps.map((s) => [s.id, s]));
-    const after = new Map(plan.steps.map((s) => [s.id, s]));
-    for (const id of new Set([...before.keys(), ...after.keys()])) {
-      const a = before.get(id);
-      const b = after.get(id);
-      if (a && b && planHash({ steps: [a] }) === planHash({ steps: [b] })) continue;
-      if (done.has(id) || (a ?? b)!.kind !== 'repoint_config' || (b ?? a)!.kind !== 'repoint_config') return false;
-    }
-    return true;
+    return amendsPlan(old, plan, done);
   }
 
   private async changedAnything(tx: Kysely<JournalDb>, runId: number): Promise<boolean> {

@@ -86,6 +86,8 @@ export interface InterruptedRun {
   plan: Plan;
   runId: number;
   state: string;
+  /** Its steps done. */
+  done: Set<string>;
 }
 
 /**
@@ -106,7 +108,7 @@ export async function interruptedRunOf(name: string, controlUrl: string): Promis
     if (!changed) return null;
     const plan = await journal.lastPlan(name);
     if (!plan || planHash(plan) !== run.planHash) return null;
-    return { plan, runId: run.id, state: run.state };
+    return { plan, runId: run.id, state: run.state, done: new Set(run.steps.filter((s) => s.state === 'done').map((s) => s.id)) };
   } finally {
     await journal.close();
   }

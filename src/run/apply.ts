@@ -26,6 +26,7 @@ import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
 import { finishedPlanOf, interruptedRunOf, lastSucceededPlan } from './applied-plan.js';
+import { amendsPlan } from '../engine/plan-amends.js';
 import { isTableRetentionComment } from '../retention/table-backup.js';
 import { appliedServices, checkServiceNames, selectServices, type ServiceSelection } from '../plan/service-selection.js';
 import { planHash } from '../engine/plan-hash.js';
@@ -144,18 +145,19 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       manifestFile = split.file;
     } else {
       const interrupted = await interruptedRunOf(split.manifest.name, controlUrlFor(split.servers.source!, split.controlUrl));
-      if (interrupted && interrupted.plan.manifest.text === split.text) {
-        // A run of this manifest that did not finish: the same command resumes it with its own plan.
+      const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
+      manifestFile = made.split.file;
+      if (interrupted && interrupted.plan.manifest.text === split.text && !amendsPlan(interrupted.plan, made.plan, interrupted.done)) {
+        // A run of this manifest that did not finish: the same command resumes it with its own plan (planning
+        // again saw what the run made); only a plan that just amends its config steps (a file edited since) replaces it.
         plan = interrupted.plan;
-        manifestFile = split.file;
         if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
       } else {
-        const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
         plan = made.plan;
         catalog = made.catalog;
-        manifestFile = made.split.file;
         // The plan file of an unfinished run of another manifest is what finishes that run: it is kept.
-        if (!opts.dryRun && !interrupted) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+        const other = interrupted !== null && interrupted.plan.manifest.text !== split.text;
+        if (!opts.dryRun && !other) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
       }
     }
   }
