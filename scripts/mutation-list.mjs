@@ -384,6 +384,14 @@ export const MUTATIONS = [
     tests: [`${I}fence-concurrent.test.ts`],
   },
   {
+    id: 'refused-plan-written',
+    title: 'apply -m with a changed manifest overwrites the plan file of the unfinished run it is then refused to replace',
+    file: 'src/run/apply.ts',
+    search: 'const other = interrupted !== null && interrupted.plan.manifest.text !== split.text;',
+    replace: 'const other = interrupted !== null && interrupted.plan.manifest.text === `${split.text} `;',
+    tests: [`${I}config-files.test.ts`],
+  },
+  {
     id: 'tool-roles-as-grantees',
     title: 'plan counts the split\'s own replication roles among the roles that use the source tables',
     file: 'src/catalog/table-grantees.ts',

@@ -103,6 +103,18 @@ describe('config files changed since the plan', () => {
     const same = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
     expect(same.code).toBe(3);
     expect(await tree(fx.dir)).toEqual({ ...original, [changed]: edited });
+    // A manifest changed beyond its config is planned afresh and refused as another plan, leaving the plan files as they were.
+    const manifestText = await readFile(fx.manifestFile, 'utf8');
+    const doc = parse(manifestText) as { source: Record<string, unknown> };
+    doc.source.retire = !(doc.source.retire ?? false);
+    await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    const planText = await readFile(fx.planFile, 'utf8');
+    const other = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(other.code, other.stderr).toBe(2);
+    expect(other.stderr).toContain('refusing to resume with a different plan');
+    expect(await readFile(fx.planFile, 'utf8')).toBe(planText);
+    expect((await readdir(fx.dir)).filter((f) => f.endsWith('.plan.json'))).toEqual([]);
+    await writeFile(fx.manifestFile, manifestText);
     const again = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(again.code, again.stderr + again.stdout).toBe(0);
     const after = await tree(fx.dir);
