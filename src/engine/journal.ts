@@ -9,6 +9,7 @@ import { JOURNAL_SCHEMA } from '../../migrations/index.js';
 import type { JournalDb, RetentionState, RunState } from './journal-schema.js';
 import { planHash } from './plan-hash.js';
 import { amendsPlan } from './plan-amends.js';
+import { runChangedAnything } from './run-changes.js';
 import { splitStatus, toCount, type SplitStatus } from './journal-status.js';
 import * as records from './journal-records.js';
 import type { RetentionRecord } from './journal-records.js';
@@ -130,10 +131,7 @@ export class Journal {
   }
 
   private async changedAnything(tx: Kysely<JournalDb>, runId: number): Promise<boolean> {
-    const steps = await tx.selectFrom('steps').select(['kind', 'state']).where('run_id', '=', runId).execute();
-    const preflight = steps.filter((s) => s.kind === 'preflight');
-    if (preflight.length > 0 && preflight.every((s) => s.state !== 'done')) return false;
-    return steps.some((s) => s.state === 'done');
+    return runChangedAnything(await tx.selectFrom('steps').select(['kind', 'state']).where('run_id', '=', runId).execute());
   }
 
   private async insertSteps(db: Kysely<JournalDb>, runId: number, steps: readonly Step[]): Promise<void> {

@@ -1,10 +1,22 @@
 import { Journal } from '../engine/journal.js';
 import { planHash } from '../engine/plan-hash.js';
+import { runChangedAnything } from '../engine/run-changes.js';
 import { openJournalIfExists } from '../engine/journal-open.js';
 import type { Plan } from '../plan/model.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
 export { openJournalIfExists } from '../engine/journal-open.js';
+
+/** `fn` on the journal of `controlUrl`, closed after; null when there is no journal yet. */
+async function withJournal<T>(controlUrl: string, fn: (journal: Journal) => Promise<T | null>): Promise<T | null> {
+  const journal = await openJournalIfExists(controlUrl);
+  if (!journal) return null;
+  try {
+    return await fn(journal);
+  } finally {
+    await journal.close();
+  }
+}
 
 /** The split's latest run, unless rolled back (rollback marks every run of the split). */
 async function lastRun(journal: Journal, name: string) {
@@ -29,14 +41,11 @@ export function everyApplyStepDone(plan: Pick<Plan, 'steps'>, done: ReadonlySet<
  * step is not finished: rerunning it closes it.
  */
 export async function isApplied(plan: Plan, controlUrl: string): Promise<boolean> {
-  const journal = await openJournalIfExists(controlUrl);
-  if (!journal) return false;
-  try {
+  const applied = await withJournal(controlUrl, async (journal) => {
     const run = await lastRun(journal, plan.name);
     return run?.state === 'succeeded' && run.planHash === planHash(plan) && everyApplyStepDone(plan, await doneIds(journal, plan));
-  } finally {
-    await journal.close();
-  }
+  });
+  return applied === true;
 }
 
 /** The plan of the split's last successful run, and whether all of it is done or only some services. */
@@ -53,9 +62,7 @@ export interface AppliedPlan {
  * whatever manifest it came from; null otherwise.
  */
 export async function lastSucceededPlan(name: string, controlUrl: string): Promise<AppliedPlan | null> {
-  const journal = await openJournalIfExists(controlUrl);
-  if (!journal) return null;
-  try {
+  return withJournal(controlUrl, async (journal) => {
     const runs = (await journal.status(name)).runs.filter((r) => r.state !== 'rolled_back');
     const last = runs[0];
     if (!last) return null;
@@ -64,9 +71,7 @@ export async function lastSucceededPlan(name: string, controlUrl: string): Promi
     if (!runs.some((r) => r.planHash === last.planHash && r.state === 'succeeded')) return null;
     const done = await doneIds(journal, plan);
     return { plan, complete: everyApplyStepDone(plan, done), done };
-  } finally {
-    await journal.close();
-  }
+  });
 }
 
 /**
@@ -98,19 +103,12 @@ export interface InterruptedRun {
  * files it repointed) and differ, and the journal refuses to resume with a different plan.
  */
 export async function interruptedRunOf(name: string, controlUrl: string): Promise<InterruptedRun | null> {
-  const journal = await openJournalIfExists(controlUrl);
-  if (!journal) return null;
-  try {
+  return withJournal(controlUrl, async (journal) => {
     const run = await lastRun(journal, name);
-    if (!run || run.state === 'succeeded') return null;
-    const preflight = run.steps.filter((s) => s.kind === 'preflight');
-    const changed = !(preflight.length > 0 && preflight.every((s) => s.state !== 'done')) && run.steps.some((s) => s.state === 'done');
-    if (!changed) return null;
+    if (!run || run.state === 'succeeded' || !runChangedAnything(run.steps)) return null;
     const plan = await journal.lastPlan(name);
     if (!plan || planHash(plan) !== run.planHash) return null;
     return { plan, runId: run.id, state: run.state, done: new Set(run.steps.filter((s) => s.state === 'done').map((s) => s.id)) };
-  } finally {
-    await journal.close();
-  }
+  });
 }
 

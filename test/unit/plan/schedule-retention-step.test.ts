@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../../../src/manifest/load.js';
-import { resolveManifest } from '../../../src/manifest/resolve.js';
-import { buildPlan } from '../../../src/plan/build.js';
 import type { ScheduleRetentionStep } from '../../../src/plan/model.js';
 import { planSchema } from '../../../src/plan/plan-schema.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from './plan-from.js';
 
 const MANIFEST = (retire: string) => `version: 1
 name: wave
@@ -18,24 +16,12 @@ ignore: [projects]
 `;
 
 function retentionStep(retire: string): ScheduleRetentionStep {
-  const text = MANIFEST(retire);
-  const manifest = parseManifest(text, 'split.yaml');
   const catalog = new CatalogBuilder(['public'])
     .table('builds', { columns: ['id', 'project_id'], partitioned: true, pk: [] })
     .table({ schema: 'public', name: 'builds_1' }, { columns: ['id', 'project_id'], partitionOf: 'builds', pk: [] })
     .table('projects', { columns: ['id', 'name:text'] })
     .build();
-  const resolved = resolveManifest(manifest, catalog, 'split.yaml');
-  const plan = buildPlan({
-    manifest,
-    manifestText: text,
-    manifestPath: 'split.yaml',
-    catalog,
-    services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
-    ignored: [],
-    warnings: [],
-    configEdits: {},
-  });
+  const plan = planFrom(MANIFEST(retire), catalog);
   const step = plan.steps.find((s): s is ScheduleRetentionStep => s.kind === 'schedule_retention');
   if (!step) throw new Error('no schedule_retention step');
   return step;
