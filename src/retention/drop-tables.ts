@@ -10,6 +10,7 @@ import { archiveFileName, dumpDatabase, tableDumpArgs, type PgDumpBinary } from 
 import { missingFromArchive } from './archive-check.js';
 import { dropSet, keptTableRefusal, preparedSums, writtenSince, type ReferencingKey } from './table-facts.js';
 import { readTableStates } from './table-backup.js';
+import { dropUnusedFenceSql } from '../steps/fence-source.js';
 
 /** What prune dropped with the kept tables of a split that does not retire its source. */
 export interface DroppedTables {
@@ -52,7 +53,8 @@ const refused = (reason: string, warnings: string[] = []): TablesDropOutcome => 
  * exactly those tables and read back; the foreign keys of remaining tables to them
  * are dropped by name, then the moved views, then the tables (their partitions and
  * owned sequences go with them). No CASCADE: anything else depending on them makes
- * the drop fail, and nothing is dropped.
+ * the drop fail, and nothing is dropped. When no table is fenced any more, the fence
+ * function and the tool's then empty schema in the source go too.
  */
 export async function dropTables(row: RetentionRecord, opts: DropTablesOptions): Promise<TablesDropOutcome> {
   const detail = readRetentionDetail(row.detail);
@@ -121,6 +123,7 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
       if (views.length > 0) await client.query(`DROP VIEW ${views.join(', ')}`);
       if (matviews.length > 0) await client.query(`DROP MATERIALIZED VIEW ${matviews.join(', ')}`);
       await client.query(`DROP TABLE ${set.roots.map((t) => qname(parseKey(t))).join(', ')}`);
+      for (const s of dropUnusedFenceSql()) await client.query(s);
       await client.query('COMMIT');
       return {
         action: 'dropped',

@@ -50,6 +50,29 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
   return sql;
 }
 
+/**
+ * Once no table carries the fence any more (`retention prune` dropped the last fenced
+ * tables): the fence function goes, then the tool's schema in the source if nothing
+ * else is left in it (the journal, when it lives in this database, keeps it). Run under
+ * FENCE_FUNCTION_LOCK, so a fence step making the function at that moment waits.
+ */
+export function dropUnusedFenceSql(): string[] {
+  const fn = literal(`${FENCE_SCHEMA}.fence()`);
+  const ns = literal(FENCE_SCHEMA);
+  return [
+    `SELECT pg_advisory_xact_lock(${FENCE_FUNCTION_LOCK})`,
+    `DO $unused_fence$ BEGIN
+  IF to_regprocedure(${fn}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgfoid = to_regprocedure(${fn})) THEN
+    DROP FUNCTION ${ident(FENCE_SCHEMA)}."fence"();
+  END IF;
+  IF to_regnamespace(${ns}) IS NOT NULL AND NOT EXISTS (
+       SELECT 1 FROM pg_catalog.pg_depend WHERE refclassid = 'pg_catalog.pg_namespace'::regclass AND refobjid = to_regnamespace(${ns})) THEN
+    DROP SCHEMA ${ident(FENCE_SCHEMA)};
+  END IF;
+END $unused_fence$`,
+  ];
+}
+
 /** Lifts the fence (rollback): drops the triggers and the tool's schema in the source. */
 export function unfenceSql(tables: string[]): string[] {
   return [

@@ -193,6 +193,17 @@ describe('retention of a split that does not retire the source', () => {
     const rb = await fx.billing.cli('rollback', '--yes');
     expect(rb.code).toBe(2);
     expect(rb.stderr).toContain('were dropped by `retention prune`');
+
+    // The other split's fence still uses the fence function; once its tables are pruned too, the tool leaves nothing in the source.
+    const toolObjects = async () =>
+      query<{ name: string }>(fx.sourceUrl, `SELECT 'schema' AS name FROM pg_namespace WHERE nspname = 'cloudphone_split' UNION ALL SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'cloudphone_split' ORDER BY 1`);
+    expect((await toolObjects()).map((o) => o.name)).toEqual(['cloudphone_split.fence()', 'schema']);
+    expect((await fx.ops.cli('verify', '--checksums')).code).toBe(0);
+    const opsPrune = await fx.ops.cli('retention', 'prune', '--yes', '--json', '--now', later);
+    expect(opsPrune.code, opsPrune.stderr + opsPrune.stdout).toBe(0);
+    expect((JSON.parse(opsPrune.stdout) as PruneJson).backups, opsPrune.stdout).toMatchObject([{ action: 'dropped' }]);
+    expect(await toolObjects()).toEqual([]);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO accounts (name) VALUES ('after both prunes')`)).toBeNull();
   });
 
   it('archives exactly the moved tables with pg_dump -t (15 on a 15 source) before dropping them', async () => {
