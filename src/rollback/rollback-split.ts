@@ -11,7 +11,7 @@ import { readRetentionDetail } from '../retention/retention-detail.js';
 import { isEmpty, readInventory, type RollbackInventory } from './rollback-inventory.js';
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
-import { liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
+import { fencedTables, liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
 import { dropCreated, type Dropped, type DropFailure } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
@@ -83,6 +83,8 @@ export interface RollbackReport {
     /** Moved tables whose comment was put back (a split without source.retire). */
     tableComments: number;
     fenceRemovedFrom: number;
+    /** Tables of the source still fenced afterwards, by other splits of it (earlier waves): they stay read-only. */
+    stillFenced: string[];
   };
   restarts: RestartResult[];
   /** Databases and roles that could not be dropped (a rerun of rollback tries them again). */
@@ -99,7 +101,7 @@ export function emptyReport(split: string): RollbackReport {
     preview: null,
     dropped: { databases: [], roles: [] },
     kept: { databases: [], other: [] },
-    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, tableComments: 0, fenceRemovedFrom: 0 },
+    restored: { configFiles: [], unchangedConfigFiles: [], readOnlyLifted: false, grants: [], commentRestored: false, tableComments: 0, fenceRemovedFrom: 0, stillFenced: [] },
     restarts: [],
     problems: [],
     warnings: [],
@@ -273,6 +275,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
         report.restored.fenceRemovedFrom = tables.length;
         await journal.forgetCreated(split, inv.fence);
       }
+      report.restored.stillFenced = await fencedTables(client);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -356,6 +359,7 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
     if (s.kind === 'unfence_source') {
       report.restored.fenceRemovedFrom = s.tables.length;
       report.restored.readOnlyLifted = detail?.backupLifted === true;
+      if (Array.isArray(detail?.stillFenced)) report.restored.stillFenced = (detail.stillFenced as unknown[]).filter((t): t is string => typeof t === 'string');
       if (Array.isArray(detail?.warnings)) report.warnings.push(...(detail.warnings as string[]));
     }
     if (s.kind === 'stop_reverse_replication' && s.phase === 'reverse' && Array.isArray(detail?.dropped)) {

@@ -2,7 +2,7 @@ import type { PgClient } from '../steps/handler.js';
 import { ident, literal, qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
 import { readTableStates } from '../retention/table-backup.js';
-import { FENCE_SCHEMA, unfenceSql } from '../steps/fence-source.js';
+import { FENCE_SCHEMA, FENCE_TRIGGER, unfenceSql } from '../steps/fence-source.js';
 import type { RollbackInventory } from './rollback-inventory.js';
 
 const PRIVILEGES = new Set(['CONNECT', 'TEMPORARY', 'CREATE']);
@@ -121,6 +121,15 @@ export function unfenceStatements(tables: string[], journalInSource: boolean): s
   END IF;
 END $unfence$`,
   ];
+}
+
+/** The source's tables that still carry a fence (of another split of the same source: a wave), `schema.table`, sorted. */
+export async function fencedTables(client: PgClient): Promise<string[]> {
+  const r = await client.query<{ t: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE g.tgname = ${literal(FENCE_TRIGGER)} ORDER BY 1`,
+  );
+  return r.rows.map((row) => row.t);
 }
 
 export async function removeFence(client: PgClient, tables: string[], journalInSource: boolean): Promise<void> {

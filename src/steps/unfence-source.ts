@@ -1,6 +1,6 @@
 import type { UnfenceSourceStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
-import { liftBackupMark, removeFence, restoreTableComments, unfenceStatements } from '../rollback/source-restore.js';
+import { fencedTables, liftBackupMark, removeFence, restoreTableComments, unfenceStatements } from '../rollback/source-restore.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
 
 /**
@@ -36,6 +36,7 @@ export const unfenceSource: StepHandler<'unfence_source'> = {
     const client = await ctx.pools.client('source');
     const warnings: string[] = [];
     let lifted = false;
+    let stillFenced: string[] = [];
     try {
       await client.query('SET default_transaction_read_only = off');
       const backup = (await ctx.journal.retention?.())?.find((r) => r.server === 'source' && r.database === step.database && r.state === 'scheduled');
@@ -54,10 +55,11 @@ export const unfenceSource: StepHandler<'unfence_source'> = {
         await ctx.journal.updateRetention?.('source', step.database, { state: 'restored' });
       }
       await removeFence(client, step.tables, await journalInSource(ctx, client));
+      stillFenced = await fencedTables(client);
     } finally {
       await client.end();
     }
     for (const w of warnings) ctx.progress.emit({ type: 'log', level: 'warn', message: w });
-    return { detail: { tables: step.tables.length, backupLifted: lifted, warnings } };
+    return { detail: { tables: step.tables.length, backupLifted: lifted, warnings, stillFenced } };
   },
 };

@@ -96,7 +96,7 @@ describe('rollback', () => {
     const report = JSON.parse(r.stdout) as {
       state: string;
       dropped: { databases: Array<{ name: string; outcome: string }>; roles: Array<{ name: string }> };
-      restored: { configFiles: string[]; readOnlyLifted: boolean; fenceRemovedFrom: number };
+      restored: { configFiles: string[]; readOnlyLifted: boolean; fenceRemovedFrom: number; stillFenced: string[] };
     };
     expect(report.state).toBe('rolled-back');
     expect(report.dropped.databases.map((d) => d.name).sort()).toEqual(fx.services.map((s) => s.database).sort());
@@ -105,6 +105,7 @@ describe('rollback', () => {
     expect(report.restored.configFiles).toEqual([]);
     expect(report.restored.readOnlyLifted).toBe(true);
     expect(report.restored.fenceRemovedFrom).toBeGreaterThan(10);
+    expect(report.restored.stillFenced).toEqual([]);
 
     expect(await sourceCatalog(fx)).toEqual(before);
     expect(await onSecond()).toEqual({ databases: [], roles: [] });

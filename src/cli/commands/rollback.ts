@@ -103,10 +103,15 @@ export function renderRollback(r: RollbackReport, out: Output): void {
   if (r.restored.configFiles.length > 0) lines.push(`restored config: ${r.restored.configFiles.join(', ')}`);
   if (r.restored.unchangedConfigFiles.length > 0) lines.push(`config already original: ${r.restored.unchangedConfigFiles.join(', ')}`);
   if (r.restored.readOnlyLifted) {
-    lines.push(`${r.preview?.source ?? 'the source'} is writable again${r.restored.grants.length ? ` (${r.restored.grants.length} privileges given back)` : ''}${r.restored.commentRestored ? ', comment restored' : ''}`);
+    lines.push(`${r.preview?.source ?? 'the source'} is writable again${r.restored.grants.length ? ` (${r.restored.grants.length} privileges given back)` : ''}${r.restored.commentRestored ? ', comment restored' : ''}${r.restored.stillFenced.length > 0 ? ', except the tables other splits still fence (below)' : ''}`);
   }
   if (r.restored.tableComments > 0) lines.push(`comments restored on ${r.restored.tableComments} moved tables`);
   if (r.restored.fenceRemovedFrom > 0) lines.push(`fence removed from ${r.restored.fenceRemovedFrom} tables`);
+  const fenced = r.restored.stillFenced;
+  if (fenced.length > 0 && (r.restored.readOnlyLifted || r.restored.fenceRemovedFrom > 0)) {
+    const shown = fenced.length > 10 ? `${fenced.slice(0, 10).join(', ')} and ${fenced.length - 10} more` : fenced.join(', ');
+    lines.push(`still fenced by other splits of ${r.preview?.source ?? 'the source'} (earlier waves; rolling those back lifts it): ${fenced.length} ${fenced.length === 1 ? 'table' : 'tables'}: ${shown}`);
+  }
   for (const s of r.restarts) lines.push(s.ok ? `ran: ${s.command}` : c.yellow(`restart of ${s.service} failed: ${s.command}\n${s.output}`));
   if (r.dropped.databases.length > 0) lines.push(`dropped databases: ${dropped(r.dropped.databases)}`);
   if (r.dropped.roles.length > 0) lines.push(`dropped roles: ${dropped(r.dropped.roles)}`);
