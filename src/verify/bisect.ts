@@ -8,6 +8,7 @@ import {
   rangePredicate,
   rowsSql,
   rowTallySql,
+  tableFrom,
 } from './checksum-sql.js';
 
 /** Runs one query on one side (a client inside a pinned, repeatable-read transaction). */
@@ -25,7 +26,9 @@ export interface RowDiff {
 }
 
 export interface BisectOptions {
-  table: QualifiedName;
+  /** The table, read alike on both sides; or `from`, a FROM item per side (alias `t`), such as a query on one side and the table on the other. */
+  table?: QualifiedName;
+  from?: { source: string; target: string };
   rowHash: string;
   key: RowKey;
   source: SideQuery;
@@ -46,13 +49,15 @@ interface Bucket {
   h: string;
 }
 
-async function both<R extends Record<string, unknown>>(o: BisectOptions, sql: string): Promise<[R[], R[]]> {
-  return Promise.all([o.source<R>(sql), o.target<R>(sql)]);
+/** Runs the query `sql(from)` makes on each side, with that side's FROM item. */
+async function both<R extends Record<string, unknown>>(o: BisectOptions, sql: (from: string) => string): Promise<[R[], R[]]> {
+  const from = o.from ?? { source: tableFrom(o.table!), target: tableFrom(o.table!) };
+  return Promise.all([o.source<R>(sql(from.source)), o.target<R>(sql(from.target))]);
 }
 
 /** Buckets whose count or hash sum differ, in ascending bucket order, with the larger row count. */
 async function differingBuckets(o: BisectOptions, bucket: string, where: string): Promise<Array<{ b: string; rows: number }>> {
-  const [s, t] = await both<{ b: string; n: string; h: string }>(o, bucketSql(o.table, bucket, o.rowHash, where));
+  const [s, t] = await both<{ b: string; n: string; h: string }>(o, (from) => bucketSql(from, bucket, o.rowHash, where));
   const index = (rows: typeof s) => new Map<string, Bucket>(rows.map((r) => [r.b, { n: Number(r.n), h: r.h }]));
   const sb = index(s);
   const tb = index(t);
@@ -96,7 +101,7 @@ async function leaf(o: BisectOptions, where: string, found: RowDiff[]): Promise<
   const diffs: RowDiff[] = [];
   if (o.key.kind === 'primary') {
     const cap = (o.leafRows ?? 1000) * 4 + 100;
-    const [s, t] = await both<Record<string, unknown>>(o, rowsSql(o.table, keyTexts(o.key), o.rowHash, where, cap));
+    const [s, t] = await both<Record<string, unknown>>(o, (from) => rowsSql(from, keyTexts(o.key), o.rowHash, where, cap));
     const side = (rows: typeof s) => new Map(rows.map((r) => [JSON.stringify(keyObject(o.key, r)), r]));
     const sm = side(s);
     const tm = side(t);
@@ -109,7 +114,8 @@ async function leaf(o: BisectOptions, where: string, found: RowDiff[]): Promise<
   } else {
     // Without a key, a row is its text: count each distinct row on both sides (identical
     // rows beyond any limit included) and name the surplus of either side.
-    const [s, t] = await both<{ k0: string; n: string }>(o, rowTallySql(o.table, o.key.rowText, where));
+    const rowText = o.key.rowText;
+    const [s, t] = await both<{ k0: string; n: string }>(o, (from) => rowTallySql(from, rowText, where));
     const tally = new Map<string, number>();
     for (const r of s) tally.set(r.k0, (tally.get(r.k0) ?? 0) + Number(r.n));
     for (const r of t) tally.set(r.k0, (tally.get(r.k0) ?? 0) - Number(r.n));
@@ -158,7 +164,8 @@ async function byHash(o: BisectOptions, keyText: string, filters: string[], rows
 export async function findDifferingRows(o: BisectOptions): Promise<RowDiff[]> {
   const found: RowDiff[] = [];
   if (o.key.kind === 'primary' && o.key.integer) {
-    const [s, t] = await both<{ lo: string | null; hi: string | null }>(o, keyRangeSql(o.table, o.key.columns[0]!));
+    const first = o.key.columns[0]!;
+    const [s, t] = await both<{ lo: string | null; hi: string | null }>(o, (from) => keyRangeSql(from, first));
     const bounds = [s[0], t[0]].flatMap((r) => (r?.lo != null && r.hi != null ? [[BigInt(r.lo), BigInt(r.hi)] as const] : []));
     if (bounds.length === 0) return found;
     const lo = bounds.reduce((a, b) => (b[0] < a ? b[0] : a), bounds[0]![0]);

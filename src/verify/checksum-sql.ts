@@ -89,9 +89,14 @@ export function checksumSql(table: QualifiedName, rowHash: string): string {
 }
 
 /** min/max of an integer key, for range bisection. */
-export function keyRangeSql(table: QualifiedName, key: string): string {
+/** A table as the FROM item the bisection's queries read (alias ROW_ALIAS). */
+export function tableFrom(table: QualifiedName): string {
+  return `ONLY ${qname(table)} AS ${ROW_ALIAS}`;
+}
+
+export function keyRangeSql(from: string, key: string): string {
   const k = `${ROW_ALIAS}.${ident(key)}`;
-  return `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ONLY ${qname(table)} AS ${ROW_ALIAS}`;
+  return `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${from}`;
 }
 
 /** A range `lo <= key <= hi` of an integer key (bounds are integer literals). */
@@ -111,26 +116,26 @@ export function hashBucketExpr(keyText: string, seed: number, buckets: number): 
 }
 
 /** Row count and hash sum per bucket, within `where`. */
-export function bucketSql(table: QualifiedName, bucket: string, rowHash: string, where: string): string {
-  return `SELECT (${bucket})::text AS b, count(*)::text AS n, sum(${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} GROUP BY 1`;
+export function bucketSql(from: string, bucket: string, rowHash: string, where: string): string {
+  return `SELECT (${bucket})::text AS b, count(*)::text AS n, sum(${rowHash})::text AS h FROM ${from} WHERE ${where} GROUP BY 1`;
 }
 
 /**
  * The rows within `where`, in key order: their key columns as text (k0, k1, ...) and their
  * hash; at most `limit` (a segment of unique keys is small by construction).
  */
-export function rowsSql(table: QualifiedName, keyTexts: readonly string[], rowHash: string, where: string, limit: number): string {
+export function rowsSql(from: string, keyTexts: readonly string[], rowHash: string, where: string, limit: number): string {
   const keys = keyTexts.map((k, i) => `${k} AS k${i}`).join(', ');
   const order = keyTexts.map((_, i) => `k${i}`).join(', ');
-  return `SELECT ${keys}, (${rowHash})::text AS h FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
+  return `SELECT ${keys}, (${rowHash})::text AS h FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
 }
 
 /**
  * Each distinct row within `where` (its text form, k0) and how many times it occurs, for a
  * table without a key: identical rows are counted, never cut off by a limit.
  */
-export function rowTallySql(table: QualifiedName, rowText: string, where: string): string {
-  return `SELECT ${rowText} AS k0, count(*)::text AS n FROM ONLY ${qname(table)} AS ${ROW_ALIAS} WHERE ${where} GROUP BY 1 ORDER BY 1`;
+export function rowTallySql(from: string, rowText: string, where: string): string {
+  return `SELECT ${rowText} AS k0, count(*)::text AS n FROM ${from} WHERE ${where} GROUP BY 1 ORDER BY 1`;
 }
 
 /** `t."col"::text` */

@@ -5,43 +5,14 @@ import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } fro
 import { countTable, rowcountCheck } from './rowcount.js';
 import { boundRowHashExpr, checksumSql, hashModeFor, rowExpr, type HashColumn, type HashMode } from './checksum-sql.js';
 import { TypeHashes } from './column-hash.js';
-import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
+import { findDifferingRows, type RowKey } from './bisect.js';
+import { describeDiffs, MAX_KEYS, primaryKey } from './row-names.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
 import { batchSums, checksumWork, type SideSum } from './checksum-batch.js';
 import { compareStep, lookupCopyOf } from './denormalized.js';
 
-/** At most this many differing rows are named per table. */
-export const MAX_KEYS = 10;
-
+export { describeDiffs, describeKey, MAX_KEYS } from './row-names.js';
 export { hashModeFor } from './checksum-sql.js';
-
-async function primaryKey(source: pg.Pool, t: CopiedTable): Promise<Array<{ name: string; integer: boolean }>> {
-  const r = await source.query<{ name: string; integer: boolean }>(
-    `SELECT a.attname AS name, a.atttypid IN (20, 21, 23) AS integer
-     FROM pg_index i
-     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-     WHERE i.indrelid = $1::regclass AND i.indisprimary
-     ORDER BY k.ord`,
-    [qname(t.source)],
-  );
-  return r.rows;
-}
-
-/** `id=17`, `(tenant=a, id=3)`, `row (1,x)`. */
-export function describeKey(key: Record<string, string>): string {
-  const entries = Object.entries(key);
-  if (entries.length === 1 && entries[0]![0] === 'row') {
-    const text = entries[0]![1];
-    return `row ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`;
-  }
-  const parts = entries.map(([k, v]) => `${k}=${v.length > 40 ? `${v.slice(0, 37)}...` : v}`);
-  return parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`;
-}
-
-export function describeDiffs(diffs: readonly RowDiff[]): string {
-  return diffs.map((d) => `${describeKey(d.key)} (${d.state})`).join(', ');
-}
 
 const isSideSum = (v: unknown): v is SideSum =>
   typeof v === 'object' && v !== null && typeof (v as SideSum).rows === 'number' && typeof (v as SideSum).sum === 'string';
@@ -79,7 +50,7 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
     ctx.progress(`checksum ${t.table}: ${src.sum === dst.sum && src.rows === dst.rows ? 'equal' : 'differs'}`);
     const rows = { source: src.rows, target: dst.rows };
     if (src.rows === dst.rows && src.sum === dst.sum) return { rows, check: equalCheck(t, src, dst, how, columns.length) };
-    const pk = await primaryKey(source, t);
+    const pk = await primaryKey(source, t.source);
     const key: RowKey = pk.length > 0
       ? { kind: 'primary', columns: pk.map((c) => c.name), integer: pk.length === 1 && pk[0]!.integer }
       : { kind: 'row', rowText: `${rowExpr(columns.map((c) => ({ ...c, text: true })), 'text')}::text` };

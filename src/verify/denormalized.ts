@@ -3,7 +3,9 @@ import { ident, qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
 import { openPinned, ServerVersions, type PinnedSide } from './sides.js';
 import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
-import { boundRowHashExpr, hashModeFor, type HashColumn, type HashMode } from './checksum-sql.js';
+import { boundRowHashExpr, hashModeFor, ROW_ALIAS, rowExpr, type HashColumn, type HashMode } from './checksum-sql.js';
+import { findDifferingRows, type RowDiff, type RowKey } from './bisect.js';
+import { describeDiffs, MAX_KEYS, primaryKey } from './row-names.js';
 import { TypeHashes } from './column-hash.js';
 
 type CopyStep = StepOf<'copy_data'>;
@@ -76,21 +78,61 @@ export async function compareStep(ctx: VerifyContext, step: CopyStep, types: Typ
     const dst = { rows: Number(tr?.n), sum: tr?.h };
     const ok = src.rows === dst.rows && src.sum === dst.sum;
     ctx.progress(`denormalized ${table}${part}: ${ok ? 'equal' : 'differs'}`);
+    if (ok) return { ...base, ok, source: src, target: dst, detail: `${dst.rows} rows${part}: ${columns} equal the source's lookup` };
+    // Naming the rows is a help: the check has failed whether or not they can be found.
+    const diffs = await differingRows(ctx, step, select, mode, hashed, s, d, Math.max(src.rows, dst.rows)).catch(() => []);
+    const where = diffs.length > 0 ? `: rows differ at ${describeDiffs(diffs)}` : '';
     return {
       ...base,
       ok,
       source: src,
       target: dst,
-      detail: ok
-        ? `${dst.rows} rows${part}: ${columns} equal the source's lookup`
-        : `${columns}${part} differ from what the source's lookup gives now (source ${src.rows} rows, target ${dst.rows}): ` +
-          'the fill is wrong or a row changed on either side since the copy; `rollback` then `apply` refills them',
+      detail:
+        `${columns}${part} differ from what the source's lookup gives now (source ${src.rows} rows, target ${dst.rows})${where}; ` +
+        'the fill is wrong or a row changed on either side since the copy; `rollback` then `apply` refills them',
+      ...(diffs.length > 0 ? { keys: diffs.map((x) => x.key) } : {}),
     };
   } catch (err) {
     return { ...base, ok: false, detail: `cannot compare the denormalized columns ${columns}${part}: ${errorText(err)}`, ...unverifiedBy(err) };
   } finally {
     await Promise.all(sides.map((x) => x.close()));
   }
+}
+
+/**
+ * The first rows whose copied or looked-up columns differ, by the table's primary key (or
+ * the whole row without one): the bisection of the checksums, reading the fill query on
+ * the source and the table on the target.
+ */
+async function differingRows(
+  ctx: VerifyContext,
+  step: CopyStep,
+  select: string,
+  mode: HashMode,
+  hashed: readonly HashColumn[],
+  s: PinnedSide,
+  d: PinnedSide,
+  rows: number,
+): Promise<RowDiff[]> {
+  const names = [...step.columns, ...step.extraColumns];
+  const columns: readonly HashColumn[] = mode === 'record' ? hashed : names.map((name) => ({ name, text: true }));
+  const pk = await primaryKey(ctx.pools.pool('source'), step.source);
+  const key: RowKey = pk.length > 0 && pk.every((c) => names.includes(c.name))
+    ? { kind: 'primary', columns: pk.map((c) => c.name), integer: pk.length === 1 && pk[0]!.integer }
+    : { kind: 'row', rowText: `${rowExpr(columns.map((c) => ({ ...c, text: true })), 'text')}::text` };
+  return findDifferingRows({
+    // Named by position, as in hashOfRowsSql; the target side within the step's key range.
+    from: {
+      source: `(${select}) AS ${ROW_ALIAS}(${names.map((c) => ident(c)).join(', ')})`,
+      target: `(${targetSelect(step)}) AS ${ROW_ALIAS}`,
+    },
+    rowHash: boundRowHashExpr(columns, mode),
+    key,
+    source: s.query,
+    target: d.query,
+    rows,
+    limit: MAX_KEYS,
+  });
 }
 
 /**

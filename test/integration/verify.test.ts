@@ -92,7 +92,8 @@ describe('verifySplit on one server', () => {
     // The checksum compares the source's columns only: it cannot see these.
     expect(find(r, 'checksum', 'public.devices')[0]?.ok).toBe(true);
     expect(failed(r).map((c) => `${c.kind} ${c.table}`)).toEqual(['denormalized public.devices']);
-    expect(failed(r)[0]?.detail).toMatch(/^user_name differ from what the source's lookup gives now \(source 500 rows, target 500\)/);
+    expect(failed(r)[0]?.detail).toMatch(/^user_name differ from what the source's lookup gives now \(source 500 rows, target 500\): rows differ at id=7 \(changed\), id=8 \(changed\);/);
+    expect(failed(r)[0]?.keys).toEqual([{ id: '7' }, { id: '8' }]);
     const none = await verify(s, { checksums: false });
     expect(find(none, 'denormalized'), 'without --checksums the rows are not read').toEqual([]);
   });
