@@ -5,18 +5,24 @@ import { PINNED_SETTINGS, boundRowHashExpr, checksumSql, rowHashExpr } from '../
 import { TypeHashes } from '../verify/column-hash.js';
 
 /**
- * How a table's rows were hashed. `keyed` (PostgreSQL 14+, what this version records):
+ * How a table's rows were hashed. `exact` (PostgreSQL 14+, what this version records):
  * `hash_record_extended` over the typed row seeded by the row's primary key (verify's
- * boundRowHashExpr), about 2.5× cheaper than `text`: `hashtextextended(t::text)` under
- * pinned output settings. `record`: the same unseeded, recorded by earlier versions,
- * which a sum over rows does not always tell from values swapped between rows; still
- * taken again to compare with such a record. Journals written before the method was
- * recorded hold `text` sums.
+ * boundRowHashExpr), with every column whose equality is coarser than its value (numeric
+ * 1.0 and 1.00, float -0 and 0, jsonb, interval, an extension's type such as citext, a
+ * nondeterministic collation) through its text under collation "C": a baseline must see
+ * every write a service could read back, since rollback drops what it cannot see. Still
+ * cheaper than `text`: `hashtextextended(t::text)` under pinned output settings. `keyed`:
+ * the same with those columns hashed by type, and `record`, unseeded (which a sum over
+ * rows does not always tell from values swapped between rows), recorded by earlier
+ * versions: still taken again to compare with such a record. Journals written before the
+ * method was recorded hold `text` sums.
  */
-export type SumMethod = 'keyed' | 'record' | 'text';
+export type SumMethod = 'exact' | 'keyed' | 'record' | 'text';
+
+export const SUM_METHODS: readonly SumMethod[] = ['exact', 'keyed', 'record', 'text'];
 
 export function isSumMethod(v: unknown): v is SumMethod {
-  return v === 'keyed' || v === 'record' || v === 'text';
+  return (SUM_METHODS as readonly unknown[]).includes(v);
 }
 
 /**
@@ -38,9 +44,9 @@ export async function serverMajor(client: PgClient): Promise<number> {
   return Math.floor(Number(r.rows[0]?.v ?? 0) / 10000);
 }
 
-/** The method a server supports best: `keyed` from PostgreSQL 14 on. */
+/** The method a server supports best: `exact` from PostgreSQL 14 on. */
 export function bestMethod(major: number): SumMethod {
-  return major >= 14 ? 'keyed' : 'text';
+  return major >= 14 ? 'exact' : 'text';
 }
 
 /** Count only (for tables nobody recorded): the cheapest full count. */
@@ -87,12 +93,12 @@ export async function sumQueries(client: PgClient, tables: readonly string[], me
   const present = tables.filter((t) => found.has(t));
   const columns =
     how !== 'text'
-      ? await new TypeHashes(client).columnsOf(present.map((t) => ({ table: parseKey(t), names: found.get(t)!.names })))
+      ? await new TypeHashes(client, { exact: how === 'exact' }).columnsOf(present.map((t) => ({ table: parseKey(t), names: found.get(t)!.names })))
       : present.map((t) => found.get(t)!.names.map((n) => ({ name: n, text: true })));
   const queries = new Map<string, string>();
   const bytes = new Map<string, number>();
   present.forEach((table, i) => {
-    const rowHash = how === 'keyed' ? boundRowHashExpr(columns[i]!, 'record') : rowHashExpr(columns[i]!, how);
+    const rowHash = how === 'keyed' || how === 'exact' ? boundRowHashExpr(columns[i]!, 'record') : rowHashExpr(columns[i]!, how);
     queries.set(table, checksumSql(parseKey(table), rowHash));
     bytes.set(table, found.get(table)!.bytes);
   });

@@ -9,7 +9,7 @@ import { readObjectSignature, signatureChanges } from './object-signature.js';
 /** The table in which the steps mark themselves done (dropped by grant): not user data. */
 const MARKER_TABLE = `${MARKER_SCHEMA}.done`;
 import type { TableSum } from '../retention/table-sums.js';
-import { serverMajor, tableCountSql, tableSums, userTables } from '../retention/table-sums.js';
+import { SUM_METHODS, serverMajor, tableCountSql, tableSums, userTables } from '../retention/table-sums.js';
 import { databaseClient, maintenanceClient } from '../retention/maintenance-client.js';
 
 /** A target table that is not as the copy left it. */
@@ -112,7 +112,7 @@ export async function changedTargets(
         // Each table is summed the way its baseline was (older journals: text), so the sums compare.
         const major = await serverMajor(client);
         const now: Record<string, TableSum> = {};
-        for (const method of ['keyed', 'record', 'text'] as const) {
+        for (const method of SUM_METHODS) {
           const tables = list.filter((b) => (b.method ?? 'text') === method).map((b) => b.table);
           if (tables.length > 0) Object.assign(now, await tableSums(client, tables, method));
         }

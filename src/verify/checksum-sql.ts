@@ -19,6 +19,8 @@ export function hashModeFor(sourceVersion: number, targetVersion: number): HashM
 export interface HashColumn {
   name: string;
   text: boolean;
+  /** With `text`: that text under collation "C", so that a nondeterministic collation cannot make two texts hash alike. */
+  exact?: boolean;
   /** Part of the table's primary key: `integer` when it is the key's one column and an integer. */
   key?: 'integer' | 'other';
 }
@@ -43,7 +45,8 @@ export const ROW_ALIAS = 't';
 
 function columnRef(c: HashColumn, mode: HashMode, alias = ROW_ALIAS): string {
   const ref = `${alias}.${ident(c.name)}`;
-  return mode === 'record' && c.text ? `${ref}::text` : ref;
+  if (mode !== 'record' || !c.text) return ref;
+  return c.exact ? `${ref}::text COLLATE "C"` : `${ref}::text`;
 }
 
 /** `ROW(t."a", t."b"::text, ...)` */

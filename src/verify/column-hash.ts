@@ -3,6 +3,14 @@ import { qname } from '../pg/quote.js';
 import type { QualifiedName } from '../catalog/model.js';
 import { hashProbeSql, type HashColumn } from './checksum-sql.js';
 
+/**
+ * Built-in types whose equality (and hash) is coarser than their value: float4 and float8
+ * (-0 = 0), numeric (1.0 = 1.00), jsonb (numbers inside it likewise), interval ('1 day' =
+ * '24 hours'), bpchar (trailing spaces). With `exact`, these and every type an extension
+ * defines (citext: 'A' = 'a') are hashed through their text form.
+ */
+const LOSSY_TYPES = [700, 701, 1700, 3802, 1186, 1042];
+
 /** Types (PostgreSQL 14+), found through domains, arrays, composites and ranges, whose hash is not portable or missing. */
 const TYPE_WALK_SQL = `
 WITH RECURSIVE walk(root, t) AS (
@@ -19,7 +27,8 @@ WITH RECURSIVE walk(root, t) AS (
     UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = ty.oid OR r.rngmultitypid = ty.oid
   ) c
 )
-SELECT w.root::text AS oid, format_type(w.root, NULL) AS name, bool_or(ty.typtype = 'e') AS has_enum
+SELECT w.root::text AS oid, format_type(w.root, NULL) AS name, bool_or(ty.typtype = 'e') AS has_enum,
+       bool_or(ty.oid IN (${LOSSY_TYPES.join(', ')}) OR (ty.typtype = 'b' AND ty.oid >= 16384)) AS lossy
 FROM walk w JOIN pg_type ty ON ty.oid = w.t
 GROUP BY w.root`;
 
@@ -27,6 +36,8 @@ GROUP BY w.root`;
 interface Attr {
   oid: string;
   key: 'integer' | 'other' | null;
+  /** The column's collation is nondeterministic (two different texts can be equal). */
+  nondet: boolean;
 }
 
 /**
@@ -34,12 +45,18 @@ interface Attr {
  * as is. Cast to text: enums anywhere inside the type (their hash is the label's OID,
  * which differs between databases) and every type without an extended hash function
  * (json, xml, point, money, ...: found by asking the server). One instance per run.
+ * `exact` (the baselines rollback and prune compare with, which must see every write a
+ * service could read back): also the lossy types above, and columns of a
+ * nondeterministic collation, each through its text under collation "C".
  */
 export class TypeHashes {
   private readonly textTypes = new Map<string, boolean>();
 
   /** `source`: a pool or a client of the database whose types are asked about. */
-  constructor(private readonly source: Pick<pg.ClientBase, 'query'>) {}
+  constructor(
+    private readonly source: Pick<pg.ClientBase, 'query'>,
+    private readonly opts: { exact?: boolean } = {},
+  ) {}
 
   async columns(table: QualifiedName, names: readonly string[]): Promise<HashColumn[]> {
     return (await this.columnsOf([{ table, names }]))[0]!;
@@ -50,9 +67,11 @@ export class TypeHashes {
     // With each column's place in the primary key: verify seeds the row hash with the key.
     const attrs = await this.source.query<{ i: number; name: string } & Attr>(
       `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid,
-              CASE WHEN x.indrelid IS NULL THEN NULL WHEN x.indnkeyatts = 1 AND a.atttypid IN (20, 21, 23) THEN 'integer' ELSE 'other' END AS key
+              CASE WHEN x.indrelid IS NULL THEN NULL WHEN x.indnkeyatts = 1 AND a.atttypid IN (20, 21, 23) THEN 'integer' ELSE 'other' END AS key,
+              coalesce(NOT co.collisdeterministic, false) AS nondet
        FROM unnest($1::text[]) WITH ORDINALITY AS r(rel, i)
        JOIN pg_attribute a ON a.attrelid = r.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
        LEFT JOIN pg_index x ON x.indrelid = a.attrelid AND x.indisprimary AND a.attnum = ANY ((x.indkey::int2[])[0:x.indnkeyatts - 1])`,
       [tables.map((t) => qname(t.table))],
     );
@@ -61,23 +80,24 @@ export class TypeHashes {
     const byTable = new Map<number, Map<string, Attr>>();
     for (const r of attrs.rows) {
       const m = byTable.get(r.i) ?? new Map<string, Attr>();
-      m.set(r.name, { oid: r.oid, key: r.key });
+      m.set(r.name, { oid: r.oid, key: r.key, nondet: r.nondet });
       byTable.set(r.i, m);
     }
     return tables.map((t, i) => {
       const typeOf = byTable.get(i + 1) ?? new Map<string, Attr>();
       return t.names.map((name): HashColumn => {
         const a = typeOf.get(name);
-        const text = a === undefined ? true : (this.textTypes.get(a.oid) ?? true);
-        return a?.key ? { name, text, key: a.key } : { name, text };
+        const text = a === undefined ? true : (this.textTypes.get(a.oid) ?? true) || (this.opts.exact === true && a.nondet);
+        const col: HashColumn = this.opts.exact && text ? { name, text, exact: true } : { name, text };
+        return a?.key ? { ...col, key: a.key } : col;
       });
     });
   }
 
   private async classify(oids: string[]): Promise<void> {
-    const r = await this.source.query<{ oid: string; name: string; has_enum: boolean }>(TYPE_WALK_SQL, [oids]);
+    const r = await this.source.query<{ oid: string; name: string; has_enum: boolean; lossy: boolean }>(TYPE_WALK_SQL, [oids]);
     for (const row of r.rows) {
-      if (row.has_enum) {
+      if (row.has_enum || (this.opts.exact && row.lossy)) {
         this.textTypes.set(row.oid, true);
         continue;
       }
