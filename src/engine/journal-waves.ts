@@ -15,6 +15,8 @@ export interface SplitRecord {
   fencedAt: Date | null;
   /** The system identifier of the source server it ran on (fact `source`, written by apply); null: not recorded. */
   systemIdentifier: string | null;
+  /** The OID of the source database it ran against (same fact); null: not recorded (journals of earlier versions). */
+  databaseOid: string | null;
 }
 
 /** The journal fact (key `source`) apply writes for a split: the source it runs against. */
@@ -22,6 +24,7 @@ export const SOURCE_FACT = 'source';
 export interface SourceFact {
   database: string;
   systemIdentifier: string;
+  databaseOid?: string;
 }
 
 /**
@@ -47,11 +50,13 @@ export async function splitRecords(db: Kysely<JournalDb>, exclude: string | null
       plan: (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan,
       fencedAt: r.fenced_at,
       systemIdentifier: sourceFact(r.source)?.systemIdentifier ?? null,
+      databaseOid: sourceFact(r.source)?.databaseOid ?? null,
     }))
     .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.runId - b.runId);
 }
 
 function sourceFact(v: unknown): SourceFact | null {
   const o = (typeof v === 'string' ? JSON.parse(v) : v) as Partial<SourceFact> | null;
-  return o && typeof o.systemIdentifier === 'string' && typeof o.database === 'string' ? { database: o.database, systemIdentifier: o.systemIdentifier } : null;
+  if (!o || typeof o.systemIdentifier !== 'string' || typeof o.database !== 'string') return null;
+  return { database: o.database, systemIdentifier: o.systemIdentifier, ...(typeof o.databaseOid === 'string' ? { databaseOid: o.databaseOid } : {}) };
 }

@@ -154,13 +154,14 @@ function splitPolicy(env: NodeJS.ProcessEnv): SplitPolicy {
   }
 }
 
-/** The source cluster's system identifier: what tells two sources of the same database name apart. */
-export async function readSourceIdentifier(sourceUrl: string): Promise<string | null> {
+/** The source cluster's system identifier and the database's OID: what tells two sources of the same database name apart. */
+export async function readSourceIdentity(sourceUrl: string): Promise<{ systemIdentifier: string | null; databaseOid: string | null }> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return await systemIdentifier(client);
+    const oid = (await client.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`)).rows[0]?.oid ?? null;
+    return { systemIdentifier: await systemIdentifier(client), databaseOid: oid };
   } catch (err) {
     throw connectError(err, sourceUrl, 'source');
   } finally {
@@ -181,7 +182,13 @@ export async function readWaveRecords(controlUrl: string, exclude: string): Prom
   }
   if (!journal) return [];
   try {
-    return (await journal.splits(exclude)).map((r) => ({ split: r.split, plan: r.plan, systemIdentifier: r.systemIdentifier, fencedAt: r.fencedAt?.toISOString() ?? null }));
+    return (await journal.splits(exclude)).map((r) => ({
+      split: r.split,
+      plan: r.plan,
+      systemIdentifier: r.systemIdentifier,
+      databaseOid: r.databaseOid,
+      fencedAt: r.fencedAt?.toISOString() ?? null,
+    }));
   } finally {
     await journal.close();
   }
@@ -191,10 +198,15 @@ export async function readWaveRecords(controlUrl: string, exclude: string): Prom
  * The tables earlier splits of this source moved (SPEC §7): from the journal (live
  * source only) and from the fences the catalog found.
  */
-export async function readMovedEarlier(split: LoadedSplit, catalog: Catalog, sourceSystemIdentifier: string | null, live: boolean): Promise<MovedTable[]> {
+export async function readMovedEarlier(
+  split: LoadedSplit,
+  catalog: Catalog,
+  sourceIdentity: { systemIdentifier: string | null; databaseOid: string | null },
+  live: boolean,
+): Promise<MovedTable[]> {
   const records = live ? await readWaveRecords(controlUrlFor(split.servers.source!, split.controlUrl), split.manifest.name) : [];
   const index = indexCatalog(catalog, split.manifest.source.schemas);
-  return earlierWaves(records, catalog.fences ?? [], { split: split.manifest.name, database: catalog.database, systemIdentifier: sourceSystemIdentifier }, index.rootOf);
+  return earlierWaves(records, catalog.fences ?? [], { split: split.manifest.name, database: catalog.database, ...sourceIdentity }, index.rootOf);
 }
 
 export interface MakePlanOptions {
@@ -217,8 +229,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const policy = splitPolicy(opts.env);
   const keyRanges = opts.schemaFile ? {} : await readLiveKeyRanges(split.servers.source!, catalog, policy);
   const users = opts.schemaFile ? undefined : await readLiveGrantees(split.servers.source!, split.manifest.source.schemas);
-  const sourceSystemIdentifier = opts.schemaFile ? null : await readSourceIdentifier(split.servers.source!);
-  const movedEarlier = await readMovedEarlier(split, catalog, sourceSystemIdentifier, !opts.schemaFile);
+  const sourceIdentity = opts.schemaFile ? { systemIdentifier: null, databaseOid: null } : await readSourceIdentity(split.servers.source!);
+  const movedEarlier = await readMovedEarlier(split, catalog, sourceIdentity, !opts.schemaFile);
   const resolved = resolveManifest(split.manifest, catalog, split.file, movedEarlier);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,

@@ -18,10 +18,57 @@ export interface DropFailure {
   server: string;
   name: string;
   problem: string;
+  /** Kept on purpose: it holds data written since the copy (exit 1, a difference, not a failed step). */
+  holdsData?: boolean;
 }
 
 /** Told what a drop that takes long waits for (a line for the user). */
 export type DropNotice = (message: string) => void;
+
+/**
+ * The data check again, on a session held in the database to drop once no other session
+ * can be in it: what changed since the copy, as lines (none: it may be dropped).
+ */
+export type DropRecheck = (database: CreatedObject, client: pg.Client) => Promise<string[]>;
+
+/**
+ * Closes the database to every new session, ends the others (their uncommitted work is
+ * lost, as a forced drop would lose it; what they committed is there to be seen), then
+ * runs `recheck` on the one session kept: rollback's check ran before the prompt, the
+ * config restore and the restarts, and a service still connected may have written since.
+ * A change found opens the database again and keeps it.
+ */
+async function closedAndUnchanged(admin: pg.Client, o: CreatedObject, url: string, recheck: DropRecheck): Promise<string | null> {
+  const held = await databaseClient(url, o.name, 'target');
+  try {
+    const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await admin.query(`ALTER DATABASE ${ident(o.name)} ALLOW_CONNECTIONS false`);
+    let changes: string[];
+    try {
+      for (let i = 0; ; i++) {
+        const left = await admin.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> $2`,
+          [o.name, pid],
+        );
+        if ((left.rows[0]?.n ?? 0) === 0) break;
+        if (i >= 50) throw new Error(`sessions in ${o.name} did not end within 10 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      changes = await recheck(o, held);
+    } catch (err) {
+      await admin.query(`ALTER DATABASE ${ident(o.name)} ALLOW_CONNECTIONS true`).catch(() => undefined);
+      throw err;
+    }
+    if (changes.length === 0) return null;
+    await admin.query(`ALTER DATABASE ${ident(o.name)} ALLOW_CONNECTIONS true`);
+    return (
+      `written to after rollback checked it, so it was kept: ${changes.join('; ')}. ` +
+      'Those writes exist only there: move them to the old database (the config points there again), then run rollback again'
+    );
+  } finally {
+    await held.end().catch(() => undefined);
+  }
+}
 
 /**
  * DROP DATABASE ... WITH (FORCE) on 13+ (what it waits for told to `notify` while it
@@ -78,6 +125,7 @@ export async function dropDatabases(
   databases: CreatedObject[],
   forget: (o: CreatedObject) => Promise<void>,
   notify?: DropNotice,
+  recheck?: DropRecheck,
 ): Promise<{ done: Dropped[]; failures: DropFailure[] }> {
   const done: Dropped[] = [];
   const failures: DropFailure[] = [];
@@ -89,6 +137,13 @@ export async function dropDatabases(
       return;
     }
     const existed = identity.state === 'ours';
+    if (existed && recheck) {
+      const kept = await closedAndUnchanged(admin, o, url, recheck);
+      if (kept) {
+        failures.push({ server: o.server, name: o.name, problem: kept, holdsData: true });
+        return;
+      }
+    }
     if (existed) await dropDatabase(admin, o.name, version, url, notify);
     await forget(o);
     done.push({ server: o.server, name: o.name, outcome: existed ? 'dropped' : 'absent' });
@@ -199,13 +254,14 @@ export async function dropCreated(
   created: { databases: CreatedObject[]; adopted: CreatedObject[]; roles: CreatedObject[] },
   forget: (o: CreatedObject) => Promise<void>,
   notify?: DropNotice,
+  recheck?: DropRecheck,
 ): Promise<{
   databases: Dropped[];
   roles: Dropped[];
   keptDatabases: Array<{ server: string; name: string; reason: string }>;
   problems: DropFailure[];
 }> {
-  const dbs = await dropDatabases(servers, created.databases, forget, notify);
+  const dbs = await dropDatabases(servers, created.databases, forget, notify, recheck);
   const released = await releaseAdopted(servers, created.adopted, created.roles, forget);
   const keptDatabases = released.done.map((r) => ({
     server: r.server,

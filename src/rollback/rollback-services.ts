@@ -10,7 +10,7 @@ import { removeFence } from './source-restore.js';
 import { unfenceSql } from '../steps/fence-source.js';
 import { dropCreated } from './drop-created.js';
 import { restartServices } from './restart-services.js';
-import { beforeAnyChange, checkTargets, emptyReport, type RollbackOptions, type RollbackReport } from './rollback-split.js';
+import { beforeAnyChange, checkTargets, emptyReport, recheckBeforeDrop, type RollbackOptions, type RollbackReport } from './rollback-split.js';
 import type { CreatedObject, PgClient } from '../steps/handler.js';
 import { dropServiceReplication, onlineScope } from './online-service-scope.js';
 
@@ -123,7 +123,13 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     report.dropped.replication = await dropServiceReplication(servers, replication.steps);
     for (const o of mine) await forget(o);
   }
-  const gone = await dropCreated(servers, scope, forget, (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }));
+  const gone = await dropCreated(
+    servers,
+    scope,
+    forget,
+    (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }),
+    recheckBeforeDrop({ baselines: ours(inv.baselines), targets: ours(inv.targets) }, servers),
+  );
   report.kept.databases = gone.keptDatabases;
   report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
   report.problems = gone.problems;

@@ -12,7 +12,7 @@ import { isEmpty, readInventory, type RollbackInventory } from './rollback-inven
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
 import { fencedTables, liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
-import { dropCreated, type Dropped, type DropFailure } from './drop-created.js';
+import { dropCreated, type Dropped, type DropFailure, type DropRecheck } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
 import { sourceOrphanWarnings } from './source-orphans.js';
@@ -144,6 +144,24 @@ export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'a
     );
   }
   return checked;
+}
+
+/**
+ * The data check of one database again, right before its drop (drop-created.ts ends every
+ * other session in it first): its baselines and planned tables, as checkTargets reads them.
+ */
+export function recheckBeforeDrop(inv: Pick<RollbackInventory, 'baselines' | 'targets'>, servers: Record<string, string>): DropRecheck {
+  return async (o, client) => {
+    const same = <T extends { server: string; database: string }>(t: T) => t.server === o.server && t.database === o.name;
+    const targets = inv.targets.filter(same);
+    const { changes } = await changedTargets(
+      servers,
+      inv.baselines.filter(same),
+      targets.length > 0 ? targets : [{ server: o.server, database: o.name, planned: [] }],
+      { server: o.server, database: o.name, client },
+    );
+    return changes.map((c) => (c.table === '*' ? c.change : `${c.table}: ${c.change}`));
+  };
 }
 
 /**
@@ -295,10 +313,15 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     }
     for (const o of inv.other) await forget(o);
   }
-  const gone = await dropCreated(servers, inv, forget, (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }));
+  const gone = await dropCreated(servers, inv, forget, (message) => opts.progress?.emit({ type: 'log', level: 'warn', message }), recheckBeforeDrop(inv, servers));
   report.kept.databases = gone.keptDatabases;
   report.dropped = { ...report.dropped, databases: gone.databases, roles: gone.roles };
   report.problems = gone.problems;
+  // A database kept for the data written to it after the check: the run stays as it is, so a rerun compares it with the same baselines.
+  if (report.problems.some((p) => p.holdsData)) {
+    report.state = 'rolled-back';
+    return report;
+  }
   await journal.markRolledBack(split);
   report.state = 'rolled-back';
   return report;

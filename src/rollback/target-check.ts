@@ -75,13 +75,16 @@ async function compareWithSource(source: pg.ClientBase, target: pg.ClientBase, t
  * Compares every database the split created or adopted (with or without tables) with
  * what the journal recorded after the copy: each copied table's row count and
  * checksum (verify_rowcounts'), or the source itself while no baseline exists yet;
- * a recorded table that is gone, and any table the copy did not create, count as
- * changes too. A database that no longer exists has nothing to lose and is skipped.
+ * a recorded table that is gone, any table the copy did not create, and large objects
+ * (the copy makes none) count as changes too. A database that no longer exists has
+ * nothing to lose and is skipped. `held`: a session already open in a database (the
+ * drop's own, once every other session is ended), used instead of a new one.
  */
 export async function changedTargets(
   servers: Record<string, string>,
   baselines: Baseline[],
   databases: TargetDatabase[] = [],
+  held?: { server: string; database: string; client: pg.Client },
 ): Promise<{ changes: TargetChange[]; checked: number }> {
   const changes: TargetChange[] = [];
   let checked = 0;
@@ -106,8 +109,9 @@ export async function changedTargets(
         changes.push({ server, database, table: '*', change: `the manifest has no server named "${server}" any more, so it cannot be checked` });
         continue;
       }
-      if (!(await exists(url, database))) continue;
-      const client = await databaseClient(url, database, 'target');
+      const mine = held && held.server === server && held.database === database ? held.client : null;
+      if (!mine && !(await exists(url, database))) continue;
+      const client = mine ?? (await databaseClient(url, database, 'target'));
       try {
         // Each table is summed the way its baseline was (older journals: text), so the sums compare.
         const major = await serverMajor(client);
@@ -136,6 +140,8 @@ export async function changedTargets(
             changes.push({ server, database, table: b.table, change: 'same row count, but rows were changed (checksum differs)' });
           }
         }
+        const lo = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_catalog.pg_largeobject_metadata`)).rows[0]?.n ?? 0);
+        if (lo > 0) changes.push({ server, database, table: '*', change: `${lo} large object${lo === 1 ? '' : 's'} (lo_create, lo_import...), which the copy never makes` });
         if (target.objects) {
           checked++;
           for (const change of signatureChanges(target.objects, await readObjectSignature(client))) changes.push({ server, database, table: '*', change });
@@ -159,7 +165,7 @@ export async function changedTargets(
           }
         }
       } finally {
-        await client.end().catch(() => undefined);
+        if (!mine) await client.end().catch(() => undefined);
       }
     }
   } finally {

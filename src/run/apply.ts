@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
-import { loadSplit, makePlan, readLiveCatalog, readSourceIdentifier, readWaveRecords } from '../plan/make.js';
+import { loadSplit, makePlan, readLiveCatalog, readSourceIdentity, readWaveRecords } from '../plan/make.js';
 import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
 import { systemIdentifier } from '../pg/server-identity.js';
 import type { Catalog } from '../catalog/model.js';
@@ -83,7 +83,7 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
  */
 export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string): Promise<void> {
   const records = await readWaveRecords(controlUrl, plan.name);
-  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, systemIdentifier: await readSourceIdentifier(sourceUrl) });
+  const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, ...(await readSourceIdentity(sourceUrl)) });
   const problems = movedSincePlan(plan, moved);
   if (problems.length > 0) {
     throw new StalePlanError(
@@ -187,12 +187,16 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
 async function recordSource(journal: Journal, pools: Pools, plan: Plan): Promise<void> {
   const client = await pools.client('source');
   let id: string | null;
+  let oid: string | undefined;
   try {
     id = await systemIdentifier(client);
+    oid = (await client.query<{ oid: string }>(`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`)).rows[0]?.oid;
   } finally {
     await client.end();
   }
-  if (id !== null) await journal.setFact(plan.name, SOURCE_FACT, { database: plan.source.database, systemIdentifier: id } satisfies SourceFact);
+  if (id !== null) {
+    await journal.setFact(plan.name, SOURCE_FACT, { database: plan.source.database, systemIdentifier: id, ...(oid ? { databaseOid: oid } : {}) } satisfies SourceFact);
+  }
 }
 
 export interface ExecuteOptions {

@@ -87,6 +87,10 @@ function columnDiffs(table: string, s: Column, t: Column): TableDifference[] {
   push(differs('generated expression', s.generated ? `${s.generated.expression} (${s.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null, t.generated ? `${t.generated.expression} (${t.generated.kind === 's' ? 'STORED' : 'VIRTUAL'})` : null));
   push(differs('collation', s.collation, t.collation));
   push(differs('options', s.options.join(', ') || null, t.options.join(', ') || null));
+  push(differs('statistics target', s.statistics === null ? null : String(s.statistics), t.statistics === null ? null : String(t.statistics)));
+  push(differs('storage', s.storage, t.storage));
+  const method = (c: string | null) => (c === null ? null : ({ p: 'pglz', l: 'lz4' } as Record<string, string>)[c] ?? c);
+  push(differs('compression', method(s.compression), method(t.compression)));
   push(differs('comment', s.comment, t.comment));
   return out;
 }

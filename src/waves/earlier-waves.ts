@@ -8,6 +8,8 @@ export interface WaveRecord {
   plan: Pick<Plan, 'source' | 'services' | 'steps'>;
   /** The system identifier of the server it was applied on (journal fact `source`); null: not recorded. */
   systemIdentifier: string | null;
+  /** The OID of the source database it was applied to (same fact); null or absent: not recorded. */
+  databaseOid?: string | null;
   /** ISO time its fence went up; null: not yet. */
   fencedAt: string | null;
 }
@@ -18,11 +20,14 @@ export interface SourceIdentity {
   database: string;
   /** null when it cannot be read (then only the database name is compared). */
   systemIdentifier: string | null;
+  /** The database's OID: a database dropped and made again under the same name is another source. null: not read. */
+  databaseOid?: string | null;
 }
 
-/** Whether a split ran against this very source (same database, same cluster when both are known). */
-export function sameSource(split: { plan: Pick<Plan, 'source'>; systemIdentifier: string | null }, source: SourceIdentity): boolean {
+/** Whether a split ran against this very source (same database, same cluster and same database OID when both are known). */
+export function sameSource(split: { plan: Pick<Plan, 'source'>; systemIdentifier: string | null; databaseOid?: string | null }, source: SourceIdentity): boolean {
   if (split.plan.source.database !== source.database) return false;
+  if (split.databaseOid && source.databaseOid && split.databaseOid !== source.databaseOid) return false;
   const recorded = split.systemIdentifier;
   return recorded === null || source.systemIdentifier === null || recorded === source.systemIdentifier;
 }

@@ -9,6 +9,8 @@ export interface SplitRun {
   plan: Pick<Plan, 'source' | 'services' | 'steps'>;
   /** The server it was applied on (journal fact `source`); null: not recorded. */
   systemIdentifier: string | null;
+  /** The source database's OID (same fact); null or absent: not recorded. */
+  databaseOid?: string | null;
 }
 
 /** A later split that needs this one's tables: it copied them or filled columns from them. */
@@ -26,7 +28,7 @@ export interface WaveDependent {
  */
 export function waveDependents(wave: SplitRun, others: readonly SplitRun[]): WaveDependent[] {
   const moved = new Set(wave.plan.steps.flatMap((s) => (s.kind === 'fence_source' ? s.tables : [])));
-  const source = { split: wave.split, database: wave.plan.source.database, systemIdentifier: wave.systemIdentifier };
+  const source = { split: wave.split, database: wave.plan.source.database, systemIdentifier: wave.systemIdentifier, databaseOid: wave.databaseOid ?? null };
   const out: WaveDependent[] = [];
   for (const o of others) {
     if (o.split === wave.split || o.startedAt.getTime() < wave.startedAt.getTime() || !sameSource(o, source)) continue;

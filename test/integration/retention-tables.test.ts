@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readdir, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { pg15, query } from '../harness/servers.js';
+import { pg15, query, withDatabase } from '../harness/servers.js';
 import { BILLING_TABLES, StayingWriter, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
 const fixtures: WavesFixture[] = [];
@@ -121,6 +121,10 @@ describe('retention of a split that does not retire the source', () => {
     const fx = await wavesFixture();
     fixtures.push(fx);
     await appliedBilling(fx);
+    // apply records the source it ran against, its database OID included: a database made again under the name is another source.
+    const [fact] = await query<{ value: { database: string; databaseOid: string } }>(withDatabase(fx.sourceServer, `${fx.prefix}control`), `SELECT value FROM cloudphone_split.facts WHERE split = $1 AND key = 'source'`, [fx.billing.name]);
+    const [sourceOid] = await query<{ oid: string }>(fx.sourceServer, `SELECT oid::text AS oid FROM pg_database WHERE datname = $1`, [fx.sourceDb]);
+    expect(fact!.value).toMatchObject({ database: fx.sourceDb, databaseOid: sourceOid!.oid });
     // Another split of the same source moved events: prune of billing leaves it as it is.
     const ops = await fx.ops.cli('apply', '--yes');
     expect(ops.code, ops.stderr).toBe(0);

@@ -5,6 +5,9 @@ import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from '.
 import { runCli } from './helpers/cli.js';
 import { writePlanFile } from '../../src/plan/plan-file.js';
 import type { Plan } from '../../src/plan/model.js';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 
 const fixtures: SplitFixture[] = [];
 let template = '';
@@ -78,7 +81,8 @@ describe('rollback never drops what holds new data or what it did not create', (
        CREATE VIEW recent_users AS SELECT id FROM users;
        CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM users';
        CREATE INDEX users_phone_idx ON users (phone);
-       ALTER TABLE users ALTER COLUMN phone SET DEFAULT 'none';`,
+       ALTER TABLE users ALTER COLUMN phone SET DEFAULT 'none';
+       SELECT lo_from_bytea(0, 'payload');`,
     );
     const r = await fx.cli('rollback', '--yes');
     expect(r.code, r.stderr).toBe(1);
@@ -87,10 +91,11 @@ describe('rollback never drops what holds new data or what it did not create', (
     expect(r.stderr).toContain(`${user.database}: function public.user_count() was created since the copy`);
     expect(r.stderr).toContain(`${user.database}: index public.users_phone_idx was created since the copy`);
     expect(r.stderr).toMatch(new RegExp(`${user.database}: column public\\.users\\.phone was changed since the copy \\(text then, text DEFAULT 'none'::text now\\)`));
+    expect(r.stderr).toContain(`${user.database}: 1 large object (lo_create, lo_import...), which the copy never makes`);
     expect(r.stderr).toContain('nothing was changed');
     for (const s of fx.services) expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
     // Put back: the next cases roll back the same split.
-    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called})`);
+    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called}); SELECT lo_unlink(oid) FROM pg_largeobject_metadata`);
   });
 
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {
@@ -213,6 +218,32 @@ describe('rollback never drops what holds new data or what it did not create', (
     const [row] = await query<{ name: string }>(device.url, `SELECT name FROM devices WHERE id = (SELECT min(id) FROM devices)`);
     expect(row!.name).toMatch(/ \(renamed\)$/);
     expect(await exists(fx.sourceServer, device.database)).toBe(true);
+  });
+
+  it('3b. a write made after rollback\'s check (here by a restart command, as a service still connected would) keeps that database: it is closed, its sessions ended and checked again right before the drop', async () => {
+    // The device service's restart command writes to its new database when LATE_WRITE_URL is set: during rollback only.
+    const script = `const u = process.env.LATE_WRITE_URL; if (u) { const pg = require(process.env.PG_MODULE); const c = new pg.Client({ connectionString: u }); c.connect().then(() => c.query("UPDATE devices SET name = name || ' (late)' WHERE id = (SELECT min(id) FROM devices)")).then(() => c.end()).catch((e) => { console.error(e.message); process.exit(1); }); }`;
+    const fx = await fixture({
+      withConfig: true,
+      edit: (doc) => {
+        const services = doc.services as Record<string, Record<string, unknown>>;
+        services['device-service']!.restart = `node -e ${JSON.stringify(script)}`;
+      },
+    });
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr).toBe(0);
+    const device = fx.service('device');
+    const r = await runCli(['rollback', '-m', fx.manifestFile, '--yes'], { ...fx.env, LATE_WRITE_URL: device.url, PG_MODULE: require.resolve('pg') });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain(`not dropped: ${device.database} on source: written to after rollback checked it, so it was kept: public.devices: same row count, but rows were changed (checksum differs)`);
+    // The write is there, and the database takes connections again.
+    const [row] = await query<{ name: string }>(device.url, `SELECT name FROM devices WHERE id = (SELECT min(id) FROM devices)`);
+    expect(row!.name).toMatch(/ \(late\)$/);
+    // The databases nobody wrote to are dropped.
+    for (const s of fx.services.filter((x) => x.database !== device.database)) expect(await exists(s.serverUrl, s.database), s.database).toBe(false);
+    const again = await runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`${device.database}: public.devices: same row count, but rows were changed (checksum differs)`);
   });
 
   it('4. the control database is never a target: plan exits 2, apply\'s preflight refuses a control URL under another host name', async () => {

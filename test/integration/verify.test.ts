@@ -247,6 +247,9 @@ describe('verifySplit on one server', () => {
        ALTER TABLE users REPLICA IDENTITY FULL;
        ALTER TABLE users SET (fillfactor = 70);
        ALTER TABLE users ALTER COLUMN username SET (n_distinct = 100);
+       ALTER TABLE users ALTER COLUMN username SET STATISTICS 500;
+       ALTER TABLE users ALTER COLUMN username SET STORAGE MAIN;
+       ALTER TABLE users ALTER COLUMN username SET COMPRESSION pglz;
        COMMENT ON COLUMN users.username IS 'changed';`,
     );
     const r = await verify(s, { checksums: false });
@@ -257,6 +260,9 @@ describe('verifySplit on one server', () => {
     expect(users.detail).toContain('users storage parameters differs: source NULL target fillfactor=70');
     expect(users.detail).toMatch(/column users\.username options differs: source \S+ target .*n_distinct/);
     expect(users.detail).toMatch(/column users\.username comment differs: source \S+ target .*changed/);
+    expect(users.detail).toContain('column users.username statistics target differs: source NULL target 500');
+    expect(users.detail).toContain('column users.username storage differs: source NULL target MAIN');
+    expect(users.detail).toContain('column users.username compression differs: source NULL target pglz');
     expect(find(r, 'schema', 'public.settings')[0]?.ok).toBe(true);
   });
 

@@ -78,7 +78,8 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
       },
     };
     const report = opts.service ? await rollbackServices(options, opts.service) : await rollbackSplit(options);
-    return { code: report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok, report };
+    const code = report.problems.some((p) => p.holdsData) ? ExitCode.difference : report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok;
+    return { code, report };
   } finally {
     process.off('SIGINT', onSigint);
     await lock.release().catch(() => undefined);

@@ -69,6 +69,19 @@ describe('earlierWaves', () => {
     expect(describeMoved(moved[0]!)).toBe('moved by split billing on 2026-12-01 (billing-service, database billing_db)');
   });
 
+  it('does not count a split of a database that was dropped and made again under the same name (another OID) as an earlier wave', () => {
+    const plan = wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.orders'] }]);
+    const records: WaveRecord[] = [
+      { split: 'pruned', plan, systemIdentifier: '7', databaseOid: '16384', fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'same-db', plan: wavePlan('core', [{ name: 'b', database: 'b', tables: ['public.payments'] }]), systemIdentifier: '7', databaseOid: '20001', fencedAt: '2026-12-01T10:00:00.000Z' },
+      { split: 'older-journal', plan: wavePlan('core', [{ name: 'c', database: 'c', tables: ['public.users'] }]), systemIdentifier: '7', fencedAt: '2026-12-01T10:00:00.000Z' },
+    ];
+    const moved = earlierWaves(records, [], { ...source, databaseOid: '20001' });
+    expect(moved.map((m) => [m.table, m.split])).toEqual([['public.payments', 'same-db'], ['public.users', 'older-journal']]);
+    // The OID of the database planned not read (a schema file): name and cluster decide, as before.
+    expect(earlierWaves(records, [], source).map((m) => m.split)).toEqual(['pruned', 'same-db', 'older-journal']);
+  });
+
   it('counts a split whose fence is not up yet as moving them, and a fence the journal does not know as moved by the split it names', () => {
     const records: WaveRecord[] = [{ split: 'billing', plan: wavePlan('core', [{ name: 'billing-service', database: 'billing_db', tables: ['public.payments'] }]), systemIdentifier: null, fencedAt: null }];
     const moved = earlierWaves(records, [{ table: 'public.orders', database: 'billing_db', split: 'old-wave' }, { table: 'public.users', database: 'x', split: 'devices' }], source);
