@@ -191,6 +191,9 @@ describe('retention of a split that does not retire the source', () => {
     expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'scheduled']].sort());
     expect((await tableComments(fx.sourceUrl, ['public.events']))['public.events']).toBe(opsMark);
     expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toMatch(new RegExp(`has moved to database ${fx.ops.database}`));
+    // status says so too (it said "scheduled" before prune).
+    expect((JSON.parse((await fx.billing.cli('status', '--json')).stdout) as { retention?: string }).retention).toBe('pruned');
+    expect((JSON.parse((await fx.ops.cli('status', '--json')).stdout) as { retention?: string }).retention).toBe('scheduled');
     const again = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already pruned');

@@ -40,8 +40,8 @@ export type StatusReport = SplitStatus & {
   reverseReplication?: ReverseLag[];
   /** Per service of the latest plan: steps done over all its runs, and its state (`apply --service` applies a few at a time). */
   services?: ServiceProgress[];
-  /** schedule_retention of the latest plan: done, or waiting for the services not applied yet. */
-  retention?: 'scheduled' | 'waiting';
+  /** schedule_retention of the latest plan: done, or waiting for the services not applied yet; `pruned` once `retention prune` dropped the backup. */
+  retention?: 'scheduled' | 'waiting' | 'pruned';
   /**
    * The newest run is `running` in the journal but no session holds the split's lock: its
    * process is gone (killed, or its connection lost). Run the same command again to resume.
@@ -75,6 +75,10 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
       const progress = splitProgress(plan, done, newest?.state === 'rolled_back' ? undefined : newest);
       status.services = progress.services;
       if (progress.retention !== 'none') status.retention = progress.retention;
+      if (status.retention === 'scheduled') {
+        const backups = await journal.retention(split.manifest.name);
+        if (backups.length > 0 && backups.every((b) => b.state === 'pruned')) status.retention = 'pruned';
+      }
     }
     if (plan?.mode === 'online') {
       const pools = new Pools(split.servers, 2);
