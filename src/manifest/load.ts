@@ -23,6 +23,17 @@ export interface LoadedManifest {
  * unknown servers, duplicate databases or roles, bad `${VAR}` syntax.
  */
 export function parseManifest(text: string, file: string): Manifest {
+  const { manifest, problems } = readManifest(text, file);
+  if (problems.length > 0 || manifest === null) throw new ManifestError(problems);
+  return manifest;
+}
+
+/**
+ * The same, without throwing: the problems, and the manifest as far as it could be read
+ * (null when the YAML itself cannot be read), so that a caller can add the problems only
+ * the source's catalog shows before reporting them all at once.
+ */
+export function readManifest(text: string, file: string): { manifest: Manifest | null; problems: ManifestError['problems'] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -45,20 +56,18 @@ export function parseManifest(text: string, file: string): Manifest {
       problems.add(`line ${line}, column ${col}`, `YAML syntax error: ${message}`, yamlFix(e.code, lines[line - 1] ?? ''));
     }
     if (more > 0) problems.add('(top level)', `and ${more} more YAML syntax error${more > 1 ? 's' : ''} on later lines`, 'fix the ones above first: later errors often follow from them');
-    throw new ManifestError(problems.items);
+    return { manifest: null, problems: problems.items };
   }
   const aliases = unresolvedAliases(doc, lineCounter, file);
-  if (aliases.length > 0) throw new ManifestError(aliases);
+  if (aliases.length > 0) return { manifest: null, problems: aliases };
   let raw: unknown;
   try {
     raw = doc.toJS({ mapAsMap: true, maxAliasCount: 100 });
   } catch (err) {
     const message = `cannot read the YAML: ${(err as Error).message}`;
-    throw new ManifestError([{ file, path: '(top level)', message, fix: 'remove the aliases (*name) that expand too much' }]);
+    return { manifest: null, problems: [{ file, path: '(top level)', message, fix: 'remove the aliases (*name) that expand too much' }] };
   }
-  const { manifest, problems } = validateManifest(raw, file);
-  if (problems.length > 0) throw new ManifestError(problems);
-  return manifest;
+  return validateManifest(raw, file);
 }
 
 /** `tables: [*_log]` reads `*_log` as an alias of an anchor that does not exist. */
@@ -126,4 +135,19 @@ export async function loadManifest(file: string): Promise<LoadedManifest> {
   }
   const manifest = parseManifest(text, file);
   return { manifest, text, file, baseDir: path.dirname(path.resolve(file)) };
+}
+
+/**
+ * Reads the manifest at `file` and, when it has problems, returns them with the manifest
+ * as far as it could be read instead of throwing (null: the YAML itself is unreadable).
+ */
+export async function loadManifestProblems(file: string): Promise<{ loaded: LoadedManifest | null; problems: ManifestError['problems'] }> {
+  try {
+    return { loaded: await loadManifest(file), problems: [] };
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    const text = await readFile(file, 'utf8');
+    const { manifest } = readManifest(text, file);
+    return { loaded: manifest ? { manifest, text, file, baseDir: path.dirname(path.resolve(file)) } : null, problems: err.problems };
+  }
 }

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Catalog } from '../catalog/model.js';
 import { introspect } from '../catalog/introspect.js';
 import { readSnapshot } from '../catalog/snapshot.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifestProblems } from '../manifest/load.js';
 import { missingVariables, secretsOf } from '../manifest/expand.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
@@ -42,15 +42,20 @@ export interface LoadedSplit {
   secrets: string[];
 }
 
-/** Loads the manifest and expands what connecting needs; all missing variables reported at once. */
+/**
+ * Loads the manifest and expands what connecting needs. Its problems, literal passwords
+ * and missing variables are reported together, in one ManifestError.
+ */
 export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { source: boolean }): Promise<LoadedSplit> {
-  const loaded = await loadManifest(file);
+  const read = await loadManifestProblems(file);
+  if (!read.loaded) throw new ManifestError(read.problems);
+  const loaded = read.loaded;
   const { manifest } = loaded;
   const literal = literalSecretProblems(manifest, loaded.file);
-  if (literal.length > 0) throw new ManifestError(literal);
   // Planning needs only the source (and the journal's place); passwords are needed by apply.
-  const missing = missingVariables(manifest, env, loaded.file).filter((p) => /^(source|control)\.(url|ssl)/.test(p.path));
-  if (needs.source && missing.length > 0) throw new ManifestError(missing);
+  const missing = needs.source ? missingVariables(manifest, env, loaded.file).filter((p) => /^(source|control)\.(url|ssl)/.test(p.path)) : [];
+  const problems = uniqueProblems([...read.problems, ...literal, ...missing]);
+  if (problems.length > 0) throw new ManifestError(problems);
   const servers: Record<string, string> = {};
   // A missing variable is reported by the command that needs it; a connection string
   // that is there but does not parse is bad input now (exit 2), without quoting it.
@@ -66,6 +71,40 @@ export async function loadSplit(file: string, env: NodeJS.ProcessEnv, needs: { s
   }
   const controlUrl = manifest.control ? tryExpand(manifest.control.url, 'control.url') : null;
   return { ...loaded, servers, controlUrl, secrets: secretsOf(manifest, env) };
+}
+
+function uniqueProblems(list: ManifestProblem[]): ManifestProblem[] {
+  const seen = new Set<string>();
+  return list.filter((p) => {
+    const key = `${p.path}\0${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * What the source's catalog says of a manifest that has other problems already (a name
+ * that matches no table, a table owned twice, tables no service owns): so that one run
+ * of plan names them all (SPEC §1). Best effort, read as far as the manifest allows:
+ * nothing when the YAML, the source's URL or the source itself cannot be read.
+ */
+async function catalogProblems(opts: MakePlanOptions): Promise<ManifestProblem[]> {
+  try {
+    const { loaded } = await loadManifestProblems(opts.manifestFile);
+    if (!loaded || !loaded.manifest.source.url) return [];
+    const m = loaded.manifest;
+    const source = opts.schemaFile ? null : manifestConnection(m, 'source.url', m.source.url, opts.env, loaded.file);
+    const catalog = source ? await readLiveCatalog(source, m.source.schemas) : stripToolObjects(await readSnapshot(opts.schemaFile!));
+    const control = source && m.control ? manifestConnection(m, 'control.url', m.control.url, opts.env, loaded.file) : null;
+    const split: LoadedSplit = { ...loaded, servers: source ? { source } : {}, controlUrl: control, secrets: [] };
+    const identity = source ? await readSourceIdentity(source) : { systemIdentifier: null, databaseOid: null };
+    const earlier = await readMovedEarlier(split, catalog, identity, source !== null);
+    resolveManifest(m, catalog, loaded.file, earlier);
+    return [];
+  } catch (err) {
+    return err instanceof ManifestError ? err.problems : [];
+  }
 }
 
 export async function readLiveCatalog(sourceUrl: string, schemas: string[]): Promise<Catalog> {
@@ -220,9 +259,16 @@ export interface MakePlanOptions {
 
 /** manifest + catalog (live or snapshot) → plan. The only I/O of planning lives here. */
 export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; split: LoadedSplit; catalog: Catalog }> {
-  const split = await loadSplit(opts.manifestFile, opts.env, { source: !opts.schemaFile });
-  const control = controlDatabaseProblems(split);
-  if (control.length > 0) throw new ManifestError(control);
+  let split: LoadedSplit;
+  try {
+    split = await loadSplit(opts.manifestFile, opts.env, { source: !opts.schemaFile });
+    const control = controlDatabaseProblems(split);
+    if (control.length > 0) throw new ManifestError(control);
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    // All at once: those the file shows, and those only the source's catalog shows.
+    throw new ManifestError(uniqueProblems([...err.problems, ...(await catalogProblems(opts))]));
+  }
   const catalog = opts.schemaFile
     ? stripToolObjects(await readSnapshot(opts.schemaFile))
     : await readLiveCatalog(split.servers.source!, split.manifest.source.schemas);

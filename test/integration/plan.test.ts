@@ -91,6 +91,24 @@ describe('plan on the sample database', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/mode/);
   });
+
+  it('reports every problem of a manifest in one run: an unknown key, a literal password and a table name that matches nothing (SPEC §1)', async () => {
+    const bad = join(dir, 'bad-all.yaml');
+    const text = (await readFile(manifest, 'utf8'))
+      .replace('retention:\n  days: 7', 'retension:\n  days: 7')
+      .replace('password: ${AUTH_DB_PASSWORD}', 'password: hunter2-literal')
+      .replace('      - api_keys\n', '      - api_key\n');
+    expect(text).toContain('retension:');
+    expect(text).toContain('- api_key\n');
+    await writeFile(bad, text);
+    const r = await cli(['plan', '-m', bad], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/3 problems in the manifest/);
+    expect(r.stderr).toMatch(/retension: unknown key/);
+    expect(r.stderr).toMatch(/api-gateway\.role\.password/);
+    expect(r.stderr).toMatch(/no table named "?api_key"?.*\n.*did you mean api_keys\?/);
+    expect(r.stderr).not.toContain('hunter2-literal');
+  });
 });
 
 describe('the committed example plan', () => {
