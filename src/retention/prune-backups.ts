@@ -58,9 +58,12 @@ export interface PruneReport {
   backups: PruneEntry[];
 }
 
-function kept(r: RetentionRecord, now: Date): string | null {
-  if (r.expiresAt.getTime() > now.getTime()) return `not expired: expires ${relativeTime(r.expiresAt, now)} (${r.expiresAt.toISOString()})`;
-  if (!r.verified) return 'no `verify --checksums` run passed since the split finished, so its backup is kept: run `cloudphone-split verify --checksums`';
+/** Why a scheduled backup is not dropped yet: kept (not due, exit 0) or refused (due, but unverified: exit 1, someone must look). */
+function notDue(r: RetentionRecord, now: Date): { action: 'kept' | 'refused'; reason: string } | null {
+  if (r.expiresAt.getTime() > now.getTime()) return { action: 'kept', reason: `not expired: expires ${relativeTime(r.expiresAt, now)} (${r.expiresAt.toISOString()})` };
+  if (!r.verified) {
+    return { action: 'refused', reason: 'expired, but no `verify --checksums` run passed since the split finished, so its backup is kept: run `cloudphone-split verify --checksums`' };
+  }
   return null;
 }
 
@@ -109,9 +112,9 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       entries.push({ ...view, action: 'kept', reason: r.state === 'pruned' ? 'already pruned' : 'restored by rollback: no longer a backup' });
       continue;
     }
-    const why = kept(r, opts.now);
+    const why = notDue(r, opts.now);
     const url = opts.servers[r.server];
-    if (why) entries.push({ ...view, action: 'kept', reason: why });
+    if (why) entries.push({ ...view, ...why });
     else if (!url) entries.push({ ...view, action: 'refused', reason: `the manifest has no server named "${r.server}"` });
     else if (sameDatabase(opts.controlUrl, url, r.database)) {
       entries.push({ ...view, action: 'refused', reason: `it holds the journal (${redact(opts.controlUrl)})` });

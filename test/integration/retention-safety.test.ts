@@ -54,10 +54,10 @@ describe('retention prune drops a backup only when it can prove nothing is lost'
         doc.retention = { days: 7, archive: 'backups' };
       },
     });
-    // apply alone does not make the backup verified.
+    // apply alone does not make the backup verified: an expired one is refused (exit 1, so that a nightly job shows it), not dropped.
     let r = await fx.cli('retention', 'prune', '--yes', '--json', '--now', later);
-    expect(r.code, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as PruneJson).backups).toMatchObject([{ action: 'kept', reason: expect.stringContaining('verify --checksums') }]);
+    expect(r.code, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as PruneJson).backups).toMatchObject([{ action: 'refused', reason: expect.stringContaining('verify --checksums') }]);
     expect(await exists(fx)).toBe(true);
 
     // A failing checksum run leaves it unverified, a passing one verifies it.
@@ -65,7 +65,7 @@ describe('retention prune drops a backup only when it can prove nothing is lost'
     await query(device.url, `SET session_replication_role = replica; UPDATE devices SET name = name || '!' WHERE id = (SELECT min(id) FROM devices)`);
     expect((await fx.cli('verify', '--checksums')).code).toBe(1);
     r = await fx.cli('retention', 'prune', '--yes', '--now', later);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stdout).toContain('no `verify --checksums` run passed');
     await query(device.url, `SET session_replication_role = replica; UPDATE devices SET name = left(name, length(name) - 1) WHERE id = (SELECT min(id) FROM devices)`);
     const verified = await fx.cli('verify', '--checksums');
