@@ -168,6 +168,13 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
   const partial = await lastSucceededPlan(plan.name, controlUrl);
+  if (partial?.complete && planHash(partial.plan) !== planHash(plan)) {
+    // Its tables are fenced backups now and its databases in use: a new plan would create, fence and copy over them.
+    throw new BadInputError(
+      `split ${plan.name} is applied, with another plan: its databases are in use and its tables are fenced backups in the source, so a new plan is never applied over it (nothing was changed)`,
+      'nothing is left to do if the split is as wanted (`cloudphone-split status`); to change it, roll it back first (`cloudphone-split rollback`), or move more tables as a new split with its own name (a wave)',
+    );
+  }
   if (partial && !partial.complete && planHash(partial.plan) !== planHash(plan)) {
     const applied = appliedServices(partial.plan, partial.done);
     throw new BadInputError(

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pg15, query, withDatabase } from '../harness/servers.js';
@@ -115,6 +115,20 @@ describe('retention of a split that does not retire the source', () => {
     const human = await fx.billing.cli('retention', 'list');
     expect(human.stdout).toContain('public.invoices');
     expect(human.stdout).toMatch(/4 moved tables/);
+
+    // Applied: the same manifest again has nothing to do; a changed one (here a comment line; planning again also
+    // reads the backups' new comments) is refused, and no run is started over the databases in use.
+    const runs = async () => (JSON.parse((await fx.billing.cli('status', '--json')).stdout) as { runs: unknown[] }).runs.length;
+    const count = await runs();
+    const again = await fx.billing.cli('apply', '--yes');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('nothing left to do');
+    await writeFile(fx.billing.manifestFile, `# edited after the split\n${await readFile(fx.billing.manifestFile, 'utf8')}`);
+    const changed = await fx.billing.cli('apply', '--yes');
+    expect(changed.code, changed.stdout + changed.stderr).toBe(2);
+    expect(changed.stderr).toContain(`split ${fx.billing.name} is applied, with another plan`);
+    expect(await runs()).toBe(count);
+    expect((await fx.billing.cli('verify')).code).toBe(0);
   });
 
   it('prune after expiry drops exactly the moved tables (naming the foreign keys, partitions, view and sequence that go with them), and refuses while a moved table was written to or is another table', async () => {
