@@ -13,7 +13,13 @@ export async function readObjectOwners(client: pg.Client): Promise<Record<string
   const mine = (ns: string) => `${ns} NOT IN ('pg_catalog', 'information_schema') AND ${ns} NOT LIKE 'pg\\_%'`;
   const notExtension = (classid: string, oid: string) =>
     `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
-  const r = await client.query<{ key: string; owner: string }>(
+  // A function's key holds its identity arguments as introspect reads them (search_path '' and quote_all_identifiers on:
+  // `"x" "text"`, `"public"."email"`), or it matches none.
+  await client.query('BEGIN READ ONLY');
+  let r: pg.QueryResult<{ key: string; owner: string }>;
+  try {
+    await client.query(`SELECT set_config('search_path', '', true), set_config('quote_all_identifiers', 'on', true)`);
+    r = await client.query<{ key: string; owner: string }>(
     `SELECT o.key, r.rolname AS owner FROM (
        SELECT 'relation ' || n.nspname || '.' || c.relname AS key, c.relowner AS owner
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -33,6 +39,11 @@ export async function readObjectOwners(client: pg.Client): Promise<Record<string
        SELECT 'database', datdba FROM pg_database WHERE datname = current_database()
      ) o ${user}
      ORDER BY 1`,
-  );
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
   return Object.fromEntries(r.rows.map((row) => [row.key, row.owner]));
 }

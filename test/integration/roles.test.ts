@@ -224,6 +224,13 @@ describe('a service without a role', () => {
     roles.push(app);
     await query(servers().main, `CREATE ROLE "${app}" LOGIN PASSWORD 'owner-pw'`);
     await giveSource(fx, app);
+    // A function with an argument, owned by the role, that a moved table uses (its key holds the argument's name and type).
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION public.owner_probe(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper(x)';
+       ALTER FUNCTION public.owner_probe(text) OWNER TO "${app}";
+       ALTER TABLE users ADD COLUMN probe text DEFAULT public.owner_probe('x')`,
+    );
     const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, Record<string, unknown>> };
     delete doc.services['user-service']!.role;
     await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
@@ -270,6 +277,9 @@ describe('a service without a role', () => {
     expect(before!.n).toBeGreaterThan(0);
     await query(asApp.toString(), `INSERT INTO users (tenant_id, username, email, password_hash) SELECT tenant_id, 'owner-app', 'owner-app@example.com', 'x' FROM users LIMIT 1`);
     await query(asApp.toString(), `CREATE TABLE public.migration_0042 (id bigserial PRIMARY KEY)`);
+    // The function too: the application replaces it in its next migration, as in the source.
+    expect(await query(user.url, `SELECT pg_get_userbyid(proowner) AS o FROM pg_proc WHERE proname = 'owner_probe'`)).toEqual([{ o: app }]);
+    await query(asApp.toString(), `CREATE OR REPLACE FUNCTION public.owner_probe(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(x)'`);
     // The other services keep their roles' ownership.
     const [device] = await query<{ o: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1`, [fx.service('device').database]);
     expect(device!.o).toBe(fx.service('device').role);
