@@ -38,6 +38,8 @@ interface Attr {
   key: 'integer' | 'other' | null;
   /** The column's collation is nondeterministic (two different texts can be equal). */
   nondet: boolean;
+  /** A numeric column with a declared scale (numeric(12,2)): every value is stored at that scale, so its hash is exact. */
+  scaled: boolean;
 }
 
 /**
@@ -68,7 +70,8 @@ export class TypeHashes {
     const attrs = await this.source.query<{ i: number; name: string } & Attr>(
       `SELECT r.i::int AS i, a.attname AS name, a.atttypid::text AS oid,
               CASE WHEN x.indrelid IS NULL THEN NULL WHEN x.indnkeyatts = 1 AND a.atttypid IN (20, 21, 23) THEN 'integer' ELSE 'other' END AS key,
-              coalesce(NOT co.collisdeterministic, false) AS nondet
+              coalesce(NOT co.collisdeterministic, false) AS nondet,
+              a.atttypid = 1700 AND a.atttypmod >= 0 AS scaled
        FROM unnest($1::text[]) WITH ORDINALITY AS r(rel, i)
        JOIN pg_attribute a ON a.attrelid = r.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
        LEFT JOIN pg_collation co ON co.oid = a.attcollation
@@ -80,14 +83,15 @@ export class TypeHashes {
     const byTable = new Map<number, Map<string, Attr>>();
     for (const r of attrs.rows) {
       const m = byTable.get(r.i) ?? new Map<string, Attr>();
-      m.set(r.name, { oid: r.oid, key: r.key, nondet: r.nondet });
+      m.set(r.name, { oid: r.oid, key: r.key, nondet: r.nondet, scaled: r.scaled });
       byTable.set(r.i, m);
     }
     return tables.map((t, i) => {
       const typeOf = byTable.get(i + 1) ?? new Map<string, Attr>();
       return t.names.map((name): HashColumn => {
         const a = typeOf.get(name);
-        const text = a === undefined ? true : (this.textTypes.get(a.oid) ?? true) || (this.opts.exact === true && a.nondet);
+        const typed = a === undefined ? true : a.scaled ? false : (this.textTypes.get(a.oid) ?? true);
+        const text = typed || (this.opts.exact === true && a !== undefined && a.nondet);
         const col: HashColumn = this.opts.exact && text ? { name, text, exact: true } : { name, text };
         return a?.key ? { ...col, key: a.key } : col;
       });
