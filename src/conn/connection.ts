@@ -108,12 +108,26 @@ function keywordForm(text: string, at: string): Connection {
   return c;
 }
 
+/** libpq's several hosts (`h1:5432,h2:5432`, `host=h1,h2`): the split reads, fences and writes one server. */
+function oneHost(c: Connection, at: string): Connection {
+  if (!c.host.includes(',') && !c.port.includes(',')) return c;
+  throw new BadInputError(
+    `${at}the connection string names several hosts: the split fences and writes one server, and a standby among them would refuse its writes`,
+    'name the primary\'s host (and port) only',
+  );
+}
+
 /** Reads a connection string in any accepted form; BadInputError (exit 2) naming `where`, never quoting the text. */
 export function parseConnection(text: string, where?: string): Connection {
   const at = where ? `${where}: ` : '';
   const t = text.trim();
-  if (URL_SCHEME.test(t)) return urlForm(t, at);
-  if (/^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(t)) return keywordForm(t, at);
+  if (URL_SCHEME.test(t)) {
+    // pg-connection-string cannot read several hosts: told apart before it says "not a valid URL".
+    const authority = /^postgres(?:ql)?:\/\/([^/?]*)/i.exec(t)?.[1] ?? '';
+    if (authority.slice(authority.lastIndexOf('@') + 1).includes(',')) return oneHost({ host: ',', port: '', user: '', password: null, database: '', params: {} }, at);
+    return oneHost(urlForm(t, at), at);
+  }
+  if (/^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(t)) return oneHost(keywordForm(t, at), at);
   throw new BadInputError(
     `${at}not a connection string (neither a postgres:// URL nor key=value pairs)`,
     'write postgres://user:password@host:5432/database, or host=... port=... dbname=... user=... password=...',

@@ -7,11 +7,15 @@ import { READ_ONLY_COPY_SCHEMA } from '../plan/read-only-copies.js';
 /** Between an object and what it is now (`sequence s.n<TAB>1000`): a line of the signature. */
 const SEP = '\t';
 
+/** A line of every signature that holds comments; one recorded before has none, and its comparison leaves them out. */
+const SIGNATURE_V2 = '~ comments';
+
 /**
  * What a target database holds besides its tables' rows, as `object<TAB>state` lines that
  * compare: each sequence with its position, each view, materialized view, function,
- * procedure, type (an enum with its labels, in order) and schema, and each table's
- * columns (type, nullability, default), constraints, indexes and triggers. Recorded by
+ * procedure, type (an enum with its labels, in order) and schema, each table's
+ * columns (type, nullability, default), constraints, indexes and triggers, and the
+ * comments on relations, columns, functions and types. Recorded by
  * verify_rowcounts right after the copy; rollback reads it again and refuses on any
  * difference: a sequence that gave out numbers, an enum label, an index or a column a
  * service's migration added, are its work as much as a row is. Not the tool's own
@@ -62,6 +66,21 @@ export async function readObjectSignature(client: pg.ClientBase): Promise<string
          SELECT ${line(`'trigger ' || quote_ident(tg.tgname) || ' on ' || tg.tgrelid::regclass::text`, `pg_get_triggerdef(tg.oid) || ' ' || tg.tgenabled::text`)}
            FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE NOT tg.tgisinternal AND tg.tgname NOT LIKE 'cloudphone\\_split\\_%' AND ${mine('n.nspname')}
+         UNION ALL
+         -- Comments: a service's note on a table, a column, a function or a type is its work too (not the tool's own).
+         SELECT ${line(`'comment on ' || CASE d.classoid WHEN 'pg_class'::regclass THEN 'relation ' || d.objoid::regclass::text || coalesce('.' || quote_ident(a.attname), '')
+                                               WHEN 'pg_proc'::regclass THEN 'function ' || d.objoid::regprocedure::text
+                                               ELSE 'type ' || d.objoid::regtype::text END`, `md5(d.description)`)}
+           FROM pg_description d
+           LEFT JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid
+           LEFT JOIN pg_attribute a ON d.classoid = 'pg_class'::regclass AND a.attrelid = d.objoid AND a.attnum = d.objsubid AND d.objsubid > 0
+           LEFT JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND p.oid = d.objoid
+           LEFT JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND t.oid = d.objoid
+           JOIN pg_namespace n ON n.oid = coalesce(c.relnamespace, p.pronamespace, t.typnamespace)
+          WHERE d.classoid IN ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass) AND ${mine('n.nspname')}
+            AND d.description NOT LIKE 'cloudphone-split: %'
+         UNION ALL
+         SELECT ${line(`'${SIGNATURE_V2}'`, `''`)}
        ) o ORDER BY 1`,
     );
     await client.query('COMMIT');
@@ -74,6 +93,8 @@ export async function readObjectSignature(client: pg.ClientBase): Promise<string
 
 /** What differs between two signatures, each said in words: made, dropped, changed, or (a sequence) drawn from. */
 export function signatureChanges(then: readonly string[], now: readonly string[]): string[] {
+  const v2 = (lines: readonly string[]) => lines.some((l) => l.startsWith(`${SIGNATURE_V2}${SEP}`) || l === SIGNATURE_V2);
+  if (!v2(then)) now = now.filter((l) => !l.startsWith('comment on ') && !l.startsWith(SIGNATURE_V2));
   const split = (lines: readonly string[]) =>
     new Map(lines.map((l) => (l.includes(SEP) ? [l.slice(0, l.indexOf(SEP)), l.slice(l.indexOf(SEP) + 1)] : [l, ''])));
   const [a, b] = [split(then), split(now)];

@@ -75,6 +75,7 @@ describe('rollback never drops what holds new data or what it did not create', (
     const user = fx.service('user');
     const [sequence] = await query<{ s: string }>(user.url, `SELECT pg_get_serial_sequence('users', 'id') AS s`);
     const [before] = await query<{ last: string; called: boolean }>(user.url, `SELECT last_value::text AS last, is_called AS called FROM ${sequence!.s}`);
+    const [note] = await query<{ c: string | null }>(user.url, `SELECT obj_description('users'::regclass, 'pg_class') AS c`);
     await query(
       user.url,
       `SELECT nextval('${sequence!.s}');
@@ -82,7 +83,8 @@ describe('rollback never drops what holds new data or what it did not create', (
        CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM users';
        CREATE INDEX users_phone_idx ON users (phone);
        ALTER TABLE users ALTER COLUMN phone SET DEFAULT 'none';
-       SELECT lo_from_bytea(0, 'payload');`,
+       SELECT lo_from_bytea(0, 'payload');
+       COMMENT ON TABLE users IS 'a note the service wrote';`,
     );
     const r = await fx.cli('rollback', '--yes');
     expect(r.code, r.stderr).toBe(1);
@@ -92,10 +94,11 @@ describe('rollback never drops what holds new data or what it did not create', (
     expect(r.stderr).toContain(`${user.database}: index public.users_phone_idx was created since the copy`);
     expect(r.stderr).toMatch(new RegExp(`${user.database}: column public\\.users\\.phone was changed since the copy \\(text then, text DEFAULT 'none'::text now\\)`));
     expect(r.stderr).toContain(`${user.database}: 1 large object (lo_create, lo_import...), which the copy never makes`);
+    expect(r.stderr).toMatch(new RegExp(`${user.database}: comment on relation public\\.users was (changed|created) since the copy`));
     expect(r.stderr).toContain('nothing was changed');
     for (const s of fx.services) expect(await exists(s.serverUrl, s.database), s.database).toBe(true);
     // Put back: the next cases roll back the same split.
-    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called}); SELECT lo_unlink(oid) FROM pg_largeobject_metadata`);
+    await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called}); SELECT lo_unlink(oid) FROM pg_largeobject_metadata; COMMENT ON TABLE users IS ${note!.c === null ? 'NULL' : `'${note!.c.replaceAll("'", "''")}'`}`);
   });
 
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {

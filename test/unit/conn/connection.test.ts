@@ -64,6 +64,22 @@ describe('connection strings in every form libpq accepts', () => {
     expect(() => parseConnection("host=h password='unterminated")).toThrow(/key=value/);
   });
 
+  it('refuses several hosts (libpq\'s failover list) in every form, saying to name the primary, never quoting the password', () => {
+    for (const text of ['postgres://app:s3cret@h1:5432,h2:5432/core', 'postgresql://app:s3cret@h1,h2/core?sslmode=require', "host=h1,h2 port=5432,5433 dbname=core user=app password='s3cret'"]) {
+      let err: BadInputError | undefined;
+      try {
+        parseConnection(text, 'source.url');
+      } catch (e) {
+        err = e as BadInputError;
+      }
+      expect(err, text).toBeInstanceOf(BadInputError);
+      expect(err!.exitCode).toBe(2);
+      expect(err!.message).toContain('source.url: the connection string names several hosts');
+      expect(err!.hint).toContain('primary');
+      expect(`${err!.message} ${err!.hint}`).not.toContain('s3cret');
+    }
+  });
+
   it('changes the database and the credentials, keeping the rest', () => {
     expect(withDatabase('postgres://u:p@h:5433/a?sslmode=disable', 'b c')).toBe('postgres://u:p@h:5433/b%20c?sslmode=disable');
     expect(withCredentials('postgres://u:p@h:5433/a', 'svc', 'x@y')).toBe('postgres://svc:x%40y@h:5433/a');

@@ -19,4 +19,13 @@ describe('signatureChanges', () => {
       'function app.f() was created since the copy',
     ]);
   });
+
+  it('compares comments when the baseline recorded them, and leaves them out against a baseline of an earlier version', () => {
+    const v2 = [...then, '~ comments\t', 'comment on relation app.t\tabc'];
+    expect(signatureChanges(v2, [...then, '~ comments\t', 'comment on relation app.t\tdef', 'comment on function app.g()\t123'])).toEqual([
+      'comment on relation app.t was changed since the copy',
+      'comment on function app.g() was created since the copy',
+    ]);
+    expect(signatureChanges(then, [...then, '~ comments\t', 'comment on relation app.t\tdef'])).toEqual([]);
+  });
 });
