@@ -498,7 +498,9 @@ export function buildPlan(input: PlanInput): Plan {
     if (shut.length > 0) {
       warnings.push(
         `${w.input.spec.name}: ${shut.join(', ')} ${shut.length > 1 ? 'own or use' : 'owns or uses'} its tables in the source but cannot connect to ${w.target.database}, which only ${role} may: ` +
-          `what logs in as ${shut.length > 1 ? 'them' : 'it'} (the service itself, a report, a backup job) must log in as ${role} from now on, or leave out services.${w.input.spec.name}.role to keep the source's owners`,
+          `what logs in as ${shut.length > 1 ? 'them' : 'it'} (the service itself, a report, a backup job) must log in as ${role} from now on; ` +
+          `a role that does not log in but is used through SET ROLE or membership (row-level security policies name it) needs GRANT ${shut.map((s) => `"${s.replaceAll('"', '""')}"`).join(', ')} TO "${role!.replaceAll('"', '""')}" on the target server; ` +
+          `or leave out services.${w.input.spec.name}.role to keep the source's owners`,
       );
     }
     const grantees = granteesOf(w.privileges);
