@@ -28,15 +28,24 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   const journal = await Journal.open(controlUrl);
   let plan;
   let retired = false;
+  let pruned: string | null = null;
   try {
     plan = await journal.lastPlan(split.manifest.name);
     const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
     retired = retention !== undefined && (await journal.doneSteps(split.manifest.name)).has(retention.id);
+    const backups = await journal.retention(split.manifest.name);
+    if (backups.length > 0 && backups.every((b) => b.state === 'pruned')) pruned = backups.map((b) => b.database).join(', ');
   } finally {
     await journal.close();
   }
   if (!plan) {
     throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');
+  }
+  if (pruned !== null) {
+    throw new BadInputError(
+      `split ${split.manifest.name}: its backup in ${pruned} was dropped by \`retention prune\`, and verify compares each new database with it: there is nothing left to compare with`,
+      'the last verification before the prune is the split\'s proof; check the new databases with the services\' own tests from now on',
+    );
   }
   if (opts.services) plan = servicePlanView(plan, opts.services);
   const rolePasswords: Record<string, string | null> = {};

@@ -205,6 +205,10 @@ describe('retention of a split that does not retire the source', () => {
     expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'scheduled']].sort());
     expect((await tableComments(fx.sourceUrl, ['public.events']))['public.events']).toBe(opsMark);
     expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toMatch(new RegExp(`has moved to database ${fx.ops.database}`));
+    // verify has nothing left to compare with, and says so.
+    const late = await fx.billing.cli('verify');
+    expect(late.code).toBe(2);
+    expect(late.stderr).toContain(`its backup in ${fx.sourceDb} was dropped by \`retention prune\``);
     // status says so too (it said "scheduled" before prune).
     expect((JSON.parse((await fx.billing.cli('status', '--json')).stdout) as { retention?: string }).retention).toBe('pruned');
     expect((JSON.parse((await fx.ops.cli('status', '--json')).stdout) as { retention?: string }).retention).toBe('scheduled');
