@@ -84,6 +84,10 @@ describe('rollback of one of two splits of the same source', () => {
     const listed = JSON.parse((await fx.ops.cli('retention', 'list', '--json')).stdout) as Array<{ split: string; state: string; tables: Array<{ table: string }> }>;
     expect(listed.map((r) => [r.split, r.state]).sort()).toEqual([[fx.billing.name, 'restored'], [fx.ops.name, 'scheduled']].sort());
     expect(listed.find((r) => r.split === fx.ops.name)!.tables.map((t) => t.table)).toEqual(OPS_TABLES);
+    // Listed for people: the restored backup has no expiry any more, nor its tables; the other's still has.
+    const human = (await fx.ops.cli('retention', 'list')).stdout.split('\n');
+    expect(human.find((l) => l.includes(fx.billing.name))).toMatch(/\s-\s+restored\s/);
+    expect(human.filter((l) => /^\s+public\.\S+\s+expires /.test(l)).map((l) => l.trim().split(/\s+/)[0])).toEqual(OPS_TABLES);
     const verified = await fx.ops.cli('verify');
     expect(verified.code, verified.stdout).toBe(0);
 

@@ -50,7 +50,7 @@ export function renderList(rows: BackupView[], now: Date, out: Output): void {
     r.database,
     r.server,
     r.split,
-    expires(r.expires),
+    r.state === 'restored' || r.state === 'pruned' ? '-' : expires(r.expires),
     r.state === 'expired' && !r.verified ? 'expired, unverified: kept' : r.state,
     r.retired ? 'the whole database (retired)' : `${r.tables.length} moved tables (the database stays in use)`,
   ]);
@@ -60,6 +60,8 @@ export function renderList(rows: BackupView[], now: Date, out: Output): void {
   rows.forEach((r, i) => {
     lines.push(line(table[i]!));
     const width = Math.max(0, ...r.tables.map((t) => t.table.length));
+    // A backup rolled back or pruned expires no more: its tables are not listed with a date.
+    if (r.state === 'restored' || r.state === 'pruned') return;
     for (const t of r.tables) {
       lines.push(`  ${t.table.padEnd(width)}  expires ${expires(t.expires)}${t.partitionOf ? `, a partition of ${t.partitionOf}` : ''}`);
     }
