@@ -655,4 +655,12 @@ export const MUTATIONS = [
     replace: "            AND d.description IS NULL",
     tests: [`${I}rollback-safety.test.ts`],
   },
+  {
+    id: 'session-role-grant-folded',
+    title: 'a grant the source made to the role running apply is folded into the new owner by ALTER … OWNER and lost',
+    file: 'src/plan/build.ts',
+    search: '        ...sessionRoleGrantsSql(w.privileges),',
+    replace: '        ...sessionRoleGrantsSql([]),',
+    tests: [`${I}roles.test.ts`],
+  },
 ];

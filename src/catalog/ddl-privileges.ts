@@ -88,7 +88,7 @@ export function granteesOf(statements: PrivilegeStatement[]): string[] {
  * block that runs only when the role exists on the target at that moment (checked
  * again on every run, so a rerun after the role was created grants it).
  */
-export function guardedPrivilegeSql(statements: PrivilegeStatement[], missing = 'its privileges are not carried'): string[] {
+export function guardedPrivilegeSql(statements: PrivilegeStatement[], missing = 'its privileges are not carried', opts: { sessionGrantsAfter?: boolean } = {}): string[] {
   const out: string[] = [];
   for (let i = 0; i < statements.length; ) {
     const role = statements[i]!.grantee;
@@ -101,7 +101,9 @@ export function guardedPrivilegeSql(statements: PrivilegeStatement[], missing = 
       continue;
     }
     // EXECUTE of a literal: PL/pgSQL never reads the names inside as its own variables.
-    const body = run.map((s) => `    EXECUTE ${literal(s.sql)};`);
+    // The session role's own grants wait for sessionRoleGrantsSql (after the owners change), when asked.
+    const later = (s: PrivilegeStatement) => opts.sessionGrantsAfter === true && /^GRANT /.test(s.sql);
+    const body = run.map((s) => (later(s) ? `    IF current_user <> ${literal(role)} THEN EXECUTE ${literal(s.sql)}; END IF;` : `    EXECUTE ${literal(s.sql)};`));
     let tag = 'cps';
     while (body.some((l) => l.includes(`$${tag}$`))) tag += '_';
     out.push(
@@ -109,4 +111,23 @@ export function guardedPrivilegeSql(statements: PrivilegeStatement[], missing = 
     );
   }
   return out;
+}
+
+/**
+ * The grants to the role running apply, again, once the objects have their owners: the
+ * privileges are granted while that role still owns everything, and ALTER … OWNER then
+ * folds an owner's own entries into the new owner's, so a grant the source made to it
+ * (a managed server's admin role) would be lost. Each runs only when the session's role
+ * is that grantee; one the role may not make is said in a warning, never failing the step.
+ */
+export function sessionRoleGrantsSql(statements: PrivilegeStatement[]): string[] {
+  const grants = statements.filter((s) => s.grantee !== null && /^GRANT /.test(s.sql));
+  if (grants.length === 0) return [];
+  const body = grants.map(
+    (s) =>
+      `  IF current_user = ${literal(s.grantee!)} THEN\n    BEGIN\n      EXECUTE ${literal(s.sql)};\n    EXCEPTION WHEN insufficient_privilege THEN\n      RAISE WARNING '%', ${literal(`not carried (the owner's member may not grant it): ${s.sql}`)};\n    END;\n  END IF;`,
+  );
+  let tag = 'cps';
+  while (body.some((l) => l.includes(`$${tag}$`))) tag += '_';
+  return [`DO $${tag}$\nBEGIN\n${body.join('\n')}\nEND $${tag}$`];
 }

@@ -38,7 +38,7 @@ import { readOnlyCopyFunctionSql, readOnlyCopyTriggerSql } from './read-only-cop
 import { publicGrantWarnings } from './public-grants.js';
 import { stayingParentWarnings } from './staying-parents.js';
 import { missingGrantees } from './grantees.js';
-import { granteesOf, guardedPrivilegeSql, privilegeStatements, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
+import { granteesOf, guardedPrivilegeSql, privilegeStatements, sessionRoleGrantsSql, type PrivilegeStatement } from '../catalog/ddl-privileges.js';
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 import { carriedPublications, ownedPublications, superuserPublications } from './publications.js';
@@ -516,8 +516,14 @@ export function buildPlan(input: PlanInput): Plan {
       description: w.input.spec.role
         ? `${carried}make ${w.input.spec.role.name} the owner of ${w.target.database} and its objects; revoke CONNECT from PUBLIC`
         : `${carried}${owners.length ? `give each object to the role that owns it in the source (${owners.join(', ')}, each if it exists on the server); ` : ''}revoke CONNECT on ${w.target.database} from PUBLIC${connect.length ? `; give CONNECT and TEMPORARY to ${connect.join(', ')} (they use its tables in the source)` : ''}`,
-      // Granted while the tool still owns the objects: changing the owner then hands the grants over with them.
-      sql: [...guardedPrivilegeSql(w.privileges), ...guardedPrivilegeSql(ownership, 'what it owns in the source stays with the tool\'s role'), ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(publicationsOf.get(w) ?? [])), ...databaseAccessSql(w.target.database, connect)],
+      // Granted while the tool still owns the objects: changing the owner then hands the grants over with them (but its own: granted again after).
+      sql: [
+        ...guardedPrivilegeSql(w.privileges, undefined, { sessionGrantsAfter: true }),
+        ...guardedPrivilegeSql(ownership, 'what it owns in the source stays with the tool\'s role'),
+        ...grantSql(w.target.database, w.input.spec.role?.name ?? null, schemas.length ? schemas : ['public'], ownedPublications(publicationsOf.get(w) ?? [])),
+        ...sessionRoleGrantsSql(w.privileges),
+        ...databaseAccessSql(w.target.database, connect),
+      ],
       dependsOn: [stepId('create_indexes', w.target.database, 'foreign_keys'), stepId('sync_sequences', w.target.database)],
       target: w.target,
       role: w.input.spec.role?.name ?? null,

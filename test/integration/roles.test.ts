@@ -231,6 +231,10 @@ describe('a service without a role', () => {
        ALTER FUNCTION public.owner_probe(text) OWNER TO "${app}";
        ALTER TABLE users ADD COLUMN probe text DEFAULT public.owner_probe('x')`,
     );
+    // A grant the source made to the role that runs the split (on a managed server, its admin role).
+    const tool = decodeURIComponent(new URL(fx.sourceUrl).username);
+    await query(fx.sourceUrl, `SET ROLE "${app}"; GRANT SELECT ON users TO "${tool}" WITH GRANT OPTION`);
+    const acl = (url: string) => query<{ a: string }>(url, `SELECT relacl::text AS a FROM pg_class WHERE oid = 'public.users'::regclass`);
     const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, Record<string, unknown>> };
     delete doc.services['user-service']!.role;
     await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
@@ -277,6 +281,9 @@ describe('a service without a role', () => {
     expect(before!.n).toBeGreaterThan(0);
     await query(asApp.toString(), `INSERT INTO users (tenant_id, username, email, password_hash) SELECT tenant_id, 'owner-app', 'owner-app@example.com', 'x' FROM users LIMIT 1`);
     await query(asApp.toString(), `CREATE TABLE public.migration_0042 (id bigserial PRIMARY KEY)`);
+    // The users table's privileges as in the source, the grant to the role that ran the split included.
+    expect((await acl(user.url))[0]!.a).toContain(`${tool}=r*/${app}`);
+    expect(await acl(user.url)).toEqual(await acl(fx.sourceUrl));
     // The function too: the application replaces it in its next migration, as in the source.
     expect(await query(user.url, `SELECT pg_get_userbyid(proowner) AS o FROM pg_proc WHERE proname = 'owner_probe'`)).toEqual([{ o: app }]);
     await query(asApp.toString(), `CREATE OR REPLACE FUNCTION public.owner_probe(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(x)'`);
