@@ -663,4 +663,12 @@ export const MUTATIONS = [
     replace: '        ...sessionRoleGrantsSql([]),',
     tests: [`${I}roles.test.ts`],
   },
+  {
+    id: 'login-members-shut-out',
+    title: 'a role that logs in as a member of a table\'s grantee (NOINHERIT, SET ROLE) gets no CONNECT on the new database of a service without a role',
+    file: 'src/catalog/table-grantees.ts',
+    search: '     WHERE (NOT x.member OR r.rolcanlogin)',
+    replace: '     WHERE NOT x.member',
+    tests: [`${I}roles.test.ts`],
+  },
 ];

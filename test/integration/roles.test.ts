@@ -205,9 +205,14 @@ describe('a service without a role', () => {
     const fx = await fixture();
     const app = await withoutRole(fx);
     const user = fx.service('user');
+    // A role that logs in without inheriting and reaches the table through SET ROLE (PostgREST's authenticator and anon).
+    const [reader, web] = [`${fx.prefix}anon`, `${fx.prefix}authenticator`];
+    roles.push(web, reader);
+    await query(servers().main, `CREATE ROLE "${reader}" NOLOGIN; CREATE ROLE "${web}" LOGIN NOINHERIT PASSWORD 'web-pw' IN ROLE "${reader}"`);
+    await query(fx.sourceUrl, `GRANT SELECT ON users TO "${reader}"`);
     const planned = await fx.cli('plan');
     expect(planned.code, planned.stderr).toBe(0);
-    expect(planned.stdout).toContain(`revoke CONNECT on ${user.database} from PUBLIC; give CONNECT and TEMPORARY to ${app} (they use its tables in the source)`);
+    expect(planned.stdout).toContain(`revoke CONNECT on ${user.database} from PUBLIC; give CONNECT and TEMPORARY to ${[app, web, reader].sort().join(', ')} (they use its tables in the source)`);
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     const [can] = await query<{ connect: boolean; other: boolean }>(
@@ -216,6 +221,11 @@ describe('a service without a role', () => {
       [app, user.database, fx.service('device').database],
     );
     expect(can).toEqual({ connect: true, other: false });
+    // The login role connects and reads as it did in the source.
+    const asWeb = new URL(user.url);
+    asWeb.username = web;
+    asWeb.password = 'web-pw';
+    expect(await query<{ u: string; n: boolean }>(asWeb.toString(), `SELECT current_user::text AS u, has_table_privilege($1, 'users', 'SELECT') AS n`, [reader])).toEqual([{ u: web, n: true }]);
   });
 
   it('gives each object to the role that owns it in the source, the database too: that role reads, writes, calls nextval and migrates there as before', async () => {
