@@ -102,7 +102,15 @@ export function classifyForeignKeys(
         .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref))
         .map((d) => `${d.table}.${d.column}`);
       const proposals = suggestColumns(catalog, ref, fk.references.columns).map((c) => `${fk.references!.table.name}.${c}`);
-      const suggestion = earlier
+      // What the key did on a delete or update of the referenced row, which nothing does once it is gone.
+      const action = /\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\b/.exec(fk.definition);
+      const done = (a: string, what: string): string =>
+        a === 'CASCADE' ? (what === 'DELETE' ? `deletes the rows of ${key} that reference it` : `updates ${key}.${fk.columns.join(', ')}`)
+          : `sets ${key}.${fk.columns.join(', ')} to ${a === 'SET NULL' ? 'NULL' : 'its default'}`;
+      const lost = action && reason !== 'copy'
+        ? `; its ON ${action[1]} ${action[2]} goes with it: ${action[1] === 'DELETE' ? 'deleting' : 'changing the key of'} a row of ${ref} no longer ${done(action[2]!, action[1]!)}, the application must`
+        : '';
+      const base = earlier
         ? `${ref} was ${describeMoved(earlier)}: check ${fk.columns.join(', ')} in the application (denormalizing from it is refused: its rows in the source are a stale, fenced backup)`
         : declared.length > 0
           ? `replaced by denormalized ${declared.join(', ')}; keep them fresh from ${refOwner ?? 'the source'} events`
@@ -111,6 +119,7 @@ export function classifyForeignKeys(
             : proposals.length > 0
               ? `check ${fk.columns.join(', ')} in the application, or denormalize: ${proposals.join(', ')}`
               : `check ${fk.columns.join(', ')} in the application (an event from ${refOwner ?? 'the source'} on delete)`;
+      const suggestion = `${base}${lost}`;
       dropped.push({
         table: key,
         constraint: fk.name,
