@@ -503,6 +503,14 @@ export function buildPlan(input: PlanInput): Plan {
           `or leave out services.${w.input.spec.name}.role to keep the source's owners`,
       );
     }
+    // An existing role as the service's role that owns its tables in the source keeps every right on them there.
+    const owning = role && w.input.spec.role?.existing ? w.input.tables.filter((k) => input.sourceOwners?.[`relation ${k}`] === role).sort() : [];
+    if (owning.length > 0) {
+      warnings.push(
+        `${w.input.spec.name}: ${role} (existing) owns ${owning.length > 3 ? `${owning.slice(0, 3).join(', ')} and ${owning.length - 3} more` : owning.join(', ')} in the source, and an owner keeps every right on its tables (it may disable the fence): ` +
+          `verify's isolation check fails until another role owns them there (ALTER TABLE … OWNER TO …), and retention prune waits for a passing verify`,
+      );
+    }
     const grantees = granteesOf(w.privileges);
     const ownership = w.input.spec.role || !input.sourceOwners
       ? []

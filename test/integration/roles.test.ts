@@ -64,6 +64,13 @@ describe('a service role that already exists', () => {
     const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { role: Record<string, unknown> }> };
     doc.services['user-service']!.role.existing = true;
     await writeFile(fx.manifestFile, stringify(doc, { lineWidth: 0 }));
+    // Adopted as it is, it may own a moved table in the source: the plan says what that means for verify.
+    await query(fx.sourceUrl, `ALTER TABLE quotas OWNER TO "${user.role}"`);
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`user-service: ${user.role} (existing) owns public.quotas in the source, and an owner keeps every right on its tables`);
+    expect(planned.stdout).toContain(`verify's isolation check fails until another role owns them there`);
+    await query(fx.sourceUrl, `ALTER TABLE quotas OWNER TO CURRENT_USER`);
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     expect(await logsIn(user.role, original)).toBe(true);
