@@ -671,4 +671,20 @@ export const MUTATIONS = [
     replace: '     WHERE NOT x.member',
     tests: [`${I}roles.test.ts`],
   },
+  {
+    id: 'event-trigger-unnamed',
+    title: 'plan does not say that the source\'s event triggers are not carried',
+    file: 'src/plan/make.ts',
+    search: '...(users?.eventTriggers ? [users.eventTriggers] : [])',
+    replace: '...(users?.eventTriggers && users.eventTriggers.length < 0 ? [users.eventTriggers] : [])',
+    tests: [`${I}staying-parents.test.ts`],
+  },
+  {
+    id: 'existing-owner-unwarned',
+    title: 'plan does not warn that an adopted service role owning moved tables in the source fails verify\'s isolation',
+    file: 'src/plan/build.ts',
+    search: '    if (owning.length > 0) {',
+    replace: '    if (owning.length < 0) {',
+    tests: [`${I}roles.test.ts`],
+  },
 ];

@@ -22,6 +22,7 @@ import { connectError } from '../pg/errors.js';
 import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
 import { readObjectOwners } from '../catalog/object-owners.js';
+import { eventTriggerWarning, readEventTriggers } from '../catalog/event-triggers.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { systemIdentifier } from '../pg/server-identity.js';
@@ -140,12 +141,19 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
 }
 
 /** Who uses each source table today (see readTableGrantees), and who owns each object (readObjectOwners). */
-async function readLiveGrantees(sourceUrl: string, schemas: string[]): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string> }> {
+async function readLiveGrantees(
+  sourceUrl: string,
+  schemas: string[],
+): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null }> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return { tableGrantees: await readTableGrantees(client, schemas), sourceOwners: await readObjectOwners(client) };
+    return {
+      tableGrantees: await readTableGrantees(client, schemas),
+      sourceOwners: await readObjectOwners(client),
+      eventTriggers: eventTriggerWarning(await readEventTriggers(client)),
+    };
   } catch (err) {
     throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
   } finally {
@@ -330,7 +338,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     catalog,
     services,
     ignored: Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key),
-    warnings: [...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`), ...unreachable],
+    warnings: [...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`), ...unreachable, ...(users?.eventTriggers ? [users.eventTriggers] : [])],
     configEdits,
     keyRanges,
     ...(users ? { tableGrantees: users.tableGrantees, sourceOwners: users.sourceOwners } : {}),

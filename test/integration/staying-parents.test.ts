@@ -45,3 +45,25 @@ describe('a moved table whose foreign key points at a table that stays in use', 
     expect(await query(fx.sourceUrl, `SELECT id FROM casc_parent ORDER BY id`)).toEqual([{ id: 1 }]);
   });
 });
+
+/** Supabase's PostgREST schema-cache trigger (`pgrst_ddl_watch`): an event trigger of the source database. */
+describe('an event trigger of the source', () => {
+  it('is named by plan as not carried, with what to do', async () => {
+    const fx = await splitFixture({ scale: 0.05 });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION public.ddl_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NOTIFY ddl_watch; END $$;
+       CREATE EVENT TRIGGER ${fx.prefix}ddl_watch ON ddl_command_end EXECUTE FUNCTION public.ddl_watch()`,
+    );
+    try {
+      const plan = await fx.plan();
+      expect(plan.warnings.filter((w) => w.includes('event trigger'))).toEqual([
+        `the source has event trigger ${fx.prefix}ddl_watch (ddl_command_end, ddl_watch), which no new database gets: an event trigger belongs to its database, not to a table; ` +
+          'make it in the new databases whose services need it (CREATE EVENT TRIGGER, as a superuser), with its function',
+      ]);
+    } finally {
+      await query(fx.sourceUrl, `DROP EVENT TRIGGER ${fx.prefix}ddl_watch`);
+    }
+  });
+});
