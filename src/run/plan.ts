@@ -3,6 +3,9 @@ import { makePlan } from '../plan/make.js';
 import { writePlanFile } from '../plan/plan-file.js';
 import type { Plan } from '../plan/model.js';
 import type { Reporter } from './reporter.js';
+import { lastSucceededPlan } from './applied-plan.js';
+import { planHash } from '../engine/plan-hash.js';
+import { controlUrlFor } from '../engine/control-url.js';
 
 export interface PlanRunOptions {
   manifest: string;
@@ -19,13 +22,27 @@ export function defaultPlanFile(manifestFile: string, name: string): string {
 
 /** Plans the split of a manifest; `write` then writes the plan file (after the caller showed it). */
 export async function planSplit(opts: PlanRunOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<{ plan: Plan; file: string; write(): Promise<void> }> {
-  const { plan, split } = await makePlan({
+  const made = await makePlan({
     manifestFile: opts.manifest,
     schemaFile: opts.schema,
     planFile: opts.output ?? defaultPlanFile(opts.manifest, 'plan'),
     env,
   });
+  const { split } = made;
+  let plan = made.plan;
   for (const s of split.secrets) reporter.secrets.add(s);
+  // A split applied already: apply refuses any other plan (its databases are in use), which the plan says first.
+  const finished = opts.schema ? null : await lastSucceededPlan(plan.name, controlUrlFor(split.servers.source!, split.controlUrl));
+  if (finished?.complete && planHash(finished.plan) !== planHash(plan)) {
+    plan = {
+      ...plan,
+      warnings: [
+        `split ${plan.name} is applied already, with another plan: \`apply\` refuses this one (its databases are in use and its tables fenced backups); ` +
+          'nothing is left to do if the split is as wanted; to change it, roll it back first, or move more tables as a new split (a wave)',
+        ...plan.warnings,
+      ],
+    };
+  }
   const file = opts.output ?? defaultPlanFile(opts.manifest, plan.name);
   return { plan, file, write: () => writePlanFile(file, plan) };
 }

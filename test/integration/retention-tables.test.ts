@@ -124,6 +124,9 @@ describe('retention of a split that does not retire the source', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing left to do');
     await writeFile(fx.billing.manifestFile, `# edited after the split\n${await readFile(fx.billing.manifestFile, 'utf8')}`);
+    const replanned = await fx.billing.cli('plan', '--json');
+    expect(replanned.code, replanned.stderr).toBe(0);
+    expect((JSON.parse(replanned.stdout) as { warnings: string[] }).warnings[0]).toContain(`split ${fx.billing.name} is applied already, with another plan: \`apply\` refuses this one`);
     const changed = await fx.billing.cli('apply', '--yes');
     expect(changed.code, changed.stdout + changed.stderr).toBe(2);
     expect(changed.stderr).toContain(`split ${fx.billing.name} is applied, with another plan`);
