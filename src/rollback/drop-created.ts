@@ -32,6 +32,24 @@ export type DropNotice = (message: string) => void;
 export type DropRecheck = (database: CreatedObject, client: pg.Client) => Promise<string[]>;
 
 /**
+ * Opens again each database the split created that a rollback killed between closing it
+ * and dropping it left closed (`ALLOW_CONNECTIONS false`): its check and its services need
+ * it open. Returns a line for each.
+ */
+export async function reopenClosed(servers: Record<string, string>, databases: CreatedObject[]): Promise<string[]> {
+  const notes: string[] = [];
+  const failures: DropFailure[] = [];
+  await onServers(servers, databases, async (admin, o) => {
+    const r = await admin.query<{ open: boolean }>(`SELECT datallowconn AS open FROM pg_database WHERE datname = $1`, [o.name]);
+    if (r.rows[0]?.open !== false) return;
+    if ((await identityState(admin, o)).state !== 'ours') return;
+    await admin.query(`ALTER DATABASE ${ident(o.name)} ALLOW_CONNECTIONS true`);
+    notes.push(`${o.name} on ${o.server} was left closed to new sessions by a rollback stopped before its drop: opened again`);
+  }, failures);
+  return [...notes, ...failures.map((f) => `${f.name} on ${f.server}: ${f.problem}`)];
+}
+
+/**
  * Closes the database to every new session, ends the others (their uncommitted work is
  * lost, as a forced drop would lose it; what they committed is there to be seen), then
  * runs `recheck` on the one session kept: rollback's check ran before the prompt, the

@@ -60,10 +60,11 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
   if (!sourceUrl) throw new BadInputError('source.url is not set');
   const sourceDb = databaseOf(sourceUrl);
   const ours = <T extends { server: string; database: string }>(list: T[]): T[] => list.filter((t) => scope.databases.concat(scope.adopted).some((o) => o.server === t.server && o.name === t.database));
-  const checked = await beforeAnyChange(() => checkTargets(
+  const { checked, notes } = await beforeAnyChange(() => checkTargets(
     { databases: scope.databases, adopted: scope.adopted, roles: scope.roles, baselines: ours(inv.baselines), targets: ours(inv.targets) },
     servers,
   ));
+  report.warnings.push(...notes);
   const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
   const configBackups = configBackupsFromCreated(scope.config);
   const preview = {

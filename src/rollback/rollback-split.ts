@@ -12,7 +12,7 @@ import { isEmpty, readInventory, type RollbackInventory } from './rollback-inven
 import { changedTargets } from './target-check.js';
 import { identityRefusals } from './identity-check.js';
 import { fencedTables, liftBackupMark, removeFence, restoreTableComments } from './source-restore.js';
-import { dropCreated, type Dropped, type DropFailure, type DropRecheck } from './drop-created.js';
+import { dropCreated, reopenClosed, type Dropped, type DropFailure, type DropRecheck } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
 import { sourceOrphanWarnings } from './source-orphans.js';
@@ -126,7 +126,10 @@ async function sourceExists(url: string): Promise<boolean> {
  * those rows. Checked whether or not the config was repointed: a row written to a
  * new database exists nowhere else.
  */
-export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'adopted' | 'roles' | 'baselines' | 'targets'>, servers: Record<string, string>): Promise<number> {
+export async function checkTargets(
+  inv: Pick<RollbackInventory, 'databases' | 'adopted' | 'roles' | 'baselines' | 'targets'>,
+  servers: Record<string, string>,
+): Promise<{ checked: number; notes: string[] }> {
   const refusals = await identityRefusals(servers, [...inv.databases, ...inv.adopted, ...inv.roles]);
   if (refusals.length > 0) {
     throw new DifferenceError(
@@ -135,15 +138,17 @@ export async function checkTargets(inv: Pick<RollbackInventory, 'databases' | 'a
       'check the manifest\'s server URLs (they must name the servers the split ran on); an object the split did not create is yours to drop by hand',
     );
   }
+  const notes = await reopenClosed(servers, inv.databases);
   const { changes, checked } = await changedTargets(servers, inv.baselines, inv.targets);
   if (changes.length > 0) {
     throw new DifferenceError(
+      notes.map((n) => `${n}\n`).join('') +
       `${changes.length} change${changes.length === 1 ? '' : 's'} in the target databases since the copy, so rolling back would lose ${changes.length === 1 ? 'it' : 'them'}; nothing was changed:\n  ` +
         changes.map((c) => (c.table === '*' ? `${c.database}: ${c.change}` : `${c.database}: ${c.table}: ${c.change}`)).join('\n  '),
       'the services already write to the new databases: keep the split, or move those writes back to the old database before rolling back',
     );
   }
-  return checked;
+  return { checked, notes };
 }
 
 /**
@@ -236,7 +241,8 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   if ((inv.fence || inv.prior || inv.tableMarks) && !(await beforeAnyChange(() => sourceExists(sourceUrl)))) {
     throw new BadInputError(`the source database ${sourceDb} no longer exists: there is nothing to roll back to`, 'check source.url in the manifest');
   }
-  const checked = await beforeAnyChange(() => checkTargets(inv, servers));
+  const { checked, notes } = await beforeAnyChange(() => checkTargets(inv, servers));
+  report.warnings.push(...notes);
   const preview: RollbackPreview = {
     split,
     source: sourceDb,

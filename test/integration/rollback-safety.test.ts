@@ -247,6 +247,14 @@ describe('rollback never drops what holds new data or what it did not create', (
     const again = await runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`${device.database}: public.devices: same row count, but rows were changed (checksum differs)`);
+
+    // Left closed, as by a rollback killed between closing it and its drop: the next one opens it again to check it (and still refuses).
+    await query(fx.sourceServer, `ALTER DATABASE "${device.database}" ALLOW_CONNECTIONS false`);
+    const reopened = await runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env);
+    expect(reopened.code, reopened.stdout + reopened.stderr).toBe(1);
+    expect(reopened.stderr).toContain(`${device.database} on source was left closed to new sessions by a rollback stopped before its drop: opened again`);
+    expect(reopened.stderr).toContain(`${device.database}: public.devices: same row count, but rows were changed (checksum differs)`);
+    expect(await query(fx.sourceServer, `SELECT datallowconn AS open FROM pg_database WHERE datname = $1`, [device.database])).toEqual([{ open: true }]);
   });
 
   it('4. the control database is never a target: plan exits 2, apply\'s preflight refuses a control URL under another host name', async () => {
