@@ -102,14 +102,14 @@ export function classifyForeignKeys(
         .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref))
         .map((d) => `${d.table}.${d.column}`);
       const proposals = suggestColumns(catalog, ref, fk.references.columns).map((c) => `${fk.references!.table.name}.${c}`);
-      // What the key did on a delete or update of the referenced row, which nothing does once it is gone.
-      const action = /\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\b/.exec(fk.definition);
+      // What the key did on a delete or update of the referenced row (both, pg_get_constraintdef writing ON UPDATE first), which nothing does once it is gone.
+      const actions = reason === 'copy' ? [] : [...fk.definition.matchAll(/\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\b/g)].sort((a, b) => (a[1] === 'DELETE' ? -1 : b[1] === 'DELETE' ? 1 : 0));
       const done = (a: string, what: string): string =>
         a === 'CASCADE' ? (what === 'DELETE' ? `deletes the rows of ${key} that reference it` : `updates ${key}.${fk.columns.join(', ')}`)
           : `sets ${key}.${fk.columns.join(', ')} to ${a === 'SET NULL' ? 'NULL' : 'its default'}`;
-      const lost = action && reason !== 'copy'
-        ? `; its ON ${action[1]} ${action[2]} goes with it: ${action[1] === 'DELETE' ? 'deleting' : 'changing the key of'} a row of ${ref} no longer ${done(action[2]!, action[1]!)}, the application must`
-        : '';
+      const lost = actions
+        .map((m) => `; its ON ${m[1]} ${m[2]} goes with it: ${m[1] === 'DELETE' ? 'deleting' : 'changing the key of'} a row of ${ref} no longer ${done(m[2]!, m[1]!)}, the application must`)
+        .join('');
       const base = earlier
         ? `${ref} was ${describeMoved(earlier)}: check ${fk.columns.join(', ')} in the application (denormalizing from it is refused: its rows in the source are a stale, fenced backup)`
         : declared.length > 0

@@ -15,7 +15,7 @@ export interface TableOptions {
   /** Primary key columns; default ['id'] when there is an id column; [] for none. */
   pk?: string[];
   unique?: string[][];
-  fks?: Array<{ name?: string; columns: string[]; references: NameSpec; refColumns?: string[]; inherited?: boolean }>;
+  fks?: Array<{ name?: string; columns: string[]; references: NameSpec; refColumns?: string[]; inherited?: boolean; definition?: string }>;
   partitionOf?: NameSpec;
   partitioned?: boolean;
 }
@@ -51,6 +51,7 @@ export class CatalogBuilder {
       constraints.push(constraint({
         name: fk.name ?? `${name}_${fk.columns.join('_')}_fkey`, type: 'f', columns: fk.columns, inherited: fk.inherited ?? false,
         references: { table: target, columns: fk.refColumns ?? ['id'] },
+        ...(fk.definition ? { definition: fk.definition } : {}),
       }));
     }
     this.tables.push({

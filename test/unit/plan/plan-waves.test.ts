@@ -99,3 +99,34 @@ describe('the plan of a later wave', () => {
     expect(planSchemaProblems(JSON.parse(JSON.stringify(p))).problems).toEqual([]);
   });
 });
+
+describe('a dropped cross-service foreign key with referential actions', () => {
+  it('says what no longer happens on a delete and on an update of the referenced row, delete first', () => {
+    const text = `version: 1
+name: lists
+source: { url: "\${SRC}" }
+services:
+  lists: { database: lists_db, tables: [lists] }
+  subscribers: { database: subs_db, tables: [subscriber_lists] }
+`;
+    const cat = new CatalogBuilder()
+      .table('lists', { columns: ['id'] })
+      .table('subscriber_lists', {
+        columns: ['id', 'list_id'],
+        fks: [{ columns: ['list_id'], references: 'lists', definition: 'FOREIGN KEY (list_id) REFERENCES public.lists(id) ON UPDATE CASCADE ON DELETE SET NULL' }],
+      })
+      .build();
+    const manifest = parseManifest(text, 'split.yaml');
+    const resolved = resolveManifest(manifest, cat, 'split.yaml');
+    const p = buildPlan({
+      manifest, manifestText: text, manifestPath: 'split.yaml', catalog: cat,
+      services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
+      ignored: [], warnings: [], configEdits: {},
+    });
+    const fk = p.services.flatMap((s) => s.droppedForeignKeys).find((f) => f.table === 'public.subscriber_lists')!;
+    expect(fk.suggestion).toContain(
+      '; its ON DELETE SET NULL goes with it: deleting a row of public.lists no longer sets public.subscriber_lists.list_id to NULL, the application must' +
+        '; its ON UPDATE CASCADE goes with it: changing the key of a row of public.lists no longer updates public.subscriber_lists.list_id, the application must',
+    );
+  });
+});
