@@ -687,4 +687,20 @@ export const MUTATIONS = [
     replace: '    if (owning.length < 0) {',
     tests: [`${I}roles.test.ts`],
   },
+  {
+    id: 'retire-prune-takes-other-backups',
+    title: 'a retiring split\'s prune drops the database with another split\'s backup in it that may not go yet (unverified, unexpired)',
+    file: 'src/retention/prune-backups.ts',
+    search: '    if (waiting.length > 0) {',
+    replace: '    if (waiting.length < 0) {',
+    tests: [`${I}retention-tables.test.ts`],
+  },
+  {
+    id: 'fk-delete-action-hidden',
+    title: 'a dropped key with ON UPDATE and ON DELETE actions names only the first',
+    file: 'src/plan/foreign-keys.ts',
+    search: "[...fk.definition.matchAll(/\\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\\b/g)]",
+    replace: "[...fk.definition.matchAll(/\\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\\b/g)].slice(0, 1)",
+    tests: [`${U}plan/plan-waves.test.ts`],
+  },
 ];

@@ -138,12 +138,16 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
   const plan = due.some((r) => readRetentionDetail(r.detail)?.retire !== false) ? await opts.journal.lastPlan(opts.split) : undefined;
   const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
   // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
+  // Those still kept there as their backups go with the database: only once each of them may go too.
+  const others: RetentionRecord[] = [];
   if (plan) {
     for (const other of await opts.journal.retention()) {
       if (other.split === opts.split || other.state === 'restored' || !due.some((r) => r.server === other.server && r.database === other.database)) continue;
       for (const t of readRetentionDetail(other.detail)?.tables ?? []) moved.add(t.table);
+      if (other.state === 'scheduled') others.push(other);
     }
   }
+  const keptWith = (r: RetentionRecord) => others.filter((o) => o.server === r.server && o.database === r.database);
   for (const r of due) {
     const detail = readRetentionDetail(r.detail);
     if (detail && !detail.retire) {
@@ -173,6 +177,14 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       );
       continue;
     }
+    const waiting = keptWith(r).flatMap((o) => {
+      const why = notDue(o, opts.now);
+      return why ? [`split ${o.split} keeps its backup of ${readRetentionDetail(o.detail)?.tables.length ?? 0} moved tables in it, which may not go yet (${why.reason.replace(/, so its backup is kept: .*$/, '')})`] : [];
+    });
+    if (waiting.length > 0) {
+      entries.push({ ...backupView(r, opts.now), action: 'refused', reason: `dropping the database would drop another split's backup too: ${waiting.join('; ')}; prune again once it may go` });
+      continue;
+    }
     const outcome = await dropBackup(r, {
       serverUrl: opts.servers[r.server]!,
       archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,
@@ -192,6 +204,10 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       state: 'pruned',
       detail: { ...(r.detail ?? {}), prunedAt: opts.now.toISOString(), archive, ...(outcome.action === 'gone' ? { goneBeforePrune: true } : {}) },
     });
+    // The other splits' backups in it went with it.
+    for (const o of keptWith(r)) {
+      await opts.journal.updateRetention(o.id, { state: 'pruned', detail: { ...(o.detail ?? {}), prunedAt: opts.now.toISOString(), archive, prunedWith: opts.split } });
+    }
     const view = backupView(updated ?? r, opts.now);
     entries.push(
       outcome.action === 'dropped'

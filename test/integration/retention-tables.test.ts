@@ -258,4 +258,36 @@ describe('retention of a split that does not retire the source', () => {
     expect(await relations(fx.sourceUrl)).toContain('public.audit');
     expect(await relations(fx.sourceUrl)).not.toContain('public.invoices');
   });
+
+  it('a later split that retires the source drops the database only once the backups other splits keep in it may go too, and marks them pruned', async () => {
+    const fx = await wavesFixture({
+      server: pg15(),
+      edit: (doc, which) => {
+        doc.retention = { days: 7, archive: 'backups' };
+        if (which === 'ops') (doc.source as Record<string, unknown>).retire = true;
+      },
+    });
+    fixtures.push(fx);
+    const billing = await fx.billing.cli('apply', '--yes');
+    expect(billing.code, billing.stderr).toBe(0);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+    expect((await fx.ops.cli('verify', '--checksums')).code).toBe(0);
+    const later = new Date(Date.now() + 8 * DAY).toISOString();
+    const exists = async () => (await query(pg15(), `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.sourceDb])).length === 1;
+
+    // billing's backup in that database was never verified: the database stays, and says why.
+    const refused = await fx.ops.cli('retention', 'prune', '--yes', '--now', later);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stdout).toContain(`dropping the database would drop another split's backup too: split ${fx.billing.name} keeps its backup of 4 moved tables in it, which may not go yet (expired, but no \`verify --checksums\` run passed since the split finished)`);
+    expect(await exists()).toBe(true);
+
+    // Verified, it may go: the database goes, and billing's backup is marked pruned with it.
+    expect((await fx.billing.cli('verify', '--checksums')).code).toBe(0);
+    const pruned = await fx.ops.cli('retention', 'prune', '--yes', '--now', later);
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+    expect(await exists()).toBe(false);
+    const listed = JSON.parse((await fx.billing.cli('retention', 'list', '--json')).stdout) as ListJson[];
+    expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'pruned']].sort());
+  });
 });
