@@ -703,4 +703,12 @@ export const MUTATIONS = [
     replace: "[...fk.definition.matchAll(/\\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\\b/g)].slice(0, 1)",
     tests: [`${U}plan/plan-waves.test.ts`],
   },
+  {
+    id: 'rollback-under-retiring-wave',
+    title: 'an earlier wave rolls back under a later one that retired the source, its service sent back to a read-only database',
+    file: 'src/waves/wave-dependents.ts',
+    search: "    if (moved.size > 0 && o.plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire))",
+    replace: "    if (moved.size < 0 && o.plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire))",
+    tests: [`${U}waves/earlier-waves.test.ts`],
+  },
 ];

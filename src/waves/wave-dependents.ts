@@ -17,7 +17,7 @@ export interface SplitRun {
 export interface WaveDependent {
   split: string;
   table: string;
-  uses: 'copies' | 'reads' | 'moves';
+  uses: 'copies' | 'reads' | 'moves' | 'retires';
 }
 
 /**
@@ -33,12 +33,15 @@ export function waveDependents(wave: SplitRun, others: readonly SplitRun[]): Wav
   for (const o of others) {
     if (o.split === wave.split || o.startedAt.getTime() < wave.startedAt.getTime() || !sameSource(o, source)) continue;
     for (const [table, uses] of tablesPlanReads(o.plan)) if (moved.has(table)) out.push({ split: o.split, table, uses });
+    // A later split that retires the source makes it read-only: this one's tables would come back to a database nobody may write.
+    if (moved.size > 0 && o.plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire)) out.push({ split: o.split, table: o.plan.source.database, uses: 'retires' });
   }
   return out;
 }
 
 /** One line per dependent, for the refusal. */
 export function describeDependent(d: WaveDependent): string {
+  if (d.uses === 'retires') return `split ${d.split} retires the source ${d.table} (read-only, a backup): this split's tables would come back to a database no service may write`;
   const what = d.uses === 'copies' ? 'copied' : d.uses === 'reads' ? 'filled denormalized columns from' : 'moved again';
   return `split ${d.split} ${what} ${d.table}`;
 }

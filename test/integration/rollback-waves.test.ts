@@ -65,7 +65,7 @@ describe('rollback of one of two splits of the same source', () => {
     const rb = await fx.billing.cli('rollback', '--yes');
     expect(rb.code, rb.stderr + rb.stdout).toBe(0);
     expect(rb.stdout).toContain('comments restored on 4 moved tables');
-    expect(rb.stdout).toContain(`still fenced by other splits of ${fx.sourceDb} (earlier waves; rolling those back lifts it): 1 table: public.events`);
+    expect(rb.stdout).toContain(`still fenced by other splits of ${fx.sourceDb} (other waves; rolling those back lifts it): 1 table: public.events`);
     expect(await readFile(envFile, 'utf8')).toBe(original);
     const after = await sourceState(fx);
     // Billing's tables are as before the splits; ops's keep their fence and mark; the database itself was never touched.

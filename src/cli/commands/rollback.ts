@@ -111,7 +111,7 @@ export function renderRollback(r: RollbackReport, out: Output): void {
   const fenced = r.restored.stillFenced;
   if (fenced.length > 0 && (r.restored.readOnlyLifted || r.restored.fenceRemovedFrom > 0)) {
     const shown = fenced.length > 10 ? `${fenced.slice(0, 10).join(', ')} and ${fenced.length - 10} more` : fenced.join(', ');
-    lines.push(`still fenced by other splits of ${r.preview?.source ?? 'the source'} (earlier waves; rolling those back lifts it): ${fenced.length} ${fenced.length === 1 ? 'table' : 'tables'}: ${shown}`);
+    lines.push(`still fenced by other splits of ${r.preview?.source ?? 'the source'} (other waves; rolling those back lifts it): ${fenced.length} ${fenced.length === 1 ? 'table' : 'tables'}: ${shown}`);
   }
   for (const s of r.restarts) lines.push(s.ok ? `ran: ${s.command}` : c.yellow(`restart of ${s.service} failed: ${s.command}\n${s.output}`));
   if (r.dropped.databases.length > 0) lines.push(`dropped databases: ${dropped(r.dropped.databases)}`);

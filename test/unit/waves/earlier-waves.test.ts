@@ -122,4 +122,15 @@ describe('a plan checked against the splits made since', () => {
     expect(describeDependent(deps[0]!)).toBe('split devices copied public.orders');
     expect(waveDependents(later, [wave, later, earlier, independent])).toEqual([]);
   });
+
+  it('counts a later split of the same source that retires it: the wave\'s tables would come back to a read-only database', () => {
+    const wave: SplitRun = { split: 'billing', startedAt: new Date('2026-12-02'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'b', database: 'b', tables: ['public.orders'] }]) };
+    const retire: Step = { id: 'schedule_retention:core', kind: 'schedule_retention', description: '', sql: [], dependsOn: [], database: 'core', days: 7, roles: [], retire: true, tables: [] };
+    const last: SplitRun = { split: 'rest', startedAt: new Date('2026-12-03'), systemIdentifier: null, plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }], [retire]) };
+    const deps = waveDependents(wave, [wave, last]);
+    expect(deps).toEqual([{ split: 'rest', table: 'core', uses: 'retires' }]);
+    expect(describeDependent(deps[0]!)).toBe('split rest retires the source core (read-only, a backup): this split\'s tables would come back to a database no service may write');
+    // Without retire it is independent.
+    expect(waveDependents(wave, [wave, { ...last, plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }]) }])).toEqual([]);
+  });
 });
