@@ -711,4 +711,12 @@ export const MUTATIONS = [
     replace: "    if (moved.size < 0 && o.plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire))",
     tests: [`${U}waves/earlier-waves.test.ts`],
   },
+  {
+    id: 'reverse-start-beside-grant',
+    title: 'cutover starts reverse replication beside the grant step of the same database, and one fails with "tuple concurrently updated" after the fence',
+    file: 'src/plan/build-reverse.ts',
+    search: "        dependsOn: [r.stopId, ...cutover.filter((s) => s.kind === 'grant'",
+    replace: "        dependsOn: [r.stopId, ...cutover.filter((s) => s.kind === 'grant' && s.id === ''",
+    tests: [`${U}plan/step-order.test.ts`],
+  },
 ];

@@ -108,7 +108,9 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
         service: target.service,
         description: `publish ${roots.length} tables of ${target.database} back and subscribe ${source} to them: every write made to ${target.database} after cutover reaches the source (rollback brings it back)`,
         sql: startReverseSql(names, published, target, source),
-        dependsOn: [r.stopId],
+        // After the grant step of its database: its GRANTs to the reverse role and that step's ALTER … OWNER on the
+        // same tables, at once, fail with "tuple concurrently updated".
+        dependsOn: [r.stopId, ...cutover.filter((s) => s.kind === 'grant' && s.target.server === target.server && s.target.database === target.database).map((s) => s.id)],
         target,
         ...names,
         tables: published,

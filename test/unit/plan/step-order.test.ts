@@ -135,3 +135,28 @@ describe('the step order of a plan', () => {
     ]);
   });
 });
+
+describe('an online service with a table logical replication cannot carry', () => {
+  it('starts its reverse replication after its grant step, which the copy at cutover puts in the window too', () => {
+    const text = `version: 1
+name: mixed
+mode: online
+source: { url: "\${SRC}" }
+services:
+  web: { database: web_db, tables: [projects, logs] }
+`;
+    const cat = new CatalogBuilder(['public']).table('projects', { columns: ['id', 'name:text'] }).table('logs', { columns: ['id', 'line:text'], pk: [] }).build();
+    const manifest = parseManifest(text, 'split.yaml');
+    const resolved = resolveManifest(manifest, cat, 'split.yaml');
+    const p = buildPlan({
+      manifest, manifestText: text, manifestPath: 'split.yaml', catalog: cat,
+      services: resolved.services.map((x) => ({ spec: x.spec, tables: x.tables, copies: x.copies, views: x.views, denormalize: [] })),
+      ignored: [], warnings: [], configEdits: {},
+    });
+    expect(stepOrderProblems(p)).toEqual([]);
+    const grant = p.steps.find((x) => x.id === 'grant:web_db')!;
+    expect(grant.phase).toBe('cutover');
+    // Its ALTER … OWNER and the reverse step's GRANTs on the same tables at once fail with "tuple concurrently updated".
+    expect(p.steps.find((x) => x.id === 'start_reverse_replication:web_db')!.dependsOn).toContain('grant:web_db');
+  });
+});
