@@ -719,4 +719,20 @@ export const MUTATIONS = [
     replace: "        dependsOn: [r.stopId, ...cutover.filter((s) => s.kind === 'grant' && s.id === ''",
     tests: [`${U}plan/step-order.test.ts`],
   },
+  {
+    id: 'cutover-failure-says-apply',
+    title: 'a failed cutover step tells to rerun apply, which has nothing to do while the source stays fenced',
+    file: 'src/engine/executor.ts',
+    search: "  if (phase === 'cutover') return 'rerun `cloudphone-split cutover` to resume where it stopped: the source stays fenced (writes refused) until it finishes';",
+    replace: "  if (phase === 'cutover') return undefined;",
+    tests: [`${I}engine-executor.test.ts`],
+  },
+  {
+    id: 'apply-hides-unfinished-cutover',
+    title: 'apply after a cutover that stopped says there is nothing left to do, not that cutover must finish',
+    file: 'src/cli/commands/apply.ts',
+    search: "    if (cutover === 'unfinished') {",
+    replace: "    if (cutover === null && plan.name === '') {",
+    tests: [`${I}crash-cutover.test.ts`],
+  },
 ];

@@ -299,8 +299,8 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   const left = runnable.filter((s) => !finished.has(s.id));
   if (failure) {
     await journal.finishRun(run.runId, 'failed', `step ${failure.stepId} failed: ${failure.message}`).catch(() => undefined);
-    const failedKind = runnable.find((s) => s.id === failure?.stepId)?.kind;
-    const hint = failedKind === 'preflight' ? 'fix what preflight lists above, then rerun `cloudphone-split apply`' : undefined;
+    const failed = runnable.find((s) => s.id === failure?.stepId);
+    const hint = failed?.kind === 'preflight' ? 'fix what preflight lists above, then rerun `cloudphone-split apply`' : resumeHint(failed?.phase);
     throw new StepFailedError(failure.stepId, failure.message, { cause: failure.cause, hint });
   }
   if (runError) {
@@ -309,9 +309,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   }
   if (left.length > 0 && signal.aborted) {
     await journal.finishRun(run.runId, 'interrupted', `interrupted with ${left.length} of ${runnable.length} steps left`).catch(() => undefined);
+    const command = resumeCommand(left[0]?.phase);
     throw new InterruptedError(
-      'interrupted; rerun apply to resume',
-      `${left.length} of ${runnable.length} steps are left: \`cloudphone-split apply\` resumes at the first of them`,
+      `interrupted; rerun ${command} to resume`,
+      `${left.length} of ${runnable.length} steps are left: \`cloudphone-split ${command}\` resumes at the first of them`,
     );
   }
   if (left.length > 0) {
@@ -366,4 +367,16 @@ async function skipDone(
         : `run ${run.runId}: ${finished.size} of ${plan.steps.length} steps already done by an earlier run`,
     });
   }
+}
+
+/** The command that resumes a run of a plan's phase: apply, cutover (online), or rollback (through reverse replication). */
+function resumeCommand(phase: Step['phase']): string {
+  return phase === 'cutover' ? 'cutover' : phase === 'reverse' ? 'rollback' : 'apply';
+}
+
+/** What a failed step's error tells to do; undefined: the error's own default (rerun apply). */
+function resumeHint(phase: Step['phase']): string | undefined {
+  if (phase === 'cutover') return 'rerun `cloudphone-split cutover` to resume where it stopped: the source stays fenced (writes refused) until it finishes';
+  if (phase === 'reverse') return 'rerun `cloudphone-split rollback` to resume where it stopped';
+  return undefined;
 }

@@ -48,6 +48,26 @@ export async function isApplied(plan: Plan, controlUrl: string): Promise<boolean
   return applied === true;
 }
 
+/**
+ * How far an online plan's cutover went, from the journal: not started, started and not
+ * finished (the source then stays fenced until `cutover` runs again), or done; null for a
+ * plan without cutover steps.
+ */
+export async function cutoverProgress(plan: Plan, controlUrl: string): Promise<'not-started' | 'unfinished' | 'done' | null> {
+  const steps = plan.steps.filter((s) => s.phase === 'cutover');
+  if (steps.length === 0) return null;
+  const seen = await withJournal(controlUrl, async (journal) => {
+    const done = await doneIds(journal, plan);
+    // A step killed while it ran (the fence may be up) counts as started: the journal has it running or failed.
+    const run = await lastRun(journal, plan.name);
+    const started = new Set((run?.planHash === planHash(plan) ? run.steps : []).filter((s) => s.state !== 'pending').map((s) => s.id));
+    return { done, started };
+  });
+  const done = steps.filter((s) => seen?.done.has(s.id)).length;
+  const started = steps.filter((s) => seen?.done.has(s.id) || seen?.started.has(s.id)).length;
+  return started === 0 ? 'not-started' : done === steps.length ? 'done' : 'unfinished';
+}
+
 /** The plan of the split's last successful run, and whether all of it is done or only some services. */
 export interface AppliedPlan {
   plan: Plan;

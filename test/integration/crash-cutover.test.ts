@@ -149,6 +149,10 @@ async function cutoverCase(
   } finally {
     await watch.close();
   }
+  // apply has nothing to do, and says what does: the source stays fenced until cutover finishes.
+  const apply = await runSpawned(['apply', '-m', fx.manifestFile, '--yes'], fx.env);
+  expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+  expect(apply.stdout).toContain('apply has nothing left to do, but its cutover stopped before the end');
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);

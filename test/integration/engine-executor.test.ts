@@ -213,6 +213,17 @@ describe('runPlan', () => {
     expect((await logOf('changed')).map((r) => r.step_id)).toEqual(['one']);
   });
 
+  it('tells to rerun the command of the failed step\'s phase: cutover for a cutover step (the source stays fenced), rollback for a reverse one', async () => {
+    for (const [phase, command] of [['cutover', 'cutover'], ['reverse', 'rollback']] as const) {
+      const base = toyPlan(`phase-${phase}`, [{ id: 'first' }, { id: 'second', dependsOn: ['first'] }]);
+      const plan = { ...base, steps: base.steps.map((s) => ({ ...s, phase })) };
+      const failing = handlersFor({ fail: (s) => (s.id === 'second' ? 'no' : undefined) });
+      const err = await runPlan(options(plan, failing.handlers).opts).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepFailedError);
+      expect((err as StepFailedError).hint, phase).toContain(`rerun \`cloudphone-split ${command}\` to resume where it stopped`);
+    }
+  });
+
   it('on abort starts nothing new, records the run interrupted, and resumes later', async () => {
     const plan = toyPlan('abort', [{ id: 'i1' }, { id: 'i2', dependsOn: ['i1'] }, { id: 'i3', dependsOn: ['i2'] }]);
     const controller = new AbortController();

@@ -7,7 +7,7 @@ import { handlers } from '../../steps/index.js';
 import { chooseProgress } from '../views/progress.js';
 import { renderDryRun } from '../views/dry-run.js';
 import { executeApply, prepareApply } from '../../run/apply.js';
-import { isApplied } from '../../run/applied-plan.js';
+import { cutoverProgress, isApplied } from '../../run/applied-plan.js';
 
 export interface ApplyOptions extends CommonOptions {
   dryRun?: boolean;
@@ -48,7 +48,18 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
     return 0;
   }
   if (prepared.finished || (await isApplied(plan, prepared.controlUrl))) {
-    out.say(`Split ${plan.name}: nothing left to do, every step of its plan is done (\`cloudphone-split status\` lists them).`);
+    const cutover = await cutoverProgress(plan, prepared.controlUrl);
+    if (cutover === 'unfinished') {
+      out.say(
+        `Split ${plan.name}: apply has nothing left to do, but its cutover stopped before the end: ${plan.source.database} stays fenced (writes refused) ` +
+          'until `cloudphone-split cutover` finishes it.',
+      );
+      return 0;
+    }
+    out.say(
+      `Split ${plan.name}: nothing left to do, every step of its plan is done (\`cloudphone-split status\` lists them)` +
+        (cutover === 'not-started' ? '; next: `cloudphone-split cutover` switches the services to their new databases.' : '.'),
+    );
     return 0;
   }
   const approved = await consent(term, opts.yes, { action: `apply creates databases and roles and fences ${plan.source.database}`, question: question(plan, services) });
