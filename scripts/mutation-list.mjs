@@ -735,4 +735,12 @@ export const MUTATIONS = [
     replace: "    if (cutover === null && plan.name === '') {",
     tests: [`${I}crash-cutover.test.ts`],
   },
+  {
+    id: 'resume-replans-config',
+    title: 'apply -m cannot resume a run stopped after its replace: entries repointed their files (planning again fails first)',
+    file: 'src/run/apply.ts',
+    search: '        if (ownRun) return null;',
+    replace: '        if (ownRun && err === null) return null;',
+    tests: [`${I}config-files.test.ts`],
+  },
 ];

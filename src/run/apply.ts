@@ -145,16 +145,22 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       manifestFile = split.file;
     } else {
       const interrupted = await interruptedRunOf(split.manifest.name, controlUrlFor(split.servers.source!, split.controlUrl));
-      const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') });
-      manifestFile = made.split.file;
-      if (interrupted && interrupted.plan.manifest.text === split.text && !amendsPlan(interrupted.plan, made.plan, interrupted.done)) {
+      const ownRun = interrupted !== null && interrupted.plan.manifest.text === split.text;
+      // Planning again may fail where the run went on: a `replace:` entry's text is gone from the file it repointed.
+      const made = await makePlan({ manifestFile: opts.manifest, env, planFile: defaultPlanFile(opts.manifest, 'plan') }).catch((err: unknown) => {
+        if (ownRun) return null;
+        throw err;
+      });
+      manifestFile = split.file;
+      if (interrupted && ownRun && (made === null || !amendsPlan(interrupted.plan, made.plan, interrupted.done))) {
         // A run of this manifest that did not finish: the same command resumes it with its own plan (planning
         // again saw what the run made); only a plan that just amends its config steps (a file edited since) replaces it.
         plan = interrupted.plan;
         if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
       } else {
-        plan = made.plan;
-        catalog = made.catalog;
+        // made is null only for this manifest's own run, taken above.
+        plan = made!.plan;
+        catalog = made!.catalog;
         // The plan file of an unfinished run of another manifest is what finishes that run: it is kept.
         const other = interrupted !== null && interrupted.plan.manifest.text !== split.text;
         if (!opts.dryRun && !other) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);

@@ -125,3 +125,23 @@ describe('config files changed since the plan', () => {
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });
+
+describe('a run stopped after it repointed config files', () => {
+  it('is resumed by the same apply -m, though planning again no longer finds the text its replace: entries replaced', async () => {
+    const fx = await fixture({
+      edit: (doc) => {
+        // The user service's restart fails until the file restart-ok exists (restart commands run in the manifest's folder).
+        (doc.services as Record<string, Record<string, unknown>>)['user-service']!.restart = 'test -e restart-ok || exit 7';
+      },
+    });
+    const stopped = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toContain('exited with 7');
+    expect(await readFile(join(fx.dir, 'services/user-service/src/app.module.ts'), 'utf8')).toContain(fx.service('user').database);
+    await writeFile(join(fx.dir, 'restart-ok'), '');
+    const resumed = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+});
