@@ -4,6 +4,7 @@ const BOOKKEEPING: Record<string, string> = {
   migrations: 'migration history',
   migrations_lock: 'migration history',
   schema_migrations: 'migration history',
+  schema_version: 'migration history',
   ar_internal_metadata: 'Rails bookkeeping',
   flyway_schema_history: 'Flyway migration history',
   databasechangelog: 'Liquibase migration history',
@@ -26,6 +27,27 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/_(old|bak|backup)_?\d+$/, 'legacy-looking name (a backup copy?)'],
   [/^(tmp|temp)_|_(tmp|temp)$/, 'temporary-looking name'],
 ];
+
+/** Whether a table is, by its name, a migration tool's or ORM's own history. */
+export function isMigrationHistory(name: string): boolean {
+  const why = BOOKKEEPING[name.toLowerCase()] ?? (/^knex_/.test(name.toLowerCase()) ? 'Knex migration history' : null);
+  return why !== null && /migration history|bookkeeping/.test(why);
+}
+
+/**
+ * The plan's warning for ignored tables that are migration history: they stay in the source,
+ * and a service that migrates when it starts finds none in its new database. Null: none.
+ */
+export function migrationHistoryWarning(ignored: readonly string[]): string | null {
+  const history = ignored.filter((k) => isMigrationHistory(k.slice(k.indexOf('.') + 1)));
+  if (history.length === 0) return null;
+  const one = history.length === 1;
+  return (
+    `ignored ${history.join(', ')} (migration history) ${one ? 'stays' : 'stay'} in the source, and no new database gets ${one ? 'it' : 'them'}: ` +
+    'a service that runs its migrations when it starts finds no history in its new database and may try to create its tables again; ' +
+    `before it starts there, load the rows its tables need (pg_dump --data-only -t ${history[0]} … | psql into its database), or list ${one ? 'it' : 'them'} under that service`
+  );
+}
 
 /**
  * Why a table looks like bookkeeping or leftovers that no service owns

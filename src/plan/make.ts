@@ -23,6 +23,7 @@ import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
 import { readObjectOwners } from '../catalog/object-owners.js';
 import { eventTriggerWarning, readEventTriggers } from '../catalog/event-triggers.js';
+import { migrationHistoryWarning } from '../init/legacy-table.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { systemIdentifier } from '../pg/server-identity.js';
@@ -330,6 +331,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
     : relative(process.cwd(), split.file) || split.file;
   const unreachable: string[] = [];
+  const ignored = Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key);
+  const history = migrationHistoryWarning(ignored);
   const targetRoles = await readTargetRoles(split, Boolean(opts.schemaFile), unreachable);
   const input: PlanInput = {
     manifest: split.manifest,
@@ -337,8 +340,13 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     manifestPath,
     catalog,
     services,
-    ignored: Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key),
-    warnings: [...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`), ...unreachable, ...(users?.eventTriggers ? [users.eventTriggers] : [])],
+    ignored,
+    warnings: [
+      ...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
+      ...(history ? [history] : []),
+      ...unreachable,
+      ...(users?.eventTriggers ? [users.eventTriggers] : []),
+    ],
     configEdits,
     keyRanges,
     ...(users ? { tableGrantees: users.tableGrantees, sourceOwners: users.sourceOwners } : {}),
