@@ -419,8 +419,8 @@ export const MUTATIONS = [
     id: 'reverse-rollback-orphans-silent',
     title: 'a rollback through reverse replication says nothing of source rows that reference rows gone under a constraint still marked valid',
     file: 'src/rollback/rollback-split.ts',
-    search: 'report.warnings.push(...(await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys))));',
-    replace: 'await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys));',
+    search: 'report.warnings.push(...(await sourceOrphanWarnings(source, [...plan.services.flatMap((s) => s.droppedForeignKeys), ...(await keysToMoved(source, moved))])));',
+    replace: 'await sourceOrphanWarnings(source, [...plan.services.flatMap((s) => s.droppedForeignKeys), ...(await keysToMoved(source, moved))]);',
     tests: [`${I}online-reverse.test.ts`],
   },
   {
@@ -742,5 +742,13 @@ export const MUTATIONS = [
     search: '        if (ownRun) return null;',
     replace: '        if (ownRun && err === null) return null;',
     tests: [`${I}config-files.test.ts`],
+  },
+  {
+    id: 'staying-orphans-unseen',
+    title: 'after a rollback through reverse replication, rows of a table that stayed in the source left referencing deleted rows of a moved table are not named',
+    file: 'src/rollback/rollback-split.ts',
+    search: '...(await keysToMoved(source, moved))',
+    replace: '...(await keysToMoved(source, [])).slice(0, 0)',
+    tests: [`${I}online-reverse.test.ts`],
   },
 ];

@@ -15,7 +15,7 @@ import { fencedTables, liftBackupMark, removeFence, restoreTableComments } from 
 import { dropCreated, reopenClosed, type Dropped, type DropFailure, type DropRecheck } from './drop-created.js';
 import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
-import { sourceOrphanWarnings } from './source-orphans.js';
+import { keysToMoved, sourceOrphanWarnings } from './source-orphans.js';
 import type { ProgressSink } from '../steps/handler.js';
 import type { FenceTargetStep } from '../plan/model.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
@@ -400,7 +400,8 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
   try {
     const source = await databaseClient(opts.servers.source!, databaseOf(opts.servers.source!));
     try {
-      report.warnings.push(...(await sourceOrphanWarnings(source, plan.services.flatMap((s) => s.droppedForeignKeys))));
+      const moved = plan.services.flatMap((s) => s.tables.map((t) => t.name));
+      report.warnings.push(...(await sourceOrphanWarnings(source, [...plan.services.flatMap((s) => s.droppedForeignKeys), ...(await keysToMoved(source, moved))])));
     } finally {
       await source.end().catch(() => undefined);
     }

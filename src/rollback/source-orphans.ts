@@ -12,6 +12,24 @@ import type { DroppedForeignKey } from '../plan/model.js';
  * constraint is still marked valid over rows that break it. One warning per foreign key
  * with such rows, with their count and the query that lists them.
  */
+/**
+ * The foreign keys of the source that reference the moved tables (`schema.name`), from
+ * any table, the ones that stay in the source included: a delete replicated back from a
+ * new database fires none of them (no check, no ON DELETE action).
+ */
+export async function keysToMoved(client: pg.ClientBase, moved: readonly string[]): Promise<Array<{ table: string; constraint: string }>> {
+  const r = await client.query<{ table: string; constraint: string }>(
+    `SELECT n.nspname || '.' || t.relname AS table, c.conname AS constraint
+       FROM pg_constraint c
+       JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_class r ON r.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE c.contype = 'f' AND c.conparentid = 0 AND rn.nspname || '.' || r.relname = ANY ($1::text[])
+      ORDER BY 1, 2`,
+    [moved],
+  );
+  return r.rows;
+}
+
 export async function sourceOrphanWarnings(client: pg.ClientBase, fks: readonly Pick<DroppedForeignKey, 'table' | 'constraint'>[]): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
@@ -38,8 +56,8 @@ export async function sourceOrphanWarnings(client: pg.ClientBase, fks: readonly 
     const n = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} t WHERE ${where}`)).rows[0]?.n ?? 0);
     if (n === 0) continue;
     out.push(
-      `${fk.table}: ${n} row${n === 1 ? '' : 's'} reference${n === 1 ? 's' : ''} ${s.ref} rows that do not exist (written in the new databases after cutover, where ${fk.constraint} ` +
-        `was dropped, and replicated here without the foreign key's check or action): the constraint is still marked valid over ${n === 1 ? 'it' : 'them'}, ` +
+      `${fk.table}: ${n} row${n === 1 ? '' : 's'} reference${n === 1 ? 's' : ''} ${s.ref} rows that do not exist (changes made in the new databases after cutover came back here ` +
+        `by replication, which fires neither the check nor the action of ${fk.constraint}): the constraint is still marked valid over ${n === 1 ? 'it' : 'them'}, ` +
         `so fix or delete ${n === 1 ? 'it' : 'them'} (SELECT * FROM ${table} t WHERE ${where})`,
     );
   }

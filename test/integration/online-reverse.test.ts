@@ -90,8 +90,20 @@ describe('online mode: reverse replication after cutover', () => {
     // and replicated into the source without its foreign key's check; rollback names it.
     const [device] = await query<{ id: string }>(fx.service('device').url, `UPDATE devices SET user_id = 987654321 WHERE id = (SELECT min(id) FROM devices) RETURNING id::text AS id`);
     await eventually('the orphaned device in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM devices WHERE id = $1 AND user_id = 987654321`, [device!.id])).length === 1);
+    // A table of the source's own (not moved) referencing a user a service then deletes in its database.
+    await query(fx.sourceUrl, `BEGIN READ WRITE; CREATE TABLE stay_notes (id int PRIMARY KEY, user_id bigint REFERENCES users (id)); COMMIT`);
+    const [fresh] = await query<{ id: string }>(
+      fx.service('user').url,
+      `INSERT INTO users (tenant_id, username, email, password_hash) SELECT tenant_id, 'stay-note', 'stay-note@example.com', 'x' FROM users LIMIT 1 RETURNING id::text AS id`,
+    );
+    await eventually('the new user in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM users WHERE id = $1`, [fresh!.id])).length === 1);
+    await query(fx.sourceUrl, `BEGIN READ WRITE; INSERT INTO stay_notes VALUES (1, ${fresh!.id}); COMMIT`);
+    await query(fx.service('user').url, `DELETE FROM users WHERE id = $1`, [fresh!.id]);
+    await eventually('the delete in the source', async () => (await query(fx.sourceUrl, `SELECT 1 FROM users WHERE id = $1`, [fresh!.id])).length === 0);
     const ws = await writeThroughRollback(fx, writers, (output) => {
-      expect(output).toMatch(/warning: public\.devices: 1 row references public\.users rows that do not exist \(written in the new databases after cutover, where devices_user_id_fkey was dropped/);
+      expect(output).toMatch(/warning: public\.devices: 1 row references public\.users rows that do not exist \(changes made in the new databases after cutover came back here by replication, which fires neither the check nor the action of devices_user_id_fkey\)/);
+      // A table that stays in the source, whose key to a moved table saw the delete of its row come back by replication.
+      expect(output).toMatch(/warning: public\.stay_notes: 1 row references public\.users rows that do not exist .*stay_notes_user_id_fkey/);
       expect(output).toContain('SELECT * FROM "public"."devices" t WHERE t."user_id" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.users r WHERE r."id" = t."user_id")');
     });
     await expectRolledBack(fx, plan, original, ws);
