@@ -751,4 +751,12 @@ export const MUTATIONS = [
     replace: '...(await keysToMoved(source, [])).slice(0, 0)',
     tests: [`${I}online-reverse.test.ts`],
   },
+  {
+    id: 'orphans-against-stale-backup',
+    title: 'a later wave\'s orphans check compares a key to an earlier wave\'s table with its stale backup in the source',
+    file: 'src/verify/orphans.ts',
+    search: '  if (fk.movedBy) {',
+    replace: "  if (fk.movedBy === '') {",
+    tests: [`${U}verify/orphans.test.ts`],
+  },
 ];
