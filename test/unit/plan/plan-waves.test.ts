@@ -11,6 +11,7 @@ import { makeOutput } from '../../../src/cli/output.js';
 import { planJson, renderPlan } from '../../../src/cli/views/plan.js';
 import { planMarkdown } from '../../../src/cli/views/plan-markdown.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from './plan-from.js';
 
 const MANIFEST = `version: 1
 name: devices
@@ -116,13 +117,7 @@ services:
         fks: [{ columns: ['list_id'], references: 'lists', definition: 'FOREIGN KEY (list_id) REFERENCES public.lists(id) ON UPDATE CASCADE ON DELETE SET NULL' }],
       })
       .build();
-    const manifest = parseManifest(text, 'split.yaml');
-    const resolved = resolveManifest(manifest, cat, 'split.yaml');
-    const p = buildPlan({
-      manifest, manifestText: text, manifestPath: 'split.yaml', catalog: cat,
-      services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: [] })),
-      ignored: [], warnings: [], configEdits: {},
-    });
+    const p = planFrom(text, cat);
     const fk = p.services.flatMap((s) => s.droppedForeignKeys).find((f) => f.table === 'public.subscriber_lists')!;
     expect(fk.suggestion).toContain(
       '; its ON DELETE SET NULL goes with it: deleting a row of public.lists no longer sets public.subscriber_lists.list_id to NULL, the application must' +

@@ -7,6 +7,7 @@ import type { PlanInput } from '../../../src/plan/input.js';
 import type { Plan, Step } from '../../../src/plan/model.js';
 import { assertStepOrder, stepOrderProblems } from '../../../src/plan/step-order.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
+import { planFrom } from './plan-from.js';
 
 const MANIFEST = (mode: string) => `version: 1
 name: parts
@@ -146,13 +147,7 @@ services:
   web: { database: web_db, tables: [projects, logs] }
 `;
     const cat = new CatalogBuilder(['public']).table('projects', { columns: ['id', 'name:text'] }).table('logs', { columns: ['id', 'line:text'], pk: [] }).build();
-    const manifest = parseManifest(text, 'split.yaml');
-    const resolved = resolveManifest(manifest, cat, 'split.yaml');
-    const p = buildPlan({
-      manifest, manifestText: text, manifestPath: 'split.yaml', catalog: cat,
-      services: resolved.services.map((x) => ({ spec: x.spec, tables: x.tables, copies: x.copies, views: x.views, denormalize: [] })),
-      ignored: [], warnings: [], configEdits: {},
-    });
+    const p = planFrom(text, cat);
     expect(stepOrderProblems(p)).toEqual([]);
     const grant = p.steps.find((x) => x.id === 'grant:web_db')!;
     expect(grant.phase).toBe('cutover');
