@@ -759,4 +759,12 @@ export const MUTATIONS = [
     replace: "  if (fk.movedBy === '') {",
     tests: [`${U}verify/orphans.test.ts`],
   },
+  {
+    id: 'fence-deadlock-fails',
+    title: 'the fence, ended by PostgreSQL to break a deadlock with a writer at cutover, fails the step instead of being tried again',
+    file: 'src/steps/fence-source.ts',
+    search: "code !== '40P01' || attempt >= attempts",
+    replace: "code !== '40P01' || attempt >= 1",
+    tests: [`${I}fence-concurrent.test.ts`],
+  },
 ];

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { rejectWritesFunctionSql } from '../pg/reject-writes.js';
 import type { FenceSourceStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
@@ -81,6 +82,38 @@ export function unfenceSql(tables: string[]): string[] {
   ];
 }
 
+/** How many times the fence's transaction is tried when PostgreSQL ends it to break a deadlock. */
+export const FENCE_ATTEMPTS = 5;
+
+/**
+ * The fence's transaction on a connection of its own, tried again (up to FENCE_ATTEMPTS)
+ * when PostgreSQL ends it to break a deadlock (40P01): at cutover the services still write,
+ * and a transaction that writes one moved table and then another waits on the fence's lock
+ * on the second while the fence waits on its first. The fence's locks are all released by
+ * the rollback, so the writer finishes and the next try finds it gone. Every try makes the
+ * whole fence (its statements are idempotent) or nothing. Returns the number of retries.
+ */
+export async function fenceTransaction(connect: () => Promise<pg.Client>, sql: readonly string[], attempts = FENCE_ATTEMPTS): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await connect();
+    try {
+      // One round trip for every statement (simple protocol, in the transaction): at cutover this runs inside the window.
+      // COMMIT goes on its own: a run killed while a statement waits for a lock must leave no fence behind (the server
+      // would otherwise finish the string, COMMIT included, for a client that is gone).
+      await client.query(['BEGIN', ...sql].join(';\n'));
+      await client.query('COMMIT');
+      return attempt - 1;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if ((err as { code?: string }).code !== '40P01' || attempt >= attempts) throw err;
+    } finally {
+      await client.end();
+    }
+    // A short pause, longer each time, so the writer that won the deadlock can commit.
+    await new Promise((r) => setTimeout(r, 100 * attempt));
+  }
+}
+
 export const fenceSource: StepHandler<'fence_source'> = {
   render: (step) => ['BEGIN', ...step.sql, 'COMMIT'],
   async run(ctx, step: FenceSourceStep) {
@@ -89,19 +122,7 @@ export const fenceSource: StepHandler<'fence_source'> = {
     const before = (await ctx.journal.created()).find((o) => o.kind === 'fence' && o.server === 'source' && o.name === name);
     const recorded = Array.isArray(before?.detail?.tables) ? (before.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
     await ctx.journal.recordCreated({ kind: 'fence', server: 'source', name, detail: { tables: [...new Set([...recorded, ...step.tables])] } });
-    const client = await ctx.pools.client('source');
-    try {
-      // One round trip for every statement (simple protocol, in the transaction): at cutover this runs inside the window.
-      // COMMIT goes on its own: a run killed while a statement waits for a lock must leave no fence behind (the server
-      // would otherwise finish the string, COMMIT included, for a client that is gone).
-      await client.query(['BEGIN', ...step.sql].join(';\n'));
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      await client.end();
-    }
-    return { detail: { tables: step.tables.length } };
+    const retries = await fenceTransaction(() => ctx.pools.client('source'), step.sql);
+    return { detail: { tables: step.tables.length, ...(retries > 0 ? { deadlockRetries: retries } : {}) } };
   },
 };
