@@ -767,4 +767,12 @@ export const MUTATIONS = [
     replace: "code !== '40P01' || attempt >= 1",
     tests: [`${I}fence-concurrent.test.ts`],
   },
+  {
+    id: 'mistyped-ignore-hides-table',
+    title: 'a mistyped ignore entry (a warning) hides the table it was meant for, left in no service, and plan exits 0',
+    file: 'src/manifest/resolve.ts',
+    search: '      else {\n        problems.add(path, m.message, m.fix);',
+    replace: '      else {\n        problems.add(path, m.message, m.fix);\n      }\n      {',
+    tests: [`${U}manifest/resolve-bad.test.ts`],
+  },
 ];

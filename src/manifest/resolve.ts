@@ -174,8 +174,12 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
     if ('message' in m) {
       if (m.moved) warnings.add(path, m.message, m.fix);
       else if (m.nothing) warnings.add(path, m.message, `remove it from ignore, or correct it (${m.fix})`);
-      else problems.add(path, m.message, m.fix);
-      for (const k of m.suggested) suggested.add(k);
+      else {
+        problems.add(path, m.message, m.fix);
+        // Only an error names the table for the user: a mistyped ignore entry is a warning, and the
+        // table it was meant for, left in no service, must still stop the plan (reported below).
+        for (const k of m.suggested) suggested.add(k);
+      }
       return;
     }
     // An exact name in ignore beats a service's glob (`main: ["*"]` with `ignore: [schema_migrations]`).

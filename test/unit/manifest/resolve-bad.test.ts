@@ -91,6 +91,13 @@ describe('resolveManifest: bad manifests', () => {
     expect(problems[0]!.message).toBe('view public.v reads public.a (s) and public.old, which stays in the source, so it cannot move with one service');
   });
 
+  it('still stops at a table left in no service when the ignore entry meant for it is mistyped', () => {
+    const catalog = new CatalogBuilder().table('users').table('user_settings').build();
+    const m = parseManifest('version: 1\nname: t\nsource: { url: u }\nservices: { s: { database: s, tables: [users] } }\nignore: [user_settings_old]\n', 'm.yaml');
+    const problems = thrownProblems(() => resolveManifest(m, catalog, 'm.yaml'));
+    expect(problems.map((p) => p.message)).toEqual(['table user_settings is not owned by any service and not ignored']);
+  });
+
   it('does not blame a view for a table that is itself unassigned', () => {
     const catalog = new CatalogBuilder().table('a').table('b').view('v', ['public.a', 'public.b']).view('w', ['public.v']).build();
     const m = parseManifest('version: 1\nname: t\nsource: { url: u }\nservices: { s: { database: s, tables: [a] } }\n', 'm.yaml');
