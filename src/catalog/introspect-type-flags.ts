@@ -11,9 +11,12 @@ import { FIRST_NORMAL_OID, rows } from './introspect-util.js';
  * - `binary-unsafe`: binary COPY between two databases may fail or be wrong
  *   (user-defined or extension base types, arrays and composites that embed
  *   non-built-in type OIDs, types without binary I/O).
+ * - `xml`: xml, a domain over it, or an array of either. PostgreSQL's xml output (COPY,
+ *   binary or text) drops a leading `<?xml version="1.0"?>` declaration the value holds:
+ *   the copy reads such a column as text.
  * - `array`, `domain`, `composite`, `range`: the shape of the column's type.
  */
-export type TypeFlag = 'enum' | 'json' | 'nohash' | 'binary-unsafe' | 'array' | 'domain' | 'composite' | 'range';
+export type TypeFlag = 'enum' | 'json' | 'nohash' | 'binary-unsafe' | 'xml' | 'array' | 'domain' | 'composite' | 'range';
 
 interface TypeInfoRow {
   oid: number;
@@ -28,6 +31,7 @@ interface TypeInfoRow {
 }
 
 const JSON_OIDS = new Set([114, 3802]);
+const XML_OID = 142;
 
 function infoSql(version: number): string {
   const multi = version >= 140000;
@@ -63,6 +67,8 @@ function infoSql(version: number): string {
 
 interface Props {
   enum: boolean;
+  /** xml, through domains and arrays only (a composite or range of xml is not read as text). */
+  xml: boolean;
   json: boolean;
   hashable: boolean;
   binarySafe: boolean;
@@ -81,27 +87,29 @@ export async function readTypeFlags(
     const cached = memo.get(oid);
     if (cached) return cached;
     const t = info.get(oid);
-    const safe: Props = { enum: false, json: false, hashable: true, binarySafe: true };
+    const safe: Props = { enum: false, xml: false, json: false, hashable: true, binarySafe: true };
     if (!t || depth > 20) return safe;
     let p: Props;
     const all = (children: number[], hashRecord: boolean, oidsMustBeBuiltIn: boolean): Props => {
       const ps = children.map((c) => props(c, depth + 1));
       return {
         enum: ps.some((x) => x.enum),
+        xml: false,
         json: ps.some((x) => x.json),
         hashable: hashRecord && ps.every((x) => x.hashable),
         binarySafe: ps.every((x) => x.binarySafe) && (!oidsMustBeBuiltIn || children.every((c) => c < FIRST_NORMAL_OID)),
       };
     };
     if (t.base !== null) p = props(t.base, depth + 1);
-    else if (t.elem !== null) p = all([t.elem], true, true);
-    else if (t.typtype === 'e') p = { enum: true, json: false, hashable: true, binarySafe: true };
+    else if (t.elem !== null) p = { ...all([t.elem], true, true), xml: props(t.elem, depth + 1).xml };
+    else if (t.typtype === 'e') p = { enum: true, xml: false, json: false, hashable: true, binarySafe: true };
     else if (t.typtype === 'c') p = all(t.attrs ?? [], version >= 140000, true);
     else if (t.range_of !== null) p = props(t.range_of, depth + 1);
     else if (t.subtype !== null) p = all([t.subtype], true, false);
     else {
       p = {
         enum: false,
+        xml: oid === XML_OID,
         json: JSON_OIDS.has(oid),
         hashable: t.hashable,
         binarySafe: t.has_binary && oid < FIRST_NORMAL_OID,
@@ -120,6 +128,7 @@ export async function readTypeFlags(
     if (p.json) flags.push('json');
     if (!p.hashable) flags.push('nohash');
     if (!p.binarySafe) flags.push('binary-unsafe');
+    if (p.xml) flags.push('xml');
     let shape = t;
     while (shape && shape.base !== null) shape = info.get(shape.base);
     if (t?.base !== null && t?.base !== undefined) flags.push('domain');

@@ -13,9 +13,10 @@ import { catchUpSql, liveRowcountsSql } from '../online/cutover-sql.js';
 import { ONLINE_PREFLIGHT_SQL } from '../online/online-preflight.js';
 import { formatBytes } from '../format/byte-size.js';
 import { reverseSteps } from './build-reverse.js';
+import { xmlColumns } from './xml-columns.js';
 import { readOnlyCopyTriggerSql } from './read-only-copies.js';
 
-/** Why logical replication cannot carry a table (UNLOGGED, or no replica identity for its UPDATEs and DELETEs); empty when it can. */
+/** Why logical replication cannot carry a table (UNLOGGED, no replica identity for its UPDATEs and DELETEs, xml values it would change); empty when it can. */
 function replicationProblems(tables: Map<string, Table>, keys: Iterable<string>): string[] {
   const problems: string[] = [];
   for (const key of [...new Set(keys)].sort()) {
@@ -23,6 +24,8 @@ function replicationProblems(tables: Map<string, Table>, keys: Iterable<string>)
     if (!t) continue;
     if (t.persistence === 'u') problems.push(`${key} is UNLOGGED`);
     if (!hasReplicaIdentity(t)) problems.push(`${key} has no primary key and no replica identity`);
+    const xml = xmlColumns(t).map((c) => c.name);
+    if (xml.length > 0) problems.push(`${key} has xml column${xml.length === 1 ? '' : 's'} ${xml.join(', ')}, which logical replication sends through PostgreSQL's xml output (it drops a leading <?xml ...?> declaration)`);
   }
   return problems;
 }

@@ -17,6 +17,7 @@ import { hasReplicaIdentity } from '../online/identity-keys.js';
 import { COLUMN_LIST_MIN_VERSION, fenceTargetSql, reverseCatchUpSql, reverseReplicationNames, startReverseSql, stopReverseSql } from '../online/reverse-sql.js';
 import { syncSequencesBackSql } from '../steps/sync-sequences-back.js';
 import { copyBackPlanSql } from '../steps/copy-back.js';
+import { xmlReadAs } from './xml-columns.js';
 import { unfenceStatements } from '../rollback/source-restore.js';
 
 /** A service database whose tables replicate at cutover: what reverse replication starts from. */
@@ -153,7 +154,10 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
       const leaves = withPartitions(catalog, unreplicable)
         .map((k) => tables.get(k)!)
         .filter((t) => t.kind !== 'p')
-        .map((t) => ({ table: tableKey(t), columns: t.columns.filter((c) => !c.generated).map((c) => c.name) }));
+        .map((t) => {
+          const readAs = xmlReadAs(t);
+          return { table: tableKey(t), columns: t.columns.filter((c) => !c.generated).map((c) => c.name), ...(Object.keys(readAs).length > 0 ? { readAs } : {}) };
+        });
       const copyId = stepId('copy_back', target.database);
       out.reverse.push({
         id: copyId,

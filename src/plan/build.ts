@@ -5,6 +5,7 @@ import { tableKey, parseKey } from '../catalog/model.js';
 import { functionsAfterViews, renderPreDataParts, renderPostData, renderViews } from '../catalog/ddl.js';
 import { catalogFingerprint, tableFingerprint } from '../catalog/fingerprint.js';
 import { ident, qname } from '../pg/quote.js';
+import { xmlReadAs } from './xml-columns.js';
 import { TOOL_VERSION } from '../version.js';
 import type { Plan, ServicePlan, Step, TargetRef, CopyDataStep } from './model.js';
 import type { PlanInput, ResolvedServiceInput } from './input.js';
@@ -340,7 +341,10 @@ export function buildPlan(input: PlanInput): Plan {
       const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));
       // Binary when every copied column, the denormalized ones included, travels safely in binary.
       const copiedTypes = [...t.columns.filter((c) => !c.generated), ...denorm.map((d) => tables.get(d.fromTable)?.columns.find((c) => c.name === d.fromColumn))];
-      const binary = !copiedTypes.some((c) => !c || c.typeFlags.includes('binary-unsafe'));
+      // xml is read as its stored text, in text format: its output (COPY's, binary or text) drops a leading
+      // `<?xml version="1.0"?>`, and its binary input would convert by the encoding the declaration names.
+      const readAs = xmlReadAs(t, 's');
+      const binary = Object.keys(readAs).length === 0 && !copiedTypes.some((c) => !c || c.typeFlags.includes('binary-unsafe'));
       const filling = denorm.length ? `, filling ${denorm.map((d) => d.column).join(', ')}` : '';
       const rowsEstimate = Math.max(0, t.rowsEstimate);
       // Only fenced (moved) tables are split: their ranges read equal data whichever run's snapshot they use.
@@ -352,7 +356,7 @@ export function buildPlan(input: PlanInput): Plan {
       const ids: string[] = [];
       for (const part of parts) {
         const of = parts.length;
-        const sql = copySql({ source: { schema: t.schema, name: t.name }, columns, extra, joins, binary, freeze, where: part.where, truncate: part.index === 0 });
+        const sql = copySql({ source: { schema: t.schema, name: t.name }, columns, extra, joins, binary, freeze, where: part.where, truncate: part.index === 0, readAs });
         const range = part.where === null ? null : { index: part.index, of, where: part.where };
         const id = copyStepId(w.target.database, key, range ?? undefined);
         const step: CopyDataStep = {

@@ -476,7 +476,8 @@ export interface RestoreConfigStep extends StepBase<'restore_config'> {
  */
 export interface CopyBackStep extends StepBase<'copy_back'> {
   target: TargetRef;
-  leaves: Array<{ table: string; columns: string[] }>;
+  /** `readAs`: columns read through an expression (xml as its text). */
+  leaves: Array<{ table: string; columns: string[]; readAs?: Record<string, string> }>;
 }
 
 /** `stop_reverse_replication`: drops the source's subscription, then the target's slot, publication and replication role. */

@@ -118,7 +118,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
   step('unfence_source', { database: str, tables: strings }),
   step('restore_config', { restarts: arrayOf(obj({ service: str, command: str }), 'restarts') }),
   step('stop_reverse_replication', { target, publication: str, subscription: str, slot: str }),
-  step('copy_back', { target, leaves: arrayOf(obj({ table: str, columns: strings }), 'tables') }),
+  step('copy_back', { target, leaves: arrayOf(obj({ table: str, columns: strings, readAs: z.record(str).optional() }), 'tables') }),
   step('schedule_retention', {
     database: str,
     days: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }),

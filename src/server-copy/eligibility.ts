@@ -1,5 +1,6 @@
 import type { Table } from '../catalog/model.js';
 import { hasReplicaIdentity } from '../online/identity-keys.js';
+import { xmlColumns } from '../plan/xml-columns.js';
 
 /** What the planner knows of one leaf table the relay would copy. */
 export interface CopyCandidate {
@@ -23,6 +24,10 @@ export function serverCopyRefusal(c: CopyCandidate, sourceVersion: number): stri
   if (t.kind !== 'r') return 'only plain tables and partitions can be published';
   if (sourceVersion < 180000 && t.columns.some((c) => c.generated)) {
     return 'it has generated columns, which table synchronisation from PostgreSQL before 18 does not carry the same way on every version';
+  }
+  const xml = xmlColumns(t).map((col) => col.name);
+  if (xml.length > 0) {
+    return `table synchronisation sends its xml column${xml.length === 1 ? '' : 's'} ${xml.join(', ')} through PostgreSQL's xml output, which drops a leading <?xml ...?> declaration; the relay copies their stored text`;
   }
   if (!hasReplicaIdentity(t)) {
     return 'it has no primary key or replica identity: while it is published, a write to it would fail with a replication error instead of the fence\'s';

@@ -8,12 +8,14 @@ import { ident, qname } from '../pg/quote.js';
 import { FENCE_TRIGGER } from './fence-source.js';
 
 /** What copy_back runs for one leaf table, in the source's transaction. */
-export function copyBackSql(leaf: { table: string; columns: string[] }): { source: string[]; copyOut: string; copyIn: string; after: string[] } {
+export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: Record<string, string> }): { source: string[]; copyOut: string; copyIn: string; after: string[] } {
   const t = qname(parseKey(leaf.table));
   const cols = leaf.columns.map(ident).join(', ');
+  // xml columns read as their stored text (xml's output drops a leading declaration).
+  const read = leaf.columns.map((c) => leaf.readAs?.[c] ?? ident(c)).join(', ');
   return {
     source: [`ALTER TABLE ${t} DISABLE TRIGGER ${ident(FENCE_TRIGGER)}`, `DELETE FROM ONLY ${t}`],
-    copyOut: `COPY (SELECT ${cols} FROM ONLY ${t}) TO STDOUT`,
+    copyOut: `COPY (SELECT ${read} FROM ONLY ${t}) TO STDOUT`,
     copyIn: `COPY ${t} (${cols}) FROM STDIN`,
     after: [`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`],
   };

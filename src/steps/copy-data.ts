@@ -43,15 +43,18 @@ export function copySql(opts: {
    * truncates; the others do not (they wait for it, see build.ts).
    */
   truncate?: boolean;
+  /** Columns read through an expression on alias `s` instead of as they are (xml as text). */
+  readAs?: Readonly<Record<string, string>>;
 }): CopySql {
   const t = qname(opts.source);
   const format = opts.binary ? 'FORMAT binary' : 'FORMAT text';
   const targetCols = [...opts.columns, ...opts.extra.map((e) => e.name)].map(ident).join(', ');
   let copyOut: string;
-  if (opts.extra.length === 0 && !opts.where) {
+  const readAs = opts.readAs ?? {};
+  if (opts.extra.length === 0 && !opts.where && Object.keys(readAs).length === 0) {
     copyOut = `COPY ${t} (${opts.columns.map(ident).join(', ')}) TO STDOUT (${format})`;
   } else {
-    const cols = [...opts.columns.map((c) => `s.${ident(c)}`), ...opts.extra.map((e) => e.expression)];
+    const cols = [...opts.columns.map((c) => readAs[c] ?? `s.${ident(c)}`), ...opts.extra.map((e) => e.expression)];
     const where = opts.where ? ` WHERE ${opts.where}` : '';
     copyOut = `COPY (SELECT ${cols.join(', ')} FROM ONLY ${t} AS s${opts.joins.map((j) => ` ${j}`).join('')}${where}) TO STDOUT (${format})`;
   }
