@@ -791,4 +791,20 @@ export const MUTATIONS = [
     replace: '    if (xml.length < 0) problems.push(',
     tests: [`${U}plan/xml-columns.test.ts`],
   },
+  {
+    id: 'prune-takes-new-partition',
+    title: 'retention prune drops a partition attached after the split, with rows written into it, along with its kept root',
+    file: 'src/retention/table-facts.ts',
+    search: '  if (added.rows.length > 0) {',
+    replace: '  if (added.rows.length < 0) {',
+    tests: [`${I}retention-tables.test.ts`],
+  },
+  {
+    id: 'verify-fence-new-partition',
+    title: 'verify\'s fence check passes while a partition attached after the fence takes writes in the source',
+    file: 'src/verify/fence.ts',
+    search: '      if (bare.rows.length > 0) {',
+    replace: '      if (bare.rows.length < 0) {',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

@@ -41,14 +41,18 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
     ),
   ];
   for (const { table, database } of tables) {
-    const t = qname(parseKey(table));
-    sql.push(
-      `DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${t}`,
-      `CREATE TRIGGER ${ident(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${ident(FENCE_SCHEMA)}."fence"(${literal(database)}, ${literal(split)})`,
-      `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`,
-    );
+    sql.push(`DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${qname(parseKey(table))}`, ...fenceTriggerSql(split, table, database));
   }
   return sql;
+}
+
+/** The fence trigger of one table (the fence function must exist): made, then enabled for every session. */
+export function fenceTriggerSql(split: string, table: string, database: string): string[] {
+  const t = qname(parseKey(table));
+  return [
+    `CREATE TRIGGER ${ident(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${ident(FENCE_SCHEMA)}."fence"(${literal(database)}, ${literal(split)})`,
+    `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`,
+  ];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { FENCE_TRIGGER } from '../steps/fence-source.js';
+import { FENCE_TRIGGER, fenceTriggerSql } from '../steps/fence-source.js';
 import { parseKey } from '../catalog/model.js';
 import { qname } from '../pg/quote.js';
 import { copiedTables, stepsOf } from './plan-tables.js';
@@ -25,6 +25,9 @@ function ownerOf(ctx: VerifyContext): Map<string, string> {
 export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
   const serviceOf = ownerOf(ctx);
   const tables = [...new Set(stepsOf(ctx.plan, 'fence_source').flatMap((s) => s.tables))];
+  /** Each fenced table's new database and split, as its fence names them. */
+  const fenceFor = new Map<string, { database: string; split: string }>();
+  for (const s of ctx.plan.services) for (const t of s.tables) fenceFor.set(t.name, { database: s.database, split: ctx.plan.name });
   const pool = ctx.pools.pool('source');
   return mapLimit(tables, ctx.jobs, async (table): Promise<Check> => {
     const service = serviceOf.get(table);
@@ -41,6 +44,28 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       }
       if (enabled !== 'A' && enabled !== 'O') {
         return { ...base, ok: false, source: enabled, detail: `the fence trigger ${FENCE_TRIGGER} is disabled (tgenabled ${enabled}): ALTER TABLE ${t} ENABLE ALWAYS TRIGGER "${FENCE_TRIGGER}"` };
+      }
+      // Partitions created or attached after the fence have no fence of their own (a statement trigger is not
+      // cloned to new partitions): a write straight into one goes through.
+      const bare = await pool.query<{ partition: string }>(
+        `SELECT n.nspname || '.' || c.relname AS partition
+           FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE p.relid <> $1::regclass AND NOT EXISTS (
+            SELECT 1 FROM pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname = $2 AND g.tgenabled IN ('A', 'O'))
+          ORDER BY 1`,
+        [t, FENCE_TRIGGER],
+      );
+      if (bare.rows.length > 0) {
+        const names = bare.rows.map((r) => r.partition);
+        const fence = fenceFor.get(table);
+        return {
+          ...base,
+          ok: false,
+          source: enabled,
+          detail: `${names.length === 1 ? 'partition' : 'partitions'} ${names.join(', ')} of ${table} ${names.length === 1 ? 'was' : 'were'} created or attached after the fence and ${names.length === 1 ? 'is' : 'are'} not fenced: ` +
+            `writes straight into ${names.length === 1 ? 'it' : 'them'} reach the source, not ${fence?.database ?? 'the new database'}; move any rows ${names.length === 1 ? 'it holds' : 'they hold'} there, then fence ${names.length === 1 ? 'it' : 'them'}` +
+            (fence ? ` (${names.flatMap((n) => fenceTriggerSql(fence.split, n, fence.database)).join('; ')})` : ''),
+        };
       }
       const client = await pool.connect();
       let code: string | undefined;
