@@ -14,7 +14,7 @@ export const MASK = '***';
 
 const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"`]*:([^\s/'"`]*)@/dgi;
 const SECRET_KEY =
-  /[A-Za-z0-9_.-]*(?:passw(?:or)?d|pass|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*["'`]?\s*[:=][ \t]*/gi;
+  /[A-Za-z0-9_.-]*(?:passw(?:or)?d|pass|pwd|(?<![A-Za-z0-9])pw(?![A-Za-z0-9])|secret|token|api[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*["'`]?\s*[:=][ \t]*/gi;
 
 /** Spans of secret values in one line, sorted, not overlapping. */
 export function secretSpans(line: string): Span[] {

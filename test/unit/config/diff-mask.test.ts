@@ -10,6 +10,11 @@ describe('maskLine', () => {
     expect(maskLine('export PGPASSWORD="a b"')).toBe('export PGPASSWORD="***"');
     expect(maskLine('  "apiToken": "abc",')).toBe('  "apiToken": "***",');
     expect(maskLine("  password: 'pw',")).toBe("  password: '***',");
+    // PW as a part of its own (DB_PW, db.pw, PW), not inside a word.
+    expect(maskLine('DB_PW=Old-UserPw-1a')).toBe('DB_PW=***');
+    expect(maskLine('  pw: x1')).toBe('  pw: ***');
+    expect(maskLine('db.pw = x1')).toBe('db.pw = ***');
+    expect(maskLine('NPWORKERS=4')).toBe('NPWORKERS=4');
   });
 
   it('leaves lines without secrets and URLs without passwords alone', () => {
