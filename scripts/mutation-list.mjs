@@ -807,4 +807,12 @@ export const MUTATIONS = [
     replace: '      if (bare.rows.length < 0) {',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'config-secret-change-silent',
+    title: 'plan says nothing of a config edit that changes a secret, which rollback then cannot put back',
+    file: 'src/config/plan-warnings.ts',
+    search: '    if (rebuilt !== before) {',
+    replace: '    if (rebuilt === null) {',
+    tests: [`${I}config-files.test.ts`],
+  },
 ];

@@ -115,9 +115,12 @@ export interface ExpandableField {
 }
 
 /**
- * Every value in which `${VAR}` is expanded: connection URLs, role passwords, the
- * archive folder, health URLs and config entries. Names (databases, roles, tables)
- * are never expanded; `restart` commands are left to the shell that runs them.
+ * Every value in which `${VAR}` is expanded: connection URLs, TLS file paths, role
+ * passwords, the archive folder and health URLs. Names (databases, roles, tables) are
+ * never expanded; config entries are written into the service's files as they are (a
+ * `${VAR}` there is for the service's own interpolation, and the tool never writes a
+ * secret into a file: rollback could not put the old one back, the journal never holds
+ * one); `restart` commands are left to the shell that runs them.
  */
 export function expandableFields(m: Manifest): ExpandableField[] {
   const out: ExpandableField[] = [{ path: 'source.url', value: m.source.url, kind: 'url' }];
@@ -141,15 +144,6 @@ export function expandableFields(m: Manifest): ExpandableField[] {
     const base = joinPath('services', s.name);
     if (s.role?.password != null) out.push({ path: `${base}.role.password`, value: s.role.password, kind: 'password' });
     if (s.health !== null) out.push({ path: `${base}.health`, value: s.health, kind: 'text' });
-    s.config.forEach((c, i) => {
-      const at = joinPath(`${base}.config`, i);
-      out.push({ path: `${at}.file`, value: c.file, kind: 'text' });
-      if ('key' in c) out.push({ path: `${at}.value`, value: c.value, kind: 'text' });
-      else {
-        out.push({ path: `${at}.replace`, value: c.replace, kind: 'text' });
-        out.push({ path: `${at}.with`, value: c.with, kind: 'text' });
-      }
-    });
   }
   return out;
 }

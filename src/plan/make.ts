@@ -11,6 +11,7 @@ import { manifestConnection, settingsAt } from '../manifest/connection-settings.
 import type { Manifest, ManifestProblem } from '../manifest/model.js';
 import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
+import { configPlanWarnings } from '../config/plan-warnings.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
@@ -327,6 +328,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   // All services' entries at once: entries on the same file chain, in step order.
   const planned = await planConfigEdits(split.baseDir, items);
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
+  const configWarnings = configPlanWarnings(items.map((item, i) => ({ service: item.service, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })));
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
     : relative(process.cwd(), split.file) || split.file;
@@ -346,6 +348,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       ...(history ? [history] : []),
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
+      ...configWarnings,
     ],
     configEdits,
     keyRanges,

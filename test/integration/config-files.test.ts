@@ -78,6 +78,32 @@ describe('config file paths', () => {
   });
 });
 
+describe('config values', () => {
+  it('are written as they are, ${VAR} included (not expanded, not required), and plan warns of it and of an edit that changes a secret', async () => {
+    const fx = await fixture();
+    await writeFile(join(fx.dir, 'secret.env'), 'DB_PASSWORD=Old-BillPw-2b\nDB_DATABASE=cloudphone_core\n');
+    await editManifest(fx, (doc) => {
+      doc.services['user-service']!.config.push(
+        { file: 'secret.env', key: 'DB_PASSWORD', value: '${SPLIT_TEST_UNSET_PASSWORD}' },
+        { file: 'secret.env', key: 'DB_DATABASE' },
+      );
+    });
+    expect(fx.env.SPLIT_TEST_UNSET_PASSWORD).toBeUndefined();
+    const planned = await fx.cli('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    const warnings = planned.stdout + planned.stderr;
+    expect(warnings).toContain('user-service: config secret.env DB_PASSWORD=: ${SPLIT_TEST_UNSET_PASSWORD} is written into the file as it is, not expanded');
+    expect(warnings).toContain('user-service: config secret.env DB_PASSWORD=: this edit changes a secret (a password-named key or a URL\'s password), which rollback cannot put back');
+    // The entry that only changes the database name is not warned of.
+    expect(warnings).not.toContain('config secret.env DB_DATABASE=: this edit changes a secret');
+    // The old password is never shown.
+    expect(warnings).not.toContain('Old-BillPw-2b');
+    const applied = await fx.cli('apply', '--yes');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    expect(await readFile(join(fx.dir, 'secret.env'), 'utf8')).toBe(`DB_PASSWORD=\${SPLIT_TEST_UNSET_PASSWORD}\nDB_DATABASE=${fx.service('user').database}\n`);
+  });
+});
+
 describe('config files changed since the plan', () => {
   it('one changed file refuses the run before any file is written; a plan made again finishes it', async () => {
     const fx = await fixture();

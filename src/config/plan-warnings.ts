@@ -1,0 +1,44 @@
+import type { ConfigEntry } from '../manifest/model.js';
+import { applyReversePatch, reversePatch } from './backup.js';
+import { entryLabel } from './edit.js';
+
+/** A config entry with the file's text before and after it (as planned). */
+export interface PlannedEntry {
+  service: string;
+  entry: ConfigEntry;
+  before: string;
+  after: string;
+}
+
+const VARIABLE = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
+
+/**
+ * What a reviewer of config edits must know before apply: a `${VAR}` in a value is
+ * written as it is (the tool expands variables in connections and passwords, never in
+ * config files); an edit that changes a secret (a password key, a URL's password) cannot
+ * be undone by rollback, whose journal keeps every original with its secrets masked and
+ * takes them back from the lines it replaces.
+ */
+export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
+  const out: string[] = [];
+  for (const { service, entry, before, after } of items) {
+    const where = `${service}: config ${entry.file} ${entryLabel(entry)}`;
+    const template = 'replace' in entry ? entry.with : entry.value;
+    const variable = VARIABLE.exec(template);
+    if (variable) {
+      out.push(
+        `${where}: ${variable[0]} is written into the file as it is, not expanded (variables are expanded in connection URLs and role passwords only; a service that interpolates its own config reads it); ` +
+          'to give the service a password, put it where the service reads secrets from',
+      );
+    }
+    if (before === after) continue;
+    const rebuilt = applyReversePatch(after, reversePatch(before, after));
+    if (rebuilt !== before) {
+      out.push(
+        `${where}: this edit changes a secret (a password-named key or a URL's password), which rollback cannot put back (the journal never holds a secret): ` +
+          'keep a copy of the original file, or point the entry at a key without a secret ({url} keeps the URL\'s user and password)',
+      );
+    }
+  }
+  return out;
+}
