@@ -812,7 +812,7 @@ export const MUTATIONS = [
     title: 'plan says nothing of a config edit that changes a secret, which rollback then cannot put back',
     file: 'src/config/plan-warnings.ts',
     search: '    if (rebuilt !== before) {',
-    replace: '    if (rebuilt === null) {',
+    replace: '    if (rebuilt !== before && before === after) {',
     tests: [`${I}config-files.test.ts`],
   },
 ];
