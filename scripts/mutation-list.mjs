@@ -815,4 +815,12 @@ export const MUTATIONS = [
     replace: '    if (rebuilt !== before && before === after) {',
     tests: [`${I}config-files.test.ts`],
   },
+  {
+    id: 'planfile-rerun-stale',
+    title: 'apply <plan file> of a finished split compares the source with the plan and exits 4 (stale) after prune, instead of nothing left to do',
+    file: 'src/run/apply.ts',
+    search: '  if (partial?.complete && planHash(partial.plan) === planHash(plan)) {',
+    replace: '  if (partial?.complete && planHash(partial.plan) === planHash(plan) && opts.dryRun === true) {',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

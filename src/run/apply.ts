@@ -174,6 +174,11 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
     throw new PlanBlockedError(`the plan has ${plan.errors.length} blocking problem(s):\n  ${plan.errors.join('\n  ')}`, 'fix the manifest and plan again');
   }
   const partial = await lastSucceededPlan(plan.name, controlUrl);
+  if (partial?.complete && planHash(partial.plan) === planHash(plan)) {
+    // Its plan file, given again once the split is done (a Job run again, after prune too): nothing is left to do,
+    // as with the manifest; the source, whose tables are fenced backups or pruned, is not compared with the plan.
+    return { plan, manifestFile, manifest, servers, controlUrl, finished: true, applied: plan.services.map((s) => s.name) };
+  }
   if (partial?.complete && planHash(partial.plan) !== planHash(plan)) {
     // Its tables are fenced backups now and its databases in use: a new plan would create, fence and copy over them.
     throw new BadInputError(

@@ -3,6 +3,8 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pg15, query, withDatabase } from '../harness/servers.js';
+import { runCli } from './helpers/cli.js';
+import { defaultPlanFile } from '../../src/run/plan.js';
 import { BILLING_TABLES, StayingWriter, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
 const fixtures: WavesFixture[] = [];
@@ -246,6 +248,12 @@ describe('retention of a split that does not retire the source', () => {
     const again = await fx.billing.cli('retention', 'prune', '--yes', '--now', later);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already pruned');
+    // The Job that ran the split runs again, with its plan file or with the manifest: nothing is left to do (exit 0), never a stale plan.
+    for (const args of [[defaultPlanFile(fx.billing.manifestFile, fx.billing.name), '--yes'], ['-m', fx.billing.manifestFile, '--yes']]) {
+      const rerun = await runCli(['apply', ...args], fx.env);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stdout).toContain('nothing left to do');
+    }
     const rb = await fx.billing.cli('rollback', '--yes');
     expect(rb.code).toBe(2);
     expect(rb.stderr).toContain('were dropped by `retention prune`');
