@@ -823,4 +823,12 @@ export const MUTATIONS = [
     replace: '  if (partial?.complete && planHash(partial.plan) === planHash(plan) && opts.dryRun === true) {',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'prune-preview-ignores-waves',
+    title: 'retention prune without --yes says it would drop a retired database that the run with --yes refuses (another wave\'s backup may not go yet)',
+    file: 'src/retention/prune-backups.ts',
+    search: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : null;",
+    replace: '      const wait = null;',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

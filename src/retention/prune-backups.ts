@@ -120,9 +120,28 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       entries.push({ ...view, action: 'refused', reason: `it holds the journal (${redact(opts.controlUrl)})` });
     } else due.push(r);
   }
+  // Other splits' backups kept in a database a due backup retires: they go with it, only once each of them may go too.
+  const retiring = due.filter((r) => readRetentionDetail(r.detail)?.retire !== false);
+  const allRows = retiring.length > 0 ? await opts.journal.retention() : [];
+  const othersIn = (r: RetentionRecord) =>
+    allRows.filter((o) => o.split !== opts.split && o.state !== 'restored' && o.server === r.server && o.database === r.database);
+  const keptWith = (r: RetentionRecord) => othersIn(r).filter((o) => o.state === 'scheduled');
+  /** Why a retiring backup must wait for another split's (the same refusal with and without --yes), or null. */
+  const waitingFor = (r: RetentionRecord): string | null => {
+    const waiting = keptWith(r).flatMap((o) => {
+      const why = notDue(o, opts.now);
+      return why ? [`split ${o.split} keeps its backup of ${readRetentionDetail(o.detail)?.tables.length ?? 0} moved tables in it, which may not go yet (${why.reason.replace(/, so its backup is kept: .*$/, '')})`] : [];
+    });
+    return waiting.length > 0 ? `dropping the database would drop another split's backup too: ${waiting.join('; ')}; prune again once it may go` : null;
+  };
   if (!opts.yes) {
     for (const r of due) {
       const view = backupView(r, opts.now);
+      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : null;
+      if (wait) {
+        entries.push({ ...view, action: 'refused', reason: wait });
+        continue;
+      }
       const what = view.retired ? 'the database' : `its ${view.tables.length} moved tables (the database stays)`;
       entries.push({ ...view, action: 'would-drop', reason: `expired, verified and still marked as this split's backup: drops ${what}` });
     }
@@ -138,16 +157,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
   const plan = due.some((r) => readRetentionDetail(r.detail)?.retire !== false) ? await opts.journal.lastPlan(opts.split) : undefined;
   const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
   // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
-  // Those still kept there as their backups go with the database: only once each of them may go too.
-  const others: RetentionRecord[] = [];
-  if (plan) {
-    for (const other of await opts.journal.retention()) {
-      if (other.split === opts.split || other.state === 'restored' || !due.some((r) => r.server === other.server && r.database === other.database)) continue;
-      for (const t of readRetentionDetail(other.detail)?.tables ?? []) moved.add(t.table);
-      if (other.state === 'scheduled') others.push(other);
-    }
-  }
-  const keptWith = (r: RetentionRecord) => others.filter((o) => o.server === r.server && o.database === r.database);
+  if (plan) for (const r of retiring) for (const o of othersIn(r)) for (const t of readRetentionDetail(o.detail)?.tables ?? []) moved.add(t.table);
   for (const r of due) {
     const detail = readRetentionDetail(r.detail);
     if (detail && !detail.retire) {
@@ -177,12 +187,9 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       );
       continue;
     }
-    const waiting = keptWith(r).flatMap((o) => {
-      const why = notDue(o, opts.now);
-      return why ? [`split ${o.split} keeps its backup of ${readRetentionDetail(o.detail)?.tables.length ?? 0} moved tables in it, which may not go yet (${why.reason.replace(/, so its backup is kept: .*$/, '')})`] : [];
-    });
-    if (waiting.length > 0) {
-      entries.push({ ...backupView(r, opts.now), action: 'refused', reason: `dropping the database would drop another split's backup too: ${waiting.join('; ')}; prune again once it may go` });
+    const wait = waitingFor(r);
+    if (wait) {
+      entries.push({ ...backupView(r, opts.now), action: 'refused', reason: wait });
       continue;
     }
     const outcome = await dropBackup(r, {

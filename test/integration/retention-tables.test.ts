@@ -312,7 +312,12 @@ describe('retention of a split that does not retire the source', () => {
     const later = new Date(Date.now() + 8 * DAY).toISOString();
     const exists = async () => (await query(pg15(), `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.sourceDb])).length === 1;
 
-    // billing's backup in that database was never verified: the database stays, and says why.
+    // billing's backup in that database was never verified: the database stays, and says why; the preview
+    // without --yes says the same (it said "would drop").
+    const preview = await fx.ops.cli('retention', 'prune', '--now', later);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(1);
+    expect(preview.stdout).toContain(`dropping the database would drop another split's backup too: split ${fx.billing.name} keeps its backup`);
+    expect(preview.stdout).not.toContain('still marked as this split\'s backup: drops the database');
     const refused = await fx.ops.cli('retention', 'prune', '--yes', '--now', later);
     expect(refused.code, refused.stdout + refused.stderr).toBe(1);
     expect(refused.stdout).toContain(`dropping the database would drop another split's backup too: split ${fx.billing.name} keeps its backup of 4 moved tables in it, which may not go yet (expired, but no \`verify --checksums\` run passed since the split finished)`);
