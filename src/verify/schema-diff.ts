@@ -170,6 +170,19 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
       differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
     ),
   );
+  // Comments of the constraints, indexes, triggers and policies both sides have (apply carries them).
+  const comments = <T extends { name: string; comment: string | null }>(what: string, s: readonly T[], t: readonly T[]) => {
+    const byName = new Map(t.map((x) => [x.name, x]));
+    for (const a of s) {
+      const b = byName.get(a.name);
+      const d = b ? differs('comment', a.comment, b.comment) : null;
+      if (d) line(`${what} ${a.name} ${d}`);
+    }
+  };
+  comments('constraint', named(sourceKeys), named(targetKeys));
+  comments('index', source.indexes, target.indexes);
+  comments('trigger', source.triggers.filter((x) => !ignored.has(x.name)), target.triggers);
+  comments('policy', source.policies, target.policies);
   if (source.rowSecurity !== target.rowSecurity) line(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
   if (source.forceRowSecurity !== target.forceRowSecurity) line(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
   // An UNLOGGED table loses its rows in a crash; a LOGGED one where the source's was not is slower and replicated.

@@ -1,7 +1,7 @@
 import { READ_ONLY_COPY_TRIGGER } from '../plan/read-only-copies.js';
 import type pg from 'pg';
 import { introspect } from '../catalog/introspect.js';
-import { parseKey, tableKey, type Catalog, type Table, type View } from '../catalog/model.js';
+import { parseKey, tableKey, type Catalog, type Table, type TypeDef, type View } from '../catalog/model.js';
 import { FENCE_TRIGGER } from '../steps/fence-source.js';
 import type { ServicePlan } from '../plan/model.js';
 import { serviceTableKeys } from './plan-tables.js';
@@ -94,24 +94,28 @@ async function withoutServerEquivalents(pool: pg.Pool, table: Table, diffs: Tabl
  * server (in a transaction rolled back) and compared as that server deparses them.
  */
 export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
-  const services = ctx.plan.services.map((svc) => ({ svc, keys: serviceTableKeys(ctx.plan, svc.name) })).filter((s) => s.keys.length > 0);
+  const services = ctx.plan.services.map((svc) => ({ svc, keys: serviceTableKeys(ctx.plan, svc.name), types: plannedTypes(svc) })).filter((s) => s.keys.length > 0);
   const schemasOf = (keys: string[]) => [...new Set(keys.map((k) => parseKey(k).schema))].sort();
   let source: Map<string, Table>;
   let sourceViews: Map<string, View>;
+  let sourceTypes: Map<string, TypeDef>;
   try {
-    const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => [...s.keys, ...s.svc.views])));
+    const catalog = await readCatalog(ctx.pools.pool('source'), schemasOf(services.flatMap((s) => [...s.keys, ...s.svc.views, ...s.types])));
     source = new Map(catalog.tables.map((t) => [tableKey(t), t]));
     sourceViews = new Map(catalog.views.map((v) => [tableKey(v), v]));
+    sourceTypes = new Map(catalog.types.map((t) => [tableKey(t), t]));
   } catch (err) {
     return [{ kind: 'schema', ok: false, detail: `cannot read the source schema: ${errorText(err)}`, ...unverifiedBy(err) }];
   }
-  const perService = await mapLimit(services, ctx.jobs, async ({ svc, keys }): Promise<Check[]> => {
+  const perService = await mapLimit(services, ctx.jobs, async ({ svc, keys, types }): Promise<Check[]> => {
     let target: Map<string, Table>;
     let targetViews: Map<string, View>;
+    let targetTypes: Map<string, TypeDef>;
     try {
-      const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf([...keys, ...svc.views]));
+      const catalog = await readCatalog(ctx.pools.pool(svc.server, svc.database), schemasOf([...keys, ...svc.views, ...types]));
       target = new Map(catalog.tables.map((t) => [tableKey(t), t]));
       targetViews = new Map(catalog.views.map((v) => [tableKey(v), v]));
+      targetTypes = new Map(catalog.types.map((t) => [tableKey(t), t]));
     } catch (err) {
       return [{ kind: 'schema', service: svc.name, ok: false, detail: `cannot read the schema of ${svc.database}: ${errorText(err)}`, ...unverifiedBy(err) }];
     }
@@ -169,7 +173,32 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
           : { ...base, ok: false, detail: diffs.join('; ') },
       );
     }
+    // The types it got (domains with their constraints and default, enums with their labels in order, composites, ranges).
+    for (const key of types) {
+      const s = sourceTypes.get(key);
+      if (!s) continue;
+      const t = targetTypes.get(key);
+      const base = { kind: 'schema' as const, service: svc.name, table: key };
+      const diff = typeDifference(s, t);
+      checks.push(diff === null ? { ...base, ok: true, detail: `${s.kind} ${key} matches` } : { ...base, ok: false, detail: diff });
+    }
     return checks;
   });
   return perService.flat();
+}
+
+/** The types the plan gives a service's database (absent in plans made before it listed them). */
+function plannedTypes(svc: ServicePlan): string[] {
+  return (svc.objects ?? []).filter((o) => o.kind === 'type').map((o) => o.name);
+}
+
+/** How a type in the target differs from the source's (its definition, its comment), or null. */
+export function typeDifference(s: TypeDef, t: TypeDef | undefined): string | null {
+  const key = tableKey(s);
+  if (!t) return `${s.kind} ${key} missing in target`;
+  const ddl = (x: TypeDef) => x.ddl.map(normaliseDefinition).join('; ');
+  if (t.kind !== s.kind) return `${key} is a ${s.kind} in the source but a ${t.kind} in the target`;
+  if (ddl(s) !== ddl(t)) return `${s.kind} ${key} differs: source ${ddl(s)} target ${ddl(t)}`;
+  if ((s.comment ?? null) !== (t.comment ?? null)) return `${s.kind} ${key} comment differs: source ${JSON.stringify(s.comment)} target ${JSON.stringify(t.comment)}`;
+  return null;
 }
