@@ -847,4 +847,12 @@ export const MUTATIONS = [
     replace: '',
     tests: [`${I}verify-types.test.ts`],
   },
+  {
+    id: 'pgpass-deprecated-path',
+    title: 'a password from PGPASSFILE goes through node-postgres\'s deprecated reader (a warning on every run, gone in its next major)',
+    file: 'src/conn/node-pg.ts',
+    search: '      : (c.password ?? passwordFromEnvironment({ host, port, user, database }));',
+    replace: '      : (c.password ?? undefined);',
+    tests: [`${I}connection-forms.test.ts`],
+  },
 ];

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { PASSWORD_COMMAND_KEY, parseConnection, serverOf, type Connection } from './connection.js';
 import { runPasswordCommand } from './password-command.js';
+import { passwordFromEnvironment } from './pgpass.js';
 import { nodeTlsOptions, tlsSettings } from './tls.js';
 
 /** Keywords this file turns into node-postgres options itself; the others pass through. */
@@ -26,18 +27,22 @@ export function nodePgConfig<T extends pg.ClientConfig | pg.PoolConfig>(url: str
   const passthrough: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.params)) if (!OWN_KEYS.has(k)) passthrough[k] = v;
   const command = c.params[PASSWORD_COMMAND_KEY];
+  const host = c.host || 'localhost';
+  const port = c.port ? Number(c.port) : 5432;
+  const user = c.user || undefined;
+  const database = c.database || undefined;
   const password: pg.ClientConfig['password'] =
     command !== undefined && c.password === null
       ? () => runPasswordCommand(command, `${serverOf(url)} (user ${c.user || 'unset'})`)
-      : (c.password ?? undefined);
+      : (c.password ?? passwordFromEnvironment({ host, port, user, database }));
   return {
     ...extra,
     // As with a connection string: what the URL says (application_name, options) wins.
     ...passthrough,
-    host: c.host || 'localhost',
-    port: c.port ? Number(c.port) : 5432,
-    user: c.user || undefined,
-    database: c.database || undefined,
+    host,
+    port,
+    user,
+    database,
     password,
     // libpq never uses TLS over a Unix socket (the server would refuse it there).
     ssl: c.host.startsWith('/') ? false : nodeTlsOptions(tlsSettings(c, where), where),

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { query, servers, second } from '../harness/servers.js';
+import { spawnCli } from './helpers/cli.js';
 import { quoteKeywordValue } from '../../src/conn/libpq-keywords.js';
 import { dropTemplate, keepServices, sampleTemplate, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
@@ -99,5 +102,22 @@ describe('every connection form libpq accepts', () => {
     expect(applied.code, applied.stderr).toBe(3);
     expect(applied.stderr + applied.stdout).not.toContain('not-the-password-42');
     expect(await query(fx.sourceServer, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}cloudphone_%`])).toEqual([{ datname: `${fx.prefix}cloudphone_core` }]);
+  });
+
+  it('takes a password left out of a URL from PGPASSFILE, as libpq does, without node-postgres\'s deprecation warning', async () => {
+    const fx = await fixture();
+    fixtures.push(fx);
+    const url = new URL(fx.env.BILLING_PG_URL!);
+    const password = decodeURIComponent(url.password);
+    const file = join(fx.dir, 'pgpass');
+    await writeFile(file, `${url.hostname}:${url.port}:*:${decodeURIComponent(url.username)}:${password.replaceAll('\\', '\\\\').replaceAll(':', '\\:')}\n`, { mode: 0o600 });
+    url.password = '';
+    const env = { ...fx.env, BILLING_PG_URL: url.toString(), PGPASSFILE: file };
+    const planned = await spawnCli(['plan', '-m', fx.manifestFile, '-o', fx.planFile], env).done;
+    expect(planned.code, planned.stderr).toBe(0);
+    const applied = await spawnCli(['apply', fx.planFile, '--yes'], env).done;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(planned.stderr + applied.stderr).not.toMatch(/DeprecationWarning|pgpass support is deprecated/);
+    expect((await query(fx.service('billing').url, `SELECT count(*)::int AS n FROM invoices`))[0]!.n).toBeGreaterThan(0);
   });
 });
