@@ -22,8 +22,15 @@ describe('rows counted through a partitioned table', () => {
     expect(c.ok).toBe(false);
     expect(c.detail).toBe(
       'rows through partitioned table public.builds differ: source 9, target 4 (5 missing in ci_db); ' +
-        'partition dyn.b1: source 3, target 2 rows; partition dyn.b3 (4 rows in the source) is not a partition of public.builds in ci_db: dropped or detached',
+        'partition dyn.b1: source 3, target 2 rows; partition dyn.b3 (4 rows in the source) is not a partition of public.builds in ci_db: dropped or detached there',
     );
+  });
+
+  it('says a partition the plan never listed was made in the source after the plan, not lost in the target', () => {
+    const planned: PartitionedRoot = { ...root, planned: new Set(['dyn.b1', 'public.b2']) };
+    const c = partitionRowcountCheck(planned, counts({ 'dyn.b1': 3, 'dyn.b9': 4, 'public.b2': 2 }), counts({ 'dyn.b1': 3, 'public.b2': 2 }));
+    expect(c.ok).toBe(false);
+    expect(c.detail).toContain('partition dyn.b9 (4 rows in the source) was created or attached in the source after the plan was made: it was never copied to ci_db');
   });
 
   it('names an empty partition the source has and the target not, even with equal totals', () => {
@@ -48,6 +55,6 @@ describe('rows counted through a partitioned table', () => {
       { id: 'copy_data:ci_db:public.plain', kind: 'copy_data', service: 'ci', table: 'public.plain', description: '', sql: [], dependsOn: [], target: { service: 'ci', server: 'source', database: 'ci_db' }, source: { schema: 'public', name: 'plain' }, columns: [], extraColumns: [], copyOut: '', copyIn: '', freeze: true, binary: true, rowsEstimate: 0, bytes: 0, range: null },
       { id: 'copy_data:ci_db:dyn.b1', kind: 'copy_data', service: 'ci', table: 'dyn.b1', description: '', sql: [], dependsOn: [], target: { service: 'ci', server: 'source', database: 'ci_db' }, source: { schema: 'dyn', name: 'b1' }, columns: [], extraColumns: [], copyOut: '', copyIn: '', freeze: true, binary: true, rowsEstimate: 0, bytes: 0, range: null },
     ];
-    expect(partitionedRoots(plan)).toEqual([root]);
+    expect(partitionedRoots(plan)).toEqual([{ ...root, planned: new Set(['public.plain', 'dyn.b1']) }]);
   });
 });
