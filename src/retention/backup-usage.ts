@@ -12,8 +12,16 @@ export async function readBackupUsage(client: PgClient): Promise<BackupUsage> {
   );
   const row = r.rows[0];
   if (!row) throw new Error('the connected database is missing from pg_database');
-  const t = await client.query<{ oid: string; writes: string }>(`SELECT relid::text AS oid, (n_tup_ins + n_tup_upd + n_tup_del)::text AS writes FROM pg_stat_user_tables`);
-  return { oid: Number(row.oid), writes: row.writes, statsReset: row.stats_reset, tables: Object.fromEntries(t.rows.map((x) => [x.oid, x.writes])) };
+  const t = await client.query<{ oid: string; writes: string; name: string }>(
+    `SELECT relid::text AS oid, (n_tup_ins + n_tup_upd + n_tup_del)::text AS writes, schemaname || '.' || relname AS name FROM pg_stat_user_tables`,
+  );
+  return {
+    oid: Number(row.oid),
+    writes: row.writes,
+    statsReset: row.stats_reset,
+    tables: Object.fromEntries(t.rows.map((x) => [x.oid, x.writes])),
+    names: Object.fromEntries(t.rows.map((x) => [x.oid, x.name])),
+  };
 }
 
 /** A client session connected to a database, as pg_stat_activity shows it. */
@@ -69,7 +77,22 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
   const after = kept ? sum(now, kept) : BigInt(now.writes);
   if (after > before) {
     const n = after - before;
-    return { refuse: `${n} row${n === 1n ? ' was' : 's were'} written to ${database} since it became a read-only backup`, warnings: [] };
+    // Which tables: their counters (inserted, updated, deleted rows; an aborted insert counts too).
+    const written = kept
+      ? kept
+          .map((k) => ({ k, d: BigInt(now.tables?.[k] ?? '0') - BigInt(then.tables?.[k] ?? '0') }))
+          .filter((x) => x.d > 0n)
+          .map((x) => {
+            const name = now.names?.[x.k] ?? `the table of OID ${x.k}`;
+            return then.tables?.[x.k] === undefined ? `${name} (created since, ${x.d})` : `${name} (${x.d})`;
+          })
+      : [];
+    const named = written.length > 0 ? `: ${written.slice(0, 10).join(', ')}${written.length > 10 ? ` and ${written.length - 10} more` : ''}` : '';
+    return {
+      refuse: `${n} row${n === 1n ? ' was' : 's were'} written to ${database} since it became a read-only backup${named} ` +
+        '(rows inserted, updated or deleted by statistics; a write that failed or was rolled back counts too)',
+      warnings: [],
+    };
   }
   if (after < before) {
     return {

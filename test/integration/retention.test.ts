@@ -123,7 +123,7 @@ describe('retention', () => {
     await expect.poll(inserted, { timeout: 15_000, interval: 200 }).toBeGreaterThan(0);
     r = await fx.cli('retention', 'prune', '--yes', '--now', later);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('1 row was written');
+    expect(r.stdout).toContain(`1 row was written to ${fx.sourceDb} since it became a read-only backup: public.migrations (1)`);
     expect(await exists(fx, fx.sourceDb)).toBe(true);
     // The statistics reset: the counters cannot tell any more whether it was written to, so it is kept.
     await query(fx.sourceUrl, `SELECT pg_stat_reset()`);
