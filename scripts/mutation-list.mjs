@@ -855,4 +855,12 @@ export const MUTATIONS = [
     replace: '      : (c.password ?? undefined);',
     tests: [`${I}connection-forms.test.ts`],
   },
+  {
+    id: 'outside-views-silent',
+    title: 'views in schemas outside source.schemas that read moved tables stay in the source without a word',
+    file: 'src/catalog/outside-views.ts',
+    search: '  if (hit.length === 0) return null;',
+    replace: '  if (hit.length >= 0) return null;',
+    tests: [`${I}plan-outside-views.test.ts`],
+  },
 ];

@@ -12,6 +12,7 @@ import type { Manifest, ManifestProblem } from '../manifest/model.js';
 import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { configPlanWarnings } from '../config/plan-warnings.js';
+import { outsideViewWarning, readOutsideViews, type OutsideView } from '../catalog/outside-views.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
@@ -146,7 +147,7 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
 async function readLiveGrantees(
   sourceUrl: string,
   schemas: string[],
-): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null }> {
+): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null; outsideViews: OutsideView[] }> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
@@ -155,6 +156,7 @@ async function readLiveGrantees(
       tableGrantees: await readTableGrantees(client, schemas),
       sourceOwners: await readObjectOwners(client),
       eventTriggers: eventTriggerWarning(await readEventTriggers(client)),
+      outsideViews: await readOutsideViews(client, schemas),
     };
   } catch (err) {
     throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
@@ -328,6 +330,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   // All services' entries at once: entries on the same file chain, in step order.
   const planned = await planConfigEdits(split.baseDir, items);
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
+  const movedKeys = new Set(resolved.services.flatMap((s) => [...s.tables, ...s.views]));
+  const outsideViews = users ? outsideViewWarning(users.outsideViews, movedKeys) : null;
   const configWarnings = configPlanWarnings(items.map((item, i) => ({ service: item.service, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })));
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
@@ -348,6 +352,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       ...(history ? [history] : []),
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
+      ...(outsideViews ? [outsideViews] : []),
       ...configWarnings,
     ],
     configEdits,
