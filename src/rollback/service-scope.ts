@@ -41,7 +41,9 @@ export function serviceScope(plan: Plan, inv: RollbackInventory, services: strin
 
   if (inv.prior !== null || inv.retention?.state === 'scheduled') {
     refusals.push(
-      `every service of split ${plan.name} is applied and ${plan.source.database} is kept as a read-only backup (schedule_retention ran): it is retired as a whole, so only the whole split can be rolled back (rollback without --service)`,
+      plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire !== false)
+        ? `every service of split ${plan.name} is applied and ${plan.source.database} is kept as a read-only backup (schedule_retention ran): it is retired as a whole, so only the whole split can be rolled back (rollback without --service)`
+        : `every service of split ${plan.name} is applied and its moved tables are kept in ${plan.source.database} as one backup (schedule_retention ran): only the whole split can be rolled back (rollback without --service)`,
     );
   }
   const owner = new Map<string, string>();

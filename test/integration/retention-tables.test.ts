@@ -309,6 +309,10 @@ describe('retention of a split that does not retire the source', () => {
     const ops = await fx.ops.cli('apply', '--yes');
     expect(ops.code, ops.stderr).toBe(0);
     expect((await fx.ops.cli('verify', '--checksums')).code).toBe(0);
+    // billing's tables are kept in a database ops retired: no longer said to stay in use.
+    const list = await fx.billing.cli('retention', 'list');
+    expect(list.stdout).toContain('4 moved tables (in a database another split retired)');
+    expect(list.stdout).not.toContain('the database stays in use');
     const later = new Date(Date.now() + 8 * DAY).toISOString();
     const exists = async () => (await query(pg15(), `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.sourceDb])).length === 1;
 

@@ -46,13 +46,17 @@ export function renderList(rows: BackupView[], now: Date, out: Output): void {
   }
   const header = ['DATABASE', 'SERVER', 'SPLIT', 'EXPIRES', 'STATE', 'BACKUP'];
   const expires = (iso: string) => `${iso.replace(/\.\d{3}Z$/, 'Z')} (${relativeTime(new Date(iso), now)})`;
+  // A database another split (a later wave) retired is no longer in use, whatever this split's own backup says.
+  const retiredBy = new Set(rows.filter((r) => r.retired && r.state !== 'restored').map((r) => `${r.server}\u0000${r.database}`));
   const table = rows.map((r) => [
     r.database,
     r.server,
     r.split,
     r.state === 'restored' || r.state === 'pruned' ? '-' : expires(r.expires),
     r.state === 'expired' && !r.verified ? 'expired, unverified: kept' : r.state,
-    r.retired ? 'the whole database (retired)' : `${r.tables.length} moved tables (the database stays in use)`,
+    r.retired
+      ? 'the whole database (retired)'
+      : `${r.tables.length} moved tables (${retiredBy.has(`${r.server}\u0000${r.database}`) ? 'in a database another split retired' : 'the database stays in use'})`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
