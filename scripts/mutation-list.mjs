@@ -863,4 +863,12 @@ export const MUTATIONS = [
     replace: '  if (hit.length >= 0) return null;',
     tests: [`${I}plan-outside-views.test.ts`],
   },
+  {
+    id: 'failed-verify-unverifies',
+    title: 'a failing verify --checksums after the services wrote takes the verified mark away, so the backup can never be pruned',
+    file: 'src/engine/journal.ts',
+    search: "      if (v.checksums && v.passed) {\n        await tx.updateTable('retention').set({ verified: true,",
+    replace: "      if (v.checksums) {\n        await tx.updateTable('retention').set({ verified: v.passed,",
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

@@ -449,9 +449,11 @@ export class Journal {
   }
 
   /**
-   * Records a `verify` run of the split. A `--checksums` run sets `verified` on the
-   * split's scheduled backups to whether it passed: only a passing one after the
-   * backup was scheduled lets `retention prune` drop it.
+   * Records a `verify` run of the split. A passing `--checksums` run marks the split's
+   * scheduled backups verified: only then may `retention prune` drop them. A failing run
+   * leaves the mark as it is: once the services write to their databases every later run
+   * differs from the backup, which proves nothing against the copy a passing run checked
+   * (taking the mark away made such a backup impossible to prune).
    */
   recordVerification(name: string, v: { checksums: boolean; passed: boolean; detail?: Record<string, unknown> }): Promise<void> {
     return this.db.transaction().execute(async (tx) => {
@@ -460,8 +462,8 @@ export class Journal {
         .insertInto('verifications')
         .values({ split: name, checksums: v.checksums, passed: v.passed, detail: v.detail === undefined ? null : records.json(v.detail) })
         .execute();
-      if (v.checksums) {
-        await tx.updateTable('retention').set({ verified: v.passed, updated_at: new Date() }).where('split', '=', name).where('state', '=', 'scheduled').execute();
+      if (v.checksums && v.passed) {
+        await tx.updateTable('retention').set({ verified: true, updated_at: new Date() }).where('split', '=', name).where('state', '=', 'scheduled').execute();
       }
     });
   }
