@@ -871,4 +871,12 @@ export const MUTATIONS = [
     replace: "      if (v.checksums) {\n        await tx.updateTable('retention').set({ verified: v.passed,",
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'refused-plan-overwrites-file',
+    title: 'apply writes a plan it then refuses (the split is applied with another) over the applied plan\'s file, which a rerun of apply <plan file> needs',
+    file: 'src/run/apply.ts',
+    search: "        if (!opts.dryRun && !other) planFileToWrite = defaultPlanFile(opts.manifest, plan.name);",
+    replace: "        if (!opts.dryRun && !other) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);",
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

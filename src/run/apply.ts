@@ -127,6 +127,8 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   let manifestFile: string;
   /** The source's catalog when this call planned from it. */
   let catalog: Catalog | undefined;
+  /** Where the plan made from the manifest goes: written only once every check below passed (a refused plan overwrote the applied one's file). */
+  let planFileToWrite: string | null = null;
   if (planFile) {
     plan = await readPlanFile(planFile);
     manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
@@ -156,14 +158,14 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
         // A run of this manifest that did not finish: the same command resumes it with its own plan (planning
         // again saw what the run made); only a plan that just amends its config steps (a file edited since) replaces it.
         plan = interrupted.plan;
-        if (!opts.dryRun) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+        if (!opts.dryRun) planFileToWrite = defaultPlanFile(opts.manifest, plan.name);
       } else {
         // made is null only for this manifest's own run, taken above.
         plan = made!.plan;
         catalog = made!.catalog;
         // The plan file of an unfinished run of another manifest is what finishes that run: it is kept.
         const other = interrupted !== null && interrupted.plan.manifest.text !== split.text;
-        if (!opts.dryRun && !other) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);
+        if (!opts.dryRun && !other) planFileToWrite = defaultPlanFile(opts.manifest, plan.name);
       }
     }
   }
@@ -197,6 +199,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
   await checkEarlierWaves(plan, live, controlUrl, servers.source!);
   await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);
+  if (planFileToWrite !== null) await writePlanFile(planFileToWrite, plan);
   const applied = partial && planHash(partial.plan) === planHash(plan) ? appliedServices(plan, partial.done) : [];
   return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied };
 }

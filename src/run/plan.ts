@@ -21,7 +21,11 @@ export function defaultPlanFile(manifestFile: string, name: string): string {
 }
 
 /** Plans the split of a manifest; `write` then writes the plan file (after the caller showed it). */
-export async function planSplit(opts: PlanRunOptions, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<{ plan: Plan; file: string; write(): Promise<void> }> {
+export async function planSplit(
+  opts: PlanRunOptions,
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): Promise<{ plan: Plan; file: string; write(): Promise<void>; kept: boolean }> {
   const made = await makePlan({
     manifestFile: opts.manifest,
     schemaFile: opts.schema,
@@ -44,5 +48,7 @@ export async function planSplit(opts: PlanRunOptions, env: NodeJS.ProcessEnv, re
     };
   }
   const file = opts.output ?? defaultPlanFile(opts.manifest, plan.name);
-  return { plan, file, write: () => writePlanFile(file, plan) };
+  // The applied plan's own file is what `apply <plan file>` reruns (a Job run again): a plan apply refuses is not written over it.
+  const kept = opts.output === undefined && finished?.complete === true && planHash(finished.plan) !== planHash(plan);
+  return { plan, file, kept, write: () => (kept ? Promise.resolve() : writePlanFile(file, plan)) };
 }

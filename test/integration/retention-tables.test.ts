@@ -125,14 +125,22 @@ describe('retention of a split that does not retire the source', () => {
     const again = await fx.billing.cli('apply', '--yes');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing left to do');
+    const planFile = defaultPlanFile(fx.billing.manifestFile, fx.billing.name);
+    const appliedPlan = await readFile(planFile, 'utf8');
     await writeFile(fx.billing.manifestFile, `# edited after the split\n${await readFile(fx.billing.manifestFile, 'utf8')}`);
     const replanned = await fx.billing.cli('plan', '--json');
     expect(replanned.code, replanned.stderr).toBe(0);
     expect((JSON.parse(replanned.stdout) as { warnings: string[] }).warnings[0]).toContain(`split ${fx.billing.name} is applied already, with another plan: \`apply\` refuses this one`);
+    expect(replanned.stderr).toContain(`Plan not written: ${planFile} is the plan split ${fx.billing.name} was applied with, kept for reruns of apply`);
     const changed = await fx.billing.cli('apply', '--yes');
     expect(changed.code, changed.stdout + changed.stderr).toBe(2);
     expect(changed.stderr).toContain(`split ${fx.billing.name} is applied, with another plan`);
     expect(await runs()).toBe(count);
+    // The refused plan is not written over the applied one's file: a Job running `apply <plan file>` again still works.
+    expect(await readFile(planFile, 'utf8')).toBe(appliedPlan);
+    const byFile = await runCli(['apply', planFile, '--yes'], fx.env);
+    expect(byFile.code, byFile.stderr).toBe(0);
+    expect(byFile.stdout).toContain('nothing left to do');
     expect((await fx.billing.cli('verify')).code).toBe(0);
   });
 

@@ -16,12 +16,13 @@ export interface PlanOptions extends CommonOptions {
 
 /** The command's handler: plan, show, write. Returns the exit code (1 when the plan has blocking problems). */
 export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.ProcessEnv): Promise<{ code: number; plan: Plan; file: string }> {
-  const { plan, file, write } = await planSplit(opts, env, out);
+  const { plan, file, write, kept } = await planSplit(opts, env, out);
   const markdown = opts.format === 'markdown' && !out.json;
   if (out.json) out.data(planJson(plan));
   else if (markdown) out.say(planMarkdown(plan));
   else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
   await write();
-  (markdown ? out.warn : out.say)(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
+  if (kept) out.warn(`\nPlan not written: ${file} is the plan split ${plan.name} was applied with, kept for reruns of apply; write this one elsewhere with -o <file>`);
+  else (markdown ? out.warn : out.say)(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
   return { code: plan.errors.length > 0 ? ExitCode.difference : ExitCode.ok, plan, file };
 }
