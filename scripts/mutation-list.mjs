@@ -879,4 +879,12 @@ export const MUTATIONS = [
     replace: "        if (!opts.dryRun && !other) await writePlanFile(defaultPlanFile(opts.manifest, plan.name), plan);",
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'publisher-unreachable-as-loss',
+    title: 'a target server that cannot connect to the source (pg_hba) reads as this tool\'s own lost connection: rerun to resume',
+    file: 'src/steps/start-replication.ts',
+    search: "  if (!e.code?.startsWith('08') || !/could not connect to the publisher/i.test(e.message ?? '')) return null;",
+    replace: '  return null;',
+    tests: [`${U}steps/publisher-unreachable.test.ts`],
+  },
 ];

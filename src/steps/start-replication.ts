@@ -1,3 +1,4 @@
+import { serverOf } from '../conn/connection.js';
 import type { StartReplicationStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident } from '../pg/quote.js';
@@ -21,6 +22,26 @@ function timeoutHint(err: unknown, what: string): Error {
     );
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * CREATE SUBSCRIPTION failing because the *target server* could not connect to the
+ * source (its pg_hba, a firewall, DNS from the target's host): SQLSTATE 08xxx, which
+ * would otherwise read as this tool's own connection lost ("rerun to resume"), though a
+ * rerun fails the same way until the path is opened. Null for any other error.
+ */
+export function publisherUnreachable(err: unknown, at: { ctx: StepContext; step: StartReplicationStep; role: string }): Error | null {
+  const e = err as { code?: string; message?: string };
+  if (!e.code?.startsWith('08') || !/could not connect to the publisher/i.test(e.message ?? '')) return null;
+  const { ctx, step, role } = at;
+  const target = step.target.server === 'source' ? 'the source server itself' : `server "${step.target.server}" (${serverOf(ctx.pools.serverUrl(step.target.server))})`;
+  return new Error(
+    `${target} could not connect to the source (${serverOf(ctx.pools.serverUrl('source'))}) for subscription ${step.subscription}: ${e.message}. ` +
+      `A subscription connects from the target server's host, as role ${role}, to database ${ctx.plan.source.database}: allow that in the source's pg_hba.conf ` +
+      `(e.g. host ${ctx.plan.source.database} ${role} <target host address> scram-sha-256) and the network path, then rerun the command; ` +
+      `until then the source keeps replication slot ${step.slot} and publication ${step.publication} (a rerun uses them; rollback drops them)`,
+    { cause: err },
+  );
 }
 
 async function sourceSide(ctx: StepContext, step: StartReplicationStep, created: string[]): Promise<void> {
@@ -110,7 +131,7 @@ export const startReplication: StepHandler<'start_replication'> = {
         const connection = serverToServerConnection(ctx.pools.serverUrl('source'), role, password);
         await quietStatementLog(dst);
         await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot)).catch((err: unknown) => {
-          throw timeoutHint(err, `creating the subscription ${step.subscription}`);
+          throw publisherUnreachable(err, { ctx, step, role }) ?? timeoutHint(err, `creating the subscription ${step.subscription}`);
         });
         created.push('subscription');
       } else if (!sub.enabled) {
