@@ -887,4 +887,12 @@ export const MUTATIONS = [
     replace: '  return null;',
     tests: [`${U}steps/publisher-unreachable.test.ts`],
   },
+  {
+    id: 'cutover-ignores-connection-room',
+    title: 'cutover runs as many jobs as asked whatever the servers\' free connections, and runs out inside the window',
+    file: 'src/online/connection-budget.ts',
+    search: '  while (jobs > 0 && rooms.some((r) => connectionsNeeded(jobs, r.databases) > r.free)) jobs--;',
+    replace: '',
+    tests: [`${U}online/connection-budget.test.ts`],
+  },
 ];
