@@ -47,6 +47,17 @@ export interface LoadedSplit {
 }
 
 /**
+ * The variables apply needs that are not set where the plan was made (a pull request's
+ * job plans without the services' passwords): named, so the job that applies knows them.
+ */
+function laterVariablesWarning(manifest: Manifest, env: NodeJS.ProcessEnv, file: string): string[] {
+  const later = missingVariables(manifest, env, file).filter((p) => p.message.startsWith('variable '));
+  if (later.length === 0) return [];
+  const named = later.map((p) => `${p.message.replace(/^variable (\S+) is not set$/, '$1')} (${p.path})`);
+  return [`not set here, and needed by apply: ${[...new Set(named)].join(', ')}; set ${later.length === 1 ? 'it' : 'them'} in the environment that runs apply`];
+}
+
+/**
  * Loads the manifest and expands what connecting needs. Its problems, literal passwords
  * and missing variables are reported together, in one ManifestError.
  */
@@ -353,6 +364,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
       ...(outsideViews ? [outsideViews] : []),
+      ...laterVariablesWarning(split.manifest, opts.env, split.file),
       ...configWarnings,
     ],
     configEdits,
