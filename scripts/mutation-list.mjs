@@ -895,4 +895,12 @@ export const MUTATIONS = [
     replace: '',
     tests: [`${U}online/connection-budget.test.ts`],
   },
+  {
+    id: 'later-variables-silent',
+    title: 'a plan made without the services\' passwords does not name the variables apply will need',
+    file: 'src/plan/make.ts',
+    search: '  if (later.length === 0) return [];',
+    replace: '  if (later.length >= 0) return [];',
+    tests: [`${I}plan.test.ts`],
+  },
 ];
