@@ -12,16 +12,14 @@ export async function readBackupUsage(client: PgClient): Promise<BackupUsage> {
   );
   const row = r.rows[0];
   if (!row) throw new Error('the connected database is missing from pg_database');
-  const t = await client.query<{ oid: string; writes: string; name: string }>(
-    `SELECT relid::text AS oid, (n_tup_ins + n_tup_upd + n_tup_del)::text AS writes, schemaname || '.' || relname AS name FROM pg_stat_user_tables`,
-  );
-  return {
-    oid: Number(row.oid),
-    writes: row.writes,
-    statsReset: row.stats_reset,
-    tables: Object.fromEntries(t.rows.map((x) => [x.oid, x.writes])),
-    names: Object.fromEntries(t.rows.map((x) => [x.oid, x.name])),
-  };
+  const t = await client.query<{ oid: string; writes: string }>(`SELECT relid::text AS oid, (n_tup_ins + n_tup_upd + n_tup_del)::text AS writes FROM pg_stat_user_tables`);
+  return { oid: Number(row.oid), writes: row.writes, statsReset: row.stats_reset, tables: Object.fromEntries(t.rows.map((x) => [x.oid, x.writes])) };
+}
+
+/** `schema.name` of each table of the connected database, by OID: how a refusal names the tables written to. */
+export async function readTableNames(client: PgClient): Promise<Record<string, string>> {
+  const r = await client.query<{ oid: string; name: string }>(`SELECT relid::text AS oid, schemaname || '.' || relname AS name FROM pg_stat_user_tables`);
+  return Object.fromEntries(r.rows.map((x) => [x.oid, x.name]));
 }
 
 /** A client session connected to a database, as pg_stat_activity shows it. */
@@ -56,7 +54,7 @@ export interface UsageCheck {
   warnings: string[];
 }
 
-export function compareUsage(database: string, then: BackupUsage, now: BackupUsage): UsageCheck {
+export function compareUsage(database: string, then: BackupUsage, now: BackupUsage, names: Record<string, string> = {}): UsageCheck {
   if (then.oid !== now.oid) {
     return {
       refuse: `database ${database} is not the backup this split kept (OID ${then.oid} then, ${now.oid} now): it was dropped and created again`,
@@ -83,7 +81,7 @@ export function compareUsage(database: string, then: BackupUsage, now: BackupUsa
           .map((k) => ({ k, d: BigInt(now.tables?.[k] ?? '0') - BigInt(then.tables?.[k] ?? '0') }))
           .filter((x) => x.d > 0n)
           .map((x) => {
-            const name = now.names?.[x.k] ?? `the table of OID ${x.k}`;
+            const name = names[x.k] ?? `the table of OID ${x.k}`;
             return then.tables?.[x.k] === undefined ? `${name} (created since, ${x.d})` : `${name} (${x.d})`;
           })
       : [];

@@ -4,7 +4,7 @@ import { ident } from '../pg/quote.js';
 import { withDatabase } from '../conn/connection.js';
 import type { RetentionRecord } from '../engine/journal.js';
 import { readRetentionDetail } from './retention-detail.js';
-import { compareUsage, describeSession, otherSessions, readBackupUsage } from './backup-usage.js';
+import { compareUsage, describeSession, otherSessions, readBackupUsage, readTableNames } from './backup-usage.js';
 import { databaseClient, maintenanceClient } from './maintenance-client.js';
 import { archiveFileName, dumpDatabase, type PgDumpBinary } from './pg-dump.js';
 import { missingFromArchive } from './archive-check.js';
@@ -58,7 +58,7 @@ export async function dropBackup(row: RetentionRecord, opts: DropBackupOptions):
       const comment = await client.query<{ c: string | null }>(
         `SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = current_database()`,
       );
-      const usage = compareUsage(row.database, detail.usage, await readBackupUsage(client));
+      const usage = compareUsage(row.database, detail.usage, await readBackupUsage(client), await readTableNames(client));
       warnings = usage.warnings;
       if (usage.refuse) return { action: 'refused', reason: usage.refuse, warnings };
       if (comment.rows[0]?.c !== detail.comment) {

@@ -27,8 +27,6 @@ export interface BackupUsage {
    * pruned from the same database), whose counters leave the total with them.
    */
   tables?: Record<string, string>;
-  /** `schema.name` of each table, by OID (read with the counters; how a refusal names them). */
-  names?: Record<string, string>;
 }
 
 /**
