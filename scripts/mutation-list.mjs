@@ -691,8 +691,8 @@ export const MUTATIONS = [
     id: 'retire-prune-takes-other-backups',
     title: 'a retiring split\'s prune drops the database with another split\'s backup in it that may not go yet (unverified, unexpired)',
     file: 'src/retention/prune-backups.ts',
-    search: '    if (waiting.length > 0) {',
-    replace: '    if (waiting.length < 0) {',
+    search: '    return waiting.length > 0 ? `dropping the database',
+    replace: '    return waiting.length < 0 ? `dropping the database',
     tests: [`${I}retention-tables.test.ts`],
   },
   {
