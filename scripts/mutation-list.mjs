@@ -903,4 +903,12 @@ export const MUTATIONS = [
     replace: '  if (later.length >= 0) return [];',
     tests: [`${I}plan.test.ts`],
   },
+  {
+    id: 'watch-forever-after-kill',
+    title: 'status --watch of a run whose apply was killed redraws "running" forever',
+    file: 'src/cli/commands/status.ts',
+    search: "    const ended = status.runs[0]?.state !== 'running' || status.abandoned === true;",
+    replace: "    const ended = status.runs[0]?.state !== 'running';",
+    tests: [`${I}live-progress.test.ts`],
+  },
 ];

@@ -6,6 +6,7 @@ import { servers, query, uniquePrefix, createDatabase, withDatabase } from '../h
 import { Journal } from '../../src/engine/journal.js';
 import { runPlan } from '../../src/engine/executor.js';
 import { Pools } from '../../src/pg/pools.js';
+import { SplitLock } from '../../src/engine/lock.js';
 import type { StatusReport } from '../../src/cli/commands/status.js';
 import { toyHandlers, toyPlan } from '../unit/engine/toy-plan.js';
 import { assertBuilt, runSpawned, spawnCli } from './helpers/cli.js';
@@ -122,6 +123,8 @@ describe('live progress', () => {
       if (step.kind === 'copy_data') await gate;
       return {};
     });
+    // The split's lock, as apply holds it: what tells status a run that runs from one whose process is gone.
+    const lock = await SplitLock.acquire(controlUrl, 'live');
     const run = runPlan({
       plan, handlers, pools, journal, jobs: 1, env: {}, baseDir: '.', progress: { emit: () => undefined },
       signal: new AbortController().signal, snapshot: async () => 'none', liveProgressMs: 50,
@@ -135,6 +138,7 @@ describe('live progress', () => {
     } finally {
       release();
       await run;
+      await lock.release();
     }
     const r = await watching.done;
     expect(r.code, r.stderr).toBe(0);
@@ -142,5 +146,33 @@ describe('live progress', () => {
     expect(frames.length).toBeGreaterThanOrEqual(2);
     expect(frames[0]!.runs[0]!.state).toBe('running');
     expect(frames.at(-1)!.runs[0]!.state).toBe('succeeded');
+  });
+
+  it('status --watch ends, saying so, when no process runs the run any more (a killed apply: nobody holds the lock)', async () => {
+    const plan = toyPlan('live', [
+      { id: 'pre', kind: 'preflight' },
+      { id: 'copy:a:public.gone', kind: 'copy_data', dependsOn: ['pre'], service: 'a', table: 'public.gone', bytes: 10 },
+    ]);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handlers = toyHandlers(async (_ctx, step) => {
+      if (step.kind === 'copy_data') await gate;
+      return {};
+    });
+    // Running in the journal, without the lock apply would hold: as a run whose process was killed looks.
+    const run = runPlan({
+      plan, handlers, pools, journal, jobs: 1, env: {}, baseDir: '.', progress: { emit: () => undefined },
+      signal: new AbortController().signal, snapshot: async () => 'none', liveProgressMs: 50,
+    });
+    try {
+      await until('the copy to start', () => journalCounts('copy:a:public.gone'), (r) => r?.state === 'running');
+      const env = { PATH: process.env.PATH, SRC_URL: sourceUrl, CTRL_URL: controlUrl, NO_COLOR: '1' };
+      const watched = await spawnCli(['status', '--watch', '0.2', '-m', manifest], env).done;
+      expect(watched.code, watched.stderr).toBe(0);
+      expect(watched.stdout).toContain('no process runs it any more (killed, or it lost its connection): run the same command again to resume where it stopped');
+    } finally {
+      release();
+      await run;
+    }
   });
 });

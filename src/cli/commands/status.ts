@@ -171,8 +171,9 @@ function replicating(status: StatusReport): boolean {
 }
 
 /**
- * `status --watch`: a frame every `seconds` until the newest run is no longer running
- * and no replication of the split runs (or Ctrl-C): the lag of every subscription, and
+ * `status --watch`: a frame every `seconds` until the newest run is no longer running,
+ * or no process runs it any more (killed: the frame says so), and no replication of the
+ * split runs (or Ctrl-C): the lag of every subscription, and
  * after cutover the reverse replication's, stay on screen while they change. On a terminal each frame replaces the last; otherwise frames follow one
  * another; with --json each frame is one JSON document (jq reads them in turn).
  */
@@ -186,7 +187,8 @@ export async function watchStatus(opts: StatusOptions, out: Output, env: NodeJS.
       const lines = [...renderReplication(status, out), ...drift, ...serviceLines(status, out), ...watchFrame(status, out, out.stdout.columns ?? 100)];
       out.say(`${out.interactive ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}${out.interactive ? '' : '\n'}`);
     }
-    if ((status.runs[0]?.state !== 'running' && !replicating(status)) || signal.aborted) return status;
+    const ended = status.runs[0]?.state !== 'running' || status.abandoned === true;
+    if ((ended && !replicating(status)) || signal.aborted) return status;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, seconds * 1000);
       signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });

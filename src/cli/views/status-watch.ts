@@ -8,12 +8,13 @@ import type { Output } from '../output.js';
  * and each running step with its rows, bytes, rate and time left. Pure: the same status
  * gives the same lines.
  */
-export function watchFrame(status: SplitStatus, out: Pick<Output, 'c'>, width = 100): string[] {
+export function watchFrame(status: SplitStatus & { abandoned?: true }, out: Pick<Output, 'c'>, width = 100): string[] {
   const { c } = out;
   const run: RunStatus | undefined = status.runs[0];
   if (!run) return [`No run of split ${status.name} yet. Start one with: cloudphone-split apply`];
   const color = run.state === 'succeeded' ? c.green : run.state === 'running' ? c.yellow : c.red;
   const lines = [`${c.bold(`split ${status.name}, run ${run.id}`)} ${color(run.state)}  started ${run.startedAt}${run.host ? ` on ${run.host}` : ''}`];
+  if (status.abandoned) lines.push(`  ${c.red('no process runs it any more')} (killed, or it lost its connection): run the same command again to resume where it stopped`);
   const services = new Map<string, RunStatus['steps']>();
   for (const s of run.steps) {
     const key = s.service ?? '(split)';
