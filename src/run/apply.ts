@@ -31,6 +31,15 @@ import { isTableRetentionComment } from '../retention/table-backup.js';
 import { appliedServices, checkServiceNames, selectServices, type ServiceSelection } from '../plan/service-selection.js';
 import { planHash } from '../engine/plan-hash.js';
 
+/**
+ * "Nothing left to do" is read from the journal: true only while no other command of the
+ * split runs. A rollback holding the lock is undoing it at that moment (exit 5, naming it).
+ */
+async function notLockedNow(controlUrl: string, name: string): Promise<void> {
+  const lock = await SplitLock.acquire(controlUrl, name);
+  await lock.release();
+}
+
 /** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
 export function planServers(plan: Plan, env: NodeJS.ProcessEnv, manifestFile: string) {
   const manifest = parseManifest(plan.manifest.text, manifestFile);
@@ -139,6 +148,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       const { manifest, servers, controlUrl, secrets } = planServers(finished.plan, env, split.file);
       for (const s of secrets) reporter.secrets.add(s);
       if (opts.services) checkServiceNames(finished.plan, opts.services);
+      await notLockedNow(controlUrl, finished.plan.name);
       return { plan: finished.plan, manifestFile: split.file, manifest, servers, controlUrl, finished: true, applied: finished.plan.services.map((s) => s.name) };
     }
     if (finished) {
@@ -179,6 +189,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   if (partial?.complete && planHash(partial.plan) === planHash(plan)) {
     // Its plan file, given again once the split is done (a Job run again, after prune too): nothing is left to do,
     // as with the manifest; the source, whose tables are fenced backups or pruned, is not compared with the plan.
+    await notLockedNow(controlUrl, plan.name);
     return { plan, manifestFile, manifest, servers, controlUrl, finished: true, applied: plan.services.map((s) => s.name) };
   }
   if (partial?.complete && planHash(partial.plan) !== planHash(plan)) {

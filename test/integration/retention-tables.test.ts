@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pg15, query, withDatabase } from '../harness/servers.js';
 import { runCli } from './helpers/cli.js';
+import { SplitLock } from '../../src/engine/lock.js';
 import { defaultPlanFile } from '../../src/run/plan.js';
 import { BILLING_TABLES, StayingWriter, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
@@ -125,6 +126,15 @@ describe('retention of a split that does not retire the source', () => {
     const again = await fx.billing.cli('apply', '--yes');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing left to do');
+    // While another command of the split holds its lock (a rollback undoing it), "nothing left to do" is not said: exit 5.
+    const rollbackLock = await SplitLock.acquire(withDatabase(fx.sourceServer, `${fx.prefix}control`), fx.billing.name, `cloudphone-split rollback ${fx.billing.name}`);
+    try {
+      const during = await fx.billing.cli('apply', '--yes');
+      expect(during.code, during.stdout).toBe(5);
+      expect(during.stderr).toContain(`cloudphone-split rollback ${fx.billing.name}`);
+    } finally {
+      await rollbackLock.release();
+    }
     const planFile = defaultPlanFile(fx.billing.manifestFile, fx.billing.name);
     const appliedPlan = await readFile(planFile, 'utf8');
     await writeFile(fx.billing.manifestFile, `# edited after the split\n${await readFile(fx.billing.manifestFile, 'utf8')}`);
