@@ -919,4 +919,20 @@ export const MUTATIONS = [
     replace: '  void SplitLock;\n  void controlUrl;\n  void name;',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'journal-create-race',
+    title: 'two first runs at once: the one whose CREATE DATABASE of the control database lost the race (23505) fails',
+    file: 'src/engine/journal-db.ts',
+    search: "      if (sqlState(err) === '42P04' || sqlState(err) === '23505') return;",
+    replace: "      if (sqlState(err) === '42P04') return;",
+    tests: [`${I}engine-journal.test.ts`],
+  },
+  {
+    id: 'atomic-takes-fresh-temporary',
+    title: 'an atomic write removes another command\'s temporary of the same file mid-write (two applies started together)',
+    file: 'src/config/atomic.ts',
+    search: '    if (info && Date.now() - info.mtimeMs > STALE_TEMPORARY_MS) await unlink(join(dir, e)).catch(() => undefined);',
+    replace: '    if (info) await unlink(join(dir, e)).catch(() => undefined);',
+    tests: [`${U}config/atomic.test.ts`],
+  },
 ];

@@ -35,16 +35,22 @@ export async function writeFileAtomic(file: string, text: string | Buffer): Prom
   await syncDir(dir);
 }
 
+/** A temporary file older than this was left by a run killed between its write and its rename (a write takes milliseconds). */
+const STALE_TEMPORARY_MS = 60_000;
+
 /**
  * Removes the `.<name>.<12 hex>.tmp` files a run killed between its write and its rename
- * left beside `name` (only this function makes such names, and one run at a time writes a
- * given file: the split's lock, and turns per file within a run).
+ * left beside `name` (only this function makes such names). Only old ones: a plan file is
+ * written before the split's lock is taken, so two commands started together may write
+ * the same file at once, and one must not take the other's temporary away mid-write.
  */
 async function removeStaleTemporaries(dir: string, name: string): Promise<void> {
   const prefix = `.${name}.`;
   const entries = await readdir(dir).catch(() => [] as string[]);
   for (const e of entries) {
-    if (e.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(e.slice(prefix.length))) await unlink(join(dir, e)).catch(() => undefined);
+    if (!e.startsWith(prefix) || !/^[0-9a-f]{12}\.tmp$/.test(e.slice(prefix.length))) continue;
+    const info = await stat(join(dir, e)).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > STALE_TEMPORARY_MS) await unlink(join(dir, e)).catch(() => undefined);
   }
 }
 

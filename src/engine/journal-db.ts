@@ -53,7 +53,8 @@ export async function ensureDatabase(url: string, applicationName = 'cloudphone-
       await client.query(`CREATE DATABASE ${ident(databaseOf(url))}`);
       return;
     } catch (err) {
-      if (sqlState(err) === '42P04') return;
+      // 23505: the other run's CREATE DATABASE committed while this one ran (the unique index on the name caught it).
+      if (sqlState(err) === '42P04' || sqlState(err) === '23505') return;
       throw err;
     } finally {
       await client.end().catch(() => undefined);

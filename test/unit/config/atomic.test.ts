@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,15 +23,19 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['.env']);
   });
 
-  it('removes the temporary files a killed run left beside the file, and nothing else', async () => {
+  it('removes the temporary files a killed run left beside the file (old ones), and nothing else', async () => {
     const file = join(dir, 'atlas.hcl');
     await writeFile(file, 'old\n');
-    await writeFile(join(dir, '.atlas.hcl.70fdcf8e9859.tmp'), 'half');
-    await writeFile(join(dir, '.atlas.hcl.backup.tmp'), 'not ours');
-    await writeFile(join(dir, '.env.70fdcf8e9859.tmp'), 'another file');
+    const old = new Date(Date.now() - 5 * 60_000);
+    for (const [name, text] of [['.atlas.hcl.70fdcf8e9859.tmp', 'half'], ['.atlas.hcl.backup.tmp', 'not ours'], ['.env.70fdcf8e9859.tmp', 'another file']] as const) {
+      await writeFile(join(dir, name), text);
+      await utimes(join(dir, name), old, old);
+    }
+    // Another command writing the same file at this moment (two applies started together): its temporary stays.
+    await writeFile(join(dir, '.atlas.hcl.0123456789ab.tmp'), 'being written');
     await writeFileAtomic(file, 'new\n');
     expect(await readFile(file, 'utf8')).toBe('new\n');
-    expect((await readdir(dir)).sort()).toEqual(['.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp', 'atlas.hcl']);
+    expect((await readdir(dir)).sort()).toEqual(['.atlas.hcl.0123456789ab.tmp', '.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp', 'atlas.hcl']);
   });
 
   it('writes through a symlink, keeping the link', async () => {
