@@ -935,4 +935,12 @@ export const MUTATIONS = [
     replace: '    if (info) await unlink(join(dir, e)).catch(() => undefined);',
     tests: [`${U}config/atomic.test.ts`],
   },
+  {
+    id: 'half-rollback-looks-applied',
+    title: 'a rollback killed half-way leaves status saying applied and apply saying nothing left to do',
+    file: 'src/rollback/rollback-split.ts',
+    search: '  await journal.setFact(split, UNFINISHED_ROLLBACK, { startedAt: new Date().toISOString() });',
+    replace: '',
+    tests: [`${I}crash-rollback-prune.test.ts`],
+  },
 ];

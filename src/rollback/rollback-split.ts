@@ -210,6 +210,15 @@ export async function beforeAnyChange<T>(check: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The journal fact of a rollback that started changing things and has not finished (its start time). */
+export const UNFINISHED_ROLLBACK = 'rollback-unfinished';
+
+/** When a rollback of the split started changing things and did not finish, or null. */
+export async function unfinishedRollback(journal: Journal, split: string): Promise<string | null> {
+  const fact = (await journal.getFact<{ startedAt?: string }>(split, UNFINISHED_ROLLBACK)) ?? null;
+  return fact?.startedAt ?? null;
+}
+
 export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackReport> {
   const { journal, split, servers } = opts;
   const report = emptyReport(split);
@@ -233,6 +242,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   if (via === 'running' && inv.plan) return rollbackThroughReverse(opts, inv, report);
   if (isEmpty(inv)) {
     await journal.markRolledBack(split);
+    await journal.deleteFact(split, UNFINISHED_ROLLBACK);
     return report;
   }
   const sourceUrl = servers.source;
@@ -261,6 +271,9 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     report.state = 'cancelled';
     return report;
   }
+  // Recorded before the first change: a rollback killed half-way leaves the split neither applied nor rolled back,
+  // and status and apply say so (run rollback again), where the runs alone still read "succeeded".
+  await journal.setFact(split, UNFINISHED_ROLLBACK, { startedAt: new Date().toISOString() });
 
   if (inv.configBackups.length > 0) {
     const restored = await restoreConfigFiles(opts.baseDir, { files: inv.configBackups });
@@ -329,6 +342,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     return report;
   }
   await journal.markRolledBack(split);
+  await journal.deleteFact(split, UNFINISHED_ROLLBACK);
   report.state = 'rolled-back';
   return report;
 }

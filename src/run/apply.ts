@@ -20,6 +20,7 @@ import { Pools } from '../pg/pools.js';
 import { Journal } from '../engine/journal.js';
 import { controlUrlFor } from '../engine/journal-db.js';
 import { SplitLock } from '../engine/lock.js';
+import { unfinishedRollback } from '../rollback/rollback-split.js';
 import { SnapshotHolder } from '../engine/snapshot.js';
 import { runPlan, type RunSummary } from '../engine/executor.js';
 import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
@@ -38,6 +39,23 @@ import { planHash } from '../engine/plan-hash.js';
 async function notLockedNow(controlUrl: string, name: string): Promise<void> {
   const lock = await SplitLock.acquire(controlUrl, name);
   await lock.release();
+  await noUnfinishedRollback(controlUrl, name);
+}
+
+/** A rollback killed half-way: the split is neither applied nor rolled back, and only rollback run again finishes it. */
+async function noUnfinishedRollback(controlUrl: string, name: string): Promise<void> {
+  const journal = await Journal.open(controlUrl);
+  try {
+    const startedAt = await unfinishedRollback(journal, name);
+    if (startedAt !== null) {
+      throw new BadInputError(
+        `a rollback of split ${name} started at ${startedAt} and did not finish: the split is partly undone (nothing was changed now)`,
+        'run `cloudphone-split rollback` again to finish it; then apply starts the split afresh',
+      );
+    }
+  } finally {
+    await journal.close();
+  }
 }
 
 /** The servers of a plan, expanded from its own manifest text (what was reviewed is what runs). */
@@ -206,6 +224,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
       'apply the rest with the manifest (or plan file) the first services were applied with, or roll them back (`cloudphone-split rollback --service ...`) before applying a new plan',
     );
   }
+  await noUnfinishedRollback(controlUrl, plan.name);
   // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
   await checkEarlierWaves(plan, live, controlUrl, servers.source!);

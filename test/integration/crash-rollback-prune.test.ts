@@ -140,9 +140,16 @@ describe('a command killed with SIGKILL and run again ends as if never interrupt
     } finally {
       await watch.close();
     }
+    // Partly undone: status says so and what to run; apply refuses (it said "nothing left to do", exit 0).
+    const status = await runSpawned(['status', '-m', fx.manifestFile, '--no-color'], fx.env);
+    expect(status.stdout).toMatch(/a rollback started at \S+ did not finish: the split is partly undone; run `cloudphone-split rollback` again to finish it/);
+    const apply = await runSpawned(['apply', '--yes', '-m', fx.manifestFile], fx.env);
+    expect(apply.code, apply.stdout).toBe(2);
+    expect(apply.stderr).toContain('did not finish: the split is partly undone');
     const again = await runSpawned(['rollback', '--yes', '-m', fx.manifestFile], fx.env);
     expect(again.code, again.stderr).toBe(0);
     expect(await after(fx)).toEqual(await rolledBack);
+    expect((await runSpawned(['status', '-m', fx.manifestFile, '--no-color'], fx.env)).stdout).not.toContain('did not finish');
     await fx.cleanup();
   }));
 

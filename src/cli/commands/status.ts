@@ -7,6 +7,7 @@ import { changedTables, schemaDrift } from '../../online/schema-drift.js';
 import { targetColumns } from '../../online/target-columns.js';
 import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
+import { unfinishedRollback } from '../../rollback/rollback-split.js';
 import { BadInputError } from '../../errors.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../format/byte-size.js';
@@ -47,6 +48,8 @@ export type StatusReport = SplitStatus & {
    * process is gone (killed, or its connection lost). Run the same command again to resume.
    */
   abandoned?: true;
+  /** When a rollback started changing things and did not finish (killed): the split is partly undone. */
+  unfinishedRollback?: string;
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -67,6 +70,8 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     const status: StatusReport = withRates(raw, plan, new Date());
     // A run the journal calls running holds the split's lock while its process lives (the server frees it when the process dies).
     if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.abandoned = true;
+    const rollbackStarted = await unfinishedRollback(journal, split.manifest.name);
+    if (rollbackStarted !== null) status.unfinishedRollback = rollbackStarted;
     let done = new Set<string>();
     if (plan) {
       const hash = planHash(plan);
@@ -144,6 +149,9 @@ export function renderStatus(status: StatusReport, out: Output): void {
     return;
   }
   const lines: string[] = status.services ? [...serviceLines(status, out), ''] : [];
+  if (status.unfinishedRollback) {
+    lines.unshift(`${c.red(`a rollback started at ${status.unfinishedRollback} did not finish`)}: the split is partly undone; run \`cloudphone-split rollback\` again to finish it`, '');
+  }
   for (const run of status.runs) {
     const color = run.state === 'succeeded' ? c.green : run.state === 'running' ? c.yellow : c.red;
     lines.push(`${c.bold(`run ${run.id}`)} ${color(run.state)}  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
