@@ -943,4 +943,12 @@ export const MUTATIONS = [
     replace: '',
     tests: [`${I}crash-rollback-prune.test.ts`],
   },
+  {
+    id: 'owned-history-silent',
+    title: 'a migration history owned by one service: the other services start with none, and plan says nothing',
+    file: 'src/init/legacy-table.ts',
+    search: '  if (others.length === 0) return null;',
+    replace: '  if (others.length >= 0) return null;',
+    tests: [`${U}init/migration-history.test.ts`],
+  },
 ];

@@ -5,6 +5,7 @@ const BOOKKEEPING: Record<string, string> = {
   migrations_lock: 'migration history',
   schema_migrations: 'migration history',
   schema_version: 'migration history',
+  schema_migration: 'migration history (pop, Ory)',
   ar_internal_metadata: 'Rails bookkeeping',
   flyway_schema_history: 'Flyway migration history',
   databasechangelog: 'Liquibase migration history',
@@ -46,6 +47,24 @@ export function migrationHistoryWarning(ignored: readonly string[]): string | nu
     `ignored ${history.join(', ')} (migration history) ${one ? 'stays' : 'stay'} in the source, and no new database gets ${one ? 'it' : 'them'}: ` +
     'a service that runs its migrations when it starts finds no history in its new database and may try to create its tables again; ' +
     `before it starts there, load the rows its tables need (pg_dump --data-only -t ${history[0]} … | psql into its database), or list ${one ? 'it' : 'them'} under that service`
+  );
+}
+
+/**
+ * A migration history owned by one service while other services get databases of their
+ * own: those start with no history (Penpot's `migrations`, Hydra's `schema_migration`),
+ * and an application that migrates when it starts may run every migration there again.
+ */
+export function ownedMigrationHistoryWarning(services: ReadonlyArray<{ name: string; tables: readonly string[] }>): string | null {
+  const owners = services.flatMap((s) => s.tables.filter((k) => isMigrationHistory(k.slice(k.indexOf('.') + 1))).map((table) => ({ table, service: s.name })));
+  if (owners.length === 0) return null;
+  const others = services.filter((s) => s.tables.length > 0 && !owners.some((o) => o.service === s.name)).map((s) => s.name);
+  if (others.length === 0) return null;
+  const tables = owners.map((o) => `${o.table} (${o.service})`).join(', ');
+  return (
+    `the migration history ${tables} moves with ${owners.length === 1 ? 'one service' : 'its services'} only: ${others.join(', ')} start${others.length === 1 ? 's' : ''} with none in ${others.length === 1 ? 'its' : 'their'} new database${others.length === 1 ? '' : 's'}, ` +
+    'where an application that runs its migrations when it starts may try to create its tables again; ' +
+    `before ${others.length === 1 ? 'it starts' : 'they start'} there, load the history's rows (pg_dump --data-only -t ${owners[0]!.table} … | psql into each database), or make ${others.length === 1 ? 'it' : 'them'} not migrate on start`
   );
 }
 

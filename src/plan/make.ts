@@ -25,7 +25,7 @@ import { readKeyRanges, type KeyRange } from '../catalog/key-ranges.js';
 import { readTableGrantees } from '../catalog/table-grantees.js';
 import { readObjectOwners } from '../catalog/object-owners.js';
 import { eventTriggerWarning, readEventTriggers } from '../catalog/event-triggers.js';
-import { migrationHistoryWarning } from '../init/legacy-table.js';
+import { migrationHistoryWarning, ownedMigrationHistoryWarning } from '../init/legacy-table.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { systemIdentifier } from '../pg/server-identity.js';
@@ -350,6 +350,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const unreachable: string[] = [];
   const ignored = Object.values(resolved.tables).filter((t) => t.fate === 'ignored').map((t) => t.key);
   const history = migrationHistoryWarning(ignored);
+  const ownedHistory = ownedMigrationHistoryWarning(resolved.services.map((s) => ({ name: s.spec.name, tables: s.tables })));
   const targetRoles = await readTargetRoles(split, Boolean(opts.schemaFile), unreachable);
   const input: PlanInput = {
     manifest: split.manifest,
@@ -361,6 +362,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     warnings: [
       ...resolved.warnings.map((w) => `${w.path}: ${w.message} (${w.fix})`),
       ...(history ? [history] : []),
+      ...(ownedHistory ? [ownedHistory] : []),
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
       ...(outsideViews ? [outsideViews] : []),
