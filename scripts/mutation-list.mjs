@@ -951,4 +951,12 @@ export const MUTATIONS = [
     replace: '  if (others.length >= 0) return null;',
     tests: [`${U}init/migration-history.test.ts`],
   },
+  {
+    id: 'pg-dump-outlives-prune',
+    title: 'prune stopped with SIGTERM leaves its pg_dump running, holding locks on the backup, and its partial file',
+    file: 'src/retention/pg-dump.ts',
+    search: "  for (const s of signals) process.once(s, onSignal);",
+    replace: '  void onSignal;',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

@@ -84,7 +84,21 @@ export async function dumpDatabase(bin: PgDumpBinary, url: string, file: string,
   await (await open(partial, 'wx', 0o600)).close();
   await chmod(partial, 0o600);
   const { $ } = await import('zx/core');
-  const r = await $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${args} ${`--dbname=${conn.url}`}`;
+  const dump = $({ nothrow: true, quiet: true, verbose: false, env: conn.env })`${bin.path} -Fc -f ${partial} ${args} ${`--dbname=${conn.url}`}`;
+  // Stopped (SIGTERM from Kubernetes, Ctrl-C): pg_dump goes too, with its partial file; it would otherwise run on,
+  // holding its locks on the backup's tables, after this process is gone. Then the signal ends this process as it would have.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void dump.kill('SIGTERM').catch(() => undefined);
+    void dump.finally(async () => {
+      await unlink(partial).catch(() => undefined);
+      process.kill(process.pid, signal);
+    });
+  };
+  const signals = ['SIGTERM', 'SIGINT'] as const;
+  for (const s of signals) process.once(s, onSignal);
+  const r = await dump.finally(() => {
+    for (const s of signals) process.off(s, onSignal);
+  });
   if (r.exitCode !== 0) {
     await unlink(partial).catch(() => undefined);
     const tail = r.stderr.trim().split('\n').slice(-3).join('\n');

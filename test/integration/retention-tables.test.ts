@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pg15, query, withDatabase } from '../harness/servers.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { SplitLock } from '../../src/engine/lock.js';
 import { defaultPlanFile } from '../../src/run/plan.js';
 import { BILLING_TABLES, StayingWriter, tableComments, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
@@ -314,6 +314,46 @@ describe('retention of a split that does not retire the source', () => {
     expect(data).toEqual(['invoice_lines_high', 'invoice_lines_low', 'invoices']);
     expect(await relations(fx.sourceUrl)).toContain('public.audit');
     expect(await relations(fx.sourceUrl)).not.toContain('public.invoices');
+  });
+
+  it('stopped (SIGTERM, as Kubernetes stops a Job) while pg_dump archives: pg_dump goes too, with its partial file, and nothing is dropped', async () => {
+    const fx = await wavesFixture({
+      server: pg15(),
+      edit: (doc) => {
+        doc.retention = { days: 7, archive: 'backups' };
+      },
+    });
+    fixtures.push(fx);
+    await appliedBilling(fx);
+    // A pg_dump first on PATH that says it is 15 and then only waits: the archive is being written when the stop comes.
+    const bin = join(fx.dir, 'fake-bin');
+    const pidFile = join(fx.dir, 'fake-pg-dump.pid');
+    await mkdir(bin);
+    await writeFile(join(bin, 'pg_dump'), `#!/bin/bash\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi\necho $$ > ${pidFile}\nexec sleep 120\n`, { mode: 0o755 });
+    const before = await relations(fx.sourceUrl);
+    const prune = spawnCli(['retention', 'prune', '--yes', '--now', new Date(Date.now() + 8 * DAY).toISOString(), '-m', fx.billing.manifestFile], { ...fx.env, PATH: `${bin}:${process.env.PATH}` });
+    let pid = 0;
+    for (let i = 0; i < 400 && !pid; i++) {
+      pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || 0;
+      if (!pid) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(pid, prune.output().stderr).toBeGreaterThan(0);
+    expect((await readdir(join(fx.dir, 'backups'))).some((f) => f.endsWith('.partial'))).toBe(true);
+    prune.child.kill('SIGTERM');
+    const ended = await prune.done;
+    expect(ended.signal ?? ended.exitCode).toBe('SIGTERM');
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+    expect(await readdir(join(fx.dir, 'backups'))).toEqual([]);
+    expect(await relations(fx.sourceUrl)).toEqual(before);
   });
 
   it('a later split that retires the source drops the database only once the backups other splits keep in it may go too, and marks them pruned', async () => {
