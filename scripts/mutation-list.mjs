@@ -959,4 +959,12 @@ export const MUTATIONS = [
     replace: '  void onSignal;',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'status-hides-fenced-cutover',
+    title: 'status after a cutover killed with the fence up shows each service replicating, not that the source refuses writes',
+    file: 'src/cli/commands/status.ts',
+    search: "  if (status.cutoverUnfinished) {",
+    replace: '  if (status.cutoverUnfinished === undefined && status.name === \'\') {',
+    tests: [`${I}crash-cutover.test.ts`],
+  },
 ];

@@ -153,6 +153,9 @@ async function cutoverCase(
   const apply = await runSpawned(['apply', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(apply.code, apply.stderr + apply.stdout).toBe(0);
   expect(apply.stdout).toContain('apply has nothing left to do, but its cutover stopped before the end');
+  // status says the source is fenced and what ends it (it showed each service "replicating").
+  const status = await runSpawned(['status', '-m', fx.manifestFile, '--no-color'], fx.env);
+  expect(status.stdout).toContain('a cutover started and did not finish: the source\'s moved tables refuse writes (fenced) until `cloudphone-split cutover` runs again to the end');
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);

@@ -8,6 +8,7 @@ import { targetColumns } from '../../online/target-columns.js';
 import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { unfinishedRollback } from '../../rollback/rollback-split.js';
+import { cutoverProgress } from '../../run/applied-plan.js';
 import { BadInputError } from '../../errors.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../format/byte-size.js';
@@ -50,6 +51,8 @@ export type StatusReport = SplitStatus & {
   abandoned?: true;
   /** When a rollback started changing things and did not finish (killed): the split is partly undone. */
   unfinishedRollback?: string;
+  /** An online cutover started and did not finish: the source's moved tables refuse writes until it runs again. */
+  cutoverUnfinished?: true;
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -72,6 +75,8 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.abandoned = true;
     const rollbackStarted = await unfinishedRollback(journal, split.manifest.name);
     if (rollbackStarted !== null) status.unfinishedRollback = rollbackStarted;
+    // A cutover that started and did not finish (killed, failed): the source stays fenced until it runs again to the end.
+    if (plan?.mode === 'online' && (await cutoverProgress(plan, controlUrlFor(split.servers.source, split.controlUrl))) === 'unfinished') status.cutoverUnfinished = true;
     let done = new Set<string>();
     if (plan) {
       const hash = planHash(plan);
@@ -149,6 +154,9 @@ export function renderStatus(status: StatusReport, out: Output): void {
     return;
   }
   const lines: string[] = status.services ? [...serviceLines(status, out), ''] : [];
+  if (status.cutoverUnfinished) {
+    lines.unshift(`${c.red('a cutover started and did not finish')}: the source's moved tables refuse writes (fenced) until \`cloudphone-split cutover\` runs again to the end (or \`rollback\` undoes it)`, '');
+  }
   if (status.unfinishedRollback) {
     lines.unshift(`${c.red(`a rollback started at ${status.unfinishedRollback} did not finish`)}: the split is partly undone; run \`cloudphone-split rollback\` again to finish it`, '');
   }
