@@ -967,4 +967,12 @@ export const MUTATIONS = [
     replace: '  if (status.cutoverUnfinished === undefined && status.name === \'\') {',
     tests: [`${I}crash-cutover.test.ts`],
   },
+  {
+    id: 'url-keeps-user-silent',
+    title: 'a {url} entry keeps a user that cannot connect to the service role\'s new database, and plan says nothing',
+    file: 'src/config/plan-warnings.ts',
+    search: '      if (users.length > 0) {',
+    replace: '      if (users.length < 0) {',
+    tests: [`${I}plan.test.ts`],
+  },
 ];

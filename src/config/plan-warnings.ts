@@ -1,10 +1,13 @@
 import type { ConfigEntry } from '../manifest/model.js';
 import { applyReversePatch, reversePatch } from './backup.js';
-import { entryLabel } from './edit.js';
+import { entryLabel, readEntryValue } from './edit.js';
+import { POSTGRES_URL, splitPostgresUrl } from './postgres-url.js';
 
 /** A config entry with the file's text before and after it (as planned). */
 export interface PlannedEntry {
   service: string;
+  /** The role the split creates for the service (services.<name>.role), if any. */
+  role?: string | null;
   entry: ConfigEntry;
   before: string;
   after: string;
@@ -21,7 +24,7 @@ const VARIABLE = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
  */
 export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
   const out: string[] = [];
-  for (const { service, entry, before, after } of items) {
+  for (const { service, entry, before, after, role } of items) {
     const where = `${service}: config ${entry.file} ${entryLabel(entry)}`;
     const template = 'replace' in entry ? entry.with : entry.value;
     const variable = VARIABLE.exec(template);
@@ -30,6 +33,18 @@ export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
         `${where}: ${variable[0]} is written into the file as it is, not expanded (variables are expanded in connection URLs and role passwords only; a service that interpolates its own config reads it); ` +
           'to give the service a password, put it where the service reads secrets from',
       );
+    }
+    // {url} keeps the URL's user: with a service role, only that role (and superusers) may connect to the new database.
+    if (role && !('replace' in entry) && entry.value.includes('{url}')) {
+      const users = [...(readEntryValue(after, entry) ?? '').matchAll(POSTGRES_URL)]
+        .map((m) => decodeURIComponent((splitPostgresUrl(m[0])?.userinfo ?? '').replace(/@$/, '').split(':')[0] ?? ''))
+        .filter((u) => u !== '' && u !== role);
+      if (users.length > 0) {
+        out.push(
+          `${where}: {url} keeps the URL's user ${[...new Set(users)].join(', ')}, but the new database belongs to ${role}, the only role (with superusers) granted CONNECT there: ` +
+            `unless ${users.length === 1 ? 'it is' : 'they are'} a superuser, the service cannot connect; put ${role}'s user and password where the service reads its credentials, or leave out services.${service}.role`,
+        );
+      }
     }
     if (before === after) continue;
     const rebuilt = applyReversePatch(after, reversePatch(before, after));

@@ -343,7 +343,10 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
   const movedKeys = new Set(resolved.services.flatMap((s) => [...s.tables, ...s.views]));
   const outsideViews = users ? outsideViewWarning(users.outsideViews, movedKeys) : null;
-  const configWarnings = configPlanWarnings(items.map((item, i) => ({ service: item.service, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })));
+  const roleOf = new Map(split.manifest.services.map((s) => [s.name, s.role?.name ?? null]));
+  const configWarnings = configPlanWarnings(
+    items.map((item, i) => ({ service: item.service, role: roleOf.get(item.service) ?? null, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })),
+  );
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
     : relative(process.cwd(), split.file) || split.file;
