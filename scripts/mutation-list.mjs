@@ -975,4 +975,12 @@ export const MUTATIONS = [
     replace: '      if (users.length < 0) {',
     tests: [`${I}plan.test.ts`],
   },
+  {
+    id: 'loss-blamed-on-target',
+    title: 'a lost connection is blamed on the step\'s target even when the source is the server that went away',
+    file: 'src/engine/executor.ts',
+    search: '      const end = isConnectionLoss(caught) ? await brokenEnd(opts.pools, target).catch(() => fallback) : fallback;',
+    replace: '      const end = fallback;',
+    tests: [`${I}broken-end.test.ts`],
+  },
 ];

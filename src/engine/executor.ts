@@ -1,5 +1,5 @@
 import { pauseForTest } from './test-pause.js';
-import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
+import { brokenEnd, connectionLoss, describeEnd, isConnectionLoss } from '../pg/connection-loss.js';
 import type { Plan, Step, StepKind } from '../plan/model.js';
 import type { ProgressEvent, ProgressSink, StepContext, StepHandler, StepHandlers, StepResult } from '../steps/handler.js';
 import type { Pools } from '../pg/pools.js';
@@ -181,7 +181,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
       const interrupted = signal.aborted && failure === undefined;
       // A lost connection says which server and database broke, whatever the step.
       const target = 'target' in step && step.target && typeof step.target === 'object' && 'server' in step.target ? step.target : null;
-      const err = connectionLoss(caught, describeEnd(opts.pools, target?.server ?? 'source', target?.database), `running ${step.id}`);
+      // Which end: the one that does not answer now (a source restart broke a step whose target is elsewhere).
+      const fallback: { server: string; database?: string } = target ?? { server: 'source' };
+      const end = isConnectionLoss(caught) ? await brokenEnd(opts.pools, target).catch(() => fallback) : fallback;
+      const err = connectionLoss(caught, describeEnd(opts.pools, end.server, end.database), `running ${step.id}`);
       const message = clean(messageOf(err));
       const recorded = interrupted ? `interrupted: ${message}` : message;
       await journal.stepFailed(run.runId, step.id, recorded).catch(() => undefined);

@@ -1,4 +1,6 @@
-import { serverOf } from '../conn/connection.js';
+import pg from 'pg';
+import { serverOf, withDatabase } from '../conn/connection.js';
+import { nodePgConfig } from '../conn/node-pg.js';
 import type { Pools } from './pools.js';
 
 /** Node socket errors that mean the server could not be reached or the connection broke. */
@@ -16,6 +18,29 @@ export function isConnectionLoss(err: unknown): boolean {
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
   return NETWORK_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || /^Connection terminated|connection error and is not queryable/.test(message);
+}
+
+/**
+ * Which of a step's ends does not answer now, after a lost connection: the step's target
+ * first, then the source (a step reads from both, and the journal often lives on the
+ * source's server). Each is asked with a short connect; the first that fails is named,
+ * else the target (both answer again: a restart that is over, a session ended).
+ */
+export async function brokenEnd(pools: Pools, target: { server: string; database?: string } | null): Promise<{ server: string; database?: string }> {
+  const ends: Array<{ server: string; database?: string }> = [...(target ? [target] : []), { server: 'source' }];
+  for (const end of ends) {
+    const base = pools.serverUrl(end.server);
+    const client = new pg.Client(nodePgConfig(end.database ? withDatabase(base, end.database) : base, { connectionTimeoutMillis: 3_000, application_name: 'cloudphone-split' }));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch {
+      return end;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return ends[0]!;
 }
 
 /** `database "x" on server "name" (host:port)`: where a connection went, without credentials. */
