@@ -983,4 +983,20 @@ export const MUTATIONS = [
     replace: '      const end = fallback;',
     tests: [`${I}broken-end.test.ts`],
   },
+  {
+    id: 'rowtype-functions-silent',
+    title: 'functions of the source using a moved table\'s row type block prune, and plan says nothing',
+    file: 'src/catalog/rowtype-functions.ts',
+    search: '  if (hit.length === 0) return null;',
+    replace: '  if (hit.length >= 0) return null;',
+    tests: [`${I}plan-outside-views.test.ts`],
+  },
+  {
+    id: 'refused-rollback-marks-unfinished',
+    title: 'a rollback refused with nothing changed (a config file changed) leaves the split marked partly undone, and apply refuses',
+    file: 'src/rollback/rollback-split.ts',
+    search: '      // All or nothing: no file was written, so nothing is undone yet.\n      await journal.deleteFact(split, UNFINISHED_ROLLBACK);',
+    replace: '      // All or nothing: no file was written, so nothing is undone yet.',
+    tests: [`${I}config-files.test.ts`],
+  },
 ];

@@ -13,6 +13,7 @@ import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { configPlanWarnings } from '../config/plan-warnings.js';
 import { outsideViewWarning, readOutsideViews, type OutsideView } from '../catalog/outside-views.js';
+import { readRowtypeFunctions, rowtypeFunctionWarning, type RowtypeFunction } from '../catalog/rowtype-functions.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../conn/connection.js';
 import type { ConfigEdit, Plan } from './model.js';
@@ -158,7 +159,7 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
 async function readLiveGrantees(
   sourceUrl: string,
   schemas: string[],
-): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null; outsideViews: OutsideView[] }> {
+): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null; outsideViews: OutsideView[]; rowtypeFunctions: RowtypeFunction[] }> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
@@ -168,6 +169,7 @@ async function readLiveGrantees(
       sourceOwners: await readObjectOwners(client),
       eventTriggers: eventTriggerWarning(await readEventTriggers(client)),
       outsideViews: await readOutsideViews(client, schemas),
+      rowtypeFunctions: await readRowtypeFunctions(client, schemas),
     };
   } catch (err) {
     throw new ServerError(`reading the privileges of the tables of ${redact(sourceUrl)} failed: ${(err as Error).message}`, undefined, { cause: err });
@@ -343,6 +345,8 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
   const movedKeys = new Set(resolved.services.flatMap((s) => [...s.tables, ...s.views]));
   const outsideViews = users ? outsideViewWarning(users.outsideViews, movedKeys) : null;
+  // Only a split that keeps its tables in the source drops them by name at prune (a retired source goes whole).
+  const rowtypeFunctions = users && !split.manifest.source.retire ? rowtypeFunctionWarning(users.rowtypeFunctions, movedKeys) : null;
   const roleOf = new Map(split.manifest.services.map((s) => [s.name, s.role?.name ?? null]));
   const configWarnings = configPlanWarnings(
     items.map((item, i) => ({ service: item.service, role: roleOf.get(item.service) ?? null, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })),
@@ -369,6 +373,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
       ...(outsideViews ? [outsideViews] : []),
+      ...(rowtypeFunctions ? [rowtypeFunctions] : []),
       ...laterVariablesWarning(split.manifest, opts.env, split.file),
       ...configWarnings,
     ],

@@ -278,6 +278,8 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   if (inv.configBackups.length > 0) {
     const restored = await restoreConfigFiles(opts.baseDir, { files: inv.configBackups });
     if (restored.problems.length > 0) {
+      // All or nothing: no file was written, so nothing is undone yet.
+      await journal.deleteFact(split, UNFINISHED_ROLLBACK);
       throw new DifferenceError(
         `config files changed since the split repointed them, so nothing was changed:\n  ${restored.problems.map((p) => `${p.file}: ${p.problem}`).join('\n  ')}`,
         'put back what the split wrote in those files (or restore them by hand from the plan\'s diff), then run rollback again',

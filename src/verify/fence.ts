@@ -28,6 +28,8 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
   /** Each fenced table's new database and split, as its fence names them. */
   const fenceFor = new Map<string, { database: string; split: string }>();
   for (const s of ctx.plan.services) for (const t of s.tables) fenceFor.set(t.name, { database: s.database, split: ctx.plan.name });
+  // Partitions: the database their copy went to.
+  for (const c of stepsOf(ctx.plan, 'copy_data')) if (c.table && !fenceFor.has(c.table)) fenceFor.set(c.table, { database: c.target.database, split: ctx.plan.name });
   const pool = ctx.pools.pool('source');
   return mapLimit(tables, ctx.jobs, async (table): Promise<Check> => {
     const service = serviceOf.get(table);
@@ -40,7 +42,14 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       );
       const enabled = r.rows[0]?.enabled ?? null;
       if (enabled === null) {
-        return { ...base, ok: false, source: null, detail: `the fence trigger ${FENCE_TRIGGER} is missing: writes to ${table} in the source would be lost; rerun \`apply\` (its fence_source step recreates it)` };
+        const fence = fenceFor.get(table);
+        return {
+          ...base,
+          ok: false,
+          source: null,
+          detail: `the fence trigger ${FENCE_TRIGGER} is missing: writes to ${table} in the source would be lost` +
+            (fence ? ` (${fenceTriggerSql(fence.split, table, fence.database).join('; ')})` : ''),
+        };
       }
       if (enabled !== 'A' && enabled !== 'O') {
         return { ...base, ok: false, source: enabled, detail: `the fence trigger ${FENCE_TRIGGER} is disabled (tgenabled ${enabled}): ALTER TABLE ${t} ENABLE ALWAYS TRIGGER "${FENCE_TRIGGER}"` };

@@ -101,6 +101,15 @@ describe('config values', () => {
     const applied = await fx.cli('apply', '--yes');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     expect(await readFile(join(fx.dir, 'secret.env'), 'utf8')).toBe(`DB_PASSWORD=\${SPLIT_TEST_UNSET_PASSWORD}\nDB_DATABASE=${fx.service('user').database}\n`);
+    // As plan said: rollback cannot rebuild that file's old secret, and refuses with nothing changed, which leaves
+    // the split as applied (not "partly undone": status and apply say nothing of an unfinished rollback).
+    const rollback = await fx.cli('rollback', '--yes');
+    expect(rollback.code, rollback.stdout + rollback.stderr).toBe(1);
+    expect(rollback.stderr).toContain('secret.env: its original cannot be rebuilt exactly (a secret on a changed line differs)');
+    expect((await fx.cli('status')).stdout).not.toContain('did not finish');
+    const again = await fx.cli('apply', '--yes');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('nothing left to do');
   });
 });
 

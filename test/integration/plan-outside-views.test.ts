@@ -31,4 +31,29 @@ describe('views outside source.schemas', () => {
         'add short to source.schemas to move them with their tables',
     );
   });
+
+  it('functions using a moved table\'s row type are named: they stay in the source and prune cannot drop the table under them', async () => {
+    // A split that keeps its tables in the source (prune drops them by name; a retired source goes whole).
+    const fx = await splitFixture({
+      source: servers().main,
+      scale: 0.05,
+      edit: (doc) => {
+        keepServices(doc, ['user-service']);
+        (doc.source as Record<string, unknown>).retire = false;
+      },
+    });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION public.active_users() RETURNS SETOF public.users LANGUAGE sql STABLE AS 'SELECT * FROM public.users';
+       CREATE FUNCTION public.device_count(d public.devices) RETURNS int LANGUAGE sql AS 'SELECT 1';`,
+    );
+    const plan = await fx.plan();
+    const warning = plan.warnings.find((w) => w.includes('row type of moved tables'));
+    expect(warning).toBe(
+      'a function of the source uses the row type of moved tables: active_users() (uses the row type of public.users); ' +
+        'it stays in the source (a service database gets its own copy), and retention prune, which drops the moved tables without CASCADE, refuses while it exists: ' +
+        'drop it in the source once nothing calls it there, before the backup expires',
+    );
+  });
 });

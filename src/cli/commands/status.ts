@@ -74,7 +74,8 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     // A run the journal calls running holds the split's lock while its process lives (the server frees it when the process dies).
     if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.abandoned = true;
     const rollbackStarted = await unfinishedRollback(journal, split.manifest.name);
-    if (rollbackStarted !== null) status.unfinishedRollback = rollbackStarted;
+    // While its process holds the split's lock, the rollback is running, not left half-way.
+    if (rollbackStarted !== null && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.unfinishedRollback = rollbackStarted;
     // A cutover that started and did not finish (killed, failed): the source stays fenced until it runs again to the end.
     if (plan?.mode === 'online' && (await cutoverProgress(plan, controlUrlFor(split.servers.source, split.controlUrl))) === 'unfinished') status.cutoverUnfinished = true;
     let done = new Set<string>();

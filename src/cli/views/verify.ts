@@ -8,7 +8,7 @@ export const VERIFY_HINTS: Record<CheckKind, string> = {
   checksum: 'the listed rows differ: if the service has not written them since the copy, `rollback` and `apply` again; otherwise compare them by hand',
   schema: 'create what is missing in the target (`plan --sql` shows the DDL of every object), or `rollback` and `apply` again',
   sequence: 'set each sequence named above to the source value with the setval shown, before the service inserts rows',
-  fence: 'rerun `apply`: its fence_source step recreates the fence, so writes to the old tables fail instead of being lost',
+  fence: 'run the statements named above in the source (as its owner or a superuser), after moving to the service\'s database any row written there since: writes to the old tables then fail instead of being lost (a finished apply does not run its fence again)',
   isolation: 'revoke CONNECT as shown, or set the role password variables and verify again',
   config: 'rerun `apply` to write the config again, or edit the entry so it points at the new database',
   health: 'check that the service is running, and its logs: does it reach its new database?',
