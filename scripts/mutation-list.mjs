@@ -827,8 +827,8 @@ export const MUTATIONS = [
     id: 'prune-preview-ignores-waves',
     title: 'retention prune without --yes says it would drop a retired database that the run with --yes refuses (another wave\'s backup may not go yet)',
     file: 'src/retention/prune-backups.ts',
-    search: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : null;",
-    replace: '      const wait = null;',
+    search: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : await previewTablesDrop(r, opts.servers[r.server]!);",
+    replace: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? null : await previewTablesDrop(r, opts.servers[r.server]!);",
     tests: [`${I}retention-tables.test.ts`],
   },
   {
@@ -998,5 +998,13 @@ export const MUTATIONS = [
     search: '      // All or nothing: no file was written, so nothing is undone yet.\n      await journal.deleteFact(split, UNFINISHED_ROLLBACK);',
     replace: '      // All or nothing: no file was written, so nothing is undone yet.',
     tests: [`${I}config-files.test.ts`],
+  },
+  {
+    id: 'prune-preview-promises-drop',
+    title: 'retention prune without --yes says it would drop kept tables that a view or function of the source depends on, which the real run refuses',
+    file: 'src/retention/drop-tables.ts',
+    search: '    return dependentsRefusal(await blockingDependents(client, detail.tables, set.views));\n  } finally {',
+    replace: '    return null;\n  } finally {',
+    tests: [`${I}retention-tables.test.ts`],
   },
 ];

@@ -8,7 +8,7 @@ import { readRetentionDetail } from './retention-detail.js';
 import { databaseClient } from './maintenance-client.js';
 import { archiveFileName, dumpDatabase, tableDumpArgs, type PgDumpBinary } from './pg-dump.js';
 import { missingFromArchive } from './archive-check.js';
-import { dropSet, keptTableRefusal, preparedSums, writtenSince, type ReferencingKey } from './table-facts.js';
+import { blockingDependents, dependentsRefusal, dropSet, keptTableRefusal, preparedSums, writtenSince, type ReferencingKey } from './table-facts.js';
 import { readTableStates } from './table-backup.js';
 import { dropUnusedFenceSql } from '../steps/fence-source.js';
 
@@ -87,6 +87,9 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
     if ('refuse' in sums) return refused(sums.refuse);
     const set = await dropSet(client, detail.tables, detail.views);
     if ('refuse' in set) return refused(set.refuse);
+    // Before the archive is written: a drop PostgreSQL would refuse leaves no archive behind.
+    const blocked = dependentsRefusal(await blockingDependents(client, detail.tables, set.views));
+    if (blocked) return refused(blocked, set.notes);
 
     await client.query('BEGIN');
     try {
@@ -142,3 +145,29 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * What `retention prune` without `--yes` says of a split's kept tables: the refusal the
+ * real run would meet before dropping anything (the tables no longer the ones kept, a
+ * partition attached since, views or functions that depend on them), or null.
+ */
+export async function previewTablesDrop(row: RetentionRecord, serverUrl: string): Promise<string | null> {
+  const detail = readRetentionDetail(row.detail);
+  if (!detail || detail.retire || detail.tables.length === 0) return null;
+  let client;
+  try {
+    client = await databaseClient(serverUrl, row.database);
+  } catch {
+    return null;
+  }
+  try {
+    const kept = await keptTableRefusal(client, detail.tables, detail.comment);
+    if (kept) return kept;
+    const set = await dropSet(client, detail.tables, detail.views);
+    if ('refuse' in set) return set.refuse;
+    return dependentsRefusal(await blockingDependents(client, detail.tables, set.views));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+

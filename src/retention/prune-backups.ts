@@ -7,7 +7,7 @@ import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
 import { copiedTables } from '../verify/plan-tables.js';
 import { readRetentionDetail } from './retention-detail.js';
-import { dropTables, type DroppedTables } from './drop-tables.js';
+import { dropTables, previewTablesDrop, type DroppedTables } from './drop-tables.js';
 
 export interface PruneOptions {
   journal: Journal;
@@ -137,7 +137,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
   if (!opts.yes) {
     for (const r of due) {
       const view = backupView(r, opts.now);
-      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : null;
+      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : await previewTablesDrop(r, opts.servers[r.server]!);
       if (wait) {
         entries.push({ ...view, action: 'refused', reason: wait });
         continue;

@@ -129,3 +129,41 @@ export async function dropSet(client: PgClient, tables: readonly TableBackup[], 
   );
   return { roots, partitions, views: keptViews, sequences: seqs.rows.map((r) => r.seq), referencing: fks.rows, notes };
 }
+
+/**
+ * What would make the drop of the kept tables fail (PostgreSQL's own refusal, since prune
+ * never cascades): views that read them other than the moved views dropped with them, and
+ * functions using their row type. Found before anything is archived or dropped, and by
+ * the preview without `--yes`, which otherwise promised a drop the real run refused.
+ */
+export async function blockingDependents(client: PgClient, tables: readonly TableBackup[], views: readonly ViewBackup[]): Promise<string[]> {
+  const kept = tables.map((t) => t.oid);
+  const moved = views.map((v) => v.oid);
+  const r = await client.query<{ what: string }>(
+    `SELECT DISTINCT format('view %s depends on table %s', vn.nspname || '.' || v.relname, cn.nspname || '.' || c.relname) AS what
+       FROM pg_depend d
+       JOIN pg_rewrite w ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+       JOIN pg_class v ON v.oid = w.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+       JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY ($1::oid[])
+        AND NOT (v.oid = ANY ($1::oid[])) AND NOT (v.oid = ANY ($2::oid[]))
+     UNION
+     SELECT format('function %s depends on the row type of %s', p.oid::regprocedure, cn.nspname || '.' || c.relname)
+       FROM pg_depend d
+       JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+       JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND d.refobjid = t.oid
+       JOIN pg_class c ON c.oid = t.typrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+      WHERE c.oid = ANY ($1::oid[]) AND d.deptype = 'n'
+      ORDER BY 1`,
+    [kept, moved],
+  );
+  return r.rows.map((x) => x.what);
+}
+
+/** The refusal for them, or null. */
+export function dependentsRefusal(dependents: readonly string[]): string | null {
+  if (dependents.length === 0) return null;
+  return `dropping the moved tables would fail, since prune never cascades: ${dependents.slice(0, 10).join('; ')}${dependents.length > 10 ? `; and ${dependents.length - 10} more` : ''}; ` +
+    'drop or change them in the source first (nothing was dropped)';
+}
+
