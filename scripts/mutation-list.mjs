@@ -1007,4 +1007,12 @@ export const MUTATIONS = [
     replace: '    return null;\n  } finally {',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'worker-settings-disagree',
+    title: 'online preflight proposes more logical replication workers than the max_worker_processes it proposes can run',
+    file: 'src/online/online-preflight.ts',
+    search: '  const logical = s.workers < workers ? full : workers;',
+    replace: '  const logical = workers;',
+    tests: [`${U}online/worker-problems.test.ts`],
+  },
 ];

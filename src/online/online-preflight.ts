@@ -68,6 +68,29 @@ async function readSettings(ctx: StepContext, server: string, ours: string[]): P
 const RESTART = 'then restart the server (the setting takes effect only at start)';
 
 /**
+ * A target server's room for `subs` new subscriptions: logical replication workers (one
+ * per subscription, more to copy at full speed) and the background processes they come
+ * out of. The two settings it asks for fit together: max_worker_processes holds as many
+ * workers as the max_logical_replication_workers it proposes, and the launcher. Pure.
+ */
+export function workerProblems(server: string, s: Pick<Settings, 'workers' | 'processes' | 'syncWorkers' | 'usedSubscriptions'>, subs: number): string[] {
+  const problems: string[] = [];
+  const workers = s.usedSubscriptions + subs + 1;
+  const full = s.usedSubscriptions + subs * (1 + s.syncWorkers);
+  if (s.workers < workers) {
+    problems.push(
+      `server ${server}: max_logical_replication_workers = ${s.workers}; ${subs} subscriptions (and ${s.usedSubscriptions} already there) need at least ${workers} ` +
+        `(${full} to copy at full speed): ALTER SYSTEM SET max_logical_replication_workers = ${full}, ${RESTART}`,
+    );
+  }
+  const logical = s.workers < workers ? full : workers;
+  if (s.processes < logical + 1) {
+    problems.push(`server ${server}: max_worker_processes = ${s.processes} leaves no room for ${logical} replication workers and their launcher: ALTER SYSTEM SET max_worker_processes = ${Math.max(8, logical + 8)}, ${RESTART}`);
+  }
+  return problems;
+}
+
+/**
  * The replication checks of an online plan: wal_level = logical on the source, and
  * enough slots, WAL senders, logical replication workers, background workers and
  * replication origins for the plan's subscriptions and their table-sync workers.
@@ -117,16 +140,7 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
     const s = byServer.get(server);
     if (!s) continue;
     const subs = starts.filter((x) => x.target.server === server).length;
-    const workers = s.usedSubscriptions + subs + 1;
-    if (s.workers < workers) {
-      problems.push(
-        `server ${server}: max_logical_replication_workers = ${s.workers}; ${subs} subscriptions (and ${s.usedSubscriptions} already there) need at least ${workers} ` +
-          `(${s.usedSubscriptions + subs * (1 + s.syncWorkers)} to copy at full speed): ALTER SYSTEM SET max_logical_replication_workers = ${s.usedSubscriptions + subs * (1 + s.syncWorkers)}, ${RESTART}`,
-      );
-    }
-    if (s.processes < workers + 1) {
-      problems.push(`server ${server}: max_worker_processes = ${s.processes} leaves no room for ${workers} replication workers and their launcher: ALTER SYSTEM SET max_worker_processes = ${Math.max(8, workers + 8)}, ${RESTART}`);
-    }
+    problems.push(...workerProblems(server, s, subs));
     if (s.origins < s.usedSubscriptions + subs) {
       const setting = s.version >= 180000 ? 'max_active_replication_origins' : 'max_replication_slots';
       problems.push(`server ${server}: ${setting} = ${s.origins} is below the ${s.usedSubscriptions + subs} subscriptions it would hold: ALTER SYSTEM SET ${setting} = ${s.usedSubscriptions + subs + 4}, ${RESTART}`);
