@@ -30,7 +30,7 @@ export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
     const variable = VARIABLE.exec(template);
     if (variable) {
       out.push(
-        `${where}: ${variable[0]} is written into the file as it is, not expanded (variables are expanded in connection URLs and role passwords only; a service that interpolates its own config reads it); ` +
+        `${where}: ${variable[0]} is written into the file as it is, not expanded (variables are expanded in connection URLs, TLS file paths, role passwords, retention.archive and health URLs only; a service that interpolates its own config reads it); ` +
           'to give the service a password, put it where the service reads secrets from',
       );
     }

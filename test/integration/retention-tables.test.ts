@@ -141,7 +141,7 @@ describe('retention of a split that does not retire the source', () => {
     const replanned = await fx.billing.cli('plan', '--json');
     expect(replanned.code, replanned.stderr).toBe(0);
     expect((JSON.parse(replanned.stdout) as { warnings: string[] }).warnings[0]).toContain(`split ${fx.billing.name} is applied already, with another plan: \`apply\` refuses this one`);
-    expect(replanned.stderr).toContain(`Plan not written: ${planFile} is the plan split ${fx.billing.name} was applied with, kept for reruns of apply`);
+    expect(replanned.stderr).toContain(`Plan not written to ${planFile}: split ${fx.billing.name} is applied with another plan, whose file reruns of apply need`);
     const changed = await fx.billing.cli('apply', '--yes');
     expect(changed.code, changed.stdout + changed.stderr).toBe(2);
     expect(changed.stderr).toContain(`split ${fx.billing.name} is applied, with another plan`);

@@ -22,7 +22,7 @@ export async function planCommand(opts: PlanOptions, out: Output, env: NodeJS.Pr
   else if (markdown) out.say(planMarkdown(plan));
   else renderPlan(plan, out, { sql: opts.sql || opts.verbose });
   await write();
-  if (kept) out.warn(`\nPlan not written: ${file} is the plan split ${plan.name} was applied with, kept for reruns of apply; write this one elsewhere with -o <file>`);
+  if (kept) out.warn(`\nPlan not written to ${file}: split ${plan.name} is applied with another plan, whose file reruns of apply need; write this one elsewhere with -o <file>`);
   else (markdown ? out.warn : out.say)(`\nPlan written to ${file}. Review it, then: cloudphone-split apply ${file}`);
   return { code: plan.errors.length > 0 ? ExitCode.difference : ExitCode.ok, plan, file };
 }
