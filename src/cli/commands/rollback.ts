@@ -53,7 +53,9 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
     out.warn('\nInterrupted: finishing the running steps, then stopping (rerun rollback to resume).');
     abort.abort();
   };
+  // SIGTERM too (Kubernetes stops a pod with it): the steps running finish, the rest waits for a rerun.
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   try {
     const options: RollbackOptions = {
       signal: abort.signal,
@@ -82,6 +84,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
     return { code, report };
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     await lock.release().catch(() => undefined);
     await journal.close().catch(() => undefined);
   }
