@@ -18,6 +18,7 @@ import { handlers } from '../steps/index.js';
 import type { ProgressSink } from '../steps/handler.js';
 import { Pools } from '../pg/pools.js';
 import { Journal } from '../engine/journal.js';
+import { openJournalIfExists } from '../engine/journal-open.js';
 import { controlUrlFor } from '../engine/journal-db.js';
 import { SplitLock } from '../engine/lock.js';
 import { unfinishedRollback } from '../rollback/rollback-split.js';
@@ -44,7 +45,9 @@ async function notLockedNow(controlUrl: string, name: string): Promise<void> {
 
 /** A rollback killed half-way: the split is neither applied nor rolled back, and only rollback run again finishes it. */
 async function noUnfinishedRollback(controlUrl: string, name: string): Promise<void> {
-  const journal = await Journal.open(controlUrl);
+  // Read only: a control database that does not exist yet holds no rollback (and apply --dry-run makes none).
+  const journal = await openJournalIfExists(controlUrl);
+  if (!journal) return;
   try {
     const startedAt = await unfinishedRollback(journal, name);
     if (startedAt !== null) {
