@@ -38,11 +38,15 @@ export async function planSplit(
   // A split applied already: apply refuses any other plan (its databases are in use), which the plan says first.
   const finished = opts.schema ? null : await lastSucceededPlan(plan.name, controlUrlFor(split.servers.source!, split.controlUrl));
   if (finished?.complete && planHash(finished.plan) !== planHash(plan)) {
+    // The same manifest planned again: the source now holds the fence and backup marks the split made, so the plan differs, but apply of this manifest has nothing left to do.
+    const same = finished.plan.manifest.text === split.text;
     plan = {
       ...plan,
       warnings: [
-        `split ${plan.name} is applied already, with another plan: \`apply\` refuses this one (its databases are in use and its tables fenced backups); ` +
-          'nothing is left to do if the split is as wanted; to change it, roll it back first, or move more tables as a new split (a wave)',
+        same
+          ? `split ${plan.name} is applied already, with this manifest: \`apply\` has nothing left to do (planning again sees the fence and backup marks the split made in the source, so this plan differs from the one applied)`
+          : `split ${plan.name} is applied already, with another plan: \`apply\` refuses this one (its databases are in use and its tables fenced backups); ` +
+            'nothing is left to do if the split is as wanted; to change it, roll it back first, or move more tables as a new split (a wave)',
         ...plan.warnings,
       ],
     };

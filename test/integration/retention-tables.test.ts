@@ -137,6 +137,9 @@ describe('retention of a split that does not retire the source', () => {
     }
     const planFile = defaultPlanFile(fx.billing.manifestFile, fx.billing.name);
     const appliedPlan = await readFile(planFile, 'utf8');
+    // The same manifest planned again: what apply does with it (nothing), not that it refuses.
+    const same = await fx.billing.cli('plan', '--json');
+    expect((JSON.parse(same.stdout) as { warnings: string[] }).warnings[0]).toContain(`split ${fx.billing.name} is applied already, with this manifest: \`apply\` has nothing left to do`);
     await writeFile(fx.billing.manifestFile, `# edited after the split\n${await readFile(fx.billing.manifestFile, 'utf8')}`);
     const replanned = await fx.billing.cli('plan', '--json');
     expect(replanned.code, replanned.stderr).toBe(0);
