@@ -47,6 +47,19 @@ async function appliedBilling(fx: WavesFixture): Promise<void> {
   expect(verified.code, verified.stdout).toBe(0);
 }
 
+/** The waves source on PostgreSQL 15 with billing applied and verified, its manifest archiving to `backups/`. */
+async function archivingBilling(): Promise<WavesFixture> {
+  const fx = await wavesFixture({
+    server: pg15(),
+    edit: (doc) => {
+      doc.retention = { days: 7, archive: 'backups' };
+    },
+  });
+  fixtures.push(fx);
+  await appliedBilling(fx);
+  return fx;
+}
+
 interface ListJson {
   database: string;
   split: string;
@@ -307,14 +320,7 @@ describe('retention of a split that does not retire the source', () => {
   });
 
   it('archives exactly the moved tables with pg_dump -t (15 on a 15 source) before dropping them', async () => {
-    const fx = await wavesFixture({
-      server: pg15(),
-      edit: (doc) => {
-        doc.retention = { days: 7, archive: 'backups' };
-      },
-    });
-    fixtures.push(fx);
-    await appliedBilling(fx);
+    const fx = await archivingBilling();
     const r = await fx.billing.cli('retention', 'prune', '--yes', '--json', '--now', new Date(Date.now() + 8 * DAY).toISOString());
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const [entry] = (JSON.parse(r.stdout) as PruneJson).backups;
@@ -332,14 +338,7 @@ describe('retention of a split that does not retire the source', () => {
   });
 
   it('stopped (SIGTERM, as Kubernetes stops a Job) while pg_dump archives: pg_dump goes too, with its partial file, and nothing is dropped', async () => {
-    const fx = await wavesFixture({
-      server: pg15(),
-      edit: (doc) => {
-        doc.retention = { days: 7, archive: 'backups' };
-      },
-    });
-    fixtures.push(fx);
-    await appliedBilling(fx);
+    const fx = await archivingBilling();
     // A pg_dump first on PATH that says it is 15 and then only waits: the archive is being written when the stop comes.
     const bin = join(fx.dir, 'fake-bin');
     const pidFile = join(fx.dir, 'fake-pg-dump.pid');
