@@ -517,7 +517,7 @@ export const MUTATIONS = [
     file: 'src/run/apply.ts',
     search: '    else if (isTableRetentionComment(table.comment, plan.name)) continue;',
     replace: '    else if (isTableRetentionComment(table.comment, `${plan.name}!`)) continue;',
-    tests: [`${I}consent.test.ts`],
+    tests: [`${I}consent.test.ts`, `${I}crash-keep-source.test.ts`],
   },
   {
     id: 'database-settings-dropped',
