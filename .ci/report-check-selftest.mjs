@@ -23,7 +23,7 @@ mkdirSync(dir, { recursive: true });
 const cases = [
   { name: 'passing', accept: true },
   { name: 'failing', accept: false, reason: /fails\.case\.ts: FAILED: fails on purpose/ },
-  { name: 'skipped', accept: false, reason: /skips\.case\.ts: SKIPPED: is skipped[\s\S]*skips\.case\.ts: TODO: is left as todo/ },
+  { name: 'skipped', accept: false, reason: /skips\.case\.ts: SKIPPED: is skipped on purpose[\s\S]*skips\.case\.ts: TODO: is left as todo on purpose/ },
   { name: 'not-run', accept: false, reason: /forgotten\.excluded\.case\.ts: did not run \(on disk, absent from the report/ },
   { name: 'no-test', accept: false, reason: /empty\.case\.ts: did not run/ },
   { name: 'import-error', accept: false, reason: /broken\.case\.ts: did not run \(.*fails to load on purpose/ },

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { keepServices, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { keepingSource, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { SplitWatch } from './helpers/crash.js';
 import { assertBuilt, runSpawned } from './helpers/cli.js';
 import { inProcess, killAtPause, stepsOf } from './helpers/crash-case.js';
@@ -19,14 +19,7 @@ afterAll(async () => {
 describe('apply killed after schedule_retention of a split that keeps its source', () => {
   it('runs again with its plan file to the end, its own backup marks not taken for a changed source', async () => {
     assertBuilt();
-    const fx = await splitFixture({
-      source: servers().main,
-      scale: 0.05,
-      edit: (doc) => {
-        keepServices(doc, ['user-service']);
-        (doc.source as Record<string, unknown>).retire = false;
-      },
-    });
+    const fx = await splitFixture({ source: servers().main, scale: 0.05, edit: keepingSource(['user-service']) });
     fixtures.push(fx);
     const plan = await inProcess(() => fx.plan());
     const retention = stepsOf(plan, 'schedule_retention');

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
-import { keepServices, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { keepingSource, keepServices, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
 const fixtures: SplitFixture[] = [];
 afterAll(async () => {
@@ -34,14 +34,7 @@ describe('views outside source.schemas', () => {
 
   it('functions using a moved table\'s row type are named: they stay in the source and prune cannot drop the table under them', async () => {
     // A split that keeps its tables in the source (prune drops them by name; a retired source goes whole).
-    const fx = await splitFixture({
-      source: servers().main,
-      scale: 0.05,
-      edit: (doc) => {
-        keepServices(doc, ['user-service']);
-        (doc.source as Record<string, unknown>).retire = false;
-      },
-    });
+    const fx = await splitFixture({ source: servers().main, scale: 0.05, edit: keepingSource(['user-service']) });
     fixtures.push(fx);
     await query(
       fx.sourceUrl,

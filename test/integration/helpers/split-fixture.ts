@@ -101,6 +101,18 @@ export function keepServices(doc: Record<string, unknown>, keep: readonly string
 }
 
 /**
+ * A manifest edit: only `keep` of the sample's services move (keepServices), and the source
+ * stays in use (`source.retire: false`: the moved tables are kept there as backups and
+ * prune drops them by name).
+ */
+export function keepingSource(keep: readonly string[]): (doc: Record<string, unknown>) => void {
+  return (doc) => {
+    keepServices(doc, keep);
+    (doc.source as Record<string, unknown>).retire = false;
+  };
+}
+
+/**
  * Loads the sample once into a database of `server` that later fixtures clone with
  * `CREATE DATABASE ... TEMPLATE` (a file copy: much faster than loading again).
  */
