@@ -1,6 +1,7 @@
 import { serverOf } from '../conn/connection.js';
 import type { Plan } from '../plan/model.js';
-import type { Pools } from '../pg/pools.js';
+import { Pools } from '../pg/pools.js';
+import { PlanBlockedError } from '../errors.js';
 
 /** What a server has room for now: `max_connections` less the superusers' reserve and the sessions already there. */
 export interface ServerRoom {
@@ -54,4 +55,29 @@ export async function serverRooms(plan: Plan, pools: Pools): Promise<ServerRoom[
     }
   }
   return rooms;
+}
+
+/**
+ * The jobs whose connections fit every server's room now, at most `wanted`; fewer are
+ * said through `warn`. Before the fence, no room even for one job refuses (nothing
+ * changed); after it (a rerun), the cutover goes on with one.
+ */
+export async function fittingJobs(plan: Plan, servers: Record<string, string>, wanted: number, beforeFence: boolean, warn: (message: string) => void): Promise<number> {
+  const probe = new Pools(servers, 1);
+  let rooms: ServerRoom[];
+  try {
+    rooms = await serverRooms(plan, probe);
+  } finally {
+    await probe.end();
+  }
+  const jobs = jobsThatFit(rooms, wanted);
+  if (jobs === 0 && beforeFence) {
+    const short = rooms.filter((r) => connectionsNeeded(1, r.databases) > r.free);
+    throw new PlanBlockedError(
+      `not cutting over: ${short.map((r) => `server ${r.server} has ${Math.max(0, r.free)} connections free, and the cutover needs up to ${connectionsNeeded(1, r.databases)} there (a pool for each of its ${r.databases} databases)`).join('; ')}`,
+      'nothing was changed; raise max_connections, or lower the services\' pool sizes for the cutover, then run cutover again',
+    );
+  }
+  if (jobs < wanted) warn(`cutover runs ${Math.max(1, jobs)} step${jobs === 1 ? '' : 's'} at a time, not ${wanted}: that is what the servers' free connections allow (${rooms.map((r) => `${r.server}: ${r.free} free`).join(', ')})`);
+  return Math.max(1, jobs);
 }

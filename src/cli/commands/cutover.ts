@@ -7,7 +7,7 @@ import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import type { Plan } from '../../plan/model.js';
 import { planServers } from '../../run/apply.js';
 import { handlers } from '../../steps/index.js';
-import { connectionsNeeded, jobsThatFit, serverRooms, type ServerRoom } from '../../online/connection-budget.js';
+import { fittingJobs } from '../../online/connection-budget.js';
 import { Pools } from '../../pg/pools.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
@@ -80,31 +80,6 @@ const isCutover = (s: Plan['steps'][number]) => s.phase === 'cutover';
  */
 export function cutoverJobs(plan: Plan): number {
   return Math.min(32, Math.max(availableParallelism(), 2 * plan.services.length));
-}
-
-/**
- * The jobs whose connections fit every server's room now (connection-budget.ts), at most
- * `wanted`; fewer are said. Before the fence, no room even for one job refuses (nothing
- * changed); after it (a rerun), the cutover goes on with one.
- */
-async function fittingJobs(plan: Plan, servers: Record<string, string>, wanted: number, beforeFence: boolean, out: Output): Promise<number> {
-  const probe = new Pools(servers, 1);
-  let rooms: ServerRoom[];
-  try {
-    rooms = await serverRooms(plan, probe);
-  } finally {
-    await probe.end();
-  }
-  const jobs = jobsThatFit(rooms, wanted);
-  if (jobs === 0 && beforeFence) {
-    const short = rooms.filter((r) => connectionsNeeded(1, r.databases) > r.free);
-    throw new PlanBlockedError(
-      `not cutting over: ${short.map((r) => `server ${r.server} has ${Math.max(0, r.free)} connections free, and the cutover needs up to ${connectionsNeeded(1, r.databases)} there (a pool for each of its ${r.databases} databases)`).join('; ')}`,
-      'nothing was changed; raise max_connections, or lower the services\' pool sizes for the cutover, then run cutover again',
-    );
-  }
-  if (jobs < wanted) out.warn(`cutover runs ${Math.max(1, jobs)} step${jobs === 1 ? '' : 's'} at a time, not ${wanted}: that is what the servers' free connections allow (${rooms.map((r) => `${r.server}: ${r.free} free`).join(', ')})`);
-  return Math.max(1, jobs);
 }
 
 /** Refuses when a subscription is missing, still copying, or further behind than `maxLag` (nothing changed yet). */
@@ -189,7 +164,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
     // The restart commands run inside the downtime window: their shell library is loaded now, not then.
     if (cut.some((s) => s.kind === 'repoint_config' && s.restart)) await import('zx/core');
     const wanted = Math.max(1, opts.jobs ?? cutoverJobs(plan));
-    const jobs = await fittingJobs(plan, servers, wanted, !done.has(cut.find((s) => s.kind === 'fence_source')?.id ?? ''), out);
+    const jobs = await fittingJobs(plan, servers, wanted, !done.has(cut.find((s) => s.kind === 'fence_source')?.id ?? ''), (m) => out.warn(m));
     const pools = new Pools(servers, jobs * 2 + 2);
     const snapshot = new SnapshotHolder(() => pools.client('source'));
     const abort = new AbortController();
