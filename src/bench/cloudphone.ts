@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createDatabases, resetDatabases, sql, withDatabase } from './bench-clusters.js';
 import type { BenchContext, Contender, Phases, StepTimes } from './contender.js';
+import { cpuClusters, measureCpu } from './cpu.js';
 import { benchManifest } from './dataset.js';
 import { runCommand } from './shell.js';
 import { tablePhases } from './table-phases.js';
@@ -84,22 +86,28 @@ export const cloudphoneSplit: Contender = {
   async run(ctx) {
     const cli = join(ctx.repoRoot, 'bin', 'cloudphone-split.js');
     const manifest = join(ctx.workDir, 'split.yaml');
-    const apply = await runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
-      env: env(ctx),
-      cwd: ctx.workDir,
-      measureRss: true,
-    });
+    const { result: apply, cpu } = await measureCpu(cpus().length, () =>
+      runCommand(cli, ['apply', '-m', manifest, '--yes', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+        env: env(ctx),
+        cwd: ctx.workDir,
+        measureRss: true,
+      }),
+      cpuClusters(ctx),
+    );
     const phases = await journalPhases(ctx, apply.ms);
     const steps = await stepTimes(ctx, 'public.events');
     const tables = await tablePhases(withDatabase(ctx.clusters.source.url, CONTROL_DATABASE), 'bench');
-    const verify = await runCommand(cli, ['verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
-      env: env(ctx),
-      cwd: ctx.workDir,
-      measureRss: true,
-      check: false,
-    });
+    const { result: verify, cpu: verifyCpu } = await measureCpu(cpus().length, () =>
+      runCommand(cli, ['verify', '-m', manifest, '--checksums', '--jobs', String(ctx.jobs), '--json', '--no-color'], {
+        env: env(ctx),
+        cwd: ctx.workDir,
+        measureRss: true,
+        check: false,
+      }),
+      cpuClusters(ctx),
+    );
     const notes: string[] = [];
     if (verify.code !== 0) notes.push(`verify exited ${verify.code}: ${(verify.stderr || verify.stdout).slice(0, 2000)}`);
-    return { phases, peakRssKb: apply.peakRssKb, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb }, steps, tables };
+    return { phases, peakRssKb: apply.peakRssKb, cpu, notes, verify: { ms: verify.ms, ok: verify.code === 0, peakRssKb: verify.peakRssKb, cpu: verifyCpu }, steps, tables };
   },
 };

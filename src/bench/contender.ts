@@ -1,5 +1,6 @@
 import type { BenchClusters } from './bench-clusters.js';
 import type { Dataset } from './dataset.js';
+import type { CpuUse } from './cpu.js';
 import type { TablePhases } from './table-phases.js';
 
 /** What every contender gets: the running clusters, the data, and its own scratch folder. */
@@ -32,8 +33,13 @@ export interface ContenderOutcome {
   /** Peak RSS of the tool's own process (the CLI), when measured. */
   peakRssKb: number | null;
   notes: string[];
-  /** `verify --checksums` after the copy (our tool only). */
-  verify?: { ms: number; ok: boolean; peakRssKb: number | null };
+  /**
+   * The machine's CPU over the copy (both servers, the tools): set by a contender that
+   * runs more than the copy (apply's verify), else measured over its whole run.
+   */
+  cpu?: CpuUse | null;
+  /** `verify --checksums` after the copy (our tool only), with the machine's CPU over it. */
+  verify?: { ms: number; ok: boolean; peakRssKb: number | null; cpu?: CpuUse | null };
   /** The journal's step times (our tool only): per step kind, and each copy of the largest table. */
   steps?: StepTimes;
   /** Where each table's time went (our tool only): the journal's step times and the copy relay's waits. */

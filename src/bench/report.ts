@@ -1,4 +1,5 @@
 import type { ContenderOutcome } from './contender.js';
+import type { CpuUse } from './cpu.js';
 import { median as schemaMedian, renderSchemaReport, type SchemaBenchResult } from './schema-heavy.js';
 import { renderCopyServerBench, type CopyServerBench } from './copy-server.js';
 import { medianIndex, summarize, type Summary } from './stats.js';
@@ -35,6 +36,9 @@ export interface ContenderReport {
   rowsOk: boolean;
   total: Summary | null;
   verify: Summary | null;
+  /** The machine's busy core-seconds over the copy (apply's without its verify), and over verify; null where not measured. */
+  cpu?: Summary | null;
+  verifyCpu?: Summary | null;
   /** The largest peak RSS of the CLI over the runs (apply, and verify). */
   peakRssKb: number | null;
   verifyPeakRssKb: number | null;
@@ -51,6 +55,14 @@ export interface ScaleRatios {
   applyToRaw: number | null;
   applyToRestore: number | null;
   verifyToApply: number | null;
+  /**
+   * apply's busy core-seconds over the machine's cores, over the raw pipe's median time:
+   * the least apply / raw pipe could be on this machine doing the work it does, however
+   * it were scheduled. Absent in reports of older builds.
+   */
+  applyCpuFloorToRaw?: number | null;
+  /** The same for verify --checksums, over apply's median time. */
+  verifyCpuFloorToApply?: number | null;
 }
 
 export interface ScaleReport {
@@ -108,6 +120,7 @@ export function summarizeRuns(key: string, name: string, runs: ContenderRun[]): 
   const ok = runs.filter((r) => r.outcome && !r.error);
   const totals = ok.map((r) => r.outcome!.phases.total);
   const verifies = ok.map((r) => r.outcome!.verify?.ms).filter((v): v is number => typeof v === 'number');
+  const seconds = (v: Array<number | undefined>) => summarize(v.filter((x): x is number => typeof x === 'number'));
   const median = ok.length ? ok[medianIndex(totals)]! : null;
   return {
     key,
@@ -117,6 +130,8 @@ export function summarizeRuns(key: string, name: string, runs: ContenderRun[]): 
     rowsOk: ok.length > 0 && ok.every((r) => r.rowsOk),
     total: summarize(totals),
     verify: summarize(verifies),
+    cpu: seconds(ok.map((r) => r.outcome!.cpu?.coreSeconds)),
+    verifyCpu: seconds(ok.map((r) => r.outcome!.verify?.cpu?.coreSeconds)),
     peakRssKb: maxOf(ok.map((r) => r.outcome!.peakRssKb)),
     verifyPeakRssKb: maxOf(ok.map((r) => r.outcome!.verify?.peakRssKb)),
     walBytes: median?.walBytes ?? null,
@@ -143,15 +158,26 @@ export function compareTo(reports: ContenderReport[]): void {
   }
 }
 
-export function ratios(reports: ContenderReport[]): ScaleRatios {
+/** Ratios of medians; `cores`: the machine's, for the CPU floors. */
+export function ratios(reports: ContenderReport[], cores: number): ScaleRatios {
   const by = (k: string) => reports.find((r) => r.key === k);
   const e = medianOf(by('e'));
+  const raw = medianOf(by('a'));
   const over = (other: string) => {
     const t = medianOf(by(other));
     return e !== null && t ? e / t : null;
   };
   const verify = by('e')?.verify?.median ?? null;
-  return { applyToRaw: over('a'), applyToRestore: over('b'), verifyToApply: verify !== null && e ? verify / e : null };
+  // Core-seconds are seconds × 1000 / cores: milliseconds of the whole machine busy.
+  const floor = (coreSeconds: number | null | undefined, over: number | null) =>
+    typeof coreSeconds === 'number' && over && cores > 0 ? (coreSeconds * 1000) / cores / over : null;
+  return {
+    applyToRaw: over('a'),
+    applyToRestore: over('b'),
+    verifyToApply: verify !== null && e ? verify / e : null,
+    applyCpuFloorToRaw: floor(by('e')?.cpu?.median, raw),
+    verifyCpuFloorToApply: floor(by('e')?.verifyCpu?.median, e),
+  };
 }
 
 /** Limits of the goals (docs/benchmarks.md). */
@@ -209,7 +235,14 @@ export function goals(
   for (const s of byScale) {
     if (s.contenders.some((c) => c.key === 'b')) list.push(goal(`apply / pg_dump -Fd + pg_restore (b), scale ${s.scale}`, s.ratios.applyToRestore, LIMITS.applyToRestore));
   }
+  // What the machine's cores allow (info): the work's CPU time over the cores, against the time it is compared with.
+  for (const s of byScale) {
+    if (typeof s.ratios.applyCpuFloorToRaw === 'number') list.push(goal(`apply's CPU time / cores over the raw pipe's time, scale ${s.scale} (the least apply / raw pipe can be here)`, s.ratios.applyCpuFloorToRaw, null));
+  }
   for (const s of byScale) list.push(goal(`verify --checksums / apply, scale ${s.scale}`, s.ratios.verifyToApply, LIMITS.verifyToApply));
+  for (const s of byScale) {
+    if (typeof s.ratios.verifyCpuFloorToApply === 'number') list.push(goal(`verify's CPU time / cores over apply's time, scale ${s.scale} (the least verify / apply can be here)`, s.ratios.verifyCpuFloorToApply, null));
+  }
   for (const s of byScale) {
     const e = s.contenders.find((c) => c.key === 'e');
     const kb = maxOf([e?.peakRssKb, e?.verifyPeakRssKb]);
@@ -284,7 +317,38 @@ export function tableLines(key: string, tables: readonly TablePhases[] | undefin
   ];
 }
 
-function scaleLines(s: ScaleReport): string[] {
+/**
+ * The machine's CPU over each contender's median run, and what it allows: on `cores`
+ * cores, work of C core-seconds takes at least C / cores seconds however it is scheduled.
+ */
+export function cpuLines(s: ScaleReport, cores: number): string[] {
+  const busy = (c: ContenderReport, pick: (o: ContenderOutcome) => CpuUse | null | undefined) => {
+    const u = c.median?.outcome ? pick(c.median.outcome) : null;
+    if (!u) return null;
+    const split =
+      typeof u.source === 'number' && typeof u.target === 'number'
+        ? ` (source server ${u.source.toFixed(1)}, target server ${u.target.toFixed(1)}, tools and the rest ${Math.max(0, u.coreSeconds - u.source - u.target).toFixed(1)})`
+        : '';
+    return `${u.coreSeconds.toFixed(1)} core-s${split}, ${u.busyCores.toFixed(2)} of ${cores} cores busy on average`;
+  };
+  const parts: string[] = [];
+  for (const c of s.contenders) {
+    const copy = busy(c, (o) => o.cpu);
+    if (copy) parts.push(`(${c.key}) ${c.key === 'e' ? 'apply ' : ''}${copy}`);
+    const verify = busy(c, (o) => o.verify?.cpu);
+    if (verify) parts.push(`(${c.key}) verify ${verify}`);
+  }
+  if (parts.length === 0) return [];
+  const out = [`CPU of the whole machine (both clusters and the tools), median runs: ${parts.join('; ')}`];
+  const r = s.ratios;
+  if (typeof r.applyCpuFloorToRaw === 'number') {
+    out.push(`  apply's CPU time over ${cores} cores is ${num(r.applyCpuFloorToRaw)}× the raw pipe's median: no schedule brings apply / raw pipe below that here without less work`);
+  }
+  if (typeof r.verifyCpuFloorToApply === 'number') out.push(`  verify's CPU time over ${cores} cores is ${num(r.verifyCpuFloorToApply)}× apply's median`);
+  return out;
+}
+
+function scaleLines(s: ScaleReport, cores: number): string[] {
   const out: string[] = [];
   out.push(
     `scale ${s.scale}: ${s.dataset.tables} tables, ${s.dataset.movedTables} moved (${mb(s.dataset.movedBytes)} MiB heap+TOAST, ${s.dataset.movedRows} rows); ` +
@@ -318,6 +382,7 @@ function scaleLines(s: ScaleReport): string[] {
     out.push(...stepLines(c));
     out.push(...tableLines(c.key, c.median?.outcome?.tables));
   }
+  out.push(...cpuLines(s, cores));
   const r = s.ratios;
   out.push(`ratios at scale ${s.scale} (medians): apply / raw pipe ${num(r.applyToRaw)}; apply / pg_restore ${num(r.applyToRestore)}; verify / apply ${num(r.verifyToApply)}`);
   return out;
@@ -330,7 +395,7 @@ export function renderReport(r: BenchReport): string {
   out.push(`machine: ${r.machine.nproc} cores (${r.machine.cpu}), ${r.machine.memoryMb} MiB; ${r.machine.postgres}; node ${r.machine.node}; load average at the end ${r.machine.loadAverage.join(' ')}`);
   out.push(`settings (both clusters): ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   out.push(`jobs ${r.jobs}; runs of each contender per scale: ${r.scales.map((s) => `${s.runs} at ${s.scale}`).join(', ') || r.runs}, alternating (the order rotates each round); spread = (max - min) / median`);
-  for (const s of r.scales) out.push('', ...scaleLines(s));
+  for (const s of r.scales) out.push('', ...scaleLines(s, r.machine.nproc));
   if (r.schema) out.push('', renderSchemaReport(r.schema).trimEnd());
   if (r.copyServer) out.push('', renderCopyServerBench(r.copyServer).trimEnd());
   out.push('', 'goals:');

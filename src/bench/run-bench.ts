@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_SETTINGS, resetDatabases, sql, startBenchClusters, walBytesSince, walLsn, withDatabase, type BenchClusters } from './bench-clusters.js';
 import { cloudphoneSplit } from './cloudphone.js';
-import type { BenchContext, Contender, ContenderOutcome } from './contender.js';
+import type { BenchContext, Contender } from './contender.js';
+import { cpuClusters, measureCpu } from './cpu.js';
 import { createDataset, type Dataset } from './dataset.js';
 import { pgDumpCustom, pgDumpDirectory } from './pg-dump-restore.js';
 import { pgcopydb } from './pgcopydb.js';
@@ -101,7 +102,8 @@ async function runOne(c: Contender, base: Omit<BenchContext, 'workDir'>, round: 
     await sql(clusters.target.url, 'CHECKPOINT');
     const lsn = await walLsn(clusters.target.url);
     base.log(`(${c.key}) ${c.name}: running (${round})`);
-    const outcome: ContenderOutcome = await c.run(ctx);
+    const { result: outcome, cpu } = await measureCpu(cpus().length, () => c.run(ctx), cpuClusters(ctx));
+    if (outcome.cpu === undefined) outcome.cpu = cpu;
     report.walBytes = await walBytesSince(clusters.target.url, lsn);
     report.outcome = outcome;
     const movedBytes = Object.values(dataset.tableBytes).reduce((a, b) => a + b, 0);
@@ -163,7 +165,7 @@ async function runScale(clusters: BenchClusters, contenders: readonly Contender[
       generateMs,
     },
     contenders: summaries,
-    ratios: ratios(summaries),
+    ratios: ratios(summaries, cpus().length),
   };
 }
 

@@ -34,6 +34,14 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
         expect(c.total!.min).toBeLessThanOrEqual(c.total!.median);
         expect(c.total!.median).toBeLessThanOrEqual(c.total!.max);
         expect(c.walBytes).toBeGreaterThan(0);
+        // The machine's CPU over the copy: some of it busy, never more than all of its cores.
+        const cpu = c.median!.outcome!.cpu!;
+        expect(cpu.coreSeconds, `${c.key}: CPU over the copy`).toBeGreaterThan(0);
+        expect(cpu.busyCores).toBeLessThanOrEqual(report.machine.nproc + 1e-6);
+        // Of it, each cluster's server processes: both worked (the source read, the target wrote).
+        expect(cpu.source, `${c.key}: the source server's CPU`).toBeGreaterThan(0);
+        expect(cpu.target, `${c.key}: the target server's CPU`).toBeGreaterThan(0);
+        expect(c.cpu!.median).toBe(cpu.coreSeconds);
       }
       const apply = s.contenders.find((c) => c.key === 'e')!;
       expect(apply.runs.every((r) => r.outcome!.verify?.ok), apply.median!.outcome!.notes.join('\n')).toBe(true);
@@ -43,6 +51,10 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
       expect(s.ratios.applyToRaw).toBeCloseTo(apply.total!.median / s.contenders[0]!.total!.median, 6);
       expect(s.ratios.verifyToApply).toBeCloseTo(apply.verify!.median / apply.total!.median, 6);
       expect(s.ratios.applyToRestore).toBeNull();
+      // apply's CPU (verify's measured apart) over the cores, against the pipe's time and apply's.
+      expect(apply.verifyCpu!.median).toBeGreaterThan(0);
+      expect(s.ratios.applyCpuFloorToRaw).toBeCloseTo((apply.cpu!.median * 1000) / report.machine.nproc / s.contenders[0]!.total!.median, 6);
+      expect(s.ratios.verifyCpuFloorToApply).toBeCloseTo((apply.verifyCpu!.median * 1000) / report.machine.nproc / apply.total!.median, 6);
       // Each step kind's time, and the copy of the largest table (with its denormalized column) in binary.
       const steps = apply.median!.outcome!.steps!;
       expect(steps.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['create_schema', 'copy_data', 'create_indexes']));
@@ -64,7 +76,9 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
       ['apply / raw pipe (a), scale 0.02, median of 1 run', null, null],
       ['apply / raw pipe (a), scale 1, median of 3 runs', null, 0.75],
       ['apply / raw pipe growth with the scale (must not grow)', null, 1.1],
+      ["apply's CPU time / cores over the raw pipe's time, scale 0.02 (the least apply / raw pipe can be here)", null, null],
       ['verify --checksums / apply, scale 0.02', 'judged', 0.15],
+      ["verify's CPU time / cores over apply's time, scale 0.02 (the least verify / apply can be here)", null, null],
       ['CLI peak RSS (apply and verify), MiB, scale 0.02', 'judged', 150],
       ['copy: server / copy relay, two target clusters', null, null],
     ]);
@@ -80,6 +94,8 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
     expect(text).toMatch(/^\(e\) {3}copy_data:bench_core:public\.events: [\d.]+ s, \d+ rows .*, binary$/m);
     expect(text).toMatch(/^\(e\) {3}public\.events +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
     expect(text).toMatch(/^ratios at scale 0\.02 \(medians\): apply \/ raw pipe [\d.]+; apply \/ pg_restore -; verify \/ apply [\d.]+$/m);
+    expect(text).toMatch(/^CPU of the whole machine \(both clusters and the tools\), median runs: \(a\) [\d.]+ core-s \(source server [\d.]+, target server [\d.]+, tools and the rest [\d.]+\), [\d.]+ of \d+ cores busy on average; \(e\) apply [\d.]+ core-s \(source server [\d.]+, .*; \(e\) verify [\d.]+ core-s \(source server [\d.]+, /m);
+    expect(text).toMatch(/^ {2}apply's CPU time over \d+ cores is [\d.]+× the raw pipe's median/m);
     expect(text).toMatch(/^goals:$/m);
     // Goals not measured in this run are said so, never marked as passed.
     expect(text).toMatch(/^ {2}NOT MEASURED +apply \/ raw pipe \(a\), scale 1, median of 3 runs: - \(limit 0\.75\); scale 1 not run$/m);
