@@ -90,6 +90,10 @@ function serviceYaml(s: SampleService, opts: SampleManifestOptions, prefix: stri
       '    config:',
       `      - file: ${q(at(opts, f.env))}`,
       '        key: DB_DATABASE',
+      // The service logs in as its own role from now on (its password stays where the service keeps secrets).
+      `      - file: ${q(at(opts, f.env))}`,
+      '        key: DB_USERNAME',
+      `        value: ${prefix}cloudphone_${s.key}_svc`,
       `      - file: ${q(at(opts, f.env))}`,
       '        key: DATABASE_URL',
       `        value: ${q('{url}')}`,

@@ -84,19 +84,28 @@ export function serviceFiles(service: string): { env: string; appModule: string;
 export const SAMPLE_LEGACY_USER = 'svc';
 export const SAMPLE_LEGACY_PASSWORD = 'secret';
 
-/** The legacy connection URL (user, password, database cloudphone_core), on the server of `sourceUrl`. */
-function legacyUrl(sourceUrl: string, params = 'sslmode=disable'): string {
+/**
+ * The legacy connection URL (database cloudphone_core, on the server of `sourceUrl`), with
+ * the legacy user and password unless `credentials` is false.
+ */
+function legacyUrl(sourceUrl: string, params = 'sslmode=disable', credentials = true): string {
   const u = new URL(sourceUrl);
   const legacy = new URL(`postgres://${u.hostname}:${u.port || '5432'}/cloudphone_core?${params}`);
-  legacy.username = SAMPLE_LEGACY_USER;
-  legacy.password = SAMPLE_LEGACY_PASSWORD;
+  if (credentials) {
+    legacy.username = SAMPLE_LEGACY_USER;
+    legacy.password = SAMPLE_LEGACY_PASSWORD;
+  }
   return legacy.toString();
 }
 
-/** Each service quotes its variables its own way, as real trees do. */
+/**
+ * Each service quotes its variables its own way, as real trees do. The services log in
+ * with DB_USERNAME and DB_PASSWORD; DATABASE_URL says where, without credentials, so that
+ * the split can give each service its own role (DB_USERNAME) while `{url}` repoints the URL.
+ */
 function dotenv(s: SampleService, sourceUrl: string): string {
   const u = new URL(sourceUrl);
-  const url = legacyUrl(sourceUrl);
+  const url = legacyUrl(sourceUrl, 'sslmode=disable', false);
   const exp = s.key === 'device' ? 'export ' : '';
   const quotedUrl = s.key === 'billing' ? `'${url}'` : s.key === 'device' ? `"${url}"` : url;
   return `# ${s.name}: local development settings
@@ -108,7 +117,7 @@ SERVICE_NAME=${s.name}
 # PostgreSQL (TypeORM)
 ${exp}DB_HOST=${u.hostname}
 ${exp}DB_PORT=${u.port || '5432'}
-${exp}DB_USERNAME=svc
+${exp}DB_USERNAME=${SAMPLE_LEGACY_USER}
 ${exp}DB_PASSWORD="secret"
 ${exp}DB_DATABASE=cloudphone_core
 ${exp}DATABASE_URL=${quotedUrl}

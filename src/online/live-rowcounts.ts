@@ -2,6 +2,7 @@ import type { VerifyRowcountsStep } from '../plan/model.js';
 import type { StepContext, StepHandler, StepResult } from '../steps/handler.js';
 import { qname } from '../pg/quote.js';
 import { parseKey } from '../catalog/model.js';
+import { tableSums, type TableSum } from '../retention/table-sums.js';
 
 /** One table's count, on a pooled connection of the run (connections are reused: they cost time inside the window). */
 async function countOf(ctx: StepContext, server: string, database: string | undefined, table: string): Promise<number> {
@@ -28,12 +29,15 @@ async function countOf(ctx: StepContext, server: string, database: string | unde
  * holds, where the serial sum grew by the whole database's scan time.
  */
 export async function verifyLiveRowcounts(ctx: StepContext, step: VerifyRowcountsStep): Promise<StepResult> {
-  const pairs = await Promise.all(
-    step.tables.map(async (table) => {
-      const [expected, actual] = await Promise.all([countOf(ctx, 'source', undefined, table), countOf(ctx, step.target.server, step.target.database, table)]);
-      return { table, expected, actual };
-    }),
-  );
+  const [pairs, sums] = await Promise.all([
+    Promise.all(
+      step.tables.map(async (table) => {
+        const [expected, actual] = await Promise.all([countOf(ctx, 'source', undefined, table), countOf(ctx, step.target.server, step.target.database, table)]);
+        return { table, expected, actual };
+      }),
+    ),
+    cutoverCopySums(ctx, step),
+  ]);
   const counts: Record<string, number> = {};
   const mismatches: string[] = [];
   for (const { table, expected, actual } of pairs) {
@@ -41,7 +45,28 @@ export async function verifyLiveRowcounts(ctx: StepContext, step: VerifyRowcount
     if (actual !== expected) mismatches.push(`${table}: source ${expected} rows, target ${actual}`);
   }
   if (mismatches.length > 0) throw new Error(`row counts differ in ${step.target.database}:\n  ${mismatches.join('\n  ')}`);
-  return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, against: 'source' } };
+  return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, against: 'source', ...(sums ? { sums } : {}) } };
+}
+
+/**
+ * The target's count and checksum of the tables cutover copied (replication cannot carry
+ * them, nor reverse replication back): what their copy held, the baseline against which
+ * `verify` later proves the copy exact once the service has written to them (the source,
+ * fenced, keeps the copy's rows). Taken beside the counts; these are the tables the window
+ * copies anyway, and hashing one costs less than copying it. Null when there are none.
+ */
+async function cutoverCopySums(ctx: StepContext, step: VerifyRowcountsStep): Promise<Record<string, TableSum> | null> {
+  const tables = new Set(step.tables);
+  const copied = ctx.plan.steps.flatMap((s) =>
+    s.kind === 'copy_data' && s.phase === 'cutover' && s.target.server === step.target.server && s.target.database === step.target.database && s.table && tables.has(s.table) ? [s.table] : [],
+  );
+  if (copied.length === 0) return null;
+  const client = await ctx.pools.client(step.target.server, step.target.database);
+  try {
+    return await tableSums(client, [...new Set(copied)]);
+  } finally {
+    await client.end();
+  }
 }
 
 /** The verify_rowcounts handler: cutover steps compare with the fenced source, others with the copy's snapshot. */

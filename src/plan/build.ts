@@ -17,7 +17,7 @@ import { existingRoleSql } from '../steps/existing-role.js';
 import { createDatabaseSql, databaseSettingsSql, roleSettingsSql } from '../steps/create-database.js';
 import { fenceSql } from '../steps/fence-source.js';
 import { copySql, copyTransaction, rangeMarkerKey } from '../steps/copy-data.js';
-import { groupLookups, lookupColumn, lookupJoin } from '../steps/denormalize-lookup.js';
+import { groupLookups, lookupColumn, lookupJoin, joinsPlainly, lookupWorkMemKb } from '../steps/denormalize-lookup.js';
 import { vacuumAnalyzeSql } from '../steps/create-indexes.js';
 import { DEFAULT_SPLIT, rangeCount, rangePredicates } from './copy-ranges.js';
 import { separateIndexBuilds } from './index-steps.js';
@@ -333,10 +333,14 @@ export function buildPlan(input: PlanInput): Plan {
       const denorm = w.input.denormalize.filter((d) => d.table === key || d.table === own.root.get(key));
       // A plain join on a small referenced table, else a correlated probe per row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
       const lookups = groupLookups(denorm, (d) => ({ ...parseKey(d.fromTable), partitioned: tables.get(d.fromTable)?.kind === 'p' }));
-      const joins = lookups.map((g) => {
+      const sizesOf = (g: (typeof lookups)[number]) => {
         const from = tables.get(g.entries[0]!.fromTable);
-        return lookupJoin('s', g.lookup, { referencing: t.bytes, referenced: from?.bytes ?? -1, referencingRows: t.rowsEstimate, referencedRows: from?.rowsEstimate ?? -1 });
-      });
+        return { referencing: t.bytes, referenced: from?.bytes ?? -1, referencingRows: t.rowsEstimate, referencedRows: from?.rowsEstimate ?? -1 };
+      };
+      const joins = lookups.map((g) => lookupJoin('s', g.lookup, sizesOf(g)));
+      // Room for the plainly joined tables' hash in one batch (the server's default spills the copied rows to disk).
+      const hashed = lookups.filter((g) => joinsPlainly(g.lookup, sizesOf(g))).map((g) => ({ bytes: sizesOf(g).referenced, rows: sizesOf(g).referencedRows }));
+      const workMem = hashed.length > 0 ? lookupWorkMemKb(hashed) : 0;
       const readColumn = (d: (typeof denorm)[number]) => lookups.find((g) => g.entries.includes(d))!.lookup;
       const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));
       // Binary when every copied column, the denormalized ones included, travels safely in binary.
@@ -383,6 +387,7 @@ export function buildPlan(input: PlanInput): Plan {
           ...(t.rowsEstimate < 0 ? { analyzed: false } : {}),
           bytes: range ? Math.round(t.bytes / of) : t.bytes,
           range,
+          ...(workMem > 0 ? { lookupWorkMemKb: workMem } : {}),
         };
         step.sql = copyTransaction(sql.before, sql.copyIn, range ? [markerInsert(rangeMarkerKey(step))] : []);
         ids.push(id);

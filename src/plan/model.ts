@@ -237,6 +237,12 @@ export interface CopyDataStep extends StepBase<'copy_data'> {
   bytes: number;
   /** For a range of a split table: the predicate and the range number. */
   range: { index: number; of: number; where: string } | null;
+  /**
+   * The source session's `work_mem` floor (kB) for the copy: room for the hash of the
+   * lookups joined plainly (denormalize-lookup.ts), so that it is built in one batch
+   * instead of spilling the copied rows to temporary files. Absent: no such lookup.
+   */
+  lookupWorkMemKb?: number;
 }
 
 /** A leaf table a target server pulls from the source itself (`copy: server`). */

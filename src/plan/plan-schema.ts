@@ -83,6 +83,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
     rowsEstimate: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }),
     bytes: z.number({ required_error: 'missing', invalid_type_error: 'expected a number' }),
     range: obj({ index: count, of: count, where: str }).nullable(),
+    lookupWorkMemKb: count.optional(),
   }),
   step('start_server_copy', {
     target,

@@ -38,6 +38,15 @@ export interface TableSum {
   major?: number;
 }
 
+/** A sum as the journal holds it (a step's detail); null for anything else. */
+export function readSum(v: unknown): TableSum | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  if (typeof r.rows !== 'number' || typeof r.sum !== 'string') return null;
+  const method = isSumMethod(r.method) ? r.method : undefined;
+  return { rows: r.rows, sum: r.sum, ...(method ? { method } : {}), ...(typeof r.major === 'number' ? { major: r.major } : {}) };
+}
+
 /** Major version of the connected server (15, 18, ...). */
 export async function serverMajor(client: PgClient): Promise<number> {
   const r = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);

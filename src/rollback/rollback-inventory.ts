@@ -5,7 +5,7 @@ import type { CreatedObject } from '../steps/handler.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import type { ConfigBackup } from '../config/backup.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
-import { isSumMethod, type SumMethod, type TableSum } from '../retention/table-sums.js';
+import { readSum, type SumMethod, type TableSum } from '../retention/table-sums.js';
 import type { QualifiedName } from '../catalog/model.js';
 import type { StepResult } from '../steps/handler.js';
 import { copiedTables } from '../verify/plan-tables.js';
@@ -78,13 +78,6 @@ export interface TargetDatabase {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-function readSum(v: unknown): TableSum | null {
-  if (typeof v !== 'object' || v === null) return null;
-  const r = v as Record<string, unknown>;
-  if (typeof r.rows !== 'number' || typeof r.sum !== 'string') return null;
-  const method = isSumMethod(r.method) ? r.method : undefined;
-  return { rows: r.rows, sum: r.sum, ...(method ? { method } : {}), ...(typeof r.major === 'number' ? { major: r.major } : {}) };
-}
 
 function copiedRows(plan: Plan, done: Map<string, StepResult>, database: string, table: string): number | null {
   const steps = plan.steps.filter((s) => s.kind === 'copy_data' && s.table === table && s.target.database === database);

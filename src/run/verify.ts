@@ -5,6 +5,7 @@ import { controlUrlFor } from '../engine/journal-db.js';
 import { expand } from '../manifest/expand.js';
 import { Pools } from '../pg/pools.js';
 import { verifyExitCode, verifySplit, type VerifyResult } from '../verify/verify.js';
+import { cutoverCopies } from '../verify/cutover-copies.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import { servicePlanView } from '../plan/service-selection.js';
@@ -29,10 +30,13 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   let plan;
   let retired = false;
   let pruned: string | null = null;
+  let cutover: ReturnType<typeof cutoverCopies> = new Map();
   try {
     plan = await journal.lastPlan(split.manifest.name);
     const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
-    retired = retention !== undefined && (await journal.doneSteps(split.manifest.name)).has(retention.id);
+    const done = await journal.doneSteps(split.manifest.name);
+    retired = retention !== undefined && done.has(retention.id);
+    if (plan) cutover = cutoverCopies(plan, done);
     const backups = await journal.retention(split.manifest.name);
     if (backups.length > 0 && backups.every((b) => b.state === 'pruned')) pruned = backups.map((b) => b.database).join(', ');
   } finally {
@@ -71,6 +75,7 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       onProgress: opts.onProgress ?? (() => undefined),
       // Applied one service at a time, before the last: the source is still every other service's database.
       ...(opts.services && !retired ? { sourceOpen: true } : {}),
+      cutoverCopies: cutover,
     });
     // Only a check of every service counts for `retention prune`.
     if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);

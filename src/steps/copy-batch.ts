@@ -5,7 +5,7 @@ import type { StepBatch, StepContext, StepResult } from './handler.js';
 import { sessionCache } from './session-cache.js';
 import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
 import { CopyIn, CopyOut } from '../pg/copy-relay.js';
-import { around } from './copy-data.js';
+import { around, lookupMemory, lookupMemoryBack } from './copy-data.js';
 import { BATCH_BYTES, BATCH_MAX, targetKey } from './batch-size.js';
 import { pauseForTest } from '../engine/test-pause.js';
 import { qname } from '../pg/quote.js';
@@ -19,6 +19,7 @@ async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, d
   const { before, after } = around(step);
   state.broken = ends.target;
   for (const s of before) await dst.query(s);
+  await lookupMemory(src, step);
   const out = src.query(new CopyOut(step.copyOut));
   const inp = dst.query(new CopyIn(step.copyIn, { recycle: (b) => out.recycle(b) }));
   let first: string | undefined;
@@ -34,6 +35,7 @@ async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, d
   } finally {
     ctx.signal.removeEventListener('abort', abort);
   }
+  await lookupMemoryBack(src, step);
   if (inp.rowCount !== out.rowCount) throw new Error(`${step.table}: read ${out.rowCount} rows from the source but the target stored ${inp.rowCount}`);
   for (const s of after) await dst.query(s);
   ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows: inp.rowCount, bytes: out.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });

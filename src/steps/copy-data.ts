@@ -9,6 +9,7 @@ import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
 import { connectionLoss, describeEnd } from '../pg/connection-loss.js';
 import { CopyIn, CopyOut } from '../pg/copy-relay.js';
 import { serverCopiedRows, serverCopyOf } from '../server-copy/source-rows.js';
+import { raiseWorkMemSql } from './denormalize-lookup.js';
 
 /** Target session settings for bulk loads (pgcopydb's dstSettings). */
 export const COPY_SESSION_SETTINGS: readonly string[] = TARGET_SESSION_SETTINGS;
@@ -113,6 +114,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     broken = targetEnd;
     dst = await sessions.target(server, database);
     const { before, after } = around(step);
+    const workMem = await lookupMemory(src, step);
     await dst.query('BEGIN');
     // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
     for (const s of before) await dst.query(s);
@@ -150,6 +152,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     }
     // A range's marker commits with its rows: a rerun finds it and skips the range.
     const pipeMs = performance.now() - piped;
+    await lookupMemoryBack(src, step);
     for (const s of after) await dst.query(s);
     const committing = performance.now();
     await dst.query('COMMIT');
@@ -157,7 +160,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     ctx.progress.emit({ type: 'step-progress', stepId: step.id, rows, bytes: out.bytes, rowsEstimate: step.rowsEstimate, bytesEstimate: step.bytes });
     // Where the copy's time went: the pipe waiting on the source, waiting on the target, and the commit.
     const timing = { pipeMs: Math.round(pipeMs), sourceWaitMs: Math.round(out.sourceWaitMs), targetWaitMs: Math.round(inp.targetWaitMs), commitMs: Math.round(performance.now() - committing) };
-    return { rows, bytes: out.bytes, detail: { sourceRows, binary, snapshot, timing } };
+    return { rows, bytes: out.bytes, detail: { sourceRows, binary, snapshot, timing, ...(workMem ? { workMem } : {}) } };
   } catch (err) {
     // A failed COPY aborts its transaction: nothing of it stays in the target.
     await dst?.query('ROLLBACK').catch(() => undefined);
@@ -172,6 +175,21 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
       await dst?.end().catch(() => undefined);
     }
   }
+}
+
+/**
+ * Raises the source session's work_mem for the copy's hashed lookups (`lookupWorkMemKb`),
+ * until lookupMemoryBack; the setting the copy then runs with (null: not changed).
+ */
+export async function lookupMemory(src: pg.Client, step: Pick<CopyDataStep, 'lookupWorkMemKb'>): Promise<string | null> {
+  if (!step.lookupWorkMemKb) return null;
+  const r = await src.query<{ set_config: string }>(raiseWorkMemSql(step.lookupWorkMemKb, false));
+  return r.rows[0]?.set_config ?? null;
+}
+
+/** The session's own work_mem again, before it goes back for the next copy. */
+export async function lookupMemoryBack(src: pg.Client, step: Pick<CopyDataStep, 'lookupWorkMemKb'>): Promise<void> {
+  if (step.lookupWorkMemKb) await src.query('RESET work_mem');
 }
 
 /**
@@ -202,7 +220,8 @@ async function committedRange(ctx: StepContext, step: CopyDataStep): Promise<Ste
 export const copyData: StepHandler<'copy_data'> = {
   render: (step) => {
     const { before, after } = around(step);
-    return [...COPY_SESSION_SETTINGS, 'BEGIN', ...before, `${step.copyOut}  -- on the source, in the exported snapshot`, step.copyIn, ...after, 'COMMIT'];
+    const memory = step.lookupWorkMemKb ? [`${raiseWorkMemSql(step.lookupWorkMemKb, false)}  -- on the source: room for the lookups' hash in one batch`] : [];
+    return [...COPY_SESSION_SETTINGS, 'BEGIN', ...before, ...memory, `${step.copyOut}  -- on the source, in the exported snapshot`, step.copyIn, ...after, 'COMMIT'];
   },
   async run(ctx, step) {
     const earlier = await committedRange(ctx, step);

@@ -56,17 +56,50 @@ export const HASHED_LOOKUP_MAX_FRACTION = 0.25;
  * (the referenced table not that small, or partitioned) the correlated probe of
  * `lateralLookup`, which the planner cannot turn into a hash of the referencing rows.
  */
-export function lookupJoin(
-  outer: string,
-  l: Lookup,
-  sizes: { referencing: number; referenced: number; referencingRows: number; referencedRows: number },
-): string {
+export function lookupJoin(outer: string, l: Lookup, sizes: LookupSizes): string {
+  return joinsPlainly(l, sizes) ? hashedLookup(outer, l) : lateralLookup(outer, l);
+}
+
+/** Bytes (heap and TOAST) and rows of both tables, on the source at plan time (negative: unknown). */
+export interface LookupSizes {
+  referencing: number;
+  referenced: number;
+  referencingRows: number;
+  referencedRows: number;
+}
+
+/** Whether `lookupJoin` joins the referenced table plainly (hashed) rather than probing it per row. */
+export function joinsPlainly(l: Pick<Lookup, 'partitioned'>, sizes: LookupSizes): boolean {
   // The planner hashes the side it expects to be smaller in rows: the referenced table must be
   // smaller in rows too (a narrow table of many rows beside a wide one of few would otherwise
   // get the referencing rows hashed, NULL keys and all). Unknown counts (never analysed): a probe.
   const fraction = (a: number, b: number) => a >= 0 && b > 0 && a <= b * HASHED_LOOKUP_MAX_FRACTION;
-  const small = !l.partitioned && fraction(sizes.referenced, sizes.referencing) && fraction(sizes.referencedRows, sizes.referencingRows);
-  return small ? hashedLookup(outer, l) : lateralLookup(outer, l);
+  return !l.partitioned && fraction(sizes.referenced, sizes.referencing) && fraction(sizes.referencedRows, sizes.referencingRows);
+}
+
+/** The most `work_mem` a copy asks for its lookups' hash (256 MB; PostgreSQL's hash_mem_multiplier, 2 by default, doubles what a hash may use). */
+export const LOOKUP_WORK_MEM_MAX_KB = 256 * 1024;
+
+/**
+ * The `work_mem` (kB) that holds the hash of the plainly joined referenced tables in one
+ * batch: each table's bytes (an upper bound of the key and read columns it keeps) plus
+ * 64 bytes of hash entry per row, a quarter more for slack, capped at LOOKUP_WORK_MEM_MAX_KB.
+ * With the server's default (4 MB) a hash of a 300,000-row table is built in 4 batches,
+ * and every referencing row whose key falls in a later batch is written to a temporary
+ * file and read again: measured on PostgreSQL 15, 24 M rows joined with 300,000, the copy
+ * took 32–34 s with 4 MB and 24.6 s with 64 MB (a plain copy of the table: 14 s).
+ */
+export function lookupWorkMemKb(hashed: ReadonlyArray<{ bytes: number; rows: number }>): number {
+  const bytes = hashed.reduce((a, t) => a + Math.max(0, t.bytes) + Math.max(0, t.rows) * 64, 0);
+  return Math.min(LOOKUP_WORK_MEM_MAX_KB, Math.ceil((bytes * 1.25) / 1024));
+}
+
+/**
+ * Raises the session's `work_mem` to at least `kb` (a server or role setting above it
+ * stays); `local`: until the transaction ends, else until `RESET work_mem`.
+ */
+export function raiseWorkMemSql(kb: number, local: boolean): string {
+  return `SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')) / 1024, ${Math.ceil(kb)})::bigint::text || 'kB', ${local})`;
 }
 
 /** The lookup as a plain left join on the referenced key (for a referenced table much smaller than the outer one). */

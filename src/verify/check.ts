@@ -1,3 +1,4 @@
+import type { CutoverCopy } from './cutover-copies.js';
 import type { Plan } from '../plan/model.js';
 import type { Pools } from '../pg/pools.js';
 import { isConnectionLoss } from '../pg/connection-loss.js';
@@ -52,6 +53,8 @@ export interface VerifyContext {
    * (`verify --service`) before its last service, when schedule_retention has not run.
    */
   sourceOpen?: boolean;
+  /** Online splits: the tables cutover copied that reverse replication does not carry, with their copy's baseline (cutover-copies.ts). */
+  cutoverCopies?: ReadonlyMap<string, CutoverCopy>;
 }
 
 /** The message of an error, for a check's detail (never a URL with a password: pg errors hold none). */

@@ -1,3 +1,4 @@
+import { raiseWorkMemSql } from '../steps/denormalize-lookup.js';
 import type { Plan, StepOf, TargetRef } from '../plan/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { stepsOf } from './plan-tables.js';
@@ -70,6 +71,8 @@ export async function compareStep(ctx: VerifyContext, step: CopyStep, types: Typ
     for (const o of opened) if (o.status === 'fulfilled') sides.push(o.value);
     for (const o of opened) if (o.status === 'rejected') throw o.reason;
     const [s, d] = sides as [PinnedSide, PinnedSide];
+    // The copy's room for its lookups' hash, for this transaction only.
+    if (step.lookupWorkMemKb) await s.query(raiseWorkMemSql(step.lookupWorkMemKb, true));
     const [[sr], [tr]] = await Promise.all([
       s.query<{ n: string; h: string }>(hashOfRowsSql(select, mode, hashed)),
       d.query<{ n: string; h: string }>(hashOfRowsSql(targetSelect(step), mode, hashed)),

@@ -3,6 +3,7 @@ import type { Plan, TargetRef } from '../plan/model.js';
 import { literal, qname } from '../pg/quote.js';
 import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 import { copiedTables } from './plan-tables.js';
+import { leavesWrittenSinceCutover } from './cutover-copies.js';
 
 /** A partitioned table of the split: the plan lists it, but copies only its leaves. */
 export interface PartitionedRoot {
@@ -90,7 +91,16 @@ export async function partitionRowcountChecks(ctx: VerifyContext): Promise<Check
         leafCounts(ctx, root.target.server, root.target.database, root.source),
       ]);
       ctx.progress(`rowcount ${root.table} (partitioned)`);
-      return partitionRowcountCheck(root, source, target);
+      const written = leavesWrittenSinceCutover(ctx, root.target, source, target);
+      if (written.size === 0) return partitionRowcountCheck(root, source, target);
+      // Those leaves are compared as the cutover copied them; every other leaf as it is.
+      const check = partitionRowcountCheck(root, source, new Map([...target].map(([leaf, n]) => [leaf, written.has(leaf) ? source.get(leaf)! : n])));
+      const total = [...target.values()].reduce((a, b) => a + b, 0);
+      return {
+        ...check,
+        target: total,
+        detail: `${check.detail}; ${[...written].sort().join(', ')} written by the service since cutover (target ${total} rows now): cutover copied ${written.size === 1 ? 'it' : 'them'} after the fence and reverse replication does not carry ${written.size === 1 ? 'it' : 'them'}, so the source keeps the cutover copy`,
+      };
     } catch (err) {
       return { kind: 'rowcount', service: root.service, table: root.table, ok: false, detail: `cannot count rows through partitioned table ${root.table}: ${errorText(err)}`, ...unverifiedBy(err) };
     }

@@ -1,6 +1,7 @@
 import { qname } from '../pg/quote.js';
 import { copiedTables, type CopiedTable } from './plan-tables.js';
 import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
+import { cutoverCopyCheck } from './cutover-copies.js';
 
 async function count(ctx: VerifyContext, server: string, database: string | undefined, sql: string): Promise<number> {
   const pool = database === undefined ? ctx.pools.pool(server) : ctx.pools.pool(server, database);
@@ -31,7 +32,7 @@ export async function countTable(ctx: VerifyContext, t: CopiedTable): Promise<Ch
       count(ctx, t.target.server, t.target.database, sql),
     ]);
     ctx.progress(`rowcount ${t.table}: ${source} / ${target}`);
-    return rowcountCheck(t, source, target);
+    return (source !== target ? await cutoverCopyCheck(ctx, t, 'rowcount', { source, target }) : null) ?? rowcountCheck(t, source, target);
   } catch (err) {
     return { kind: 'rowcount', service: t.service, table: t.table, ok: false, detail: `cannot count rows: ${errorText(err)}`, ...unverifiedBy(err) };
   }

@@ -13,6 +13,7 @@ import { configChecks } from './config.js';
 import { healthChecks, healthUrlsFromPlan } from './health.js';
 import { orphanChecks } from './orphans.js';
 import { denormalizedChecks } from './denormalized.js';
+import type { CutoverCopy } from './cutover-copies.js';
 
 export type { Check, CheckKind } from './check.js';
 
@@ -35,6 +36,8 @@ export interface VerifyOptions {
   env?: NodeJS.ProcessEnv;
   /** See VerifyContext.sourceOpen. */
   sourceOpen?: boolean;
+  /** See VerifyContext.cutoverCopies. */
+  cutoverCopies?: ReadonlyMap<string, CutoverCopy>;
 }
 
 /** `ok` is true only when every check is; `checks` lists every check, failed or not, in a stable order. */
@@ -67,6 +70,7 @@ export async function verifySplit(opts: VerifyOptions): Promise<VerifyResult> {
     jobs: Math.max(1, opts.jobs ?? 2),
     progress: opts.onProgress ?? (() => undefined),
     ...(opts.sourceOpen ? { sourceOpen: true } : {}),
+    ...(opts.cutoverCopies ? { cutoverCopies: opts.cutoverCopies } : {}),
   };
   const run = async (kind: CheckKind, fn: () => Promise<Check[]>): Promise<Check[]> => {
     ctx.progress(`verifying ${kind}`);

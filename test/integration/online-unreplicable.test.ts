@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { query } from '../harness/servers.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { compareWithSource } from './helpers/table-sums.js';
@@ -13,6 +14,27 @@ const fixtures: SplitFixture[] = [];
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
+
+/**
+ * Writes to the retired, fenced source as a superuser who bypasses both, the way copy_back
+ * lifts the fence: for one transaction (read-write must be set before any statement).
+ */
+async function bypassingFence(url: string, writes: Array<[table: string, sql: string]>): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('SET default_transaction_read_only = off');
+    for (const [table, sql] of writes) {
+      await c.query('BEGIN');
+      await c.query(`ALTER TABLE ${table} DISABLE TRIGGER cloudphone_split_fence`);
+      await c.query(sql);
+      await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER cloudphone_split_fence`);
+      await c.query('COMMIT');
+    }
+  } finally {
+    await c.end();
+  }
+}
 
 const SOURCE_FACTS = `SELECT c.relname, c.relpersistence, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = 'public' AND c.relname IN ('user_sessions', 'user_login_history') ORDER BY 1`;
@@ -61,6 +83,7 @@ describe('online mode: tables logical replication cannot carry', () => {
     const [lateLogins] = await query<{ n: number }>(users, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'late'`);
     expect(lateLogins!.n).toBe(3);
     expect(await query(users, `SELECT relpersistence FROM pg_class WHERE relname = 'user_sessions'`)).toEqual([{ relpersistence: 'u' }]);
+    const moved = ['public.user_sessions', 'public.user_login_history'];
     const v = await fx.cli('verify', '--checksums');
     expect(v.code, v.stdout).toBe(0);
     expect(await query(fx.sourceUrl, SOURCE_FACTS)).toEqual(before);
@@ -68,9 +91,37 @@ describe('online mode: tables logical replication cannot carry', () => {
     // Rollback after cutover: reverse replication cannot carry them back either; copy_back does, after the fence.
     await query(users, `INSERT INTO user_sessions VALUES ('after', 2, '{}'); DELETE FROM user_sessions WHERE sid = 's2'; UPDATE user_sessions SET data = '{"x":1}' WHERE sid = 's3'`);
     await query(users, `INSERT INTO user_login_history (user_id, logged_in_at, ip, user_agent, success) SELECT user_id, logged_in_at, ip, 'after', success FROM user_login_history LIMIT 2`);
+    // The service wrote to them: the source keeps the cutover copy, so the sides differ for good. verify proves
+    // what it still can, that the copy was exact: the source (fenced, unchanged) against the target at cutover.
+    for (const args of [['verify', '--checksums', '--json'], ['verify', '--json']]) {
+      const after = await fx.cli(args[0]!, ...args.slice(1));
+      expect(after.code, `${args.join(' ')}: ${after.stdout}`).toBe(0);
+      const checks = (JSON.parse(after.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean; detail: string }> }).checks;
+      for (const t of moved) {
+        const mine = checks.filter((c) => c.table === t && (c.kind === 'rowcount' || c.kind === 'checksum'));
+        expect(mine.map((c) => c.kind).sort(), `${args.join(' ')} ${t}`).toEqual(args.includes('--checksums') ? ['checksum', 'rowcount'] : ['rowcount']);
+        for (const c of mine) {
+          expect(c.ok, c.detail).toBe(true);
+          // Both tables' sums changed; the log gained rows, while the sessions kept their count (one added, one deleted).
+          if (args.includes('--checksums') || t === 'public.user_login_history') expect(c.detail).toContain('written by the service since cutover');
+          else expect(c.detail).toBe('300 rows on both sides');
+        }
+      }
+    }
+    // A source that no longer equals the copy (its fence bypassed) is a difference again, with and without checksums.
+    await bypassingFence(fx.sourceUrl, [
+      ['user_login_history', `INSERT INTO user_login_history (user_id, logged_in_at, ip, user_agent, success) SELECT user_id, logged_in_at, ip, 'bypass', success FROM user_login_history LIMIT 1`],
+      ['user_sessions', `UPDATE user_sessions SET data = '{"y":2}' WHERE sid = 's4'`],
+    ]);
+    const differs = await fx.cli('verify', '--checksums', '--json');
+    expect(differs.code, differs.stdout).toBe(1);
+    const failed = (JSON.parse(differs.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean }> }).checks.filter((c) => !c.ok);
+    expect(failed.map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['checksum public.user_login_history', 'checksum public.user_sessions', 'rowcount public.user_login_history']);
+    const counted = await fx.cli('verify', '--json');
+    expect(counted.code, counted.stdout).toBe(1);
+    // Rollback puts the target's rows back in the source whatever the source held.
     const rolled = await fx.cli('rollback', '--yes');
     expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
-    const moved = ['public.user_sessions', 'public.user_login_history'];
     const [cmp] = (await compareWithSource(fx)).filter((c) => c.database === fx.service('user').database);
     for (const t of moved) {
       expect(cmp!.target[t], t).toBeDefined();

@@ -44,10 +44,13 @@ describe('repoint_config on a services tree like the seed', () => {
     for (const s of fx.services) {
       const env = `services/${s.name}/.env`;
       const diff = changedLines(before.get(env)!, after.get(env)!);
-      expect(diff.map(([, b]) => b.split('=')[0]!.replace(/^export /, ''))).toEqual(['DB_DATABASE', 'DATABASE_URL']);
-      const url = diff[1]![1];
-      // The password and ?sslmode= of the URL that was there survive; only the database changes.
-      expect(url).toMatch(new RegExp(`^(export )?DATABASE_URL=(["']?)postgres://svc:secret@[^/]+/${s.database}\\?sslmode=disable\\2$`));
+      expect(diff.map(([, b]) => b.split('=')[0]!.replace(/^export /, ''))).toEqual(['DB_USERNAME', 'DB_DATABASE', 'DATABASE_URL']);
+      // The service logs in as its own role; its password stays where it was (the tool never writes a secret).
+      expect(diff[0]![1]).toMatch(new RegExp(`DB_USERNAME=${s.role}$`));
+      expect(after.get(env)).toMatch(/^(export )?DB_PASSWORD="secret"$/m);
+      const url = diff[2]![1];
+      // The quoting and ?sslmode= of the URL that was there survive; only the database changes.
+      expect(url).toMatch(new RegExp(`^(export )?DATABASE_URL=(["']?)postgres://[^/@]+/${s.database}\\?sslmode=disable\\2$`));
       const values = `deploy/helm/${s.name}/values.yaml`;
       const vdiff = changedLines(before.get(values)!, after.get(values)!);
       expect(vdiff).toHaveLength(1);
@@ -55,7 +58,8 @@ describe('repoint_config on a services tree like the seed', () => {
       // Comments survive untouched.
       expect(after.get(values)!.match(/#.*/g)).toEqual(before.get(values)!.match(/#.*/g));
       expect(after.get(`services/${s.name}/src/app.module.ts`)).toContain(`'${s.database}'`);
-      expect(after.get('atlas.hcl')).toContain(`/${s.database}?search_path=public&sslmode=disable&application_name=${s.name}"`);
+      // A URL's user and password survive a replace entry too.
+      expect(after.get('atlas.hcl')).toMatch(new RegExp(`postgres://svc:secret@[^/]+/${s.database}\\?search_path=public&sslmode=disable&application_name=${s.name}"`));
     }
     expect(after.get('atlas.hcl')).not.toContain('/cloudphone_core?');
     const untouched = [...before.keys()].filter((k) => !/\.env$|values\.yaml$|app\.module\.ts$|atlas\.hcl$/.test(k));

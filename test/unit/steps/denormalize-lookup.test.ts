@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupLookups, hashedLookup, lateralLookup, lookupColumn, lookupJoin, scalarLookup } from '../../../src/steps/denormalize-lookup.js';
+import { LOOKUP_WORK_MEM_MAX_KB, groupLookups, hashedLookup, lateralLookup, lookupColumn, lookupJoin, lookupWorkMemKb, raiseWorkMemSql, scalarLookup } from '../../../src/steps/denormalize-lookup.js';
 
 const table = (key: string) => {
   const [schema, name] = key.split('.') as [string, string];
@@ -74,5 +74,22 @@ describe('the join a lookup is read with', () => {
   it('probes per row when the referenced table is small in bytes but not in rows (the planner would hash the referencing rows), or never analysed', () => {
     expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000, referencingRows: 400, referencedRows: 101 })).toBe(lateralLookup('s', owner!.lookup));
     expect(lookupJoin('s', owner!.lookup, { referencing: 4000, referenced: 1000, referencingRows: 0, referencedRows: 0 })).toBe(lateralLookup('s', owner!.lookup));
+  });
+});
+
+describe('the work_mem a plainly joined lookup gets', () => {
+  it("holds each referenced table's bytes and a hash entry per row, with slack, up to a cap", () => {
+    // 12 MiB and 200,000 rows: (12 MiB + 12.8 MB) × 1.25.
+    expect(lookupWorkMemKb([{ bytes: 12 * 2 ** 20, rows: 200_000 }])).toBe(Math.ceil(((12 * 2 ** 20 + 200_000 * 64) * 1.25) / 1024));
+    // Two lookups of one copy share the session: their tables add up.
+    expect(lookupWorkMemKb([{ bytes: 2 ** 20, rows: 0 }, { bytes: 2 ** 20, rows: 0 }])).toBe(2560);
+    expect(lookupWorkMemKb([{ bytes: 2 ** 40, rows: 2 ** 30 }])).toBe(LOOKUP_WORK_MEM_MAX_KB);
+    // Unknown sizes (negative) count as nothing rather than lowering the sum.
+    expect(lookupWorkMemKb([{ bytes: -1, rows: -1 }, { bytes: 1024, rows: 0 }])).toBe(2);
+  });
+
+  it("only raises the session's setting, never lowers it", () => {
+    expect(raiseWorkMemSql(20480.2, false)).toBe("SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')) / 1024, 20481)::bigint::text || 'kB', false)");
+    expect(raiseWorkMemSql(64, true)).toContain(', true)');
   });
 });

@@ -1,0 +1,93 @@
+import type { Plan, TargetRef } from '../plan/model.js';
+import type { StepResult } from '../steps/handler.js';
+import { readSum, serverMajor, tableSums, type TableSum } from '../retention/table-sums.js';
+import { tableKey } from '../catalog/model.js';
+import type { CopiedTable } from './plan-tables.js';
+import type { Check, VerifyContext } from './check.js';
+
+/**
+ * A table of an online split that cutover copied after the fence and that reverse
+ * replication does not carry (UNLOGGED, no replica identity: rollback copies it back
+ * instead), with what its target held right after that copy (cutover's verify_rowcounts).
+ * Once the service writes to it, the source keeps the cutover copy and the two sides
+ * differ for good; what can still be proven is that the copy was exact: the source,
+ * fenced and unchanged since, against the target's count and checksum at cutover.
+ */
+export interface CutoverCopy {
+  rows: number | null;
+  sum: TableSum | null;
+}
+
+export const cutoverCopyKey = (target: Pick<TargetRef, 'server' | 'database'>, table: string): string => `${target.server}\0${target.database}\0${table}`;
+
+/** The tables rollback copies back (`copy_back`), with their cutover baselines where verify_rowcounts ran. */
+export function cutoverCopies(plan: Plan, done: ReadonlyMap<string, Pick<StepResult, 'detail'>>): Map<string, CutoverCopy> {
+  const out = new Map<string, CutoverCopy>();
+  if (plan.mode !== 'online') return out;
+  for (const back of plan.steps) {
+    if (back.kind !== 'copy_back') continue;
+    const check = plan.steps.find((s) => s.kind === 'verify_rowcounts' && s.target.server === back.target.server && s.target.database === back.target.database);
+    const detail = check ? done.get(check.id)?.detail : undefined;
+    if (!detail) continue;
+    const counts = (detail.counts ?? {}) as Record<string, unknown>;
+    const sums = (detail.sums ?? {}) as Record<string, unknown>;
+    for (const leaf of back.leaves) {
+      const rows = counts[leaf.table];
+      out.set(cutoverCopyKey(back.target, leaf.table), { rows: typeof rows === 'number' ? rows : null, sum: readSum(sums[leaf.table]) });
+    }
+  }
+  return out;
+}
+
+/**
+ * When a table copied at cutover differs from the source: whether the source still
+ * equals what the copy wrote (the service wrote to the target since, which is not a
+ * difference of the split), as a passing check of `kind`; null when it is not such a
+ * table or the source does not equal the copy (the caller reports the difference).
+ * With `--checksums` the source's checksum is taken the way the baseline was, on the
+ * same server major; without, the source's count against the copy's.
+ */
+export async function cutoverCopyCheck(
+  ctx: VerifyContext,
+  t: CopiedTable,
+  kind: 'rowcount' | 'checksum',
+  now: { source: number; target: number },
+): Promise<Check | null> {
+  const copy = ctx.cutoverCopies?.get(cutoverCopyKey(t.target, t.table));
+  if (!copy || copy.rows === null) return null;
+  const base = { kind, service: t.service, table: t.table, ok: true, source: now.source, target: now.target };
+  const why = `written by the service since cutover (target ${now.target} rows now); cutover copied it after the fence and reverse replication does not carry it (rollback copies it back), so the source keeps the cutover copy`;
+  if (kind === 'rowcount') {
+    if (now.source !== copy.rows) return null;
+    return { ...base, detail: `${why}: source ${now.source} rows, the copy's ${copy.rows} at cutover` };
+  }
+  const sum = copy.sum;
+  if (!sum?.method || sum.major === undefined) return null;
+  const client = await ctx.pools.pool('source').connect();
+  try {
+    if ((await serverMajor(client)) !== sum.major) return null;
+    const source = (await tableSums(client, [tableKey(t.source)], sum.method))[tableKey(t.source)];
+    if (!source || source.rows !== sum.rows || source.sum !== sum.sum) return null;
+    return { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal the target's at cutover` };
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * The leaves of a partitioned table whose counts differ only because the service wrote
+ * to them since cutover: copied at cutover, and the source's count still the copy's.
+ */
+export function leavesWrittenSinceCutover(
+  ctx: Pick<VerifyContext, 'cutoverCopies'>,
+  target: Pick<TargetRef, 'server' | 'database'>,
+  source: ReadonlyMap<string, number>,
+  now: ReadonlyMap<string, number>,
+): Set<string> {
+  const out = new Set<string>();
+  for (const [leaf, rows] of source) {
+    const copy = ctx.cutoverCopies?.get(cutoverCopyKey(target, leaf));
+    if (copy && now.has(leaf) && now.get(leaf) !== rows && copy.rows === rows) out.add(leaf);
+  }
+  return out;
+}
