@@ -49,16 +49,20 @@ describe('config file paths', () => {
     await writeFile(join(fx.dir, '..', `${fx.prefix}x.env`), 'DB_DATABASE=cloudphone_core\n');
     await symlink(join(elsewhere, 'x.env'), join(fx.dir, 'linked.env'));
     const entries = [`../${fx.prefix}x.env`, join(elsewhere, 'x.env'), 'linked.env'];
+    // The sample's own entries come first: the added ones are numbered after them.
+    let first = -1;
     await editManifest(fx, (doc) => {
+      first = doc.services['user-service']!.config.length;
       doc.services['user-service']!.config.push(...entries.map((file) => ({ file, key: 'DB_DATABASE' })));
     });
+    expect(first).toBeGreaterThan(0);
     const before = await readFile(join(elsewhere, 'x.env'), 'utf8');
 
     const refused = await fx.cli('plan');
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toContain('3 problems in the manifest');
     for (const [i, file] of entries.entries()) {
-      expect(refused.stderr).toContain(`services.user-service.config[${5 + i}].file: ${file} resolves to `);
+      expect(refused.stderr).toContain(`services.user-service.config[${first + i}].file: ${file} resolves to `);
     }
     expect(refused.stderr).toContain(`linked.env resolves to ${join(elsewhere, 'x.env')}, outside the manifest's folder`);
     expect(refused.stderr).toContain('add outside: true to this entry');
