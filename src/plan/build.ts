@@ -333,13 +333,13 @@ export function buildPlan(input: PlanInput): Plan {
       const denorm = w.input.denormalize.filter((d) => d.table === key || d.table === own.root.get(key));
       // A plain join on a small referenced table, else a correlated probe per row (see denormalize-lookup.ts): never a join the planner can turn into an exploding hash.
       const lookups = groupLookups(denorm, (d) => ({ ...parseKey(d.fromTable), partitioned: tables.get(d.fromTable)?.kind === 'p' }));
-      const sizesOf = (g: (typeof lookups)[number]) => {
+      const sized = lookups.map((g) => {
         const from = tables.get(g.entries[0]!.fromTable);
-        return { referencing: t.bytes, referenced: from?.bytes ?? -1, referencingRows: t.rowsEstimate, referencedRows: from?.rowsEstimate ?? -1 };
-      };
-      const joins = lookups.map((g) => lookupJoin('s', g.lookup, sizesOf(g)));
+        return { lookup: g.lookup, sizes: { referencing: t.bytes, referenced: from?.bytes ?? -1, referencingRows: t.rowsEstimate, referencedRows: from?.rowsEstimate ?? -1 } };
+      });
+      const joins = sized.map((x) => lookupJoin('s', x.lookup, x.sizes));
       // Room for the plainly joined tables' hash in one batch (the server's default spills the copied rows to disk).
-      const hashed = lookups.filter((g) => joinsPlainly(g.lookup, sizesOf(g))).map((g) => ({ bytes: sizesOf(g).referenced, rows: sizesOf(g).referencedRows }));
+      const hashed = sized.filter((x) => joinsPlainly(x.lookup, x.sizes)).map((x) => ({ bytes: x.sizes.referenced, rows: x.sizes.referencedRows }));
       const workMem = hashed.length > 0 ? lookupWorkMemKb(hashed) : 0;
       const readColumn = (d: (typeof denorm)[number]) => lookups.find((g) => g.entries.includes(d))!.lookup;
       const extra = denorm.map((d) => ({ name: d.column, expression: lookupColumn(readColumn(d), d.fromColumn) }));

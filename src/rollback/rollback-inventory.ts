@@ -78,7 +78,6 @@ export interface TargetDatabase {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-
 function copiedRows(plan: Plan, done: Map<string, StepResult>, database: string, table: string): number | null {
   const steps = plan.steps.filter((s) => s.kind === 'copy_data' && s.table === table && s.target.database === database);
   const pulled = serverCopyOf(plan, database, table);

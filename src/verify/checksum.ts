@@ -53,8 +53,8 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
     ctx.progress(`checksum ${t.table}: ${src.sum === dst.sum && src.rows === dst.rows ? 'equal' : 'differs'}`);
     const rows = { source: src.rows, target: dst.rows };
     if (src.rows === dst.rows && src.sum === dst.sum) return { rows, check: equalCheck(t, src, dst, how, columns.length) };
-    const cut = await cutoverCopyCheck(ctx, t, 'checksum', rows);
-    if (cut) return { rows, check: cut, cutover: true };
+    const cut = await cutoverCopyCheck(ctx, t, 'checksum', rows, { source: src, target: dst });
+    if (cut && 'pass' in cut) return { rows, check: cut.pass, cutover: true };
     const pk = await primaryKey(source, t.source);
     const key: RowKey = pk.length > 0
       ? { kind: 'primary', columns: pk.map((c) => c.name), integer: pk.length === 1 && pk[0]!.integer }
@@ -76,7 +76,7 @@ async function compareTable(ctx: VerifyContext, t: CopiedTable, types: TypeHashe
         ok: false,
         source: src,
         target: dst,
-        detail: `checksums differ (${how}; source ${src.rows} rows, target ${dst.rows}): ${where}`,
+        detail: `checksums differ (${how}; source ${src.rows} rows, target ${dst.rows}): ${where}${cut ? `; ${cut.changed}` : ''}`,
         keys: diffs.map((x) => x.key),
       },
     };
@@ -130,7 +130,8 @@ export async function checksumAndRowcountChecks(ctx: VerifyContext): Promise<{ r
       compared = { rows: null, check: { kind: 'checksum', service: t.service, table: t.table, ok: false, detail: `cannot compute checksums: ${errorText(err)}`, ...unverifiedBy(err) } };
     }
     const rows = compared.rows;
-    const cutover = rows && compared.cutover ? await cutoverCopyCheck(ctx, t, 'rowcount', rows) : null;
+    const cut = rows && compared.cutover ? await cutoverCopyCheck(ctx, t, 'rowcount', rows) : null;
+    const cutover = cut && 'pass' in cut ? cut.pass : null;
     const rowcount = cutover ?? (rows ? rowcountCheck(t, rows.source, rows.target) : await countTable(ctx, t));
     return { rowcount, checksum: compared.check };
   };

@@ -39,36 +39,46 @@ export function cutoverCopies(plan: Plan, done: ReadonlyMap<string, Pick<StepRes
   return out;
 }
 
+/** What a table copied at cutover that differs from the source is found to be. */
+export type CutoverVerdict =
+  /** The source still equals what the copy wrote: the service wrote to the target since (a passing check). */
+  | { pass: Check }
+  /** The source no longer equals the copy: something wrote to it behind its fence (said beside the difference). */
+  | { changed: string };
+
 /**
  * When a table copied at cutover differs from the source: whether the source still
  * equals what the copy wrote (the service wrote to the target since, which is not a
- * difference of the split), as a passing check of `kind`; null when it is not such a
- * table or the source does not equal the copy (the caller reports the difference).
+ * difference of the split); null when it is not such a table or nothing recorded tells.
  * With `--checksums` the source's checksum is taken the way the baseline was, on the
- * same server major; without, the source's count against the copy's.
+ * same server major; without, the source's count against the copy's. `shown`: the
+ * check's `source` and `target` as its caller reports them (a checksum's sums).
  */
 export async function cutoverCopyCheck(
   ctx: VerifyContext,
   t: CopiedTable,
   kind: 'rowcount' | 'checksum',
   now: { source: number; target: number },
-): Promise<Check | null> {
+  shown: { source: Check['source']; target: Check['target'] } = now,
+): Promise<CutoverVerdict | null> {
   const copy = ctx.cutoverCopies?.get(cutoverCopyKey(t.target, t.table));
   if (!copy || copy.rows === null) return null;
-  const base = { kind, service: t.service, table: t.table, ok: true, source: now.source, target: now.target };
+  const base = { kind, service: t.service, table: t.table, ok: true, source: shown.source, target: shown.target };
   const why = `written by the service since cutover (target ${now.target} rows now); cutover copied it after the fence and reverse replication does not carry it (rollback copies it back), so the source keeps the cutover copy`;
-  if (kind === 'rowcount') {
-    if (now.source !== copy.rows) return null;
-    return { ...base, detail: `${why}: source ${now.source} rows, the copy's ${copy.rows} at cutover` };
-  }
+  const changed = (what: string) => ({
+    changed: `the source's copy of this table no longer equals what cutover copied (${what}): something wrote to it behind its fence, and a rollback would replace those rows with the target's`,
+  });
+  if (now.source !== copy.rows) return changed(`${copy.rows} rows at cutover, ${now.source} now`);
+  if (kind === 'rowcount') return { pass: { ...base, detail: `${why}: source ${now.source} rows, the copy's ${copy.rows} at cutover` } };
   const sum = copy.sum;
   if (!sum?.method || sum.major === undefined) return null;
   const client = await ctx.pools.pool('source').connect();
   try {
     if ((await serverMajor(client)) !== sum.major) return null;
     const source = (await tableSums(client, [tableKey(t.source)], sum.method))[tableKey(t.source)];
-    if (!source || source.rows !== sum.rows || source.sum !== sum.sum) return null;
-    return { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal the target's at cutover` };
+    if (!source) return null;
+    if (source.rows !== sum.rows || source.sum !== sum.sum) return changed(`same ${source.rows} rows, another checksum`);
+    return { pass: { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal the target's at cutover` } };
   } finally {
     client.release();
   }

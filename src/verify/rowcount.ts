@@ -32,7 +32,10 @@ export async function countTable(ctx: VerifyContext, t: CopiedTable): Promise<Ch
       count(ctx, t.target.server, t.target.database, sql),
     ]);
     ctx.progress(`rowcount ${t.table}: ${source} / ${target}`);
-    return (source !== target ? await cutoverCopyCheck(ctx, t, 'rowcount', { source, target }) : null) ?? rowcountCheck(t, source, target);
+    const cut = source !== target ? await cutoverCopyCheck(ctx, t, 'rowcount', { source, target }) : null;
+    if (cut && 'pass' in cut) return cut.pass;
+    const check = rowcountCheck(t, source, target);
+    return cut ? { ...check, detail: `${check.detail}; ${cut.changed}` } : check;
   } catch (err) {
     return { kind: 'rowcount', service: t.service, table: t.table, ok: false, detail: `cannot count rows: ${errorText(err)}`, ...unverifiedBy(err) };
   }

@@ -96,7 +96,7 @@ describe('online mode: tables logical replication cannot carry', () => {
     for (const args of [['verify', '--checksums', '--json'], ['verify', '--json']]) {
       const after = await fx.cli(args[0]!, ...args.slice(1));
       expect(after.code, `${args.join(' ')}: ${after.stdout}`).toBe(0);
-      const checks = (JSON.parse(after.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean; detail: string }> }).checks;
+      const checks = (JSON.parse(after.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean; detail: string; source?: unknown }> }).checks;
       for (const t of moved) {
         const mine = checks.filter((c) => c.table === t && (c.kind === 'rowcount' || c.kind === 'checksum'));
         expect(mine.map((c) => c.kind).sort(), `${args.join(' ')} ${t}`).toEqual(args.includes('--checksums') ? ['checksum', 'rowcount'] : ['rowcount']);
@@ -105,6 +105,8 @@ describe('online mode: tables logical replication cannot carry', () => {
           // Both tables' sums changed; the log gained rows, while the sessions kept their count (one added, one deleted).
           if (args.includes('--checksums') || t === 'public.user_login_history') expect(c.detail).toContain('written by the service since cutover');
           else expect(c.detail).toBe('300 rows on both sides');
+          // A checksum check reports its sums, as every other one does.
+          if (c.kind === 'checksum') expect(c.source).toEqual({ rows: expect.any(Number), sum: expect.any(String) });
         }
       }
     }
@@ -115,8 +117,10 @@ describe('online mode: tables logical replication cannot carry', () => {
     ]);
     const differs = await fx.cli('verify', '--checksums', '--json');
     expect(differs.code, differs.stdout).toBe(1);
-    const failed = (JSON.parse(differs.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean }> }).checks.filter((c) => !c.ok);
+    const failed = (JSON.parse(differs.stdout) as { checks: Array<{ kind: string; table?: string; ok: boolean; detail: string }> }).checks.filter((c) => !c.ok);
     expect(failed.map((c) => `${c.kind} ${c.table}`).sort()).toEqual(['checksum public.user_login_history', 'checksum public.user_sessions', 'rowcount public.user_login_history']);
+    // Each says it is the source that changed since the copy, not the target.
+    for (const c of failed.filter((x) => x.kind === 'checksum')) expect(c.detail, c.table).toContain('no longer equals what cutover copied');
     const counted = await fx.cli('verify', '--json');
     expect(counted.code, counted.stdout).toBe(1);
     // Rollback puts the target's rows back in the source whatever the source held.
