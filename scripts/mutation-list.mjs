@@ -1055,4 +1055,20 @@ export const MUTATIONS = [
     replace: '      const workMem = hashed.length > 0 ? 0 : 0;',
     tests: [`${I}denormalize-memory.test.ts`],
   },
+  {
+    id: 'copy-back-blind',
+    title: "copy_back replaces a cutover-copied table's source rows without comparing them with cutover's record, under its lock",
+    file: 'src/steps/copy-back.ts',
+    search: '        const what = await since.changed(src, leaf.table);',
+    replace: "        const what = leaf.table === '' ? await since.changed(src, leaf.table) : null;",
+    tests: [`${I}online-unreplicable.test.ts`],
+  },
+  {
+    id: 'rollback-source-unchecked',
+    title: 'rollback after cutover fences the new databases before finding that a table it copies back was written behind the fence',
+    file: 'src/rollback/rollback-split.ts',
+    search: '    if (changes.length > 0) throw sourceWrittenError(opts.split, plan.source.database, changes, false);',
+    replace: '    if (changes.length < 0) throw sourceWrittenError(opts.split, plan.source.database, changes, false);',
+    tests: [`${I}online-unreplicable.test.ts`],
+  },
 ];

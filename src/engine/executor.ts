@@ -23,6 +23,8 @@ export interface RunPlanOptions {
   indexWorkers?: number;
   /** How long catch_up waits for the subscriptions (undefined: its default). */
   catchUpTimeoutMs?: number;
+  /** See StepContext.discardSourceWrites. */
+  discardSourceWrites?: ReadonlySet<string>;
   env: NodeJS.ProcessEnv;
   baseDir: string;
   progress: ProgressSink;
@@ -153,6 +155,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
     now: opts.now ?? (() => new Date()),
     ...(opts.indexWorkers !== undefined ? { indexWorkers: opts.indexWorkers } : {}),
     ...(opts.catchUpTimeoutMs !== undefined ? { catchUpTimeoutMs: opts.catchUpTimeoutMs } : {}),
+    ...(opts.discardSourceWrites ? { discardSourceWrites: opts.discardSourceWrites } : {}),
   };
 
   let failure: { stepId: string; message: string; cause: unknown } | undefined;

@@ -45,28 +45,35 @@ export async function verifyLiveRowcounts(ctx: StepContext, step: VerifyRowcount
     if (actual !== expected) mismatches.push(`${table}: source ${expected} rows, target ${actual}`);
   }
   if (mismatches.length > 0) throw new Error(`row counts differ in ${step.target.database}:\n  ${mismatches.join('\n  ')}`);
-  return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, against: 'source', ...(sums ? { sums } : {}) } };
+  return { rows: Object.values(counts).reduce((a, b) => a + b, 0), detail: { counts, against: 'source', ...(sums ?? {}) } };
 }
 
 /**
- * The target's count and checksum of the tables cutover copied (replication cannot carry
- * them, nor reverse replication back): what their copy held, the baseline against which
- * `verify` later proves the copy exact once the service has written to them (the source,
- * fenced, keeps the copy's rows). Taken beside the counts; these are the tables the window
- * copies anyway, and hashing one costs less than copying it. Null when there are none.
+ * The count and checksum of the tables cutover copied (replication cannot carry them,
+ * nor reverse replication back), on both sides: the target's (`sums`) is what the copy
+ * wrote, the baseline against which `verify` later proves the copy exact once the
+ * service has written to them; the source's (`sourceSums`), fenced and final, is what
+ * rollback's copy_back compares the source with before it replaces those rows, whatever
+ * the target's server version or extra (denormalized) columns. Taken beside the counts,
+ * both sides at once; these are the tables the window copies anyway, and hashing one
+ * costs less than copying it. Null when there are none.
  */
-async function cutoverCopySums(ctx: StepContext, step: VerifyRowcountsStep): Promise<Record<string, TableSum> | null> {
+async function cutoverCopySums(ctx: StepContext, step: VerifyRowcountsStep): Promise<{ sums: Record<string, TableSum>; sourceSums: Record<string, TableSum> } | null> {
   const tables = new Set(step.tables);
   const copied = ctx.plan.steps.flatMap((s) =>
     s.kind === 'copy_data' && s.phase === 'cutover' && s.target.server === step.target.server && s.target.database === step.target.database && s.table && tables.has(s.table) ? [s.table] : [],
   );
   if (copied.length === 0) return null;
-  const client = await ctx.pools.client(step.target.server, step.target.database);
-  try {
-    return await tableSums(client, [...new Set(copied)]);
-  } finally {
-    await client.end();
-  }
+  const sumsOn = async (server: string, database?: string) => {
+    const client = await ctx.pools.client(server, database);
+    try {
+      return await tableSums(client, [...new Set(copied)]);
+    } finally {
+      await client.end();
+    }
+  };
+  const [sums, sourceSums] = await Promise.all([sumsOn(step.target.server, step.target.database), sumsOn('source')]);
+  return { sums, sourceSums };
 }
 
 /** The verify_rowcounts handler: cutover steps compare with the fenced source, others with the copy's snapshot. */

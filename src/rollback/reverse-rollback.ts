@@ -57,6 +57,8 @@ export interface ReverseRunOptions {
   signal: AbortSignal;
   /** The phase to run: `reverse` (rollback after cutover) or `complete` (cutover --complete). */
   phase: 'reverse' | 'complete';
+  /** See StepContext.discardSourceWrites. */
+  discardSourceWrites?: ReadonlySet<string>;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function runReversePhase(opts: ReverseRunOptions): Promise<StepOutc
       signal: opts.signal,
       snapshot: () => Promise.reject(new Error('reverse replication copies nothing from a snapshot')),
       only: isPhase(opts.phase),
+      ...(opts.discardSourceWrites ? { discardSourceWrites: opts.discardSourceWrites } : {}),
     });
     return summary.steps;
   } finally {

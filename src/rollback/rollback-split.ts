@@ -2,7 +2,7 @@ import { Pools } from '../pg/pools.js';
 import { dropReplication } from '../online/drop-replication.js';
 import type { Journal } from '../engine/journal.js';
 import type { CreatedObject } from '../steps/handler.js';
-import { BadInputError, DifferenceError, ServerError } from '../errors.js';
+import { BadInputError, DifferenceError, PlanBlockedError, ServerError, StepFailedError } from '../errors.js';
 import { isConnectionLoss } from '../pg/connection-loss.js';
 import { restoreConfigFiles } from '../config/restore.js';
 import { databaseOf } from '../conn/connection.js';
@@ -17,7 +17,8 @@ import { restartServices, type RestartResult } from './restart-services.js';
 import { refuseReverse, reverseState, runReversePhase } from './reverse-rollback.js';
 import { keysToMoved, sourceOrphanWarnings } from './source-orphans.js';
 import type { ProgressSink } from '../steps/handler.js';
-import type { FenceTargetStep } from '../plan/model.js';
+import type { FenceTargetStep, Plan } from '../plan/model.js';
+import { SourceSinceCutover, copiedBackTables, copiesOf, sourceWrittenError, type SourceChange } from './source-since-cutover.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
 
 export interface RollbackOptions {
@@ -36,6 +37,12 @@ export interface RollbackOptions {
   progress?: ProgressSink;
   /** Aborted (Ctrl-C): a rollback through reverse replication starts no further step. */
   signal?: AbortSignal;
+  /**
+   * After an online cutover: tables copied at cutover (not reverse-replicated) whose source
+   * rows rollback may replace with the target's although they were written behind the
+   * fence since (`--discard-source-writes`); any other such table refuses the rollback.
+   */
+  discardSourceWrites?: readonly string[];
 }
 
 /** What rollback is about to do. */
@@ -240,6 +247,12 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   const via = reverseState(inv.plan, await journal.doneSteps(split));
   refuseReverse(split, via);
   if (via === 'running' && inv.plan) return rollbackThroughReverse(opts, inv, report);
+  if (opts.discardSourceWrites?.length) {
+    throw new BadInputError(
+      `--discard-source-writes applies to a rollback after an online cutover only: split ${split} has not been cut over, so rollback replaces no source rows`,
+      'run rollback without it',
+    );
+  }
   if (isEmpty(inv)) {
     await journal.markRolledBack(split);
     await journal.deleteFact(split, UNFINISHED_ROLLBACK);
@@ -350,6 +363,40 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
 }
 
 /**
+ * Before anything changes: the tables cutover copied and rollback copies back, compared
+ * on the source with what they held at cutover (copy_back checks again, holding each
+ * table's lock, when it acts). Refused with exit 1 naming every table written behind
+ * the fence since, unless `--discard-source-writes` names it; a name there that rollback
+ * does not copy back is bad input. Returns the tables the user let it replace.
+ */
+async function checkSourceSinceCutover(opts: RollbackOptions, plan: Plan): Promise<ReadonlySet<string>> {
+  const allowed = new Set(copiedBackTables(plan));
+  const discard = new Set(opts.discardSourceWrites ?? []);
+  const unknown = [...discard].filter((t) => !allowed.has(t));
+  if (unknown.length > 0) {
+    throw new BadInputError(
+      `--discard-source-writes names ${unknown.join(', ')}, which rollback does not copy back into the source (reverse replication carries the other tables)`,
+      allowed.size > 0 ? `the tables it copies back: ${[...allowed].join(', ')}` : 'this split copies no table back: run rollback without it',
+    );
+  }
+  if (allowed.size === 0) return discard;
+  const source = await databaseClient(opts.servers.source!, databaseOf(opts.servers.source!));
+  try {
+    const since = await SourceSinceCutover.prepare(source, copiesOf(plan, await opts.journal.doneSteps(opts.split)));
+    const changes: SourceChange[] = [];
+    for (const table of since.tables) {
+      if (discard.has(table)) continue;
+      const what = await since.changed(source, table);
+      if (what !== null) changes.push({ table, what });
+    }
+    if (changes.length > 0) throw sourceWrittenError(opts.split, plan.source.database, changes, false);
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+  return discard;
+}
+
+/**
  * Rollback after an online cutover (SPEC §5): the `reverse` phase of the plan runs with
  * the journal (fence the targets, wait for the source to apply their writes, sequences
  * back, the source unfenced, the config restored, reverse replication torn down), each
@@ -379,6 +426,7 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
     reverse,
   };
   report.preview = preview;
+  const discard = await checkSourceSinceCutover(opts, plan);
   if (!(await opts.confirm(preview))) {
     report.state = 'cancelled';
     return report;
@@ -392,6 +440,10 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
     progress: opts.progress ?? { emit: () => undefined },
     signal: opts.signal ?? new AbortController().signal,
     phase: 'reverse',
+    discardSourceWrites: discard,
+  }).catch((err: unknown) => {
+    // copy_back's own refusal (the source written behind its fence after the check above) keeps its exit 1 and hint.
+    throw err instanceof StepFailedError && err.cause instanceof PlanBlockedError ? err.cause : err;
   });
   const done = await journal.doneSteps(split);
   for (const s of plan.steps) {

@@ -6,15 +6,30 @@ import type { StepHandler } from './handler.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { FENCE_TRIGGER } from './fence-source.js';
+import type { StepContext } from './handler.js';
+import { SourceSinceCutover, copiesOf, sourceWrittenError, type SourceChange } from '../rollback/source-since-cutover.js';
+
+/** The comparison of this step's tables with cutover's record of them (from its verify_rowcounts), prepared on `src` outside a transaction. */
+async function sinceCutover(ctx: StepContext, step: CopyBackStep, src: pg.Client): Promise<SourceSinceCutover> {
+  const done = new Map<string, { detail?: Record<string, unknown> }>();
+  for (const s of ctx.plan.steps) {
+    if (s.kind !== 'verify_rowcounts' || s.target.server !== step.target.server || s.target.database !== step.target.database) continue;
+    const r = await ctx.journal.result(s.id);
+    if (r) done.set(s.id, r);
+  }
+  return SourceSinceCutover.prepare(src, copiesOf(ctx.plan, done, step.target));
+}
 
 /** What copy_back runs for one leaf table, in the source's transaction. */
-export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: Record<string, string> }): { source: string[]; copyOut: string; copyIn: string; after: string[] } {
+export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: Record<string, string> }): { unfence: string; empty: string; copyOut: string; copyIn: string; after: string[] } {
   const t = qname(parseKey(leaf.table));
   const cols = leaf.columns.map(ident).join(', ');
   // xml columns read as their stored text (xml's output drops a leading declaration).
   const read = leaf.columns.map((c) => leaf.readAs?.[c] ?? ident(c)).join(', ');
   return {
-    source: [`ALTER TABLE ${t} DISABLE TRIGGER ${ident(FENCE_TRIGGER)}`, `DELETE FROM ONLY ${t}`],
+    // Disabling the trigger locks the table (ACCESS EXCLUSIVE) until COMMIT: nothing writes between the check and the DELETE.
+    unfence: `ALTER TABLE ${t} DISABLE TRIGGER ${ident(FENCE_TRIGGER)}`,
+    empty: `DELETE FROM ONLY ${t}`,
     copyOut: `COPY (SELECT ${read} FROM ONLY ${t}) TO STDOUT`,
     copyIn: `COPY ${t} (${cols}) FROM STDIN`,
     after: [`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`],
@@ -26,7 +41,7 @@ export function copyBackPlanSql(leaves: CopyBackStep['leaves'], database: string
   const sql = ['-- on the source, one transaction:', 'BEGIN', `SET LOCAL session_replication_role = replica  -- no foreign key or user trigger fires, as in a copy`, `SET LOCAL lock_timeout = '60s'`];
   for (const l of leaves) {
     const s = copyBackSql(l);
-    sql.push(...s.source, `${s.copyIn}  -- fed by ${database}'s: ${s.copyOut}`, ...s.after);
+    sql.push(s.unfence, `-- ${l.table}'s count and checksum compared with the source's at cutover: refused (exit 1) if written since, unless --discard-source-writes names it`, s.empty, `${s.copyIn}  -- fed by ${database}'s: ${s.copyOut}`, ...s.after);
   }
   return [...sql, 'COMMIT'];
 }
@@ -36,6 +51,10 @@ export function copyBackPlanSql(leaves: CopyBackStep['leaves'], database: string
  * replication cannot carry get their rows from the (fenced) target: in one source
  * transaction, with the source's fence lifted for that transaction only, each leaf is
  * emptied and filled again by COPY from the target. All or nothing: a rerun does the same again.
+ * Before a leaf is emptied, with its lock held, its source rows are compared with what
+ * they were at cutover (SourceSinceCutover): a write that went around the fence since
+ * is refused (exit 1, every such table named, nothing changed), unless the run's
+ * `discardSourceWrites` names the table.
  */
 export const copyBack: StepHandler<'copy_back'> = {
   render: (step) => step.sql,
@@ -43,14 +62,26 @@ export const copyBack: StepHandler<'copy_back'> = {
     const src = await ctx.pools.client('source');
     let dst: pg.Client | undefined;
     let rows = 0;
+    const discarded: string[] = [];
+    let since: SourceSinceCutover | undefined;
     try {
       dst = await ctx.pools.client(step.target.server, step.target.database);
+      since = await sinceCutover(ctx, step, src);
       await src.query('BEGIN READ WRITE');
       await src.query('SET LOCAL session_replication_role = replica');
       await src.query(`SET LOCAL lock_timeout = '60s'`);
+      const changes: SourceChange[] = [];
+      for (const leaf of step.leaves) {
+        await src.query(copyBackSql(leaf).unfence);
+        const what = await since.changed(src, leaf.table);
+        if (what === null) continue;
+        if (ctx.discardSourceWrites?.has(leaf.table)) discarded.push(leaf.table);
+        else changes.push({ table: leaf.table, what });
+      }
+      if (changes.length > 0) throw sourceWrittenError(ctx.plan.name, ctx.plan.source.database, changes, true);
       for (const leaf of step.leaves) {
         const s = copyBackSql(leaf);
-        for (const q of s.source) await src.query(q);
+        await src.query(s.empty);
         const into = src.query(copyStreams.from(s.copyIn));
         await pipeline(dst.query(copyStreams.to(s.copyOut)), into);
         rows += Number(into.rowCount ?? 0);
@@ -64,6 +95,15 @@ export const copyBack: StepHandler<'copy_back'> = {
       await dst?.end().catch(() => undefined);
       await src.end().catch(() => undefined);
     }
-    return { rows, detail: { tables: step.leaves.length } };
+    const compared = step.leaves.map((l) => since?.comparedBy(l.table) ?? 'nothing');
+    return {
+      rows,
+      detail: {
+        tables: step.leaves.length,
+        // How each table's source was found unchanged since cutover, and which changes the user let it replace.
+        compared: Object.fromEntries(step.leaves.map((l, i) => [l.table, compared[i]])),
+        ...(discarded.length > 0 ? { discarded } : {}),
+      },
+    };
   },
 };

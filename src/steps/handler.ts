@@ -47,6 +47,11 @@ export interface StepContext {
   indexWorkers?: number;
   /** How long `catch_up` waits for the subscriptions (`cutover --catch-up-timeout`); undefined: 120 s. */
   catchUpTimeoutMs?: number;
+  /**
+   * Tables (`schema.name`) whose source rows `copy_back` may replace even though they were
+   * written behind the fence since cutover (`rollback --discard-source-writes`); default none.
+   */
+  discardSourceWrites?: ReadonlySet<string>;
 }
 
 export interface StepJournal {

@@ -15,7 +15,10 @@ import type { Check, VerifyContext } from './check.js';
  */
 export interface CutoverCopy {
   rows: number | null;
+  /** The target's count and checksum right after the copy. */
   sum: TableSum | null;
+  /** The (fenced) source's, taken beside it; null in journals written before it was recorded. */
+  sourceSum: TableSum | null;
 }
 
 export const cutoverCopyKey = (target: Pick<TargetRef, 'server' | 'database'>, table: string): string => `${target.server}\0${target.database}\0${table}`;
@@ -31,9 +34,10 @@ export function cutoverCopies(plan: Plan, done: ReadonlyMap<string, Pick<StepRes
     if (!detail) continue;
     const counts = (detail.counts ?? {}) as Record<string, unknown>;
     const sums = (detail.sums ?? {}) as Record<string, unknown>;
+    const sourceSums = (detail.sourceSums ?? {}) as Record<string, unknown>;
     for (const leaf of back.leaves) {
       const rows = counts[leaf.table];
-      out.set(cutoverCopyKey(back.target, leaf.table), { rows: typeof rows === 'number' ? rows : null, sum: readSum(sums[leaf.table]) });
+      out.set(cutoverCopyKey(back.target, leaf.table), { rows: typeof rows === 'number' ? rows : null, sum: readSum(sums[leaf.table]), sourceSum: readSum(sourceSums[leaf.table]) });
     }
   }
   return out;

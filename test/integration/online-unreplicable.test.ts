@@ -3,6 +3,10 @@ import pg from 'pg';
 import { query } from '../harness/servers.js';
 import { splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 import { compareWithSource } from './helpers/table-sums.js';
+import { holdPauseLocks, pausedSteps } from './helpers/crash-case.js';
+import { eventually } from './helpers/reverse.js';
+import { spawnCli } from './helpers/cli.js';
+import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 
 /**
  * Session stores are often UNLOGGED, and append-only logs often have no primary key:
@@ -123,15 +127,57 @@ describe('online mode: tables logical replication cannot carry', () => {
     for (const c of failed.filter((x) => x.kind === 'checksum')) expect(c.detail, c.table).toContain('no longer equals what cutover copied');
     const counted = await fx.cli('verify', '--json');
     expect(counted.code, counted.stdout).toBe(1);
-    // Rollback puts the target's rows back in the source whatever the source held.
-    const rolled = await fx.cli('rollback', '--yes');
+    // Rollback would replace those source rows with the target's: it refuses before changing anything, naming both.
+    const refused = await fx.cli('rollback', '--yes');
+    expect(refused.code, refused.stderr + refused.stdout).toBe(1);
+    expect(refused.stderr).toMatch(/2 tables of \S+ copied at cutover changed since, behind the fence/);
+    expect(refused.stderr).toMatch(/public\.user_login_history: \d+ rows at cutover, \d+ now/);
+    expect(refused.stderr).toContain('public.user_sessions: same 300 rows, another checksum');
+    expect(refused.stderr).toContain('nothing was changed');
+    expect(refused.stderr).toContain('--discard-source-writes public.user_login_history,public.user_sessions');
+    const reverseDone = async () =>
+      (await query<{ n: number }>(fx.controlUrl, `SELECT count(*)::int AS n FROM cloudphone_split.steps WHERE state = 'done' AND step_id = ANY($1::text[])`, [
+        plan.steps.filter((s) => s.phase === 'reverse').map((s) => s.id),
+      ]))[0]!.n;
+    expect(await reverseDone()).toBe(0);
+    // The new database still takes the service's writes (not fenced), and the source kept what was written behind its fence.
+    await query(users, `INSERT INTO user_sessions VALUES ('refused', 3, '{}')`);
+    expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'bypass'`)).toEqual([{ n: 1 }]);
+    const unknown = await fx.cli('rollback', '--yes', '--discard-source-writes', 'public.user_login_history,public.devices');
+    expect(unknown.code, unknown.stderr).toBe(2);
+    expect(unknown.stderr).toContain('public.devices, which rollback does not copy back');
+    // The sessions' source put back as cutover copied it: equal again, by its checksum. The log's change is let go,
+    // and while rollback waits at copy_back (the new database fenced by then) the sessions are written behind the fence
+    // again: copy_back, comparing with the table's lock held, refuses and changes nothing.
+    await bypassingFence(fx.sourceUrl, [['user_sessions', `UPDATE user_sessions SET data = jsonb_build_object('n', 4) WHERE sid = 's4'`]]);
+    const copyBack = plan.steps.find((s) => s.kind === 'copy_back')!;
+    const locks = await holdPauseLocks(fx, [copyBack.id]);
+    const paused = spawnCli(['rollback', '-m', fx.manifestFile, '--yes', '--discard-source-writes', 'public.user_login_history'], { ...fx.env, [TEST_PAUSE_ENV]: `before:${copyBack.id}` });
+    try {
+      await eventually('rollback waits before copy_back', async () => (await pausedSteps(fx, [copyBack.id])).length > 0);
+      await bypassingFence(fx.sourceUrl, [['user_sessions', `UPDATE user_sessions SET data = '{"z":3}' WHERE sid = 's5'`]]);
+    } finally {
+      await locks.release();
+    }
+    const raced = await paused.done;
+    expect(raced.code, raced.stderr + raced.stdout).toBe(1);
+    expect(raced.stderr).toContain('public.user_sessions: same 300 rows, another checksum');
+    expect(raced.stderr).not.toContain('public.user_login_history:');
+    expect(raced.stderr).toContain('the new databases are fenced (writes refused) until rollback finishes');
+    expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'bypass'`)).toEqual([{ n: 1 }]);
+    expect(await query(fx.sourceUrl, `SELECT data FROM user_sessions WHERE sid = 's5'`)).toEqual([{ data: { z: 3 } }]);
+    // Told to let both go, rollback puts the target's rows back in the source.
+    const rolled = await fx.cli('rollback', '--yes', '--discard-source-writes', 'public.user_login_history,public.user_sessions');
     expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
+    const [back] = await query<{ detail: { compared: Record<string, string>; discarded: string[] } }>(fx.controlUrl, `SELECT detail FROM cloudphone_split.steps WHERE step_id = $1 AND state = 'done'`, [copyBack.id]);
+    expect(back!.detail.compared).toEqual({ 'public.user_login_history': 'checksum', 'public.user_sessions': 'checksum' });
+    expect(back!.detail.discarded.sort()).toEqual(['public.user_login_history', 'public.user_sessions']);
     const [cmp] = (await compareWithSource(fx)).filter((c) => c.database === fx.service('user').database);
     for (const t of moved) {
       expect(cmp!.target[t], t).toBeDefined();
       expect(cmp!.source[t], `${t} in the source`).toEqual(cmp!.target[t]);
     }
-    expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_sessions WHERE sid IN ('after', 's2')`)).toEqual([{ n: 1 }]);
+    expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_sessions WHERE sid IN ('after', 's2', 'refused')`)).toEqual([{ n: 2 }]);
     expect(await query(fx.sourceUrl, SOURCE_FACTS)).toEqual(before);
     // The source's fence is gone, and nothing of the copy's lifting of it remains.
     expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);

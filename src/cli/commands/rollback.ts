@@ -5,7 +5,7 @@ import { loadSplitServers } from '../../retention/load-split-servers.js';
 import { Journal } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { SplitLock } from '../../engine/lock.js';
-import { ExitCode } from '../../errors.js';
+import { BadInputError, ExitCode } from '../../errors.js';
 import { rollbackSplit, type RollbackOptions, type RollbackPreview, type RollbackReport } from '../../rollback/rollback-split.js';
 import { rollbackServices } from '../../rollback/rollback-services.js';
 
@@ -13,6 +13,8 @@ export interface RollbackCommandOptions extends CommonOptions {
   yes?: boolean;
   /** `--service`: only these services. */
   service?: string[];
+  /** `--discard-source-writes`: see RollbackOptions.discardSourceWrites. */
+  discardSourceWrites?: string[];
 }
 
 const list = (items: Array<{ server: string; name: string }>): string => items.map((i) => (i.server === 'source' ? i.name : `${i.name} (on ${i.server})`)).join(', ');
@@ -73,12 +75,16 @@ export async function rollbackCommand(opts: RollbackCommandOptions, out: Output,
       baseDir: split.baseDir,
       env,
       secrets: split.secrets,
+      ...(opts.discardSourceWrites ? { discardSourceWrites: opts.discardSourceWrites } : {}),
       async confirm(preview) {
         if (opts.yes) return true;
         renderPreview(preview, out);
         return consent(term, false, { action: 'rollback drops databases', question: 'Roll back?' });
       },
     };
+    if (opts.service && opts.discardSourceWrites) {
+      throw new BadInputError('--discard-source-writes applies to a rollback of the whole split after an online cutover, not with --service', 'run rollback without --service');
+    }
     const report = opts.service ? await rollbackServices(options, opts.service) : await rollbackSplit(options);
     const code = report.problems.some((p) => p.holdsData) ? ExitCode.difference : report.problems.length > 0 ? ExitCode.stepFailed : ExitCode.ok;
     return { code, report };

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { BadInputError } from '../../errors.js';
 import { withCommon, withServices, outputFor } from '../common.js';
 import type { Io } from '../io.js';
 import type { RollbackCommandOptions } from '../commands/rollback.js';
@@ -18,6 +19,16 @@ export function registerRollback(program: Command, io: Io): void {
           'Resumable: rerun it after a failure. Asks before changing anything unless --yes.',
       )
       .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
+      .addOption(
+        new Option(
+          '--discard-source-writes <tables>',
+          'after an online cutover: let rollback replace these tables\' rows in the old database although they were written there behind the fence since cutover (comma-separated schema.table, as the refusal names them)',
+        ).argParser((v: string) => {
+          const names = [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+          if (names.length === 0) throw new BadInputError('--discard-source-writes takes one or more tables, e.g. --discard-source-writes public.audit_log');
+          return names;
+        }),
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json\n' +
@@ -28,7 +39,11 @@ export function registerRollback(program: Command, io: Io): void {
           'or repointed the same config file, and once the whole split is applied (the old database is then retired as a whole).\n' +
           'Online splits before cutover: drops those services\' subscriptions, slots, publications and replication roles, then\n' +
           'their databases and roles; the other services keep replicating. After cutover (or once it started) --service is\n' +
-          'refused (exit 2): the way back through reverse replication covers every service at once; roll back the whole split.',
+          'refused (exit 2): the way back through reverse replication covers every service at once; roll back the whole split.\n' +
+          '\nAfter an online cutover, the tables cutover copied (no primary key, UNLOGGED: reverse replication cannot carry them)\n' +
+          'get the new database\'s rows copied back. Before that, each is compared with what the old database held at cutover\n' +
+          '(count and checksum; again with its lock held, when its rows are replaced): one written behind the fence since refuses\n' +
+          'the rollback (exit 1, naming the tables); save those rows, then rerun with --discard-source-writes naming them.',
       ),
   ), 'roll back only these services; e.g. --service billing-service').action(async (opts: RollbackCommandOptions) => {
     const { rollbackCommand, renderRollback } = await import('../commands/rollback.js');

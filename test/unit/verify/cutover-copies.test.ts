@@ -11,16 +11,21 @@ const steps = [
 ] as unknown as Step[];
 const plan = (mode: Plan['mode']): Plan => ({ ...toyPlan('logs', []), mode, steps });
 const done = new Map([
-  ['verify_rowcounts:logs_db', { detail: { counts: { 'public.events': 10, 'public.audit_p1': 4 }, sums: { 'public.audit_p1': { rows: 4, sum: '99', method: 'exact', major: 15 } } } }],
+  ['verify_rowcounts:logs_db', { detail: { counts: { 'public.events': 10, 'public.audit_p1': 4 }, sums: { 'public.audit_p1': { rows: 4, sum: '99', method: 'exact', major: 18 } }, sourceSums: { 'public.audit_p1': { rows: 4, sum: '77', method: 'exact', major: 15 } } } }],
 ]);
 
 describe('tables copied at cutover that reverse replication does not carry', () => {
   it('are the copy_back leaves, with what cutover recorded of them; tables replicated back are not among them', () => {
     const copies = cutoverCopies(plan('online'), done);
     expect([...copies.keys()]).toEqual([cutoverCopyKey(target, 'public.audit_p1'), cutoverCopyKey(target, 'public.audit_p2')]);
-    expect(copies.get(cutoverCopyKey(target, 'public.audit_p1'))).toEqual({ rows: 4, sum: { rows: 4, sum: '99', method: 'exact', major: 15 } });
+    // The target's sum (what the copy wrote) and the fenced source's, each on its own server's major.
+    expect(copies.get(cutoverCopyKey(target, 'public.audit_p1'))).toEqual({
+      rows: 4,
+      sum: { rows: 4, sum: '99', method: 'exact', major: 18 },
+      sourceSum: { rows: 4, sum: '77', method: 'exact', major: 15 },
+    });
     // Nothing recorded for it (a journal of an older version): no baseline, so nothing is excused.
-    expect(copies.get(cutoverCopyKey(target, 'public.audit_p2'))).toEqual({ rows: null, sum: null });
+    expect(copies.get(cutoverCopyKey(target, 'public.audit_p2'))).toEqual({ rows: null, sum: null, sourceSum: null });
   });
 
   it('are none before cutover recorded its counts, and none in an offline plan', () => {
