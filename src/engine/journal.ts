@@ -291,6 +291,17 @@ export class Journal {
     return (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan;
   }
 
+  /** When `rollback` last marked the split's runs rolled back; null when it never did. */
+  async rolledBackAt(name: string): Promise<Date | null> {
+    const r = await this.db
+      .selectFrom('runs')
+      .select(sql<Date | null>`max(finished_at)`.as('at'))
+      .where('split', '=', name)
+      .where('state', '=', 'rolled_back')
+      .executeTakeFirst();
+    return r?.at ? new Date(r.at) : null;
+  }
+
   /** The other splits of this journal (waves), each with its latest run not rolled back; oldest first. */
   splits(exclude: string | null = null): Promise<SplitRecord[]> {
     return splitRecords(this.db, exclude);

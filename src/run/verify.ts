@@ -31,8 +31,10 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   let retired = false;
   let pruned: string | null = null;
   let cutover: ReturnType<typeof cutoverCopies> = new Map();
+  let rolledBack: Date | null = null;
   try {
     plan = await journal.lastPlan(split.manifest.name);
+    if (!plan) rolledBack = await journal.rolledBackAt(split.manifest.name);
     const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
     const done = await journal.doneSteps(split.manifest.name);
     retired = retention !== undefined && done.has(retention.id);
@@ -41,6 +43,12 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
     if (backups.length > 0 && backups.every((b) => b.state === 'pruned')) pruned = backups.map((b) => b.database).join(', ');
   } finally {
     await journal.close();
+  }
+  if (!plan && rolledBack) {
+    throw new BadInputError(
+      `split ${split.manifest.name} was rolled back (${rolledBack.toISOString()}): there is no split to verify`,
+      '`cloudphone-split status` shows what the rollback did; `cloudphone-split apply` splits it again',
+    );
   }
   if (!plan) {
     throw new BadInputError(`split ${split.manifest.name} has not been applied yet: nothing to verify`, 'run `cloudphone-split apply` first');

@@ -59,7 +59,7 @@ export const waitSync: StepHandler<'wait_sync'> = {
           last = state.ready;
           ctx.progress.emit({ type: 'log', level: 'info', message: `${step.target.database}: ${state.ready} of ${state.total} tables copied and streaming` });
         }
-        if (state.total > 0 && state.ready === state.total) return { rows: state.total, detail: { tables: state.total, ms: Date.now() - t0 } };
+        if (state.total > 0 && state.ready === state.total) return { detail: { tables: state.total, ms: Date.now() - t0 } };
         if (baseline !== null) {
           const errors = await errorCount(client, step.subscription);
           if (errors !== null && errors - baseline >= MAX_NEW_ERRORS) {

@@ -115,6 +115,11 @@ describe('rollback', () => {
     const again = await fx.cli('rollback', '--yes');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing left to roll back');
+    // verify says there is no split any more, not that it was never applied.
+    const gone = await fx.cli('verify');
+    expect(gone.code, gone.stderr).toBe(2);
+    expect(gone.stderr).toMatch(/was rolled back \(\d{4}-\d\d-\d\dT[\d:.]+Z\): there is no split to verify/);
+    expect(gone.stderr).not.toContain('has not been applied');
 
     // The journal is marked rolled back: the next apply starts from scratch and runs every step.
     const reapplied = await fx.cli('apply', '--yes', '--jobs', '2');
