@@ -43,7 +43,9 @@ export async function readRelations(client: pg.ClientBase, schemas: string[]): P
         coalesce(tc.reloptions, '{}')::text[] AS toast_reloptions,
         c.relreplident::text AS relreplident, c.relrowsecurity, c.relforcerowsecurity,
         c.reltuples::float8 AS reltuples,
-        CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_total_relation_size(c.oid) END AS bytes,
+        -- An empty table's indexes and TOAST are left out (0): opening them all is most of this query's time on a
+        -- fresh session (1,000 empty tables with 4.5 indexes each: 160 ms against 30).
+        CASE WHEN c.relkind IN ('r', 'p', 'm') THEN CASE WHEN pg_relation_size(c.oid) > 0 THEN pg_total_relation_size(c.oid) ELSE 0 END END AS bytes,
         CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS viewdef,
         ${commentSql('pg_class', 'c.oid')} AS comment
      FROM pg_class c

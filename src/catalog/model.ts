@@ -173,7 +173,7 @@ export interface Table extends QualifiedName {
   rowSecurity: boolean;
   forceRowSecurity: boolean;
   comment: string | null;
-  /** pg_class.reltuples (−1 when never analysed) and pg_total_relation_size. */
+  /** pg_class.reltuples (−1 when never analysed) and pg_total_relation_size (0 when the table itself is empty). */
   rowsEstimate: number;
   bytes: number;
   columns: Column[];

@@ -623,7 +623,7 @@ export function buildPlan(input: PlanInput): Plan {
     name: manifest.name,
     mode: manifest.mode,
     manifest: { path: input.manifestPath, text: input.manifestText },
-    sourceFingerprint: catalogFingerprint(catalog, involved),
+    sourceFingerprint: catalogFingerprint(catalog, involved, tableFingerprints),
     tableFingerprints,
     source: {
       database: catalog.database,

