@@ -1071,4 +1071,12 @@ export const MUTATIONS = [
     replace: '    if (changes.length < 0) throw sourceWrittenError(opts.split, plan.source.database, changes, false);',
     tests: [`${I}online-unreplicable.test.ts`],
   },
+  {
+    id: 'sums-empty-by-guess',
+    title: 'a table with rows is taken as empty without reading it',
+    file: 'src/retention/table-sums.ts',
+    search: '  const empty = opts.emptyBySize ? tables.filter((t) => found.get(t)?.bytes === 0) : [];',
+    replace: '  const empty = opts.emptyBySize ? tables.filter((t) => found.get(t)?.bytes !== undefined) : [];',
+    tests: [`${I}rollback-baseline.test.ts`],
+  },
 ];

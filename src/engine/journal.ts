@@ -347,12 +347,33 @@ export class Journal {
     return done;
   }
 
-  /** The recorded result of a done step of this split (latest run wins), or undefined. */
+  /**
+   * The recorded result of a done step of this split (latest run wins, as in doneSteps),
+   * or undefined. Reads that one step: the last steps of a split of a thousand tables ask
+   * for a few results each, and reading every done step's detail each time cost seconds.
+   */
   async result(name: string, stepId: string, hash?: string): Promise<StepResult | undefined> {
-    const done = await this.doneSteps(name, hash);
-    const step = done.get(stepId);
-    if (!step) return undefined;
-    const { runId: _runId, ...result } = step;
+    const h = hash ?? (await this.lastPlanHash(name));
+    if (h === undefined) return undefined;
+    const r = await this.db
+      .selectFrom('steps')
+      .innerJoin('runs', 'runs.id', 'steps.run_id')
+      .select(['steps.rows', 'steps.bytes', 'steps.detail'])
+      .where('runs.split', '=', name)
+      .where('runs.plan_hash', '=', h)
+      .where('runs.state', '<>', 'rolled_back')
+      .where('steps.state', '=', 'done')
+      .where('steps.step_id', '=', stepId)
+      .orderBy('steps.run_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    const result: StepResult = {};
+    const rowsDone = toCount(r.rows);
+    const bytes = toCount(r.bytes);
+    if (rowsDone !== undefined) result.rows = rowsDone;
+    if (bytes !== undefined) result.bytes = bytes;
+    if (r.detail !== null) result.detail = r.detail as Record<string, unknown>;
     return result;
   }
 

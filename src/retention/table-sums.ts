@@ -87,6 +87,18 @@ export interface SumQueries {
   queries: Map<string, string>;
   /** `schema.name` → its size on disk when prepared (bytes): small tables are read together. */
   bytes: Map<string, number>;
+  /** With `emptyBySize`: the tables whose files held no page when prepared (no query for them). */
+  empty: string[];
+}
+
+export interface SumOptions {
+  /**
+   * A table whose main fork has no page has no row: its sum is `{ rows: 0, sum: '0' }`
+   * without classifying its columns or reading it. For callers that read tables nothing
+   * writes to at that moment (a target before its services use it, a fenced source): a
+   * schema-only split's thousand empty tables then cost one catalog query.
+   */
+  emptyBySize?: boolean;
 }
 
 /**
@@ -95,11 +107,13 @@ export interface SumQueries {
  * hash are found by probing, and a failed probe would abort it. The columns of all
  * tables are read in one query, their types classified in one more.
  */
-export async function sumQueries(client: PgClient, tables: readonly string[], method?: SumMethod): Promise<SumQueries> {
+export async function sumQueries(client: PgClient, tables: readonly string[], method?: SumMethod, opts: SumOptions = {}): Promise<SumQueries> {
   const major = await serverMajor(client);
   const how = method ?? bestMethod(major);
   const found = await tableColumns(client, tables);
-  const present = tables.filter((t) => found.has(t));
+  const empty = opts.emptyBySize ? tables.filter((t) => found.get(t)?.bytes === 0) : [];
+  const skipped = new Set(empty);
+  const present = tables.filter((t) => found.has(t) && !skipped.has(t));
   const columns =
     how !== 'text'
       ? await new TypeHashes(client, { exact: how === 'exact' }).columnsOf(present.map((t) => ({ table: parseKey(t), names: found.get(t)!.names })))
@@ -111,7 +125,7 @@ export async function sumQueries(client: PgClient, tables: readonly string[], me
     queries.set(table, checksumSql(parseKey(table), rowHash));
     bytes.set(table, found.get(table)!.bytes);
   });
-  return { method: how, major, queries, bytes };
+  return { method: how, major, queries, bytes, empty };
 }
 
 /** Runs one prepared checksum query in the transaction the caller holds (its output settings pinned first). */
@@ -170,9 +184,10 @@ export function batchSumSql(queries: readonly string[]): string {
  * schema-only split's empty ones) are read many at a time, in one query, so that
  * a thousand tables cost a few round trips, not a few thousand.
  */
-export async function tableSums(client: PgClient, tables: readonly string[], method?: SumMethod): Promise<Record<string, TableSum>> {
+export async function tableSums(client: PgClient, tables: readonly string[], method?: SumMethod, opts: SumOptions = {}): Promise<Record<string, TableSum>> {
   const out: Record<string, TableSum> = {};
-  const prepared = await sumQueries(client, tables, method);
+  const prepared = await sumQueries(client, tables, method, opts);
+  for (const t of prepared.empty) out[t] = { rows: 0, sum: '0', method: prepared.method, major: prepared.major };
   for (const batch of sumBatches([...prepared.queries.keys()], prepared.bytes)) {
     // The transaction and its settings in one round trip (a simple query of several statements).
     await client.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));

@@ -126,6 +126,30 @@ describe('rollback baselines (count and checksum of each target table)', () => {
     expect((await changedTargets(servers_, keyed)).changes).toEqual([]);
   });
 
+  it('of an empty table, known by its size without reading it, equal what reading it gives; a table with one row is read', async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const read = await tableSums(c, TABLES);
+      const bySize = await tableSums(c, TABLES, undefined, { emptyBySize: true });
+      expect(read['public.Quoted table']).toEqual({ rows: 0, sum: '0', method: 'exact', major: expect.any(Number) });
+      expect(bySize).toEqual(read);
+      await c.query(`INSERT INTO "Quoted table" VALUES (1)`);
+      try {
+        const one = await tableSums(c, ['public.Quoted table'], undefined, { emptyBySize: true });
+        expect(one['public.Quoted table']!.rows).toBe(1);
+        expect(one['public.Quoted table']!.sum).not.toBe('0');
+        // Deleted again, its page stays: read, still 0 rows and sum 0.
+        await c.query(`DELETE FROM "Quoted table"`);
+        expect((await tableSums(c, ['public.Quoted table'], undefined, { emptyBySize: true }))['public.Quoted table']).toEqual(read['public.Quoted table']);
+      } finally {
+        await c.query(`DELETE FROM "Quoted table"`);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
   it('see no change on an untouched table, and see a change to a json value with the same row count', async () => {
     const servers_ = { main: servers().main };
     const before = baselines(await sumsOf(url));
