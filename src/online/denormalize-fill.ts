@@ -9,6 +9,7 @@ import { scalarLookup, type Lookup } from '../steps/denormalize-lookup.js';
 import { fillSql } from './cutover-sql.js';
 import { primaryKeyOf, trackTables, type TrackedFill } from './denormalize-tracking.js';
 import { withClient } from './pooled.js';
+import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 
 async function inTransaction<T>(c: pg.ClientBase, work: () => Promise<T>): Promise<T> {
   await c.query('BEGIN');
@@ -32,7 +33,12 @@ export async function fullFill(pools: Pools, f: DenormalizeFill): Promise<number
     const d = dst;
     return await inTransaction(d, async () => {
       for (const s of sql.before) await d.query(s);
-      await pipeline(src.query(copyStreams.to(sql.copyOut)), d.query(copyStreams.from(sql.copyIn)));
+      // Text COPY: both ends under the same text settings (dates, intervals, floats, money), whatever each server's defaults.
+      await d.query(PINNED_SETTINGS.join('; '));
+      await inTransaction(src, async () => {
+        await src.query(PINNED_SETTINGS.join('; '));
+        await pipeline(src.query(copyStreams.to(sql.copyOut)), d.query(copyStreams.from(sql.copyIn)));
+      });
       let changed = 0;
       for (const s of sql.after) changed += (await d.query(s)).rowCount ?? 0;
       return changed;

@@ -6,6 +6,7 @@ import type { StepHandler } from './handler.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { FENCE_TRIGGER } from './fence-source.js';
+import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 import type { StepContext } from './handler.js';
 import { SourceSinceCutover, copiesOf, sourceWrittenError, type SourceChange } from '../rollback/source-since-cutover.js';
 
@@ -38,7 +39,13 @@ export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: R
 
 /** The statements as the plan shows them. */
 export function copyBackPlanSql(leaves: CopyBackStep['leaves'], database: string): string[] {
-  const sql = ['-- on the source, one transaction:', 'BEGIN', `SET LOCAL session_replication_role = replica  -- no foreign key or user trigger fires, as in a copy`, `SET LOCAL lock_timeout = '60s'`];
+  const sql = [
+    '-- on the source, one transaction (the target read in one too, both under the same text settings):',
+    'BEGIN',
+    `SET LOCAL session_replication_role = replica  -- no foreign key or user trigger fires, as in a copy`,
+    `SET LOCAL lock_timeout = '60s'`,
+    ...PINNED_SETTINGS,
+  ];
   for (const l of leaves) {
     const s = copyBackSql(l);
     sql.push(s.unfence, `-- ${l.table}'s count and checksum compared with the source's at cutover: refused (exit 1) if written since, unless --discard-source-writes names it`, s.empty, `${s.copyIn}  -- fed by ${database}'s: ${s.copyOut}`, ...s.after);
@@ -70,6 +77,9 @@ export const copyBack: StepHandler<'copy_back'> = {
       await src.query('BEGIN READ WRITE');
       await src.query('SET LOCAL session_replication_role = replica');
       await src.query(`SET LOCAL lock_timeout = '60s'`);
+      // Text COPY: both ends write and read dates, intervals, floats and money under the same settings, whatever each server's defaults.
+      await src.query(PINNED_SETTINGS.join('; '));
+      await dst.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));
       const changes: SourceChange[] = [];
       for (const leaf of step.leaves) {
         await src.query(copyBackSql(leaf).unfence);
@@ -87,6 +97,7 @@ export const copyBack: StepHandler<'copy_back'> = {
         rows += Number(into.rowCount ?? 0);
         for (const q of s.after) await src.query(q);
       }
+      await dst.query('COMMIT');
       await src.query('COMMIT');
     } catch (err) {
       await src.query('ROLLBACK').catch(() => undefined);

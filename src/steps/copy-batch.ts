@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 import type { CopyDataStep } from '../plan/model.js';
 import type { StepBatch, StepContext, StepResult } from './handler.js';
 import { sessionCache } from './session-cache.js';
@@ -87,6 +88,11 @@ export const copyBatch: StepBatch<'copy_data'> = {
       const has = await holdRows(src, steps);
       state.broken = ends.target;
       await dst.query('BEGIN');
+      if (steps.some((s, i) => has[i] && !s.binary)) {
+        // A text COPY among them: both ends under the same text settings (see copy-data.ts).
+        await src.query(PINNED_SETTINGS.join('; '));
+        await dst.query(PINNED_SETTINGS.join('; '));
+      }
       const results: StepResult[] = [];
       /** What the empty tables need on the target (their TRUNCATE or DELETE), sent together. */
       const emptying: string[] = [];

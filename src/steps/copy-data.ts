@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyDataStep } from '../plan/model.js';
 import type { StepContext, StepHandler, StepResult } from './handler.js';
+import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 import { ident, qname } from '../pg/quote.js';
 import { isMarked } from './marker.js';
 import { sessionCache, TARGET_SESSION_SETTINGS } from './session-cache.js';
@@ -116,6 +117,12 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     const { before, after } = around(step);
     const workMem = await lookupMemory(src, step);
     await dst.query('BEGIN');
+    if (!binary) {
+      // Text COPY: both ends under the same text settings (dates, intervals, floats, money), whatever each server's defaults
+      // (the source session's for the rest of its snapshot transaction, where binary copies ignore them).
+      await src.query(PINNED_SETTINGS.join('; '));
+      await dst.query(PINNED_SETTINGS.join('; '));
+    }
     // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
     for (const s of before) await dst.query(s);
     const out = src.query(new CopyOut(copyOut));

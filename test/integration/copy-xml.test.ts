@@ -20,7 +20,8 @@ describe('xml columns', () => {
     await query(
       fx.sourceUrl,
       `CREATE DOMAIN diagram AS xml;
-       ALTER TABLE users ADD COLUMN doc xml, ADD COLUMN drawing diagram, ADD COLUMN docs xml[];
+       ALTER TABLE users ADD COLUMN doc xml, ADD COLUMN drawing diagram, ADD COLUMN docs xml[], ADD COLUMN lapse interval, ADD COLUMN score float8;
+       UPDATE users SET lapse = interval '-1 day -02:03:04' * id, score = id / 3.0::float8, created_at = timestamptz '2026-03-04 05:06:07.891+00' + id * interval '1 day';
        UPDATE users SET doc = XMLPARSE(DOCUMENT '<?xml version="1.0"?>' || E'\\n' || '<a n="' || id || '"/>'),
                         drawing = '<?xml version="1.0" encoding="UTF-8"?><d/>',
                         docs = ARRAY['<?xml version="1.0"?><x/>'::xml, NULL, '<y/>']
@@ -31,6 +32,12 @@ describe('xml columns', () => {
       `SELECT id, doc::text AS doc, drawing::text AS drawing, docs::text[]::text AS docs FROM users ORDER BY id`,
     );
     expect(source.some((r) => r.doc?.startsWith('<?xml version="1.0"?>\n'))).toBe(true);
+    // A table with xml goes in text format: the source's sessions default to other text forms than the target's,
+    // and the copy writes and reads under the same settings on both ends (a day-first date, a sign-shared interval,
+    // a 15-digit float would arrive changed; verify --checksums below compares them exactly).
+    for (const set of [`DateStyle = 'SQL, DMY'`, `IntervalStyle = 'sql_standard'`, 'extra_float_digits = 0']) {
+      await query(fx.sourceServer, `ALTER DATABASE "${fx.sourceDb}" SET ${set}`);
+    }
     await fx.plan();
     const a = await fx.cli('apply', fx.planFile, '--yes');
     expect(a.code, a.stderr + a.stdout).toBe(0);

@@ -49,8 +49,9 @@ describe('online mode: tables logical replication cannot carry', () => {
     fixtures.push(fx);
     await query(
       fx.sourceUrl,
-      `CREATE UNLOGGED TABLE user_sessions (sid text NOT NULL, user_id bigint, data jsonb);
-       INSERT INTO user_sessions SELECT 's' || g, g, jsonb_build_object('n', g) FROM generate_series(1, 300) g`,
+      // A lapse and a score: an interval and a float whose text forms depend on the session (see the rollback below).
+      `CREATE UNLOGGED TABLE user_sessions (sid text NOT NULL, user_id bigint, data jsonb, lapse interval, score float8);
+       INSERT INTO user_sessions SELECT 's' || g, g, jsonb_build_object('n', g), interval '-1 day -02:03:04' * g, g / 3.0::float8 FROM generate_series(1, 300) g`,
     );
     const before = await query(fx.sourceUrl, SOURCE_FACTS);
     expect(before).toEqual([
@@ -127,6 +128,11 @@ describe('online mode: tables logical replication cannot carry', () => {
     for (const c of failed.filter((x) => x.kind === 'checksum')) expect(c.detail, c.table).toContain('no longer equals what cutover copied');
     const counted = await fx.cli('verify', '--json');
     expect(counted.code, counted.stdout).toBe(1);
+    // The new database's sessions default to other text forms than the old one's: copy_back reads and writes both
+    // under the same settings (a day-first date, a sign-shared interval and a 15-digit float would come back changed).
+    await query(fx.service('user').serverUrl, `ALTER DATABASE "${fx.service('user').database}" SET DateStyle = 'SQL, DMY'`);
+    await query(fx.service('user').serverUrl, `ALTER DATABASE "${fx.service('user').database}" SET IntervalStyle = 'sql_standard'`);
+    await query(fx.service('user').serverUrl, `ALTER DATABASE "${fx.service('user').database}" SET extra_float_digits = 0`);
     // Rollback would replace those source rows with the target's: it refuses before changing anything, naming both.
     const refused = await fx.cli('rollback', '--yes');
     expect(refused.code, refused.stderr + refused.stdout).toBe(1);
