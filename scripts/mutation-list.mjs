@@ -1079,4 +1079,28 @@ export const MUTATIONS = [
     replace: '  const empty = opts.emptyBySize ? tables.filter((t) => found.get(t)?.bytes !== undefined) : [];',
     tests: [`${I}rollback-baseline.test.ts`],
   },
+  {
+    id: 'rollback-rechecks-done-copy-back',
+    title: "a resumed rollback compares with cutover's record a table its interrupted run already copied back, and takes the target's rows for writes behind the fence",
+    file: 'src/rollback/rollback-split.ts',
+    search: '    const since = await SourceSinceCutover.prepare(source, copiesOf(plan, await opts.journal.doneSteps(opts.split), undefined, { pending: true }));',
+    replace: '    const since = await SourceSinceCutover.prepare(source, copiesOf(plan, await opts.journal.doneSteps(opts.split), undefined, { pending: false }));',
+    tests: [`${I}online-unreplicable.test.ts`],
+  },
+  {
+    id: 'copy-back-target-unpinned',
+    title: "copy_back reads the new database's rows under that database's own text settings (dates, intervals, floats)",
+    file: 'src/steps/copy-back.ts',
+    search: "      await dst.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));",
+    replace: "      await dst.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');",
+    tests: [`${I}online-unreplicable.test.ts`],
+  },
+  {
+    id: 'text-copy-unpinned',
+    title: "a copy in text format reads and writes under each server's own text settings",
+    file: 'src/steps/copy-data.ts',
+    search: '    if (!binary) {',
+    replace: '    if (!binary && binary) {',
+    tests: [`${I}copy-xml.test.ts`],
+  },
 ];

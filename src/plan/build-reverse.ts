@@ -163,7 +163,7 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
         id: copyId,
         kind: 'copy_back',
         service: target.service,
-        description: `copy ${leaves.length} tables that replication cannot carry (${unreplicable.join(', ')}) back from ${target.database} into ${source}`,
+        description: `copy ${leaves.length} ${leaves.length === 1 ? 'table' : 'tables'} that replication cannot carry (${unreplicable.join(', ')}) back from ${target.database} into ${source}`,
         sql: copyBackPlanSql(leaves, target.database),
         dependsOn: [fenceId],
         target,

@@ -249,7 +249,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   if (via === 'running' && inv.plan) return rollbackThroughReverse(opts, inv, report);
   if (opts.discardSourceWrites?.length) {
     throw new BadInputError(
-      `--discard-source-writes applies to a rollback after an online cutover only: split ${split} has not been cut over, so rollback replaces no source rows`,
+      `--discard-source-writes applies to a rollback after an online cutover only: split ${split} is not cut over (it never was, or was rolled back since), so rollback replaces no source rows`,
       'run rollback without it',
     );
   }
@@ -374,15 +374,19 @@ async function checkSourceSinceCutover(opts: RollbackOptions, plan: Plan): Promi
   const discard = new Set(opts.discardSourceWrites ?? []);
   const unknown = [...discard].filter((t) => !allowed.has(t));
   if (unknown.length > 0) {
+    const meant = unknown.flatMap((u) => [...allowed].filter((a) => !u.includes('.') && a.endsWith(`.${u}`)));
     throw new BadInputError(
       `--discard-source-writes names ${unknown.join(', ')}, which rollback does not copy back into the source (reverse replication carries the other tables)`,
-      allowed.size > 0 ? `the tables it copies back: ${[...allowed].join(', ')}` : 'this split copies no table back: run rollback without it',
+      allowed.size === 0
+        ? 'this split copies no table back: run rollback without it'
+        : `${meant.length > 0 ? `name tables with their schema (${meant.join(', ')}); ` : ''}the tables it copies back: ${[...allowed].join(', ')}`,
     );
   }
   if (allowed.size === 0) return discard;
   const source = await databaseClient(opts.servers.source!, databaseOf(opts.servers.source!));
   try {
-    const since = await SourceSinceCutover.prepare(source, copiesOf(plan, await opts.journal.doneSteps(opts.split)));
+    // A copy_back done by an interrupted rollback already put the target's rows there: only the others are compared.
+    const since = await SourceSinceCutover.prepare(source, copiesOf(plan, await opts.journal.doneSteps(opts.split), undefined, { pending: true }));
     const changes: SourceChange[] = [];
     for (const table of since.tables) {
       if (discard.has(table)) continue;

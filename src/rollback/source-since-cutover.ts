@@ -84,12 +84,23 @@ export class SourceSinceCutover {
   }
 }
 
-/** The cutover baselines of the tables copied back into the source from `target`, by table. */
-export function copiesOf(plan: Plan, done: ReadonlyMap<string, Pick<StepResult, 'detail'>>, target?: Pick<TargetRef, 'server' | 'database'>): Map<string, CutoverCopy> {
+/**
+ * The cutover baselines of the tables copied back into the source from `target` (all
+ * targets when undefined), by table. `pending`: only those of copy_back steps not done
+ * yet: a done one already replaced its tables' source rows with the target's, which then
+ * differ from the cutover record by the service's own writes, not by a write behind the fence.
+ */
+export function copiesOf(
+  plan: Plan,
+  done: ReadonlyMap<string, Pick<StepResult, 'detail'>>,
+  target?: Pick<TargetRef, 'server' | 'database'>,
+  opts: { pending?: boolean } = {},
+): Map<string, CutoverCopy> {
   const all = cutoverCopies(plan, done);
   const out = new Map<string, CutoverCopy>();
   for (const back of plan.steps) {
     if (back.kind !== 'copy_back') continue;
+    if (opts.pending && done.has(back.id)) continue;
     if (target && (back.target.server !== target.server || back.target.database !== target.database)) continue;
     for (const leaf of back.leaves) {
       const copy = all.get(cutoverCopyKey(back.target, leaf.table));
@@ -115,7 +126,7 @@ export function sourceWrittenError(split: string, source: string, changes: reado
     `split ${split}: ${changes.length === 1 ? 'a table' : `${changes.length} tables`} of ${source} copied at cutover changed since, behind the fence ` +
       `(rollback would replace those rows with the new database's, losing what was written there):\n  ` +
       changes.map((c) => `${c.table}: ${c.what}`).join('\n  ') +
-      `\n${fenced ? `the new databases are fenced (writes refused) until rollback finishes; ${source} is unchanged` : 'nothing was changed'}`,
+      `\n${fenced ? `the new databases are fenced (writes refused) until rollback finishes; ${tables.length === 1 ? 'that table was' : 'those tables were'} left as ${tables.length === 1 ? 'it is' : 'they are'} in ${source}` : 'nothing was changed'}`,
     `save what was written to ${tables.length === 1 ? 'that table' : 'those tables'} of ${source} since cutover (or put it into the new database), then rerun ` +
       `\`cloudphone-split rollback --discard-source-writes ${tables.join(',')}\` to let rollback replace ${tables.length === 1 ? 'its' : 'their'} rows`,
   );

@@ -172,8 +172,23 @@ describe('online mode: tables logical replication cannot carry', () => {
     expect(raced.stderr).toContain('the new databases are fenced (writes refused) until rollback finishes');
     expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'bypass'`)).toEqual([{ n: 1 }]);
     expect(await query(fx.sourceUrl, `SELECT data FROM user_sessions WHERE sid = 's5'`)).toEqual([{ data: { z: 3 } }]);
-    // Told to let both go, rollback puts the target's rows back in the source.
-    const rolled = await fx.cli('rollback', '--yes', '--discard-source-writes', 'public.user_login_history,public.user_sessions');
+    // Told to let both go, rollback puts the target's rows back in the source; killed right after that copy_back,
+    // before the source is unfenced.
+    const unfence = plan.steps.find((s) => s.kind === 'unfence_source' && s.phase === 'reverse')!;
+    const held = await holdPauseLocks(fx, [unfence.id]);
+    const killed = spawnCli(['rollback', '-m', fx.manifestFile, '--yes', '--discard-source-writes', 'public.user_login_history,public.user_sessions'], {
+      ...fx.env,
+      [TEST_PAUSE_ENV]: `before:${unfence.id}`,
+    });
+    try {
+      await eventually('rollback waits before unfence_source', async () => (await pausedSteps(fx, [unfence.id])).length > 0);
+      killed.child.kill('SIGKILL');
+      await killed.done;
+    } finally {
+      await held.release();
+    }
+    // The rerun does not take the rows copy_back put there for writes behind the fence: it finishes without being told again.
+    const rolled = await fx.cli('rollback', '--yes');
     expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
     const [back] = await query<{ detail: { compared: Record<string, string>; discarded: string[] } }>(fx.controlUrl, `SELECT detail FROM cloudphone_split.steps WHERE step_id = $1 AND state = 'done'`, [copyBack.id]);
     expect(back!.detail.compared).toEqual({ 'public.user_login_history': 'checksum', 'public.user_sessions': 'checksum' });

@@ -28,6 +28,13 @@ describe('what rollback compares the source with before copying tables back', ()
     expect(copiesOf(plan, done, logs).get('public.audit')?.sourceSum?.sum).toBe('2');
   });
 
+  it("leaves out, when asked for the pending ones, the tables of a copy_back an interrupted rollback already did", () => {
+    const interrupted = new Map<string, { detail: Record<string, unknown> }>([...done, ['copy_back:logs_db', { detail: { tables: 1 } }]]);
+    expect([...copiesOf(plan, interrupted, undefined, { pending: true }).keys()]).toEqual(['public.sessions']);
+    // Still known as tables rollback copies back, so --discard-source-writes may name them.
+    expect([...copiesOf(plan, interrupted).keys()]).toEqual(['public.audit', 'public.sessions']);
+  });
+
   it('refuses with exit 1, naming each table and the flag that lets rollback replace them', () => {
     const err = sourceWrittenError('two', 'core', [{ table: 'public.audit', what: '2 rows at cutover, 3 now' }], false);
     expect(err.exitCode).toBe(ExitCode.difference);
@@ -35,6 +42,10 @@ describe('what rollback compares the source with before copying tables back', ()
     expect(err.message).toContain('public.audit: 2 rows at cutover, 3 now');
     expect(err.message).toContain('nothing was changed');
     expect(err.hint).toContain('`cloudphone-split rollback --discard-source-writes public.audit`');
-    expect(sourceWrittenError('two', 'core', [{ table: 'public.audit', what: 'x' }], true).message).toContain('the new databases are fenced');
+    const fenced = sourceWrittenError('two', 'core', [{ table: 'public.audit', what: 'x' }], true).message;
+    expect(fenced).toContain('the new databases are fenced');
+    // Other copy_back steps may have replaced their tables already: only the named ones are said to be left as they are.
+    expect(fenced).toContain('that table was left as it is in core');
+    expect(fenced).not.toContain('core is unchanged');
   });
 });
