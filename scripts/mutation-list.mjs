@@ -1103,4 +1103,12 @@ export const MUTATIONS = [
     replace: '    if (!binary && binary) {',
     tests: [`${I}copy-xml.test.ts`],
   },
+  {
+    id: 'text-batch-unpinned',
+    title: "small tables copied in text format in one batch read and write under each server's own text settings",
+    file: 'src/steps/copy-batch.ts',
+    search: '      if (steps.some((s, i) => has[i] && !s.binary)) {',
+    replace: '      if (steps.some((s, i) => has[i] && !s.binary && s.binary)) {',
+    tests: [`${I}copy-xml.test.ts`],
+  },
 ];

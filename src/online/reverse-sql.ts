@@ -108,7 +108,7 @@ export function fenceTargetSql(split: string, sourceDatabase: string, tables: re
     rejectWritesFunctionSql(
       fn,
       'fence',
-      'table %I.%I has gone back to database %s: write there instead (split %s was rolled back by cloudphone-split)',
+      'table %I.%I has gone back to database %s: write there instead (cloudphone-split rolls back split %s)',
       'the service uses the old shared database again; repoint the writer',
     ),
   ];

@@ -22,6 +22,10 @@ describe('xml columns', () => {
       `CREATE DOMAIN diagram AS xml;
        ALTER TABLE users ADD COLUMN doc xml, ADD COLUMN drawing diagram, ADD COLUMN docs xml[], ADD COLUMN lapse interval, ADD COLUMN score float8;
        UPDATE users SET lapse = interval '-1 day -02:03:04' * id, score = id / 3.0::float8, created_at = timestamptz '2026-03-04 05:06:07.891+00' + id * interval '1 day';
+       -- Large enough to be copied alone (not in a batch of small tables), in text format too for its xml column.
+       ALTER TABLE user_login_history ADD COLUMN note xml, ADD COLUMN pad text;
+       UPDATE user_login_history SET note = '<n/>', logged_in_at = timestamptz '2026-01-02 03:04:05.678+00' + user_id * interval '1 day',
+         pad = (SELECT string_agg(md5(random()::text || g || user_id), '') FROM generate_series(1, 1500) g);
        UPDATE users SET doc = XMLPARSE(DOCUMENT '<?xml version="1.0"?>' || E'\\n' || '<a n="' || id || '"/>'),
                         drawing = '<?xml version="1.0" encoding="UTF-8"?><d/>',
                         docs = ARRAY['<?xml version="1.0"?><x/>'::xml, NULL, '<y/>']
