@@ -1,6 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { query, servers } from '../harness/servers.js';
 import { keepServices, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
+import { holdPauseLocks, pausedSteps } from './helpers/crash-case.js';
+import { eventually } from './helpers/reverse.js';
+import { spawnCli } from './helpers/cli.js';
+import { TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 
 const fixtures: SplitFixture[] = [];
 afterAll(async () => {
@@ -39,11 +43,21 @@ describe('xml columns', () => {
     // A table with xml goes in text format: the source's sessions default to other text forms than the target's,
     // and the copy writes and reads under the same settings on both ends (a day-first date, a sign-shared interval,
     // a 15-digit float would arrive changed; verify --checksums below compares them exactly).
-    for (const set of [`DateStyle = 'SQL, DMY'`, `IntervalStyle = 'sql_standard'`, 'extra_float_digits = 0']) {
-      await query(fx.sourceServer, `ALTER DATABASE "${fx.sourceDb}" SET ${set}`);
+    const settings = [`DateStyle = 'SQL, DMY'`, `IntervalStyle = 'sql_standard'`, 'extra_float_digits = 0'];
+    for (const set of settings) await query(fx.sourceServer, `ALTER DATABASE "${fx.sourceDb}" SET ${set}`);
+    const plan = await fx.plan();
+    // create_database gives the new database the source's settings; the target server of a real split may have others
+    // (its own postgresql.conf): the large table's copy waits while its database's are put back to the server's.
+    const alone = plan.steps.find((s) => s.kind === 'copy_data' && s.table === 'public.user_login_history')!;
+    const locks = await holdPauseLocks(fx, [alone.id]);
+    const applying = spawnCli(['apply', '-m', fx.manifestFile, fx.planFile, '--yes'], { ...fx.env, [TEST_PAUSE_ENV]: `before:${alone.id}` });
+    try {
+      await eventually('apply waits before the large text copy', async () => (await pausedSteps(fx, [alone.id])).length > 0);
+      for (const set of settings) await query(fx.services[0]!.serverUrl, `ALTER DATABASE "${fx.services[0]!.database}" RESET ${set.split(' =')[0]}`);
+    } finally {
+      await locks.release();
     }
-    await fx.plan();
-    const a = await fx.cli('apply', fx.planFile, '--yes');
+    const a = await applying.done;
     expect(a.code, a.stderr + a.stdout).toBe(0);
     const target = await query<{ id: number; doc: string | null; drawing: string | null; docs: string | null }>(
       fx.services[0]!.url,
