@@ -47,10 +47,11 @@ describe('xml columns', () => {
     for (const set of settings) await query(fx.sourceServer, `ALTER DATABASE "${fx.sourceDb}" SET ${set}`);
     const plan = await fx.plan();
     // create_database gives the new database the source's settings; the target server of a real split may have others
-    // (its own postgresql.conf): the large table's copy waits while its database's are put back to the server's.
+    // (its own postgresql.conf): the large table's copy, the first of the run (largest first, one step at a time, so
+    // no target session of the run's copies exists yet), waits while its database's are put back to the server's.
     const alone = plan.steps.find((s) => s.kind === 'copy_data' && s.table === 'public.user_login_history')!;
     const locks = await holdPauseLocks(fx, [alone.id]);
-    const applying = spawnCli(['apply', '-m', fx.manifestFile, fx.planFile, '--yes'], { ...fx.env, [TEST_PAUSE_ENV]: `before:${alone.id}` });
+    const applying = spawnCli(['apply', '-m', fx.manifestFile, fx.planFile, '--yes', '--jobs', '1'], { ...fx.env, [TEST_PAUSE_ENV]: `before:${alone.id}` });
     try {
       await eventually('apply waits before the large text copy', async () => (await pausedSteps(fx, [alone.id])).length > 0);
       for (const set of settings) await query(fx.services[0]!.serverUrl, `ALTER DATABASE "${fx.services[0]!.database}" RESET ${set.split(' =')[0]}`);
