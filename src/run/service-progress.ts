@@ -7,10 +7,11 @@ export interface ServiceProgress {
   database: string;
   /**
    * applied: every apply step done (offline); online plans say `replicating` instead
-   * until the service's cutover steps are done, then `cut over`. running/failed: the
-   * newest run is at one of its steps.
+   * until the service's cutover steps are done, then `cut over`, and `rolling back` once a
+   * rollback through reverse replication has begun (and until it ends: a finished rollback
+   * leaves no plan to show). running/failed: the newest run is at one of its steps.
    */
-  state: 'applied' | 'replicating' | 'cut over' | 'partly applied' | 'not applied' | 'running' | 'failed';
+  state: 'applied' | 'replicating' | 'cut over' | 'rolling back' | 'partly applied' | 'not applied' | 'running' | 'failed';
   stepsDone: number;
   steps: number;
 }
@@ -24,7 +25,8 @@ export interface SplitProgress {
 }
 
 /** Every apply step of the service is done, whatever happened since (replication, cutover). */
-export const isServiceApplied = (s: Pick<ServiceProgress, 'state'>): boolean => s.state === 'applied' || s.state === 'replicating' || s.state === 'cut over';
+export const isServiceApplied = (s: Pick<ServiceProgress, 'state'>): boolean =>
+  s.state === 'applied' || s.state === 'replicating' || s.state === 'cut over' || s.state === 'rolling back';
 
 /**
  * Per service of `plan`: its apply steps done in any run of the plan (`done`), and
@@ -33,13 +35,15 @@ export const isServiceApplied = (s: Pick<ServiceProgress, 'state'>): boolean => 
 export function splitProgress(plan: Plan, done: ReadonlySet<string>, newest: RunStatus | undefined): SplitProgress {
   const apply = plan.steps.filter((s) => (s.phase ?? 'apply') === 'apply');
   const cutover = plan.steps.filter((s) => s.phase === 'cutover');
+  const rollingBack = plan.steps.some((s) => s.phase === 'reverse' && done.has(s.id));
   const current = new Map<string, string>((newest?.steps ?? []).map((s) => [s.id, s.state]));
   const services = plan.services.map((svc): ServiceProgress => {
     const steps = apply.filter((s) => s.service === svc.name);
     const stepsDone = steps.filter((s) => done.has(s.id)).length;
     const states = steps.map((s) => current.get(s.id));
     const mine = cutover.filter((s) => s.service === svc.name);
-    const applied: ServiceProgress['state'] = plan.mode !== 'online' ? 'applied' : mine.length > 0 && mine.every((s) => done.has(s.id)) ? 'cut over' : 'replicating';
+    const cutOver = mine.length > 0 && mine.every((s) => done.has(s.id));
+    const applied: ServiceProgress['state'] = plan.mode !== 'online' ? 'applied' : cutOver ? (rollingBack ? 'rolling back' : 'cut over') : 'replicating';
     const state: ServiceProgress['state'] =
       stepsDone === steps.length
         ? applied

@@ -17,7 +17,7 @@ export function serviceLines(status: { name: string; services?: ServiceProgress[
   const lines = [c.bold(`services of split ${status.name}: ${applied} of ${services.length} applied${retention}`)];
   const width = Math.max(...services.map((s) => s.name.length)) + 2;
   for (const s of services) {
-    const color = isServiceApplied(s) ? c.green : s.state === 'failed' ? c.red : s.state === 'running' ? c.yellow : c.dim;
+    const color = s.state === 'rolling back' ? c.yellow : isServiceApplied(s) ? c.green : s.state === 'failed' ? c.red : s.state === 'running' ? c.yellow : c.dim;
     lines.push(`  ${s.name.padEnd(width)} ${color(s.state.padEnd(14))} ${`${s.stepsDone}/${s.steps}`.padStart(7)} steps done  ${c.dim(s.database)}`);
   }
   return lines;

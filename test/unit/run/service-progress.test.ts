@@ -73,5 +73,10 @@ describe('status: each service of the split', () => {
     const cut = splitProgress(o, new Set(o.steps.filter((s) => s.phase !== 'reverse' && s.phase !== 'complete').map((s) => s.id)), undefined);
     expect(cut.services.map((s) => s.state)).toEqual(['cut over', 'cut over']);
     expect(cut.retention).toBe('scheduled');
+    // A rollback through reverse replication that has begun (its first step done) and not ended.
+    const fence = o.steps.find((s) => s.phase === 'reverse')!;
+    const back = splitProgress(o, new Set([...o.steps.filter((s) => s.phase !== 'reverse' && s.phase !== 'complete').map((s) => s.id), fence.id]), undefined);
+    expect(back.services.map((s) => s.state)).toEqual(['rolling back', 'rolling back']);
+    expect(back.applied).toBe(2);
   });
 });
