@@ -33,6 +33,7 @@ export function registerRollback(program: Command, io: Io): void {
         'after',
         '\nExamples:\n  $ cloudphone-split rollback -m plans/split.yaml\n  $ cloudphone-split rollback --yes --json\n' +
           '  $ cloudphone-split rollback --service billing-service --yes\n' +
+          '  $ cloudphone-split rollback --yes --discard-source-writes public.audit_log\n' +
           '\nWith --service (a split applied service by service, before its last service): drops only those services\' databases\n' +
           'and roles, restores only their config files and lifts the fence from their tables only; the other services stay\n' +
           'applied. Refused (exit 1, nothing changed) when another applied service copied or denormalized from their tables\n' +
