@@ -2,12 +2,11 @@ import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import type { CopyBackStep } from '../plan/model.js';
-import type { StepHandler } from './handler.js';
+import type { StepContext, StepHandler } from './handler.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, qname } from '../pg/quote.js';
 import { FENCE_TRIGGER } from './fence-source.js';
 import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
-import type { StepContext } from './handler.js';
 import { SourceSinceCutover, copiesOf, sourceWrittenError, type SourceChange } from '../rollback/source-since-cutover.js';
 
 /** The comparison of this step's tables with cutover's record of them (from its verify_rowcounts), prepared on `src` outside a transaction. */
