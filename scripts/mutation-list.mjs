@@ -1111,4 +1111,12 @@ export const MUTATIONS = [
     replace: '      if (steps.some((s, i) => has[i] && !s.binary && s.binary)) {',
     tests: [`${I}copy-xml.test.ts`],
   },
+  {
+    id: 'fill-source-unpinned',
+    title: "cutover's fill of a denormalized column reads the source's values under the source's own text settings",
+    file: 'src/online/denormalize-fill.ts',
+    search: "        await src.query(PINNED_SETTINGS.join('; '));",
+    replace: "        await src.query('SELECT 1');",
+    tests: [`${I}online-fill-text.test.ts`],
+  },
 ];
