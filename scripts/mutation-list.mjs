@@ -1119,4 +1119,12 @@ export const MUTATIONS = [
     replace: "        await src.query('SELECT 1');",
     tests: [`${I}online-fill-text.test.ts`],
   },
+  {
+    id: 'config-temporary-left',
+    title: "a resumed run leaves in a service's folder the temporary of a config file's write its killed run left a moment before",
+    file: 'src/steps/repoint-config.ts',
+    search: '  await removeLeftTemporaries(path);',
+    replace: "  await removeLeftTemporaries(path + '.none');",
+    tests: [`${I}config-files.test.ts`],
+  },
 ];

@@ -13,7 +13,7 @@ export async function writeFileAtomic(file: string, text: string | Buffer): Prom
   const target = await realpath(file).catch(() => file);
   const dir = dirname(target);
   const info = await stat(target).catch(() => null);
-  await removeStaleTemporaries(dir, basename(target));
+  await removeTemporaries(dir, basename(target), STALE_TEMPORARY_MS);
   const tmp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', info ? info.mode & 0o7777 : 0o666);
   try {
@@ -40,18 +40,30 @@ const STALE_TEMPORARY_MS = 60_000;
 
 /**
  * Removes the `.<name>.<12 hex>.tmp` files a run killed between its write and its rename
- * left beside `name` (only this function makes such names). Only old ones: a plan file is
- * written before the split's lock is taken, so two commands started together may write
- * the same file at once, and one must not take the other's temporary away mid-write.
+ * left beside `name` (only this module makes such names), those older than `olderThanMs`.
+ * writeFileAtomic takes only old ones: a plan file is written before the split's lock is
+ * taken, so two commands started together may write the same file at once, and one must
+ * not take the other's temporary away mid-write.
  */
-async function removeStaleTemporaries(dir: string, name: string): Promise<void> {
+async function removeTemporaries(dir: string, name: string, olderThanMs: number): Promise<void> {
   const prefix = `.${name}.`;
   const entries = await readdir(dir).catch(() => [] as string[]);
   for (const e of entries) {
     if (!e.startsWith(prefix) || !/^[0-9a-f]{12}\.tmp$/.test(e.slice(prefix.length))) continue;
     const info = await stat(join(dir, e)).catch(() => null);
-    if (info && Date.now() - info.mtimeMs > STALE_TEMPORARY_MS) await unlink(join(dir, e)).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs >= olderThanMs) await unlink(join(dir, e)).catch(() => undefined);
   }
+}
+
+/**
+ * Removes every temporary a killed writeFileAtomic left beside `file`, whatever its age:
+ * for files only written under the split's lock (the services' config files), where no
+ * other writer of this tool can be mid-write. A run killed between a config file's write
+ * and its rename, resumed at once, leaves nothing behind in the services' folders.
+ */
+export async function removeLeftTemporaries(file: string): Promise<void> {
+  const target = await realpath(file).catch(() => file);
+  await removeTemporaries(dirname(target), basename(target), 0);
 }
 
 async function syncDir(dir: string): Promise<void> {

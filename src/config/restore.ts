@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CreatedObject } from '../steps/handler.js';
-import { writeFileAtomic } from './atomic.js';
+import { removeLeftTemporaries, writeFileAtomic } from './atomic.js';
 import { applyReversePatch, isConfigBackup, type ConfigBackup } from './backup.js';
 import { sha256 } from './edit.js';
 
@@ -40,6 +40,8 @@ export async function restoreConfigFiles(baseDir: string, detail: { files: Confi
   const writes: Array<{ path: string; file: string; bytes: Buffer }> = [];
   for (const [path, backups] of byPath) {
     const file = backups[0]!.file;
+    // Rollback holds the split's lock: a temporary beside the file is a killed run's.
+    await removeLeftTemporaries(path);
     const current = await readFile(path).catch(() => null);
     if (!current) {
       report.problems.push({ file, problem: 'the file no longer exists' });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { reversePatch, type ConfigBackup } from '../config/backup.js';
 import { ConfigEditError } from '../config/config-edit-error.js';
 import { applyConfigEntry, configTarget, sha256, type ConfigTarget } from '../config/edit.js';
-import { writeFileAtomic } from '../config/atomic.js';
+import { removeLeftTemporaries, writeFileAtomic } from '../config/atomic.js';
 import { configBackupsFromCreated } from '../config/restore.js';
 import { maskLine } from '../config/mask.js';
 import { outsideProblem } from '../config/inside.js';
@@ -242,6 +242,8 @@ async function editFile(
   const file = first.file;
   const path = resolve(ctx.baseDir, file);
   const hash = sha256(bytes);
+  // Under the split's lock: a temporary beside the file is a killed run's, even one killed a moment ago.
+  await removeLeftTemporaries(path);
   if (first.beforeHash === null) throw fail('the plan holds no content for it; plan again (cloudphone-split plan) and review the new diff');
 
   const mine = recorded.filter((b) => b.file === file && b.beforeHash === first.beforeHash);

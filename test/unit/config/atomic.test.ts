@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../src/config/atomic.js';
+import { removeLeftTemporaries, writeFileAtomic } from '../../../src/config/atomic.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -36,6 +36,15 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(file, 'new\n');
     expect(await readFile(file, 'utf8')).toBe('new\n');
     expect((await readdir(dir)).sort()).toEqual(['.atlas.hcl.0123456789ab.tmp', '.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp', 'atlas.hcl']);
+  });
+
+  it('under the split\'s lock, removes a config file\'s temporaries of any age (a run killed a moment ago), and nothing else', async () => {
+    const file = join(dir, 'atlas.hcl');
+    await writeFile(file, 'repointed\n');
+    for (const name of ['.atlas.hcl.0123456789ab.tmp', '.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp']) await writeFile(join(dir, name), 'x');
+    await removeLeftTemporaries(file);
+    expect((await readdir(dir)).sort()).toEqual(['.atlas.hcl.backup.tmp', '.env.70fdcf8e9859.tmp', 'atlas.hcl']);
+    expect(await readFile(file, 'utf8')).toBe('repointed\n');
   });
 
   it('writes through a symlink, keeping the link', async () => {
