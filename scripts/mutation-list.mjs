@@ -931,8 +931,8 @@ export const MUTATIONS = [
     id: 'atomic-takes-fresh-temporary',
     title: 'an atomic write removes another command\'s temporary of the same file mid-write (two applies started together)',
     file: 'src/config/atomic.ts',
-    search: '    if (info && Date.now() - info.mtimeMs > STALE_TEMPORARY_MS) await unlink(join(dir, e)).catch(() => undefined);',
-    replace: '    if (info) await unlink(join(dir, e)).catch(() => undefined);',
+    search: '  await removeTemporaries(dir, basename(target), STALE_TEMPORARY_MS);',
+    replace: '  await removeTemporaries(dir, basename(target), 0);',
     tests: [`${U}config/atomic.test.ts`],
   },
   {
