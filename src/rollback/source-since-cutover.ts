@@ -1,7 +1,7 @@
 import type { Plan, TargetRef } from '../plan/model.js';
 import type { PgClient, StepResult } from '../steps/handler.js';
 import { cutoverCopies, cutoverCopyKey, type CutoverCopy } from '../verify/cutover-copies.js';
-import { runSumQuery, serverMajor, sumQueries, tableCountSql, type SumQueries, type TableSum } from '../retention/table-sums.js';
+import { runSumQuery, serverMajor, sumQueries, tableCountSql, type SumMethod, type SumQueries, type TableSum } from '../retention/table-sums.js';
 import { PlanBlockedError } from '../errors.js';
 
 /** A table copied at cutover whose source rows changed since, behind its fence. */
@@ -46,11 +46,11 @@ export class SourceSinceCutover {
       const b = baselineFor(copy, major);
       if (b) baselines.set(table, b);
     }
-    const byMethod = new Map<string, string[]>();
+    const byMethod = new Map<SumMethod, string[]>();
     for (const [table, b] of baselines) if (b.sum?.method) byMethod.set(b.sum.method, [...(byMethod.get(b.sum.method) ?? []), table]);
     const queries = new Map<string, SumQueries>();
     for (const [method, tables] of byMethod) {
-      const prepared = await sumQueries(client, tables, method as NonNullable<TableSum['method']>);
+      const prepared = await sumQueries(client, tables, method);
       for (const t of tables) queries.set(t, prepared);
     }
     return new SourceSinceCutover(baselines, queries);
