@@ -312,7 +312,7 @@ export function tableLines(key: string, tables: readonly TablePhases[] | undefin
   const rows = [[`(${key})   table`, 'rows', 'MiB', 'start s', 'copy s', 'read s', 'write s', 'index s', 'wait s']];
   for (const t of tables) rows.push([`(${key})   ${t.table}`, String(t.rows), mb(t.bytes), sec(t.start), sec(t.copy), sec(t.read), sec(t.write), sec(t.index), sec(t.wait)]);
   return [
-    `(${key}) per table, median run: copy = its copy steps' window; read / write = the time within it the relay waited on the source / on the target; index = its index steps' window (with VACUUM ANALYZE); wait = from its copy's end to its index builds' start:`,
+    `(${key}) per table, median run: copy = its copy steps' window; read / write = the time within it the relay waited on the source / on the target (a moment both were waited on counts as the target's); index = its index steps' window (with VACUUM ANALYZE); wait = from its copy's end to its index builds' start:`,
     pad(rows),
   ];
 }

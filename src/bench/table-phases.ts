@@ -4,7 +4,8 @@ import { sql } from './bench-clusters.js';
  * Where one table's time went in an apply, from the journal (milliseconds).
  * `copy`: its copy steps' window (first start to last end); within it `read` is
  * the time the relay waited on the source (reading, lookups), `write` the time
- * it waited on the target (its socket full, the end of the COPY and the commit);
+ * it waited on the target (its socket full, the end of the COPY and the commit;
+ * a moment both were waited on is the target's, so the two never overlap);
  * the rest of `copy` is the relay's own work with both sides busy. `index`: its
  * index steps' window (keys, indexes, triggers, VACUUM (ANALYZE)). `wait`: from
  * the end of its copy to the start of its index builds (no job free). `start`:

@@ -27,6 +27,54 @@ const INTERSPERSED = new Set([0x48 /* H CopyOutResponse */, 0x4e /* N notice */,
 
 /** Payload bytes per outgoing CopyData message (plus its 5-byte header). */
 export const RELAY_CHUNK = 256 * 1024;
+
+/**
+ * Where a relay's time went, each moment counted once: while the target is waited on
+ * (its socket full, or the end of the COPY), the moment is the target's even if the
+ * source has nothing to hand over either; otherwise, while the source is waited on,
+ * the source's. Shared by the two ends of one pipe (`CopyIn`'s `waits` option), the
+ * two sums never add up to more than the pipe's time.
+ */
+export class PipeWaits {
+  private source = 0;
+  private target = 0;
+  private onSource = false;
+  private onTarget = false;
+  private since: number;
+
+  constructor(private readonly now: () => number = () => performance.now()) {
+    this.since = now();
+  }
+
+  private tick(): void {
+    const at = this.now();
+    if (this.onTarget) this.target += at - this.since;
+    else if (this.onSource) this.source += at - this.since;
+    this.since = at;
+  }
+
+  /** The pipe starts or stops waiting on the source. */
+  waitingOnSource(on: boolean): void {
+    this.tick();
+    this.onSource = on;
+  }
+
+  /** The pipe starts or stops waiting on the target. */
+  waitingOnTarget(on: boolean): void {
+    this.tick();
+    this.onTarget = on;
+  }
+
+  get sourceMs(): number {
+    this.tick();
+    return this.source;
+  }
+
+  get targetMs(): number {
+    this.tick();
+    return this.target;
+  }
+}
 const HEADER = 5;
 
 /** What `pg` hands a submittable: its connection, whose raw socket the copy reads and writes. */
@@ -54,15 +102,17 @@ export class CopyOut extends Readable implements pg.Submittable {
   /** Data bytes passed on so far (without framing). */
   bytes = 0;
   /**
-   * Milliseconds the stream was asked for data and had none: time the pipe waited
-   * on the source server (reading its table, computing lookups).
+   * Milliseconds the stream was asked for data and had none, the target not waited
+   * on meanwhile: time the pipe waited on the source server (reading its table,
+   * computing lookups).
    */
   get sourceWaitMs(): number {
-    return this.waitedMs + (this.waitingSince === null ? 0 : performance.now() - this.waitingSince);
+    return this.waits.sourceMs;
   }
 
-  private waitedMs = 0;
-  private waitingSince: number | null = null;
+  /** The pipe's waits: pass them to the `CopyIn` this stream feeds. */
+  readonly waits = new PipeWaits();
+  private waiting = false;
 
   private connection: PgConnection | null = null;
   private pgHandler: DataHandler | null = null;
@@ -112,17 +162,23 @@ export class CopyOut extends Readable implements pg.Submittable {
     try {
       let chunk: Buffer | null;
       while (this.wanted && !this.finished && (chunk = this.connection.stream.read() as Buffer | null) !== null) {
-        if (this.waitingSince !== null) {
-          this.waitedMs += performance.now() - this.waitingSince;
-          this.waitingSince = null;
-        }
+        this.stopWaiting();
         this.parse(chunk);
       }
       // Wanted and nothing to read: the wait on the source starts (stopped by the next chunk).
-      if (this.wanted && !this.finished && this.waitingSince === null) this.waitingSince = performance.now();
+      if (this.wanted && !this.finished && !this.waiting) {
+        this.waiting = true;
+        this.waits.waitingOnSource(true);
+      }
     } finally {
       this.pumping = false;
     }
+  }
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.waits.waitingOnSource(false);
   }
 
   private parse(chunk: Buffer): void {
@@ -218,10 +274,7 @@ export class CopyOut extends Readable implements pg.Submittable {
    */
   private handBack(rest: Buffer, error: Error | null = null, done = false): void {
     this.finished = true;
-    if (this.waitingSince !== null) {
-      this.waitedMs += performance.now() - this.waitingSince;
-      this.waitingSince = null;
-    }
+    this.stopWaiting();
     const socket = this.connection!.stream;
     socket.removeListener('readable', this.onReadable);
     const handler = this.pgHandler!;
@@ -269,8 +322,12 @@ export class CopyIn extends Writable implements pg.Submittable {
    * Milliseconds the pipe waited on the target server: its socket full (the server
    * not reading as fast as data came), and from the end of the data to its answer.
    */
-  targetWaitMs = 0;
-  private finalAt: number | null = null;
+  get targetWaitMs(): number {
+    return this.waits.targetMs;
+  }
+
+  private readonly waits: PipeWaits;
+  private final = false;
 
   private connection: PgConnection | null = null;
   private ready = false;
@@ -279,12 +336,17 @@ export class CopyIn extends Writable implements pg.Submittable {
   /** A destroy waiting for the server to confirm the CopyFail. */
   private failed: { err: Error | null; cb: (err?: Error | null) => void } | null = null;
 
-  /** `recycle`: called with each chunk once it is written (pass `copyOut.recycle`). */
+  /**
+   * `recycle`: called with each chunk once it is written (pass `copyOut.recycle`);
+   * `waits`: the feeding `CopyOut`'s (`copyOut.waits`), so that a moment both ends
+   * wait is counted once.
+   */
   constructor(
     readonly text: string,
-    private readonly opts: { recycle?: (written: Buffer) => void } = {},
+    private readonly opts: { recycle?: (written: Buffer) => void; waits?: PipeWaits } = {},
   ) {
     super({ highWaterMark: 4 * (HEADER + RELAY_CHUNK) });
+    this.waits = opts.waits ?? new PipeWaits();
   }
 
   submit(connection: pg.Connection): void {
@@ -305,9 +367,9 @@ export class CopyIn extends Writable implements pg.Submittable {
     // The write callback runs once the socket is done with the bytes: the buffer may be reused.
     const written = socket.write(chunk, recycle ? (err) => !err && recycle(chunk) : undefined);
     if (written) return cb();
-    const full = performance.now();
+    this.waits.waitingOnTarget(true);
     socket.once('drain', () => {
-      this.targetWaitMs += performance.now() - full;
+      this.waits.waitingOnTarget(false);
       cb();
     });
   }
@@ -318,7 +380,8 @@ export class CopyIn extends Writable implements pg.Submittable {
 
   override _final(cb: (err?: Error | null) => void): void {
     this.onDone = cb;
-    this.finalAt = performance.now();
+    this.final = true;
+    this.waits.waitingOnTarget(true);
     this.whenReady(() => this.connection?.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4])));
   }
 
@@ -356,8 +419,8 @@ export class CopyIn extends Writable implements pg.Submittable {
 
   handleReadyForQuery(): void {
     this.connection = null;
-    if (this.finalAt !== null) this.targetWaitMs += performance.now() - this.finalAt;
-    this.finalAt = null;
+    if (this.final) this.waits.waitingOnTarget(false);
+    this.final = false;
     const cb = this.onDone;
     this.onDone = null;
     cb?.();

@@ -22,7 +22,7 @@ async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, d
   for (const s of before) await dst.query(s);
   await lookupMemory(src, step);
   const out = src.query(new CopyOut(step.copyOut));
-  const inp = dst.query(new CopyIn(step.copyIn, { recycle: (b) => out.recycle(b) }));
+  const inp = dst.query(new CopyIn(step.copyIn, { recycle: (b) => out.recycle(b), waits: out.waits }));
   let first: string | undefined;
   out.once('error', () => (first ??= ends.source));
   inp.once('error', () => (first ??= ends.target));

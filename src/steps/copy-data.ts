@@ -126,7 +126,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
     // Statements between BEGIN and the COPY: the TRUNCATE (not for a range after the first).
     for (const s of before) await dst.query(s);
     const out = src.query(new CopyOut(copyOut));
-    const inp = dst.query(new CopyIn(copyIn, { recycle: (b) => out.recycle(b) }));
+    const inp = dst.query(new CopyIn(copyIn, { recycle: (b) => out.recycle(b), waits: out.waits }));
     let first: string | undefined;
     out.once('error', () => (first ??= sourceEnd));
     inp.once('error', () => (first ??= targetEnd));

@@ -67,7 +67,8 @@ describe('npm run bench, at a tiny scale with the fast contenders', () => {
       expect(tables.reduce((a, t) => a + t.rows, 0)).toBe(s.dataset.movedRows);
       for (const t of tables.slice(0, 6)) {
         expect(t.copy).toBeGreaterThan(0);
-        expect(t.read + t.write).toBeLessThanOrEqual(t.copy + 1);
+        // Each moment of the pipe counted once (src/pg/copy-relay.ts PipeWaits); the journal's three figures are rounded to 1 ms.
+        expect(t.read + t.write).toBeLessThanOrEqual(t.copy + 1.5);
         expect(t.index).toBeGreaterThan(0);
       }
     }
