@@ -297,13 +297,16 @@ export function buildPlan(input: PlanInput): Plan {
   // fences only its tables. Every copy waits for every fence of its run, so the one
   // snapshot of a run is taken after all of them. Online: the cutover fences all at once.
   const schemaIds = work.map((w) => stepId('create_schema', w.target.database));
+  // A partition tree's root also gets the row fence, which PostgreSQL clones onto partitions made later.
+  const roots = new Set(catalog.tables.filter((t) => t.kind === 'p' && !t.partitionOf).map(tableKey));
+  const fenced = (table: string, database: string) => ({ table, database, ...(roots.has(table) ? { partitionRoot: true } : {}) });
   const fenceGroups = manifest.mode === 'online'
-    ? [{ id: stepId('fence_source', catalog.database), service: undefined, moved: work.flatMap((w) => withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database }))) }]
+    ? [{ id: stepId('fence_source', catalog.database), service: undefined, moved: work.flatMap((w) => withPartitions(catalog, w.input.tables).map((table) => fenced(table, w.target.database))) }]
     : work
         .map((w) => ({
           id: stepId('fence_source', catalog.database, w.target.database),
           service: w.input.spec.name,
-          moved: withPartitions(catalog, w.input.tables).map((table) => ({ table, database: w.target.database })),
+          moved: withPartitions(catalog, w.input.tables).map((table) => fenced(table, w.target.database)),
         }))
         .filter((g) => g.moved.length > 0);
   // One after the other: each adds its tables to the journal's one record of the fence.

@@ -1,5 +1,5 @@
 import type { Catalog, Privileges } from '../catalog/model.js';
-import { FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
+import { FENCE_ROWS_TRIGGER, FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
 import { fencesOf } from '../waves/fence-triggers.js';
 
 /** The replication roles online mode makes on the source (`cps_<split hash>_<database>_<hash>_r`): they come and go with a subscription. */
@@ -36,7 +36,7 @@ export function stripToolObjects(catalog: Catalog): Catalog {
     ...(catalog.namespaces ? { namespaces: catalog.namespaces.filter((n) => n.name !== FENCE_SCHEMA).map(withoutToolGrants) } : {}),
     tables: catalog.tables
       .filter((t) => t.schema !== FENCE_SCHEMA)
-      .map((t) => withoutToolGrants({ ...t, triggers: t.triggers.filter((tr) => tr.name !== FENCE_TRIGGER) })),
+      .map((t) => withoutToolGrants({ ...t, triggers: t.triggers.filter((tr) => tr.name !== FENCE_TRIGGER && tr.name !== FENCE_ROWS_TRIGGER) })),
     functions: catalog.functions.filter((f) => f.schema !== FENCE_SCHEMA).map(withoutToolGrants),
     types: catalog.types.filter((t) => t.schema !== FENCE_SCHEMA).map(withoutToolGrants),
     sequences: catalog.sequences.filter((s) => s.schema !== FENCE_SCHEMA).map(withoutToolGrants),

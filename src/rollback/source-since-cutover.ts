@@ -1,6 +1,6 @@
 import type { Plan, TargetRef } from '../plan/model.js';
 import type { PgClient, StepResult } from '../steps/handler.js';
-import { cutoverCopies, cutoverCopyKey, type CutoverCopy } from '../verify/cutover-copies.js';
+import { cutoverCopies, cutoverCopyKey, sourceBaseline, type CutoverCopy } from '../verify/cutover-copies.js';
 import { runSumQuery, serverMajor, sumQueries, tableCountSql, type SumMethod, type SumQueries, type TableSum } from '../retention/table-sums.js';
 import { PlanBlockedError } from '../errors.js';
 
@@ -18,8 +18,7 @@ export interface SourceChange {
  */
 function baselineFor(copy: CutoverCopy, major: number): { rows: number; sum: TableSum | null } | null {
   if (copy.rows === null) return null;
-  const same = (s: TableSum | null) => (s?.method && s.major === major ? s : null);
-  const sum = same(copy.sourceSum) ?? same(copy.sum);
+  const sum = sourceBaseline(copy, major);
   return { rows: sum?.rows ?? copy.rows, sum };
 }
 

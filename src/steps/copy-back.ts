@@ -5,7 +5,7 @@ import type { CopyBackStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, qname } from '../pg/quote.js';
-import { FENCE_TRIGGER } from './fence-source.js';
+import { FENCE_ROWS_TRIGGER, FENCE_TRIGGER } from './fence-source.js';
 import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 import { SourceSinceCutover, copiesOf, sourceWrittenError, type SourceChange } from '../rollback/source-since-cutover.js';
 
@@ -20,20 +20,35 @@ async function sinceCutover(ctx: StepContext, step: CopyBackStep, src: pg.Client
   return SourceSinceCutover.prepare(src, copiesOf(ctx.plan, done, step.target));
 }
 
-/** What copy_back runs for one leaf table, in the source's transaction. */
-export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: Record<string, string> }): { unfence: string; empty: string; copyOut: string; copyIn: string; after: string[] } {
+/**
+ * What copy_back runs for one leaf table, in the source's transaction. `rowsFence`: the
+ * leaf is a partition carrying the clone of its root's row fence (fences made before
+ * row fences existed have none), lifted and put back with the statement fence.
+ */
+export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: Record<string, string> }, rowsFence = false): { unfence: string; empty: string; copyOut: string; copyIn: string; after: string[] } {
   const t = qname(parseKey(leaf.table));
+  const rows = (verb: string) => (rowsFence ? `, ${verb} TRIGGER ${ident(FENCE_ROWS_TRIGGER)}` : '');
   const cols = leaf.columns.map(ident).join(', ');
   // xml columns read as their stored text (xml's output drops a leading declaration).
   const read = leaf.columns.map((c) => leaf.readAs?.[c] ?? ident(c)).join(', ');
   return {
     // Disabling the trigger locks the table (ACCESS EXCLUSIVE) until COMMIT: nothing writes between the check and the DELETE.
-    unfence: `ALTER TABLE ${t} DISABLE TRIGGER ${ident(FENCE_TRIGGER)}`,
+    unfence: `ALTER TABLE ${t} DISABLE TRIGGER ${ident(FENCE_TRIGGER)}${rows('DISABLE')}`,
     empty: `DELETE FROM ONLY ${t}`,
     copyOut: `COPY (SELECT ${read} FROM ONLY ${t}) TO STDOUT`,
     copyIn: `COPY ${t} (${cols}) FROM STDIN`,
-    after: [`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}`],
+    after: [`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_TRIGGER)}${rows('ENABLE ALWAYS')}`],
   };
+}
+
+/** Those of `tables` (schema.table) carrying the row fence (a clone of their root's). */
+async function rowsFenced(src: pg.Client, tables: string[]): Promise<Set<string>> {
+  const r = await src.query<{ t: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE g.tgname = $1 AND n.nspname || '.' || c.relname = ANY ($2::text[])`,
+    [FENCE_ROWS_TRIGGER, tables],
+  );
+  return new Set(r.rows.map((x) => x.t));
 }
 
 /** The statements as the plan shows them. */
@@ -47,7 +62,7 @@ export function copyBackPlanSql(leaves: CopyBackStep['leaves'], database: string
   ];
   for (const l of leaves) {
     const s = copyBackSql(l);
-    sql.push(s.unfence, `-- ${l.table}'s count and checksum compared with the source's at cutover: refused (exit 1) if written since, unless --discard-source-writes names it`, s.empty, `${s.copyIn}  -- fed by ${database}'s: ${s.copyOut}`, ...s.after);
+    sql.push(s.unfence, `-- (and ${FENCE_ROWS_TRIGGER}, where ${l.table} is a partition carrying it)`, `-- ${l.table}'s count and checksum compared with the source's at cutover: refused (exit 1) if written since, unless --discard-source-writes names it`, s.empty, `${s.copyIn}  -- fed by ${database}'s: ${s.copyOut}`, ...s.after);
   }
   return [...sql, 'COMMIT'];
 }
@@ -80,8 +95,9 @@ export const copyBack: StepHandler<'copy_back'> = {
       await src.query(PINNED_SETTINGS.join('; '));
       await dst.query(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...PINNED_SETTINGS].join('; '));
       const changes: SourceChange[] = [];
+      const withRows = await rowsFenced(src, step.leaves.map((l) => l.table));
       for (const leaf of step.leaves) {
-        await src.query(copyBackSql(leaf).unfence);
+        await src.query(copyBackSql(leaf, withRows.has(leaf.table)).unfence);
         const what = await since.changed(src, leaf.table);
         if (what === null) continue;
         if (ctx.discardSourceWrites?.has(leaf.table)) discarded.push(leaf.table);
@@ -89,7 +105,7 @@ export const copyBack: StepHandler<'copy_back'> = {
       }
       if (changes.length > 0) throw sourceWrittenError(ctx.plan.name, ctx.plan.source.database, changes, true);
       for (const leaf of step.leaves) {
-        const s = copyBackSql(leaf);
+        const s = copyBackSql(leaf, withRows.has(leaf.table));
         await src.query(s.empty);
         const into = src.query(copyStreams.from(s.copyIn));
         await pipeline(dst.query(copyStreams.to(s.copyOut)), into);

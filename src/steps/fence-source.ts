@@ -7,6 +7,13 @@ import { parseKey } from '../catalog/model.js';
 
 export const FENCE_SCHEMA = 'cloudphone_split';
 export const FENCE_TRIGGER = 'cloudphone_split_fence';
+/**
+ * The fence's row trigger on each moved partitioned table that is no partition itself:
+ * PostgreSQL clones a row trigger onto every partition, present and future, under the
+ * same name, so a partition created (or attached) after the fence refuses the writes
+ * made straight into it too. Statement triggers are not cloned.
+ */
+export const FENCE_ROWS_TRIGGER = 'cloudphone_split_fence_rows';
 /** The advisory lock (one bigint key: a space apart from the two-key run lock) held while a fence step makes the fence function. */
 export const FENCE_FUNCTION_LOCK = 7_361_002_718_425_600_001n;
 
@@ -17,9 +24,11 @@ export const FENCE_FUNCTION_LOCK = 7_361_002_718_425_600_001n;
  * One writer goes through: the apply worker of the split's own reverse replication
  * (a subscription named `cps_<8 hex of the split>_rev_...`, see reverse-sql.ts), found
  * by its pid in pg_stat_subscription. Its INSERTs, UPDATEs and DELETEs never fire
- * statement triggers anyway; a replicated TRUNCATE does.
+ * statement triggers anyway; a replicated TRUNCATE does. Each moved partition tree's
+ * root also gets the row trigger FENCE_ROWS_TRIGGER (`partitionRoot`): it lets the same
+ * worker's rows through (a row trigger returning NULL would skip them).
  */
-export function fenceSql(split: string, tables: Array<{ table: string; database: string }>): string[] {
+export function fenceSql(split: string, tables: Array<{ table: string; database: string; partitionRoot?: boolean }>): string[] {
   const sql = [
     `SET LOCAL lock_timeout = '60s'`,
     // Fence steps running at once (apply --service of two services, or two splits of one source) take turns to
@@ -35,15 +44,29 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_subscription
               WHERE pid = pg_catalog.pg_backend_pid()
                 AND subname LIKE 'cps\_' || left(encode(sha256(convert_to(TG_ARGV[1], 'UTF8')), 'hex'), 8) || '\_rev\_%') THEN
+    IF TG_LEVEL = 'ROW' THEN
+      IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+      RETURN NEW;
+    END IF;
     RETURN NULL;
   END IF;
 `,
     ),
   ];
-  for (const { table, database } of tables) {
+  for (const { table, database, partitionRoot } of tables) {
     sql.push(`DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${qname(parseKey(table))}`, ...fenceTriggerSql(split, table, database));
+    if (partitionRoot) sql.push(`DROP TRIGGER IF EXISTS ${ident(FENCE_ROWS_TRIGGER)} ON ${qname(parseKey(table))}`, ...fenceRowsTriggerSql(split, table, database));
   }
   return sql;
+}
+
+/** The row fence of a partition tree's root (the fence function must exist): made, cloned by PostgreSQL onto every partition, then enabled for every session. */
+export function fenceRowsTriggerSql(split: string, table: string, database: string): string[] {
+  const t = qname(parseKey(table));
+  return [
+    `CREATE TRIGGER ${ident(FENCE_ROWS_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${ident(FENCE_SCHEMA)}."fence"(${literal(database)}, ${literal(split)})`,
+    `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(FENCE_ROWS_TRIGGER)}`,
+  ];
 }
 
 /** The fence trigger of one table (the fence function must exist): made, then enabled for every session. */
@@ -81,9 +104,25 @@ END $unused_fence$`,
 /** Lifts the fence (rollback): drops the triggers and the tool's schema in the source. */
 export function unfenceSql(tables: string[]): string[] {
   return [
+    unfenceRowsSql(tables),
     ...tables.map((table) => `DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${qname(parseKey(table))}`),
     `DROP SCHEMA IF EXISTS ${ident(FENCE_SCHEMA)} CASCADE`,
   ];
+}
+
+/**
+ * Drops the row fence of those of `tables` that carry it as a root (its clones on the
+ * partitions go with it; they cannot be dropped on their own). One statement, whatever
+ * the order of the tables and whether the fence had row triggers (fences made before them did not).
+ */
+export function unfenceRowsSql(tables: string[]): string {
+  const regs = tables.map((t) => `to_regclass(${literal(qname(parseKey(t)))})`).join(', ');
+  return `DO $unfence_rows$ DECLARE r record; BEGIN
+  FOR r IN SELECT g.tgrelid::regclass::text AS t FROM pg_catalog.pg_trigger g
+            WHERE g.tgname = ${literal(FENCE_ROWS_TRIGGER)} AND g.tgparentid = 0 AND g.tgrelid = ANY (ARRAY[${regs}]::regclass[]) LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', ${literal(FENCE_ROWS_TRIGGER)}, r.t);
+  END LOOP;
+END $unfence_rows$`;
 }
 
 /** How many times the fence's transaction is tried when PostgreSQL ends it to break a deadlock. */

@@ -43,6 +43,17 @@ export function cutoverCopies(plan: Plan, done: ReadonlyMap<string, Pick<StepRes
   return out;
 }
 
+/**
+ * What the source's copy of a cutover-copied table is compared with, on a source server
+ * of major `major`: the source's own count and checksum at cutover, else (journals
+ * written before those were recorded) the target's right after the copy when taken on
+ * the same major; null when neither was taken the way the source can take it now.
+ */
+export function sourceBaseline(copy: CutoverCopy, major: number): TableSum | null {
+  const same = (s: TableSum | null) => (s?.method && s.major === major ? s : null);
+  return same(copy.sourceSum) ?? same(copy.sum);
+}
+
 /** What a table copied at cutover that differs from the source is found to be. */
 export type CutoverVerdict =
   /** The source still equals what the copy wrote: the service wrote to the target since (a passing check). */
@@ -54,8 +65,8 @@ export type CutoverVerdict =
  * When a table copied at cutover differs from the source: whether the source still
  * equals what the copy wrote (the service wrote to the target since, which is not a
  * difference of the split); null when it is not such a table or nothing recorded tells.
- * With `--checksums` the source's checksum is taken the way the baseline was, on the
- * same server major; without, the source's count against the copy's. `shown`: the
+ * With `--checksums` the source's checksum is taken the way its baseline was
+ * (sourceBaseline); without, the source's count against the copy's. `shown`: the
  * check's `source` and `target` as its caller reports them (a checksum's sums).
  */
 export async function cutoverCopyCheck(
@@ -74,15 +85,15 @@ export async function cutoverCopyCheck(
   });
   if (now.source !== copy.rows) return changed(`${copy.rows} rows at cutover, ${now.source} now`);
   if (kind === 'rowcount') return { pass: { ...base, detail: `${why}: source ${now.source} rows, the copy's ${copy.rows} at cutover` } };
-  const sum = copy.sum;
-  if (!sum?.method || sum.major === undefined) return null;
   const client = await ctx.pools.pool('source').connect();
   try {
-    if ((await serverMajor(client)) !== sum.major) return null;
+    const sum = sourceBaseline(copy, await serverMajor(client));
+    if (!sum?.method) return null;
     const source = (await tableSums(client, [tableKey(t.source)], sum.method))[tableKey(t.source)];
     if (!source) return null;
     if (source.rows !== sum.rows || source.sum !== sum.sum) return changed(`same ${source.rows} rows, another checksum`);
-    return { pass: { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal the target's at cutover` } };
+    const whose = sum === copy.sourceSum ? 'its own' : "the target's";
+    return { pass: { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal ${whose} at cutover` } };
   } finally {
     client.release();
   }

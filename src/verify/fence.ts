@@ -1,6 +1,6 @@
-import { FENCE_TRIGGER, fenceTriggerSql } from '../steps/fence-source.js';
+import { FENCE_ROWS_TRIGGER, FENCE_TRIGGER, fenceRowsTriggerSql, fenceTriggerSql } from '../steps/fence-source.js';
 import { parseKey } from '../catalog/model.js';
-import { qname } from '../pg/quote.js';
+import { ident, qname } from '../pg/quote.js';
 import { copiedTables, stepsOf } from './plan-tables.js';
 import { errorText, unverifiedBy, mapLimit, type Check, type VerifyContext } from './check.js';
 
@@ -21,10 +21,15 @@ function ownerOf(ctx: VerifyContext): Map<string, string> {
  * Each moved table of the source carries the enabled fence trigger, and a write to it
  * (a zero-row DELETE in a READ WRITE transaction that is rolled back: a statement
  * trigger fires even for no rows) fails with SQLSTATE 25006. Copied tables are not fenced.
+ * A partition tree's root fenced with the row fence (plans made since it exists) carries it
+ * enabled too, and every partition carries either fence (the row fence's clone, on one made since).
  */
 export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
   const serviceOf = ownerOf(ctx);
-  const tables = [...new Set(stepsOf(ctx.plan, 'fence_source').flatMap((s) => s.tables))];
+  const fenceSteps = stepsOf(ctx.plan, 'fence_source');
+  const tables = [...new Set(fenceSteps.flatMap((s) => s.tables))];
+  /** The roots the plan's fence gave the row fence. */
+  const rowFenced = new Set(tables.filter((t) => fenceSteps.some((s) => s.sql.includes(`DROP TRIGGER IF EXISTS ${ident(FENCE_ROWS_TRIGGER)} ON ${qname(parseKey(t))}`))));
   /** Each fenced table's new database and split, as its fence names them. */
   const fenceFor = new Map<string, { database: string; split: string }>();
   for (const s of ctx.plan.services) for (const t of s.tables) fenceFor.set(t.name, { database: s.database, split: ctx.plan.name });
@@ -54,15 +59,31 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       if (enabled !== 'A' && enabled !== 'O') {
         return { ...base, ok: false, source: enabled, detail: `the fence trigger ${FENCE_TRIGGER} is disabled (tgenabled ${enabled}): ALTER TABLE ${t} ENABLE ALWAYS TRIGGER "${FENCE_TRIGGER}"` };
       }
-      // Partitions created or attached after the fence have no fence of their own (a statement trigger is not
-      // cloned to new partitions): a write straight into one goes through.
+      if (rowFenced.has(table)) {
+        const rows = await pool.query<{ enabled: string }>(`SELECT tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname = $2`, [t, FENCE_ROWS_TRIGGER]);
+        const rowsEnabled = rows.rows[0]?.enabled ?? null;
+        if (rowsEnabled !== 'A' && rowsEnabled !== 'O') {
+          const fence = fenceFor.get(table);
+          return {
+            ...base,
+            ok: false,
+            source: enabled,
+            detail: rowsEnabled === null
+              ? `the row fence ${FENCE_ROWS_TRIGGER} is missing: writes straight into a partition of ${table} created later would reach the source` +
+                (fence ? ` (${fenceRowsTriggerSql(fence.split, table, fence.database).join('; ')})` : '')
+              : `the row fence ${FENCE_ROWS_TRIGGER} is disabled (tgenabled ${rowsEnabled}): ALTER TABLE ${t} ENABLE ALWAYS TRIGGER "${FENCE_ROWS_TRIGGER}"`,
+          };
+        }
+      }
+      // A partition created or attached after a fence without row fence has no fence of its own (a statement
+      // trigger is not cloned to new partitions): a write straight into one goes through.
       const bare = await pool.query<{ partition: string }>(
         `SELECT n.nspname || '.' || c.relname AS partition
            FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE p.relid <> $1::regclass AND NOT EXISTS (
-            SELECT 1 FROM pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname = $2 AND g.tgenabled IN ('A', 'O'))
+            SELECT 1 FROM pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname IN ($2, $3) AND g.tgenabled IN ('A', 'O'))
           ORDER BY 1`,
-        [t, FENCE_TRIGGER],
+        [t, FENCE_TRIGGER, FENCE_ROWS_TRIGGER],
       );
       if (bare.rows.length > 0) {
         const names = bare.rows.map((r) => r.partition);

@@ -2,7 +2,7 @@ import { READ_ONLY_COPY_TRIGGER } from '../plan/read-only-copies.js';
 import type pg from 'pg';
 import { introspect } from '../catalog/introspect.js';
 import { parseKey, tableKey, type Catalog, type Table, type TypeDef, type View } from '../catalog/model.js';
-import { FENCE_TRIGGER } from '../steps/fence-source.js';
+import { FENCE_ROWS_TRIGGER, FENCE_TRIGGER } from '../steps/fence-source.js';
 import type { ServicePlan } from '../plan/model.js';
 import { serviceTableKeys } from './plan-tables.js';
 import { normaliseDefinition, tableDifferences, type SchemaExpectations, type TableDifference } from './schema-diff.js';
@@ -52,7 +52,7 @@ function expectationsFor(svc: ServicePlan, family: string[], tables: Map<string,
     droppedKeyFamilies: droppedKeyFamilies(tables, svc, family),
     droppedConstraints: svc.droppedForeignKeys.filter((fk) => family.includes(fk.table)).map((fk) => fk.constraint),
     extraColumns: svc.denormalize.filter((d) => family.includes(d.table)).map((d) => ({ name: d.column, type: d.type })),
-    ignoredTriggers: [FENCE_TRIGGER, READ_ONLY_COPY_TRIGGER],
+    ignoredTriggers: [FENCE_TRIGGER, FENCE_ROWS_TRIGGER, READ_ONLY_COPY_TRIGGER],
   };
 }
 

@@ -86,7 +86,7 @@ describe('rollback through reverse replication killed with SIGKILL and run again
   it(
     'after unfence_source lifted the source fence, before the journal recorded it (config not restored yet)',
     killRollbackAfter('unfence_source', async (fx) => {
-      expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+      expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cloudphone\\_split\\_fence%'`)).toEqual([]);
       const [ret] = await query<{ state: string }>(fx.controlUrl, `SELECT state FROM cloudphone_split.retention WHERE split = $1`, [fx.name]);
       expect(ret!.state).toBe('restored');
       expect((await sourceSubscriptions(fx)).length).toBe(5);

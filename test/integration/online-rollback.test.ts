@@ -71,6 +71,6 @@ describe('online mode: status and rollback while replication runs', () => {
     expect(await query(fx.sourceUrl, `SELECT pubname FROM pg_publication`)).toEqual([]);
     expect(await query(fx.sourceServer, `SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [prefix])).toEqual([]);
     // The source takes writes again.
-    expect(await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+    expect(await query(fx.sourceUrl, `SELECT 1 FROM pg_trigger WHERE tgname LIKE 'cloudphone\\_split\\_fence%'`)).toEqual([]);
   });
 });

@@ -233,6 +233,34 @@ describe.each(SOURCES)('a partitioned table whose partitions live in another sch
     expect(names).toContain('rowcount gitlab_partitions_dynamic.ci_builds_default');
     expect(names).toContain('partition gitlab_partitions_dynamic.ci_builds_default (20 rows in the source)');
   });
+
+  it('fences a partition created in the source after the fence (as a job making the next partition does): a write straight into it fails too, a replica session\'s included', async () => {
+    await query(s.sourceUrl, 'CREATE TABLE gitlab_partitions_dynamic.ci_builds_104 PARTITION OF public.p_ci_builds FOR VALUES IN (104)');
+    try {
+      const into = `INSERT INTO gitlab_partitions_dynamic.ci_builds_104 (id, partition_id, pipeline_id, project_id, name, status, created_at) VALUES (20000, 104, 1, 1, 'x', 's', now())`;
+      expect(await refusal(s.sourceUrl, into)).toContain(`table gitlab_partitions_dynamic.ci_builds_104 has moved to database ${s.ciDb}`);
+      expect(await refusal(s.sourceUrl, `SET LOCAL session_replication_role = replica; ${into}`)).toContain(`has moved to database ${s.ciDb}`);
+      // The root carries the row fence PostgreSQL cloned onto the new partition, enabled for every session.
+      const rows = await query<{ t: string; enabled: string; cloned: boolean }>(
+        s.sourceUrl,
+        `SELECT tgrelid::regclass::text AS t, tgenabled::text AS enabled, tgparentid <> 0 AS cloned FROM pg_trigger WHERE tgname = 'cloudphone_split_fence_rows' AND tgrelid IN ('public.p_ci_builds'::regclass, 'gitlab_partitions_dynamic.ci_builds_104'::regclass) ORDER BY 3`,
+      );
+      expect(rows).toEqual([
+        { t: 'p_ci_builds', enabled: 'A', cloned: false },
+        { t: 'gitlab_partitions_dynamic.ci_builds_104', enabled: 'A', cloned: true },
+      ]);
+      const { report } = await verify(s);
+      expect(report.checks.filter((c) => c.kind === 'fence' && !c.ok)).toEqual([]);
+      expect(report.checks.find((c) => c.kind === 'fence' && c.table === 'public.p_ci_builds')).toMatchObject({ ok: true });
+      // The row fence disabled on the root: verify says so, with the statement that enables it again.
+      await query(s.sourceUrl, 'ALTER TABLE public.p_ci_builds DISABLE TRIGGER cloudphone_split_fence_rows');
+      const off = (await verify(s)).report.checks.find((c) => c.kind === 'fence' && c.table === 'public.p_ci_builds');
+      expect(off).toMatchObject({ ok: false, detail: 'the row fence cloudphone_split_fence_rows is disabled (tgenabled D): ALTER TABLE "public"."p_ci_builds" ENABLE ALWAYS TRIGGER "cloudphone_split_fence_rows"' });
+      await query(s.sourceUrl, 'ALTER TABLE public.p_ci_builds ENABLE ALWAYS TRIGGER cloudphone_split_fence_rows');
+    } finally {
+      await query(s.sourceUrl, 'ALTER TABLE public.p_ci_builds DETACH PARTITION gitlab_partitions_dynamic.ci_builds_104; DROP TABLE gitlab_partitions_dynamic.ci_builds_104');
+    }
+  });
 });
 
 describe('the same split within PostgreSQL 15: pg_dump sees the same tables', () => {

@@ -221,13 +221,24 @@ describe('retention of a split that does not retire the source', () => {
     await query(fx.sourceUrl, `ALTER TABLE invoice_lines ATTACH PARTITION invoice_lines_high FOR VALUES FROM (1000) TO (MAXVALUE)`);
     expect(await relations(fx.sourceUrl)).toEqual(before);
 
-    // A partition attached since (as a job creating tomorrow's partition does), written straight into: no fence of its own
-    // (a statement trigger is not cloned to a new partition). verify's fence check names it; prune refuses, where its
-    // DROP TABLE of invoice_lines took the partition and its row along without a word.
+    // A partition attached since (as a job creating tomorrow's partition does): the fence's row trigger on
+    // invoice_lines is cloned onto it, so a write straight into it fails like one through its parent (a statement
+    // trigger is not cloned to a new partition), a replica session's too.
     await query(fx.sourceUrl, `ALTER TABLE invoice_lines DETACH PARTITION invoice_lines_high`);
     await query(fx.sourceUrl, `ALTER TABLE invoice_lines ATTACH PARTITION invoice_lines_high FOR VALUES FROM (1000) TO (1501)`);
     await query(fx.sourceUrl, `CREATE TABLE invoice_lines_late (LIKE invoice_lines)`);
     await query(fx.sourceUrl, `ALTER TABLE invoice_lines ATTACH PARTITION invoice_lines_late FOR VALUES FROM (1501) TO (MAXVALUE)`);
+    await expect(query(fx.sourceUrl, `SET session_replication_role = replica; INSERT INTO invoice_lines_late VALUES (2000, 1, 1)`)).rejects.toMatchObject({
+      code: '25006',
+      message: expect.stringContaining('table public.invoice_lines_late has moved to database'),
+    });
+    const fencedLate = await fx.billing.cli('verify', '--json');
+    const fenceChecks = (JSON.parse(fencedLate.stdout) as { checks: Array<{ kind: string; ok: boolean; table?: string }> }).checks.filter((c) => c.kind === 'fence');
+    expect(fenceChecks.find((c) => c.table === 'public.invoice_lines')).toMatchObject({ ok: true });
+    expect(fenceChecks.filter((c) => !c.ok)).toEqual([]);
+    // With that clone disabled, written straight into: verify's fence check names it; prune refuses, where its
+    // DROP TABLE of invoice_lines took the partition and its row along without a word.
+    await query(fx.sourceUrl, `ALTER TABLE invoice_lines_late DISABLE TRIGGER cloudphone_split_fence_rows`);
     await query(fx.sourceUrl, `SET session_replication_role = replica; INSERT INTO invoice_lines_late VALUES (2000, 1, 1)`);
     const fenceCheck = await fx.billing.cli('verify', '--json');
     expect(fenceCheck.code).toBe(1);

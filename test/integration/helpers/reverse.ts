@@ -230,7 +230,7 @@ export async function expectRolledBack(fx: SplitFixture, plan: Plan, original: R
   const [node] = await query<{ id: string }>(fx.sourceUrl, `INSERT INTO nodes (hostname, region, capacity) VALUES ('back', 'eu', 1) RETURNING id::text AS id`);
   const [max] = await query<{ m: string }>(fx.service('device').url, `SELECT max(id)::text AS m FROM nodes`);
   expect(BigInt(node!.id) > BigInt(max!.m)).toBe(true);
-  expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`)).toEqual([]);
+  expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cloudphone\\_split\\_fence%'`)).toEqual([]);
   // The new databases are kept, fenced.
   await expect(query(fx.service('device').url, `UPDATE nodes SET capacity = capacity WHERE id = $1`, [max!.m])).rejects.toThrow(/has gone back to database/);
   const journal = await Journal.open(fx.controlUrl);
