@@ -1027,7 +1027,7 @@ export const MUTATIONS = [
     id: 'cutover-copy-not-excused',
     title: 'verify fails for good once a service writes to a table cutover copied and reverse replication does not carry',
     file: 'src/verify/cutover-copies.ts',
-    search: "    return { pass: { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal the target's at cutover` } };",
+    search: "    return { pass: { ...base, detail: `${why}: the source's ${source.rows} rows and checksum equal ${whose} at cutover` } };",
     replace: '    return null;',
     tests: [`${I}online-unreplicable.test.ts`],
   },

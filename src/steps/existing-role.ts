@@ -1,4 +1,4 @@
-import { literal } from '../pg/quote.js';
+import { ident, literal } from '../pg/quote.js';
 import { StepFailedError } from '../errors.js';
 import type { CreateRoleStep } from '../plan/model.js';
 import type { StepContext } from './handler.js';
@@ -22,7 +22,8 @@ export function roleRefusal(step: Pick<CreateRoleStep, 'role' | 'server' | 'exis
     return `role ${step.role} does not exist on server ${step.server}, but ${where} says existing: true; create it first, or remove existing: true to let the split create it`;
   }
   if (!step.existing && origin.exists && !origin.ours) {
-    return `role ${step.role} already exists on server ${step.server} and was not created by this split: refusing to adopt it (its password would be changed). Write existing: true under ${where} to use it as it is (its password is then never changed), or choose another role name`;
+    return `role ${step.role} already exists on server ${step.server} and was not created by this split: refusing to adopt it (its password would be changed). Write existing: true under ${where} to use it as it is (its password is then never changed), or choose another role name ` +
+      `(a role that a rollback after an online cutover kept, with its database: DROP ROLE ${ident(step.role)} once that database is dropped)`;
   }
   return null;
 }

@@ -3,6 +3,8 @@ import type { StepContext, StepHandler } from './handler.js';
 import { poolerProblem, sharesSessions } from '../pg/pooler.js';
 import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 import { controlTargetProblems } from './control-target.js';
+import { TARGET_FENCE_SCHEMA, TARGET_FENCE_TRIGGER } from '../online/reverse-sql.js';
+import { ident } from '../pg/quote.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
@@ -74,7 +76,18 @@ export const preflight: StepHandler<'preflight'> = {
               `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname NOT IN ('pg_catalog','information_schema','pg_toast','cloudphone_split') AND n.nspname NOT LIKE 'pg_%' LIMIT 1`,
             );
-            if (n.rowCount) {
+            // A rollback through reverse replication keeps the new databases, fenced by its own trigger function.
+            const kept = await client.query(
+              `SELECT 1 FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_namespace s ON s.oid = p.pronamespace
+                WHERE g.tgname = $1 AND s.nspname = $2 AND p.proname = 'rolled_back' LIMIT 1`,
+              [TARGET_FENCE_TRIGGER, TARGET_FENCE_SCHEMA],
+            );
+            if (kept.rowCount) {
+              problems.push(
+                `database ${t.database} already exists on server ${server} and is not empty: a rollback kept it after an online cutover (its tables are fenced, and every write made to it went back to the source). ` +
+                  `To apply again, drop it once nothing in it is needed (DROP DATABASE ${ident(t.database)}), or choose another name for service ${t.service}.`,
+              );
+            } else if (n.rowCount) {
               problems.push(`database ${t.database} already exists on server ${server} and is not empty; it was not created by this split. Drop it or choose another name for service ${t.service}.`);
             }
           } finally {

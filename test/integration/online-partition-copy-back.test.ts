@@ -75,5 +75,10 @@ describe('online: a partitioned table without primary key, rolled back', () => {
     expect(await query(fx.sourceUrl, ROWS)).toEqual(want);
     expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cloudphone\\_split\\_fence%'`)).toEqual([]);
     await query(fx.sourceUrl, `INSERT INTO user_pings_2026 VALUES (1, '2026-07-01', 'writable again')`);
+    // Applied again: the databases the rollback kept are named as such, with what to do.
+    const again = await fx.cli('apply', fx.planFile, '--yes');
+    expect(again.code, again.stderr).toBe(3);
+    expect(again.stderr).toContain(`database ${fx.service('user').database} already exists on server target and is not empty: a rollback kept it after an online cutover`);
+    expect(again.stderr).toContain(`once that database is dropped`);
   }, 300_000);
 });
