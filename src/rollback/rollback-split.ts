@@ -19,6 +19,7 @@ import { keysToMoved, sourceOrphanWarnings } from './source-orphans.js';
 import type { ProgressSink } from '../steps/handler.js';
 import type { FenceTargetStep, Plan } from '../plan/model.js';
 import { SourceSinceCutover, copiedBackTables, copiesOf, sourceWrittenError, type SourceChange } from './source-since-cutover.js';
+import { movedTablesOf, newPartitionsError, partitionsSinceCutover, routedToDefault, type NewPartition } from './target-partitions.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
 
 export interface RollbackOptions {
@@ -401,6 +402,37 @@ async function checkSourceSinceCutover(opts: RollbackOptions, plan: Plan): Promi
 }
 
 /**
+ * Rollback after an online cutover carries the new databases' rows into the source's
+ * partitions (reverse replication through each root, copy_back leaf by leaf): a partition
+ * made in a new database since cutover (a service's job making next month's partition),
+ * holding rows, that the source has no partition of that name for would leave them behind.
+ * Refused (exit 1) before anything changes, naming each with the statement that makes it
+ * in the source; copy_back checks again when it acts. A replicated tree whose source has a
+ * DEFAULT partition takes such rows there and is not refused.
+ */
+async function checkPartitionsSinceCutover(opts: RollbackOptions, plan: Plan): Promise<void> {
+  const source = await databaseClient(opts.servers.source!, databaseOf(opts.servers.source!));
+  const missing: NewPartition[] = [];
+  try {
+    for (const svc of plan.services) {
+      const roots = svc.tables.map((t) => t.name);
+      if (roots.length === 0 || opts.servers[svc.server] === undefined) continue;
+      const target = await databaseClient(opts.servers[svc.server]!, svc.database, 'target');
+      try {
+        const since = await partitionsSinceCutover(source, target, svc.database, roots, movedTablesOf(plan, svc.database));
+        const toDefault = await routedToDefault(source, [...new Set(since.missing.map((m) => m.root))], copiedBackTables(plan));
+        missing.push(...since.missing.filter((m) => !toDefault.has(m.root)));
+      } finally {
+        await target.end().catch(() => undefined);
+      }
+    }
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+  if (missing.length > 0) throw newPartitionsError(opts.split, plan.source.database, missing, false);
+}
+
+/**
  * Rollback after an online cutover (SPEC §5): the `reverse` phase of the plan runs with
  * the journal (fence the targets, wait for the source to apply their writes, sequences
  * back, the source unfenced, the config restored, reverse replication torn down), each
@@ -431,6 +463,7 @@ async function rollbackThroughReverse(opts: RollbackOptions, inv: RollbackInvent
   };
   report.preview = preview;
   const discard = await checkSourceSinceCutover(opts, plan);
+  await checkPartitionsSinceCutover(opts, plan);
   if (!(await opts.confirm(preview))) {
     report.state = 'cancelled';
     return report;
