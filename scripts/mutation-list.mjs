@@ -1059,8 +1059,8 @@ export const MUTATIONS = [
     id: 'copy-back-blind',
     title: "copy_back replaces a cutover-copied table's source rows without comparing them with cutover's record, under its lock",
     file: 'src/steps/copy-back.ts',
-    search: '        const what = await since.changed(src, leaf.table);',
-    replace: "        const what = leaf.table === '' ? await since.changed(src, leaf.table) : null;",
+    search: '        const what = made.includes(leaf.table) ? await rowsInMade(src, leaf.table) : await since.changed(src, leaf.table);',
+    replace: '        const what = made.includes(leaf.table) ? await rowsInMade(src, leaf.table) : null;',
     tests: [`${I}online-unreplicable.test.ts`],
   },
   {
@@ -1155,8 +1155,8 @@ export const MUTATIONS = [
     id: 'copy-back-keeps-rows-fence',
     title: "copy_back lifts only the statement fence of a partition: the row fence's clone refuses its copy and rollback fails",
     file: 'src/steps/copy-back.ts',
-    search: "(rowsFence ? `, ${verb} TRIGGER ${ident(FENCE_ROWS_TRIGGER)}` : '')",
-    replace: "(rowsFence && false ? `, ${verb} TRIGGER ${ident(FENCE_ROWS_TRIGGER)}` : '')",
+    search: '  const out = new Map<string, string[]>(tables.map((t) => [t, []]));\n  for (const row of r.rows) out.get(row.t)?.push(row.g);',
+    replace: '  const out = new Map<string, string[]>(tables.map((t) => [t, []]));\n  for (const row of r.rows) if (row.g === FENCE_TRIGGER) out.get(row.t)?.push(row.g);',
     tests: [`${I}online-partition-copy-back.test.ts`],
   },
   {
