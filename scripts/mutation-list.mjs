@@ -1211,8 +1211,8 @@ export const MUTATIONS = [
     id: 'default-partition-refused',
     title: "rollback refuses a replicated table's new partition although the source's DEFAULT partition takes its rows",
     file: 'src/rollback/rollback-split.ts',
-    search: '        missing.push(...since.missing.filter((m) => !toDefault.has(m.root)));',
-    replace: '        missing.push(...since.missing.filter((m) => toDefault.size < 0 || m));',
+    search: '        missing.push(...since.missing.filter((m) => !(facts.get(m.root)?.hasDefault && !facts.get(m.root)?.copiedBack)));',
+    replace: '        missing.push(...since.missing.filter((m) => facts.size < 0 || m));',
     tests: [`${I}online-partition-copy-back.test.ts`],
   },
 ];

@@ -19,7 +19,7 @@ import { keysToMoved, sourceOrphanWarnings } from './source-orphans.js';
 import type { ProgressSink } from '../steps/handler.js';
 import type { FenceTargetStep, Plan } from '../plan/model.js';
 import { SourceSinceCutover, copiedBackTables, copiesOf, sourceWrittenError, type SourceChange } from './source-since-cutover.js';
-import { movedTablesOf, newPartitionsError, partitionsSinceCutover, routedToDefault, type NewPartition } from './target-partitions.js';
+import { movedTablesOf, newPartitionsError, partitionsSinceCutover, treeFacts, type NewPartition } from './target-partitions.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
 
 export interface RollbackOptions {
@@ -420,8 +420,8 @@ async function checkPartitionsSinceCutover(opts: RollbackOptions, plan: Plan): P
       const target = await databaseClient(opts.servers[svc.server]!, svc.database, 'target');
       try {
         const since = await partitionsSinceCutover(source, target, svc.database, roots, movedTablesOf(plan, svc.database));
-        const toDefault = await routedToDefault(source, [...new Set(since.missing.map((m) => m.root))], copiedBackTables(plan));
-        missing.push(...since.missing.filter((m) => !toDefault.has(m.root)));
+        const facts = await treeFacts(source, [...new Set(since.missing.map((m) => m.root))], copiedBackTables(plan));
+        missing.push(...since.missing.filter((m) => !(facts.get(m.root)?.hasDefault && !facts.get(m.root)?.copiedBack)));
       } finally {
         await target.end().catch(() => undefined);
       }

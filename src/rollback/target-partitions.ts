@@ -59,23 +59,33 @@ export async function partitionsSinceCutover(src: PgClient, dst: PgClient, datab
   return out;
 }
 
+/** What rollback and reverse replication make of a partition tree's rows that the source has no partition of that name for. */
+export interface TreeFacts {
+  /** The source's tree has a DEFAULT partition. */
+  hasDefault: boolean;
+  /** copy_back copies the tree, leaf by leaf (no replica identity, UNLOGGED): reverse replication does not publish it. */
+  copiedBack: boolean;
+}
+
 /**
- * Of `roots`, those whose rows reverse replication routes into a DEFAULT partition of the
- * source (it publishes through the root) when the source lacks the partition they were
- * written to: trees with a default partition and none of whose leaves copy_back copies
- * (`copiedBack`, which copies leaf by leaf).
+ * For each of `roots` (in the source): whether its tree has a DEFAULT partition and
+ * whether copy_back copies it (`copiedBack`: copy_back's leaves). Reverse replication
+ * publishes through each root: a row of a replicated tree lands in the source's DEFAULT
+ * partition when the source lacks the partition it was written to, and without one the
+ * subscription stops at that row (every later write of that database waits behind it).
  */
-export async function routedToDefault(src: PgClient, roots: readonly string[], copiedBack: readonly string[]): Promise<Set<string>> {
-  if (roots.length === 0) return new Set();
-  const r = await src.query<{ root: string }>(
-    `SELECT x.root FROM unnest($1::text[], $2::text[]) AS x(root, quoted)
-      WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(to_regclass(x.quoted)) p JOIN pg_catalog.pg_class c ON c.oid = p.relid
-                     WHERE pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT')
-        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(to_regclass(x.quoted)) p
-                         WHERE p.relid = ANY (ARRAY(SELECT to_regclass(b) FROM unnest($3::text[]) b)))`,
+export async function treeFacts(src: PgClient, roots: readonly string[], copiedBack: readonly string[]): Promise<Map<string, TreeFacts>> {
+  if (roots.length === 0) return new Map();
+  const r = await src.query<{ root: string; has_default: boolean; copied_back: boolean }>(
+    `SELECT x.root,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(to_regclass(x.quoted)) p JOIN pg_catalog.pg_class c ON c.oid = p.relid
+                     WHERE pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT') AS has_default,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(to_regclass(x.quoted)) p
+                     WHERE p.relid = ANY (ARRAY(SELECT to_regclass(b) FROM unnest($3::text[]) b))) AS copied_back
+       FROM unnest($1::text[], $2::text[]) AS x(root, quoted)`,
     [roots, roots.map((t) => qname(parseKey(t))), copiedBack.map((t) => qname(parseKey(t)))],
   );
-  return new Set(r.rows.map((x) => x.root));
+  return new Map(r.rows.map((x) => [x.root, { hasDefault: x.has_default, copiedBack: x.copied_back }]));
 }
 
 /** The tables the plan moved into `database`: its services' tables and the leaves its copies copied (roots and partitions). */

@@ -85,6 +85,13 @@ describe('online: a partitioned table without primary key, rolled back', () => {
       `CREATE TABLE device_events_2031_01 PARTITION OF device_events FOR VALUES FROM ('2031-01-01') TO ('2031-02-01');
        INSERT INTO device_events (device_id, event_type, occurred_at) SELECT min(id), 'late', '2031-01-15' FROM devices`,
     );
+    // The device database's reverse replication stops at that row: status says why, and what to do.
+    const status = await fx.cli('status', '--json');
+    expect(status.code, status.stderr).toBe(0);
+    const reverse = (JSON.parse(status.stdout) as { reverseReplication: Array<{ service: string; stuckOn?: Array<{ partition: string; rows: number }> }> }).reverseReplication;
+    expect(reverse.filter((r) => r.stuckOn).map((r) => [r.service, r.stuckOn!.map((p) => [p.partition, p.rows])])).toEqual([['device-service', [['public.device_events_2031_01', 1]]]]);
+    const shown = await fx.cli('status');
+    expect(shown.stdout).toContain(`stuck: public.device_events_2031_01 (a partition of public.device_events, 1 row) was made in ${fx.service('device').database} since cutover`);
     // A replicated table whose source has a DEFAULT partition: reverse replication routes the rows there, no refusal.
     await query(users, `CREATE TABLE user_visits_2031 PARTITION OF user_visits FOR VALUES FROM ('2031-01-01') TO ('2032-01-01'); INSERT INTO user_visits VALUES (99, '2031-03-03')`);
     const want2031 = await query(users, ROWS);

@@ -135,6 +135,12 @@ function renderReverseLag(lags: ReverseLag[], out: Output): string[] {
     const state = l.active ? c.green('streaming') : c.yellow('inactive');
     const lag = l.lagBytes === null ? '' : `, ${formatBytes(l.lagBytes)} behind`;
     lines.push(`  ${l.service.padEnd(22)} ${state}${lag}  ${c.dim(`slot ${l.slot} on ${l.database}`)}`);
+    for (const p of l.stuckOn ?? []) {
+      lines.push(
+        `    ${c.red('stuck')}: ${p.partition} (a partition of ${p.root}, ${p.rows} ${p.rows === 1 ? 'row' : 'rows'}) was made in ${l.database} since cutover and the source has no partition for its rows: ` +
+          `reverse replication of ${l.database} stops at them; make it in the source: BEGIN READ WRITE; ${p.ddl}; COMMIT;`,
+      );
+    }
   }
   return [...lines, ''];
 }
