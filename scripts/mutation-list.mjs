@@ -1215,4 +1215,12 @@ export const MUTATIONS = [
     replace: '        missing.push(...since.missing.filter((m) => facts.size < 0 || m));',
     tests: [`${I}online-partition-copy-back.test.ts`],
   },
+  {
+    id: 'stuck-partition-silent',
+    title: "status shows a reverse replication stopped by a partition made in the new database since cutover as merely inactive, without the cause",
+    file: 'src/online/reverse-lag.ts',
+    search: '      ...(stuck.length > 0 ? { stuckOn: stuck } : {}),',
+    replace: '      ...(stuck.length < 0 ? { stuckOn: stuck } : {}),',
+    tests: [`${I}online-partition-copy-back.test.ts`],
+  },
 ];
