@@ -1223,4 +1223,20 @@ export const MUTATIONS = [
     replace: '      ...(stuck.length < 0 ? { stuckOn: stuck } : {}),',
     tests: [`${I}online-partition-copy-back.test.ts`],
   },
+  {
+    id: 'cutover-blind-to-new-partitions',
+    title: 'cutover fences a source whose moved table gained a partition the new database lacks, and its subscription stops at the first row, writes stopped',
+    file: 'src/online/schema-drift.ts',
+    search: "    .filter((p) => !inTargets.present.has(`${p.database}\\0${p.partition}`))",
+    replace: "    .filter((p) => !inTargets.present.has(`${p.database}\\0${p.partition}`) && p.ddl === '')",
+    tests: [`${I}online-drift.test.ts`],
+  },
+  {
+    id: 'new-partition-ddl-unowned',
+    title: "the statement that makes a missing partition in a new database leaves it to whoever runs it: from PostgreSQL 16 the subscription, writing as the parent's owner, is refused",
+    file: 'src/online/schema-drift.ts',
+    search: "      const ddl = owner ? `${p.ddl}; ALTER TABLE ${qname(parseKey(p.partition))} OWNER TO ${ident(owner)}` : p.ddl;",
+    replace: '      const ddl = owner ? p.ddl : p.ddl;',
+    tests: [`${I}online-drift.test.ts`],
+  },
 ];

@@ -1,7 +1,7 @@
 import type { Plan } from '../plan/model.js';
 import type { PgClient } from '../steps/handler.js';
 import { parseKey } from '../catalog/model.js';
-import { qname } from '../pg/quote.js';
+import { ident, qname } from '../pg/quote.js';
 import { PlanBlockedError } from '../errors.js';
 
 /** A partition of a moved table made in a new database since cutover, holding rows, that the source has no partition of that name for. */
@@ -23,7 +23,8 @@ export interface PartitionsSince {
 }
 
 const LEAVES = `
-SELECT r.root, n.nspname || '.' || c.relname AS leaf,
+SELECT r.root, n.nspname || '.' || c.relname AS leaf, p.parentrelid::regclass::text AS parent,
+       (SELECT pg_catalog.pg_get_userbyid(x.relowner) FROM pg_catalog.pg_class x WHERE x.oid = p.parentrelid) AS parent_owner,
        format('CREATE TABLE %I.%I PARTITION OF %s %s', n.nspname, c.relname, p.parentrelid::regclass::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid)) AS ddl
   FROM unnest($1::text[], $2::text[]) AS r(root, quoted)
   CROSS JOIN LATERAL pg_catalog.pg_partition_tree(to_regclass(r.quoted)) p
@@ -42,11 +43,13 @@ export async function partitionsSinceCutover(src: PgClient, dst: PgClient, datab
   const out: PartitionsSince = { inBoth: [], missing: [] };
   if (roots.length === 0) return out;
   const quoted = roots.map((r) => qname(parseKey(r)));
-  const target = await dst.query<{ root: string; leaf: string; ddl: string }>(LEAVES, [roots, quoted]);
+  const target = await dst.query<{ root: string; leaf: string; parent: string; ddl: string }>(LEAVES, [roots, quoted]);
   const fresh = target.rows.filter((r) => !known.has(r.leaf));
   if (fresh.length === 0) return out;
-  const source = await src.query<{ leaf: string }>(LEAVES, [roots, quoted]);
+  const source = await src.query<{ leaf: string; parent: string; parent_owner: string }>(LEAVES, [roots, quoted]);
   const inSource = new Set(source.rows.map((r) => r.leaf));
+  // Owned like its siblings: from PostgreSQL 16 a subscription applies rows as the table's owner, who must be able to write the partition.
+  const ownerOf = new Map(source.rows.map((r) => [r.parent, r.parent_owner]));
   for (const r of fresh) {
     if (inSource.has(r.leaf)) {
       out.inBoth.push({ leaf: r.leaf, root: r.root });
@@ -54,7 +57,9 @@ export async function partitionsSinceCutover(src: PgClient, dst: PgClient, datab
     }
     const n = await dst.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${qname(parseKey(r.leaf))}`);
     const rows = Number(n.rows[0]?.n ?? 0);
-    if (rows > 0) out.missing.push({ database, partition: r.leaf, root: r.root, rows, ddl: r.ddl });
+    const owner = ownerOf.get(r.parent);
+    const ddl = owner ? `${r.ddl}; ALTER TABLE ${qname(parseKey(r.leaf))} OWNER TO ${ident(owner)}` : r.ddl;
+    if (rows > 0) out.missing.push({ database, partition: r.leaf, root: r.root, rows, ddl });
   }
   return out;
 }

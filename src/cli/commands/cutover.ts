@@ -17,8 +17,8 @@ import { runPlan, type StepOutcome } from '../../engine/executor.js';
 import { chooseProgress, formatDuration } from '../views/progress.js';
 import { formatBytes } from '../../format/byte-size.js';
 import { BadInputError, PlanBlockedError, StalePlanError } from '../../errors.js';
-import { changedTables, schemaDrift } from '../../online/schema-drift.js';
-import { targetColumns } from '../../online/target-columns.js';
+import { changedTables, newSourcePartitions, schemaDrift } from '../../online/schema-drift.js';
+import { presentInTargets, targetColumns } from '../../online/target-columns.js';
 import { replicationLag, type ReplicationLag } from '../../online/replication-lag.js';
 import { DowntimeClock, serviceDowntimes, type ServiceDowntime } from '../../online/downtime-clock.js';
 import { dropAllTracking, prepareDenormalized, type PrepareReport } from '../../online/denormalize-prepare.js';
@@ -180,7 +180,7 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
       const fence = cut.find((s) => s.kind === 'fence_source');
       if (!fence || !done.has(fence.id)) {
         const live = await readLiveCatalog(servers.source!, manifest.source.schemas);
-        const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
+        const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)), await presentInTargets(pools, newSourcePartitions(plan, live)));
         if (drift.length > 0) {
           throw new StalePlanError(
             `the source schema of the moved tables changed since apply, and logical replication does not carry schema changes: ${drift.join('; ')}`,

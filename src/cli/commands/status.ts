@@ -3,8 +3,8 @@ import type { CommonOptions } from '../common.js';
 import { findHolder } from '../../engine/lock.js';
 import { nodePgConfig } from '../../conn/node-pg.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
-import { changedTables, schemaDrift } from '../../online/schema-drift.js';
-import { targetColumns } from '../../online/target-columns.js';
+import { changedTables, newSourcePartitions, schemaDrift } from '../../online/schema-drift.js';
+import { presentInTargets, targetColumns } from '../../online/target-columns.js';
 import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { unfinishedRollback } from '../../rollback/rollback-split.js';
@@ -101,7 +101,7 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
         const fenced = plan.steps.some((x) => x.kind === 'fence_source' && x.phase === 'cutover' && done.has(x.id));
         if (!fenced) {
           const live = await readLiveCatalog(split.servers.source, split.manifest.source.schemas);
-          const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)));
+          const drift = schemaDrift(plan, live, await targetColumns(pools, plan, changedTables(plan, live)), await presentInTargets(pools, newSourcePartitions(plan, live)));
           if (drift.length > 0) status.schemaDrift = drift;
         }
       } catch (err) {
