@@ -1239,4 +1239,20 @@ export const MUTATIONS = [
     replace: '      const ddl = owner ? p.ddl : p.ddl;',
     tests: [`${I}online-drift.test.ts`],
   },
+  {
+    id: 'kept-sums-stale',
+    title: "ending reverse replication keeps the kept tables' sums from cutover: prune of a source kept in use refuses for good once a service wrote",
+    file: 'src/steps/stop-reverse-replication.ts',
+    search: '{ detail: { ...backup.detail, usage, ...(tables ? { tables } : {}) } }',
+    replace: '{ detail: { ...backup.detail, usage, ...(tables && false ? { tables } : {}) } }',
+    tests: [`${I}online-prune-kept.test.ts`],
+  },
+  {
+    id: 'prune-ends-way-back-then-refuses',
+    title: 'prune ends reverse replication for good, then refuses for a view over a kept table: the way back is gone and nothing pruned',
+    file: 'src/retention/prune-backups.ts',
+    search: '      if (!refusal) continue;',
+    replace: '      if (refusal || !refusal) continue;',
+    tests: [`${I}online-prune-kept.test.ts`],
+  },
 ];

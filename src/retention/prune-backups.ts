@@ -148,6 +148,17 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     return { now: opts.now.toISOString(), dryRun: true, backups: entries };
   }
   if (due.length > 0 && opts.beforeDrop) {
+    // What refuses whatever reverse replication does (a view or function on the kept tables, another split's backup
+    // not due) refuses first: a prune that refuses leaves the way back as it was.
+    for (let i = due.length - 1; i >= 0; i--) {
+      const r = due[i]!;
+      const refusal = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      if (!refusal) continue;
+      entries.push({ ...backupView(r, opts.now), action: 'refused', reason: refusal });
+      due.splice(i, 1);
+    }
+  }
+  if (due.length > 0 && opts.beforeDrop) {
     await opts.beforeDrop();
     // Ending it records the backup's write counters again: drop against the rows as they are now.
     const fresh = new Map((await opts.journal.retention(opts.split)).map((r) => [r.id, r]));
