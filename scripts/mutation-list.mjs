@@ -1255,4 +1255,12 @@ export const MUTATIONS = [
     replace: '      if (refusal || !refusal) continue;',
     tests: [`${I}online-prune-kept.test.ts`],
   },
+  {
+    id: 'outside-writes-unseen',
+    title: 'a moved trigger function writing to a table of a schema outside source.schemas is not named: its write fails in the new database without a word from plan',
+    file: 'src/catalog/body-refs.ts',
+    search: "    if (!k && parts?.length === 2 && known.size > 0 && !known.has(parts[0]!) && !SYSTEM_SCHEMAS.has(parts[0]!)) found.outside.add(`${parts[0]}.${parts[1]}`);",
+    replace: "    if (!k && parts?.length === 2 && known.size < 0 && !known.has(parts[0]!) && !SYSTEM_SCHEMAS.has(parts[0]!)) found.outside.add(`${parts[0]}.${parts[1]}`);",
+    tests: [`${U}catalog/body-refs.test.ts`, `${I}objects.test.ts`],
+  },
 ];

@@ -18,7 +18,15 @@ export interface BodyReferences {
   reads: string[];
   /** It runs SQL built at run time (plpgsql `EXECUTE …`): what that SQL names cannot be read here. */
   dynamic: boolean;
+  /**
+   * Tables it writes to, named with a schema outside the catalog's (`outbox.messages` when
+   * `source.schemas` is `[public]`): `schema.name` as written (unquoted parts folded).
+   */
+  outside: string[];
 }
+
+/** Schemas a body may name that no split moves anything into: the server's own. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_temp']);
 
 const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
 const NAME = `(${IDENT}(?:\\s*\\.\\s*${IDENT})?)`;
@@ -168,10 +176,12 @@ export function bodyReferences(
   searchPath: string[],
   sequences: QualifiedName[],
   tables: QualifiedName[],
+  schemas: readonly string[] = [],
 ): BodyReferences {
   const seqKeys = new Set(sequences.map(tableKey));
   const tableKeys = new Set(tables.map(tableKey));
-  const found = { sequences: new Set<string>(), writes: new Set<string>(), reads: new Set<string>() };
+  const known = new Set([...schemas, ...tables.map((t) => t.schema)]);
+  const found = { sequences: new Set<string>(), writes: new Set<string>(), reads: new Set<string>(), outside: new Set<string>() };
   for (const lit of stringLiterals(body)) {
     const k = resolve(lit, searchPath, seqKeys);
     if (k) found.sequences.add(k);
@@ -181,6 +191,8 @@ export function bodyReferences(
   for (const m of code.matchAll(WRITE)) {
     const k = resolve(m[1]!, searchPath, tableKeys);
     if (k) found.writes.add(k);
+    const parts = nameParts(m[1]!);
+    if (!k && parts?.length === 2 && known.size > 0 && !known.has(parts[0]!) && !SYSTEM_SCHEMAS.has(parts[0]!)) found.outside.add(`${parts[0]}.${parts[1]}`);
   }
   // A name a statement gives its own common table expression is not a table there (`WITH orders AS (…) SELECT … FROM orders`).
   const reads = code.split(';').flatMap((statement) => {
@@ -198,6 +210,7 @@ export function bodyReferences(
     sequences: [...found.sequences].sort(),
     writes: [...found.writes].sort(),
     reads: [...found.reads].sort(),
+    outside: [...found.outside].sort(),
     dynamic: /\bEXECUTE\b(?!\s+(?:FUNCTION|PROCEDURE)\b)/i.test(code),
   };
 }

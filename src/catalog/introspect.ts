@@ -210,15 +210,16 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   for (const [oid, { def, src, path }] of functionInfos) {
     if (src === null) continue;
     const searchPath = bodySearchPath(def.schema, path);
-    const { reads, dynamic, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables);
+    const { reads, dynamic, outside, ...refs } = bodyReferences(src, searchPath, sequenceNames, tables, schemas);
     const calls = (bodyExtensions.get(oid) ?? []).map((e) => extensions.get(e)!.name);
     const routines = routineCalls(src, searchPath, routinesByName).filter((k) => k !== functionKey(def));
     const named = bodyTypes(src, searchPath, typeNames);
-    if (refs.sequences.length + refs.writes.length + reads.length + calls.length + routines.length + named.length > 0 || dynamic) {
+    if (refs.sequences.length + refs.writes.length + reads.length + outside.length + calls.length + routines.length + named.length > 0 || dynamic) {
       def.body = {
         ...refs,
         ...(dynamic ? { dynamic } : {}),
         ...(reads.length > 0 ? { reads } : {}),
+        ...(outside.length > 0 ? { outside } : {}),
         ...(routines.length > 0 ? { calls: routines } : {}),
         ...(named.length > 0 ? { types: named } : {}),
         ...(calls.length > 0 ? { extensions: calls } : {}),

@@ -346,9 +346,10 @@ export interface FunctionDef extends QualifiedName {
    * keys of the source's functions it calls (every overload of the name) and of the types
    * it names in casts and declarations, and the names
    * of the extensions whose functions it calls (`hmac(...)`: pgcrypto); the functions and
-   * extensions it calls travel with it.
+   * extensions it calls travel with it. `outside`: tables it writes to in a schema the
+   * split does not read (`outbox.messages`), which no service database gets.
    */
-  body?: { sequences: string[]; writes: string[]; reads?: string[]; calls?: string[]; types?: string[]; extensions?: string[]; dynamic?: true };
+  body?: { sequences: string[]; writes: string[]; reads?: string[]; outside?: string[]; calls?: string[]; types?: string[]; extensions?: string[]; dynamic?: true };
   /**
    * Keys of the tables (or views) whose row type its arguments or result use: it can
    * only be created after them, in a database that has them.

@@ -269,7 +269,13 @@ export function extensionWarnings(catalog: Catalog, carried: ReadonlySet<string>
 }
 
 function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, string>): string[] {
-  return (f.body?.writes ?? [])
+  const outside = (f.body?.outside ?? []).map(
+    (t) =>
+      `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, in schema ${t.split('.')[0]}, which is not in source.schemas: ` +
+      `no service database gets it, so there that write fails with "relation does not exist", and the statement that ran the function with it; ` +
+      `add the schema to source.schemas and give ${t} to ${s.service}, or change the function`,
+  );
+  return [...outside, ...(f.body?.writes ?? [])
     .filter((t) => !s.owned.has(t))
     .map((t) => {
       const o = owner.get(t);
@@ -285,7 +291,7 @@ function writeWarnings(f: FunctionDef, s: ServiceObjects, owner: Map<string, str
         `${routineNoun(f)} ${functionKey(f)} (in ${s.database}, for ${s.service}) writes to table ${t}, which is ${where}: ` +
         `there that write fails with "relation does not exist"; give ${t} to ${s.service}, or change the function`
       );
-    });
+    })];
 }
 
 /**

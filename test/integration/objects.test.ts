@@ -448,6 +448,32 @@ describe('text search configurations and dictionaries of the source\'s own', () 
   });
 });
 
+describe('a table in a schema the split does not read', () => {
+  it('a moved trigger function writing to it is named in the plan, and its write fails in the new database as said', async () => {
+    const fx = await objectsFixture({ source: servers().main, target: servers().main });
+    fixtures.push(fx);
+    // An outbox table of its own schema (pgoutbox's outbox.messages), outside source.schemas.
+    await query(
+      fx.sourceUrl,
+      `CREATE SCHEMA outbox; CREATE TABLE outbox.messages (id bigserial PRIMARY KEY, topic text);
+       CREATE FUNCTION public.ci_builds_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN INSERT INTO outbox.messages (topic) VALUES ('ci_builds'); RETURN NULL; END $$;
+       CREATE TRIGGER ci_builds_outbox AFTER INSERT ON public.ci_builds FOR EACH STATEMENT EXECUTE FUNCTION public.ci_builds_outbox();`,
+    );
+    const p = await fx.cli('plan', '-o', fx.planFile);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = await readPlanFile(fx.planFile);
+    expect(plan.warnings.filter((w) => w.includes('public.ci_builds_outbox()'))).toEqual([
+      `function public.ci_builds_outbox() (in ${fx.prefix}ci, for ci) writes to table outbox.messages, in schema outbox, which is not in source.schemas: ` +
+        `no service database gets it, so there that write fails with "relation does not exist", and the statement that ran the function with it; ` +
+        `add the schema to source.schemas and give outbox.messages to ci, or change the function`,
+    ]);
+    const a = await fx.cli('apply', fx.planFile, '--yes');
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    await expect(query(fx.ciUrl, `INSERT INTO public.ci_builds (name) VALUES ('x')`)).rejects.toThrow('relation "outbox.messages" does not exist');
+  });
+});
+
 describe('a table another service only copies', () => {
   it('a moved trigger function writing to it is told the write fails there (the copy is read-only), and it does; its sequence is no collision (the copy draws no values)', async () => {
     const fx = await objectsFixture({ source: servers().main, target: servers().main });

@@ -14,6 +14,22 @@ const tables = [
 ];
 
 describe('bodyReferences', () => {
+  it('names the tables it writes to in a schema outside the catalog\'s, qualified, not those of the server\'s own schemas', () => {
+    const body = `BEGIN
+      INSERT INTO outbox.messages (topic) VALUES ('x');
+      INSERT INTO "Outbox"."Queue" VALUES (1);
+      UPDATE app.orders SET n = 1;
+      INSERT INTO pg_temp.scratch VALUES (1);
+      INSERT INTO unknown_unqualified VALUES (1);
+      SELECT * FROM audit_log.entries;
+    END`;
+    const refs = bodyReferences(body, ['public'], seqs, tables, ['public', 'app']);
+    expect(refs.outside).toEqual(['Outbox.Queue', 'outbox.messages']);
+    expect(refs.writes).toEqual(['app.orders']);
+    // Without the schemas given, the catalog's tables' own schemas are the catalog's.
+    expect(bodyReferences(body, ['public'], seqs, tables).outside).toEqual(['Outbox.Queue', 'outbox.messages']);
+  });
+
   it('finds sequences named in string literals, qualified, quoted or through the search path', () => {
     const body = `BEGIN
       NEW.id := nextval('ci_builds_id_seq'::regclass);
