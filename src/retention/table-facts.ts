@@ -42,8 +42,8 @@ export async function keptTableRefusal(client: PgClient, tables: readonly TableB
     else if (now.comment !== comment) problems.push(`${t.table} no longer carries the split's retention comment`);
   }
   if (problems.length > 0) return problems.join('; ');
-  // A partition created or attached since under a kept partitioned table: unfenced, it may hold rows written after
-  // the fence, and DROP TABLE of its root would take it along without a word.
+  // A partition created or attached since under a kept partitioned table may hold rows that exist nowhere else
+  // (attached with them, or written before a row fence existed), and DROP TABLE of its root would take it along.
   const kept = new Set(tables.map((t) => t.oid));
   const added = await client.query<{ partition: string; root: string }>(
     `SELECT pn.nspname || '.' || pc.relname AS partition, rn.nspname || '.' || r.relname AS root
@@ -56,7 +56,7 @@ export async function keptTableRefusal(client: PgClient, tables: readonly TableB
   if (added.rows.length > 0) {
     const named = added.rows.map((r) => `${r.partition} (of ${r.root})`).join(', ');
     return `${added.rows.length === 1 ? 'a partition was' : 'partitions were'} created or attached since the split kept ${added.rows.length === 1 ? 'its table' : 'their tables'}: ${named}; ` +
-      `unfenced, ${added.rows.length === 1 ? 'it' : 'they'} may hold rows written after the fence, and dropping the kept table would take ${added.rows.length === 1 ? 'it' : 'them'} along: ` +
+      `${added.rows.length === 1 ? 'it' : 'they'} may hold rows that exist nowhere else (attached with them, or written while unfenced), and dropping the kept table would take ${added.rows.length === 1 ? 'it' : 'them'} along: ` +
       `move any rows to the service's database, then detach (ALTER TABLE … DETACH PARTITION …) or drop ${added.rows.length === 1 ? 'it' : 'them'} by hand, and prune again`;
   }
   const fenced = await client.query<{ oid: string }>(
