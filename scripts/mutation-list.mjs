@@ -1263,4 +1263,12 @@ export const MUTATIONS = [
     replace: "    if (!k && parts?.length === 2 && known.size < 0 && !known.has(parts[0]!) && !SYSTEM_SCHEMAS.has(parts[0]!)) found.outside.add(`${parts[0]}.${parts[1]}`);",
     tests: [`${U}catalog/body-refs.test.ts`, `${I}objects.test.ts`],
   },
+  {
+    id: 'partitioned-tmp-ignored',
+    title: "init proposes to ignore a live partitioned table whose name ends in _tmp: it would stay in the source",
+    file: 'src/init/group-tables.ts',
+    search: "    const why = t.kind === 'p' ? null : legacyReason(t.name);",
+    replace: '    const why = legacyReason(t.name);',
+    tests: [`${U}init/group-tables.test.ts`],
+  },
 ];

@@ -34,7 +34,8 @@ export function groupTables(catalog: Catalog, schemas: readonly string[]): Group
   const ignored: IgnoredRelation[] = [];
   const nodes: string[] = [];
   for (const t of index.listable) {
-    const why = legacyReason(t.name);
+    // A partitioned table is deliberate structure, whatever its name (Hatchet's live `v1_task_events_olap_tmp`).
+    const why = t.kind === 'p' ? null : legacyReason(t.name);
     if (why) ignored.push({ key: tableKey(t), kind: 'table', reason: why });
     else nodes.push(tableKey(t));
   }

@@ -158,6 +158,13 @@ describe('groupTables rules', () => {
     ]);
   });
 
+  it('never takes a partitioned table for a leftover, whatever its name', () => {
+    const c = new CatalogBuilder().table('task_events').table('task_events_tmp', { partitioned: true }).table('tmp_scratch').build();
+    const g = groupTables(c, ['public']);
+    expect(g.ignored.map((i) => i.key)).toEqual(['public.tmp_scratch']);
+    expect(g.groups.flatMap((x) => x.tables)).toContain('public.task_events_tmp');
+  });
+
   it('keys to ignored tables and to schemas outside the split are listed as crossing', () => {
     const c = new CatalogBuilder(['public', 'ref'])
       .table('users', { fks: [{ columns: ['country'], references: 'ref.countries', refColumns: ['code'] }] })
