@@ -1271,4 +1271,12 @@ export const MUTATIONS = [
     replace: '    const why = legacyReason(t.name);',
     tests: [`${U}init/group-tables.test.ts`],
   },
+  {
+    id: 'partition-hint-generic',
+    title: "verify says 'rows are missing or extra' for a partition that one side lacks, where the fix is to make the partition",
+    file: 'src/cli/views/verify.ts',
+    search: "  if (check.kind === 'rowcount' && /is not one in the source/.test(check.detail)) {",
+    replace: "  if (check.kind === 'rowcount' && /is not one in the source/.test(check.detail) && check.kind !== 'rowcount') {",
+    tests: [`${U}cli/verify-hints.test.ts`],
+  },
 ];

@@ -16,6 +16,20 @@ export const VERIFY_HINTS: Record<CheckKind, string> = {
   denormalized: 'the denormalized columns do not hold what their lookup gives: if the service has not written them since the copy, `rollback` and `apply` again to refill them',
 };
 
+/**
+ * What to do about one failed check: its kind's hint, or for a partition one side has and
+ * the other lacks (a job making partitions against one database only), what fits that.
+ */
+export function hintFor(check: Pick<Check, 'kind' | 'detail'>): string {
+  if (check.kind === 'rowcount' && /is not one in the source/.test(check.detail)) {
+    return 'a partition exists in the new database only: after an online cutover, a service\'s job made it there; make it in the source too while the way back is kept (`status` shows the statements), else drop it if it holds nothing';
+  }
+  if (check.kind === 'rowcount' && /created or attached in the source after the plan/.test(check.detail)) {
+    return 'a partition exists in the source only: a job made it against the old database; make it in the new database (and move its rows there) or detach it from the source, and point that job at the new database';
+  }
+  return VERIFY_HINTS[check.kind];
+}
+
 /** `verify --json`: the SPEC §2 shape (fields may be added, never renamed). */
 export function verifyJson(result: VerifyResult): { ok: boolean; checks: Check[]; unverified: number } {
   return {
@@ -63,13 +77,14 @@ export function renderVerify(result: VerifyResult, out: Output, opts: { compact?
   const objectWidth = Math.min(40, Math.max(6, ...result.checks.map((x) => (x.table ?? '').length)));
   for (const [service, checks] of groups(result.checks)) {
     lines.push(c.bold(service === '' ? 'split' : `service ${service}`) + serviceVerdict(out, checks));
-    const hinted = new Set<CheckKind>();
+    const hinted = new Set<string>();
     for (const x of checks) {
       const row = `  ${mark(out, x)} ${x.kind.padEnd(9)} ${(x.table ?? '').padEnd(objectWidth)} ${x.detail}`;
       lines.push(x.ok ? (isNotice(x) ? row : c.dim(row)) : x.unverified ? c.yellow(row) : c.red(row));
-      if (!x.ok && !x.unverified && !hinted.has(x.kind) && VERIFY_HINTS[x.kind]) {
-        hinted.add(x.kind);
-        lines.push(c.yellow(`      → ${VERIFY_HINTS[x.kind]}`));
+      const hint = hintFor(x);
+      if (!x.ok && !x.unverified && !hinted.has(hint) && hint) {
+        hinted.add(hint);
+        lines.push(c.yellow(`      → ${hint}`));
       }
     }
     lines.push('');
