@@ -3,7 +3,8 @@ import { BadInputError } from '../errors.js';
 import { redact } from '../conn/connection.js';
 import { backupView, relativeTime, type BackupView } from './backup-view.js';
 import { dropBackup } from './drop-backup.js';
-import { maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
+import { databaseClient, maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
+import { liveFences } from '../waves/fence-triggers.js';
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
 import { copiedTables } from '../verify/plan-tables.js';
 import { readRetentionDetail } from './retention-detail.js';
@@ -134,10 +135,37 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     });
     return waiting.length > 0 ? `dropping the database would drop another split's backup too: ${waiting.join('; ')}; prune again once it may go` : null;
   };
+  /**
+   * Fences of other splits in a database a due backup retires that this journal keeps no
+   * backup of (a split not finished yet, or journaled in another control database): dropping
+   * the database would drop their tables too. The same refusal with and without --yes.
+   */
+  const unknownFences = async (r: RetentionRecord): Promise<string | null> => {
+    let client;
+    try {
+      client = await databaseClient(opts.servers[r.server]!, r.database);
+    } catch {
+      // dropBackup connects again and says why it cannot.
+      return null;
+    }
+    try {
+      const known = new Set([opts.split, ...othersIn(r).filter((o) => o.state === 'scheduled').map((o) => o.split)]);
+      const others = [...(await liveFences(client))].filter(([split]) => !known.has(split));
+      if (others.length === 0) return null;
+      return (
+        `dropping the database would drop the tables other splits moved and fenced in it, which this journal keeps no backup of (a split not finished yet, or journaled in another control database): ` +
+        `${others.map(([split, tables]) => `split ${split} (${tables.length} ${tables.length === 1 ? 'table' : 'tables'}, e.g. ${tables[0]})`).join('; ')}; ` +
+        `prune again once ${others.length === 1 ? 'it has' : 'they have'} finished with a backup this journal knows, or ${others.length === 1 ? 'is' : 'are'} rolled back`
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+  const retiringRefusal = async (r: RetentionRecord): Promise<string | null> => waitingFor(r) ?? (await unknownFences(r));
   if (!opts.yes) {
     for (const r of due) {
       const view = backupView(r, opts.now);
-      const wait = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      const wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
       if (wait) {
         entries.push({ ...view, action: 'refused', reason: wait });
         continue;
@@ -152,7 +180,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     // not due) refuses first: a prune that refuses leaves the way back as it was.
     for (let i = due.length - 1; i >= 0; i--) {
       const r = due[i]!;
-      const refusal = readRetentionDetail(r.detail)?.retire !== false ? waitingFor(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      const refusal = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
       if (!refusal) continue;
       entries.push({ ...backupView(r, opts.now), action: 'refused', reason: refusal });
       due.splice(i, 1);
@@ -198,7 +226,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       );
       continue;
     }
-    const wait = waitingFor(r);
+    const wait = await retiringRefusal(r);
     if (wait) {
       entries.push({ ...backupView(r, opts.now), action: 'refused', reason: wait });
       continue;

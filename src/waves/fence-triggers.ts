@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Catalog, FencedTable } from '../catalog/model.js';
 import { tableKey } from '../catalog/model.js';
 import { FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
@@ -15,15 +16,37 @@ function literals(args: string): string[] {
  */
 export function fencesOf(catalog: Catalog): FencedTable[] {
   const out: FencedTable[] = [];
-  const fn = new RegExp(`EXECUTE (?:FUNCTION|PROCEDURE) "?${FENCE_SCHEMA}"?\\."?fence"?\\((.*)\\)\\s*$`);
   for (const t of catalog.tables) {
     for (const tr of t.triggers) {
       if (tr.name !== FENCE_TRIGGER || tr.inherited) continue;
-      const m = fn.exec(tr.definition);
-      const args = m ? literals(m[1]!) : [];
-      if (args.length < 2) continue;
-      out.push({ table: tableKey(t), database: args[0]!, split: args[1]! });
+      const fence = fenceOfDefinition(tr.definition);
+      if (fence) out.push({ table: tableKey(t), ...fence });
     }
   }
   return out.sort((a, b) => a.table.localeCompare(b.table));
+}
+
+const FENCE_CALL = new RegExp(`EXECUTE (?:FUNCTION|PROCEDURE) "?${FENCE_SCHEMA}"?\\."?fence"?\\((.*)\\)\\s*$`);
+
+/** Where a fence trigger's rows went and which split moved them, from its definition (pg_get_triggerdef); null for any other trigger. */
+export function fenceOfDefinition(definition: string): { database: string; split: string } | null {
+  const m = FENCE_CALL.exec(definition);
+  const args = m ? literals(m[1]!) : [];
+  return args.length >= 2 ? { database: args[0]!, split: args[1]! } : null;
+}
+
+/** The source's tables each split's fence guards now, read live: split → its fenced tables (`schema.name`). */
+export async function liveFences(client: pg.ClientBase): Promise<Map<string, string[]>> {
+  const r = await client.query<{ t: string; def: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t, pg_catalog.pg_get_triggerdef(g.oid) AS def
+       FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE g.tgname = $1 ORDER BY 1`,
+    [FENCE_TRIGGER],
+  );
+  const out = new Map<string, string[]>();
+  for (const row of r.rows) {
+    const fence = fenceOfDefinition(row.def);
+    if (fence) out.set(fence.split, [...(out.get(fence.split) ?? []), row.t]);
+  }
+  return out;
 }

@@ -1,0 +1,64 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { pg15, query, withDatabase } from '../harness/servers.js';
+import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
+
+/**
+ * Retiring the source is for the last wave: a split of a source another split retired
+ * could never write its fence there, and is refused before anything changes; and the
+ * retiring split's prune never drops the database while another split it cannot see
+ * (another journal, or not finished) still keeps fenced tables in it.
+ */
+const fixtures: WavesFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+const DAY = 86_400_000;
+const exists = async (db: string) => (await query(pg15(), `SELECT 1 FROM pg_database WHERE datname = $1`, [db])).length === 1;
+
+describe('waves and a retired source', () => {
+  it('a split of a source another split retired is refused by plan and apply, nothing created', async () => {
+    const fx = await wavesFixture({ server: pg15(), edit: (doc, which) => void (which === 'ops' && ((doc.source as Record<string, unknown>).retire = true)) });
+    fixtures.push(fx);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+    for (const args of [['plan'], ['apply', '--yes']]) {
+      const r = await fx.billing.cli(args[0]!, ...args.slice(1));
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain(`the source database ${fx.sourceDb} was retired by split ${fx.ops.name} (read-only, its backup until `);
+      expect(r.stderr).toContain(`roll split ${fx.ops.name} back`);
+    }
+    expect(await exists(fx.billing.database)).toBe(false);
+  });
+
+  it("the retiring split's prune keeps the database while a split journaled elsewhere keeps fenced tables in it", async () => {
+    const fx = await wavesFixture({
+      server: pg15(),
+      edit: (doc, which) => {
+        doc.retention = { days: 7, archive: 'backups' };
+        if (which === 'ops') (doc.source as Record<string, unknown>).retire = true;
+        // billing keeps its journal in a control database of its own: ops's journal knows nothing of it.
+        else doc.control = { url: '${OTHER_CONTROL_URL}' };
+      },
+    });
+    fixtures.push(fx);
+    const other = `${fx.prefix}control_other`;
+    fx.env.OTHER_CONTROL_URL = withDatabase(fx.sourceServer, other);
+    try {
+      const billing = await fx.billing.cli('apply', '--yes');
+      expect(billing.code, billing.stderr).toBe(0);
+      const ops = await fx.ops.cli('apply', '--yes');
+      expect(ops.code, ops.stderr).toBe(0);
+      expect((await fx.ops.cli('verify', '--checksums')).code).toBe(0);
+      const later = new Date(Date.now() + 8 * DAY).toISOString();
+      for (const args of [['retention', 'prune', '--now', later], ['retention', 'prune', '--yes', '--now', later]]) {
+        const r = await fx.ops.cli(args[0]!, ...args.slice(1));
+        expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1);
+        expect(r.stdout).toContain(`dropping the database would drop the tables other splits moved and fenced in it, which this journal keeps no backup of`);
+        expect(r.stdout).toContain(`split ${fx.billing.name} (4 tables, e.g. public.invoice_lines)`);
+      }
+      expect(await exists(fx.sourceDb)).toBe(true);
+    } finally {
+      await query(pg15(), `DROP DATABASE IF EXISTS "${other}" WITH (FORCE)`);
+    }
+  });
+});
