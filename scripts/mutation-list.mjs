@@ -1295,4 +1295,12 @@ export const MUTATIONS = [
     replace: '      const others = [...(await liveFences(client))].filter(([split]) => !known.has(split) && split === known.size.toString());',
     tests: [`${I}waves-retired.test.ts`],
   },
+  {
+    id: 'retire-over-unfinished',
+    title: 'a split retires the source while another split of it is applied for some services only: those left can never move',
+    file: 'src/waves/retired-source.ts',
+    search: '    if (f.split === split || isTableRetentionComment(comments.get(f.table) ?? null, f.split)) continue;',
+    replace: '    if (f.split === split || isTableRetentionComment(comments.get(f.table) ?? null, f.split) || f.split !== split) continue;',
+    tests: [`${I}waves-retired.test.ts`],
+  },
 ];

@@ -25,7 +25,7 @@ import { unfinishedRollback } from '../rollback/rollback-split.js';
 import { SnapshotHolder } from '../engine/snapshot.js';
 import { runPlan, type RunSummary } from '../engine/executor.js';
 import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
-import { refuseRetiredSource } from '../waves/retired-source.js';
+import { refuseRetiredSource, refuseRetiringOverUnfinished } from '../waves/retired-source.js';
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
 import { finishedPlanOf, interruptedRunOf, lastSucceededPlan } from './applied-plan.js';
@@ -233,6 +233,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
   await checkEarlierWaves(plan, live, controlUrl, servers.source!);
+  refuseRetiringOverUnfinished(live, plan.name, manifest.source.retire);
   // A plan made just now from this very catalog matches it by construction: its fingerprints are not taken again.
   if (catalog === undefined) await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);
   if (planFileToWrite !== null) await writePlanFile(planFileToWrite, plan);

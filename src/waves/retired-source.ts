@@ -2,6 +2,9 @@ import pg from 'pg';
 import { nodePgConfig } from '../conn/node-pg.js';
 import { connectError } from '../pg/errors.js';
 import { PlanBlockedError } from '../errors.js';
+import type { Catalog } from '../catalog/model.js';
+import { tableKey } from '../catalog/model.js';
+import { isTableRetentionComment } from '../retention/table-backup.js';
 
 /** The split whose retention comment the connected database carries (`retentionComment`), or null. */
 export function retiringSplitOf(comment: string | null): { split: string; expires: string } | null {
@@ -36,5 +39,28 @@ export async function refuseRetiredSource(sourceUrl: string, split: string): Pro
   throw new PlanBlockedError(
     `the source database ${database} was retired by split ${retired.split} (read-only, its backup until ${retired.expires}): split ${split} cannot fence or move its tables there, nothing was changed`,
     `retiring is for the last wave: roll split ${retired.split} back (\`cloudphone-split rollback\` with its manifest), apply this split, then apply ${retired.split} again`,
+  );
+}
+
+/**
+ * Refuses (exit 1) to retire the source while another split of it is applied only in part
+ * (`apply --service`): its fence is up on some tables, which carry no backup mark of it yet
+ * (its last service writes them), and the services it has left could never be moved from a
+ * read-only database. `catalog`: the source as read now (its `fences` and table comments).
+ */
+export function refuseRetiringOverUnfinished(catalog: Catalog, split: string, retire: boolean): void {
+  if (!retire) return;
+  const comments = new Map(catalog.tables.map((t) => [tableKey(t), t.comment]));
+  const unfinished = new Map<string, string[]>();
+  for (const f of catalog.fences ?? []) {
+    if (f.split === split || isTableRetentionComment(comments.get(f.table) ?? null, f.split)) continue;
+    unfinished.set(f.split, [...(unfinished.get(f.split) ?? []), f.table]);
+  }
+  if (unfinished.size === 0) return;
+  const named = [...unfinished].map(([s, tables]) => `split ${s} (${tables.length} fenced ${tables.length === 1 ? 'table' : 'tables'} without its backup mark, e.g. ${tables[0]})`);
+  throw new PlanBlockedError(
+    `split ${split} retires the source, but ${named.join('; ')} ${unfinished.size === 1 ? 'is' : 'are'} applied only in part: ` +
+      `the services left could never move out of a read-only database; nothing was changed`,
+    `finish ${unfinished.size === 1 ? 'that split' : 'those splits'} first (\`cloudphone-split apply\` with ${unfinished.size === 1 ? 'its' : 'their'} manifest), or roll ${unfinished.size === 1 ? 'it' : 'them'} back, then plan and apply this one`,
   );
 }

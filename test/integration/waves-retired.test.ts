@@ -30,6 +30,36 @@ describe('waves and a retired source', () => {
     expect(await exists(fx.billing.database)).toBe(false);
   });
 
+  it('a split that retires the source is refused while another split of it is applied for some services only', async () => {
+    const fx = await wavesFixture({
+      server: pg15(),
+      edit: (doc, which) => {
+        if (which === 'ops') (doc.source as Record<string, unknown>).retire = true;
+        else {
+          // billing in two services: invoices, then invoice_lines.
+          const services = doc.services as Record<string, Record<string, unknown>>;
+          const billing = services['billing-service']!;
+          services['lines-service'] = { database: `${String(billing.database)}_lines`, tables: ['invoice_lines'] };
+          billing.tables = ['invoices'];
+        }
+      },
+    });
+    fixtures.push(fx);
+    const part = await fx.billing.cli('apply', '--yes', '--service', 'billing-service');
+    expect(part.code, part.stderr).toBe(0);
+    for (const args of [['plan'], ['apply', '--yes']]) {
+      const r = await fx.ops.cli(args[0]!, ...args.slice(1));
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain(`split ${fx.ops.name} retires the source, but split ${fx.billing.name} (1 fenced table without its backup mark, e.g. public.invoices) is applied only in part`);
+    }
+    expect(await exists(fx.ops.database)).toBe(false);
+    // billing finished: the source may be retired.
+    const rest = await fx.billing.cli('apply', '--yes');
+    expect(rest.code, rest.stderr).toBe(0);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+  });
+
   it("the retiring split's prune keeps the database while a split journaled elsewhere keeps fenced tables in it", async () => {
     const fx = await wavesFixture({
       server: pg15(),
