@@ -10,7 +10,7 @@ import { removeFence } from './source-restore.js';
 import { unfenceSql } from '../steps/fence-source.js';
 import { dropCreated } from './drop-created.js';
 import { restartServices } from './restart-services.js';
-import { beforeAnyChange, checkTargets, emptyReport, recheckBeforeDrop, type RollbackOptions, type RollbackReport } from './rollback-split.js';
+import { beforeAnyChange, checkTargets, crossWaveKeysOf, emptyReport, recheckBeforeDrop, type RollbackOptions, type RollbackReport } from './rollback-split.js';
 import type { CreatedObject, PgClient } from '../steps/handler.js';
 import { dropServiceReplication, onlineScope } from './online-service-scope.js';
 
@@ -65,6 +65,8 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     servers,
   ));
   report.warnings.push(...notes);
+  const crossWave = scope.fenceTables.length > 0 ? await beforeAnyChange(() => crossWaveKeysOf(sourceUrl, scope.fenceTables)) : [];
+  report.warnings.push(...crossWave);
   const names = (list: CreatedObject[]) => list.map((o) => ({ server: o.server, name: o.name }));
   const configBackups = configBackupsFromCreated(scope.config);
   const preview = {
@@ -81,6 +83,7 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     restarts: scope.restarts,
     checkedTables: checked,
     services,
+    ...(crossWave.length > 0 ? { crossWaveKeys: crossWave } : {}),
   };
   report.preview = preview;
   if (!(await opts.confirm(preview))) {

@@ -21,6 +21,7 @@ import type { FenceTargetStep, Plan } from '../plan/model.js';
 import { SourceSinceCutover, copiedBackTables, copiesOf, sourceWrittenError, type SourceChange } from './source-since-cutover.js';
 import { movedTablesOf, newPartitionsError, partitionsSinceCutover, treeFacts, type NewPartition } from './target-partitions.js';
 import { describeDependent, waveDependents } from '../waves/wave-dependents.js';
+import { readCrossWaveKeys } from '../waves/cross-wave-keys.js';
 
 export interface RollbackOptions {
   journal: Journal;
@@ -69,6 +70,8 @@ export interface RollbackPreview {
   reverse?: Array<{ server: string; name: string }>;
   /** `rollback --service`: only these services are rolled back. */
   services?: string[];
+  /** Foreign keys the source keeps between the tables given back and other splits' fenced backups (waves), each with its effect. */
+  crossWaveKeys?: string[];
 }
 
 export interface RollbackReport {
@@ -177,6 +180,16 @@ export function recheckBeforeDrop(inv: Pick<RollbackInventory, 'baselines' | 'ta
   };
 }
 
+/** The source's foreign keys between the tables a rollback unfences and the fenced backups that stay (see cross-wave-keys.ts). */
+export async function crossWaveKeysOf(sourceUrl: string, tables: string[]): Promise<string[]> {
+  const client = await databaseClient(sourceUrl, databaseOf(sourceUrl));
+  try {
+    return await readCrossWaveKeys(client, tables);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * Refuses (exit 1, nothing changed) to roll back a wave that a later split of the same
  * source depends on (SPEC §7): it copied the wave's tables or filled columns from them.
@@ -267,6 +280,9 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
   }
   const { checked, notes } = await beforeAnyChange(() => checkTargets(inv, servers));
   report.warnings.push(...notes);
+  const unfenced = Array.isArray(inv.fence?.detail?.tables) ? (inv.fence.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
+  const crossWave = unfenced.length > 0 ? await beforeAnyChange(() => crossWaveKeysOf(sourceUrl, unfenced)) : [];
+  report.warnings.push(...crossWave);
   const preview: RollbackPreview = {
     split,
     source: sourceDb,
@@ -279,6 +295,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
     tableMarks: inv.tableMarks?.tables.length ?? 0,
     restarts: inv.restarts,
     checkedTables: checked,
+    ...(crossWave.length > 0 ? { crossWaveKeys: crossWave } : {}),
   };
   report.preview = preview;
   if (!(await opts.confirm(preview))) {

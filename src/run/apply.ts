@@ -6,7 +6,7 @@ import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
 import { systemIdentifier } from '../pg/server-identity.js';
 import type { Catalog } from '../catalog/model.js';
 import { earlierWaves } from '../waves/earlier-waves.js';
-import { movedSincePlan } from '../waves/plan-tables.js';
+import { movedSincePlan, rolledBackSincePlan } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import { manifestConnection } from '../manifest/connection-settings.js';
@@ -109,10 +109,11 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
 
 /**
  * Refuses (exit 4) a plan that moves, copies or reads a table that another split of the
- * same source moved since the plan was made (SPEC §7): re-read now, from the journal and
- * from the fences in the source.
+ * same source moved since the plan was made (SPEC §7), and a plan that leaves alone, as
+ * moved, a table whose split was rolled back since: re-read now, from the journal and
+ * from the fences in the source. `started`: this plan's run began already.
  */
-export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string): Promise<void> {
+export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string, started = false): Promise<void> {
   const records = await readWaveRecords(controlUrl, plan.name);
   const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, ...(await readSourceIdentity(sourceUrl)) });
   const problems = movedSincePlan(plan, moved);
@@ -120,6 +121,15 @@ export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl
     throw new StalePlanError(
       `another split moved tables of this plan since it was made: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` and ${problems.length - 10} more` : ''}`,
       'make a new plan (cloudphone-split plan): it leaves the tables earlier splits moved alone; nothing was changed',
+    );
+  }
+  const back = rolledBackSincePlan(plan, moved);
+  if (back.length > 0) {
+    throw new StalePlanError(
+      `another split of the source was rolled back since this plan was made: ${back.join('; ')}`,
+      started
+        ? `this split's run started with that plan: roll it back (cloudphone-split rollback), then make a new plan and apply it; nothing was changed now`
+        : 'make a new plan (cloudphone-split plan) and review it: it sees those tables back in the source, with their foreign keys; nothing was changed',
     );
   }
 }
@@ -232,7 +242,7 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   await refuseRetiredSource(servers.source!, plan.name);
   // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
-  await checkEarlierWaves(plan, live, controlUrl, servers.source!);
+  await checkEarlierWaves(plan, live, controlUrl, servers.source!, partial !== null && planHash(partial.plan) === planHash(plan));
   refuseRetiringOverUnfinished(live, plan.name, manifest.source.retire);
   // A plan made just now from this very catalog matches it by construction: its fingerprints are not taken again.
   if (catalog === undefined) await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);

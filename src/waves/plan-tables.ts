@@ -29,3 +29,22 @@ export function movedSincePlan(plan: Pick<Plan, 'steps' | 'services'>, moved: re
   }
   return out;
 }
+
+/**
+ * What stops a plan because a table it leaves alone as moved by another split is no longer
+ * moved (that split was rolled back since, SPEC §7): the plan dropped its foreign keys to
+ * that table as crossing to another database and never copies it, where a new plan would
+ * keep them or warn about them. One line per split; empty: nothing. Pure.
+ */
+export function rolledBackSincePlan(plan: Pick<Plan, 'movedEarlier'>, moved: readonly MovedTable[]): string[] {
+  const now = new Set(moved.map((m) => m.table));
+  const gone = new Map<string, string[]>();
+  for (const m of plan.movedEarlier ?? []) {
+    if (now.has(m.table)) continue;
+    gone.set(m.split, [...(gone.get(m.split) ?? []), m.table]);
+  }
+  return [...gone].map(([split, tables]) => {
+    const shown = tables.sort().slice(0, 5).join(', ') + (tables.length > 5 ? ` and ${tables.length - 5} more` : '');
+    return `the plan leaves ${shown} alone as moved by split ${split}, which no longer ${tables.length === 1 ? 'fences it' : 'fences them'} (rolled back since the plan was made)`;
+  });
+}

@@ -184,6 +184,11 @@ describe('a split applied service by service', () => {
     const r = await fx.cli('rollback', '--service', billing.name, '--yes');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain(`${billing.name} of split ${fx.name} rolled back`);
+    // Its tables, writable again, keep their keys to the other services' fenced backups: said, with the statement that drops each.
+    expect(r.stdout).toContain(
+      `warning: public.orders, given back to the source's services, keeps its foreign key orders_user_id_fkey to public.users, split ${fx.name}'s fenced backup: ` +
+        `a row referencing one that split's services wrote in their database since is refused. Drop it in the source if that matters (ALTER TABLE public.orders DROP CONSTRAINT orders_user_id_fkey)`,
+    );
 
     // Its database and role are gone, its tables writable again, its config files as before the split.
     expect(await query(billing.serverUrl, `SELECT datname FROM pg_database WHERE datname = $1`, [billing.database])).toEqual([]);

@@ -97,4 +97,50 @@ describe('rollback of one of two splits of the same source', () => {
     const final = await sourceState(fx);
     expect(final).toEqual(before);
   });
+
+  it('refuses a plan made while an earlier wave was applied once that wave is rolled back, and names the keys a rollback leaves to another wave\'s fenced backup', async () => {
+    const fx = await wavesFixture();
+    fixtures.push(fx);
+    // events (ops) references invoices (billing), deleting with it.
+    await query(fx.sourceUrl, `ALTER TABLE events ADD COLUMN invoice_id bigint REFERENCES invoices (id) ON DELETE CASCADE`);
+    const billing = await fx.billing.cli('apply', '--yes');
+    expect(billing.code, billing.stderr).toBe(0);
+    const planFile = join(fx.dir, 'ops.plan.json');
+    const planned = await fx.ops.cli('plan', '-o', planFile);
+    expect(planned.code, planned.stderr).toBe(0);
+    const plan = JSON.parse(await readFile(planFile, 'utf8')) as { movedEarlier?: Array<{ table: string; split: string }> };
+    expect(plan.movedEarlier?.map((m) => m.table)).toContain('public.invoices');
+    const back = await fx.billing.cli('rollback', '--yes');
+    expect(back.code, back.stderr + back.stdout).toBe(0);
+
+    // The plan treats invoices as another database's; it is the source's again: refused, nothing done.
+    const stale = await fx.ops.cli('apply', planFile, '--yes');
+    expect(stale.code, stale.stdout + stale.stderr).toBe(4);
+    expect(stale.stderr).toContain(
+      `another split of the source was rolled back since this plan was made: the plan leaves public.invoice_lines, public.invoice_lines_high, public.invoice_lines_low, public.invoices ` +
+        `alone as moved by split ${fx.billing.name}, which no longer fences them (rolled back since the plan was made)`,
+    );
+    expect(stale.stderr).toMatch(/make a new plan \(cloudphone-split plan\) and review it/);
+    expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.ops.database])).toHaveLength(0);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('still writable')`)).toBeNull();
+
+    // Both applied again, ops after billing; rolling billing back gives invoices back with ops's backup still referencing it.
+    expect((await fx.billing.cli('apply', '--yes')).code).toBe(0);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+    const again = await fx.billing.cli('rollback', '--yes', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout) as { preview: { crossWaveKeys?: string[] }; warnings: string[] };
+    const said =
+      `public.events, split ${fx.ops.name}'s fenced backup, keeps its foreign key events_invoice_id_fkey to public.invoices, which this rollback gives back to the source's services; ` +
+      `ON DELETE CASCADE: every DELETE on public.invoices runs that action on the fenced backup and fails there, even for rows nothing references. ` +
+      `Drop it in the source if that matters (ALTER TABLE public.events DROP CONSTRAINT events_invoice_id_fkey); a rollback of split ${fx.ops.name} would then give the source back without it`;
+    expect(report.preview.crossWaveKeys).toEqual([said]);
+    expect(report.warnings).toContain(said);
+    // As said: a new invoice nothing references cannot be deleted, until the key is dropped.
+    const [row] = await query<{ id: string }>(fx.sourceUrl, `INSERT INTO invoices (account_id, total) VALUES (1, 5) RETURNING id`);
+    expect(await writeError(fx.sourceUrl, `DELETE FROM invoices WHERE id = ${row!.id}`)).toMatch(/has moved to database/);
+    await query(fx.sourceUrl, `ALTER TABLE public.events DROP CONSTRAINT events_invoice_id_fkey`);
+    expect(await writeError(fx.sourceUrl, `DELETE FROM invoices WHERE id = ${row!.id}`)).toBeNull();
+  });
 });

@@ -36,6 +36,7 @@ export function renderPreview(p: RollbackPreview, out: Output): void {
   if (p.databases.length > 0) lines.push(`  DROP ${p.databases.length} databases: ${list(p.databases)}`);
   if (p.adopted.length > 0) lines.push(`  keep ${list(p.adopted)} (they existed before the split), dropping what the split's roles own in them`);
   if (p.roles.length > 0) lines.push(`  drop ${p.roles.length} roles: ${list(p.roles)}`);
+  for (const k of p.crossWaveKeys ?? []) lines.push(out.c.yellow(`  note: ${k}`));
   out.warn(lines.join('\n'));
 }
 

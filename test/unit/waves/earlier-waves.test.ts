@@ -4,7 +4,7 @@ import type { Plan, Step } from '../../../src/plan/model.js';
 import { fencesOf } from '../../../src/waves/fence-triggers.js';
 import { earlierWaves, type WaveRecord } from '../../../src/waves/earlier-waves.js';
 import { describeMoved } from '../../../src/waves/moved-table.js';
-import { movedSincePlan } from '../../../src/waves/plan-tables.js';
+import { movedSincePlan, rolledBackSincePlan } from '../../../src/waves/plan-tables.js';
 import { describeDependent, waveDependents, type SplitRun } from '../../../src/waves/wave-dependents.js';
 import { stripToolObjects } from '../../../src/plan/tool-objects.js';
 import { CatalogBuilder } from '../manifest/catalog-builder.js';
@@ -109,6 +109,21 @@ describe('a plan checked against the splits made since', () => {
     expect(problems.join('\n')).toMatch(/reads a column of public\.payments, which was moved by split billing/);
     expect(problems.join('\n')).toMatch(/copies public\.orders/);
     expect(problems.join('\n')).toMatch(/moves public\.devices, which was moved by split x/);
+  });
+
+  it('names, per split, the tables the plan left alone as moved that no split moves any more (rolled back since)', () => {
+    const was = (table: string, split: string) => ({ table, split, service: null, database: 'b', movedAt: null, state: 'moved' as const, via: 'journal' as const });
+    const plan = { movedEarlier: [was('public.orders', 'billing'), was('public.payments', 'billing'), was('public.users', 'accounts')] };
+    const still = earlierWaves([], [{ table: 'public.users', database: 'a', split: 'accounts' }], { split: 'devices', database: 'core', systemIdentifier: null });
+    expect(rolledBackSincePlan(plan, still)).toEqual([
+      'the plan leaves public.orders, public.payments alone as moved by split billing, which no longer fences them (rolled back since the plan was made)',
+    ]);
+    expect(rolledBackSincePlan({ movedEarlier: [was('public.users', 'accounts')] }, [])).toEqual([
+      'the plan leaves public.users alone as moved by split accounts, which no longer fences it (rolled back since the plan was made)',
+    ]);
+    // Moved by another split now is still moved: the plan leaves it alone either way.
+    expect(rolledBackSincePlan(plan, [...still, ...earlierWaves([], [{ table: 'public.orders', database: 'x', split: 'x' }, { table: 'public.payments', database: 'x', split: 'x' }], { split: 'devices', database: 'core', systemIdentifier: null })])).toEqual([]);
+    expect(rolledBackSincePlan({}, [])).toEqual([]);
   });
 
   it('finds the later splits that depend on a wave (copied or read its tables), never the earlier ones or those of another source', () => {
