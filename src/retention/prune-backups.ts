@@ -2,7 +2,7 @@ import type { Journal, RetentionRecord } from '../engine/journal.js';
 import { BadInputError } from '../errors.js';
 import { redact } from '../conn/connection.js';
 import { backupView, relativeTime, type BackupView } from './backup-view.js';
-import { dropBackup } from './drop-backup.js';
+import { dropBackup, previewDropBackup } from './drop-backup.js';
 import { databaseClient, maintenanceClient, sameDatabase, serverVersionNum } from './maintenance-client.js';
 import { liveFences } from '../waves/fence-triggers.js';
 import { findPgDump, type PgDumpBinary } from './pg-dump.js';
@@ -162,10 +162,24 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     }
   };
   const retiringRefusal = async (r: RetentionRecord): Promise<string | null> => waitingFor(r) ?? (await unknownFences(r));
+  const plan = retiring.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;
+  const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
+  // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
+  if (plan) for (const r of retiring) for (const o of othersIn(r)) for (const t of readRetentionDetail(o.detail)?.tables ?? []) moved.add(t.table);
   if (!opts.yes) {
     for (const r of due) {
       const view = backupView(r, opts.now);
-      const wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      if (!wait && readRetentionDetail(r.detail)?.retire !== false) {
+        // What dropBackup checks when it acts (written since, its comment, sessions, rows only it holds), asked now: the preview says what --yes would do.
+        const would = await previewDropBackup(r, { serverUrl: opts.servers[r.server]!, moved, schemas: opts.schemas, archive: Boolean(opts.archiveDir) });
+        for (const w of would?.warnings ?? []) opts.warn(`${r.database}: ${w}`);
+        if (would?.action === 'refused') wait = would.reason;
+        if (would?.action === 'gone') {
+          entries.push({ ...view, action: 'would-drop', reason: `it no longer exists on server ${r.server}: --yes marks it pruned` });
+          continue;
+        }
+      }
       if (wait) {
         entries.push({ ...view, action: 'refused', reason: wait });
         continue;
@@ -193,10 +207,6 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     for (let i = 0; i < due.length; i++) due[i] = fresh.get(due[i]!.id) ?? due[i]!;
   }
   const bins = opts.archiveDir && due.length > 0 ? await archiveBinaries(due, opts) : null;
-  const plan = due.some((r) => readRetentionDetail(r.detail)?.retire !== false) ? await opts.journal.lastPlan(opts.split) : undefined;
-  const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
-  // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
-  if (plan) for (const r of retiring) for (const o of othersIn(r)) for (const t of readRetentionDetail(o.detail)?.tables ?? []) moved.add(t.table);
   for (const r of due) {
     const detail = readRetentionDetail(r.detail);
     if (detail && !detail.retire) {

@@ -95,9 +95,14 @@ describe('retention prune drops a backup only when it can prove nothing is lost'
     const verified = await fx.cli('verify', '--checksums');
     expect(verified.code, verified.stdout).toBe(0);
     const later = new Date(Date.now() + 8 * DAY).toISOString();
+    // The preview says what --yes does: the same refusal, the same reason, the same exit code.
+    const preview = await fx.cli('retention', 'prune', '--no-archive', '--json', '--now', later);
     const r = await fx.cli('retention', 'prune', '--yes', '--no-archive', '--json', '--now', later);
     expect(r.code).toBe(1);
     const [entry] = (JSON.parse(r.stdout) as PruneJson).backups;
+    const [seen] = (JSON.parse(preview.stdout) as PruneJson).backups;
+    expect(preview.code, preview.stdout).toBe(1);
+    expect(seen).toMatchObject({ action: 'refused', reason: entry!.reason });
     expect(entry).toMatchObject({ action: 'refused' });
     expect(entry!.reason).toMatch(/^it still holds rows that exist nowhere else: audit\.trail \(3 rows, a schema outside source\.schemas\), .*; set retention\.archive/);
     expect(entry!.reason).toMatch(/public\.migrations \(\d+ rows, not moved by the split\)/);
