@@ -1335,4 +1335,12 @@ export const MUTATIONS = [
     replace: "        if (would?.action === 'refused' && would.reason === '') wait = would.reason;",
     tests: [`${I}retention-safety.test.ts`],
   },
+  {
+    id: 'prune-silent-on-backups-dropped-with',
+    title: "a retiring prune drops other splits' backups with the database without naming them",
+    file: 'src/retention/prune-backups.ts',
+    search: '    const withIt = keptWith(r);',
+    replace: '    const withIt = keptWith(r).slice(keptWith(r).length);',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

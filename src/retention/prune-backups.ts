@@ -96,6 +96,12 @@ async function archiveBinaries(due: RetentionRecord[], opts: PruneOptions): Prom
   return bins;
 }
 
+/** "split wave-1 (12 moved tables)": another split's backup a retiring prune drops with the database. */
+function describeKept(o: RetentionRecord): string {
+  const n = readRetentionDetail(o.detail)?.tables.length ?? 0;
+  return `split ${o.split} (${n} moved ${n === 1 ? 'table' : 'tables'})`;
+}
+
 /**
  * `retention prune`: drops the split's expired backups of verified runs, and only
  * with `yes`; without it, reports what it would drop. Only rows the journal marked
@@ -184,7 +190,10 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
         entries.push({ ...view, action: 'refused', reason: wait });
         continue;
       }
-      const what = view.retired ? 'the database' : `its ${view.tables.length} moved tables (the database stays)`;
+      const others = view.retired ? keptWith(r) : [];
+      const what = view.retired
+        ? `the database${others.length > 0 ? `, with the backups other splits kept in it: ${others.map(describeKept).join(', ')}` : ''}`
+        : `its ${view.tables.length} moved tables (the database stays)`;
       entries.push({ ...view, action: 'would-drop', reason: `expired, verified and still marked as this split's backup: drops ${what}` });
     }
     return { now: opts.now.toISOString(), dryRun: true, backups: entries };
@@ -261,14 +270,16 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
       detail: { ...(r.detail ?? {}), prunedAt: opts.now.toISOString(), archive, ...(outcome.action === 'gone' ? { goneBeforePrune: true } : {}) },
     });
     // The other splits' backups in it went with it.
-    for (const o of keptWith(r)) {
+    const withIt = keptWith(r);
+    for (const o of withIt) {
       await opts.journal.updateRetention(o.id, { state: 'pruned', detail: { ...(o.detail ?? {}), prunedAt: opts.now.toISOString(), archive, prunedWith: opts.split } });
     }
+    const also = withIt.length > 0 ? `, with the backups other splits kept in it (marked pruned too): ${withIt.map(describeKept).join(', ')}` : '';
     const view = backupView(updated ?? r, opts.now);
     entries.push(
       outcome.action === 'dropped'
-        ? { ...view, action: 'dropped', reason: archive ? `archived to ${archive}, then dropped` : 'dropped' }
-        : { ...view, action: 'gone', reason: 'it no longer existed; marked pruned' },
+        ? { ...view, action: 'dropped', reason: `${archive ? `archived to ${archive}, then dropped` : 'dropped'}${also}` }
+        : { ...view, action: 'gone', reason: `it no longer existed; marked pruned${also}` },
     );
   }
   return { now: opts.now.toISOString(), dryRun: false, backups: entries };

@@ -415,8 +415,11 @@ describe('retention of a split that does not retire the source', () => {
 
     // Verified, it may go: the database goes, and billing's backup is marked pruned with it.
     expect((await fx.billing.cli('verify', '--checksums')).code).toBe(0);
+    const seen = await fx.ops.cli('retention', 'prune', '--now', later);
+    expect(seen.stdout).toContain(`drops the database, with the backups other splits kept in it: split ${fx.billing.name} (4 moved tables)`);
     const pruned = await fx.ops.cli('retention', 'prune', '--yes', '--now', later);
     expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+    expect(pruned.stdout).toContain(`, with the backups other splits kept in it (marked pruned too): split ${fx.billing.name} (4 moved tables)`);
     expect(await exists()).toBe(false);
     const listed = JSON.parse((await fx.billing.cli('retention', 'list', '--json')).stdout) as ListJson[];
     expect(listed.map((b) => [b.split, b.state]).sort()).toEqual([[fx.billing.name, 'pruned'], [fx.ops.name, 'pruned']].sort());
