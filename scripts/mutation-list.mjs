@@ -827,8 +827,8 @@ export const MUTATIONS = [
     id: 'prune-preview-ignores-waves',
     title: 'retention prune without --yes says it would drop a retired database that the run with --yes refuses (another wave\'s backup may not go yet)',
     file: 'src/retention/prune-backups.ts',
-    search: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);",
-    replace: "      const wait = readRetentionDetail(r.detail)?.retire !== false ? null : await previewTablesDrop(r, opts.servers[r.server]!);",
+    search: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);",
+    replace: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? null : await previewTablesDrop(r, opts.servers[r.server]!);",
     tests: [`${I}retention-tables.test.ts`],
   },
   {
