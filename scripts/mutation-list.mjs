@@ -1343,4 +1343,12 @@ export const MUTATIONS = [
     replace: '    const withIt = keptWith(r).slice(keptWith(r).length);',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'rollback-counts-object-check',
+    title: "rollback's preview counts its check of functions, views and types as one more target table",
+    file: 'src/rollback/target-check.ts',
+    search: '        if (target.objects) {',
+    replace: '        if (target.objects) {\n          checked++;',
+    tests: [`${I}rollback.test.ts`],
+  },
 ];

@@ -143,7 +143,6 @@ export async function changedTargets(
         const lo = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_catalog.pg_largeobject_metadata`)).rows[0]?.n ?? 0);
         if (lo > 0) changes.push({ server, database, table: '*', change: `${lo} large object${lo === 1 ? '' : 's'} (lo_create, lo_import...), which the copy never makes` });
         if (target.objects) {
-          checked++;
           for (const change of signatureChanges(target.objects, await readObjectSignature(client))) changes.push({ server, database, table: '*', change });
         }
         const known = new Set(list.map((b) => b.table));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { query, servers, second } from '../harness/servers.js';
+import { query, servers, second, withDatabase } from '../harness/servers.js';
 import { splitFixture, sampleTemplate, dropTemplate, type SplitFixture } from './helpers/split-fixture.js';
 import { leafTables, tableSums } from './helpers/table-sums.js';
 
@@ -91,14 +91,22 @@ describe('rollback', () => {
     expect(refused.stderr).toContain('--yes');
     expect(await sourceCatalog(fx)).toEqual(during);
 
+    let tables = 0;
+    for (const s of fx.services) {
+      const sql = `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cloudphone_split')`;
+      tables += (await query<{ n: number }>(withDatabase(s.serverUrl, s.database), sql))[0]!.n;
+    }
     const r = await fx.cli('rollback', '--yes', '--json');
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as {
       state: string;
       dropped: { databases: Array<{ name: string; outcome: string }>; roles: Array<{ name: string }> };
       restored: { configFiles: string[]; readOnlyLifted: boolean; fenceRemovedFrom: number; stillFenced: string[] };
+      preview: { checkedTables: number };
     };
     expect(report.state).toBe('rolled-back');
+    // Each table of each new database compared with what the copy wrote, counted once (the object check is not a table).
+    expect(report.preview.checkedTables).toBe(tables);
     expect(report.dropped.databases.map((d) => d.name).sort()).toEqual(fx.services.map((s) => s.database).sort());
     expect(report.dropped.roles.map((d) => d.name).sort()).toEqual(fx.services.map((s) => s.role).sort());
     expect(report.dropped.databases).toContainEqual({ server: 'billing-pg', name: billing.database, outcome: 'dropped' });
