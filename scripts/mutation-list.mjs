@@ -1351,4 +1351,28 @@ export const MUTATIONS = [
     replace: '        if (target.objects) {\n          checked++;',
     tests: [`${I}rollback.test.ts`],
   },
+  {
+    id: 'verify-sigterm-unhandled',
+    title: 'verify stopped by SIGTERM (as Kubernetes stops a Job) dies at once: its statements run on in the servers',
+    file: 'src/run/verify.ts',
+    search: "  process.once('SIGTERM', onSignal);",
+    replace: '',
+    tests: [`${I}verify-stop.test.ts`],
+  },
+  {
+    id: 'verify-stop-leaves-statements',
+    title: "verify stopped by a signal does not cancel its statements: they keep running (or waiting) in the servers",
+    file: 'src/pg/pools.ts',
+    search: '          await c.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid`, [pids]);',
+    replace: '          await c.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid WHERE false`, [pids]);',
+    tests: [`${I}verify-stop.test.ts`],
+  },
+  {
+    id: 'verify-stopped-records',
+    title: 'verify stopped by a signal records a failed verification in the journal',
+    file: 'src/run/verify.ts',
+    search: '    if (stopped) throw interrupted();',
+    replace: '',
+    tests: [`${I}verify-stop.test.ts`],
+  },
 ];

@@ -23,6 +23,8 @@ export function keepClientErrorsQuiet(pool: pg.Pool): void {
  */
 export class Pools {
   private readonly pools = new Map<string, pg.Pool>();
+  /** Every client connected through a pool, with its URL: what cancelQueries reaches. */
+  private readonly live = new Map<pg.Client, string>();
 
   /**
    * @param servers server name → URL (expanded, secrets included). "source" is the source's server.
@@ -54,6 +56,8 @@ export class Pools {
         }),
       );
       keepClientErrorsQuiet(p);
+      p.on('connect', (client) => this.live.set(client, url));
+      p.on('remove', (client) => this.live.delete(client));
       this.pools.set(url, p);
     }
     return p;
@@ -75,6 +79,39 @@ export class Pools {
 
   describe(server: string): string {
     return redact(this.serverUrl(server));
+  }
+
+  /**
+   * Cancels the statement each pooled client runs now (pg_cancel_backend, from a new
+   * session of the same role on each server): a client that goes away leaves its query
+   * running on the server until it would send rows, which for an aggregate over a big
+   * table is its whole run. Returns how many sessions were asked; a server that does not
+   * answer is left as it is.
+   */
+  async cancelQueries(): Promise<number> {
+    const byUrl = new Map<string, number[]>();
+    for (const [client, url] of this.live) {
+      // processID: the backend's pid, set by pg's Client once connected (not in @types/pg).
+      const pid = (client as unknown as { processID?: number | null }).processID;
+      if (typeof pid === 'number') byUrl.set(url, [...(byUrl.get(url) ?? []), pid]);
+    }
+    let asked = 0;
+    await Promise.all(
+      [...byUrl].map(async ([url, pids]) => {
+        const c = new pg.Client(nodePgConfig(url, { application_name: this.applicationName, connectionTimeoutMillis: 5_000 }));
+        c.on('error', () => undefined);
+        try {
+          await c.connect();
+          await c.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid`, [pids]);
+          asked += pids.length;
+        } catch {
+          // Unreachable or not allowed: the session ends with the client's socket, its statement at its next row.
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      }),
+    );
+    return asked;
   }
 
   async end(): Promise<void> {

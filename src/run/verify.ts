@@ -6,7 +6,7 @@ import { expand } from '../manifest/expand.js';
 import { Pools } from '../pg/pools.js';
 import { verifyExitCode, verifySplit, type VerifyResult } from '../verify/verify.js';
 import { cutoverCopies } from '../verify/cutover-copies.js';
-import { BadInputError, ExitCode } from '../errors.js';
+import { BadInputError, ExitCode, InterruptedError } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import { servicePlanView } from '../plan/service-selection.js';
 
@@ -69,6 +69,28 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   for (const s of split.manifest.services) if (s.health) healthUrls[s.name] = expand(s.health, env, `services.${s.name}.health`);
   // Each compared table holds a source and a target connection; the other checks run beside them.
   const pools = new Pools(split.servers, (opts.jobs ?? 2) + 4);
+  // Stopped (Ctrl-C, or SIGTERM as Kubernetes stops a Job): the statements running on the servers are cancelled,
+  // again until the checks have all given up (a check may start its next one meanwhile), and nothing is recorded.
+  let stopped: NodeJS.Signals | null = null;
+  let settled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopped) return;
+    stopped = signal;
+    reporter.warn(`\nStopped (${signal}): cancelling verify's statements on every server; nothing will be recorded.`);
+    void (async () => {
+      while (!settled) {
+        await pools.cancelQueries();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const interrupted = (): InterruptedError =>
+    new InterruptedError(
+      `verify was stopped (${stopped}) before it finished: its statements were cancelled on every server, and no verification was recorded`,
+      'run verify again',
+    );
   try {
     const result = await verifySplit({
       plan,
@@ -84,11 +106,19 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
       // Applied one service at a time, before the last: the source is still every other service's database.
       ...(opts.services && !retired ? { sourceOpen: true } : {}),
       cutoverCopies: cutover,
+    }).finally(() => {
+      settled = true;
     });
+    if (stopped) throw interrupted();
     // Only a check of every service counts for `retention prune`.
     if (!opts.services) await recordVerification(controlUrl, split.manifest.name, Boolean(opts.checksums), result);
     return { code: verifyExitCode(result), result };
+  } catch (err) {
+    throw stopped && !(err instanceof InterruptedError) ? interrupted() : err;
   } finally {
+    settled = true;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await pools.end();
   }
 }
