@@ -278,7 +278,9 @@ async function completeCutover(
   const lock = await SplitLock.acquire(at.controlUrl, at.name, `cloudphone-split cutover --complete ${at.name}`);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
+  // SIGTERM too (Kubernetes stops a pod with it): the step running finishes, the rest waits for a rerun.
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   try {
     const r = await endReverseReplication({
       journal: at.journal,
@@ -292,6 +294,7 @@ async function completeCutover(
     return result(r.state, r.dropped, r.steps);
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     await lock.release().catch(() => undefined);
   }
 }
