@@ -193,7 +193,7 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
     id: unfenceId,
     kind: 'unfence_source',
     description: `make ${source} take writes again: its backup mark lifted, its retention ended, the fence removed from ${fencedTables.length} tables`,
-    sql: unfenceStatements(fencedTables, false),
+    sql: unfenceStatements(fencedTables, false, input.manifest.name),
     dependsOn: backIds,
     database: source,
     tables: fencedTables,

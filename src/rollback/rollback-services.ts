@@ -15,11 +15,11 @@ import type { CreatedObject, PgClient } from '../steps/handler.js';
 import { dropServiceReplication, onlineScope } from './online-service-scope.js';
 
 /** Drops the fence triggers of `tables` only: the fence function stays for the other services' tables. */
-async function removeSomeFences(client: PgClient, tables: string[]): Promise<void> {
+async function removeSomeFences(client: PgClient, tables: string[], split: string): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = '60s'`);
-    for (const s of unfenceSql(tables).slice(0, -1)) await client.query(s);
+    for (const s of unfenceSql(tables, split).slice(0, -1)) await client.query(s);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -108,10 +108,10 @@ export async function rollbackServices(opts: RollbackOptions, services: string[]
     const client = await databaseClient(sourceUrl, sourceDb);
     try {
       if (scope.otherFenceTables.length === 0) {
-        await removeFence(client, scope.fenceTables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb));
+        await removeFence(client, scope.fenceTables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb), split);
         await journal.forgetCreated(split, inv.fence);
       } else {
-        await removeSomeFences(client, scope.fenceTables);
+        await removeSomeFences(client, scope.fenceTables, split);
         await journal.recordCreated(split, { ...inv.fence, detail: { ...inv.fence.detail, tables: scope.otherFenceTables } });
       }
       report.restored.fenceRemovedFrom = scope.fenceTables.length;

@@ -341,7 +341,7 @@ export async function rollbackSplit(opts: RollbackOptions): Promise<RollbackRepo
       }
       if (inv.fence) {
         const tables = Array.isArray(inv.fence.detail?.tables) ? (inv.fence.detail.tables as unknown[]).filter((t): t is string => typeof t === 'string') : [];
-        await removeFence(client, tables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb));
+        await removeFence(client, tables, sameDatabase(opts.controlUrl, sourceUrl, sourceDb), split);
         report.restored.fenceRemovedFrom = tables.length;
         await journal.forgetCreated(split, inv.fence);
       }

@@ -108,8 +108,8 @@ export async function restoreTableComments(client: PgClient, marks: NonNullable<
  * when no other table is fenced with it any more: another split of the same source
  * (a wave) keeps its fence.
  */
-export function unfenceStatements(tables: string[], journalInSource: boolean): string[] {
-  const triggers = unfenceSql(tables).slice(0, -1);
+export function unfenceStatements(tables: string[], journalInSource: boolean, split?: string): string[] {
+  const triggers = unfenceSql(tables, split).slice(0, -1);
   const fn = `${ident(FENCE_SCHEMA)}."fence"()`;
   const last = journalInSource ? `DROP FUNCTION IF EXISTS ${fn}` : `DROP SCHEMA IF EXISTS ${ident(FENCE_SCHEMA)} CASCADE`;
   return [
@@ -132,11 +132,11 @@ export async function fencedTables(client: PgClient): Promise<string[]> {
   return r.rows.map((row) => row.t);
 }
 
-export async function removeFence(client: PgClient, tables: string[], journalInSource: boolean): Promise<void> {
+export async function removeFence(client: PgClient, tables: string[], journalInSource: boolean, split?: string): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = '60s'`);
-    for (const s of unfenceStatements(tables, journalInSource)) await client.query(s);
+    for (const s of unfenceStatements(tables, journalInSource, split)) await client.query(s);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -34,6 +34,8 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
     // Fence steps running at once (apply --service of two services, or two splits of one source) take turns to
     // make the shared function: a second CREATE OR REPLACE waiting on the first fails with "tuple concurrently updated".
     `SELECT pg_advisory_xact_lock(${FENCE_FUNCTION_LOCK})`,
+    // Under that lock, a fence another split made meanwhile (two applies at once, each checked before the other fenced) is seen.
+    fenceConflictSql(split, tables.map((t) => t.table)),
     `CREATE SCHEMA IF NOT EXISTS ${ident(FENCE_SCHEMA)}`,
     rejectWritesFunctionSql(
       `${ident(FENCE_SCHEMA)}."fence"`,
@@ -58,6 +60,30 @@ export function fenceSql(split: string, tables: Array<{ table: string; database:
     if (partitionRoot) sql.push(`DROP TRIGGER IF EXISTS ${ident(FENCE_ROWS_TRIGGER)} ON ${qname(parseKey(table))}`, ...fenceRowsTriggerSql(split, table, database));
   }
   return sql;
+}
+
+/** `tgargs` holds the fence's two arguments, each ended by a NUL byte: the database, then the split. */
+const SPLIT_OF_ARGS = `convert_from(substring(g.tgargs FROM position(decode('00', 'hex') IN g.tgargs) + 1 FOR length(g.tgargs) - position(decode('00', 'hex') IN g.tgargs) - 1), 'UTF8')`;
+
+function regclasses(tables: readonly string[]): string {
+  return `ARRAY[${tables.map((t) => `to_regclass(${literal(qname(parseKey(t)))})`).join(', ')}]::regclass[]`;
+}
+
+/**
+ * Fails the fence's transaction when one of its tables carries another split's fence:
+ * a table is never moved twice (SPEC §7), and replacing that fence would leave the other
+ * split's service writing to its database while this one's took the table too.
+ */
+export function fenceConflictSql(split: string, tables: readonly string[]): string {
+  return `DO $fence_check$ DECLARE r record; BEGIN
+  FOR r IN SELECT format('%s.%s', n.nspname, c.relname) AS t, ${SPLIT_OF_ARGS} AS split
+             FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE g.tgname = ${literal(FENCE_TRIGGER)} AND g.tgrelid = ANY (${regclasses(tables)}) LOOP
+    IF r.split IS DISTINCT FROM ${literal(split)} THEN
+      RAISE EXCEPTION 'table % was moved by split % meanwhile (its fence is on it), and a table is never moved twice: roll this split back (cloudphone-split rollback), then make a new plan, which leaves that split''s tables alone', r.t, r.split;
+    END IF;
+  END LOOP;
+END $fence_check$`;
 }
 
 /** The row fence of a partition tree's root (the fence function must exist): made, cloned by PostgreSQL onto every partition, then enabled for every session. */
@@ -101,8 +127,25 @@ END $unused_fence$`,
   ];
 }
 
-/** Lifts the fence (rollback): drops the triggers and the tool's schema in the source. */
-export function unfenceSql(tables: string[]): string[] {
+/**
+ * Lifts the fence (rollback): drops the triggers and the tool's schema in the source.
+ * With `split`, only the triggers of that split's fence: a table another split fenced
+ * keeps its fence (the journal records the fence before its transaction, which a
+ * conflicting fence fails).
+ */
+export function unfenceSql(tables: string[], split?: string): string[] {
+  if (split !== undefined) {
+    return [
+      `DO $unfence$ DECLARE r record; BEGIN
+  FOR r IN SELECT g.tgrelid::regclass::text AS t, g.tgname::text AS name FROM pg_catalog.pg_trigger g
+            WHERE g.tgname IN (${literal(FENCE_TRIGGER)}, ${literal(FENCE_ROWS_TRIGGER)}) AND g.tgparentid = 0
+              AND g.tgrelid = ANY (${regclasses(tables)}) AND ${SPLIT_OF_ARGS} = ${literal(split)} LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', r.name, r.t);
+  END LOOP;
+END $unfence$`,
+      `DROP SCHEMA IF EXISTS ${ident(FENCE_SCHEMA)} CASCADE`,
+    ];
+  }
   return [
     unfenceRowsSql(tables),
     ...tables.map((table) => `DROP TRIGGER IF EXISTS ${ident(FENCE_TRIGGER)} ON ${qname(parseKey(table))}`),

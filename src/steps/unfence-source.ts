@@ -1,6 +1,6 @@
 import type { UnfenceSourceStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
-import { fencedTables, liftBackupMark, removeFence, restoreTableComments, unfenceStatements } from '../rollback/source-restore.js';
+import { fencedTables, liftBackupMark, removeFence, restoreTableComments } from '../rollback/source-restore.js';
 import { readRetentionDetail } from '../retention/retention-detail.js';
 
 /**
@@ -31,7 +31,7 @@ async function journalInSource(ctx: StepContext, client: PgClient): Promise<bool
  * source finds it writable. Running it again finds nothing left to do.
  */
 export const unfenceSource: StepHandler<'unfence_source'> = {
-  render: (step) => ['BEGIN', ...unfenceStatements(step.tables, false), 'COMMIT'],
+  render: (step) => ['BEGIN', ...step.sql, 'COMMIT'],
   async run(ctx, step: UnfenceSourceStep) {
     const client = await ctx.pools.client('source');
     const warnings: string[] = [];
@@ -54,7 +54,7 @@ export const unfenceSource: StepHandler<'unfence_source'> = {
         lifted = true;
         await ctx.journal.updateRetention?.('source', step.database, { state: 'restored' });
       }
-      await removeFence(client, step.tables, await journalInSource(ctx, client));
+      await removeFence(client, step.tables, await journalInSource(ctx, client), ctx.plan.name);
       stillFenced = await fencedTables(client);
     } finally {
       await client.end();

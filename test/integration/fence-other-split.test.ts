@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { query } from '../harness/servers.js';
+import { spawnCli } from './helpers/cli.js';
+import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { fenceSql } from '../../src/steps/fence-source.js';
+import { wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
+
+const fixtures: WavesFixture[] = [];
+afterAll(async () => {
+  for (const fx of fixtures) await fx.cleanup();
+});
+
+describe('a table fenced by another split while this split applies', () => {
+  it('fails this fence naming the other split (a table is never moved twice), and this split\'s rollback leaves that fence alone', async () => {
+    // ops moves invoices too; another split (journaled elsewhere: only its fence tells) moves invoices while ops applies.
+    const fx = await wavesFixture({
+      edit: (doc, which) => {
+        if (which !== 'ops') return;
+        const services = doc.services as Record<string, Record<string, unknown>>;
+        services['ops-service']!.tables = ['events', 'invoices'];
+        doc.ignore = (doc.ignore as string[]).filter((t) => t !== 'invoices');
+      },
+    });
+    fixtures.push(fx);
+    const opsPlan = join(fx.dir, 'ops.plan.json');
+    const planned = await fx.ops.cli('plan', '-o', opsPlan);
+    expect(planned.code, planned.stderr).toBe(0);
+    const fenceStep = (JSON.parse(await readFile(opsPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
+
+    // ops's apply has passed its checks (nobody moved invoices yet) and waits right before its fence...
+    const holder = new pg.Client({ connectionString: fx.sourceUrl });
+    await holder.connect();
+    let ops;
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, fenceStep]);
+      ops = spawnCli(['apply', opsPlan, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${fenceStep}` });
+      let waiting = 0;
+      for (let i = 0; i < 600 && waiting === 0; i++) {
+        const r = await query<{ n: number }>(
+          fx.sourceServer,
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1::int::oid AND a.datname = $2`,
+          [PAUSE_LOCK_SPACE, fx.sourceDb],
+        );
+        waiting = r[0]!.n;
+        if (waiting === 0) await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(waiting, ops.output().stderr).toBe(1);
+      // ...while the other split fences invoices.
+      await query(fx.sourceUrl, `BEGIN; ${fenceSql('elsewhere', [{ table: 'public.invoices', database: 'elsewhere_db' }]).join(';\n')}; COMMIT`);
+    } finally {
+      await holder.end();
+    }
+    const ended = await ops!.done;
+    expect(ended.code, ended.stdout + ended.stderr).toBe(3);
+    expect(ended.stderr).toContain('table public.invoices was moved by split elsewhere meanwhile (its fence is on it), and a table is never moved twice: roll this split back (cloudphone-split rollback)');
+    // Nothing of ops's fence went up (events takes writes); the other split's fence is the one on invoices.
+    expect(await writeError(fx.sourceUrl, `INSERT INTO events (kind) VALUES ('x')`)).toBeNull();
+    const otherFence = /table public\.invoices has moved to database elsewhere_db: .*split elsewhere\)/;
+    expect(await writeError(fx.sourceUrl, `INSERT INTO invoices (account_id, total) VALUES (1, 1)`)).toMatch(otherFence);
+
+    // ops's rollback (its journal recorded a fence on invoices before the fence failed) leaves the other split's alone.
+    const back = await fx.ops.cli('rollback', '--yes');
+    expect(back.code, back.stderr + back.stdout).toBe(0);
+    expect(await writeError(fx.sourceUrl, `INSERT INTO invoices (account_id, total) VALUES (1, 1)`)).toMatch(otherFence);
+    expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.invoices'::regclass AND NOT tgisinternal`)).toEqual([{ tgname: 'cloudphone_split_fence' }]);
+  });
+});
