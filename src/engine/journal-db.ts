@@ -5,6 +5,7 @@ import { databaseOf, redact, withDatabase } from '../conn/connection.js';
 import { ident } from '../pg/quote.js';
 import { keepClientErrorsQuiet } from '../pg/pools.js';
 import { ServerError } from '../errors.js';
+import { connectError, isLoginRejected } from '../pg/errors.js';
 import type { JournalDb } from './journal-schema.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
@@ -103,6 +104,8 @@ export async function openJournalDb(
     return db.withSchema(JOURNAL_SCHEMA);
   } catch (err) {
     await db?.destroy().catch(() => undefined);
+    // A rejected login is the URL's fault (exit 2, naming it), not a server that may answer later.
+    if (isLoginRejected(err)) throw connectError(err, controlUrl, 'control');
     const message = err instanceof Error ? err.message : String(err);
     throw new ServerError(
       `cannot open the journal in ${redact(controlUrl)}: ${message}`,

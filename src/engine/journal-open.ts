@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Journal } from './journal.js';
 import { nodePgConfig } from '../conn/node-pg.js';
+import { connectError } from '../pg/errors.js';
 
 /**
  * The journal, when the control database exists; null otherwise (nothing was ever
@@ -13,7 +14,7 @@ export async function openJournalIfExists(controlUrl: string): Promise<Journal |
     await probe.connect();
   } catch (err) {
     if ((err as { code?: string }).code === '3D000') return null;
-    throw err;
+    throw connectError(err, controlUrl, 'control');
   } finally {
     await probe.end().catch(() => undefined);
   }

@@ -1,6 +1,12 @@
 import { BadInputError, ServerError, type SplitError } from '../errors.js';
 import { redact, databaseOf, userOf } from './url.js';
 
+/** The server refused the login itself (wrong password, no such role, pg_hba): no retry helps, the URL must change. */
+export function isLoginRejected(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '28P01' || code === '28000';
+}
+
 /**
  * Turns a failed connection into an error that names the problem and the fix,
  * for the cases a newcomer meets first.

@@ -4,6 +4,8 @@ import { Journal } from '../engine/journal.js';
 import { controlUrlFor } from '../engine/journal-db.js';
 import { expand } from '../manifest/expand.js';
 import { Pools } from '../pg/pools.js';
+import { refuseRejectedLogins } from '../pg/login-check.js';
+import { withDatabase } from '../conn/connection.js';
 import { verifyExitCode, verifySplit, type VerifyResult } from '../verify/verify.js';
 import { cutoverCopies } from '../verify/cutover-copies.js';
 import { BadInputError, ExitCode, InterruptedError } from '../errors.js';
@@ -67,6 +69,13 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   }
   const healthUrls: Record<string, string> = {};
   for (const s of split.manifest.services) if (s.health) healthUrls[s.name] = expand(s.health, env, `services.${s.name}.health`);
+  // A login a server rejects fails every check on it the same way: said once, as bad input (a difference it is not).
+  const ends = new Map<string, string>([[split.servers.source!, 'source']]);
+  for (const s of plan.services) {
+    const url = split.servers[s.server];
+    if (url) ends.set(withDatabase(url, s.database), `"${s.server}" target`);
+  }
+  await refuseRejectedLogins([...ends].map(([url, what]) => ({ url, what })));
   // Each compared table holds a source and a target connection; the other checks run beside them.
   const pools = new Pools(split.servers, (opts.jobs ?? 2) + 4);
   // Stopped (Ctrl-C, or SIGTERM as Kubernetes stops a Job): the statements running on the servers are cancelled,
