@@ -32,6 +32,9 @@ describe('retention', () => {
   it('lists the backup, and prune drops it only when expired, with --yes, unused and still the database the journal marked', async () => {
     const fx = await splitFixture({ template });
     fixtures.push(fx);
+    // The legacy tables the sample leaves in the source hold rows that would exist nowhere else once it is dropped, which
+    // (without an archive) any prune refuses, its preview too; emptied before the split, the backup holds only moved rows.
+    await query(fx.sourceUrl, `DELETE FROM legacy_user_import; DELETE FROM migrations; DELETE FROM typeorm_metadata`);
     const t0 = Date.now();
     const applied = await fx.cli('apply', '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr).toBe(0);
