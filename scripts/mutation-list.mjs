@@ -1415,4 +1415,20 @@ export const MUTATIONS = [
     replace: '              AND g.tgrelid = ANY (${regclasses(tables)}) LOOP',
     tests: [`${I}fence-other-split.test.ts`],
   },
+  {
+    id: 'retire-over-moving',
+    title: 'a split that retires the source is planned and applied while another split of it stopped before its fence: that one can never finish',
+    file: 'src/waves/retired-source.ts',
+    search: "  for (const m of moved) if (m.state === 'moving' && m.split !== split) moving.set(m.split, [...(moving.get(m.split) ?? []), m.table]);",
+    replace: "  for (const m of moved) if (m.state === 'moving' && m.split === split) moving.set(m.split, [...(moving.get(m.split) ?? []), m.table]);",
+    tests: [`${I}waves-retired.test.ts`],
+  },
+  {
+    id: 'retire-over-moving-plan-file',
+    title: 'a plan file that retires the source, made before another split started, is applied while that split stopped before its fence',
+    file: 'src/run/apply.ts',
+    search: "  refuseRetiringOverMoving(moved, plan.name, plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire));",
+    replace: '',
+    tests: [`${I}waves-retired.test.ts`],
+  },
 ];

@@ -29,7 +29,7 @@ import { eventTriggerWarning, readEventTriggers } from '../catalog/event-trigger
 import { migrationHistoryWarning, ownedMigrationHistoryWarning } from '../init/legacy-table.js';
 import { splitPolicyFromEnv, type SplitPolicy } from './copy-ranges.js';
 import { nodePgConfig } from '../conn/node-pg.js';
-import { refuseRetiredSource, refuseRetiringOverUnfinished } from '../waves/retired-source.js';
+import { refuseRetiredSource, refuseRetiringOverMoving, refuseRetiringOverUnfinished } from '../waves/retired-source.js';
 import { systemIdentifier } from '../pg/server-identity.js';
 import { controlUrlFor } from '../engine/control-url.js';
 import { openJournalIfExists } from '../engine/journal-open.js';
@@ -305,6 +305,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   if (!opts.schemaFile) await refuseRetiredSource(split.servers.source!, split.manifest.name);
   refuseRetiringOverUnfinished(catalog, split.manifest.name, split.manifest.source.retire);
   const movedEarlier = await readMovedEarlier(split, catalog, sourceIdentity, !opts.schemaFile);
+  refuseRetiringOverMoving(movedEarlier, split.manifest.name, split.manifest.source.retire);
   const resolved = resolveManifest(split.manifest, catalog, split.file, movedEarlier);
   const services: ResolvedServiceInput[] = resolved.services.map((s) => ({
     spec: s.spec,

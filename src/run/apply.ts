@@ -25,7 +25,7 @@ import { unfinishedRollback } from '../rollback/rollback-split.js';
 import { SnapshotHolder } from '../engine/snapshot.js';
 import { runPlan, type RunSummary } from '../engine/executor.js';
 import { BadInputError, ManifestError, PlanBlockedError, StalePlanError } from '../errors.js';
-import { refuseRetiredSource, refuseRetiringOverUnfinished } from '../waves/retired-source.js';
+import { refuseRetiredSource, refuseRetiringOverMoving, refuseRetiringOverUnfinished } from '../waves/retired-source.js';
 import { defaultPlanFile } from './plan.js';
 import type { Reporter } from './reporter.js';
 import { finishedPlanOf, interruptedRunOf, lastSucceededPlan } from './applied-plan.js';
@@ -116,6 +116,7 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
 export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string, started = false): Promise<void> {
   const records = await readWaveRecords(controlUrl, plan.name);
   const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, ...(await readSourceIdentity(sourceUrl)) });
+  refuseRetiringOverMoving(moved, plan.name, plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire));
   const problems = movedSincePlan(plan, moved);
   if (problems.length > 0) {
     throw new StalePlanError(

@@ -5,6 +5,7 @@ import { PlanBlockedError } from '../errors.js';
 import type { Catalog } from '../catalog/model.js';
 import { tableKey } from '../catalog/model.js';
 import { isTableRetentionComment } from '../retention/table-backup.js';
+import type { MovedTable } from './moved-table.js';
 
 /** The split whose retention comment the connected database carries (`retentionComment`), or null. */
 export function retiringSplitOf(comment: string | null): { split: string; expires: string } | null {
@@ -62,5 +63,24 @@ export function refuseRetiringOverUnfinished(catalog: Catalog, split: string, re
     `split ${split} retires the source, but ${named.join('; ')} ${unfinished.size === 1 ? 'is' : 'are'} applied only in part: ` +
       `the services left could never move out of a read-only database; nothing was changed`,
     `finish ${unfinished.size === 1 ? 'that split' : 'those splits'} first (\`cloudphone-split apply\` with ${unfinished.size === 1 ? 'its' : 'their'} manifest), or roll ${unfinished.size === 1 ? 'it' : 'them'} back, then plan and apply this one`,
+  );
+}
+
+/**
+ * Refuses (exit 1) to retire the source while another split of it is being moved: its
+ * apply started (the journal says so) and has not fenced its tables yet (interrupted, or
+ * running). Its services could never move out of a read-only database, and it could not
+ * even finish. `moved`: the tables earlier splits moved or are moving, read now.
+ */
+export function refuseRetiringOverMoving(moved: readonly MovedTable[], split: string, retire: boolean): void {
+  if (!retire) return;
+  const moving = new Map<string, string[]>();
+  for (const m of moved) if (m.state === 'moving' && m.split !== split) moving.set(m.split, [...(moving.get(m.split) ?? []), m.table]);
+  if (moving.size === 0) return;
+  const named = [...moving].map(([s, tables]) => `split ${s} (${tables.length} ${tables.length === 1 ? 'table' : 'tables'} not fenced yet, e.g. ${tables[0]})`);
+  throw new PlanBlockedError(
+    `split ${split} retires the source, but ${named.join('; ')} ${moving.size === 1 ? 'has' : 'have'} started moving and not finished: ` +
+      `${moving.size === 1 ? 'it' : 'they'} could not fence ${moving.size === 1 ? 'its' : 'their'} tables in a read-only database, nor ${moving.size === 1 ? 'its' : 'their'} services move out of it; nothing was changed`,
+    `finish ${moving.size === 1 ? 'that split' : 'those splits'} first (\`cloudphone-split apply\` with ${moving.size === 1 ? 'its' : 'their'} manifest resumes it), or roll ${moving.size === 1 ? 'it' : 'them'} back, then plan and apply this one`,
   );
 }

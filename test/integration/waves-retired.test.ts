@@ -1,5 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, query, withDatabase } from '../harness/servers.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { spawnCli } from './helpers/cli.js';
+import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
 
 /**
@@ -54,6 +59,42 @@ describe('waves and a retired source', () => {
     }
     expect(await exists(fx.ops.database)).toBe(false);
     // billing finished: the source may be retired.
+    const rest = await fx.billing.cli('apply', '--yes');
+    expect(rest.code, rest.stderr).toBe(0);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stderr).toBe(0);
+  });
+
+  it('a split that retires the source is refused while another split of it stopped before its fence (plan, apply, and a plan file made before)', async () => {
+    const fx = await wavesFixture({ server: pg15(), edit: (doc, which) => void (which === 'ops' && ((doc.source as Record<string, unknown>).retire = true)) });
+    fixtures.push(fx);
+    const opsPlan = join(fx.dir, 'ops.plan.json');
+    expect((await fx.ops.cli('plan', '-o', opsPlan)).code).toBe(0);
+    const billingPlan = join(fx.dir, 'billing.plan.json');
+    expect((await fx.billing.cli('plan', '-o', billingPlan)).code).toBe(0);
+    const fenceStep = (JSON.parse(await readFile(billingPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
+    // billing's apply is killed (kill -9) right before its fence: started, nothing fenced.
+    const holder = new pg.Client({ connectionString: fx.sourceUrl });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, fenceStep]);
+      const run = spawnCli(['apply', billingPlan, '--yes', '-m', fx.billing.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${fenceStep}` });
+      await expect
+        .poll(async () => (await query<{ n: number }>(pg15(), `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::int::oid`, [PAUSE_LOCK_SPACE]))[0]!.n, { timeout: 30_000, interval: 50 })
+        .toBe(1);
+      run.child.kill('SIGKILL');
+      await run.done;
+    } finally {
+      await holder.end();
+    }
+    for (const args of [['plan'], ['apply', '--yes'], ['apply', opsPlan, '--yes']]) {
+      const r = await fx.ops.cli(args[0]!, ...args.slice(1));
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain(`split ${fx.ops.name} retires the source, but split ${fx.billing.name} (4 tables not fenced yet, e.g. public.invoice_lines) has started moving and not finished`);
+      expect(r.stderr).toContain('finish that split first (`cloudphone-split apply` with its manifest resumes it), or roll it back');
+    }
+    expect(await exists(fx.ops.database)).toBe(false);
+    // billing resumed to its end: the source may be retired now.
     const rest = await fx.billing.cli('apply', '--yes');
     expect(rest.code, rest.stderr).toBe(0);
     const ops = await fx.ops.cli('apply', '--yes');
