@@ -1431,4 +1431,12 @@ export const MUTATIONS = [
     replace: '',
     tests: [`${I}waves-retired.test.ts`],
   },
+  {
+    id: 'matview-always-filled',
+    title: 'a materialized view the source never filled (WITH NO DATA) is filled in the new database',
+    file: 'src/catalog/ddl.ts',
+    search: "(v.populated === false ? '\\nWITH NO DATA' : '\\nWITH DATA')",
+    replace: "(v.populated === false ? '\\nWITH DATA' : '\\nWITH DATA')",
+    tests: [`${I}objects.test.ts`],
+  },
 ];

@@ -353,7 +353,8 @@ export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routin
     const body = v.definition.trim().replace(/;$/, '');
     const options = v.options && v.options.length > 0 ? ` WITH (${reloptionsSql(v.options)})` : '';
     const kind = v.materialized ? 'MATERIALIZED VIEW' : 'VIEW';
-    out.push(`CREATE ${kind} ${qname(v)}${options} AS\n${body}${v.materialized ? '\nWITH DATA' : ''}`);
+    // Filled by running its query in the new database (its rows as of now there), unless the source never filled it.
+    out.push(`CREATE ${kind} ${qname(v)}${options} AS\n${body}${v.materialized ? (v.populated === false ? '\nWITH NO DATA' : '\nWITH DATA') : ''}`);
     out.push(...commentOn(kind, qname(v), v.comment));
     for (const i of v.indexes ?? []) {
       out.push(i.definition, ...commentOn('INDEX', qname({ schema: v.schema, name: i.name }), i.comment));

@@ -315,6 +315,7 @@ function toView(rel: RelationRow, graph: DependencyGraph, indexes: readonly Inde
     comment: rel.comment,
   };
   if (rel.reloptions.length > 0) view.options = rel.reloptions;
+  if (rel.relkind === 'm' && !rel.populated) view.populated = false;
   if (indexes.length > 0) {
     view.indexes = [...indexes]
       .sort((a, b) => a.name.localeCompare(b.name))

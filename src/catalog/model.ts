@@ -285,6 +285,8 @@ export interface View extends QualifiedName {
   comment: string | null;
   /** pg_class.reloptions (security_barrier, check_option, ...). */
   options?: string[];
+  /** false: a materialized view never filled (WITH NO DATA, never refreshed), made so in the target too; absent: filled. */
+  populated?: false;
   /** A materialized view's indexes (pg_get_indexdef), by name; absent when none. */
   indexes?: Array<{ name: string; definition: string; comment: string | null; clustered?: true }>;
   /** Keys of the types and functions its query uses (they are in `Catalog.types`/`functions`). */

@@ -556,10 +556,16 @@ describe('a materialized view that moves with its service', () => {
        CREATE UNIQUE INDEX film_counts_film ON app.film_counts (film_id);
        CREATE INDEX film_counts_actors ON app.film_counts (actors) WHERE actors > 0;
        COMMENT ON INDEX app.film_counts_film IS 'what REFRESH CONCURRENTLY needs';
-       ALTER MATERIALIZED VIEW app.film_counts CLUSTER ON film_counts_film;`,
+       ALTER MATERIALIZED VIEW app.film_counts CLUSTER ON film_counts_film;
+       CREATE MATERIALIZED VIEW app.film_names AS SELECT film_id FROM app.film WITH NO DATA;`,
     );
     const a = await fx.cli('apply', '--yes');
     expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    // Filled where the source's is, and left unfilled where the source never filled it (a query on it fails on both).
+    const populated = (url: string) => query<{ v: string; p: boolean }>(url, `SELECT relname AS v, relispopulated AS p FROM pg_class WHERE relkind = 'm' ORDER BY 1`);
+    expect(await populated(fx.rentalUrl)).toEqual([{ v: 'film_counts', p: true }, { v: 'film_names', p: false }]);
+    expect(await populated(fx.rentalUrl)).toEqual(await populated(fx.sourceUrl));
+    expect(await query(fx.rentalUrl, `SELECT count(*)::int AS n FROM app.film_counts`)).toEqual(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM app.film_counts`));
     const indexes = (url: string) =>
       query<{ d: string; c: string | null; k: boolean }>(
         url,
