@@ -1439,4 +1439,28 @@ export const MUTATIONS = [
     replace: "(v.populated === false ? '\\nWITH DATA' : '\\nWITH DATA')",
     tests: [`${I}objects.test.ts`],
   },
+  {
+    id: 'preflight-stopped-run-is-a-wave',
+    title: 'a split whose apply stopped at its preflight (nothing made) keeps every other split from moving its tables',
+    file: 'src/waves/earlier-waves.ts',
+    search: '    if (r.changed === false && r.fencedAt === null) continue;',
+    replace: '',
+    tests: [`${I}waves-retired.test.ts`, `${U}waves/earlier-waves.test.ts`],
+  },
+  {
+    id: 'moved-state-per-split',
+    title: 'a split applied for some services only counts every table of it as fenced, the other services\' too',
+    file: 'src/waves/earlier-waves.ts',
+    search: "          state: r.fencedAt === null || (own !== undefined && !own.has(table)) ? 'moving' : 'moved',",
+    replace: "          state: r.fencedAt === null ? 'moving' : 'moved',",
+    tests: [`${U}waves/earlier-waves.test.ts`],
+  },
+  {
+    id: 'moving-fix-says-remove',
+    title: 'a table another split has started moving: the manifest error says to remove it, leaving it to a split that may never finish',
+    file: 'src/manifest/moved-filter.ts',
+    search: "      fix: m0.state === 'moving' ? movingFix(m0.split) : 'remove it from this manifest: the tables earlier splits moved need no entry',",
+    replace: "      fix: 'remove it from this manifest: the tables earlier splits moved need no entry',",
+    tests: [`${U}manifest/resolve-waves.test.ts`],
+  },
 ];

@@ -13,6 +13,8 @@ export interface SplitRecord {
   plan: Plan;
   /** When its `fence_source` step finished (in a run not rolled back); null: not fenced yet. */
   fencedAt: Date | null;
+  /** Whether that run changed anything (see runChangedAnything): false for one stopped at its preflight. */
+  changed: boolean;
   /** The system identifier of the source server it ran on (fact `source`, written by apply); null: not recorded. */
   systemIdentifier: string | null;
   /** The OID of the source database it ran against (same fact); null: not recorded (journals of earlier versions). */
@@ -32,11 +34,15 @@ export interface SourceFact {
  * such run and plan, and when its fence went up. Oldest first (by that run's start).
  */
 export async function splitRecords(db: Kysely<JournalDb>, exclude: string | null): Promise<SplitRecord[]> {
-  const runs = await sql<{ id: number; split: string; state: RunState; started_at: Date; finished_at: Date | null; plan: unknown; fenced_at: Date | null; source: unknown }>`
+  const runs = await sql<{ id: number; split: string; state: RunState; started_at: Date; finished_at: Date | null; plan: unknown; fenced_at: Date | null; source: unknown; changed: boolean }>`
     SELECT DISTINCT ON (r.split) r.id, r.split, r.state, r.started_at, r.finished_at, r.plan,
            (SELECT min(s.finished_at) FROM ${sql.id(JOURNAL_SCHEMA, 'steps')} s JOIN ${sql.id(JOURNAL_SCHEMA, 'runs')} r2 ON r2.id = s.run_id
              WHERE r2.split = r.split AND r2.state <> 'rolled_back' AND s.kind = 'fence_source' AND s.state = 'done') AS fenced_at,
-           (SELECT f.value FROM ${sql.id(JOURNAL_SCHEMA, 'facts')} f WHERE f.split = r.split AND f.key = ${SOURCE_FACT}) AS source
+           (SELECT f.value FROM ${sql.id(JOURNAL_SCHEMA, 'facts')} f WHERE f.split = r.split AND f.key = ${SOURCE_FACT}) AS source,
+           -- As runChangedAnything: a preflight that never passed changed nothing, else any step done did.
+           (EXISTS (SELECT 1 FROM ${sql.id(JOURNAL_SCHEMA, 'steps')} s WHERE s.run_id = r.id AND s.state = 'done')
+             AND (NOT EXISTS (SELECT 1 FROM ${sql.id(JOURNAL_SCHEMA, 'steps')} s WHERE s.run_id = r.id AND s.kind = 'preflight')
+                  OR EXISTS (SELECT 1 FROM ${sql.id(JOURNAL_SCHEMA, 'steps')} s WHERE s.run_id = r.id AND s.kind = 'preflight' AND s.state = 'done'))) AS changed
       FROM ${sql.id(JOURNAL_SCHEMA, 'runs')} r
      WHERE r.state <> 'rolled_back' AND (${exclude}::text IS NULL OR r.split <> ${exclude})
      ORDER BY r.split, r.id DESC`.execute(db);
@@ -49,6 +55,7 @@ export async function splitRecords(db: Kysely<JournalDb>, exclude: string | null
       finishedAt: r.finished_at,
       plan: (typeof r.plan === 'string' ? JSON.parse(r.plan) : r.plan) as Plan,
       fencedAt: r.fenced_at,
+      changed: r.changed,
       systemIdentifier: sourceFact(r.source)?.systemIdentifier ?? null,
       databaseOid: sourceFact(r.source)?.databaseOid ?? null,
     }))

@@ -253,6 +253,7 @@ export async function readWaveRecords(controlUrl: string, exclude: string): Prom
       systemIdentifier: r.systemIdentifier,
       databaseOid: r.databaseOid,
       fencedAt: r.fencedAt?.toISOString() ?? null,
+      changed: r.changed,
     }));
   } finally {
     await journal.close();

@@ -243,8 +243,8 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   await refuseRetiredSource(servers.source!, plan.name);
   // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
-  await checkEarlierWaves(plan, live, controlUrl, servers.source!, partial !== null && planHash(partial.plan) === planHash(plan));
   refuseRetiringOverUnfinished(live, plan.name, manifest.source.retire);
+  await checkEarlierWaves(plan, live, controlUrl, servers.source!, partial !== null && planHash(partial.plan) === planHash(plan));
   // A plan made just now from this very catalog matches it by construction: its fingerprints are not taken again.
   if (catalog === undefined) await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);
   if (planFileToWrite !== null) await writePlanFile(planFileToWrite, plan);

@@ -12,6 +12,8 @@ export interface WaveRecord {
   databaseOid?: string | null;
   /** ISO time its fence went up; null: not yet. */
   fencedAt: string | null;
+  /** false: its run changed nothing (stopped at its preflight), so it moves nothing; absent: it did. */
+  changed?: boolean;
 }
 
 /** The source being planned: its database, its cluster and the split planning it. */
@@ -46,8 +48,14 @@ export function earlierWaves(
   rootOf: (key: string) => string = (k) => k,
 ): MovedTable[] {
   const out = new Map<string, MovedTable>();
+  const fencedBy = new Map<string, Set<string>>();
+  for (const f of fences) fencedBy.set(f.split, (fencedBy.get(f.split) ?? new Set()).add(f.table));
   for (const r of records) {
     if (r.split === source.split || !sameSource(r, source)) continue;
+    // A run stopped at its preflight created, copied and fenced nothing: it is no wave yet.
+    if (r.changed === false && r.fencedAt === null) continue;
+    // Fenced per table: a split applied for some services only has fenced their tables, not the others' yet.
+    const own = fencedBy.get(r.split);
     const serviceOf = new Map<string, { name: string; database: string }>();
     for (const s of r.plan.services) for (const t of s.tables) serviceOf.set(t.name, { name: s.name, database: s.database });
     for (const step of r.plan.steps) {
@@ -60,8 +68,8 @@ export function earlierWaves(
           split: r.split,
           service: svc?.name ?? null,
           database: svc?.database ?? null,
-          movedAt: r.fencedAt,
-          state: r.fencedAt === null ? 'moving' : 'moved',
+          movedAt: r.fencedAt !== null && (own === undefined || own.has(table)) ? r.fencedAt : null,
+          state: r.fencedAt === null || (own !== undefined && !own.has(table)) ? 'moving' : 'moved',
           via: 'journal',
         });
       }

@@ -133,3 +133,30 @@ describe('waves and a retired source', () => {
     }
   });
 });
+
+describe('a split whose apply stopped at its preflight', () => {
+  it('is no wave: another split may plan and apply the same tables', async () => {
+    const fx = await wavesFixture({
+      edit: (doc, which) => {
+        if (which !== 'billing') return;
+        // billing takes events too, which ops meant to move.
+        const services = doc.services as Record<string, Record<string, unknown>>;
+        services['billing-service']!.tables = ['invoices', 'invoice_lines', 'events'];
+        doc.ignore = (doc.ignore as string[]).filter((t) => t !== 'events');
+      },
+    });
+    fixtures.push(fx);
+    // ops's database exists already, holding a table: its preflight refuses, nothing is created, fenced or copied.
+    await query(fx.sourceServer, `CREATE DATABASE "${fx.ops.database}"`);
+    await query(withDatabase(fx.sourceServer, fx.ops.database), `CREATE TABLE someone_elses (id int)`);
+    const ops = await fx.ops.cli('apply', '--yes');
+    expect(ops.code, ops.stdout + ops.stderr).not.toBe(0);
+    expect(ops.stderr).toContain(fx.ops.database);
+    const planned = await fx.billing.cli('plan', '--json');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect((JSON.parse(planned.stdout) as { movedEarlier?: unknown[] }).movedEarlier ?? []).toEqual([]);
+    const billing = await fx.billing.cli('apply', '--yes');
+    expect(billing.code, billing.stderr).toBe(0);
+    expect((await fx.billing.cli('verify', '--checksums')).code).toBe(0);
+  });
+});

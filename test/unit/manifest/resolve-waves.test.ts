@@ -62,6 +62,16 @@ describe('a later wave (SPEC §7)', () => {
     }
   });
 
+  it('says what to do about a table a split has started moving and not fenced yet: finish that split or roll it back', () => {
+    const moving = BILLING.map((m) => ({ ...m, state: 'moving' as const, movedAt: null }));
+    for (const entry of ['orders', '"pay*"']) {
+      const problems = thrownProblems(() => resolve(WAVE2('', `  billing-v2:\n    database: cloudphone_billing2\n    tables: [${entry}]`), moving));
+      expect(problems.map((p) => p.fix)).toEqual([
+        'split billing has not finished: finish it (cloudphone-split apply with its manifest), or roll it back (cloudphone-split rollback with its manifest) to move the table with this one; removing it from this manifest leaves it to that split',
+      ]);
+    }
+  });
+
   it('lets globs skip the moved tables; a service glob that matches only moved tables is an error, an ignore glob a warning', () => {
     const r = resolve(WAVE2(', "*"'));
     expect(Object.keys(r.tables)).not.toContain('public.orders');

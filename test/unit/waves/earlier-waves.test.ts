@@ -92,6 +92,22 @@ describe('earlierWaves', () => {
     expect(describeMoved(moved[0]!)).toContain('as its fence in the source says');
     expect(describeMoved(moved[1]!)).toContain('has not fenced it yet');
   });
+
+  it('leaves out a split whose run stopped at its preflight (it changed nothing), and says per table which a split applied in part has fenced', () => {
+    const stopped: WaveRecord = { split: 'failed', plan: wavePlan('core', [{ name: 'f', database: 'f_db', tables: ['public.payments'] }]), systemIdentifier: null, fencedAt: null, changed: false };
+    expect(earlierWaves([stopped], [], source)).toEqual([]);
+    const part: WaveRecord = {
+      split: 'billing',
+      plan: wavePlan('core', [{ name: 'billing-service', database: 'b_db', tables: ['public.orders'] }, { name: 'pay-service', database: 'p_db', tables: ['public.payments'] }]),
+      systemIdentifier: null,
+      fencedAt: '2026-12-01T10:00:00.000Z',
+    };
+    const moved = earlierWaves([part], [{ table: 'public.orders', database: 'b_db', split: 'billing' }], source);
+    expect(moved.map((m) => [m.table, m.state, m.movedAt])).toEqual([
+      ['public.orders', 'moved', '2026-12-01T10:00:00.000Z'],
+      ['public.payments', 'moving', null],
+    ]);
+  });
 });
 
 describe('a plan checked against the splits made since', () => {
