@@ -1463,4 +1463,12 @@ export const MUTATIONS = [
     replace: "      fix: 'remove it from this manifest: the tables earlier splits moved need no entry',",
     tests: [`${U}manifest/resolve-waves.test.ts`],
   },
+  {
+    id: 'denormalized-credited-any-key',
+    title: 'a denormalized column is said to replace every foreign key to the table it reads, not only the one it joins through',
+    file: 'src/plan/foreign-keys.ts',
+    search: ' && sameColumns(d.on.map((p) => p.local), fk.columns))',
+    replace: ')',
+    tests: [`${U}plan/denormalized-keys.test.ts`],
+  },
 ];

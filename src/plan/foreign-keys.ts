@@ -69,6 +69,10 @@ function suggestColumns(catalog: Catalog, refKey: string, keyCols: string[]): st
   return LABEL_COLUMNS.filter((c) => names.includes(c)).slice(0, 2);
 }
 
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((c) => b.includes(c));
+}
+
 /**
  * Decides, for one service, which foreign keys stay (both ends owned by the
  * service) and which are dropped (the other end is another service's, a copy,
@@ -99,7 +103,8 @@ export function classifyForeignKeys(
       const refOwner = own.owner.get(ref) ?? earlier?.service ?? null;
       const reason: DroppedForeignKey['reason'] = !owned.has(key) ? 'copy' : refOwner === null && !earlier ? 'ignored' : 'cross-service';
       const declared = service.denormalize
-        .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref))
+        // Joined through this key's own columns: another key to the same table (creator_id, owner_id) is not replaced by it.
+        .filter((d) => d.table === own.root.get(key) && own.root.get(d.fromTable) === own.root.get(ref) && sameColumns(d.on.map((p) => p.local), fk.columns))
         .map((d) => `${d.table}.${d.column}`);
       const proposals = suggestColumns(catalog, ref, fk.references.columns).map((c) => `${fk.references!.table.name}.${c}`);
       // What the key did on a delete or update of the referenced row (both, pg_get_constraintdef writing ON UPDATE first), which nothing does once it is gone.
