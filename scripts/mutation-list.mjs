@@ -1471,4 +1471,12 @@ export const MUTATIONS = [
     replace: ')',
     tests: [`${U}plan/denormalized-keys.test.ts`],
   },
+  {
+    id: 'resume-keeps-old-password',
+    title: 'an apply resumed with another password for a role it created goes on: the role keeps the first password, the service cannot log in',
+    file: 'src/run/role-passwords.ts',
+    search: "      if ((err as { code?: string }).code === '28P01') wrong.push(",
+    replace: "      if ((err as { code?: string }).code === 'none') wrong.push(",
+    tests: [`${I}resume-password.test.ts`],
+  },
 ];

@@ -6,6 +6,7 @@ import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
 import { systemIdentifier } from '../pg/server-identity.js';
 import type { Catalog } from '../catalog/model.js';
 import { earlierWaves } from '../waves/earlier-waves.js';
+import { refuseChangedRolePasswords } from './role-passwords.js';
 import { movedSincePlan, rolledBackSincePlan } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
@@ -306,6 +307,7 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
+    await refuseChangedRolePasswords(plan, new Set((await journal.doneSteps(plan.name, planHash(plan))).keys()), servers, env);
     await recordSource(journal, pools, plan);
     let selection: ServiceSelection | undefined;
     if (opts.services) {
