@@ -1479,4 +1479,12 @@ export const MUTATIONS = [
     replace: "      if ((err as { code?: string }).code === 'none') wrong.push(",
     tests: [`${I}resume-password.test.ts`],
   },
+  {
+    id: 'verify-during-apply',
+    title: 'verify while an apply of the split runs reports its half-made databases as differences (exit 1)',
+    file: 'src/run/verify.ts',
+    search: "  const holder = running ? await lockHolder(controlUrl, split.manifest.name, 'cloudphone-split verify') : undefined;",
+    replace: '  const holder = undefined as Awaited<ReturnType<typeof lockHolder>>;',
+    tests: [`${I}verify-stop.test.ts`],
+  },
 ];

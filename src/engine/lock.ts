@@ -134,3 +134,15 @@ export async function findHolder(client: pg.ClientBase, name: string): Promise<L
     backendStart: row.backend_start,
   };
 }
+
+/** The session holding the split's lock in the control database now, if any. */
+export async function lockHolder(controlUrl: string, name: string, applicationName = 'cloudphone-split'): Promise<LockHolder | undefined> {
+  const client = new pg.Client(nodePgConfig(controlUrl, { application_name: applicationName, connectionTimeoutMillis: 30_000 }));
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await findHolder(client, name);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -8,7 +8,8 @@ import { refuseRejectedLogins } from '../pg/login-check.js';
 import { withDatabase } from '../conn/connection.js';
 import { verifyExitCode, verifySplit, type VerifyResult } from '../verify/verify.js';
 import { cutoverCopies } from '../verify/cutover-copies.js';
-import { BadInputError, ExitCode, InterruptedError } from '../errors.js';
+import { BadInputError, ExitCode, InterruptedError, LockedError } from '../errors.js';
+import { describeHolder, lockHolder } from '../engine/lock.js';
 import type { Reporter } from './reporter.js';
 import { servicePlanView } from '../plan/service-selection.js';
 
@@ -34,7 +35,9 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   let pruned: string | null = null;
   let cutover: ReturnType<typeof cutoverCopies> = new Map();
   let rolledBack: Date | null = null;
+  let running = false;
   try {
+    running = (await journal.status(split.manifest.name, { limit: 1 })).runs[0]?.state === 'running';
     plan = await journal.lastPlan(split.manifest.name);
     if (!plan) rolledBack = await journal.rolledBackAt(split.manifest.name);
     const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
@@ -45,6 +48,14 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
     if (backups.length > 0 && backups.every((b) => b.state === 'pruned')) pruned = backups.map((b) => b.database).join(', ');
   } finally {
     await journal.close();
+  }
+  // A run going on now (its lock is held): its half-made databases would read as differences, each with advice that does not apply.
+  const holder = running ? await lockHolder(controlUrl, split.manifest.name, 'cloudphone-split verify') : undefined;
+  if (holder) {
+    throw new LockedError(
+      `split ${split.manifest.name} is being applied now (${describeHolder(holder)}): verify checks a split whose apply has finished, so nothing was checked`,
+      'run verify once it has finished (`cloudphone-split status --watch` follows it)',
+    );
   }
   if (!plan && rolledBack) {
     throw new BadInputError(

@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
 import { query, withDatabase } from '../harness/servers.js';
 import { spawnCli } from './helpers/cli.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
@@ -59,5 +62,35 @@ describe('verify stopped by a signal', () => {
     const done = await fx.ops.cli('verify', '--checksums');
     expect(done.code, done.stdout).toBe(0);
     expect(await recorded()).toBe(before + 1);
+  });
+
+  it('while an apply of the split runs, says so and checks nothing (exit 5), instead of reporting its half-made databases as differences', async () => {
+    const fx = await wavesFixture();
+    fixtures.push(fx);
+    const planFile = join(fx.dir, 'ops.plan.json');
+    expect((await fx.ops.cli('plan', '-o', planFile)).code).toBe(0);
+    const steps = (JSON.parse(await readFile(planFile, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps;
+    const copy = steps.find((s) => s.kind === 'copy_data')!.id;
+    const holder = new pg.Client({ connectionString: fx.sourceUrl });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, copy]);
+      const run = spawnCli(['apply', planFile, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${copy}` });
+      await expect
+        .poll(async () => (await query<{ n: number }>(fx.sourceServer, `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::int::oid`, [PAUSE_LOCK_SPACE]))[0]!.n, { timeout: 30_000, interval: 50 })
+        .toBe(1);
+      const during = await fx.ops.cli('verify', '--checksums');
+      expect(during.code, during.stdout + during.stderr).toBe(5);
+      expect(during.stderr).toContain(`split ${fx.ops.name} is being applied now (backend pid `);
+      expect(during.stderr).toContain('verify checks a split whose apply has finished, so nothing was checked');
+      expect(during.stdout).toBe('');
+      await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', [PAUSE_LOCK_SPACE, copy]);
+      const ended = await run.done;
+      expect(ended.code, ended.stderr).toBe(0);
+    } finally {
+      await holder.end();
+    }
+    const after = await fx.ops.cli('verify', '--checksums');
+    expect(after.code, after.stdout).toBe(0);
   });
 });

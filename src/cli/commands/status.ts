@@ -1,7 +1,5 @@
-import pg from 'pg';
 import type { CommonOptions } from '../common.js';
-import { findHolder } from '../../engine/lock.js';
-import { nodePgConfig } from '../../conn/node-pg.js';
+import { lockHolder } from '../../engine/lock.js';
 import { loadSplit, readLiveCatalog } from '../../plan/make.js';
 import { changedTables, newSourcePartitions, schemaDrift } from '../../online/schema-drift.js';
 import { presentInTargets, targetColumns } from '../../online/target-columns.js';
@@ -23,14 +21,7 @@ import { serviceLines } from '../views/service-progress.js';
 
 /** Whether a session holds the split's lock in the control database now. */
 async function lockHeld(controlUrl: string, name: string): Promise<boolean> {
-  const client = new pg.Client(nodePgConfig(controlUrl, { application_name: 'cloudphone-split status', connectionTimeoutMillis: 30_000 }));
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await findHolder(client, name)) !== undefined;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return (await lockHolder(controlUrl, name, 'cloudphone-split status')) !== undefined;
 }
 
 /** The journal's status, plus the replication lag per service while an online split replicates. */
