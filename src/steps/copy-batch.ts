@@ -26,7 +26,7 @@ async function pipeTable(ctx: StepContext, step: CopyDataStep, src: pg.Client, d
   let first: string | undefined;
   out.once('error', () => (first ??= ends.source));
   inp.once('error', () => (first ??= ends.target));
-  const abort = () => out.destroy(new Error('interrupted'));
+  const abort = () => out.destroy(new Error('the copy was stopped (Ctrl-C or SIGTERM); the rerun copies these tables again'));
   ctx.signal.addEventListener('abort', abort, { once: true });
   try {
     await pipeline(out, inp);

@@ -140,7 +140,7 @@ async function copyOnce(ctx: StepContext, step: CopyDataStep, binary: boolean): 
         bytesEstimate: step.bytes,
       });
     }, 250);
-    const abort = () => out.destroy(new Error('interrupted'));
+    const abort = () => out.destroy(new Error('the copy was stopped (Ctrl-C or SIGTERM); the rerun copies the table again'));
     ctx.signal.addEventListener('abort', abort, { once: true });
     const piped = performance.now();
     try {
