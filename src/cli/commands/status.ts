@@ -63,7 +63,14 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     const plan = raw.runs.length > 0 ? await journal.lastPlan(split.manifest.name) : undefined;
     const status: StatusReport = withRates(raw, plan, new Date());
     // A run the journal calls running holds the split's lock while its process lives (the server frees it when the process dies).
-    if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.abandoned = true;
+    if (raw.runs[0]?.state === 'running' && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) {
+      status.abandoned = true;
+      // Nothing copies any more: no rate, no time left (they would be the dead process's last figures).
+      for (const st of status.runs[0]!.steps) {
+        delete st.bytesPerSecond;
+        delete st.etaSeconds;
+      }
+    }
     const rollbackStarted = await unfinishedRollback(journal, split.manifest.name);
     // While its process holds the split's lock, the rollback is running, not left half-way.
     if (rollbackStarted !== null && !(await lockHeld(controlUrlFor(split.servers.source, split.controlUrl), split.manifest.name))) status.unfinishedRollback = rollbackStarted;
