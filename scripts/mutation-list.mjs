@@ -1487,4 +1487,12 @@ export const MUTATIONS = [
     replace: '  const holder = undefined as Awaited<ReturnType<typeof lockHolder>>;',
     tests: [`${I}verify-stop.test.ts`],
   },
+  {
+    id: 'prune-blind-to-functions',
+    title: "prune drops a moved table that a function of the source still reads: the function fails at its next call",
+    file: 'src/retention/table-facts.ts',
+    search: '    if (used.length > 0) out.push(',
+    replace: '    if (used.length < 0) out.push(',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

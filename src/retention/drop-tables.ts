@@ -8,7 +8,7 @@ import { readRetentionDetail } from './retention-detail.js';
 import { databaseClient } from './maintenance-client.js';
 import { archiveFileName, dumpDatabase, tableDumpArgs, type PgDumpBinary } from './pg-dump.js';
 import { missingFromArchive } from './archive-check.js';
-import { blockingDependents, dependentsRefusal, dropSet, keptTableRefusal, preparedSums, writtenSince, type ReferencingKey } from './table-facts.js';
+import { blockingDependents, dependentsRefusal, dropSet, functionsRefusal, functionsUsing, keptTableRefusal, preparedSums, writtenSince, type ReferencingKey } from './table-facts.js';
 import { readTableStates } from './table-backup.js';
 import { dropUnusedFenceSql } from '../steps/fence-source.js';
 
@@ -38,6 +38,8 @@ export interface DropTablesOptions {
   archive: { dir: string; bin: PgDumpBinary } | null;
   now: Date;
   env: NodeJS.ProcessEnv;
+  /** Functions the split gave a service's database (`schema.name(args)`): their copies left in the source are its own. */
+  ownFunctions?: ReadonlySet<string>;
 }
 
 const refused = (reason: string, warnings: string[] = []): TablesDropOutcome => ({ action: 'refused', reason, warnings });
@@ -88,7 +90,9 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
     const set = await dropSet(client, detail.tables, detail.views);
     if ('refuse' in set) return refused(set.refuse);
     // Before the archive is written: a drop PostgreSQL would refuse leaves no archive behind.
-    const blocked = dependentsRefusal(await blockingDependents(client, detail.tables, set.views));
+    const blocked =
+      dependentsRefusal(await blockingDependents(client, detail.tables, set.views)) ??
+      functionsRefusal(await functionsUsing(client, [...set.roots, ...set.partitions], opts.ownFunctions ?? new Set()));
     if (blocked) return refused(blocked, set.notes);
 
     await client.query('BEGIN');
@@ -151,7 +155,7 @@ export async function dropTables(row: RetentionRecord, opts: DropTablesOptions):
  * real run would meet before dropping anything (the tables no longer the ones kept, a
  * partition attached since, views or functions that depend on them), or null.
  */
-export async function previewTablesDrop(row: RetentionRecord, serverUrl: string): Promise<string | null> {
+export async function previewTablesDrop(row: RetentionRecord, serverUrl: string, ownFunctions: ReadonlySet<string> = new Set()): Promise<string | null> {
   const detail = readRetentionDetail(row.detail);
   if (!detail || detail.retire || detail.tables.length === 0) return null;
   let client;
@@ -165,7 +169,10 @@ export async function previewTablesDrop(row: RetentionRecord, serverUrl: string)
     if (kept) return kept;
     const set = await dropSet(client, detail.tables, detail.views);
     if ('refuse' in set) return set.refuse;
-    return dependentsRefusal(await blockingDependents(client, detail.tables, set.views));
+    return (
+      dependentsRefusal(await blockingDependents(client, detail.tables, set.views)) ??
+      functionsRefusal(await functionsUsing(client, [...set.roots, ...set.partitions], ownFunctions))
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -168,14 +168,16 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     }
   };
   const retiringRefusal = async (r: RetentionRecord): Promise<string | null> => waitingFor(r) ?? (await unknownFences(r));
-  const plan = retiring.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;
+  const plan = due.length > 0 ? await opts.journal.lastPlan(opts.split) : undefined;
+  const FUNCTION_KINDS = new Set(['function', 'procedure', 'aggregate', 'window function']);
+  const ownFunctions = new Set(plan?.services.flatMap((s) => (s.objects ?? []).filter((o) => FUNCTION_KINDS.has(o.kind)).map((o) => o.name)) ?? []);
   const moved = new Set(plan ? copiedTables(plan).map((t) => `${t.source.schema}.${t.source.name}`) : []);
   // Earlier waves of the same source: the tables they moved (kept or already pruned) are in their databases too.
   if (plan) for (const r of retiring) for (const o of othersIn(r)) for (const t of readRetentionDetail(o.detail)?.tables ?? []) moved.add(t.table);
   if (!opts.yes) {
     for (const r of due) {
       const view = backupView(r, opts.now);
-      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!, ownFunctions);
       if (!wait && readRetentionDetail(r.detail)?.retire !== false) {
         // What dropBackup checks when it acts (written since, its comment, sessions, rows only it holds), asked now: the preview says what --yes would do.
         const would = await previewDropBackup(r, { serverUrl: opts.servers[r.server]!, moved, schemas: opts.schemas, archive: Boolean(opts.archiveDir) });
@@ -203,7 +205,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
     // not due) refuses first: a prune that refuses leaves the way back as it was.
     for (let i = due.length - 1; i >= 0; i--) {
       const r = due[i]!;
-      const refusal = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);
+      const refusal = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!, ownFunctions);
       if (!refusal) continue;
       entries.push({ ...backupView(r, opts.now), action: 'refused', reason: refusal });
       due.splice(i, 1);
@@ -225,6 +227,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneReport> {
         archive: bins && opts.archiveDir ? { dir: opts.archiveDir, bin: bins.get(r.server)! } : null,
         now: opts.now,
         env: opts.env,
+        ownFunctions,
       });
       for (const w of outcome.warnings) opts.warn(`${r.database}: ${w}`);
       if (outcome.action === 'refused') {

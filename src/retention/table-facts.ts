@@ -1,5 +1,7 @@
 import type { PgClient } from '../steps/handler.js';
-import { FENCE_TRIGGER } from '../steps/fence-source.js';
+import { FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
+import { parseKey } from '../catalog/model.js';
+import { bodyReferences, bodySearchPath } from '../catalog/body-refs.js';
 import { readTableStates, readViewStates, type TableBackup, type ViewBackup } from './table-backup.js';
 import { runSumQuery, sumQueries } from './table-sums.js';
 
@@ -167,3 +169,42 @@ export function dependentsRefusal(dependents: readonly string[]): string | null 
     'drop or change them in the source first (nothing was dropped)';
 }
 
+
+/**
+ * Functions of the source whose body reads or writes a table prune drops (found in the
+ * body's text, as `plan` finds them: pg_depend records none of it, so PostgreSQL drops the
+ * table and the function fails at its next call). A function a service's database got
+ * (`ownFunctions`, `schema.name(args)` as the plan lists them) is the split's own copy
+ * left behind and is not counted; the tool's own schema neither.
+ */
+export async function functionsUsing(client: PgClient, tables: readonly string[], ownFunctions: ReadonlySet<string>): Promise<string[]> {
+  const r = await client.query<{ key: string; schema: string; body: string; config: string[] | null }>(
+    `SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS key,
+            n.nspname AS schema, p.prosrc AS body, p.proconfig AS config
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+       JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+      WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p')
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1)
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+      ORDER BY 1`,
+    [FENCE_SCHEMA],
+  );
+  const names = tables.map(parseKey);
+  const dropped = new Set(tables);
+  const out: string[] = [];
+  for (const f of r.rows) {
+    if (ownFunctions.has(f.key)) continue;
+    const configured = f.config?.find((c) => c.startsWith('search_path='))?.slice('search_path='.length).split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')) ?? null;
+    const refs = bodyReferences(f.body, bodySearchPath(f.schema, configured), [], names);
+    const used = [...refs.writes.map((t) => ['writes to', t] as const), ...refs.reads.map((t) => ['reads', t] as const)].filter(([, t]) => dropped.has(t));
+    if (used.length > 0) out.push(`function ${f.key} ${used.map(([how, t]) => `${how} ${t}`).join(' and ')}`);
+  }
+  return out;
+}
+
+/** The refusal for them, or null. */
+export function functionsRefusal(functions: readonly string[]): string | null {
+  if (functions.length === 0) return null;
+  return `functions of the source use the moved tables, and would fail at their next call once the tables are gone: ${functions.slice(0, 10).join('; ')}${functions.length > 10 ? `; and ${functions.length - 10} more` : ''}; ` +
+    'drop or change them in the source first (nothing was dropped)';
+}
