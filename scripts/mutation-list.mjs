@@ -1495,4 +1495,12 @@ export const MUTATIONS = [
     replace: '    if (used.length < 0) out.push(',
     tests: [`${I}retention-tables.test.ts`],
   },
+  {
+    id: 'plan-file-manifest-edit-unsaid',
+    title: 'apply of a plan file says nothing of the manifest edited since: the edits silently do not apply',
+    file: 'src/run/apply.ts',
+    search: '    if (onDisk !== null && onDisk !== plan.manifest.text) {',
+    replace: '    if (onDisk !== null && onDisk === plan.manifest.text && onDisk !== plan.manifest.text) {',
+    tests: [`${I}resume-password.test.ts`],
+  },
 ];

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
@@ -175,6 +176,11 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   if (planFile) {
     plan = await readPlanFile(planFile);
     manifestFile = resolvePath(dirname(resolvePath(planFile)), plan.manifest.path);
+    // The plan is what was reviewed: its own copy of the manifest is used, and an edit made since only said.
+    const onDisk = await readFile(manifestFile, 'utf8').catch(() => null);
+    if (onDisk !== null && onDisk !== plan.manifest.text) {
+      reporter.warn(`warning: ${manifestFile} changed since this plan was made; apply runs the plan as it was reviewed (the manifest as it was then): make a new plan (cloudphone-split plan) to apply the changes`);
+    }
   } else {
     const split = await loadSplit(opts.manifest, env, { source: true });
     const finished = await finishedPlanOf(split.manifest.name, split.text, controlUrlFor(split.servers.source!, split.controlUrl));

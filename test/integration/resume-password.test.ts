@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { query } from '../harness/servers.js';
@@ -42,8 +42,11 @@ describe('an apply resumed with another password for a role it created', () => {
     expect(changed.stderr).not.toContain('another-password');
     expect(await query(fx.sourceServer, `SELECT 1 FROM pg_database WHERE datname = $1`, [fx.ops.database])).toHaveLength(0);
 
+    // The manifest edited since the plan was made: the plan is what runs, and that is said.
+    await appendFile(fx.ops.manifestFile, '# edited after the plan\n');
     const resumed = await fx.ops.cli('apply', planFile, '--yes');
     expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`warning: ${fx.ops.manifestFile} changed since this plan was made; apply runs the plan as it was reviewed (the manifest as it was then): make a new plan (cloudphone-split plan) to apply the changes`);
     const verified = await fx.ops.cli('verify');
     expect(verified.code, verified.stdout).toBe(0);
   });
