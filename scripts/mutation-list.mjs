@@ -1503,4 +1503,12 @@ export const MUTATIONS = [
     replace: '    if (onDisk !== null && onDisk === plan.manifest.text && onDisk !== plan.manifest.text) {',
     tests: [`${I}resume-password.test.ts`],
   },
+  {
+    id: 'target-rows-fence-absent',
+    title: "a partition made in a new database after rollback's fence takes writes there: rows no one carries back",
+    file: 'src/online/reverse-sql.ts',
+    search: '    if (roots.has(table)) {',
+    replace: '    if (roots.has(table) && roots.size < 0) {',
+    tests: [`${I}online-partition-copy-back.test.ts`],
+  },
 ];

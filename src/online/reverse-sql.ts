@@ -94,13 +94,15 @@ export function reverseCatchUpSql(slot: string, target: TargetRef): string[] {
 
 export const TARGET_FENCE_SCHEMA = 'cloudphone_split';
 export const TARGET_FENCE_TRIGGER = 'cloudphone_split_fence';
+/** The row fence of a moved partition tree's root in the target: cloned onto partitions made there later (a service's job during the rollback). */
+export const TARGET_FENCE_ROWS_TRIGGER = 'cloudphone_split_fence_rows';
 
 /**
  * The fence of a target after a rollback through reverse replication: a statement
  * trigger on each moved table (ENABLE ALWAYS: replica-mode sessions too) that rejects
  * INSERT, UPDATE, DELETE and TRUNCATE, naming the source database the writes belong to again.
  */
-export function fenceTargetSql(split: string, sourceDatabase: string, tables: readonly string[]): string[] {
+export function fenceTargetSql(split: string, sourceDatabase: string, tables: readonly string[], roots: ReadonlySet<string> = new Set()): string[] {
   const fn = `${ident(TARGET_FENCE_SCHEMA)}."rolled_back"`;
   const sql = [
     `SET LOCAL lock_timeout = '60s'`,
@@ -119,6 +121,13 @@ export function fenceTargetSql(split: string, sourceDatabase: string, tables: re
       `CREATE TRIGGER ${ident(TARGET_FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${literal(sourceDatabase)}, ${literal(split)})`,
       `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(TARGET_FENCE_TRIGGER)}`,
     );
+    if (roots.has(table)) {
+      sql.push(
+        `DROP TRIGGER IF EXISTS ${ident(TARGET_FENCE_ROWS_TRIGGER)} ON ${t}`,
+        `CREATE TRIGGER ${ident(TARGET_FENCE_ROWS_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}(${literal(sourceDatabase)}, ${literal(split)})`,
+        `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${ident(TARGET_FENCE_ROWS_TRIGGER)}`,
+      );
+    }
   }
   return sql;
 }

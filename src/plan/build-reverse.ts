@@ -128,7 +128,7 @@ export function reverseSteps(input: PlanInput, replicated: Replicated[], cutover
       kind: 'fence_target',
       service: target.service,
       description: `fence ${fenced.length} tables of ${target.database}: writes there are refused, naming ${source}`,
-      sql: fenceTargetSql(input.manifest.name, source, fenced),
+      sql: fenceTargetSql(input.manifest.name, source, fenced, new Set(catalog.tables.filter((t) => t.kind === 'p' && !t.partitionOf).map(tableKey))),
       dependsOn: [...(start ? [start] : lateCopies), ...lastIds],
       target,
       tables: fenced,

@@ -125,6 +125,10 @@ describe('online: a partitioned table without primary key, rolled back', () => {
     expect(back!.detail.made).toEqual(['public.user_pings_2031']);
     expect(await query(fx.sourceUrl, `SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cloudphone\\_split\\_fence%'`)).toEqual([]);
     await query(fx.sourceUrl, `INSERT INTO user_pings_2026 VALUES (1, '2026-07-01', 'writable again')`);
+    // The kept new database stays fenced, a partition a service's job makes there afterwards too (the row fence is cloned onto it).
+    await query(users, `CREATE TABLE user_pings_2032 PARTITION OF user_pings FOR VALUES FROM ('2032-01-01') TO ('2033-01-01')`);
+    await expect(query(users, `INSERT INTO user_pings_2032 VALUES (5, '2032-05-05', 'after the rollback')`)).rejects.toThrow(/has gone back to database/);
+    await expect(query(users, `INSERT INTO user_pings VALUES (5, '2032-05-05', 'after the rollback')`)).rejects.toThrow(/has gone back to database/);
     // Applied again (the partitions made for the rollback dropped, so that the source matches the plan again): the
     // databases the rollback kept are named as such, with what to do.
     await query(fx.sourceUrl, `ALTER TABLE user_pings DETACH PARTITION user_pings_2031; DROP TABLE user_pings_2031`);
