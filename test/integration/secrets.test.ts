@@ -255,8 +255,9 @@ describe('secrets never leak', () => {
       [['plan', '-m', on.manifestFile, '-o', join(on.dir, 'x.json'), '--verbose'], bad({ CLOUDPHONE_CORE_URL: `postgres://postgres:${WRONG_PW}@127.0.0.1:${a.port}/x` }), 2],
       [['plan', '-m', on.manifestFile, '-o', join(on.dir, 'x.json'), '--verbose', '--json'], bad({ CLOUDPHONE_CORE_URL: `host=127.0.0.1 password='${WRONG_PW}` }), 2],
       [['plan', '-m', on.manifestFile, '-o', join(on.dir, 'x.json'), '--verbose'], bad({ CLOUDPHONE_CORE_URL: `postgres://postgres:${encodeURIComponent(WRONG_PW)}@127.0.0.1:1/x` }), 3],
-      [['status', '-m', on.manifestFile, '--verbose', '--json'], bad({ SPLIT_CONTROL_URL: dsn(a, WRONG_PW, `${on.prefix}control`) }), 3],
-      [['verify', '-m', on.manifestFile, '--verbose'], bad({ BILLING_PG_URL: queryPasswordUrl(b, WRONG_PW) }), 1],
+      // A password a server rejects is bad input (exit 2), named once, as `plan` says it.
+      [['status', '-m', on.manifestFile, '--verbose', '--json'], bad({ SPLIT_CONTROL_URL: dsn(a, WRONG_PW, `${on.prefix}control`) }), 2],
+      [['verify', '-m', on.manifestFile, '--verbose'], bad({ BILLING_PG_URL: queryPasswordUrl(b, WRONG_PW) }), 2],
       [['init', '--from', dsn(a, WRONG_PW, on.sourceDb), '-o', '-', '--verbose'], on.env, 2],
       [['init', '--from', `postgres://postgres:${WRONG_PW}@127.0.0.1:${a.port}/x`, '-o', '-', '--verbose'], on.env, 2],
       [['apply', join(on.dir, 'corrupt.plan.json'), '--yes', '--verbose'], on.env, 2],
