@@ -427,8 +427,8 @@ export const MUTATIONS = [
     id: 'status-dead-run-running',
     title: 'status shows a killed run as running, as if a process still ran it',
     file: 'src/cli/commands/status.ts',
-    search: 'return (await findHolder(client, name)) !== undefined;',
-    replace: 'return (await findHolder(client, name)) !== undefined || name.length > 0;',
+    search: "  return (await lockHolder(controlUrl, name, 'cloudphone-split status')) !== undefined;",
+    replace: "  return (await lockHolder(controlUrl, name, 'cloudphone-split status')) !== undefined || name.length > 0;",
     tests: [`${I}crash-online-apply.test.ts`],
   },
   {
@@ -827,8 +827,8 @@ export const MUTATIONS = [
     id: 'prune-preview-ignores-waves',
     title: 'retention prune without --yes says it would drop a retired database that the run with --yes refuses (another wave\'s backup may not go yet)',
     file: 'src/retention/prune-backups.ts',
-    search: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!);",
-    replace: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? null : await previewTablesDrop(r, opts.servers[r.server]!);",
+    search: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? await retiringRefusal(r) : await previewTablesDrop(r, opts.servers[r.server]!, ownFunctions);",
+    replace: "      let wait = readRetentionDetail(r.detail)?.retire !== false ? null : await previewTablesDrop(r, opts.servers[r.server]!, ownFunctions);",
     tests: [`${I}retention-tables.test.ts`],
   },
   {
@@ -1003,8 +1003,8 @@ export const MUTATIONS = [
     id: 'prune-preview-promises-drop',
     title: 'retention prune without --yes says it would drop kept tables that a view or function of the source depends on, which the real run refuses',
     file: 'src/retention/drop-tables.ts',
-    search: '    return dependentsRefusal(await blockingDependents(client, detail.tables, set.views));\n  } finally {',
-    replace: '    return null;\n  } finally {',
+    search: '      dependentsRefusal(await blockingDependents(client, detail.tables, set.views)) ??\n      functionsRefusal(await functionsUsing(client, [...set.roots, ...set.partitions], ownFunctions))\n    );',
+    replace: '      null\n    );',
     tests: [`${I}retention-tables.test.ts`],
   },
   {
