@@ -1511,4 +1511,12 @@ export const MUTATIONS = [
     replace: '    if (roots.has(table) && roots.size < 0) {',
     tests: [`${I}online-partition-copy-back.test.ts`],
   },
+  {
+    id: 'universal-hub-swallows',
+    title: 'init puts every table that hangs off a tenant key alone into the tenant group, unrelated or not',
+    file: 'src/init/hub-groups.ts',
+    search: "  const eligible = scored.filter((s) => (comp.length === 1 && !universal.has(s.hub)) || s.match > 0 || s.in > 0);",
+    replace: '  const eligible = scored.filter((s) => comp.length === 1 || s.match > 0 || s.in > 0);',
+    tests: [`${U}init/group-tables.test.ts`],
+  },
 ];

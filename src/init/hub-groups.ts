@@ -3,6 +3,8 @@ import { domainMatches, type DraftGroup, type NameOf } from './draft-group.js';
 
 /** A table referenced by at least this many other tables is a hub: it anchors a group instead of gluing groups together. */
 export const HUB_MIN_REFERENCES = 2;
+/** A hub referenced by at least this share of the other tables with keys, beside other hubs, is universal (see hubGroups). */
+export const UNIVERSAL_SHARE = 0.9;
 
 interface Touch {
   /** Keys from the component to the hub. */
@@ -24,6 +26,9 @@ interface Touch {
 export function hubGroups(graph: ForeignKeyGraph, nameOf: NameOf): { groups: DraftGroup[]; lone: string[] } {
   const hubs = graph.nodes.filter((n) => graph.referencedBy.get(n)!.size >= HUB_MIN_REFERENCES);
   const hubSet = new Set(hubs);
+  // A hub nearly every table references (a tenant or organisation key beside other hubs) says nothing of where a
+  // table belongs: a table hanging off it alone is placed by its name, as a table without keys is (Sourcegraph's tenants).
+  const universal = new Set(hubs.length > 1 ? hubs.filter((h) => graph.referencedBy.get(h)!.size >= UNIVERSAL_SHARE * (graph.nodes.length - 1)) : []);
   const groups: DraftGroup[] = hubs.map((h) => ({ tables: [h], center: h, reason: 'hub', absorbed: [], byPrefix: [] }));
   const groupOfHub = new Map(hubs.map((h, i) => [h, groups[i]!]));
   const edgesOf = new Map<string, ForeignKeyEdge[]>(graph.nodes.map((n) => [n, []]));
@@ -51,14 +56,15 @@ export function hubGroups(graph: ForeignKeyGraph, nameOf: NameOf): { groups: Dra
         touch.set(other, t);
       }
     }
-    const hub = chooseHub(comp, touch, graph, nameOf);
-    if (hub) groupOfHub.get(hub)!.tables.push(...comp);
+    const hub = chooseHub(comp, touch, graph, nameOf, universal);
+    if (!hub && comp.length === 1) lone.push(comp[0]!);
+    else if (hub) groupOfHub.get(hub)!.tables.push(...comp);
     else standalone.push({ tables: comp, center: mostReferenced(comp, graph, nameOf), reason: 'component', absorbed: [], byPrefix: [] });
   }
   return { groups: [...groups, ...standalone], lone };
 }
 
-function chooseHub(comp: string[], touch: Map<string, Touch>, graph: ForeignKeyGraph, nameOf: NameOf): string | null {
+function chooseHub(comp: string[], touch: Map<string, Touch>, graph: ForeignKeyGraph, nameOf: NameOf, universal: ReadonlySet<string>): string | null {
   const scored = [...touch].map(([hub, t]) => ({
     hub,
     match: domainMatches(comp, hub, nameOf),
@@ -66,7 +72,7 @@ function chooseHub(comp: string[], touch: Map<string, Touch>, graph: ForeignKeyG
     total: t.in + t.out,
     refs: graph.referencedBy.get(hub)!.size,
   }));
-  const eligible = scored.filter((s) => comp.length === 1 || s.match > 0 || s.in > 0);
+  const eligible = scored.filter((s) => (comp.length === 1 && !universal.has(s.hub)) || s.match > 0 || s.in > 0);
   eligible.sort(
     (a, b) => b.match - a.match || b.in - a.in || b.total - a.total || a.refs - b.refs || (a.hub < b.hub ? -1 : a.hub > b.hub ? 1 : 0),
   );

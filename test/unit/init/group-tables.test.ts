@@ -86,6 +86,29 @@ describe('groupTables rules', () => {
     expect(g.foreignKeys.map((k) => k.constraint).sort()).toEqual(['ticket_messages_users_id_fkey', 'tickets_users_id_fkey']);
   });
 
+  it('a hub nearly every table references (a tenant key beside other hubs) does not take the tables that hang off it alone', () => {
+    // Sourcegraph: every table references tenants.
+    const c = new CatalogBuilder()
+      .table('tenants')
+      .table('users', refs('tenants'))
+      .table('user_emails', refs('tenants', 'users'))
+      .table('user_settings', refs('tenants', 'users'))
+      .table('event_logs', refs('tenants'))
+      .table('feature_flags', refs('tenants'))
+      .table('feature_flag_overrides', refs('tenants'))
+      .table('lsif_uploads', refs('tenants'))
+      .table('lsif_indexes', refs('tenants'))
+      .build();
+    const g = groupTables(c, ['public']);
+    // Before, every table hanging off tenants alone went into one tenant group (event_logs, feature_*, lsif_* together).
+    expect(byKey(g)).toEqual({
+      user: ['users', 'tenants', 'user_emails', 'user_settings'],
+      feature: ['feature_flags', 'feature_flag_overrides'],
+      lsif: ['lsif_indexes', 'lsif_uploads'],
+      other: ['event_logs'],
+    });
+  });
+
   it('a component touching two hubs joins the one it shares a name domain with', () => {
     const c = new CatalogBuilder()
       .table('users')
