@@ -135,7 +135,11 @@ export function renderRollback(r: RollbackReport, out: Output): void {
       ? c.red(`Split ${r.name} is rolled back except for the above; fix it and run rollback again to finish.`)
       : services
         ? c.green(`${services.join(', ')} of split ${r.name} rolled back; the other services are left as they were (\`apply --service ${services.join(',')}\` applies them again).`)
-        : c.green(`Split ${r.name} rolled back: the next apply starts from scratch.`),
+        : r.preview?.reverse?.length
+          ? c.green(
+              `Split ${r.name} rolled back. The new databases are kept, fenced (${r.preview.reverse.map((d) => d.name).join(', ')}): the next apply starts from scratch once they are dropped (DROP DATABASE, when you no longer need them).`,
+            )
+          : c.green(`Split ${r.name} rolled back: the next apply starts from scratch.`),
   );
   out.say(lines.join('\n'));
 }

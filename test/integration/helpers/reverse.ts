@@ -205,6 +205,8 @@ export async function writeThroughRollback(fx: SplitFixture, writers: TargetWrit
   const rolled = await inProcess(() => runCli(['rollback', '-m', fx.manifestFile, '--yes'], fx.env));
   expect(rolled.code, rolled.stderr + rolled.stdout).toBe(0);
   expect(rolled.stdout).toMatch(/kept database \S+cloudphone_device: fenced, kept/);
+  // What the next apply needs: those databases dropped first (its preflight refuses them while they exist).
+  expect(rolled.stdout).toMatch(/rolled back\. The new databases are kept, fenced \(.*cloudphone_device.*\): the next apply starts from scratch once they are dropped/);
   checkOutput?.(`${rolled.stdout}\n${rolled.stderr}`);
   for (const w of ws) await w.finished();
   for (const w of ws) {
