@@ -1,10 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { query } from '../harness/servers.js';
-import { spawnCli } from './helpers/cli.js';
-import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { pausedBefore } from './helpers/paused-run.js';
 import { fenceSql } from '../../src/steps/fence-source.js';
 import { wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
@@ -31,30 +29,14 @@ describe('a table fenced by another split while this split applies', () => {
     const fenceStep = (JSON.parse(await readFile(opsPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
 
     // ops's apply has passed its checks (nobody moved invoices yet) and waits right before its fence...
-    const holder = new pg.Client({ connectionString: fx.sourceUrl });
-    await holder.connect();
-    let ops;
+    const paused = await pausedBefore({ ...fx, step: fenceStep, args: ['apply', opsPlan, '--yes', '-m', fx.ops.manifestFile], env: fx.env });
     try {
-      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, fenceStep]);
-      ops = spawnCli(['apply', opsPlan, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${fenceStep}` });
-      let waiting = 0;
-      for (let i = 0; i < 600 && waiting === 0; i++) {
-        const r = await query<{ n: number }>(
-          fx.sourceServer,
-          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1::int::oid AND a.datname = $2`,
-          [PAUSE_LOCK_SPACE, fx.sourceDb],
-        );
-        waiting = r[0]!.n;
-        if (waiting === 0) await new Promise((res) => setTimeout(res, 50));
-      }
-      expect(waiting, ops.output().stderr).toBe(1);
       // ...while the other split fences invoices.
       await query(fx.sourceUrl, `BEGIN; ${fenceSql('elsewhere', [{ table: 'public.invoices', database: 'elsewhere_db' }]).join(';\n')}; COMMIT`);
     } finally {
-      await holder.end();
+      await paused.release();
     }
-    const ended = await ops!.done;
+    const ended = await paused.run.done;
     expect(ended.code, ended.stdout + ended.stderr).toBe(3);
     expect(ended.stderr).toContain('table public.invoices was moved by split elsewhere meanwhile (its fence is on it), and a table is never moved twice: roll this split back (cloudphone-split rollback)');
     // Nothing of ops's fence went up (events takes writes); the other split's fence is the one on invoices.

@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { query } from '../harness/servers.js';
-import { runCli, spawnCli } from './helpers/cli.js';
-import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { runCli } from './helpers/cli.js';
+import { pausedBefore } from './helpers/paused-run.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
 
 const fixtures: WavesFixture[] = [];
@@ -21,19 +20,10 @@ describe('an apply resumed with another password for a role it created', () => {
     const steps = (JSON.parse(await readFile(planFile, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps;
     const next = steps.find((s) => s.kind === 'create_database')!.id;
     // Killed (kill -9) once its role exists, right before its database is made.
-    const holder = new pg.Client({ connectionString: fx.sourceUrl });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, next]);
-      const run = spawnCli(['apply', planFile, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${next}` });
-      await expect
-        .poll(async () => (await query<{ n: number }>(fx.sourceServer, `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::int::oid`, [PAUSE_LOCK_SPACE]))[0]!.n, { timeout: 30_000, interval: 50 })
-        .toBe(1);
-      run.child.kill('SIGKILL');
-      await run.done;
-    } finally {
-      await holder.end();
-    }
+    const paused = await pausedBefore({ ...fx, step: next, args: ['apply', planFile, '--yes', '-m', fx.ops.manifestFile], env: fx.env });
+    paused.run.child.kill('SIGKILL');
+    await paused.run.done;
+    await paused.release();
     expect(await query(fx.sourceServer, `SELECT 1 FROM pg_roles WHERE rolname = $1`, [fx.ops.role])).toHaveLength(1);
 
     const changed = await runCli(['apply', planFile, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, OPS_PW: 'another-password' });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { pausedBefore } from './helpers/paused-run.js';
 import { query, withDatabase } from '../harness/servers.js';
 import { spawnCli } from './helpers/cli.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
@@ -71,25 +71,18 @@ describe('verify stopped by a signal', () => {
     expect((await fx.ops.cli('plan', '-o', planFile)).code).toBe(0);
     const steps = (JSON.parse(await readFile(planFile, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps;
     const copy = steps.find((s) => s.kind === 'copy_data')!.id;
-    const holder = new pg.Client({ connectionString: fx.sourceUrl });
-    await holder.connect();
+    const paused = await pausedBefore({ ...fx, step: copy, args: ['apply', planFile, '--yes', '-m', fx.ops.manifestFile], env: fx.env });
     try {
-      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, copy]);
-      const run = spawnCli(['apply', planFile, '--yes', '-m', fx.ops.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${copy}` });
-      await expect
-        .poll(async () => (await query<{ n: number }>(fx.sourceServer, `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::int::oid`, [PAUSE_LOCK_SPACE]))[0]!.n, { timeout: 30_000, interval: 50 })
-        .toBe(1);
       const during = await fx.ops.cli('verify', '--checksums');
       expect(during.code, during.stdout + during.stderr).toBe(5);
       expect(during.stderr).toContain(`split ${fx.ops.name} is being applied now (backend pid `);
       expect(during.stderr).toContain('verify checks a split whose apply has finished, so nothing was checked');
       expect(during.stdout).toBe('');
-      await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', [PAUSE_LOCK_SPACE, copy]);
-      const ended = await run.done;
-      expect(ended.code, ended.stderr).toBe(0);
     } finally {
-      await holder.end();
+      await paused.release();
     }
+    const ended = await paused.run.done;
+    expect(ended.code, ended.stderr).toBe(0);
     const after = await fx.ops.cli('verify', '--checksums');
     expect(after.code, after.stdout).toBe(0);
   });

@@ -2,9 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, query, withDatabase } from '../harness/servers.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
-import { spawnCli } from './helpers/cli.js';
-import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../src/engine/test-pause.js';
+import { pausedBefore } from './helpers/paused-run.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
 
 /**
@@ -74,19 +72,10 @@ describe('waves and a retired source', () => {
     expect((await fx.billing.cli('plan', '-o', billingPlan)).code).toBe(0);
     const fenceStep = (JSON.parse(await readFile(billingPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
     // billing's apply is killed (kill -9) right before its fence: started, nothing fenced.
-    const holder = new pg.Client({ connectionString: fx.sourceUrl });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [PAUSE_LOCK_SPACE, fenceStep]);
-      const run = spawnCli(['apply', billingPlan, '--yes', '-m', fx.billing.manifestFile], { ...fx.env, [TEST_PAUSE_ENV]: `before:${fenceStep}` });
-      await expect
-        .poll(async () => (await query<{ n: number }>(pg15(), `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::int::oid`, [PAUSE_LOCK_SPACE]))[0]!.n, { timeout: 30_000, interval: 50 })
-        .toBe(1);
-      run.child.kill('SIGKILL');
-      await run.done;
-    } finally {
-      await holder.end();
-    }
+    const paused = await pausedBefore({ ...fx, step: fenceStep, args: ['apply', billingPlan, '--yes', '-m', fx.billing.manifestFile], env: fx.env });
+    paused.run.child.kill('SIGKILL');
+    await paused.run.done;
+    await paused.release();
     for (const args of [['plan'], ['apply', '--yes'], ['apply', opsPlan, '--yes']]) {
       const r = await fx.ops.cli(args[0]!, ...args.slice(1));
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
