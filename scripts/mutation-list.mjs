@@ -1519,4 +1519,12 @@ export const MUTATIONS = [
     replace: '  const eligible = scored.filter((s) => comp.length === 1 || s.match > 0 || s.in > 0);',
     tests: [`${U}init/group-tables.test.ts`],
   },
+  {
+    id: 'dead-run-shows-rate',
+    title: "status of a run whose process is gone shows the dead process's last rate and time left, as if it still copied",
+    file: 'src/cli/commands/status.ts',
+    search: '        delete st.bytesPerSecond;',
+    replace: '        if (st.bytesPerSecond === -1) delete st.bytesPerSecond;',
+    tests: [`${I}live-progress.test.ts`],
+  },
 ];

@@ -76,6 +76,8 @@ describe('live progress', () => {
       await gate;
       return { rows: 5000, bytes: 100_000 };
     });
+    // The split's lock, as apply holds it while its process lives.
+    const lock = await SplitLock.acquire(controlUrl, 'live');
     const run = runPlan({
       plan,
       handlers,
@@ -102,9 +104,20 @@ describe('live progress', () => {
 
       const text = await runSpawned(['status', '-m', manifest], env);
       expect(text.stdout).toMatch(/running +copy:a:public\.big +\(1234 rows, 24\.4 KiB, [\d.]+ [KMG]?i?B\/s, ETA \d+ s\)/);
+
+      // Its process gone (nobody holds the lock): the last counts stay, without a rate or a time left, which nothing makes any more.
+      await lock.release();
+      const dead = JSON.parse((await runSpawned(['status', '--json', '-m', manifest], env)).stdout) as StatusReport & { abandoned?: true };
+      expect(dead.abandoned).toBe(true);
+      const stale = dead.runs[0]!.steps.find((s) => s.id === 'copy:a:public.big')!;
+      expect(stale).toMatchObject({ state: 'running', rows: 1234, bytes: 25_000 });
+      expect(stale.bytesPerSecond).toBeUndefined();
+      expect(stale.etaSeconds).toBeUndefined();
+      expect((await runSpawned(['status', '-m', manifest], env)).stdout).toMatch(/running +copy:a:public\.big +\(1234 rows, 24\.4 KiB\)/);
     } finally {
       release();
       await run;
+      await lock.release();
     }
     // A progress write that lands after the step ended changes nothing.
     const runs = await journal.status('live');
