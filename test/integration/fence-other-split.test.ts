@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { query } from '../harness/servers.js';
-import { pausedBefore } from './helpers/paused-run.js';
+import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { fenceSql } from '../../src/steps/fence-source.js';
 import { wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
@@ -26,7 +25,7 @@ describe('a table fenced by another split while this split applies', () => {
     const opsPlan = join(fx.dir, 'ops.plan.json');
     const planned = await fx.ops.cli('plan', '-o', opsPlan);
     expect(planned.code, planned.stderr).toBe(0);
-    const fenceStep = (JSON.parse(await readFile(opsPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
+    const fenceStep = await stepOf(opsPlan, 'fence_source');
 
     // ops's apply has passed its checks (nobody moved invoices yet) and waits right before its fence...
     const paused = await pausedBefore({ ...fx, step: fenceStep, args: ['apply', opsPlan, '--yes', '-m', fx.ops.manifestFile], env: fx.env });

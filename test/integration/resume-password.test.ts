@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { query } from '../harness/servers.js';
 import { runCli } from './helpers/cli.js';
-import { pausedBefore } from './helpers/paused-run.js';
+import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
 
 const fixtures: WavesFixture[] = [];
@@ -17,8 +17,7 @@ describe('an apply resumed with another password for a role it created', () => {
     fixtures.push(fx);
     const planFile = join(fx.dir, 'ops.plan.json');
     expect((await fx.ops.cli('plan', '-o', planFile)).code).toBe(0);
-    const steps = (JSON.parse(await readFile(planFile, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps;
-    const next = steps.find((s) => s.kind === 'create_database')!.id;
+    const next = await stepOf(planFile, 'create_database');
     // Killed (kill -9) once its role exists, right before its database is made.
     const paused = await pausedBefore({ ...fx, step: next, args: ['apply', planFile, '--yes', '-m', fx.ops.manifestFile], env: fx.env });
     paused.run.child.kill('SIGKILL');

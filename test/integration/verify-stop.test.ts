@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pausedBefore } from './helpers/paused-run.js';
+import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { query, withDatabase } from '../harness/servers.js';
 import { spawnCli } from './helpers/cli.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
@@ -69,8 +68,7 @@ describe('verify stopped by a signal', () => {
     fixtures.push(fx);
     const planFile = join(fx.dir, 'ops.plan.json');
     expect((await fx.ops.cli('plan', '-o', planFile)).code).toBe(0);
-    const steps = (JSON.parse(await readFile(planFile, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps;
-    const copy = steps.find((s) => s.kind === 'copy_data')!.id;
+    const copy = await stepOf(planFile, 'copy_data');
     const paused = await pausedBefore({ ...fx, step: copy, args: ['apply', planFile, '--yes', '-m', fx.ops.manifestFile], env: fx.env });
     try {
       const during = await fx.ops.cli('verify', '--checksums');

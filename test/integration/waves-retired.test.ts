@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pg15, query, withDatabase } from '../harness/servers.js';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pausedBefore } from './helpers/paused-run.js';
+import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
 
 /**
@@ -70,7 +69,7 @@ describe('waves and a retired source', () => {
     expect((await fx.ops.cli('plan', '-o', opsPlan)).code).toBe(0);
     const billingPlan = join(fx.dir, 'billing.plan.json');
     expect((await fx.billing.cli('plan', '-o', billingPlan)).code).toBe(0);
-    const fenceStep = (JSON.parse(await readFile(billingPlan, 'utf8')) as { steps: Array<{ id: string; kind: string }> }).steps.find((s) => s.kind === 'fence_source')!.id;
+    const fenceStep = await stepOf(billingPlan, 'fence_source');
     // billing's apply is killed (kill -9) right before its fence: started, nothing fenced.
     const paused = await pausedBefore({ ...fx, step: fenceStep, args: ['apply', billingPlan, '--yes', '-m', fx.billing.manifestFile], env: fx.env });
     paused.run.child.kill('SIGKILL');

@@ -3,6 +3,8 @@ import pg from 'pg';
 import { query } from '../../harness/servers.js';
 import { PAUSE_LOCK_SPACE, TEST_PAUSE_ENV } from '../../../src/engine/test-pause.js';
 import { spawnCli, type SpawnedCli } from './cli.js';
+import { readPlanFile } from '../../../src/plan/plan-file.js';
+import type { Step } from '../../../src/plan/model.js';
 
 export interface PausedRun {
   run: SpawnedCli;
@@ -44,4 +46,11 @@ export async function pausedBefore(opts: { sourceUrl: string; sourceServer: stri
       await holder.end().catch(() => undefined);
     },
   };
+}
+
+/** The id of the first step of `kind` in a plan file: where a test pauses a run. */
+export async function stepOf(planFile: string, kind: Step['kind']): Promise<string> {
+  const step = (await readPlanFile(planFile)).steps.find((s) => s.kind === kind);
+  if (!step) throw new Error(`${planFile} has no ${kind} step`);
+  return step.id;
 }
