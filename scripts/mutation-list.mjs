@@ -1527,4 +1527,20 @@ export const MUTATIONS = [
     replace: '        if (st.bytesPerSecond === -1) delete st.bytesPerSecond;',
     tests: [`${I}live-progress.test.ts`],
   },
+  {
+    id: 'live-run-not-moving',
+    title: "an apply started and not past its preflight yet moves nothing for other splits: a second split copies and fences the same table",
+    file: 'src/waves/earlier-waves.ts',
+    search: '    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;',
+    replace: '    if (r.changed === false && r.fencedAt === null) continue;',
+    tests: [`${I}concurrent-splits.test.ts`],
+  },
+  {
+    id: 'no-recheck-under-claim',
+    title: 'two applies of splits moving one table, started at the same moment, both pass their checks and both copy',
+    file: 'src/run/apply.ts',
+    search: "    await checkEarlierWaves(plan, { database: plan.source.database, fences: await sourceFences(pools) }, controlUrl, servers.source!, prepared.resumed === true);",
+    replace: "    void sourceFences;",
+    tests: [`${I}concurrent-splits.test.ts`],
+  },
 ];

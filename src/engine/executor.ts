@@ -39,6 +39,8 @@ export interface RunPlanOptions {
    * if the lock's session is lost.
    */
   lock?: SplitLock;
+  /** Called once the journal records the run (before any step starts). */
+  onStarted?: () => Promise<void>;
   /**
    * The steps this run executes (one phase of the plan: `apply` or `cutover`); default
    * all. The journal still records the whole plan, so a later run of the other phase
@@ -125,6 +127,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunSummary> {
   for (const s of planSecrets(plan, opts.env)) scrubber.add(s);
   const clean = (text: string) => scrubber.scrub(text);
   const run = await journal.startRun(plan.name, plan);
+  await opts.onStarted?.();
   const live = new LiveProgress(journal, run.runId, opts.liveProgressMs);
   // A renderer that throws must not stop the run.
   const emit = (event: ProgressEvent) => {

@@ -4,7 +4,7 @@ import { redact } from '../conn/connection.js';
 import { nodePgConfig } from '../conn/node-pg.js';
 
 /** The first key of every split lock: the second is hashtext(split name). */
-const LOCK_NAMESPACE = 'cloudphone-split';
+export const SPLIT_LOCK_NAMESPACE = 'cloudphone-split';
 
 /** The session that holds a split's lock, as far as pg_stat_activity shows it. */
 export interface LockHolder {
@@ -65,7 +65,7 @@ export class SplitLock {
       throw new ServerError(`cannot connect to the control database ${redact(controlUrl)} to lock split "${name}": ${(err as Error).message}`, undefined, { cause: err });
     }
     try {
-      const r = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${KEY_SQL}) AS locked`, [LOCK_NAMESPACE, name]);
+      const r = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${KEY_SQL}) AS locked`, [SPLIT_LOCK_NAMESPACE, name]);
       if (r.rows[0]?.locked) return new SplitLock(name, client);
       const holder = await findHolder(client, name);
       throw new LockedError(
@@ -97,7 +97,7 @@ export class SplitLock {
     if (this.released) return;
     this.released = true;
     try {
-      if (this.lostError === undefined) await this.client.query(`SELECT pg_advisory_unlock(${KEY_SQL})`, [LOCK_NAMESPACE, this.name]);
+      if (this.lostError === undefined) await this.client.query(`SELECT pg_advisory_unlock(${KEY_SQL})`, [SPLIT_LOCK_NAMESPACE, this.name]);
     } catch {
       // Ending the session below releases it anyway.
     } finally {
@@ -122,7 +122,7 @@ export async function findHolder(client: pg.ClientBase, name: string): Promise<L
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid = hashtext($1::text)::oid AND l.objid = hashtext($2::text)::oid
       LIMIT 1`,
-    [LOCK_NAMESPACE, name],
+    [SPLIT_LOCK_NAMESPACE, name],
   );
   const row = r.rows[0];
   if (!row) return undefined;

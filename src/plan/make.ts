@@ -254,6 +254,7 @@ export async function readWaveRecords(controlUrl: string, exclude: string): Prom
       databaseOid: r.databaseOid,
       fencedAt: r.fencedAt?.toISOString() ?? null,
       changed: r.changed,
+      live: r.live,
     }));
   } finally {
     await journal.close();

@@ -5,10 +5,12 @@ import { readPlanFile, writePlanFile } from '../plan/plan-file.js';
 import { loadSplit, makePlan, readLiveCatalog, readSourceIdentity, readWaveRecords } from '../plan/make.js';
 import { SOURCE_FACT, type SourceFact } from '../engine/journal-waves.js';
 import { systemIdentifier } from '../pg/server-identity.js';
-import type { Catalog } from '../catalog/model.js';
+import type { Catalog, FencedTable } from '../catalog/model.js';
+import { SourceClaim } from '../waves/source-claim.js';
+import { readFencedTables } from '../waves/fence-triggers.js';
 import { earlierWaves } from '../waves/earlier-waves.js';
 import { refuseChangedRolePasswords } from './role-passwords.js';
-import { movedSincePlan, rolledBackSincePlan } from '../waves/plan-tables.js';
+import { movedSincePlan, rolledBackSincePlan, tablesPlanReads } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
 import { manifestConnection } from '../manifest/connection-settings.js';
@@ -115,15 +117,19 @@ export async function checkFingerprint(plan: Plan, sourceUrl: string, schemas: s
  * moved, a table whose split was rolled back since: re-read now, from the journal and
  * from the fences in the source. `started`: this plan's run began already.
  */
-export async function checkEarlierWaves(plan: Plan, catalog: Catalog, controlUrl: string, sourceUrl: string, started = false): Promise<void> {
+export async function checkEarlierWaves(plan: Plan, catalog: Pick<Catalog, 'database' | 'fences'>, controlUrl: string, sourceUrl: string, started = false): Promise<void> {
   const records = await readWaveRecords(controlUrl, plan.name);
   const moved = earlierWaves(records, catalog.fences ?? [], { split: plan.name, database: catalog.database, ...(await readSourceIdentity(sourceUrl)) });
   refuseRetiringOverMoving(moved, plan.name, plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire));
   const problems = movedSincePlan(plan, moved);
   if (problems.length > 0) {
+    const read = tablesPlanReads(plan);
+    const moving = [...new Set(moved.filter((m) => m.state === 'moving' && read.has(m.table)).map((m) => m.split))];
     throw new StalePlanError(
       `another split moved tables of this plan since it was made: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` and ${problems.length - 10} more` : ''}`,
-      'make a new plan (cloudphone-split plan): it leaves the tables earlier splits moved alone; nothing was changed',
+      moving.length > 0
+        ? `split ${moving.join(', ')} is moving them now: let it finish (or roll it back: cloudphone-split rollback with its manifest), then make a new plan (cloudphone-split plan); nothing was changed`
+        : 'make a new plan (cloudphone-split plan): it leaves the tables earlier splits moved alone; nothing was changed',
     );
   }
   const back = rolledBackSincePlan(plan, moved);
@@ -159,6 +165,8 @@ export interface PreparedApply {
   finished: boolean;
   /** Services whose every apply step the journal records as done (all of them when `finished`). */
   applied: string[];
+  /** The split's unfinished run of this very plan is resumed (checked against other splits as such). */
+  resumed?: boolean;
 }
 
 /**
@@ -251,12 +259,13 @@ export async function prepareApply(planFile: string | undefined, opts: ApplyRunO
   // Tables another split moved since are named as such first (their fence and mark change their fingerprint too).
   const live = catalog ?? (await readLiveCatalog(servers.source!, manifest.source.schemas));
   refuseRetiringOverUnfinished(live, plan.name, manifest.source.retire);
-  await checkEarlierWaves(plan, live, controlUrl, servers.source!, partial !== null && planHash(partial.plan) === planHash(plan));
+  const resumed = partial !== null && planHash(partial.plan) === planHash(plan);
+  await checkEarlierWaves(plan, live, controlUrl, servers.source!, resumed);
   // A plan made just now from this very catalog matches it by construction: its fingerprints are not taken again.
   if (catalog === undefined) await checkFingerprint(plan, servers.source!, manifest.source.schemas, live);
   if (planFileToWrite !== null) await writePlanFile(planFileToWrite, plan);
-  const applied = partial && planHash(partial.plan) === planHash(plan) ? appliedServices(plan, partial.done) : [];
-  return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied };
+  const applied = partial && resumed ? appliedServices(plan, partial.done) : [];
+  return { plan, manifestFile, manifest, servers, controlUrl, finished: false, applied, resumed };
 }
 
 /** Records which source the split runs against (database and server identity): how later waves know it is theirs. */
@@ -312,7 +321,11 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
   };
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
+  let claim: SourceClaim | undefined;
   try {
+    // Checked again between the claim and the run's record (waves/source-claim.ts): another split's apply started meanwhile is seen.
+    claim = await SourceClaim.acquire(controlUrl, plan.source.database, plan.name);
+    await checkEarlierWaves(plan, { database: plan.source.database, fences: await sourceFences(pools) }, controlUrl, servers.source!, prepared.resumed === true);
     await refuseChangedRolePasswords(plan, new Set((await journal.doneSteps(plan.name, planHash(plan))).keys()), servers, env);
     await recordSource(journal, pools, plan);
     let selection: ServiceSelection | undefined;
@@ -336,6 +349,7 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
       now: opts.now ? () => opts.now! : () => new Date(),
       snapshot: () => snapshot.id(),
       lock,
+      onStarted: () => claim!.release(),
       // Online plans: the cutover steps are run by `cutover`.
       only: (s) => (s.phase ?? 'apply') === 'apply' && (chosen === undefined || chosen.has(s.id)),
       ...(selection ? { waived: selection.waived } : {}),
@@ -348,5 +362,17 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
     await pools.end();
     await journal.close().catch(() => undefined);
     await lock.release().catch(() => undefined);
+    // Last: an apply waiting for the claim must not see this one's lock as a live run that it is not.
+    await claim?.release().catch(() => undefined);
+  }
+}
+
+/** The source's fences now (each split's, with where its rows went). */
+async function sourceFences(pools: Pools): Promise<FencedTable[]> {
+  const client = await pools.client('source');
+  try {
+    return await readFencedTables(client);
+  } finally {
+    await client.end();
   }
 }

@@ -14,6 +14,8 @@ export interface WaveRecord {
   fencedAt: string | null;
   /** false: its run changed nothing (stopped at its preflight), so it moves nothing; absent: it did. */
   changed?: boolean;
+  /** true: an apply of it runs now (holds its lock), so a run that changed nothing yet is moving its tables all the same. */
+  live?: boolean;
 }
 
 /** The source being planned: its database, its cluster and the split planning it. */
@@ -52,8 +54,8 @@ export function earlierWaves(
   for (const f of fences) fencedBy.set(f.split, (fencedBy.get(f.split) ?? new Set()).add(f.table));
   for (const r of records) {
     if (r.split === source.split || !sameSource(r, source)) continue;
-    // A run stopped at its preflight created, copied and fenced nothing: it is no wave yet.
-    if (r.changed === false && r.fencedAt === null) continue;
+    // A run stopped at its preflight created, copied and fenced nothing: it is no wave yet (unless it runs now).
+    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;
     // Fenced per table: a split applied for some services only has fenced their tables, not the others' yet.
     const own = fencedBy.get(r.split);
     const serviceOf = new Map<string, { name: string; database: string }>();

@@ -35,18 +35,26 @@ export function fenceOfDefinition(definition: string): { database: string; split
   return args.length >= 2 ? { database: args[0]!, split: args[1]! } : null;
 }
 
-/** The source's tables each split's fence guards now, read live: split → its fenced tables (`schema.name`). */
-export async function liveFences(client: pg.ClientBase): Promise<Map<string, string[]>> {
+/**
+ * Every fence trigger of the source, read live: each fenced table with where its rows went
+ * and the split that moved them; `clones`: the partitions' copies of a partitioned table's trigger too.
+ */
+export async function readFencedTables(client: pg.ClientBase, clones = false): Promise<FencedTable[]> {
   const r = await client.query<{ t: string; def: string }>(
     `SELECT n.nspname || '.' || c.relname AS t, pg_catalog.pg_get_triggerdef(g.oid) AS def
        FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE g.tgname = $1 ORDER BY 1`,
-    [FENCE_TRIGGER],
+      WHERE g.tgname = $1 AND ($2 OR g.tgparentid = 0) ORDER BY 1`,
+    [FENCE_TRIGGER, clones],
   );
-  const out = new Map<string, string[]>();
-  for (const row of r.rows) {
+  return r.rows.flatMap((row) => {
     const fence = fenceOfDefinition(row.def);
-    if (fence) out.set(fence.split, [...(out.get(fence.split) ?? []), row.t]);
-  }
+    return fence ? [{ table: row.t, ...fence }] : [];
+  });
+}
+
+/** The source's tables each split's fence guards now, read live: split → its fenced tables (`schema.name`). */
+export async function liveFences(client: pg.ClientBase): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const f of await readFencedTables(client, true)) out.set(f.split, [...(out.get(f.split) ?? []), f.table]);
   return out;
 }
