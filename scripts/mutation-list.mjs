@@ -1443,7 +1443,7 @@ export const MUTATIONS = [
     id: 'preflight-stopped-run-is-a-wave',
     title: 'a split whose apply stopped at its preflight (nothing made) keeps every other split from moving its tables',
     file: 'src/waves/earlier-waves.ts',
-    search: '    if (r.changed === false && r.fencedAt === null) continue;',
+    search: '    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;',
     replace: '',
     tests: [`${I}waves-retired.test.ts`, `${U}waves/earlier-waves.test.ts`],
   },
