@@ -1543,4 +1543,12 @@ export const MUTATIONS = [
     replace: "    void sourceFences;",
     tests: [`${I}concurrent-splits.test.ts`],
   },
+  {
+    id: 'prune-blind-to-dynamic-sql',
+    title: 'prune drops a moved table that a function of the source names in SQL it builds at run time (EXECUTE format)',
+    file: 'src/retention/table-facts.ts',
+    search: '    if (refs.dynamic) {',
+    replace: '    if (refs.dynamic && refs.sequences.length < 0) {',
+    tests: [`${I}retention-tables.test.ts`],
+  },
 ];

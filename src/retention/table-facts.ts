@@ -196,10 +196,21 @@ export async function functionsUsing(client: PgClient, tables: readonly string[]
     if (ownFunctions.has(f.key)) continue;
     const configured = f.config?.find((c) => c.startsWith('search_path='))?.slice('search_path='.length).split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')) ?? null;
     const refs = bodyReferences(f.body, bodySearchPath(f.schema, configured), [], names);
-    const used = [...refs.writes.map((t) => ['writes to', t] as const), ...refs.reads.map((t) => ['reads', t] as const)].filter(([, t]) => dropped.has(t));
+    const used: [string, string][] = [...refs.writes.map((t) => ['writes to', t] as [string, string]), ...refs.reads.map((t) => ['reads', t] as [string, string])].filter(([, t]) => dropped.has(t));
+    // SQL built at run time cannot be read: a body that names a dropped table anywhere (a literal, format's argument) may run it.
+    if (refs.dynamic) {
+      const seen = new Set(used.map(([, t]) => t));
+      for (const [i, t] of tables.entries()) if (!seen.has(t) && namesWord(f.body, names[i]!.name)) used.push(['builds SQL at run time (EXECUTE) naming', t]);
+    }
     if (used.length > 0) out.push(`function ${f.key} ${used.map(([how, t]) => `${how} ${t}`).join(' and ')}`);
   }
   return out;
+}
+
+/** Whether `text` holds `word` as a word of its own, any case (`invoices`, `'invoices'`, `"Invoices"`; not `invoices_archive`). */
+function namesWord(text: string, word: string): boolean {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![A-Za-z0-9_$])${escaped}(?![A-Za-z0-9_$])`, 'i').test(text);
 }
 
 /** The refusal for them, or null. */

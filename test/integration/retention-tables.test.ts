@@ -269,13 +269,22 @@ describe('retention of a split that does not retire the source', () => {
     await query(fx.sourceUrl, `DROP VIEW big_invoices; DROP FUNCTION last_invoice()`);
     // A function whose body reads a moved table (made after the plan, so plan never saw it): PostgreSQL would drop the
     // table under it, and it would fail at its next call; prune names it and refuses, preview and run alike.
-    await query(fx.sourceUrl, `CREATE FUNCTION invoice_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM invoices'; CREATE FUNCTION audit_note(i bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit (invoice_id, note) VALUES (i, 'x'); END $$`);
+    // SQL built at run time is not read: a function that names a moved table in it counts (purge_old), one that names only staying tables does not (audit_note).
+    await query(
+      fx.sourceUrl,
+      `CREATE FUNCTION invoice_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM invoices';
+       CREATE FUNCTION audit_note(i bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('INSERT INTO %I (invoice_id, note) VALUES ($1, %L)', 'audit', 'x') USING i; END $$;
+       CREATE FUNCTION purge_old(days int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('DELETE FROM %I WHERE id < %s', 'Invoices', days); END $$`,
+    );
     for (const args of [[], ['--yes']]) {
       const f = await fx.billing.cli('retention', 'prune', ...args, '--now', later);
       expect(f.code, f.stdout).toBe(1);
-      expect(f.stdout).toContain('functions of the source use the moved tables, and would fail at their next call once the tables are gone: function public.invoice_count() reads public.invoices; drop or change them in the source first (nothing was dropped)');
+      expect(f.stdout).toContain(
+        'functions of the source use the moved tables, and would fail at their next call once the tables are gone: function public.invoice_count() reads public.invoices; ' +
+          'function public.purge_old(days integer) builds SQL at run time (EXECUTE) naming public.invoices; drop or change them in the source first (nothing was dropped)',
+      );
     }
-    await query(fx.sourceUrl, `DROP FUNCTION invoice_count(); DROP FUNCTION audit_note(bigint)`);
+    await query(fx.sourceUrl, `DROP FUNCTION invoice_count(); DROP FUNCTION audit_note(bigint); DROP FUNCTION purge_old(int)`);
     expect(await relations(fx.sourceUrl)).toEqual(before);
     // A --checksums run that fails (here: a row written to the new database, as the service does from now on)
     // leaves the backup verified by the run that passed (README): prune goes on below.
