@@ -5,6 +5,7 @@ import { closest } from './closest.js';
 import { matchEntry, matchParts } from './match-entry.js';
 import type { DenormalizeSpec, ServiceSpec } from './model.js';
 import { parseNameParts } from './names.js';
+import { describeMoved, type MovedTable } from '../waves/moved-table.js';
 import { joinPath, type ProblemList } from './problem-list.js';
 import type { ResolvedDenormalize } from './resolve.js';
 
@@ -33,7 +34,7 @@ interface Entry {
 }
 
 /** The table that gets the column: it must exist and belong to the service. */
-function targetTable(e: Entry, service: string, placementOf: (key: string) => Placement): Table | undefined {
+function targetTable(e: Entry, service: string, placementOf: (key: string) => Placement, movedOf: (key: string) => MovedTable | undefined): Table | undefined {
   const t = matchEntry(e.d.table, e.index, false);
   if ('message' in t) {
     e.problems.add(`${e.path}.table`, t.message, t.fix);
@@ -42,6 +43,15 @@ function targetTable(e: Entry, service: string, placementOf: (key: string) => Pl
   const table = e.index.byKey.get(t.tables[0]!)!;
   const place = placementOf(tableKey(table));
   if (place === 'unsettled') return table; // its own problem is reported elsewhere
+  const moved = movedOf(tableKey(table));
+  if (moved) {
+    e.problems.add(
+      `${e.path}.table`,
+      `${e.index.display(table)} was ${describeMoved(moved)}: this split adds no column to it`,
+      `remove this entry: ${moved.service ?? 'that split\'s service'} owns the table now, in its own database`,
+    );
+    return undefined;
+  }
   const owner = typeof place === 'object' ? place.service : null;
   if (owner === service) return table;
   const shown = e.index.display(table);
@@ -139,12 +149,13 @@ export function resolveDenormalize(
   index: CatalogIndex,
   placementOf: (key: string) => Placement,
   problems: ProblemList,
+  movedOf: (key: string) => MovedTable | undefined = () => undefined,
 ): ResolvedDenormalize[] {
   const out: ResolvedDenormalize[] = [];
   const added = new Set<string>();
   service.denormalize.forEach((d, i) => {
     const e: Entry = { d, path: joinPath(`${joinPath('services', service.name)}.denormalize`, i), index, problems };
-    const table = targetTable(e, service.name, placementOf);
+    const table = targetTable(e, service.name, placementOf, movedOf);
     const source = sourceColumn(e);
     if (table) {
       const slot = `${tableKey(table)}\0${d.column}`;

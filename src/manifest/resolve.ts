@@ -263,7 +263,7 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   }
 
   const views = placeViews(index, placementOf, ignoredViews, problems);
-  const denormalize = new Map(manifest.services.map((s) => [s.name, resolveDenormalize(s, index, placementOf, problems)]));
+  const denormalize = new Map(manifest.services.map((s) => [s.name, resolveDenormalize(s, index, placementOf, problems, movedRoot)]));
   // Read from an earlier wave's table, a column would be filled from its stale backup.
   for (const list of denormalize.values()) {
     for (const d of list) {

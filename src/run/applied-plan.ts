@@ -29,6 +29,11 @@ async function doneIds(journal: Journal, plan: Plan): Promise<Set<string>> {
   return new Set((await journal.doneSteps(plan.name, planHash(plan))).keys());
 }
 
+/** The steps of `plan` the journal records as done (none without a journal); reads only. */
+export async function doneStepIds(plan: Plan, controlUrl: string): Promise<Set<string>> {
+  return (await withJournal(controlUrl, (journal) => doneIds(journal, plan))) ?? new Set();
+}
+
 /** Every step `apply` runs (all but an online plan's cutover steps) is in `done`. */
 export function everyApplyStepDone(plan: Pick<Plan, 'steps'>, done: ReadonlySet<string>): boolean {
   return plan.steps.every((s) => (s.phase ?? 'apply') !== 'apply' || done.has(s.id));

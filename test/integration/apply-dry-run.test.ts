@@ -148,3 +148,38 @@ it('apply --dry-run prints every statement and config diff and changes nothing a
   expect(control!.n, 'not even the journal database is created').toBe(0);
   expect(existsSync(join(REPO_ROOT, 'plans', `${fx.name}.plan.json`)), 'no plan file written').toBe(false);
 });
+
+it('apply --dry-run names the server each role is made on, leaves out what an earlier run did, and says when nothing is left', async () => {
+  const fx = await splitFixture({ scale: 0.05, billing: servers().main });
+  fixtures.push(fx);
+  await fx.plan();
+  const billing = fx.service('billing');
+  const device = fx.service('device');
+  let dry = await fx.cli('apply', '--dry-run');
+  expect(dry.code, dry.stderr).toBe(0);
+  // billing-service's role is made on its own server (billing-pg), the others' on the source's.
+  expect(dry.stdout).toMatch(new RegExp(`^-- \\[create_role:[^\\]]*\\] create login role ${billing.role} for billing-service \\(server billing-pg\\)$`, 'm'));
+  expect(dry.stdout).toMatch(new RegExp(`^-- \\[create_role:[^\\]]*\\] create login role ${device.role} for device-service \\(the source's server\\)$`, 'm'));
+  expect(dry.stdout).toContain(`CREATE DATABASE "${billing.database}"`);
+
+  // billing-service applied alone: a dry run of the rest leaves out its steps, done already, and says so.
+  const part = await fx.cli('apply', '--service', 'billing-service', '--yes');
+  expect(part.code, part.stderr).toBe(0);
+  dry = await fx.cli('apply', '--dry-run');
+  expect(dry.code, dry.stderr).toBe(0);
+  expect(dry.stdout).toMatch(/^-- cloudphone-split apply --dry-run: split \S+, \d+ steps, \d+ of them done by an earlier run \(left out: apply resumes after them\); nothing is changed$/m);
+  expect(dry.stdout).not.toContain(`CREATE DATABASE "${billing.database}"`);
+  expect(dry.stdout).toContain(`CREATE DATABASE "${device.database}"`);
+
+  // Applied whole: nothing is left, as apply itself says; no statement is printed.
+  const rest = await fx.cli('apply', '--yes');
+  expect(rest.code, rest.stderr).toBe(0);
+  const before = await world(fx);
+  for (const args of [['--dry-run'], [fx.planFile, '--dry-run']]) {
+    dry = await fx.cli('apply', ...args);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('nothing left to do, every step of its plan is done');
+    expect(dry.stdout).not.toContain('CREATE DATABASE');
+  }
+  expect(await world(fx)).toEqual(before);
+});

@@ -7,7 +7,7 @@ import { handlers } from '../../steps/index.js';
 import { chooseProgress } from '../views/progress.js';
 import { renderDryRun } from '../views/dry-run.js';
 import { executeApply, prepareApply } from '../../run/apply.js';
-import { cutoverProgress, isApplied } from '../../run/applied-plan.js';
+import { cutoverProgress, doneStepIds, isApplied } from '../../run/applied-plan.js';
 
 export interface ApplyOptions extends CommonOptions {
   dryRun?: boolean;
@@ -41,13 +41,15 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyOpti
   const services = opts.service;
   const prepared = await prepareApply(planFile, { ...opts, ...(services ? { services } : {}) }, env, out);
   const { plan, manifestFile } = prepared;
-  if (opts.dryRun) {
-    // The steps of those services as a first run would select them (the journal is not read).
-    const chosen = services ? selectServices(plan, services, new Set()).steps : null;
-    renderDryRun(chosen ? { ...plan, steps: plan.steps.filter((s) => chosen.has(s.id)) } : plan, handlers, out);
+  const nothingLeft = prepared.finished || (await isApplied(plan, prepared.controlUrl));
+  if (opts.dryRun && !nothingLeft) {
+    // A run resumed skips what the journal records as done: the dry run leaves it out too.
+    const done = prepared.resumed ? await doneStepIds(plan, prepared.controlUrl) : new Set<string>();
+    const chosen = services ? selectServices(plan, services, done).steps : null;
+    renderDryRun(chosen ? { ...plan, steps: plan.steps.filter((s) => chosen.has(s.id)) } : plan, handlers, out, done);
     return 0;
   }
-  if (prepared.finished || (await isApplied(plan, prepared.controlUrl))) {
+  if (nothingLeft) {
     const cutover = await cutoverProgress(plan, prepared.controlUrl);
     if (cutover === 'unfinished') {
       out.say(

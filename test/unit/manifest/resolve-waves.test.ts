@@ -88,4 +88,17 @@ describe('a later wave (SPEC §7)', () => {
     expect(paths(problems)).toEqual(['services.device-service.denormalize[0].from']);
     expect(problems[0]!.message).toMatch(/orders was moved by split billing on 2026-12-01 .*fenced backup, stale once billing-service writes to cloudphone_billing/);
   });
+
+  it('refuses a column added to a moved table as that, not as a table the service should add to its own', () => {
+    const text = WAVE2('', `  billing-v2:
+    database: cloudphone_billing2
+    tables: [orders]
+    denormalize:
+      - { table: orders, column: device_name, from: devices.name }`);
+    const problems = thrownProblems(() => resolve(text));
+    expect(paths(problems).sort()).toEqual(['services.billing-v2.denormalize[0].table', 'services.billing-v2.tables[0]']);
+    const column = problems.find((p) => p.path === 'services.billing-v2.denormalize[0].table')!;
+    expect(column.message).toBe('orders was moved by split billing on 2026-12-01 (billing-service, database cloudphone_billing): this split adds no column to it');
+    expect(column.fix).toBe('remove this entry: billing-service owns the table now, in its own database');
+  });
 });
