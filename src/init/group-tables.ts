@@ -5,6 +5,7 @@ import { byOrder, sharedPrefix, type DraftGroup, type NameOf } from './draft-gro
 import { foreignKeyGraph, type ForeignKeyGraph } from './foreign-key-graph.js';
 import { hubGroups } from './hub-groups.js';
 import { legacyReason } from './legacy-table.js';
+import { splitAtTableNames } from './table-family.js';
 import { placeLoneTables } from './lone-tables.js';
 import { mergeDependentGroups } from './merge-groups.js';
 import type { CrossForeignKey, Grouping, IgnoredRelation, TableGroup } from './model.js';
@@ -30,7 +31,10 @@ import { placeViews } from './view-placement.js';
  */
 export function groupTables(catalog: Catalog, schemas: readonly string[]): Grouping {
   const index = indexCatalog(catalog, schemas);
-  const nameOf: NameOf = (key) => index.byKey.get(key)?.name ?? key;
+  const realName: NameOf = (key) => index.byKey.get(key)?.name ?? key;
+  // The name heuristics see `channelmembers` as channel_members (table-family.ts).
+  const words = splitAtTableNames(index.listable.map((t) => t.name));
+  const nameOf: NameOf = (key) => words(realName(key));
   const ignored: IgnoredRelation[] = [];
   const nodes: string[] = [];
   for (const t of index.listable) {
@@ -59,7 +63,7 @@ export function groupTables(catalog: Catalog, schemas: readonly string[]): Group
   const views = placeViews(index, (k) => groupOf.get(k) ?? null);
   for (const [g, list] of views.byGroup) groups[g]!.views = list;
   for (const v of views.stranded) {
-    const reads = [...v.groups].map(([g, t]) => `${nameOf(t)} (${serviceName(groups[g]!.key)})`);
+    const reads = [...v.groups].map(([g, t]) => `${realName(t)} (${serviceName(groups[g]!.key)})`);
     const stays = v.staying.map((k) => index.byKey.get(k)?.name ?? index.viewsByKey.get(k)?.name ?? k);
     const reason =
       v.groups.size > 1

@@ -47,3 +47,36 @@ export function domainOf(family: string | null): string | null {
 export function tableDomain(name: string): string | null {
   return domainOf(tableFamily(name));
 }
+
+/**
+ * Names written as one run of lowercase letters (`channelmembers`, `publicchannels`, as
+ * Mattermost names its tables) split at the names of the other tables: a name that starts
+ * with another table's name or its singular (`channel`, 4 letters at least) gets a word
+ * break there (`channel_members`), and one that starts with a word that says nothing
+ * (`public`) before a table's name gets one after it (`public_channels`). Names with words
+ * of their own already are kept. Pure.
+ */
+export function splitAtTableNames(names: readonly string[]): (name: string) => string {
+  const singulars = new Set<string>();
+  const plurals = new Set<string>();
+  for (const n of names) {
+    const words = nameWords(n);
+    if (words.length !== 1 || words[0]!.length < 4) continue;
+    singulars.add(singular(words[0]!));
+    plurals.add(words[0]!);
+  }
+  const vocabulary = new Set([...singulars, ...plurals]);
+  const longestFirst = (set: Set<string>) => [...set].sort((a, b) => b.length - a.length || a.localeCompare(b));
+  // Singulars first: `usersettings` is user + settings, not users + ettings.
+  const heads = [...longestFirst(singulars), ...longestFirst(plurals)];
+  return (name) => {
+    const words = nameWords(name);
+    if (words.length !== 1) return name;
+    const w = words[0]!;
+    // The rest is a word of three letters at least: `channels` is not channel + s.
+    const head = heads.find((v) => w.length - v.length >= 3 && w.startsWith(v));
+    if (head) return `${head}_${w.slice(head.length)}`;
+    const noise = [...NOISE, 'all', 'public', 'private', 'shared', 'global'].find((x) => w.startsWith(x) && vocabulary.has(w.slice(x.length)));
+    return noise ? `${noise}_${w.slice(noise.length)}` : name;
+  };
+}

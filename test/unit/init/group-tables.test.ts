@@ -188,6 +188,20 @@ describe('groupTables rules', () => {
     expect(g.groups.flatMap((x) => x.tables)).toContain('public.task_events_tmp');
   });
 
+  it('reads names written as one word (Mattermost\'s channelmembers, publicchannels) as the tables they start with', () => {
+    // Mattermost's tables (server/channels/db/migrations/postgres): no foreign keys, no underscores.
+    const names = ['channels', 'channelmembers', 'publicchannels', 'posts', 'threads', 'teams', 'teammembers', 'systems', 'uploadsessions', 'usersettings', 'users'];
+    const b = new CatalogBuilder();
+    for (const n of names) b.table(n);
+    const g = groupTables(b.build(), ['public']);
+    expect(byKey(g)).toEqual({
+      channel: ['channels', 'channelmembers', 'publicchannels'],
+      team: ['teams', 'teammembers'],
+      user: ['users', 'usersettings'],
+      other: ['posts', 'systems', 'threads', 'uploadsessions'],
+    });
+  });
+
   it('keys to ignored tables and to schemas outside the split are listed as crossing', () => {
     const c = new CatalogBuilder(['public', 'ref'])
       .table('users', { fks: [{ columns: ['country'], references: 'ref.countries', refColumns: ['code'] }] })
