@@ -93,20 +93,26 @@ function flowDescriptions(commands: readonly Command[]): void {
   }
 }
 
+const PRIVILEGE_HINT =
+  "the role in the manifest's URL lacks a privilege this command needs (README, \"What each command needs from the database role\", lists them): grant it, or run as a role that has it; nothing more was changed";
+
 /** Prints an error as one clear message (and the fix); stack traces only with --verbose. */
 export function reportError(err: unknown, io: Io): number {
   const out = current.out ?? makeOutput({}, io.stdout, io.stderr, io.env);
-  const code = err instanceof SplitError ? err.exitCode : ExitCode.stepFailed;
+  // A privilege the server refused (SQLSTATE 42501) that no step named: the role's configuration, as a rejected password is.
+  const refused = !(err instanceof SplitError) && (err as { code?: unknown } | null)?.code === '42501';
+  const code = err instanceof SplitError ? err.exitCode : refused ? ExitCode.badInput : ExitCode.stepFailed;
   const message = err instanceof Error ? err.message : String(err);
+  const hint = err instanceof SplitError ? err.hint : refused ? PRIVILEGE_HINT : undefined;
   const lines = [`${out.c.red('error:')} ${message}`];
-  if (err instanceof SplitError && err.hint) lines.push(`${out.c.yellow('fix:')} ${err.hint}`);
+  if (hint) lines.push(`${out.c.yellow('fix:')} ${hint}`);
   if (out.verbose && err instanceof Error && err.stack) {
     lines.push(err.stack);
     if (err.cause instanceof Error && err.cause.stack) lines.push(`caused by: ${err.cause.stack}`);
   }
   scrubbingStream(io.stderr, scrubber).write(`${lines.join('\n')}\n`);
   if (out.json) {
-    scrubbingStream(io.stdout, scrubber).write(`${JSON.stringify({ error: { message, exitCode: code, hint: err instanceof SplitError ? err.hint ?? null : null } })}\n`);
+    scrubbingStream(io.stdout, scrubber).write(`${JSON.stringify({ error: { message, exitCode: code, hint: hint ?? null } })}\n`);
   }
   return code;
 }

@@ -7,6 +7,16 @@ import { nodeTlsOptions, tlsSettings } from './tls.js';
 /** Keywords this file turns into node-postgres options itself; the others pass through. */
 const OWN_KEYS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslcrldir', 'sslnegotiation', 'ssl', PASSWORD_COMMAND_KEY]);
 
+/**
+ * Run first in every session that reads or writes a split's rows as the tool's own role:
+ * row-level security off, as pg_dump sets it. A table whose policies apply to the role
+ * (FORCE ROW LEVEL SECURITY on a table it owns, or one it does not own) then fails the
+ * statement instead of showing it fewer rows: a copy or a check that silently saw a
+ * filtered table lost those rows. A superuser or a BYPASSRLS role reads everything either
+ * way. A statement, not a startup option: poolers refuse startup options they do not know.
+ */
+export const ADMIN_SESSION_SQL = 'SET row_security = off';
+
 /** How a connection is named in errors: `host:port` (or the socket folder) and the user. */
 export function connectionLabel(c: Connection): string {
   const server = `${c.host || 'localhost'}:${c.port || '5432'}`;

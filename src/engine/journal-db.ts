@@ -4,7 +4,7 @@ import { migrations, JOURNAL_SCHEMA } from '../../migrations/index.js';
 import { databaseOf, redact, withDatabase } from '../conn/connection.js';
 import { ident } from '../pg/quote.js';
 import { keepClientErrorsQuiet } from '../pg/pools.js';
-import { ServerError } from '../errors.js';
+import { BadInputError, ServerError } from '../errors.js';
 import { connectError, isLoginRejected } from '../pg/errors.js';
 import type { JournalDb } from './journal-schema.js';
 import { nodePgConfig } from '../conn/node-pg.js';
@@ -107,6 +107,15 @@ export async function openJournalDb(
     // A rejected login is the URL's fault (exit 2, naming it), not a server that may answer later.
     if (isLoginRejected(err)) throw connectError(err, controlUrl, 'control');
     const message = err instanceof Error ? err.message : String(err);
+    if ((err as { code?: unknown }).code === '42501') {
+      // The control database is there; its journal is not this role's to use.
+      throw new BadInputError(
+        `cannot open the journal in ${redact(controlUrl)}: ${message}`,
+        `the journal's tables are written by every command but plan and status: as their owner (the role that applied the split), GRANT USAGE ON SCHEMA ${JOURNAL_SCHEMA} TO <role>; ` +
+          `GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA ${JOURNAL_SCHEMA} TO <role>; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${JOURNAL_SCHEMA} TO <role>; or run as that role`,
+        { cause: err },
+      );
+    }
     throw new ServerError(
       `cannot open the journal in ${redact(controlUrl)}: ${message}`,
       'check the control database URL (manifest `control.url`, or the source server) and that its role may create databases',

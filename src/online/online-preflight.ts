@@ -1,6 +1,7 @@
 import type { StartReplicationStep, StartReverseReplicationStep, StartServerCopyStep } from '../plan/model.js';
 import { columnListRefusal } from '../steps/start-reverse-replication.js';
 import type { StepContext, StepHandler } from '../steps/handler.js';
+import { readStatementLogging, statementLogVerdict } from './subscription-log.js';
 
 export const ONLINE_PREFLIGHT_SQL: readonly string[] = [
   '-- online mode, on the source server:',
@@ -13,6 +14,9 @@ interface Settings {
   version: number;
   superuser: boolean;
   replication: boolean;
+  bypassRls: boolean;
+  createRole: boolean;
+  user: string;
   createSubscription: boolean;
   walLevel: string;
   slots: number;
@@ -29,7 +33,7 @@ interface Settings {
 async function readSettings(ctx: StepContext, server: string, ours: string[]): Promise<Settings> {
   const r = await ctx.pools.pool(server).query<Record<string, string | number | boolean>>(
     `SELECT current_setting('server_version_num')::int AS version,
-            r.rolsuper AS superuser, r.rolreplication AS replication,
+            r.rolsuper AS superuser, r.rolreplication AS replication, r.rolbypassrls AS bypass_rls, r.rolcreaterole AS create_role, current_user AS user,
             (current_setting('server_version_num')::int >= 160000
                AND EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'pg_create_subscription' AND pg_has_role(current_user, g.oid, 'MEMBER'))) AS create_subscription,
             current_setting('wal_level') AS wal_level,
@@ -51,6 +55,9 @@ async function readSettings(ctx: StepContext, server: string, ours: string[]): P
     version: n('version'),
     superuser: row.superuser === true,
     replication: row.replication === true,
+    bypassRls: row.bypass_rls === true,
+    createRole: row.create_role === true,
+    user: String(row.user),
     createSubscription: row.create_subscription === true,
     walLevel: String(row.wal_level),
     slots: n('slots'),
@@ -66,6 +73,39 @@ async function readSettings(ctx: StepContext, server: string, ours: string[]): P
 }
 
 const RESTART = 'then restart the server (the setting takes effect only at start)';
+
+async function tablesWithRowSecurity(ctx: StepContext): Promise<Set<string>> {
+  const r = await ctx.pools.pool('source').query<{ key: string }>(
+    `SELECT n.nspname || '.' || c.relname AS key FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity`,
+  );
+  return new Set(r.rows.map((x) => x.key));
+}
+
+/**
+ * What making a replication role and its slot on `server` takes from a role that is not
+ * superuser: CREATEROLE and REPLICATION, and BYPASSRLS when a table it publishes has
+ * row-level security (the role gets what the table needs: from PostgreSQL 16 a role may
+ * give only the attributes it has; before 16 only a superuser gives either). Pure.
+ */
+export function replicationRoleProblems(server: string, s: Pick<Settings, 'version' | 'superuser' | 'replication' | 'bypassRls' | 'createRole' | 'user'>, rls: readonly string[], what: string): string[] {
+  if (s.superuser) return [];
+  const role = `"${s.user.replaceAll('"', '""')}"`;
+  if (s.version < 160000) {
+    return [`server ${server}: ${what} is a LOGIN REPLICATION${rls.length > 0 ? ' BYPASSRLS' : ''} role, which before PostgreSQL 16 only a superuser may create: connect as one`];
+  }
+  const missing = [
+    !s.createRole && 'CREATEROLE',
+    !s.replication && 'REPLICATION',
+    rls.length > 0 && !s.bypassRls && 'BYPASSRLS',
+  ].filter((x): x is string => typeof x === 'string');
+  if (missing.length === 0) return [];
+  const because = [
+    !s.replication && 'REPLICATION to create its slot and give the role REPLICATION',
+    rls.length > 0 && !s.bypassRls && `BYPASSRLS to give it BYPASSRLS (${rls.slice(0, 3).join(', ')}${rls.length > 3 ? ` and ${rls.length - 3} more` : ''} ${rls.length === 1 ? 'has' : 'have'} row-level security, which would hide rows from it)`,
+    !s.createRole && 'CREATEROLE to create it',
+  ].filter((x): x is string => typeof x === 'string');
+  return [`server ${server}: ${what} is a LOGIN REPLICATION${rls.length > 0 ? ' BYPASSRLS' : ''} role: role ${s.user} needs ${because.join('; ')}: as a superuser, ALTER ROLE ${role} ${missing.join(' ')}`];
+}
 
 /**
  * A target server's room for `subs` new subscriptions: logical replication workers (one
@@ -112,6 +152,9 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
       problems.push(`server ${server} (${ctx.pools.describe(server)}): cannot read its replication settings: ${(err as Error).message}`);
     }
   }
+  // The tables with row-level security (read in the source: the new databases' tables carry it as it is there).
+  const withRls = await tablesWithRowSecurity(ctx).catch(() => new Set<string>());
+  const rlsTables = (tables: readonly string[]) => tables.filter((t) => withRls.has(t));
   // Table-sync workers each take a slot and a WAL sender while they copy.
   const syncPerSub = Math.max(1, ...targets.map((t) => byServer.get(t)?.syncWorkers ?? 2));
   const source = byServer.get('source');
@@ -132,9 +175,7 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
           `ALTER SYSTEM SET max_wal_senders = ${source.usedSenders + need}, ${RESTART}`,
       );
     }
-    if (!source.superuser && !source.replication) {
-      problems.push(`server source: the role connecting lacks REPLICATION (needed to create slots): ALTER ROLE ... REPLICATION, or connect as a superuser`);
-    }
+    problems.push(...replicationRoleProblems('source', source, rlsTables(starts.flatMap((s) => (s.kind === 'start_replication' ? s.tables : s.tables.map((t) => t.table)))), what === 'online mode' ? 'the role the subscriptions of online mode log in as' : 'the role the target servers log in as to copy'));
   }
   for (const server of targets) {
     const s = byServer.get(server);
@@ -158,6 +199,8 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
   for (const server of new Set(reverses.map((r) => r.target.server))) {
     const s = byServer.get(server);
     if (!s) continue;
+    const tables = reverses.filter((r) => r.target.server === server).flatMap((r) => r.tables.map((t) => t.table));
+    problems.push(...replicationRoleProblems(server, s, rlsTables(tables), 'the role reverse replication logs in as after cutover (it carries writes back to the source for rollback)'));
     if (s.walLevel !== 'logical') {
       problems.push(
         `server ${server}: wal_level is ${s.walLevel}; reverse replication after cutover (what rollback uses once services write there) needs logical: ALTER SYSTEM SET wal_level = logical, ${RESTART}`,
@@ -166,6 +209,22 @@ export async function onlineProblems(ctx: StepContext): Promise<string[]> {
     for (const r of reverses.filter((x) => x.target.server === server)) {
       const refusal = columnListRefusal(r, s.version);
       if (refusal) problems.push(`server ${server}: ${refusal}; upgrade it, or plan without denormalized columns there`);
+    }
+  }
+  // Where CREATE SUBSCRIPTION runs, with a replication role's password in its connection string.
+  const subscribers = new Map<string, Set<string>>();
+  const subscribes = (server: string, why: string) => subscribers.set(server, (subscribers.get(server) ?? new Set()).add(why));
+  for (const s of starts) subscribes(s.target.server, s.kind === 'start_replication' ? 'replication into the new databases' : 'copy: server');
+  if (reverses.length > 0) subscribes('source', 'reverse replication after cutover');
+  for (const [server, whys] of subscribers) {
+    const why = [...whys].join(' and ');
+    if (byServer.get(server)?.superuser !== false) continue;
+    try {
+      const verdict = statementLogVerdict(server, why, await readStatementLogging(ctx, server));
+      problems.push(...verdict.problems);
+      for (const message of verdict.warnings) ctx.progress.emit({ type: 'log', level: 'warn', message: `warning: ${message}` });
+    } catch (err) {
+      problems.push(`server ${server} (${ctx.pools.describe(server)}): cannot read its logging settings: ${(err as Error).message}`);
     }
   }
   return problems;

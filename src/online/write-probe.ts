@@ -42,7 +42,8 @@ export function probeSql(table: string, columns: readonly string[], role: string
   return [
     'BEGIN',
     `SET LOCAL lock_timeout = '${PROBE_LOCK_TIMEOUT}'`,
-    ...(role ? [`SET LOCAL ROLE ${ident(role)}`] : []),
+    // As the service's sessions are: its policies apply (the tool's own sessions turn row-level security off).
+    ...(role ? ['SET LOCAL row_security = on', `SET LOCAL ROLE ${ident(role)}`] : []),
     `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM ${t} WHERE false`,
     'ROLLBACK',
   ];

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { withDatabase, redact } from '../conn/connection.js';
-import { nodePgConfig } from '../conn/node-pg.js';
+import { ADMIN_SESSION_SQL, nodePgConfig } from '../conn/node-pg.js';
 
 /**
  * A client's `error` event with no listener ends the process ("Unhandled 'error' event").
@@ -56,7 +56,11 @@ export class Pools {
         }),
       );
       keepClientErrorsQuiet(p);
-      p.on('connect', (client) => this.live.set(client, url));
+      p.on('connect', (client) => {
+        this.live.set(client, url);
+        // Queued before any query of the caller's: the client is handed out after its connect.
+        client.query(ADMIN_SESSION_SQL).catch(() => undefined);
+      });
       p.on('remove', (client) => this.live.delete(client));
       this.pools.set(url, p);
     }
@@ -74,6 +78,12 @@ export class Pools {
     );
     c.on('error', () => undefined);
     await c.connect();
+    try {
+      await c.query(ADMIN_SESSION_SQL);
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw err;
+    }
     return c;
   }
 

@@ -1,13 +1,14 @@
 import pg from 'pg';
 import { databaseOf, serverOf, withDatabase } from '../conn/connection.js';
 import { connectError } from '../pg/errors.js';
-import { nodePgConfig } from '../conn/node-pg.js';
+import { ADMIN_SESSION_SQL, nodePgConfig } from '../conn/node-pg.js';
 
 async function connect(url: string): Promise<pg.Client> {
   const c = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 30_000 }));
   c.on('error', () => undefined);
   try {
     await c.connect();
+    await c.query(ADMIN_SESSION_SQL);
   } catch (err) {
     await c.end().catch(() => undefined);
     throw err;

@@ -4,6 +4,7 @@ import { poolerProblem, sharesSessions } from '../pg/pooler.js';
 import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 import { controlTargetProblems } from './control-target.js';
 import { TARGET_FENCE_SCHEMA, TARGET_FENCE_TRIGGER } from '../online/reverse-sql.js';
+import { rowSecurityProblems } from './preflight-rls.js';
 import { ident } from '../pg/quote.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
@@ -17,6 +18,8 @@ export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source, unless superuser: the moved tables and the database are owned by a role the tool inherits from:',
   `SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = $1::regclass`,
   `SELECT pg_has_role(current_user, datdba, 'USAGE') FROM pg_database WHERE datname = current_database()`,
+  "-- on the source, unless superuser: no table the copies read is filtered by row-level security for the tool's role:",
+  `SELECT oid::regclass FROM pg_class WHERE relkind IN ('r', 'p') AND relrowsecurity AND row_security_active(oid)`,
   '-- on every target server, for each new database:',
   `SELECT 1 FROM pg_database WHERE datname = $1  -- absent, created by this split, or empty`,
 ];
@@ -97,6 +100,7 @@ export const preflight: StepHandler<'preflight'> = {
       }
     }
     problems.push(...(await sourceProblems(ctx, ctx.plan, source)));
+    problems.push(...(await rowSecurityProblems(ctx, source)));
     problems.push(...(await controlTargetProblems(ctx, step.targets)));
     if (problems.length > 0) throw new Error(`preflight found ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     return { detail: { sourceVersion: source.version } };

@@ -86,7 +86,8 @@ async function replicationRole(ctx: StepContext, step: StartReplicationStep): Pr
  * statements). Superuser settings: a role that may not change them leaves them as they are.
  */
 export async function quietStatementLog(client: PgClient): Promise<void> {
-  for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`]) {
+  // pgaudit.log: where the extension is loaded it logs DDL whatever log_statement says (elsewhere a harmless placeholder).
+  for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`, `SET pgaudit.log = 'none'`]) {
     await client.query(sql).catch(() => undefined);
   }
 }

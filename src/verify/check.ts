@@ -23,16 +23,21 @@ export interface Check {
   detail: string;
   keys?: unknown[];
   /**
-   * The check could not run because a connection was lost or a server could not be
-   * reached (with `ok: false`): no verdict, so no difference either. Verify exits 3
-   * (run it again) when such checks are the only failures, 1 when a difference was found.
+   * The check could not run because a connection was lost, a server could not be
+   * reached or the role lacks a privilege (with `ok: false`): no verdict, so no difference
+   * either. Verify exits 3 (run it again) when such checks are the only failures, 1 when a
+   * difference was found.
    */
   unverified?: true;
 }
 
-/** `{ unverified: true }` for a check that failed with `err` because a connection was lost or refused; `{}` otherwise (a difference). */
+/**
+ * `{ unverified: true }` for a check that failed with `err` because a connection was lost or
+ * refused, or the server refused the role a privilege (42501: what it read says nothing of
+ * the data); `{}` otherwise (a difference).
+ */
 export function unverifiedBy(err: unknown): { unverified?: true } {
-  return isConnectionLoss(err) ? { unverified: true } : {};
+  return isConnectionLoss(err) || (err as { code?: unknown } | null)?.code === '42501' ? { unverified: true } : {};
 }
 
 /** What every check reads: the plan and live connections. Built once by `verifySplit`. */

@@ -196,6 +196,126 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
   });
 });
 
+describe('row-level security that applies to the tool role', () => {
+  it('is refused by preflight before anything is made; with BYPASSRLS every row is copied; a check that would read filtered rows fails, it never passes on them', async () => {
+    const fx = await fixture();
+    const admin = await asAdmin(fx);
+    await giveSource(fx, admin);
+    // The sample's payments has a tenant policy; FORCE applies it to its owner, the tool role.
+    await query(fx.sourceUrl, `ALTER TABLE payments FORCE ROW LEVEL SECURITY`);
+    const [all] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM payments`);
+    expect(all!.n).toBeGreaterThan(0);
+    const asTool = new URL(fx.sourceUrl);
+    asTool.username = admin;
+    asTool.password = 'admin-pw';
+    const [seen] = await query<{ n: number }>(asTool.toString(), `SELECT count(*)::int AS n FROM payments`);
+    expect(seen!.n, 'the policy hides rows from the tool role').toBeLessThan(all!.n);
+
+    const refused = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(
+      `source: row-level security filters what role ${admin} reads from public.payments (FORCE ROW LEVEL SECURITY: its policies apply to its owner too): ` +
+        `a copy would leave out every row its policies hide. Give the role BYPASSRLS (as a superuser: ALTER ROLE "${admin}" BYPASSRLS), or run as a superuser`,
+    );
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+
+    await query(servers().main, `ALTER ROLE "${admin}" BYPASSRLS`);
+    const applied = await fx.cli('apply', '--yes', '--jobs', '2');
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const billing = fx.service('billing');
+    const [copied] = await query<{ n: number }>(billing.url, `SELECT count(*)::int AS n FROM payments`);
+    expect(copied!.n).toBe(all!.n);
+
+    // Without BYPASSRLS, verify reads both sides through the policy (the source's FORCE, and the target's table is not the
+    // tool's): it fails saying so, where reading the filtered rows on both sides would have compared equal and passed.
+    await query(servers().main, `ALTER ROLE "${admin}" NOBYPASSRLS`);
+    const verified = await fx.cli('verify', '--checksums');
+    expect(verified.code, verified.stdout).not.toBe(0);
+    expect(verified.stdout).toMatch(/\? rowcount +public\.payments +cannot count rows: query would be affected by row-level security policy for table "payments"/);
+    // The fence's own check writes as any session would, and still sees the fence.
+    expect(verified.stdout).toMatch(/✓ fence +public\.payments +fenced: a write fails with 25006/);
+  });
+});
+
+describe('online mode with a tool role that is not superuser', () => {
+  it('preflight names every attribute the replication roles need and a statement log that would keep their passwords, before anything is made', async () => {
+    const fx = await fixture({ edit: (doc) => void (doc.mode = 'online') });
+    await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+    const admin = await asAdmin(fx);
+    await giveSource(fx, admin);
+    // The server logs the DDL of this role, which it may not turn off: CREATE SUBSCRIPTION would log a password.
+    await query(servers().main, `ALTER ROLE "${admin}" SET log_statement = 'ddl'`);
+    const q = `"${admin}"`;
+    const r = await fx.cli('apply', '--yes');
+    expect(r.code, r.stderr).toBe(3);
+    // payments has row-level security: the replication roles get BYPASSRLS, which only a role that has it may give.
+    expect(r.stderr).toContain(
+      `server source: the role the subscriptions of online mode log in as is a LOGIN REPLICATION BYPASSRLS role: role ${admin} needs REPLICATION to create its slot and give the role REPLICATION; ` +
+        `BYPASSRLS to give it BYPASSRLS (public.payments has row-level security, which would hide rows from it): as a superuser, ALTER ROLE ${q} REPLICATION BYPASSRLS`,
+    );
+    expect(r.stderr).toContain(`server source: the role reverse replication logs in as after cutover (it carries writes back to the source for rollback) is a LOGIN REPLICATION BYPASSRLS role: role ${admin} needs REPLICATION`);
+    expect(r.stderr).toContain(
+      `server source: log_statement is ddl and role ${admin} may not turn it off for its session: CREATE SUBSCRIPTION (replication into the new databases and reverse replication after cutover) would write a replication password into the server log; ` +
+        `as a superuser: GRANT SET ON PARAMETER log_statement, log_min_duration_statement, log_min_error_statement TO ${q} (PostgreSQL 15 and later), or run as a superuser, or set log_statement to none`,
+    );
+    expect(r.stdout + r.stderr).toContain(`log_min_error_statement is error and role ${admin} may not raise it: a CREATE SUBSCRIPTION (replication into the new databases and reverse replication after cutover) that fails is logged with its replication password`);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+
+    // With what the messages say granted, none of them is left (whatever else preflight still finds).
+    await query(servers().main, `ALTER ROLE ${q} REPLICATION BYPASSRLS`);
+    await query(servers().main, `GRANT SET ON PARAMETER log_statement, log_min_duration_statement, log_min_error_statement TO ${q}`);
+    const again = await fx.cli('apply', '--yes');
+    expect(again.stdout + again.stderr).not.toContain('LOGIN REPLICATION');
+    expect(again.stdout + again.stderr).not.toContain('log_statement is');
+    expect(again.stdout + again.stderr).not.toContain('log_min_error_statement is');
+  });
+});
+
+describe('a role that may read the split but not write the journal', () => {
+  it('verify says which privilege is missing and how to grant it, exit 2, not a bare server error', async () => {
+    const fx = await fixture({ scale: 0.05 });
+    const reader = `${fx.prefix}reader`;
+    roles.push(reader);
+    await query(servers().main, `CREATE ROLE "${reader}" LOGIN PASSWORD 'reader-pw'`);
+    await query(fx.sourceUrl, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${reader}"`);
+    const applied = await fx.cli('apply', '--yes');
+    expect(applied.code, applied.stderr).toBe(0);
+    const as = (u: string) => {
+      const url = new URL(u);
+      url.username = reader;
+      url.password = 'reader-pw';
+      return url.toString();
+    };
+    fx.env.CLOUDPHONE_CORE_URL = as(fx.sourceUrl);
+    fx.env.SPLIT_CONTROL_URL = as(fx.controlUrl);
+    let r = await fx.cli('verify');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/cannot open the journal in .*: permission denied for schema cloudphone_split/);
+    expect(r.stderr).toContain(`fix: the journal's tables are written by every command but plan and status: as their owner (the role that applied the split), GRANT USAGE ON SCHEMA cloudphone_split TO <role>`);
+    // Enough to open the journal, not to record the result: the server's refusal, with what to do.
+    await query(fx.controlUrl, `GRANT USAGE ON SCHEMA cloudphone_split TO "${reader}"; GRANT SELECT ON ALL TABLES IN SCHEMA cloudphone_split TO "${reader}"; GRANT UPDATE ON cloudphone_split.migrations_lock TO "${reader}"`);
+    r = await fx.cli('verify');
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error: permission denied for table \w+/);
+    expect(r.stderr).toContain(`fix: the role in the manifest's URL lacks a privilege this command needs (README, "What each command needs from the database role", lists them)`);
+    // With the journal and the new databases readable, the fence (proved by a write) cannot be checked: said as such, not as a missing fence.
+    await query(fx.controlUrl, `GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA cloudphone_split TO "${reader}"; GRANT USAGE ON ALL SEQUENCES IN SCHEMA cloudphone_split TO "${reader}"`);
+    for (const s of [{ database: fx.sourceDb, url: null }, ...fx.services]) {
+      await query(servers().main, `GRANT CONNECT ON DATABASE "${s.database}" TO "${reader}"`);
+      if (s.url === null) continue;
+      await query(s.url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${reader}"`);
+    }
+    r = await fx.cli('verify');
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout).toMatch(/\? fence +public\.\S+ +cannot check the fence: the role verify runs as may not write to public\.\S+ \(permission denied for table \S+ \(SQLSTATE 42501\)\); run verify as the table's owner or a superuser/);
+    expect(r.stdout).not.toContain("not with the fence's 25006");
+    // Nor is a sequence the role may not read a difference, with the advice to roll back.
+    expect(r.stdout).toMatch(/\? sequence +public\.\S+ +cannot read the sequence: permission denied/);
+    expect(r.stdout).not.toContain('rollback` and `apply` again');
+    expect(r.code).toBe(3);
+  });
+});
+
 describe('a service without a role', () => {
   async function withoutRole(fx: SplitFixture): Promise<string> {
     const app = `${fx.prefix}legacy_app`;

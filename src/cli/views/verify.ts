@@ -118,7 +118,7 @@ function verdict(out: Output, result: VerifyResult): string {
   if (result.ok) return c.green(`verify: all ${total} checks passed`);
   const found = differencesOf(result).length;
   const unknown = unverifiedOf(result).length;
-  const rerun = `${unknown} of ${total} checks could not run: a connection was lost or a server did not answer (lines marked ?); run verify again once it does`;
+  const rerun = `${unknown} of ${total} checks could not run: a connection was lost, a server did not answer or a privilege was missing (lines marked ?); run verify again once it answers, or as a role that has the privilege`;
   if (found === 0) return c.yellow(`verify: no difference found, but ${rerun}`);
   return c.red(`verify: ${found} of ${total} checks found a difference`) + (unknown ? c.yellow(`; ${rerun}`) : '');
 }
