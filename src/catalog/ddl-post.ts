@@ -91,8 +91,22 @@ export function otherPhase(t: Table, ctx: PostContext): string[] {
     out.push(p.definition);
     if (p.comment !== null) out.push(`COMMENT ON POLICY ${ident(p.name)} ON ${qname(t)} IS ${literal(p.comment)}`);
   }
+  for (const r of t.rules ?? []) {
+    out.push(r.definition);
+    const enable = RULE_ENABLE[r.enabled];
+    if (enable) out.push(`ALTER TABLE ${qname(t)} ${enable} ${ident(r.name)}`);
+    if (r.comment !== null) out.push(`COMMENT ON RULE ${ident(r.name)} ON ${qname(t)} IS ${literal(r.comment)}`);
+  }
+  for (const x of t.statistics ?? []) {
+    out.push(x.definition);
+    if (x.target !== null) out.push(`ALTER STATISTICS ${qname(x)} SET STATISTICS ${x.target}`);
+    if (x.comment !== null) out.push(`COMMENT ON STATISTICS ${qname(x)} IS ${literal(x.comment)}`);
+  }
   return out;
 }
+
+/** pg_rewrite.ev_enabled → the ALTER TABLE that sets it; O (the default) needs none. */
+const RULE_ENABLE: Record<string, string> = { D: 'DISABLE RULE', R: 'ENABLE REPLICA RULE', A: 'ENABLE ALWAYS RULE' };
 
 /** ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY, with its comment. */
 export function foreignKeySql(t: Table, fk: Constraint): string[] {

@@ -157,3 +157,51 @@ export async function readPolicies(client: pg.ClientBase, relids: number[]): Pro
     [relids],
   );
 }
+
+/** One rule of a table (views' `_RETURN` rules are their definitions, read elsewhere). */
+export interface RuleRow {
+  relid: number;
+  name: string;
+  def: string;
+  enabled: string;
+  comment: string | null;
+  refs: string[];
+}
+
+export async function readRules(client: pg.ClientBase, relids: number[]): Promise<RuleRow[]> {
+  return rows<RuleRow>(
+    client,
+    `SELECT r.ev_class AS relid, r.rulename::text AS name, pg_get_ruledef(r.oid, false) AS def, r.ev_enabled::text AS enabled,
+        ${commentSql('pg_rewrite', 'r.oid')} AS comment,
+        ARRAY(SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_depend d
+                JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+               ORDER BY 1)::text[] AS refs
+     FROM pg_rewrite r
+     WHERE r.ev_class = ANY($1::oid[]) AND r.rulename <> '_RETURN'`,
+    [relids],
+  );
+}
+
+/** One extended statistics object on a table. */
+export interface StatisticsRow {
+  relid: number;
+  schema: string;
+  name: string;
+  def: string;
+  target: number | null;
+  comment: string | null;
+}
+
+export async function readStatistics(client: pg.ClientBase, relids: number[]): Promise<StatisticsRow[]> {
+  return rows<StatisticsRow>(
+    client,
+    // stxstattarget: -1 for the default before 17, NULL from 17.
+    `SELECT s.stxrelid AS relid, n.nspname::text AS schema, s.stxname::text AS name, pg_get_statisticsobjdef(s.oid) AS def,
+        NULLIF(s.stxstattarget::int, -1) AS target,
+        ${commentSql('pg_statistic_ext', 's.oid')} AS comment
+     FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+     WHERE s.stxrelid = ANY($1::oid[])`,
+    [relids],
+  );
+}

@@ -1,7 +1,7 @@
-import type { Constraint, Index, Policy, QualifiedName, Table, Trigger } from './model.js';
+import type { Constraint, ExtendedStatistics, Index, Policy, QualifiedName, Rule, Table, Trigger } from './model.js';
 import type { ColumnRow, RelationRow } from './introspect-relations.js';
 import { toColumn } from './introspect-relations.js';
-import type { ConstraintRow, IndexRow, PolicyRow, TriggerRow } from './introspect-parts.js';
+import type { ConstraintRow, IndexRow, PolicyRow, RuleRow, StatisticsRow, TriggerRow } from './introspect-parts.js';
 import type { TypeFlag } from './introspect-type-flags.js';
 import { ident, qname } from '../pg/quote.js';
 import { byString, sortBy } from './introspect-util.js';
@@ -14,6 +14,9 @@ export interface TableParts {
   indexes: Map<number, IndexRow[]>;
   triggers: Map<number, TriggerRow[]>;
   policies: Map<number, PolicyRow[]>;
+  /** Absent: not read (the table gets no `rules` or `statistics`). */
+  rules?: Map<number, RuleRow[]>;
+  statistics?: Map<number, StatisticsRow[]>;
   typeFlags: Map<number, TypeFlag[]>;
   /** Table OID → column name → key of the sequence behind its identity. */
   identity: Map<number, Map<string, string>>;
@@ -85,6 +88,14 @@ function toTrigger(r: TriggerRow): Trigger {
   return t;
 }
 
+function toRule(r: RuleRow): Rule {
+  return { name: r.name, definition: r.def.replace(/;\s*$/, ''), enabled: r.enabled, comment: r.comment, references: [...r.refs].sort(byString) };
+}
+
+function toStatistics(r: StatisticsRow): ExtendedStatistics {
+  return { schema: r.schema, name: r.name, definition: r.def, target: r.target, comment: r.comment };
+}
+
 function toIndex(r: IndexRow): Index {
   return {
     name: r.name,
@@ -145,6 +156,13 @@ export function buildTable(rel: RelationRow, parts: TableParts, notNullNames: Ma
     indexes: sortBy(indexes, (i) => i.name),
     triggers: sortBy((parts.triggers.get(rel.oid) ?? []).map(toTrigger), (t) => t.name),
     policies: sortBy((parts.policies.get(rel.oid) ?? []).map((p) => toPolicy(p, rel)), (p) => p.name),
+    // Only when there are some: a table without keeps the shape (and fingerprint) it always had.
+    ...withSome('rules', sortBy((parts.rules?.get(rel.oid) ?? []).map(toRule), (r) => r.name)),
+    ...withSome('statistics', sortBy((parts.statistics?.get(rel.oid) ?? []).map(toStatistics), (x) => `${x.schema}.${x.name}`)),
     dependsOn: { types: [], functions: [], sequences: [], extensions: [] },
   };
+}
+
+function withSome<K extends string, T>(key: K, items: T[]): { [P in K]?: T[] } {
+  return (items.length > 0 ? { [key]: items } : {}) as { [P in K]?: T[] };
 }

@@ -7,7 +7,7 @@ import { BadInputError } from '../errors.js';
 import { literal as sqlLiteral, qname } from '../pg/quote.js';
 import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
 import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
-import { readConstraints, readIndexes, readPolicies, readTriggers, type IndexRow } from './introspect-parts.js';
+import { readConstraints, readIndexes, readPolicies, readRules, readStatistics, readTriggers, type IndexRow } from './introspect-parts.js';
 import { schemaRoutines, walkDependencies, type DepEdge } from './introspect-deps.js';
 import { readExtensions, readFunctions, readSequences } from './introspect-objects.js';
 import { readTypes } from './introspect-types.js';
@@ -99,6 +99,8 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const indexes = await readIndexes(client, [...tableOids, ...viewRels.filter((r) => r.relkind === 'm').map((r) => r.oid)]);
   const triggers = await readTriggers(client, tableOids);
   const policies = await readPolicies(client, tableOids);
+  const rules = await readRules(client, tableOids);
+  const statistics = await readStatistics(client, tableOids);
   const seeds = await schemaRoutines(client, schemas);
   const edges = await walkDependencies(client, [...tableOids, ...viewRels.map((r) => r.oid)], version, seeds);
 
@@ -172,6 +174,8 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     indexes: groupBy(indexes),
     triggers: groupBy(triggers),
     policies: groupBy(policies),
+    rules: groupBy(rules),
+    statistics: groupBy(statistics),
     typeFlags,
     identity,
   };

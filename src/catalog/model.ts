@@ -181,6 +181,10 @@ export interface Table extends QualifiedName {
   indexes: Index[];
   triggers: Trigger[];
   policies: Policy[];
+  /** Rules (CREATE RULE) on the table; absent in catalogs read before they were. */
+  rules?: Rule[];
+  /** Extended statistics (CREATE STATISTICS) on the table; absent in catalogs read before they were. */
+  statistics?: ExtendedStatistics[];
   privileges?: Privileges;
   /** Objects this table needs on the target, beyond its own: keys of types, functions, sequences; extension names. */
   dependsOn: { types: string[]; functions: string[]; sequences: string[]; extensions: string[] };
@@ -266,6 +270,29 @@ export interface Trigger {
    * enabled state differs: the parent's trigger creates it, only `enabled` is applied.
    */
   inherited?: boolean;
+}
+
+/** A rule of a table (not a view's `_RETURN`). */
+export interface Rule {
+  name: string;
+  /** pg_get_ruledef(oid), without its final semicolon. */
+  definition: string;
+  /** pg_rewrite.ev_enabled: O, D, R, A. */
+  enabled: string;
+  comment: string | null;
+  /** Keys of the other tables and views its actions name (pg_depend): they must be in the same database. */
+  references: string[];
+}
+
+/** An extended statistics object (CREATE STATISTICS) on a table. */
+export interface ExtendedStatistics {
+  schema: string;
+  name: string;
+  /** pg_get_statisticsobjdef(oid). */
+  definition: string;
+  /** ALTER STATISTICS … SET STATISTICS; null: the default. */
+  target: number | null;
+  comment: string | null;
 }
 
 export interface Policy {

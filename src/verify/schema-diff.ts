@@ -170,6 +170,17 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
       differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
     ),
   );
+  out.push(
+    ...compareNamed('rule', source.rules ?? [], target.rules ?? [], (a, b) =>
+      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)) ?? differs('enabled state', a.enabled, b.enabled),
+    ),
+  );
+  const statistics = (t: Table) => (t.statistics ?? []).map((x) => ({ ...x, name: `${x.schema}.${x.name}` }));
+  out.push(
+    ...compareNamed('statistics', statistics(source), statistics(target), (a, b) =>
+      differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)) ?? differs('target', String(a.target), String(b.target)),
+    ),
+  );
   // Comments of the constraints, indexes, triggers and policies both sides have (apply carries them).
   const comments = <T extends { name: string; comment: string | null }>(what: string, s: readonly T[], t: readonly T[]) => {
     const byName = new Map(t.map((x) => [x.name, x]));
@@ -183,6 +194,8 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
   comments('index', source.indexes, target.indexes);
   comments('trigger', source.triggers.filter((x) => !ignored.has(x.name)), target.triggers);
   comments('policy', source.policies, target.policies);
+  comments('rule', source.rules ?? [], target.rules ?? []);
+  comments('statistics', statistics(source), statistics(target));
   if (source.rowSecurity !== target.rowSecurity) line(`row level security on ${table} differs: source ${source.rowSecurity ? 'enabled' : 'disabled'} target ${target.rowSecurity ? 'enabled' : 'disabled'}`);
   if (source.forceRowSecurity !== target.forceRowSecurity) line(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
   // An UNLOGGED table loses its rows in a crash; a LOGGED one where the source's was not is slower and replicated.

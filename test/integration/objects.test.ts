@@ -139,6 +139,32 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     );
   });
 
+  it('rules and extended statistics of the moved tables travel: definition, enabled state, statistics target, comment; verify names a rule missing', async () => {
+    const rules = `SELECT c.relname::text AS t, r.rulename::text AS name, pg_get_ruledef(r.oid) AS def, r.ev_enabled::text AS enabled, obj_description(r.oid, 'pg_rewrite') AS comment
+                     FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'app' AND r.rulename <> '_RETURN' ORDER BY 1, 2`;
+    const stats = `SELECT s.stxname::text AS name, pg_get_statisticsobjdef(s.oid) AS def, NULLIF(s.stxstattarget::int, -1) AS target, obj_description(s.oid, 'pg_statistic_ext') AS comment
+                     FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = 'app' ORDER BY 1`;
+    const sourceRules = await query(fx.sourceUrl, rules);
+    expect(sourceRules).toEqual([{ t: 'film_actor', name: 'film_actor_fixed', def: expect.stringContaining('DO INSTEAD NOTHING'), enabled: 'A', comment: 'casting is never edited, only added' }]);
+    expect(await query(fx.rentalUrl, rules)).toEqual(sourceRules);
+    const sourceStats = await query(fx.sourceUrl, stats);
+    expect(sourceStats).toEqual([{ name: 'film_title_rating', def: expect.stringContaining('ON title, rating FROM app.film'), target: 300, comment: 'the rating follows the title' }]);
+    expect(await query(fx.rentalUrl, stats)).toEqual(sourceStats);
+    // The rule works there as in the source: an UPDATE of film_actor changes nothing.
+    await query(fx.rentalUrl, `UPDATE app.film_actor SET film_id = film_id + 0`);
+
+    await query(fx.rentalUrl, `DROP RULE film_actor_fixed ON app.film_actor`);
+    try {
+      const v = await fx.cli('verify');
+      expect(v.code, v.stdout).toBe(1);
+      expect(v.stdout).toMatch(/✗ schema +app\.film_actor .*rule film_actor_fixed missing in target/);
+    } finally {
+      const [def] = sourceRules as Array<{ def: string }>;
+      await query(fx.rentalUrl, `${def!.def} ALTER TABLE app.film_actor ENABLE ALWAYS RULE film_actor_fixed; COMMENT ON RULE film_actor_fixed ON app.film_actor IS 'casting is never edited, only added'`);
+    }
+  });
+
   it('verify --checksums passes on the clean split', async () => {
     const v = await fx.cli('verify', '--checksums');
     expect(v.code, `${v.stdout}\n${v.stderr}`).toBe(0);

@@ -37,6 +37,13 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
       actor_id integer NOT NULL REFERENCES app.actor, film_id integer NOT NULL REFERENCES app.film,
       PRIMARY KEY (actor_id, film_id));
     COMMENT ON TABLE app.film IS 'films for rent';
+    -- pg_dump carries rules and extended statistics; so must the split.
+    CREATE STATISTICS app.film_title_rating (dependencies, ndistinct) ON title, rating FROM app.film;
+    ALTER STATISTICS app.film_title_rating SET STATISTICS 300;
+    COMMENT ON STATISTICS app.film_title_rating IS 'the rating follows the title';
+    CREATE RULE film_actor_fixed AS ON UPDATE TO app.film_actor DO INSTEAD NOTHING;
+    ALTER TABLE app.film_actor ENABLE ALWAYS RULE film_actor_fixed;
+    COMMENT ON RULE film_actor_fixed ON app.film_actor IS 'casting is never edited, only added';
     GRANT SELECT ON app.film, app.actor, app.film_actor TO ${reader};
     GRANT SELECT, INSERT ON app.film TO ${ghost};
     GRANT UPDATE (title) ON app.film TO ${reader} WITH GRANT OPTION;
