@@ -1695,4 +1695,12 @@ export const MUTATIONS = [
     replace: '        if (away.length >= 0) continue;',
     tests: [`${U}plan/table-rules.test.ts`],
   },
+  {
+    id: 'init-stdout-hint-names-file',
+    title: 'init -o - (the manifest on stdout) says to plan from plans/split.yaml, a file it never wrote',
+    file: 'src/cli/commands/init.ts',
+    search: '  tell(file === null ? `  save the manifest above to a file, then: cloudphone-split plan -m <that file>` : `  cloudphone-split plan -m ${shownFile}`);',
+    replace: '  tell(`  cloudphone-split plan -m ${shownFile}`);',
+    tests: [`${I}init.test.ts`],
+  },
 ];

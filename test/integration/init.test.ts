@@ -110,6 +110,9 @@ describe('init on the sample database', () => {
     expect(out.manifest).toContain('services:');
     expect(out.manifest).not.toContain(source);
     expect(r.stderr).toContain('Proposed 3 services');
+    // No file was written: the next step names none.
+    expect(r.stderr).toContain('save the manifest above to a file, then: cloudphone-split plan -m <that file>');
+    expect(r.stderr).not.toContain('plan -m plans/split.yaml');
   });
 
   it('fails with exit 2 on a schema that does not exist, naming the ones there are', async () => {

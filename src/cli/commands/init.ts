@@ -85,6 +85,7 @@ export async function initCommand(
   }
   if (file !== null) tell(`\nWrote ${file}. Review it, then:`);
   tell(`  export ${proposal.sourceVariable}='<the URL given to --from>'`);
-  tell(`  cloudphone-split plan -m ${shownFile}`);
+  // Printed to stdout, the manifest is in no file yet: say where it would be read from once saved.
+  tell(file === null ? `  save the manifest above to a file, then: cloudphone-split plan -m <that file>` : `  cloudphone-split plan -m ${shownFile}`);
   return { code: problems.length > 0 ? ExitCode.difference : ExitCode.ok, file, proposal, manifest };
 }
