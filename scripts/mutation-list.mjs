@@ -1703,4 +1703,20 @@ export const MUTATIONS = [
     replace: '  tell(`  cloudphone-split plan -m ${shownFile}`);',
     tests: [`${I}init.test.ts`],
   },
+  {
+    id: 'rule-fence-unsaid',
+    title: "the plan says nothing of a moved table's DO INSTEAD rule, which rewrites a stale writer's statement before the fence can refuse it",
+    file: 'src/plan/table-rules.ts',
+    search: '    if (rules.length === 0) continue;',
+    replace: '    if (rules.length >= 0) continue;',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
+    id: 'fence-probe-rewritten',
+    title: "verify tests a fence with a DELETE that the table's DO INSTEAD rule rewrites: the fence is reported as letting writes through",
+    file: 'src/verify/fence.ts',
+    search: '  const rewritten = new Set((r.rows[0]?.events as string[] | null) ?? []);',
+    replace: '  const rewritten = new Set<string>(); void r;',
+    tests: [`${I}objects.test.ts`],
+  },
 ];

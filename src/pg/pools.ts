@@ -21,6 +21,29 @@ export function keepClientErrorsQuiet(pool: pg.Pool): void {
  * parallelism (copy jobs + the snapshot holder + index workers). Never use
  * `pool.query()` with COPY: take a client with `connect()` and release it.
  */
+/**
+ * A client whose session starts with ADMIN_SESSION_SQL (row-level security off) before
+ * anything else runs on it; pg-pool makes its clients with it (it connects them with a callback).
+ */
+export class AdminClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    const ready = super.connect().then(async () => {
+      try {
+        await this.query(ADMIN_SESSION_SQL);
+      } catch (err) {
+        await this.end().catch(() => undefined);
+        throw err;
+      }
+      return this as pg.Client;
+    });
+    if (!callback) return ready;
+    const done = callback as (err: Error | null, c?: pg.Client) => void;
+    ready.then((c) => done(null, c), (err: Error) => done(err));
+  }
+}
+
 export class Pools {
   private readonly pools = new Map<string, pg.Pool>();
   /** Every client connected through a pool, with its URL: what cancelQueries reaches. */
@@ -49,6 +72,7 @@ export class Pools {
     if (!p) {
       p = new pg.Pool(
         nodePgConfig(url, {
+          Client: AdminClient,
           max: this.size,
           connectionTimeoutMillis: 30_000,
           idleTimeoutMillis: 10_000,
@@ -56,11 +80,7 @@ export class Pools {
         }),
       );
       keepClientErrorsQuiet(p);
-      p.on('connect', (client) => {
-        this.live.set(client, url);
-        // Queued before any query of the caller's: the client is handed out after its connect.
-        client.query(ADMIN_SESSION_SQL).catch(() => undefined);
-      });
+      p.on('connect', (client) => this.live.set(client, url));
       p.on('remove', (client) => this.live.delete(client));
       this.pools.set(url, p);
     }
@@ -70,7 +90,7 @@ export class Pools {
   /** A dedicated client outside any pool (snapshot holders, CREATE DATABASE, COPY pairs). */
   async client(server: string, database?: string): Promise<pg.Client> {
     const base = this.serverUrl(server);
-    const c = new pg.Client(
+    const c = new AdminClient(
       nodePgConfig(database ? withDatabase(base, database) : base, {
         application_name: this.applicationName,
         connectionTimeoutMillis: 30_000,
@@ -78,12 +98,6 @@ export class Pools {
     );
     c.on('error', () => undefined);
     await c.connect();
-    try {
-      await c.query(ADMIN_SESSION_SQL);
-    } catch (err) {
-      await c.end().catch(() => undefined);
-      throw err;
-    }
     return c;
   }
 

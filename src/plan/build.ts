@@ -1,4 +1,4 @@
-import { ruleProblems } from './table-rules.js';
+import { ruleFenceWarnings, ruleProblems } from './table-rules.js';
 import { defaultPrivilegeWarnings } from './default-privileges.js';
 import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
@@ -170,6 +170,7 @@ export function buildPlan(input: PlanInput): Plan {
   const lo = largeObjectProblems(catalog, work.flatMap((w) => w.keys));
   errors.push(...lo.errors);
   errors.push(...ruleProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: new Set(w.keys), views: new Set(w.input.views) }))));
+  warnings.push(...ruleFenceWarnings(catalog, work.flatMap((w) => withPartitions(catalog, w.input.tables))));
   warnings.push(...lo.warnings);
   warnings.push(...defaultPrivilegeWarnings(catalog));
 

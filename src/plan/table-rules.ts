@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/model.js';
+import type { Catalog, Rule } from '../catalog/model.js';
 import { tableKey } from '../catalog/model.js';
 
 /** One service's new database, as the rules of its tables see it. */
@@ -30,6 +30,32 @@ export function ruleProblems(catalog: Pick<Catalog, 'tables'>, targets: readonly
         );
       }
     }
+  }
+  return out;
+}
+
+/** The events (INSERT, UPDATE, DELETE) a DO INSTEAD rule of `rule` rewrites, read from its definition. */
+export function insteadEvents(rule: Pick<Rule, 'definition'>): string[] {
+  const m = /\bON\s+(INSERT|UPDATE|DELETE|SELECT)\s+TO\s+.*?\bDO\s+INSTEAD\b/is.exec(rule.definition);
+  return m ? [m[1]!.toUpperCase()] : [];
+}
+
+/**
+ * A moved table's DO INSTEAD rules stand in front of its fence in the source: a stale
+ * writer's statement of that kind is rewritten (to nothing, or to another table) and never
+ * meets the fence's trigger. One warning per table, naming rules and events. Pure.
+ */
+export function ruleFenceWarnings(catalog: Pick<Catalog, 'tables'>, moved: readonly string[]): string[] {
+  const byKey = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  const out: string[] = [];
+  for (const key of [...new Set(moved)].sort()) {
+    const rules = (byKey.get(key)?.rules ?? []).filter((r) => r.enabled !== 'D' && insteadEvents(r).length > 0);
+    if (rules.length === 0) continue;
+    const list = rules.map((r) => `${r.name} (${insteadEvents(r).join(', ')})`).join(', ');
+    out.push(
+      `${key} has DO INSTEAD rule${rules.length === 1 ? '' : 's'} ${list}: once it is fenced, such a statement in the source is rewritten by the rule and never meets the fence, ` +
+        'so a client still writing there is not refused (the rule decides what happens); drop the rule in the source after the split if stale writers must fail',
+    );
   }
   return out;
 }

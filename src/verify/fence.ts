@@ -107,7 +107,7 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
         await client.query(`SET LOCAL lock_timeout = '10s'`);
         // A write as any session makes it: the tool's sessions turn row-level security off, which fails a table with policies before its fence could.
         await client.query('SET LOCAL row_security = on');
-        await client.query(`DELETE FROM ${t} WHERE false`);
+        await client.query(await probeWrite(client, t));
       } catch (err) {
         code = (err as { code?: string }).code;
         message = errorText(err);
@@ -135,4 +135,25 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
       return { ...base, ok: false, detail: `cannot check the fence: ${errorText(err)}`, ...unverifiedBy(err) };
     }
   });
+}
+
+/**
+ * The write that tests a fence: a zero-row DELETE, or, when a DO INSTEAD rule rewrites
+ * DELETE on the table (the statement would never meet the fence), a zero-row UPDATE or
+ * INSERT that no such rule rewrites.
+ */
+async function probeWrite(client: { query: (sql: string, values?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> }, table: string): Promise<string> {
+  const r = await client.query(
+    `SELECT array_agg(ev_type::text) AS events,
+            (SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum LIMIT 1) AS col
+       FROM pg_rewrite WHERE ev_class = $1::regclass AND is_instead AND ev_enabled <> 'D'`,
+    [table],
+  );
+  const rewritten = new Set((r.rows[0]?.events as string[] | null) ?? []);
+  const col = r.rows[0]?.col as string | null | undefined;
+  // pg_rewrite.ev_type: 2 UPDATE, 3 INSERT, 4 DELETE.
+  if (!rewritten.has('4')) return `DELETE FROM ${table} WHERE false`;
+  if (!rewritten.has('2') && col) return `UPDATE ${table} SET ${col} = ${col} WHERE false`;
+  if (!rewritten.has('3')) return `INSERT INTO ${table} SELECT * FROM ${table} WHERE false`;
+  return `DELETE FROM ${table} WHERE false`;
 }

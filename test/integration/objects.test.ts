@@ -146,7 +146,14 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     const stats = `SELECT s.stxname::text AS name, pg_get_statisticsobjdef(s.oid) AS def, NULLIF(s.stxstattarget::int, -1) AS target, obj_description(s.oid, 'pg_statistic_ext') AS comment
                      FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = 'app' ORDER BY 1`;
     const sourceRules = await query(fx.sourceUrl, rules);
-    expect(sourceRules).toEqual([{ t: 'film_actor', name: 'film_actor_fixed', def: expect.stringContaining('DO INSTEAD NOTHING'), enabled: 'A', comment: 'casting is never edited, only added' }]);
+    expect(sourceRules).toEqual([
+      { t: 'film_actor', name: 'film_actor_fixed', def: expect.stringContaining('ON UPDATE TO app.film_actor DO INSTEAD NOTHING'), enabled: 'A', comment: 'casting is never edited, only added' },
+      { t: 'film_actor', name: 'film_actor_kept', def: expect.stringContaining('ON DELETE TO app.film_actor DO INSTEAD NOTHING'), enabled: 'O', comment: null },
+    ]);
+    // They stand in front of the source's fence for UPDATE and DELETE: the plan says so.
+    expect(planText).toContain(
+      'app.film_actor has DO INSTEAD rules film_actor_fixed (UPDATE), film_actor_kept (DELETE): once it is fenced, such a statement in the source is rewritten by the rule and never meets the fence',
+    );
     expect(await query(fx.rentalUrl, rules)).toEqual(sourceRules);
     const sourceStats = await query(fx.sourceUrl, stats);
     expect(sourceStats).toEqual([{ name: 'film_title_rating', def: expect.stringContaining('ON title, rating FROM app.film'), target: 300, comment: 'the rating follows the title' }]);
@@ -159,6 +166,8 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
       const v = await fx.cli('verify');
       expect(v.code, v.stdout).toBe(1);
       expect(v.stdout).toMatch(/✗ schema +app\.film_actor .*rule film_actor_fixed missing in target/);
+      // With DELETE and UPDATE rewritten in the source, verify proved the fence with an INSERT.
+      expect(v.stdout).toMatch(/✓ fence +app\.film_actor +fenced: a write fails with 25006/);
     } finally {
       const [def] = sourceRules as Array<{ def: string }>;
       await query(fx.rentalUrl, `${def!.def} ALTER TABLE app.film_actor ENABLE ALWAYS RULE film_actor_fixed; COMMENT ON RULE film_actor_fixed ON app.film_actor IS 'casting is never edited, only added'`);

@@ -44,6 +44,7 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE RULE film_actor_fixed AS ON UPDATE TO app.film_actor DO INSTEAD NOTHING;
     ALTER TABLE app.film_actor ENABLE ALWAYS RULE film_actor_fixed;
     COMMENT ON RULE film_actor_fixed ON app.film_actor IS 'casting is never edited, only added';
+    CREATE RULE film_actor_kept AS ON DELETE TO app.film_actor DO INSTEAD NOTHING;
     GRANT SELECT ON app.film, app.actor, app.film_actor TO ${reader};
     GRANT SELECT, INSERT ON app.film TO ${ghost};
     GRANT UPDATE (title) ON app.film TO ${reader} WITH GRANT OPTION;
