@@ -87,7 +87,11 @@ export function createTableSql(t: Table, ctx: CreateTableContext): string {
   } else {
     const own = t.columns.filter((c) => !c.inherited || t.partitionOf !== null);
     const extra = t.partitionOf ? [] : ctx.extraColumns.map((e) => `${ident(e.name)} ${e.type}`);
-    const items = [...own.map((c) => columnSql(t, c, ctx.sequences)), ...extra, ...checks];
+    // A child's own column that a parent makes generated the same way inherits that: declaring it again is refused (before 16).
+    const parents = t.partitionOf ? [] : t.inherits.map((q) => ctx.lookup(q));
+    const inheritsGeneration = (c: Column) =>
+      c.generated !== null && parents.some((p) => { const g = p?.columns.find((y) => y.name === c.name)?.generated; return g?.kind === c.generated!.kind && g.expression === c.generated!.expression; });
+    const items = [...own.map((c) => columnSql(t, inheritsGeneration(c) ? { ...c, generated: null } : c, ctx.sequences)), ...extra, ...checks];
     sql = `${head} (\n    ${items.join(',\n    ')}\n)`;
     if (t.inherits.length > 0) sql += ` INHERITS (${t.inherits.map(qname).join(', ')})`;
   }

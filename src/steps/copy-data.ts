@@ -51,10 +51,12 @@ export function copySql(opts: {
   const t = qname(opts.source);
   const format = opts.binary ? 'FORMAT binary' : 'FORMAT text';
   const targetCols = [...opts.columns, ...opts.extra.map((e) => e.name)].map(ident).join(', ');
+  // A table without columns (CREATE TABLE t ()) still has rows: COPY takes no column list then, `()` is a syntax error.
+  const list = (cols: string) => (cols === '' ? '' : ` (${cols})`);
   let copyOut: string;
   const readAs = opts.readAs ?? {};
   if (opts.extra.length === 0 && !opts.where && Object.keys(readAs).length === 0) {
-    copyOut = `COPY ${t} (${opts.columns.map(ident).join(', ')}) TO STDOUT (${format})`;
+    copyOut = `COPY ${t}${list(opts.columns.map(ident).join(', '))} TO STDOUT (${format})`;
   } else {
     const cols = [...opts.columns.map((c) => readAs[c] ?? `s.${ident(c)}`), ...opts.extra.map((e) => e.expression)];
     const where = opts.where ? ` WHERE ${opts.where}` : '';
@@ -62,7 +64,7 @@ export function copySql(opts: {
   }
   const truncate = opts.truncate ?? !opts.where;
   const before = truncate ? [opts.freeze ? `TRUNCATE ONLY ${t}` : `DELETE FROM ONLY ${t}`] : [];
-  const copyIn = `COPY ${t} (${targetCols}) FROM STDIN (${format}${opts.freeze && truncate ? ', FREEZE' : ''})`;
+  const copyIn = `COPY ${t}${list(targetCols)} FROM STDIN (${format}${opts.freeze && truncate ? ', FREEZE' : ''})`;
   return { copyOut, copyIn, before };
 }
 

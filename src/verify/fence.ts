@@ -138,22 +138,26 @@ export async function fenceChecks(ctx: VerifyContext): Promise<Check[]> {
 }
 
 /**
- * The write that tests a fence: a zero-row DELETE, or, when a DO INSTEAD rule rewrites
- * DELETE on the table (the statement would never meet the fence), a zero-row UPDATE or
- * INSERT that no such rule rewrites.
+ * The write that tests a fence: a zero-row DELETE, or a zero-row INSERT of the columns an
+ * INSERT may name when a DELETE would fail before the fence could (a DO INSTEAD rule
+ * rewrites it, or the table has no replica identity and a publication publishes its
+ * deletes), then a zero-row UPDATE.
  */
 async function probeWrite(client: { query: (sql: string, values?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> }, table: string): Promise<string> {
   const r = await client.query(
-    `SELECT array_agg(ev_type::text) AS events,
-            (SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum LIMIT 1) AS col
-       FROM pg_rewrite WHERE ev_class = $1::regclass AND is_instead AND ev_enabled <> 'D'`,
+    `SELECT (SELECT array_agg(ev_type::text) FROM pg_rewrite WHERE ev_class = c.oid AND is_instead AND ev_enabled <> 'D') AS events,
+            (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS no_identity,
+            (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+              WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '' AND attidentity <> 'a') AS cols
+       FROM pg_class c WHERE c.oid = $1::regclass`,
     [table],
   );
-  const rewritten = new Set((r.rows[0]?.events as string[] | null) ?? []);
-  const col = r.rows[0]?.col as string | null | undefined;
+  const row = r.rows[0] ?? {};
+  const rewritten = new Set((row.events as string[] | null) ?? []);
+  const cols = (row.cols as string | null) ?? '';
   // pg_rewrite.ev_type: 2 UPDATE, 3 INSERT, 4 DELETE.
-  if (!rewritten.has('4')) return `DELETE FROM ${table} WHERE false`;
-  if (!rewritten.has('2') && col) return `UPDATE ${table} SET ${col} = ${col} WHERE false`;
-  if (!rewritten.has('3')) return `INSERT INTO ${table} SELECT * FROM ${table} WHERE false`;
+  if (!rewritten.has('4') && row.no_identity !== true) return `DELETE FROM ${table} WHERE false`;
+  if (!rewritten.has('3')) return cols === '' ? `INSERT INTO ${table} SELECT FROM ${table} WHERE false` : `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${table} WHERE false`;
+  if (!rewritten.has('2') && cols !== '' && row.no_identity !== true) return `UPDATE ${table} SET ${cols.split(', ')[0]} = ${cols.split(', ')[0]} WHERE false`;
   return `DELETE FROM ${table} WHERE false`;
 }

@@ -106,6 +106,14 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE COLLATION app.film_order (provider = libc, lc_collate = 'POSIX', lc_ctype = 'POSIX');
     CREATE COLLATION app.unused_order (provider = libc, locale = 'C');
     CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text COLLATE public.ci_name);
+    -- Shapes from PostgreSQL's own pg_dump tests: a table without columns (its rows are all it holds),
+    -- and children of a table with a generated column, one declaring that column again.
+    CREATE TABLE public.ci_ticks ();
+    INSERT INTO public.ci_ticks DEFAULT VALUES; INSERT INTO public.ci_ticks DEFAULT VALUES; INSERT INTO public.ci_ticks DEFAULT VALUES;
+    CREATE TABLE public.ci_stages (minutes int, seconds int GENERATED ALWAYS AS (minutes * 60) STORED);
+    CREATE TABLE public.ci_stages_manual (minutes int, seconds int) INHERITS (public.ci_stages);
+    CREATE TABLE public.ci_stages_auto (trigger text) INHERITS (public.ci_stages);
+    INSERT INTO public.ci_stages (minutes) VALUES (1); INSERT INTO public.ci_stages_manual (minutes) VALUES (2); INSERT INTO public.ci_stages_auto (minutes, trigger) VALUES (3, 'push');
     CREATE INDEX film_title_posix ON app.film (title COLLATE app.film_order);
     -- A text search configuration of its own: not carried, named by the plan.
     CREATE TEXT SEARCH CONFIGURATION app.film_search (COPY = pg_catalog.simple);
@@ -217,7 +225,7 @@ export async function objectsFixture(opts: {
         database: `${prefix}ci`,
         server: 'target',
         role: { name: `${prefix}ci_svc`, password: '${CI_PASSWORD}' },
-        tables: ['ci_builds', 'loose_foreign_keys_deleted_records'],
+        tables: ['ci_builds', 'loose_foreign_keys_deleted_records', 'ci_ticks', 'ci_stages', 'ci_stages_manual', 'ci_stages_auto'],
         ...(opts.objects?.ci ? { objects: opts.objects.ci } : {}),
       },
     },
