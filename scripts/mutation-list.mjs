@@ -1743,4 +1743,20 @@ export const MUTATIONS = [
     replace: "  if (!rewritten.has('4')) return `DELETE FROM ${table} WHERE false`;",
     tests: [`${I}objects.test.ts`],
   },
+  {
+    id: 'foreign-table-unsaid',
+    title: 'a foreign table of the source stays behind without a word: no service database gets it',
+    file: 'src/plan/build.ts',
+    search: '  for (const f of catalog.foreignTables ?? []) {',
+    replace: '  for (const f of (catalog.foreignTables ?? []).slice(0, 0)) {',
+    tests: [`${I}objects.test.ts`],
+  },
+  {
+    id: 'foreign-table-as-unknown',
+    title: 'a foreign table named in a service is "no table named …", as if misspelt',
+    file: 'src/manifest/match-entry.ts',
+    search: '  if (foreign) {',
+    replace: "  if (foreign && foreign.name === '') {",
+    tests: [`${I}objects.test.ts`],
+  },
 ];

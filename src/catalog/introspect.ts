@@ -134,6 +134,14 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
   const typeFlags = await readTypeFlags(client, [...new Set(columns.map((c) => c.typid))], version);
   const outside = await readOutsideRelations(client, oidsOf('relation').filter((o) => !relById.has(o)));
   const [lo] = await rows<{ n: number }>(client, `SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`);
+  const foreignTables = await rows<{ schema: string; name: string; server: string }>(
+    client,
+    `SELECT n.nspname::text AS schema, c.relname::text AS name, s.srvname::text AS server
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = c.oid JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver
+      WHERE c.relkind = 'f' AND n.nspname = ANY($1::text[]) ORDER BY 1, 2`,
+    [schemas],
+  );
   const installedExtensions = await rows<{ name: string; schema: string }>(
     client,
     `SELECT e.extname::text AS name, n.nspname::text AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -290,6 +298,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     extensions: sortBy(extensionList, (e) => e.name),
     namespaces,
     ...(lo && lo.n > 0 ? { largeObjects: lo.n } : {}),
+    ...(foreignTables.length > 0 ? { foreignTables } : {}),
     ...(installedExtensions.length > 0 ? { installedExtensions } : {}),
     ...(publications.length > 0 ? { publications } : {}),
     ...(collations.length > 0 ? { collations } : {}),

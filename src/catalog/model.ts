@@ -41,6 +41,8 @@ export interface Catalog {
   types: TypeDef[];
   functions: FunctionDef[];
   extensions: Extension[];
+  /** Foreign tables of `schemas` (their rows live on another server: nothing to copy); absent when none. */
+  foreignTables?: Array<QualifiedName & { server: string }>;
   /** How many large objects (pg_largeobject_metadata) the database holds; absent when none. COPY of a table does not carry them. */
   largeObjects?: number;
   /** Every extension installed in the database but plpgsql, whether anything read needs it or not; absent when none. */

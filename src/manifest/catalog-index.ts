@@ -21,6 +21,8 @@ export interface CatalogIndex {
   partitionsOf(key: string): string[];
   /** How to write the table in the manifest (schema-qualified only when the name alone is ambiguous). */
   display(t: QualifiedName): string;
+  /** Foreign tables of the schemas: named in an entry, they are said to be such (nothing moves them). */
+  foreign?: ReadonlyArray<QualifiedName & { server: string }>;
 }
 
 /**
@@ -75,5 +77,6 @@ export function indexCatalog(catalog: Catalog, schemas: readonly string[]): Cata
     rootOf,
     partitionsOf,
     display: (t) => manifestName(t, (nameCount.get(t.name) ?? 0) > 1 || !schemas.includes(t.schema)),
+    foreign: catalog.foreignTables ?? [],
   };
 }

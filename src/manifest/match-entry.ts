@@ -92,6 +92,15 @@ export function matchEntry(entry: string, index: CatalogIndex, allowViews: boole
     };
   }
   const candidates: QualifiedName[] = allowViews ? [...index.listable, ...index.views] : index.listable;
+  const foreign = p.isGlob ? undefined : (index.foreign ?? []).find((f) => f.name === p.name.text && (!p.schema || p.schema.text === f.schema));
+  if (foreign) {
+    return {
+      message: `${describe(p)} is a foreign table (its rows live on server ${foreign.server}): a split has nothing of it to copy`,
+      fix: 'leave it out of the manifest: it stays in the source; a service that reads it needs it made in its new database (CREATE SERVER, USER MAPPING, FOREIGN TABLE) by hand',
+      nothing: true,
+      suggested: [],
+    };
+  }
   return {
     message: p.isGlob ? `${describe(p)} matches no table` : `no table named ${describe(p)}`,
     ...suggestion(p, index, candidates),

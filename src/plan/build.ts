@@ -171,6 +171,11 @@ export function buildPlan(input: PlanInput): Plan {
   errors.push(...lo.errors);
   errors.push(...ruleProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: new Set(w.keys), views: new Set(w.input.views) }))));
   warnings.push(...ruleFenceWarnings(catalog, work.flatMap((w) => withPartitions(catalog, w.input.tables))));
+  for (const f of catalog.foreignTables ?? []) {
+    warnings.push(
+      `foreign table ${f.schema}.${f.name} (server ${f.server}) stays in the source: its rows live on that server, and the new databases get neither it nor its server and user mapping; make them there by hand where a service reads it`,
+    );
+  }
   warnings.push(...lo.warnings);
   warnings.push(...defaultPrivilegeWarnings(catalog));
 

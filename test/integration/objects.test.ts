@@ -9,6 +9,7 @@ import { functionKey, tableKey } from '../../src/catalog/model.js';
 import type { Plan } from '../../src/plan/model.js';
 import { readPlanFile } from '../../src/plan/plan-file.js';
 import { introspectUrl } from './catalog-features.js';
+import { runCli } from './helpers/cli.js';
 import { dumpBlocks, PG15_DUMP, type DumpBlock } from './helpers/schema-dump.js';
 import { objectsFixture, type ObjectsFixture } from './helpers/objects-fixture.js';
 
@@ -182,6 +183,17 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
                          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE c.relname LIKE 'ci_stages%' AND a.attname = 'seconds' ORDER BY 1`;
     expect(await query(fx.ciUrl, generated)).toEqual(await query(fx.sourceUrl, generated));
     await query(fx.ciUrl, `BEGIN; INSERT INTO public.ci_stages_manual (minutes) VALUES (10); ROLLBACK`);
+  });
+
+  it('a foreign table stays in the source, as the plan says; named in a service, it is a manifest error saying why', async () => {
+    expect(planText).toContain('foreign table app.exchange_rates (server rates_server) stays in the source: its rows live on that server');
+    const doc = parse(await readFile(fx.manifestFile, 'utf8')) as { services: Record<string, { tables: string[] }> };
+    doc.services.rental!.tables.push('exchange_rates');
+    const file = fx.manifestFile.replace(/\.yaml$/, '-foreign.yaml');
+    await writeFile(file, stringify(doc));
+    const r = await runCli(['plan', '-m', file], fx.env);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('services.rental.tables[4]: "exchange_rates" is a foreign table (its rows live on server rates_server): a split has nothing of it to copy');
   });
 
   it('verify --checksums passes on the clean split', async () => {

@@ -37,6 +37,10 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
       actor_id integer NOT NULL REFERENCES app.actor, film_id integer NOT NULL REFERENCES app.film,
       PRIMARY KEY (actor_id, film_id));
     COMMENT ON TABLE app.film IS 'films for rent';
+    -- A foreign table (as in PostgreSQL's pg_dump tests, a wrapper without handler): nothing of it moves.
+    CREATE FOREIGN DATA WRAPPER rates_wrapper;
+    CREATE SERVER rates_server FOREIGN DATA WRAPPER rates_wrapper;
+    CREATE FOREIGN TABLE app.exchange_rates (currency text, rate numeric) SERVER rates_server OPTIONS (schema_name 'fx');
     -- pg_dump carries rules and extended statistics; so must the split.
     CREATE STATISTICS app.film_title_rating (dependencies, ndistinct) ON title, rating FROM app.film;
     ALTER STATISTICS app.film_title_rating SET STATISTICS 300;
