@@ -55,6 +55,7 @@ export function indexPhase(t: Table): string[] {
   for (const i of t.indexes) {
     if (i.constraint === null) out.push(indexSql(t, i));
     if (i.comment !== null) out.push(`COMMENT ON INDEX ${qname({ schema: t.schema, name: i.name })} IS ${literal(i.comment)}`);
+    for (const x of i.statistics ?? []) out.push(`ALTER INDEX ${qname({ schema: t.schema, name: i.name })} ALTER COLUMN ${x.column} SET STATISTICS ${x.target}`);
   }
   const clustered = t.indexes.find((i) => i.clustered);
   if (clustered) out.push(`${alterTable(t)} CLUSTER ON ${ident(clustered.name)}`);

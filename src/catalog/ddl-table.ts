@@ -96,6 +96,7 @@ export function createTableSql(t: Table, ctx: CreateTableContext): string {
     if (t.inherits.length > 0) sql += ` INHERITS (${t.inherits.map(qname).join(', ')})`;
   }
   if (t.kind === 'p' && t.partitionKey) sql += ` PARTITION BY ${t.partitionKey}`;
+  if (t.accessMethod) sql += ` USING ${ident(t.accessMethod)}`;
   const options = [...t.reloptions, ...t.toastReloptions.map((o) => `toast.${o}`)];
   if (options.length > 0) sql += ` WITH (${reloptionsSql(options)})`;
   return sql;

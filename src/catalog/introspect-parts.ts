@@ -72,6 +72,8 @@ export interface IndexRow {
   parent_schema: string | null;
   parent_name: string | null;
   comment: string | null;
+  /** Columns with a statistics target set: [[attnum, target], …], or null. */
+  stats: Array<[number, number]> | null;
 }
 
 export async function readIndexes(client: pg.ClientBase, relids: number[]): Promise<IndexRow[]> {
@@ -81,7 +83,10 @@ export async function readIndexes(client: pg.ClientBase, relids: number[]): Prom
         co.conname::text AS constraint_name, i.indisunique AS unique, i.indisprimary AS primary,
         i.indisclustered AS clustered, i.indisreplident AS replident,
         pn.nspname::text AS parent_schema, pc.relname::text AS parent_name,
-        ${commentSql('pg_class', 'i.indexrelid')} AS comment
+        ${commentSql('pg_class', 'i.indexrelid')} AS comment,
+        -- attstattarget: -1 for the default before 17, NULL from 17.
+        (SELECT json_agg(json_build_array(a.attnum, a.attstattarget) ORDER BY a.attnum) FROM pg_attribute a
+          WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0) AS stats
      FROM pg_index i
      JOIN pg_class ic ON ic.oid = i.indexrelid
      JOIN pg_class tc ON tc.oid = i.indrelid

@@ -106,6 +106,7 @@ function toIndex(r: IndexRow): Index {
     clustered: r.clustered,
     parentIndex: r.parent_schema !== null && r.parent_name !== null ? { schema: r.parent_schema, name: r.parent_name } : null,
     comment: r.comment,
+    ...(r.stats && r.stats.length > 0 ? { statistics: r.stats.map(([column, target]) => ({ column, target })) } : {}),
   };
 }
 
@@ -148,6 +149,7 @@ export function buildTable(rel: RelationRow, parts: TableParts, notNullNames: Ma
     replicaIdentityIndex: rel.relreplident === 'i' ? (replicaIndex?.name ?? null) : null,
     rowSecurity: rel.relrowsecurity,
     forceRowSecurity: rel.relforcerowsecurity,
+    ...(rel.access_method ? { accessMethod: rel.access_method } : {}),
     comment: rel.comment,
     rowsEstimate: rel.reltuples,
     bytes: rel.bytes === null ? 0 : Number(rel.bytes),

@@ -174,6 +174,8 @@ export interface Table extends QualifiedName {
   replicaIdentityIndex: string | null;
   rowSecurity: boolean;
   forceRowSecurity: boolean;
+  /** The table access method (CREATE TABLE … USING), absent for heap. */
+  accessMethod?: string;
   comment: string | null;
   /** pg_class.reltuples (−1 when never analysed) and pg_total_relation_size (0 when the table itself is empty). */
   rowsEstimate: number;
@@ -257,6 +259,8 @@ export interface Index {
   /** Index of a partition that is attached to a parent partitioned index. */
   parentIndex: QualifiedName | null;
   comment: string | null;
+  /** ALTER INDEX … ALTER COLUMN n SET STATISTICS v: by column number (expression columns); absent when none is set. */
+  statistics?: Array<{ column: number; target: number }>;
 }
 
 export interface Trigger {

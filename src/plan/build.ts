@@ -171,6 +171,14 @@ export function buildPlan(input: PlanInput): Plan {
   errors.push(...lo.errors);
   errors.push(...ruleProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: new Set(w.keys), views: new Set(w.input.views) }))));
   warnings.push(...ruleFenceWarnings(catalog, work.flatMap((w) => withPartitions(catalog, w.input.tables))));
+  for (const w of work) {
+    const methods = w.keys.flatMap((k) => (tables.get(k)?.accessMethod ? [`${k} (${tables.get(k)!.accessMethod})`] : []));
+    if (methods.length === 0) continue;
+    errors.push(
+      `${w.target.database} would get tables of a table access method other than heap: ${methods.join(', ')}; a new database (made from template0) has no such method, ` +
+        'and the split does not make one: convert the table to heap before the split (ALTER TABLE … SET ACCESS METHOD heap, PostgreSQL 15 and later), or leave it in the source (ignore)',
+    );
+  }
   for (const f of catalog.foreignTables ?? []) {
     warnings.push(
       `foreign table ${f.schema}.${f.name} (server ${f.server}) stays in the source: its rows live on that server, and the new databases get neither it nor its server and user mapping; make them there by hand where a service reads it`,

@@ -152,7 +152,9 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
       'index',
       source.indexes,
       target.indexes,
-      (a, b) => differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)),
+      (a, b) =>
+        differs('definition', normaliseDefinition(a.definition), normaliseDefinition(b.definition)) ??
+        differs('statistics targets', (a.statistics ?? []).map((x) => `${x.column}=${x.target}`).join(', ') || null, (b.statistics ?? []).map((x) => `${x.column}=${x.target}`).join(', ') || null),
       (a, b) => ({ kind: 'index', name: a.name, source: a.definition, target: b.definition }),
     ),
   );
@@ -200,6 +202,8 @@ export function tableDifferences(source: Table, target: Table | undefined, expec
   if (source.forceRowSecurity !== target.forceRowSecurity) line(`forced row level security on ${table} differs: source ${source.forceRowSecurity} target ${target.forceRowSecurity}`);
   // An UNLOGGED table loses its rows in a crash; a LOGGED one where the source's was not is slower and replicated.
   if (source.persistence !== target.persistence) line(`${table} is ${source.persistence === 'u' ? 'UNLOGGED' : 'LOGGED'} in the source but ${target.persistence === 'u' ? 'UNLOGGED' : 'LOGGED'} in the target`);
+  const am = differs('access method', source.accessMethod ?? 'heap', target.accessMethod ?? 'heap');
+  if (am) line(`${table} ${am}`);
   const identity = (t: Table) => (t.replicaIdentity === 'i' ? `USING INDEX ${t.replicaIdentityIndex ?? '?'}` : { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: '' }[t.replicaIdentity]);
   const ri = differs('replica identity', identity(source), identity(target));
   if (ri) line(`${table} ${ri}`);

@@ -159,6 +159,10 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     const sourceStats = await query(fx.sourceUrl, stats);
     expect(sourceStats).toEqual([{ name: 'film_title_rating', def: expect.stringContaining('ON title, rating FROM app.film'), target: 300, comment: 'the rating follows the title' }]);
     expect(await query(fx.rentalUrl, stats)).toEqual(sourceStats);
+    // An expression index's statistics target (ALTER INDEX … ALTER COLUMN 1 SET STATISTICS) too.
+    const indexStats = `SELECT a.attnum, a.attstattarget::int AS target FROM pg_attribute a WHERE a.attrelid = 'app.film_title_lower'::regclass AND a.attnum > 0`;
+    expect(await query(fx.sourceUrl, indexStats)).toEqual([{ attnum: 1, target: 400 }]);
+    expect(await query(fx.rentalUrl, indexStats)).toEqual([{ attnum: 1, target: 400 }]);
     // The rule works there as in the source: an UPDATE of film_actor changes nothing.
     await query(fx.rentalUrl, `UPDATE app.film_actor SET film_id = film_id + 0`);
 
