@@ -1775,4 +1775,12 @@ export const MUTATIONS = [
     replace: '    for (const x of (i.statistics ?? []).slice(0, 0)) out.push(',
     tests: [`${I}objects.test.ts`],
   },
+  {
+    id: 'view-defaults-dropped',
+    title: "a view's column default (ALTER VIEW … SET DEFAULT) is left behind: an INSERT through the view gets the table's default instead",
+    file: 'src/catalog/ddl.ts',
+    search: '    for (const d of v.columnDefaults ?? []) out.push(',
+    replace: '    for (const d of (v.columnDefaults ?? []).slice(0, 0)) out.push(',
+    tests: [`${I}objects.test.ts`],
+  },
 ];

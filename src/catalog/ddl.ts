@@ -356,6 +356,7 @@ export function renderViews(catalog: Catalog, viewKeys: string[], opts: { routin
     // Filled by running its query in the new database (its rows as of now there), unless the source never filled it.
     out.push(`CREATE ${kind} ${qname(v)}${options} AS\n${body}${v.materialized ? (v.populated === false ? '\nWITH NO DATA' : '\nWITH DATA') : ''}`);
     out.push(...commentOn(kind, qname(v), v.comment));
+    for (const d of v.columnDefaults ?? []) out.push(`ALTER VIEW ${qname(v)} ALTER COLUMN ${ident(d.column)} SET DEFAULT ${d.default}`);
     for (const i of v.indexes ?? []) {
       out.push(i.definition, ...commentOn('INDEX', qname({ schema: v.schema, name: i.name }), i.comment));
       if (i.clustered) out.push(`ALTER MATERIALIZED VIEW ${qname(v)} CLUSTER ON ${ident(i.name)}`);

@@ -211,7 +211,21 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
 
   const matviews = new Set(viewRels.filter((r) => r.relkind === 'm').map((r) => r.oid));
   const viewIndexes = groupBy(indexes.filter((i) => matviews.has(i.relid)));
-  const views: View[] = viewRels.map((rel) => toView(rel, graph, viewIndexes.get(rel.oid) ?? []));
+  const viewDefaults = groupBy(
+    await rows<{ relid: number; column: string; default: string }>(
+      client,
+      `SELECT d.adrelid AS relid, a.attname::text AS column, pg_get_expr(d.adbin, d.adrelid) AS default
+         FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        WHERE d.adrelid = ANY($1::oid[]) ORDER BY a.attnum`,
+      [viewRels.filter((r) => r.relkind === 'v').map((r) => r.oid)],
+    ),
+  );
+  const views: View[] = viewRels.map((rel) => {
+    const view = toView(rel, graph, viewIndexes.get(rel.oid) ?? []);
+    const defaults = viewDefaults.get(rel.oid);
+    if (defaults) view.columnDefaults = defaults.map((d) => ({ column: d.column, default: d.default }));
+    return view;
+  });
   const sequenceNames = seqInfos.map((x) => x.sequence);
   const typeNames = [...types.values()].map((t) => ({ schema: t.schema, name: t.name }));
   const routinesByName = new Map<string, string[]>();

@@ -320,6 +320,8 @@ export interface View extends QualifiedName {
   options?: string[];
   /** false: a materialized view never filled (WITH NO DATA, never refreshed), made so in the target too; absent: filled. */
   populated?: false;
+  /** Column defaults of a view (ALTER VIEW … ALTER COLUMN … SET DEFAULT: what an INSERT through it gets); absent when none. */
+  columnDefaults?: Array<{ column: string; default: string }>;
   /** A materialized view's indexes (pg_get_indexdef), by name; absent when none. */
   indexes?: Array<{ name: string; definition: string; comment: string | null; clustered?: true }>;
   /** Keys of the types and functions its query uses (they are in `Catalog.types`/`functions`). */

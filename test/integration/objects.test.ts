@@ -159,6 +159,10 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     const sourceStats = await query(fx.sourceUrl, stats);
     expect(sourceStats).toEqual([{ name: 'film_title_rating', def: expect.stringContaining('ON title, rating FROM app.film'), target: 300, comment: 'the rating follows the title' }]);
     expect(await query(fx.rentalUrl, stats)).toEqual(sourceStats);
+    // A view's column default (what an INSERT through the view gets) too.
+    const viewDefaults = `SELECT a.attname::text AS c, pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'app.film_titles'::regclass`;
+    expect(await query(fx.sourceUrl, viewDefaults)).toEqual([{ c: 'rating', d: "'PG'::app.rating" }]);
+    expect(await query(fx.rentalUrl, viewDefaults)).toEqual(await query(fx.sourceUrl, viewDefaults));
     // An expression index's statistics target (ALTER INDEX … ALTER COLUMN 1 SET STATISTICS) too.
     const indexStats = `SELECT a.attnum, a.attstattarget::int AS target FROM pg_attribute a WHERE a.attrelid = 'app.film_title_lower'::regclass AND a.attnum > 0`;
     expect(await query(fx.sourceUrl, indexStats)).toEqual([{ attnum: 1, target: 400 }]);

@@ -42,6 +42,8 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE SERVER rates_server FOREIGN DATA WRAPPER rates_wrapper;
     CREATE FOREIGN TABLE app.exchange_rates (currency text, rate numeric) SERVER rates_server OPTIONS (schema_name 'fx');
     -- pg_dump carries rules and extended statistics; so must the split.
+    CREATE VIEW app.film_titles AS SELECT film_id, title, rating FROM app.film;
+    ALTER VIEW app.film_titles ALTER COLUMN rating SET DEFAULT 'PG';
     CREATE INDEX film_title_lower ON app.film (lower(title));
     ALTER INDEX app.film_title_lower ALTER COLUMN 1 SET STATISTICS 400;
     CREATE STATISTICS app.film_title_rating (dependencies, ndistinct) ON title, rating FROM app.film;
