@@ -126,8 +126,12 @@ for (const major of [15, 18] as const) {
       for (const r of Object.values(roles)) await query(srv, `CREATE ROLE "${r}" NOLOGIN`);
       try {
         const source = await createDatabase(srv, `${prefix}src`);
-        // Text search configurations are not carried (the plan names them: objects.test.ts).
-        await runAll(source, [objectsSql(roles), 'DROP TEXT SEARCH CONFIGURATION app.film_search']);
+        // Text search configurations are not carried, nor foreign tables and their servers (the plan names them: objects.test.ts).
+        await runAll(source, [
+          objectsSql(roles),
+          'DROP TEXT SEARCH CONFIGURATION app.film_search',
+          'DROP FOREIGN TABLE app.exchange_rates; DROP SERVER rates_server; DROP FOREIGN DATA WRAPPER rates_wrapper',
+        ]);
         const catalog = await introspectUrl(source);
         const target = await createDatabase(srv, `${prefix}dst`);
         await runAll(target, renderAll(catalog, allTables(catalog), allViews(catalog), allObjects(catalog)));
