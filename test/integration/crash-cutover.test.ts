@@ -198,7 +198,6 @@ describe('cutover killed with SIGKILL and run again ends as an uninterrupted cut
 });
 
 describe('from PostgreSQL 15 to 18: cutover killed with SIGKILL and run again ends as an uninterrupted one', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
-  it('after the fence went up, before the journal recorded it', killCutoverAfter('fence_source', 'after', fenced, across, () => reference15));
-
+  // One case across majors (the others run 18 → 18 above): mid catch_up, where the fence is up and the fills half done.
   it('in the middle of catch_up', killCutoverAfter('catch_up', 'mid', midCatchUp, across, () => reference15));
 });

@@ -198,7 +198,7 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
 
 describe('row-level security that applies to the tool role', () => {
   it('is refused by preflight before anything is made; with BYPASSRLS every row is copied; a check that would read filtered rows fails, it never passes on them', async () => {
-    const fx = await fixture();
+    const fx = await fixture({ scale: 0.05 });
     const admin = await asAdmin(fx);
     await giveSource(fx, admin);
     // The sample's payments has a tenant policy; FORCE applies it to its owner, the tool role.
@@ -239,7 +239,7 @@ describe('row-level security that applies to the tool role', () => {
 
 describe('online mode with a tool role that is not superuser', () => {
   it('preflight names every attribute the replication roles need and a statement log that would keep their passwords, before anything is made', async () => {
-    const fx = await fixture({ edit: (doc) => void (doc.mode = 'online') });
+    const fx = await fixture({ scale: 0.05, edit: (doc) => void (doc.mode = 'online') });
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
     const admin = await asAdmin(fx);
     await giveSource(fx, admin);

@@ -16,12 +16,12 @@ import { WarmCli } from './helpers/warm-cli.js';
  * database or table holding a row that exists nowhere else, and never leave a run that
  * a rerun of apply cannot finish.
  *
- * CPS_PROPERTY_RUNS (default 12, the count `npm test` runs; `npm run test:property` runs
+ * CPS_PROPERTY_RUNS (default 10, the count `npm test` runs; `npm run test:property` runs
  * 200) sets how many sequences run, CPS_PROPERTY_SEED the first seed (sequence i uses
  * seed + i). A failure prints the seed and the operations it ran:
  * CPS_PROPERTY_RUNS=1 CPS_PROPERTY_SEED=<seed> replays it.
  */
-const RUNS = Number(process.env.CPS_PROPERTY_RUNS ?? 12);
+const RUNS = Number(process.env.CPS_PROPERTY_RUNS ?? 10);
 const FIRST_SEED = Number(process.env.CPS_PROPERTY_SEED ?? 20261203);
 const SCALE = 0.05;
 const DAY = 86_400_000;
