@@ -289,8 +289,8 @@ describe('catalog performance', () => {
       const cat = await introspect(c, ['public']);
       expect(cat.tables).toHaveLength(1000);
       expect(cat.tables[0]!.dependsOn.types).toEqual(['public.state']);
-      // One query per kind of object (27 for this schema), none per table.
-      expect(queries.length).toBeLessThan(30);
+      // One query per kind of object (30 for this schema: rules, extended statistics, foreign tables and views' defaults among them), none per table.
+      expect(queries.length).toBeLessThan(34);
       expect(renderPreData(cat, allTables(cat)).length).toBeGreaterThan(2000);
     } finally {
       await c.end();

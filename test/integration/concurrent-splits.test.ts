@@ -4,7 +4,7 @@ import pg from 'pg';
 import { query, withDatabase } from '../harness/servers.js';
 import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { runCli, spawnCli } from './helpers/cli.js';
-import { wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
+import { opsAlsoMovesInvoices, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 import { CLAIM_NAMESPACE } from '../../src/waves/source-claim.js';
 
 const fixtures: WavesFixture[] = [];
@@ -14,14 +14,7 @@ afterAll(async () => {
 
 /** billing moves invoices and invoice_lines; ops moves events and, here, invoices too. */
 async function overlapping(): Promise<WavesFixture> {
-  const fx = await wavesFixture({
-    edit: (doc, which) => {
-      if (which !== 'ops') return;
-      const services = doc.services as Record<string, Record<string, unknown>>;
-      services['ops-service']!.tables = ['events', 'invoices'];
-      doc.ignore = (doc.ignore as string[]).filter((t) => t !== 'invoices');
-    },
-  });
+  const fx = await wavesFixture({ edit: opsAlsoMovesInvoices });
   fixtures.push(fx);
   return fx;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { query } from '../harness/servers.js';
 import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { fenceSql } from '../../src/steps/fence-source.js';
-import { wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
+import { opsAlsoMovesInvoices, wavesFixture, writeError, type WavesFixture } from './helpers/waves-fixture.js';
 
 const fixtures: WavesFixture[] = [];
 afterAll(async () => {
@@ -13,14 +13,7 @@ afterAll(async () => {
 describe('a table fenced by another split while this split applies', () => {
   it('fails this fence naming the other split (a table is never moved twice), and this split\'s rollback leaves that fence alone', async () => {
     // ops moves invoices too; another split (journaled elsewhere: only its fence tells) moves invoices while ops applies.
-    const fx = await wavesFixture({
-      edit: (doc, which) => {
-        if (which !== 'ops') return;
-        const services = doc.services as Record<string, Record<string, unknown>>;
-        services['ops-service']!.tables = ['events', 'invoices'];
-        doc.ignore = (doc.ignore as string[]).filter((t) => t !== 'invoices');
-      },
-    });
+    const fx = await wavesFixture({ edit: opsAlsoMovesInvoices });
     fixtures.push(fx);
     const opsPlan = join(fx.dir, 'ops.plan.json');
     const planned = await fx.ops.cli('plan', '-o', opsPlan);

@@ -116,15 +116,20 @@ async function asAdmin(fx: SplitFixture): Promise<string> {
   const admin = `${fx.prefix}admin`;
   roles.push(admin);
   await query(servers().main, `CREATE ROLE "${admin}" LOGIN CREATEDB CREATEROLE PASSWORD 'admin-pw'`);
+  connectAs(fx, admin, 'admin-pw');
+  return admin;
+}
+
+/** Switches the fixture's source and control URLs to `role`. */
+function connectAs(fx: SplitFixture, role: string, password: string): void {
   const as = (u: string) => {
     const url = new URL(u);
-    url.username = admin;
-    url.password = 'admin-pw';
+    url.username = role;
+    url.password = password;
     return url.toString();
   };
   fx.env.CLOUDPHONE_CORE_URL = as(fx.sourceUrl);
   fx.env.SPLIT_CONTROL_URL = as(fx.controlUrl);
-  return admin;
 }
 
 /** Makes `role` the owner of the source database and of every table, sequence and view in it. */
@@ -280,14 +285,7 @@ describe('a role that may read the split but not write the journal', () => {
     await query(fx.sourceUrl, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${reader}"`);
     const applied = await fx.cli('apply', '--yes');
     expect(applied.code, applied.stderr).toBe(0);
-    const as = (u: string) => {
-      const url = new URL(u);
-      url.username = reader;
-      url.password = 'reader-pw';
-      return url.toString();
-    };
-    fx.env.CLOUDPHONE_CORE_URL = as(fx.sourceUrl);
-    fx.env.SPLIT_CONTROL_URL = as(fx.controlUrl);
+    connectAs(fx, reader, 'reader-pw');
     let r = await fx.cli('verify');
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/cannot open the journal in .*: permission denied for schema cloudphone_split/);

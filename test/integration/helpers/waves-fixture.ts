@@ -124,6 +124,14 @@ export async function wavesFixture(
   };
 }
 
+/** A `wavesFixture` edit: ops moves invoices too (billing moves it already), so the two splits share a table. */
+export function opsAlsoMovesInvoices(doc: Record<string, unknown>, which: 'billing' | 'ops'): void {
+  if (which !== 'ops') return;
+  const services = doc.services as Record<string, Record<string, unknown>>;
+  services['ops-service']!.tables = ['events', 'invoices'];
+  doc.ignore = (doc.ignore as string[]).filter((t) => t !== 'invoices');
+}
+
 /** Comment of each table of the source (`schema.name` → comment or null). */
 export async function tableComments(url: string, tables: readonly string[]): Promise<Record<string, string | null>> {
   const rows = await query<{ key: string; comment: string | null }>(
