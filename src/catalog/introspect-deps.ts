@@ -1,8 +1,13 @@
 import type pg from 'pg';
 import { FIRST_NORMAL_OID, rows } from './introspect-util.js';
 
-/** What a dependency resolves to: only objects the copy has to recreate (or an extension that brings them). */
-export type DepKind = 'type' | 'function' | 'sequence' | 'relation' | 'extension';
+/**
+ * What a dependency resolves to: objects the copy has to recreate (or an extension that
+ * brings them), and `uncarried`: a user's object of a kind the split does not create in
+ * a new database (a base type with its own input and output functions, an operator, an
+ * operator class or family, an index access method), which no extension brings.
+ */
+export type DepKind = 'type' | 'function' | 'sequence' | 'relation' | 'extension' | 'uncarried';
 
 /** One direct need of a relation, type or function, found through pg_depend. */
 export interface DepEdge {
@@ -10,6 +15,8 @@ export interface DepEdge {
   ownerOid: number;
   kind: DepKind;
   oid: number;
+  /** For `uncarried`: what it is, as PostgreSQL describes it (`operator class int42_ops for access method btree`). */
+  what?: string | null;
 }
 
 /**
@@ -95,13 +102,16 @@ function edgesSql(version: number): string {
           WHEN n.oid < ${FIRST_NORMAL_OID} THEN NULL
           WHEN n.classid = 'pg_type'::regclass THEN
             CASE WHEN t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c') THEN 'type'
-                 WHEN t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
+                 WHEN t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation'
+                 WHEN t.typtype IN ('b', 'p') THEN 'uncarried' END
+          WHEN n.classid IN ('pg_operator'::regclass, 'pg_opclass'::regclass, 'pg_opfamily'::regclass) THEN 'uncarried'
           WHEN n.classid = 'pg_proc'::regclass THEN 'function'
           WHEN n.classid = 'pg_class'::regclass THEN
             CASE WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('r', 'p', 'v', 'm', 'f') THEN 'relation' END
         END AS kind,
         CASE WHEN x.refobjid IS NULL AND t.typtype = 'c' AND tr.relkind IN ('r', 'p', 'v', 'm', 'f') THEN tr.oid
-             ELSE coalesce(x.refobjid, n.oid) END AS oid
+             ELSE coalesce(x.refobjid, n.oid) END AS oid,
+        n.classid AS dclass
       FROM norm n
       LEFT JOIN pg_depend x ON x.classid = n.classid AND x.objid = n.oid AND x.objsubid = 0 AND x.deptype = 'e'
       LEFT JOIN pg_type t ON n.classid = 'pg_type'::regclass AND t.oid = n.oid
@@ -109,7 +119,8 @@ function edgesSql(version: number): string {
       LEFT JOIN pg_proc p ON n.classid = 'pg_proc'::regclass AND p.oid = n.oid
       LEFT JOIN pg_class c ON n.classid = 'pg_class'::regclass AND c.oid = n.oid
     )
-    SELECT DISTINCT okind AS owner, owner AS "ownerOid", kind, oid FROM resolved WHERE kind IS NOT NULL`;
+    SELECT DISTINCT okind AS owner, owner AS "ownerOid", kind, oid, CASE WHEN kind = 'uncarried' THEN pg_describe_object(dclass, oid, 0) END AS what
+      FROM resolved WHERE kind IS NOT NULL`;
 }
 
 /**

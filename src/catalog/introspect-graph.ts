@@ -8,9 +8,14 @@ export interface Needs {
   sequences: string[];
   extensions: string[];
   relations: string[];
+  /** What no step creates (see `DepKind`), as PostgreSQL describes it. */
+  uncarried: string[];
 }
 
-type Namer = Record<DepKind, (oid: number) => string | null>;
+/** PostgreSQL's description of an object, without the quotes it puts around names that need none (read with an empty search_path). */
+const readable = (what: string | null | undefined): string | null => what?.replace(/"([a-z_][a-z0-9_]*)"/g, '$1') ?? null;
+
+type Namer = Record<Exclude<DepKind, 'uncarried'>, (oid: number) => string | null>;
 
 /**
  * The direct dependency edges found in the catalog, with names for their ends.
@@ -56,13 +61,14 @@ export class DependencyGraph {
 
   private collect(edges: DepEdge[]): Needs {
     const pick = (kind: DepKind) =>
-      sortedUnique(edges.filter((e) => e.kind === kind).flatMap((e) => this.name[kind](e.oid) ?? []));
+      sortedUnique(edges.filter((e) => e.kind === kind).flatMap((e) => (kind === 'uncarried' ? readable(e.what) : this.name[kind](e.oid)) ?? []));
     return {
       types: pick('type'),
       functions: pick('function'),
       sequences: pick('sequence'),
       extensions: pick('extension'),
       relations: pick('relation'),
+      uncarried: pick('uncarried'),
     };
   }
 }

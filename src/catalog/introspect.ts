@@ -206,6 +206,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
       sequences: sortedUnique([...deps.sequences, ...(ownedSeqs.get(rel.oid) ?? [])]),
       extensions: deps.extensions,
     };
+    if (deps.uncarried.length > 0) t.uncarried = deps.uncarried;
     return t;
   });
 
@@ -351,6 +352,7 @@ function toView(rel: RelationRow, graph: DependencyGraph, indexes: readonly Inde
   if (deps.types.length + deps.functions.length + deps.extensions.length > 0) {
     view.uses = { types: deps.types, functions: deps.functions, extensions: deps.extensions };
   }
+  if (deps.uncarried.length > 0) view.uncarried = deps.uncarried;
   return view;
 }
 

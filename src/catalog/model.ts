@@ -192,6 +192,12 @@ export interface Table extends QualifiedName {
   privileges?: Privileges;
   /** Objects this table needs on the target, beyond its own: keys of types, functions, sequences; extension names. */
   dependsOn: { types: string[]; functions: string[]; sequences: string[]; extensions: string[] };
+  /**
+   * What the table (its columns, constraints, indexes, or the types and functions it needs) uses that no
+   * step can create in a new database and no extension brings: a user's base type, operator, operator
+   * class or family, as PostgreSQL describes it; absent when none.
+   */
+  uncarried?: string[];
 }
 
 export interface Column {
@@ -326,6 +332,8 @@ export interface View extends QualifiedName {
   indexes?: Array<{ name: string; definition: string; comment: string | null; clustered?: true }>;
   /** Keys of the types and functions its query uses (they are in `Catalog.types`/`functions`). */
   uses?: { types: string[]; functions: string[]; extensions: string[] };
+  /** As `Table.uncarried`, for what the view's query uses. */
+  uncarried?: string[];
   privileges?: Privileges;
 }
 

@@ -1,4 +1,5 @@
 import { ruleFenceWarnings, ruleProblems } from './table-rules.js';
+import { uncarriedProblems } from './uncarried.js';
 import { defaultPrivilegeWarnings } from './default-privileges.js';
 import { largeObjectProblems } from './large-objects.js';
 import type { Catalog, Table } from '../catalog/model.js';
@@ -171,6 +172,7 @@ export function buildPlan(input: PlanInput): Plan {
   errors.push(...lo.errors);
   errors.push(...ruleProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: new Set(w.keys), views: new Set(w.input.views) }))));
   warnings.push(...ruleFenceWarnings(catalog, work.flatMap((w) => withPartitions(catalog, w.input.tables))));
+  errors.push(...uncarriedProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: w.keys, views: w.input.views }))));
   for (const w of work) {
     const methods = w.keys.flatMap((k) => (tables.get(k)?.accessMethod ? [`${k} (${tables.get(k)!.accessMethod})`] : []));
     if (methods.length === 0) continue;
