@@ -163,13 +163,18 @@ export async function schemaChecks(ctx: VerifyContext): Promise<Check[]> {
       }
       const indexes = (v: View) => new Map((v.indexes ?? []).map((i) => [i.name, normaliseDefinition(i.definition)]));
       const [si, ti] = [indexes(s), indexes(t)];
+      // What an INSERT through the view gets (ALTER VIEW … ALTER COLUMN … SET DEFAULT).
+      const defaults = (v: View) => new Map((v.columnDefaults ?? []).map((d) => [d.column, normaliseDefinition(d.default)]));
+      const [sd, td] = [defaults(s), defaults(t)];
       const diffs = [
         ...[...si].filter(([n, d]) => ti.get(n) !== d).map(([n]) => (ti.has(n) ? `index ${n} differs` : `index ${n} missing in target`)),
         ...[...ti.keys()].filter((n) => !si.has(n)).map((n) => `index ${n} unexpected in target`),
+        ...[...sd].filter(([c, d]) => td.get(c) !== d).map(([c]) => (td.has(c) ? `default of column ${c} differs` : `default of column ${c} missing in target`)),
+        ...[...td.keys()].filter((c) => !sd.has(c)).map((c) => `default of column ${c} unexpected in target`),
       ];
       checks.push(
         diffs.length === 0
-          ? { ...base, ok: true, detail: `${s.materialized ? `materialized view and its ${si.size} index${si.size === 1 ? '' : 'es'}` : 'view'} present` }
+          ? { ...base, ok: true, detail: `${s.materialized ? `materialized view and its ${si.size} index${si.size === 1 ? '' : 'es'}` : `view${sd.size > 0 ? ` and its column default${sd.size === 1 ? '' : 's'}` : ''}`} present` }
           : { ...base, ok: false, detail: diffs.join('; ') },
       );
     }
