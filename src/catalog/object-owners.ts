@@ -3,7 +3,7 @@ import type pg from 'pg';
 /**
  * The owner of every object of the source that a split may carry, when it is not a
  * superuser: keyed `relation schema.name`, `function schema.name(identity arguments)`,
- * `type schema.name`, `schema name`, and `database` for the database itself. A service
+ * `type schema.name`, `statistics schema.name`, `schema name`, and `database` for the database itself. A service
  * without a role of its own keeps these owners in its new database (src/plan/owners.ts),
  * as `pg_dump | pg_restore` would: an application role that owned its tables in the
  * source owns them there too, and the tables stay its to read, write and migrate.
@@ -33,6 +33,9 @@ export async function readObjectOwners(client: pg.Client): Promise<Record<string
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE t.typtype IN ('e', 'd', 'r', 'c') AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))
           AND ${mine('n.nspname')} AND ${notExtension('pg_type', 't.oid')}
+       UNION ALL
+       SELECT 'statistics ' || n.nspname || '.' || x.stxname, x.stxowner
+         FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE ${mine('n.nspname')}
        UNION ALL
        SELECT 'schema ' || n.nspname, n.nspowner FROM pg_namespace n WHERE ${mine('n.nspname')} AND ${notExtension('pg_namespace', 'n.oid')}
        UNION ALL

@@ -21,7 +21,8 @@ export interface OwnedScope {
  * and read none of them. Superusers' objects stay with the tool's role. Each statement
  * names its role (`grantee`): a grant step runs them only where it exists. The database
  * first (it owns the `public` schema through pg_database_owner), then schemas, types,
- * functions, sequences not owned by a column (those follow their table), tables, views.
+ * functions, sequences not owned by a column (those follow their table), tables (each with its
+ * extended statistics), views.
  */
 export function ownershipStatements(catalog: Catalog, scope: OwnedScope, owners: Readonly<Record<string, string>>): PrivilegeStatement[] {
   const out: PrivilegeStatement[] = [];
@@ -43,6 +44,7 @@ export function ownershipStatements(catalog: Catalog, scope: OwnedScope, owners:
   for (const k of [...new Set(scope.tables)].sort()) {
     const t = tables.get(k);
     if (t) add(`relation ${k}`, (o) => `ALTER TABLE ${qname(t)} OWNER TO ${o}`);
+    for (const x of t?.statistics ?? []) add(`statistics ${tableKey(x)}`, (o) => `ALTER STATISTICS ${qname(x)} OWNER TO ${o}`);
   }
   for (const k of [...new Set(scope.views)].sort()) {
     const v = views.get(k);

@@ -3,17 +3,19 @@ import type { StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
 import { MARKER_SCHEMA } from './marker.js';
 
-/**
- * The service role owns its database and every object in it; CONNECT is revoked
- * from PUBLIC so that no other service's role can connect. Also drops the
- * tool's marker schema: the last step that needed it is done.
- */
 /** A text[] literal of names: `'{"a","b"}'::text[]`. */
 export function textArray(names: string[]): string {
   const body = names.map((n) => `"${n.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',');
   return `${literal(`{${body}}`)}::text[]`;
 }
 
+/**
+ * The service role owns its database and every object in it (schemas, relations,
+ * routines, types, extended statistics, collations, text search configurations and
+ * dictionaries: what pg_restore would give its owner); CONNECT is revoked
+ * from PUBLIC so that no other service's role can connect. Also drops the
+ * tool's marker schema: the last step that needed it is done.
+ */
 export function grantSql(database: string, role: string | null, schemas: string[], publications: readonly string[] = []): string[] {
   const sql: string[] = [];
   if (role) {
@@ -48,6 +50,14 @@ BEGIN
            WHERE ${inSchemas} AND ${notExtension('t.oid')}
              AND (t.typtype IN ('e', 'd', 'r')
                   OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+  LOOP EXECUTE r.s; END LOOP;
+  FOR r IN SELECT format('ALTER %s %I.%I OWNER TO %I', o.kind, n.nspname, o.name, ${r}) AS s
+           FROM (SELECT 'STATISTICS' AS kind, x.stxname AS name, x.stxnamespace AS ns, x.oid FROM pg_statistic_ext x
+                 UNION ALL SELECT 'COLLATION', c.collname, c.collnamespace, c.oid FROM pg_collation c
+                 UNION ALL SELECT 'TEXT SEARCH CONFIGURATION', f.cfgname, f.cfgnamespace, f.oid FROM pg_ts_config f
+                 UNION ALL SELECT 'TEXT SEARCH DICTIONARY', d.dictname, d.dictnamespace, d.oid FROM pg_ts_dict d) o
+           JOIN pg_namespace n ON n.oid = o.ns
+           WHERE ${inSchemas} AND ${notExtension('o.oid')}
   LOOP EXECUTE r.s; END LOOP;
 END $cps$`,
       // The source's publications made again here (src/plan/publications.ts), those a role that is not superuser may own.

@@ -159,6 +159,8 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     const sourceStats = await query(fx.sourceUrl, stats);
     expect(sourceStats).toEqual([{ name: 'film_title_rating', def: expect.stringContaining('ON title, rating FROM app.film'), target: 300, comment: 'the rating follows the title' }]);
     expect(await query(fx.rentalUrl, stats)).toEqual(sourceStats);
+    // Owned there, as every object of its database, by the service's role.
+    expect(await query(fx.rentalUrl, `SELECT pg_get_userbyid(stxowner) AS o FROM pg_statistic_ext`)).toEqual([{ o: `${fx.prefix}rental_svc` }]);
     // A view's column default (what an INSERT through the view gets) too.
     const viewDefaults = `SELECT a.attname::text AS c, pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'app.film_titles'::regclass`;
     expect(await query(fx.sourceUrl, viewDefaults)).toEqual([{ c: 'rating', d: "'PG'::app.rating" }]);
@@ -230,6 +232,10 @@ describe.each(ROUTES)('functions, aggregates, procedures, sequences in bodies an
     expect(await query(fx.rentalUrl, `SELECT indexdef AS d FROM pg_indexes WHERE indexname = 'film_title_posix'`)).toEqual([
       { d: 'CREATE INDEX film_title_posix ON app.film USING btree (title COLLATE app.film_order)' },
     ]);
+    // Owned, as every object of its database, by the service's role.
+    const owner = (url: string) => query(url, `SELECT pg_get_userbyid(c.collowner) AS o FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE n.nspname IN ('app', 'public')`);
+    expect(await owner(fx.ciUrl)).toEqual([{ o: `${fx.prefix}ci_svc` }]);
+    expect(await owner(fx.rentalUrl)).toEqual([{ o: `${fx.prefix}rental_svc` }]);
     expect(plan.warnings).toContainEqual(expect.stringContaining('collation app.unused_order left in the source, in no service\'s database'));
     expect(plan.warnings).toContainEqual(expect.stringContaining("text search configuration app.film_search left in the source, in no service's database: nothing moved names it"));
   });

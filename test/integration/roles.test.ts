@@ -364,7 +364,9 @@ describe('a service without a role', () => {
       fx.sourceUrl,
       `CREATE FUNCTION public.owner_probe(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper(x)';
        ALTER FUNCTION public.owner_probe(text) OWNER TO "${app}";
-       ALTER TABLE users ADD COLUMN probe text DEFAULT public.owner_probe('x')`,
+       ALTER TABLE users ADD COLUMN probe text DEFAULT public.owner_probe('x');
+       CREATE STATISTICS public.users_tenant_department ON tenant_id, department_id FROM users;
+       ALTER STATISTICS public.users_tenant_department OWNER TO "${app}"`,
     );
     // A grant the source made to the role that runs the split (on a managed server, its admin role).
     const tool = decodeURIComponent(new URL(fx.sourceUrl).username);
@@ -422,6 +424,9 @@ describe('a service without a role', () => {
     // The function too: the application replaces it in its next migration, as in the source.
     expect(await query(user.url, `SELECT pg_get_userbyid(proowner) AS o FROM pg_proc WHERE proname = 'owner_probe'`)).toEqual([{ o: app }]);
     await query(asApp.toString(), `CREATE OR REPLACE FUNCTION public.owner_probe(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(x)'`);
+    // And the extended statistics on its table: the application drops or alters them in a migration, as in the source.
+    expect(await query(user.url, `SELECT stxname::text AS s, pg_get_userbyid(stxowner) AS o FROM pg_statistic_ext`)).toEqual([{ s: 'users_tenant_department', o: app }]);
+    await query(asApp.toString(), `ALTER STATISTICS public.users_tenant_department SET STATISTICS 500`);
     // The other services keep their roles' ownership.
     const [device] = await query<{ o: string }>(servers().main, `SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1`, [fx.service('device').database]);
     expect(device!.o).toBe(fx.service('device').role);
