@@ -8,6 +8,7 @@ interface DomainConstraint {
   type: string;
   definition: string;
   validated: boolean;
+  comment: string | null;
 }
 
 interface TypeRow {
@@ -20,7 +21,7 @@ interface TypeRow {
   default_expr: string | null;
   collation: string | null;
   labels: string[] | null;
-  attributes: Array<{ name: string; type: string; collation: string | null }> | null;
+  attributes: Array<{ name: string; type: string; collation: string | null; comment: string | null }> | null;
   domain_constraints: DomainConstraint[] | null;
   subtype: string | null;
   subtype_opclass: string | null;
@@ -42,13 +43,14 @@ function typesSql(version: number): string {
         (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) END AS labels,
       CASE WHEN t.typtype = 'c' THEN
         (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-            'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation THEN ${collationSql('a.attcollation')} END)
+            'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation THEN ${collationSql('a.attcollation')} END,
+            'comment', col_description(t.typrelid, a.attnum))
             ORDER BY a.attnum), '[]')
          FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS attributes,
       CASE WHEN t.typtype = 'd' THEN
         (SELECT coalesce(json_agg(json_build_object('name', c.conname, 'type', c.contype, 'definition', pg_get_constraintdef(c.oid),
-            'validated', c.convalidated) ORDER BY c.conname::text COLLATE "C"), '[]')
+            'validated', c.convalidated, 'comment', obj_description(c.oid, 'pg_constraint')) ORDER BY c.conname::text COLLATE "C"), '[]')
          FROM pg_constraint c WHERE c.contypid = t.oid) END AS domain_constraints,
       format_type(r.rngsubtype, NULL) AS subtype,
       CASE WHEN NOT opc.opcdefault THEN quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END AS subtype_opclass,
@@ -85,6 +87,7 @@ function domainDdl(r: TypeRow): string[] {
     if (c.validated) parts.push(`CONSTRAINT ${ident(c.name)} ${c.definition}`);
     else later.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${ident(c.name)} ${c.definition}`);
   }
+  for (const c of constraints) if (c.comment !== null) later.push(`COMMENT ON CONSTRAINT ${ident(c.name)} ON DOMAIN ${name} IS ${literal(c.comment)}`);
   return [parts.join(' '), ...later];
 }
 
@@ -116,6 +119,8 @@ function toTypeDef(r: TypeRow): TypeDef {
         `CREATE TYPE ${qname(r)} AS (${(r.attributes ?? [])
           .map((a) => `${ident(a.name)} ${a.type}${a.collation ? ` COLLATE ${a.collation}` : ''}`)
           .join(', ')})`,
+        // What pg_dump carries of a composite's attributes besides their types: their comments.
+        ...(r.attributes ?? []).flatMap((a) => (a.comment !== null ? [`COMMENT ON COLUMN ${qname(r)}.${ident(a.name)} IS ${literal(a.comment)}`] : [])),
       ];
       break;
     default:

@@ -433,13 +433,13 @@ async function readPublications(client: pg.ClientBase, schemas: string[], versio
  * The collations the database's users made (ICU, libc or builtin), each with the CREATE
  * COLLATION that makes it again on any server version that knows its provider.
  */
-async function readCollations(client: pg.ClientBase, version: number): Promise<Array<{ schema: string; name: string; ddl: string }>> {
+async function readCollations(client: pg.ClientBase, version: number): Promise<Array<{ schema: string; name: string; ddl: string; comment?: string }>> {
   const locale = version >= 170000 ? 'c.colllocale' : version >= 150000 ? 'c.colliculocale' : `CASE WHEN c.collprovider = 'i' THEN c.collcollate END`;
-  const found = await rows<{ schema: string; name: string; provider: string; deterministic: boolean; collate: string | null; ctype: string | null; locale: string | null; rules: string | null }>(
+  const found = await rows<{ schema: string; name: string; provider: string; deterministic: boolean; collate: string | null; ctype: string | null; locale: string | null; rules: string | null; comment: string | null }>(
     client,
     `SELECT n.nspname::text AS schema, c.collname::text AS name, c.collprovider::text AS provider, c.collisdeterministic AS deterministic,
             c.collcollate::text AS collate, c.collctype::text AS ctype, ${locale}::text AS locale,
-            ${version >= 160000 ? 'c.collicurules' : 'NULL'}::text AS rules
+            ${version >= 160000 ? 'c.collicurules' : 'NULL'}::text AS rules, obj_description(c.oid, 'pg_collation') AS comment
        FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND c.collprovider IN ('c', 'i', 'b')
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_collation'::regclass AND d.objid = c.oid AND d.deptype = 'e')
@@ -453,6 +453,6 @@ async function readCollations(client: pg.ClientBase, version: number): Promise<A
           ? [`provider = builtin`, `locale = ${sqlLiteral(c.locale ?? '')}`]
           : [`provider = libc`, `lc_collate = ${sqlLiteral(c.collate ?? '')}`, `lc_ctype = ${sqlLiteral(c.ctype ?? '')}`];
     if (!c.deterministic) options.push('deterministic = false');
-    return { schema: c.schema, name: c.name, ddl: `CREATE COLLATION IF NOT EXISTS ${qname(c)} (${options.join(', ')})` };
+    return { schema: c.schema, name: c.name, ddl: `CREATE COLLATION IF NOT EXISTS ${qname(c)} (${options.join(', ')})`, ...(c.comment !== null ? { comment: c.comment } : {}) };
   });
 }

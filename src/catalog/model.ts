@@ -59,7 +59,7 @@ export interface Catalog {
    */
   textSearch?: TextSearchObject[];
   /** The database's own collations (`CREATE COLLATION`; not pg_catalog's, not an extension's), each with the statement that makes it again. Absent when none. */
-  collations?: Array<{ schema: string; name: string; ddl: string }>;
+  collations?: Array<{ schema: string; name: string; ddl: string; comment?: string }>;
   /**
    * `ALTER DEFAULT PRIVILEGES` of the database, global or for one of `schemas`: what
    * objects created later get. Absent when none.

@@ -45,7 +45,7 @@ import { granteesOf, guardedPrivilegeSql, privilegeStatements, sessionRoleGrants
 import type { Closure } from '../catalog/closure.js';
 import { remainingForeignKeys } from '../waves/remaining-foreign-keys.js';
 import { carriedPublications, ownedPublications, superuserPublications } from './publications.js';
-import { collationsUsed } from './collations.js';
+import { collationSql, collationsUsed } from './collations.js';
 import { textSearchNeeded } from './text-search.js';
 
 interface ServiceWork {
@@ -274,7 +274,7 @@ export function buildPlan(input: PlanInput): Plan {
       // Text search objects after the extensions their dictionaries come from, before the functions, columns and indexes naming them.
       sql: [
         ...MARKER_SETUP,
-        ...collations.flatMap((c) => [`CREATE SCHEMA IF NOT EXISTS ${ident(c.schema)}`, c.ddl]),
+        ...collations.flatMap(collationSql),
         ...pre.setup,
         ...search.sql,
         ...pre.objects,

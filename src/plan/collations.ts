@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/model.js';
+import { ident, literal, qname } from '../pg/quote.js';
 
 type Collation = NonNullable<Catalog['collations']>[number];
 
@@ -18,4 +19,9 @@ export function collationsUsed(catalog: Catalog, statements: readonly string[]):
   if (all.length === 0) return [];
   const text = statements.join('\n');
   return all.filter((c) => pattern(c).test(text));
+}
+
+/** What makes a collation in a new database: its schema if missing, the collation, its comment. */
+export function collationSql(c: Collation): string[] {
+  return [`CREATE SCHEMA IF NOT EXISTS ${ident(c.schema)}`, c.ddl, ...(c.comment !== undefined ? [`COMMENT ON COLLATION ${qname(c)} IS ${literal(c.comment)}`] : [])];
 }

@@ -11,6 +11,7 @@ import type { Catalog } from '../../src/catalog/model.js';
 import { functionKey, tableKey } from '../../src/catalog/model.js';
 import { PG15_BIN } from '../harness/global-setup.js';
 import { carriedPublications } from '../../src/plan/publications.js';
+import { collationSql } from '../../src/plan/collations.js';
 
 /**
  * A schema exercising every feature the schema copy handles, as separate
@@ -253,7 +254,7 @@ export function renderAll(catalog: Catalog, tableKeys: string[], viewKeys: strin
   // The whole schema: every collation of the source, each after its schema (the plan gives a service only those it uses).
   const collations = catalog.collations ?? [];
   return [
-    ...collations.flatMap((c) => [`CREATE SCHEMA IF NOT EXISTS "${c.schema}"`, c.ddl]),
+    ...collations.flatMap(collationSql),
     ...pre,
     ...tableKeys.flatMap((k) => post.perTable[k] ?? []),
     ...post.foreignKeys,

@@ -113,6 +113,13 @@ export function objectsSql(roles: { reader: string; ghost: string }): string {
     CREATE COLLATION public.ci_name (provider = libc, locale = 'C');
     CREATE COLLATION app.film_order (provider = libc, lc_collate = 'POSIX', lc_ctype = 'POSIX');
     CREATE COLLATION app.unused_order (provider = libc, locale = 'C');
+    COMMENT ON COLLATION app.film_order IS 'titles in byte order';
+    -- Comments pg_dump carries on a domain's constraint and a composite type's attribute.
+    CREATE DOMAIN app.minutes AS int CONSTRAINT minutes_positive CHECK (VALUE >= 0);
+    COMMENT ON CONSTRAINT minutes_positive ON DOMAIN app.minutes IS 'no negative running time';
+    CREATE TYPE app.film_span AS (minutes app.minutes, note text);
+    COMMENT ON COLUMN app.film_span.minutes IS 'whole minutes';
+    ALTER TABLE app.film ADD COLUMN span app.film_span;
     CREATE TABLE public.ci_builds (id bigint NOT NULL PRIMARY KEY, name text COLLATE public.ci_name);
     -- Shapes from PostgreSQL's own pg_dump tests: a table without columns (its rows are all it holds),
     -- and children of a table with a generated column, one declaring that column again.
