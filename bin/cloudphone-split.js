@@ -6,11 +6,13 @@ import { main } from '../dist/src/cli/main.js';
 // V8's code and heap growth small (peak RSS of an apply 101 MiB instead of 114-123 MiB,
 // same time: docs/benchmarks.md).
 
-// `--help | head` closes the pipe early: that is not an error.
+// A reader that closes the pipe early (`--help | head`, `apply | grep -q done`) ends what
+// is printed, not the work: an apply stopped at its next line would leave a fenced source
+// and exit 0. From then on that stream's output is dropped, and the exit code is the work's.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
+    if (err.code !== 'EPIPE') throw err;
+    stream.write = () => true;
   });
 }
 

@@ -160,10 +160,22 @@ export function missingVariables(m: Manifest, env: NodeJS.ProcessEnv, file: stri
       problems.push({ file, path: f.path, message: parts.error, fix: parts.fix });
       continue;
     }
+    let unset = false;
     for (const p of parts) {
       if ('variable' in p && lookup(env, p.variable, p.fallback) === undefined) {
+        unset = true;
         problems.push({ file, path: f.path, message: `variable ${p.variable} is not set`, fix: missingFix(p.variable, f.kind) });
       }
+    }
+    // PostgreSQL takes an empty password as none: the role would be made unable to log in.
+    if (f.kind === 'password' && !unset && expand(f.value, env) === '') {
+      const names = parts.flatMap((p) => ('variable' in p ? [p.variable] : []));
+      problems.push({
+        file,
+        path: f.path,
+        message: `variable ${names.join(', ') || '(none)'} is set but empty: an empty password is no password, and the role could not log in`,
+        fix: `set ${names[0] ?? 'it'} to the role's password`,
+      });
     }
   }
   return problems;

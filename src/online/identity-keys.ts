@@ -24,7 +24,7 @@ function identityNames(t: Table): { constraints: Set<string>; indexes: Set<strin
   return { constraints, indexes };
 }
 
-/** Only the keys: no other constraint, index, trigger, policy or row-level security. */
+/** Only the keys: no other constraint, index, trigger, policy, row-level security, rule or extended statistics. */
 function keysOnly(t: Table): Table {
   const { constraints, indexes } = identityNames(t);
   return {
@@ -35,6 +35,9 @@ function keysOnly(t: Table): Table {
     policies: [],
     rowSecurity: false,
     forceRowSecurity: false,
+    // Rules and extended statistics come with the rest, once (made twice, the second fails: "already exists").
+    rules: [],
+    statistics: [],
   };
 }
 

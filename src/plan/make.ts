@@ -53,10 +53,12 @@ export interface LoadedSplit {
  * job plans without the services' passwords): named, so the job that applies knows them.
  */
 function laterVariablesWarning(manifest: Manifest, env: NodeJS.ProcessEnv, file: string): string[] {
-  const later = missingVariables(manifest, env, file).filter((p) => p.message.startsWith('variable '));
-  if (later.length === 0) return [];
+  const problems = missingVariables(manifest, env, file);
+  const later = problems.filter((p) => / is not set$/.test(p.message));
+  const empty = problems.filter((p) => / is set but empty:/.test(p.message)).map((p) => `${p.path}: ${p.message}; apply refuses it`);
+  if (later.length === 0) return empty;
   const named = later.map((p) => `${p.message.replace(/^variable (\S+) is not set$/, '$1')} (${p.path})`);
-  return [`not set here, and needed by apply: ${[...new Set(named)].join(', ')}; set ${later.length === 1 ? 'it' : 'them'} in the environment that runs apply`];
+  return [`not set here, and needed by apply: ${[...new Set(named)].join(', ')}; set ${later.length === 1 ? 'it' : 'them'} in the environment that runs apply`, ...empty];
 }
 
 /**

@@ -2,7 +2,7 @@ import type { CreateRoleStep } from '../plan/model.js';
 import type { StepHandler } from './handler.js';
 import { ident, literal } from '../pg/quote.js';
 import { expand } from '../manifest/expand.js';
-import { StepFailedError } from '../errors.js';
+import { BadInputError, StepFailedError } from '../errors.js';
 import { roleOrigin, roleRefusal, useExistingRole } from './existing-role.js';
 import { ownerMembershipSql } from './owner-membership.js';
 import { scramSha256Verifier } from '../pg/scram-verifier.js';
@@ -57,6 +57,7 @@ export const createRole: StepHandler<'create_role'> = {
     }
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
+      if (password === '') throw new BadInputError(`role ${step.role} password: the variable is set but empty, and an empty password is no password`, "set it to the role's password and run apply again");
       // A verifier computed here: the password itself never travels in a statement.
       await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(scramSha256Verifier(password))}`);
     }

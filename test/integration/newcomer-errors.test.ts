@@ -106,6 +106,20 @@ describe('errors a newcomer meets', () => {
     expect(dbs[0]!.n).toBe(0);
   });
 
+  it("a role's password variable set but empty: plan warns, apply refuses (exit 2) naming the variable, before any change", async () => {
+    const env = baseEnv({ USER_DB_PASSWORD: '' });
+    const planned = await cli(['plan', '-m', manifest, '-o', join(dir, 'empty.json')], env);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain('services.user-service.role.password: variable USER_DB_PASSWORD is set but empty: an empty password is no password, and the role could not log in; apply refuses it');
+    const r = await cli(['apply', '--yes', '-m', manifest], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('services.user-service.role.password: variable USER_DB_PASSWORD is set but empty');
+    expect(r.stderr).toContain("fix: set USER_DB_PASSWORD to the role's password");
+    noStack(r.stderr);
+    const made = await query<{ n: number }>(servers().main, `SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE $1`, [`${prefix}cloudphone%`]);
+    expect(made[0]!.n).toBe(0);
+  });
+
   it('--verbose shows the stack trace', async () => {
     const r = await cli(['plan', '-v', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: withDatabase(servers().main, `${prefix}nope`) }));
     expect(r.code).toBe(2);

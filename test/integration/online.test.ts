@@ -148,6 +148,8 @@ describe('online mode: split with logical replication while a client writes', ()
     expect(copied.code, copied.stderr).toBe(0);
     expect(copied.stdout + copied.stderr).toMatch(/public\.user_login_history has no primary key and no replica identity: logical replication cannot carry it, so cutover copies it after the fence/);
     await query(fx.sourceUrl, `ALTER TABLE user_login_history REPLICA IDENTITY FULL`);
+    // A rule and extended statistics (Lemmy's *_actions tables have them): made once, after the initial copy.
+    await query(fx.sourceUrl, `CREATE STATISTICS devices_user_status ON user_id, status FROM devices; CREATE RULE devices_deleted AS ON DELETE TO devices DO ALSO NOTIFY devices_changed`);
 
     const plan = await fx.plan();
     expect(plan.mode).toBe('online');
@@ -162,6 +164,8 @@ describe('online mode: split with logical replication while a client writes', ()
     const applied = await fx.cli('apply', fx.planFile, '--yes', '--jobs', '2');
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     expect(applied.stdout).toContain('cloudphone-split cutover');
+    const made = `SELECT (SELECT string_agg(stxname, ',') FROM pg_statistic_ext) AS s, (SELECT string_agg(rulename, ',') FROM pg_rules WHERE tablename = 'devices') AS r`;
+    expect(await query(fx.service('device').url, made)).toEqual([{ s: 'devices_user_status', r: 'devices_deleted' }]);
     const pools = new Pools({ source: fx.sourceUrl }, 2);
     try {
       const lag = await replicationLag(pools, plan);
