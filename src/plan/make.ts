@@ -13,6 +13,9 @@ import { outsideProblem } from '../config/inside.js';
 import { planConfigEdits } from '../config/edit.js';
 import { configPlanWarnings } from '../config/plan-warnings.js';
 import { outsideViewWarning, readOutsideViews, type OutsideView } from '../catalog/outside-views.js';
+import { functionsUsingTables, outsideFunctionWarning, readSourceFunctions, type SourceFunction } from '../catalog/outside-functions.js';
+import { dependencyClosure } from '../catalog/closure.js';
+import { FENCE_SCHEMA } from '../steps/fence-source.js';
 import { readRowtypeFunctions, rowtypeFunctionWarning, type RowtypeFunction } from '../catalog/rowtype-functions.js';
 import { BadInputError, ManifestError, ServerError } from '../errors.js';
 import { redact, serverOf } from '../conn/connection.js';
@@ -162,7 +165,14 @@ export async function readLiveKeyRanges(sourceUrl: string, catalog: Catalog, pol
 async function readLiveGrantees(
   sourceUrl: string,
   schemas: string[],
-): Promise<{ tableGrantees: Record<string, string[]>; sourceOwners: Record<string, string>; eventTriggers: string | null; outsideViews: OutsideView[]; rowtypeFunctions: RowtypeFunction[] }> {
+): Promise<{
+  tableGrantees: Record<string, string[]>;
+  sourceOwners: Record<string, string>;
+  eventTriggers: string | null;
+  outsideViews: OutsideView[];
+  outsideFunctions: SourceFunction[];
+  rowtypeFunctions: RowtypeFunction[];
+}> {
   const client = new pg.Client(nodePgConfig(sourceUrl, { application_name: 'cloudphone-split' }));
   client.on('error', () => undefined);
   try {
@@ -172,6 +182,7 @@ async function readLiveGrantees(
       sourceOwners: await readObjectOwners(client),
       eventTriggers: eventTriggerWarning(await readEventTriggers(client)),
       outsideViews: await readOutsideViews(client, schemas),
+      outsideFunctions: await readSourceFunctions(client, [...schemas, FENCE_SCHEMA]),
       rowtypeFunctions: await readRowtypeFunctions(client, schemas),
     };
   } catch (err) {
@@ -353,6 +364,12 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   for (const [i, item] of items.entries()) (configEdits[item.service] ??= []).push(planned[i]!.edit);
   const movedKeys = new Set(resolved.services.flatMap((s) => [...s.tables, ...s.views]));
   const outsideViews = users ? outsideViewWarning(users.outsideViews, movedKeys) : null;
+  // Those the moved tables' own triggers and defaults need go with them (their copy in the source serves only the fenced tables).
+  const movedTables = resolved.services.flatMap((s) => s.tables);
+  const carried = new Set(dependencyClosure(catalog, movedTables).functions.map((f) => `${f.schema}.${f.name}`));
+  const outsideFunctions = users
+    ? outsideFunctionWarning(functionsUsingTables(users.outsideFunctions.filter((f) => !carried.has(f.key.slice(0, f.key.indexOf('(')))), movedTables), split.manifest.source.schemas)
+    : null;
   // Only a split that keeps its tables in the source drops them by name at prune (a retired source goes whole).
   const rowtypeFunctions = users && !split.manifest.source.retire ? rowtypeFunctionWarning(users.rowtypeFunctions, movedKeys) : null;
   const roleOf = new Map(split.manifest.services.map((s) => [s.name, s.role?.name ?? null]));
@@ -381,6 +398,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
       ...unreachable,
       ...(users?.eventTriggers ? [users.eventTriggers] : []),
       ...(outsideViews ? [outsideViews] : []),
+      ...(outsideFunctions ? [outsideFunctions] : []),
       ...(rowtypeFunctions ? [rowtypeFunctions] : []),
       ...laterVariablesWarning(split.manifest, opts.env, split.file),
       ...configWarnings,

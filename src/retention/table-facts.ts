@@ -1,7 +1,7 @@
 import type { PgClient } from '../steps/handler.js';
 import { FENCE_SCHEMA, FENCE_TRIGGER } from '../steps/fence-source.js';
 import { parseKey } from '../catalog/model.js';
-import { bodyReferences, bodySearchPath } from '../catalog/body-refs.js';
+import { functionsUsingTables, readSourceFunctions } from '../catalog/outside-functions.js';
 import { readTableStates, readViewStates, type TableBackup, type ViewBackup } from './table-backup.js';
 import { runSumQuery, sumQueries } from './table-sums.js';
 
@@ -178,39 +178,7 @@ export function dependentsRefusal(dependents: readonly string[]): string | null 
  * left behind and is not counted; the tool's own schema neither.
  */
 export async function functionsUsing(client: PgClient, tables: readonly string[], ownFunctions: ReadonlySet<string>): Promise<string[]> {
-  const r = await client.query<{ key: string; schema: string; body: string; config: string[] | null }>(
-    `SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS key,
-            n.nspname AS schema, p.prosrc AS body, p.proconfig AS config
-       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-       JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-      WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p')
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1)
-        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-      ORDER BY 1`,
-    [FENCE_SCHEMA],
-  );
-  const names = tables.map(parseKey);
-  const dropped = new Set(tables);
-  const out: string[] = [];
-  for (const f of r.rows) {
-    if (ownFunctions.has(f.key)) continue;
-    const configured = f.config?.find((c) => c.startsWith('search_path='))?.slice('search_path='.length).split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')) ?? null;
-    const refs = bodyReferences(f.body, bodySearchPath(f.schema, configured), [], names);
-    const used: [string, string][] = [...refs.writes.map((t) => ['writes to', t] as [string, string]), ...refs.reads.map((t) => ['reads', t] as [string, string])].filter(([, t]) => dropped.has(t));
-    // SQL built at run time cannot be read: a body that names a dropped table anywhere (a literal, format's argument) may run it.
-    if (refs.dynamic) {
-      const seen = new Set(used.map(([, t]) => t));
-      for (const [i, t] of tables.entries()) if (!seen.has(t) && namesWord(f.body, names[i]!.name)) used.push(['builds SQL at run time (EXECUTE) naming', t]);
-    }
-    if (used.length > 0) out.push(`function ${f.key} ${used.map(([how, t]) => `${how} ${t}`).join(' and ')}`);
-  }
-  return out;
-}
-
-/** Whether `text` holds `word` as a word of its own, any case (`invoices`, `'invoices'`, `"Invoices"`; not `invoices_archive`). */
-function namesWord(text: string, word: string): boolean {
-  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?<![A-Za-z0-9_$])${escaped}(?![A-Za-z0-9_$])`, 'i').test(text);
+  return functionsUsingTables(await readSourceFunctions(client, [FENCE_SCHEMA]), tables, ownFunctions);
 }
 
 /** The refusal for them, or null. */

@@ -49,4 +49,25 @@ describe('views outside source.schemas', () => {
         'drop it in the source once nothing calls it there, before the backup expires',
     );
   });
+
+  it('functions of schemas outside source.schemas that read or write moved tables are named (Lemmy\'s r.site_aggregates_activity); one a moved table\'s trigger needs goes with it', async () => {
+    const fx = await splitFixture({ source: servers().main, scale: 0.05, edit: (doc) => keepServices(doc, ['user-service']) });
+    fixtures.push(fx);
+    await query(
+      fx.sourceUrl,
+      `CREATE SCHEMA jobs;
+       CREATE FUNCTION jobs.user_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.users $$;
+       CREATE FUNCTION jobs.device_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.users SET phone = phone WHERE id = NEW.user_id; RETURN NEW; END $$;
+       CREATE TRIGGER device_seen AFTER INSERT ON public.devices FOR EACH ROW EXECUTE FUNCTION jobs.device_seen();
+       CREATE FUNCTION jobs.user_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM public.users LIMIT 1; RETURN NEW; END $$;
+       CREATE TRIGGER user_stamp BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION jobs.user_stamp();`,
+    );
+    const plan = await fx.plan();
+    const warning = plan.warnings.filter((w) => w.includes('outside source.schemas'));
+    expect(warning).toEqual([
+      '2 functions of schema jobs, outside source.schemas (public), use moved tables: jobs.device_seen() writes to public.users; jobs.user_count() reads public.users; ' +
+        'the split does not see them: they stay in the source, where from the fence on a read gets the backup, which no longer changes, and a write fails at the fence, ' +
+        "and retention prune refuses while they use the tables; add jobs to source.schemas for the plan to account for them, or change them to use the services' databases",
+    ]);
+  });
 });
