@@ -9,7 +9,7 @@ import type { Catalog, FencedTable } from '../catalog/model.js';
 import { SourceClaim } from '../waves/source-claim.js';
 import { readFencedTables } from '../waves/fence-triggers.js';
 import { earlierWaves } from '../waves/earlier-waves.js';
-import { refuseChangedRolePasswords } from './role-passwords.js';
+import { refuseChangedRolePasswords, refuseRejectedServerLogins } from './role-passwords.js';
 import { movedSincePlan, rolledBackSincePlan, tablesPlanReads } from '../waves/plan-tables.js';
 import { parseManifest } from '../manifest/load.js';
 import { literalSecretProblems } from '../manifest/literal-secrets.js';
@@ -326,7 +326,9 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
     // Checked again between the claim and the run's record (waves/source-claim.ts): another split's apply started meanwhile is seen.
     claim = await SourceClaim.acquire(controlUrl, plan.source.database, plan.name);
     await checkEarlierWaves(plan, { database: plan.source.database, fences: await sourceFences(pools) }, controlUrl, servers.source!, prepared.resumed === true);
-    await refuseChangedRolePasswords(plan, new Set((await journal.doneSteps(plan.name, planHash(plan))).keys()), servers, env);
+    const done = new Set((await journal.doneSteps(plan.name, planHash(plan))).keys());
+    if (plan.steps.some((s) => s.kind === 'preflight' && done.has(s.id))) await refuseRejectedServerLogins(prepared.manifest, servers);
+    await refuseChangedRolePasswords(plan, done, servers, env);
     await recordSource(journal, pools, plan);
     let selection: ServiceSelection | undefined;
     if (opts.services) {

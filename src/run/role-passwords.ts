@@ -4,6 +4,8 @@ import { nodePgConfig } from '../conn/node-pg.js';
 import { BadInputError } from '../errors.js';
 import { expand } from '../manifest/expand.js';
 import type { Plan } from '../plan/model.js';
+import type { Manifest } from '../manifest/model.js';
+import { connectError, isLoginRejected } from '../pg/errors.js';
 
 /**
  * A run resumed after its `create_role` steps were done skips them, so a role keeps the
@@ -37,4 +39,33 @@ export async function refuseChangedRolePasswords(plan: Plan, done: ReadonlySet<s
     `the run resumes after creating ${wrong.length === 1 ? 'this role' : 'these roles'}, and ${wrong.length === 1 ? 'its' : 'their'} password is no longer the one the manifest's variable holds: ${wrong.join('; ')}; nothing was changed`,
     'set the variable back to the password the run began with, or give the role the new one (ALTER ROLE … PASSWORD) and run apply again',
   );
+}
+
+/**
+ * A resumed run skips `preflight`, which connects to every server first: a server whose
+ * URL now carries a password it rejects (its variable changed since, or mistyped) would
+ * fail the first step that goes there, after the fence, as a step to rerun (exit 3). Each
+ * target server is tried here first; a login it rejects refuses the run (exit 2), naming
+ * the server and the manifest key its URL comes from, before anything changes. Anything
+ * else (a server down) is left to the steps.
+ */
+export async function refuseRejectedServerLogins(manifest: Pick<Manifest, 'servers'>, servers: Record<string, string>): Promise<void> {
+  for (const [name, url] of Object.entries(servers)) {
+    if (name === 'source') continue;
+    const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 }));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      if (!isLoginRejected(err)) continue;
+      const e = connectError(err, url, `"${name}"`);
+      throw new BadInputError(
+        `${e.message}; the run resumes after its preflight, and nothing was changed`,
+        `check the user and password of servers.${name} (${manifest.servers[name] ?? 'its URL'}), then run apply again`,
+        { cause: err },
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
 }

@@ -1,12 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { query } from '../harness/servers.js';
+import { query, second, servers } from '../harness/servers.js';
 import { runCli } from './helpers/cli.js';
 import { pausedBefore, stepOf } from './helpers/paused-run.js';
 import { wavesFixture, type WavesFixture } from './helpers/waves-fixture.js';
+import { keepServices, splitFixture, type SplitFixture } from './helpers/split-fixture.js';
 
-const fixtures: WavesFixture[] = [];
+const fixtures: Array<WavesFixture | SplitFixture> = [];
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
@@ -38,5 +39,34 @@ describe('an apply resumed with another password for a role it created', () => {
     expect(resumed.stderr).toContain(`warning: ${fx.ops.manifestFile} changed since this plan was made; apply runs the plan as it was reviewed (the manifest as it was then): make a new plan (cloudphone-split plan) to apply the changes`);
     const verified = await fx.ops.cli('verify');
     expect(verified.code, verified.stdout).toBe(0);
+  });
+});
+
+describe('an apply resumed with a password a target server rejects', () => {
+  it('is refused (exit 2) before anything changes, naming the server and the key its URL comes from; the right one resumes', async () => {
+    const fx = await splitFixture({ source: servers().main, targets: second(), scale: 0.05, edit: (doc) => keepServices(doc, ['user-service']) });
+    fixtures.push(fx);
+    await fx.plan();
+    const copy = await stepOf(fx.planFile, 'copy_data');
+    // Killed (kill -9) after its preflight, with the source fenced, right before its first copy.
+    const paused = await pausedBefore({ ...fx, step: copy, args: ['apply', fx.planFile, '--yes', '-m', fx.manifestFile], env: fx.env });
+    paused.run.child.kill('SIGKILL');
+    await paused.run.done;
+    await paused.release();
+    const doneSteps = `SELECT string_agg(s::text, '' ORDER BY s::text) AS t FROM cloudphone_split.steps s`;
+    const before = await query(fx.controlUrl, doneSteps);
+
+    const wrong = new URL(fx.env.TARGET_PG_URL!);
+    wrong.password = 'Wrong-Secret-77';
+    const refused = await runCli(['apply', fx.planFile, '--yes', '-m', fx.manifestFile], { ...fx.env, TARGET_PG_URL: wrong.toString() });
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/the "target" server at \S+ rejected user "\*\*\*": password authentication failed[^\n]*; the run resumes after its preflight, and nothing was changed/);
+    expect(refused.stderr).toContain('fix: check the user and password of servers.target (${TARGET_PG_URL}), then run apply again');
+    expect(refused.stdout + refused.stderr).not.toContain('Wrong-Secret-77');
+    expect(await query(fx.controlUrl, doneSteps)).toEqual(before);
+
+    const resumed = await fx.cli('apply', fx.planFile, '--yes');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await fx.cli('verify')).code).toBe(0);
   });
 });
