@@ -121,12 +121,17 @@ export function resolveManifest(manifest: Manifest, catalog: Catalog, file: stri
   const movedRoot = (key: string): MovedTable | undefined => moved.get(index.rootOf(key));
   const match = (entry: string, allowViews: boolean) => withoutMoved(matchEntry(entry, index, allowViews), moved, shown, entry);
 
+  // The schemas the source has (catalog.schemas holds the ones asked for, found or not).
+  const present = new Set(catalog.namespaces ? catalog.namespaces.map((n) => n.name) : catalog.schemas);
   manifest.source.schemas.forEach((s, i) => {
-    if (!catalog.schemas.includes(s)) {
+    if (!present.has(s)) {
+      const folded = s.toLowerCase();
       problems.add(
         joinPath('source.schemas', i),
         `schema ${JSON.stringify(s)} does not exist in the source database`,
-        `remove it, or write one of: ${catalog.schemas.join(', ')}`,
+        folded !== s
+          ? `names match exactly, case included, and PostgreSQL folds an unquoted name to lower case (CREATE SCHEMA ${s} made ${folded}): write ${folded}; \\dn in psql lists the schemas`
+          : 'remove it, or write a schema the source has (\\dn in psql lists them)',
       );
     }
   });

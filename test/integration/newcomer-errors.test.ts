@@ -120,6 +120,16 @@ describe('errors a newcomer meets', () => {
     expect(made[0]!.n).toBe(0);
   });
 
+  it('a schema in source.schemas the source does not have: exit 2 naming it, with the lower-case name PostgreSQL made', async () => {
+    const wrong = join(dir, 'schemas.yaml');
+    await writeFile(wrong, sampleManifest({ prefix }).replace('schemas: [public]', 'schemas: [public, HumanResources]'));
+    const r = await cli(['plan', '-m', wrong, '-o', join(dir, 'schemas.json')], baseEnv());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('source.schemas[1]: schema "HumanResources" does not exist in the source database');
+    expect(r.stderr).toContain('write humanresources');
+    noStack(r.stderr);
+  });
+
   it('--verbose shows the stack trace', async () => {
     const r = await cli(['plan', '-v', '-m', manifest, '-o', join(dir, 'p.json')], baseEnv({ CLOUDPHONE_CORE_URL: withDatabase(servers().main, `${prefix}nope`) }));
     expect(r.code).toBe(2);
