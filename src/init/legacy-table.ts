@@ -19,6 +19,14 @@ const BOOKKEEPING: Record<string, string> = {
   kysely_migration: 'Kysely migration history',
   kysely_migration_lock: 'Kysely migration history',
   mikro_orm_migrations: 'MikroORM migration history',
+  __diesel_schema_migrations: 'Diesel migration history',
+  _sqlx_migrations: 'SQLx migration history',
+  refinery_schema_history: 'Refinery migration history',
+  alembic_version: 'Alembic migration history',
+  gorp_migrations: 'sql-migrate migration history',
+  atlas_schema_revisions: 'Atlas migration history',
+  doctrine_migration_versions: 'Doctrine migration history',
+  phinxlog: 'Phinx migration history',
 };
 
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [

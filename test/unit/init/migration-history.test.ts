@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { migrationHistoryWarning, ownedMigrationHistoryWarning } from '../../../src/init/legacy-table.js';
+import { isMigrationHistory, legacyReason, migrationHistoryWarning, ownedMigrationHistoryWarning } from '../../../src/init/legacy-table.js';
 
 /**
  * Penpot's `migrations` and Hydra's `schema_migration` were placed with one service: the
@@ -25,6 +25,14 @@ describe('migration history in a plan', () => {
     expect(ownedMigrationHistoryWarning([{ name: 'web', tables: ['public.migrations', 'public.users'] }])).toBeNull();
     expect(ownedMigrationHistoryWarning([{ name: 'a', tables: ['a.schema_migrations', 'a.t'] }, { name: 'b', tables: ['b.schema_migrations', 'b.t'] }])).toBeNull();
     expect(ownedMigrationHistoryWarning([{ name: 'a', tables: ['public.users'] }, { name: 'b', tables: ['public.orders'] }])).toBeNull();
+  });
+
+  it("knows the histories of Diesel (Lemmy's __diesel_schema_migrations), SQLx, Refinery, Alembic, sql-migrate, Atlas, Doctrine and Phinx", () => {
+    for (const [table, tool] of [['__diesel_schema_migrations', 'Diesel'], ['_sqlx_migrations', 'SQLx'], ['refinery_schema_history', 'Refinery'], ['alembic_version', 'Alembic'], ['gorp_migrations', 'sql-migrate'], ['atlas_schema_revisions', 'Atlas'], ['doctrine_migration_versions', 'Doctrine'], ['phinxlog', 'Phinx']]) {
+      expect(isMigrationHistory(table!), table).toBe(true);
+      expect(migrationHistoryWarning([`public.${table}`])).toContain(`ignored public.${table} (migration history) stays in the source`);
+      expect(legacyReason(table!), tool).toBe(`${tool} migration history`);
+    }
   });
 
   it('ignored: stays in the source (the warning there already)', () => {
