@@ -153,9 +153,13 @@ async function cutoverCase(
   const apply = await runSpawned(['apply', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(apply.code, apply.stderr + apply.stdout).toBe(0);
   expect(apply.stdout).toContain('apply has nothing left to do, but its cutover stopped before the end');
-  // status says the source is fenced and what ends it (it showed each service "replicating").
+  // status says whether the source is fenced (read from it) and what ends it (it showed each service "replicating").
   const status = await runSpawned(['status', '-m', fx.manifestFile, '--no-color'], fx.env);
-  expect(status.stdout).toContain('a cutover started and did not finish: the source\'s moved tables refuse writes (fenced) until `cloudphone-split cutover` runs again to the end');
+  expect(status.stdout).toContain(
+    kind === 'fence_source' && moment === 'before'
+      ? "a cutover started and did not finish: the source's moved tables are not fenced (the cutover stopped before its fence went up), so their writes still go to the source"
+      : 'a cutover started and did not finish: the source\'s moved tables refuse writes (fenced) until `cloudphone-split cutover` runs again to the end',
+  );
   const again = await runSpawned(['cutover', '-m', fx.manifestFile, '--yes'], fx.env);
   expect(again.code, again.stderr + again.stdout).toBe(0);
   await expectCutOver(fx, plan);
@@ -171,6 +175,12 @@ async function midCatchUp(fx: SplitFixture): Promise<void> {
   expect(filled!.n).toBeGreaterThan(0);
 }
 
+/** The fence is not up on the source yet: no trigger of it. */
+async function unfenced(fx: SplitFixture): Promise<void> {
+  const [n] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
+  expect(n!.n).toBe(0);
+}
+
 /** The fence is up on the source: its triggers exist. */
 async function fenced(fx: SplitFixture): Promise<void> {
   const [n] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'cloudphone_split_fence'`);
@@ -179,6 +189,8 @@ async function fenced(fx: SplitFixture): Promise<void> {
 
 describe('cutover killed with SIGKILL and run again ends as an uninterrupted cutover', { concurrent: true, timeout: CASE_TIMEOUT_MS }, () => {
   it('after the fence went up, before the journal recorded it', killCutoverAfter('fence_source', 'after', fenced));
+
+  it('right before the fence went up: status says the source still takes writes', killCutoverAfter('fence_source', 'before', unfenced));
 
   it('in the middle of catch_up: the first denormalized column refilled, the others not yet', killCutoverAfter('catch_up', 'mid', midCatchUp));
 

@@ -7,6 +7,7 @@ import { Journal, type SplitStatus } from '../../engine/journal.js';
 import { controlUrlFor } from '../../engine/journal-db.js';
 import { unfinishedRollback } from '../../rollback/rollback-split.js';
 import { cutoverProgress } from '../../run/applied-plan.js';
+import { liveFences } from '../../waves/fence-triggers.js';
 import { BadInputError } from '../../errors.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../format/byte-size.js';
@@ -44,6 +45,8 @@ export type StatusReport = SplitStatus & {
   unfinishedRollback?: string;
   /** An online cutover started and did not finish: the source's moved tables refuse writes until it runs again. */
   cutoverUnfinished?: true;
+  /** With cutoverUnfinished: whether the source carries this split's fence now (read live; absent when it could not be read). */
+  cutoverFenced?: boolean;
 };
 
 export interface StatusOptions extends CommonOptions {
@@ -92,6 +95,15 @@ export async function statusCommand(opts: StatusOptions, out: Output, env: NodeJ
     if (plan?.mode === 'online') {
       const pools = new Pools(split.servers, 2);
       try {
+        // Killed before its fence went up (or after a failed fence rolled back), the source still takes writes: read it, do not assume.
+        if (status.cutoverUnfinished) {
+          const client = await pools.pool('source').connect();
+          try {
+            status.cutoverFenced = (await liveFences(client)).has(plan.name);
+          } finally {
+            client.release();
+          }
+        }
         status.replication = await replicationLag(pools, plan);
         const reverse = await reverseReplicationLag(pools, plan);
         if (reverse.length > 0) status.reverseReplication = reverse;
@@ -160,7 +172,11 @@ export function renderStatus(status: StatusReport, out: Output): void {
   }
   const lines: string[] = status.services ? [...serviceLines(status, out), ''] : [];
   if (status.cutoverUnfinished) {
-    lines.unshift(`${c.red('a cutover started and did not finish')}: the source's moved tables refuse writes (fenced) until \`cloudphone-split cutover\` runs again to the end (or \`rollback\` undoes it)`, '');
+    const what =
+      status.cutoverFenced === false
+        ? "the source's moved tables are not fenced (the cutover stopped before its fence went up), so their writes still go to the source; run `cloudphone-split cutover` again to finish it"
+        : `the source's moved tables ${status.cutoverFenced ? 'refuse' : 'may refuse'} writes (fenced) until \`cloudphone-split cutover\` runs again to the end`;
+    lines.unshift(`${c.red('a cutover started and did not finish')}: ${what} (or \`rollback\` undoes it)`, '');
   }
   if (status.unfinishedRollback) {
     lines.unshift(`${c.red(`a rollback started at ${status.unfinishedRollback} did not finish`)}: the split is partly undone; run \`cloudphone-split rollback\` again to finish it`, '');
