@@ -3,7 +3,7 @@ import { tableKey } from '../catalog/model.js';
 import type { CatalogIndex } from './catalog-index.js';
 import { closest } from './closest.js';
 import { compileNamePattern, matchesName, type NamePattern } from './glob.js';
-import { manifestPart } from './names.js';
+import { manifestName, manifestPart } from './names.js';
 
 /** What a table entry of the manifest matched: table keys (never partitions) and, where allowed, view keys. */
 export interface EntryMatch {
@@ -32,7 +32,8 @@ function suggestion(p: NamePattern, index: CatalogIndex, candidates: QualifiedNa
     return { fix: 'check the name: names match exactly as the source spells them, case included', suggested: [] };
   }
   const t = candidates[names.indexOf(near)]!;
-  return { fix: `did you mean ${index.display(t)}?`, suggested: [tableKey(t)] };
+  // Written with its schema (`person.persn`), the name is proposed with its schema too.
+  return { fix: `did you mean ${qualified ? manifestName(t, true) : index.display(t)}?`, suggested: [tableKey(t)] };
 }
 
 function describe(p: NamePattern): string {
