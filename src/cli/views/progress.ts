@@ -14,6 +14,12 @@ export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?
 const SPINNER = cliSpinners.dots.frames;
 
 
+/** A failed step's error as its line says it: a list of problems (preflight's) only by its first line, the error that ends the command prints all of it. */
+function headline(error: string): string {
+  const nl = error.indexOf('\n');
+  return nl === -1 ? error : `${error.slice(0, nl)} (all of it below)`;
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
@@ -80,7 +86,7 @@ export function plainProgress(stream: ProgressStream, opts: { progressEveryMs?: 
           return write(`done   ${e.stepId} in ${formatDuration(e.ms)}${counts(e)}`);
         case 'step-failed':
           lastProgress.delete(e.stepId);
-          return write(`FAILED ${e.stepId}: ${e.error}`);
+          return write(`FAILED ${e.stepId}: ${headline(e.error)}`);
         case 'log':
           return write(`${e.level === 'warn' ? 'warn' : 'info'}   ${e.message}`);
       }
@@ -229,7 +235,7 @@ export function ttyProgress(
         }
         case 'step-failed':
           running.delete(e.stepId);
-          return print(`${c.red('✖')} ${e.stepId}: ${c.red(e.error)}`);
+          return print(`${c.red('✖')} ${e.stepId}: ${c.red(headline(e.error))}`);
         case 'log':
           return print(e.level === 'warn' ? c.yellow(`! ${e.message}`) : c.dim(e.message));
       }

@@ -69,6 +69,14 @@ describe('plainProgress', () => {
     expect(lines[5]).toMatch(/warn {3}role exists/);
     expect(out.text).not.toMatch(/\x1b/);
   });
+
+  it("prints a failed step's list of problems once: its first line here, the whole of it in the error that ends the command", () => {
+    const out = new Capture();
+    const view = plainProgress(out, { progressEveryMs: 0 });
+    view.emit({ type: 'step-failed', stepId: 'preflight:core', error: 'preflight found 2 problems:\n  server source: lacks CREATEDB\n  server source: lacks CREATEROLE' } as (typeof events)[number]);
+    view.close();
+    expect(out.text.trimEnd()).toMatch(/^\S+ +FAILED preflight:core: preflight found 2 problems: \(all of it below\)$/);
+  });
 });
 
 describe('ttyProgress', () => {
