@@ -1,6 +1,6 @@
 import { ident } from '../pg/quote.js';
 import type { StepContext } from '../steps/handler.js';
-import { quietStatementLog } from '../steps/start-replication.js';
+import { quietStatementLog } from '../pg/quiet-log.js';
 
 /** What a session of the tool's role logs of its statements once it has turned what it may off (quietStatementLog). */
 export interface StatementLogging {

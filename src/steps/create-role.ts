@@ -5,6 +5,7 @@ import { expand } from '../manifest/expand.js';
 import { BadInputError, StepFailedError } from '../errors.js';
 import { roleOrigin, roleRefusal, useExistingRole } from './existing-role.js';
 import { ownerMembershipSql } from './owner-membership.js';
+import { quietStatementLog } from '../pg/quiet-log.js';
 import { scramSha256Verifier } from '../pg/scram-verifier.js';
 import { roleOid, systemIdentifier } from '../pg/server-identity.js';
 
@@ -58,8 +59,16 @@ export const createRole: StepHandler<'create_role'> = {
     if (step.password !== null) {
       const password = expand(step.password, ctx.env, `role ${step.role} password`);
       if (password === '') throw new BadInputError(`role ${step.role} password: the variable is set but empty, and an empty password is no password`, "set it to the role's password and run apply again");
-      // A verifier computed here: the password itself never travels in a statement.
-      await pool.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(scramSha256Verifier(password))}`);
+      // A verifier computed here: the password itself never travels in a statement, and the statement stays
+      // out of the server log where the role may say so (a verifier is what an offline guess starts from).
+      const quiet = await pool.connect();
+      try {
+        await quietStatementLog(quiet);
+        await quiet.query(`ALTER ROLE ${ident(step.role)} LOGIN PASSWORD ${literal(scramSha256Verifier(password))}`);
+      } finally {
+        // Its quiet settings are not for the pool's other statements.
+        quiet.release(true);
+      }
     }
     for (const s of ownerMembershipSql(step.role)) await pool.query(s);
     return {};

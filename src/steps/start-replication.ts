@@ -2,6 +2,7 @@ import { serverOf } from '../conn/connection.js';
 import type { StartReplicationStep } from '../plan/model.js';
 import type { PgClient, StepContext, StepHandler } from './handler.js';
 import { ident } from '../pg/quote.js';
+import { quietStatementLog } from '../pg/quiet-log.js';
 import { serverToServerConnection } from '../conn/libpq.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
@@ -77,18 +78,6 @@ async function replicationRole(ctx: StepContext, step: StartReplicationStep): Pr
     return password;
   } finally {
     await src.end();
-  }
-}
-
-/**
- * CREATE SUBSCRIPTION carries the replication role's password: this session's
- * statements stay out of the server log (log_statement, slow statements, failing
- * statements). Superuser settings: a role that may not change them leaves them as they are.
- */
-export async function quietStatementLog(client: PgClient): Promise<void> {
-  // pgaudit.log: where the extension is loaded it logs DDL whatever log_statement says (elsewhere a harmless placeholder).
-  for (const sql of [`SET log_statement = 'none'`, `SET log_min_duration_statement = -1`, `SET log_min_error_statement = 'panic'`, `SET pgaudit.log = 'none'`]) {
-    await client.query(sql).catch(() => undefined);
   }
 }
 

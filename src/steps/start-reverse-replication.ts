@@ -10,7 +10,7 @@ import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
 import { SETUP_TIMEOUT, createSlotSql } from '../online/replication-sql.js';
 import { COLUMN_LIST_MIN_VERSION, createReversePublicationSql, createReverseSubscriptionSql, needsColumnLists } from '../online/reverse-sql.js';
-import { quietStatementLog } from './start-replication.js';
+import { quietStatementLog } from '../pg/quiet-log.js';
 
 /** The refusal when the target's server cannot publish column lists. */
 export function columnListRefusal(step: Pick<StartReverseReplicationStep, 'target' | 'tables'>, version: number): string | null {
