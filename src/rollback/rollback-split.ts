@@ -156,10 +156,26 @@ export async function checkTargets(
       notes.map((n) => `${n}\n`).join('') +
       `${changes.length} change${changes.length === 1 ? '' : 's'} in the target databases since the copy, so rolling back would lose ${changes.length === 1 ? 'it' : 'them'}; nothing was changed:\n  ` +
         changes.map((c) => (c.table === '*' ? `${c.database}: ${c.change}` : `${c.database}: ${c.table}: ${c.change}`)).join('\n  '),
-      'the services already write to the new databases: keep the split, or move those writes back to the old database before rolling back',
+      sequencesOnlyFix(changes) ?? 'the services already write to the new databases: keep the split, or move those writes back to the old database before rolling back',
     );
   }
   return { checked, notes };
+}
+
+/**
+ * When the only changes are sequences that gave out values (an INSERT that failed or was
+ * rolled back draws one too), no row is at stake: the fix says how to set each back, with
+ * the value it had then, rather than that the services write there. Null otherwise.
+ */
+export function sequencesOnlyFix(changes: ReadonlyArray<{ database: string; change: string }>): string | null {
+  const seq = /^sequence (\S+) gave out values since the copy \(last value (-?\d+|unused) then, \S+ now\)$/;
+  const found = changes.map((c) => ({ database: c.database, m: seq.exec(c.change) }));
+  if (found.length === 0 || found.some((f) => f.m === null)) return null;
+  const sets = found.map(({ database, m }) => `in ${database}: ${m![2] === 'unused' ? `ALTER SEQUENCE ${m![1]} RESTART` : `SELECT setval('${m![1]!.replaceAll("'", "''")}', ${m![2]})`}`);
+  return (
+    'no row changed, only sequences moved on (an INSERT that failed or was rolled back draws a value too): if nothing uses the values they gave out, ' +
+    `set each back and run rollback again (${sets.join('; ')}); if a service did write there, keep the split`
+  );
 }
 
 /**

@@ -101,6 +101,23 @@ describe('rollback never drops what holds new data or what it did not create', (
     await query(user.url, `DROP VIEW recent_users; DROP FUNCTION user_count(); DROP INDEX users_phone_idx; ALTER TABLE users ALTER COLUMN phone DROP DEFAULT; SELECT setval('${sequence!.s}', ${before!.last}, ${before!.called}); SELECT lo_unlink(oid) FROM pg_largeobject_metadata; COMMENT ON TABLE users IS ${note!.c === null ? 'NULL' : `'${note!.c.replaceAll("'", "''")}'`}`);
   });
 
+  it('1c. a sequence that only gave out values (an INSERT that failed) is kept too, and the fix gives the statement that sets it back', async () => {
+    const fx = await appliedSplit();
+    const user = fx.service('user');
+    const [sequence] = await query<{ s: string }>(user.url, `SELECT pg_get_serial_sequence('users', 'id') AS s`);
+    const state = () => query<{ last: string; called: boolean }>(user.url, `SELECT last_value::text AS last, is_called AS called FROM ${sequence!.s}`);
+    const before = await state();
+    // The INSERT fails (a NOT NULL column left out) after drawing its id.
+    await expect(query(user.url, `INSERT INTO users (username) VALUES ('never')`)).rejects.toThrow(/null value/);
+    const r = await fx.cli('rollback', '--yes');
+    expect(r.code, r.stderr).toBe(1);
+    const set = `SELECT setval('public.users_id_seq', ${before[0]!.last})`;
+    expect(r.stderr).toContain(`fix: no row changed, only sequences moved on (an INSERT that failed or was rolled back draws a value too): if nothing uses the values they gave out, set each back and run rollback again (in ${user.database}: ${set}); if a service did write there, keep the split`);
+    // The statement it gives puts the sequence back as the copy left it (the next cases roll back the same split).
+    await query(user.url, set);
+    expect(await state()).toEqual(before);
+  });
+
   it('2a. a database whose CREATE DATABASE failed and that someone then made by hand is never dropped', async () => {
     const fx = await fixture();
     const app = fx.service('app');
