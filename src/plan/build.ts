@@ -1,4 +1,4 @@
-import { ruleFenceWarnings, ruleProblems } from './table-rules.js';
+import { fillRuleProblems, ruleFenceWarnings, ruleProblems } from './table-rules.js';
 import { uncarriedProblems } from './uncarried.js';
 import { defaultPrivilegeWarnings } from './default-privileges.js';
 import { largeObjectProblems } from './large-objects.js';
@@ -172,6 +172,7 @@ export function buildPlan(input: PlanInput): Plan {
   errors.push(...lo.errors);
   errors.push(...ruleProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: new Set(w.keys), views: new Set(w.input.views) }))));
   warnings.push(...ruleFenceWarnings(catalog, work.flatMap((w) => withPartitions(catalog, w.input.tables))));
+  if (manifest.mode === 'online') errors.push(...fillRuleProblems(catalog, work.flatMap((w) => w.input.denormalize.map((d) => ({ table: d.table, column: d.column })))));
   errors.push(...uncarriedProblems(catalog, work.map((w) => ({ service: w.input.spec.name, database: w.target.database, tables: w.keys, views: w.input.views }))));
   for (const w of work) {
     const methods = w.keys.flatMap((k) => (tables.get(k)?.accessMethod ? [`${k} (${tables.get(k)!.accessMethod})`] : []));

@@ -59,3 +59,28 @@ export function ruleFenceWarnings(catalog: Pick<Catalog, 'tables'>, moved: reado
   }
   return out;
 }
+
+/** pg_rewrite.ev_enabled of the rules a session with session_replication_role = replica meets: REPLICA and ALWAYS. */
+const FIRES_AS_REPLICA = new Set(['R', 'A']);
+
+/**
+ * Online mode fills a denormalized column at cutover with an UPDATE in the new database, in
+ * a session with session_replication_role = replica (no trigger fires, as in a copy): a
+ * DO INSTEAD rule on UPDATE enabled REPLICA or ALWAYS still rewrites it, and the column
+ * would be left as it was, after the fence. Blocks the plan, naming rule, table and column,
+ * with the fix. Pure.
+ */
+export function fillRuleProblems(catalog: Pick<Catalog, 'tables'>, fills: ReadonlyArray<{ table: string; column: string }>): string[] {
+  const byKey = new Map(catalog.tables.map((t) => [tableKey(t), t]));
+  const out: string[] = [];
+  for (const f of fills) {
+    for (const rule of byKey.get(f.table)?.rules ?? []) {
+      if (!FIRES_AS_REPLICA.has(rule.enabled) || !insteadEvents(rule).includes('UPDATE')) continue;
+      out.push(
+        `rule ${rule.name} on ${f.table} (DO INSTEAD on UPDATE, enabled ${rule.enabled === 'A' ? 'ALWAYS' : 'REPLICA'}) would rewrite the UPDATE that fills its denormalized column ${f.column} at cutover, ` +
+          `leaving the column unfilled after the fence: make it an ordinary rule before the split (ALTER TABLE ${f.table} ENABLE RULE ${rule.name}: the fill runs as a replica, which such a rule does not reach), or split offline (the copy fills the column)`,
+      );
+    }
+  }
+  return out;
+}

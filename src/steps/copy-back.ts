@@ -5,6 +5,7 @@ import type { CopyBackStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, qname } from '../pg/quote.js';
+import { PlanBlockedError } from '../errors.js';
 import { FENCE_ROWS_TRIGGER, FENCE_TRIGGER } from './fence-source.js';
 import { PINNED_SETTINGS } from '../verify/checksum-sql.js';
 import { SourceSinceCutover, copiesOf, sourceWrittenError, type SourceChange } from '../rollback/source-since-cutover.js';
@@ -40,6 +41,17 @@ export function copyBackSql(leaf: { table: string; columns: string[]; readAs?: R
     copyIn: `COPY ${t} (${cols}) FROM STDIN`,
     after: fences.length > 0 ? [`ALTER TABLE ${t} ${fences.map((f) => `ENABLE ALWAYS TRIGGER ${ident(f)}`).join(', ')}`] : [],
   };
+}
+
+/** DO INSTEAD rules on DELETE that a replica session still meets (enabled REPLICA or ALWAYS) on `tables`, each named with its table. */
+async function deleteRules(src: pg.Client, tables: string[]): Promise<string[]> {
+  const r = await src.query<{ t: string; r: string; e: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t, w.rulename AS r, w.ev_enabled::text AS e
+       FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_class c ON c.oid = w.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE w.ev_type = '4' AND w.is_instead AND w.ev_enabled IN ('R', 'A') AND n.nspname || '.' || c.relname = ANY ($1::text[]) ORDER BY 1, 2`,
+    [tables],
+  );
+  return r.rows.map((x) => `rule ${x.r} on ${x.t} (DO INSTEAD on DELETE, enabled ${x.e === 'A' ? 'ALWAYS' : 'REPLICA'})`);
 }
 
 /** The fence triggers each of `tables` (schema.table) carries in the source, statement fence first. */
@@ -143,6 +155,13 @@ export const copyBack: StepHandler<'copy_back'> = {
         else changes.push({ table: leaf.table, what });
       }
       if (changes.length > 0) throw sourceWrittenError(ctx.plan.name, ctx.plan.source.database, changes, true);
+      const rewritten = await deleteRules(src, leaves.map((l) => l.table));
+      if (rewritten.length > 0) {
+        throw new PlanBlockedError(
+          `${rewritten.join('; ')}: the copy back empties each table with a DELETE, which such a rule rewrites even in its replica session, so the old rows would stay beside the new ones; nothing was changed`,
+          'make it an ordinary rule for the rollback (ALTER TABLE … ENABLE RULE …: a replica session does not meet it), then run rollback again',
+        );
+      }
       for (const leaf of leaves) {
         const s = copyBackSql(leaf, fences.get(leaf.table));
         await src.query(s.empty);

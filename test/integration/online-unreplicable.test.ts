@@ -172,6 +172,16 @@ describe('online mode: tables logical replication cannot carry', () => {
     expect(raced.stderr).toContain('the new databases are fenced (writes refused) until rollback finishes');
     expect(await query(fx.sourceUrl, `SELECT count(*)::int AS n FROM user_login_history WHERE user_agent = 'bypass'`)).toEqual([{ n: 1 }]);
     expect(await query(fx.sourceUrl, `SELECT data FROM user_sessions WHERE sid = 's5'`)).toEqual([{ data: { z: 3 } }]);
+    // A DO INSTEAD rule on DELETE that a replica session still meets would keep the source's old rows beside the
+    // copied ones: refused before anything changes, naming it and the fix.
+    await query(fx.sourceUrl, `BEGIN READ WRITE; CREATE RULE sessions_kept AS ON DELETE TO user_sessions DO INSTEAD NOTHING; ALTER TABLE user_sessions ENABLE ALWAYS RULE sessions_kept; COMMIT`);
+    const ruled = await fx.cli('rollback', '--yes', '--discard-source-writes', 'public.user_login_history,public.user_sessions');
+    expect(ruled.code, ruled.stderr + ruled.stdout).toBe(1);
+    expect(ruled.stderr).toContain(
+      'rule sessions_kept on public.user_sessions (DO INSTEAD on DELETE, enabled ALWAYS): the copy back empties each table with a DELETE, which such a rule rewrites even in its replica session, so the old rows would stay beside the new ones; nothing was changed',
+    );
+    expect(await query(fx.sourceUrl, `SELECT data FROM user_sessions WHERE sid = 's5'`)).toEqual([{ data: { z: 3 } }]);
+    await query(fx.sourceUrl, `BEGIN READ WRITE; DROP RULE sessions_kept ON user_sessions; COMMIT`);
     // Told to let both go, rollback puts the target's rows back in the source; killed right after that copy_back,
     // before the source is unfenced.
     const unfence = plan.steps.find((s) => s.kind === 'unfence_source' && s.phase === 'reverse')!;
