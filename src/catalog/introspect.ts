@@ -9,6 +9,7 @@ import { keyOf, rows, sortBy, sortedUnique } from './introspect-util.js';
 import { readColumns, readRelations, type RelationRow } from './introspect-relations.js';
 import { readConstraints, readIndexes, readPolicies, readRules, readStatistics, readTriggers, type IndexRow } from './introspect-parts.js';
 import { schemaRoutines, walkDependencies, type DepEdge } from './introspect-deps.js';
+import { withoutSecretSettings } from '../secrets/setting-names.js';
 import { readExtensions, readFunctions, readSequences } from './introspect-objects.js';
 import { readTypes } from './introspect-types.js';
 import { readTypeFlags } from './introspect-type-flags.js';
@@ -302,8 +303,7 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ctype: meta.ctype,
     localeProvider: meta.provider,
     icuLocale: meta.icu,
-    ...(meta.settings?.length ? { settings: meta.settings } : {}),
-    ...(meta.role_settings?.length ? { roleSettings: meta.role_settings } : {}),
+    ...settingsOf(meta.settings, meta.role_settings),
     schemas,
     tables: sortBy(tables, tableKey),
     views: sortBy(views, tableKey),
@@ -319,6 +319,22 @@ async function read(client: pg.ClientBase, schemas: string[]): Promise<Catalog> 
     ...(collations.length > 0 ? { collations } : {}),
     ...(textSearch.length > 0 ? { textSearch } : {}),
     ...(defaultPrivileges.length > 0 ? { defaultPrivileges } : {}),
+  };
+}
+
+/**
+ * The database's settings and its roles' settings in it, less those holding a secret
+ * (isSecretSetting): only their names are kept, so that the plan can say what it leaves out.
+ */
+function settingsOf(settings: string[] | null, roleSettings: Array<{ role: string; settings: string[] }> | null): Pick<Catalog, 'settings' | 'roleSettings' | 'secretSettings'> {
+  const own = withoutSecretSettings(settings ?? []);
+  const roles = (roleSettings ?? []).map((r) => ({ role: r.role, ...withoutSecretSettings(r.settings) }));
+  const secret = [...own.secret, ...roles.flatMap((r) => r.secret.map((n) => `${n} (role ${r.role})`))];
+  const kept = roles.filter((r) => r.kept.length > 0).map((r) => ({ role: r.role, settings: r.kept }));
+  return {
+    ...(own.kept.length ? { settings: own.kept } : {}),
+    ...(kept.length ? { roleSettings: kept } : {}),
+    ...(secret.length ? { secretSettings: secret } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface Catalog {
   settings?: string[];
   /** Settings of one role in this database (`ALTER ROLE r IN DATABASE … SET`), by role. Absent when none. */
   roleSettings?: Array<{ role: string; settings: string[] }>;
+  /** Settings left out of `settings` and `roleSettings` because they hold a secret (their names only, `(role r)` after a role's); absent when none. */
+  secretSettings?: string[];
   schemas: string[];
   /**
    * The tables of `schemas`, and every partition (at any depth) of a partitioned

@@ -187,6 +187,14 @@ export function buildPlan(input: PlanInput): Plan {
       `foreign table ${f.schema}.${f.name} (server ${f.server}) stays in the source: its rows live on that server, and the new databases get neither it nor its server and user mapping; make them there by hand where a service reads it`,
     );
   }
+  if (catalog.secretSettings?.length) {
+    const names = catalog.secretSettings;
+    warnings.push(
+      `the source database's setting${names.length === 1 ? '' : 's'} ${names.join(', ')} ${names.length === 1 ? 'holds' : 'hold'} a secret by ${names.length === 1 ? 'its name' : 'their names'}: ` +
+        `not carried, so that ${names.length === 1 ? 'its value stays' : 'their values stay'} out of the plan, the journal, every statement and the servers' logs; ` +
+        `set ${names.length === 1 ? 'it' : 'each'} by hand on the new databases that need ${names.length === 1 ? 'it' : 'them'} (ALTER DATABASE … SET ${names[0]!.replace(/ \(role .*\)$/, '')} = '…')`,
+    );
+  }
   warnings.push(...lo.warnings);
   warnings.push(...defaultPrivilegeWarnings(catalog));
 

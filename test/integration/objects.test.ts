@@ -411,7 +411,9 @@ describe('the source database\'s own settings', () => {
        ALTER DATABASE "${sourceDb}" SET statement_timeout = '5min';
        ALTER ROLE "${fx.roles.reader}" IN DATABASE "${sourceDb}" SET statement_timeout = '7s';
        ALTER ROLE "${fx.roles.reader}" IN DATABASE "${sourceDb}" SET search_path = app, "Odd $cps$ Schema";
-       ALTER ROLE "${fx.roles.ghost}" IN DATABASE "${sourceDb}" SET work_mem = '8MB';`,
+       ALTER ROLE "${fx.roles.ghost}" IN DATABASE "${sourceDb}" SET work_mem = '8MB';
+       ALTER DATABASE "${sourceDb}" SET app.settings.jwt_secret = 'Jwt-Secret-9911';
+       ALTER ROLE "${fx.roles.reader}" IN DATABASE "${sourceDb}" SET app.api_token = 'Api-Token-5522';`,
     );
     // A new session: it has the database's search_path.
     await query(
@@ -426,10 +428,17 @@ describe('the source database\'s own settings', () => {
     const p = await fx.cli('plan', '-o', fx.planFile);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toContain(`with the source's settings search_path, TimeZone, statement_timeout`);
+    // Supabase keeps its JWT secret in a database setting: named, never carried, its value nowhere the tool writes.
+    expect(p.stdout).toContain(
+      "the source database's settings app.settings.jwt_secret, app.api_token (role " + fx.roles.reader + ') hold a secret by their names: not carried',
+    );
     const a = await fx.cli('apply', fx.planFile, '--yes');
     expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    const written = [p.stdout, p.stderr, a.stdout, a.stderr, await readFile(fx.planFile, 'utf8'), JSON.stringify(await query(fx.env.CONTROL_URL!, `SELECT (SELECT string_agg(r::text, '') FROM cloudphone_split.runs r) || (SELECT string_agg(s::text, '') FROM cloudphone_split.steps s) AS t`))].join('\n');
+    expect(written).not.toContain('Jwt-Secret-9911');
+    expect(written).not.toContain('Api-Token-5522');
     for (const url of [fx.rentalUrl, fx.ciUrl]) {
-      expect(await settings(url), url).toEqual([{ s: source!.s }]);
+      expect(await settings(url), url).toEqual([{ s: source!.s.filter((x) => !x.startsWith('app.settings.jwt_secret=')) }]);
       expect(await query(url, `SELECT current_setting('TimeZone') AS tz, current_setting('search_path') AS path`)).toEqual([
         { tz: 'Asia/Shanghai', path: 'app, "$user", public' },
       ]);
@@ -443,7 +452,9 @@ describe('the source database\'s own settings', () => {
       );
     const sourceRoles = await roleSettings(fx.sourceUrl);
     expect(sourceRoles.map((x) => x.r)).toEqual([fx.roles.ghost, fx.roles.reader].sort());
-    for (const url of [fx.rentalUrl, fx.ciUrl]) expect(await roleSettings(url), url).toEqual(sourceRoles.filter((x) => x.r === fx.roles.reader));
+    for (const url of [fx.rentalUrl, fx.ciUrl]) {
+      expect(await roleSettings(url), url).toEqual(sourceRoles.filter((x) => x.r === fx.roles.reader).map((x) => ({ ...x, s: x.s.filter((v) => !v.startsWith('app.api_token=')) })));
+    }
     await expect(query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('  padded ')`)).rejects.toThrow(/film_title_ok/);
     await query(fx.rentalUrl, `INSERT INTO app.film (title) VALUES ('Clean')`);
   });
