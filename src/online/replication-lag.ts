@@ -17,24 +17,36 @@ export interface ReplicationLag {
   active: boolean;
   lagBytes: number | null;
   syncing: number | null;
+  /**
+   * Changes and initial copies the subscription failed to apply so far (pg_stat_subscription_stats,
+   * PostgreSQL 15 and later: a constraint or row-level security refusing them), its worker
+   * retrying the same change; null where the target cannot say.
+   */
+  errors: number | null;
 }
 
-async function syncing(pools: Pools, s: StartReplicationStep): Promise<number | null> {
+async function targetSide(pools: Pools, s: StartReplicationStep): Promise<{ syncing: number | null; errors: number | null }> {
   try {
     const client = await pools.client(s.target.server, s.target.database);
     try {
-      const r = await client.query<{ n: number }>(
-        `SELECT (count(*) FILTER (WHERE r.srsubstate <> 'r'))::int AS n
+      const r = await client.query<{ n: number; v: number }>(
+        `SELECT (count(*) FILTER (WHERE r.srsubstate <> 'r'))::int AS n, current_setting('server_version_num')::int AS v
            FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid
           WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         [s.subscription],
       );
-      return r.rows[0]?.n ?? null;
+      const row = r.rows[0];
+      let errors: number | null = null;
+      if (row && row.v >= 150000) {
+        const e = await client.query<{ n: number }>(`SELECT (apply_error_count + sync_error_count)::int AS n FROM pg_stat_subscription_stats WHERE subname = $1`, [s.subscription]);
+        errors = e.rows[0]?.n ?? 0;
+      }
+      return { syncing: row?.n ?? null, errors };
     } finally {
       await client.end();
     }
   } catch {
-    return null;
+    return { syncing: null, errors: null };
   }
 }
 
@@ -59,7 +71,7 @@ export async function replicationLag(pools: Pools, plan: Plan): Promise<Replicat
       exists: row !== undefined,
       active: row?.active ?? false,
       lagBytes: row?.lag === null || row?.lag === undefined ? null : Math.max(0, Number(row.lag)),
-      syncing: await syncing(pools, s),
+      ...(await targetSide(pools, s)),
     });
   }
   return out;

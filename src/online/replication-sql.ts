@@ -53,12 +53,23 @@ export function createSlotSql(slot: string): string {
 }
 
 /** `connection` is the source database's URL as the replication role (at run time) or its manifest text (`${VAR}`, in the plan). */
-export function createSubscriptionSql(subscription: string, connection: string, publication: string, slot: string): string {
+export function createSubscriptionSql(subscription: string, connection: string, publication: string, slot: string, runAsOwner = false): string {
   return (
     `CREATE SUBSCRIPTION ${ident(subscription)} CONNECTION ${literal(connection)} PUBLICATION ${ident(publication)} ` +
-    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = true)`
+    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = true${runAsOwner ? ', run_as_owner = true' : ''})`
   );
 }
+
+/** From PostgreSQL 16 a subscription applies each table's changes as that table's owner, unless told to run as its own. */
+export const RUN_AS_OWNER_MIN_VERSION = 160000;
+
+/**
+ * Why a subscription runs as its owner (the tool's role) where the server allows it: the
+ * tables' owners are the services' roles, which a table's FORCE ROW LEVEL SECURITY policies
+ * bind ("cannot replicate into relation with row-level security enabled", every change
+ * refused while the copy looks fine); the tool's role is superuser or BYPASSRLS (preflight).
+ */
+export const RUN_AS_OWNER_NOTE = '-- with run_as_owner = true where the server is PostgreSQL 16 or later: the changes are applied as the tool\'s role, not as each table\'s owner, whom row-level security may bind';
 
 /** Statement timeout for the replication set-up statements (a slot waits for running transactions). */
 export const SETUP_TIMEOUT = '120s';
@@ -82,6 +93,7 @@ export function startReplicationSql(
     `-- on ${target.database} (server ${target.server}):`,
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
     createSubscriptionSql(names.subscription, `${connection} as user ${role} password ***`, names.publication, names.slot),
+    RUN_AS_OWNER_NOTE,
   ];
 }
 

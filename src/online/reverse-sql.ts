@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ReverseTable, TargetRef } from '../plan/model.js';
 import { parseKey } from '../catalog/model.js';
 import { ident, literal, qname } from '../pg/quote.js';
-import { replicationPrefix, type ReplicationNames, SETUP_TIMEOUT, createSlotSql, dropSubscriptionSql } from './replication-sql.js';
+import { RUN_AS_OWNER_NOTE, replicationPrefix, type ReplicationNames, SETUP_TIMEOUT, createSlotSql, dropSubscriptionSql } from './replication-sql.js';
 import { replicationRoleName, replicationRoleSql } from './replication-role.js';
 
 /** The infix of every reverse replication object: `cps_<8 hex>_rev_...`. */
@@ -42,10 +42,10 @@ export function createReversePublicationSql(publication: string, tables: readonl
  * On the source: no initial copy (the source holds every row already), the slot made on
  * the target beforehand, disabled until the slot has skipped what is not to go back.
  */
-export function createReverseSubscriptionSql(subscription: string, connection: string, publication: string, slot: string): string {
+export function createReverseSubscriptionSql(subscription: string, connection: string, publication: string, slot: string, runAsOwner = false): string {
   return (
     `CREATE SUBSCRIPTION ${ident(subscription)} CONNECTION ${literal(connection)} PUBLICATION ${ident(publication)} ` +
-    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = false, enabled = false)`
+    `WITH (create_slot = false, slot_name = ${literal(slot)}, copy_data = false, enabled = false${runAsOwner ? ', run_as_owner = true' : ''})`
   );
 }
 
@@ -62,6 +62,7 @@ export function startReverseSql(names: ReplicationNames, tables: readonly Revers
     `-- on the source database ${sourceDatabase}:`,
     `SET statement_timeout = '${SETUP_TIMEOUT}'`,
     createReverseSubscriptionSql(names.subscription, `<${target.server} server, database ${target.database}> as user ${role} password ***`, names.publication, names.slot),
+    RUN_AS_OWNER_NOTE,
     `-- on ${target.database}, once its forward subscription is gone: skip every change made there so far`,
     `SELECT pg_replication_slot_advance(${literal(names.slot)}, pg_current_wal_insert_lsn())  -- once that WAL is flushed`,
     `-- on the source database ${sourceDatabase}:`,

@@ -187,6 +187,16 @@ export function buildPlan(input: PlanInput): Plan {
       `foreign table ${f.schema}.${f.name} (server ${f.server}) stays in the source: its rows live on that server, and the new databases get neither it nor its server and user mapping; make them there by hand where a service reads it`,
     );
   }
+  // FORCE ROW LEVEL SECURITY binds a table's owner too: a service's role that becomes the owner sees what the policies let it.
+  for (const w of work) {
+    const role = w.input.spec.role?.name;
+    const forced = w.keys.filter((k) => tables.get(k)?.forceRowSecurity);
+    if (!role || forced.length === 0) continue;
+    warnings.push(
+      `${forced.join(', ')} ${forced.length === 1 ? 'has' : 'have'} FORCE ROW LEVEL SECURITY: in ${w.target.database}, ${role} owns ${forced.length === 1 ? 'it' : 'them'}, and the policies bind it as they bind every role ` +
+        `(in the source the owner may have been a superuser, whom nothing binds): check that they let ${role} read and write what ${w.input.spec.name} needs, or give it BYPASSRLS`,
+    );
+  }
   if (catalog.secretSettings?.length) {
     const names = catalog.secretSettings;
     warnings.push(

@@ -11,6 +11,7 @@ export interface RoleFacts {
   superuser: boolean;
   createdb: boolean;
   createrole: boolean;
+  bypassrls: boolean;
   user: string;
 }
 

@@ -45,3 +45,29 @@ export async function rowSecurityProblems(ctx: StepContext, f: RoleFacts): Promi
       `a copy would leave out every row its policies hide. Give the role BYPASSRLS (as a superuser: ALTER ROLE ${ident(f.user)} BYPASSRLS), or run as a superuser`,
   ];
 }
+
+/**
+ * The tables under FORCE ROW LEVEL SECURITY that a target server's new databases get: their
+ * policies apply to their owner too, and so to the tool's role, which owns them (or acts as
+ * their owner) there and whose sessions run with row_security off: a foreign key's check,
+ * verify's reads and the subscription's writes would fail half way. For a role neither
+ * superuser nor BYPASSRLS, named before anything is made.
+ */
+export function targetRowSecurityProblems(plan: Plan, server: string, f: RoleFacts): string[] {
+  if (f.superuser || f.bypassrls) return [];
+  const tables = new Set<string>();
+  for (const s of plan.steps) {
+    if (!('target' in s) || !s.target || s.target.server !== server) continue;
+    for (const sql of s.sql) {
+      const m = /^ALTER TABLE (.+) FORCE ROW LEVEL SECURITY$/.exec(sql);
+      if (m) tables.add(`${m[1]!.replace(/"([a-z_][a-z0-9_$]*)"/g, '$1')} (in ${s.target.database})`);
+    }
+  }
+  if (tables.size === 0) return [];
+  const shown = [...tables].sort();
+  return [
+    `server ${server}: ${shown.slice(0, 10).join(', ')}${shown.length > 10 ? ` and ${shown.length - 10} more` : ''} ${shown.length === 1 ? 'has' : 'have'} FORCE ROW LEVEL SECURITY, whose policies apply there to role ${f.user} too ` +
+      `(it owns the new tables, or acts as their owner): foreign key checks, verify and replication would fail half way. ` +
+      `Give the role BYPASSRLS on that server (as a superuser: ALTER ROLE ${ident(f.user)} BYPASSRLS), or run as a superuser`,
+  ];
+}

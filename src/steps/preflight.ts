@@ -4,12 +4,12 @@ import { poolerProblem, sharesSessions } from '../pg/pooler.js';
 import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 import { controlTargetProblems } from './control-target.js';
 import { TARGET_FENCE_SCHEMA, TARGET_FENCE_TRIGGER } from '../online/reverse-sql.js';
-import { rowSecurityProblems } from './preflight-rls.js';
+import { rowSecurityProblems, targetRowSecurityProblems } from './preflight-rls.js';
 import { ident } from '../pg/quote.js';
 
 export const PREFLIGHT_SQL: readonly string[] = [
   '-- on the source and on every target server:',
-  `SELECT current_setting('server_version_num')::int, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user`,
+  `SELECT current_setting('server_version_num')::int, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = current_user`,
   '-- on the source and on every target server, from two connections: does each keep its own session (no transaction pooler)?',
   `SELECT pg_backend_pid(), current_setting('cloudphone_split.session_probe', true)`,
   '-- on every target server, for each service role: exists only if this split created it, or the manifest says existing: true;',
@@ -27,12 +27,12 @@ export const PREFLIGHT_SQL: readonly string[] = [
 type ServerFacts = RoleFacts;
 
 async function facts(ctx: StepContext, server: string): Promise<ServerFacts> {
-  const r = await ctx.pools.pool(server).query<{ v: number; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; u: string }>(
-    `SELECT current_setting('server_version_num')::int AS v, rolsuper, rolcreatedb, rolcreaterole, current_user AS u
+  const r = await ctx.pools.pool(server).query<{ v: number; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolbypassrls: boolean; u: string }>(
+    `SELECT current_setting('server_version_num')::int AS v, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, current_user AS u
      FROM pg_roles WHERE rolname = current_user`,
   );
   const row = r.rows[0]!;
-  return { version: row.v, superuser: row.rolsuper, createdb: row.rolcreatedb, createrole: row.rolcreaterole, user: row.u };
+  return { version: row.v, superuser: row.rolsuper, createdb: row.rolcreatedb, createrole: row.rolcreaterole, bypassrls: row.rolbypassrls, user: row.u };
 }
 
 /**
@@ -64,6 +64,7 @@ export const preflight: StepHandler<'preflight'> = {
       problems.push(...(await connectRoleProblems(ctx, server)));
       problems.push(...(await keptOwnerProblems(ctx, server, f)));
       problems.push(...publicationProblems(ctx.plan, server, f));
+      problems.push(...targetRowSecurityProblems(ctx.plan, server, f));
       if (Math.floor(f.version / 10000) < Math.floor(source.version / 10000)) {
         problems.push(
           `server ${server} runs PostgreSQL ${Math.floor(f.version / 10000)}, older than the source's ${Math.floor(source.version / 10000)}: the schema may not load there; use a target at least as new as the source`,

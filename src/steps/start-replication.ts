@@ -6,7 +6,7 @@ import { quietStatementLog } from '../pg/quiet-log.js';
 import { serverToServerConnection } from '../conn/libpq.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
-import { SETUP_TIMEOUT, createPublicationSql, createSlotSql, createSubscriptionSql, type PublishedTable } from '../online/replication-sql.js';
+import { RUN_AS_OWNER_MIN_VERSION, SETUP_TIMEOUT, createPublicationSql, createSlotSql, createSubscriptionSql, type PublishedTable } from '../online/replication-sql.js';
 
 /** The publication's tables: a root that is not among the leaves is a partitioned table. */
 export function publishedTables(step: StartReplicationStep): PublishedTable[] {
@@ -120,7 +120,9 @@ export const startReplication: StepHandler<'start_replication'> = {
         const password = await replicationRole(ctx, step);
         const connection = serverToServerConnection(ctx.pools.serverUrl('source'), role, password);
         await quietStatementLog(dst);
-        await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot)).catch((err: unknown) => {
+        const v = await dst.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+        const runAsOwner = (v.rows[0]?.v ?? 0) >= RUN_AS_OWNER_MIN_VERSION;
+        await dst.query(createSubscriptionSql(step.subscription, connection, step.publication, step.slot, runAsOwner)).catch((err: unknown) => {
           throw publisherUnreachable(err, { ctx, step, role }) ?? timeoutHint(err, `creating the subscription ${step.subscription}`);
         });
         created.push('subscription');

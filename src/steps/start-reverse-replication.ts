@@ -8,7 +8,7 @@ import { withDatabase } from '../conn/connection.js';
 import { serverToServerConnection } from '../conn/libpq.js';
 import { scrubber } from '../secrets/scrubber.js';
 import { ensureReplicationRole, replicationRoleName } from '../online/replication-role.js';
-import { SETUP_TIMEOUT, createSlotSql } from '../online/replication-sql.js';
+import { RUN_AS_OWNER_MIN_VERSION, SETUP_TIMEOUT, createSlotSql } from '../online/replication-sql.js';
 import { COLUMN_LIST_MIN_VERSION, createReversePublicationSql, createReverseSubscriptionSql, needsColumnLists } from '../online/reverse-sql.js';
 import { quietStatementLog } from '../pg/quiet-log.js';
 
@@ -112,7 +112,8 @@ export async function ensureReverseObjects(pools: Pools, journal: Pick<StepJourn
     if (!sub && password !== null) {
       const connection = serverToServerConnection(withDatabase(pools.serverUrl(step.target.server), step.target.database), role, password);
       await quietStatementLog(src);
-      await src.query(createReverseSubscriptionSql(step.subscription, connection, step.publication, step.slot));
+      const v = await src.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+      await src.query(createReverseSubscriptionSql(step.subscription, connection, step.publication, step.slot, (v.rows[0]?.v ?? 0) >= RUN_AS_OWNER_MIN_VERSION));
       created.push('subscription');
     }
   } finally {

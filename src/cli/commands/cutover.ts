@@ -98,6 +98,28 @@ function lagGate(lag: ReplicationLag[], maxLag: number): void {
   }
 }
 
+/** How long cutover watches a subscription that failed before, to tell a past failure from one that goes on. */
+const FAILING_WATCH_MS = 2000;
+
+/**
+ * A subscription whose worker keeps failing to apply a change (a constraint, a trigger or
+ * row-level security in the new database refusing it) falls behind for good: fenced, the
+ * source would refuse writes until catch_up gave up. Where one has failed before, its
+ * count is read again a moment later (before the fence, outside the downtime): one that
+ * went on failing refuses the cutover, naming it, with nothing changed.
+ */
+async function failingGate(pools: Pools, plan: Plan, before: ReplicationLag[]): Promise<void> {
+  if (!before.some((l) => (l.errors ?? 0) > 0)) return;
+  await new Promise((resolve) => setTimeout(resolve, FAILING_WATCH_MS));
+  const after = await replicationLag(pools, plan);
+  const failing = after.filter((l) => (l.errors ?? 0) > (before.find((b) => b.subscription === l.subscription)?.errors ?? 0));
+  if (failing.length === 0) return;
+  throw new PlanBlockedError(
+    `not cutting over: replication into ${failing.map((l) => `${l.database} (subscription ${l.subscription}, ${l.errors} failed applies)`).join(', ')} keeps failing, so it would never catch up once the source is fenced`,
+    `nothing was changed; the log of server ${[...new Set(failing.map((l) => l.server))].join(', ')} says which change is refused and why (a constraint, a trigger or row-level security in the new database); fix that there, then run cutover again`,
+  );
+}
+
 /**
  * A cutover that failed before its fence went up: the tracking of denormalized columns
  * it installed on the targets before the fence (denormalize-tracking.ts) would record
@@ -189,7 +211,10 @@ export async function cutoverCommand(opts: CutoverOptions, out: Output, env: Nod
         }
       }
       const lagBefore = await replicationLag(pools, plan);
-      if (!fence || !done.has(fence.id)) lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
+      if (!fence || !done.has(fence.id)) {
+        lagGate(lagBefore, opts.maxLag ?? DEFAULT_MAX_LAG);
+        await failingGate(pools, plan, lagBefore);
+      }
       const clock = new DowntimeClock(plan, view);
       const unfenced = !fence || !done.has(fence.id);
       let prepared: PrepareReport | undefined;

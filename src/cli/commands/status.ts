@@ -133,7 +133,8 @@ function renderLag(lags: ReplicationLag[], out: Output): string[] {
     const state = !l.exists ? c.dim('not running') : l.active ? c.green('streaming') : c.yellow('inactive');
     const lag = l.lagBytes === null ? '' : `, ${formatBytes(l.lagBytes)} behind`;
     const sync = l.syncing ? `, ${l.syncing} tables still in initial copy` : '';
-    lines.push(`  ${l.service.padEnd(22)} ${state}${lag}${sync}  ${c.dim(`slot ${l.slot}`)}`);
+    const failed = l.errors ? `, ${c.red(`${l.errors} failed ${l.errors === 1 ? 'apply' : 'applies'}`)} (the log of server ${l.server} says why)` : '';
+    lines.push(`  ${l.service.padEnd(22)} ${state}${lag}${sync}${failed}  ${c.dim(`slot ${l.slot}`)}`);
   }
   return [...lines, ''];
 }

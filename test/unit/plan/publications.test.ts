@@ -24,7 +24,7 @@ function plan(publications: NonNullable<Catalog['publications']>): Plan {
   return planFrom(MANIFEST, cat);
 }
 
-const notSuperuser: RoleFacts = { version: 150000, superuser: false, createdb: true, createrole: true, user: 'admin' };
+const notSuperuser: RoleFacts = { version: 150000, superuser: false, createdb: true, createrole: true, bypassrls: false, user: 'admin' };
 
 describe('publications only a superuser may create, as the plan names them for preflight', () => {
   const p = plan([
