@@ -1881,10 +1881,10 @@ export const MUTATIONS = [
   },
   {
     id: 'resumed-login-unchecked',
-    title: 'a resumed apply whose target server rejects the password fails a step after the fence (exit 3), not naming the server',
+    title: 'an apply whose target server rejects the password fails a step (exit 3, a failed run journaled; resumed, after the fence), not naming the server',
     file: 'src/run/apply.ts',
-    search: "    if (plan.steps.some((s) => s.kind === 'preflight' && done.has(s.id))) await refuseRejectedServerLogins(",
-    replace: "    if (plan.steps.some((s) => s.kind === 'preflight' && done.has(s.id) && false)) await refuseRejectedServerLogins(",
+    search: "    await refuseRejectedServerLogins(prepared.manifest, servers,",
+    replace: "    if (servers.none) await refuseRejectedServerLogins(prepared.manifest, servers,",
     tests: [`${I}resume-password.test.ts`],
   },
   {

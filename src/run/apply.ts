@@ -327,7 +327,8 @@ export async function executeApply(prepared: PreparedApply, opts: ExecuteOptions
     claim = await SourceClaim.acquire(controlUrl, plan.source.database, plan.name);
     await checkEarlierWaves(plan, { database: plan.source.database, fences: await sourceFences(pools) }, controlUrl, servers.source!, prepared.resumed === true);
     const done = new Set((await journal.doneSteps(plan.name, planHash(plan))).keys());
-    if (plan.steps.some((s) => s.kind === 'preflight' && done.has(s.id))) await refuseRejectedServerLogins(prepared.manifest, servers);
+    // Before the run is recorded: a first run refused here leaves no failed run behind (one a later rollback of another wave would read).
+    await refuseRejectedServerLogins(prepared.manifest, servers, plan.steps.some((s) => s.kind === 'preflight' && done.has(s.id)));
     await refuseChangedRolePasswords(plan, done, servers, env);
     await recordSource(journal, pools, plan);
     let selection: ServiceSelection | undefined;

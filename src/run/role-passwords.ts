@@ -42,14 +42,14 @@ export async function refuseChangedRolePasswords(plan: Plan, done: ReadonlySet<s
 }
 
 /**
- * A resumed run skips `preflight`, which connects to every server first: a server whose
- * URL now carries a password it rejects (its variable changed since, or mistyped) would
- * fail the first step that goes there, after the fence, as a step to rerun (exit 3). Each
- * target server is tried here first; a login it rejects refuses the run (exit 2), naming
- * the server and the manifest key its URL comes from, before anything changes. Anything
- * else (a server down) is left to the steps.
+ * Each target server is logged in to before the run is recorded: a login it rejects (a
+ * password mistyped, or changed since a run began) refuses the run (exit 2), naming the
+ * server and the manifest key its URL comes from, before anything changes. Otherwise a
+ * first run failed in preflight as a step (exit 3, a failed run journaled), and a resumed
+ * one, which skips preflight, failed the first step that went there, after the fence.
+ * Anything else (a server down) is left to the steps.
  */
-export async function refuseRejectedServerLogins(manifest: Pick<Manifest, 'servers'>, servers: Record<string, string>): Promise<void> {
+export async function refuseRejectedServerLogins(manifest: Pick<Manifest, 'servers'>, servers: Record<string, string>, resumed: boolean): Promise<void> {
   for (const [name, url] of Object.entries(servers)) {
     if (name === 'source') continue;
     const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 }));
@@ -60,7 +60,7 @@ export async function refuseRejectedServerLogins(manifest: Pick<Manifest, 'serve
       if (!isLoginRejected(err)) continue;
       const e = connectError(err, url, `"${name}"`);
       throw new BadInputError(
-        `${e.message}; the run resumes after its preflight, and nothing was changed`,
+        `${e.message}; ${resumed ? 'the run resumes after its preflight, and ' : ''}nothing was changed`,
         `check the user and password of servers.${name} (${manifest.servers[name] ?? 'its URL'}), then run apply again`,
         { cause: err },
       );

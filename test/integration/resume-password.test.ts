@@ -47,6 +47,13 @@ describe('an apply resumed with a password a target server rejects', () => {
     const fx = await splitFixture({ source: servers().main, targets: second(), scale: 0.05, edit: (doc) => keepServices(doc, ['user-service']) });
     fixtures.push(fx);
     await fx.plan();
+    const wrong = new URL(fx.env.TARGET_PG_URL!);
+    wrong.password = 'Wrong-Secret-77';
+    // A first run: refused the same way (it failed its preflight as a step, exit 3), and no run is journaled.
+    const first = await runCli(['apply', fx.planFile, '--yes', '-m', fx.manifestFile], { ...fx.env, TARGET_PG_URL: wrong.toString() });
+    expect(first.code, first.stdout + first.stderr).toBe(2);
+    expect(first.stderr).toMatch(/the "target" server at \S+ rejected user "\*\*\*": password authentication failed[^\n]*; nothing was changed/);
+    expect(await query(fx.controlUrl, `SELECT count(*)::int AS n FROM cloudphone_split.runs`).catch(() => [{ n: 0 }])).toEqual([{ n: 0 }]);
     const copy = await stepOf(fx.planFile, 'copy_data');
     // Killed (kill -9) after its preflight, with the source fenced, right before its first copy.
     const paused = await pausedBefore({ ...fx, step: copy, args: ['apply', fx.planFile, '--yes', '-m', fx.manifestFile], env: fx.env });
@@ -56,8 +63,6 @@ describe('an apply resumed with a password a target server rejects', () => {
     const doneSteps = `SELECT string_agg(s::text, '' ORDER BY s::text) AS t FROM cloudphone_split.steps s`;
     const before = await query(fx.controlUrl, doneSteps);
 
-    const wrong = new URL(fx.env.TARGET_PG_URL!);
-    wrong.password = 'Wrong-Secret-77';
     const refused = await runCli(['apply', fx.planFile, '--yes', '-m', fx.manifestFile], { ...fx.env, TARGET_PG_URL: wrong.toString() });
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/the "target" server at \S+ rejected user "\*\*\*": password authentication failed[^\n]*; the run resumes after its preflight, and nothing was changed/);
