@@ -140,7 +140,13 @@ export function buildPlan(input: PlanInput): Plan {
       owned: new Set(withPartitions(catalog, w.input.tables)),
       tables: new Set(w.keys),
     })),
-    { schemas: manifest.source.schemas, staying: input.ignored, owner: own.owner, movedBy: new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])) },
+    {
+      schemas: manifest.source.schemas,
+      staying: input.ignored,
+      owner: own.owner,
+      movedBy: new Map((input.movedEarlier ?? []).map((m) => [m.table, m.split])),
+      objectsMovedBy: new Map((input.sequencesMovedEarlier ?? []).map((x) => [x.sequence, x.split])),
+    },
   );
   for (const w of work) w.plan.objects = account.byService.get(w.input.spec.name) ?? [];
   warnings.push(...account.warnings);
@@ -165,6 +171,26 @@ export function buildPlan(input: PlanInput): Plan {
   for (const [k, users] of seqUsers) {
     if (users.length > 1) {
       warnings.push(`sequence ${k} is used by tables of ${users.join(', ')}: each database gets its own copy set to the source's value, so values can collide across services from now on`);
+    }
+  }
+
+  // A sequence an earlier wave carried gives out values in that wave's database now: a second copy would start behind them.
+  const earlierSequences = new Map((input.sequencesMovedEarlier ?? []).map((x) => [x.sequence, x]));
+  for (const w of work) {
+    for (const seq of w.closure.sequences) {
+      const k = tableKey(seq);
+      const e = earlierSequences.get(k);
+      if (!e || seq.ownedBy) continue;
+      const named = (w.input.objects ?? []).includes(k);
+      const what =
+        `sequence ${k} went with split ${e.split} into ${e.database}, which gives out its values now: ${w.target.database} (${w.input.spec.name}) would get a second copy ` +
+        `set to the source's value, behind the values ${e.database} has given out since, and the two would give out the same values`;
+      if (named) errors.push(`${what}; remove it from services.${w.input.spec.name}.objects (a sequence is moved once)`);
+      else {
+        warnings.push(
+          `${what} (the tables of ${w.input.spec.name} that use it take it along); after apply, set it past ${e.database}'s (SELECT setval('${k}', …)) and give each database its own range of values (ALTER SEQUENCE … INCREMENT BY / START), or keep one sequence's values in one database`,
+        );
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import type { SequenceMovedEarlier } from '../waves/earlier-waves.js';
 import type { Catalog } from '../catalog/model.js';
 import type { ConfigEdit } from './model.js';
 import type { Manifest, ServiceSpec } from '../manifest/model.js';
@@ -43,6 +44,8 @@ export interface PlanInput {
   split?: SplitPolicy;
   /** Tables earlier splits of the source moved (SPEC §7); absent: none. */
   movedEarlier?: MovedTable[];
+  /** Sequences earlier splits of the same source carried into their databases (waves/earlier-waves.ts). */
+  sequencesMovedEarlier?: SequenceMovedEarlier[];
 }
 
 export interface ResolvedServiceInput {

@@ -36,7 +36,7 @@ import { refuseRetiredSource, refuseRetiringOverMoving, refuseRetiringOverUnfini
 import { systemIdentifier } from '../pg/server-identity.js';
 import { controlUrlFor } from '../engine/control-url.js';
 import { openJournalIfExists } from '../engine/journal-open.js';
-import { earlierWaves, type WaveRecord } from '../waves/earlier-waves.js';
+import { earlierWaves, sequencesMovedEarlier, type SequenceMovedEarlier, type WaveRecord } from '../waves/earlier-waves.js';
 import type { MovedTable } from '../waves/moved-table.js';
 import { indexCatalog } from '../manifest/catalog-index.js';
 
@@ -289,6 +289,18 @@ export async function readMovedEarlier(
   return earlierWaves(records, catalog.fences ?? [], { split: split.manifest.name, database: catalog.database, ...sourceIdentity }, index.rootOf);
 }
 
+/** The sequences earlier splits of the same source carried into their databases (none from a snapshot). */
+async function readSequencesMovedEarlier(
+  split: LoadedSplit,
+  catalog: Catalog,
+  sourceIdentity: { systemIdentifier: string | null; databaseOid: string | null },
+  live: boolean,
+): Promise<SequenceMovedEarlier[]> {
+  if (!live) return [];
+  const records = await readWaveRecords(controlUrlFor(split.servers.source!, split.controlUrl), split.manifest.name);
+  return sequencesMovedEarlier(records, { split: split.manifest.name, database: catalog.database, ...sourceIdentity });
+}
+
 export interface MakePlanOptions {
   manifestFile: string;
   /** A `snapshot -o` file instead of the live source. */
@@ -409,6 +421,7 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
     split: policy,
     targetRoles,
     movedEarlier,
+    sequencesMovedEarlier: await readSequencesMovedEarlier(split, catalog, sourceIdentity, !opts.schemaFile),
   };
   return { plan: buildPlan(input), split, catalog };
 }

@@ -47,6 +47,8 @@ export function accountObjects(
     owner: Map<string, string>;
     /** Table key → the earlier split that moved it (SPEC §7): what those tables need went with them. */
     movedBy?: ReadonlyMap<string, string>;
+    /** Objects (by key) earlier splits carried into their databases themselves: split that did. */
+    objectsMovedBy?: ReadonlyMap<string, string>;
   },
 ): ObjectAccount {
   const schemas = new Set(opts.schemas);
@@ -110,7 +112,7 @@ export function accountObjects(
       continue;
     }
     const table = e.kind === 'sequence' ? sequenceOwner.get(e.key) : null;
-    const earlier = (table ? movedBy.get(table) : undefined) ?? movedNeeds.get(e.key) ?? (e.kind === 'view' ? viewSplit(e.key) : undefined);
+    const earlier = (table ? movedBy.get(table) : undefined) ?? movedNeeds.get(e.key) ?? opts.objectsMovedBy?.get(e.key) ?? (e.kind === 'view' ? viewSplit(e.key) : undefined);
     if (earlier !== undefined) {
       leftBehind.push({ kind: e.kind, name: e.name, reason: `went with the tables split ${earlier} moved (their backup stays in the source)` });
       continue;

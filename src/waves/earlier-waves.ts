@@ -88,3 +88,29 @@ export function earlierWaves(
   }
   return [...out.values()].sort((a, b) => a.table.localeCompare(b.table));
 }
+
+/** A sequence an earlier split of the same source carried into a service database, where it gives out values now. */
+export interface SequenceMovedEarlier {
+  /** `schema.name`. */
+  sequence: string;
+  split: string;
+  database: string;
+}
+
+/**
+ * The sequences earlier splits of the same source carried into their databases (listed
+ * under a service's objects, or taken along by the tables that use them): a later split
+ * that carries one again would start it at the source's value, behind the values the
+ * earlier database has given out since. Same filter as earlierWaves. Pure.
+ */
+export function sequencesMovedEarlier(records: readonly WaveRecord[], source: SourceIdentity): SequenceMovedEarlier[] {
+  const out = new Map<string, SequenceMovedEarlier>();
+  for (const r of records) {
+    if (r.split === source.split || !sameSource(r, source)) continue;
+    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;
+    for (const svc of r.plan.services) {
+      for (const o of svc.objects ?? []) if (o.kind === 'sequence' && !out.has(o.name)) out.set(o.name, { sequence: o.name, split: r.split, database: svc.database });
+    }
+  }
+  return [...out.values()].sort((a, b) => a.sequence.localeCompare(b.sequence));
+}
