@@ -36,6 +36,13 @@ export function sameSource(split: { plan: Pick<Plan, 'source'>; systemIdentifier
   return recorded === null || source.systemIdentifier === null || recorded === source.systemIdentifier;
 }
 
+/** Whether a journaled split is an earlier wave of this source: another split of it that changed something, or whose apply runs now. */
+function countsAsWave(r: WaveRecord, source: SourceIdentity): boolean {
+  if (r.split === source.split || !sameSource(r, source)) return false;
+  // A run stopped at its preflight created, copied and fenced nothing: it is no wave yet (unless it runs now).
+  return !(r.changed === false && r.fencedAt === null && r.live !== true);
+}
+
 /**
  * The tables earlier splits of the same source moved (SPEC §7): every table a split of
  * the journal fences (its plan's `fence_source` tables, moved once its fence is up,
@@ -53,9 +60,7 @@ export function earlierWaves(
   const fencedBy = new Map<string, Set<string>>();
   for (const f of fences) fencedBy.set(f.split, (fencedBy.get(f.split) ?? new Set()).add(f.table));
   for (const r of records) {
-    if (r.split === source.split || !sameSource(r, source)) continue;
-    // A run stopped at its preflight created, copied and fenced nothing: it is no wave yet (unless it runs now).
-    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;
+    if (!countsAsWave(r, source)) continue;
     // Fenced per table: a split applied for some services only has fenced their tables, not the others' yet.
     const own = fencedBy.get(r.split);
     const serviceOf = new Map<string, { name: string; database: string }>();
@@ -106,8 +111,7 @@ export interface SequenceMovedEarlier {
 export function sequencesMovedEarlier(records: readonly WaveRecord[], source: SourceIdentity): SequenceMovedEarlier[] {
   const out = new Map<string, SequenceMovedEarlier>();
   for (const r of records) {
-    if (r.split === source.split || !sameSource(r, source)) continue;
-    if (r.changed === false && r.fencedAt === null && r.live !== true) continue;
+    if (!countsAsWave(r, source)) continue;
     for (const svc of r.plan.services) {
       for (const o of svc.objects ?? []) if (o.kind === 'sequence' && !out.has(o.name)) out.set(o.name, { sequence: o.name, split: r.split, database: svc.database });
     }
