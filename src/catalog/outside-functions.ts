@@ -39,9 +39,10 @@ export async function readSourceFunctions(client: Pick<pg.ClientBase, 'query'>, 
 export function functionsUsingTables(functions: readonly SourceFunction[], tables: readonly string[], own: ReadonlySet<string> = new Set()): string[] {
   const names = tables.map(parseKey);
   const wanted = new Set(tables);
+  const mine = new Set([...own].map(comparable));
   const out: string[] = [];
   for (const f of functions) {
-    if (own.has(f.key)) continue;
+    if (mine.has(comparable(f.key))) continue;
     const configured = f.config?.find((c) => c.startsWith('search_path='))?.slice('search_path='.length).split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')) ?? null;
     const refs = bodyReferences(f.body, bodySearchPath(f.schema, configured), [], names);
     const used: [string, string][] = [...refs.writes.map((t) => ['writes to', t] as [string, string]), ...refs.reads.map((t) => ['reads', t] as [string, string])].filter(([, t]) => wanted.has(t));
@@ -53,6 +54,18 @@ export function functionsUsingTables(functions: readonly SourceFunction[], table
     if (used.length > 0) out.push(`function ${f.key} ${used.map(([how, t]) => `${how} ${t}`).join(' and ')}`);
   }
   return out;
+}
+
+/**
+ * A function's `schema.name(arguments)` in one form whoever wrote it: the plan's keys are read
+ * with every identifier quoted and an empty search_path (`public.f("p" "text", "public"."email")`),
+ * a session's with neither (`public.f(p text, email)`). Without quotes, and without `public.`
+ * in the arguments (visible there on the default search_path).
+ */
+function comparable(key: string): string {
+  const plain = key.replaceAll('"', '');
+  const open = plain.indexOf('(');
+  return open === -1 ? plain : plain.slice(0, open + 1) + plain.slice(open + 1).replace(/(?<![A-Za-z0-9_$.])public\./g, '');
 }
 
 /** Whether `text` holds `word` as a word of its own, any case (`invoices`, `'invoices'`, `"Invoices"`; not `invoices_archive`). */
