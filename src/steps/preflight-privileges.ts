@@ -18,6 +18,14 @@ export interface RoleFacts {
 const grantFix = (role: string, user: string) => `run as a superuser (or a member of ${role} with ADMIN OPTION): GRANT ${ident(role)} TO ${ident(user)}`;
 
 /**
+ * Tables a superuser owns (Supabase's `postgres`): membership of that role would make the
+ * tool's role able to act as a superuser, which a least-privilege set-up exists to avoid.
+ */
+const superuserOwnerFix = (owner: string, tables: readonly string[], user: string) =>
+  `${owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give ${tables.length === 1 ? 'the table' : 'each table'} to the tool's role ` +
+  `(ALTER TABLE ${tables[0]}${tables.length > 1 ? ' …' : ''} OWNER TO ${ident(user)})`;
+
+/**
  * The service roles of one target server: each must be usable as the step says (a role the
  * split did not create needs `existing: true`), and an existing one must already be a role
  * the tool can act as (SET and INHERIT from 16, membership before), since it will own the
@@ -56,20 +64,35 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
   if (f.superuser) return [];
   const problems: string[] = [];
   const pool = ctx.pools.pool('source');
-  const tables = [...new Set(plan.steps.flatMap((s) => (s.kind === 'fence_source' ? (s as FenceSourceStep).tables : [])))];
+  const fenced = [...new Set(plan.steps.flatMap((s) => (s.kind === 'fence_source' ? (s as FenceSourceStep).tables : [])))];
+  const sequenceKeys = plan.steps.flatMap((s) => (s.kind === 'sync_sequences' ? (s as SyncSequencesStep).sequences.map((q) => `${q.source.schema}.${q.source.name}`) : []));
+  // A schema the role may not use: nothing in it can even be named (to_regclass fails), so it is said first, and its tables left out below.
+  const schemas = [...new Set([...fenced, ...sequenceKeys].map((k) => parseKey(k).schema))];
+  const closed = new Set(
+    (
+      await pool.query<{ s: string }>(`SELECT s FROM unnest($1::text[]) AS k(s) WHERE NOT has_schema_privilege(s, 'USAGE') ORDER BY 1`, [schemas])
+    ).rows.map((r) => r.s),
+  );
+  for (const schema of closed) {
+    problems.push(
+      `source: role ${f.user} has no USAGE on schema ${schema}, whose tables and sequences the split reads and fences: as its owner, GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(f.user)}, or run as a superuser`,
+    );
+  }
+  const tables = fenced.filter((t) => !closed.has(parseKey(t).schema));
   if (tables.length > 0) {
-    const owners = await pool.query<{ t: string; owner: string }>(
-      `SELECT k.t, pg_get_userbyid(c.relowner) AS owner
-       FROM unnest($1::text[]) AS k(t) JOIN pg_class c ON c.oid = to_regclass(k.t)
+    const owners = await pool.query<{ t: string; owner: string; super: boolean }>(
+      `SELECT k.t, pg_get_userbyid(c.relowner) AS owner, r.rolsuper AS super
+       FROM unnest($1::text[]) AS k(t) JOIN pg_class c ON c.oid = to_regclass(k.t) JOIN pg_roles r ON r.oid = c.relowner
        WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
        ORDER BY 1`,
       [tables.map((t) => qname(parseKey(t)))],
     );
-    const byOwner = new Map<string, string[]>();
-    for (const row of owners.rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row.t]);
-    for (const [owner, list] of byOwner) {
+    const byOwner = new Map<string, { list: string[]; super: boolean }>();
+    for (const row of owners.rows) byOwner.set(row.owner, { list: [...(byOwner.get(row.owner)?.list ?? []), row.t], super: row.super });
+    for (const [owner, { list, super: su }] of byOwner) {
       problems.push(
-        `source: role ${f.user} does not own ${list.length} moved table${list.length === 1 ? '' : 's'} (owner ${owner}: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}), needed to fence ${list.length === 1 ? 'it' : 'them'}: ${grantFix(owner, f.user)}`,
+        `source: role ${f.user} does not own ${list.length} moved table${list.length === 1 ? '' : 's'} (owner ${owner}: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}), needed to fence ${list.length === 1 ? 'it' : 'them'}: ` +
+          (su ? superuserOwnerFix(owner, list, f.user) : grantFix(owner, f.user)),
       );
     }
     const schema = await pool.query<{ can: boolean }>(
@@ -82,7 +105,7 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
   }
   // sync_sequences reads each sequence's last_value, which takes SELECT on it (USAGE, what an application holds, is not enough).
   // (The CASE: the planner may test the condition on other pg_class rows before the join, and it errors on a non-sequence.)
-  const sequences = [...new Set(plan.steps.flatMap((s) => (s.kind === 'sync_sequences' ? (s as SyncSequencesStep).sequences.map((q) => qname(q.source)) : [])))];
+  const sequences = [...new Set(plan.steps.flatMap((s) => (s.kind === 'sync_sequences' ? (s as SyncSequencesStep).sequences.filter((q) => !closed.has(q.source.schema)).map((q) => qname(q.source)) : [])))];
   if (sequences.length > 0) {
     const unreadable = await pool.query<{ s: string }>(
       `SELECT k.s FROM unnest($1::text[]) AS k(s) JOIN pg_class c ON c.oid = to_regclass(k.s)
@@ -100,14 +123,16 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
   }
   // Only a retiring split changes the database itself; the others comment the moved tables, which the fence needs owned anyway.
   if (plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire)) {
-    const db = await pool.query<{ owns: boolean; owner: string }>(
-      `SELECT pg_has_role(current_user, datdba, 'USAGE') AS owns, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()`,
+    const db = await pool.query<{ owns: boolean; owner: string; super: boolean }>(
+      `SELECT pg_has_role(current_user, datdba, 'USAGE') AS owns, pg_get_userbyid(datdba) AS owner, r.rolsuper AS super
+         FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE datname = current_database()`,
     );
     const row = db.rows[0];
     if (row && !row.owns) {
-      problems.push(
-        `source: role ${f.user} does not own database ${plan.source.database} (owner ${row.owner}), needed to keep it as a read-only backup: ${grantFix(row.owner, f.user)}`,
-      );
+      const fix = row.super
+        ? `${row.owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give the database to the tool's role (ALTER DATABASE ${ident(plan.source.database)} OWNER TO ${ident(f.user)})`
+        : grantFix(row.owner, f.user);
+      problems.push(`source: role ${f.user} does not own database ${plan.source.database} (owner ${row.owner}), needed to keep it as a read-only backup: ${fix}`);
     }
   }
   return problems;

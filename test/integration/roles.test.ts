@@ -186,8 +186,12 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     expect(r.stderr).toContain(`server source: role ${admin} is not a member of ${user.role} (needed to make it the owner of its database): run as a superuser (or a member of ${user.role} with ADMIN OPTION): GRANT "${user.role}" TO "${admin}"`);
     // The test servers' password is "postgres", the owner's name too: the scrubber masks it as ***.
     const owner = '(?:postgres|\\*\\*\\*)';
-    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner ${owner}: .*\\), needed to fence them: run as a superuser .*GRANT "${owner}" TO "${admin}"`));
-    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own database ${fx.sourceDb} \\(owner ${owner}\\), needed to keep it as a read-only backup`));
+    // Their owner is a superuser: membership of it is never the advice (the role could act as a superuser).
+    expect(r.stderr).toMatch(
+      new RegExp(`source: role ${admin} does not own \\d+ moved tables \\(owner ${owner}: .*\\), needed to fence them: ${owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give each table to the tool's role \\(ALTER TABLE .+ … OWNER TO "${admin}"\\)`),
+    );
+    expect(r.stderr).toMatch(new RegExp(`source: role ${admin} does not own database ${fx.sourceDb} \\(owner ${owner}\\), needed to keep it as a read-only backup: ${owner} is a superuser`));
+    expect(r.stderr).not.toMatch(new RegExp(`GRANT "${owner}" TO`));
     // sync_sequences reads each moved sequence (invoice_number_seq, which a default names without OWNED BY, too).
     expect(r.stderr).toMatch(new RegExp(`source: role ${admin} may not read \\d+ sequences that sync_sequences sets the new databases from \\(.*\\): run as a superuser or the sequences' owner, or: GRANT SELECT ON SEQUENCE .*"public"\\."users_id_seq".* TO "${admin}"`));
     expect(r.stderr).toContain(
@@ -198,6 +202,19 @@ describe('a tool role with CREATEDB and CREATEROLE that is not superuser', () =>
     expect(made.map((m) => m.rolname)).toEqual([user.role]);
     const [after] = await query<{ n: number }>(fx.sourceUrl, `SELECT count(*)::int AS n FROM users`);
     expect(after!.n).toBe(sums!.n);
+  });
+});
+
+describe('a schema the tool role may not use', () => {
+  it('is named by preflight with the GRANT that fixes it, among the other problems, not a bare "permission denied"', async () => {
+    const fx = await fixture({ scale: 0.05 });
+    const admin = await asAdmin(fx);
+    await query(fx.sourceUrl, `REVOKE ALL ON SCHEMA public FROM PUBLIC`);
+    const r = await fx.cli('apply', '--yes');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`source: role ${admin} has no USAGE on schema public, whose tables and sequences the split reads and fences: as its owner, GRANT USAGE ON SCHEMA "public" TO "${admin}", or run as a superuser`);
+    expect(r.stderr).not.toContain('permission denied for schema');
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
   });
 });
 
