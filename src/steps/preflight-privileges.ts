@@ -201,3 +201,42 @@ export function publicationProblems(plan: Plan, server: string, f: RoleFacts): s
   }
   return problems;
 }
+
+/** `ALTER DATABASE x SET name TO …` (as databaseSettingsSql writes it): the setting's name. */
+const SETTING = /^ALTER DATABASE .+? SET ("(?:[^"]|"")+"|[^\s"]+) TO /;
+
+/**
+ * The source database's settings the new databases of one target server get (create_database
+ * sets them right after CREATE DATABASE): a setting only a superuser may set (a superuser
+ * context, or an application's own name, from PostgreSQL 15 without GRANT SET ON PARAMETER)
+ * failed there half way, the databases made, every rerun the same. Named before anything
+ * is made, with the GRANT. Empty for a superuser.
+ */
+export async function settingProblems(ctx: StepContext, plan: Plan, server: string, f: RoleFacts): Promise<string[]> {
+  if (f.superuser) return [];
+  const names = new Set<string>();
+  for (const s of plan.steps) {
+    if (s.kind !== 'create_database' || s.target.server !== server) continue;
+    for (const sql of s.sql) {
+      const m = SETTING.exec(sql);
+      if (m) names.add(m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!);
+    }
+  }
+  const pool = ctx.pools.pool(server);
+  const refused: string[] = [];
+  for (const name of [...names].sort()) {
+    const r = await pool.query<{ context: string }>(`SELECT context FROM pg_settings WHERE name = $1`, [name]);
+    const context = r.rows[0]?.context;
+    if (context === 'user') continue;
+    if (f.version >= 150000) {
+      const may = await pool.query<{ ok: boolean }>(`SELECT has_parameter_privilege($1, 'SET') AS ok`, [name]).catch(() => null);
+      if (may?.rows[0]?.ok) continue;
+    } else if (context === undefined) continue;
+    refused.push(name);
+  }
+  if (refused.length === 0) return [];
+  return [
+    `server ${server}: role ${f.user} may not set ${refused.join(', ')} on the new databases (the source database's ${refused.length === 1 ? 'setting' : 'settings'}, which create_database sets there): ` +
+      (f.version >= 150000 ? `as a superuser, GRANT SET ON PARAMETER ${refused.map(ident).join(', ')} TO ${ident(f.user)}, or run as a superuser` : 'run as a superuser'),
+  ];
+}

@@ -1,7 +1,7 @@
 import type { PreflightStep } from '../plan/model.js';
 import type { StepContext, StepHandler } from './handler.js';
 import { poolerProblem, sharesSessions } from '../pg/pooler.js';
-import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
+import { connectRoleProblems, keptOwnerProblems, ownerRoleProblems, publicationProblems, settingProblems, sourceProblems, type RoleFacts } from './preflight-privileges.js';
 import { controlTargetProblems } from './control-target.js';
 import { TARGET_FENCE_SCHEMA, TARGET_FENCE_TRIGGER } from '../online/reverse-sql.js';
 import { rowSecurityProblems, targetRowSecurityProblems } from './preflight-rls.js';
@@ -65,6 +65,7 @@ export const preflight: StepHandler<'preflight'> = {
       problems.push(...(await keptOwnerProblems(ctx, server, f)));
       problems.push(...publicationProblems(ctx.plan, server, f));
       problems.push(...targetRowSecurityProblems(ctx.plan, server, f));
+      problems.push(...(await settingProblems(ctx, ctx.plan, server, f)));
       if (Math.floor(f.version / 10000) < Math.floor(source.version / 10000)) {
         problems.push(
           `server ${server} runs PostgreSQL ${Math.floor(f.version / 10000)}, older than the source's ${Math.floor(source.version / 10000)}: the schema may not load there; use a target at least as new as the source`,

@@ -218,6 +218,23 @@ describe('a schema the tool role may not use', () => {
   });
 });
 
+describe("the source database's settings a tool role may not set", () => {
+  it('are named by preflight with the GRANT SET ON PARAMETER that fixes them, before any database is made (create_database failed there, every rerun the same)', async () => {
+    const fx = await fixture({ scale: 0.05 });
+    const admin = await asAdmin(fx);
+    await query(fx.sourceUrl, `ALTER DATABASE "${fx.sourceDb}" SET log_min_duration_statement = '1s'; ALTER DATABASE "${fx.sourceDb}" SET app.mode = 'blue'; ALTER DATABASE "${fx.sourceDb}" SET statement_timeout = '5min'`);
+    const r = await fx.cli('apply', '--yes');
+    expect(r.code, r.stderr).toBe(3);
+    // A superuser's setting, and an application's own (from PostgreSQL 15 only with SET granted on it); not statement_timeout.
+    expect(r.stderr).toContain(
+      `server source: role ${admin} may not set app.mode, log_min_duration_statement on the new databases (the source database's settings, which create_database sets there): ` +
+        `as a superuser, GRANT SET ON PARAMETER "app.mode", "log_min_duration_statement" TO "${admin}", or run as a superuser`,
+    );
+    expect(r.stderr).not.toMatch(/may not set [^\n]*statement_timeout/);
+    expect(await databasesOf(fx)).toEqual([`${fx.prefix}cloudphone_core`, `${fx.prefix}control`]);
+  });
+});
+
 describe('row-level security that applies to the tool role', () => {
   it('is refused by preflight before anything is made; with BYPASSRLS every row is copied; a check that would read filtered rows fails, it never passes on them', async () => {
     const fx = await fixture({ scale: 0.05 });
