@@ -36,12 +36,17 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
   let cutover: ReturnType<typeof cutoverCopies> = new Map();
   let rolledBack: Date | null = null;
   let running = false;
+  let unfinished: { id: number | string; state: string } | null = null;
+  let doneIds = new Set<string>();
   try {
-    running = (await journal.status(split.manifest.name, { limit: 1 })).runs[0]?.state === 'running';
+    const last = (await journal.status(split.manifest.name, { limit: 1 })).runs[0];
+    running = last?.state === 'running';
+    unfinished = last?.state === 'running' || last?.state === 'failed' ? { id: last.id, state: last.state } : null;
     plan = await journal.lastPlan(split.manifest.name);
     if (!plan) rolledBack = await journal.rolledBackAt(split.manifest.name);
     const retention = plan?.steps.find((s) => s.kind === 'schedule_retention');
     const done = await journal.doneSteps(split.manifest.name);
+    doneIds = new Set(done.keys());
     retired = retention !== undefined && done.has(retention.id);
     if (plan) cutover = cutoverCopies(plan, done);
     const backups = await journal.retention(split.manifest.name);
@@ -55,6 +60,16 @@ export async function verifyRun(opts: VerifyRunOptions, env: NodeJS.ProcessEnv, 
     throw new LockedError(
       `split ${split.manifest.name} is being applied now (${describeHolder(holder)}): verify checks a split whose apply has finished, so nothing was checked`,
       'run verify once it has finished (`cloudphone-split status --watch` follows it)',
+    );
+  }
+  // Stopped half way (killed, failed) and not resumed: its half-made databases would read as differences, with advice to roll back.
+  // With --service, only those services' steps (and the split's own, of no service) count.
+  const applySteps = plan?.steps.filter((x) => (x.phase ?? 'apply') === 'apply' && (!opts.services || !('service' in x) || !x.service || opts.services.includes(x.service))) ?? [];
+  if (plan && unfinished && !applySteps.every((x) => doneIds.has(x.id))) {
+    throw new InterruptedError(
+      `split ${split.manifest.name}: its apply did not finish (run ${unfinished.id} ${unfinished.state === 'failed' ? 'failed' : 'stopped, and no process runs it any more'}; ` +
+        `${applySteps.filter((x) => doneIds.has(x.id)).length} of ${applySteps.length} steps done): the new databases are half made, so nothing was checked`,
+      'rerun `cloudphone-split apply` to resume where it stopped, then verify (`cloudphone-split status` shows where it is)',
     );
   }
   if (!plan && rolledBack) {

@@ -60,6 +60,11 @@ describe('an apply resumed with a password a target server rejects', () => {
     paused.run.child.kill('SIGKILL');
     await paused.run.done;
     await paused.release();
+    // verify of the half-made split says to resume, not that 100 things differ and to roll back (Synapse's probe).
+    const early = await fx.cli('verify');
+    expect(early.code, early.stdout + early.stderr).toBe(3);
+    expect(early.stderr).toMatch(/its apply did not finish \(run \S+ stopped, and no process runs it any more; \d+ of \d+ steps done\): the new databases are half made, so nothing was checked/);
+    expect(early.stderr).toContain('fix: rerun `cloudphone-split apply` to resume where it stopped, then verify');
     const doneSteps = `SELECT string_agg(s::text, '' ORDER BY s::text) AS t FROM cloudphone_split.steps s`;
     const before = await query(fx.controlUrl, doneSteps);
 
