@@ -8,6 +8,8 @@ export interface PlannedEntry {
   service: string;
   /** The role the split creates for the service (services.<name>.role), if any. */
   role?: string | null;
+  /** The manifest's name of the server the service's database goes to ("source" for the source's). */
+  server?: string;
   entry: ConfigEntry;
   before: string;
   after: string;
@@ -24,7 +26,7 @@ const VARIABLE = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
  */
 export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
   const out: string[] = [];
-  for (const { service, entry, before, after, role } of items) {
+  for (const { service, entry, before, after, role, server } of items) {
     const where = `${service}: config ${entry.file} ${entryLabel(entry)}`;
     const template = 'replace' in entry ? entry.with : entry.value;
     const variable = VARIABLE.exec(template);
@@ -45,6 +47,13 @@ export function configPlanWarnings(items: readonly PlannedEntry[]): string[] {
             `unless ${users.length === 1 ? 'it is' : 'they are'} a superuser, the service cannot connect; put ${role}'s user and password where the service reads its credentials, or leave out services.${service}.role`,
         );
       }
+    }
+    // On another server, a database name alone points the service at a database its old server does not have.
+    if (server !== undefined && server !== 'source' && !('replace' in entry) && entry.value.includes('{database}') && !entry.value.includes('{url}')) {
+      out.push(
+        `${where}: writes the new database's name only, but ${service}'s database is on server ${server}, not the source's: the host and port the service reads stay the source's, ` +
+          "where no such database is; repoint them too (an entry for each, with the server's host and port as its value), or use one {url} entry",
+      );
     }
     if (before === after) continue;
     const rebuilt = applyReversePatch(after, reversePatch(before, after));

@@ -386,7 +386,14 @@ export async function makePlan(opts: MakePlanOptions): Promise<{ plan: Plan; spl
   const rowtypeFunctions = users && !split.manifest.source.retire ? rowtypeFunctionWarning(users.rowtypeFunctions, movedKeys) : null;
   const roleOf = new Map(split.manifest.services.map((s) => [s.name, s.role?.name ?? null]));
   const configWarnings = configPlanWarnings(
-    items.map((item, i) => ({ service: item.service, role: roleOf.get(item.service) ?? null, entry: item.entry, before: planned[i]!.before, after: planned[i]!.after })),
+    items.map((item, i) => ({
+      service: item.service,
+      role: roleOf.get(item.service) ?? null,
+      server: item.target.sameServer ? 'source' : split.manifest.services.find((x) => x.name === item.service)!.server,
+      entry: item.entry,
+      before: planned[i]!.before,
+      after: planned[i]!.after,
+    })),
   );
   const manifestPath = opts.planFile
     ? relative(dirname(resolvePath(opts.planFile)), split.file) || split.file
