@@ -20,6 +20,7 @@ beforeAll(async () => {
   await query(
     source,
     `CREATE SEQUENCE stream_seq START 1;
+     CREATE SEQUENCE lonely_seq;
      SELECT setval('stream_seq', 501);
      CREATE TABLE receipts (id bigint PRIMARY KEY DEFAULT nextval('stream_seq'), body text);
      CREATE TABLE events (id bigint PRIMARY KEY DEFAULT nextval('stream_seq'), body text);
@@ -55,7 +56,7 @@ async function manifest(name: string, service: string, tables: string[], objects
 
 describe('a sequence an earlier wave carried', () => {
   it('carried again by a later wave is named (taken along by its tables) or refused (listed under objects), not copied behind in silence', async () => {
-    const first = await manifest('receipts', 'receipts', ['receipts'], ['stream_seq']);
+    const first = await manifest('receipts', 'receipts', ['receipts'], ['stream_seq', 'lonely_seq']);
     const applied = await runCli(['apply', '--yes', '-m', first], env);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     await query(withDatabase(servers().main, `${prefix}receipts`), `SELECT setval('stream_seq', 10000)`);
@@ -77,5 +78,8 @@ describe('a sequence an earlier wave carried', () => {
     expect(rooms.code, rooms.stderr).toBe(0);
     expect(rooms.stdout).toMatch(/public\.stream_seq[^\n]*split \S*receipts/);
     expect(rooms.stdout).not.toMatch(/public\.stream_seq[^\n]*no moved table, view or function needs it/);
+    // One that only that split's objects named, no table using it.
+    expect(rooms.stdout).toMatch(/public\.lonely_seq[^\n]*split \S*receipts/);
+    expect(rooms.stdout).not.toMatch(/public\.lonely_seq[^\n]*no moved table, view or function needs it/);
   });
 });

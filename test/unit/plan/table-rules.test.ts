@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseManifest } from '../../../src/manifest/load.js';
+import { resolveManifest } from '../../../src/manifest/resolve.js';
+import { buildPlan } from '../../../src/plan/build.js';
+import { CatalogBuilder } from '../manifest/catalog-builder.js';
 import { fillRuleProblems, ruleProblems } from '../../../src/plan/table-rules.js';
 import type { Rule, Table } from '../../../src/catalog/model.js';
 
@@ -35,5 +39,45 @@ describe("fillRuleProblems: online mode fills a denormalized column with an UPDA
   it('lets an ordinary or disabled rule, a rule on another event, and a table without a fill pass', () => {
     for (const t of [withRule('O'), withRule('D'), withRule('A', 'DELETE')]) expect(fillRuleProblems({ tables: [t] as Table[] }, [{ table: 'public.devices', column: 'user_name' }])).toEqual([]);
     expect(fillRuleProblems({ tables: [withRule('A')] as Table[] }, [])).toEqual([]);
+  });
+});
+
+describe('the plan of an online split with such a rule on a table it fills', () => {
+  const text = (mode: string) => `version: 1
+name: rules
+mode: ${mode}
+source: { url: "\${SRC}" }
+services:
+  device-service:
+    database: device_db
+    tables: [devices]
+  user-service:
+    database: user_db
+    tables: [users]
+`;
+  const planOf = (mode: string) => {
+    const catalog = new CatalogBuilder()
+      .table('users', { columns: ['id', 'username:text'] })
+      .table('devices', { columns: ['id', 'user_id'], fks: [{ columns: ['user_id'], references: 'users' }] })
+      .build();
+    catalog.tables.find((t) => t.name === 'devices')!.rules = [{ name: 'devices_frozen', definition: 'CREATE RULE devices_frozen AS ON UPDATE TO public.devices DO INSTEAD NOTHING', enabled: 'A', comment: null, references: [] }];
+    const manifest = parseManifest(text(mode), 'split.yaml');
+    const resolved = resolveManifest(manifest, catalog, 'split.yaml');
+    const fill = { table: 'public.devices', column: 'user_name', fromTable: 'public.users', fromColumn: 'username', type: 'text', on: [{ local: 'user_id', remote: 'id' }] };
+    return buildPlan({
+      manifest,
+      manifestText: text(mode),
+      manifestPath: 'split.yaml',
+      catalog,
+      services: resolved.services.map((s) => ({ spec: s.spec, tables: s.tables, copies: s.copies, views: s.views, denormalize: s.spec.name === 'device-service' ? [fill] : [] })),
+      ignored: [],
+      warnings: [],
+      configEdits: {},
+    });
+  };
+
+  it('is blocked online (the cutover fills with an UPDATE), not offline (the copy fills the column)', () => {
+    expect(planOf('online').errors).toContainEqual(expect.stringContaining('rule devices_frozen on public.devices (DO INSTEAD on UPDATE, enabled ALWAYS) would rewrite the UPDATE that fills its denormalized column user_name at cutover'));
+    expect(planOf('offline').errors.join('\n')).not.toContain('devices_frozen');
   });
 });
