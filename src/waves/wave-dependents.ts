@@ -11,6 +11,12 @@ export interface SplitRun {
   systemIdentifier: string | null;
   /** The source database's OID (same fact); null or absent: not recorded. */
   databaseOid?: string | null;
+  /** false: its latest run changed nothing (stopped at its preflight); absent: it did. */
+  changed?: boolean;
+  /** When a run of it (not rolled back) first fenced tables; null: none did. */
+  fencedAt?: Date | null;
+  /** true: an apply of it runs now (it may be about to change things). */
+  live?: boolean;
 }
 
 /** A later split that needs this one's tables: it copied them or filled columns from them. */
@@ -32,6 +38,8 @@ export function waveDependents(wave: SplitRun, others: readonly SplitRun[]): Wav
   const out: WaveDependent[] = [];
   for (const o of others) {
     if (o.split === wave.split || o.startedAt.getTime() < wave.startedAt.getTime() || !sameSource(o, source)) continue;
+    // A split whose only run stopped at its preflight (a privilege missing) copied, fenced and retired nothing.
+    if (o.changed === false && !o.fencedAt && o.live !== true) continue;
     for (const [table, uses] of tablesPlanReads(o.plan)) if (moved.has(table)) out.push({ split: o.split, table, uses });
     // A later split that retires the source makes it read-only: this one's tables would come back to a database nobody may write.
     if (moved.size > 0 && o.plan.steps.some((s) => s.kind === 'schedule_retention' && s.retire)) out.push({ split: o.split, table: o.plan.source.database, uses: 'retires' });

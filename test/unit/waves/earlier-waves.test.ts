@@ -163,5 +163,8 @@ describe('a plan checked against the splits made since', () => {
     expect(describeDependent(deps[0]!)).toBe('split rest retires the source core (read-only, a backup): this split\'s tables would come back to a database no service may write');
     // Without retire it is independent.
     expect(waveDependents(wave, [wave, { ...last, plan: wavePlan('core', [{ name: 'r', database: 'r', tables: ['public.users'] }]) }])).toEqual([]);
+    // Its run stopped at its preflight (Synapse's third wave, a password refused): it retired nothing, and blocks nothing.
+    expect(waveDependents(wave, [wave, { ...last, changed: false }])).toEqual([]);
+    expect(waveDependents(wave, [wave, { ...last, changed: false, live: true }])).toEqual([{ split: 'rest', table: 'core', uses: 'retires' }]);
   });
 });
