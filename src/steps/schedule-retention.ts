@@ -102,6 +102,31 @@ async function targetBaselines(ctx: StepContext): Promise<TargetBaseline[]> {
 }
 
 /**
+ * A session open since before the retirement keeps its own read-only setting (off) and
+ * may go on writing to the tables that stay (the moved ones are fenced): the setting and
+ * the revoked CONNECT hold for new sessions only. Named in a warning with the statement
+ * that ends them; they are not ended here, which could cut off a job of the source's
+ * owner mid-write.
+ */
+async function warnOpenSessions(ctx: StepContext, client: PgClient, database: string): Promise<void> {
+  const r = await client.query<{ n: number; who: string | null }>(
+    `SELECT count(*)::int AS n, string_agg(DISTINCT usename || coalesce(' (' || nullif(application_name, '') || ')', ''), ', ') AS who
+       FROM pg_catalog.pg_stat_activity
+      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name NOT LIKE 'cloudphone-split%'`,
+    [database],
+  );
+  const n = r.rows[0]?.n ?? 0;
+  if (n === 0) return;
+  ctx.progress.emit({
+    type: 'log',
+    level: 'warn',
+    message:
+      `${database} is read-only for every session from now on, but ${n} ${n === 1 ? 'session' : 'sessions'} opened before (${r.rows[0]!.who}) may still write to the tables that stay: ` +
+      `end ${n === 1 ? 'it' : 'them'} once nothing needs ${n === 1 ? 'it' : 'them'} (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.replaceAll("'", "''")}' AND pid <> pg_backend_pid())`,
+  });
+}
+
+/**
  * `schedule_retention`, the last step. With `retire` (source.retire): the old
  * database becomes read-only for everyone, CONNECT is revoked from PUBLIC and the
  * service roles, and the expiry is recorded in the journal's retention table and
@@ -150,6 +175,7 @@ export const scheduleRetention: StepHandler<'schedule_retention'> = {
         };
         await journal.scheduleRetention({ server: 'source', database: step.database, expiresAt, verified, detail: { ...detail } });
         for (const s of retentionSql(ctx.plan.name, step.database, step.roles, expires)) await client.query(s);
+        await warnOpenSessions(ctx, client, step.database);
       } else {
         const views = ctx.plan.services.flatMap((s) => s.views);
         const backups = kept && kept.tables.length > 0 ? kept : await readTableBackups(client, step.tables, views, await recordedSourceSums(ctx, await bestMethodOf(client)));
