@@ -2079,4 +2079,20 @@ export const MUTATIONS = [
     replace: "    if (server === '\u0000' && server !== 'source' && !('replace' in entry)",
     tests: [`${U}config/plan-warnings.test.ts`],
   },
+  {
+    id: 'preflight-stopped-wave-blocks-rollback',
+    title: "a later split whose only run stopped at its preflight blocks an earlier wave's rollback, said to retire the source",
+    file: 'src/waves/wave-dependents.ts',
+    search: '    if (o.changed === false && !o.fencedAt && o.live !== true) continue;',
+    replace: '',
+    tests: [`${U}waves/earlier-waves.test.ts`],
+  },
+  {
+    id: 'retire-open-sessions-unsaid',
+    title: 'apply says the retired source is read-only for everyone while sessions opened before may still write to it',
+    file: 'src/steps/schedule-retention.ts',
+    search: '  if (n === 0) return;\n  ctx.progress.emit({',
+    replace: '  if (n >= 0) return;\n  ctx.progress.emit({',
+    tests: [`${I}retire-open-sessions.test.ts`],
+  },
 ];
