@@ -2095,4 +2095,12 @@ export const MUTATIONS = [
     replace: '  if (n >= 0) return;\n  ctx.progress.emit({',
     tests: [`${I}retire-open-sessions.test.ts`],
   },
+  {
+    id: 'init-proposes-moved-tables',
+    title: "init proposes again the tables an earlier split moved: its manifest does not plan",
+    file: 'src/init/moved-tables.ts',
+    search: '  return moved.size > 0 ? { ...catalog, tables:',
+    replace: '  return moved.size < 0 ? { ...catalog, tables:',
+    tests: [`${I}init.test.ts`],
+  },
 ];

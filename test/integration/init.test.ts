@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { createDatabase, query, servers, uniquePrefix } from '../harness/servers.js';
 import { loadSample } from '../fixtures/index.js';
 import { runCli } from './helpers/cli.js';
+import { wavesFixture } from './helpers/waves-fixture.js';
 
 interface InitJson {
   file: string | null;
@@ -155,6 +156,30 @@ describe('init on two schemas', () => {
       expect(plan.code, plan.stderr).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('init on a source an earlier split moved tables of', () => {
+  it('leaves the moved tables out (they stay as that split\'s backup), and the proposal plans as it says (Synapse\'s third wave)', async () => {
+    const fx = await wavesFixture();
+    try {
+      const applied = await fx.billing.cli('apply', '--yes');
+      expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+      const file = join(fx.dir, 'next.yaml');
+      const init = await runCli(['init', '--from', fx.sourceUrl, '-o', file], fx.env);
+      const manifest = await readFile(file, 'utf8');
+      const doc = parse(manifest) as { services: Record<string, { tables?: string[] }>; ignore?: string[] };
+      const named = [...Object.values(doc.services).flatMap((s) => s.tables ?? []), ...(doc.ignore ?? [])];
+      expect(named).toContain('events');
+      for (const t of ['invoices', 'invoice_lines', 'invoice_lines_low']) expect(named).not.toContain(t);
+      const variable = /export (\w+)=/.exec(init.stdout)![1]!;
+      const planned = await runCli(['plan', '-m', file, '-o', join(fx.dir, 'next.plan.json')], { ...fx.env, [variable]: fx.sourceUrl });
+      // init's exit code says whether its proposal plans, and it does so here.
+      expect(init.code, init.stderr).toBe(planned.code === 0 ? 0 : 1);
+      expect(planned.stderr).not.toContain('a table is moved once');
+    } finally {
+      await fx.cleanup();
     }
   });
 });

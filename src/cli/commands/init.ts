@@ -8,6 +8,7 @@ import { connectionSecrets } from '../../secrets/connection-secrets.js';
 import { manifestProblems } from '../../init/check-manifest.js';
 import { proposeSplit, type SplitProposal } from '../../init/propose-split.js';
 import { readSourceCatalog } from '../../init/read-source.js';
+import { withoutMovedTables } from '../../init/moved-tables.js';
 import { renderManifest } from '../../init/render-manifest.js';
 import { proposalJson, proposalSummary } from '../../init/summary.js';
 
@@ -55,7 +56,9 @@ export async function initCommand(
   const file = target === '-' ? null : target;
   if (file !== null && !opts.force) await refuseExisting(file);
 
-  const catalog = await readSourceCatalog(from, schemas);
+  const read = await readSourceCatalog(from, schemas);
+  // Tables earlier splits moved (their fence is on them) stay in the source as those splits' backups: no manifest names them.
+  const catalog = withoutMovedTables(read);
   const proposal = proposeSplit(catalog, schemas);
   if (proposal.services.length === 0) {
     const what = proposal.ignore.length > 0 ? 'only tables that look like bookkeeping or leftovers' : 'no tables';
