@@ -2076,7 +2076,7 @@ export const MUTATIONS = [
     title: "a {database} config entry of a service on another server is planned without a word: the file keeps the source's host and port",
     file: 'src/config/plan-warnings.ts',
     search: "    if (server !== undefined && server !== 'source' && !('replace' in entry)",
-    replace: "    if (server === '\u0000' && server !== 'source' && !('replace' in entry)",
+    replace: "    if (server !== undefined && server === 'source' && !('replace' in entry)",
     tests: [`${U}config/plan-warnings.test.ts`],
   },
   {
