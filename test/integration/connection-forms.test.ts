@@ -99,7 +99,9 @@ describe('every connection form libpq accepts', () => {
     expect(warning).toMatch(/^server billing-pg could not be asked now \(password authentication failed for user "postgres"\): the plan could not check it/);
     expect(JSON.stringify(plan)).not.toContain('not-the-password-42');
     const applied = await fx.cli('apply', fx.planFile, '--yes');
-    expect(applied.code, applied.stderr).toBe(3);
+    // A password a server rejects is bad input (exit 2), named with the server and its manifest key, before any run is recorded.
+    expect(applied.code, applied.stderr).toBe(2);
+    expect(applied.stderr).toContain('fix: check the user and password of servers.billing-pg (${BILLING_PG_URL}), then run apply again');
     expect(applied.stderr + applied.stdout).not.toContain('not-the-password-42');
     expect(await query(fx.sourceServer, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${fx.prefix}cloudphone_%`])).toEqual([{ datname: `${fx.prefix}cloudphone_core` }]);
   });
