@@ -158,6 +158,10 @@ describe('the sample split in three waves while the rest of the source keeps bei
       const copy = wave2.steps.find((s) => s.kind === 'copy_data')!;
       const plan: Plan = { ...wave2, name: later, steps: [...wave2.steps, { ...copy, id: `${copy.id}:orders`, table: 'public.orders' }] };
       const run = await journal.startRun(later, plan);
+      // It ran: its preflight and that copy are done (a split whose only run stopped at its preflight depends on nothing).
+      const preflight = plan.steps.find((s) => s.kind === 'preflight')!;
+      await journal.stepDone(run.runId, preflight.id, {});
+      await journal.stepDone(run.runId, `${copy.id}:orders`, {});
       await journal.finishRun(run.runId, 'succeeded');
       const r = await fx.waves[0]!.cli('rollback', '--yes');
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
