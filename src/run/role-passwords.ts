@@ -5,7 +5,7 @@ import { BadInputError } from '../errors.js';
 import { expand } from '../manifest/expand.js';
 import type { Plan } from '../plan/model.js';
 import type { Manifest } from '../manifest/model.js';
-import { connectError, isLoginRejected } from '../pg/errors.js';
+import { rejectedLogin } from '../pg/login-check.js';
 
 /**
  * A run resumed after its `create_role` steps were done skips them, so a role keeps the
@@ -50,22 +50,14 @@ export async function refuseChangedRolePasswords(plan: Plan, done: ReadonlySet<s
  * Anything else (a server down) is left to the steps.
  */
 export async function refuseRejectedServerLogins(manifest: Pick<Manifest, 'servers'>, servers: Record<string, string>, resumed: boolean): Promise<void> {
-  for (const [name, url] of Object.entries(servers)) {
-    if (name === 'source') continue;
-    const client = new pg.Client(nodePgConfig(url, { application_name: 'cloudphone-split', connectionTimeoutMillis: 10_000 }));
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (err) {
-      if (!isLoginRejected(err)) continue;
-      const e = connectError(err, url, `"${name}"`);
-      throw new BadInputError(
-        `${e.message}; ${resumed ? 'the run resumes after its preflight, and ' : ''}nothing was changed`,
-        `check the user and password of servers.${name} (${manifest.servers[name] ?? 'its URL'}), then run apply again`,
-        { cause: err },
-      );
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
+  const targets = Object.entries(servers).filter(([name]) => name !== 'source');
+  const rejected = await Promise.all(targets.map(([name, url]) => rejectedLogin(url, `"${name}"`)));
+  const i = rejected.findIndex((e) => e !== null);
+  if (i === -1) return;
+  const name = targets[i]![0];
+  throw new BadInputError(
+    `${rejected[i]!.message}; ${resumed ? 'the run resumes after its preflight, and ' : ''}nothing was changed`,
+    `check the user and password of servers.${name} (${manifest.servers[name] ?? 'its URL'}), then run apply again`,
+    { cause: rejected[i] },
+  );
 }

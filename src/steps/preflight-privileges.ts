@@ -21,9 +21,8 @@ const grantFix = (role: string, user: string) => `run as a superuser (or a membe
  * Tables a superuser owns (Supabase's `postgres`): membership of that role would make the
  * tool's role able to act as a superuser, which a least-privilege set-up exists to avoid.
  */
-const superuserOwnerFix = (owner: string, tables: readonly string[], user: string) =>
-  `${owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give ${tables.length === 1 ? 'the table' : 'each table'} to the tool's role ` +
-  `(ALTER TABLE ${tables[0]}${tables.length > 1 ? ' …' : ''} OWNER TO ${ident(user)})`;
+const superuserOwnerFix = (owner: string, what: string, alter: string, user: string) =>
+  `${owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give ${what} to the tool's role (${alter} OWNER TO ${ident(user)})`;
 
 /**
  * The service roles of one target server: each must be usable as the step says (a role the
@@ -92,7 +91,7 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
     for (const [owner, { list, super: su }] of byOwner) {
       problems.push(
         `source: role ${f.user} does not own ${list.length} moved table${list.length === 1 ? '' : 's'} (owner ${owner}: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}), needed to fence ${list.length === 1 ? 'it' : 'them'}: ` +
-          (su ? superuserOwnerFix(owner, list, f.user) : grantFix(owner, f.user)),
+          (su ? superuserOwnerFix(owner, list.length === 1 ? 'the table' : 'each table', `ALTER TABLE ${list[0]}${list.length > 1 ? ' …' : ''}`, f.user) : grantFix(owner, f.user)),
       );
     }
     const schema = await pool.query<{ can: boolean }>(
@@ -129,9 +128,7 @@ export async function sourceProblems(ctx: StepContext, plan: Plan, f: RoleFacts)
     );
     const row = db.rows[0];
     if (row && !row.owns) {
-      const fix = row.super
-        ? `${row.owner} is a superuser, and a member of it could act as one, so do not grant it: run as a superuser, or have one give the database to the tool's role (ALTER DATABASE ${ident(plan.source.database)} OWNER TO ${ident(f.user)})`
-        : grantFix(row.owner, f.user);
+      const fix = row.super ? superuserOwnerFix(row.owner, 'the database', `ALTER DATABASE ${ident(plan.source.database)}`, f.user) : grantFix(row.owner, f.user);
       problems.push(`source: role ${f.user} does not own database ${plan.source.database} (owner ${row.owner}), needed to keep it as a read-only backup: ${fix}`);
     }
   }
